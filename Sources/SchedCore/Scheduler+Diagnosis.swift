@@ -1,0 +1,180 @@
+/// Nodes of one chip model that could ever hold a job's share, could with its bandwidth, and can now.
+struct ModelTally {
+    var capable = 0
+    var capableWithBandwidth = 0
+    var available = 0
+}
+
+/// A wait reason, and whether it rules the current tier out (so the job moves down now).
+struct Diagnosis: Sendable {
+    var waitReason: WaitReason
+    var blocksTier: Bool
+}
+
+extension PlanningSession {
+    /// Explains why a job did not fit on a tier, from the index's counts where it can, visiting a
+    /// model's nodes only when a memory or bandwidth requirement splits them.
+    func diagnose(job: Job, tier: ChipTier, shape: JobShape, groups: [[Int]], avoidReserved: Bool) -> Diagnosis {
+        let models = (0..<index.modelCount).filter { modelAccepted($0, by: tier) }
+        let unknown = tier.selectors.compactMap { selector -> ChipModelID? in
+            guard case .model(let id) = selector, !catalog.contains(id), index.modelPosition[id] == nil else {
+                return nil
+            }
+            return id
+        }
+        var reason = WaitReason(kind: .waiting, tier: tier.name, shape: shape)
+        if shape.chipsPerNode <= 0 || shape.nodes <= 0 {
+            reason.kind = .infeasible
+            reason.detail = "asks for \(shape.chipsPerNode) chips on \(shape.nodes) nodes; both must be at least 1"
+            return Diagnosis(waitReason: reason, blocksTier: true)
+        }
+        if models.isEmpty {
+            reason.kind = .infeasible
+            if !unknown.isEmpty {
+                reason.detail = unknown.map { UnknownChipModel(name: $0.name, closest: catalog.closestNames(to: $0.name)).description }
+                    .joined(separator: "; ")
+            } else {
+                reason.detail = "no node in the fleet has chips that tier \(tier.name) accepts"
+            }
+            return Diagnosis(waitReason: reason, blocksTier: true)
+        }
+
+        let needed = shape.chipsPerNode
+        let needsBandwidth = shape.nodes > 1 ? job.fallback.minInterNodeBandwidthGBps : nil
+        var counts: [RejectionCause: Int] = [:]
+        // A gang runs on one chip model, so what counts is the best single model.
+        var best = ModelTally()
+        for model in models {
+            let tally = self.tally(
+                model: model, job: job, needed: needed, needsBandwidth: needsBandwidth, avoidReserved: avoidReserved,
+                into: &counts)
+            best.capable = max(best.capable, tally.capable)
+            best.capableWithBandwidth = max(best.capableWithBandwidth, tally.capableWithBandwidth)
+            best.available = max(best.available, tally.available)
+        }
+        let capable = best.capable
+        let capableWithBandwidth = best.capableWithBandwidth
+        let available = best.available
+        reason.counts = counts.filter { $0.value > 0 }
+
+        if capable < shape.nodes {
+            reason.kind = .infeasible
+            let largest = models.map { index.modelMaxChips[$0] }.max() ?? 0
+            if largest < needed {
+                reason.detail = "the largest node has \(largest) such chips"
+            } else if shape.nodes > 1 {
+                reason.detail = "only \(capable) node\(capable == 1 ? "" : "s") in the fleet could ever hold \(needed) such chips"
+                    + (models.count > 1 ? " of one model (a gang runs on one chip model)" : "")
+            }
+            if !unknown.isEmpty {
+                reason.detail = [reason.detail, "unknown chip model \(unknown.map(\.name).joined(separator: ", "))"]
+                    .compactMap { $0 }.joined(separator: "; ")
+            }
+            return Diagnosis(waitReason: reason, blocksTier: true)
+        }
+        if capableWithBandwidth < shape.nodes, let minBandwidth = needsBandwidth {
+            reason.detail = "needs \(formatNumber(minBandwidth)) GB/s between nodes; only \(capableWithBandwidth) node"
+                + "\(capableWithBandwidth == 1 ? "" : "s") of this tier offer it"
+            return Diagnosis(waitReason: reason, blocksTier: true)
+        }
+        if shape.nodes > 1 && available >= shape.nodes {
+            let kind = index.domains.compactMap { $0?.kind }.first ?? "topology"
+            let most = models.map { model in
+                (0..<index.domainCount).map {
+                    index.readyNodeCount(model: model, domain: $0, atLeast: needed)
+                }.max() ?? 0
+            }.max() ?? 0
+            var detail = "\(available) nodes have room but at most \(most) in one \(kind) domain"
+            if let limit = domainLimit(for: job) {
+                detail += "; the job allows \(limit) domain\(limit == 1 ? "" : "s")"
+                reason.counts[.domainLimit] = available
+            }
+            reason.detail = detail
+        }
+        return Diagnosis(waitReason: reason, blocksTier: false)
+    }
+
+    /// Counts one model's nodes by rejection cause into `counts`, from the index's histograms where a
+    /// memory or bandwidth requirement does not split the model's nodes, node by node where it does.
+    private func tally(
+        model: Int, job: Job, needed: Int, needsBandwidth: Double?, avoidReserved: Bool,
+        into counts: inout [RejectionCause: Int]
+    ) -> ModelTally {
+        var tally = ModelTally()
+        let stats = index.modelStats[model]
+        if let minMemory = job.minChipMemoryGiB, minMemory > stats.maxMemory {
+            counts[.chipMemoryTooSmall, default: 0] += stats.total
+            return tally
+        }
+        let memorySplits = job.minChipMemoryGiB.map { $0 > stats.minMemory } ?? false
+        let bandwidthSplits = needsBandwidth.map { $0 > stats.minBandwidth && $0 <= stats.maxBandwidth } ?? false
+        if memorySplits || bandwidthSplits {
+            for node in index.modelNodes[model] {
+                let slot = index.slot(ofNode: node, model: model)!
+                if let minMemory = job.minChipMemoryGiB, index.slotMinMemory[slot] < minMemory {
+                    counts[.chipMemoryTooSmall, default: 0] += 1
+                    continue
+                }
+                let bandwidthOK = needsBandwidth.map { index.nodeBandwidth[node] >= $0 } ?? true
+                let chips = index.slotAllChips[slot].nonzeroBitCount
+                if chips >= needed {
+                    tally.capable += 1
+                    if bandwidthOK { tally.capableWithBandwidth += 1 }
+                }
+                let cause: RejectionCause? =
+                    switch index.nodeStates[node] {
+                    case .draining: .draining
+                    case .down: .down
+                    case .ready:
+                        if chips < needed {
+                            .tooFewChips
+                        } else if index.slotUsable[slot].nonzeroBitCount < needed {
+                            .unhealthyChips
+                        } else if !bandwidthOK {
+                            .bandwidthTooLow
+                        } else if index.freeCount(slot: slot) < needed {
+                            .full
+                        } else if reservedBlocks(slot: slot, needed: needed, avoidReserved: avoidReserved) {
+                            .reserved
+                        } else {
+                            nil
+                        }
+                    }
+                if let cause { counts[cause, default: 0] += 1 } else { tally.available += 1 }
+            }
+            return tally
+        }
+        tally.capable = ModelStats.count(stats.anyByChips, atLeast: needed)
+        if let minBandwidth = needsBandwidth, minBandwidth > stats.maxBandwidth {
+            counts[.bandwidthTooLow, default: 0] += stats.total
+            return tally
+        }
+        tally.capableWithBandwidth = tally.capable
+        counts[.draining, default: 0] += stats.draining
+        counts[.down, default: 0] += stats.down
+        let readyWithChips = ModelStats.count(stats.readyByChips, atLeast: needed)
+        let readyWithUsable = ModelStats.count(stats.readyByUsable, atLeast: needed)
+        let withRoom = index.readyNodeCount(model: model, atLeast: needed)
+        counts[.tooFewChips, default: 0] += stats.ready - readyWithChips
+        counts[.unhealthyChips, default: 0] += readyWithChips - readyWithUsable
+        counts[.full, default: 0] += readyWithUsable - withRoom
+        var blocked = 0
+        if avoidReserved {
+            for slot in reservedChips.keys
+            where index.slotModel[slot] == model && index.nodeStates[index.slotNode[slot]] == .ready
+                && index.freeCount(slot: slot) >= needed
+                && reservedBlocks(slot: slot, needed: needed, avoidReserved: true)
+            {
+                blocked += 1
+            }
+        }
+        counts[.reserved, default: 0] += blocked
+        tally.available = withRoom - blocked
+        return tally
+    }
+
+    private func reservedBlocks(slot: Int, needed: Int, avoidReserved: Bool) -> Bool {
+        guard avoidReserved, let reserved = reservedChips[slot] else { return false }
+        return (index.slotFree[slot] & ~reserved).nonzeroBitCount < needed
+    }
+}

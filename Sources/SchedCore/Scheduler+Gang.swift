@@ -1,0 +1,119 @@
+extension PlanningSession {
+    /// The domain limit in force for a gang: its own, until it has waited `maxDomainsWait`.
+    func domainLimit(for job: Job) -> Int? {
+        guard let limit = job.topology.maxDomains else { return nil }
+        if let wait = job.topology.maxDomainsWait, now - job.submittedAt >= wait { return nil }
+        return limit
+    }
+
+    /// Gang placement: every node or none, on one chip model, in the fewest topology domains.
+    mutating func findGang(job: Job, shape: JobShape, groups: [[Int]], avoidReserved: Bool) -> [Candidate]? {
+        for group in groups {
+            var best: (candidates: [Candidate], domains: Int)?
+            for model in group {
+                guard let found = findGang(model: model, job: job, shape: shape, avoidReserved: avoidReserved)
+                else { continue }
+                if best == nil || found.domains < best!.domains { best = found }
+            }
+            if let best { return best.candidates }
+        }
+        return nil
+    }
+
+    /// Chooses domains from the index's per-domain counts, then checks only those domains' nodes;
+    /// a domain whose nodes fail a filter has its count corrected and the choice is made again.
+    func findGang(model: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> (candidates: [Candidate], domains: Int)? {
+        let wanted = shape.nodes
+        guard index.readyNodeCount(model: model, atLeast: shape.chipsPerNode) >= wanted else { return nil }
+        // Nodes with room per domain (uncapped, to rank domains) and the usable estimate (capped).
+        let room = (0..<index.domainCount).map {
+            index.readyNodeCount(model: model, domain: $0, atLeast: shape.chipsPerNode)
+        }
+        var estimate = room.map { min($0, wanted) }
+        var verified: [Int: [Candidate]] = [:]
+        let limit = domainLimit(for: job)
+        while true {
+            var chosen: [Int] = []
+            if let single = bestSingleDomain(estimate, room: room, wanted: wanted) {
+                chosen = [single]
+            } else {
+                let order = estimate.indices.filter { estimate[$0] > 0 }.sorted {
+                    estimate[$0] != estimate[$1] ? estimate[$0] > estimate[$1] : $0 < $1
+                }
+                var total = 0
+                for domain in order where total < wanted {
+                    chosen.append(domain)
+                    total += estimate[domain]
+                }
+                guard total >= wanted else { return nil }
+            }
+            if let limit, chosen.count > limit { return nil }
+            var corrected = false
+            for domain in chosen where verified[domain] == nil {
+                let nodes = acceptableNodes(
+                    domain: domain, model: model, job: job, shape: shape, avoidReserved: avoidReserved)
+                verified[domain] = nodes
+                if nodes.count != estimate[domain] {
+                    estimate[domain] = nodes.count
+                    corrected = true
+                }
+            }
+            if corrected { continue }
+            var result: [Candidate] = []
+            for domain in chosen {
+                result += verified[domain]!.prefix(wanted - result.count)
+            }
+            return (result, chosen.count)
+        }
+    }
+
+    /// Among domains that hold the whole gang: the one with the fewest nodes with room (bin-pack),
+    /// the most (spread), or the first (first-fit).
+    func bestSingleDomain(_ estimate: [Int], room: [Int], wanted: Int) -> Int? {
+        var best: Int?
+        for domain in estimate.indices where estimate[domain] >= wanted {
+            guard let current = best else {
+                best = domain
+                continue
+            }
+            switch policy.nodeOrder {
+            case .lowestPositionFirst: break
+            case .fewestFreeFirst: if room[domain] < room[current] { best = domain }
+            case .mostFreeFirst: if room[domain] > room[current] { best = domain }
+            }
+        }
+        return best
+    }
+
+    /// Up to `shape.nodes` nodes of a domain that pass every filter, in the policy's node order.
+    func acceptableNodes(domain: Int, model: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> [Candidate] {
+        var found: [Candidate] = []
+        func consider(_ node: Int) {
+            guard index.nodeStates[node] == .ready, let slot = index.slot(ofNode: node, model: model),
+                index.freeCount(slot: slot) >= shape.chipsPerNode,
+                rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved) == nil,
+                let pick = pick(slot: slot, shape: shape, avoidReserved: avoidReserved)
+            else { return }
+            found.append(
+                Candidate(node: node, slot: slot, model: model, pick: pick, freeChips: index.freeCount(slot: slot)))
+        }
+        let members = index.domainMembers[domain]
+        if members.count <= 256 {
+            members.forEach(consider)
+            found.sort { a, b in
+                switch policy.nodeOrder {
+                case .lowestPositionFirst: return a.node < b.node
+                case .fewestFreeFirst: return (a.freeChips, a.node) < (b.freeChips, b.node)
+                case .mostFreeFirst: return (a.freeChips, b.node) > (b.freeChips, a.node)
+                }
+            }
+            return Array(found.prefix(shape.nodes))
+        }
+        // A large domain (a flat fleet is one): walk the index in node order instead of the members.
+        index.forEachCandidate(model: model, atLeast: shape.chipsPerNode, order: policy.nodeOrder) { node in
+            if index.nodeDomains[node] == domain { consider(node) }
+            return found.count < shape.nodes
+        }
+        return found
+    }
+}

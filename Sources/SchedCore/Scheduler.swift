@@ -1,0 +1,386 @@
+/// A job in the queue, with its fallback state.
+public struct PendingJob: Hashable, Sendable {
+    public var job: Job
+    public var ladder: FallbackLadder
+
+    public init(_ job: Job, ladder: FallbackLadder? = nil) {
+        self.job = job
+        self.ladder = ladder ?? FallbackLadder(for: job)
+    }
+}
+
+/// The one entry point: a snapshot of the cluster, the queue, `now`, a policy and a seed in; a plan out.
+public enum Scheduler {
+    /// Decides what starts now, what is preempted, which jobs move down a tier, and why the rest waits.
+    ///
+    /// Jobs are taken by priority (higher first), then submission time, then id. The first job that
+    /// cannot start gets a reservation (when it will start, found by replaying running jobs' ends);
+    /// later jobs start now only where they cannot delay it.
+    public static func plan(
+        snapshot: ClusterSnapshot, queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0
+    ) throws(SnapshotError) -> SchedulingPlan {
+        var session = try PlanningSession(snapshot: snapshot, now: now, policy: policy, seed: seed)
+        for pending in queue.sorted(by: Scheduler.runsBefore) {
+            session.schedule(pending)
+        }
+        return session.plan
+    }
+
+    /// Queue order: priority, then submission time, then id.
+    public static func runsBefore(_ a: PendingJob, _ b: PendingJob) -> Bool {
+        if a.job.priority != b.job.priority { return a.job.priority > b.job.priority }
+        if a.job.submittedAt != b.job.submittedAt { return a.job.submittedAt < b.job.submittedAt }
+        return a.job.id < b.job.id
+    }
+}
+
+/// A job holding chips during planning: the snapshot's running jobs, then this plan's placements.
+struct HeldChips: Sendable {
+    var job: JobID
+    var priority: Int
+    var slots: [(slot: Int, mask: UInt64)]
+    var expectedEnd: Seconds?
+    var workAtRisk: Double
+}
+
+/// A node that passed every filter, with the chips that would be used there.
+struct Candidate: Sendable {
+    var node: Int
+    var slot: Int
+    var model: Int
+    var pick: ChipPick
+    var freeChips: Int
+}
+
+/// The working state of one decision. A value: backfill copies it to replay the future.
+struct PlanningSession: Sendable {
+    var index: FreeCapacityIndex
+    let catalog: ChipCatalog
+    let now: Seconds
+    let policy: SchedulingPolicy
+    var generator: SeededGenerator
+    var plan = SchedulingPlan()
+    var held: [HeldChips] = []
+    var heldByNode: [Int: [Int]] = [:]
+    var preempted: Set<Int> = []
+    let nodePosition: [NodeID: Int]
+    /// Chips held back for the reserved head job, by slot, and when it starts.
+    var reservedChips: [Int: UInt64] = [:]
+    var reservedStart: Seconds?
+    /// Eligible chip models per (tier, kind, memory), grouped by score, best group first.
+    var modelGroupsCache: [ModelGroupsKey: [[Int]]] = [:]
+
+    init(snapshot: ClusterSnapshot, now: Seconds, policy: SchedulingPolicy, seed: UInt64) throws(SnapshotError) {
+        index = try FreeCapacityIndex(snapshot: snapshot)
+        catalog = snapshot.catalog
+        self.now = now
+        self.policy = policy
+        generator = SeededGenerator(seed: seed)
+        var positions: [NodeID: Int] = [:]
+        for (position, id) in index.nodeIDs.enumerated() { positions[id] = position }
+        nodePosition = positions
+
+        var owners: [Int: JobID] = [:]
+        var seenJobs: Set<JobID> = []
+        for job in snapshot.running {
+            guard seenJobs.insert(job.id).inserted else { throw .duplicateRunningJob(job.id) }
+            var slots: [(slot: Int, mask: UInt64)] = []
+            for assignment in job.assignments {
+                guard let node = positions[assignment.node] else {
+                    throw .runningOnUnknownNode(job.id, assignment.node)
+                }
+                for chip in assignment.chips {
+                    if let owner = owners.updateValue(job.id, forKey: node << 16 | chip), owner != job.id {
+                        throw .chipBookedTwice(assignment.node, chip, owner, job.id)
+                    }
+                }
+                guard let masks = index.slotMasks(node: node, chipIndices: assignment.chips) else {
+                    let missing = assignment.chips.first { index.slotMasks(node: node, chipIndices: [$0]) == nil }
+                    throw .runningOnUnknownChip(job.id, assignment.node, missing ?? -1)
+                }
+                slots += masks
+            }
+            hold(
+                HeldChips(
+                    job: job.id, priority: job.priority, slots: slots, expectedEnd: job.expectedEndAt,
+                    workAtRisk: job.workAtRisk(at: now)))
+        }
+    }
+
+    // MARK: Holding and freeing chips
+
+    mutating func hold(_ chips: HeldChips) {
+        let position = held.count
+        held.append(chips)
+        for (slot, mask) in chips.slots {
+            index.book(slot: slot, chips: mask)
+            let node = index.slotNode[slot]
+            if heldByNode[node]?.last != position { heldByNode[node, default: []].append(position) }
+        }
+    }
+
+    mutating func free(_ position: Int) {
+        for (slot, mask) in held[position].slots { index.release(slot: slot, chips: mask) }
+        preempted.insert(position)
+    }
+
+    // MARK: One job
+
+    mutating func schedule(_ pending: PendingJob) {
+        let job = pending.job
+        var ladder = pending.ladder
+        switch ladder.handle(.waitCheck(now: now), rule: job.fallback) {
+        case .moveTo(let tier, let reason):
+            plan.fallbacks.append(
+                TierFallback(job: job.id, fromTier: tier - 1, toTier: tier, reason: reason, ladder: ladder))
+        case .giveUp(let reason):
+            plan.givenUp.append(GiveUp(job: job.id, reason: reason))
+            return
+        case .stay, .retry, .refused:
+            break
+        }
+        let tiers = job.effectiveTiers
+        while true {
+            let tierIndex = ladder.tier
+            let tier = tiers[tierIndex]
+            let shape = job.shape(onTier: tierIndex)
+            let groups = modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
+            let avoidReserved = mustAvoidReservation(job)
+            if let found = findPlacement(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved) {
+                commit(job: job, tierIndex: tierIndex, tier: tier, candidates: found, preempting: [])
+                return
+            }
+            if policy.preemption,
+                let (candidates, victims) = findPreemption(
+                    job: job, shape: shape, groups: groups, avoidReserved: avoidReserved)
+            {
+                let names = victims.map { held[$0].job }
+                for victim in victims {
+                    plan.preemptions.append(
+                        Preemption(
+                            victim: held[victim].job, preemptor: job.id,
+                            reason: "priority \(job.priority) job \(job.id) needs its chips; priority "
+                                + "\(held[victim].priority) is lower and this set loses the least work",
+                            workLost: held[victim].workAtRisk))
+                    free(victim)
+                }
+                let repicked = candidates.map { candidate -> Candidate in
+                    var updated = candidate
+                    updated.pick = pick(slot: candidate.slot, shape: shape, avoidReserved: avoidReserved)!
+                    return updated
+                }
+                commit(job: job, tierIndex: tierIndex, tier: tier, candidates: repicked, preempting: names)
+                return
+            }
+            var reason = diagnose(job: job, tier: tier, shape: shape, groups: groups, avoidReserved: avoidReserved)
+            if reason.blocksTier && !ladder.isOnLastTier {
+                let from = ladder.tier
+                if case .moveTo(let to, let why) = ladder.handle(
+                    .tierCannotHold(reason.waitReason.description, at: now), rule: job.fallback)
+                {
+                    plan.fallbacks.append(TierFallback(job: job.id, fromTier: from, toTier: to, reason: why, ladder: ladder))
+                }
+                continue
+            }
+            if policy.backfill && reservedStart == nil && reason.waitReason.kind == .waiting,
+                let reservation = reserve(job: job, shape: shape, groups: groups)
+            {
+                plan.reservation = reservation
+                reason.waitReason.reservedStart = reservation.start
+            }
+            plan.waiting.append(WaitingJob(job: job.id, reason: reason.waitReason))
+            return
+        }
+    }
+
+    /// Whether a job must stay off the reserved chips: it may use them only if it surely ends first.
+    func mustAvoidReservation(_ job: Job) -> Bool {
+        guard let start = reservedStart else { return false }
+        guard let limit = job.timeLimit else { return true }
+        return now + limit > start
+    }
+
+    mutating func commit(job: Job, tierIndex: Int, tier: ChipTier, candidates: [Candidate], preempting: [JobID]) {
+        let assignments = candidates.map { candidate in
+            NodeAssignment(
+                node: index.nodeIDs[candidate.node],
+                chips: index.chipIndices(node: candidate.node, mask: candidate.pick.mask),
+                numaNodes: candidate.pick.numaNodes)
+        }
+        let model = candidates[0].model
+        hold(
+            HeldChips(
+                job: job.id, priority: job.priority, slots: candidates.map { ($0.slot, $0.pick.mask) },
+                expectedEnd: job.timeLimit.map { now + $0 }, workAtRisk: 0))
+        plan.placements.append(
+            JobPlacement(
+                job: job.id, tier: tierIndex, tierName: tier.name, chipModel: index.modelIDs[model],
+                assignments: assignments, reason: placementReason(job: job, model: model, candidates: candidates),
+                preempting: preempting, backfilled: reservedStart != nil))
+    }
+
+    // MARK: Filter and score stages
+
+    struct ModelGroupsKey: Hashable {
+        var tier: ChipTier
+        var kind: JobKind
+        var minMemory: Double?
+    }
+
+    /// Filter stage over chip models (the tier accepts it, some chip has the memory), then the score
+    /// stage: models grouped by the policy's score, best group first, catalog order inside a group.
+    mutating func modelGroups(tier: ChipTier, kind: JobKind, minMemory: Double?) -> [[Int]] {
+        let key = ModelGroupsKey(tier: tier, kind: kind, minMemory: minMemory)
+        if let cached = modelGroupsCache[key] { return cached }
+        var scored: [(model: Int, score: Double, order: Int)] = []
+        for model in 0..<index.modelCount {
+            guard modelAccepted(model, by: tier) else { continue }
+            if let minMemory, index.modelMaxMemory(model) < minMemory { continue }
+            let entry = index.modelCatalogEntry[model]
+            let order = entry.flatMap { catalog.ids.firstIndex(of: $0.id) } ?? Int.max
+            scored.append((model, policy.modelScorer.score(entry, kind: kind), order))
+        }
+        scored.sort { ($0.score, -$0.order, -$0.model) > ($1.score, -$1.order, -$1.model) }
+        var groups: [[Int]] = []
+        var lastScore: Double?
+        for item in scored {
+            if item.score == lastScore {
+                groups[groups.count - 1].append(item.model)
+            } else {
+                groups.append([item.model])
+                lastScore = item.score
+            }
+        }
+        modelGroupsCache[key] = groups
+        return groups
+    }
+
+    func modelAccepted(_ model: Int, by tier: ChipTier) -> Bool {
+        if tier.selectors.isEmpty { return true }
+        if let entry = index.modelCatalogEntry[model] { return tier.accepts(entry) }
+        // A chip the catalog does not know is only taken by name.
+        return tier.selectors.contains { $0 == .model(index.modelIDs[model]) }
+    }
+
+    /// Node filters beyond what the index guarantees (ready, right model, enough free chips).
+    func rejection(
+        node: Int, slot: Int, job: Job, shape: JobShape, avoidReserved: Bool
+    ) -> RejectionCause? {
+        if let minMemory = job.minChipMemoryGiB, index.slotMinMemory[slot] < minMemory { return .chipMemoryTooSmall }
+        if shape.nodes > 1, let minBandwidth = job.fallback.minInterNodeBandwidthGBps,
+            index.nodeBandwidth[node] < minBandwidth
+        {
+            return .bandwidthTooLow
+        }
+        if avoidReserved, let reserved = reservedChips[slot],
+            (index.slotFree[slot] & ~reserved).nonzeroBitCount < shape.chipsPerNode
+        {
+            return .reserved
+        }
+        return nil
+    }
+
+    /// The pick stage for one node: chips on one NUMA node if possible.
+    func pick(slot: Int, shape: JobShape, avoidReserved: Bool) -> ChipPick? {
+        index.pickChips(
+            slot: slot, count: shape.chipsPerNode, excluding: avoidReserved ? reservedChips[slot] ?? 0 : 0)
+    }
+
+    mutating func findPlacement(job: Job, shape: JobShape, groups: [[Int]], avoidReserved: Bool) -> [Candidate]? {
+        guard shape.chipsPerNode > 0, shape.nodes > 0 else { return nil }
+        if shape.nodes == 1 {
+            return findNode(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved).map { [$0] }
+        }
+        return findGang(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved)
+    }
+
+    /// Single-node placement: per score group, the best node by the policy's node order, looking a
+    /// few candidates ahead for one whose chips share a NUMA node.
+    mutating func findNode(job: Job, shape: JobShape, groups: [[Int]], avoidReserved: Bool) -> Candidate? {
+        let lookahead = 8
+        let rotation = policy.nodeOrder == .mostFreeFirst ? Int(generator.next() % UInt64(max(index.nodeCount, 1))) : 0
+        for group in groups {
+            var best: Candidate?
+            for model in group {
+                var firstSplit: Candidate?
+                var found: Candidate?
+                var looked = 0
+                index.forEachCandidate(
+                    model: model, atLeast: shape.chipsPerNode, order: policy.nodeOrder, rotation: rotation
+                ) { node in
+                    guard let slot = index.slot(ofNode: node, model: model),
+                        rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved) == nil,
+                        let pick = pick(slot: slot, shape: shape, avoidReserved: avoidReserved)
+                    else { return true }
+                    let candidate = Candidate(
+                        node: node, slot: slot, model: model, pick: pick, freeChips: index.freeCount(slot: slot))
+                    if pick.numaNodes.count <= 1 {
+                        found = candidate
+                        return false
+                    }
+                    if firstSplit == nil { firstSplit = candidate }
+                    looked += 1
+                    return looked < lookahead
+                }
+                guard let candidate = found ?? firstSplit else { continue }
+                if best == nil || isBetter(candidate, than: best!) { best = candidate }
+            }
+            if let best { return best }
+        }
+        return nil
+    }
+
+    /// Compares candidates of different models in one score group by the node order; NUMA fit first.
+    func isBetter(_ a: Candidate, than b: Candidate) -> Bool {
+        let aSplit = a.pick.numaNodes.count > 1
+        let bSplit = b.pick.numaNodes.count > 1
+        if aSplit != bSplit { return !aSplit }
+        switch policy.nodeOrder {
+        case .lowestPositionFirst: return a.node < b.node
+        case .fewestFreeFirst: return a.freeChips < b.freeChips
+        case .mostFreeFirst: return a.freeChips > b.freeChips
+        }
+    }
+
+    func placementReason(job: Job, model: Int, candidates: [Candidate]) -> String {
+        let name = index.modelIDs[model].name
+        let entry = index.modelCatalogEntry[model]
+        var reason = policy.name.rawValue + ": "
+        switch policy.modelScorer {
+        case .neutral:
+            switch policy.nodeOrder {
+            case .lowestPositionFirst: reason += "first \(name) node with room"
+            case .fewestFreeFirst: reason += "fullest \(name) node that fits"
+            case .mostFreeFirst: reason += "emptiest \(name) node"
+            }
+        case .throughputByKind:
+            let score = formatScore(policy.modelScorer.score(entry, kind: job.kind))
+            switch job.kind {
+            case .training, .batch:
+                reason += "\(job.kind.rawValue) fastest on \(name) with room (\(score) x H100)"
+            case .inference:
+                reason += "inference cheapest on \(name) with room (inference/training throughput \(score))"
+            }
+        case .domesticFirst:
+            reason += entry?.family == .domestic ? "\(name) is domestic" : "no domestic chip with room; \(name)"
+        }
+        if candidates.count > 1 {
+            let domains = Set(candidates.map { index.nodeDomains[$0.node] })
+            reason += "; gang of \(candidates.count) nodes in \(domains.count) domain\(domains.count == 1 ? "" : "s")"
+        } else if let candidate = candidates.first {
+            let numa = candidate.pick.numaNodes
+            if numa.count == 1 {
+                reason += "; chips on NUMA node \(numa[0])"
+            } else if numa.count > 1 {
+                reason += "; spans NUMA nodes \(numa.map(String.init).joined(separator: ",")) "
+                    + "(no single NUMA node had \(candidate.pick.mask.nonzeroBitCount) free)"
+            }
+        }
+        return reason
+    }
+}
+
+func formatScore(_ value: Double) -> String {
+    let hundredths = (value * 100).rounded() / 100
+    return String(hundredths)
+}

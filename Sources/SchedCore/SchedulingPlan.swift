@@ -1,0 +1,74 @@
+/// A decision to start a job now.
+public struct JobPlacement: Hashable, Sendable {
+    public var job: JobID
+    /// Index into the job's effective tiers, and that tier's name.
+    public var tier: Int
+    public var tierName: String
+    public var chipModel: ChipModelID
+    public var assignments: [NodeAssignment]
+    /// The policy's reason in words, for the placement log.
+    public var reason: String
+    /// Jobs that must be stopped before this one starts (their chips are part of this placement).
+    public var preempting: [JobID]
+    /// True when the job was started ahead of the reserved head job because it cannot delay it.
+    public var backfilled: Bool
+}
+
+/// A running job stopped so that a higher-priority job fits.
+public struct Preemption: Hashable, Sendable {
+    public var victim: JobID
+    public var preemptor: JobID
+    public var reason: String
+    /// Chip-seconds since the victim's last checkpoint.
+    public var workLost: Double
+}
+
+/// A job moved down its tier list in this decision.
+public struct TierFallback: Hashable, Sendable {
+    public var job: JobID
+    public var fromTier: Int
+    public var toTier: Int
+    public var reason: FallbackReason
+    /// The job's ladder after the move; the driver stores it.
+    public var ladder: FallbackLadder
+}
+
+/// A job that has no tier left to try; the driver fails it with this reason.
+public struct GiveUp: Hashable, Sendable {
+    public var job: JobID
+    public var reason: String
+}
+
+/// The head job's reservation: when and where it will start, found by replaying running jobs' ends.
+public struct Reservation: Hashable, Sendable {
+    public var job: JobID
+    public var start: Seconds
+    public var assignments: [NodeAssignment]
+}
+
+/// A job that stays in the queue, and why.
+public struct WaitingJob: Hashable, Sendable {
+    public var job: JobID
+    public var reason: WaitReason
+}
+
+/// Everything one decision says: start these, stop those, move these down, and why the rest waits.
+public struct SchedulingPlan: Hashable, Sendable {
+    public var placements: [JobPlacement] = []
+    public var preemptions: [Preemption] = []
+    public var fallbacks: [TierFallback] = []
+    public var givenUp: [GiveUp] = []
+    /// Every job left waiting, in queue order.
+    public var waiting: [WaitingJob] = []
+    public var reservation: Reservation?
+
+    public init() {}
+
+    public func reason(for job: JobID) -> WaitReason? {
+        waiting.first { $0.job == job }?.reason
+    }
+
+    public func placement(for job: JobID) -> JobPlacement? {
+        placements.first { $0.job == job }
+    }
+}

@@ -1,0 +1,70 @@
+/// Why a node (or the fleet) could not take a job; tallied into the sentence a user reads.
+public enum RejectionCause: String, Hashable, Sendable, CaseIterable, Comparable {
+    /// Fewer free chips than asked (the chips are in use).
+    case full
+    case draining
+    case down
+    /// Enough chips, but some are unhealthy.
+    case unhealthyChips = "unhealthy chips"
+    /// The node has fewer chips of the model than asked, ever.
+    case tooFewChips = "too few chips"
+    case chipMemoryTooSmall = "chip memory too small"
+    case bandwidthTooLow = "inter-node bandwidth too low"
+    /// Chips held back for the reserved higher-priority job.
+    case reserved
+    /// The gang would need more topology domains than it allows.
+    case domainLimit = "domain limit"
+
+    public static func < (lhs: RejectionCause, rhs: RejectionCause) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// Why a job is not placed: *waiting* (capacity may free up) or *infeasible* (nothing in the fleet
+/// can ever hold it as asked), with counts per cause and one readable sentence.
+public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Hashable, Sendable {
+        case waiting
+        case infeasible
+    }
+
+    public var kind: Kind
+    public var tier: String
+    public var shape: JobShape
+    /// Nodes turned away, per cause, among the nodes whose chips the tier accepts.
+    public var counts: [RejectionCause: Int]
+    /// What the counts do not say (an unknown chip, a domain limit, a reservation).
+    public var detail: String?
+    /// When the job is reserved to start (backfill holds chips for it until then).
+    public var reservedStart: Seconds?
+
+    public init(
+        kind: Kind, tier: String, shape: JobShape, counts: [RejectionCause: Int] = [:], detail: String? = nil,
+        reservedStart: Seconds? = nil
+    ) {
+        self.kind = kind
+        self.tier = tier
+        self.shape = shape
+        self.counts = counts
+        self.detail = detail
+        self.reservedStart = reservedStart
+    }
+
+    public var isInfeasible: Bool { kind == .infeasible }
+
+    public var description: String {
+        var sentence = "\(kind.rawValue): "
+        let chips = "\(shape.chipsPerNode) free chip\(shape.chipsPerNode == 1 ? "" : "s")"
+        if shape.nodes > 1 {
+            sentence += "no \(shape.nodes) \(tier) nodes with \(chips) each"
+        } else {
+            sentence += "no \(tier) node with \(chips)"
+        }
+        let tally = counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+            .map { "\($0.value) \($0.key.rawValue)" }
+        if !tally.isEmpty { sentence += " (" + tally.joined(separator: ", ") + ")" }
+        if let detail { sentence += "; " + detail }
+        if let reservedStart { sentence += "; reserved to start at t=\(formatNumber(reservedStart))s" }
+        return sentence
+    }
+}

@@ -1,0 +1,87 @@
+import SchedCore
+
+/// A fleet described as groups of identical nodes (`deploy/fleets/*.yaml`), expanded to nodes.
+public struct FleetSpec: Sendable {
+    public var name: String
+    public var nodes: [Node]
+}
+
+public enum FleetFile {
+    static let groupFields = [
+        "name", "count", "model", "chipsPerNode", "chipMemoryGiB", "numaNodes", "cpusPerNUMANode",
+        "memoryGiBPerNUMANode", "domain", "interNodeBandwidthGBps", "labels",
+    ]
+
+    public static func load(path: String, catalog: ChipCatalog) throws(SpecError) -> FleetSpec {
+        try read(SpecNode.load(path: path), catalog: catalog)
+    }
+
+    public static func parse(_ text: String, file: String, catalog: ChipCatalog) throws(SpecError) -> FleetSpec {
+        try read(SpecNode.parse(text, file: file), catalog: catalog)
+    }
+
+    static func read(_ root: SpecNode, catalog: ChipCatalog) throws(SpecError) -> FleetSpec {
+        let top = try root.mapping(allowing: ["name", "nodeGroups"])
+        let name = try top["name"]?.string() ?? "fleet"
+        var nodes: [Node] = []
+        var groupNames: Set<String> = []
+        for group in try top.require("nodeGroups").sequence() {
+            let fields = try group.mapping(allowing: groupFields)
+            let nameNode = try fields.require("name")
+            let prefix = try nameNode.string()
+            guard groupNames.insert(prefix).inserted else { throw nameNode.error("group name '\(prefix)' is used twice") }
+            let count = try fields.require("count").positiveInt()
+            let modelNode = try fields.require("model")
+            let model = try modelNode.chipModel(in: catalog)
+            let chipsNode = try fields.require("chipsPerNode")
+            let chipsPerNode = try chipsNode.positiveInt()
+            guard chipsPerNode <= 64 else { throw chipsNode.error("at most 64 chips per node, got \(chipsPerNode)") }
+            let chipMemory = try fields["chipMemoryGiB"]?.positiveDouble() ?? model.memoryGiB
+            let numaNode = fields["numaNodes"]
+            let numaCount = try numaNode?.positiveInt() ?? 1
+            guard numaCount <= chipsPerNode else {
+                throw numaNode!.error("\(numaCount) NUMA nodes for \(chipsPerNode) chips; use at most one per chip")
+            }
+            let cpusPerNUMA = try fields["cpusPerNUMANode"]?.positiveInt() ?? 32
+            let memoryPerNUMA = try fields["memoryGiBPerNUMANode"]?.positiveDouble() ?? 256
+            let bandwidth = try fields["interNodeBandwidthGBps"]?.positiveDouble()
+            var labels: [String: String] = [:]
+            if let labelNode = fields["labels"] {
+                guard case .mapping(let mapping) = labelNode.node else { throw labelNode.error("expected key: value labels") }
+                for (key, value) in mapping {
+                    guard let key = key.string, let value = value.string else {
+                        throw labelNode.error("labels are text: text")
+                    }
+                    labels[key] = value
+                }
+            }
+            var domainKind: String?
+            var domainSize = count
+            var domainPrefix = prefix
+            if let domainNode = fields["domain"] {
+                let domain = try domainNode.mapping(allowing: ["kind", "size", "prefix"])
+                domainKind = try domain.require("kind").string()
+                domainSize = try domain["size"]?.positiveInt() ?? count
+                domainPrefix = try domain["prefix"]?.string() ?? prefix
+            }
+            let width = String(count - 1).count
+            for ordinal in 0..<count {
+                let padded = String(repeating: "0", count: width - String(ordinal).count) + String(ordinal)
+                let chips = (0..<chipsPerNode).map { index in
+                    Chip(
+                        index: index, model: model.id, memoryGiB: chipMemory,
+                        numaNode: index * numaCount / chipsPerNode)
+                }
+                let numa = (0..<numaCount).map { id in
+                    NUMANode(id: id, cpus: Array(id * cpusPerNUMA..<(id + 1) * cpusPerNUMA), memoryGiB: memoryPerNUMA)
+                }
+                nodes.append(
+                    Node(
+                        id: NodeID("\(prefix)-\(padded)"), chips: chips, numaNodes: numa, labels: labels,
+                        domain: domainKind.map { TopologyDomain(kind: $0, name: "\(domainPrefix)-\(ordinal / domainSize)") },
+                        interNodeBandwidthGBps: bandwidth))
+            }
+        }
+        return FleetSpec(name: name, nodes: nodes)
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import SchedCore
+import Yams
+
+/// A YAML node with where it came from, so that every error can name file, line and field.
+struct SpecNode {
+    let node: Yams.Node
+    let file: String
+    let path: String
+
+    static func parse(_ text: String, file: String) throws(SpecError) -> SpecNode {
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw SpecError(file: file, line: nil, field: "", message: "the file is empty")
+            }
+            return SpecNode(node: node, file: file, path: "")
+        } catch let error as SpecError {
+            throw error
+        } catch let error as YamlError {
+            throw SpecError(file: file, line: yamlErrorLine(error), field: "", message: "not valid YAML: \(error)")
+        } catch {
+            throw SpecError(file: file, line: nil, field: "", message: "not valid YAML: \(error)")
+        }
+    }
+
+    static func load(path: String) throws(SpecError) -> SpecNode {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw SpecError(file: path, line: nil, field: "", message: "cannot read the file: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    var line: Int? { node.mark?.line }
+
+    func error(_ message: String) -> SpecError {
+        SpecError(file: file, line: line, field: path, message: message)
+    }
+
+    private func child(_ node: Yams.Node, _ component: String) -> SpecNode {
+        SpecNode(node: node, file: file, path: path.isEmpty ? component : path + "." + component)
+    }
+
+    // MARK: Mappings
+
+    func mapping(allowing keys: [String]) throws(SpecError) -> SpecMapping {
+        guard case .mapping(let mapping) = node else {
+            throw error("expected a mapping of fields (key: value)")
+        }
+        var fields: [String: SpecNode] = [:]
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else { throw error("field names must be text") }
+            guard keys.contains(key) else {
+                let closest = keys.min { $0.lowercased().editDistance(to: key.lowercased()) < $1.lowercased().editDistance(to: key.lowercased()) }
+                let hint = closest.map { "; did you mean '\($0)'?" } ?? ""
+                throw SpecError(
+                    file: file, line: keyNode.mark?.line ?? line, field: path.isEmpty ? key : path + "." + key,
+                    message: "unknown field\(hint) (known: \(keys.joined(separator: ", ")))")
+            }
+            fields[key] = child(value, key)
+        }
+        return SpecMapping(owner: self, fields: fields)
+    }
+
+    func sequence() throws(SpecError) -> [SpecNode] {
+        guard case .sequence(let sequence) = node else { throw error("expected a list") }
+        return sequence.enumerated().map { offset, item in
+            SpecNode(node: item, file: file, path: "\(path)[\(offset)]")
+        }
+    }
+
+    // MARK: Scalars
+
+    var isNull: Bool {
+        if case .scalar(let scalar) = node { return scalar.string == "null" || scalar.string == "~" || scalar.string.isEmpty }
+        return false
+    }
+
+    func string() throws(SpecError) -> String {
+        guard case .scalar(let scalar) = node, !isNull else { throw error("expected text") }
+        return scalar.string
+    }
+
+    func int() throws(SpecError) -> Int {
+        guard let value = node.int else { throw error("expected a whole number, got '\(node.string ?? "?")'") }
+        return value
+    }
+
+    func double() throws(SpecError) -> Double {
+        guard let value = node.float ?? node.int.map(Double.init), value.isFinite else {
+            throw error("expected a number, got '\(node.string ?? "?")'")
+        }
+        return value
+    }
+
+    func positiveInt() throws(SpecError) -> Int {
+        let value = try int()
+        guard value >= 1 else { throw error("must be at least 1, got \(value)") }
+        return value
+    }
+
+    func nonNegativeDouble() throws(SpecError) -> Double {
+        let value = try double()
+        guard value >= 0 else { throw error("must not be negative, got \(formatted(value))") }
+        return value
+    }
+
+    func positiveDouble() throws(SpecError) -> Double {
+        let value = try double()
+        guard value > 0 else { throw error("must be greater than 0, got \(formatted(value))") }
+        return value
+    }
+
+    /// A duration: a number of seconds, or a number with `s`, `m`, `h` or `d`.
+    func duration() throws(SpecError) -> Seconds {
+        if let number = node.float ?? node.int.map(Double.init), node.string.map({ Double($0) != nil }) ?? false {
+            guard number >= 0 else { throw error("a duration must not be negative") }
+            return number
+        }
+        let text = try string().trimmingCharacters(in: .whitespaces)
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        guard let unit = text.last, let scale = units[unit], let value = Double(text.dropLast()), value >= 0 else {
+            throw error("expected a duration such as 90s, 30m, 2h or 1d, got '\(text)'")
+        }
+        return value * scale
+    }
+
+    /// A chip model name the catalog knows; otherwise an error listing the closest known names.
+    func chipModel(in catalog: ChipCatalog) throws(SpecError) -> ChipModel {
+        try chipModel(named: try string(), in: catalog)
+    }
+
+    func chipModel(named name: String, in catalog: ChipCatalog) throws(SpecError) -> ChipModel {
+        do {
+            return try catalog.model(named: name)
+        } catch {
+            throw self.error(error.description)
+        }
+    }
+
+    func stringList() throws(SpecError) -> [String] {
+        if case .scalar = node { return [try string()] }
+        var values: [String] = []
+        for item in try sequence() { values.append(try item.string()) }
+        return values
+    }
+
+    private func formatted(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}
+
+/// The fields of one YAML mapping, read by name.
+struct SpecMapping {
+    let owner: SpecNode
+    let fields: [String: SpecNode]
+
+    subscript(key: String) -> SpecNode? {
+        guard let field = fields[key], !field.isNull else { return nil }
+        return field
+    }
+
+    func require(_ key: String) throws(SpecError) -> SpecNode {
+        guard let field = self[key] else {
+            throw SpecError(
+                file: owner.file, line: owner.line, field: owner.path.isEmpty ? key : owner.path + "." + key,
+                message: "required field is missing")
+        }
+        return field
+    }
+}
+
+private func yamlErrorLine(_ error: YamlError) -> Int? {
+    switch error {
+    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+        return mark.line
+    default:
+        return nil
+    }
+}

@@ -1,0 +1,48 @@
+import SchedCore
+import SchedTestSupport
+import Testing
+
+@Suite("Wait reasons")
+struct WaitReasonTests {
+    @Test("unknown chip is infeasible, not waiting")
+    func unknownChip() throws {
+        let result = try plan([makeNode("a", model: "h100")], [makeJob("j", tiers: [["h1000"]])])
+        let reason = try #require(result.reason(for: "j"))
+        #expect(reason.kind == .infeasible)
+        #expect(reason.description.contains("unknown chip model 'h1000'"))
+        #expect(reason.description.contains("closest known: h100"))
+    }
+
+    @Test("more chips per node than any node has is infeasible")
+    func tooManyChips() throws {
+        let result = try plan([makeNode("a", model: "h100")], [makeJob("j", chips: 16, tiers: [["h100"]])])
+        let reason = try #require(result.reason(for: "j"))
+        #expect(reason.kind == .infeasible)
+        #expect(reason.counts[.tooFewChips] == 1)
+        #expect(reason.description.contains("the largest node has 8 such chips"))
+    }
+
+    @Test("a gang larger than the fleet is infeasible")
+    func gangTooLarge() throws {
+        let fleet = (0..<3).map { makeNode("n\($0)", model: "h100") }
+        let reason = try #require(try plan(fleet, [makeJob("g", chips: 8, nodes: 4)]).reason(for: "g"))
+        #expect(reason.kind == .infeasible)
+        #expect(reason.description.contains("only 3 nodes in the fleet could ever hold 8 such chips"))
+    }
+
+    @Test("a busy fleet makes a job wait, with counts per cause in one sentence")
+    func busyFleet() throws {
+        let fleet = [
+            makeNode("a", model: "ascend-910c", chips: 16), makeNode("b", model: "ascend-910c", chips: 16),
+            makeNode("c", model: "ascend-910c", chips: 16, state: .draining),
+        ]
+        let running = [
+            makeRunning("r1", on: "a", chips: Array(0..<12)), makeRunning("r2", on: "b", chips: Array(0..<10)),
+        ]
+        let job = makeJob("j", kind: .training, chips: 8, tiers: [["ascend-910c"]])
+        let reason = try #require(try plan(fleet, [job], running: running).reason(for: "j"))
+        #expect(reason.kind == .waiting)
+        #expect(reason.counts == [.full: 2, .draining: 1])
+        #expect(reason.description == "waiting: no ascend-910c node with 8 free chips (2 full, 1 draining)")
+    }
+}
