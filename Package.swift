@@ -41,8 +41,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SchedSpecTests",
-            dependencies: ["SchedSpec", "SchedCore"],
-            resources: [.copy("Fixtures")]
+            dependencies: ["SchedSpec", "SchedCore", "SchedTestSupport"]
         ),
     ]
 )

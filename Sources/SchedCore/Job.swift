@@ -145,5 +145,9 @@ public struct Job: Hashable, Sendable {
 public struct JobShape: Hashable, Sendable {
     public var chipsPerNode: Int
     public var nodes: Int
+    public init(chipsPerNode: Int, nodes: Int) {
+        self.chipsPerNode = chipsPerNode
+        self.nodes = nodes
+    }
     public var totalChips: Int { chipsPerNode * nodes }
 }

@@ -86,7 +86,9 @@ extension PlanningSession {
         if free.nonzeroBitCount >= needed { return (PreemptionCost(victims: 0, workLost: 0), []) }
         var options: [(position: Int, mask: UInt64)] = []
         for position in heldByNode[node] ?? [] where !preempted.contains(position) && held[position].priority < job.priority {
-            let mask = held[position].slots.reduce(UInt64(0)) { $1.slot == slot ? $0 | $1.mask : $0 } & ~blocked
+            // Only healthy chips come free: a victim on a faulted chip does not make room there.
+            let mask = held[position].slots.reduce(UInt64(0)) { $1.slot == slot ? $0 | $1.mask : $0 }
+                & index.slotUsable[slot] & ~blocked
             if mask != 0 { options.append((position, mask)) }
         }
         let everything = options.reduce(free) { $0 | $1.mask }

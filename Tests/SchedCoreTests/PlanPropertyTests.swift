@@ -1,0 +1,169 @@
+import PropertyBased
+import SchedCore
+import SchedTestSupport
+import Testing
+
+/// Invariants of every plan, over random fleets, running jobs, queues, policies and seeds.
+@Suite("Plan properties")
+struct PlanPropertyTests {
+    static let nodeCounts = Gen.int(in: 1...10)
+    static let jobCounts = Gen.int(in: 0...16)
+    static let seeds = Gen.int(in: 0...1_000_000)
+    static let policies = Gen.int(in: 0...(PolicyName.allCases.count - 1))
+
+    func scenario(_ nodes: Int, _ jobs: Int, _ seed: Int) -> RandomScenario {
+        RandomScenario(nodeCount: nodes, jobCount: jobs, seed: UInt64(seed), catalog: catalog)
+    }
+
+    func policy(_ index: Int) -> SchedulingPolicy { .named(PolicyName.allCases[index]) }
+
+    func run(_ scenario: RandomScenario, _ policy: SchedulingPolicy, seed: Int) throws -> SchedulingPlan {
+        try Scheduler.plan(
+            snapshot: scenario.snapshot, queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed))
+    }
+
+    @Test("no chip is booked twice, and only ready nodes' healthy chips are placed")
+    func noChipBookedTwice() async {
+        await propertyCheck(count: 300, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
+            nodes, jobs, seed, policyIndex in
+            let scenario = scenario(nodes, jobs, seed)
+            let plan = try run(scenario, policy(policyIndex), seed: seed)
+            let victims = Set(plan.preemptions.map(\.victim))
+            var booked: Set<String> = []
+            for running in scenario.snapshot.running where !victims.contains(running.id) {
+                for assignment in running.assignments {
+                    for chip in assignment.chips { booked.insert("\(assignment.node)/\(chip)") }
+                }
+            }
+            let nodesByID = Dictionary(uniqueKeysWithValues: scenario.snapshot.nodes.map { ($0.id, $0) })
+            for placement in plan.placements {
+                for assignment in placement.assignments {
+                    let node = try #require(nodesByID[assignment.node])
+                    #expect(node.state == .ready)
+                    for chip in assignment.chips {
+                        #expect(booked.insert("\(assignment.node)/\(chip)").inserted, "chip \(assignment.node)/\(chip) booked twice")
+                        #expect(node.chips.first { $0.index == chip }?.health == .healthy)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("a gang is placed whole or not at all, and every job is placed, waiting or given up exactly once")
+    func gangsWhole() async {
+        await propertyCheck(count: 300, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
+            nodes, jobs, seed, policyIndex in
+            let scenario = scenario(nodes, jobs, seed)
+            let plan = try run(scenario, policy(policyIndex), seed: seed)
+            let jobsByID = Dictionary(uniqueKeysWithValues: scenario.queue.map { ($0.job.id, $0.job) })
+            for placement in plan.placements {
+                let job = try #require(jobsByID[placement.job])
+                let shape = job.shape(onTier: placement.tier)
+                #expect(placement.assignments.count == shape.nodes)
+                #expect(Set(placement.assignments.map(\.node)).count == shape.nodes)
+                #expect(placement.assignments.allSatisfy { $0.chips.count == shape.chipsPerNode })
+            }
+            let outcomes = plan.placements.map(\.job) + plan.waiting.map(\.job) + plan.givenUp.map(\.job)
+            #expect(outcomes.count == scenario.queue.count)
+            #expect(Set(outcomes) == Set(jobsByID.keys))
+        }
+    }
+
+    @Test("every placed chip satisfies the job's tier and memory")
+    func tierAndMemory() async {
+        await propertyCheck(count: 300, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
+            nodes, jobs, seed, policyIndex in
+            let scenario = scenario(nodes, jobs, seed)
+            let plan = try run(scenario, policy(policyIndex), seed: seed)
+            let jobsByID = Dictionary(uniqueKeysWithValues: scenario.queue.map { ($0.job.id, $0.job) })
+            let nodesByID = Dictionary(uniqueKeysWithValues: scenario.snapshot.nodes.map { ($0.id, $0) })
+            for placement in plan.placements {
+                let job = try #require(jobsByID[placement.job])
+                let tier = job.effectiveTiers[placement.tier]
+                for assignment in placement.assignments {
+                    for index in assignment.chips {
+                        let chip = try #require(nodesByID[assignment.node]?.chips.first { $0.index == index })
+                        let model = try #require(catalog[chip.model])
+                        #expect(tier.accepts(model), "\(chip.model) is not in tier \(tier)")
+                        #expect(chip.memoryGiB >= job.minChipMemoryGiB ?? 0)
+                        #expect(chip.model == placement.chipModel, "a placement is on one chip model")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("backfill never delays the reserved job")
+    func backfillNeverDelays() async {
+        await propertyCheck(count: 300, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
+            nodes, jobs, seed, policyIndex in
+            let scenario = scenario(nodes, jobs, seed)
+            let plan = try run(scenario, policy(policyIndex), seed: seed)
+            guard let reservation = plan.reservation else { return }
+            // The cluster after the plan: victims gone, placements running until their time limits.
+            let victims = Set(plan.preemptions.map(\.victim))
+            let jobsByID = Dictionary(uniqueKeysWithValues: scenario.queue.map { ($0.job.id, $0) })
+            var running = scenario.snapshot.running.filter { !victims.contains($0.id) }
+            for placement in plan.placements {
+                let job = try #require(jobsByID[placement.job]).job
+                running.append(
+                    RunningJob(
+                        id: job.id, priority: job.priority, assignments: placement.assignments, startedAt: scenario.now,
+                        expectedEndAt: job.timeLimit.map { scenario.now + $0 }))
+            }
+            var head = try #require(jobsByID[reservation.job])
+            if let moved = plan.fallbacks.last(where: { $0.job == head.job.id }) { head.ladder = moved.ladder }
+            var strict = policy(policyIndex)
+            strict.preemption = false
+            let after = try Scheduler.plan(
+                snapshot: ClusterSnapshot(nodes: scenario.snapshot.nodes, running: running, catalog: catalog),
+                queue: [head], now: scenario.now, policy: strict, seed: UInt64(seed))
+            if after.placement(for: head.job.id) == nil {
+                let start = try #require(after.reservation?.start, "the reserved job lost its reservation")
+                #expect(start <= reservation.start, "reserved for \(reservation.start), now \(start)")
+            }
+        }
+    }
+
+    @Test("the same input and seed give the same plan")
+    func deterministic() async {
+        await propertyCheck(count: 200, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
+            nodes, jobs, seed, policyIndex in
+            let scenario = scenario(nodes, jobs, seed)
+            let shuffled = RandomScenario(nodeCount: nodes, jobCount: jobs, seed: UInt64(seed), catalog: catalog)
+            var reversed = shuffled
+            reversed.queue.reverse()  // queue order in the input must not matter either
+            let first = try run(scenario, policy(policyIndex), seed: seed)
+            let second = try run(reversed, policy(policyIndex), seed: seed)
+            #expect(first == second)
+        }
+    }
+}
+
+@Suite("Random scenarios")
+struct RandomScenarioCoverageTests {
+    @Test("the random scenarios reach every kind of decision the properties check")
+    func coverage() throws {
+        var reservations = 0, preemptions = 0, gangs = 0, fallbacks = 0, infeasible = 0, backfilled = 0, split = 0
+        for seed in 0..<300 {
+            let scenario = RandomScenario(nodeCount: 8, jobCount: 12, seed: UInt64(seed), catalog: catalog)
+            let plan = try Scheduler.plan(
+                snapshot: scenario.snapshot, queue: scenario.queue, now: scenario.now,
+                policy: .named(PolicyName.allCases[seed % PolicyName.allCases.count]), seed: UInt64(seed))
+            if plan.reservation != nil { reservations += 1 }
+            preemptions += plan.preemptions.count
+            gangs += plan.placements.filter { $0.assignments.count > 1 }.count
+            fallbacks += plan.fallbacks.count
+            infeasible += plan.waiting.filter { $0.reason.isInfeasible }.count
+            backfilled += plan.placements.filter(\.backfilled).count
+            split += plan.placements.filter { $0.assignments.contains(where: \.spansNUMANodes) }.count
+        }
+        #expect(reservations > 10)
+        #expect(preemptions > 10)
+        #expect(gangs > 10)
+        #expect(fallbacks > 10)
+        #expect(infeasible > 10)
+        #expect(backfilled > 10)
+        #expect(split > 10)
+    }
+}
