@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // Pure placement engine: values in, plans out. Standard library and swift-collections only.
@@ -29,7 +30,10 @@ let package = Package(
         .target(name: "SchedTestSupport", dependencies: ["SchedCore", "SchedSpec"]),
         .executableTarget(
             name: "sched-bench",
-            dependencies: ["SchedCore", "SchedSpec", "SchedTestSupport"],
+            dependencies: [
+                "SchedCore", "SchedSpec", "SchedTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Benchmarks/sched-bench"
         ),
         .testTarget(

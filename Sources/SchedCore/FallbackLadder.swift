@@ -53,7 +53,7 @@ public struct FallbackLadder: Hashable, Sendable {
 
     /// A new job enters its first tier at submission.
     public init(for job: Job) {
-        self.init(tierCount: job.effectiveTiers.count, waitingSince: job.submittedAt)
+        self.init(tierCount: job.tierCount, waitingSince: job.submittedAt)
     }
 
     public enum Event: Hashable, Sendable {

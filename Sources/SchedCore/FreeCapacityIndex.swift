@@ -1,10 +1,7 @@
-/// Free chips of a cluster, indexed by chip model and free count, so that finding a node for a
-/// job looks at a handful of buckets instead of every node.
-///
-/// Positions, not names: nodes, chip models and topology domains are numbered once when the index
-/// is built from a snapshot, and every hot-path structure is an array over those numbers. A node's
-/// chips of one model form a *slot*; a slot's chips are bits of a 64-bit mask.
-struct FreeCapacityIndex: Sendable {
+/// The fixed shape of a fleet for one decision: nodes, slots, NUMA groups and domains, numbered.
+/// A class, so that copies of the index (backfill replays the future on one) share it.
+final class FleetLayout: Sendable {
+
     // Nodes.
     let nodeIDs: [NodeID]
     let nodeStates: [NodeState]
@@ -27,8 +24,9 @@ struct FreeCapacityIndex: Sendable {
     /// Bit `b` of a slot mask is chip `chipIndex[chipStart[node] + b]` of the node.
     let chipStart: [Int]
     let chipIndex: [Int]
-    /// `(node << 16 | chip index)` -> bit of the chip in its slot masks.
-    let chipBit: [Int: Int]
+    /// Bit of chip index `i` of node `n` in its slot mask: `chipBitByIndex[chipBitStart[n] + i]`, -1 if none.
+    let chipBitStart: [Int]
+    let chipBitByIndex: [Int8]
     // Chip models present in the fleet.
     let modelIDs: [ChipModelID]
     let modelCatalogEntry: [ChipModel?]
@@ -39,13 +37,6 @@ struct FreeCapacityIndex: Sendable {
     // Topology domains.
     let domains: [TopologyDomain?]
     let domainMembers: [[Int]]
-
-    // Mutable state.
-    private(set) var slotFree: [UInt64]
-    /// `buckets[model][k]`: ready nodes with exactly k free chips of that model (k >= 1).
-    private var buckets: [[NodeBitset]]
-    /// `domainCounts[model][domain * (maxChips + 1) + k]`: the same counts per topology domain.
-    private var domainCounts: [[Int32]]
 
     init(snapshot: ClusterSnapshot) throws(SnapshotError) {
         var nodeIDs: [NodeID] = []
@@ -63,7 +54,8 @@ struct FreeCapacityIndex: Sendable {
         var groupMask: [UInt64] = []
         var chipStart: [Int] = []
         var chipIndex: [Int] = []
-        var chipBit: [Int: Int] = [:]
+        var chipBitStart: [Int] = [0]
+        var chipBitByIndex: [Int8] = []
         var modelIDs: [ChipModelID] = []
         var modelPosition: [ChipModelID: Int] = [:]
         var modelNodes: [[Int]] = []
@@ -72,6 +64,17 @@ struct FreeCapacityIndex: Sendable {
         var domainPosition: [TopologyDomain?: Int] = [:]
         var domainMembers: [[Int]] = []
         var seenNodes: Set<NodeID> = []
+        seenNodes.reserveCapacity(snapshot.nodes.count)
+        // Per-node scratch, reused: slots in order of first appearance of each model on the node, and
+        // NUMA groups as (slot-local model, NUMA id, chips).
+        var nodeModels: [Int] = []
+        var usable: [UInt64] = []
+        var all: [UInt64] = []
+        var memory: [Double] = []
+        var groups: [(local: Int, numa: Int, mask: UInt64)] = []
+        // Fleets list chips of one model and nodes of one domain together: check the last one first.
+        var lastModel: (id: ChipModelID, position: Int)?
+        var lastDomain: (domain: TopologyDomain?, position: Int)?
 
         for node in snapshot.nodes {
             guard seenNodes.insert(node.id).inserted else { throw .duplicateNode(node.id) }
@@ -81,7 +84,9 @@ struct FreeCapacityIndex: Sendable {
             nodeStates.append(node.state)
             nodeBandwidth.append(node.interNodeBandwidthGBps ?? .infinity)
             let domain: Int
-            if let known = domainPosition[node.domain] {
+            if let last = lastDomain, last.domain == node.domain {
+                domain = last.position
+            } else if let known = domainPosition[node.domain] {
                 domain = known
             } else {
                 domain = domains.count
@@ -89,24 +94,32 @@ struct FreeCapacityIndex: Sendable {
                 domains.append(node.domain)
                 domainMembers.append([])
             }
+            lastDomain = (node.domain, domain)
             nodeDomains.append(domain)
             domainMembers[domain].append(position)
 
             chipStart.append(chipIndex.count)
-            var seenChips: Set<Int> = []
-            // Slots in order of first appearance of each model on the node.
-            var nodeModels: [Int] = []
-            var usable: [UInt64] = []
-            var all: [UInt64] = []
-            var memory: [Double] = []
-            var numaByModel: [[Int: UInt64]] = []
-            for (bit, chip) in node.chips.enumerated() {
-                guard (0..<65536).contains(chip.index) else { throw .badChipIndex(node.id, chip.index) }
-                guard seenChips.insert(chip.index).inserted else { throw .duplicateChip(node.id, chip.index) }
+            let highestIndex = node.chips.reduce(-1) { max($0, $1.index) }
+            guard highestIndex < 65536, node.chips.allSatisfy({ $0.index >= 0 }) else {
+                throw .badChipIndex(node.id, node.chips.first { !(0..<65536).contains($0.index) }?.index ?? -1)
+            }
+            let bitBase = chipBitByIndex.count
+            chipBitByIndex.append(contentsOf: repeatElement(-1, count: highestIndex + 1))
+            chipBitStart.append(chipBitByIndex.count)
+            nodeModels.removeAll(keepingCapacity: true)
+            usable.removeAll(keepingCapacity: true)
+            all.removeAll(keepingCapacity: true)
+            memory.removeAll(keepingCapacity: true)
+            groups.removeAll(keepingCapacity: true)
+            var bit = 0
+            for chip in node.chips {
+                guard chipBitByIndex[bitBase + chip.index] < 0 else { throw .duplicateChip(node.id, chip.index) }
+                chipBitByIndex[bitBase + chip.index] = Int8(bit)
                 chipIndex.append(chip.index)
-                chipBit[position << 16 | chip.index] = bit
                 let model: Int
-                if let known = modelPosition[chip.model] {
+                if let last = lastModel, last.id == chip.model {
+                    model = last.position
+                } else if let known = modelPosition[chip.model] {
                     model = known
                 } else {
                     model = modelIDs.count
@@ -115,6 +128,7 @@ struct FreeCapacityIndex: Sendable {
                     modelNodes.append([])
                     modelMaxChips.append(0)
                 }
+                lastModel = (chip.model, model)
                 let local: Int
                 if let found = nodeModels.firstIndex(of: model) {
                     local = found
@@ -124,23 +138,29 @@ struct FreeCapacityIndex: Sendable {
                     usable.append(0)
                     all.append(0)
                     memory.append(.infinity)
-                    numaByModel.append([:])
                 }
                 let mask: UInt64 = 1 << UInt64(bit)
                 all[local] |= mask
                 if chip.health == .healthy { usable[local] |= mask }
                 memory[local] = min(memory[local], chip.memoryGiB)
-                numaByModel[local][chip.numaNode ?? -1, default: 0] |= mask
+                let numa = chip.numaNode ?? -1
+                if let group = groups.firstIndex(where: { $0.local == local && $0.numa == numa }) {
+                    groups[group].mask |= mask
+                } else {
+                    groups.append((local, numa, mask))
+                }
+                bit += 1
             }
+            groups.sort { ($0.local, $0.numa) < ($1.local, $1.numa) }
             for (local, model) in nodeModels.enumerated() {
                 slotNode.append(position)
                 slotModel.append(model)
                 slotUsable.append(usable[local])
                 slotAllChips.append(all[local])
                 slotMinMemory.append(memory[local])
-                for numa in numaByModel[local].keys.sorted() {
-                    groupNUMA.append(numa)
-                    groupMask.append(numaByModel[local][numa]!)
+                for group in groups where group.local == local {
+                    groupNUMA.append(group.numa)
+                    groupMask.append(group.mask)
                 }
                 groupStart.append(groupNUMA.count)
                 modelNodes[model].append(position)
@@ -164,7 +184,8 @@ struct FreeCapacityIndex: Sendable {
         self.groupMask = groupMask
         self.chipStart = chipStart
         self.chipIndex = chipIndex
-        self.chipBit = chipBit
+        self.chipBitStart = chipBitStart
+        self.chipBitByIndex = chipBitByIndex
         self.modelIDs = modelIDs
         self.modelCatalogEntry = modelIDs.map { snapshot.catalog[$0] }
         self.modelPosition = modelPosition
@@ -180,25 +201,13 @@ struct FreeCapacityIndex: Sendable {
                 usable: slotUsable[slot].nonzeroBitCount, memory: slotMinMemory[slot], bandwidth: nodeBandwidth[node])
         }
         self.modelStats = stats
-        self.slotFree = slotUsable
-        self.buckets = modelMaxChips.map { maxChips in
-            (0...maxChips).map { _ in NodeBitset(capacity: nodeIDs.count) }
-        }
-        self.domainCounts = modelMaxChips.map { maxChips in
-            [Int32](repeating: 0, count: domains.count * (maxChips + 1))
-        }
-        for slot in 0..<slotNode.count where nodeStates[slotNode[slot]] == .ready {
-            enter(slot: slot, freeCount: slotUsable[slot].nonzeroBitCount)
-        }
     }
 
     var nodeCount: Int { nodeIDs.count }
+    var modelCount: Int { modelIDs.count }
     var domainCount: Int { domains.count }
 
     func modelMaxMemory(_ model: Int) -> Double { modelStats[model].maxMemory }
-    var modelCount: Int { modelIDs.count }
-
-    // MARK: Slots
 
     func slot(ofNode node: Int, model: Int) -> Int? {
         var slot = slotStart[node]
@@ -209,16 +218,42 @@ struct FreeCapacityIndex: Sendable {
         return nil
     }
 
-    func freeCount(slot: Int) -> Int { slotFree[slot].nonzeroBitCount }
+    /// The fewest NUMA nodes that `chips` chips of `slot` can sit on, on an empty node: no placement
+    /// can do better, so a search may stop at the first node that does this well.
+    func fewestNUMANodes(slot: Int, chips: Int) -> Int {
+        let groups = groupStart[slot]..<groupStart[slot + 1]
+        var taken: UInt64 = 0
+        var covered = 0
+        var count = 0
+        while covered < chips {
+            var largest = -1
+            var largestSize = 0
+            for group in groups where taken & (1 << UInt64(group - groups.lowerBound)) == 0 {
+                let size = groupMask[group].nonzeroBitCount
+                if size > largestSize {
+                    largest = group
+                    largestSize = size
+                }
+            }
+            guard largest >= 0 else { break }
+            taken |= 1 << UInt64(largest - groups.lowerBound)
+            covered += largestSize
+            count += 1
+        }
+        return count
+    }
 
     /// The chips with these indices on `node`, grouped by slot; nil if one is not on the node.
     func slotMasks(node: Int, chipIndices: [Int]) -> [(slot: Int, mask: UInt64)]? {
         var result: [(slot: Int, mask: UInt64)] = []
         for index in chipIndices {
-            guard let bit = chipBit[node << 16 | index] else { return nil }
+            let offset = chipBitStart[node] + index
+            guard index >= 0, offset < chipBitStart[node + 1], chipBitByIndex[offset] >= 0 else { return nil }
+            let bit = Int(chipBitByIndex[offset])
             let chip: UInt64 = 1 << UInt64(bit)
-            guard let slot = (slotStart[node]..<slotStart[node + 1]).first(where: { slotAllChips[$0] & chip != 0 })
-            else { return nil }
+            var found: Int?
+            for slot in slotStart[node]..<slotStart[node + 1] where slotAllChips[slot] & chip != 0 { found = slot }
+            guard let slot = found else { return nil }
             if let existing = result.firstIndex(where: { $0.slot == slot }) {
                 result[existing].mask |= chip
             } else {
@@ -239,8 +274,41 @@ struct FreeCapacityIndex: Sendable {
         }
         return indices
     }
+}
+
+/// Free chips of a cluster, indexed by chip model and free count, so that finding a node for a
+/// job looks at a handful of buckets instead of every node.
+///
+/// Positions, not names: nodes, chip models and topology domains are numbered once per decision
+/// (`FleetLayout`), and every hot-path structure is an array over those numbers. A node's chips of
+/// one model form a *slot*; a slot's chips are bits of a 64-bit mask.
+struct FreeCapacityIndex: Sendable {
+    let layout: FleetLayout
+    // Mutable state.
+    private(set) var slotFree: [UInt64]
+    /// `buckets[model][k]`: ready nodes with exactly k free chips of that model (k >= 1).
+    private var buckets: [[NodeBitset]]
+    /// `domainCounts[model][domain * (maxChips + 1) + k]`: the same counts per topology domain.
+    private var domainCounts: [[Int32]]
+
+    init(snapshot: ClusterSnapshot) throws(SnapshotError) {
+        let layout = try FleetLayout(snapshot: snapshot)
+        self.layout = layout
+        slotFree = layout.slotUsable
+        buckets = layout.modelMaxChips.map { maxChips in
+            (0...maxChips).map { _ in NodeBitset(capacity: layout.nodeCount) }
+        }
+        domainCounts = layout.modelMaxChips.map { maxChips in
+            [Int32](repeating: 0, count: layout.domainCount * (maxChips + 1))
+        }
+        for slot in 0..<layout.slotNode.count where layout.nodeStates[layout.slotNode[slot]] == .ready {
+            enter(slot: slot, freeCount: layout.slotUsable[slot].nonzeroBitCount)
+        }
+    }
 
     // MARK: Booking
+
+    func freeCount(slot: Int) -> Int { slotFree[slot].nonzeroBitCount }
 
     /// Marks chips of `slot` as used. Chips that are not free are ignored.
     mutating func book(slot: Int, chips: UInt64) {
@@ -253,142 +321,210 @@ struct FreeCapacityIndex: Sendable {
     /// Marks chips of `slot` as free again; unhealthy chips stay unavailable.
     mutating func release(slot: Int, chips: UInt64) {
         let before = slotFree[slot]
-        let after = before | (chips & slotUsable[slot])
+        let after = before | (chips & layout.slotUsable[slot])
         guard after != before else { return }
         move(slot: slot, from: before, to: after)
     }
 
     private mutating func move(slot: Int, from before: UInt64, to after: UInt64) {
-        let ready = nodeStates[slotNode[slot]] == .ready
+        let ready = layout.nodeStates[layout.slotNode[slot]] == .ready
         if ready { leave(slot: slot, freeCount: before.nonzeroBitCount) }
         slotFree[slot] = after
         if ready { enter(slot: slot, freeCount: after.nonzeroBitCount) }
     }
 
     private mutating func enter(slot: Int, freeCount: Int) {
-        let model = slotModel[slot]
-        let node = slotNode[slot]
+        let model = layout.slotModel[slot]
+        let node = layout.slotNode[slot]
         buckets[model][freeCount].insert(node)
-        domainCounts[model][nodeDomains[node] * (modelMaxChips[model] + 1) + freeCount] += 1
+        domainCounts[model][layout.nodeDomains[node] * (layout.modelMaxChips[model] + 1) + freeCount] += 1
     }
 
     private mutating func leave(slot: Int, freeCount: Int) {
-        let model = slotModel[slot]
-        let node = slotNode[slot]
+        let model = layout.slotModel[slot]
+        let node = layout.slotNode[slot]
         buckets[model][freeCount].remove(node)
-        domainCounts[model][nodeDomains[node] * (modelMaxChips[model] + 1) + freeCount] -= 1
+        domainCounts[model][layout.nodeDomains[node] * (layout.modelMaxChips[model] + 1) + freeCount] -= 1
     }
 
-    // MARK: Queries
+    // MARK: Counts
 
     /// Ready nodes with at least `chips` free chips of `model`.
     func readyNodeCount(model: Int, atLeast chips: Int) -> Int {
-        guard chips <= modelMaxChips[model] else { return 0 }
+        let maxChips = layout.modelMaxChips[model]
+        guard chips <= maxChips else { return 0 }
         var total = 0
-        for k in max(chips, 0)...modelMaxChips[model] { total += buckets[model][k].count }
+        for k in max(chips, 1)...maxChips { total += buckets[model][k].count }
         return total
     }
 
     /// Ready nodes of `domain` with at least `chips` free chips of `model`.
     func readyNodeCount(model: Int, domain: Int, atLeast chips: Int) -> Int {
-        let width = modelMaxChips[model] + 1
+        let width = layout.modelMaxChips[model] + 1
         guard chips < width else { return 0 }
         var total: Int32 = 0
         let base = domain * width
-        for k in max(chips, 0)..<width { total += domainCounts[model][base + k] }
+        for k in max(chips, 1)..<width { total += domainCounts[model][base + k] }
         return Int(total)
     }
 
-    /// Visits ready nodes with at least `chips` free chips of `model`, in the order `order` prefers,
-    /// until `visit` returns false. `rotation` shifts where equal nodes start (spread only).
-    func forEachCandidate(
-        model: Int, atLeast chips: Int, order: NodeOrder, rotation: Int = 0, _ visit: (Int) -> Bool
-    ) {
-        let maxChips = modelMaxChips[model]
-        guard chips <= maxChips else { return }
-        let lowest = max(chips, 1)
+    /// Where the best node of `model` for `chips` sits in `order`, from the buckets alone, so that the
+    /// models of one score group can be ranked before any node is visited. Smaller is better; nil = no node.
+    func rank(model: Int, atLeast chips: Int, order: NodeOrder) -> Int? {
+        let maxChips = layout.modelMaxChips[model]
+        guard chips <= maxChips else { return nil }
         switch order {
         case .fewestFreeFirst:
-            for k in lowest...maxChips where !visitBucket(model: model, k: k, from: 0, visit) { return }
+            for k in max(chips, 1)...maxChips where buckets[model][k].count > 0 { return k }
         case .mostFreeFirst:
-            for k in stride(from: maxChips, through: lowest, by: -1) {
-                let bucket = buckets[model][k]
-                guard bucket.count > 0 else { continue }
-                let start = bucket.count > 1 && nodeCount > 0 ? rotation % nodeCount : 0
-                if !visitBucket(model: model, k: k, from: start, visit) { return }
-                if start > 0 {
-                    var position = bucket.first(from: 0)
-                    while let node = position, node < start {
-                        if !visit(node) { return }
-                        position = bucket.first(from: node + 1)
-                    }
-                }
+            for k in stride(from: maxChips, through: max(chips, 1), by: -1) where buckets[model][k].count > 0 {
+                return 64 - k
             }
         case .lowestPositionFirst:
-            // Merge the buckets in node order.
-            var next = (lowest...maxChips).map { buckets[model][$0].first(from: 0) }
-            while true {
-                var best = -1
-                var bestNode = Int.max
-                for (offset, candidate) in next.enumerated() {
-                    if let node = candidate, node < bestNode {
-                        bestNode = node
-                        best = offset
-                    }
-                }
-                guard best >= 0 else { return }
-                if !visit(bestNode) { return }
-                next[best] = buckets[model][lowest + best].first(from: bestNode + 1)
+            var first: Int?
+            for k in max(chips, 1)...maxChips {
+                if let node = buckets[model][k].first(from: 0), node < first ?? Int.max { first = node }
             }
+            return first
         }
+        return nil
     }
 
-    private func visitBucket(model: Int, k: Int, from start: Int, _ visit: (Int) -> Bool) -> Bool {
-        let bucket = buckets[model][k]
-        var position = bucket.first(from: start)
-        while let node = position {
-            if !visit(node) { return false }
-            position = bucket.first(from: node + 1)
+    // MARK: Candidates
+
+    /// Starts a walk over ready nodes with at least `chips` free chips of `model`, in `order`.
+    /// `rotation` shifts where equal nodes start (spread only), so equal nodes share the load.
+    func cursor(model: Int, atLeast chips: Int, order: NodeOrder, rotation: Int = 0) -> CandidateCursor {
+        let maxChips = layout.modelMaxChips[model]
+        let lowest = max(chips, 1)
+        var cursor = CandidateCursor(
+            model: model, lowest: lowest, maxChips: maxChips, order: order,
+            start: layout.nodeCount > 0 ? rotation % layout.nodeCount : 0)
+        guard lowest <= maxChips else {
+            cursor.done = true
+            return cursor
         }
-        return true
+        switch order {
+        case .fewestFreeFirst:
+            cursor.bucket = lowest
+        case .mostFreeFirst:
+            cursor.bucket = maxChips
+            cursor.position = cursor.start
+        case .lowestPositionFirst:
+            cursor.heads = (lowest...maxChips).map { buckets[model][$0].first(from: 0) ?? Int.max }
+        }
+        return cursor
+    }
+
+    /// The next node of a walk, or nil when there is none.
+    func next(_ cursor: inout CandidateCursor) -> Int? {
+        guard !cursor.done else { return nil }
+        let model = cursor.model
+        switch cursor.order {
+        case .fewestFreeFirst:
+            while cursor.bucket <= cursor.maxChips {
+                if let node = buckets[model][cursor.bucket].first(from: cursor.position) {
+                    cursor.position = node + 1
+                    return node
+                }
+                cursor.bucket += 1
+                cursor.position = 0
+            }
+        case .mostFreeFirst:
+            // Each bucket from `start` to the end, then from 0 up to `start`.
+            while cursor.bucket >= cursor.lowest {
+                let bucket = buckets[model][cursor.bucket]
+                if let node = bucket.first(from: cursor.position), !cursor.wrapped || node < cursor.start {
+                    cursor.position = node + 1
+                    return node
+                }
+                if !cursor.wrapped && cursor.start > 0 {
+                    cursor.wrapped = true
+                    cursor.position = 0
+                    continue
+                }
+                cursor.bucket -= 1
+                cursor.wrapped = false
+                cursor.position = cursor.start
+            }
+        case .lowestPositionFirst:
+            var best = -1
+            var bestNode = Int.max
+            for offset in cursor.heads.indices where cursor.heads[offset] < bestNode {
+                bestNode = cursor.heads[offset]
+                best = offset
+            }
+            if best >= 0 {
+                cursor.heads[best] = buckets[model][cursor.lowest + best].first(from: bestNode + 1) ?? Int.max
+                return bestNode
+            }
+        }
+        cursor.done = true
+        return nil
     }
 
     /// Picks `chips` free chips of `slot`, all on one NUMA node when one has room (the fullest
     /// such node, keeping emptier ones whole), otherwise on as few NUMA nodes as possible.
     func pickChips(slot: Int, count chips: Int, excluding blocked: UInt64 = 0) -> ChipPick? {
         let free = slotFree[slot] & ~blocked
-        guard free.nonzeroBitCount >= chips else { return nil }
+        guard chips > 0, free.nonzeroBitCount >= chips else { return nil }
+        let groups = layout.groupStart[slot]..<layout.groupStart[slot + 1]
         var bestGroup = -1
         var bestFree = Int.max
-        for group in groupStart[slot]..<groupStart[slot + 1] {
-            let available = (groupMask[group] & free).nonzeroBitCount
+        for group in groups {
+            let available = (layout.groupMask[group] & free).nonzeroBitCount
             if available >= chips && available < bestFree {
                 bestGroup = group
                 bestFree = available
             }
         }
         if bestGroup >= 0 {
-            let mask = lowestBits(groupMask[bestGroup] & free, chips)
-            let numa = groupNUMA[bestGroup]
-            return ChipPick(mask: mask, numaNodes: numa >= 0 ? [numa] : [])
+            let numa = layout.groupNUMA[bestGroup]
+            return ChipPick(mask: lowestBits(layout.groupMask[bestGroup] & free, chips), numaNodes: numa >= 0 ? [numa] : [])
         }
-        // Fewest NUMA nodes: take the groups with the most free chips first.
-        let groups = (groupStart[slot]..<groupStart[slot + 1]).sorted {
-            let a = (groupMask[$0] & free).nonzeroBitCount
-            let b = (groupMask[$1] & free).nonzeroBitCount
-            return a != b ? a > b : groupNUMA[$0] < groupNUMA[$1]
-        }
+        // Fewest NUMA nodes: take the group with the most free chips left, until enough.
         var mask: UInt64 = 0
         var numaNodes: [Int] = []
         var needed = chips
-        for group in groups where needed > 0 {
-            let take = lowestBits(groupMask[group] & free, needed)
-            guard take != 0 else { continue }
+        while needed > 0 {
+            var fullest = -1
+            var fullestFree = 0
+            for group in groups {
+                let available = (layout.groupMask[group] & free & ~mask).nonzeroBitCount
+                if available > fullestFree {
+                    fullest = group
+                    fullestFree = available
+                }
+            }
+            guard fullest >= 0 else { break }
+            let take = lowestBits(layout.groupMask[fullest] & free & ~mask, needed)
             mask |= take
             needed -= take.nonzeroBitCount
-            if groupNUMA[group] >= 0 { numaNodes.append(groupNUMA[group]) }
+            if layout.groupNUMA[fullest] >= 0 { numaNodes.append(layout.groupNUMA[fullest]) }
         }
         return ChipPick(mask: mask, numaNodes: numaNodes)
+    }
+}
+
+/// A walk over candidate nodes, advanced by `FreeCapacityIndex.next(_:)`.
+struct CandidateCursor: Sendable {
+    let model: Int
+    let lowest: Int
+    let maxChips: Int
+    let order: NodeOrder
+    let start: Int
+    var bucket = 0
+    var position = 0
+    var wrapped = false
+    var heads: [Int] = []
+    var done = false
+
+    init(model: Int, lowest: Int, maxChips: Int, order: NodeOrder, start: Int) {
+        self.model = model
+        self.lowest = lowest
+        self.maxChips = maxChips
+        self.order = order
+        self.start = start
     }
 }
 

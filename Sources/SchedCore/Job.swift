@@ -133,10 +133,17 @@ public struct Job: Hashable, Sendable {
     /// The tiers the ladder walks: the job's own, or one tier that takes any chip.
     public var effectiveTiers: [ChipTier] { tiers.isEmpty ? [.anyChip] : tiers }
 
+    /// How many tiers the ladder walks (at least one).
+    public var tierCount: Int { max(tiers.count, 1) }
+
+    /// Tier `index` of the ladder (clamped), without building the list.
+    public func tier(at index: Int) -> ChipTier {
+        tiers.isEmpty ? .anyChip : tiers[min(max(index, 0), tiers.count - 1)]
+    }
+
     /// The shape asked for on tier `index`: chips per node and node count.
     public func shape(onTier index: Int) -> JobShape {
-        let tiers = effectiveTiers
-        let tier = tiers[min(max(index, 0), tiers.count - 1)]
+        let tier = tier(at: index)
         return JobShape(chipsPerNode: tier.chipsPerNode ?? chipsPerNode, nodes: tier.nodes ?? nodes)
     }
 }

@@ -12,7 +12,9 @@ extension PlanningSession {
         var releasedEligible = false
         for (offset, position) in ending.enumerated() {
             future.free(position)
-            releasedEligible = releasedEligible || held[position].slots.contains { eligible.contains(index.slotModel[$0.slot]) }
+            releasedEligible = releasedEligible || heldSlots[held[position].slotRange].contains {
+                    eligible.contains(layout.slotModel[$0.slot])
+                }
             let end = held[position].expectedEnd!
             // Jobs that end together free their chips together.
             if offset + 1 < ending.count, held[ending[offset + 1]].expectedEnd! == end { continue }
@@ -28,7 +30,7 @@ extension PlanningSession {
                 job: job.id, start: end,
                 assignments: found.map {
                     NodeAssignment(
-                        node: index.nodeIDs[$0.node], chips: index.chipIndices(node: $0.node, mask: $0.pick.mask),
+                        node: layout.nodeIDs[$0.node], chips: layout.chipIndices(node: $0.node, mask: $0.pick.mask),
                         numaNodes: $0.pick.numaNodes)
                 })
         }

@@ -15,9 +15,9 @@ extension PlanningSession {
     /// Explains why a job did not fit on a tier, from the index's counts where it can, visiting a
     /// model's nodes only when a memory or bandwidth requirement splits them.
     func diagnose(job: Job, tier: ChipTier, shape: JobShape, groups: [[Int]], avoidReserved: Bool) -> Diagnosis {
-        let models = (0..<index.modelCount).filter { modelAccepted($0, by: tier) }
+        let models = (0..<layout.modelCount).filter { modelAccepted($0, by: tier) }
         let unknown = tier.selectors.compactMap { selector -> ChipModelID? in
-            guard case .model(let id) = selector, !catalog.contains(id), index.modelPosition[id] == nil else {
+            guard case .model(let id) = selector, !catalog.contains(id), layout.modelPosition[id] == nil else {
                 return nil
             }
             return id
@@ -59,7 +59,7 @@ extension PlanningSession {
 
         if capable < shape.nodes {
             reason.kind = .infeasible
-            let largest = models.map { index.modelMaxChips[$0] }.max() ?? 0
+            let largest = models.map { layout.modelMaxChips[$0] }.max() ?? 0
             if largest < needed {
                 reason.detail = "the largest node has \(largest) such chips"
             } else if shape.nodes > 1 {
@@ -78,9 +78,9 @@ extension PlanningSession {
             return Diagnosis(waitReason: reason, blocksTier: true)
         }
         if shape.nodes > 1 && available >= shape.nodes {
-            let kind = index.domains.compactMap { $0?.kind }.first ?? "topology"
+            let kind = layout.domains.compactMap { $0?.kind }.first ?? "topology"
             let most = models.map { model in
-                (0..<index.domainCount).map {
+                (0..<layout.domainCount).map {
                     index.readyNodeCount(model: model, domain: $0, atLeast: needed)
                 }.max() ?? 0
             }.max() ?? 0
@@ -101,7 +101,7 @@ extension PlanningSession {
         into counts: inout [RejectionCause: Int]
     ) -> ModelTally {
         var tally = ModelTally()
-        let stats = index.modelStats[model]
+        let stats = layout.modelStats[model]
         if let minMemory = job.minChipMemoryGiB, minMemory > stats.maxMemory {
             counts[.chipMemoryTooSmall, default: 0] += stats.total
             return tally
@@ -109,26 +109,26 @@ extension PlanningSession {
         let memorySplits = job.minChipMemoryGiB.map { $0 > stats.minMemory } ?? false
         let bandwidthSplits = needsBandwidth.map { $0 > stats.minBandwidth && $0 <= stats.maxBandwidth } ?? false
         if memorySplits || bandwidthSplits {
-            for node in index.modelNodes[model] {
-                let slot = index.slot(ofNode: node, model: model)!
-                if let minMemory = job.minChipMemoryGiB, index.slotMinMemory[slot] < minMemory {
+            for node in layout.modelNodes[model] {
+                let slot = layout.slot(ofNode: node, model: model)!
+                if let minMemory = job.minChipMemoryGiB, layout.slotMinMemory[slot] < minMemory {
                     counts[.chipMemoryTooSmall, default: 0] += 1
                     continue
                 }
-                let bandwidthOK = needsBandwidth.map { index.nodeBandwidth[node] >= $0 } ?? true
-                let chips = index.slotAllChips[slot].nonzeroBitCount
+                let bandwidthOK = needsBandwidth.map { layout.nodeBandwidth[node] >= $0 } ?? true
+                let chips = layout.slotAllChips[slot].nonzeroBitCount
                 if chips >= needed {
                     tally.capable += 1
                     if bandwidthOK { tally.capableWithBandwidth += 1 }
                 }
                 let cause: RejectionCause? =
-                    switch index.nodeStates[node] {
+                    switch layout.nodeStates[node] {
                     case .draining: .draining
                     case .down: .down
                     case .ready:
                         if chips < needed {
                             .tooFewChips
-                        } else if index.slotUsable[slot].nonzeroBitCount < needed {
+                        } else if layout.slotUsable[slot].nonzeroBitCount < needed {
                             .unhealthyChips
                         } else if !bandwidthOK {
                             .bandwidthTooLow
@@ -161,7 +161,7 @@ extension PlanningSession {
         var blocked = 0
         if avoidReserved {
             for slot in reservedChips.keys
-            where index.slotModel[slot] == model && index.nodeStates[index.slotNode[slot]] == .ready
+            where layout.slotModel[slot] == model && layout.nodeStates[layout.slotNode[slot]] == .ready
                 && index.freeCount(slot: slot) >= needed
                 && reservedBlocks(slot: slot, needed: needed, avoidReserved: true)
             {

@@ -26,7 +26,7 @@ extension PlanningSession {
         let wanted = shape.nodes
         guard index.readyNodeCount(model: model, atLeast: shape.chipsPerNode) >= wanted else { return nil }
         // Nodes with room per domain (uncapped, to rank domains) and the usable estimate (capped).
-        let room = (0..<index.domainCount).map {
+        let room = (0..<layout.domainCount).map {
             index.readyNodeCount(model: model, domain: $0, atLeast: shape.chipsPerNode)
         }
         var estimate = room.map { min($0, wanted) }
@@ -89,7 +89,7 @@ extension PlanningSession {
     func acceptableNodes(domain: Int, model: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> [Candidate] {
         var found: [Candidate] = []
         func consider(_ node: Int) {
-            guard index.nodeStates[node] == .ready, let slot = index.slot(ofNode: node, model: model),
+            guard layout.nodeStates[node] == .ready, let slot = layout.slot(ofNode: node, model: model),
                 index.freeCount(slot: slot) >= shape.chipsPerNode,
                 rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved) == nil,
                 let pick = pick(slot: slot, shape: shape, avoidReserved: avoidReserved)
@@ -97,7 +97,7 @@ extension PlanningSession {
             found.append(
                 Candidate(node: node, slot: slot, model: model, pick: pick, freeChips: index.freeCount(slot: slot)))
         }
-        let members = index.domainMembers[domain]
+        let members = layout.domainMembers[domain]
         if members.count <= 256 {
             members.forEach(consider)
             found.sort { a, b in
@@ -110,9 +110,9 @@ extension PlanningSession {
             return Array(found.prefix(shape.nodes))
         }
         // A large domain (a flat fleet is one): walk the index in node order instead of the members.
-        index.forEachCandidate(model: model, atLeast: shape.chipsPerNode, order: policy.nodeOrder) { node in
-            if index.nodeDomains[node] == domain { consider(node) }
-            return found.count < shape.nodes
+        var cursor = index.cursor(model: model, atLeast: shape.chipsPerNode, order: policy.nodeOrder)
+        while found.count < shape.nodes, let node = index.next(&cursor) {
+            if layout.nodeDomains[node] == domain { consider(node) }
         }
         return found
     }

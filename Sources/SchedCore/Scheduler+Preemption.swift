@@ -34,8 +34,8 @@ extension PlanningSession {
         model: Int, job: Job, shape: JobShape, avoidReserved: Bool
     ) -> (cost: PreemptionCost, candidates: [Candidate], victims: [Int])? {
         var best: (cost: PreemptionCost, candidates: [Candidate], victims: [Int])?
-        for node in heldByNode.keys.sorted() {
-            guard let slot = index.slot(ofNode: node, model: model),
+        for node in 0..<layout.nodeCount where heldHead[node] >= 0 {
+            guard let slot = layout.slot(ofNode: node, model: model),
                 let set = victimSet(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved)
             else { continue }
             let candidate = Candidate(
@@ -48,12 +48,12 @@ extension PlanningSession {
     private func preemptInOneDomain(
         model: Int, job: Job, shape: JobShape, avoidReserved: Bool
     ) -> (cost: PreemptionCost, candidates: [Candidate], victims: [Int])? {
-        let victimDomains = Set(heldByNode.keys.map { index.nodeDomains[$0] })
+        let victimDomains = Set((0..<layout.nodeCount).filter { heldHead[$0] >= 0 }.map { layout.nodeDomains[$0] })
         var best: (cost: PreemptionCost, candidates: [Candidate], victims: [Int])?
         for domain in victimDomains.sorted() {
             var options: [(cost: PreemptionCost, node: Int, slot: Int, victims: [Int])] = []
-            for node in index.domainMembers[domain] {
-                guard let slot = index.slot(ofNode: node, model: model),
+            for node in layout.domainMembers[domain] {
+                guard let slot = layout.slot(ofNode: node, model: model),
                     let set = victimSet(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved)
                 else { continue }
                 options.append((set.cost, node, slot, set.victims))
@@ -77,7 +77,7 @@ extension PlanningSession {
     /// The cheapest set of victims on one node whose chips, with the free ones, fit the job; exact
     /// for up to 12 candidate victims, greedy (most chips first) beyond.
     func victimSet(node: Int, slot: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> (cost: PreemptionCost, victims: [Int])? {
-        guard index.nodeStates[node] == .ready,
+        guard layout.nodeStates[node] == .ready,
             rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: false) == nil
         else { return nil }
         let blocked = avoidReserved ? reservedChips[slot] ?? 0 : 0
@@ -85,10 +85,10 @@ extension PlanningSession {
         let needed = shape.chipsPerNode
         if free.nonzeroBitCount >= needed { return (PreemptionCost(victims: 0, workLost: 0), []) }
         var options: [(position: Int, mask: UInt64)] = []
-        for position in heldByNode[node] ?? [] where !preempted.contains(position) && held[position].priority < job.priority {
+        for position in holders(of: node).reversed() where !preempted.contains(position) && held[position].priority < job.priority {
             // Only healthy chips come free: a victim on a faulted chip does not make room there.
-            let mask = held[position].slots.reduce(UInt64(0)) { $1.slot == slot ? $0 | $1.mask : $0 }
-                & index.slotUsable[slot] & ~blocked
+            let mask = heldSlots[held[position].slotRange].reduce(UInt64(0)) { $1.slot == slot ? $0 | $1.mask : $0 }
+                & layout.slotUsable[slot] & ~blocked
             if mask != 0 { options.append((position, mask)) }
         }
         let everything = options.reduce(free) { $0 | $1.mask }

@@ -20,8 +20,18 @@ public enum Scheduler {
         snapshot: ClusterSnapshot, queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0
     ) throws(SnapshotError) -> SchedulingPlan {
         var session = try PlanningSession(snapshot: snapshot, now: now, policy: policy, seed: seed)
-        for pending in queue.sorted(by: Scheduler.runsBefore) {
-            session.schedule(pending)
+        // Sort positions, not the jobs themselves: a job is a large value.
+        let order = queue.indices.sorted { a, b in
+            let x = queue[a].job
+            let y = queue[b].job
+            if x.priority != y.priority { return x.priority > y.priority }
+            if x.submittedAt != y.submittedAt { return x.submittedAt < y.submittedAt }
+            return x.id < y.id
+        }
+        session.plan.placements.reserveCapacity(queue.count)
+        session.held.reserveCapacity(snapshot.running.count + queue.count)
+        for position in order {
+            session.schedule(queue[position])
         }
         return session.plan
     }
@@ -38,7 +48,8 @@ public enum Scheduler {
 struct HeldChips: Sendable {
     var job: JobID
     var priority: Int
-    var slots: [(slot: Int, mask: UInt64)]
+    /// Its chips: `heldSlots[slotRange]` of the session.
+    var slotRange: Range<Int>
     var expectedEnd: Seconds?
     var workAtRisk: Double
 }
@@ -55,13 +66,17 @@ struct Candidate: Sendable {
 /// The working state of one decision. A value: backfill copies it to replay the future.
 struct PlanningSession: Sendable {
     var index: FreeCapacityIndex
+    let layout: FleetLayout
     let catalog: ChipCatalog
     let now: Seconds
     let policy: SchedulingPolicy
     var generator: SeededGenerator
     var plan = SchedulingPlan()
     var held: [HeldChips] = []
-    var heldByNode: [Int: [Int]] = [:]
+    var heldSlots: [(slot: Int, mask: UInt64)] = []
+    /// Who holds chips on each node: `heldHead[node]` starts a chain through `heldLinks`, -1 ends it.
+    var heldHead: [Int]
+    var heldLinks: [(held: Int, next: Int)] = []
     var preempted: Set<Int> = []
     let nodePosition: [NodeID: Int]
     /// Chips held back for the reserved head job, by slot, and when it starts.
@@ -69,22 +84,25 @@ struct PlanningSession: Sendable {
     var reservedStart: Seconds?
     /// Eligible chip models per (tier, kind, memory), grouped by score, best group first.
     var modelGroupsCache: [ModelGroupsKey: [[Int]]] = [:]
+    var lastModelGroups: (key: ModelGroupsKey, groups: [[Int]])?
 
     init(snapshot: ClusterSnapshot, now: Seconds, policy: SchedulingPolicy, seed: UInt64) throws(SnapshotError) {
         index = try FreeCapacityIndex(snapshot: snapshot)
+        layout = index.layout
+        heldHead = [Int](repeating: -1, count: index.layout.nodeCount)
         catalog = snapshot.catalog
         self.now = now
         self.policy = policy
         generator = SeededGenerator(seed: seed)
         var positions: [NodeID: Int] = [:]
-        for (position, id) in index.nodeIDs.enumerated() { positions[id] = position }
+        for (position, id) in layout.nodeIDs.enumerated() { positions[id] = position }
         nodePosition = positions
 
         var owners: [Int: JobID] = [:]
         var seenJobs: Set<JobID> = []
         for job in snapshot.running {
             guard seenJobs.insert(job.id).inserted else { throw .duplicateRunningJob(job.id) }
-            var slots: [(slot: Int, mask: UInt64)] = []
+            let start = heldSlots.count
             for assignment in job.assignments {
                 guard let node = positions[assignment.node] else {
                     throw .runningOnUnknownNode(job.id, assignment.node)
@@ -94,33 +112,49 @@ struct PlanningSession: Sendable {
                         throw .chipBookedTwice(assignment.node, chip, owner, job.id)
                     }
                 }
-                guard let masks = index.slotMasks(node: node, chipIndices: assignment.chips) else {
-                    let missing = assignment.chips.first { index.slotMasks(node: node, chipIndices: [$0]) == nil }
+                guard let masks = layout.slotMasks(node: node, chipIndices: assignment.chips) else {
+                    let missing = assignment.chips.first { layout.slotMasks(node: node, chipIndices: [$0]) == nil }
                     throw .runningOnUnknownChip(job.id, assignment.node, missing ?? -1)
                 }
-                slots += masks
+                heldSlots += masks
             }
             hold(
                 HeldChips(
-                    job: job.id, priority: job.priority, slots: slots, expectedEnd: job.expectedEndAt,
-                    workAtRisk: job.workAtRisk(at: now)))
+                    job: job.id, priority: job.priority, slotRange: start..<heldSlots.count,
+                    expectedEnd: job.expectedEndAt, workAtRisk: job.workAtRisk(at: now)))
         }
     }
 
     // MARK: Holding and freeing chips
 
+    /// Books the chips of a job whose slots were just appended to `heldSlots`.
     mutating func hold(_ chips: HeldChips) {
         let position = held.count
         held.append(chips)
-        for (slot, mask) in chips.slots {
+        for (slot, mask) in heldSlots[chips.slotRange] {
             index.book(slot: slot, chips: mask)
-            let node = index.slotNode[slot]
-            if heldByNode[node]?.last != position { heldByNode[node, default: []].append(position) }
+            let node = layout.slotNode[slot]
+            let head = heldHead[node]
+            if head < 0 || heldLinks[head].held != position {
+                heldLinks.append((position, head))
+                heldHead[node] = heldLinks.count - 1
+            }
         }
     }
 
+    /// Positions in `held` of the jobs holding chips on `node`, newest first.
+    func holders(of node: Int) -> [Int] {
+        var result: [Int] = []
+        var link = heldHead[node]
+        while link >= 0 {
+            result.append(heldLinks[link].held)
+            link = heldLinks[link].next
+        }
+        return result
+    }
+
     mutating func free(_ position: Int) {
-        for (slot, mask) in held[position].slots { index.release(slot: slot, chips: mask) }
+        for (slot, mask) in heldSlots[held[position].slotRange] { index.release(slot: slot, chips: mask) }
         preempted.insert(position)
     }
 
@@ -139,10 +173,9 @@ struct PlanningSession: Sendable {
         case .stay, .retry, .refused:
             break
         }
-        let tiers = job.effectiveTiers
         while true {
             let tierIndex = ladder.tier
-            let tier = tiers[tierIndex]
+            let tier = job.tier(at: tierIndex)
             let shape = job.shape(onTier: tierIndex)
             let groups = modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
             let avoidReserved = mustAvoidReservation(job)
@@ -203,18 +236,20 @@ struct PlanningSession: Sendable {
     mutating func commit(job: Job, tierIndex: Int, tier: ChipTier, candidates: [Candidate], preempting: [JobID]) {
         let assignments = candidates.map { candidate in
             NodeAssignment(
-                node: index.nodeIDs[candidate.node],
-                chips: index.chipIndices(node: candidate.node, mask: candidate.pick.mask),
+                node: layout.nodeIDs[candidate.node],
+                chips: layout.chipIndices(node: candidate.node, mask: candidate.pick.mask),
                 numaNodes: candidate.pick.numaNodes)
         }
         let model = candidates[0].model
+        let start = heldSlots.count
+        for candidate in candidates { heldSlots.append((candidate.slot, candidate.pick.mask)) }
         hold(
             HeldChips(
-                job: job.id, priority: job.priority, slots: candidates.map { ($0.slot, $0.pick.mask) },
+                job: job.id, priority: job.priority, slotRange: start..<heldSlots.count,
                 expectedEnd: job.timeLimit.map { now + $0 }, workAtRisk: 0))
         plan.placements.append(
             JobPlacement(
-                job: job.id, tier: tierIndex, tierName: tier.name, chipModel: index.modelIDs[model],
+                job: job.id, tier: tierIndex, tierName: tier.name, chipModel: layout.modelIDs[model],
                 assignments: assignments, reason: placementReason(job: job, model: model, candidates: candidates),
                 preempting: preempting, backfilled: reservedStart != nil))
     }
@@ -231,12 +266,17 @@ struct PlanningSession: Sendable {
     /// stage: models grouped by the policy's score, best group first, catalog order inside a group.
     mutating func modelGroups(tier: ChipTier, kind: JobKind, minMemory: Double?) -> [[Int]] {
         let key = ModelGroupsKey(tier: tier, kind: kind, minMemory: minMemory)
-        if let cached = modelGroupsCache[key] { return cached }
+        // Consecutive jobs usually ask alike: compare with the last key before hashing.
+        if let last = lastModelGroups, last.key == key { return last.groups }
+        if let cached = modelGroupsCache[key] {
+            lastModelGroups = (key, cached)
+            return cached
+        }
         var scored: [(model: Int, score: Double, order: Int)] = []
-        for model in 0..<index.modelCount {
+        for model in 0..<layout.modelCount {
             guard modelAccepted(model, by: tier) else { continue }
-            if let minMemory, index.modelMaxMemory(model) < minMemory { continue }
-            let entry = index.modelCatalogEntry[model]
+            if let minMemory, layout.modelMaxMemory(model) < minMemory { continue }
+            let entry = layout.modelCatalogEntry[model]
             let order = entry.flatMap { catalog.ids.firstIndex(of: $0.id) } ?? Int.max
             scored.append((model, policy.modelScorer.score(entry, kind: kind), order))
         }
@@ -252,23 +292,24 @@ struct PlanningSession: Sendable {
             }
         }
         modelGroupsCache[key] = groups
+        lastModelGroups = (key, groups)
         return groups
     }
 
     func modelAccepted(_ model: Int, by tier: ChipTier) -> Bool {
         if tier.selectors.isEmpty { return true }
-        if let entry = index.modelCatalogEntry[model] { return tier.accepts(entry) }
+        if let entry = layout.modelCatalogEntry[model] { return tier.accepts(entry) }
         // A chip the catalog does not know is only taken by name.
-        return tier.selectors.contains { $0 == .model(index.modelIDs[model]) }
+        return tier.selectors.contains { $0 == .model(layout.modelIDs[model]) }
     }
 
     /// Node filters beyond what the index guarantees (ready, right model, enough free chips).
     func rejection(
         node: Int, slot: Int, job: Job, shape: JobShape, avoidReserved: Bool
     ) -> RejectionCause? {
-        if let minMemory = job.minChipMemoryGiB, index.slotMinMemory[slot] < minMemory { return .chipMemoryTooSmall }
+        if let minMemory = job.minChipMemoryGiB, layout.slotMinMemory[slot] < minMemory { return .chipMemoryTooSmall }
         if shape.nodes > 1, let minBandwidth = job.fallback.minInterNodeBandwidthGBps,
-            index.nodeBandwidth[node] < minBandwidth
+            layout.nodeBandwidth[node] < minBandwidth
         {
             return .bandwidthTooLow
         }
@@ -294,89 +335,59 @@ struct PlanningSession: Sendable {
         return findGang(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved)
     }
 
-    /// Single-node placement: per score group, the best node by the policy's node order, looking a
-    /// few candidates ahead for one whose chips share a NUMA node.
+    /// Single-node placement. Per score group, the group's models are ranked from the index's buckets
+    /// alone (tightest fit, emptiest node or first node, as the policy orders nodes); then nodes of the
+    /// best model are visited in that order. The first node whose chips sit on as few NUMA nodes as the
+    /// node's shape allows wins; otherwise the best of a few more is taken.
     mutating func findNode(job: Job, shape: JobShape, groups: [[Int]], avoidReserved: Bool) -> Candidate? {
         let lookahead = 8
-        let rotation = policy.nodeOrder == .mostFreeFirst ? Int(generator.next() % UInt64(max(index.nodeCount, 1))) : 0
+        let order = policy.nodeOrder
+        let rotation = order == .mostFreeFirst ? Int(generator.next() % UInt64(max(layout.nodeCount, 1))) : 0
         for group in groups {
-            var best: Candidate?
+            var ranked: [(rank: Int, model: Int)] = []
             for model in group {
-                var firstSplit: Candidate?
-                var found: Candidate?
+                if let rank = index.rank(model: model, atLeast: shape.chipsPerNode, order: order) {
+                    ranked.append((rank, model))
+                }
+            }
+            if ranked.count > 1 { ranked.sort { ($0.rank, $0.model) < ($1.rank, $1.model) } }
+            var best: Candidate?
+            var bestSpan = Int.max
+            for (_, model) in ranked {
+                var cursor = index.cursor(model: model, atLeast: shape.chipsPerNode, order: order, rotation: rotation)
                 var looked = 0
-                index.forEachCandidate(
-                    model: model, atLeast: shape.chipsPerNode, order: policy.nodeOrder, rotation: rotation
-                ) { node in
-                    guard let slot = index.slot(ofNode: node, model: model),
+                while looked < lookahead, let node = index.next(&cursor) {
+                    guard let slot = layout.slot(ofNode: node, model: model),
                         rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved) == nil,
                         let pick = pick(slot: slot, shape: shape, avoidReserved: avoidReserved)
-                    else { return true }
-                    let candidate = Candidate(
-                        node: node, slot: slot, model: model, pick: pick, freeChips: index.freeCount(slot: slot))
-                    if pick.numaNodes.count <= 1 {
-                        found = candidate
-                        return false
+                    else { continue }
+                    let span = pick.numaNodes.count
+                    if span < bestSpan {
+                        best = Candidate(
+                            node: node, slot: slot, model: model, pick: pick, freeChips: index.freeCount(slot: slot))
+                        bestSpan = span
                     }
-                    if firstSplit == nil { firstSplit = candidate }
+                    if span <= layout.fewestNUMANodes(slot: slot, chips: shape.chipsPerNode) { return best }
                     looked += 1
-                    return looked < lookahead
                 }
-                guard let candidate = found ?? firstSplit else { continue }
-                if best == nil || isBetter(candidate, than: best!) { best = candidate }
             }
             if let best { return best }
         }
         return nil
     }
 
-    /// Compares candidates of different models in one score group by the node order; NUMA fit first.
-    func isBetter(_ a: Candidate, than b: Candidate) -> Bool {
-        let aSplit = a.pick.numaNodes.count > 1
-        let bSplit = b.pick.numaNodes.count > 1
-        if aSplit != bSplit { return !aSplit }
-        switch policy.nodeOrder {
-        case .lowestPositionFirst: return a.node < b.node
-        case .fewestFreeFirst: return a.freeChips < b.freeChips
-        case .mostFreeFirst: return a.freeChips > b.freeChips
-        }
-    }
-
-    func placementReason(job: Job, model: Int, candidates: [Candidate]) -> String {
-        let name = index.modelIDs[model].name
-        let entry = index.modelCatalogEntry[model]
-        var reason = policy.name.rawValue + ": "
-        switch policy.modelScorer {
-        case .neutral:
-            switch policy.nodeOrder {
-            case .lowestPositionFirst: reason += "first \(name) node with room"
-            case .fewestFreeFirst: reason += "fullest \(name) node that fits"
-            case .mostFreeFirst: reason += "emptiest \(name) node"
-            }
-        case .throughputByKind:
-            let score = formatScore(policy.modelScorer.score(entry, kind: job.kind))
-            switch job.kind {
-            case .training, .batch:
-                reason += "\(job.kind.rawValue) fastest on \(name) with room (\(score) x H100)"
-            case .inference:
-                reason += "inference cheapest on \(name) with room (inference/training throughput \(score))"
-            }
-        case .domesticFirst:
-            reason += entry?.family == .domestic ? "\(name) is domestic" : "no domestic chip with room; \(name)"
-        }
+    func placementReason(job: Job, model: Int, candidates: [Candidate]) -> PlacementReason {
+        let entry = layout.modelCatalogEntry[model]
+        var domains = 1
         if candidates.count > 1 {
-            let domains = Set(candidates.map { index.nodeDomains[$0.node] })
-            reason += "; gang of \(candidates.count) nodes in \(domains.count) domain\(domains.count == 1 ? "" : "s")"
-        } else if let candidate = candidates.first {
-            let numa = candidate.pick.numaNodes
-            if numa.count == 1 {
-                reason += "; chips on NUMA node \(numa[0])"
-            } else if numa.count > 1 {
-                reason += "; spans NUMA nodes \(numa.map(String.init).joined(separator: ",")) "
-                    + "(no single NUMA node had \(candidate.pick.mask.nonzeroBitCount) free)"
-            }
+            domains = Set(candidates.map { layout.nodeDomains[$0.node] }).count
         }
-        return reason
+        return PlacementReason(
+            policy: policy.name, scorer: policy.modelScorer, nodeOrder: policy.nodeOrder, kind: job.kind,
+            chipModel: layout.modelIDs[model], score: policy.modelScorer.score(entry, kind: job.kind),
+            isDomestic: entry?.family == .domestic, nodes: candidates.count, domains: domains,
+            numaNodes: candidates.count == 1 ? candidates[0].pick.numaNodes : [],
+            chipsPerNode: candidates[0].pick.mask.nonzeroBitCount)
     }
 }
 

@@ -6,12 +6,59 @@ public struct JobPlacement: Hashable, Sendable {
     public var tierName: String
     public var chipModel: ChipModelID
     public var assignments: [NodeAssignment]
-    /// The policy's reason in words, for the placement log.
-    public var reason: String
+    /// Why the policy chose this; its description is the sentence for the placement log.
+    public var reason: PlacementReason
     /// Jobs that must be stopped before this one starts (their chips are part of this placement).
     public var preempting: [JobID]
     /// True when the job was started ahead of the reserved head job because it cannot delay it.
     public var backfilled: Bool
+}
+
+/// Why a placement went where it did, as values; `description` renders the placement-log sentence.
+public struct PlacementReason: Hashable, Sendable, CustomStringConvertible {
+    public var policy: PolicyName
+    public var scorer: ModelScorer
+    public var nodeOrder: NodeOrder
+    public var kind: JobKind
+    public var chipModel: ChipModelID
+    /// The chip model's score under the policy's scorer.
+    public var score: Double
+    public var isDomestic: Bool
+    public var nodes: Int
+    public var domains: Int
+    /// NUMA nodes of a single-node placement.
+    public var numaNodes: [Int]
+    public var chipsPerNode: Int
+
+    public var description: String {
+        let name = chipModel.name
+        var reason = policy.rawValue + ": "
+        switch scorer {
+        case .neutral:
+            switch nodeOrder {
+            case .lowestPositionFirst: reason += "first \(name) node with room"
+            case .fewestFreeFirst: reason += "fullest \(name) node that fits"
+            case .mostFreeFirst: reason += "emptiest \(name) node"
+            }
+        case .throughputByKind:
+            let figure = formatScore(score)
+            switch kind {
+            case .training, .batch: reason += "\(kind.rawValue) fastest on \(name) with room (\(figure) x H100)"
+            case .inference: reason += "inference cheapest on \(name) with room (inference/training throughput \(figure))"
+            }
+        case .domesticFirst:
+            reason += isDomestic ? "\(name) is domestic" : "no domestic chip with room; \(name)"
+        }
+        if nodes > 1 {
+            reason += "; gang of \(nodes) nodes in \(domains) domain\(domains == 1 ? "" : "s")"
+        } else if numaNodes.count == 1 {
+            reason += "; chips on NUMA node \(numaNodes[0])"
+        } else if numaNodes.count > 1 {
+            reason += "; spans NUMA nodes \(numaNodes.map(String.init).joined(separator: ",")) "
+                + "(no single NUMA node had \(chipsPerNode) free)"
+        }
+        return reason
+    }
 }
 
 /// A running job stopped so that a higher-priority job fits.

@@ -34,7 +34,7 @@ struct GangTests {
         let running = [makeRunning("r0", on: "b0", chips: [0]), makeRunning("r1", on: "b1", chips: [0])]
         let placement = try #require(try plan(fleet, [makeJob("g", chips: 8, nodes: 3)], running: running).placement(for: "g"))
         #expect(placement.assignments.count == 3)
-        #expect(placement.reason.contains("in 2 domains"))
+        #expect(placement.reason.description.contains("in 2 domains"))
     }
 
     @Test("a gang's domain limit lapses after its wait")

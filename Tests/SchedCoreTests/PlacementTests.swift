@@ -33,7 +33,7 @@ struct PlacementTests {
         let result = try plan(fleet, [makeJob("serve", kind: .inference, chips: 2)], policy: .heterogeneityAware)
         let placement = try #require(result.placement(for: "serve"))
         #expect(placement.chipModel == "ascend-910c")
-        #expect(placement.reason.contains("inference cheapest on ascend-910c"))
+        #expect(placement.reason.description.contains("inference cheapest on ascend-910c"))
     }
 
     @Test("training prefers the fastest chip under heterogeneity-aware")
@@ -78,7 +78,7 @@ struct PlacementTests {
         let placement = try #require(result.placement(for: "j"))
         #expect(placement.assignments[0].numaNodes.count == 3)
         #expect(placement.assignments[0].spansNUMANodes)
-        #expect(placement.reason.contains("spans NUMA nodes"))
+        #expect(placement.reason.description.contains("spans NUMA nodes"))
     }
 
     @Test("a one-NUMA node is preferred over a node where the job would span NUMA nodes")

@@ -15,7 +15,7 @@ struct PreemptionTests {
         let result = try plan([node], [makeJob("urgent", chips: 6, priority: 5)], running: running)
         #expect(result.preemptions.map(\.victim) == ["big"])
         #expect(result.placement(for: "urgent")?.preempting == ["big"])
-        #expect(result.preemptions.first?.reason.contains("lower") == true)
+        #expect(result.preemptions.first?.reason.description.contains("lower") == true)
     }
 
     @Test("equal priority never preempts")

@@ -1,0 +1,35 @@
+/// Wall time of repeated runs of one piece of work.
+struct Measurement {
+    var seconds: [Double]
+
+    var median: Double {
+        let sorted = seconds.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+
+    static func run<Result>(_ runs: Int, _ body: () throws -> Result) rethrows -> (Measurement, Result) {
+        var seconds: [Double] = []
+        var last: Result?
+        let clock = ContinuousClock()
+        for _ in 0..<runs {
+            var result: Result?
+            let elapsed = try clock.measure { result = try body() }
+            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            last = result
+        }
+        return (Measurement(seconds: seconds), last!)
+    }
+}
+
+func format(_ value: Double, _ digits: Int = 1) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let rounded = (value * scale).rounded() / scale
+    if digits == 0 { return String(Int(rounded)) }
+    return String(rounded)
+}
+
+func microseconds(_ seconds: Double) -> String { format(seconds * 1e6, 2) + " µs" }
+
+func rate(_ count: Int, _ seconds: Double) -> String { format(Double(count) / seconds, 0) + "/s" }

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct SchedBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sched-bench",
+        abstract: "Benchmarks of the HeteroSched engine. Build with -c release; figures are medians of several runs.",
+        subcommands: [PlacementBenchmark.self])
+}
