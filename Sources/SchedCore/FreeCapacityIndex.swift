@@ -30,6 +30,7 @@ final class FleetLayout: Sendable {
     // Chip models present in the fleet.
     let modelIDs: [ChipModelID]
     let modelCatalogEntry: [ChipModel?]
+    let modelFamilies: [ChipFamily?]
     let modelPosition: [ChipModelID: Int]
     let modelNodes: [[Int]]
     let modelMaxChips: [Int]
@@ -188,6 +189,7 @@ final class FleetLayout: Sendable {
         self.chipBitByIndex = chipBitByIndex
         self.modelIDs = modelIDs
         self.modelCatalogEntry = modelIDs.map { snapshot.catalog[$0] }
+        self.modelFamilies = modelCatalogEntry.map { $0?.family }
         self.modelPosition = modelPosition
         self.modelNodes = modelNodes
         self.modelMaxChips = modelMaxChips

@@ -20,14 +20,13 @@ public enum Scheduler {
         snapshot: ClusterSnapshot, queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0
     ) throws(SnapshotError) -> SchedulingPlan {
         var session = try PlanningSession(snapshot: snapshot, now: now, policy: policy, seed: seed)
-        // Sort positions, not the jobs themselves: a job is a large value.
-        let order = queue.indices.sorted { a, b in
-            let x = queue[a].job
-            let y = queue[b].job
-            if x.priority != y.priority { return x.priority > y.priority }
-            if x.submittedAt != y.submittedAt { return x.submittedAt < y.submittedAt }
-            return x.id < y.id
-        }
+        // Sort compact keys, not the jobs themselves: a job is a large value.
+        let keys = queue.indices.map { (priority: queue[$0].job.priority, submitted: queue[$0].job.submittedAt, position: $0) }
+        let order = keys.sorted { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.submitted != b.submitted { return a.submitted < b.submitted }
+            return queue[a.position].job.id < queue[b.position].job.id
+        }.map(\.position)
         session.plan.placements.reserveCapacity(queue.count)
         session.held.reserveCapacity(snapshot.running.count + queue.count)
         for position in order {
@@ -85,11 +84,18 @@ struct PlanningSession: Sendable {
     /// Eligible chip models per (tier, kind, memory), grouped by score, best group first.
     var modelGroupsCache: [ModelGroupsKey: [[Int]]] = [:]
     var lastModelGroups: (key: ModelGroupsKey, groups: [[Int]])?
+    /// The policy's score of each chip model, per job kind.
+    let modelScores: [JobKind: [Double]]
 
     init(snapshot: ClusterSnapshot, now: Seconds, policy: SchedulingPolicy, seed: UInt64) throws(SnapshotError) {
         index = try FreeCapacityIndex(snapshot: snapshot)
         layout = index.layout
         heldHead = [Int](repeating: -1, count: index.layout.nodeCount)
+        var scores: [JobKind: [Double]] = [:]
+        for kind in JobKind.allCases {
+            scores[kind] = index.layout.modelCatalogEntry.map { policy.modelScorer.score($0, kind: kind) }
+        }
+        modelScores = scores
         catalog = snapshot.catalog
         self.now = now
         self.policy = policy
@@ -276,15 +282,15 @@ struct PlanningSession: Sendable {
         for model in 0..<layout.modelCount {
             guard modelAccepted(model, by: tier) else { continue }
             if let minMemory, layout.modelMaxMemory(model) < minMemory { continue }
-            let entry = layout.modelCatalogEntry[model]
-            let order = entry.flatMap { catalog.ids.firstIndex(of: $0.id) } ?? Int.max
-            scored.append((model, policy.modelScorer.score(entry, kind: kind), order))
+            let order = layout.modelCatalogEntry[model].flatMap { catalog.ids.firstIndex(of: $0.id) } ?? Int.max
+            scored.append((model, modelScores[kind]![model], order))
         }
         scored.sort { ($0.score, -$0.order, -$0.model) > ($1.score, -$1.order, -$1.model) }
         var groups: [[Int]] = []
         var lastScore: Double?
         for item in scored {
-            if item.score == lastScore {
+            // Equal scores share a group, up to 64 models (the width of the search's bitmask).
+            if item.score == lastScore && groups[groups.count - 1].count < 64 {
                 groups[groups.count - 1].append(item.model)
             } else {
                 groups.append([item.model])
@@ -344,16 +350,22 @@ struct PlanningSession: Sendable {
         let order = policy.nodeOrder
         let rotation = order == .mostFreeFirst ? Int(generator.next() % UInt64(max(layout.nodeCount, 1))) : 0
         for group in groups {
-            var ranked: [(rank: Int, model: Int)] = []
-            for model in group {
-                if let rank = index.rank(model: model, atLeast: shape.chipsPerNode, order: order) {
-                    ranked.append((rank, model))
-                }
-            }
-            if ranked.count > 1 { ranked.sort { ($0.rank, $0.model) < ($1.rank, $1.model) } }
             var best: Candidate?
             var bestSpan = Int.max
-            for (_, model) in ranked {
+            // The group's models best rank first, from the buckets alone; usually the first one fits.
+            var tried: UInt64 = 0  // bit i: group[i] was tried (groups hold at most 64 models)
+            while tried.nonzeroBitCount < group.count {
+                var next: (rank: Int, offset: Int)?
+                for (offset, model) in group.enumerated() where tried & (1 << UInt64(offset)) == 0 {
+                    guard let rank = index.rank(model: model, atLeast: shape.chipsPerNode, order: order) else {
+                        tried |= 1 << UInt64(offset)
+                        continue
+                    }
+                    if next == nil || rank < next!.rank { next = (rank, offset) }
+                }
+                guard let offset = next?.offset else { break }
+                tried |= 1 << UInt64(offset)
+                let model = group[offset]
                 var cursor = index.cursor(model: model, atLeast: shape.chipsPerNode, order: order, rotation: rotation)
                 var looked = 0
                 while looked < lookahead, let node = index.next(&cursor) {
@@ -377,15 +389,14 @@ struct PlanningSession: Sendable {
     }
 
     func placementReason(job: Job, model: Int, candidates: [Candidate]) -> PlacementReason {
-        let entry = layout.modelCatalogEntry[model]
         var domains = 1
         if candidates.count > 1 {
             domains = Set(candidates.map { layout.nodeDomains[$0.node] }).count
         }
         return PlacementReason(
             policy: policy.name, scorer: policy.modelScorer, nodeOrder: policy.nodeOrder, kind: job.kind,
-            chipModel: layout.modelIDs[model], score: policy.modelScorer.score(entry, kind: job.kind),
-            isDomestic: entry?.family == .domestic, nodes: candidates.count, domains: domains,
+            chipModel: layout.modelIDs[model], score: modelScores[job.kind]![model],
+            isDomestic: layout.modelFamilies[model] == .domestic, nodes: candidates.count, domains: domains,
             numaNodes: candidates.count == 1 ? candidates[0].pick.numaNodes : [],
             chipsPerNode: candidates[0].pick.mask.nonzeroBitCount)
     }
