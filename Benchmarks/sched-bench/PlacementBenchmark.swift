@@ -4,149 +4,149 @@ import SchedSpec
 import SchedTestSupport
 
 struct PlacementBenchmark: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "placement",
-    abstract: "Placement decisions per second on the 1,000- and 10,000-node benchmark fleets.",
-    discussion: """
-      Fleets come from deploy/fleets/bench-1k.yaml and bench-10k.yaml (8 chips a node, half NVIDIA and \
-      half domestic, 4 NUMA nodes a host, switch domains of 32). Each figure is the median of --runs runs. \
-      A decision's cost is the plan's time minus the time of planning an empty queue on the same fleet \
-      (indexing the snapshot), divided by the placements made. The naive baseline scans every node for \
-      every job, in the same run.
-      """)
+    static let configuration = CommandConfiguration(
+        commandName: "placement",
+        abstract: "Placement decisions per second on the 1,000- and 10,000-node benchmark fleets.",
+        discussion: """
+            Fleets come from deploy/fleets/bench-1k.yaml and bench-10k.yaml (8 chips a node, half NVIDIA and \
+            half domestic, 4 NUMA nodes a host, switch domains of 32). Each figure is the median of --runs runs. \
+            A decision's cost is the plan's time minus the time of planning an empty queue on the same fleet \
+            (indexing the snapshot), divided by the placements made. The naive baseline scans every node for \
+            every job, in the same run.
+            """)
 
-  @Option(help: "Runs per figure; the median is printed.")
-  var runs = 5
+    @Option(help: "Runs per figure; the median is printed.")
+    var runs = 5
 
-  @Option(
-    help:
-      "Jobs in the mixed queue (80% one-chip inference, 15% 8-chip training, 5% gangs of 2-16 nodes)."
-  )
-  var jobs = 100_000
-
-  @Option(help: "Placement policy.")
-  var policy = PolicyName.binPack.rawValue
-
-  @Option(help: "Catalog file.")
-  var catalog = "deploy/catalog/chips.yaml"
-
-  @Option(help: "Directory with bench-1k.yaml and bench-10k.yaml.")
-  var fleets = "deploy/fleets"
-
-  @Option(help: "Jobs the naive baseline places per run (it is slow on purpose).")
-  var naiveJobs = 2_000
-
-  @Option(help: "Fleets to run, comma-separated: 1k, 10k.")
-  var sizes = "1k,10k"
-
-  @Option(help: "Parts to run, comma-separated: one-chip, gang, mixed, naive.")
-  var parts = "one-chip,gang,mixed,naive"
-
-  func validate() throws {
-    guard PolicyName(rawValue: policy) != nil else {
-      throw ValidationError(
-        "unknown policy '\(policy)'; use one of \(PolicyName.allCases.map(\.rawValue).joined(separator: ", "))"
-      )
-    }
-    guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
-    for part in parts.split(separator: ",")
-    where !["one-chip", "gang", "mixed", "naive"].contains(String(part)) {
-      throw ValidationError("unknown part '\(part)'; use one-chip, gang, mixed or naive")
-    }
-    for size in sizes.split(separator: ",") where !["1k", "10k"].contains(String(size)) {
-      throw ValidationError("unknown fleet size '\(size)'; use 1k or 10k")
-    }
-  }
-
-  func run() throws {
-    let catalog = try CatalogFile.load(path: catalog)
-    let policy = SchedulingPolicy.named(PolicyName(rawValue: policy)!)
-    print(
-      "sched-bench placement: policy \(policy.name.rawValue), median of \(runs) runs, release build"
+    @Option(
+        help:
+            "Jobs in the mixed queue (80% one-chip inference, 15% 8-chip training, 5% gangs of 2-16 nodes)."
     )
-    var perDecision: [String: (ours: Double, naive: Double)] = [:]
-    let parts = Set(parts.split(separator: ",").map(String.init))
-    for name in sizes.split(separator: ",").map(String.init) {
-      let fleet = try FleetFile.load(path: "\(fleets)/bench-\(name).yaml", catalog: catalog)
-      let snapshot = ClusterSnapshot(nodes: fleet.nodes, catalog: catalog)
-      let chips = fleet.nodes.reduce(0) { $0 + $1.chips.count }
-      print("\nfleet bench-\(name): \(fleet.nodes.count) nodes, \(chips) chips")
+    var jobs = 100_000
 
-      let (indexing, _) = try Measurement.run(runs) {
-        try Scheduler.plan(snapshot: snapshot, queue: [], now: 0, policy: policy)
-      }
-      print("  snapshot indexing (empty queue)     \(format(indexing.median * 1000, 2)) ms")
+    @Option(help: "Placement policy.")
+    var policy = PolicyName.binPack.rawValue
 
-      // One-chip inference until half the chips are used: every job places.
-      var singleCost = Double.nan
-      let oneChip = (0..<chips / 2).map {
-        PendingJob(Job(id: JobID("i\($0)"), kind: .inference, chipsPerNode: 1))
-      }
-      if parts.contains("one-chip") {
-        let (single, singlePlan) = try Measurement.run(runs) {
-          try Scheduler.plan(snapshot: snapshot, queue: oneChip, now: 0, policy: policy)
+    @Option(help: "Catalog file.")
+    var catalog = "deploy/catalog/chips.yaml"
+
+    @Option(help: "Directory with bench-1k.yaml and bench-10k.yaml.")
+    var fleets = "deploy/fleets"
+
+    @Option(help: "Jobs the naive baseline places per run (it is slow on purpose).")
+    var naiveJobs = 2_000
+
+    @Option(help: "Fleets to run, comma-separated: 1k, 10k.")
+    var sizes = "1k,10k"
+
+    @Option(help: "Parts to run, comma-separated: one-chip, gang, mixed, naive.")
+    var parts = "one-chip,gang,mixed,naive"
+
+    func validate() throws {
+        guard PolicyName(rawValue: policy) != nil else {
+            throw ValidationError(
+                "unknown policy '\(policy)'; use one of \(PolicyName.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
-        let singleDecisions = max(single.median - indexing.median, 1e-9)
-        singleCost = singleDecisions / Double(singlePlan.placements.count)
-        print(
-          "  one-chip placements                 \(rate(singlePlan.placements.count, singleDecisions))"
-            + "  (\(singlePlan.placements.count) placed, \(microseconds(singleCost)) a decision)")
-      }
-
-      if parts.contains("gang") {
-        // Gangs of 2-16 nodes x 8 chips until about 60% of the nodes are asked for.
-        var gangs: [PendingJob] = []
-        var generator = SeededGenerator(seed: 42)
-        var asked = 0
-        while asked < fleet.nodes.count * 6 / 10 {
-          let nodes = 2 + Int(generator.next() % 15)
-          asked += nodes
-          gangs.append(
-            PendingJob(
-              Job(
-                id: JobID("g\(gangs.count)"), kind: .training, chipsPerNode: 8, nodes: nodes,
-                submittedAt: Double(gangs.count))))
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+        for part in parts.split(separator: ",")
+        where !["one-chip", "gang", "mixed", "naive"].contains(String(part)) {
+            throw ValidationError("unknown part '\(part)'; use one-chip, gang, mixed or naive")
         }
-        let (gang, gangPlan) = try Measurement.run(runs) {
-          try Scheduler.plan(snapshot: snapshot, queue: gangs, now: 0, policy: policy)
+        for size in sizes.split(separator: ",") where !["1k", "10k"].contains(String(size)) {
+            throw ValidationError("unknown fleet size '\(size)'; use 1k or 10k")
         }
-        let gangDecisions = max(gang.median - indexing.median, 1e-9)
-        print(
-          "  gang placements                     \(rate(gangPlan.placements.count, gangDecisions))"
-            + "  (\(gangPlan.placements.count) of \(gangs.count) gangs placed, "
-            + "\(microseconds(gangDecisions / Double(max(gangPlan.placements.count, 1)))) a gang)")
-      }
-
-      if parts.contains("mixed") {
-        // The mixed queue: fills the fleet, then every other job waits with a reason.
-        let mixed = SyntheticWorkload.workload(count: jobs, seed: 7)
-        let (mixedRun, mixedPlan) = try Measurement.run(runs) {
-          try Scheduler.plan(snapshot: snapshot, queue: mixed, now: 0, policy: policy)
-        }
-        print(
-          "  mixed queue of \(jobs)             \(format(mixedRun.median * 1000, 1)) ms for the whole plan: "
-            + "\(mixedPlan.placements.count) placed, \(mixedPlan.waiting.count) waiting with a reason, "
-            + "\(rate(jobs, mixedRun.median)) jobs decided")
-      }
-
-      guard parts.contains("naive") else { continue }
-      // Naive: scan every node for every job.
-      let naiveQueue = oneChip.prefix(naiveJobs).map(\.job)
-      let (naive, naivePlaced) = Measurement.run(runs) {
-        var scheduler = NaiveScanScheduler(nodes: fleet.nodes)
-        return scheduler.place(naiveQueue)
-      }
-      let naiveCost = naive.median / Double(max(naivePlaced, 1))
-      print(
-        "  naive scan, one-chip placements     \(rate(naivePlaced, naive.median))"
-          + "  (\(microseconds(naiveCost)) a decision)")
-      print("  SchedCore vs naive, per decision    \(format(naiveCost / singleCost, 1))x faster")
-      perDecision[name] = (singleCost, naiveCost)
     }
-    if let small = perDecision["1k"], let large = perDecision["10k"] {
-      print("\nper-decision cost at 10k over 1k nodes:")
-      print("  SchedCore  \(format(large.ours / small.ours, 2))x   (target <= 2x)")
-      print("  naive scan \(format(large.naive / small.naive, 2))x")
+
+    func run() throws {
+        let catalog = try CatalogFile.load(path: catalog)
+        let policy = SchedulingPolicy.named(PolicyName(rawValue: policy)!)
+        print(
+            "sched-bench placement: policy \(policy.name.rawValue), median of \(runs) runs, release build"
+        )
+        var perDecision: [String: (ours: Double, naive: Double)] = [:]
+        let parts = Set(parts.split(separator: ",").map(String.init))
+        for name in sizes.split(separator: ",").map(String.init) {
+            let fleet = try FleetFile.load(path: "\(fleets)/bench-\(name).yaml", catalog: catalog)
+            let snapshot = ClusterSnapshot(nodes: fleet.nodes, catalog: catalog)
+            let chips = fleet.nodes.reduce(0) { $0 + $1.chips.count }
+            print("\nfleet bench-\(name): \(fleet.nodes.count) nodes, \(chips) chips")
+
+            let (indexing, _) = try Measurement.run(runs) {
+                try Scheduler.plan(snapshot: snapshot, queue: [], now: 0, policy: policy)
+            }
+            print("  snapshot indexing (empty queue)     \(format(indexing.median * 1000, 2)) ms")
+
+            // One-chip inference until half the chips are used: every job places.
+            var singleCost = Double.nan
+            let oneChip = (0..<chips / 2).map {
+                PendingJob(Job(id: JobID("i\($0)"), kind: .inference, chipsPerNode: 1))
+            }
+            if parts.contains("one-chip") {
+                let (single, singlePlan) = try Measurement.run(runs) {
+                    try Scheduler.plan(snapshot: snapshot, queue: oneChip, now: 0, policy: policy)
+                }
+                let singleDecisions = max(single.median - indexing.median, 1e-9)
+                singleCost = singleDecisions / Double(singlePlan.placements.count)
+                print(
+                    "  one-chip placements                 \(rate(singlePlan.placements.count, singleDecisions))"
+                        + "  (\(singlePlan.placements.count) placed, \(microseconds(singleCost)) a decision)")
+            }
+
+            if parts.contains("gang") {
+                // Gangs of 2-16 nodes x 8 chips until about 60% of the nodes are asked for.
+                var gangs: [PendingJob] = []
+                var generator = SeededGenerator(seed: 42)
+                var asked = 0
+                while asked < fleet.nodes.count * 6 / 10 {
+                    let nodes = 2 + Int(generator.next() % 15)
+                    asked += nodes
+                    gangs.append(
+                        PendingJob(
+                            Job(
+                                id: JobID("g\(gangs.count)"), kind: .training, chipsPerNode: 8, nodes: nodes,
+                                submittedAt: Double(gangs.count))))
+                }
+                let (gang, gangPlan) = try Measurement.run(runs) {
+                    try Scheduler.plan(snapshot: snapshot, queue: gangs, now: 0, policy: policy)
+                }
+                let gangDecisions = max(gang.median - indexing.median, 1e-9)
+                print(
+                    "  gang placements                     \(rate(gangPlan.placements.count, gangDecisions))"
+                        + "  (\(gangPlan.placements.count) of \(gangs.count) gangs placed, "
+                        + "\(microseconds(gangDecisions / Double(max(gangPlan.placements.count, 1)))) a gang)")
+            }
+
+            if parts.contains("mixed") {
+                // The mixed queue: fills the fleet, then every other job waits with a reason.
+                let mixed = SyntheticWorkload.workload(count: jobs, seed: 7)
+                let (mixedRun, mixedPlan) = try Measurement.run(runs) {
+                    try Scheduler.plan(snapshot: snapshot, queue: mixed, now: 0, policy: policy)
+                }
+                print(
+                    "  mixed queue of \(jobs)             \(format(mixedRun.median * 1000, 1)) ms for the whole plan: "
+                        + "\(mixedPlan.placements.count) placed, \(mixedPlan.waiting.count) waiting with a reason, "
+                        + "\(rate(jobs, mixedRun.median)) jobs decided")
+            }
+
+            guard parts.contains("naive") else { continue }
+            // Naive: scan every node for every job.
+            let naiveQueue = oneChip.prefix(naiveJobs).map(\.job)
+            let (naive, naivePlaced) = Measurement.run(runs) {
+                var scheduler = NaiveScanScheduler(nodes: fleet.nodes)
+                return scheduler.place(naiveQueue)
+            }
+            let naiveCost = naive.median / Double(max(naivePlaced, 1))
+            print(
+                "  naive scan, one-chip placements     \(rate(naivePlaced, naive.median))"
+                    + "  (\(microseconds(naiveCost)) a decision)")
+            print("  SchedCore vs naive, per decision    \(format(naiveCost / singleCost, 1))x faster")
+            perDecision[name] = (singleCost, naiveCost)
+        }
+        if let small = perDecision["1k"], let large = perDecision["10k"] {
+            print("\nper-decision cost at 10k over 1k nodes:")
+            print("  SchedCore  \(format(large.ours / small.ours, 2))x   (target <= 2x)")
+            print("  naive scan \(format(large.naive / small.naive, 2))x")
+        }
     }
-  }
 }

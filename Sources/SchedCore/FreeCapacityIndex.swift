@@ -482,7 +482,8 @@ struct FreeCapacityIndex: Sendable {
         }
         if bestGroup >= 0 {
             let numa = layout.groupNUMA[bestGroup]
-            return ChipPick(mask: lowestBits(layout.groupMask[bestGroup] & free, chips), numaNodes: numa >= 0 ? [numa] : [])
+            return ChipPick(
+                mask: lowestBits(layout.groupMask[bestGroup] & free, chips), numaNodes: numa >= 0 ? [numa] : [])
         }
         // Fewest NUMA nodes: take the group with the most free chips left, until enough.
         var mask: UInt64 = 0

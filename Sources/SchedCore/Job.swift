@@ -72,7 +72,9 @@ public struct FallbackRule: Hashable, Sendable {
     /// Minimum scale-out bandwidth per node for a multi-node job; a tier that cannot offer it is skipped.
     public var minInterNodeBandwidthGBps: Double?
 
-    public init(maxFailuresPerTier: Int? = nil, maxWaitPerTier: Seconds? = nil, minInterNodeBandwidthGBps: Double? = nil) {
+    public init(
+        maxFailuresPerTier: Int? = nil, maxWaitPerTier: Seconds? = nil, minInterNodeBandwidthGBps: Double? = nil
+    ) {
         self.maxFailuresPerTier = maxFailuresPerTier
         self.maxWaitPerTier = maxWaitPerTier
         self.minInterNodeBandwidthGBps = minInterNodeBandwidthGBps

@@ -12,7 +12,9 @@ extension PlanningSession {
         var releasedEligible = false
         for (offset, position) in ending.enumerated() {
             future.free(position)
-            releasedEligible = releasedEligible || heldSlots[held[position].slotRange].contains {
+            releasedEligible =
+                releasedEligible
+                || heldSlots[held[position].slotRange].contains {
                     eligible.contains(layout.slotModel[$0.slot])
                 }
             let end = held[position].expectedEnd!

@@ -31,8 +31,10 @@ extension PlanningSession {
         if models.isEmpty {
             reason.kind = .infeasible
             if !unknown.isEmpty {
-                reason.detail = unknown.map { UnknownChipModel(name: $0.name, closest: catalog.closestNames(to: $0.name)).description }
-                    .joined(separator: "; ")
+                reason.detail = unknown.map {
+                    UnknownChipModel(name: $0.name, closest: catalog.closestNames(to: $0.name)).description
+                }
+                .joined(separator: "; ")
             } else {
                 reason.detail = "no node in the fleet has chips that tier \(tier.name) accepts"
             }
@@ -63,7 +65,8 @@ extension PlanningSession {
             if largest < needed {
                 reason.detail = "the largest node has \(largest) such chips"
             } else if shape.nodes > 1 {
-                reason.detail = "only \(capable) node\(capable == 1 ? "" : "s") in the fleet could ever hold \(needed) such chips"
+                reason.detail =
+                    "only \(capable) node\(capable == 1 ? "" : "s") in the fleet could ever hold \(needed) such chips"
                     + (models.count > 1 ? " of one model (a gang runs on one chip model)" : "")
             }
             if !unknown.isEmpty {
@@ -73,17 +76,19 @@ extension PlanningSession {
             return Diagnosis(waitReason: reason, blocksTier: true)
         }
         if capableWithBandwidth < shape.nodes, let minBandwidth = needsBandwidth {
-            reason.detail = "needs \(formatNumber(minBandwidth)) GB/s between nodes; only \(capableWithBandwidth) node"
+            reason.detail =
+                "needs \(formatNumber(minBandwidth)) GB/s between nodes; only \(capableWithBandwidth) node"
                 + "\(capableWithBandwidth == 1 ? "" : "s") of this tier offer it"
             return Diagnosis(waitReason: reason, blocksTier: true)
         }
         if shape.nodes > 1 && available >= shape.nodes {
             let kind = layout.domains.compactMap { $0?.kind }.first ?? "topology"
-            let most = models.map { model in
-                (0..<layout.domainCount).map {
-                    index.readyNodeCount(model: model, domain: $0, atLeast: needed)
+            let most =
+                models.map { model in
+                    (0..<layout.domainCount).map {
+                        index.readyNodeCount(model: model, domain: $0, atLeast: needed)
+                    }.max() ?? 0
                 }.max() ?? 0
-            }.max() ?? 0
             var detail = "\(available) nodes have room but at most \(most) in one \(kind) domain"
             if let limit = domainLimit(for: job) {
                 detail += "; the job allows \(limit) domain\(limit == 1 ? "" : "s")"

@@ -22,7 +22,9 @@ extension PlanningSession {
 
     /// Chooses domains from the index's per-domain counts, then checks only those domains' nodes;
     /// a domain whose nodes fail a filter has its count corrected and the choice is made again.
-    func findGang(model: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> (candidates: [Candidate], domains: Int)? {
+    func findGang(model: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> (
+        candidates: [Candidate], domains: Int
+    )? {
         let wanted = shape.nodes
         guard index.readyNodeCount(model: model, atLeast: shape.chipsPerNode) >= wanted else { return nil }
         // Nodes with room per domain (uncapped, to rank domains) and the usable estimate (capped).

@@ -66,7 +66,9 @@ extension PlanningSession {
             guard cost.victims > 0 else { continue }
             if best == nil || cost < best!.cost {
                 let candidates = chosen.map {
-                    Candidate(node: $0.node, slot: $0.slot, model: model, pick: ChipPick(mask: 0, numaNodes: []), freeChips: 0)
+                    Candidate(
+                        node: $0.node, slot: $0.slot, model: model, pick: ChipPick(mask: 0, numaNodes: []), freeChips: 0
+                    )
                 }
                 best = (cost, candidates, victims)
             }
@@ -76,7 +78,9 @@ extension PlanningSession {
 
     /// The cheapest set of victims on one node whose chips, with the free ones, fit the job; exact
     /// for up to 12 candidate victims, greedy (most chips first) beyond.
-    func victimSet(node: Int, slot: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> (cost: PreemptionCost, victims: [Int])? {
+    func victimSet(node: Int, slot: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> (
+        cost: PreemptionCost, victims: [Int]
+    )? {
         guard layout.nodeStates[node] == .ready,
             rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: false) == nil
         else { return nil }
@@ -85,9 +89,11 @@ extension PlanningSession {
         let needed = shape.chipsPerNode
         if free.nonzeroBitCount >= needed { return (PreemptionCost(victims: 0, workLost: 0), []) }
         var options: [(position: Int, mask: UInt64)] = []
-        for position in holders(of: node).reversed() where !preempted.contains(position) && held[position].priority < job.priority {
+        for position in holders(of: node).reversed()
+        where !preempted.contains(position) && held[position].priority < job.priority {
             // Only healthy chips come free: a victim on a faulted chip does not make room there.
-            let mask = heldSlots[held[position].slotRange].reduce(UInt64(0)) { $1.slot == slot ? $0 | $1.mask : $0 }
+            let mask =
+                heldSlots[held[position].slotRange].reduce(UInt64(0)) { $1.slot == slot ? $0 | $1.mask : $0 }
                 & layout.slotUsable[slot] & ~blocked
             if mask != 0 { options.append((position, mask)) }
         }
@@ -112,7 +118,11 @@ extension PlanningSession {
         var mask = free
         var chosen: [Int] = []
         var lost = 0.0
-        for option in options.sorted(by: { ($0.mask.nonzeroBitCount, -held[$0.position].workAtRisk) > ($1.mask.nonzeroBitCount, -held[$1.position].workAtRisk) }) {
+        for option in options.sorted(by: {
+            ($0.mask.nonzeroBitCount, -held[$0.position].workAtRisk) > (
+                $1.mask.nonzeroBitCount, -held[$1.position].workAtRisk
+            )
+        }) {
             guard mask.nonzeroBitCount < needed else { break }
             mask |= option.mask
             chosen.append(option.position)

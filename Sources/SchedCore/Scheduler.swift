@@ -21,7 +21,9 @@ public enum Scheduler {
     ) throws(SnapshotError) -> SchedulingPlan {
         var session = try PlanningSession(snapshot: snapshot, now: now, policy: policy, seed: seed)
         // Sort compact keys, not the jobs themselves: a job is a large value.
-        let keys = queue.indices.map { (priority: queue[$0].job.priority, submitted: queue[$0].job.submittedAt, position: $0) }
+        let keys = queue.indices.map {
+            (priority: queue[$0].job.priority, submitted: queue[$0].job.submittedAt, position: $0)
+        }
         let order = keys.sorted { a, b in
             if a.priority != b.priority { return a.priority > b.priority }
             if a.submitted != b.submitted { return a.submitted < b.submitted }
@@ -217,7 +219,8 @@ struct PlanningSession: Sendable {
                 if case .moveTo(let to, let why) = ladder.handle(
                     .tierCannotHold(reason.waitReason.description, at: now), rule: job.fallback)
                 {
-                    plan.fallbacks.append(TierFallback(job: job.id, fromTier: from, toTier: to, reason: why, ladder: ladder))
+                    plan.fallbacks.append(
+                        TierFallback(job: job.id, fromTier: from, toTier: to, reason: why, ladder: ladder))
                 }
                 continue
             }

@@ -44,7 +44,8 @@ public struct PlacementReason: Hashable, Sendable, CustomStringConvertible {
             let figure = formatScore(score)
             switch kind {
             case .training, .batch: reason += "\(kind.rawValue) fastest on \(name) with room (\(figure) x H100)"
-            case .inference: reason += "inference cheapest on \(name) with room (inference/training throughput \(figure))"
+            case .inference:
+                reason += "inference cheapest on \(name) with room (inference/training throughput \(figure))"
             }
         case .domesticFirst:
             reason += isDomestic ? "\(name) is domestic" : "no domestic chip with room; \(name)"
@@ -54,7 +55,8 @@ public struct PlacementReason: Hashable, Sendable, CustomStringConvertible {
         } else if numaNodes.count == 1 {
             reason += "; chips on NUMA node \(numaNodes[0])"
         } else if numaNodes.count > 1 {
-            reason += "; spans NUMA nodes \(numaNodes.map(String.init).joined(separator: ",")) "
+            reason +=
+                "; spans NUMA nodes \(numaNodes.map(String.init).joined(separator: ",")) "
                 + "(no single NUMA node had \(chipsPerNode) free)"
         }
         return reason

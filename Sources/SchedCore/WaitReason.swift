@@ -13,7 +13,7 @@ public enum RejectionCause: String, Hashable, Sendable, CaseIterable, Comparable
     /// Chips held back for the reserved higher-priority job.
     case reserved
     /// The gang would need more topology domains than it allows.
-    case domainLimit = "domain limit"
+    case domainLimit = "held by the domain limit"
 
     public static func < (lhs: RejectionCause, rhs: RejectionCause) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
@@ -55,10 +55,12 @@ public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         var sentence = "\(kind.rawValue): "
         let chips = "\(shape.chipsPerNode) free chip\(shape.chipsPerNode == 1 ? "" : "s")"
+        // A job without tiers has the tier `any`, which needs no naming.
+        let model = tier == ChipTier.anyChip.name ? "" : tier + " "
         if shape.nodes > 1 {
-            sentence += "no \(shape.nodes) \(tier) nodes with \(chips) each"
+            sentence += "no \(shape.nodes) \(model)nodes with \(chips) each"
         } else {
-            sentence += "no \(tier) node with \(chips)"
+            sentence += "no \(model)node with \(chips)"
         }
         let tally = counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }
             .map { "\($0.value) \($0.key.rawValue)" }

@@ -36,7 +36,9 @@ public enum CatalogFile {
             else { throw idNode.error("a model id is letters, digits, '-', '_' or '.', got '\(id)'") }
             guard seen.insert(id).inserted else { throw idNode.error("model '\(id)' is listed twice in this file") }
             let existing = catalog[ChipModelID(id)]
-            func required<T>(_ key: String, _ current: T?, _ read: (SpecNode) throws(SpecError) -> T) throws(SpecError) -> T {
+            func required<T>(_ key: String, _ current: T?, _ read: (SpecNode) throws(SpecError) -> T) throws(SpecError)
+                -> T
+            {
                 if let node = fields[key] { return try read(node) }
                 if let current { return current }
                 throw try fields.require(key).error("required field is missing")
@@ -45,7 +47,9 @@ public enum CatalogFile {
                 guard fields.fields[key] != nil else { return current }
                 return try fields[key]?.positiveDouble()
             }
-            let familyName = try required("family", existing?.family.rawValue) { node throws(SpecError) in try node.string() }
+            let familyName = try required("family", existing?.family.rawValue) { node throws(SpecError) in
+                try node.string()
+            }
             guard let family = ChipFamily(rawValue: familyName) else {
                 throw (fields["family"] ?? entry).error(
                     "family is 'nvidia' or 'domestic', got '\(familyName)'")
@@ -55,16 +59,21 @@ public enum CatalogFile {
                 displayName: try fields["name"]?.string() ?? existing?.displayName ?? id,
                 vendor: try required("vendor", existing?.vendor) { node throws(SpecError) in try node.string() },
                 family: family,
-                memoryGiB: try required("memoryGiB", existing?.memoryGiB) { node throws(SpecError) in try node.positiveDouble() },
+                memoryGiB: try required("memoryGiB", existing?.memoryGiB) { node throws(SpecError) in
+                    try node.positiveDouble()
+                },
                 bf16DenseTFLOPS: try optional("bf16DenseTFLOPS", existing?.bf16DenseTFLOPS),
                 intraNodeLinkGBps: try optional("intraNodeLinkGBps", existing?.intraNodeLinkGBps),
-                relativeTraining: try required("relativeTraining", existing?.relativeTraining) { node throws(SpecError) in
+                relativeTraining: try required("relativeTraining", existing?.relativeTraining) {
+                    node throws(SpecError) in
                     try node.nonNegativeDouble()
                 },
-                relativeInference: try required("relativeInference", existing?.relativeInference) { node throws(SpecError) in
+                relativeInference: try required("relativeInference", existing?.relativeInference) {
+                    node throws(SpecError) in
                     try node.nonNegativeDouble()
                 },
-                visibleDevicesVariables: try fields["visibleDevices"]?.stringList() ?? existing?.visibleDevicesVariables ?? []
+                visibleDevicesVariables: try fields["visibleDevices"]?.stringList() ?? existing?.visibleDevicesVariables
+                    ?? []
             )
             catalog.upsert(model)
         }

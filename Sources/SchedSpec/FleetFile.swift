@@ -29,7 +29,9 @@ public enum FleetFile {
             let fields = try group.mapping(allowing: groupFields)
             let nameNode = try fields.require("name")
             let prefix = try nameNode.string()
-            guard groupNames.insert(prefix).inserted else { throw nameNode.error("group name '\(prefix)' is used twice") }
+            guard groupNames.insert(prefix).inserted else {
+                throw nameNode.error("group name '\(prefix)' is used twice")
+            }
             let count = try fields.require("count").positiveInt()
             let modelNode = try fields.require("model")
             let model = try modelNode.chipModel(in: catalog)
@@ -47,7 +49,9 @@ public enum FleetFile {
             let bandwidth = try fields["interNodeBandwidthGBps"]?.positiveDouble()
             var labels: [String: String] = [:]
             if let labelNode = fields["labels"] {
-                guard case .mapping(let mapping) = labelNode.node else { throw labelNode.error("expected key: value labels") }
+                guard case .mapping(let mapping) = labelNode.node else {
+                    throw labelNode.error("expected key: value labels")
+                }
                 for (key, value) in mapping {
                     guard let key = key.string, let value = value.string else {
                         throw labelNode.error("labels are text: text")
@@ -78,7 +82,9 @@ public enum FleetFile {
                 nodes.append(
                     Node(
                         id: NodeID("\(prefix)-\(padded)"), chips: chips, numaNodes: numa, labels: labels,
-                        domain: domainKind.map { TopologyDomain(kind: $0, name: "\(domainPrefix)-\(ordinal / domainSize)") },
+                        domain: domainKind.map {
+                            TopologyDomain(kind: $0, name: "\(domainPrefix)-\(ordinal / domainSize)")
+                        },
                         interNodeBandwidthGBps: bandwidth))
             }
         }

@@ -50,7 +50,8 @@ public enum JobFile {
         return Job(
             id: JobID(id), kind: kind, chipsPerNode: chipsPerNode, nodes: nodes,
             minChipMemoryGiB: try top["minChipMemoryGiB"]?.positiveDouble(), tiers: tiers, fallback: fallback,
-            topology: topology, priority: try top["priority"]?.int() ?? 0, queue: try top["queue"]?.string() ?? "default",
+            topology: topology, priority: try top["priority"]?.int() ?? 0,
+            queue: try top["queue"]?.string() ?? "default",
             timeLimit: try top["timeLimit"]?.duration(), submittedAt: submittedAt)
     }
 

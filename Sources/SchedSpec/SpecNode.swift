@@ -28,7 +28,8 @@ struct SpecNode {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw SpecError(file: path, line: nil, field: "", message: "cannot read the file: \(error.localizedDescription)")
+            throw SpecError(
+                file: path, line: nil, field: "", message: "cannot read the file: \(error.localizedDescription)")
         }
         return try parse(text, file: path)
     }
@@ -53,7 +54,10 @@ struct SpecNode {
         for (keyNode, value) in mapping {
             guard let key = keyNode.string else { throw error("field names must be text") }
             guard keys.contains(key) else {
-                let closest = keys.min { $0.lowercased().editDistance(to: key.lowercased()) < $1.lowercased().editDistance(to: key.lowercased()) }
+                let closest = keys.min {
+                    $0.lowercased().editDistance(to: key.lowercased())
+                        < $1.lowercased().editDistance(to: key.lowercased())
+                }
                 let hint = closest.map { "; did you mean '\($0)'?" } ?? ""
                 throw SpecError(
                     file: file, line: keyNode.mark?.line ?? line, field: path.isEmpty ? key : path + "." + key,
@@ -74,7 +78,9 @@ struct SpecNode {
     // MARK: Scalars
 
     var isNull: Bool {
-        if case .scalar(let scalar) = node { return scalar.string == "null" || scalar.string == "~" || scalar.string.isEmpty }
+        if case .scalar(let scalar) = node {
+            return scalar.string == "null" || scalar.string == "~" || scalar.string.isEmpty
+        }
         return false
     }
 

@@ -86,7 +86,8 @@ struct FallbackTests {
 
     @Test("a gang moves down a tier whose inter-node bandwidth is below its minimum")
     func bandwidth() throws {
-        let fleet = (0..<2).map { makeNode("asc\($0)", model: "ascend-910c", chips: 16, bandwidth: 10) }
+        let fleet =
+            (0..<2).map { makeNode("asc\($0)", model: "ascend-910c", chips: 16, bandwidth: 10) }
             + (0..<2).map { makeNode("nv\($0)", model: "h800", bandwidth: 100) }
         let job = makeJob(
             "j", kind: .training, chips: 8, nodes: 2, tiers: [["ascend-910c"], ["h800"]],

@@ -5,7 +5,8 @@ import Testing
 @Suite("Gangs and topology")
 struct GangTests {
     /// Two switch domains: s0 with nodes a0,a1 and s1 with nodes b0..b3.
-    let fleet = ["a0", "a1"].map { makeNode($0, model: "h100", domain: "s0") }
+    let fleet =
+        ["a0", "a1"].map { makeNode($0, model: "h100", domain: "s0") }
         + ["b0", "b1", "b2", "b3"].map { makeNode($0, model: "h100", domain: "s1") }
 
     @Test("a gang is placed whole in one domain when one can hold it")
@@ -32,7 +33,8 @@ struct GangTests {
     @Test("a gang without a domain limit spans the fewest domains")
     func fewestDomains() throws {
         let running = [makeRunning("r0", on: "b0", chips: [0]), makeRunning("r1", on: "b1", chips: [0])]
-        let placement = try #require(try plan(fleet, [makeJob("g", chips: 8, nodes: 3)], running: running).placement(for: "g"))
+        let placement = try #require(
+            try plan(fleet, [makeJob("g", chips: 8, nodes: 3)], running: running).placement(for: "g"))
         #expect(placement.assignments.count == 3)
         #expect(placement.reason.description.contains("in 2 domains"))
     }
@@ -40,7 +42,8 @@ struct GangTests {
     @Test("a gang's domain limit lapses after its wait")
     func domainLimitLapses() throws {
         let running = [makeRunning("r0", on: "b0", chips: [0]), makeRunning("r1", on: "b1", chips: [0])]
-        let job = makeJob("g", chips: 8, nodes: 3, submittedAt: 0, topology: GangTopology(maxDomains: 1, maxDomainsWait: 60))
+        let job = makeJob(
+            "g", chips: 8, nodes: 3, submittedAt: 0, topology: GangTopology(maxDomains: 1, maxDomainsWait: 60))
         #expect(try plan(fleet, [job], running: running, now: 30).placement(for: "g") == nil)
         #expect(try plan(fleet, [job], running: running, now: 61).placement(for: "g") != nil)
     }

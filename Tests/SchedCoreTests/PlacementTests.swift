@@ -53,7 +53,8 @@ struct PlacementTests {
     @Test("domestic-first prefers domestic chips, then NVIDIA when they are full")
     func domesticFirst() throws {
         let fleet = [makeNode("nv", model: "h100"), makeNode("asc", model: "ascend-910b")]
-        let result = try plan(fleet, [makeJob("a", chips: 8), makeJob("b", chips: 8, submittedAt: 1)], policy: .domesticFirst)
+        let result = try plan(
+            fleet, [makeJob("a", chips: 8), makeJob("b", chips: 8, submittedAt: 1)], policy: .domesticFirst)
         #expect(result.placement(for: "a")?.chipModel == "ascend-910b")
         #expect(result.placement(for: "b")?.chipModel == "h100")
     }
@@ -85,7 +86,9 @@ struct PlacementTests {
     func numaPreferredNode() throws {
         // Node a: 2 free chips on each NUMA node; node b: 4 free on one. Bin-pack alone would pick a.
         let fleet = [makeNode("a", model: "h100", numaNodes: 2), makeNode("b", model: "h100", numaNodes: 2)]
-        let running = [makeRunning("r1", on: "a", chips: [0, 1, 4, 5]), makeRunning("r2", on: "b", chips: [0, 1, 2, 3])]
+        let running = [
+            makeRunning("r1", on: "a", chips: [0, 1, 4, 5]), makeRunning("r2", on: "b", chips: [0, 1, 2, 3]),
+        ]
         let result = try plan(fleet, [makeJob("j", chips: 4)], running: running)
         #expect(result.placement(for: "j")?.assignments[0].node == "b")
     }

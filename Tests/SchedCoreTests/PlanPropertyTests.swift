@@ -41,7 +41,9 @@ struct PlanPropertyTests {
                     let node = try #require(nodesByID[assignment.node])
                     #expect(node.state == .ready)
                     for chip in assignment.chips {
-                        #expect(booked.insert("\(assignment.node)/\(chip)").inserted, "chip \(assignment.node)/\(chip) booked twice")
+                        #expect(
+                            booked.insert("\(assignment.node)/\(chip)").inserted,
+                            "chip \(assignment.node)/\(chip) booked twice")
                         #expect(node.chips.first { $0.index == chip }?.health == .healthy)
                     }
                 }

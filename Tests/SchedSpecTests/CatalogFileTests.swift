@@ -28,7 +28,9 @@ struct CatalogFileTests {
     @Test("every figure in the shipped catalog carries its source in a comment")
     func figuresHaveSources() throws {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let figures = ["memoryGiB:", "bf16DenseTFLOPS:", "intraNodeLinkGBps:", "relativeTraining:", "relativeInference:"]
+        let figures = [
+            "memoryGiB:", "bf16DenseTFLOPS:", "intraNodeLinkGBps:", "relativeTraining:", "relativeInference:",
+        ]
         var checked = 0
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -68,12 +70,22 @@ struct CatalogFileTests {
     @Test(
         "a catalog mistake names the line and the field",
         arguments: [
-            ("models:\n  - id: x\n    vendor: v\n    family: nvidia\n    memoryGiB: 8\n    relativeTraining: -1\n    relativeInference: 1\n",
-             "bad.yaml:6: models[0].relativeTraining: must not be negative, got -1"),
-            ("models:\n  - id: x\n    vendor: v\n    family: alien\n    memoryGiB: 8\n    relativeTraining: 1\n    relativeInference: 1\n",
-             "bad.yaml:4: models[0].family: family is 'nvidia' or 'domestic', got 'alien'"),
-            ("models:\n  - id: x\n    vendr: v\n", "bad.yaml:3: models[0].vendr: unknown field; did you mean 'vendor'?"),
-            ("models:\n  - id: x\n    vendor: v\n    family: nvidia\n", "bad.yaml:2: models[0].memoryGiB: required field is missing"),
+            (
+                "models:\n  - id: x\n    vendor: v\n    family: nvidia\n    memoryGiB: 8\n    relativeTraining: -1\n    relativeInference: 1\n",
+                "bad.yaml:6: models[0].relativeTraining: must not be negative, got -1"
+            ),
+            (
+                "models:\n  - id: x\n    vendor: v\n    family: alien\n    memoryGiB: 8\n    relativeTraining: 1\n    relativeInference: 1\n",
+                "bad.yaml:4: models[0].family: family is 'nvidia' or 'domestic', got 'alien'"
+            ),
+            (
+                "models:\n  - id: x\n    vendr: v\n",
+                "bad.yaml:3: models[0].vendr: unknown field; did you mean 'vendor'?"
+            ),
+            (
+                "models:\n  - id: x\n    vendor: v\n    family: nvidia\n",
+                "bad.yaml:2: models[0].memoryGiB: required field is missing"
+            ),
             ("models: [\n", "bad.yaml:2: not valid YAML"),
         ])
     func mistakes(text: String, expected: String) {

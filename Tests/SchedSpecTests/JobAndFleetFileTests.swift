@@ -36,7 +36,8 @@ struct JobAndFleetFileTests {
             """, file: "r2.yaml", catalog: catalog)
         #expect(job.tiers.map(\.name) == ["ascend", "h800|h100", "family nvidia"])
         #expect(job.shape(onTier: 1) == JobShape(chipsPerNode: 8, nodes: 16))
-        #expect(job.fallback == FallbackRule(maxFailuresPerTier: 3, maxWaitPerTier: 1800, minInterNodeBandwidthGBps: 50))
+        #expect(
+            job.fallback == FallbackRule(maxFailuresPerTier: 3, maxWaitPerTier: 1800, minInterNodeBandwidthGBps: 50))
         #expect(job.timeLimit == 259_200.0, "72h")
         #expect(job.topology == GangTopology(maxDomains: 1, maxDomainsWait: 600))
     }
