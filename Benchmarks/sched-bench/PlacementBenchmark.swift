@@ -61,9 +61,12 @@ struct PlacementBenchmark: ParsableCommand {
     func run() throws {
         let catalog = try CatalogFile.load(path: catalog)
         let policy = SchedulingPolicy.named(PolicyName(rawValue: policy)!)
-        print(
-            "sched-bench placement: policy \(policy.name.rawValue), median of \(runs) runs, release build"
-        )
+        #if DEBUG
+            let build = "DEBUG build: figures are not representative, use swift run -c release"
+        #else
+            let build = "release build"
+        #endif
+        print("sched-bench placement: policy \(policy.name.rawValue), median of \(runs) runs, \(build)")
         var perDecision: [String: (ours: Double, naive: Double)] = [:]
         let parts = Set(parts.split(separator: ",").map(String.init))
         for name in sizes.split(separator: ",").map(String.init) {

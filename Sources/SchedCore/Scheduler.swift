@@ -193,24 +193,11 @@ struct PlanningSession: Sendable {
             }
             if policy.preemption,
                 let (candidates, victims) = findPreemption(
-                    job: job, shape: shape, groups: groups, avoidReserved: avoidReserved)
+                    job: job, shape: shape, groups: groups, avoidReserved: avoidReserved),
+                applyPreemption(
+                    of: victims, for: job, tierIndex: tierIndex, tier: tier, shape: shape,
+                    candidates: candidates, avoidReserved: avoidReserved)
             {
-                let names = victims.map { held[$0].job }
-                for victim in victims {
-                    plan.preemptions.append(
-                        Preemption(
-                            victim: held[victim].job, preemptor: job.id,
-                            reason: "priority \(job.priority) job \(job.id) needs its chips; priority "
-                                + "\(held[victim].priority) is lower and this set loses the least work",
-                            workLost: held[victim].workAtRisk))
-                    free(victim)
-                }
-                let repicked = candidates.map { candidate -> Candidate in
-                    var updated = candidate
-                    updated.pick = pick(slot: candidate.slot, shape: shape, avoidReserved: avoidReserved)!
-                    return updated
-                }
-                commit(job: job, tierIndex: tierIndex, tier: tier, candidates: repicked, preempting: names)
                 return
             }
             var reason = diagnose(job: job, tier: tier, shape: shape, groups: groups, avoidReserved: avoidReserved)
@@ -233,6 +220,37 @@ struct PlanningSession: Sendable {
             plan.waiting.append(WaitingJob(job: job.id, reason: reason.waitReason))
             return
         }
+    }
+
+    /// Stops the victims and places the job on the chips they free. Works on a trial copy first, so
+    /// that a preemption which would not make room leaves this decision untouched.
+    mutating func applyPreemption(
+        of victims: [Int], for job: Job, tierIndex: Int, tier: ChipTier, shape: JobShape, candidates: [Candidate],
+        avoidReserved: Bool
+    ) -> Bool {
+        var trial = self
+        for victim in victims {
+            trial.plan.preemptions.append(
+                Preemption(
+                    victim: held[victim].job, preemptor: job.id,
+                    reason: "priority \(job.priority) job \(job.id) needs its chips; priority "
+                        + "\(held[victim].priority) is lower and this set loses the least work",
+                    workLost: held[victim].workAtRisk))
+            trial.free(victim)
+        }
+        var picked: [Candidate] = []
+        for candidate in candidates {
+            guard let pick = trial.pick(slot: candidate.slot, shape: shape, avoidReserved: avoidReserved) else {
+                return false
+            }
+            var updated = candidate
+            updated.pick = pick
+            picked.append(updated)
+        }
+        trial.commit(
+            job: job, tierIndex: tierIndex, tier: tier, candidates: picked, preempting: victims.map { held[$0].job })
+        self = trial
+        return true
     }
 
     /// Whether a job must stay off the reserved chips: it may use them only if it surely ends first.

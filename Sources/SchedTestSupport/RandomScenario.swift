@@ -68,6 +68,9 @@ public struct RandomScenario: Sendable, CustomStringConvertible {
         }
     }
 
+    public var jobsByID: [JobID: Job] { Dictionary(uniqueKeysWithValues: queue.map { ($0.job.id, $0.job) }) }
+    public var nodesByID: [NodeID: Node] { Dictionary(uniqueKeysWithValues: snapshot.nodes.map { ($0.id, $0) }) }
+
     public var description: String {
         "\(snapshot.nodes.count) nodes, \(snapshot.running.count) running, \(queue.count) queued"
     }

@@ -22,12 +22,22 @@ struct PlanPropertyTests {
             snapshot: scenario.snapshot, queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed))
     }
 
-    @Test("no chip is booked twice, and only ready nodes' healthy chips are placed")
-    func noChipBookedTwice() async {
-        await propertyCheck(count: 300, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
+    /// Checks `property` on the plan of each random scenario, policy and seed.
+    func everyPlan(
+        count: Int = 300,
+        _ property: @escaping (RandomScenario, SchedulingPolicy, Int, SchedulingPlan) throws -> Void
+    ) async {
+        await propertyCheck(count: count, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
             nodes, jobs, seed, policyIndex in
             let scenario = scenario(nodes, jobs, seed)
-            let plan = try run(scenario, policy(policyIndex), seed: seed)
+            let policy = policy(policyIndex)
+            try property(scenario, policy, seed, try run(scenario, policy, seed: seed))
+        }
+    }
+
+    @Test("no chip is booked twice, and only ready nodes' healthy chips are placed")
+    func noChipBookedTwice() async {
+        await everyPlan { scenario, policy, seed, plan in
             let victims = Set(plan.preemptions.map(\.victim))
             var booked: Set<String> = []
             for running in scenario.snapshot.running where !victims.contains(running.id) {
@@ -35,7 +45,7 @@ struct PlanPropertyTests {
                     for chip in assignment.chips { booked.insert("\(assignment.node)/\(chip)") }
                 }
             }
-            let nodesByID = Dictionary(uniqueKeysWithValues: scenario.snapshot.nodes.map { ($0.id, $0) })
+            let nodesByID = scenario.nodesByID
             for placement in plan.placements {
                 for assignment in placement.assignments {
                     let node = try #require(nodesByID[assignment.node])
@@ -53,11 +63,8 @@ struct PlanPropertyTests {
 
     @Test("a gang is placed whole or not at all, and every job is placed, waiting or given up exactly once")
     func gangsWhole() async {
-        await propertyCheck(count: 300, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
-            nodes, jobs, seed, policyIndex in
-            let scenario = scenario(nodes, jobs, seed)
-            let plan = try run(scenario, policy(policyIndex), seed: seed)
-            let jobsByID = Dictionary(uniqueKeysWithValues: scenario.queue.map { ($0.job.id, $0.job) })
+        await everyPlan { scenario, policy, seed, plan in
+            let jobsByID = scenario.jobsByID
             for placement in plan.placements {
                 let job = try #require(jobsByID[placement.job])
                 let shape = job.shape(onTier: placement.tier)
@@ -73,12 +80,9 @@ struct PlanPropertyTests {
 
     @Test("every placed chip satisfies the job's tier and memory")
     func tierAndMemory() async {
-        await propertyCheck(count: 300, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
-            nodes, jobs, seed, policyIndex in
-            let scenario = scenario(nodes, jobs, seed)
-            let plan = try run(scenario, policy(policyIndex), seed: seed)
-            let jobsByID = Dictionary(uniqueKeysWithValues: scenario.queue.map { ($0.job.id, $0.job) })
-            let nodesByID = Dictionary(uniqueKeysWithValues: scenario.snapshot.nodes.map { ($0.id, $0) })
+        await everyPlan { scenario, policy, seed, plan in
+            let jobsByID = scenario.jobsByID
+            let nodesByID = scenario.nodesByID
             for placement in plan.placements {
                 let job = try #require(jobsByID[placement.job])
                 let tier = job.effectiveTiers[placement.tier]
@@ -97,25 +101,22 @@ struct PlanPropertyTests {
 
     @Test("backfill never delays the reserved job")
     func backfillNeverDelays() async {
-        await propertyCheck(count: 300, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
-            nodes, jobs, seed, policyIndex in
-            let scenario = scenario(nodes, jobs, seed)
-            let plan = try run(scenario, policy(policyIndex), seed: seed)
+        await everyPlan { scenario, policy, seed, plan in
             guard let reservation = plan.reservation else { return }
             // The cluster after the plan: victims gone, placements running until their time limits.
             let victims = Set(plan.preemptions.map(\.victim))
-            let jobsByID = Dictionary(uniqueKeysWithValues: scenario.queue.map { ($0.job.id, $0) })
+            let pendingByID = Dictionary(uniqueKeysWithValues: scenario.queue.map { ($0.job.id, $0) })
             var running = scenario.snapshot.running.filter { !victims.contains($0.id) }
             for placement in plan.placements {
-                let job = try #require(jobsByID[placement.job]).job
+                let job = try #require(pendingByID[placement.job]).job
                 running.append(
                     RunningJob(
                         id: job.id, priority: job.priority, assignments: placement.assignments, startedAt: scenario.now,
                         expectedEndAt: job.timeLimit.map { scenario.now + $0 }))
             }
-            var head = try #require(jobsByID[reservation.job])
+            var head = try #require(pendingByID[reservation.job])
             if let moved = plan.fallbacks.last(where: { $0.job == head.job.id }) { head.ladder = moved.ladder }
-            var strict = policy(policyIndex)
+            var strict = policy
             strict.preemption = false
             let after = try Scheduler.plan(
                 snapshot: ClusterSnapshot(nodes: scenario.snapshot.nodes, running: running, catalog: catalog),
@@ -129,15 +130,14 @@ struct PlanPropertyTests {
 
     @Test("the same input and seed give the same plan")
     func deterministic() async {
-        await propertyCheck(count: 200, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
-            nodes, jobs, seed, policyIndex in
-            let scenario = scenario(nodes, jobs, seed)
-            let shuffled = RandomScenario(nodeCount: nodes, jobCount: jobs, seed: UInt64(seed), catalog: catalog)
-            var reversed = shuffled
-            reversed.queue.reverse()  // queue order in the input must not matter either
-            let first = try run(scenario, policy(policyIndex), seed: seed)
-            let second = try run(reversed, policy(policyIndex), seed: seed)
-            #expect(first == second)
+        await everyPlan(count: 200) { scenario, policy, seed, plan in
+            // The same input made afresh, queue order reversed: the order jobs arrive in must not matter.
+            var again = RandomScenario(
+                nodeCount: scenario.snapshot.nodes.count, jobCount: scenario.queue.count, seed: UInt64(seed),
+                catalog: catalog)
+            again.queue.reverse()
+            let second = try run(again, policy, seed: seed)
+            #expect(plan == second)
         }
     }
 }
