@@ -22,6 +22,24 @@ struct Measurement {
     }
 }
 
+extension Measurement {
+    /// Runs `baseline` and `body` back to back `runs` times and keeps, per run, body's time less the
+    /// baseline's: the cost of what `body` does beyond the baseline, with the machine's drift paired out.
+    static func paired<Result>(
+        _ runs: Int, baseline: () throws -> Void, _ body: () throws -> Result
+    ) rethrows -> (Measurement, Result) {
+        var differences: [Double] = []
+        var last: Result?
+        for _ in 0..<runs {
+            let (base, _) = try run(1, baseline)
+            let (full, result) = try run(1, body)
+            differences.append(full.seconds[0] - base.seconds[0])
+            last = result
+        }
+        return (Measurement(seconds: differences), last!)
+    }
+}
+
 func format(_ value: Double, _ digits: Int = 1) -> String {
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }

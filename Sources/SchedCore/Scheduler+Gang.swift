@@ -14,6 +14,7 @@ extension PlanningSession {
                 guard let found = findGang(model: model, job: job, shape: shape, avoidReserved: avoidReserved)
                 else { continue }
                 if best == nil || found.domains < best!.domains { best = found }
+                if found.domains == 1 { break }  // nothing does better than one domain; ties keep the earlier model
             }
             if let best { return best.candidates }
         }

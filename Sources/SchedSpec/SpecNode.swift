@@ -122,12 +122,16 @@ struct SpecNode {
     /// A duration: a number of seconds, or a number with `s`, `m`, `h` or `d`.
     func duration() throws(SpecError) -> Seconds {
         if let number = node.float ?? node.int.map(Double.init), node.string.map({ Double($0) != nil }) ?? false {
-            guard number >= 0 else { throw error("a duration must not be negative") }
+            guard number.isFinite, number >= 0 else {
+                throw error("a duration is a finite number of seconds, at least 0")
+            }
             return number
         }
         let text = try string().trimmingCharacters(in: .whitespaces)
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        guard let unit = text.last, let scale = units[unit], let value = Double(text.dropLast()), value >= 0 else {
+        guard let unit = text.last, let scale = units[unit], let value = Double(text.dropLast()), value.isFinite,
+            value >= 0
+        else {
             throw error("expected a duration such as 90s, 30m, 2h or 1d, got '\(text)'")
         }
         return value * scale

@@ -90,6 +90,15 @@ struct JobAndFleetFileTests {
         #expect(Set(large.nodes.compactMap(\.domain)).count == 10_000 / 32 + 8, "switch domains of 32 per group")
     }
 
+    @Test(
+        "a duration that is not a finite, non-negative time is refused",
+        arguments: ["infh", "-5m", "nans", "3 weeks", ".inf"])
+    func badDuration(text: String) {
+        #expect(throws: SpecError.self) {
+            try JobFile.parse("id: j\nkind: batch\ntimeLimit: \(text)\n", file: "j.yaml", catalog: catalog)
+        }
+    }
+
     @Test("a fleet file with a negative count names the line and field")
     func badFleet() {
         #expect {
