@@ -1,12 +1,21 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+let nio = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+
 let package = Package(
     name: "HeteroSched",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SchedCore", targets: ["SchedCore"]),
         .library(name: "SchedSpec", targets: ["SchedSpec"]),
+        .library(name: "Wire", targets: ["Wire"]),
+        .executable(name: "sched-coordinator", targets: ["sched-coordinator"]),
+        .executable(name: "sched-agent", targets: ["sched-agent"]),
+        .executable(name: "schedctl", targets: ["schedctl"]),
         .executable(name: "sched-bench", targets: ["sched-bench"]),
     ],
     dependencies: [
@@ -14,6 +23,12 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // Pure placement engine: values in, plans out. Standard library and swift-collections only.
@@ -26,14 +41,56 @@ let package = Package(
             name: "SchedSpec",
             dependencies: ["SchedCore", .product(name: "Yams", package: "Yams")]
         ),
+        // The line protocol: one message enum, one codec, NIO framing, the HMAC handshake.
+        .target(
+            name: "Wire",
+            dependencies: [
+                "SchedCore", "SchedSpec", nio, nioPosix,
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Durable state behind a narrow protocol: SQLite through GRDB, and an in-memory twin.
+        .target(
+            name: "SchedStore",
+            dependencies: ["SchedCore", "Wire", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "CoordinatorKit",
+            dependencies: [
+                "SchedCore", "SchedSpec", "Wire", "SchedStore", nio, nioPosix, logging,
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Coordinator/CoordinatorKit"
+        ),
+        .executableTarget(
+            name: "sched-coordinator",
+            dependencies: ["CoordinatorKit", "SchedSpec", argumentParser, logging],
+            path: "Coordinator/sched-coordinator"
+        ),
+        .target(
+            name: "AgentKit",
+            dependencies: ["SchedCore", "SchedSpec", "Wire", nio, nioPosix, logging],
+            path: "Agents/AgentKit"
+        ),
+        .executableTarget(
+            name: "sched-agent",
+            dependencies: [
+                "AgentKit", argumentParser, logging,
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Agents/sched-agent"
+        ),
+        .target(
+            name: "SchedCtlCommands",
+            dependencies: ["SchedCore", "SchedSpec", "Wire", argumentParser, nio, nioPosix]
+        ),
+        .executableTarget(name: "schedctl", dependencies: ["SchedCtlCommands"]),
         // Seeded fleet and queue generators shared by tests and benchmarks.
         .target(name: "SchedTestSupport", dependencies: ["SchedCore", "SchedSpec"]),
         .executableTarget(
             name: "sched-bench",
-            dependencies: [
-                "SchedCore", "SchedSpec", "SchedTestSupport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["SchedCore", "SchedSpec", "SchedTestSupport", argumentParser],
             path: "Benchmarks/sched-bench"
         ),
         .testTarget(
@@ -46,6 +103,16 @@ let package = Package(
         .testTarget(
             name: "SchedSpecTests",
             dependencies: ["SchedSpec", "SchedCore", "SchedTestSupport"]
+        ),
+        .testTarget(
+            name: "WireTests",
+            dependencies: [
+                "Wire", nio, .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["SchedTestSupport", "Wire"]
         ),
     ]
 )

@@ -10,7 +10,7 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 
 echo "== format check (swift format lint --strict)"
-swift format lint --strict -r Sources Tests Benchmarks Package.swift
+swift format lint --strict -r Sources Tests Benchmarks Coordinator Agents Package.swift
 
 echo "== build (debug, all targets)"
 swift build --build-tests

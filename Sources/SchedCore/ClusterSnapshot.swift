@@ -1,5 +1,5 @@
 /// Where one job runs on one node.
-public struct NodeAssignment: Hashable, Sendable {
+public struct NodeAssignment: Hashable, Sendable, Codable {
     public var node: NodeID
     /// Chip indices as the visible-devices variable counts them.
     public var chips: [Int]

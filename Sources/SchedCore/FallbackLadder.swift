@@ -37,7 +37,7 @@ public enum FailureCause: Hashable, Sendable, CustomStringConvertible {
 
 /// Per-job fallback state: which tier it is on, how often that tier failed it, and since when it waits.
 /// Events in, actions out; the drivers store the value and feed it back.
-public struct FallbackLadder: Hashable, Sendable {
+public struct FallbackLadder: Hashable, Sendable, Codable {
     public let tierCount: Int
     public private(set) var tier: Int
     public private(set) var failuresOnTier: Int

@@ -40,7 +40,7 @@ public enum ChipSelector: Hashable, Sendable, CustomStringConvertible {
 
 /// One rung of a job's chip preference. Shape overrides let a tier ask for, say, 16 Ascend chips a
 /// node but 8 on NVIDIA nodes.
-public struct ChipTier: Hashable, Sendable, CustomStringConvertible {
+public struct ChipTier: Hashable, Sendable, Codable, CustomStringConvertible {
     public var name: String
     /// Any selector matching is enough; empty means any chip.
     public var selectors: [ChipSelector]
@@ -64,7 +64,7 @@ public struct ChipTier: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// When a job moves down its tier list.
-public struct FallbackRule: Hashable, Sendable {
+public struct FallbackRule: Hashable, Sendable, Codable {
     /// Failures (chip faults, lost nodes, link faults) on one tier before moving down; nil = never for that.
     public var maxFailuresPerTier: Int?
     /// How long a job may wait to be placed on one tier before moving down; nil = forever.
@@ -82,7 +82,7 @@ public struct FallbackRule: Hashable, Sendable {
 }
 
 /// How tightly a gang must sit (Slurm's `--switches=count@max-time`).
-public struct GangTopology: Hashable, Sendable {
+public struct GangTopology: Hashable, Sendable, Codable {
     /// At most this many topology domains; nil = as few as the fleet allows, however many.
     public var maxDomains: Int?
     /// After waiting this long the domain limit is dropped; nil = hold the limit forever.
@@ -95,7 +95,7 @@ public struct GangTopology: Hashable, Sendable {
 }
 
 /// A unit of work as the scheduler sees it. Commands, environments and images live with the driver.
-public struct Job: Hashable, Sendable {
+public struct Job: Hashable, Sendable, Codable {
     public var id: JobID
     public var kind: JobKind
     public var chipsPerNode: Int
@@ -151,7 +151,7 @@ public struct Job: Hashable, Sendable {
 }
 
 /// Chips per node times nodes.
-public struct JobShape: Hashable, Sendable {
+public struct JobShape: Hashable, Sendable, Codable {
     public var chipsPerNode: Int
     public var nodes: Int
     public init(chipsPerNode: Int, nodes: Int) {

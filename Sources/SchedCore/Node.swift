@@ -15,7 +15,7 @@ public enum ChipHealth: String, Hashable, Sendable, CaseIterable {
 }
 
 /// One accelerator chip on a node.
-public struct Chip: Hashable, Sendable {
+public struct Chip: Hashable, Sendable, Codable {
     /// The index the visible-devices variable uses.
     public var index: Int
     public var model: ChipModelID
@@ -39,7 +39,7 @@ public struct Chip: Hashable, Sendable {
 }
 
 /// CPUs and memory of one NUMA node of a host.
-public struct NUMANode: Hashable, Sendable {
+public struct NUMANode: Hashable, Sendable, Codable {
     public var id: Int
     public var cpus: [Int]
     public var memoryGiB: Double
@@ -60,7 +60,7 @@ public enum NodeState: String, Hashable, Sendable, CaseIterable {
 }
 
 /// The scale-out domain a node sits in (a leaf switch, an Ascend super-node): gangs prefer one.
-public struct TopologyDomain: Hashable, Sendable, CustomStringConvertible {
+public struct TopologyDomain: Hashable, Sendable, Codable, CustomStringConvertible {
     /// What kind of domain this is: `switch`, `supernode`, `zone`.
     public var kind: String
     public var name: String
@@ -72,7 +72,7 @@ public struct TopologyDomain: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A host and its chips, as the scheduler sees it.
-public struct Node: Hashable, Sendable {
+public struct Node: Hashable, Sendable, Codable {
     public var id: NodeID
     public var chips: [Chip]
     public var numaNodes: [NUMANode]

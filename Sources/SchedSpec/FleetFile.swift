@@ -4,6 +4,20 @@ import SchedCore
 public struct FleetSpec: Sendable {
     public var name: String
     public var nodes: [Node]
+    public var faults: FaultProfile
+}
+
+/// Faults a simulated fleet injects, from a seed.
+public struct FaultProfile: Sendable, Equatable {
+    /// Chip faults per chip per simulated hour, by chip model.
+    public var chipFaultsPerHour: [ChipModelID: Double]
+    /// Scale-out bandwidth per node when links are degraded, by chip model (overrides the groups' figure).
+    public var degradedBandwidthGBps: [ChipModelID: Double]
+
+    public init(chipFaultsPerHour: [ChipModelID: Double] = [:], degradedBandwidthGBps: [ChipModelID: Double] = [:]) {
+        self.chipFaultsPerHour = chipFaultsPerHour
+        self.degradedBandwidthGBps = degradedBandwidthGBps
+    }
 }
 
 public enum FleetFile {
@@ -21,7 +35,7 @@ public enum FleetFile {
     }
 
     static func read(_ root: SpecNode, catalog: ChipCatalog) throws(SpecError) -> FleetSpec {
-        let top = try root.mapping(allowing: ["name", "nodeGroups"])
+        let top = try root.mapping(allowing: ["name", "nodeGroups", "faults"])
         let name = try top["name"]?.string() ?? "fleet"
         var nodes: [Node] = []
         var groupNames: Set<String> = []
@@ -88,6 +102,31 @@ public enum FleetFile {
                         interNodeBandwidthGBps: bandwidth))
             }
         }
-        return FleetSpec(name: name, nodes: nodes)
+        var faults = FaultProfile()
+        if let faultNode = top["faults"] {
+            let fields = try faultNode.mapping(allowing: ["chipFaultsPerHour", "degradedBandwidthGBps"])
+            faults.chipFaultsPerHour = try perModel(fields["chipFaultsPerHour"], catalog: catalog, positive: false)
+            faults.degradedBandwidthGBps = try perModel(
+                fields["degradedBandwidthGBps"], catalog: catalog, positive: true)
+            for (model, bandwidth) in faults.degradedBandwidthGBps {
+                for index in nodes.indices where nodes[index].chips.first?.model == model {
+                    nodes[index].interNodeBandwidthGBps = bandwidth
+                }
+            }
+        }
+        return FleetSpec(name: name, nodes: nodes, faults: faults)
+    }
+
+    /// `model: number` pairs, every model known to the catalog.
+    static func perModel(_ node: SpecNode?, catalog: ChipCatalog, positive: Bool) throws(SpecError) -> [ChipModelID:
+        Double]
+    {
+        guard let node else { return [:] }
+        var result: [ChipModelID: Double] = [:]
+        for (key, value) in try node.pairs() {
+            let model = try key.chipModel(in: catalog).id
+            result[model] = positive ? try value.positiveDouble() : try value.nonNegativeDouble()
+        }
+        return result
     }
 }

@@ -1,10 +1,50 @@
 import SchedCore
 
+/// What a job runs, beside where: the part of a job file the agents need.
+public struct RunSpec: Codable, Equatable, Sendable {
+    public var command: [String]
+    public var env: [String: String]
+    public var workingDirectory: String?
+    public var checkpointDirectory: String?
+    /// For simulated agents: how the job behaves.
+    public var simulation: SimulatedRun?
+
+    public init(
+        command: [String] = [], env: [String: String] = [:], workingDirectory: String? = nil,
+        checkpointDirectory: String? = nil, simulation: SimulatedRun? = nil
+    ) {
+        self.command = command
+        self.env = env
+        self.workingDirectory = workingDirectory
+        self.checkpointDirectory = checkpointDirectory
+        self.simulation = simulation
+    }
+}
+
+/// A simulated job: its length on the reference chip (H100), and for training its steps and checkpoints.
+public struct SimulatedRun: Codable, Equatable, Sendable {
+    public var seconds: Double
+    public var steps: Int
+    public var checkpointEverySteps: Int
+
+    public init(seconds: Double, steps: Int = 100, checkpointEverySteps: Int = 10) {
+        self.seconds = seconds
+        self.steps = steps
+        self.checkpointEverySteps = checkpointEverySteps
+    }
+}
+
+/// A job as a file describes it: where it may run, and what it runs.
+public struct JobDefinition: Sendable, Equatable {
+    public var job: Job
+    public var run: RunSpec
+}
+
 /// A job file (`schedctl submit -f job.yaml`) -> a SchedCore job, every chip name checked against the catalog.
 public enum JobFile {
     static let fields = [
         "id", "kind", "chipsPerNode", "nodes", "minChipMemoryGiB", "tiers", "fallback", "topology", "priority",
-        "queue", "timeLimit",
+        "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate",
     ]
     static let tierFields = ["name", "models", "vendor", "family", "chipsPerNode", "nodes"]
 
@@ -18,9 +58,46 @@ public enum JobFile {
         try read(SpecNode.parse(text, file: file), catalog: catalog, submittedAt: submittedAt)
     }
 
+    /// The whole definition: placement (`Job`) and what to run (`RunSpec`).
+    public static func parseDefinition(_ text: String, file: String, catalog: ChipCatalog, submittedAt: Seconds = 0)
+        throws(SpecError) -> JobDefinition
+    {
+        let root = try SpecNode.parse(text, file: file)
+        let job = try read(root, catalog: catalog, submittedAt: submittedAt)
+        return JobDefinition(job: job, run: try runSpec(root.mapping(allowing: fields)))
+    }
+
+    static func runSpec(_ top: SpecMapping) throws(SpecError) -> RunSpec {
+        var run = RunSpec()
+        if let command = top["command"] {
+            if case .scalar = command.node {
+                run.command = ["/bin/sh", "-c", try command.string()]
+            } else {
+                run.command = try command.stringList()
+            }
+        }
+        if let env = top["env"] {
+            guard case .mapping(let mapping) = env.node else { throw env.error("expected NAME: value pairs") }
+            for (key, value) in mapping {
+                guard let name = key.string, let text = value.string else { throw env.error("env values are text") }
+                run.env[name] = text
+            }
+        }
+        run.workingDirectory = try top["workingDirectory"]?.string()
+        run.checkpointDirectory = try top["checkpointDirectory"]?.string()
+        if let node = top["simulate"] {
+            let fields = try node.mapping(allowing: ["duration", "steps", "checkpointEverySteps"])
+            let seconds = try fields.require("duration").duration()
+            let steps = try fields["steps"]?.positiveInt() ?? 100
+            let every = try fields["checkpointEverySteps"]?.positiveInt() ?? max(steps / 10, 1)
+            run.simulation = SimulatedRun(seconds: seconds, steps: steps, checkpointEverySteps: every)
+        }
+        return run
+    }
+
     static func read(_ root: SpecNode, catalog: ChipCatalog, submittedAt: Seconds) throws(SpecError) -> Job {
         let top = try root.mapping(allowing: fields)
-        let id = try top.require("id").string()
+        let id = try top["id"]?.string() ?? ""
         let kindNode = try top.require("kind")
         let kindName = try kindNode.string()
         guard let kind = JobKind(rawValue: kindName) else {

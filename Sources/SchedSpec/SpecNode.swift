@@ -40,6 +40,17 @@ struct SpecNode {
         SpecError(file: file, line: line, field: path, message: message)
     }
 
+    /// The `key: value` pairs of a mapping whose keys are data (chip model names), not field names.
+    func pairs() throws(SpecError) -> [(key: SpecNode, value: SpecNode)] {
+        guard case .mapping(let mapping) = node else { throw error("expected a mapping of name: value") }
+        var result: [(key: SpecNode, value: SpecNode)] = []
+        for (keyNode, value) in mapping {
+            let name = keyNode.string ?? "?"
+            result.append((SpecNode(node: keyNode, file: file, path: path), child(value, name)))
+        }
+        return result
+    }
+
     private func child(_ node: Yams.Node, _ component: String) -> SpecNode {
         SpecNode(node: node, file: file, path: path.isEmpty ? component : path + "." + component)
     }

@@ -1,0 +1,42 @@
+import Logging
+import SchedCore
+import SchedSpec
+import Wire
+
+/// Plays every node of a fleet file, each on its own connection, until cancelled.
+public struct SimulatedFleet: Sendable {
+    public var fleet: FleetSpec
+    public var endpoint: WireEndpoint
+    public var token: String
+    public var catalog: ChipCatalog
+    public var timeScale: Double
+    public var heartbeatInterval: Duration
+    public var seed: UInt64
+    public var logger: Logger
+
+    public init(
+        fleet: FleetSpec, endpoint: WireEndpoint, token: String, catalog: ChipCatalog, timeScale: Double,
+        heartbeatInterval: Duration, seed: UInt64, logger: Logger
+    ) {
+        self.fleet = fleet
+        self.endpoint = endpoint
+        self.token = token
+        self.catalog = catalog
+        self.timeScale = timeScale
+        self.heartbeatInterval = heartbeatInterval
+        self.seed = seed
+        self.logger = logger
+    }
+
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for (ordinal, node) in fleet.nodes.enumerated() {
+                let agent = SimulatedNodeAgent(
+                    node: node, endpoint: endpoint, token: token, catalog: catalog, faults: fleet.faults,
+                    timeScale: timeScale, heartbeatInterval: heartbeatInterval, seed: seed &+ UInt64(ordinal),
+                    logger: logger)
+                group.addTask { await agent.run() }
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import Logging
+import SchedCore
+import SchedSpec
+import Wire
+
+/// One simulated node: its own session, heartbeats, and attempts played in scaled time.
+public struct SimulatedNodeAgent: Sendable {
+    public var node: Node
+    public var endpoint: WireEndpoint
+    public var token: String
+    public var catalog: ChipCatalog
+    public var faults: FaultProfile
+    /// Simulated seconds per real second.
+    public var timeScale: Double
+    public var heartbeatInterval: Duration
+    public var seed: UInt64
+    public var logger: Logger
+
+    public init(
+        node: Node, endpoint: WireEndpoint, token: String, catalog: ChipCatalog, faults: FaultProfile,
+        timeScale: Double, heartbeatInterval: Duration, seed: UInt64, logger: Logger
+    ) {
+        self.node = node
+        self.endpoint = endpoint
+        self.token = token
+        self.catalog = catalog
+        self.faults = faults
+        self.timeScale = timeScale
+        self.heartbeatInterval = heartbeatInterval
+        self.seed = seed
+        self.logger = logger
+    }
+
+    /// Runs until cancelled, reconnecting with back-off when the coordinator is away.
+    public func run() async {
+        var delay = 0.2
+        while !Task.isCancelled {
+            do {
+                try await session()
+                delay = 0.2
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.debug("\(node.id): session ended: \(error); reconnecting in \(delay) s")
+            }
+            try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            delay = min(delay * 2, 5)
+        }
+    }
+
+    func session() async throws {
+        let attempts = AttemptBook()
+        try await WireClient.withSession(
+            to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name)
+        ) { session in
+            _ = try await session.request(.register(Register(node: node, running: await attempts.running())))
+            let writer = session.writer
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: heartbeatInterval)
+                        try await writer.send(
+                            .heartbeat(Heartbeat(interNodeBandwidthGBps: node.interNodeBandwidthGBps)))
+                    }
+                }
+                while let message = try await session.receive() {
+                    switch message {
+                    case .run(let order):
+                        let key = AttemptRef(job: order.job, attempt: order.attempt)
+                        await attempts.start(key)
+                        group.addTask { try await play(order, key: key, attempts: attempts, writer: writer) }
+                    case .kill(let order):
+                        await attempts.kill(AttemptRef(job: order.job, attempt: order.attempt))
+                    case .err(let error):
+                        logger.warning("\(node.id): coordinator says \(error)")
+                    default:
+                        break
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Plays one attempt: STARTED, steps in scaled time, then EXITED as the simulation decided.
+    func play(_ order: RunOrder, key: AttemptRef, attempts: AttemptBook, writer: WireWriter) async throws {
+        let model = catalog[ChipModelID(order.chipModel)]
+        let rate = faults.chipFaultsPerHour[ChipModelID(order.chipModel)] ?? 0
+        let plan = SimulatedAttempt(
+            order: order, model: model, faultsPerChipHour: rate,
+            seed: seed ^ stableHash(order.job) ^ UInt64(order.attempt) &* 0x9E37_79B9)
+        try await writer.send(.started(key))
+        let realStep = Duration.milliseconds(Int(plan.secondsPerStep / timeScale * 1000))
+        let endStep: Int
+        switch plan.ending {
+        case .completes: endStep = plan.lastStep
+        case .faults(let step, _), .timesOut(let step): endStep = step
+        }
+        var step = plan.firstStep - 1
+        while step < endStep {
+            // Sleep a step in slices, so that a KILL is answered within a tenth of a second.
+            var remaining = realStep
+            while remaining > .zero {
+                if await attempts.isKilled(key) { break }
+                let slice = min(remaining, .milliseconds(100))
+                try await Task.sleep(for: slice)
+                remaining -= slice
+            }
+            step += 1
+            if await attempts.isKilled(key) {
+                await attempts.finish(key)
+                try await writer.send(
+                    .exited(
+                        Exit(
+                            job: order.job, attempt: order.attempt, outcome: .killed, message: "stopped on order",
+                            step: step, checkpointStep: plan.checkpoint(before: step))))
+                return
+            }
+        }
+        await attempts.finish(key)
+        let exit: Exit
+        switch plan.ending {
+        case .completes:
+            exit = Exit(
+                job: order.job, attempt: order.attempt, outcome: .completed, exitStatus: 0, step: step,
+                checkpointStep: step)
+        case .faults(let at, let chip):
+            exit = Exit(
+                job: order.job, attempt: order.attempt, outcome: .fault,
+                message: "\(order.chipModel) chip \(chip) faulted at step \(at)", step: at,
+                checkpointStep: plan.checkpoint(before: at - 1), faultChip: chip)
+        case .timesOut(let at):
+            exit = Exit(
+                job: order.job, attempt: order.attempt, outcome: .timedOut, message: "time limit reached at step \(at)",
+                step: at, checkpointStep: plan.checkpoint(before: at))
+        }
+        try await writer.send(.exited(exit))
+    }
+}
+
+/// Attempts this node runs, and those it was told to stop.
+actor AttemptBook {
+    private var active: Set<AttemptRef> = []
+    private var killed: Set<AttemptRef> = []
+
+    func start(_ key: AttemptRef) { active.insert(key) }
+    func kill(_ key: AttemptRef) { if active.contains(key) { killed.insert(key) } }
+    func isKilled(_ key: AttemptRef) -> Bool { killed.contains(key) }
+    func finish(_ key: AttemptRef) {
+        active.remove(key)
+        killed.remove(key)
+    }
+    func running() -> [AttemptRef] { active.sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) } }
+}
+
+/// FNV-1a: a hash that is the same in every process, for seeds.
+func stableHash(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x100_0000_01b3
+    }
+    return hash
+}

@@ -1,0 +1,99 @@
+import AgentKit
+import ArgumentParser
+import Foundation
+import Logging
+import SchedSpec
+import ServiceLifecycle
+import Wire
+
+@main
+struct SchedAgent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sched-agent",
+        abstract: "The HeteroSched node agent. Today it plays the nodes of a fleet file (--simulate).",
+        discussion: """
+            With --simulate FLEET.yaml, every node of the fleet registers on its own connection, heartbeats, \
+            runs placed jobs in simulated time (a job's length on an H100 scaled by the chip model's relative \
+            throughput, divided by --time-scale), checkpoints training every N steps, and injects the faults \
+            the fleet file describes, from --seed. Discovery of real chips and running real processes come \
+            with the real agent.
+            """)
+
+    @Option(help: "Fleet file whose nodes to play (deploy/fleets/*.yaml).")
+    var simulate: String?
+
+    @Option(help: "Coordinator address, host:port (or HETEROSCHED_ADDRESS).")
+    var coordinator: String?
+
+    @Option(
+        name: .customLong("token-file"), help: "File whose first line is the shared token (or HETEROSCHED_TOKEN_FILE).")
+    var tokenFile: String?
+
+    @Option(help: "Chip catalog file (default: deploy/catalog/chips.yaml, then /etc/heterosched/chips.yaml).")
+    var catalog: String?
+
+    @Option(name: .customLong("time-scale"), help: "Simulated seconds per real second (3600: an hour a second).")
+    var timeScale = 60.0
+
+    @Option(name: .customLong("heartbeat-interval"), help: "Seconds between heartbeats.")
+    var heartbeatInterval = 2.0
+
+    @Option(help: "Seed for the simulated faults.")
+    var seed: UInt64 = 1
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard simulate != nil else {
+            throw ValidationError(
+                "this build of sched-agent plays simulated nodes only: pass --simulate FLEET.yaml "
+                    + "(for example deploy/fleets/demo.yaml)")
+        }
+        guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
+        guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "sched-agent")
+        let address = coordinator ?? ProcessInfo.processInfo.environment["HETEROSCHED_ADDRESS"] ?? Defaults.address
+        guard let endpoint = WireEndpoint(address) else {
+            throw ValidationError("the coordinator address is host:port, got '\(address)'")
+        }
+        do {
+            let catalog = try Defaults.catalog(path: catalog, overrides: [])
+            let fleet = try FleetFile.load(path: simulate!, catalog: catalog)
+            let token = try Defaults.token(file: tokenFile)
+            logger.info("playing \(fleet.nodes.count) nodes of \(fleet.name) against \(endpoint), time x\(timeScale)")
+            let players = SimulatedFleet(
+                fleet: fleet, endpoint: endpoint, token: token, catalog: catalog, timeScale: timeScale,
+                heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: seed, logger: logger)
+            // SIGTERM or SIGINT ends every node's session.
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [.init(service: FleetService(players: players))],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        } catch let error as SetupError {
+            throw ValidationError(error.description)
+        } catch let error as SpecError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+struct FleetService: Service {
+    let players: SimulatedFleet
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await players.run() }
+    }
+}

@@ -1,0 +1,77 @@
+import Logging
+import NIOCore
+import SchedCore
+import Wire
+
+/// An agent's session: it must `REGISTER` the node its `HELLO` named, then speaks only for that node.
+struct AgentSession {
+    let state: CoordinatorState
+    let outbox: Outbox
+    let node: NodeID
+    let logger: Logger
+
+    func run(_ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator) async throws {
+        var session: Int?
+        do {
+            try await serve(&lines, &session)
+        } catch {
+            if let session { await state.disconnected(node: node, session: session) }
+            throw error
+        }
+        if let session { await state.disconnected(node: node, session: session) }
+    }
+
+    private func serve(
+        _ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator, _ session: inout Int?
+    ) async throws {
+        while let line = try await lines.next() {
+            let message: WireMessage
+            switch line {
+            case .tooLong(let limit):
+                outbox.send(.err(tooLong(limit)))
+                return
+            case .invalid(let error):
+                outbox.send(.err(error))
+                continue
+            case .message(let decoded): message = decoded
+            }
+            guard let open = session else {
+                guard case .register(let registration) = message else {
+                    outbox.send(.err(ErrorReply(.notAllowed, "an agent's first message after AUTH is REGISTER")))
+                    continue
+                }
+                guard registration.node.id == node else {
+                    outbox.send(
+                        .err(
+                            ErrorReply(
+                                .wrongNode,
+                                "this session speaks for node \(node) (its HELLO said so), not \(registration.node.id)")
+                        ))
+                    return
+                }
+                do throws(ErrorReply) {
+                    session = try await state.register(registration, outbox: outbox)
+                    outbox.send(.ok(JSONText("{\"registered\":\"\(node)\"}")))
+                } catch {
+                    outbox.send(.err(error))
+                    return
+                }
+                continue
+            }
+            do throws(ErrorReply) {
+                switch message {
+                case .heartbeat(let beat): await state.heartbeat(node: node, session: open, beat)
+                case .started(let attempt): try await state.started(attempt, node: node)
+                case .exited(let exit): try await state.exited(exit, node: node)
+                case .register:
+                    outbox.send(.err(ErrorReply(.notAllowed, "this session has registered \(node) already")))
+                case .bye: return
+                default:
+                    outbox.send(.err(ErrorReply(.notAllowed, "an agent cannot send \(verb(of: message))")))
+                }
+            } catch {
+                outbox.send(.err(error))
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Logging
+import NIOCore
+import Wire
+
+/// A `schedctl` (or any client) session: one reply per request, or an event stream after `WATCH`.
+struct ClientSession {
+    let state: CoordinatorState
+    let outbox: Outbox
+    let logger: Logger
+
+    func run(_ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator) async throws {
+        while let line = try await lines.next() {
+            switch line {
+            case .tooLong(let limit):
+                outbox.send(.err(tooLong(limit)))
+                return
+            case .invalid(let error):
+                outbox.send(.err(error))
+            case .message(.watch(let request)):
+                try await watch(request, &lines)
+                return
+            case .message(.bye):
+                return
+            case .message(let message):
+                outbox.send(await reply(to: message))
+            }
+        }
+    }
+
+    func reply(to message: WireMessage) async -> WireMessage {
+        do throws(ErrorReply) {
+            switch message {
+            case .submit(let request): return ok(try await state.submit(request))
+            case .cancel(let ref): return ok(try await state.cancel(ref.job))
+            case .status(let ref): return ok(try await state.record(ref.job))
+            case .jobs(let query): return ok(try await state.list(states: query.states))
+            case .nodes: return ok(await state.nodeStatuses())
+            case .logs(let ref): return ok(try await state.logs(job: ref.job))
+            case .fallback(let request): return ok(try await state.operatorFallback(request))
+            case .hello, .challenge, .auth:
+                return .err(ErrorReply(.notAllowed, "the session is already open"))
+            case .register, .heartbeat, .started, .exited, .run, .kill, .ok, .err, .event, .watch, .bye:
+                return .err(ErrorReply(.notAllowed, "a client cannot send \(verb(of: message))"))
+            }
+        } catch {
+            return .err(error)
+        }
+    }
+
+    /// The session becomes a stream of `EVENT` lines until the client goes away.
+    func watch(_ request: WatchRequest, _ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator)
+        async throws
+    {
+        let (id, events) = await state.addWatcher(job: request.job, after: request.after)
+        outbox.send(.ok(JSONText("{\"watching\":true}")))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events {
+                    guard outbox.send(.event(event)) else { return }
+                }
+            }
+            // Anything the client sends now only tells us whether it is still there.
+            while try await lines.next() != nil {}
+            await state.removeWatcher(id)
+            group.cancelAll()
+        }
+        await state.removeWatcher(id)
+    }
+
+    func ok<T: Encodable>(_ value: T) -> WireMessage { .ok(JSONText(WireCodec.json(value))) }
+}
+
+func verb(of message: WireMessage) -> String {
+    String(WireCodec.encode(message).prefix { $0 != " " })
+}

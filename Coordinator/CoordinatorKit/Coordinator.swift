@@ -1,0 +1,45 @@
+import Foundation
+import Logging
+import SchedStore
+import ServiceLifecycle
+import Wire
+
+/// The coordinator daemon, assembled: store, group commit, state, scheduling loop, listener.
+public enum Coordinator {
+    /// Runs until SIGTERM or SIGINT: then stops accepting, drains, flushes the store and the log, and returns.
+    public static func run(_ configuration: CoordinatorConfiguration, logger: Logger) async throws {
+        let directory = configuration.dataDirectory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: directory + "/coordinator.sqlite")
+        let committer = GroupCommitter(store: store)
+        let logFile = try PlacementLogFile(path: directory + "/placement-log.jsonl")
+        defer { logFile.close() }
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let state = CoordinatorState(
+            configuration: configuration, store: store, committer: committer, logFile: logFile, logger: logger,
+            clock: { Date().timeIntervalSince1970 }, wake: wake)
+        try await state.load()
+        let addressFile = directory + "/coordinator.addr"
+        let server = CoordinatorServer(state: state, configuration: configuration, logger: logger) { endpoint in
+            // Scripts and tests read where we listen (port 0 picks one) from here.
+            try? (endpoint.description + "\n").write(toFile: addressFile, atomically: true, encoding: .utf8)
+            FileHandle.standardOutput.write(
+                Data("sched-coordinator listening on \(endpoint), data in \(directory)\n".utf8))
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: CommitterService(committer: committer)),
+                    .init(
+                        service: SchedulingLoop(
+                            state: state, wakeups: wakeups, wake: wake, interval: configuration.scheduleInterval)),
+                    .init(service: server),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        await state.finishWatchers()
+        try? FileManager.default.removeItem(atPath: addressFile)
+        logger.info("stopped; data and placement log in \(directory)")
+    }
+}

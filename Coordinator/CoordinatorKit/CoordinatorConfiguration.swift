@@ -1,0 +1,36 @@
+import SchedCore
+import Wire
+
+/// How a coordinator runs; the executable fills it from flags.
+public struct CoordinatorConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var dataDirectory: String
+    public var token: String
+    public var policy: SchedulingPolicy
+    public var catalog: ChipCatalog
+    public var maximumLineLength: Int
+    /// An agent silent this long is lost, and its jobs go back to the queue.
+    public var heartbeatTimeout: Double
+    /// How often the scheduling loop looks at the queue when nothing wakes it.
+    public var scheduleInterval: Duration
+    public var seed: UInt64
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 7070, dataDirectory: String, token: String,
+        policy: SchedulingPolicy = .binPack, catalog: ChipCatalog,
+        maximumLineLength: Int = LineFraming.defaultMaximumLineLength, heartbeatTimeout: Double = 15,
+        scheduleInterval: Duration = .milliseconds(200), seed: UInt64 = 0
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.token = token
+        self.policy = policy
+        self.catalog = catalog
+        self.maximumLineLength = maximumLineLength
+        self.heartbeatTimeout = heartbeatTimeout
+        self.scheduleInterval = scheduleInterval
+        self.seed = seed
+    }
+}

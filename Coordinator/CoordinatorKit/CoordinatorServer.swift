@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SchedCore
+import ServiceLifecycle
+import Wire
+
+/// Accepts agents and clients, opens their sessions, and hands each to its role's loop. One
+/// function per connection that catches its own errors: no peer can take the server down.
+struct CoordinatorServer: Service {
+    let state: CoordinatorState
+    let configuration: CoordinatorConfiguration
+    let logger: Logger
+    /// Called with the bound address once listening (port 0 picks one).
+    let onListening: @Sendable (WireEndpoint) -> Void
+
+    func run() async throws {
+        let maximumLineLength = configuration.maximumLineLength
+        let server: NIOAsyncChannel<NIOAsyncChannel<InboundLine, String>, Never>
+        do {
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: configuration.host, port: configuration.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
+                    }
+                }
+        } catch {
+            throw CoordinatorError.cannotBind("\(configuration.host):\(configuration.port)", "\(error)")
+        }
+        let port = server.channel.localAddress?.port ?? configuration.port
+        onListening(WireEndpoint(host: configuration.host, port: port))
+        logger.info("listening on \(configuration.host):\(port)")
+        // Stop accepting on graceful shutdown; sessions end with the task group.
+        try await withGracefulShutdownHandler {
+            try await server.executeThenClose { connections in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in connections {
+                        group.addTask { await serve(connection) }
+                    }
+                    // The listener closed (graceful shutdown): end the open sessions too.
+                    group.cancelAll()
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    /// One connection, start to end. Never throws.
+    func serve(_ connection: NIOAsyncChannel<InboundLine, String>) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var lines = inbound.makeAsyncIterator()
+                var handshake = ServerHandshake(token: configuration.token)
+                var hello: Hello?
+                while hello == nil {
+                    guard let line = try await lines.next() else { return }
+                    let message: WireMessage
+                    switch line {
+                    case .message(let decoded): message = decoded
+                    case .invalid(let error):
+                        try await outbound.write(WireCodec.encode(.err(error)))
+                        return
+                    case .tooLong(let limit):
+                        try await outbound.write(WireCodec.encode(.err(tooLong(limit))))
+                        return
+                    }
+                    switch handshake.receive(message) {
+                    case .send(let reply): try await outbound.write(WireCodec.encode(reply))
+                    case .refuse(let error):
+                        try await outbound.write(WireCodec.encode(.err(error)))
+                        return
+                    case .established(let opened):
+                        try await outbound.write(
+                            WireCodec.encode(.ok(JSONText(WireCodec.json(["role": opened.role.rawValue])))))
+                        hello = opened
+                    }
+                }
+                let (outbox, pending) = Outbox.make()
+                // A writer task drains the outbox; this task reads and runs the role's loop.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await message in pending { try await outbound.write(WireCodec.encode(message)) }
+                    }
+                    defer { outbox.close() }
+                    switch hello!.role {
+                    case .client:
+                        try await ClientSession(state: state, outbox: outbox, logger: logger).run(&lines)
+                    case .agent:
+                        try await AgentSession(
+                            state: state, outbox: outbox, node: NodeID(hello!.node ?? ""), logger: logger
+                        ).run(&lines)
+                    }
+                    outbox.close()
+                    try await group.waitForAll()
+                }
+            }
+        } catch {
+            logger.debug("connection ended: \(error)")
+        }
+    }
+}
+
+func tooLong(_ limit: Int) -> ErrorReply {
+    ErrorReply(.lineTooLong, "a line is at most \(limit) bytes; the connection closes")
+}

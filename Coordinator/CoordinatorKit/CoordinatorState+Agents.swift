@@ -1,0 +1,301 @@
+import SchedCore
+import Wire
+
+extension CoordinatorState {
+    /// An agent's session opened for `node`. Returns the session number, or an error to refuse it.
+    func register(_ registration: Register, outbox: Outbox) async throws(ErrorReply) -> Int {
+        let id = registration.node.id
+        if let existing = nodes[id], existing.connected {
+            throw ErrorReply(
+                .conflict, "node \(id) is already registered by another live session; stop that agent first")
+        }
+        let session = nextSession
+        nextSession += 1
+        let now = clock()
+        nodes[id] = NodeEntry(node: registration.node, writer: outbox, session: session, lastHeartbeat: now)
+        // Reconcile: attempts the agent still runs that we also believe in stay; others are stopped.
+        let reported = Set(registration.running)
+        var changed: [JobRecord] = []
+        var events: [PlacementEvent] = []
+        for attempt in registration.running {
+            guard let record = jobs[attempt.job], record.attempt == attempt.attempt, !record.state.isFinal,
+                record.placement?.assignments.contains(where: { $0.node == id }) == true
+            else {
+                outbox.send(
+                    .kill(KillOrder(job: attempt.job, attempt: attempt.attempt, reason: "not known to the coordinator"))
+                )
+                continue
+            }
+        }
+        for (jobID, record) in jobs where record.state == .placed || record.state == .running {
+            guard record.placement?.assignments.contains(where: { $0.node == id }) == true,
+                !reported.contains(AttemptRef(job: jobID, attempt: record.attempt))
+            else { continue }
+            // Placed here before the agent went away, and it no longer runs: the attempt was lost.
+            if let (updated, more) = attemptFailed(record, cause: .nodeLost(id), message: "the agent no longer runs it")
+            {
+                changed.append(updated)
+                events += more
+            }
+        }
+        for record in changed { jobs[record.id] = record }
+        let chips = registration.node.chips
+        let models = Dictionary(grouping: chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
+        events.append(
+            makeEvent(
+                .nodeRegistered, node: id.name,
+                "node \(id) registered: \(models.joined(separator: ", ")), \(registration.node.numaNodes.count) NUMA nodes"
+                    + (registration.node.domain.map { ", \($0)" } ?? "")))
+        do {
+            try await persist(changed, events)
+        } catch {
+            throw ErrorReply(.unavailable, "cannot store the registration: \(error)")
+        }
+        dirty = true
+        return session
+    }
+
+    func heartbeat(node id: NodeID, session: Int, _ beat: Heartbeat) {
+        guard var entry = nodes[id], entry.session == session else { return }
+        entry.lastHeartbeat = clock()
+        let unhealthy = Set(beat.unhealthyChips)
+        var changed = false
+        for index in entry.node.chips.indices {
+            let health: ChipHealth = unhealthy.contains(entry.node.chips[index].index) ? .unhealthy : .healthy
+            if entry.node.chips[index].health != health {
+                entry.node.chips[index].health = health
+                changed = true
+            }
+        }
+        if let bandwidth = beat.interNodeBandwidthGBps, entry.node.interNodeBandwidthGBps != bandwidth {
+            entry.node.interNodeBandwidthGBps = bandwidth
+            changed = true
+        }
+        nodes[id] = entry
+        if changed { dirty = true }
+    }
+
+    /// Checks that an agent speaks of an attempt placed on its own node.
+    func attemptOnNode(_ attempt: AttemptRef, node: NodeID) throws(ErrorReply) -> JobRecord? {
+        guard let record = jobs[attempt.job] else {
+            throw ErrorReply(.unknownJob, "no job '\(attempt.job)'")
+        }
+        // An attempt that is over (requeued, preempted, ended) may still report: ignore it.
+        guard record.attempt == attempt.attempt, record.state == .placed || record.state == .running else { return nil }
+        guard record.placement?.assignments.contains(where: { $0.node == node }) == true else {
+            throw ErrorReply(.wrongNode, "job \(attempt.job) attempt \(attempt.attempt) is not placed on \(node)")
+        }
+        return record
+    }
+
+    func started(_ attempt: AttemptRef, node: NodeID) async throws(ErrorReply) {
+        guard var record = try attemptOnNode(attempt, node: node), record.state == .placed else { return }
+        record.state = .running
+        record.startedAt = clock()
+        jobs[record.id] = record
+        let event = makeEvent(
+            .started, job: record.id, node: node.name, attempt: record.attempt,
+            "started \(record.id) attempt \(record.attempt) on \(node)"
+                + (record.checkpointStep > 0 ? ", resuming from step \(record.checkpointStep)" : ""))
+        do {
+            try await persist([record], [event])
+        } catch {
+            throw ErrorReply(.unavailable, "cannot store the start: \(error)")
+        }
+    }
+
+    func exited(_ exit: Exit, node: NodeID) async throws(ErrorReply) {
+        guard var record = try attemptOnNode(AttemptRef(job: exit.job, attempt: exit.attempt), node: node) else {
+            return
+        }
+        let now = clock()
+        var changed: [JobRecord] = []
+        var events: [PlacementEvent] = []
+        let detail = exit.message.map { ": \($0)" } ?? ""
+        record.lastExit = "\(exit.outcome.rawValue) on \(node)\(detail)"
+        if let step = exit.checkpointStep { record.checkpointStep = max(record.checkpointStep, step) }
+        switch exit.outcome {
+        case .completed:
+            let nodesOfAttempt = Set(record.placement?.assignments.map(\.node) ?? [])
+            completedNodes[record.id, default: []].insert(node)
+            guard completedNodes[record.id]! == nodesOfAttempt else {
+                jobs[record.id] = record
+                return
+            }
+            completedNodes[record.id] = nil
+            record.state = .completed
+            record.endedAt = now
+            record.reason = nil
+            events.append(
+                makeEvent(
+                    .completed, job: record.id, node: node.name, attempt: record.attempt,
+                    "completed \(record.id) on attempt \(record.attempt), tier \((record.placement?.tier ?? 0) + 1) "
+                        + "(\(record.placement?.tierName ?? "?"))"))
+            changed.append(record)
+        case .failed, .timedOut:
+            sendKill(record, reason: "another node of the gang ended", except: node)
+            record.state = .failed
+            record.endedAt = now
+            record.reason =
+                exit.outcome == .timedOut
+                ? "ran past its time limit" : "exited with status \(exit.exitStatus.map(String.init) ?? "?")\(detail)"
+            events.append(
+                makeEvent(
+                    .failed, job: record.id, node: node.name, attempt: record.attempt,
+                    "\(record.id) failed: \(record.reason!)"))
+            changed.append(record)
+        case .fault:
+            sendKill(record, reason: "another node of the gang faulted", except: node)
+            let cause: FailureCause =
+                exit.faultChip.map { .chipFault(node: node, chip: $0) } ?? .other(exit.message ?? "fault on \(node)")
+            if let (updated, more) = attemptFailed(record, cause: cause, message: exit.message, step: exit.step) {
+                changed.append(updated)
+                events += more
+            }
+        case .killed:
+            if record.reason?.hasPrefix("cancelling") == true {
+                record.state = .cancelled
+                record.endedAt = now
+                record.reason = "cancelled by a user"
+                events.append(
+                    makeEvent(
+                        .cancelled, job: record.id, node: node.name, attempt: record.attempt, "cancelled \(record.id)"))
+                changed.append(record)
+            } else {
+                jobs[record.id] = record
+            }
+        }
+        for record in changed { jobs[record.id] = record }
+        do {
+            try await persist(changed, events)
+        } catch {
+            throw ErrorReply(.unavailable, "cannot store the exit: \(error)")
+        }
+        dirty = true
+    }
+
+    /// An attempt ended by something that counts against its tier: the ladder decides whether it
+    /// retries, moves down a tier, or gives up. Returns the new record and its events.
+    func attemptFailed(_ record: JobRecord, cause: FailureCause, message: String?, step: Int? = nil)
+        -> (JobRecord, [PlacementEvent])?
+    {
+        var record = record
+        let now = clock()
+        var events: [PlacementEvent] = []
+        let lost = max((step ?? record.checkpointStep) - record.checkpointStep, 0)
+        record.stepsLost += lost
+        let lostText =
+            step == nil || record.job.kind != .training
+            ? "" : ", \(lost) steps since the checkpoint at step \(record.checkpointStep) lost"
+        events.append(
+            makeEvent(
+                .faulted, job: record.id, attempt: record.attempt,
+                "\(record.id) attempt \(record.attempt) ended by a fault: \(cause)\(lostText)",
+                details: ["stepsLost": String(lost), "checkpointStep": String(record.checkpointStep)]))
+        if !record.tierHistory.isEmpty { record.tierHistory[record.tierHistory.count - 1].failures += 1 }
+        let from = record.ladder.tier
+        switch record.ladder.handle(.failed(cause, at: now), rule: record.job.fallback) {
+        case .retry, .stay, .refused:
+            requeue(&record, now: now)
+            let resume = record.job.kind == .training ? ", will resume from step \(record.checkpointStep)" : ""
+            events.append(
+                makeEvent(
+                    .requeued, job: record.id,
+                    "requeued \(record.id) on tier \(from + 1) (\(record.job.tier(at: from).name))\(resume)"))
+        case .moveTo(let tier, let reason):
+            requeue(&record, now: now)
+            let name = record.job.tier(at: tier).name
+            record.tierHistory.append(TierVisit(tier: tier, name: name, enteredAt: now, reason: reason.description))
+            events.append(
+                makeEvent(
+                    .fellBack, job: record.id,
+                    "\(record.id) falls back from tier \(from + 1) (\(record.job.tier(at: from).name)) to tier "
+                        + "\(tier + 1) (\(name)): \(reason); resumes from step \(record.checkpointStep)",
+                    details: ["from": String(from), "to": String(tier)]))
+        case .giveUp(let reason):
+            record.state = .failed
+            record.endedAt = now
+            record.reason = reason
+            record.placement = nil
+            events.append(makeEvent(.gaveUp, job: record.id, "\(record.id) failed: \(reason)"))
+        }
+        return (record, events)
+    }
+
+    /// The session of `node` ended; the node is kept, marked disconnected, until it returns or times out.
+    func disconnected(node id: NodeID, session: Int) {
+        guard var entry = nodes[id], entry.session == session else { return }
+        entry.writer?.close()
+        entry.writer = nil
+        entry.session = nil
+        nodes[id] = entry
+        dirty = true
+    }
+
+    /// Nodes silent past the heartbeat timeout are lost: their attempts go back to the queue.
+    func expireSilentNodes() async {
+        let now = clock()
+        var changed: [JobRecord] = []
+        var events: [PlacementEvent] = []
+        for (id, entry) in nodes where now - entry.lastHeartbeat > configuration.heartbeatTimeout {
+            var lostJobs = 0
+            for record in jobs.values where record.state == .placed || record.state == .running {
+                guard record.placement?.assignments.contains(where: { $0.node == id }) == true else { continue }
+                sendKill(record, reason: "node \(id) was lost", except: id)
+                if let (updated, more) = attemptFailed(record, cause: .nodeLost(id), message: nil) {
+                    jobs[updated.id] = updated
+                    changed.append(updated)
+                    events += more
+                    lostJobs += 1
+                }
+            }
+            entry.writer?.close()
+            nodes.removeValue(forKey: id)
+            events.append(
+                makeEvent(
+                    .nodeLost, node: id.name,
+                    "node \(id) lost: no heartbeat for \(Int(now - entry.lastHeartbeat)) s; \(lostJobs) job(s) requeued"
+                ))
+        }
+        guard !events.isEmpty else { return }
+        do {
+            try await persist(changed, events)
+        } catch {
+            logger.error("cannot store lost nodes: \(error)")
+        }
+        dirty = true
+    }
+
+    /// `schedctl fallback JOB`: move a job to its next tier now, keeping its checkpoint.
+    func operatorFallback(_ request: FallbackRequest) async throws(ErrorReply) -> JobRecord {
+        var record = try record(request.job)
+        guard !record.state.isFinal else {
+            throw ErrorReply(.conflict, "job \(record.id) has ended (\(record.state.rawValue))")
+        }
+        let now = clock()
+        let from = record.ladder.tier
+        switch record.ladder.handle(.operatorRequest(request.reason, at: now), rule: record.job.fallback) {
+        case .refused(let why):
+            throw ErrorReply(.conflict, "cannot move \(record.id) down: \(why)")
+        case .moveTo(let tier, let reason):
+            sendKill(record, reason: "operator fallback")
+            requeue(&record, now: now)
+            let name = record.job.tier(at: tier).name
+            record.tierHistory.append(TierVisit(tier: tier, name: name, enteredAt: now, reason: reason.description))
+            let event = makeEvent(
+                .fellBack, job: record.id,
+                "\(record.id) falls back from tier \(from + 1) (\(record.job.tier(at: from).name)) to tier \(tier + 1) "
+                    + "(\(name)): \(reason); resumes from step \(record.checkpointStep)",
+                details: ["from": String(from), "to": String(tier), "operator": "true"])
+            jobs[record.id] = record
+            do {
+                try await persist([record], [event])
+            } catch {
+                throw ErrorReply(.unavailable, "cannot store the fallback: \(error)")
+            }
+            return record
+        case .stay, .retry, .giveUp:
+            throw ErrorReply(.internal, "the fallback ladder did not move \(record.id)")
+        }
+    }
+}

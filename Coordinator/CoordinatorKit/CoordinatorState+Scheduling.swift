@@ -1,0 +1,195 @@
+import SchedCore
+import SchedSpec
+import Wire
+
+extension CoordinatorState {
+    /// One scheduling cycle: snapshot, plan, re-check, persist, then tell agents.
+    func scheduleOnce() async {
+        let queued = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .queued }
+        guard !queued.isEmpty else {
+            dirty = false
+            return
+        }
+        let now = clock()
+        let snapshot = ClusterSnapshot(
+            nodes: nodes.values.filter { !$0.node.chips.isEmpty }.map { entry in
+                var node = entry.node
+                if !entry.connected { node.state = .down }
+                return node
+            }.sorted { $0.id < $1.id },
+            running: jobs.values.filter { $0.state == .placed || $0.state == .running }.compactMap(runningJob),
+            catalog: configuration.catalog)
+        let plan: SchedulingPlan
+        do {
+            plan = try Scheduler.plan(
+                snapshot: snapshot, queue: queued.map { PendingJob($0.job, ladder: $0.ladder) }, now: now,
+                policy: configuration.policy, seed: configuration.seed &+ UInt64(nextSeq))
+        } catch {
+            logger.error("the scheduler refused the cluster snapshot: \(error)")
+            return
+        }
+        dirty = false
+        var changed: [String: JobRecord] = [:]
+        var events: [PlacementEvent] = []
+
+        for preemption in plan.preemptions {
+            guard var victim = jobs[preemption.victim.name], !victim.state.isFinal else { continue }
+            sendKill(victim, reason: "preempted by \(preemption.preemptor)")
+            events.append(
+                makeEvent(
+                    .preempted, job: victim.id, attempt: victim.attempt,
+                    "preempted \(victim.id) attempt \(victim.attempt) for \(preemption.preemptor): \(preemption.reason)"
+                ))
+            requeue(&victim, now: now)
+            changed[victim.id] = victim
+        }
+        for fallback in plan.fallbacks {
+            guard var record = changed[fallback.job.name] ?? jobs[fallback.job.name] else { continue }
+            record.ladder = fallback.ladder
+            let name = record.job.tier(at: fallback.toTier).name
+            record.tierHistory.append(
+                TierVisit(tier: fallback.toTier, name: name, enteredAt: now, reason: fallback.reason.description))
+            events.append(
+                makeEvent(
+                    .fellBack, job: record.id,
+                    "\(record.id) falls back from tier \(fallback.fromTier + 1) (\(record.job.tier(at: fallback.fromTier).name)) "
+                        + "to tier \(fallback.toTier + 1) (\(name)): \(fallback.reason)",
+                    details: ["from": String(fallback.fromTier), "to": String(fallback.toTier)]))
+            changed[record.id] = record
+        }
+        for givenUp in plan.givenUp {
+            guard var record = changed[givenUp.job.name] ?? jobs[givenUp.job.name] else { continue }
+            record.state = .failed
+            record.endedAt = now
+            record.reason = givenUp.reason
+            events.append(makeEvent(.gaveUp, job: record.id, "\(record.id) failed: \(givenUp.reason)"))
+            changed[record.id] = record
+        }
+        var orders: [(job: String, attempt: Int, node: NodeID, order: RunOrder)] = []
+        for placement in plan.placements {
+            guard var record = changed[placement.job.name] ?? jobs[placement.job.name], record.state == .queued,
+                chipsAreFree(placement, ignoring: Set(plan.preemptions.map(\.victim.name)))
+            else { continue }
+            record.state = .placed
+            record.attempt += 1
+            _ = record.ladder.handle(.placed(at: now), rule: record.job.fallback)
+            record.reason = nil
+            record.placement = PlacementRecord(
+                tier: placement.tier, tierName: placement.tierName, chipModel: placement.chipModel.name,
+                assignments: placement.assignments, reason: placement.reason.description, placedAt: now)
+            let whereText = placement.assignments.map { assignment in
+                "\(assignment.node) chips \(chipList(assignment.chips))"
+                    + (assignment.numaNodes.isEmpty ? "" : " NUMA \(chipList(assignment.numaNodes))")
+            }.joined(separator: ", ")
+            events.append(
+                makeEvent(
+                    .placed, job: record.id, node: placement.assignments.first?.node.name, attempt: record.attempt,
+                    "placed \(record.id) attempt \(record.attempt) on \(whereText), tier \(placement.tier + 1) "
+                        + "(\(placement.tierName), \(placement.chipModel)): \(placement.reason)",
+                    details: [
+                        "tier": String(placement.tier), "chipModel": placement.chipModel.name,
+                        "nodes": placement.assignments.map(\.node.name).joined(separator: ","),
+                        "backfilled": String(placement.backfilled),
+                    ]))
+            for (rank, assignment) in placement.assignments.enumerated() {
+                orders.append(
+                    (
+                        record.id, record.attempt, assignment.node,
+                        runOrder(record, placement: placement, assignment: assignment, rank: rank)
+                    ))
+            }
+            changed[record.id] = record
+        }
+        for waiting in plan.waiting {
+            guard var record = changed[waiting.job.name] ?? jobs[waiting.job.name] else { continue }
+            let text = waiting.reason.description
+            if record.reason != text {
+                record.reason = text
+                changed[record.id] = record
+            }
+        }
+        for record in changed.values { jobs[record.id] = record }
+        guard !changed.isEmpty || !events.isEmpty else { return }
+        do {
+            try await persist(Array(changed.values), events)
+        } catch {
+            logger.error("could not persist a scheduling cycle: \(error)")
+            return
+        }
+        for (job, attempt, node, order) in orders {
+            // Re-check after the write: a cancel or a lost node may have come in meanwhile.
+            guard let record = jobs[job], record.attempt == attempt, record.state == .placed,
+                let writer = nodes[node]?.writer
+            else { continue }
+            if !writer.send(.run(order)) { logger.warning("RUN for \(job) not sent to \(node): its session is gone") }
+        }
+    }
+
+    func runningJob(_ record: JobRecord) -> RunningJob? {
+        guard let placement = record.placement else { return nil }
+        let started = record.startedAt ?? placement.placedAt
+        return RunningJob(
+            id: record.job.id, priority: record.job.priority, assignments: placement.assignments,
+            startedAt: started, expectedEndAt: record.job.timeLimit.map { started + $0 },
+            lastCheckpointAt: nil)
+    }
+
+    /// The applier's re-check: every chip of the placement is on a live node and held by no other job.
+    func chipsAreFree(_ placement: JobPlacement, ignoring victims: Set<String>) -> Bool {
+        for assignment in placement.assignments {
+            guard let entry = nodes[assignment.node], entry.connected else { return false }
+            let present = Set(entry.node.chips.filter { $0.health == .healthy }.map(\.index))
+            guard Set(assignment.chips).isSubset(of: present) else { return false }
+        }
+        for record in jobs.values
+        where (record.state == .placed || record.state == .running) && !victims.contains(record.id) {
+            for held in record.placement?.assignments ?? [] {
+                for assignment in placement.assignments where assignment.node == held.node {
+                    if !Set(held.chips).isDisjoint(with: assignment.chips) { return false }
+                }
+            }
+        }
+        return true
+    }
+
+    func runOrder(_ record: JobRecord, placement: JobPlacement, assignment: NodeAssignment, rank: Int) -> RunOrder {
+        let model = configuration.catalog[placement.chipModel]
+        let checkpoint = record.run.checkpointDirectory ?? "\(configuration.dataDirectory)/checkpoints/\(record.id)"
+        var env = record.run.env
+        let devices = assignment.chips.map(String.init).joined(separator: ",")
+        for variable in model?.visibleDevicesVariables ?? [] { env[variable] = devices }
+        env["HETEROSCHED_JOB_ID"] = record.id
+        env["HETEROSCHED_ATTEMPT"] = String(record.attempt)
+        env["HETEROSCHED_TIER"] = placement.tierName
+        env["HETEROSCHED_TIER_INDEX"] = String(placement.tier)
+        env["HETEROSCHED_CHIP_MODEL"] = placement.chipModel.name
+        env["HETEROSCHED_CHECKPOINT_DIR"] = checkpoint
+        env["HETEROSCHED_NODE_RANK"] = String(rank)
+        env["HETEROSCHED_NUM_NODES"] = String(placement.assignments.count)
+        if let numa = assignment.bindNUMANode { env["HETEROSCHED_NUMA_NODE"] = String(numa) }
+        return RunOrder(
+            job: record.id, attempt: record.attempt, kind: record.job.kind, tier: placement.tier,
+            tierName: placement.tierName, chipModel: placement.chipModel.name, chips: assignment.chips,
+            numaNodes: assignment.numaNodes, command: record.run.command, env: env, checkpointDirectory: checkpoint,
+            timeLimitSeconds: record.job.timeLimit, simulation: record.run.simulation, resumeStep: record.checkpointStep
+        )
+    }
+
+    /// Back to the queue on the same tier (the ladder decides about tiers elsewhere).
+    func requeue(_ record: inout JobRecord, now: Double) {
+        record.state = .queued
+        record.placement = nil
+        record.startedAt = nil
+        completedNodes[record.id] = nil
+        dirty = true
+    }
+}
+
+/// `0-7` or `0,2,5`.
+func chipList(_ chips: [Int]) -> String {
+    let sorted = chips.sorted()
+    if let first = sorted.first, let last = sorted.last, last - first + 1 == sorted.count, sorted.count > 2 {
+        return "\(first)-\(last)"
+    }
+    return sorted.map(String.init).joined(separator: ",")
+}

@@ -1,0 +1,260 @@
+import Foundation
+import Logging
+import SchedCore
+import SchedSpec
+import SchedStore
+import Wire
+
+/// A node as the coordinator knows it: its inventory, and the agent session that speaks for it.
+struct NodeEntry {
+    var node: Node
+    var writer: Outbox?
+    var session: Int?
+    var lastHeartbeat: Double
+    var connected: Bool { writer != nil }
+}
+
+/// The one owner of the coordinator's mutable state: jobs, nodes, the placement log, watchers.
+/// Sessions and the scheduling loop call into it; every change is persisted before it is acknowledged
+/// or acted on.
+actor CoordinatorState {
+    let configuration: CoordinatorConfiguration
+    let committer: GroupCommitter
+    let store: any JobStore
+    let logFile: PlacementLogFile
+    let logger: Logger
+    let clock: @Sendable () -> Double
+
+    var jobs: [String: JobRecord] = [:]
+    var jobOrder: [String] = []
+    var nodes: [NodeID: NodeEntry] = [:]
+    var nextSeq = 1
+    var recentEvents: [PlacementEvent] = []
+    var watchers: [Int: Watcher] = [:]
+    var nextWatcher = 0
+    var nextSession = 0
+    var nextJobNumber = 1
+    /// Something changed that the scheduler should look at; setting it wakes the scheduling loop.
+    var dirty = true {
+        didSet { if dirty { wake.yield() } }
+    }
+    let wake: AsyncStream<Void>.Continuation
+    /// Gang attempts: nodes that reported completion.
+    var completedNodes: [String: Set<NodeID>] = [:]
+
+    struct Watcher {
+        var job: String?
+        var continuation: AsyncStream<PlacementEvent>.Continuation
+    }
+
+    static let recentEventLimit = 10_000
+
+    init(
+        configuration: CoordinatorConfiguration, store: any JobStore, committer: GroupCommitter,
+        logFile: PlacementLogFile, logger: Logger, clock: @escaping @Sendable () -> Double,
+        wake: AsyncStream<Void>.Continuation
+    ) {
+        self.wake = wake
+        self.configuration = configuration
+        self.store = store
+        self.committer = committer
+        self.logFile = logFile
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Reloads every job and the recent events. Nodes that held running jobs come back as
+    /// disconnected; if their agents do not return within the heartbeat timeout they are lost.
+    func load() async throws {
+        let stored = try await store.load(recentEvents: Self.recentEventLimit)
+        let now = clock()
+        for record in stored.jobs {
+            jobs[record.id] = record
+            jobOrder.append(record.id)
+            if let number = Int(record.id.split(separator: "-").last ?? ""), record.id.hasPrefix("job-") {
+                nextJobNumber = max(nextJobNumber, number + 1)
+            }
+            guard !record.state.isFinal, let placement = record.placement else { continue }
+            for assignment in placement.assignments where nodes[assignment.node] == nil {
+                nodes[assignment.node] = NodeEntry(node: Node(id: assignment.node, chips: []), lastHeartbeat: now)
+            }
+        }
+        recentEvents = stored.recentEvents
+        nextSeq = stored.lastEventSeq + 1
+        logger.info("reloaded \(stored.jobs.count) jobs and \(stored.lastEventSeq) events")
+    }
+
+    // MARK: Events
+
+    /// A new event with the next sequence number; it is published once its change is durable.
+    func makeEvent(
+        _ kind: PlacementEvent.Kind, job: String? = nil, node: String? = nil, attempt: Int? = nil, _ message: String,
+        details: [String: String] = [:]
+    ) -> PlacementEvent {
+        defer { nextSeq += 1 }
+        return PlacementEvent(
+            seq: nextSeq, time: clock(), kind: kind, job: job, node: node, attempt: attempt, message: message,
+            details: details)
+    }
+
+    /// Persists job records and events in one group commit, then publishes the events.
+    func persist(_ records: [JobRecord], _ events: [PlacementEvent]) async throws {
+        try await committer.commit(StoreChanges(jobs: records, events: events))
+        publish(events)
+    }
+
+    func publish(_ events: [PlacementEvent]) {
+        for event in events {
+            logFile.append(event)
+            recentEvents.append(event)
+            for watcher in watchers.values where watcher.job == nil || watcher.job == event.job {
+                watcher.continuation.yield(event)
+            }
+        }
+        if recentEvents.count > Self.recentEventLimit * 2 {
+            recentEvents.removeFirst(recentEvents.count - Self.recentEventLimit)
+        }
+    }
+
+    func addWatcher(job: String?, after: Int?) async -> (id: Int, events: AsyncStream<PlacementEvent>) {
+        let (stream, continuation) = AsyncStream<PlacementEvent>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
+        if let after {
+            var backlog = recentEvents.filter { $0.seq > after }
+            if let first = backlog.first?.seq ?? Optional(nextSeq), first > after + 1 {
+                // Older than what memory keeps: read them from the store.
+                let older = (try? await store.events(after: after, limit: 100_000)) ?? []
+                backlog = older.filter { $0.seq < first } + backlog
+            }
+            for event in backlog where job == nil || event.job == job { continuation.yield(event) }
+        }
+        let id = nextWatcher
+        nextWatcher += 1
+        watchers[id] = Watcher(job: job, continuation: continuation)
+        return (id, stream)
+    }
+
+    func removeWatcher(_ id: Int) {
+        watchers.removeValue(forKey: id)?.continuation.finish()
+    }
+
+    func finishWatchers() {
+        for watcher in watchers.values { watcher.continuation.finish() }
+        watchers = [:]
+    }
+
+    // MARK: Client requests
+
+    func submit(_ request: Submit) async throws(ErrorReply) -> SubmitReply {
+        let definition: JobDefinition
+        do {
+            definition = try JobFile.parseDefinition(
+                request.spec, file: request.file, catalog: configuration.catalog, submittedAt: clock())
+        } catch {
+            let code: ErrorReply.Code = error.message.contains("unknown chip model") ? .unknownChip : .invalidSpec
+            throw ErrorReply(code, error.description)
+        }
+        var job = definition.job
+        if job.id.name.isEmpty {
+            while jobs["job-\(nextJobNumber)"] != nil { nextJobNumber += 1 }
+            job.id = JobID("job-\(nextJobNumber)")
+            nextJobNumber += 1
+        }
+        guard jobs[job.id.name] == nil else {
+            throw ErrorReply(
+                .conflict, "job \(job.id) already exists (\(jobs[job.id.name]!.state.rawValue)); choose another id")
+        }
+        let record = JobRecord(job: job, run: definition.run)
+        jobs[record.id] = record
+        jobOrder.append(record.id)
+        let tiers = job.effectiveTiers.map(\.name).joined(separator: " > ")
+        let event = makeEvent(
+            .submitted, job: record.id,
+            "submitted \(record.id): \(job.kind.rawValue), \(job.nodes) x \(job.chipsPerNode) chips, tiers \(tiers), "
+                + "priority \(job.priority)",
+            details: ["kind": job.kind.rawValue, "tiers": tiers, "queue": job.queue])
+        do {
+            try await persist([record], [event])
+        } catch {
+            jobs.removeValue(forKey: record.id)
+            jobOrder.removeAll { $0 == record.id }
+            throw ErrorReply(.unavailable, "the submission was not stored: \(error)")
+        }
+        dirty = true
+        return SubmitReply(job: record.id, state: record.state)
+    }
+
+    func record(_ id: String) throws(ErrorReply) -> JobRecord {
+        guard let record = jobs[id] else {
+            let close = jobOrder.filter { $0.hasPrefix(String(id.prefix(3))) }.suffix(3)
+            let hint = close.isEmpty ? "" : "; recent jobs like it: \(close.joined(separator: ", "))"
+            throw ErrorReply(.unknownJob, "no job '\(id)'\(hint)")
+        }
+        return record
+    }
+
+    func list(states: [String]) throws(ErrorReply) -> [JobRecord] {
+        let wanted = Set(states)
+        for state in wanted where JobRecord.State(rawValue: state) == nil {
+            throw ErrorReply(
+                .malformed,
+                "unknown state '\(state)'; states: \(JobRecord.State.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return jobOrder.compactMap { jobs[$0] }.filter { wanted.isEmpty || wanted.contains($0.state.rawValue) }
+    }
+
+    func nodeStatuses() -> [NodeStatus] {
+        var holders: [NodeID: [String: String]] = [:]
+        for record in jobs.values where record.state == .placed || record.state == .running {
+            for assignment in record.placement?.assignments ?? [] {
+                for chip in assignment.chips { holders[assignment.node, default: [:]][String(chip)] = record.id }
+            }
+        }
+        return nodes.values.sorted { $0.node.id < $1.node.id }.map {
+            NodeStatus(
+                node: $0.node, connected: $0.connected, lastHeartbeat: $0.lastHeartbeat,
+                usedBy: holders[$0.node.id] ?? [:])
+        }
+    }
+
+    func logs(job: String) async throws(ErrorReply) -> [PlacementEvent] {
+        _ = try record(job)
+        do {
+            return try await store.events(job: job, limit: 10_000)
+        } catch {
+            throw ErrorReply(.unavailable, "cannot read the log: \(error)")
+        }
+    }
+
+    func cancel(_ id: String) async throws(ErrorReply) -> JobRecord {
+        var record = try record(id)
+        guard !record.state.isFinal else { return record }
+        var events: [PlacementEvent] = []
+        if record.state == .queued || !sendKill(record, reason: "cancelled") {
+            record.state = .cancelled
+            record.endedAt = clock()
+            record.reason = "cancelled by a user"
+            events.append(makeEvent(.cancelled, job: id, attempt: record.attempt, "cancelled \(id)"))
+        } else {
+            record.reason = "cancelling: waiting for the agent to stop it"
+        }
+        jobs[id] = record
+        do {
+            try await persist([jobs[id]!], events)
+        } catch {
+            throw ErrorReply(.unavailable, "the cancellation was not stored: \(error)")
+        }
+        dirty = true
+        return jobs[id]!
+    }
+
+    /// Sends KILL to every node of the job's current attempt; false when no agent could be told.
+    @discardableResult
+    func sendKill(_ record: JobRecord, reason: String, except: NodeID? = nil) -> Bool {
+        var sent = false
+        for assignment in record.placement?.assignments ?? [] where assignment.node != except {
+            guard let writer = nodes[assignment.node]?.writer else { continue }
+            if writer.send(.kill(KillOrder(job: record.id, attempt: record.attempt, reason: reason))) { sent = true }
+        }
+        return sent
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import Wire
+
+/// The placement log as JSON lines in the data directory, one event a line, appended as events happen.
+final class PlacementLogFile: @unchecked Sendable {
+    // Only the coordinator's state actor writes, so the handle is never used concurrently.
+    private let handle: FileHandle
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw CoordinatorError.cannotOpen(path)
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    func append(_ event: PlacementEvent) {
+        handle.write(Data((WireCodec.json(event) + "\n").utf8))
+    }
+
+    func close() {
+        try? handle.synchronize()
+        try? handle.close()
+    }
+}
+
+public enum CoordinatorError: Error, CustomStringConvertible {
+    case cannotOpen(String)
+    case cannotBind(String, String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path): "cannot open \(path) for writing: check the data directory's permissions"
+        case .cannotBind(let address, let why): "cannot listen on \(address): \(why)"
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import SchedStore
+import ServiceLifecycle
+
+/// Runs scheduling cycles when something changed (a submission, an exit, a node) and at least every
+/// `interval`, so that wait limits and heartbeat timeouts are noticed. Stops on graceful shutdown.
+struct SchedulingLoop: Service {
+    let state: CoordinatorState
+    let wakeups: AsyncStream<Void>
+    let wake: AsyncStream<Void>.Continuation
+    let interval: Duration
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: interval)
+                        wake.yield()
+                    }
+                }
+                var cycles = 0
+                for await _ in wakeups {
+                    if Task.isCancelled { break }
+                    await state.scheduleOnce()
+                    cycles += 1
+                    if cycles % 5 == 0 { await state.expireSilentNodes() }
+                }
+                group.cancelAll()
+            }
+        }
+    }
+}
+
+/// The group-commit writer as a service. It is first in the service group, so it is told to stop
+/// last, once the sessions and the scheduling loop have stopped writing; it drains, then returns.
+struct CommitterService: Service {
+    let committer: GroupCommitter
+
+    func run() async throws {
+        async let writer: Void = committer.run()
+        try? await gracefulShutdown()
+        await committer.stop()
+        await writer
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import CoordinatorKit
+import Foundation
+import Logging
+import SchedCore
+import SchedSpec
+import Wire
+
+@main
+struct SchedCoordinator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sched-coordinator",
+        abstract: "The HeteroSched coordinator: accepts agents and clients, schedules, and keeps the placement log.",
+        discussion: """
+            State lives in DATA-DIR/coordinator.sqlite (SQLite, WAL); the placement log is also written to \
+            DATA-DIR/placement-log.jsonl, and the address it listens on to DATA-DIR/coordinator.addr. SIGTERM \
+            or SIGINT stops accepting, drains, flushes and exits 0. A restart reloads every job and event.
+            """)
+
+    @Option(name: .customLong("listen"), help: "Address to listen on, host:port (port 0 picks a free one).")
+    var listen = Defaults.address
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the database, the placement log and the address file.")
+    var dataDirectory = "./heterosched-data"
+
+    @Option(
+        name: .customLong("token-file"), help: "File whose first line is the shared token (or HETEROSCHED_TOKEN_FILE).")
+    var tokenFile: String?
+
+    @Option(help: "Placement policy: \(PolicyName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var policy = PolicyName.binPack.rawValue
+
+    @Option(help: "Chip catalog file (default: deploy/catalog/chips.yaml, then /etc/heterosched/chips.yaml).")
+    var catalog: String?
+
+    @Option(name: .customLong("catalog-override"), help: "Operator catalog file merged over the catalog; repeatable.")
+    var catalogOverrides: [String] = []
+
+    @Option(
+        name: .customLong("max-line-bytes"), help: "Longest protocol line accepted; a longer one closes the connection."
+    )
+    var maximumLineLength = LineFraming.defaultMaximumLineLength
+
+    @Option(name: .customLong("heartbeat-timeout"), help: "Seconds of agent silence after which its node is lost.")
+    var heartbeatTimeout = 15.0
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard PolicyName(rawValue: policy) != nil else {
+            throw ValidationError(
+                "unknown policy '\(policy)'; use one of \(PolicyName.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard WireEndpoint(listen) != nil else { throw ValidationError("--listen is host:port, got '\(listen)'") }
+        guard maximumLineLength >= 1024 else { throw ValidationError("--max-line-bytes must be at least 1024") }
+        guard heartbeatTimeout > 0 else { throw ValidationError("--heartbeat-timeout must be positive") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "sched-coordinator")
+        let endpoint = WireEndpoint(listen)!
+        do {
+            let configuration = CoordinatorConfiguration(
+                host: endpoint.host, port: endpoint.port, dataDirectory: dataDirectory,
+                token: try Defaults.token(file: tokenFile), policy: .named(PolicyName(rawValue: policy)!),
+                catalog: try Defaults.catalog(path: catalog, overrides: catalogOverrides),
+                maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout)
+            try await Coordinator.run(configuration, logger: logger)
+        } catch let error as SetupError {
+            throw ValidationError(error.description)
+        } catch let error as SpecError {
+            throw ValidationError(error.description)
+        }
+    }
+}

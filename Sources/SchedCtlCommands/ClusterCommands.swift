@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import SchedCore
+import Wire
+
+struct NodesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nodes", abstract: "Nodes: chips by model, free and used, health, NUMA, domain.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let nodes = try await connection.withSession { session in
+            try await session.request(.nodes, as: [NodeStatus].self)
+        }
+        if json { return printLine(WireCodec.json(nodes)) }
+        var table = Table(header: ["NODE", "STATE", "MODEL", "CHIPS", "USED", "FREE", "UNHEALTHY", "NUMA", "DOMAIN"])
+        for status in nodes {
+            let node = status.node
+            let unhealthy = node.chips.filter { $0.health == .unhealthy }.count
+            let used = status.usedBy.count
+            let models = Set(node.chips.map(\.model.name)).sorted().joined(separator: ",")
+            let state = status.connected ? node.state.rawValue : "disconnected"
+            table.rows.append([
+                node.id.name, state, models, String(node.chips.count), String(used),
+                String(max(node.chips.count - used - unhealthy, 0)), String(unhealthy), String(node.numaNodes.count),
+                node.domain?.description ?? "-",
+            ])
+        }
+        printLine(table.render())
+    }
+}
+
+struct WatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch", abstract: "Follow the placement log live.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Only this job's events.") var job: String?
+    @Flag(name: .customLong("from-start"), help: "Replay the kept log first.") var fromStart = false
+    @Option(help: "Replay events after this sequence number first.") var after: Int?
+    @Flag(help: "Print JSON lines.") var json = false
+
+    func run() async throws {
+        try await follow(
+            connection: connection, request: WatchRequest(after: after ?? (fromStart ? 0 : nil), job: job), json: json)
+    }
+}
+
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "A job's placement log; -f keeps following it.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Job id.") var job: String
+    @Flag(name: .shortAndLong, help: "Keep following.") var follow = false
+    @Flag(help: "Print JSON lines.") var json = false
+
+    func run() async throws {
+        if follow {
+            return try await SchedCtlCommands.follow(
+                connection: connection, request: WatchRequest(after: 0, job: job), json: json)
+        }
+        let events = try await connection.withSession { session in
+            try await session.request(.logs(JobRef(job: job)), as: [PlacementEvent].self)
+        }
+        for event in events { printLine(json ? WireCodec.json(event) : render(event)) }
+    }
+}
+
+func follow(connection: ConnectionOptions, request: WatchRequest, json: Bool) async throws {
+    try await connection.withSession { session in
+        _ = try await session.request(.watch(request))
+        while let message = try await session.receive() {
+            guard case .event(let event) = message else { continue }
+            printLine(json ? WireCodec.json(event) : render(event))
+        }
+    }
+}
+
+/// `12:03:04  #17  placed job-3 …`
+func render(_ event: PlacementEvent) -> String {
+    let date = Date(timeIntervalSince1970: event.time)
+    let formatter = DateFormatter()
+    formatter.dateFormat = "HH:mm:ss"
+    return "\(formatter.string(from: date))  #\(event.seq)  \(event.message)"
+}

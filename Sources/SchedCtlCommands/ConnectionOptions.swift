@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import SchedSpec
+import Wire
+
+/// Where the coordinator is and how to prove the token: flags, then HETEROSCHED_ADDRESS /
+/// HETEROSCHED_TOKEN_FILE / HETEROSCHED_TOKEN, then the config file, then the default address.
+public struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Coordinator address, host:port.")
+    var address: String?
+
+    @Option(name: .customLong("token-file"), help: "File whose first line is the shared token.")
+    var tokenFile: String?
+
+    @Option(
+        help: "Config file with `address:` and `tokenFile:` lines (default ~/.config/heterosched/schedctl.yaml).")
+    var config: String?
+
+    public init() {}
+
+    struct Resolved {
+        var endpoint: WireEndpoint
+        var token: String
+    }
+
+    func resolve() throws -> Resolved {
+        let environment = ProcessInfo.processInfo.environment
+        let file = configFile()
+        let address = address ?? environment["HETEROSCHED_ADDRESS"] ?? file["address"] ?? Defaults.address
+        guard let endpoint = WireEndpoint(address) else {
+            throw SetupError("the coordinator address is host:port, got '\(address)' (--address, HETEROSCHED_ADDRESS)")
+        }
+        let tokenPath = tokenFile ?? environment["HETEROSCHED_TOKEN_FILE"] ?? file["tokenFile"]
+        return Resolved(endpoint: endpoint, token: try Defaults.token(file: tokenPath))
+    }
+
+    /// `key: value` lines of the config file; missing file = empty.
+    func configFile() -> [String: String] {
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
+        let path = config ?? home + "/.config/heterosched/schedctl.yaml"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        var values: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].hasPrefix("#") else { continue }
+            values[parts[0]] = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+        }
+        return values
+    }
+
+    /// Opens a client session, runs `body`, and turns every failure into one line on stderr and exit 1.
+    func withSession<T: Sendable>(_ body: (WireSession) async throws -> T) async throws -> T {
+        do {
+            let resolved = try resolve()
+            return try await WireClient.withSession(
+                to: resolved.endpoint, token: resolved.token, hello: Hello(role: .client), body)
+        } catch let error as ErrorReply {
+            fail(error.message + " [\(error.code.rawValue)]")
+        } catch let error as WireClientError {
+            fail(error.description)
+        } catch let error as SetupError {
+            fail(error.description)
+        }
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data(("schedctl: " + message + "\n").utf8))
+    exit(1)
+}
+
+func printLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,18 @@
+import ArgumentParser
+
+/// `schedctl`: submit jobs and watch the cluster.
+public struct SchedCtl: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "schedctl",
+        abstract: "Submit jobs to HeteroSched and watch where they run.",
+        discussion: """
+            Every command takes --address and --token-file (or HETEROSCHED_ADDRESS and HETEROSCHED_TOKEN_FILE, or \
+            a config file), and --json for machine-readable output.
+            """,
+        subcommands: [
+            SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, NodesCommand.self,
+            WatchCommand.self, LogsCommand.self, FallbackCommand.self,
+        ])
+
+    public init() {}
+}

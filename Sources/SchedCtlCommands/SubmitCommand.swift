@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Wire
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a job from a file (-f job.yaml) or from flags.",
+        discussion: """
+            A tier is a list of chip models separated by '|' or ',' (h800|h100), or vendor:NAME or family:nvidia|domestic; \
+            repeat --tier in order of preference. The command after -- runs on the chips; --simulate gives \
+            simulated agents the job's length on an H100 instead.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(name: .shortAndLong, help: "Job file (YAML).")
+    var file: String?
+
+    @Option(help: "Job id (default: the coordinator picks job-N).")
+    var id: String?
+
+    @Option(help: "training, inference or batch.")
+    var kind = "batch"
+
+    @Option(help: "Chips per node.")
+    var chips = 1
+
+    @Option(help: "Nodes (more than one: a gang, all or nothing).")
+    var nodes = 1
+
+    @Option(help: "Chip tier, most preferred first; repeatable.")
+    var tier: [String] = []
+
+    @Option(help: "Priority (higher first; may preempt lower).")
+    var priority = 0
+
+    @Option(help: "Queue name.")
+    var queue = "default"
+
+    @Option(name: .customLong("time-limit"), help: "Time limit: 90s, 30m, 2h.")
+    var timeLimit: String?
+
+    @Option(name: .customLong("max-failures"), help: "Failures on a tier before moving down.")
+    var maxFailures: Int?
+
+    @Option(name: .customLong("max-wait"), help: "Wait on a tier before moving down: 30m.")
+    var maxWait: String?
+
+    @Option(help: "Simulated length on an H100: 10m.")
+    var simulate: String?
+
+    @Option(help: "Simulated training steps.")
+    var steps: Int?
+
+    @Option(name: .customLong("checkpoint-every"), help: "Simulated steps between checkpoints.")
+    var checkpointEvery: Int?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @Argument(parsing: .postTerminator, help: "Command to run, after --.")
+    var command: [String] = []
+
+    func validate() throws {
+        if file != nil && (id != nil || !tier.isEmpty || !command.isEmpty || simulate != nil) {
+            throw ValidationError("give either -f FILE or flags, not both")
+        }
+        guard chips >= 1, nodes >= 1 else { throw ValidationError("--chips and --nodes must be at least 1") }
+    }
+
+    func run() async throws {
+        let submit: Submit
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                fail("cannot read \(file): check the path")
+            }
+            submit = Submit(spec: text, file: file)
+        } else {
+            submit = Submit(spec: specFromFlags(), file: "flags")
+        }
+        let reply = try await connection.withSession { session in
+            try await session.request(.submit(submit), as: SubmitReply.self)
+        }
+        printLine(json ? WireCodec.json(reply) : "submitted \(reply.job) (\(reply.state.rawValue))")
+    }
+
+    /// The flags as a job file (JSON, which the YAML reader takes), so one parser checks both.
+    func specFromFlags() -> String {
+        var spec: [String: Any] = [
+            "kind": kind, "chipsPerNode": chips, "nodes": nodes, "priority": priority, "queue": queue,
+        ]
+        if let id { spec["id"] = id }
+        if !tier.isEmpty {
+            spec["tiers"] = tier.map { text -> [String: Any] in
+                if text.hasPrefix("vendor:") { return ["vendor": String(text.dropFirst(7))] }
+                if text.hasPrefix("family:") { return ["family": String(text.dropFirst(7))] }
+                return ["models": text.split(whereSeparator: { $0 == "|" || $0 == "," }).map(String.init)]
+            }
+        }
+        if let timeLimit { spec["timeLimit"] = timeLimit }
+        var fallback: [String: Any] = [:]
+        if let maxFailures { fallback["maxFailuresPerTier"] = maxFailures }
+        if let maxWait { fallback["maxWaitPerTier"] = maxWait }
+        if !fallback.isEmpty { spec["fallback"] = fallback }
+        if !command.isEmpty { spec["command"] = command }
+        if let simulate {
+            var simulation: [String: Any] = ["duration": simulate]
+            if let steps { simulation["steps"] = steps }
+            if let checkpointEvery { simulation["checkpointEverySteps"] = checkpointEvery }
+            spec["simulate"] = simulation
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,61 @@
+import Wire
+
+/// What one group commit writes: job records to upsert and events to append.
+public struct StoreChanges: Sendable {
+    public var jobs: [JobRecord]
+    public var events: [PlacementEvent]
+    public init(jobs: [JobRecord] = [], events: [PlacementEvent] = []) {
+        self.jobs = jobs
+        self.events = events
+    }
+    public var isEmpty: Bool { jobs.isEmpty && events.isEmpty }
+}
+
+/// Everything a coordinator reloads at start.
+public struct StoredState: Sendable {
+    public var jobs: [JobRecord]
+    /// The most recent events (for `WATCH` replay), oldest first.
+    public var recentEvents: [PlacementEvent]
+    public var lastEventSeq: Int
+}
+
+/// Durable state behind a narrow protocol: SQLite by default, an in-memory twin for tests, PostgreSQL
+/// later. `apply` is one transaction; it returns once the changes are durable.
+public protocol JobStore: Sendable {
+    func load(recentEvents: Int) async throws -> StoredState
+    func apply(_ changes: [StoreChanges]) async throws
+    func events(after seq: Int, limit: Int) async throws -> [PlacementEvent]
+    func events(job: String, limit: Int) async throws -> [PlacementEvent]
+}
+
+/// The in-memory twin.
+public actor MemoryStore: JobStore {
+    private var jobs: [String: JobRecord] = [:]
+    private var order: [String] = []
+    private var events: [PlacementEvent] = []
+
+    public init() {}
+
+    public func load(recentEvents: Int) async throws -> StoredState {
+        StoredState(
+            jobs: order.compactMap { jobs[$0] }, recentEvents: Array(events.suffix(recentEvents)),
+            lastEventSeq: events.last?.seq ?? 0)
+    }
+
+    public func apply(_ changes: [StoreChanges]) async throws {
+        for change in changes {
+            for job in change.jobs {
+                if jobs.updateValue(job, forKey: job.id) == nil { order.append(job.id) }
+            }
+            events += change.events
+        }
+    }
+
+    public func events(after seq: Int, limit: Int) async throws -> [PlacementEvent] {
+        Array(events.filter { $0.seq > seq }.prefix(limit))
+    }
+
+    public func events(job: String, limit: Int) async throws -> [PlacementEvent] {
+        Array(events.filter { $0.job == job }.suffix(limit))
+    }
+}

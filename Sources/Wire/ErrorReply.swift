@@ -1,0 +1,33 @@
+/// `ERR {"code":…,"message":…}`: a stable code for programs, a message for the person who will read it.
+public struct ErrorReply: Codable, Equatable, Error, Sendable, CustomStringConvertible {
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public enum Code: String, Codable, Sendable {
+        /// Not `VERB` or `VERB {json}`, or the JSON does not fit the verb.
+        case malformed
+        case unknownVerb = "unknown_verb"
+        /// Longer than the line limit; the connection closes.
+        case lineTooLong = "line_too_long"
+        case badVersion = "bad_version"
+        case badRole = "bad_role"
+        case authFailed = "auth_failed"
+        /// A message out of order (e.g. SUBMIT before the handshake, or from an agent).
+        case notAllowed = "not_allowed"
+        /// An agent spoke for chips or jobs of a node it did not register.
+        case wrongNode = "wrong_node"
+        case invalidSpec = "invalid_spec"
+        case unknownChip = "unknown_chip"
+        case unknownJob = "unknown_job"
+        case conflict
+        case unavailable
+        case `internal`
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}

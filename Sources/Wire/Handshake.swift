@@ -1,0 +1,110 @@
+import Crypto
+import Foundation
+
+/// The shared-token proof: HMAC-SHA256 over `heterosched-v1:<nonce>`, hex. No secret crosses the wire.
+///
+/// By hand: `printf 'heterosched-v1:%s' "$NONCE" | openssl dgst -sha256 -hmac "$TOKEN"`.
+public enum TokenProof {
+    public static func hmac(token: String, nonce: String) -> String {
+        let key = SymmetricKey(data: Data(token.utf8))
+        let code = HMAC<SHA256>.authenticationCode(for: Data("heterosched-v1:\(nonce)".utf8), using: key)
+        return code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func verify(token: String, nonce: String, hmac: String) -> Bool {
+        let key = SymmetricKey(data: Data(token.utf8))
+        guard let given = Data(hex: hmac.lowercased()) else { return false }
+        return HMAC<SHA256>.isValidAuthenticationCode(
+            given, authenticating: Data("heterosched-v1:\(nonce)".utf8), using: key)
+    }
+
+    /// 32 random bytes, hex.
+    public static func makeNonce() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}
+
+/// The coordinator's side of a session opening, as a value: messages in, actions out.
+public struct ServerHandshake: Sendable {
+    public enum State: Sendable, Equatable {
+        case awaitingHello
+        case awaitingAuth(Hello, nonce: String)
+        case established(Hello)
+        case closed
+    }
+
+    public enum Action: Sendable, Equatable {
+        case send(WireMessage)
+        /// Send the error, then close the connection.
+        case refuse(ErrorReply)
+        /// Authenticated: say OK and hand the session to its role.
+        case established(Hello)
+    }
+
+    public private(set) var state: State = .awaitingHello
+    let token: String
+    let makeNonce: @Sendable () -> String
+
+    public init(token: String, makeNonce: @escaping @Sendable () -> String = TokenProof.makeNonce) {
+        self.token = token
+        self.makeNonce = makeNonce
+    }
+
+    public mutating func receive(_ message: WireMessage) -> Action {
+        switch (state, message) {
+        case (.awaitingHello, .hello(let hello)):
+            guard hello.version == wireProtocolVersion else {
+                state = .closed
+                return .refuse(
+                    ErrorReply(
+                        .badVersion,
+                        "protocol version \(hello.version) is not spoken here; this coordinator speaks "
+                            + "\(wireProtocolVersion): upgrade the older side"))
+            }
+            if hello.role == .agent && (hello.node ?? "").isEmpty {
+                state = .closed
+                return .refuse(
+                    ErrorReply(.badRole, "an agent's HELLO names its node: {\"role\":\"agent\",\"node\":\"…\"}"))
+            }
+            let nonce = makeNonce()
+            state = .awaitingAuth(hello, nonce: nonce)
+            return .send(.challenge(Challenge(nonce: nonce)))
+        case (.awaitingAuth(let hello, let nonce), .auth(let auth)):
+            guard TokenProof.verify(token: token, nonce: nonce, hmac: auth.hmac) else {
+                state = .closed
+                return .refuse(
+                    ErrorReply(
+                        .authFailed,
+                        "the token does not match: check the token file given to both sides (--token-file, "
+                            + "HETEROSCHED_TOKEN_FILE)"))
+            }
+            state = .established(hello)
+            return .established(hello)
+        case (.awaitingHello, _):
+            state = .closed
+            return .refuse(ErrorReply(.notAllowed, "a session starts with HELLO {\"version\":1,\"role\":…}"))
+        case (.awaitingAuth, _):
+            state = .closed
+            return .refuse(ErrorReply(.notAllowed, "expected AUTH {\"hmac\":…} after CHALLENGE"))
+        case (.established, _), (.closed, _):
+            return .send(.err(ErrorReply(.notAllowed, "the session is already open")))
+        }
+    }
+}
+
+extension Data {
+    init?(hex: String) {
+        guard hex.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(hex.count / 2)
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        self.init(bytes)
+    }
+}

@@ -1,0 +1,115 @@
+import SchedCore
+import SchedSpec
+
+/// A job as the coordinator keeps it: spec, state, attempts, placement and tier history. `STATUS`
+/// returns it, the store persists it.
+public struct JobRecord: Codable, Equatable, Sendable {
+    public enum State: String, Codable, Sendable, CaseIterable {
+        case queued
+        /// `RUN` sent, `STARTED` not yet seen.
+        case placed
+        case running
+        case completed
+        case failed
+        case cancelled
+
+        public var isFinal: Bool { self == .completed || self == .failed || self == .cancelled }
+    }
+
+    public var job: Job
+    public var run: RunSpec
+    public var state: State
+    public var ladder: FallbackLadder
+    /// Attempts started so far; the current one is this number.
+    public var attempt: Int
+    public var placement: PlacementRecord?
+    public var startedAt: Double?
+    public var endedAt: Double?
+    /// Simulated training: the last checkpointed step, from which the next attempt resumes.
+    public var checkpointStep: Int
+    public var stepsLost: Int
+    /// Why it waits (while queued), or why it ended (when final).
+    public var reason: String?
+    public var tierHistory: [TierVisit]
+    /// What the agent said when the last attempt ended.
+    public var lastExit: String?
+
+    public init(job: Job, run: RunSpec) {
+        self.job = job
+        self.run = run
+        self.state = .queued
+        self.ladder = FallbackLadder(for: job)
+        self.attempt = 0
+        self.checkpointStep = 0
+        self.stepsLost = 0
+        self.tierHistory = [
+            TierVisit(tier: 0, name: job.tier(at: 0).name, enteredAt: job.submittedAt, reason: "submitted")
+        ]
+    }
+
+    public var id: String { job.id.name }
+}
+
+/// Where the current attempt runs.
+public struct PlacementRecord: Codable, Equatable, Sendable {
+    public var tier: Int
+    public var tierName: String
+    public var chipModel: String
+    public var assignments: [NodeAssignment]
+    public var reason: String
+    public var placedAt: Double
+
+    public init(
+        tier: Int, tierName: String, chipModel: String, assignments: [NodeAssignment], reason: String, placedAt: Double
+    ) {
+        self.tier = tier
+        self.tierName = tierName
+        self.chipModel = chipModel
+        self.assignments = assignments
+        self.reason = reason
+        self.placedAt = placedAt
+    }
+}
+
+/// One stay on a tier: when the job entered it and why.
+public struct TierVisit: Codable, Equatable, Sendable {
+    public var tier: Int
+    public var name: String
+    public var enteredAt: Double
+    public var reason: String
+    public var failures: Int
+
+    public init(tier: Int, name: String, enteredAt: Double, reason: String, failures: Int = 0) {
+        self.tier = tier
+        self.name = name
+        self.enteredAt = enteredAt
+        self.reason = reason
+        self.failures = failures
+    }
+}
+
+/// A node as `NODES` reports it.
+public struct NodeStatus: Codable, Equatable, Sendable {
+    public var node: Node
+    public var connected: Bool
+    public var lastHeartbeat: Double?
+    /// Chip index -> job holding it.
+    public var usedBy: [String: String]
+
+    public init(node: Node, connected: Bool, lastHeartbeat: Double?, usedBy: [String: String]) {
+        self.node = node
+        self.connected = connected
+        self.lastHeartbeat = lastHeartbeat
+        self.usedBy = usedBy
+    }
+}
+
+/// The reply to `SUBMIT`: the job's id, acknowledged once durable.
+public struct SubmitReply: Codable, Equatable, Sendable {
+    public var job: String
+    public var state: JobRecord.State
+    public init(job: String, state: JobRecord.State) {
+        self.job = job
+        self.state = state
+    }
+}

@@ -1,0 +1,79 @@
+import NIOCore
+import NIOExtras
+
+/// What one inbound line turned into.
+public enum InboundLine: Sendable {
+    case message(WireMessage)
+    /// A bad line: answer with this error; the session lives on.
+    case invalid(ErrorReply)
+    /// A line over the limit: answer with an error and close.
+    case tooLong(limit: Int)
+}
+
+/// The pipeline every program uses: newline framing with a length cap, then the codec.
+public enum LineFraming {
+    public static let defaultMaximumLineLength = 64 * 1024
+
+    /// Adds the handlers to `channel` (on its event loop) and wraps it for async code.
+    public static func configure(
+        _ channel: any Channel, maximumLineLength: Int = defaultMaximumLineLength
+    ) throws -> NIOAsyncChannel<InboundLine, String> {
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(
+            ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maximumLineLength + 1))
+        try sync.addHandler(LineDecoder(maximumLineLength: maximumLineLength))
+        try sync.addHandler(LineEncoder())
+        return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+    }
+}
+
+/// Lines to messages. A line that does not decode becomes `.invalid`, not an error, so the framing
+/// decoder stays usable; only an over-long line ends the stream.
+final class LineDecoder: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = InboundLine
+
+    let maximumLineLength: Int
+    private var overflowed = false
+
+    init(maximumLineLength: Int) { self.maximumLineLength = maximumLineLength }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !overflowed else { return }
+        let buffer = unwrapInboundIn(data)
+        guard buffer.readableBytes <= maximumLineLength else {
+            overflowed = true
+            context.fireChannelRead(wrapInboundOut(.tooLong(limit: maximumLineLength)))
+            return
+        }
+        let text = String(decoding: buffer.readableBytesView, as: UTF8.self)
+        switch WireCodec.decode(text) {
+        case .success(let message): context.fireChannelRead(wrapInboundOut(.message(message)))
+        case .failure(let error): context.fireChannelRead(wrapInboundOut(.invalid(error)))
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is ByteToMessageDecoderError.PayloadTooLargeError {
+            guard !overflowed else { return }
+            overflowed = true
+            context.fireChannelRead(wrapInboundOut(.tooLong(limit: maximumLineLength)))
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+}
+
+/// Strings to newline-terminated bytes.
+final class LineEncoder: ChannelOutboundHandler {
+    typealias OutboundIn = String
+    typealias OutboundOut = ByteBuffer
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let line = unwrapOutboundIn(data)
+        var buffer = context.channel.allocator.buffer(capacity: line.utf8.count + 1)
+        buffer.writeString(line)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        context.write(wrapOutboundOut(buffer), promise: promise)
+    }
+}

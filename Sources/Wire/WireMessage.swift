@@ -1,0 +1,277 @@
+import SchedCore
+import SchedSpec
+
+/// The protocol version spoken by this build; a peer with another version is refused at HELLO.
+public let wireProtocolVersion = 1
+
+/// Every message of the line protocol. One line each: `VERB` or `VERB {json}`.
+public enum WireMessage: Equatable, Sendable {
+    // Session opening, both roles.
+    case hello(Hello)
+    case challenge(Challenge)
+    case auth(Auth)
+    // Agent to coordinator.
+    case register(Register)
+    case heartbeat(Heartbeat)
+    case started(AttemptRef)
+    case exited(Exit)
+    // Coordinator to agent.
+    case run(RunOrder)
+    case kill(KillOrder)
+    // Client to coordinator.
+    case submit(Submit)
+    case cancel(JobRef)
+    case jobs(JobsQuery)
+    case status(JobRef)
+    case nodes
+    case logs(JobRef)
+    case watch(WatchRequest)
+    case fallback(FallbackRequest)
+    // Replies and the event stream.
+    case ok(JSONText)
+    case err(ErrorReply)
+    case event(PlacementEvent)
+    case bye
+}
+
+public enum PeerRole: String, Codable, Sendable {
+    case agent
+    case client
+}
+
+/// `HELLO`: who is speaking. An agent names the node it speaks for.
+public struct Hello: Codable, Equatable, Sendable {
+    public var version: Int
+    public var role: PeerRole
+    public var node: String?
+    public init(version: Int = wireProtocolVersion, role: PeerRole, node: String? = nil) {
+        self.version = version
+        self.role = role
+        self.node = node
+    }
+}
+
+/// `CHALLENGE`: a fresh nonce the peer proves the token against.
+public struct Challenge: Codable, Equatable, Sendable {
+    public var nonce: String
+    public init(nonce: String) { self.nonce = nonce }
+}
+
+/// `AUTH`: hex HMAC-SHA256 of `heterosched-v1:<nonce>` keyed with the shared token.
+public struct Auth: Codable, Equatable, Sendable {
+    public var hmac: String
+    public init(hmac: String) { self.hmac = hmac }
+}
+
+/// `REGISTER`: an agent's node inventory, and the attempts it still runs (after a restart of either side).
+public struct Register: Codable, Equatable, Sendable {
+    public var node: Node
+    public var running: [AttemptRef]
+    public init(node: Node, running: [AttemptRef] = []) {
+        self.node = node
+        self.running = running
+    }
+}
+
+/// `HEARTBEAT`: liveness, chip health and link state.
+public struct Heartbeat: Codable, Equatable, Sendable {
+    public var unhealthyChips: [Int]
+    public var interNodeBandwidthGBps: Double?
+    public init(unhealthyChips: [Int] = [], interNodeBandwidthGBps: Double? = nil) {
+        self.unhealthyChips = unhealthyChips
+        self.interNodeBandwidthGBps = interNodeBandwidthGBps
+    }
+}
+
+/// One attempt of one job.
+public struct AttemptRef: Codable, Equatable, Hashable, Sendable {
+    public var job: String
+    public var attempt: Int
+    public init(job: String, attempt: Int) {
+        self.job = job
+        self.attempt = attempt
+    }
+}
+
+/// `EXITED`: how an attempt ended.
+public struct Exit: Codable, Equatable, Sendable {
+    public enum Outcome: String, Codable, Sendable {
+        case completed
+        /// The job's own failure (non-zero exit): not the tier's fault.
+        case failed
+        /// A chip, node or link fault: counts against the tier.
+        case fault
+        /// Stopped on the coordinator's order (cancel, preemption, fallback).
+        case killed
+        /// Ran past its time limit.
+        case timedOut = "timed-out"
+    }
+    public var job: String
+    public var attempt: Int
+    public var outcome: Outcome
+    public var exitStatus: Int?
+    public var signal: Int?
+    public var message: String?
+    /// Simulated training: steps done in this attempt's run and the last checkpointed step.
+    public var step: Int?
+    public var checkpointStep: Int?
+    /// For faults: the chip that failed, if one did.
+    public var faultChip: Int?
+
+    public init(
+        job: String, attempt: Int, outcome: Outcome, exitStatus: Int? = nil, signal: Int? = nil,
+        message: String? = nil, step: Int? = nil, checkpointStep: Int? = nil, faultChip: Int? = nil
+    ) {
+        self.job = job
+        self.attempt = attempt
+        self.outcome = outcome
+        self.exitStatus = exitStatus
+        self.signal = signal
+        self.message = message
+        self.step = step
+        self.checkpointStep = checkpointStep
+        self.faultChip = faultChip
+    }
+}
+
+/// `RUN`: start an attempt on these chips.
+public struct RunOrder: Codable, Equatable, Sendable {
+    public var job: String
+    public var attempt: Int
+    public var kind: JobKind
+    public var tier: Int
+    public var tierName: String
+    public var chipModel: String
+    public var chips: [Int]
+    public var numaNodes: [Int]
+    public var command: [String]
+    public var env: [String: String]
+    public var checkpointDirectory: String?
+    public var timeLimitSeconds: Double?
+    /// Simulated agents: run time on the reference chip (H100), and the training schedule.
+    public var simulation: SimulatedRun?
+    /// The step to resume from (the last checkpoint of an earlier attempt).
+    public var resumeStep: Int
+
+    public init(
+        job: String, attempt: Int, kind: JobKind, tier: Int, tierName: String, chipModel: String, chips: [Int],
+        numaNodes: [Int], command: [String], env: [String: String], checkpointDirectory: String?,
+        timeLimitSeconds: Double?, simulation: SimulatedRun?, resumeStep: Int
+    ) {
+        self.job = job
+        self.attempt = attempt
+        self.kind = kind
+        self.tier = tier
+        self.tierName = tierName
+        self.chipModel = chipModel
+        self.chips = chips
+        self.numaNodes = numaNodes
+        self.command = command
+        self.env = env
+        self.checkpointDirectory = checkpointDirectory
+        self.timeLimitSeconds = timeLimitSeconds
+        self.simulation = simulation
+        self.resumeStep = resumeStep
+    }
+}
+
+/// `KILL`: stop an attempt.
+public struct KillOrder: Codable, Equatable, Sendable {
+    public var job: String
+    public var attempt: Int
+    public var reason: String
+    public init(job: String, attempt: Int, reason: String) {
+        self.job = job
+        self.attempt = attempt
+        self.reason = reason
+    }
+}
+
+/// `SUBMIT`: a job file's text (YAML, or JSON, which is YAML too) and the name to report errors against.
+public struct Submit: Codable, Equatable, Sendable {
+    public var spec: String
+    public var file: String
+    public init(spec: String, file: String = "submission") {
+        self.spec = spec
+        self.file = file
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        spec = try container.decode(String.self, forKey: .spec)
+        file = try container.decodeIfPresent(String.self, forKey: .file) ?? "submission"
+    }
+}
+
+public struct JobRef: Codable, Equatable, Sendable {
+    public var job: String
+    public init(job: String) { self.job = job }
+}
+
+public struct JobsQuery: Codable, Equatable, Sendable {
+    /// Only jobs in these states; empty = all.
+    public var states: [String]
+    public init(states: [String] = []) { self.states = states }
+}
+
+public struct WatchRequest: Codable, Equatable, Sendable {
+    /// Replay events after this sequence number first (0: all kept events); nil: only new ones.
+    public var after: Int?
+    public var job: String?
+    public init(after: Int? = nil, job: String? = nil) {
+        self.after = after
+        self.job = job
+    }
+}
+
+/// `FALLBACK`: an operator moves a job to its next tier now.
+public struct FallbackRequest: Codable, Equatable, Sendable {
+    public var job: String
+    public var reason: String
+    public init(job: String, reason: String) {
+        self.job = job
+        self.reason = reason
+    }
+}
+
+/// The JSON body of an `OK` reply, kept as text: its shape depends on the request.
+public struct JSONText: Equatable, Sendable {
+    public var text: String
+    public init(_ text: String) { self.text = text }
+}
+
+/// One entry of the placement log.
+public struct PlacementEvent: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case submitted, placed, started, completed, failed, cancelled, preempted, requeued
+        case fellBack = "fell-back"
+        case gaveUp = "gave-up"
+        case faulted
+        case nodeRegistered = "node-registered"
+        case nodeLost = "node-lost"
+    }
+    public var seq: Int
+    public var time: Double
+    public var kind: Kind
+    public var job: String?
+    public var node: String?
+    public var attempt: Int?
+    /// The sentence a person reads in `schedctl watch`.
+    public var message: String
+    /// Structured details (chips, NUMA node, tier, reason), for `--json`.
+    public var details: [String: String]
+
+    public init(
+        seq: Int, time: Double, kind: Kind, job: String? = nil, node: String? = nil, attempt: Int? = nil,
+        message: String, details: [String: String] = [:]
+    ) {
+        self.seq = seq
+        self.time = time
+        self.kind = kind
+        self.job = job
+        self.node = node
+        self.attempt = attempt
+        self.message = message
+        self.details = details
+    }
+}

@@ -1,0 +1,142 @@
+import NIOCore
+import NIOPosix
+
+/// `host:port`, as flags and config files write it.
+public struct WireEndpoint: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` (or `[v6]:port`); nil if it is not that.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Why a client session could not be opened or went wrong, in a line that says what to check.
+public enum WireClientError: Error, CustomStringConvertible, Sendable {
+    case cannotConnect(WireEndpoint, String)
+    case refused(ErrorReply)
+    case closed
+    case unexpected(String)
+
+    public var description: String {
+        switch self {
+        case .cannotConnect(let endpoint, let why):
+            "cannot reach the coordinator at \(endpoint) (\(why)): is sched-coordinator running there, and is "
+                + "the address right? (--address, HETEROSCHED_ADDRESS)"
+        case .refused(let error): "the coordinator refused: \(error.message) [\(error.code.rawValue)]"
+        case .closed: "the coordinator closed the connection"
+        case .unexpected(let what): "unexpected reply from the coordinator: \(what)"
+        }
+    }
+}
+
+/// Sends lines on a session; safe to share between tasks (heartbeats and replies on one agent session).
+public struct WireWriter: Sendable {
+    let outbound: NIOAsyncChannelOutboundWriter<String>
+    public func send(_ message: WireMessage) async throws { try await outbound.write(WireCodec.encode(message)) }
+    /// Sends a raw line as is (tests of bad input).
+    public func sendRaw(_ line: String) async throws { try await outbound.write(line) }
+}
+
+/// An open, authenticated client session.
+public final class WireSession {
+    private var inbound: NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator
+    public let writer: WireWriter
+
+    init(inbound: NIOAsyncChannelInboundStream<InboundLine>, outbound: NIOAsyncChannelOutboundWriter<String>) {
+        self.inbound = inbound.makeAsyncIterator()
+        self.writer = WireWriter(outbound: outbound)
+    }
+
+    public func send(_ message: WireMessage) async throws { try await writer.send(message) }
+
+    /// The next message; nil when the peer closed. A line the codec rejects is returned as `.err`.
+    public func receive() async throws -> WireMessage? {
+        switch try await inbound.next() {
+        case .message(let message): return message
+        case .invalid(let error): return .err(error)
+        case .tooLong(let limit):
+            return .err(ErrorReply(.lineTooLong, "a line from the coordinator exceeded \(limit) bytes"))
+        case nil: return nil
+        }
+    }
+
+    /// Sends a request and waits for its `OK` body; an `ERR` reply throws `ErrorReply`.
+    public func request(_ message: WireMessage) async throws -> JSONText {
+        try await send(message)
+        return try await reply()
+    }
+
+    public func reply() async throws -> JSONText {
+        switch try await receive() {
+        case .ok(let body): return body
+        case .err(let error): throw error
+        case nil: throw WireClientError.closed
+        case .some(let other): throw WireClientError.unexpected(WireCodec.encode(other))
+        }
+    }
+
+    /// Decodes the reply to `message` as `T`.
+    public func request<T: Decodable>(_ message: WireMessage, as type: T.Type) async throws -> T {
+        try WireCodec.value(T.self, from: try await request(message).text)
+    }
+}
+
+public enum WireClient {
+    /// Connects, opens the session (HELLO, CHALLENGE, AUTH), runs `body`, then closes.
+    public static func withSession<Result: Sendable>(
+        to endpoint: WireEndpoint, token: String, hello: Hello,
+        maximumLineLength: Int = LineFraming.defaultMaximumLineLength,
+        _ body: (WireSession) async throws -> Result
+    ) async throws -> Result {
+        let channel: NIOAsyncChannel<InboundLine, String>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .connect(host: endpoint.host, port: endpoint.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
+                    }
+                }
+        } catch {
+            throw WireClientError.cannotConnect(endpoint, describe(error))
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            let session = WireSession(inbound: inbound, outbound: outbound)
+            try await session.send(.hello(hello))
+            switch try await session.receive() {
+            case .challenge(let challenge):
+                try await session.send(.auth(Auth(hmac: TokenProof.hmac(token: token, nonce: challenge.nonce))))
+            case .err(let error): throw WireClientError.refused(error)
+            case nil: throw WireClientError.closed
+            case .some(let other): throw WireClientError.unexpected(WireCodec.encode(other))
+            }
+            do {
+                _ = try await session.reply()
+            } catch let error as ErrorReply {
+                throw WireClientError.refused(error)
+            }
+            return try await body(session)
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("refused") || text.contains("ECONNREFUSED") { return "connection refused" }
+        return text
+    }
+}

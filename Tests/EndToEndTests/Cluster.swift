@@ -1,0 +1,191 @@
+import Foundation
+import SchedTestSupport
+import Testing
+import Wire
+
+/// Real binaries on 127.0.0.1, port 0, in a temporary directory; stopped by PID in reverse order.
+final class Cluster: @unchecked Sendable {
+    let directory: URL
+    let token = "e2e-token-\(UInt32.random(in: 0...UInt32.max))"
+    var tokenFile: String { directory.appendingPathComponent("token").path }
+    var dataDirectory: String { directory.appendingPathComponent("data").path }
+    private(set) var processes: [(name: String, process: Process)] = []
+    private(set) var endpoint: WireEndpoint?
+
+    static let binaries: URL = {
+        // The test runner sits beside the built executables.
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    }()
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("heterosched-e2e-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try (token + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+    }
+
+    deinit { stopAll() }
+
+    func start(_ name: String, _ arguments: [String], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = Self.binaries.appendingPathComponent(name)
+        process.arguments = arguments
+        let output = directory.appendingPathComponent(log)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes.append((name, process))
+        return process
+    }
+
+    /// Starts a coordinator and waits (at most 20 s) until it listens.
+    @discardableResult
+    func startCoordinator(extra: [String] = []) async throws -> Process {
+        try? FileManager.default.removeItem(atPath: dataDirectory + "/coordinator.addr")
+        let process = try start(
+            "sched-coordinator",
+            [
+                "--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--token-file", tokenFile, "--catalog",
+                Repository.path("deploy/catalog/chips.yaml"), "--heartbeat-timeout", "5",
+            ] + extra, log: "coordinator-\(processes.count).log")
+        for _ in 0..<200 {
+            if let text = try? String(contentsOfFile: dataDirectory + "/coordinator.addr", encoding: .utf8),
+                let endpoint = WireEndpoint(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                self.endpoint = endpoint
+                return process
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ClusterError("the coordinator did not start: \(log("coordinator-\(processes.count - 1).log"))")
+    }
+
+    @discardableResult
+    func startAgents(fleet: String, timeScale: Double = 600) throws -> Process {
+        try start(
+            "sched-agent",
+            [
+                "--simulate", fleet, "--coordinator", endpoint!.description, "--token-file", tokenFile, "--catalog",
+                Repository.path("deploy/catalog/chips.yaml"), "--time-scale", String(timeScale),
+                "--heartbeat-interval", "0.5",
+            ], log: "agents.log")
+    }
+
+    /// Writes a fleet file into the cluster's directory.
+    func fleet(_ yaml: String) throws -> String {
+        let path = directory.appendingPathComponent("fleet.yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs schedctl to completion (at most 30 s).
+    func schedctl(_ arguments: [String], token: String? = nil) async throws -> Output {
+        let process = Process()
+        process.executableURL = Self.binaries.appendingPathComponent("schedctl")
+        let tokenPath: String
+        if let token {
+            tokenPath = directory.appendingPathComponent("other-token").path
+            try token.write(toFile: tokenPath, atomically: true, encoding: .utf8)
+        } else {
+            tokenPath = tokenFile
+        }
+        process.arguments = arguments + ["--address", endpoint!.description, "--token-file", tokenPath]
+        process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"]
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            throw ClusterError("schedctl \(arguments.joined(separator: " ")) did not finish in 30 s")
+        }
+        return Output(
+            status: process.terminationStatus,
+            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+
+    /// `schedctl status JOB --json`, decoded.
+    func status(_ job: String) async throws -> JobRecord {
+        let output = try await schedctl(["status", job, "--json"])
+        guard output.status == 0 else { throw ClusterError("status \(job) failed: \(output.stderr)") }
+        return try WireCodec.value(JobRecord.self, from: output.stdout)
+    }
+
+    /// Polls a job until `condition` holds (at most `seconds`).
+    func waitFor(_ job: String, seconds: Double = 30, _ condition: (JobRecord) -> Bool) async throws -> JobRecord {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last: JobRecord?
+        while Date() < deadline {
+            let record = try await status(job)
+            if condition(record) { return record }
+            last = record
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw ClusterError("job \(job) did not get there in \(seconds) s; last: \(last.map { "\($0.state)" } ?? "-")")
+    }
+
+    /// A raw client session (HELLO, CHALLENGE, AUTH done) for protocol-level checks.
+    func session<T: Sendable>(
+        role: PeerRole = .client, node: String? = nil, _ body: (WireSession) async throws -> T
+    ) async throws -> T {
+        try await WireClient.withSession(to: endpoint!, token: token, hello: Hello(role: role, node: node), body)
+    }
+
+    func signal(_ process: Process, _ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits (at most `seconds`) for a process to exit; returns its status.
+    func waitForExit(_ process: Process, seconds: Double = 20) async throws -> Int32 {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        guard !process.isRunning else { throw ClusterError("\(process.executableURL!.lastPathComponent) did not exit") }
+        return process.terminationStatus
+    }
+
+    func log(_ name: String) -> String {
+        (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? ""
+    }
+
+    func stopAll() {
+        for (_, process) in processes.reversed() where process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+        }
+        for (_, process) in processes.reversed() {
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        processes = []
+    }
+}
+
+struct ClusterError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+let smallFleet = """
+    name: e2e
+    nodeGroups:
+      - name: nv
+        count: 2
+        model: h100
+        chipsPerNode: 8
+        numaNodes: 2
+      - name: asc
+        count: 1
+        model: ascend-910c
+        chipsPerNode: 16
+        numaNodes: 4
+    """

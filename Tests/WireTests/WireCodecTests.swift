@@ -1,0 +1,106 @@
+import SchedCore
+import Testing
+import Wire
+
+@Suite("Wire codec")
+struct WireCodecTests {
+    @Test("every message survives encode then decode")
+    func roundTrip() throws {
+        let messages: [WireMessage] = [
+            .hello(Hello(role: .agent, node: "n1")), .challenge(Challenge(nonce: "ab")), .auth(Auth(hmac: "cd")),
+            .register(
+                Register(node: Node(id: "n1", chips: [Chip(index: 0, model: "h100", memoryGiB: 80, numaNode: 0)]))),
+            .heartbeat(Heartbeat(unhealthyChips: [3], interNodeBandwidthGBps: 12.5)),
+            .started(AttemptRef(job: "j", attempt: 2)),
+            .exited(
+                Exit(
+                    job: "j", attempt: 2, outcome: .fault, message: "chip 3", step: 40, checkpointStep: 30, faultChip: 3
+                )),
+            .kill(KillOrder(job: "j", attempt: 2, reason: "cancel")),
+            .submit(Submit(spec: "kind: batch", file: "f.yaml")),
+            .cancel(JobRef(job: "j")), .jobs(JobsQuery(states: ["queued"])), .status(JobRef(job: "j")), .nodes,
+            .logs(JobRef(job: "j")), .watch(WatchRequest(after: 3, job: "j")),
+            .fallback(FallbackRequest(job: "j", reason: "slow fabric")), .ok(JSONText("{\"a\":1}")),
+            .err(ErrorReply(.unknownChip, "no such chip")),
+            .event(PlacementEvent(seq: 1, time: 2, kind: .fellBack, job: "j", message: "moved", details: ["to": "1"])),
+            .bye,
+        ]
+        for message in messages {
+            let line = WireCodec.encode(message)
+            #expect(!line.contains("\n"), "one line per message")
+            #expect(WireCodec.decode(line) == .success(message), "\(line)")
+        }
+    }
+
+    @Test(
+        "a bad line becomes an error reply with the right code",
+        arguments: [
+            ("hello there", ErrorReply.Code.malformed),
+            ("FROB {}", .unknownVerb),
+            ("SUBMIT {not json", .malformed),
+            ("SUBMIT {}", .malformed),
+            ("STATUS", .malformed),
+            ("HELLO {\"version\":\"one\",\"role\":\"client\"}", .malformed),
+            ("", .malformed),
+        ])
+    func badLines(line: String, code: ErrorReply.Code) {
+        guard case .failure(let error) = WireCodec.decode(line) else {
+            Issue.record("'\(line)' decoded")
+            return
+        }
+        #expect(error.code == code, "\(error.message)")
+    }
+
+    @Test("a missing field is named in the error")
+    func missingField() {
+        guard case .failure(let error) = WireCodec.decode("EXITED {\"job\":\"j\",\"attempt\":1}") else {
+            Issue.record("decoded")
+            return
+        }
+        #expect(error.message == "EXITED: missing field 'outcome'")
+    }
+}
+
+@Suite("Handshake")
+struct HandshakeTests {
+    let token = "s3cret"
+
+    @Test("the right token opens the session; the HMAC matches what openssl computes")
+    func opens() {
+        var handshake = ServerHandshake(token: token, makeNonce: { "00ff" })
+        #expect(handshake.receive(.hello(Hello(role: .client))) == .send(.challenge(Challenge(nonce: "00ff"))))
+        // printf 'heterosched-v1:00ff' | openssl dgst -sha256 -hmac s3cret
+        let proof = TokenProof.hmac(token: token, nonce: "00ff")
+        #expect(proof == "ca90d0f9e38cb795924ecf2095b64e95d025e9d61aed59fd1919e8b1a6a01c59")
+        #expect(handshake.receive(.auth(Auth(hmac: proof))) == .established(Hello(role: .client)))
+    }
+
+    @Test("a wrong token, version or role is refused with its code")
+    func refusals() {
+        var wrongToken = ServerHandshake(token: token, makeNonce: { "00ff" })
+        _ = wrongToken.receive(.hello(Hello(role: .client)))
+        guard
+            case .refuse(let error) = wrongToken.receive(
+                .auth(Auth(hmac: TokenProof.hmac(token: "guess", nonce: "00ff"))))
+        else { return recordFailure("wrong token accepted") }
+        #expect(error.code == .authFailed)
+
+        var wrongVersion = ServerHandshake(token: token)
+        guard case .refuse(let version) = wrongVersion.receive(.hello(Hello(version: 99, role: .client))) else {
+            return recordFailure("wrong version accepted")
+        }
+        #expect(version.code == .badVersion)
+
+        var nameless = ServerHandshake(token: token)
+        guard case .refuse(let role) = nameless.receive(.hello(Hello(role: .agent))) else {
+            return recordFailure("an agent without a node accepted")
+        }
+        #expect(role.code == .badRole)
+
+        var skipped = ServerHandshake(token: token)
+        guard case .refuse(let order) = skipped.receive(.submit(Submit(spec: ""))) else {
+            return recordFailure("SUBMIT before HELLO accepted")
+        }
+        #expect(order.code == .notAllowed)
+    }
+}
