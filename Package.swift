@@ -90,7 +90,7 @@ let package = Package(
         .target(name: "SchedTestSupport", dependencies: ["SchedCore", "SchedSpec"]),
         .executableTarget(
             name: "sched-bench",
-            dependencies: ["SchedCore", "SchedSpec", "SchedTestSupport", argumentParser],
+            dependencies: ["SchedCore", "SchedSpec", "SchedTestSupport", "Wire", argumentParser],
             path: "Benchmarks/sched-bench"
         ),
         .testTarget(

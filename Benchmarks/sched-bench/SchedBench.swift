@@ -1,9 +1,9 @@
 import ArgumentParser
 
 @main
-struct SchedBench: ParsableCommand {
+struct SchedBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sched-bench",
         abstract: "Benchmarks of the HeteroSched engine. Build with -c release; figures are medians of several runs.",
-        subcommands: [PlacementBenchmark.self])
+        subcommands: [PlacementBenchmark.self, CoordinatorBenchmark.self])
 }

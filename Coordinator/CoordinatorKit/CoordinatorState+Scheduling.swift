@@ -3,14 +3,19 @@ import SchedSpec
 import Wire
 
 extension CoordinatorState {
-    /// One scheduling cycle: snapshot, plan, re-check, persist, then tell agents.
-    func scheduleOnce() async {
+    /// What one scheduling cycle plans on: taken inside the actor, planned outside it.
+    struct CycleInput: Sendable {
+        var snapshot: ClusterSnapshot
+        var queue: [PendingJob]
+        var now: Double
+        var seed: UInt64
+    }
+
+    /// The snapshot and queue for a cycle, or nil when nothing waits.
+    func cycleInput() -> CycleInput? {
         let queued = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .queued }
-        guard !queued.isEmpty else {
-            dirty = false
-            return
-        }
-        let now = clock()
+        dirty = false
+        guard !queued.isEmpty else { return nil }
         let snapshot = ClusterSnapshot(
             nodes: nodes.values.filter { !$0.node.chips.isEmpty }.map { entry in
                 var node = entry.node
@@ -19,21 +24,42 @@ extension CoordinatorState {
             }.sorted { $0.id < $1.id },
             running: jobs.values.filter { $0.state == .placed || $0.state == .running }.compactMap(runningJob),
             catalog: configuration.catalog)
+        return CycleInput(
+            snapshot: snapshot, queue: queued.map { PendingJob($0.job, ladder: $0.ladder) }, now: clock(),
+            seed: configuration.seed &+ UInt64(nextSeq))
+    }
+
+    /// One scheduling cycle: snapshot in the actor, plan outside it (sessions go on meanwhile), then
+    /// apply here with every placement re-checked against what changed in between.
+    func scheduleOnce() async {
+        guard let input = cycleInput() else { return }
         let plan: SchedulingPlan
         do {
-            plan = try Scheduler.plan(
-                snapshot: snapshot, queue: queued.map { PendingJob($0.job, ladder: $0.ladder) }, now: now,
-                policy: configuration.policy, seed: configuration.seed &+ UInt64(nextSeq))
+            plan = try await Self.plan(input, policy: configuration.policy)
         } catch {
             logger.error("the scheduler refused the cluster snapshot: \(error)")
             return
         }
-        dirty = false
+        await apply(plan, now: input.now)
+    }
+
+    /// Runs on the global executor, not the actor's: planning a long queue must not hold up sessions.
+    @concurrent nonisolated static func plan(_ input: CycleInput, policy: SchedulingPolicy) async throws
+        -> SchedulingPlan
+    {
+        try Scheduler.plan(
+            snapshot: input.snapshot, queue: input.queue, now: input.now, policy: policy, seed: input.seed)
+    }
+
+    /// The applier: re-checks, persists, then tells agents.
+    func apply(_ plan: SchedulingPlan, now: Double) async {
         var changed: [String: JobRecord] = [:]
         var events: [PlacementEvent] = []
 
         for preemption in plan.preemptions {
-            guard var victim = jobs[preemption.victim.name], !victim.state.isFinal else { continue }
+            guard var victim = jobs[preemption.victim.name], victim.state == .placed || victim.state == .running else {
+                continue
+            }
             sendKill(victim, reason: "preempted by \(preemption.preemptor)")
             events.append(
                 makeEvent(
@@ -44,7 +70,9 @@ extension CoordinatorState {
             changed[victim.id] = victim
         }
         for fallback in plan.fallbacks {
-            guard var record = changed[fallback.job.name] ?? jobs[fallback.job.name] else { continue }
+            guard var record = changed[fallback.job.name] ?? jobs[fallback.job.name], record.state == .queued else {
+                continue
+            }
             record.ladder = fallback.ladder
             let name = record.job.tier(at: fallback.toTier).name
             record.tierHistory.append(
@@ -58,7 +86,9 @@ extension CoordinatorState {
             changed[record.id] = record
         }
         for givenUp in plan.givenUp {
-            guard var record = changed[givenUp.job.name] ?? jobs[givenUp.job.name] else { continue }
+            guard var record = changed[givenUp.job.name] ?? jobs[givenUp.job.name], record.state == .queued else {
+                continue
+            }
             record.state = .failed
             record.endedAt = now
             record.reason = givenUp.reason
@@ -68,6 +98,7 @@ extension CoordinatorState {
         var orders: [(job: String, attempt: Int, node: NodeID, order: RunOrder)] = []
         for placement in plan.placements {
             guard var record = changed[placement.job.name] ?? jobs[placement.job.name], record.state == .queued,
+                record.ladder.tier == placement.tier,
                 chipsAreFree(placement, ignoring: Set(plan.preemptions.map(\.victim.name)))
             else { continue }
             record.state = .placed
@@ -100,14 +131,9 @@ extension CoordinatorState {
             }
             changed[record.id] = record
         }
-        for waiting in plan.waiting {
-            guard var record = changed[waiting.job.name] ?? jobs[waiting.job.name] else { continue }
-            let text = waiting.reason.description
-            if record.reason != text {
-                record.reason = text
-                changed[record.id] = record
-            }
-        }
+        // Wait reasons are derived, not state: kept in memory, shown by STATUS and JOBS.
+        for waiting in plan.waiting { waitReasons[waiting.job.name] = waiting.reason.description }
+        for record in changed.values where record.state != .queued { waitReasons[record.id] = nil }
         for record in changed.values { jobs[record.id] = record }
         guard !changed.isEmpty || !events.isEmpty else { return }
         do {

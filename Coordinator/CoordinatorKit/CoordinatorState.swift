@@ -39,6 +39,8 @@ actor CoordinatorState {
         didSet { if dirty { wake.yield() } }
     }
     let wake: AsyncStream<Void>.Continuation
+    /// Why each queued job waits, from the last cycle that considered it.
+    var waitReasons: [String: String] = [:]
     /// Gang attempts: nodes that reported completion.
     var completedNodes: [String: Set<NodeID>] = [:]
 
@@ -184,11 +186,12 @@ actor CoordinatorState {
     }
 
     func record(_ id: String) throws(ErrorReply) -> JobRecord {
-        guard let record = jobs[id] else {
+        guard var record = jobs[id] else {
             let close = jobOrder.filter { $0.hasPrefix(String(id.prefix(3))) }.suffix(3)
             let hint = close.isEmpty ? "" : "; recent jobs like it: \(close.joined(separator: ", "))"
             throw ErrorReply(.unknownJob, "no job '\(id)'\(hint)")
         }
+        if record.state == .queued, let reason = waitReasons[id] { record.reason = reason }
         return record
     }
 
@@ -199,7 +202,11 @@ actor CoordinatorState {
                 .malformed,
                 "unknown state '\(state)'; states: \(JobRecord.State.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return jobOrder.compactMap { jobs[$0] }.filter { wanted.isEmpty || wanted.contains($0.state.rawValue) }
+        return jobOrder.compactMap { jobs[$0] }.filter { wanted.isEmpty || wanted.contains($0.state.rawValue) }.map {
+            var record = $0
+            if record.state == .queued, let reason = waitReasons[record.id] { record.reason = reason }
+            return record
+        }
     }
 
     func nodeStatuses() -> [NodeStatus] {

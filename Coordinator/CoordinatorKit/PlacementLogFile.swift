@@ -10,7 +10,7 @@ final class PlacementLogFile: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
         }
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw CoordinatorError.cannotOpen(path)

@@ -10,8 +10,8 @@ struct SchedulingLoop: Service {
     let interval: Duration
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            try await withThrowingTaskGroup(of: Void.self) { group in
+        await cancelWhenGracefulShutdown {
+            await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     while !Task.isCancelled {
                         try await Task.sleep(for: interval)

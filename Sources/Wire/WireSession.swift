@@ -97,10 +97,14 @@ public final class WireSession {
 }
 
 public enum WireClient {
+    /// Longest reply line a client reads. The coordinator's own limit protects it from peers; a reply
+    /// such as `JOBS` on a large cluster is one long line from a trusted side.
+    public static let replyLineLimit = 256 * 1024 * 1024
+
     /// Connects, opens the session (HELLO, CHALLENGE, AUTH), runs `body`, then closes.
     public static func withSession<Result: Sendable>(
         to endpoint: WireEndpoint, token: String, hello: Hello,
-        maximumLineLength: Int = LineFraming.defaultMaximumLineLength,
+        maximumLineLength: Int = replyLineLimit,
         _ body: (WireSession) async throws -> Result
     ) async throws -> Result {
         let channel: NIOAsyncChannel<InboundLine, String>

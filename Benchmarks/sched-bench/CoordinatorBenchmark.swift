@@ -1,0 +1,235 @@
+import ArgumentParser
+import Foundation
+import Wire
+
+struct CoordinatorBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Durable submissions per second, submit-to-placement latency, and coordinator memory.",
+        discussion: """
+            Starts the real sched-coordinator (and sched-agent for simulated nodes) from --bin on 127.0.0.1, \
+            each in a fresh temporary data directory, and stops them by PID. Submissions: N clients on their \
+            own sessions submit as fast as acknowledgements come back; a reply means the job is on disk. \
+            Latency: one job at a time, from sending SUBMIT to the `placed` event on a WATCH session (the RUN \
+            goes to the agent in the same step). Memory: VmRSS of the coordinator with the nodes connected \
+            and the jobs stored.
+            """)
+
+    @Option(help: "Directory with the release binaries (default: this executable's).")
+    var bin: String?
+
+    @Option(help: "Runs per figure; the median is printed.")
+    var runs = 5
+
+    @Option(help: "Parts to run, comma-separated: submit, latency, memory.")
+    var parts = "submit,latency,memory"
+
+    @Option(help: "Submissions per run for each client count.")
+    var submissions = 5_000
+
+    @Option(name: .customLong("memory-jobs"), help: "Jobs stored for the memory figure.")
+    var memoryJobs = 100_000
+
+    @Option(help: "Directory with bench-1k.yaml and bench-10k.yaml.")
+    var fleets = "deploy/fleets"
+
+    @Option(help: "Catalog file.")
+    var catalog = "deploy/catalog/chips.yaml"
+
+    func run() async throws {
+        raiseFileLimit()
+        let binaries =
+            bin ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+        let parts = Set(parts.split(separator: ",").map(String.init))
+        print("sched-bench coordinator: medians of \(runs) runs, binaries from \(binaries)")
+        if parts.contains("submit") {
+            for clients in [1, 8, 64] {
+                let count = clients == 1 ? min(submissions, 1_000) : submissions
+                var rates: [Double] = []
+                for _ in 0..<runs {
+                    let harness = try await Harness.start(binaries: binaries, catalog: catalog)
+                    defer { harness.stop() }
+                    let seconds = try await harness.submitConcurrently(clients: clients, total: count)
+                    rates.append(Double(count) / seconds)
+                }
+                print(
+                    "  durable submissions, \(clients) client\(clients == 1 ? " " : "s")"
+                        + String(repeating: " ", count: 3 - String(clients).count)
+                        + "   \(format(Measurement(seconds: rates).median, 0))/s  (\(count) a run)")
+            }
+        }
+        if parts.contains("latency") {
+            let harness = try await Harness.start(binaries: binaries, catalog: catalog)
+            defer { harness.stop() }
+            try await harness.startAgents(fleet: "\(fleets)/bench-1k.yaml", expectNodes: 1_000)
+            var samples: [Double] = []
+            for _ in 0..<runs { samples += try await harness.placementLatencies(count: 200) }
+            samples.sort()
+            let p50 = samples[samples.count / 2]
+            let p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
+            print(
+                "  submit-to-placement, 1,000 nodes    p50 \(format(p50 * 1000, 2)) ms, p99 \(format(p99 * 1000, 2)) ms"
+                    + "  (\(samples.count) jobs, one at a time)")
+        }
+        if parts.contains("memory") {
+            for (name, nodes) in [("bench-1k", 1_000), ("bench-10k", 10_000)] {
+                let harness = try await Harness.start(binaries: binaries, catalog: catalog)
+                defer { harness.stop() }
+                try await harness.startAgents(fleet: "\(fleets)/\(name).yaml", expectNodes: nodes)
+                let idle = harness.residentMemory()
+                // Jobs for a chip model the fleet does not have: they stay queued, stored and explained.
+                _ = try await harness.submitConcurrently(clients: 64, total: memoryJobs, tier: "h200")
+                try await Task.sleep(for: .seconds(2))
+                let loaded = harness.residentMemory()
+                print(
+                    "  coordinator memory, \(nodes) nodes     \(format(idle / 1_048_576, 1)) MiB connected, "
+                        + "\(format(loaded / 1_048_576, 1)) MiB with \(memoryJobs) jobs stored")
+            }
+        }
+    }
+}
+
+/// A coordinator (and agents) started from the release binaries, stopped by PID.
+final class Harness: @unchecked Sendable {
+    let directory: String
+    let binaries: String
+    let catalog: String
+    let token = "bench-\(UInt64.random(in: 0...UInt64.max))"
+    var processes: [Process] = []
+    var endpoint = WireEndpoint(host: "127.0.0.1", port: 0)
+
+    init(binaries: String, catalog: String) {
+        self.binaries = binaries
+        self.catalog = catalog
+        directory = NSTemporaryDirectory() + "heterosched-bench-\(UUID().uuidString)"
+    }
+
+    static func start(binaries: String, catalog: String) async throws -> Harness {
+        let harness = Harness(binaries: binaries, catalog: catalog)
+        try FileManager.default.createDirectory(atPath: harness.directory, withIntermediateDirectories: true)
+        try harness.token.write(toFile: harness.directory + "/token", atomically: true, encoding: .utf8)
+        try harness.launch(
+            "sched-coordinator",
+            [
+                "--listen", "127.0.0.1:0", "--data-dir", harness.directory + "/data", "--token-file",
+                harness.directory + "/token", "--catalog", catalog, "--heartbeat-timeout", "60", "--log-level", "error",
+            ])
+        for _ in 0..<300 {
+            if let text = try? String(contentsOfFile: harness.directory + "/data/coordinator.addr", encoding: .utf8),
+                let endpoint = WireEndpoint(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                harness.endpoint = endpoint
+                return harness
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        harness.stop()
+        throw ValidationError("the coordinator did not start; is --bin the directory of a release build?")
+    }
+
+    func launch(_ name: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binaries + "/" + name)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        processes.append(process)
+    }
+
+    func startAgents(fleet: String, expectNodes: Int) async throws {
+        try launch(
+            "sched-agent",
+            [
+                "--simulate", fleet, "--coordinator", endpoint.description, "--token-file", directory + "/token",
+                "--catalog", catalog, "--time-scale", "3600", "--heartbeat-interval", "5", "--log-level", "error",
+            ])
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let nodes = try await session { try await $0.request(.nodes, as: [NodeStatus].self) }
+            if nodes.filter(\.connected).count >= expectNodes { return }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        throw ValidationError("only some of the \(expectNodes) simulated nodes registered in 120 s")
+    }
+
+    func session<T: Sendable>(_ body: (WireSession) async throws -> T) async throws -> T {
+        try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .client), body)
+    }
+
+    /// Seconds for `total` submissions spread over `clients` concurrent sessions.
+    func submitConcurrently(clients: Int, total: Int, tier: String? = nil) async throws -> Double {
+        let tierText = tier.map { ",\"tiers\":[{\"models\":[\"\($0)\"]}]" } ?? ""
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<clients {
+                let share = total / clients + (client < total % clients ? 1 : 0)
+                group.addTask {
+                    try await self.session { session in
+                        for number in 0..<share {
+                            let spec =
+                                "{\"id\":\"b\(client)-\(number)-\(UInt32.random(in: 0...UInt32.max))\","
+                                + "\"kind\":\"batch\"\(tierText)}"
+                            _ = try await session.request(.submit(Submit(spec: spec)))
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Seconds from SUBMIT to its `placed` event, for jobs submitted one at a time.
+    func placementLatencies(count: Int) async throws -> [Double] {
+        try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .client)) { watcher in
+            _ = try await watcher.request(.watch(WatchRequest()))
+            return try await session { submitter in
+                var samples: [Double] = []
+                for _ in 0..<count {
+                    let id = "lat-\(UInt64.random(in: 0...UInt64.max))"
+                    let spec =
+                        "{\"id\":\"\(id)\",\"kind\":\"inference\",\"simulate\":{\"duration\":\"2s\",\"steps\":1}}"
+                    let started = ContinuousClock.now
+                    _ = try await submitter.request(.submit(Submit(spec: spec)))
+                    while let message = try await watcher.receive() {
+                        if case .event(let event) = message, event.job == id, event.kind == .placed { break }
+                    }
+                    let elapsed = ContinuousClock.now - started
+                    samples.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                }
+                return samples
+            }
+        }
+    }
+
+    /// The coordinator's resident memory in bytes.
+    func residentMemory() -> Double {
+        guard let coordinator = processes.first,
+            let status = try? String(contentsOfFile: "/proc/\(coordinator.processIdentifier)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return .nan }
+        let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") ?? .nan
+        return kilobytes * 1024
+    }
+
+    func stop() {
+        for process in processes.reversed() where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        for process in processes.reversed() {
+            let deadline = Date().addingTimeInterval(15)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        processes = []
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// 10,000 simulated nodes are 10,000 sockets on each side: lift the descriptor limit for us and our children.
+func raiseFileLimit() {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
