@@ -41,6 +41,8 @@ let package = Package(
             name: "SchedSpec",
             dependencies: ["SchedCore", .product(name: "Yams", package: "Yams")]
         ),
+        // What the programs share: token and catalog defaults, setup errors, logging.
+        .target(name: "ProgramSupport", dependencies: ["SchedCore", "SchedSpec", logging]),
         // The line protocol: one message enum, one codec, NIO framing, the HMAC handshake.
         .target(
             name: "Wire",
@@ -65,7 +67,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "sched-coordinator",
-            dependencies: ["CoordinatorKit", "SchedSpec", argumentParser, logging],
+            dependencies: ["CoordinatorKit", "SchedSpec", "ProgramSupport", argumentParser, logging],
             path: "Coordinator/sched-coordinator"
         ),
         .target(
@@ -76,14 +78,14 @@ let package = Package(
         .executableTarget(
             name: "sched-agent",
             dependencies: [
-                "AgentKit", argumentParser, logging,
+                "AgentKit", "ProgramSupport", argumentParser, logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Agents/sched-agent"
         ),
         .target(
             name: "SchedCtlCommands",
-            dependencies: ["SchedCore", "SchedSpec", "Wire", argumentParser, nio, nioPosix]
+            dependencies: ["SchedCore", "SchedSpec", "ProgramSupport", "Wire", argumentParser, nio, nioPosix]
         ),
         .executableTarget(name: "schedctl", dependencies: ["SchedCtlCommands"]),
         // Seeded fleet and queue generators shared by tests and benchmarks.

@@ -2,6 +2,7 @@ import AgentKit
 import ArgumentParser
 import Foundation
 import Logging
+import ProgramSupport
 import SchedSpec
 import ServiceLifecycle
 import Wire
@@ -59,11 +60,7 @@ struct SchedAgent: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LogSetup.bootstrap(level: level)
         let logger = Logger(label: "sched-agent")
         let address = coordinator ?? ProcessInfo.processInfo.environment["HETEROSCHED_ADDRESS"] ?? Defaults.address
         guard let endpoint = WireEndpoint(address) else {

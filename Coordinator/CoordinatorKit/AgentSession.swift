@@ -24,17 +24,7 @@ struct AgentSession {
     private func serve(
         _ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator, _ session: inout Int?
     ) async throws {
-        while let line = try await lines.next() {
-            let message: WireMessage
-            switch line {
-            case .tooLong(let limit):
-                outbox.send(.err(tooLong(limit)))
-                return
-            case .invalid(let error):
-                outbox.send(.err(error))
-                continue
-            case .message(let decoded): message = decoded
-            }
+        while let message = try await lines.nextMessage(answering: outbox) {
             guard let open = session else {
                 guard case .register(let registration) = message else {
                     outbox.send(.err(ErrorReply(.notAllowed, "an agent's first message after AUTH is REGISTER")))

@@ -9,19 +9,14 @@ struct ClientSession {
     let logger: Logger
 
     func run(_ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator) async throws {
-        while let line = try await lines.next() {
-            switch line {
-            case .tooLong(let limit):
-                outbox.send(.err(tooLong(limit)))
-                return
-            case .invalid(let error):
-                outbox.send(.err(error))
-            case .message(.watch(let request)):
+        while let message = try await lines.nextMessage(answering: outbox) {
+            switch message {
+            case .watch(let request):
                 try await watch(request, &lines)
                 return
-            case .message(.bye):
+            case .bye:
                 return
-            case .message(let message):
+            default:
                 outbox.send(await reply(to: message))
             }
         }

@@ -1,3 +1,4 @@
+import NIOCore
 import Wire
 
 /// Lines waiting to go out on one session. The state actor enqueues without waiting; the session's
@@ -21,4 +22,21 @@ struct Outbox: Sendable {
     }
 
     func close() { continuation.finish() }
+}
+
+extension NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator {
+    /// The next message of an open session. A bad line is answered with its `ERR` and skipped; an
+    /// over-long line is answered and ends the session (nil), as does the peer closing.
+    mutating func nextMessage(answering outbox: Outbox) async throws -> WireMessage? {
+        while let line = try await next() {
+            switch line {
+            case .message(let message): return message
+            case .invalid(let error): outbox.send(.err(error))
+            case .tooLong(let limit):
+                outbox.send(.err(tooLong(limit)))
+                return nil
+            }
+        }
+        return nil
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CoordinatorKit
 import Foundation
 import Logging
+import ProgramSupport
 import SchedCore
 import SchedSpec
 import Wire
@@ -62,11 +63,7 @@ struct SchedCoordinator: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel)!
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LogSetup.bootstrap(level: level)
         let logger = Logger(label: "sched-coordinator")
         let endpoint = WireEndpoint(listen)!
         do {

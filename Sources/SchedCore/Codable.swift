@@ -1,7 +1,13 @@
 // Wire and store encodings of engine values. Codable is the standard library's; names are plain
 // strings, selectors read as a user writes them (`h100`, `vendor:huawei`, `family:domestic`).
 
-extension ChipModelID: Codable {
+/// A name-wrapping identifier, encoded as its plain string.
+public protocol NameIdentifier: Codable {
+    var name: String { get }
+    init(_ name: String)
+}
+
+extension NameIdentifier {
     public init(from decoder: any Decoder) throws { self.init(try decoder.singleValueContainer().decode(String.self)) }
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
@@ -9,21 +15,9 @@ extension ChipModelID: Codable {
     }
 }
 
-extension NodeID: Codable {
-    public init(from decoder: any Decoder) throws { self.init(try decoder.singleValueContainer().decode(String.self)) }
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(name)
-    }
-}
-
-extension JobID: Codable {
-    public init(from decoder: any Decoder) throws { self.init(try decoder.singleValueContainer().decode(String.self)) }
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(name)
-    }
-}
+extension ChipModelID: NameIdentifier {}
+extension NodeID: NameIdentifier {}
+extension JobID: NameIdentifier {}
 
 extension ChipSelector: Codable {
     public init(from decoder: any Decoder) throws {

@@ -1,5 +1,6 @@
 import Foundation
 import SchedCore
+import SchedSpec
 
 /// Where programs find the shared token and the chip catalog, the same way everywhere.
 public enum Defaults {
