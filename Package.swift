@@ -41,6 +41,11 @@ let package = Package(
             name: "SchedSpec",
             dependencies: ["SchedCore", .product(name: "Yams", package: "Yams")]
         ),
+        // Discrete-event simulation over SchedCore in virtual time: one engine, two drivers.
+        .target(
+            name: "SchedSim",
+            dependencies: ["SchedCore", "SchedSpec", .product(name: "HeapModule", package: "swift-collections")]
+        ),
         // What the programs share: token and catalog defaults, setup errors, logging.
         .target(name: "ProgramSupport", dependencies: ["SchedCore", "SchedSpec", logging]),
         // The line protocol: one message enum, one codec, NIO framing, the HMAC handshake.
@@ -85,7 +90,7 @@ let package = Package(
         ),
         .target(
             name: "SchedCtlCommands",
-            dependencies: ["SchedCore", "SchedSpec", "ProgramSupport", "Wire", argumentParser, nio, nioPosix]
+            dependencies: ["SchedCore", "SchedSpec", "SchedSim", "ProgramSupport", "Wire", argumentParser, nio, nioPosix]
         ),
         .executableTarget(name: "schedctl", dependencies: ["SchedCtlCommands"]),
         // Seeded fleet and queue generators shared by tests and benchmarks.
@@ -106,6 +111,7 @@ let package = Package(
             name: "SchedSpecTests",
             dependencies: ["SchedSpec", "SchedCore", "SchedTestSupport"]
         ),
+        .testTarget(name: "SchedSimTests", dependencies: ["SchedSim", "SchedTestSupport"]),
         .testTarget(
             name: "WireTests",
             dependencies: [

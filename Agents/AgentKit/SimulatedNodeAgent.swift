@@ -153,12 +153,3 @@ actor AttemptBook {
     func running() -> [AttemptRef] { active.sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) } }
 }
 
-/// FNV-1a: a hash that is the same in every process, for seeds.
-func stableHash(_ text: String) -> UInt64 {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in text.utf8 {
-        hash ^= UInt64(byte)
-        hash = hash &* 0x100_0000_01b3
-    }
-    return hash
-}

@@ -96,7 +96,8 @@ public struct FallbackLadder: Hashable, Sendable, Codable {
             waitingSince = now
             return .retry(tier: tier)
         case .waitCheck(let now):
-            guard let since = waitingSince, let limit = rule.maxWaitPerTier, now - since >= limit else {
+            // On the last tier a job keeps waiting: capacity may still free up. Only failures exhaust it.
+            guard let since = waitingSince, let limit = rule.maxWaitPerTier, now - since >= limit, !isOnLastTier else {
                 return .stay
             }
             return moveDown(.waitedTooLong(waited: now - since, limit: limit), at: now)

@@ -1,0 +1,428 @@
+import HeapModule
+import SchedCore
+import SchedSpec
+
+/// Everything one simulation needs: a fleet, a trace, faults, a policy and a seed.
+public struct SimulationInput: Sendable {
+    public var nodes: [Node]
+    public var catalog: ChipCatalog
+    public var jobs: [TraceJob]
+    public var faults: FaultProfile
+    public var policy: SchedulingPolicy
+    public var seed: UInt64
+
+    public init(
+        nodes: [Node], catalog: ChipCatalog, jobs: [TraceJob], faults: FaultProfile = FaultProfile(),
+        policy: SchedulingPolicy, seed: UInt64 = 1
+    ) {
+        self.nodes = nodes
+        self.catalog = catalog
+        self.jobs = jobs
+        self.faults = faults
+        self.policy = policy
+        self.seed = seed
+    }
+}
+
+/// SchedSim: a discrete-event driver over `Scheduler.plan` in virtual time. At every moment something
+/// happens (a submission, an end, a fault, a wait limit), it plans exactly as the coordinator does
+/// and applies the plan. Pure: the same input gives the same report.
+public enum Simulator {
+    public static func run(_ input: SimulationInput) throws(SnapshotError) -> SimulationReport {
+        var run = SimulationRun(input)
+        try run.run()
+        return run.report()
+    }
+}
+
+/// Something that happens at a time. Ties break by sequence number, so order is deterministic.
+struct SimulationEvent: Comparable {
+    enum Kind {
+        case submit(job: Int)
+        /// The attempt ends as its plan said (completion, fault or time limit).
+        case end(attempt: Int)
+        /// Look again: a wait limit may have passed.
+        case wake
+    }
+    var time: Double
+    var sequence: Int
+    var kind: Kind
+
+    static func < (a: SimulationEvent, b: SimulationEvent) -> Bool { (a.time, a.sequence) < (b.time, b.sequence) }
+    static func == (a: SimulationEvent, b: SimulationEvent) -> Bool { (a.time, a.sequence) == (b.time, b.sequence) }
+}
+
+/// One attempt of one job in the simulation.
+struct SimulatedAttemptState {
+    enum Ending {
+        case completes
+        case faults(chip: Int, node: NodeID)
+        case timesOut
+    }
+    var job: Int
+    var placement: JobPlacement
+    var start: Double
+    var end: Double
+    var ending: Ending
+    /// Seconds this job needs on this chip model for all of its work.
+    var fullSeconds: Double
+    var chips: Int
+    var active = true
+}
+
+struct SimulatedJobState {
+    enum State { case waiting, queued, running(Int), completed, failed }
+    var trace: TraceJob
+    var state: State = .waiting
+    var ladder: FallbackLadder
+    /// Fraction of the work done and checkpointed.
+    var progress = 0.0
+    var outcome: JobOutcome
+}
+
+struct SimulationRun {
+    let input: SimulationInput
+    var now = 0.0
+    var events = Heap<SimulationEvent>()
+    var sequence = 0
+    var jobs: [SimulatedJobState] = []
+    var attempts: [SimulatedAttemptState] = []
+    var queued: [Int] = []
+    var decisions: [DecisionRecord] = []
+    var fallbacks: [FallbackMark] = []
+    var cycles: UInt64 = 0
+    // Utilization bookkeeping.
+    var busyByModel: [ChipModelID: Int] = [:]
+    var busySecondsByModel: [ChipModelID: Double] = [:]
+    var lastChange = 0.0
+    var timeline: [UtilizationSample] = []
+    let familyOf: [ChipModelID: String]
+
+    init(_ input: SimulationInput) {
+        self.input = input
+        var families: [ChipModelID: String] = [:]
+        for node in input.nodes {
+            for chip in node.chips { families[chip.model] = input.catalog[chip.model]?.family.rawValue ?? "unknown" }
+        }
+        familyOf = families
+        for (index, trace) in input.jobs.enumerated() {
+            jobs.append(
+                SimulatedJobState(
+                    trace: trace, ladder: FallbackLadder(for: trace.job),
+                    outcome: JobOutcome(
+                        job: trace.job.id.name, queue: trace.job.queue, kind: trace.job.kind,
+                        submitted: trace.job.submittedAt, state: .unfinished, attempts: 0, fallbacks: 0, preemptions: 0,
+                        workLost: 0, finalTier: 0)))
+            schedule(.submit(job: index), at: trace.job.submittedAt)
+        }
+    }
+
+    mutating func schedule(_ kind: SimulationEvent.Kind, at time: Double) {
+        events.insert(SimulationEvent(time: time, sequence: sequence, kind: kind))
+        sequence += 1
+    }
+
+    mutating func run() throws(SnapshotError) {
+        while let first = events.popMin() {
+            advance(to: first.time)
+            handle(first)
+            // Everything else that happens at this moment, before planning once.
+            while let next = events.min, next.time == now {
+                handle(events.removeMin())
+            }
+            try plan()
+        }
+        advance(to: now)
+    }
+
+    mutating func handle(_ event: SimulationEvent) {
+        switch event.kind {
+        case .submit(let job):
+            jobs[job].state = .queued
+            queued.append(job)
+        case .end(let attempt):
+            guard attempts[attempt].active else { return }
+            finish(attempt)
+        case .wake:
+            break
+        }
+    }
+
+    // MARK: Attempts
+
+    mutating func start(_ placement: JobPlacement, job index: Int) {
+        var job = jobs[index]
+        let trace = job.trace
+        let model = placement.chipModel
+        let speed = max(input.catalog[model]?.relativeThroughput(for: trace.job.kind) ?? 1, 0.001)
+        let fullSeconds = trace.secondsByModel[model] ?? trace.referenceSeconds / speed
+        let remaining = (1 - job.progress) * fullSeconds
+        let chips = placement.assignments.reduce(0) { $0 + $1.chips.count }
+        // Chip faults as a Poisson process over the attempt's chips, from a seed of its own.
+        var random = SeededGenerator(
+            seed: input.seed ^ stableHash(trace.job.id.name) ^ UInt64(job.outcome.attempts + 1))
+        let rate = (input.faults.chipFaultsPerHour[model] ?? 0) * Double(chips) / 3600
+        var ending = SimulatedAttemptState.Ending.completes
+        var duration = remaining
+        if rate > 0 {
+            let uniform = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12)
+            let faultAfter = -logarithm(uniform) / rate
+            if faultAfter < duration {
+                duration = faultAfter
+                let assignment = placement.assignments[Int(random.next() % UInt64(placement.assignments.count))]
+                let chip = assignment.chips[Int(random.next() % UInt64(assignment.chips.count))]
+                ending = .faults(chip: chip, node: assignment.node)
+            }
+        }
+        if let limit = trace.job.timeLimit, limit < duration {
+            duration = limit
+            ending = .timesOut
+        }
+        let attempt = attempts.count
+        attempts.append(
+            SimulatedAttemptState(
+                job: index, placement: placement, start: now, end: now + duration, ending: ending,
+                fullSeconds: fullSeconds, chips: chips))
+        job.state = .running(attempt)
+        job.outcome.attempts += 1
+        job.outcome.firstStart = job.outcome.firstStart ?? now
+        job.outcome.chipModel = model.name
+        job.outcome.finalTier = placement.tier
+        _ = job.ladder.handle(.placed(at: now), rule: trace.job.fallback)
+        jobs[index] = job
+        busy(model, chips)
+        record(.placed, index, "\(model) x\(chips) tier \(placement.tier + 1)")
+        schedule(.end(attempt: attempt), at: now + duration)
+    }
+
+    /// Ends an attempt early (preemption) or as planned, banking checkpointed progress.
+    mutating func stop(_ attempt: Int) -> (ranFor: Double, lost: Double) {
+        attempts[attempt].active = false
+        let state = attempts[attempt]
+        let index = state.job
+        let ran = now - state.start
+        let every = jobs[index].trace.checkpointEverySeconds
+        let kept: Double
+        switch jobs[index].trace.job.kind {
+        case .training: kept = every.map { (ran / $0).rounded(.down) * $0 } ?? 0
+        case .inference, .batch: kept = 0
+        }
+        jobs[index].progress = min(1, jobs[index].progress + kept / state.fullSeconds)
+        unbusy(state.placement.chipModel, state.chips)
+        return (ran, (ran - kept) * Double(state.chips))
+    }
+
+    mutating func finish(_ attempt: Int) {
+        let state = attempts[attempt]
+        let index = state.job
+        switch state.ending {
+        case .completes:
+            attempts[attempt].active = false
+            unbusy(state.placement.chipModel, state.chips)
+            jobs[index].state = .completed
+            jobs[index].progress = 1
+            jobs[index].outcome.state = .completed
+            jobs[index].outcome.end = now
+            record(.completed, index, "")
+        case .timesOut:
+            _ = stop(attempt)
+            jobs[index].state = .failed
+            jobs[index].outcome.state = .failed
+            jobs[index].outcome.end = now
+            record(.failed, index, "time limit")
+        case .faults(let chip, let node):
+            let (_, lost) = stop(attempt)
+            jobs[index].outcome.workLost += lost
+            record(.faulted, index, "chip \(chip) of \(node)")
+            let from = jobs[index].ladder.tier
+            switch jobs[index].ladder.handle(
+                .failed(.chipFault(node: node, chip: chip), at: now), rule: jobs[index].trace.job.fallback)
+            {
+            case .retry, .stay, .refused:
+                requeue(index)
+            case .moveTo(let tier, let reason):
+                noteFallback(index, from: from, to: tier, reason: reason)
+                requeue(index)
+            case .giveUp(let reason):
+                jobs[index].state = .failed
+                jobs[index].outcome.state = .failed
+                jobs[index].outcome.end = now
+                record(.gaveUp, index, reason)
+            }
+        }
+    }
+
+    mutating func requeue(_ index: Int) {
+        jobs[index].state = .queued
+        queued.append(index)
+        record(.requeued, index, "")
+    }
+
+    mutating func noteFallback(_ index: Int, from: Int, to: Int, reason: FallbackReason) {
+        jobs[index].outcome.fallbacks += 1
+        fallbacks.append(
+            FallbackMark(
+                time: now, job: jobs[index].trace.job.id.name, fromTier: from, toTier: to, reason: reason.description))
+        record(.fellBack, index, "tier \(from + 1) -> \(to + 1): \(reason)")
+    }
+
+    mutating func record(_ kind: DecisionRecord.Kind, _ index: Int, _ detail: String) {
+        decisions.append(DecisionRecord(time: now, kind: kind, job: jobs[index].trace.job.id.name, detail: detail))
+    }
+
+    // MARK: Planning
+
+    mutating func plan() throws(SnapshotError) {
+        queued = queued.filter { if case .queued = jobs[$0].state { return true } else { return false } }
+        guard !queued.isEmpty else { return }
+        var running: [RunningJob] = []
+        for attempt in attempts.indices where attempts[attempt].active {
+            let state = attempts[attempt]
+            let trace = jobs[state.job].trace
+            running.append(
+                RunningJob(
+                    id: trace.job.id, priority: trace.job.priority, assignments: state.placement.assignments,
+                    startedAt: state.start, expectedEndAt: trace.job.timeLimit.map { state.start + $0 },
+                    lastCheckpointAt: trace.checkpointEverySeconds.map {
+                        state.start + ((now - state.start) / $0).rounded(.down) * $0
+                    }))
+        }
+        var byID: [JobID: Int] = [:]
+        for index in queued { byID[jobs[index].trace.job.id] = index }
+        for attempt in attempts.indices where attempts[attempt].active {
+            byID[jobs[attempts[attempt].job].trace.job.id] = attempts[attempt].job
+        }
+        cycles += 1
+        let plan = try Scheduler.plan(
+            snapshot: ClusterSnapshot(nodes: input.nodes, running: running, catalog: input.catalog),
+            queue: queued.map { PendingJob(jobs[$0].trace.job, ladder: jobs[$0].ladder) }, now: now,
+            policy: input.policy, seed: input.seed &+ cycles)
+
+        for preemption in plan.preemptions {
+            guard let index = byID[preemption.victim], case .running(let attempt) = jobs[index].state else { continue }
+            let (_, lost) = stop(attempt)
+            jobs[index].outcome.preemptions += 1
+            jobs[index].outcome.workLost += lost
+            record(.preempted, index, "for \(preemption.preemptor)")
+            requeue(index)
+        }
+        for fallback in plan.fallbacks {
+            guard let index = byID[fallback.job] else { continue }
+            jobs[index].ladder = fallback.ladder
+            noteFallback(index, from: fallback.fromTier, to: fallback.toTier, reason: fallback.reason)
+        }
+        for givenUp in plan.givenUp {
+            guard let index = byID[givenUp.job] else { continue }
+            jobs[index].state = .failed
+            jobs[index].outcome.state = .failed
+            jobs[index].outcome.end = now
+            record(.gaveUp, index, givenUp.reason)
+        }
+        for placement in plan.placements {
+            guard let index = byID[placement.job], case .queued = jobs[index].state else { continue }
+            start(placement, job: index)
+        }
+        queued = queued.filter { if case .queued = jobs[$0].state { return true } else { return false } }
+        // Wait limits pass with no event of their own: wake up for the next one.
+        var next = Double.infinity
+        for index in queued {
+            let job = jobs[index].trace.job
+            if let limit = job.fallback.maxWaitPerTier, let since = jobs[index].ladder.waitingSince {
+                next = min(next, since + limit)
+            }
+            if let wait = job.topology.maxDomainsWait, job.topology.maxDomains != nil {
+                let lapse = job.submittedAt + wait
+                if lapse > now { next = min(next, lapse) }
+            }
+        }
+        if next.isFinite && next > now { schedule(.wake, at: next) }
+    }
+
+    // MARK: Utilization
+
+    mutating func advance(to time: Double) {
+        let elapsed = time - lastChange
+        if elapsed > 0 {
+            for (model, chips) in busyByModel { busySecondsByModel[model, default: 0] += Double(chips) * elapsed }
+        }
+        lastChange = time
+        now = time
+    }
+
+    mutating func busy(_ model: ChipModelID, _ chips: Int) {
+        busyByModel[model, default: 0] += chips
+        sample()
+    }
+
+    mutating func unbusy(_ model: ChipModelID, _ chips: Int) {
+        busyByModel[model, default: 0] -= chips
+        sample()
+    }
+
+    mutating func sample() {
+        var byFamily: [String: Int] = [:]
+        for (model, chips) in busyByModel where chips > 0 {
+            byFamily[familyOf[model] ?? "unknown", default: 0] += chips
+        }
+        if let last = timeline.last, last.time == now {
+            timeline[timeline.count - 1].busyByFamily = byFamily
+        } else {
+            timeline.append(UtilizationSample(time: now, busyByFamily: byFamily))
+        }
+    }
+
+    func report() -> SimulationReport {
+        let makespan = jobs.compactMap(\.outcome.end).max() ?? now
+        var chipsByModel: [ChipModelID: Int] = [:]
+        for node in input.nodes {
+            for chip in node.chips { chipsByModel[chip.model, default: 0] += 1 }
+        }
+        var byModel: [String: Double] = [:]
+        var busyByFamily: [String: Double] = [:]
+        var chipsByFamily: [String: Int] = [:]
+        for (model, chips) in chipsByModel {
+            let busy = busySecondsByModel[model] ?? 0
+            byModel[model.name] = makespan > 0 ? busy / (Double(chips) * makespan) : 0
+            let family = familyOf[model] ?? "unknown"
+            busyByFamily[family, default: 0] += busy
+            chipsByFamily[family, default: 0] += chips
+        }
+        var byFamily: [String: Double] = [:]
+        for (family, chips) in chipsByFamily {
+            byFamily[family] = makespan > 0 ? (busyByFamily[family] ?? 0) / (Double(chips) * makespan) : 0
+        }
+        var queueSeconds: [String: Double] = [:]
+        for attempt in attempts {
+            let end = attempt.active ? now : min(attempt.end, now)
+            queueSeconds[jobs[attempt.job].trace.job.queue, default: 0] +=
+                max(0, end - attempt.start) * Double(attempt.chips)
+        }
+        let total = queueSeconds.values.reduce(0, +)
+        return SimulationReport(
+            policy: input.policy.name.rawValue, jobs: jobs.map(\.outcome), makespan: makespan,
+            utilizationByModel: byModel, utilizationByFamily: byFamily,
+            queueShare: queueSeconds.mapValues { total > 0 ? $0 / total : 0 }, timeline: timeline,
+            fallbackTimeline: fallbacks, decisions: decisions, chipsByFamily: chipsByFamily)
+    }
+}
+
+/// Natural logarithm for 0 < x <= 1 without Foundation: ln(x) = 2 atanh((x-1)/(x+1)) after scaling by e.
+func logarithm(_ x: Double) -> Double {
+    var value = x
+    var result = 0.0
+    let e = 2.718281828459045
+    while value < 0.5 {
+        value *= e
+        result -= 1
+    }
+    let y = (value - 1) / (value + 1)
+    var term = y
+    var sum = 0.0
+    var n = 1.0
+    while abs(term / n) > 1e-17 {
+        sum += term / n
+        term *= y * y
+        n += 2
+    }
+    return result + 2 * sum
+}

@@ -1,0 +1,190 @@
+import Foundation
+import SchedCore
+
+/// One job of a trace: the job as the scheduler sees it, and how long it runs.
+public struct TraceJob: Sendable, Equatable {
+    public var job: Job
+    /// Run time on the reference chip (H100) when no per-model figure is given.
+    public var referenceSeconds: Double
+    /// Run time per chip model, where the trace measured it.
+    public var secondsByModel: [ChipModelID: Double]
+    /// Training: steps and checkpoint interval, to count the work a fault loses.
+    public var checkpointEverySeconds: Double?
+
+    public init(
+        job: Job, referenceSeconds: Double, secondsByModel: [ChipModelID: Double] = [:],
+        checkpointEverySeconds: Double? = nil
+    ) {
+        self.job = job
+        self.referenceSeconds = referenceSeconds
+        self.secondsByModel = secondsByModel
+        self.checkpointEverySeconds = checkpointEverySeconds
+    }
+}
+
+/// A trace error: which line, and what is wrong with it.
+public struct TraceError: Error, Equatable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var message: String
+    public var description: String { "\(file):\(line): \(message)" }
+}
+
+/// The native trace format, CSV or JSON lines, one job a row:
+/// `id,submit,duration,kind,chips,nodes,priority,queue,tiers,timeLimit,checkpointEvery,maxFailures,maxWait`
+/// - `submit` and `duration` in seconds (`duration` on an H100), or per model: `h100=3600|ascend-910c=9000`;
+/// - `tiers`: tiers separated by `;`, models in a tier by `|` (`ascend-910c;h800|h100`), empty = any chip.
+/// JSON lines carry the same names as keys. Every row is checked; a bad one is an error with its line.
+public enum TraceFile {
+    public static let columns = [
+        "id", "submit", "duration", "kind", "chips", "nodes", "priority", "queue", "tiers", "timeLimit",
+        "checkpointEvery", "maxFailures", "maxWait",
+    ]
+
+    public static func load(path: String, catalog: ChipCatalog) throws -> [TraceJob] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw TraceError(file: path, line: 0, message: "cannot read the file")
+        }
+        return try parse(text, file: path, catalog: catalog)
+    }
+
+    public static func parse(_ text: String, file: String, catalog: ChipCatalog) throws(TraceError) -> [TraceJob] {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.hasSuffix("\r") ? $0.dropLast() : $0
+        }
+        guard let first = lines.first(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
+            throw TraceError(file: file, line: 1, message: "the trace is empty")
+        }
+        let isJSON = first.trimmingCharacters(in: .whitespaces).hasPrefix("{")
+        var header: [String] = []
+        var jobs: [TraceJob] = []
+        var ids: Set<String> = []
+        for (offset, raw) in lines.enumerated() {
+            let number = offset + 1
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            var fields: [String: String] = [:]
+            if isJSON {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    throw TraceError(file: file, line: number, message: "not a JSON object")
+                }
+                for (key, value) in object { fields[key] = "\(value)" }
+            } else if header.isEmpty {
+                header = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
+                for name in header where !columns.contains(name) {
+                    throw TraceError(
+                        file: file, line: number,
+                        message: "unknown column '\(name)'; columns are \(columns.joined(separator: ","))")
+                }
+                for required in ["submit", "duration"] where !header.contains(required) {
+                    throw TraceError(file: file, line: number, message: "the header lacks the '\(required)' column")
+                }
+                continue
+            } else {
+                let cells = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
+                guard cells.count == header.count else {
+                    throw TraceError(
+                        file: file, line: number, message: "\(cells.count) cells, but the header has \(header.count)")
+                }
+                for (name, cell) in zip(header, cells) { fields[name] = cell }
+            }
+            let job = try row(fields, file: file, line: number, ordinal: jobs.count, catalog: catalog)
+            guard ids.insert(job.job.id.name).inserted else {
+                throw TraceError(file: file, line: number, message: "job id '\(job.job.id)' appears twice")
+            }
+            jobs.append(job)
+        }
+        return jobs
+    }
+
+    static func row(_ fields: [String: String], file: String, line: Int, ordinal: Int, catalog: ChipCatalog)
+        throws(TraceError) -> TraceJob
+    {
+        func fail(_ message: String) -> TraceError { TraceError(file: file, line: line, message: message) }
+        func number(_ name: String, default value: Double? = nil) throws(TraceError) -> Double {
+            guard let text = fields[name], !text.isEmpty else {
+                if let value { return value }
+                throw fail("'\(name)' is missing")
+            }
+            guard let parsed = Double(text), parsed.isFinite, parsed >= 0 else {
+                throw fail("'\(name)' is a number of seconds, at least 0, got '\(text)'")
+            }
+            return parsed
+        }
+        func count(_ name: String) throws(TraceError) -> Int {
+            guard let text = fields[name], !text.isEmpty else { return 1 }
+            guard let parsed = Int(text), parsed >= 1 else {
+                throw fail("'\(name)' is a whole number ≥ 1, got '\(text)'")
+            }
+            return parsed
+        }
+        func model(_ name: String) throws(TraceError) -> ChipModelID {
+            do {
+                return try catalog.model(named: name).id
+            } catch {
+                throw fail(error.description)
+            }
+        }
+        let id = fields["id"].flatMap { $0.isEmpty ? nil : $0 } ?? "trace-\(ordinal + 1)"
+        let kindText = fields["kind"].flatMap { $0.isEmpty ? nil : $0 } ?? "batch"
+        guard let kind = JobKind(rawValue: kindText) else {
+            throw fail("'kind' is training, inference or batch, got '\(kindText)'")
+        }
+        var reference = 0.0
+        var byModel: [ChipModelID: Double] = [:]
+        let durationText = fields["duration"] ?? ""
+        if durationText.contains("=") {
+            for pair in durationText.split(separator: "|") {
+                let parts = pair.split(separator: "=")
+                guard parts.count == 2, let seconds = Double(parts[1]), seconds.isFinite, seconds > 0 else {
+                    throw fail("'duration' per model is model=seconds|model=seconds, got '\(durationText)'")
+                }
+                byModel[try model(String(parts[0]))] = seconds
+            }
+            reference = byModel[ChipModelID("h100")] ?? byModel.values.max() ?? 0
+        } else {
+            reference = try number("duration")
+            guard reference > 0 else { throw fail("'duration' must be greater than 0") }
+        }
+        var tiers: [ChipTier] = []
+        if let text = fields["tiers"], !text.isEmpty {
+            for tier in text.split(separator: ";") {
+                var selectors: [ChipSelector] = []
+                for name in tier.split(separator: "|") { selectors.append(.model(try model(String(name)))) }
+                tiers.append(ChipTier(selectors: selectors))
+            }
+        }
+        let priority: Int
+        if let text = fields["priority"], !text.isEmpty {
+            guard let parsed = Int(text) else { throw fail("'priority' is a whole number, got '\(text)'") }
+            priority = parsed
+        } else {
+            priority = 0
+        }
+        let limit = try fields["timeLimit"].flatMap { $0.isEmpty ? nil : $0 }.map { _ throws(TraceError) in
+            try number("timeLimit")
+        }
+        let checkpoint = try fields["checkpointEvery"].flatMap { $0.isEmpty ? nil : $0 }.map { _ throws(TraceError) in
+            try number("checkpointEvery")
+        }
+        var fallback = FallbackRule()
+        if let text = fields["maxFailures"], !text.isEmpty {
+            guard let parsed = Int(text), parsed >= 1 else {
+                throw fail("'maxFailures' is a whole number ≥ 1, got '\(text)'")
+            }
+            fallback.maxFailuresPerTier = parsed
+        }
+        if let text = fields["maxWait"], !text.isEmpty { fallback.maxWaitPerTier = try number("maxWait") }
+        let job = Job(
+            id: JobID(id), kind: kind, chipsPerNode: try count("chips"), nodes: try count("nodes"), tiers: tiers,
+            fallback: fallback,
+            priority: priority, queue: fields["queue"].flatMap { $0.isEmpty ? nil : $0 } ?? "default",
+            timeLimit: limit, submittedAt: try number("submit"))
+        return TraceJob(
+            job: job, referenceSeconds: reference, secondsByModel: byModel, checkpointEverySeconds: checkpoint)
+    }
+}
