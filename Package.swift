@@ -90,7 +90,9 @@ let package = Package(
         ),
         .target(
             name: "SchedCtlCommands",
-            dependencies: ["SchedCore", "SchedSpec", "SchedSim", "ProgramSupport", "Wire", argumentParser, nio, nioPosix]
+            dependencies: [
+                "SchedCore", "SchedSpec", "SchedSim", "ProgramSupport", "Wire", argumentParser, nio, nioPosix,
+            ]
         ),
         .executableTarget(name: "schedctl", dependencies: ["SchedCtlCommands"]),
         // Seeded fleet and queue generators shared by tests and benchmarks.

@@ -152,4 +152,3 @@ actor AttemptBook {
     }
     func running() -> [AttemptRef] { active.sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) } }
 }
-
