@@ -122,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SchedTestSupport", "Wire"]
+            dependencies: ["SchedTestSupport", "Wire", "SchedSim"]
         ),
     ]
 )

@@ -86,10 +86,8 @@ final class Cluster: @unchecked Sendable {
         var stderr: String
     }
 
-    /// Runs schedctl to completion (at most 30 s).
+    /// Runs schedctl against this cluster's coordinator, to completion (at most 30 s).
     func schedctl(_ arguments: [String], token: String? = nil) async throws -> Output {
-        let process = Process()
-        process.executableURL = Self.binaries.appendingPathComponent("schedctl")
         let tokenPath: String
         if let token {
             tokenPath = directory.appendingPathComponent("other-token").path
@@ -97,23 +95,31 @@ final class Cluster: @unchecked Sendable {
         } else {
             tokenPath = tokenFile
         }
-        process.arguments = arguments + ["--address", endpoint!.description, "--token-file", tokenPath]
+        return try await run("schedctl", arguments + ["--address", endpoint!.description, "--token-file", tokenPath])
+    }
+
+    /// Runs one of the built programs to completion (at most 30 s), capturing its output.
+    func run(_ name: String, _ arguments: [String]) async throws -> Output {
+        let process = Process()
+        process.executableURL = Self.binaries.appendingPathComponent(name)
+        process.arguments = arguments
         process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        let out = directory.appendingPathComponent("run-\(UUID()).out")
+        let err = directory.appendingPathComponent("run-\(UUID()).err")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
         let deadline = Date().addingTimeInterval(30)
         while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            throw ClusterError("schedctl \(arguments.joined(separator: " ")) did not finish in 30 s")
+            throw ClusterError("\(name) \(arguments.joined(separator: " ")) did not finish in 30 s")
         }
         return Output(
-            status: process.terminationStatus,
-            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+            status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
+            stderr: try String(contentsOf: err, encoding: .utf8))
     }
 
     /// `schedctl status JOB --json`, decoded.

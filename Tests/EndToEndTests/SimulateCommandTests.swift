@@ -1,0 +1,55 @@
+import Foundation
+import SchedSim
+import SchedTestSupport
+import Testing
+import Wire
+
+@Suite("End to end: schedctl simulate")
+struct SimulateCommandTests {
+    func simulate(_ arguments: [String]) async throws -> Cluster.Output {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        return try await cluster.run(
+            "schedctl", ["simulate", "--catalog", Repository.path("deploy/catalog/chips.yaml")] + arguments)
+    }
+
+    @Test("the shipped sample prints every policy side by side, and JSON is the same byte for byte each run")
+    func comparison() async throws {
+        let inputs = [
+            "--fleet", Repository.path("deploy/fleets/demo.yaml"), "--trace",
+            Repository.path("deploy/traces/demo-mixed.csv"),
+        ]
+        let table = try await simulate(inputs)
+        #expect(table.status == 0, "\(table.stderr)")
+        let header = try #require(table.stdout.split(separator: "\n").first)
+        #expect(
+            header.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+                == ["metric", "first-fit", "bin-pack", "spread", "heterogeneity-aware", "domestic-first"])
+        #expect(table.stdout.contains("jobs completed           60 of 60"))
+        let first = try await simulate(inputs + ["--json", "--policies", "heterogeneity-aware,first-fit"])
+        let second = try await simulate(inputs + ["--json", "--policies", "heterogeneity-aware,first-fit"])
+        #expect(first.stdout == second.stdout)
+        let reports = try WireCodec.value([SimulationReport].self, from: first.stdout)
+        #expect(reports.map(\.policy) == ["heterogeneity-aware", "first-fit"])
+        #expect(reports.allSatisfy { $0.jobs.count == 60 })
+    }
+
+    @Test("a malformed trace row stops the run with its line number")
+    func badTrace() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let trace = cluster.directory.appendingPathComponent("bad.csv").path
+        try "submit,duration,tiers\n0,60,h100\n10,60,ascend-910x\n".write(
+            toFile: trace, atomically: true, encoding: .utf8)
+        let output = try await cluster.run(
+            "schedctl",
+            [
+                "simulate", "--catalog", Repository.path("deploy/catalog/chips.yaml"), "--fleet",
+                Repository.path("deploy/fleets/demo.yaml"), "--trace", trace,
+            ])
+        #expect(output.status == 1)
+        #expect(
+            output.stderr.contains(
+                "bad.csv:3: unknown chip model 'ascend-910x'; closest known: ascend-910b, ascend-910c"))
+    }
+}
