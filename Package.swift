@@ -99,7 +99,7 @@ let package = Package(
         .target(name: "SchedTestSupport", dependencies: ["SchedCore", "SchedSpec"]),
         .executableTarget(
             name: "sched-bench",
-            dependencies: ["SchedCore", "SchedSpec", "SchedTestSupport", "Wire", argumentParser],
+            dependencies: ["SchedCore", "SchedSpec", "SchedSim", "SchedTestSupport", "Wire", argumentParser],
             path: "Benchmarks/sched-bench"
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import Foundation
 import SchedCore
 import SchedSpec
 import Wire
@@ -50,22 +51,4 @@ public struct SimulatedAttempt: Sendable, Equatable {
 
     /// The last checkpointed step at or before `step`.
     public func checkpoint(before step: Int) -> Int { (step / checkpointEvery) * checkpointEvery }
-}
-
-func exp(_ x: Double) -> Double {
-    // e^x by squaring a short series: enough precision for fault probabilities, no Foundation needed.
-    var scaled = x
-    var squarings = 0
-    while abs(scaled) > 0.5 {
-        scaled /= 2
-        squarings += 1
-    }
-    var term = 1.0
-    var sum = 1.0
-    for n in 1...12 {
-        term *= scaled / Double(n)
-        sum += term
-    }
-    for _ in 0..<squarings { sum *= sum }
-    return sum
 }

@@ -28,11 +28,14 @@ public struct RunningJob: Hashable, Sendable {
     public var expectedEndAt: Seconds?
     /// Its last checkpoint; preemption prefers victims that lose the least work.
     public var lastCheckpointAt: Seconds?
+    /// It checkpoints this often from its start, so its last checkpoint moves on with time.
+    public var checkpointInterval: Seconds?
 
     public init(
         id: JobID, priority: Int = 0, assignments: [NodeAssignment], startedAt: Seconds = 0,
-        expectedEndAt: Seconds? = nil, lastCheckpointAt: Seconds? = nil
+        expectedEndAt: Seconds? = nil, lastCheckpointAt: Seconds? = nil, checkpointInterval: Seconds? = nil
     ) {
+        self.checkpointInterval = checkpointInterval
         self.id = id
         self.priority = priority
         self.assignments = assignments

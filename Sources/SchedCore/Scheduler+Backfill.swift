@@ -2,7 +2,8 @@ extension PlanningSession {
     /// The head job's earliest start: replay running jobs' ends, in order, on a copy of this
     /// decision's state until the job fits. Reserves those chips from then on.
     mutating func reserve(job: Job, shape: JobShape, groups: [[Int]]) -> Reservation? {
-        let ending = held.indices.filter { !preempted.contains($0) && held[$0].expectedEnd != nil }
+        guard heldWithEnd > 0 else { return nil }  // nothing running has a known end: nothing to replay
+        let ending = held.indices.filter { held[$0].active && held[$0].expectedEnd != nil }
             .sorted { (held[$0].expectedEnd!, held[$0].job) < (held[$1].expectedEnd!, held[$1].job) }
         guard !ending.isEmpty else { return nil }
         let eligible = Set(groups.joined())
@@ -27,6 +28,7 @@ extension PlanningSession {
             else { continue }
             reservedStart = end
             reservedChips = [:]
+            stateVersion += 1
             for candidate in found { reservedChips[candidate.slot, default: 0] |= candidate.pick.mask }
             return Reservation(
                 job: job.id, start: end,

@@ -1,3 +1,19 @@
+/// Nodes turned away per cause, in a fixed array: tallying is on the hot path of every waiting job.
+struct CauseCounts {
+    private var values = [Int](repeating: 0, count: RejectionCause.allCases.count)
+
+    subscript(cause: RejectionCause) -> Int {
+        get { values[cause.ordinal] }
+        set { values[cause.ordinal] = newValue }
+    }
+
+    var dictionary: [RejectionCause: Int] {
+        var result: [RejectionCause: Int] = [:]
+        for cause in RejectionCause.allCases where values[cause.ordinal] > 0 { result[cause] = values[cause.ordinal] }
+        return result
+    }
+}
+
 /// Nodes of one chip model that could ever hold a job's share, could with its bandwidth, and can now.
 struct ModelTally {
     var capable = 0
@@ -11,7 +27,36 @@ struct Diagnosis: Sendable {
     var blocksTier: Bool
 }
 
+/// What a diagnosis depends on besides the cluster's state: equal keys at one state version get one answer.
+struct DiagnosisKey: Hashable {
+    var tier: ChipTier
+    var shape: JobShape
+    var minMemory: Double?
+    var minBandwidth: Double?
+    var avoidReserved: Bool
+    var domainLimit: Int?
+}
+
 extension PlanningSession {
+    /// `diagnose`, answered once per kind of ask while nothing is held, freed or reserved: a long
+    /// queue of alike jobs waiting for a full fleet costs one diagnosis, not one per job.
+    mutating func cachedDiagnosis(
+        job: Job, tier: ChipTier, shape: JobShape, groups: [[Int]], avoidReserved: Bool
+    ) -> Diagnosis {
+        if diagnosisCacheVersion != stateVersion {
+            diagnosisCache.removeAll(keepingCapacity: true)
+            diagnosisCacheVersion = stateVersion
+        }
+        let key = DiagnosisKey(
+            tier: tier, shape: shape, minMemory: job.minChipMemoryGiB,
+            minBandwidth: shape.nodes > 1 ? job.fallback.minInterNodeBandwidthGBps : nil, avoidReserved: avoidReserved,
+            domainLimit: shape.nodes > 1 ? domainLimit(for: job) : nil)
+        if let known = diagnosisCache[key] { return known }
+        let diagnosis = diagnose(job: job, tier: tier, shape: shape, groups: groups, avoidReserved: avoidReserved)
+        diagnosisCache[key] = diagnosis
+        return diagnosis
+    }
+
     /// Explains why a job did not fit on a tier, from the index's counts where it can, visiting a
     /// model's nodes only when a memory or bandwidth requirement splits them.
     func diagnose(job: Job, tier: ChipTier, shape: JobShape, groups: [[Int]], avoidReserved: Bool) -> Diagnosis {
@@ -43,7 +88,7 @@ extension PlanningSession {
 
         let needed = shape.chipsPerNode
         let needsBandwidth = shape.nodes > 1 ? job.fallback.minInterNodeBandwidthGBps : nil
-        var counts: [RejectionCause: Int] = [:]
+        var counts = CauseCounts()
         // A gang runs on one chip model, so what counts is the best single model.
         var best = ModelTally()
         for model in models {
@@ -57,7 +102,7 @@ extension PlanningSession {
         let capable = best.capable
         let capableWithBandwidth = best.capableWithBandwidth
         let available = best.available
-        reason.counts = counts.filter { $0.value > 0 }
+        reason.counts = counts.dictionary
 
         if capable < shape.nodes {
             reason.kind = .infeasible
@@ -103,12 +148,12 @@ extension PlanningSession {
     /// memory or bandwidth requirement does not split the model's nodes, node by node where it does.
     private func tally(
         model: Int, job: Job, needed: Int, needsBandwidth: Double?, avoidReserved: Bool,
-        into counts: inout [RejectionCause: Int]
+        into counts: inout CauseCounts
     ) -> ModelTally {
         var tally = ModelTally()
         let stats = layout.modelStats[model]
         if let minMemory = job.minChipMemoryGiB, minMemory > stats.maxMemory {
-            counts[.chipMemoryTooSmall, default: 0] += stats.total
+            counts[.chipMemoryTooSmall] += stats.total
             return tally
         }
         let memorySplits = job.minChipMemoryGiB.map { $0 > stats.minMemory } ?? false
@@ -117,7 +162,7 @@ extension PlanningSession {
             for node in layout.modelNodes[model] {
                 let slot = layout.slot(ofNode: node, model: model)!
                 if let minMemory = job.minChipMemoryGiB, layout.slotMinMemory[slot] < minMemory {
-                    counts[.chipMemoryTooSmall, default: 0] += 1
+                    counts[.chipMemoryTooSmall] += 1
                     continue
                 }
                 let bandwidthOK = needsBandwidth.map { layout.nodeBandwidth[node] >= $0 } ?? true
@@ -145,24 +190,24 @@ extension PlanningSession {
                             nil
                         }
                     }
-                if let cause { counts[cause, default: 0] += 1 } else { tally.available += 1 }
+                if let cause { counts[cause] += 1 } else { tally.available += 1 }
             }
             return tally
         }
         tally.capable = ModelStats.count(stats.anyByChips, atLeast: needed)
         if let minBandwidth = needsBandwidth, minBandwidth > stats.maxBandwidth {
-            counts[.bandwidthTooLow, default: 0] += stats.total
+            counts[.bandwidthTooLow] += stats.total
             return tally
         }
         tally.capableWithBandwidth = tally.capable
-        counts[.draining, default: 0] += stats.draining
-        counts[.down, default: 0] += stats.down
+        counts[.draining] += stats.draining
+        counts[.down] += stats.down
         let readyWithChips = ModelStats.count(stats.readyByChips, atLeast: needed)
         let readyWithUsable = ModelStats.count(stats.readyByUsable, atLeast: needed)
         let withRoom = index.readyNodeCount(model: model, atLeast: needed)
-        counts[.tooFewChips, default: 0] += stats.ready - readyWithChips
-        counts[.unhealthyChips, default: 0] += readyWithChips - readyWithUsable
-        counts[.full, default: 0] += readyWithUsable - withRoom
+        counts[.tooFewChips] += stats.ready - readyWithChips
+        counts[.unhealthyChips] += readyWithChips - readyWithUsable
+        counts[.full] += readyWithUsable - withRoom
         var blocked = 0
         if avoidReserved {
             for slot in reservedChips.keys
@@ -173,7 +218,7 @@ extension PlanningSession {
                 blocked += 1
             }
         }
-        counts[.reserved, default: 0] += blocked
+        counts[.reserved] += blocked
         tally.available = withRoom - blocked
         return tally
     }

@@ -13,8 +13,7 @@ extension PlanningSession {
     mutating func findPreemption(
         job: Job, shape: JobShape, groups: [[Int]], avoidReserved: Bool
     ) -> (candidates: [Candidate], victims: [Int])? {
-        guard shape.chipsPerNode > 0, shape.nodes > 0,
-            held.indices.contains(where: { !preempted.contains($0) && held[$0].priority < job.priority })
+        guard shape.chipsPerNode > 0, shape.nodes > 0, let lowest = lowestActivePriority(), lowest < job.priority
         else { return nil }
         for group in groups {
             var best: (cost: PreemptionCost, candidates: [Candidate], victims: [Int])?
@@ -25,7 +24,7 @@ extension PlanningSession {
                     : preemptInOneDomain(model: model, job: job, shape: shape, avoidReserved: avoidReserved)
                 if let found, best == nil || found.cost < best!.cost { best = found }
             }
-            if let best { return (best.candidates, best.victims) }
+            if let best { return (best.candidates, best.victims.sorted { held[$0].job < held[$1].job }) }
         }
         return nil
     }
@@ -62,7 +61,8 @@ extension PlanningSession {
             options.sort { ($0.cost, $0.node) < ($1.cost, $1.node) }
             let chosen = options.prefix(shape.nodes)
             let victims = Set(chosen.flatMap(\.victims)).sorted()
-            let cost = PreemptionCost(victims: victims.count, workLost: victims.reduce(0) { $0 + held[$1].workAtRisk })
+            let cost = PreemptionCost(
+                victims: victims.count, workLost: victims.reduce(0) { $0 + held[$1].workAtRisk(at: now) })
             guard cost.victims > 0 else { continue }
             if best == nil || cost < best!.cost {
                 let candidates = chosen.map {
@@ -90,13 +90,15 @@ extension PlanningSession {
         if free.nonzeroBitCount >= needed { return (PreemptionCost(victims: 0, workLost: 0), []) }
         var options: [(position: Int, mask: UInt64)] = []
         for position in holders(of: node).reversed()
-        where !preempted.contains(position) && held[position].priority < job.priority {
+        where held[position].active && held[position].priority < job.priority {
             // Only healthy chips come free: a victim on a faulted chip does not make room there.
             let mask =
                 heldSlots[held[position].slotRange].reduce(UInt64(0)) { $1.slot == slot ? $0 | $1.mask : $0 }
                 & layout.slotUsable[slot] & ~blocked
             if mask != 0 { options.append((position, mask)) }
         }
+        // Candidates in job-id order, so ties resolve the same however the records are kept.
+        options.sort { held[$0.position].job < held[$1.position].job }
         let everything = options.reduce(free) { $0 | $1.mask }
         guard everything.nonzeroBitCount >= needed else { return nil }
         if options.count <= 12 {
@@ -106,7 +108,7 @@ extension PlanningSession {
                 var lost = 0.0
                 for bit in options.indices where subset & (1 << bit) != 0 {
                     mask |= options[bit].mask
-                    lost += held[options[bit].position].workAtRisk
+                    lost += held[options[bit].position].workAtRisk(at: now)
                 }
                 guard mask.nonzeroBitCount >= needed else { continue }
                 let cost = PreemptionCost(victims: subset.nonzeroBitCount, workLost: lost)
@@ -119,14 +121,14 @@ extension PlanningSession {
         var chosen: [Int] = []
         var lost = 0.0
         for option in options.sorted(by: {
-            ($0.mask.nonzeroBitCount, -held[$0.position].workAtRisk) > (
-                $1.mask.nonzeroBitCount, -held[$1.position].workAtRisk
+            ($0.mask.nonzeroBitCount, -held[$0.position].workAtRisk(at: now)) > (
+                $1.mask.nonzeroBitCount, -held[$1.position].workAtRisk(at: now)
             )
         }) {
             guard mask.nonzeroBitCount < needed else { break }
             mask |= option.mask
             chosen.append(option.position)
-            lost += held[option.position].workAtRisk
+            lost += held[option.position].workAtRisk(at: now)
         }
         return (PreemptionCost(victims: chosen.count, workLost: lost), chosen)
     }

@@ -19,22 +19,7 @@ public enum Scheduler {
     public static func plan(
         snapshot: ClusterSnapshot, queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0
     ) throws(SnapshotError) -> SchedulingPlan {
-        var session = try PlanningSession(snapshot: snapshot, now: now, policy: policy, seed: seed)
-        // Sort compact keys, not the jobs themselves: a job is a large value.
-        let keys = queue.indices.map {
-            (priority: queue[$0].job.priority, submitted: queue[$0].job.submittedAt, position: $0)
-        }
-        let order = keys.sorted { a, b in
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.submitted != b.submitted { return a.submitted < b.submitted }
-            return queue[a.position].job.id < queue[b.position].job.id
-        }.map(\.position)
-        session.plan.placements.reserveCapacity(queue.count)
-        session.held.reserveCapacity(snapshot.running.count + queue.count)
-        for position in order {
-            session.schedule(queue[position])
-        }
-        return session.plan
+        try SchedulingEngine(snapshot: snapshot).plan(queue: queue, now: now, policy: policy, seed: seed)
     }
 
     /// Queue order: priority, then submission time, then id.
@@ -52,7 +37,21 @@ struct HeldChips: Sendable {
     /// Its chips: `heldSlots[slotRange]` of the session.
     var slotRange: Range<Int>
     var expectedEnd: Seconds?
-    var workAtRisk: Double
+    var startedAt: Seconds
+    var lastCheckpointAt: Seconds?
+    var checkpointInterval: Seconds?
+    var chipCount: Int
+    /// False once released (ended, or stopped by this plan).
+    var active = true
+
+    /// Chip-seconds since the last checkpoint: what stopping it at `now` loses.
+    func workAtRisk(at now: Seconds) -> Double {
+        var checkpoint = lastCheckpointAt ?? startedAt
+        if let interval = checkpointInterval, interval > 0, now > startedAt {
+            checkpoint = max(checkpoint, startedAt + ((now - startedAt) / interval).rounded(.down) * interval)
+        }
+        return max(0, now - checkpoint) * Double(chipCount)
+    }
 }
 
 /// A node that passed every filter, with the chips that would be used there.
@@ -69,16 +68,27 @@ struct PlanningSession: Sendable {
     var index: FreeCapacityIndex
     let layout: FleetLayout
     let catalog: ChipCatalog
-    let now: Seconds
-    let policy: SchedulingPolicy
-    var generator: SeededGenerator
+    var now: Seconds = 0
+    var policy: SchedulingPolicy = .binPack
+    var generator = SeededGenerator(seed: 0)
     var plan = SchedulingPlan()
     var held: [HeldChips] = []
     var heldSlots: [(slot: Int, mask: UInt64)] = []
     /// Who holds chips on each node: `heldHead[node]` starts a chain through `heldLinks`, -1 ends it.
     var heldHead: [Int]
     var heldLinks: [(held: Int, next: Int)] = []
-    var preempted: Set<Int> = []
+    /// Chips held by active jobs, per slot: a second holder of a chip is refused.
+    var ownerMask: [UInt64]
+    /// Where each running job is in `held` (kept by the engine, not by a plan).
+    var heldByJob: [JobID: Int] = [:]
+    var releasedCount = 0
+    /// Active records with a known end: backfill has nothing to replay without one.
+    var heldWithEnd = 0
+    /// Bumped whenever chips are held, freed or reserved: cached answers are good for one version.
+    var stateVersion = 0
+    var diagnosisCache: [DiagnosisKey: Diagnosis] = [:]
+    var diagnosisCacheVersion = -1
+    var lowestPriorityCache: (version: Int, priority: Int?) = (-1, nil)
     let nodePosition: [NodeID: Int]
     /// Chips held back for the reserved head job, by slot, and when it starts.
     var reservedChips: [Int: UInt64] = [:]
@@ -87,49 +97,101 @@ struct PlanningSession: Sendable {
     var modelGroupsCache: [ModelGroupsKey: [[Int]]] = [:]
     var lastModelGroups: (key: ModelGroupsKey, groups: [[Int]])?
     /// The policy's score of each chip model, per job kind.
-    let modelScores: [JobKind: [Double]]
+    var modelScores: [JobKind: [Double]] = [:]
 
-    init(snapshot: ClusterSnapshot, now: Seconds, policy: SchedulingPolicy, seed: UInt64) throws(SnapshotError) {
+    /// The cluster's shape and what holds its chips; no policy yet (see `prepared`).
+    init(snapshot: ClusterSnapshot) throws(SnapshotError) {
         index = try FreeCapacityIndex(snapshot: snapshot)
         layout = index.layout
         heldHead = [Int](repeating: -1, count: index.layout.nodeCount)
-        var scores: [JobKind: [Double]] = [:]
-        for kind in JobKind.allCases {
-            scores[kind] = index.layout.modelCatalogEntry.map { policy.modelScorer.score($0, kind: kind) }
-        }
-        modelScores = scores
+        ownerMask = [UInt64](repeating: 0, count: index.layout.slotNode.count)
         catalog = snapshot.catalog
-        self.now = now
-        self.policy = policy
-        generator = SeededGenerator(seed: seed)
         var positions: [NodeID: Int] = [:]
         for (position, id) in layout.nodeIDs.enumerated() { positions[id] = position }
         nodePosition = positions
+        held.reserveCapacity(snapshot.running.count)
+        for job in snapshot.running { try holdRunning(job) }
+    }
 
-        var owners: [Int: JobID] = [:]
-        var seenJobs: Set<JobID> = []
-        for job in snapshot.running {
-            guard seenJobs.insert(job.id).inserted else { throw .duplicateRunningJob(job.id) }
-            let start = heldSlots.count
-            for assignment in job.assignments {
-                guard let node = positions[assignment.node] else {
-                    throw .runningOnUnknownNode(job.id, assignment.node)
-                }
-                for chip in assignment.chips {
-                    if let owner = owners.updateValue(job.id, forKey: node << 16 | chip), owner != job.id {
-                        throw .chipBookedTwice(assignment.node, chip, owner, job.id)
-                    }
-                }
-                guard let masks = layout.slotMasks(node: node, chipIndices: assignment.chips) else {
-                    let missing = assignment.chips.first { layout.slotMasks(node: node, chipIndices: [$0]) == nil }
-                    throw .runningOnUnknownChip(job.id, assignment.node, missing ?? -1)
-                }
-                heldSlots += masks
+    /// This state, ready to plan at `now` under `policy`.
+    func prepared(now: Seconds, policy: SchedulingPolicy, seed: UInt64) -> PlanningSession {
+        var session = self
+        session.now = now
+        session.policy = policy
+        session.generator = SeededGenerator(seed: seed)
+        session.plan = SchedulingPlan()
+        session.reservedChips = [:]
+        session.reservedStart = nil
+        session.modelGroupsCache = [:]
+        session.lastModelGroups = nil
+        var scores: [JobKind: [Double]] = [:]
+        for kind in JobKind.allCases {
+            scores[kind] = layout.modelCatalogEntry.map { policy.modelScorer.score($0, kind: kind) }
+        }
+        session.modelScores = scores
+        return session
+    }
+
+    /// Books a running job's chips, refusing unknown nodes or chips and chips already held.
+    mutating func holdRunning(_ job: RunningJob) throws(SnapshotError) {
+        guard heldByJob[job.id] == nil else { throw .duplicateRunningJob(job.id) }
+        let start = heldSlots.count
+        for assignment in job.assignments {
+            guard let node = nodePosition[assignment.node] else {
+                heldSlots.removeSubrange(start...)
+                throw .runningOnUnknownNode(job.id, assignment.node)
             }
-            hold(
-                HeldChips(
-                    job: job.id, priority: job.priority, slotRange: start..<heldSlots.count,
-                    expectedEnd: job.expectedEndAt, workAtRisk: job.workAtRisk(at: now)))
+            guard let masks = layout.slotMasks(node: node, chipIndices: assignment.chips) else {
+                heldSlots.removeSubrange(start...)
+                let missing = assignment.chips.first { layout.slotMasks(node: node, chipIndices: [$0]) == nil }
+                throw .runningOnUnknownChip(job.id, assignment.node, missing ?? -1)
+            }
+            for (slot, mask) in masks where ownerMask[slot] & mask != 0 {
+                heldSlots.removeSubrange(start...)
+                let chip = layout.chipIndices(node: node, mask: ownerMask[slot] & mask).first ?? -1
+                let owner = holders(of: node).first { position in
+                    held[position].active
+                        && heldSlots[held[position].slotRange].contains { $0.slot == slot && $0.mask & mask != 0 }
+                }
+                throw .chipBookedTwice(assignment.node, chip, owner.map { held[$0].job } ?? job.id, job.id)
+            }
+            heldSlots += masks
+            for (slot, mask) in masks { ownerMask[slot] |= mask }
+        }
+        heldByJob[job.id] = held.count
+        hold(
+            HeldChips(
+                job: job.id, priority: job.priority, slotRange: start..<heldSlots.count, expectedEnd: job.expectedEndAt,
+                startedAt: job.startedAt, lastCheckpointAt: job.lastCheckpointAt,
+                checkpointInterval: job.checkpointInterval, chipCount: job.chipCount))
+    }
+
+    /// Frees a running job's chips; compacts the records when many are released.
+    mutating func releaseRunning(_ job: JobID) {
+        guard let position = heldByJob.removeValue(forKey: job) else { return }
+        for (slot, mask) in heldSlots[held[position].slotRange] { ownerMask[slot] &= ~mask }
+        free(position)
+        releasedCount += 1
+        if releasedCount > 64 && releasedCount * 2 > held.count { compact() }
+    }
+
+    /// Rebuilds the held-chip records from the active ones only.
+    mutating func compact() {
+        let active = held.filter(\.active)
+        let oldSlots = heldSlots
+        held = []
+        heldSlots = []
+        heldLinks = []
+        heldByJob = [:]
+        heldHead = [Int](repeating: -1, count: layout.nodeCount)
+        releasedCount = 0
+        heldWithEnd = 0
+        for var record in active {
+            let start = heldSlots.count
+            heldSlots += oldSlots[record.slotRange]
+            record.slotRange = start..<heldSlots.count
+            heldByJob[record.job] = held.count
+            hold(record)  // books chips that are booked already: the index does not change
         }
     }
 
@@ -139,6 +201,8 @@ struct PlanningSession: Sendable {
     mutating func hold(_ chips: HeldChips) {
         let position = held.count
         held.append(chips)
+        stateVersion += 1
+        if chips.expectedEnd != nil { heldWithEnd += 1 }
         for (slot, mask) in heldSlots[chips.slotRange] {
             index.book(slot: slot, chips: mask)
             let node = layout.slotNode[slot]
@@ -163,7 +227,18 @@ struct PlanningSession: Sendable {
 
     mutating func free(_ position: Int) {
         for (slot, mask) in heldSlots[held[position].slotRange] { index.release(slot: slot, chips: mask) }
-        preempted.insert(position)
+        held[position].active = false
+        stateVersion += 1
+        if held[position].expectedEnd != nil { heldWithEnd -= 1 }
+    }
+
+    /// The lowest priority among jobs holding chips, or nil when none does: a job at or below it
+    /// cannot preempt anything.
+    mutating func lowestActivePriority() -> Int? {
+        if lowestPriorityCache.version == stateVersion { return lowestPriorityCache.priority }
+        let lowest = held.lazy.filter(\.active).map(\.priority).min()
+        lowestPriorityCache = (stateVersion, lowest)
+        return lowest
     }
 
     // MARK: One job
@@ -200,7 +275,8 @@ struct PlanningSession: Sendable {
             {
                 return
             }
-            var reason = diagnose(job: job, tier: tier, shape: shape, groups: groups, avoidReserved: avoidReserved)
+            var reason = cachedDiagnosis(
+                job: job, tier: tier, shape: shape, groups: groups, avoidReserved: avoidReserved)
             if reason.blocksTier && !ladder.isOnLastTier {
                 let from = ladder.tier
                 if case .moveTo(let to, let why) = ladder.handle(
@@ -235,7 +311,7 @@ struct PlanningSession: Sendable {
                     victim: held[victim].job, preemptor: job.id,
                     reason: "priority \(job.priority) job \(job.id) needs its chips; priority "
                         + "\(held[victim].priority) is lower and this set loses the least work",
-                    workLost: held[victim].workAtRisk))
+                    workLost: held[victim].workAtRisk(at: now)))
             trial.free(victim)
         }
         var picked: [Candidate] = []
@@ -273,7 +349,8 @@ struct PlanningSession: Sendable {
         hold(
             HeldChips(
                 job: job.id, priority: job.priority, slotRange: start..<heldSlots.count,
-                expectedEnd: job.timeLimit.map { now + $0 }, workAtRisk: 0))
+                expectedEnd: job.timeLimit.map { now + $0 }, startedAt: now, lastCheckpointAt: now,
+                checkpointInterval: nil, chipCount: candidates.reduce(0) { $0 + $1.pick.mask.nonzeroBitCount }))
         plan.placements.append(
             JobPlacement(
                 job: job.id, tier: tierIndex, tierName: tier.name, chipModel: layout.modelIDs[model],

@@ -15,8 +15,21 @@ public enum RejectionCause: String, Hashable, Sendable, CaseIterable, Comparable
     /// The gang would need more topology domains than it allows.
     case domainLimit = "held by the domain limit"
 
-    public static func < (lhs: RejectionCause, rhs: RejectionCause) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    public static func < (lhs: RejectionCause, rhs: RejectionCause) -> Bool { lhs.ordinal < rhs.ordinal }
+
+    /// Position in `allCases`.
+    var ordinal: Int {
+        switch self {
+        case .full: 0
+        case .draining: 1
+        case .down: 2
+        case .unhealthyChips: 3
+        case .tooFewChips: 4
+        case .chipMemoryTooSmall: 5
+        case .bandwidthTooLow: 6
+        case .reserved: 7
+        case .domainLimit: 8
+        }
     }
 }
 

@@ -71,6 +71,9 @@ public struct SimulationReport: Codable, Equatable, Sendable {
     public var fallbackTimeline: [FallbackMark]
     public var decisions: [DecisionRecord]
     public var chipsByFamily: [String: Int]
+    /// Events the simulation processed (submissions, ends, wake-ups) and decisions it planned.
+    public var events: Int
+    public var decisionCycles: Int
 
     public var completed: [JobOutcome] { jobs.filter { $0.state == .completed } }
     public var completionTimes: [Double] { completed.compactMap(\.completionTime).sorted() }

@@ -1,3 +1,4 @@
+import Foundation
 import HeapModule
 import SchedCore
 import SchedSpec
@@ -29,7 +30,7 @@ public struct SimulationInput: Sendable {
 /// and applies the plan. Pure: the same input gives the same report.
 public enum Simulator {
     public static func run(_ input: SimulationInput) throws(SnapshotError) -> SimulationReport {
-        var run = SimulationRun(input)
+        var run = try SimulationRun(input)
         try run.run()
         return run.report()
     }
@@ -82,6 +83,9 @@ struct SimulatedJobState {
 
 struct SimulationRun {
     let input: SimulationInput
+    /// The engine, kept up to date as attempts start and end, so no decision rebuilds the fleet.
+    var engine: SchedulingEngine
+    var jobIndex: [JobID: Int] = [:]
     var now = 0.0
     var events = Heap<SimulationEvent>()
     var sequence = 0
@@ -91,6 +95,7 @@ struct SimulationRun {
     var decisions: [DecisionRecord] = []
     var fallbacks: [FallbackMark] = []
     var cycles: UInt64 = 0
+    var processed = 0
     // Utilization bookkeeping.
     var busyByModel: [ChipModelID: Int] = [:]
     var busySecondsByModel: [ChipModelID: Double] = [:]
@@ -98,8 +103,9 @@ struct SimulationRun {
     var timeline: [UtilizationSample] = []
     let familyOf: [ChipModelID: String]
 
-    init(_ input: SimulationInput) {
+    init(_ input: SimulationInput) throws(SnapshotError) {
         self.input = input
+        engine = try SchedulingEngine(snapshot: ClusterSnapshot(nodes: input.nodes, catalog: input.catalog))
         var families: [ChipModelID: String] = [:]
         for node in input.nodes {
             for chip in node.chips { families[chip.model] = input.catalog[chip.model]?.family.rawValue ?? "unknown" }
@@ -114,6 +120,7 @@ struct SimulationRun {
                         submitted: trace.job.submittedAt, state: .unfinished, attempts: 0, fallbacks: 0, preemptions: 0,
                         workLost: 0, finalTier: 0)))
             schedule(.submit(job: index), at: trace.job.submittedAt)
+            jobIndex[trace.job.id] = index
         }
     }
 
@@ -136,6 +143,7 @@ struct SimulationRun {
     }
 
     mutating func handle(_ event: SimulationEvent) {
+        processed += 1
         switch event.kind {
         case .submit(let job):
             jobs[job].state = .queued
@@ -150,7 +158,7 @@ struct SimulationRun {
 
     // MARK: Attempts
 
-    mutating func start(_ placement: JobPlacement, job index: Int) {
+    mutating func start(_ placement: JobPlacement, job index: Int) throws(SnapshotError) {
         var job = jobs[index]
         let trace = job.trace
         let model = placement.chipModel
@@ -166,7 +174,7 @@ struct SimulationRun {
         var duration = remaining
         if rate > 0 {
             let uniform = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12)
-            let faultAfter = -logarithm(uniform) / rate
+            let faultAfter = -log(uniform) / rate
             if faultAfter < duration {
                 duration = faultAfter
                 let assignment = placement.assignments[Int(random.next() % UInt64(placement.assignments.count))]
@@ -178,6 +186,10 @@ struct SimulationRun {
             duration = limit
             ending = .timesOut
         }
+        try engine.hold(
+            RunningJob(
+                id: trace.job.id, priority: trace.job.priority, assignments: placement.assignments, startedAt: now,
+                expectedEndAt: trace.job.timeLimit.map { now + $0 }, checkpointInterval: trace.checkpointEverySeconds))
         let attempt = attempts.count
         attempts.append(
             SimulatedAttemptState(
@@ -199,6 +211,7 @@ struct SimulationRun {
     mutating func stop(_ attempt: Int) -> (ranFor: Double, lost: Double) {
         attempts[attempt].active = false
         let state = attempts[attempt]
+        engine.release(jobs[state.job].trace.job.id)
         let index = state.job
         let ran = now - state.start
         let every = jobs[index].trace.checkpointEverySeconds
@@ -218,6 +231,7 @@ struct SimulationRun {
         switch state.ending {
         case .completes:
             attempts[attempt].active = false
+            engine.release(jobs[index].trace.job.id)
             unbusy(state.placement.chipModel, state.chips)
             jobs[index].state = .completed
             jobs[index].progress = 1
@@ -275,28 +289,11 @@ struct SimulationRun {
     mutating func plan() throws(SnapshotError) {
         queued = queued.filter { if case .queued = jobs[$0].state { return true } else { return false } }
         guard !queued.isEmpty else { return }
-        var running: [RunningJob] = []
-        for attempt in attempts.indices where attempts[attempt].active {
-            let state = attempts[attempt]
-            let trace = jobs[state.job].trace
-            running.append(
-                RunningJob(
-                    id: trace.job.id, priority: trace.job.priority, assignments: state.placement.assignments,
-                    startedAt: state.start, expectedEndAt: trace.job.timeLimit.map { state.start + $0 },
-                    lastCheckpointAt: trace.checkpointEverySeconds.map {
-                        state.start + ((now - state.start) / $0).rounded(.down) * $0
-                    }))
-        }
-        var byID: [JobID: Int] = [:]
-        for index in queued { byID[jobs[index].trace.job.id] = index }
-        for attempt in attempts.indices where attempts[attempt].active {
-            byID[jobs[attempts[attempt].job].trace.job.id] = attempts[attempt].job
-        }
         cycles += 1
-        let plan = try Scheduler.plan(
-            snapshot: ClusterSnapshot(nodes: input.nodes, running: running, catalog: input.catalog),
+        let plan = engine.plan(
             queue: queued.map { PendingJob(jobs[$0].trace.job, ladder: jobs[$0].ladder) }, now: now,
             policy: input.policy, seed: input.seed &+ cycles)
+        let byID = jobIndex
 
         for preemption in plan.preemptions {
             guard let index = byID[preemption.victim], case .running(let attempt) = jobs[index].state else { continue }
@@ -320,7 +317,7 @@ struct SimulationRun {
         }
         for placement in plan.placements {
             guard let index = byID[placement.job], case .queued = jobs[index].state else { continue }
-            start(placement, job: index)
+            try start(placement, job: index)
         }
         queued = queued.filter { if case .queued = jobs[$0].state { return true } else { return false } }
         // Wait limits pass with no event of their own: wake up for the next one.
@@ -402,27 +399,7 @@ struct SimulationRun {
             policy: input.policy.name.rawValue, jobs: jobs.map(\.outcome), makespan: makespan,
             utilizationByModel: byModel, utilizationByFamily: byFamily,
             queueShare: queueSeconds.mapValues { total > 0 ? $0 / total : 0 }, timeline: timeline,
-            fallbackTimeline: fallbacks, decisions: decisions, chipsByFamily: chipsByFamily)
+            fallbackTimeline: fallbacks, decisions: decisions, chipsByFamily: chipsByFamily, events: processed,
+            decisionCycles: Int(cycles))
     }
-}
-
-/// Natural logarithm for 0 < x <= 1 without Foundation: ln(x) = 2 atanh((x-1)/(x+1)) after scaling by e.
-func logarithm(_ x: Double) -> Double {
-    var value = x
-    var result = 0.0
-    let e = 2.718281828459045
-    while value < 0.5 {
-        value *= e
-        result -= 1
-    }
-    let y = (value - 1) / (value + 1)
-    var term = y
-    var sum = 0.0
-    var n = 1.0
-    while abs(term / n) > 1e-17 {
-        sum += term / n
-        term *= y * y
-        n += 2
-    }
-    return result + 2 * sum
 }

@@ -169,3 +169,50 @@ struct RandomScenarioCoverageTests {
         #expect(split > 10)
     }
 }
+
+@Suite("Scheduling engine")
+struct SchedulingEngineTests {
+    @Test("an engine kept up to date with holds and releases plans as a fresh snapshot would")
+    func incrementalMatchesSnapshot() async {
+        await propertyCheck(
+            count: 200, input: PlanPropertyTests.nodeCounts, PlanPropertyTests.jobCounts, PlanPropertyTests.seeds,
+            PlanPropertyTests.policies
+        ) { nodes, jobs, seed, policyIndex in
+            let scenario = RandomScenario(nodeCount: nodes, jobCount: jobs, seed: UInt64(seed), catalog: catalog)
+            var empty = scenario.snapshot
+            empty.running = []
+            var engine = try SchedulingEngine(snapshot: empty)
+            // Hold everything, release every other job, hold those again: enough churn to compact.
+            for running in scenario.snapshot.running { try engine.hold(running) }
+            for round in 0..<40 {
+                for (offset, running) in scenario.snapshot.running.enumerated() where offset % 2 == round % 2 {
+                    engine.release(running.id)
+                }
+                for (offset, running) in scenario.snapshot.running.enumerated() where offset % 2 == round % 2 {
+                    try engine.hold(running)
+                }
+            }
+            #expect(engine.runningJobs == scenario.snapshot.running.count)
+            let policy = SchedulingPolicy.named(PolicyName.allCases[policyIndex])
+            let incremental = engine.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed))
+            let fresh = try Scheduler.plan(
+                snapshot: scenario.snapshot, queue: scenario.queue, now: scenario.now, policy: policy,
+                seed: UInt64(seed))
+            #expect(incremental == fresh)
+        }
+    }
+
+    @Test("holding a chip that is already held is refused and changes nothing")
+    func doubleHold() throws {
+        var engine = try SchedulingEngine(
+            snapshot: ClusterSnapshot(nodes: [makeNode("a", model: "h100")], catalog: catalog))
+        try engine.hold(makeRunning("x", on: "a", chips: [0, 1]))
+        #expect(throws: SnapshotError.chipBookedTwice("a", 1, "x", "y")) {
+            try engine.hold(makeRunning("y", on: "a", chips: [1, 2]))
+        }
+        #expect(engine.runningJobs == 1)
+        engine.release("x")
+        try engine.hold(makeRunning("y", on: "a", chips: [1, 2]))
+        #expect(engine.runningJobs == 1)
+    }
+}

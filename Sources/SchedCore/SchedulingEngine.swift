@@ -1,0 +1,44 @@
+/// The cluster's chips and who holds them, kept between decisions. Build it once from a snapshot,
+/// tell it what starts (`hold`) and what ends (`release`), and each `plan` works on a copy: a driver
+/// with many small decisions (the simulator) does not rebuild the fleet index for every one.
+public struct SchedulingEngine: Sendable {
+    private var base: PlanningSession
+
+    public init(snapshot: ClusterSnapshot) throws(SnapshotError) {
+        base = try PlanningSession(snapshot: snapshot)
+    }
+
+    /// A job starts holding chips. Refused (and nothing changes) for unknown nodes or chips, chips
+    /// already held, or a job already running.
+    public mutating func hold(_ job: RunningJob) throws(SnapshotError) {
+        try base.holdRunning(job)
+    }
+
+    /// A job stops holding chips (ended, or stopped). Unknown jobs are ignored.
+    public mutating func release(_ job: JobID) {
+        base.releaseRunning(job)
+    }
+
+    public var runningJobs: Int { base.heldByJob.count }
+
+    /// Decides what starts now, what is preempted, which jobs move down a tier, and why the rest
+    /// waits; see `Scheduler.plan`. The engine itself is unchanged: apply the plan with `hold` and
+    /// `release` as the driver carries it out.
+    public func plan(queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0) -> SchedulingPlan {
+        var session = base.prepared(now: now, policy: policy, seed: seed)
+        // Sort compact keys, not the jobs themselves: a job is a large value.
+        let keys = queue.indices.map {
+            (priority: queue[$0].job.priority, submitted: queue[$0].job.submittedAt, position: $0)
+        }
+        let order = keys.sorted { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.submitted != b.submitted { return a.submitted < b.submitted }
+            return queue[a.position].job.id < queue[b.position].job.id
+        }.map(\.position)
+        session.plan.placements.reserveCapacity(queue.count)
+        for position in order {
+            session.schedule(queue[position])
+        }
+        return session.plan
+    }
+}
