@@ -16,8 +16,13 @@ struct SimulateCommand: AsyncParsableCommand {
             The same inputs and seed give the same figures.
             """)
 
-    @Option(help: "Fleet file (deploy/fleets/*.yaml).") var fleet: String
-    @Option(help: "Job trace (CSV or JSON lines).") var trace: String
+    @Option(help: "Fleet file (deploy/fleets/*.yaml), or an openb node list with --fleet-format.") var fleet: String
+    @Option(name: .customLong("fleet-format"), help: "yaml or alibaba-openb-nodes.") var fleetFormat = "yaml"
+    @Option(help: "Job trace.") var trace: String
+    @Option(help: "Trace format: native (CSV or JSON lines), alibaba-openb (pod list), slurm-sacct (--parsable2).")
+    var format = "native"
+    @Option(help: "Mapping file from the trace's GPU models to catalog models (YAML, `G2: ascend-910b`).")
+    var mapping: String?
     @Option(help: "Policies to compare, comma-separated.")
     var policies = PolicyName.allCases.map(\.rawValue).joined(separator: ",")
     @Option(help: "Seed for faults and ties.") var seed: UInt64 = 1
@@ -25,6 +30,12 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON: one report per policy.") var json = false
 
     func validate() throws {
+        guard ["yaml", "alibaba-openb-nodes"].contains(fleetFormat) else {
+            throw ValidationError("--fleet-format is yaml or alibaba-openb-nodes, got '\(fleetFormat)'")
+        }
+        guard ["native", "alibaba-openb", "slurm-sacct"].contains(format) else {
+            throw ValidationError("--format is native, alibaba-openb or slurm-sacct, got '\(format)'")
+        }
         for name in policies.split(separator: ",") where PolicyName(rawValue: String(name)) == nil {
             throw ValidationError(
                 "unknown policy '\(name)'; use \(PolicyName.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -35,12 +46,35 @@ struct SimulateCommand: AsyncParsableCommand {
         let reports: [SimulationReport]
         do {
             let catalog = try Defaults.catalog(path: catalog, overrides: [])
-            let fleet = try FleetFile.load(path: fleet, catalog: catalog)
-            let jobs = try TraceFile.load(path: trace, catalog: catalog)
+            let mapping = try mapping.map { try ModelMapping.load(path: $0, catalog: catalog) } ?? ModelMapping()
+            var nodes: [Node]
+            var faults = FaultProfile()
+            if fleetFormat == "alibaba-openb-nodes" {
+                let imported = try AlibabaOpenbImporter.nodes(path: fleet, mapping: mapping, catalog: catalog)
+                report(imported.skipped, of: fleet)
+                nodes = imported.values
+            } else {
+                let spec = try FleetFile.load(path: fleet, catalog: catalog)
+                nodes = spec.nodes
+                faults = spec.faults
+            }
+            let jobs: [TraceJob]
+            switch format {
+            case "alibaba-openb":
+                let imported = try AlibabaOpenbImporter.pods(path: trace, mapping: mapping, catalog: catalog)
+                report(imported.skipped, of: trace)
+                jobs = imported.values
+            case "slurm-sacct":
+                let imported = try SlurmSacctImporter.jobs(path: trace, mapping: mapping, catalog: catalog)
+                report(imported.skipped, of: trace)
+                jobs = imported.values
+            default:
+                jobs = try TraceFile.load(path: trace, catalog: catalog)
+            }
             reports = try policies.split(separator: ",").map { name in
                 try Simulator.run(
                     SimulationInput(
-                        nodes: fleet.nodes, catalog: catalog, jobs: jobs, faults: fleet.faults,
+                        nodes: nodes, catalog: catalog, jobs: jobs, faults: faults,
                         policy: .named(PolicyName(rawValue: String(name))!), seed: seed))
             }
         } catch let error as SpecError {
@@ -54,6 +88,15 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         if json { return printLine(WireCodec.json(reports)) }
         printLine(ComparisonTable(reports: reports).render())
+    }
+
+    /// Rows an importer set aside, on stderr: how many, why, and where.
+    func report(_ skipped: [SkippedRow], of file: String) {
+        guard !skipped.isEmpty else { return }
+        var text = "schedctl: \(file): \(skipped.count) row(s) not replayed:\n"
+        for row in skipped.prefix(20) { text += "  line \(row.line): \(row.reason)\n" }
+        if skipped.count > 20 { text += "  … and \(skipped.count - 20) more\n" }
+        FileHandle.standardError.write(Data(text.utf8))
     }
 }
 

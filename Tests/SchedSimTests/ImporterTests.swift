@@ -1,0 +1,106 @@
+import Foundation
+import SchedCore
+import SchedSpec
+import SchedTestSupport
+import Testing
+
+@Suite("Trace importers")
+struct ImporterTests {
+    let mapping = ModelMapping(models: [
+        "A10": "l20", "T4": "ascend-310p", "P100": "mtt-s4000", "V100M16": "metax-c500", "V100M32": "metax-c550",
+        "G2": "ascend-910b", "G3": "ascend-910c",
+    ])
+
+    func write(_ text: String, _ name: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID())-\(name)").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("the openb node list imports as a fleet of the mapped models, every node and chip kept")
+    func openbNodes() throws {
+        let path = Repository.path("deploy/traces/alibaba-openb/alibaba-openb-gpu-nodes.csv")
+        let imported = try AlibabaOpenbImporter.nodes(path: path, mapping: mapping, catalog: catalog)
+        #expect(imported.values.count == 1_213)
+        #expect(imported.skipped.isEmpty)
+        let g2 = imported.values.filter { $0.labels["trace-model"] == "G2" }
+        #expect(g2.count == 549)
+        #expect(g2.allSatisfy { $0.chips.allSatisfy { $0.model == "ascend-910b" } })
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let chips = text.split(separator: "\n").dropFirst().compactMap { Int($0.split(separator: ",")[3]) }.reduce(0, +)
+        #expect(imported.values.reduce(0) { $0 + $1.chips.count } == chips)
+    }
+
+    @Test("the mapping file shipped beside the samples loads, and names only catalog models")
+    func shippedMapping() throws {
+        let loaded = try ModelMapping.load(
+            path: Repository.path("deploy/traces/alibaba-openb/openb-to-domestic.yaml"), catalog: catalog)
+        #expect(loaded == mapping)
+    }
+
+    @Test("the shipped pod sample, which lacks the time columns, is refused with the reason")
+    func openbSampleWithoutTimes() {
+        #expect {
+            try AlibabaOpenbImporter.pods(
+                path: Repository.path("deploy/traces/alibaba-openb/alibaba-openb-pods-multigpu50-first300.csv"),
+                mapping: mapping, catalog: catalog)
+        } throws: { error in
+            "\(error)".contains(":1: the header lacks creation_time, scheduled_time, deletion_time")
+        }
+    }
+
+    @Test("openb pods: specs become a tier, shares take a chip, CPU-only and never-run rows are reported")
+    func openbPods() throws {
+        let path = try write(
+            """
+            name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time
+            p0,6000,12288,1,460,,BE,Succeeded,100,400,150
+            p1,12000,16384,2,1000,V100M16|V100M32,LS,Succeeded,160,1000,200
+            p2,6000,12288,0,0,,BE,Succeeded,170,300,180
+            p3,6000,12288,1,1000,G2,BE,Pending,180,,
+            """, "pods.csv")
+        let imported = try AlibabaOpenbImporter.pods(path: path, mapping: mapping, catalog: catalog)
+        #expect(imported.values.map(\.job.id.name) == ["p0", "p1"])
+        #expect(imported.values[0].job.chipsPerNode == 1)
+        #expect(imported.values[0].job.tiers.isEmpty)
+        #expect(imported.values[0].referenceSeconds == 250)
+        #expect(imported.values[1].job.tiers.map(\.name) == ["metax-c500|metax-c550"])
+        #expect(imported.values[1].job.submittedAt == 60, "times start at the first submission")
+        #expect(imported.skipped.map(\.line) == [4, 5])
+        #expect(imported.skipped[0].reason.contains("CPU-only"))
+    }
+
+    @Test("a trace model missing from the mapping is an error that says how to add it")
+    func unmappedModel() throws {
+        let path = try write(
+            "name,num_gpu,gpu_spec,creation_time,deletion_time,scheduled_time\np0,1,G9,0,10,1\n", "pods.csv")
+        #expect {
+            try AlibabaOpenbImporter.pods(path: path, mapping: mapping, catalog: catalog)
+        } throws: { error in
+            "\(error)".hasSuffix(
+                ":2: trace model 'G9' has no catalog model: add 'G9: <catalog model>' to the mapping file")
+        }
+    }
+
+    @Test("Slurm sacct: jobs with their GPU types, steps and never-run jobs reported, times from the first submission")
+    func slurm() throws {
+        let path = try write(
+            """
+            JobID|Submit|Start|End|State|AllocTRES|NNodes|Partition|Priority
+            101|2024-05-01T10:00:00|2024-05-01T10:05:00|2024-05-01T12:05:00|COMPLETED|billing=16,cpu=16,gres/gpu:h100=16,mem=64G,node=2|2|train|100
+            101.batch|2024-05-01T10:05:00|2024-05-01T10:05:00|2024-05-01T12:05:00|COMPLETED|cpu=8,gres/gpu:h100=8|1||
+            102|2024-05-01T10:30:00|Unknown|Unknown|CANCELLED|billing=1|1|infer|10
+            103|2024-05-01T11:00:00|2024-05-01T11:00:10|2024-05-01T11:30:10|COMPLETED|cpu=4,gres/gpu=1|1|infer|10
+            """, "sacct.txt")
+        let imported = try SlurmSacctImporter.jobs(path: path, mapping: ModelMapping(), catalog: catalog)
+        #expect(imported.values.map(\.job.id.name) == ["101", "103"])
+        let big = imported.values[0]
+        #expect(big.job.shape(onTier: 0) == JobShape(chipsPerNode: 8, nodes: 2))
+        #expect(big.job.tiers.map(\.name) == ["h100"])
+        #expect(big.referenceSeconds == 7_200)
+        #expect(big.job.queue == "train" && big.job.priority == 100)
+        #expect(imported.values[1].job.tiers.isEmpty, "gres/gpu without a type takes any chip")
+        #expect(imported.values[1].job.submittedAt == 3_600)
+        #expect(imported.skipped.map(\.line) == [3, 4])
+    }
+}
