@@ -28,6 +28,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Seed for faults and ties.") var seed: UInt64 = 1
     @Option(help: "Chip catalog file.") var catalog: String?
     @Flag(help: "Print JSON: one report per policy.") var json = false
+    @Option(help: "Also write a self-contained HTML report (charts as inline SVG) to this file.") var html: String?
 
     func validate() throws {
         guard ["yaml", "alibaba-openb-nodes"].contains(fleetFormat) else {
@@ -86,8 +87,19 @@ struct SimulateCommand: AsyncParsableCommand {
         } catch let error as SnapshotError {
             fail("the fleet cannot be scheduled on: \(error)")
         }
+        if let html {
+            let page = HTMLReport.render(
+                reports, title: "HeteroSched simulation",
+                inputs: ["fleet \(fleet)", "trace \(trace)", "seed \(seed)"])
+            do {
+                try page.write(toFile: html, atomically: true, encoding: .utf8)
+            } catch {
+                fail("cannot write \(html): \(error.localizedDescription)")
+            }
+        }
         if json { return printLine(WireCodec.json(reports)) }
         printLine(ComparisonTable(reports: reports).render())
+        if let html { FileHandle.standardError.write(Data("report written to \(html)\n".utf8)) }
     }
 
     /// Rows an importer set aside, on stderr: how many, why, and where.
@@ -106,33 +118,7 @@ struct ComparisonTable {
 
     func render() -> String {
         var table = Table(header: ["metric"] + reports.map(\.policy))
-        func row(_ name: String, _ value: (SimulationReport) -> String) {
-            table.rows.append([name] + reports.map(value))
-        }
-        func hours(_ seconds: Double) -> String { String(format: "%.2f h", seconds / 3600) }
-        row("jobs completed") { "\($0.completed.count) of \($0.jobs.count)" }
-        row("failed / unfinished") { r in
-            "\(r.jobs.filter { $0.state == .failed }.count) / \(r.jobs.filter { $0.state == .unfinished }.count)"
-        }
-        row("JCT mean") { hours(Summary($0.completionTimes).mean) }
-        row("JCT median") { hours(Summary($0.completionTimes).median) }
-        row("JCT p95") { hours(Summary($0.completionTimes).p95) }
-        row("queueing mean") { hours(Summary($0.queueingDelays).mean) }
-        row("queueing median") { hours(Summary($0.queueingDelays).median) }
-        row("queueing p95") { hours(Summary($0.queueingDelays).p95) }
-        row("makespan") { hours($0.makespan) }
-        for family in Set(reports.flatMap { $0.utilizationByFamily.keys }).sorted() {
-            row("utilization \(family)") { String(format: "%.1f%%", ($0.utilizationByFamily[family] ?? 0) * 100) }
-        }
-        for model in Set(reports.flatMap { $0.utilizationByModel.keys }).sorted() {
-            row("  \(model)") { String(format: "%.1f%%", ($0.utilizationByModel[model] ?? 0) * 100) }
-        }
-        row("fallbacks") { "\($0.fallbacks)" }
-        row("preemptions") { "\($0.preemptions)" }
-        row("work lost to faults") { String(format: "%.1f chip-h", $0.workLost / 3600) }
-        for queue in Set(reports.flatMap { $0.queueShare.keys }).sorted() {
-            row("share of queue \(queue)") { String(format: "%.1f%%", ($0.queueShare[queue] ?? 0) * 100) }
-        }
+        for row in ComparisonRows.make(reports) { table.rows.append([row.metric] + row.values) }
         return table.render()
     }
 }

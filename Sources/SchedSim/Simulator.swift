@@ -324,7 +324,10 @@ struct SimulationRun {
         var next = Double.infinity
         for index in queued {
             let job = jobs[index].trace.job
-            if let limit = job.fallback.maxWaitPerTier, let since = jobs[index].ladder.waitingSince {
+            // A wait limit moves a job down only while a tier is left below it, and only in the future.
+            if let limit = job.fallback.maxWaitPerTier, let since = jobs[index].ladder.waitingSince,
+                !jobs[index].ladder.isOnLastTier, since + limit > now
+            {
                 next = min(next, since + limit)
             }
             if let wait = job.topology.maxDomainsWait, job.topology.maxDomains != nil {

@@ -34,6 +34,33 @@ struct SimulateCommandTests {
         #expect(reports.allSatisfy { $0.jobs.count == 60 })
     }
 
+    @Test("the HTML report is self-contained and the same byte for byte for the same inputs")
+    func htmlReport() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        var pages: [String] = []
+        for run in 0..<2 {
+            let path = cluster.directory.appendingPathComponent("report-\(run).html").path
+            let output = try await cluster.run(
+                "schedctl",
+                [
+                    "simulate", "--catalog", Repository.path("deploy/catalog/chips.yaml"), "--fleet",
+                    Repository.path("deploy/fleets/demo.yaml"), "--trace",
+                    Repository.path("deploy/traces/demo-mixed.csv"),
+                    "--html", path,
+                ])
+            #expect(output.status == 0, "\(output.stderr)")
+            pages.append(try String(contentsOfFile: path, encoding: .utf8))
+        }
+        #expect(pages[0] == pages[1])
+        let page = pages[0]
+        #expect(page.hasPrefix("<!DOCTYPE html>"))
+        #expect(page.contains("Utilization over time, by chip family"))
+        #expect(page.contains("<polyline"))
+        #expect(!page.contains("src=") && !page.contains("<link") && !page.contains("url("), "nothing is fetched")
+        #expect(!page.contains("<script"))
+    }
+
     @Test("a malformed trace row stops the run with its line number")
     func badTrace() async throws {
         let cluster = try Cluster()

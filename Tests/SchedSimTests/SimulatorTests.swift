@@ -197,3 +197,25 @@ struct TraceFileTests {
         }
     }
 }
+
+@Suite("Simulator wait limits")
+struct SimulatorWaitLimitTests {
+    @Test("a job moves down exactly when its wait limit passes, even while a last-tier job waits past its own")
+    func waitLimitOnTime() throws {
+        // One H100 node held until t=10,000 by a long job. `stuck` waits on its only tier (its limit
+        // passed at 200, it keeps waiting); `mover` has an Ascend tier below and must move at 100 + 600.
+        let nodes = [makeNode("nv", model: "h100"), makeNode("asc", model: "ascend-910c", chips: 16)]
+        let rule = FallbackRule(maxWaitPerTier: 600)
+        let jobs = [
+            trace("long", submit: 0, seconds: 10_000, chips: 8, tiers: [["h100"]]),
+            trace(
+                "stuck", submit: 0, seconds: 10, chips: 8, tiers: [["h100"]],
+                fallback: FallbackRule(maxWaitPerTier: 200)),
+            trace("mover", submit: 100, seconds: 10, chips: 8, tiers: [["h100"], ["ascend-910c"]], fallback: rule),
+        ]
+        let report = try simulate(nodes, jobs)
+        #expect(report.fallbackTimeline.map(\.job) == ["mover"])
+        #expect(report.fallbackTimeline.first?.time == 700)
+        #expect(try outcome(report, "mover").firstStart == 700)
+    }
+}
