@@ -49,52 +49,40 @@ public enum TraceFile {
     }
 
     public static func parse(_ text: String, file: String, catalog: ChipCatalog) throws(TraceError) -> [TraceJob] {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? $0.dropLast() : $0
-        }
-        guard let first = lines.first(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
+        guard
+            let first = text.split(separator: "\n").first(where: {
+                !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#")
+            })
+        else {
             throw TraceError(file: file, line: 1, message: "the trace is empty")
         }
-        let isJSON = first.trimmingCharacters(in: .whitespaces).hasPrefix("{")
-        var header: [String] = []
+        var rows: [(line: Int, fields: [String: String])] = []
+        if first.trimmingCharacters(in: .whitespaces).hasPrefix("{") {
+            for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+                if line.isEmpty || line.hasPrefix("#") { continue }
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    throw TraceError(file: file, line: offset + 1, message: "not a JSON object")
+                }
+                rows.append((offset + 1, object.mapValues { "\($0)" }))
+            }
+        } else {
+            let table = try CSVRows(text: text, separator: ",", file: file)
+            for name in table.header where !columns.contains(name) {
+                throw TraceError(
+                    file: file, line: table.headerLine,
+                    message: "unknown column '\(name)'; columns are \(columns.joined(separator: ","))")
+            }
+            try table.require(
+                ["submit", "duration"], file: file, why: "every job needs a submission time and a duration")
+            rows = table.rows
+        }
         var jobs: [TraceJob] = []
         var ids: Set<String> = []
-        for (offset, raw) in lines.enumerated() {
-            let number = offset + 1
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            var fields: [String: String] = [:]
-            if isJSON {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                    throw TraceError(file: file, line: number, message: "not a JSON object")
-                }
-                for (key, value) in object { fields[key] = "\(value)" }
-            } else if header.isEmpty {
-                header = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                    $0.trimmingCharacters(in: .whitespaces)
-                }
-                for name in header where !columns.contains(name) {
-                    throw TraceError(
-                        file: file, line: number,
-                        message: "unknown column '\(name)'; columns are \(columns.joined(separator: ","))")
-                }
-                for required in ["submit", "duration"] where !header.contains(required) {
-                    throw TraceError(file: file, line: number, message: "the header lacks the '\(required)' column")
-                }
-                continue
-            } else {
-                let cells = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                    $0.trimmingCharacters(in: .whitespaces)
-                }
-                guard cells.count == header.count else {
-                    throw TraceError(
-                        file: file, line: number, message: "\(cells.count) cells, but the header has \(header.count)")
-                }
-                for (name, cell) in zip(header, cells) { fields[name] = cell }
-            }
-            let job = try row(fields, file: file, line: number, ordinal: jobs.count, catalog: catalog)
+        for (line, fields) in rows {
+            let job = try row(fields, file: file, line: line, ordinal: jobs.count, catalog: catalog)
             guard ids.insert(job.job.id.name).inserted else {
-                throw TraceError(file: file, line: number, message: "job id '\(job.job.id)' appears twice")
+                throw TraceError(file: file, line: line, message: "job id '\(job.job.id)' appears twice")
             }
             jobs.append(job)
         }

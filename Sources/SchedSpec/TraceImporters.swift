@@ -39,11 +39,13 @@ public struct ModelMapping: Sendable, Equatable {
 /// CSV rows with a header, as dictionaries, with their line numbers.
 struct CSVRows {
     var header: [String]
+    var headerLine: Int
     var rows: [(line: Int, fields: [String: String])]
 
     init(text: String, separator: Character, file: String) throws(TraceError) {
         var header: [String] = []
         var rows: [(line: Int, fields: [String: String])] = []
+        self.headerLine = 1
         for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("#") { continue }
@@ -52,7 +54,12 @@ struct CSVRows {
             }
             if header.isEmpty {
                 header = cells
+                headerLine = offset + 1
                 continue
+            }
+            guard cells.count == header.count else {
+                throw TraceError(
+                    file: file, line: offset + 1, message: "\(cells.count) cells, but the header has \(header.count)")
             }
             var fields: [String: String] = [:]
             for (name, cell) in zip(header, cells) { fields[name] = cell }
@@ -67,7 +74,7 @@ struct CSVRows {
         let missing = columns.filter { !header.contains($0) }
         guard missing.isEmpty else {
             throw TraceError(
-                file: file, line: 1, message: "the header lacks \(missing.joined(separator: ", ")): \(why)")
+                file: file, line: headerLine, message: "the header lacks \(missing.joined(separator: ", ")): \(why)")
         }
     }
 }
