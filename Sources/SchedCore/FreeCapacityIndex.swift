@@ -286,6 +286,10 @@ final class FleetLayout: Sendable {
 /// one model form a *slot*; a slot's chips are bits of a 64-bit mask.
 struct FreeCapacityIndex: Sendable {
     let layout: FleetLayout
+    /// Node states as they are now (a node may go down and come back between decisions).
+    private(set) var nodeStates: [NodeState]
+    /// Per chip model: nodes by state and chip counts, for explaining waits; kept as states change.
+    private(set) var modelStats: [ModelStats]
     // Mutable state.
     private(set) var slotFree: [UInt64]
     /// `buckets[model][k]`: ready nodes with exactly k free chips of that model (k >= 1).
@@ -296,6 +300,8 @@ struct FreeCapacityIndex: Sendable {
     init(snapshot: ClusterSnapshot) throws(SnapshotError) {
         let layout = try FleetLayout(snapshot: snapshot)
         self.layout = layout
+        nodeStates = layout.nodeStates
+        modelStats = layout.modelStats
         slotFree = layout.slotUsable
         buckets = layout.modelMaxChips.map { maxChips in
             (0...maxChips).map { _ in NodeBitset(capacity: layout.nodeCount) }
@@ -303,7 +309,7 @@ struct FreeCapacityIndex: Sendable {
         domainCounts = layout.modelMaxChips.map { maxChips in
             [Int32](repeating: 0, count: layout.domainCount * (maxChips + 1))
         }
-        for slot in 0..<layout.slotNode.count where layout.nodeStates[layout.slotNode[slot]] == .ready {
+        for slot in 0..<layout.slotNode.count where nodeStates[layout.slotNode[slot]] == .ready {
             enter(slot: slot, freeCount: layout.slotUsable[slot].nonzeroBitCount)
         }
     }
@@ -329,10 +335,30 @@ struct FreeCapacityIndex: Sendable {
     }
 
     private mutating func move(slot: Int, from before: UInt64, to after: UInt64) {
-        let ready = layout.nodeStates[layout.slotNode[slot]] == .ready
+        let ready = nodeStates[layout.slotNode[slot]] == .ready
         if ready { leave(slot: slot, freeCount: before.nonzeroBitCount) }
         slotFree[slot] = after
         if ready { enter(slot: slot, freeCount: after.nonzeroBitCount) }
+    }
+
+    /// A node goes down, starts draining, or comes back: it leaves or rejoins the buckets.
+    mutating func setState(node: Int, _ state: NodeState) {
+        let old = nodeStates[node]
+        guard old != state else { return }
+        for slot in layout.slotStart[node]..<layout.slotStart[node + 1] {
+            let model = layout.slotModel[slot]
+            let chips = layout.slotAllChips[slot].nonzeroBitCount
+            let usable = layout.slotUsable[slot].nonzeroBitCount
+            if old == .ready { leave(slot: slot, freeCount: slotFree[slot].nonzeroBitCount) }
+            modelStats[model].remove(state: old, chips: chips, usable: usable)
+            modelStats[model].count(state: state, chips: chips, usable: usable)
+        }
+        nodeStates[node] = state
+        if state == .ready {
+            for slot in layout.slotStart[node]..<layout.slotStart[node + 1] {
+                enter(slot: slot, freeCount: slotFree[slot].nonzeroBitCount)
+            }
+        }
     }
 
     private mutating func enter(slot: Int, freeCount: Int) {
@@ -583,19 +609,31 @@ struct ModelStats: Sendable {
     }
 
     mutating func add(state: NodeState, chips: Int, usable: Int, memory: Double, bandwidth: Double) {
-        switch state {
-        case .ready:
-            ready += 1
-            readyByChips[chips] += 1
-            readyByUsable[usable] += 1
-        case .draining: draining += 1
-        case .down: down += 1
-        }
+        count(state: state, chips: chips, usable: usable)
         anyByChips[chips] += 1
         minMemory = min(minMemory, memory)
         maxMemory = max(maxMemory, memory)
         minBandwidth = min(minBandwidth, bandwidth)
         maxBandwidth = max(maxBandwidth, bandwidth)
+    }
+
+    mutating func count(state: NodeState, chips: Int, usable: Int) {
+        adjust(state: state, chips: chips, usable: usable, by: 1)
+    }
+
+    mutating func remove(state: NodeState, chips: Int, usable: Int) {
+        adjust(state: state, chips: chips, usable: usable, by: -1)
+    }
+
+    private mutating func adjust(state: NodeState, chips: Int, usable: Int, by delta: Int) {
+        switch state {
+        case .ready:
+            ready += delta
+            readyByChips[chips] += delta
+            readyByUsable[usable] += delta
+        case .draining: draining += delta
+        case .down: down += delta
+        }
     }
 
     var total: Int { ready + draining + down }

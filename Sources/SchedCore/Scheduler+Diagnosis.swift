@@ -151,7 +151,7 @@ extension PlanningSession {
         into counts: inout CauseCounts
     ) -> ModelTally {
         var tally = ModelTally()
-        let stats = layout.modelStats[model]
+        let stats = index.modelStats[model]
         if let minMemory = job.minChipMemoryGiB, minMemory > stats.maxMemory {
             counts[.chipMemoryTooSmall] += stats.total
             return tally
@@ -172,7 +172,7 @@ extension PlanningSession {
                     if bandwidthOK { tally.capableWithBandwidth += 1 }
                 }
                 let cause: RejectionCause? =
-                    switch layout.nodeStates[node] {
+                    switch index.nodeStates[node] {
                     case .draining: .draining
                     case .down: .down
                     case .ready:
@@ -211,7 +211,7 @@ extension PlanningSession {
         var blocked = 0
         if avoidReserved {
             for slot in reservedChips.keys
-            where layout.slotModel[slot] == model && layout.nodeStates[layout.slotNode[slot]] == .ready
+            where layout.slotModel[slot] == model && index.nodeStates[layout.slotNode[slot]] == .ready
                 && index.freeCount(slot: slot) >= needed
                 && reservedBlocks(slot: slot, needed: needed, avoidReserved: true)
             {

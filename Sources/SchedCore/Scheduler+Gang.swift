@@ -92,7 +92,7 @@ extension PlanningSession {
     func acceptableNodes(domain: Int, model: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> [Candidate] {
         var found: [Candidate] = []
         func consider(_ node: Int) {
-            guard layout.nodeStates[node] == .ready, let slot = layout.slot(ofNode: node, model: model),
+            guard index.nodeStates[node] == .ready, let slot = layout.slot(ofNode: node, model: model),
                 index.freeCount(slot: slot) >= shape.chipsPerNode,
                 rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved) == nil,
                 let pick = pick(slot: slot, shape: shape, avoidReserved: avoidReserved)

@@ -81,7 +81,7 @@ extension PlanningSession {
     func victimSet(node: Int, slot: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> (
         cost: PreemptionCost, victims: [Int]
     )? {
-        guard layout.nodeStates[node] == .ready,
+        guard index.nodeStates[node] == .ready,
             rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: false) == nil
         else { return nil }
         let blocked = avoidReserved ? reservedChips[slot] ?? 0 : 0

@@ -21,6 +21,14 @@ public struct SchedulingEngine: Sendable {
 
     public var runningJobs: Int { base.heldByJob.count }
 
+    /// A node goes down, drains, or comes back. Jobs on a node that goes down are the driver's to
+    /// release (it knows whether they were lost); their chips stay held until then.
+    public mutating func setState(of node: NodeID, to state: NodeState) {
+        guard let position = base.nodePosition[node] else { return }
+        base.index.setState(node: position, state)
+        base.stateVersion += 1
+    }
+
     /// Decides what starts now, what is preempted, which jobs move down a tier, and why the rest
     /// waits; see `Scheduler.plan`. The engine itself is unchanged: apply the plan with `hold` and
     /// `release` as the driver carries it out.

@@ -44,6 +44,9 @@ struct SimulationEvent: Comparable {
         case end(attempt: Int)
         /// Look again: a wait limit may have passed.
         case wake
+        /// A whole node is lost, and comes back after its repair time.
+        case nodeDown(node: Int)
+        case nodeUp(node: Int)
     }
     var time: Double
     var sequence: Int
@@ -96,6 +99,10 @@ struct SimulationRun {
     var fallbacks: [FallbackMark] = []
     var cycles: UInt64 = 0
     var processed = 0
+    var nodeRandom = SeededGenerator(seed: 0)
+    /// Submissions, ends and wake-ups still in the heap: while there are none and nothing runs,
+    /// nothing can change any more, and node failures stop (they would go on forever).
+    var pendingJobEvents = 0
     // Utilization bookkeeping.
     var busyByModel: [ChipModelID: Int] = [:]
     var busySecondsByModel: [ChipModelID: Double] = [:]
@@ -122,12 +129,29 @@ struct SimulationRun {
             schedule(.submit(job: index), at: trace.job.submittedAt)
             jobIndex[trace.job.id] = index
         }
+        nodeRandom = SeededGenerator(seed: input.seed ^ 0x6E6F_6465)
+        for node in input.nodes.indices { scheduleNodeFailure(node) }
+    }
+
+    /// The next loss of `node`, if its chip model loses nodes, as a Poisson process from the seed.
+    mutating func scheduleNodeFailure(_ node: Int) {
+        guard let model = input.nodes[node].chips.first?.model,
+            let rate = input.faults.nodeFailuresPerHour[model], rate > 0
+        else { return }
+        let uniform = max(Double(nodeRandom.next() >> 11) / Double(1 << 53), 1e-12)
+        schedule(.nodeDown(node: node), at: now - log(uniform) / (rate / 3600))
     }
 
     mutating func schedule(_ kind: SimulationEvent.Kind, at time: Double) {
         events.insert(SimulationEvent(time: time, sequence: sequence, kind: kind))
         sequence += 1
+        switch kind {
+        case .submit, .end, .wake: pendingJobEvents += 1
+        case .nodeDown, .nodeUp: break
+        }
     }
+
+    var somethingCanChange: Bool { pendingJobEvents > 0 || engine.runningJobs > 0 }
 
     mutating func run() throws(SnapshotError) {
         while let first = events.popMin() {
@@ -145,6 +169,10 @@ struct SimulationRun {
     mutating func handle(_ event: SimulationEvent) {
         processed += 1
         switch event.kind {
+        case .submit, .end, .wake: pendingJobEvents -= 1
+        case .nodeDown, .nodeUp: break
+        }
+        switch event.kind {
         case .submit(let job):
             jobs[job].state = .queued
             queued.append(job)
@@ -153,6 +181,20 @@ struct SimulationRun {
             finish(attempt)
         case .wake:
             break
+        case .nodeDown(let node):
+            guard somethingCanChange else { return }
+            let id = input.nodes[node].id
+            engine.setState(of: id, to: .down)
+            for attempt in attempts.indices
+            where attempts[attempt].active
+                && attempts[attempt].placement.assignments.contains(where: { $0.node == id })
+            {
+                fail(attempt, cause: .nodeLost(id), detail: "node \(id) lost")
+            }
+            schedule(.nodeUp(node: node), at: now + input.faults.nodeRepairSeconds)
+        case .nodeUp(let node):
+            engine.setState(of: input.nodes[node].id, to: .ready)
+            if somethingCanChange || !queued.isEmpty { scheduleNodeFailure(node) }
         }
     }
 
@@ -233,37 +275,43 @@ struct SimulationRun {
             attempts[attempt].active = false
             engine.release(jobs[index].trace.job.id)
             unbusy(state.placement.chipModel, state.chips)
-            jobs[index].state = .completed
             jobs[index].progress = 1
-            jobs[index].outcome.state = .completed
-            jobs[index].outcome.end = now
+            end(index, .completed)
             record(.completed, index, "")
         case .timesOut:
             _ = stop(attempt)
-            jobs[index].state = .failed
-            jobs[index].outcome.state = .failed
-            jobs[index].outcome.end = now
+            end(index, .failed)
             record(.failed, index, "time limit")
         case .faults(let chip, let node):
-            let (_, lost) = stop(attempt)
-            jobs[index].outcome.workLost += lost
-            record(.faulted, index, "chip \(chip) of \(node)")
-            let from = jobs[index].ladder.tier
-            switch jobs[index].ladder.handle(
-                .failed(.chipFault(node: node, chip: chip), at: now), rule: jobs[index].trace.job.fallback)
-            {
-            case .retry, .stay, .refused:
-                requeue(index)
-            case .moveTo(let tier, let reason):
-                noteFallback(index, from: from, to: tier, reason: reason)
-                requeue(index)
-            case .giveUp(let reason):
-                jobs[index].state = .failed
-                jobs[index].outcome.state = .failed
-                jobs[index].outcome.end = now
-                record(.gaveUp, index, reason)
-            }
+            fail(attempt, cause: .chipFault(node: node, chip: chip), detail: "chip \(chip) of \(node)")
         }
+    }
+
+    /// An attempt ended by a fault (chip or node): work since its checkpoint is lost, and the job's
+    /// ladder decides whether it retries, moves down a tier, or gives up.
+    mutating func fail(_ attempt: Int, cause: FailureCause, detail: String) {
+        let index = attempts[attempt].job
+        let (_, lost) = stop(attempt)
+        jobs[index].outcome.workLost += lost
+        record(.faulted, index, detail)
+        let from = jobs[index].ladder.tier
+        switch jobs[index].ladder.handle(.failed(cause, at: now), rule: jobs[index].trace.job.fallback) {
+        case .retry, .stay, .refused:
+            requeue(index)
+        case .moveTo(let tier, let reason):
+            noteFallback(index, from: from, to: tier, reason: reason)
+            requeue(index)
+        case .giveUp(let reason):
+            end(index, .failed)
+            record(.gaveUp, index, reason)
+        }
+    }
+
+    /// A job is done, one way or the other.
+    mutating func end(_ index: Int, _ state: JobOutcome.State) {
+        jobs[index].state = state == .completed ? .completed : .failed
+        jobs[index].outcome.state = state
+        jobs[index].outcome.end = now
     }
 
     mutating func requeue(_ index: Int) {
@@ -310,9 +358,7 @@ struct SimulationRun {
         }
         for givenUp in plan.givenUp {
             guard let index = byID[givenUp.job] else { continue }
-            jobs[index].state = .failed
-            jobs[index].outcome.state = .failed
-            jobs[index].outcome.end = now
+            end(index, .failed)
             record(.gaveUp, index, givenUp.reason)
         }
         for placement in plan.placements {

@@ -13,10 +13,19 @@ public struct FaultProfile: Sendable, Equatable {
     public var chipFaultsPerHour: [ChipModelID: Double]
     /// Scale-out bandwidth per node when links are degraded, by chip model (overrides the groups' figure).
     public var degradedBandwidthGBps: [ChipModelID: Double]
+    /// Whole-node losses per node per simulated hour, by chip model (the simulator takes the node down).
+    public var nodeFailuresPerHour: [ChipModelID: Double]
+    /// How long a lost node stays down before it returns.
+    public var nodeRepairSeconds: Double
 
-    public init(chipFaultsPerHour: [ChipModelID: Double] = [:], degradedBandwidthGBps: [ChipModelID: Double] = [:]) {
+    public init(
+        chipFaultsPerHour: [ChipModelID: Double] = [:], degradedBandwidthGBps: [ChipModelID: Double] = [:],
+        nodeFailuresPerHour: [ChipModelID: Double] = [:], nodeRepairSeconds: Double = 3600
+    ) {
         self.chipFaultsPerHour = chipFaultsPerHour
         self.degradedBandwidthGBps = degradedBandwidthGBps
+        self.nodeFailuresPerHour = nodeFailuresPerHour
+        self.nodeRepairSeconds = nodeRepairSeconds
     }
 }
 
@@ -104,10 +113,14 @@ public enum FleetFile {
         }
         var faults = FaultProfile()
         if let faultNode = top["faults"] {
-            let fields = try faultNode.mapping(allowing: ["chipFaultsPerHour", "degradedBandwidthGBps"])
+            let fields = try faultNode.mapping(allowing: [
+                "chipFaultsPerHour", "degradedBandwidthGBps", "nodeFailuresPerHour", "nodeRepairTime",
+            ])
             faults.chipFaultsPerHour = try perModel(fields["chipFaultsPerHour"], catalog: catalog, positive: false)
             faults.degradedBandwidthGBps = try perModel(
                 fields["degradedBandwidthGBps"], catalog: catalog, positive: true)
+            faults.nodeFailuresPerHour = try perModel(fields["nodeFailuresPerHour"], catalog: catalog, positive: false)
+            faults.nodeRepairSeconds = try fields["nodeRepairTime"]?.duration() ?? 3600
             for (model, bandwidth) in faults.degradedBandwidthGBps {
                 for index in nodes.indices where nodes[index].chips.first?.model == model {
                     nodes[index].interNodeBandwidthGBps = bandwidth

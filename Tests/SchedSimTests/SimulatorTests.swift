@@ -219,3 +219,53 @@ struct SimulatorWaitLimitTests {
         #expect(try outcome(report, "mover").firstStart == 700)
     }
 }
+
+@Suite("Simulator node loss")
+struct SimulatorNodeLossTests {
+    @Test("a lost node takes its jobs down with it, they resume elsewhere from their checkpoint, and it comes back")
+    func nodeLoss() throws {
+        // Two Ascend nodes that fail often and are repaired after an hour; one H100 node that never fails.
+        let nodes = [
+            makeNode("asc0", model: "ascend-910c", chips: 16), makeNode("asc1", model: "ascend-910c", chips: 16),
+            makeNode("nv", model: "h100"),
+        ]
+        let faults = FaultProfile(nodeFailuresPerHour: ["ascend-910c": 1], nodeRepairSeconds: 3600)
+        let jobs = (0..<6).map {
+            trace(
+                "t\($0)", submit: Double($0 * 60), seconds: 7_200, chips: 8, kind: .training,
+                tiers: [["ascend-910c"], ["h100"]], fallback: FallbackRule(maxFailuresPerTier: 3), checkpointEvery: 300)
+        }
+        let report = try simulate(nodes, jobs, faults: faults)
+        let lost = report.decisions.filter { $0.kind == .faulted && $0.detail.hasSuffix("lost") }
+        #expect(!lost.isEmpty, "with one failure an hour a node, some training met a lost node")
+        #expect(report.jobs.allSatisfy { $0.state != .unfinished }, "the simulation ends, and every job ends")
+        let restarted = report.jobs.filter { $0.attempts > 1 }
+        #expect(!restarted.isEmpty)
+        #expect(
+            restarted.allSatisfy { $0.workLost <= Double($0.attempts - 1) * 300 * 8 + 1e-6 },
+            "a restart loses at most one checkpoint interval of work")
+        let again = try simulate(nodes, jobs, faults: faults)
+        #expect(again == report, "node losses are drawn from the seed")
+    }
+
+    @Test("a fleet file's node failures and repair time are read and checked")
+    func fleetFileNodeFaults() throws {
+        let fleet = try FleetFile.parse(
+            """
+            nodeGroups:
+              - {name: a, count: 1, model: ascend-910c, chipsPerNode: 16}
+            faults:
+              nodeFailuresPerHour: {ascend-910c: 0.01}
+              nodeRepairTime: 2h
+            """, file: "f.yaml", catalog: catalog)
+        #expect(fleet.faults.nodeFailuresPerHour == ["ascend-910c": 0.01])
+        #expect(fleet.faults.nodeRepairSeconds == 7_200)
+        #expect {
+            try FleetFile.parse(
+                "nodeGroups:\n  - {name: a, count: 1, model: h100, chipsPerNode: 8}\nfaults:\n  nodeFailuresPerHour: {h100: -1}\n",
+                file: "f.yaml", catalog: catalog)
+        } throws: { error in
+            "\(error)" == "f.yaml:4: faults.nodeFailuresPerHour.h100: must not be negative, got -1"
+        }
+    }
+}
