@@ -196,14 +196,14 @@ extension CoordinatorState {
         let from = record.ladder.tier
         switch record.ladder.handle(.failed(cause, at: now), rule: record.job.fallback) {
         case .retry, .stay, .refused:
-            requeue(&record, now: now)
+            requeue(&record)
             let resume = record.job.kind == .training ? ", will resume from step \(record.checkpointStep)" : ""
             events.append(
                 makeEvent(
                     .requeued, job: record.id,
                     "requeued \(record.id) on tier \(from + 1) (\(record.job.tier(at: from).name))\(resume)"))
         case .moveTo(let tier, let reason):
-            requeue(&record, now: now)
+            requeue(&record)
             let name = record.job.tier(at: tier).name
             record.tierHistory.append(TierVisit(tier: tier, name: name, enteredAt: now, reason: reason.description))
             events.append(
@@ -279,7 +279,7 @@ extension CoordinatorState {
             throw ErrorReply(.conflict, "cannot move \(record.id) down: \(why)")
         case .moveTo(let tier, let reason):
             sendKill(record, reason: "operator fallback")
-            requeue(&record, now: now)
+            requeue(&record)
             let name = record.job.tier(at: tier).name
             record.tierHistory.append(TierVisit(tier: tier, name: name, enteredAt: now, reason: reason.description))
             let event = makeEvent(

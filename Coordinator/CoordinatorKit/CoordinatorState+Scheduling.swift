@@ -66,7 +66,7 @@ extension CoordinatorState {
                     .preempted, job: victim.id, attempt: victim.attempt,
                     "preempted \(victim.id) attempt \(victim.attempt) for \(preemption.preemptor): \(preemption.reason)"
                 ))
-            requeue(&victim, now: now)
+            requeue(&victim)
             changed[victim.id] = victim
         }
         for fallback in plan.fallbacks {
@@ -109,8 +109,8 @@ extension CoordinatorState {
                 tier: placement.tier, tierName: placement.tierName, chipModel: placement.chipModel.name,
                 assignments: placement.assignments, reason: placement.reason.description, placedAt: now)
             let whereText = placement.assignments.map { assignment in
-                "\(assignment.node) chips \(chipList(assignment.chips))"
-                    + (assignment.numaNodes.isEmpty ? "" : " NUMA \(chipList(assignment.numaNodes))")
+                "\(assignment.node) chips \(indexList(assignment.chips))"
+                    + (assignment.numaNodes.isEmpty ? "" : " NUMA \(indexList(assignment.numaNodes))")
             }.joined(separator: ", ")
             events.append(
                 makeEvent(
@@ -202,20 +202,11 @@ extension CoordinatorState {
     }
 
     /// Back to the queue on the same tier (the ladder decides about tiers elsewhere).
-    func requeue(_ record: inout JobRecord, now: Double) {
+    func requeue(_ record: inout JobRecord) {
         record.state = .queued
         record.placement = nil
         record.startedAt = nil
         completedNodes[record.id] = nil
         dirty = true
     }
-}
-
-/// `0-7` or `0,2,5`.
-func chipList(_ chips: [Int]) -> String {
-    let sorted = chips.sorted()
-    if let first = sorted.first, let last = sorted.last, last - first + 1 == sorted.count, sorted.count > 2 {
-        return "\(first)-\(last)"
-    }
-    return sorted.map(String.init).joined(separator: ",")
 }

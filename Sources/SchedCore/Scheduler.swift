@@ -22,12 +22,6 @@ public enum Scheduler {
         try SchedulingEngine(snapshot: snapshot).plan(queue: queue, now: now, policy: policy, seed: seed)
     }
 
-    /// Queue order: priority, then submission time, then id.
-    public static func runsBefore(_ a: PendingJob, _ b: PendingJob) -> Bool {
-        if a.job.priority != b.job.priority { return a.job.priority > b.job.priority }
-        if a.job.submittedAt != b.job.submittedAt { return a.job.submittedAt < b.job.submittedAt }
-        return a.job.id < b.job.id
-    }
 }
 
 /// A job holding chips during planning: the snapshot's running jobs, then this plan's placements.

@@ -81,8 +81,12 @@ func follow(connection: ConnectionOptions, request: WatchRequest, json: Bool) as
 
 /// `12:03:04  #17  placed job-3 …`
 func render(_ event: PlacementEvent) -> String {
-    let date = Date(timeIntervalSince1970: event.time)
+    "\(clockFormatter.string(from: Date(timeIntervalSince1970: event.time)))  #\(event.seq)  \(event.message)"
+}
+
+/// One formatter for every line `watch` prints, not one a line.
+private let clockFormatter: DateFormatter = {
     let formatter = DateFormatter()
     formatter.dateFormat = "HH:mm:ss"
-    return "\(formatter.string(from: date))  #\(event.seq)  \(event.message)"
-}
+    return formatter
+}()

@@ -21,7 +21,7 @@ struct JobsCommand: AsyncParsableCommand {
             let shape = record.job.shape(onTier: record.ladder.tier)
             let whereOrWhy =
                 record.placement.map { placement in
-                    placement.assignments.map { "\($0.node)[\(chipRange($0.chips))]" }.joined(separator: " ")
+                    placement.assignments.map { "\($0.node)[\(indexList($0.chips))]" }.joined(separator: " ")
                 } ?? record.reason ?? ""
             table.rows.append([
                 record.id, record.state.rawValue, record.job.kind.rawValue, "\(shape.nodes)x\(shape.chipsPerNode)",
@@ -69,7 +69,7 @@ func describe(_ record: JobRecord) -> String {
             let numa =
                 assignment.numaNodes.isEmpty
                 ? "" : ", NUMA \(assignment.numaNodes.map(String.init).joined(separator: ","))"
-            lines.append("              \(assignment.node) chips \(chipRange(assignment.chips))\(numa)")
+            lines.append("              \(assignment.node) chips \(indexList(assignment.chips))\(numa)")
         }
         lines.append("  because     \(placement.reason)")
     }
@@ -83,15 +83,6 @@ func describe(_ record: JobRecord) -> String {
         lines.append("    tier \(visit.tier + 1) (\(visit.name)): \(visit.reason); \(visit.failures) failure(s)")
     }
     return lines.joined(separator: "\n")
-}
-
-/// `0-7` or `0,2,5`.
-func chipRange(_ chips: [Int]) -> String {
-    let sorted = chips.sorted()
-    if let first = sorted.first, let last = sorted.last, last - first + 1 == sorted.count, sorted.count > 2 {
-        return "\(first)-\(last)"
-    }
-    return sorted.map(String.init).joined(separator: ",")
 }
 
 struct CancelCommand: AsyncParsableCommand {

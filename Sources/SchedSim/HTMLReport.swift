@@ -68,7 +68,7 @@ public enum HTMLReport {
         func x(_ value: Double) -> Double { left + (xMax > 0 ? value / xMax : 0) * (width - left - right) }
         func y(_ value: Double) -> Double { top + (1 - (yMax > 0 ? value / yMax : 0)) * (height - top - bottom) }
 
-        func axes(xLabel: String, yTicks: [(Double, String)]) -> String {
+        func axes(yTicks: [(Double, String)]) -> String {
             var svg = "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" xmlns=\"http://www.w3.org/2000/svg\">"
             svg += "<rect x=\"\(number(left))\" y=\"\(number(top))\" width=\"\(number(width - left - right))\" "
             svg += "height=\"\(number(height - top - bottom))\" fill=\"#fff\" stroke=\"#d1d9e0\"/>"
@@ -83,13 +83,13 @@ public enum HTMLReport {
                 svg += "<text x=\"\(number(x(value)))\" y=\"\(number(height - 8))\" text-anchor=\"middle\">"
                 svg += "\(String(format: "%.1f", value / 3600)) h</text>"
             }
-            return svg + "<!-- x: \(escape(xLabel)) -->"
+            return svg
         }
     }
 
     static func utilizationChart(_ report: SimulationReport, families: [String]) -> String {
         let frame = Frame(xMax: max(report.makespan, 1), yMax: 1)
-        var svg = frame.axes(xLabel: "time", yTicks: [(0, "0%"), (0.5, "50%"), (1, "100%")])
+        var svg = frame.axes(yTicks: [(0, "0%"), (0.5, "50%"), (1, "100%")])
         // Step lines, thinned to at most ~600 points.
         let samples = thinned(report.timeline, limit: 600)
         for (offset, family) in families.enumerated() {
@@ -118,9 +118,8 @@ public enum HTMLReport {
 
     static func completionChart(_ reports: [SimulationReport]) -> String {
         let longest = reports.flatMap(\.completionTimes).max() ?? 1
-        var frame = Frame(xMax: max(longest, 1), yMax: 1)
-        frame.xMax = max(longest, 1)
-        var svg = frame.axes(xLabel: "job completion time", yTicks: [(0, "0%"), (0.5, "50%"), (1, "100%")])
+        let frame = Frame(xMax: max(longest, 1), yMax: 1)
+        var svg = frame.axes(yTicks: [(0, "0%"), (0.5, "50%"), (1, "100%")])
         var legend = "<div class=\"legend\">"
         for (offset, report) in reports.enumerated() {
             let times = report.completionTimes
