@@ -61,6 +61,14 @@ public struct ChipTier: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     public var description: String { name }
+
+    /// Hashes the name and shape only: tiers are hashed once per waiting job per decision, and
+    /// equal tiers still compare their selectors in `==`.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(chipsPerNode)
+        hasher.combine(nodes)
+    }
 }
 
 /// When a job moves down its tier list.

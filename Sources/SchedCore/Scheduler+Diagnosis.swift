@@ -27,39 +27,62 @@ struct Diagnosis: Sendable {
     var blocksTier: Bool
 }
 
-/// What a diagnosis depends on besides the cluster's state: equal keys at one state version get one answer.
-struct DiagnosisKey: Hashable {
+/// What finding room for a job depends on besides the cluster's state. The job's kind only orders
+/// the models tried, so equal keys at one state version either both fit or are both refused alike.
+struct AskKey: Equatable {
     var tier: ChipTier
     var shape: JobShape
     var minMemory: Double?
     var minBandwidth: Double?
     var avoidReserved: Bool
     var domainLimit: Int?
+
+    /// The cheap fields first: most keys differ in their shape.
+    static func == (a: AskKey, b: AskKey) -> Bool {
+        a.shape == b.shape && a.avoidReserved == b.avoidReserved && a.domainLimit == b.domainLimit
+            && a.minMemory == b.minMemory && a.minBandwidth == b.minBandwidth && a.tier == b.tier
+    }
 }
 
 extension PlanningSession {
-    /// `diagnose`, answered once per kind of ask while nothing is held, freed or reserved: a long
-    /// queue of alike jobs waiting for a full fleet costs one diagnosis, not one per job.
-    mutating func cachedDiagnosis(
-        job: Job, tier: ChipTier, shape: JobShape, groups: [[Int]], avoidReserved: Bool
-    ) -> Diagnosis {
-        if diagnosisCacheVersion != stateVersion {
-            diagnosisCache.removeAll(keepingCapacity: true)
-            diagnosisCacheVersion = stateVersion
-        }
-        let key = DiagnosisKey(
+    /// How many refused asks one state version remembers. A queue holds few kinds of ask; a short
+    /// list compared field by field is cheaper than hashing tier names for every waiting job.
+    static let rememberedRefusals = 32
+
+    func askKey(job: Job, tier: ChipTier, shape: JobShape, avoidReserved: Bool) -> AskKey {
+        AskKey(
             tier: tier, shape: shape, minMemory: job.minChipMemoryGiB,
             minBandwidth: shape.nodes > 1 ? job.fallback.minInterNodeBandwidthGBps : nil, avoidReserved: avoidReserved,
             domainLimit: shape.nodes > 1 ? domainLimit(for: job) : nil)
-        if let known = diagnosisCache[key] { return known }
-        let diagnosis = diagnose(job: job, tier: tier, shape: shape, groups: groups, avoidReserved: avoidReserved)
-        diagnosisCache[key] = diagnosis
-        return diagnosis
+    }
+
+    /// Why an equal ask was refused, while nothing has been held, freed or reserved since; nil when
+    /// the job must search (no such refusal, or it might preempt where the earlier job could not).
+    /// A long queue of alike jobs waiting for a full fleet costs one search, not one per job.
+    mutating func knownRefusal(of ask: AskKey, priority: Int) -> Diagnosis? {
+        guard refusalVersion == stateVersion else { return nil }
+        if policy.preemption, let lowest = lowestActivePriority(), lowest < priority { return nil }
+        // Shapes first, from their own array: comparing them copies nothing.
+        for position in refusedShapes.indices where refusedShapes[position] == ask.shape {
+            if refusals[position].ask == ask { return refusals[position].diagnosis }
+        }
+        return nil
+    }
+
+    mutating func remember(refusal: Diagnosis, of ask: AskKey) {
+        if refusalVersion != stateVersion {
+            refusals.removeAll(keepingCapacity: true)
+            refusedShapes.removeAll(keepingCapacity: true)
+            refusalVersion = stateVersion
+        }
+        guard refusals.count < Self.rememberedRefusals else { return }
+        refusals.append((ask, refusal))
+        refusedShapes.append(ask.shape)
     }
 
     /// Explains why a job did not fit on a tier, from the index's counts where it can, visiting a
     /// model's nodes only when a memory or bandwidth requirement splits them.
-    func diagnose(job: Job, tier: ChipTier, shape: JobShape, groups: [[Int]], avoidReserved: Bool) -> Diagnosis {
+    func diagnose(job: Job, tier: ChipTier, shape: JobShape, avoidReserved: Bool) -> Diagnosis {
         let models = (0..<layout.modelCount).filter { modelAccepted($0, by: tier) }
         let unknown = tier.selectors.compactMap { selector -> ChipModelID? in
             guard case .model(let id) = selector, !catalog.contains(id), layout.modelPosition[id] == nil else {

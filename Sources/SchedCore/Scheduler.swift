@@ -80,8 +80,10 @@ struct PlanningSession: Sendable {
     var heldWithEnd = 0
     /// Bumped whenever chips are held, freed or reserved: cached answers are good for one version.
     var stateVersion = 0
-    var diagnosisCache: [DiagnosisKey: Diagnosis] = [:]
-    var diagnosisCacheVersion = -1
+    /// Asks refused at `refusalVersion`, with why: equal asks are refused alike until something changes.
+    var refusals: [(ask: AskKey, diagnosis: Diagnosis)] = []
+    var refusedShapes: [JobShape] = []
+    var refusalVersion = -1
     var lowestPriorityCache: (version: Int, priority: Int?) = (-1, nil)
     let nodePosition: [NodeID: Int]
     /// Chips held back for the reserved head job, by slot, and when it starts.
@@ -254,23 +256,30 @@ struct PlanningSession: Sendable {
             let tierIndex = ladder.tier
             let tier = job.tier(at: tierIndex)
             let shape = job.shape(onTier: tierIndex)
-            let groups = modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
             let avoidReserved = mustAvoidReservation(job)
-            if let found = findPlacement(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved) {
-                commit(job: job, tierIndex: tierIndex, tier: tier, candidates: found, preempting: [])
-                return
+            let ask = askKey(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
+            var reason: Diagnosis
+            if let refused = knownRefusal(of: ask, priority: job.priority) {
+                // An equal ask found no room since anything changed: this one finds none either.
+                reason = refused
+            } else {
+                let groups = modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
+                if let found = findPlacement(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved) {
+                    commit(job: job, tierIndex: tierIndex, tier: tier, candidates: found, preempting: [])
+                    return
+                }
+                if policy.preemption,
+                    let (candidates, victims) = findPreemption(
+                        job: job, shape: shape, groups: groups, avoidReserved: avoidReserved),
+                    applyPreemption(
+                        of: victims, for: job, tierIndex: tierIndex, tier: tier, shape: shape,
+                        candidates: candidates, avoidReserved: avoidReserved)
+                {
+                    return
+                }
+                reason = diagnose(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
+                remember(refusal: reason, of: ask)
             }
-            if policy.preemption,
-                let (candidates, victims) = findPreemption(
-                    job: job, shape: shape, groups: groups, avoidReserved: avoidReserved),
-                applyPreemption(
-                    of: victims, for: job, tierIndex: tierIndex, tier: tier, shape: shape,
-                    candidates: candidates, avoidReserved: avoidReserved)
-            {
-                return
-            }
-            var reason = cachedDiagnosis(
-                job: job, tier: tier, shape: shape, groups: groups, avoidReserved: avoidReserved)
             if reason.blocksTier && !ladder.isOnLastTier {
                 let from = ladder.tier
                 if case .moveTo(let to, let why) = ladder.handle(
@@ -281,8 +290,11 @@ struct PlanningSession: Sendable {
                 }
                 continue
             }
-            if policy.backfill && reservedStart == nil && reason.waitReason.kind == .waiting,
-                let reservation = reserve(job: job, shape: shape, groups: groups)
+            // Without a running job of known end there is nothing to replay: skip the reservation.
+            if policy.backfill && reservedStart == nil && heldWithEnd > 0 && reason.waitReason.kind == .waiting,
+                let reservation = reserve(
+                    job: job, shape: shape,
+                    groups: modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB))
             {
                 plan.reservation = reservation
                 reason.waitReason.reservedStart = reservation.start
