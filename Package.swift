@@ -77,7 +77,7 @@ let package = Package(
         ),
         .target(
             name: "AgentKit",
-            dependencies: ["SchedCore", "SchedSpec", "Wire", nio, nioPosix, logging],
+            dependencies: ["SchedCore", "SchedSpec", "SchedSim", "Wire", nio, nioPosix, logging],
             path: "Agents/AgentKit"
         ),
         .executableTarget(

@@ -30,10 +30,10 @@ public struct SimulatedFleet: Sendable {
 
     public func run() async {
         await withDiscardingTaskGroup { group in
-            for (ordinal, node) in fleet.nodes.enumerated() {
+            for node in fleet.nodes {
                 let agent = SimulatedNodeAgent(
                     node: node, endpoint: endpoint, token: token, catalog: catalog, faults: fleet.faults,
-                    timeScale: timeScale, heartbeatInterval: heartbeatInterval, seed: seed &+ UInt64(ordinal),
+                    timeScale: timeScale, heartbeatInterval: heartbeatInterval, seed: seed,
                     logger: logger)
                 group.addTask { await agent.run() }
             }

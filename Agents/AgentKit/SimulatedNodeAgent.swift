@@ -1,5 +1,6 @@
 import Logging
 import SchedCore
+import SchedSim
 import SchedSpec
 import Wire
 
@@ -85,18 +86,18 @@ public struct SimulatedNodeAgent: Sendable {
     /// Plays one attempt: STARTED, steps in scaled time, then EXITED as the simulation decided.
     func play(_ order: RunOrder, key: AttemptRef, attempts: AttemptBook, writer: WireWriter) async throws {
         let model = catalog[ChipModelID(order.chipModel)]
-        let rate = faults.chipFaultsPerHour[ChipModelID(order.chipModel)] ?? 0
-        let plan = SimulatedAttempt(
-            order: order, model: model, faultsPerChipHour: rate,
-            seed: seed ^ stableHash(order.job) ^ UInt64(order.attempt) &* 0x9E37_79B9)
+        let fate = AttemptFate(
+            job: order.job, attempt: order.attempt, kind: order.kind, run: order.simulation, model: model,
+            resumeStep: order.resumeStep, nodes: order.nodes, chipsPerNode: order.chips.count,
+            timeLimit: order.timeLimitSeconds,
+            faultsPerChipHour: faults.chipFaultsPerHour[ChipModelID(order.chipModel)] ?? 0, seed: seed)
         try await writer.send(.started(key))
-        let realStep = Duration.milliseconds(Int(plan.secondsPerStep / timeScale * 1000))
-        let endStep: Int
-        switch plan.ending {
-        case .completes: endStep = plan.lastStep
-        case .faults(let step, _), .timesOut(let step): endStep = step
-        }
-        var step = plan.firstStep - 1
+        let realStep = Duration.milliseconds(Int(fate.secondsPerStep / timeScale * 1000))
+        // Every node of a gang plays the same fate; the node the fault strikes reports it, and the
+        // coordinator stops the others.
+        var endStep = fate.endStep
+        if case .faults(_, let rank, _) = fate.ending, rank != order.rank { endStep = fate.lastStep }
+        var step = fate.firstStep - 1
         while step < endStep {
             // Sleep a step in slices, so that a KILL is answered within a tenth of a second.
             var remaining = realStep
@@ -113,26 +114,27 @@ public struct SimulatedNodeAgent: Sendable {
                     .exited(
                         Exit(
                             job: order.job, attempt: order.attempt, outcome: .killed, message: "stopped on order",
-                            step: step, checkpointStep: plan.checkpoint(before: step))))
+                            step: step, checkpointStep: fate.checkpoint(before: step))))
                 return
             }
         }
         await attempts.finish(key)
         let exit: Exit
-        switch plan.ending {
-        case .completes:
-            exit = Exit(
-                job: order.job, attempt: order.attempt, outcome: .completed, exitStatus: 0, step: step,
-                checkpointStep: step)
-        case .faults(let at, let chip):
+        switch fate.ending {
+        case .faults(let at, let rank, let offset) where rank == order.rank:
+            let chip = order.chips.isEmpty ? 0 : order.chips[min(offset, order.chips.count - 1)]
             exit = Exit(
                 job: order.job, attempt: order.attempt, outcome: .fault,
                 message: "\(order.chipModel) chip \(chip) faulted at step \(at)", step: at,
-                checkpointStep: plan.checkpoint(before: at - 1), faultChip: chip)
+                checkpointStep: fate.checkpointAtEnd, faultChip: chip)
         case .timesOut(let at):
             exit = Exit(
                 job: order.job, attempt: order.attempt, outcome: .timedOut, message: "time limit reached at step \(at)",
-                step: at, checkpointStep: plan.checkpoint(before: at))
+                step: at, checkpointStep: fate.checkpointAtEnd)
+        case .completes, .faults:
+            exit = Exit(
+                job: order.job, attempt: order.attempt, outcome: .completed, exitStatus: 0, step: step,
+                checkpointStep: step)
         }
         try await writer.send(.exited(exit))
     }

@@ -152,11 +152,14 @@ public struct RunOrder: Codable, Equatable, Sendable {
     public var simulation: SimulatedRun?
     /// The step to resume from (the last checkpoint of an earlier attempt).
     public var resumeStep: Int
+    /// This node's place in the attempt (0 for a single node), and the attempt's node count.
+    public var rank: Int
+    public var nodes: Int
 
     public init(
         job: String, attempt: Int, kind: JobKind, tier: Int, tierName: String, chipModel: String, chips: [Int],
         numaNodes: [Int], command: [String], env: [String: String], checkpointDirectory: String?,
-        timeLimitSeconds: Double?, simulation: SimulatedRun?, resumeStep: Int
+        timeLimitSeconds: Double?, simulation: SimulatedRun?, resumeStep: Int, rank: Int = 0, nodes: Int = 1
     ) {
         self.job = job
         self.attempt = attempt
@@ -172,6 +175,34 @@ public struct RunOrder: Codable, Equatable, Sendable {
         self.timeLimitSeconds = timeLimitSeconds
         self.simulation = simulation
         self.resumeStep = resumeStep
+        self.rank = rank
+        self.nodes = nodes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case job, attempt, kind, tier, tierName, chipModel, chips, numaNodes, command, env, checkpointDirectory
+        case timeLimitSeconds, simulation, resumeStep, rank, nodes
+    }
+
+    /// `rank` and `nodes` may be absent (a single node).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        job = try container.decode(String.self, forKey: .job)
+        attempt = try container.decode(Int.self, forKey: .attempt)
+        kind = try container.decode(JobKind.self, forKey: .kind)
+        tier = try container.decode(Int.self, forKey: .tier)
+        tierName = try container.decode(String.self, forKey: .tierName)
+        chipModel = try container.decode(String.self, forKey: .chipModel)
+        chips = try container.decode([Int].self, forKey: .chips)
+        numaNodes = try container.decode([Int].self, forKey: .numaNodes)
+        command = try container.decode([String].self, forKey: .command)
+        env = try container.decode([String: String].self, forKey: .env)
+        checkpointDirectory = try container.decodeIfPresent(String.self, forKey: .checkpointDirectory)
+        timeLimitSeconds = try container.decodeIfPresent(Double.self, forKey: .timeLimitSeconds)
+        simulation = try container.decodeIfPresent(SimulatedRun.self, forKey: .simulation)
+        resumeStep = try container.decode(Int.self, forKey: .resumeStep)
+        rank = try container.decodeIfPresent(Int.self, forKey: .rank) ?? 0
+        nodes = try container.decodeIfPresent(Int.self, forKey: .nodes) ?? 1
     }
 }
 
