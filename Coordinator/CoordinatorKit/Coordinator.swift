@@ -17,7 +17,7 @@ public enum Coordinator {
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let state = CoordinatorState(
             configuration: configuration, store: store, committer: committer, logFile: logFile, logger: logger,
-            clock: { Date().timeIntervalSince1970 }, wake: wake)
+            clock: Self.clock(scale: configuration.timeScale), wake: wake)
         try await state.load()
         let addressFile = directory + "/coordinator.addr"
         let server = CoordinatorServer(state: state, configuration: configuration, logger: logger) { endpoint in
@@ -41,5 +41,12 @@ public enum Coordinator {
         await state.finishWatchers()
         try? FileManager.default.removeItem(atPath: addressFile)
         logger.info("stopped; data and placement log in \(directory)")
+    }
+
+    /// Wall time, or with a time scale, time that runs `scale` times faster from now on.
+    static func clock(scale: Double) -> @Sendable () -> Double {
+        let origin = Date().timeIntervalSince1970
+        if scale == 1 { return { Date().timeIntervalSince1970 } }
+        return { origin + (Date().timeIntervalSince1970 - origin) * scale }
     }
 }

@@ -15,12 +15,18 @@ public struct CoordinatorConfiguration: Sendable {
     /// How often the scheduling loop looks at the queue when nothing wakes it.
     public var scheduleInterval: Duration
     public var seed: UInt64
+    /// Simulated seconds per wall second (1: real time). Scenarios play in scaled time: the
+    /// coordinator's clock, wait limits and log times then run that much faster.
+    public var timeScale: Double
+    /// How long after start agents have to register before a job no tier could ever hold fails.
+    public var registrationGrace: Double
 
     public init(
         host: String = "127.0.0.1", port: Int = 7070, dataDirectory: String, token: String,
         policy: SchedulingPolicy = .binPack, catalog: ChipCatalog,
         maximumLineLength: Int = LineFraming.defaultMaximumLineLength, heartbeatTimeout: Double = 15,
-        scheduleInterval: Duration = .milliseconds(200), seed: UInt64 = 0
+        scheduleInterval: Duration = .milliseconds(200), seed: UInt64 = 0, timeScale: Double = 1,
+        registrationGrace: Double = 30
     ) {
         self.host = host
         self.port = port
@@ -32,5 +38,7 @@ public struct CoordinatorConfiguration: Sendable {
         self.heartbeatTimeout = heartbeatTimeout
         self.scheduleInterval = scheduleInterval
         self.seed = seed
+        self.timeScale = timeScale
+        self.registrationGrace = registrationGrace
     }
 }

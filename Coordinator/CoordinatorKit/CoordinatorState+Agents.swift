@@ -237,7 +237,9 @@ extension CoordinatorState {
         let now = clock()
         var changed: [JobRecord] = []
         var events: [PlacementEvent] = []
-        for (id, entry) in nodes where now - entry.lastHeartbeat > configuration.heartbeatTimeout {
+        // The timeout is in wall seconds; the clock may run faster (a scenario's time scale).
+        let timeout = configuration.heartbeatTimeout * configuration.timeScale
+        for (id, entry) in nodes where now - entry.lastHeartbeat > timeout {
             var lostJobs = 0
             for record in jobs.values where record.state == .placed || record.state == .running {
                 guard record.placement?.assignments.contains(where: { $0.node == id }) == true else { continue }
@@ -254,7 +256,8 @@ extension CoordinatorState {
             events.append(
                 makeEvent(
                     .nodeLost, node: id.name,
-                    "node \(id) lost: no heartbeat for \(Int(now - entry.lastHeartbeat)) s; \(lostJobs) job(s) requeued"
+                    "node \(id) lost: no heartbeat for \(Int((now - entry.lastHeartbeat) / configuration.timeScale)) s; "
+                        + "\(lostJobs) job(s) requeued"
                 ))
         }
         guard !events.isEmpty else { return }

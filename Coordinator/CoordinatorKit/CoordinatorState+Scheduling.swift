@@ -131,6 +131,19 @@ extension CoordinatorState {
             }
             changed[record.id] = record
         }
+        // A job no tier of the fleet could ever hold fails rather than waits forever, once agents
+        // have had time to register after a start.
+        let fleetSettled = now - startedAt >= configuration.registrationGrace * configuration.timeScale
+        for waiting in plan.waiting where waiting.reason.isInfeasible && fleetSettled {
+            guard var record = changed[waiting.job.name] ?? jobs[waiting.job.name], record.state == .queued else {
+                continue
+            }
+            record.state = .failed
+            record.endedAt = now
+            record.reason = "no tier can ever hold it: \(waiting.reason)"
+            events.append(makeEvent(.gaveUp, job: record.id, "\(record.id) failed: \(record.reason!)"))
+            changed[record.id] = record
+        }
         // Wait reasons are derived, not state: kept in memory, shown by STATUS and JOBS.
         for waiting in plan.waiting { waitReasons[waiting.job.name] = waiting.reason.description }
         for record in changed.values where record.state != .queued { waitReasons[record.id] = nil }

@@ -24,6 +24,8 @@ actor CoordinatorState {
     let logFile: PlacementLogFile
     let logger: Logger
     let clock: @Sendable () -> Double
+    /// When this coordinator started, on its clock.
+    let startedAt: Double
 
     var jobs: [String: JobRecord] = [:]
     var jobOrder: [String] = []
@@ -63,6 +65,7 @@ actor CoordinatorState {
         self.logFile = logFile
         self.logger = logger
         self.clock = clock
+        startedAt = clock()
     }
 
     /// Reloads every job and the recent events. Nodes that held running jobs come back as

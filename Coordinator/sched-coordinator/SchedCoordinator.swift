@@ -45,6 +45,16 @@ struct SchedCoordinator: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-timeout"), help: "Seconds of agent silence after which its node is lost.")
     var heartbeatTimeout = 15.0
 
+    @Option(
+        name: .customLong("time-scale"),
+        help: "Simulated seconds per wall second, for scenarios with simulated agents (1: real time).")
+    var timeScale = 1.0
+
+    @Option(
+        name: .customLong("registration-grace"),
+        help: "Seconds after start before a job that no tier of the registered fleet could hold fails.")
+    var registrationGrace = 30.0
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -56,6 +66,8 @@ struct SchedCoordinator: AsyncParsableCommand {
         guard WireEndpoint(listen) != nil else { throw ValidationError("--listen is host:port, got '\(listen)'") }
         guard maximumLineLength >= 1024 else { throw ValidationError("--max-line-bytes must be at least 1024") }
         guard heartbeatTimeout > 0 else { throw ValidationError("--heartbeat-timeout must be positive") }
+        guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
+        guard registrationGrace >= 0 else { throw ValidationError("--registration-grace must be at least 0") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
@@ -71,7 +83,8 @@ struct SchedCoordinator: AsyncParsableCommand {
                 host: endpoint.host, port: endpoint.port, dataDirectory: dataDirectory,
                 token: try Defaults.token(file: tokenFile), policy: .named(PolicyName(rawValue: policy)!),
                 catalog: try Defaults.catalog(path: catalog, overrides: catalogOverrides),
-                maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout)
+                maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout, timeScale: timeScale,
+                registrationGrace: registrationGrace)
             try await Coordinator.run(configuration, logger: logger)
         } catch let error as SetupError {
             throw ValidationError(error.description)

@@ -16,9 +16,15 @@ struct SimulateCommand: AsyncParsableCommand {
             The same inputs and seed give the same figures.
             """)
 
-    @Option(help: "Fleet file (deploy/fleets/*.yaml), or an openb node list with --fleet-format.") var fleet: String
+    @Option(
+        help: """
+            A scenario file (deploy/scenarios/*.yaml): its fleet, faults, jobs, seed and policy, played in \
+            virtual time; prints the story and its summary.
+            """)
+    var scenario: String?
+    @Option(help: "Fleet file (deploy/fleets/*.yaml), or an openb node list with --fleet-format.") var fleet: String?
     @Option(name: .customLong("fleet-format"), help: "yaml or alibaba-openb-nodes.") var fleetFormat = "yaml"
-    @Option(help: "Job trace.") var trace: String
+    @Option(help: "Job trace.") var trace: String?
     @Option(help: "Trace format: native (CSV or JSON lines), alibaba-openb (pod list), slurm-sacct (--parsable2).")
     var format = "native"
     @Option(help: "Mapping file from the trace's GPU models to catalog models (YAML, `G2: ascend-910b`).")
@@ -31,6 +37,15 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Also write a self-contained HTML report (charts as inline SVG) to this file.") var html: String?
 
     func validate() throws {
+        if scenario != nil {
+            guard fleet == nil && trace == nil else {
+                throw ValidationError("--scenario brings its own fleet and jobs: leave out --fleet and --trace")
+            }
+            return
+        }
+        guard fleet != nil, trace != nil else {
+            throw ValidationError("give --fleet and --trace, or --scenario")
+        }
         guard ["yaml", "alibaba-openb-nodes"].contains(fleetFormat) else {
             throw ValidationError("--fleet-format is yaml or alibaba-openb-nodes, got '\(fleetFormat)'")
         }
@@ -44,6 +59,9 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let scenario { return try playScenario(scenario) }
+        let fleet = fleet!
+        let trace = trace!
         let reports: [SimulationReport]
         do {
             let catalog = try Defaults.catalog(path: catalog, overrides: [])
@@ -102,6 +120,32 @@ struct SimulateCommand: AsyncParsableCommand {
         if let html { FileHandle.standardError.write(Data("report written to \(html)\n".utf8)) }
     }
 
+    /// A scenario in virtual time: its story as it happens, then the summary `schedctl scenario run` prints.
+    func playScenario(_ path: String) throws {
+        do {
+            let catalog = try Defaults.catalog(path: catalog, overrides: [])
+            let spec = try ScenarioFile.load(path: path, catalog: catalog)
+            let report = try Simulator.run(
+                SimulationInput(
+                    nodes: spec.nodesInCoordinatorOrder, catalog: catalog, jobs: spec.traceJobs, faults: spec.fleet.faults,
+                    policy: .named(spec.policy), seed: spec.seed))
+            let story = StoryEvent.story(of: report.decisions)
+            let summary = ScenarioSummary(scenario: spec, catalog: catalog, events: story, end: report.makespan)
+            if json {
+                return printLine(WireCodec.json(ScenarioResult(events: story, summary: summary.render())))
+            }
+            for event in story { printLine(event.line) }
+            printLine("")
+            printLine(summary.render())
+        } catch let error as SpecError {
+            fail(error.description)
+        } catch let error as SetupError {
+            fail(error.description)
+        } catch let error as SnapshotError {
+            fail("the fleet cannot be scheduled on: \(error)")
+        }
+    }
+
     /// Rows an importer set aside, on stderr: how many, why, and where.
     func report(_ skipped: [SkippedRow], of file: String) {
         guard !skipped.isEmpty else { return }
@@ -110,6 +154,12 @@ struct SimulateCommand: AsyncParsableCommand {
         if skipped.count > 20 { text += "  … and \(skipped.count - 20) more\n" }
         FileHandle.standardError.write(Data(text.utf8))
     }
+}
+
+/// A scenario's story and summary, as `--json` prints them.
+struct ScenarioResult: Codable {
+    var events: [StoryEvent]
+    var summary: String
 }
 
 /// Policies side by side: one column each.

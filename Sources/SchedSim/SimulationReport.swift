@@ -55,6 +55,12 @@ public struct DecisionRecord: Codable, Equatable, Sendable {
     public var kind: Kind
     public var job: String
     public var detail: String
+    /// Placements: the tier (0-based), chip model and nodes; fallbacks: the tier moved to.
+    public var tier: Int?
+    public var chipModel: String?
+    public var nodes: [String]?
+    /// Faults of step-played jobs: the steps since the last checkpoint that were lost.
+    public var stepsLost: Int?
 }
 
 /// The outcome of one policy over one trace.

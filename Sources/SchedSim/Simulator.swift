@@ -71,6 +71,8 @@ struct SimulatedAttemptState {
     /// Seconds this job needs on this chip model for all of its work.
     var fullSeconds: Double
     var chips: Int
+    /// Step-played jobs (scenarios): the fate the agents would play.
+    var fate: AttemptFate?
     var active = true
 }
 
@@ -81,6 +83,9 @@ struct SimulatedJobState {
     var ladder: FallbackLadder
     /// Fraction of the work done and checkpointed.
     var progress = 0.0
+    /// Step-played jobs: the last checkpointed step.
+    var checkpointStep = 0
+    var lastStepsLost: Int?
     var outcome: JobOutcome
 }
 
@@ -214,7 +219,24 @@ struct SimulationRun {
         let rate = (input.faults.chipFaultsPerHour[model] ?? 0) * Double(chips) / 3600
         var ending = SimulatedAttemptState.Ending.completes
         var duration = remaining
-        if rate > 0 {
+        var fate: AttemptFate?
+        if let steps = trace.steps {
+            // Played step by step, exactly as a simulated agent plays it.
+            let played = AttemptFate(
+                job: trace.job.id.name, attempt: job.outcome.attempts + 1, kind: trace.job.kind, run: steps,
+                model: input.catalog[model], resumeStep: job.checkpointStep, nodes: placement.assignments.count,
+                chipsPerNode: placement.assignments[0].chips.count, timeLimit: trace.job.timeLimit,
+                faultsPerChipHour: input.faults.chipFaultsPerHour[model] ?? 0, seed: input.seed)
+            duration = played.duration
+            switch played.ending {
+            case .completes: ending = .completes
+            case .timesOut: ending = .timesOut
+            case .faults(_, let rank, let offset):
+                let assignment = placement.assignments[min(rank, placement.assignments.count - 1)]
+                ending = .faults(chip: assignment.chips[min(offset, assignment.chips.count - 1)], node: assignment.node)
+            }
+            fate = played
+        } else if rate > 0 {
             let uniform = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12)
             let faultAfter = -log(uniform) / rate
             if faultAfter < duration {
@@ -224,7 +246,7 @@ struct SimulationRun {
                 ending = .faults(chip: chip, node: assignment.node)
             }
         }
-        if let limit = trace.job.timeLimit, limit < duration {
+        if fate == nil, let limit = trace.job.timeLimit, limit < duration {
             duration = limit
             ending = .timesOut
         }
@@ -236,7 +258,7 @@ struct SimulationRun {
         attempts.append(
             SimulatedAttemptState(
                 job: index, placement: placement, start: now, end: now + duration, ending: ending,
-                fullSeconds: fullSeconds, chips: chips))
+                fullSeconds: fullSeconds, chips: chips, fate: fate))
         job.state = .running(attempt)
         job.outcome.attempts += 1
         job.outcome.firstStart = job.outcome.firstStart ?? now
@@ -245,7 +267,9 @@ struct SimulationRun {
         _ = job.ladder.handle(.placed(at: now), rule: trace.job.fallback)
         jobs[index] = job
         busy(model, chips)
-        record(.placed, index, "\(model) x\(chips) tier \(placement.tier + 1)")
+        record(
+            .placed, index, "\(model) x\(chips) tier \(placement.tier + 1)", tier: placement.tier, chipModel: model.name,
+            nodes: placement.assignments.map(\.node.name))
         schedule(.end(attempt: attempt), at: now + duration)
     }
 
@@ -257,10 +281,19 @@ struct SimulationRun {
         let index = state.job
         let ran = now - state.start
         let every = jobs[index].trace.checkpointEverySeconds
-        let kept: Double
+        var kept: Double
         switch jobs[index].trace.job.kind {
         case .training: kept = every.map { (ran / $0).rounded(.down) * $0 } ?? 0
         case .inference, .batch: kept = 0
+        }
+        if let fate = state.fate {
+            // The step this attempt is in, and the last checkpoint before it.
+            let done = fate.firstStep - 1 + Int((ran / fate.secondsPerStep).rounded(.down))
+            let checkpoint = max(fate.checkpoint(before: min(done, fate.lastStep)), fate.firstStep - 1)
+            if case .faults = state.ending, state.end <= now { jobs[index].lastStepsLost = fate.endStep - fate.checkpointAtEnd }
+            let banked = state.end <= now ? fate.checkpointAtEnd : checkpoint
+            kept = Double(banked - (fate.firstStep - 1)) * fate.secondsPerStep
+            jobs[index].checkpointStep = max(jobs[index].checkpointStep, banked)
         }
         jobs[index].progress = min(1, jobs[index].progress + kept / state.fullSeconds)
         unbusy(state.placement.chipModel, state.chips)
@@ -293,7 +326,8 @@ struct SimulationRun {
         let index = attempts[attempt].job
         let (_, lost) = stop(attempt)
         jobs[index].outcome.workLost += lost
-        record(.faulted, index, detail)
+        record(.faulted, index, detail, stepsLost: jobs[index].lastStepsLost)
+        jobs[index].lastStepsLost = nil
         let from = jobs[index].ladder.tier
         switch jobs[index].ladder.handle(.failed(cause, at: now), rule: jobs[index].trace.job.fallback) {
         case .retry, .stay, .refused:
@@ -325,11 +359,17 @@ struct SimulationRun {
         fallbacks.append(
             FallbackMark(
                 time: now, job: jobs[index].trace.job.id.name, fromTier: from, toTier: to, reason: reason.description))
-        record(.fellBack, index, "tier \(from + 1) -> \(to + 1): \(reason)")
+        record(.fellBack, index, reason.description, tier: to)
     }
 
-    mutating func record(_ kind: DecisionRecord.Kind, _ index: Int, _ detail: String) {
-        decisions.append(DecisionRecord(time: now, kind: kind, job: jobs[index].trace.job.id.name, detail: detail))
+    mutating func record(
+        _ kind: DecisionRecord.Kind, _ index: Int, _ detail: String, tier: Int? = nil, chipModel: String? = nil,
+        nodes: [String]? = nil, stepsLost: Int? = nil
+    ) {
+        decisions.append(
+            DecisionRecord(
+                time: now, kind: kind, job: jobs[index].trace.job.id.name, detail: detail, tier: tier,
+                chipModel: chipModel, nodes: nodes, stepsLost: stepsLost))
     }
 
     // MARK: Planning
@@ -364,6 +404,12 @@ struct SimulationRun {
         for placement in plan.placements {
             guard let index = byID[placement.job], case .queued = jobs[index].state else { continue }
             try start(placement, job: index)
+        }
+        // A job no tier could ever hold fails, as in the coordinator once its fleet has registered.
+        for waiting in plan.waiting where waiting.reason.isInfeasible {
+            guard let index = byID[waiting.job], case .queued = jobs[index].state else { continue }
+            end(index, .failed)
+            record(.gaveUp, index, "no tier can ever hold it: \(waiting.reason)")
         }
         queued = queued.filter { if case .queued = jobs[$0].state { return true } else { return false } }
         // Wait limits pass with no event of their own: wake up for the next one.

@@ -62,7 +62,12 @@ public enum JobFile {
     public static func parseDefinition(_ text: String, file: String, catalog: ChipCatalog, submittedAt: Seconds = 0)
         throws(SpecError) -> JobDefinition
     {
-        let root = try SpecNode.parse(text, file: file)
+        try readDefinition(SpecNode.parse(text, file: file), catalog: catalog, submittedAt: submittedAt)
+    }
+
+    static func readDefinition(_ root: SpecNode, catalog: ChipCatalog, submittedAt: Seconds) throws(SpecError)
+        -> JobDefinition
+    {
         let job = try read(root, catalog: catalog, submittedAt: submittedAt)
         return JobDefinition(job: job, run: try runSpec(root.mapping(allowing: fields)))
     }

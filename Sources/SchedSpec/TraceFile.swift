@@ -10,15 +10,19 @@ public struct TraceJob: Sendable, Equatable {
     public var secondsByModel: [ChipModelID: Double]
     /// Training: steps and checkpoint interval, to count the work a fault loses.
     public var checkpointEverySeconds: Double?
+    /// A scenario job: its steps and checkpoints, played step by step as `AttemptFate` decides, as
+    /// simulated agents play it.
+    public var steps: SimulatedRun?
 
     public init(
         job: Job, referenceSeconds: Double, secondsByModel: [ChipModelID: Double] = [:],
-        checkpointEverySeconds: Double? = nil
+        checkpointEverySeconds: Double? = nil, steps: SimulatedRun? = nil
     ) {
         self.job = job
         self.referenceSeconds = referenceSeconds
         self.secondsByModel = secondsByModel
         self.checkpointEverySeconds = checkpointEverySeconds
+        self.steps = steps
     }
 }
 
