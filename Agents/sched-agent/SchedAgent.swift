@@ -23,6 +23,10 @@ struct SchedAgent: AsyncParsableCommand {
     @Option(help: "Fleet file whose nodes to play (deploy/fleets/*.yaml).")
     var simulate: String?
 
+    @Option(
+        help: "Scenario file whose fleet to play (deploy/scenarios/*.yaml); its seed and time scale apply unless given.")
+    var scenario: String?
+
     @Option(help: "Coordinator address, host:port (or HETEROSCHED_ADDRESS).")
     var coordinator: String?
 
@@ -33,25 +37,27 @@ struct SchedAgent: AsyncParsableCommand {
     @Option(help: "Chip catalog file (default: deploy/catalog/chips.yaml, then /etc/heterosched/chips.yaml).")
     var catalog: String?
 
-    @Option(name: .customLong("time-scale"), help: "Simulated seconds per real second (3600: an hour a second).")
-    var timeScale = 60.0
+    @Option(
+        name: .customLong("time-scale"),
+        help: "Simulated seconds per real second (3600: an hour a second; default 60, or the scenario's).")
+    var timeScale: Double?
 
     @Option(name: .customLong("heartbeat-interval"), help: "Seconds between heartbeats.")
     var heartbeatInterval = 2.0
 
-    @Option(help: "Seed for the simulated faults.")
-    var seed: UInt64 = 1
+    @Option(help: "Seed for the simulated faults (default 1, or the scenario's).")
+    var seed: UInt64?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
     func validate() throws {
-        guard simulate != nil else {
+        guard (simulate == nil) != (scenario == nil) else {
             throw ValidationError(
                 "this build of sched-agent plays simulated nodes only: pass --simulate FLEET.yaml "
-                    + "(for example deploy/fleets/demo.yaml)")
+                    + "(for example deploy/fleets/demo.yaml) or --scenario SCENARIO.yaml, one of the two")
         }
-        guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
+        guard (timeScale ?? 1) > 0 else { throw ValidationError("--time-scale must be positive") }
         guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
@@ -68,12 +74,23 @@ struct SchedAgent: AsyncParsableCommand {
         }
         do {
             let catalog = try Defaults.catalog(path: catalog, overrides: [])
-            let fleet = try FleetFile.load(path: simulate!, catalog: catalog)
+            var fleet: FleetSpec
+            var scale = timeScale ?? 60
+            var faultSeed = seed ?? 1
+            if let scenario {
+                let spec = try ScenarioFile.load(path: scenario, catalog: catalog)
+                fleet = spec.fleet
+                fleet.name = spec.name
+                scale = timeScale ?? spec.timeScale
+                faultSeed = seed ?? spec.seed
+            } else {
+                fleet = try FleetFile.load(path: simulate!, catalog: catalog)
+            }
             let token = try Defaults.token(file: tokenFile)
-            logger.info("playing \(fleet.nodes.count) nodes of \(fleet.name) against \(endpoint), time x\(timeScale)")
+            logger.info("playing \(fleet.nodes.count) nodes of \(fleet.name) against \(endpoint), time x\(scale)")
             let players = SimulatedFleet(
-                fleet: fleet, endpoint: endpoint, token: token, catalog: catalog, timeScale: timeScale,
-                heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: seed, logger: logger)
+                fleet: fleet, endpoint: endpoint, token: token, catalog: catalog, timeScale: scale,
+                heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: faultSeed, logger: logger)
             // SIGTERM or SIGINT ends every node's session.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(

@@ -191,7 +191,9 @@ extension CoordinatorState {
             makeEvent(
                 .faulted, job: record.id, attempt: record.attempt,
                 "\(record.id) attempt \(record.attempt) ended by a fault: \(cause)\(lostText)",
-                details: ["stepsLost": String(lost), "checkpointStep": String(record.checkpointStep)]))
+                details: [
+                    "stepsLost": String(lost), "checkpointStep": String(record.checkpointStep), "cause": "\(cause)",
+                ]))
         if !record.tierHistory.isEmpty { record.tierHistory[record.tierHistory.count - 1].failures += 1 }
         let from = record.ladder.tier
         switch record.ladder.handle(.failed(cause, at: now), rule: record.job.fallback) {
@@ -211,7 +213,7 @@ extension CoordinatorState {
                     .fellBack, job: record.id,
                     "\(record.id) falls back from tier \(from + 1) (\(record.job.tier(at: from).name)) to tier "
                         + "\(tier + 1) (\(name)): \(reason); resumes from step \(record.checkpointStep)",
-                    details: ["from": String(from), "to": String(tier)]))
+                    details: ["from": String(from), "to": String(tier), "reason": reason.description]))
         case .giveUp(let reason):
             record.state = .failed
             record.endedAt = now
@@ -289,7 +291,7 @@ extension CoordinatorState {
                 .fellBack, job: record.id,
                 "\(record.id) falls back from tier \(from + 1) (\(record.job.tier(at: from).name)) to tier \(tier + 1) "
                     + "(\(name)): \(reason); resumes from step \(record.checkpointStep)",
-                details: ["from": String(from), "to": String(tier), "operator": "true"])
+                details: ["from": String(from), "to": String(tier), "operator": "true", "reason": reason.description])
             jobs[record.id] = record
             do {
                 try await persist([record], [event])

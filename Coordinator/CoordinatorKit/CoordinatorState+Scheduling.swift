@@ -82,7 +82,10 @@ extension CoordinatorState {
                     .fellBack, job: record.id,
                     "\(record.id) falls back from tier \(fallback.fromTier + 1) (\(record.job.tier(at: fallback.fromTier).name)) "
                         + "to tier \(fallback.toTier + 1) (\(name)): \(fallback.reason)",
-                    details: ["from": String(fallback.fromTier), "to": String(fallback.toTier)]))
+                    details: [
+                        "from": String(fallback.fromTier), "to": String(fallback.toTier),
+                        "reason": fallback.reason.description,
+                    ]))
             changed[record.id] = record
         }
         for givenUp in plan.givenUp {
@@ -120,6 +123,10 @@ extension CoordinatorState {
                     details: [
                         "tier": String(placement.tier), "chipModel": placement.chipModel.name,
                         "nodes": placement.assignments.map(\.node.name).joined(separator: ","),
+                        // node=chip,chip;node=...: what a reader of the log checks bookings with.
+                        "chips": placement.assignments.map {
+                            "\($0.node)=" + $0.chips.map(String.init).joined(separator: ",")
+                        }.joined(separator: ";"),
                         "backfilled": String(placement.backfilled),
                     ]))
             for (rank, assignment) in placement.assignments.enumerated() {

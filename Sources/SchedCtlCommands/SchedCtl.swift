@@ -11,7 +11,7 @@ public struct SchedCtl: AsyncParsableCommand {
             """,
         subcommands: [
             SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, NodesCommand.self,
-            WatchCommand.self, LogsCommand.self, FallbackCommand.self, SimulateCommand.self,
+            WatchCommand.self, LogsCommand.self, FallbackCommand.self, SimulateCommand.self, ScenarioCommand.self,
         ])
 
     public init() {}

@@ -1,0 +1,332 @@
+import ArgumentParser
+import Foundation
+import ProgramSupport
+import SchedCore
+import SchedSim
+import SchedSpec
+import Wire
+
+/// `schedctl scenario`: play a scenario file on the live system.
+struct ScenarioCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scenario", abstract: "Play a scenario on a live coordinator with simulated agents.",
+        subcommands: [ScenarioRunCommand.self])
+}
+
+struct ScenarioRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Start a coordinator and simulated agents, play a scenario in scaled time, and summarise it.",
+        discussion: """
+            Without --address, starts sched-coordinator and sched-agent (found beside schedctl) on 127.0.0.1 \
+            with a fresh token and data directory, plays the scenario's fleet, submits its jobs at their \
+            times, prints the placement log as it happens (t= is simulated time from the start), and ends \
+            with a summary: time and failures per tier, fallbacks with reasons, steps lost to each restart, \
+            the training job's goodput, where inference ran. It stops exactly the processes it started. \
+            With --address, uses a running coordinator whose agents play this scenario \
+            (sched-agent --scenario FILE) at the same time scale (sched-coordinator --time-scale). \
+            `schedctl simulate --scenario FILE` tells the same story in virtual time.
+            """)
+
+    @Argument(help: "Scenario file (deploy/scenarios/*.yaml).") var file: String
+    @Option(help: "Use this running coordinator (host:port) instead of starting one.") var address: String?
+    @Option(name: .customLong("token-file"), help: "Token file for --address.") var tokenFile: String?
+    @Option(name: .customLong("time-scale"), help: "Simulated seconds per wall second (default: the scenario's).")
+    var timeScale: Double?
+    @Option(name: .customLong("data-dir"), help: "Keep the started coordinator's data here (default: a temporary one).")
+    var dataDirectory: String?
+    @Option(help: "Chip catalog file.") var catalog: String?
+    @Option(help: "Give up after this many wall seconds.") var timeout: Double = 900
+    @Flag(help: "Print the story as JSON lines (one per event), then the summary as one JSON line.") var json = false
+
+    func validate() throws {
+        guard (timeScale ?? 1) > 0 else { throw ValidationError("--time-scale must be positive") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() async throws {
+        let catalogModels: ChipCatalog
+        let spec: ScenarioSpec
+        do {
+            catalogModels = try Defaults.catalog(path: catalog, overrides: [])
+            spec = try ScenarioFile.load(path: file, catalog: catalogModels)
+        } catch let error as SpecError {
+            fail(error.description)
+        } catch let error as SetupError {
+            fail(error.description)
+        }
+        let scale = timeScale ?? spec.timeScale
+        var cluster: LocalCluster?
+        let endpoint: WireEndpoint
+        let token: String
+        do {
+            if let address {
+                guard let parsed = WireEndpoint(address) else { fail("--address is host:port, got '\(address)'") }
+                endpoint = parsed
+                token = try Defaults.token(file: tokenFile)
+            } else {
+                let started = try LocalCluster.start(
+                    scenario: file, catalog: catalog, policy: spec.policy, timeScale: scale, dataDirectory: dataDirectory)
+                cluster = started
+                endpoint = started.endpoint
+                token = started.token
+                if !json {
+                    printLine(
+                        "started sched-coordinator (pid \(started.coordinator.processIdentifier)) on \(endpoint) and "
+                            + "sched-agent (pid \(started.agents.processIdentifier)) playing \(spec.fleet.nodes.count) nodes"
+                            + ", time x\(formatScale(scale))")
+                }
+            }
+        } catch let error as SetupError {
+            fail(error.description)
+        }
+        let player = ScenarioPlayer(spec: spec, endpoint: endpoint, token: token, timeScale: scale, json: json)
+        let outcome: ScenarioPlayer.Outcome
+        do {
+            outcome = try await player.play(timeout: timeout)
+        } catch {
+            cluster?.stop()
+            fail("the scenario stopped: \(error)")
+        }
+        cluster?.stop()
+        let summary = ScenarioSummary(scenario: spec, catalog: catalogModels, events: outcome.story, end: outcome.end)
+        if json {
+            printLine(WireCodec.json(["summary": summary.render()]))
+        } else {
+            printLine("")
+            printLine(summary.render())
+            if let kept = cluster?.keptDirectory { printLine("coordinator data and placement log kept in \(kept)") }
+        }
+        if !outcome.finished {
+            fail("not every job ended within --timeout \(Int(timeout)) s of wall time")
+        }
+    }
+
+    func formatScale(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}
+
+/// Submits a scenario's jobs at their times and follows the placement log until every job has ended.
+struct ScenarioPlayer: Sendable {
+    let spec: ScenarioSpec
+    let endpoint: WireEndpoint
+    let token: String
+    let timeScale: Double
+    let json: Bool
+
+    struct Outcome {
+        var story: [StoryEvent]
+        var end: Double
+        var finished: Bool
+    }
+
+    func play(timeout: Double) async throws -> Outcome {
+        try await waitForFleet(timeout: min(timeout, 60))
+        let ids = Set(spec.submissions.map(\.definition.job.id.name))
+        // The follower subscribes first, then lets the submitter go: no event is missed.
+        let (watching, subscribed) = AsyncStream<Date>.makeStream()
+        return try await withThrowingTaskGroup(of: Outcome?.self) { group in
+            group.addTask {
+                try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .client)) { watch in
+                    _ = try await watch.request(.watch(WatchRequest(after: nil)))
+                    subscribed.yield(Date())
+                    subscribed.finish()
+                    return try await follow(watch, ids: ids)
+                }
+            }
+            group.addTask {
+                for await start in watching {
+                    try await submitAll(from: start)
+                }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(timeout))
+                throw ScenarioTimeout()
+            }
+            var outcome: Outcome?
+            do {
+                while let result = try await group.next() {
+                    if let result {
+                        outcome = result
+                        break
+                    }
+                }
+            } catch is ScenarioTimeout {
+                outcome = nil
+            }
+            group.cancelAll()
+            return outcome ?? Outcome(story: [], end: 0, finished: false)
+        }
+    }
+
+    /// Every node of the scenario registered and connected.
+    func waitForFleet(timeout: Double) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        let expected = spec.fleet.nodes.count
+        while true {
+            let connected = try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .client)) {
+                try await $0.request(.nodes, as: [NodeStatus].self).filter(\.connected).count
+            }
+            if connected >= expected { return }
+            guard Date() < deadline else {
+                throw SetupError("only \(connected) of the scenario's \(expected) nodes registered within \(Int(timeout)) s")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    func submitAll(from start: Date) async throws {
+        try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .client)) { session in
+            for submission in spec.submissions {
+                let due = start.addingTimeInterval(submission.at / timeScale)
+                let wait = due.timeIntervalSinceNow
+                if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+                _ = try await session.request(
+                    .submit(Submit(spec: submission.jobFileText, file: "\(spec.name):\(submission.definition.job.id)")))
+            }
+        }
+    }
+
+    /// Prints the scenario's events as they come; returns once every job has ended.
+    func follow(_ session: WireSession, ids: Set<String>) async throws -> Outcome? {
+        var origin: Double?
+        var story: [StoryEvent] = []
+        var ended: Set<String> = []
+        let firstAt = spec.submissions.first?.at ?? 0
+        while let message = try await session.receive() {
+            guard case .event(let event) = message, let job = event.job, ids.contains(job) else { continue }
+            if origin == nil, event.kind == .submitted { origin = event.time - firstAt }
+            let time = event.time - (origin ?? event.time)
+            if json {
+                var shifted = event
+                shifted.time = time
+                printLine(WireCodec.json(shifted))
+            } else {
+                printLine("t=\(ScenarioSummary.clock(time))  \(event.message)")
+            }
+            if let step = StoryEvent(event, time: time) { story.append(step) }
+            switch event.kind {
+            case .completed, .failed, .cancelled, .gaveUp: ended.insert(job)
+            default: break
+            }
+            if ended.count == ids.count { return Outcome(story: story, end: time, finished: true) }
+        }
+        return Outcome(story: story, end: story.last?.time ?? 0, finished: false)
+    }
+}
+
+extension StoryEvent {
+    /// A placement-log event as a story event (nil for events the story does not need).
+    init?(_ event: PlacementEvent, time: Double) {
+        guard let job = event.job else { return nil }
+        let details = event.details
+        switch event.kind {
+        case .placed:
+            self.init(
+                time: time, kind: .placed, job: job, tier: details["tier"].flatMap { Int($0) },
+                chipModel: details["chipModel"], nodes: details["nodes"]?.split(separator: ",").map(String.init))
+        case .faulted:
+            self.init(
+                time: time, kind: .faulted, job: job, stepsLost: details["stepsLost"].flatMap { Int($0) },
+                reason: details["cause"])
+        case .fellBack:
+            self.init(
+                time: time, kind: .fellBack, job: job, tier: details["to"].flatMap { Int($0) }, reason: details["reason"])
+        case .preempted: self.init(time: time, kind: .preempted, job: job)
+        case .completed: self.init(time: time, kind: .completed, job: job)
+        case .failed: self.init(time: time, kind: .failed, job: job, reason: event.message)
+        case .gaveUp: self.init(time: time, kind: .gaveUp, job: job, reason: event.message)
+        default: return nil
+        }
+    }
+}
+
+struct ScenarioTimeout: Error {}
+
+/// A coordinator and a simulated fleet started by `schedctl scenario run`, stopped by their PIDs.
+final class LocalCluster: @unchecked Sendable {
+    let coordinator: Process
+    let agents: Process
+    let endpoint: WireEndpoint
+    let token: String
+    let directory: String
+    let keptDirectory: String?
+
+    init(coordinator: Process, agents: Process, endpoint: WireEndpoint, token: String, directory: String, kept: String?) {
+        self.coordinator = coordinator
+        self.agents = agents
+        self.endpoint = endpoint
+        self.token = token
+        self.directory = directory
+        keptDirectory = kept
+    }
+
+    static func start(
+        scenario: String, catalog: String?, policy: PolicyName, timeScale: Double, dataDirectory: String?
+    ) throws(SetupError) -> LocalCluster {
+        let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+        for tool in ["sched-coordinator", "sched-agent"] where !FileManager.default.isExecutableFile(atPath: "\(bin)/\(tool)") {
+            throw SetupError("\(tool) is not beside schedctl in \(bin); build all products (swift build) or pass --address")
+        }
+        let work = NSTemporaryDirectory() + "heterosched-scenario-\(ProcessInfo.processInfo.processIdentifier)"
+        let data = dataDirectory ?? work + "/data"
+        do {
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            try token.write(toFile: work + "/token", atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: work + "/token")
+            try? FileManager.default.removeItem(atPath: data + "/coordinator.addr")
+            var common = ["--token-file", work + "/token", "--log-level", "warning"]
+            if let catalog { common += ["--catalog", catalog] }
+            let coordinator = try launch(
+                "\(bin)/sched-coordinator",
+                ["--listen", "127.0.0.1:0", "--data-dir", data, "--policy", policy.rawValue, "--time-scale",
+                 String(timeScale)] + common, log: work + "/coordinator.log")
+            let deadline = Date().addingTimeInterval(30)
+            var address: String?
+            while address == nil && Date() < deadline && coordinator.isRunning {
+                address = (try? String(contentsOfFile: data + "/coordinator.addr", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                if address?.isEmpty ?? true { address = nil; Thread.sleep(forTimeInterval: 0.05) }
+            }
+            guard let address, let endpoint = WireEndpoint(address) else {
+                if coordinator.isRunning { coordinator.terminate() }
+                throw SetupError("sched-coordinator did not start; see \(work)/coordinator.log")
+            }
+            let agents = try launch(
+                "\(bin)/sched-agent",
+                ["--scenario", scenario, "--coordinator", address, "--time-scale", String(timeScale),
+                 "--heartbeat-interval", "1"] + common, log: work + "/agents.log")
+            return LocalCluster(
+                coordinator: coordinator, agents: agents, endpoint: endpoint, token: token, directory: work,
+                kept: dataDirectory)
+        } catch let error as SetupError {
+            throw error
+        } catch {
+            throw SetupError("cannot start the local cluster: \(error.localizedDescription)")
+        }
+    }
+
+    static func launch(_ path: String, _ arguments: [String], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = FileHandle(forWritingAtPath: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    /// SIGTERM to the agents, then the coordinator (it drains and flushes), by PID; then tidy up.
+    func stop() {
+        for process in [agents, coordinator] where process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        if keptDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}
