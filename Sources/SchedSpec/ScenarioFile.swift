@@ -120,14 +120,20 @@ public enum ScenarioFile {
             }
             let largest = accepted.max() ?? 0
             let holding = accepted.filter { $0 >= shape.chipsPerNode }.count
-            let place = tierNodes.flatMap { index < $0.count ? $0[index] : nil } ?? jobNode
+            // Point at the field that asks: the tier's own, else the job's, else the tier.
+            let tierNode = tierNodes.flatMap { index < $0.count ? $0[index] : nil }
+            let tierFields = try? tierNode?.mapping(allowing: JobFile.tierFields)
+            let jobFields = try? jobNode.mapping(allowing: JobFile.fields)
+            func place(_ field: String) -> SpecNode {
+                tierFields?[field] ?? jobFields?[field] ?? tierNode ?? jobNode
+            }
             if shape.chipsPerNode > largest {
-                throw place.error(
+                throw place("chipsPerNode").error(
                     "tier \(tier.name) asks for \(shape.chipsPerNode) chips per node; the largest node of the fleet "
                         + "has \(largest) such chips")
             }
             if shape.nodes > holding {
-                throw place.error(
+                throw place("nodes").error(
                     "tier \(tier.name) asks for \(shape.nodes) nodes with \(shape.chipsPerNode) such chips; the fleet "
                         + "has \(holding)")
             }

@@ -1,0 +1,152 @@
+import Foundation
+import SchedSim
+import SchedTestSupport
+import Testing
+import Wire
+
+@Suite("End to end: the R2 scenario", .serialized)
+struct ScenarioTests {
+    static let scenario = Repository.path("deploy/scenarios/r2-fallback.yaml")
+    static let catalog = Repository.path("deploy/catalog/chips.yaml")
+
+    /// The placement log of a live run (real coordinator, simulated agents), in scenario time.
+    func liveRun() async throws -> (events: [PlacementEvent], summary: String) {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let output = try await cluster.run(
+            "schedctl", ["scenario", "run", Self.scenario, "--catalog", Self.catalog, "--time-scale", "3000", "--json"])
+        #expect(output.status == 0, "\(output.stderr)")
+        var events: [PlacementEvent] = []
+        var summary = ""
+        for line in output.stdout.split(separator: "\n") {
+            if line.hasPrefix("{\"summary\"") {
+                summary = try WireCodec.value([String: String].self, from: String(line))["summary"] ?? ""
+            } else {
+                events.append(try WireCodec.value(PlacementEvent.self, from: String(line)))
+            }
+        }
+        return (events, summary)
+    }
+
+    @Test("live: training placed on Ascend, faults, restarts from its checkpoint, falls back to NVIDIA with its reason, completes there; inference stays on Ascend; no chip is held twice")
+    func liveStory() async throws {
+        let (events, summary) = try await liveRun()
+        let training = events.filter { $0.job == "r2-pretrain" }
+        let kinds = training.map(\.kind)
+        // In order: placed on Ascend, a fault, a restart from the checkpoint, ..., the fallback, NVIDIA, completed.
+        let firstPlaced = try #require(training.firstIndex { $0.kind == .placed })
+        #expect(training[firstPlaced].details["chipModel"] == "ascend-910c")
+        let firstFault = try #require(training.firstIndex { $0.kind == .faulted })
+        #expect(firstFault > firstPlaced)
+        let resumed = try #require(training.firstIndex { $0.kind == .started && $0.message.contains("resuming from step") })
+        #expect(resumed > firstFault, "the restart resumes from the checkpoint")
+        let fallback = try #require(training.firstIndex { $0.kind == .fellBack })
+        #expect(training[fallback].details["reason"]?.contains("3 failures on this tier") == true)
+        #expect(training[fallback].details["to"] == "1")
+        #expect(kinds.filter { $0 == .faulted }.count == 3)
+        let onNVIDIA = try #require(training.lastIndex { $0.kind == .placed })
+        #expect(onNVIDIA > fallback)
+        #expect(["h800", "h100"].contains(training[onNVIDIA].details["chipModel"] ?? ""))
+        #expect(kinds.last == .completed)
+        #expect(training.last?.message.contains("tier 2 (nvidia)") == true)
+
+        for event in events where event.kind == .placed && event.job?.hasPrefix("chat-") == true {
+            #expect(event.details["chipModel"]?.hasPrefix("ascend-") == true, "inference left Ascend: \(event.message)")
+        }
+
+        // Replay the log: at no moment is a chip held by two jobs.
+        var holder: [String: String] = [:]
+        for event in events {
+            guard let job = event.job else { continue }
+            switch event.kind {
+            case .placed:
+                for assignment in (event.details["chips"] ?? "").split(separator: ";") {
+                    let parts = assignment.split(separator: "=")
+                    for chip in parts[1].split(separator: ",") {
+                        let key = "\(parts[0])/\(chip)"
+                        #expect(holder[key] == nil, "\(key) held by \(holder[key] ?? "") when \(job) was placed")
+                        holder[key] = job
+                    }
+                }
+            case .faulted, .requeued, .completed, .failed, .cancelled, .preempted, .gaveUp, .fellBack:
+                holder = holder.filter { $0.value != job }
+            default:
+                break
+            }
+        }
+        #expect(summary.contains("fell back at t="))
+        #expect(summary.contains("goodput"))
+        #expect(summary.contains("chat-1: ran on ascend-910c"))
+    }
+
+    @Test("the same scenario and seed in SchedSim makes the same decisions, job by job, as the live system")
+    func sameDecisions() async throws {
+        let (events, _) = try await liveRun()
+        let live = events.compactMap { StoryEvent($0) }
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let output = try await cluster.run(
+            "schedctl", ["simulate", "--scenario", Self.scenario, "--catalog", Self.catalog, "--json"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let simulated = try WireCodec.value(ScenarioJSON.self, from: output.stdout).events
+        let jobs = Set(simulated.map(\.job))
+        #expect(jobs.count == 29, "1 training job, 4 services, 24 batch jobs")
+        for job in jobs.sorted() {
+            let mine = simulated.filter { $0.job == job }.map(\.decision)
+            let theirs = live.filter { $0.job == job }.map(\.decision)
+            #expect(mine == theirs, "\(job)")
+        }
+    }
+
+    @Test("a scenario with a mistake is refused with its line and field", arguments: [
+        ("models: [ascend-910c]", "models: [ascend-910x]", "unknown chip model 'ascend-910x'; closest known"),
+        ("chipsPerNode: 16    # 8 nodes", "chipsPerNode: 32    # 8 nodes", "tiers[0].chipsPerNode: tier ascend asks for 32 chips per node; the largest node of the fleet has 16"),
+        ("ascend-910c: 0.008", "ascend-910c: -0.5", "chipFaultsPerHour.ascend-910c: must not be negative"),
+    ])
+    func mistakes(original: String, replacement: String, message: String) async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let text = try String(contentsOfFile: Self.scenario, encoding: .utf8)
+        #expect(text.contains(original))
+        let path = cluster.directory.appendingPathComponent("bad.yaml").path
+        let broken = text.replacingOccurrences(of: original, with: replacement)
+        try broken.write(toFile: path, atomically: true, encoding: .utf8)
+        let line = try #require(broken.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+            $0.contains(replacement.split(separator: "#")[0].trimmingCharacters(in: .whitespaces))
+        }) + 1
+        for command in [["simulate", "--scenario", path], ["scenario", "run", path]] {
+            let output = try await cluster.run("schedctl", command + ["--catalog", Self.catalog])
+            #expect(output.status == 1)
+            #expect(output.stderr.contains(message), "\(output.stderr)")
+            #expect(output.stderr.contains("bad.yaml:\(line): "), "names line \(line): \(output.stderr)")
+            #expect(output.stdout.isEmpty, "nothing was started or played")
+        }
+    }
+}
+
+struct ScenarioJSON: Decodable {
+    var events: [StoryEvent]
+}
+
+extension StoryEvent {
+    /// The test's own reading of a placement-log event (as `schedctl scenario run` reads it).
+    init?(_ event: PlacementEvent) {
+        guard let job = event.job else { return nil }
+        let details = event.details
+        switch event.kind {
+        case .placed:
+            self.init(
+                time: event.time, kind: .placed, job: job, tier: details["tier"].flatMap { Int($0) },
+                chipModel: details["chipModel"], nodes: details["nodes"]?.split(separator: ",").map(String.init))
+        case .faulted:
+            self.init(time: event.time, kind: .faulted, job: job, stepsLost: details["stepsLost"].flatMap { Int($0) })
+        case .fellBack:
+            self.init(time: event.time, kind: .fellBack, job: job, tier: details["to"].flatMap { Int($0) })
+        case .preempted: self.init(time: event.time, kind: .preempted, job: job)
+        case .completed: self.init(time: event.time, kind: .completed, job: job)
+        case .failed: self.init(time: event.time, kind: .failed, job: job)
+        case .gaveUp: self.init(time: event.time, kind: .gaveUp, job: job)
+        default: return nil
+        }
+    }
+}
