@@ -273,7 +273,10 @@ final class LocalCluster: @unchecked Sendable {
         let work = NSTemporaryDirectory() + "heterosched-scenario-\(ProcessInfo.processInfo.processIdentifier)"
         let data = dataDirectory ?? work + "/data"
         do {
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            // Process logs stay with kept data; the token never does.
+            let logs = dataDirectory == nil ? work : data
             let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
             try token.write(toFile: work + "/token", atomically: true, encoding: .utf8)
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: work + "/token")
@@ -283,7 +286,7 @@ final class LocalCluster: @unchecked Sendable {
             let coordinator = try launch(
                 "\(bin)/sched-coordinator",
                 ["--listen", "127.0.0.1:0", "--data-dir", data, "--policy", policy.rawValue, "--time-scale",
-                 String(timeScale)] + common, log: work + "/coordinator.log")
+                 String(timeScale)] + common, log: logs + "/coordinator.log")
             let deadline = Date().addingTimeInterval(30)
             var address: String?
             while address == nil && Date() < deadline && coordinator.isRunning {
@@ -293,12 +296,12 @@ final class LocalCluster: @unchecked Sendable {
             }
             guard let address, let endpoint = WireEndpoint(address) else {
                 if coordinator.isRunning { coordinator.terminate() }
-                throw SetupError("sched-coordinator did not start; see \(work)/coordinator.log")
+                throw SetupError("sched-coordinator did not start: \(Self.tail(logs + "/coordinator.log"))")
             }
             let agents = try launch(
                 "\(bin)/sched-agent",
                 ["--scenario", scenario, "--coordinator", address, "--time-scale", String(timeScale),
-                 "--heartbeat-interval", "1"] + common, log: work + "/agents.log")
+                 "--heartbeat-interval", "1"] + common, log: logs + "/agents.log")
             return LocalCluster(
                 coordinator: coordinator, agents: agents, endpoint: endpoint, token: token, directory: work,
                 kept: dataDirectory)
@@ -307,6 +310,11 @@ final class LocalCluster: @unchecked Sendable {
         } catch {
             throw SetupError("cannot start the local cluster: \(error.localizedDescription)")
         }
+    }
+
+    static func tail(_ path: String) -> String {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(3).joined(separator: "; ")
     }
 
     static func launch(_ path: String, _ arguments: [String], log: String) throws -> Process {
