@@ -150,3 +150,66 @@ extension StoryEvent {
         }
     }
 }
+
+@Suite("End to end: restarts after a fault")
+struct RestartTests {
+    @Test("an attempt restarted after a fault gets its attempt number, tier and checkpoint in RUN and its environment")
+    func restartEnvironment() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator()
+        let job = cluster.directory.appendingPathComponent("train.yaml").path
+        try """
+        id: resume-me
+        kind: training
+        chipsPerNode: 8
+        tiers:
+          - models: [ascend-910c]
+          - models: [h100]
+        fallback: {maxFailuresPerTier: 1}
+        simulate: {duration: 1h, steps: 100, checkpointEverySteps: 10}
+        """.write(toFile: job, atomically: true, encoding: .utf8)
+        let orders = try await cluster.session(role: .agent, node: "mixed-0") { session -> [RunOrder] in
+            var node = SchedTestSupport.makeNode("mixed-0", model: "ascend-910c", chips: 8)
+            node.chips += SchedTestSupport.makeNode("x", model: "h100", chips: 8).chips.map {
+                var chip = $0
+                chip.index += 8
+                return chip
+            }
+            _ = try await session.request(.register(Register(node: node)))
+            let submitted = try await cluster.schedctl(["submit", "-f", job])
+            #expect(submitted.status == 0, "\(submitted.stderr)")
+            var orders: [RunOrder] = []
+            while orders.count < 2, let message = try await session.receive() {
+                guard case .run(let order) = message else { continue }
+                orders.append(order)
+                try await session.send(.started(AttemptRef(job: order.job, attempt: order.attempt)))
+                if orders.count == 1 {
+                    // A chip fault at step 27: the checkpoint at step 20 survives.
+                    try await session.send(
+                        .exited(
+                            Exit(
+                                job: order.job, attempt: order.attempt, outcome: .fault, message: "chip 3 faulted",
+                                step: 27, checkpointStep: 20, faultChip: order.chips[0])))
+                }
+            }
+            return orders
+        }
+        try #require(orders.count == 2)
+        let (first, second) = (orders[0], orders[1])
+        #expect(first.attempt == 1 && first.chipModel == "ascend-910c" && first.resumeStep == 0)
+        #expect(first.env["ASCEND_RT_VISIBLE_DEVICES"] == first.chips.map(String.init).joined(separator: ","))
+        #expect(second.attempt == 2)
+        #expect(second.tier == 1 && second.chipModel == "h100", "one failure moves it to the next tier")
+        #expect(second.resumeStep == 20, "it resumes from its checkpoint")
+        #expect(second.env["HETEROSCHED_ATTEMPT"] == "2")
+        #expect(second.env["HETEROSCHED_TIER_INDEX"] == "1")
+        #expect(second.env["HETEROSCHED_CHIP_MODEL"] == "h100")
+        #expect(second.env["CUDA_VISIBLE_DEVICES"] == second.chips.map(String.init).joined(separator: ","))
+        #expect(second.env["HETEROSCHED_CHECKPOINT_DIR"] == first.env["HETEROSCHED_CHECKPOINT_DIR"])
+        #expect(second.checkpointDirectory == first.checkpointDirectory && second.checkpointDirectory != nil)
+        let log = try await cluster.schedctl(["logs", "resume-me"])
+        #expect(log.stdout.contains("7 steps since the checkpoint at step 20 lost"))
+        #expect(log.stdout.contains("resumes from step 20"))
+    }
+}
