@@ -24,7 +24,8 @@ struct SchedAgent: AsyncParsableCommand {
     var simulate: String?
 
     @Option(
-        help: "Scenario file whose fleet to play (deploy/scenarios/*.yaml); its seed and time scale apply unless given.")
+        help: "Scenario file whose fleet to play (deploy/scenarios/*.yaml); its seed and time scale apply unless given."
+    )
     var scenario: String?
 
     @Option(help: "Coordinator address, host:port (or HETEROSCHED_ADDRESS).")

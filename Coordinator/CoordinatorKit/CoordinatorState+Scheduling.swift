@@ -217,7 +217,8 @@ extension CoordinatorState {
             job: record.id, attempt: record.attempt, kind: record.job.kind, tier: placement.tier,
             tierName: placement.tierName, chipModel: placement.chipModel.name, chips: assignment.chips,
             numaNodes: assignment.numaNodes, command: record.run.command, env: env, checkpointDirectory: checkpoint,
-            timeLimitSeconds: record.job.timeLimit, simulation: record.run.simulation, resumeStep: record.checkpointStep,
+            timeLimitSeconds: record.job.timeLimit, simulation: record.run.simulation,
+            resumeStep: record.checkpointStep,
             rank: rank, nodes: placement.assignments.count)
     }
 

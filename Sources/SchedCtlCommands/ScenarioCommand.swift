@@ -66,7 +66,8 @@ struct ScenarioRunCommand: AsyncParsableCommand {
                 token = try Defaults.token(file: tokenFile)
             } else {
                 let started = try LocalCluster.start(
-                    scenario: file, catalog: catalog, policy: spec.policy, timeScale: scale, dataDirectory: dataDirectory)
+                    scenario: file, catalog: catalog, policy: spec.policy, timeScale: scale,
+                    dataDirectory: dataDirectory)
                 cluster = started
                 endpoint = started.endpoint
                 token = started.token
@@ -171,7 +172,8 @@ struct ScenarioPlayer: Sendable {
             }
             if connected >= expected { return }
             guard Date() < deadline else {
-                throw SetupError("only \(connected) of the scenario's \(expected) nodes registered within \(Int(timeout)) s")
+                throw SetupError(
+                    "only \(connected) of the scenario's \(expected) nodes registered within \(Int(timeout)) s")
             }
             try await Task.sleep(for: .milliseconds(200))
         }
@@ -233,7 +235,8 @@ extension StoryEvent {
                 reason: details["cause"])
         case .fellBack:
             self.init(
-                time: time, kind: .fellBack, job: job, tier: details["to"].flatMap { Int($0) }, reason: details["reason"])
+                time: time, kind: .fellBack, job: job, tier: details["to"].flatMap { Int($0) },
+                reason: details["reason"])
         case .preempted: self.init(time: time, kind: .preempted, job: job)
         case .completed: self.init(time: time, kind: .completed, job: job)
         case .failed: self.init(time: time, kind: .failed, job: job, reason: event.message)
@@ -254,7 +257,8 @@ final class LocalCluster: @unchecked Sendable {
     let directory: String
     let keptDirectory: String?
 
-    init(coordinator: Process, agents: Process, endpoint: WireEndpoint, token: String, directory: String, kept: String?) {
+    init(coordinator: Process, agents: Process, endpoint: WireEndpoint, token: String, directory: String, kept: String?)
+    {
         self.coordinator = coordinator
         self.agents = agents
         self.endpoint = endpoint
@@ -267,8 +271,10 @@ final class LocalCluster: @unchecked Sendable {
         scenario: String, catalog: String?, policy: PolicyName, timeScale: Double, dataDirectory: String?
     ) throws(SetupError) -> LocalCluster {
         let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
-        for tool in ["sched-coordinator", "sched-agent"] where !FileManager.default.isExecutableFile(atPath: "\(bin)/\(tool)") {
-            throw SetupError("\(tool) is not beside schedctl in \(bin); build all products (swift build) or pass --address")
+        for tool in ["sched-coordinator", "sched-agent"]
+        where !FileManager.default.isExecutableFile(atPath: "\(bin)/\(tool)") {
+            throw SetupError(
+                "\(tool) is not beside schedctl in \(bin); build all products (swift build) or pass --address")
         }
         let work = NSTemporaryDirectory() + "heterosched-scenario-\(ProcessInfo.processInfo.processIdentifier)"
         let data = dataDirectory ?? work + "/data"
@@ -285,8 +291,10 @@ final class LocalCluster: @unchecked Sendable {
             if let catalog { common += ["--catalog", catalog] }
             let coordinator = try launch(
                 "\(bin)/sched-coordinator",
-                ["--listen", "127.0.0.1:0", "--data-dir", data, "--policy", policy.rawValue, "--time-scale",
-                 String(timeScale)] + common, log: logs + "/coordinator.log")
+                [
+                    "--listen", "127.0.0.1:0", "--data-dir", data, "--policy", policy.rawValue, "--time-scale",
+                    String(timeScale),
+                ] + common, log: logs + "/coordinator.log")
             let deadline = Date().addingTimeInterval(30)
             var address: String?
             while address == nil && Date() < deadline && coordinator.isRunning {
@@ -300,8 +308,10 @@ final class LocalCluster: @unchecked Sendable {
             }
             let agents = try launch(
                 "\(bin)/sched-agent",
-                ["--scenario", scenario, "--coordinator", address, "--time-scale", String(timeScale),
-                 "--heartbeat-interval", "1"] + common, log: logs + "/agents.log")
+                [
+                    "--scenario", scenario, "--coordinator", address, "--time-scale", String(timeScale),
+                    "--heartbeat-interval", "1",
+                ] + common, log: logs + "/agents.log")
             return LocalCluster(
                 coordinator: coordinator, agents: agents, endpoint: endpoint, token: token, directory: work,
                 kept: dataDirectory)

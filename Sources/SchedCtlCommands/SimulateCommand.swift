@@ -127,7 +127,8 @@ struct SimulateCommand: AsyncParsableCommand {
             let spec = try ScenarioFile.load(path: path, catalog: catalog)
             let report = try Simulator.run(
                 SimulationInput(
-                    nodes: spec.nodesInCoordinatorOrder, catalog: catalog, jobs: spec.traceJobs, faults: spec.fleet.faults,
+                    nodes: spec.nodesInCoordinatorOrder, catalog: catalog, jobs: spec.traceJobs,
+                    faults: spec.fleet.faults,
                     policy: .named(spec.policy), seed: spec.seed))
             let story = StoryEvent.story(of: report.decisions)
             let summary = ScenarioSummary(scenario: spec, catalog: catalog, events: story, end: report.makespan)

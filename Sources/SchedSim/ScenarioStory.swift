@@ -39,7 +39,9 @@ public struct StoryEvent: Codable, Equatable, Sendable {
         var text = "t=\(ScenarioSummary.clock(time))  \(kind.rawValue) \(job)"
         if let tier { text += kind == .fellBack ? " to tier \(tier + 1)" : " tier \(tier + 1)" }
         if let chipModel { text += " (\(chipModel))" }
-        if let nodes { text += " on \(nodes.count == 1 ? nodes[0] : "\(nodes.count) nodes: " + nodes.joined(separator: ","))" }
+        if let nodes {
+            text += " on \(nodes.count == 1 ? nodes[0] : "\(nodes.count) nodes: " + nodes.joined(separator: ","))"
+        }
         if let stepsLost { text += ", \(stepsLost) step\(stepsLost == 1 ? "" : "s") since the last checkpoint lost" }
         if let reason { text += ": \(reason)" }
         return text
@@ -167,9 +169,11 @@ public struct ScenarioSummary: Sendable {
                     + "\(mine.count) attempt(s), \(Self.hours(seconds)) running, \(failures) failure(s)")
         }
         for event in story where event.kind == .fellBack {
-            lines.append("  fell back at t=\(Self.clock(event.time)) to tier \((event.tier ?? 0) + 1): \(event.reason ?? "")")
+            lines.append(
+                "  fell back at t=\(Self.clock(event.time)) to tier \((event.tier ?? 0) + 1): \(event.reason ?? "")")
         }
-        for (number, attempt) in attempts.enumerated() where attempt.ending == "faulted" || attempt.ending == "preempted" {
+        for (number, attempt) in attempts.enumerated()
+        where attempt.ending == "faulted" || attempt.ending == "preempted" {
             lines.append(
                 "  restart after attempt \(number + 1) (\(attempt.ending) at t=\(Self.clock(attempt.end ?? end))): "
                     + "\(attempt.lost) step\(attempt.lost == 1 ? "" : "s") since the last checkpoint lost")

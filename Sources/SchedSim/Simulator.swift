@@ -268,7 +268,8 @@ struct SimulationRun {
         jobs[index] = job
         busy(model, chips)
         record(
-            .placed, index, "\(model) x\(chips) tier \(placement.tier + 1)", tier: placement.tier, chipModel: model.name,
+            .placed, index, "\(model) x\(chips) tier \(placement.tier + 1)", tier: placement.tier,
+            chipModel: model.name,
             nodes: placement.assignments.map(\.node.name))
         schedule(.end(attempt: attempt), at: now + duration)
     }
@@ -290,7 +291,9 @@ struct SimulationRun {
             // The step this attempt is in, and the last checkpoint before it.
             let done = fate.firstStep - 1 + Int((ran / fate.secondsPerStep).rounded(.down))
             let checkpoint = max(fate.checkpoint(before: min(done, fate.lastStep)), fate.firstStep - 1)
-            if case .faults = state.ending, state.end <= now { jobs[index].lastStepsLost = fate.endStep - fate.checkpointAtEnd }
+            if case .faults = state.ending, state.end <= now {
+                jobs[index].lastStepsLost = fate.endStep - fate.checkpointAtEnd
+            }
             let banked = state.end <= now ? fate.checkpointAtEnd : checkpoint
             kept = Double(banked - (fate.firstStep - 1)) * fate.secondsPerStep
             jobs[index].checkpointStep = max(jobs[index].checkpointStep, banked)

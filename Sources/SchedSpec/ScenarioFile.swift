@@ -27,7 +27,8 @@ extension ScenarioSpec {
     /// The workload as a trace for SchedSim: every job played step by step, as the agents play it.
     public var traceJobs: [TraceJob] {
         submissions.map { submission in
-            let run = submission.definition.run.simulation ?? SimulatedRun(seconds: 60, steps: 1, checkpointEverySteps: 1)
+            let run =
+                submission.definition.run.simulation ?? SimulatedRun(seconds: 60, steps: 1, checkpointEverySteps: 1)
             return TraceJob(job: submission.definition.job, referenceSeconds: run.seconds, steps: run)
         }
     }
@@ -59,7 +60,8 @@ public enum ScenarioFile {
             let text = try policyNode.string()
             guard let named = PolicyName(rawValue: text) else {
                 throw policyNode.error(
-                    "unknown policy '\(text)'; use one of \(PolicyName.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "unknown policy '\(text)'; use one of \(PolicyName.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             policy = named
         }
@@ -90,7 +92,8 @@ public enum ScenarioFile {
                 if !job.job.id.name.isEmpty {
                     if let earlier = ids[job.job.id.name] {
                         throw jobNode.error(
-                            "job id '\(job.job.id)' is used twice (also at line \(earlier.line.map(String.init) ?? "?"))")
+                            "job id '\(job.job.id)' is used twice (also at line \(earlier.line.map(String.init) ?? "?"))"
+                        )
                     }
                     ids[job.job.id.name] = jobNode
                     node.mapping?["id"] = Yams.Node(job.job.id.name)

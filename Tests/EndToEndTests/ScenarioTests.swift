@@ -28,7 +28,9 @@ struct ScenarioTests {
         return (events, summary)
     }
 
-    @Test("live: training placed on Ascend, faults, restarts from its checkpoint, falls back to NVIDIA with its reason, completes there; inference stays on Ascend; no chip is held twice")
+    @Test(
+        "live: training placed on Ascend, faults, restarts from its checkpoint, falls back to NVIDIA with its reason, completes there; inference stays on Ascend; no chip is held twice"
+    )
     func liveStory() async throws {
         let (events, summary) = try await liveRun()
         let training = events.filter { $0.job == "r2-pretrain" }
@@ -38,7 +40,8 @@ struct ScenarioTests {
         #expect(training[firstPlaced].details["chipModel"] == "ascend-910c")
         let firstFault = try #require(training.firstIndex { $0.kind == .faulted })
         #expect(firstFault > firstPlaced)
-        let resumed = try #require(training.firstIndex { $0.kind == .started && $0.message.contains("resuming from step") })
+        let resumed = try #require(
+            training.firstIndex { $0.kind == .started && $0.message.contains("resuming from step") })
         #expect(resumed > firstFault, "the restart resumes from the checkpoint")
         let fallback = try #require(training.firstIndex { $0.kind == .fellBack })
         #expect(training[fallback].details["reason"]?.contains("3 failures on this tier") == true)
@@ -98,11 +101,16 @@ struct ScenarioTests {
         }
     }
 
-    @Test("a scenario with a mistake is refused with its line and field", arguments: [
-        ("models: [ascend-910c]", "models: [ascend-910x]", "unknown chip model 'ascend-910x'; closest known"),
-        ("chipsPerNode: 16    # 8 nodes", "chipsPerNode: 32    # 8 nodes", "tiers[0].chipsPerNode: tier ascend asks for 32 chips per node; the largest node of the fleet has 16"),
-        ("ascend-910c: 0.008", "ascend-910c: -0.5", "chipFaultsPerHour.ascend-910c: must not be negative"),
-    ])
+    @Test(
+        "a scenario with a mistake is refused with its line and field",
+        arguments: [
+            ("models: [ascend-910c]", "models: [ascend-910x]", "unknown chip model 'ascend-910x'; closest known"),
+            (
+                "chipsPerNode: 16    # 8 nodes", "chipsPerNode: 32    # 8 nodes",
+                "tiers[0].chipsPerNode: tier ascend asks for 32 chips per node; the largest node of the fleet has 16"
+            ),
+            ("ascend-910c: 0.008", "ascend-910c: -0.5", "chipFaultsPerHour.ascend-910c: must not be negative"),
+        ])
     func mistakes(original: String, replacement: String, message: String) async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
@@ -111,9 +119,11 @@ struct ScenarioTests {
         let path = cluster.directory.appendingPathComponent("bad.yaml").path
         let broken = text.replacingOccurrences(of: original, with: replacement)
         try broken.write(toFile: path, atomically: true, encoding: .utf8)
-        let line = try #require(broken.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
-            $0.contains(replacement.split(separator: "#")[0].trimmingCharacters(in: .whitespaces))
-        }) + 1
+        let line =
+            try #require(
+                broken.split(separator: "\n", omittingEmptySubsequences: false).firstIndex {
+                    $0.contains(replacement.split(separator: "#")[0].trimmingCharacters(in: .whitespaces))
+                }) + 1
         for command in [["simulate", "--scenario", path], ["scenario", "run", path]] {
             let output = try await cluster.run("schedctl", command + ["--catalog", Self.catalog])
             #expect(output.status == 1)
