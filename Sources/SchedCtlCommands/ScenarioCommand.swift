@@ -125,6 +125,7 @@ struct ScenarioPlayer: Sendable {
     func play(timeout: Double) async throws -> Outcome {
         try await waitForFleet(timeout: min(timeout, 60))
         let ids = Set(spec.submissions.map(\.definition.job.id.name))
+        let log = StoryLog()
         // The follower subscribes first, then lets the submitter go: no event is missed.
         let (watching, subscribed) = AsyncStream<Date>.makeStream()
         return try await withThrowingTaskGroup(of: Outcome?.self) { group in
@@ -133,7 +134,7 @@ struct ScenarioPlayer: Sendable {
                     _ = try await watch.request(.watch(WatchRequest(after: nil)))
                     subscribed.yield(Date())
                     subscribed.finish()
-                    return try await follow(watch, ids: ids)
+                    return try await follow(watch, ids: ids, log: log)
                 }
             }
             group.addTask {
@@ -158,7 +159,9 @@ struct ScenarioPlayer: Sendable {
                 outcome = nil
             }
             group.cancelAll()
-            return outcome ?? Outcome(story: [], end: 0, finished: false)
+            // Timed out: summarise what happened so far.
+            let partial = await log.story
+            return outcome ?? Outcome(story: partial, end: partial.last?.time ?? 0, finished: false)
         }
     }
 
@@ -192,7 +195,7 @@ struct ScenarioPlayer: Sendable {
     }
 
     /// Prints the scenario's events as they come; returns once every job has ended.
-    func follow(_ session: WireSession, ids: Set<String>) async throws -> Outcome? {
+    func follow(_ session: WireSession, ids: Set<String>, log: StoryLog) async throws -> Outcome? {
         var origin: Double?
         var story: [StoryEvent] = []
         var ended: Set<String> = []
@@ -208,7 +211,10 @@ struct ScenarioPlayer: Sendable {
             } else {
                 printLine("t=\(ScenarioSummary.clock(time))  \(event.message)")
             }
-            if let step = StoryEvent(event, time: time) { story.append(step) }
+            if let step = StoryEvent(event, time: time) {
+                story.append(step)
+                await log.append(step)
+            }
             switch event.kind {
             case .completed, .failed, .cancelled, .gaveUp: ended.insert(job)
             default: break
@@ -247,6 +253,12 @@ extension StoryEvent {
 }
 
 struct ScenarioTimeout: Error {}
+
+/// The story so far, for a summary when the run times out.
+actor StoryLog {
+    private(set) var story: [StoryEvent] = []
+    func append(_ event: StoryEvent) { story.append(event) }
+}
 
 /// A coordinator and a simulated fleet started by `schedctl scenario run`, stopped by their PIDs.
 final class LocalCluster: @unchecked Sendable {
