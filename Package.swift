@@ -122,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SchedTestSupport", "Wire", "SchedSim"]
+            dependencies: ["SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands"]
         ),
     ]
 )

@@ -88,14 +88,19 @@ extension CoordinatorState {
                     ]))
             changed[record.id] = record
         }
-        for givenUp in plan.givenUp {
-            guard var record = changed[givenUp.job.name] ?? jobs[givenUp.job.name], record.state == .queued else {
-                continue
-            }
+        // Jobs with no tier left fail, and so does a job no tier of the fleet could ever hold (rather
+        // than wait forever), once agents have had time to register after a start.
+        let fleetSettled = now - startedAt >= configuration.registrationGrace * configuration.timeScale
+        let infeasible = plan.waiting.filter { fleetSettled && $0.reason.isInfeasible }
+        let givingUp =
+            plan.givenUp.map { ($0.job, $0.reason) }
+            + infeasible.map { ($0.job, "no tier can ever hold it: \($0.reason)") }
+        for (job, reason) in givingUp {
+            guard var record = changed[job.name] ?? jobs[job.name], record.state == .queued else { continue }
             record.state = .failed
             record.endedAt = now
-            record.reason = givenUp.reason
-            events.append(makeEvent(.gaveUp, job: record.id, "\(record.id) failed: \(givenUp.reason)"))
+            record.reason = reason
+            events.append(makeEvent(.gaveUp, job: record.id, "\(record.id) failed: \(reason)"))
             changed[record.id] = record
         }
         var orders: [(job: String, attempt: Int, node: NodeID, order: RunOrder)] = []
@@ -136,19 +141,6 @@ extension CoordinatorState {
                         runOrder(record, placement: placement, assignment: assignment, rank: rank)
                     ))
             }
-            changed[record.id] = record
-        }
-        // A job no tier of the fleet could ever hold fails rather than waits forever, once agents
-        // have had time to register after a start.
-        let fleetSettled = now - startedAt >= configuration.registrationGrace * configuration.timeScale
-        for waiting in plan.waiting where waiting.reason.isInfeasible && fleetSettled {
-            guard var record = changed[waiting.job.name] ?? jobs[waiting.job.name], record.state == .queued else {
-                continue
-            }
-            record.state = .failed
-            record.endedAt = now
-            record.reason = "no tier can ever hold it: \(waiting.reason)"
-            events.append(makeEvent(.gaveUp, job: record.id, "\(record.id) failed: \(record.reason!)"))
             changed[record.id] = record
         }
         // Wait reasons are derived, not state: kept in memory, shown by STATUS and JOBS.

@@ -128,7 +128,7 @@ struct ScenarioPlayer: Sendable {
         let log = StoryLog()
         // The follower subscribes first, then lets the submitter go: no event is missed.
         let (watching, subscribed) = AsyncStream<Date>.makeStream()
-        return try await withThrowingTaskGroup(of: Outcome?.self) { group in
+        let followed = try await withThrowingTaskGroup(of: FollowEnd?.self) { group in
             group.addTask {
                 try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .client)) { watch in
                     _ = try await watch.request(.watch(WatchRequest(after: nil)))
@@ -147,22 +147,24 @@ struct ScenarioPlayer: Sendable {
                 try await Task.sleep(for: .seconds(timeout))
                 throw ScenarioTimeout()
             }
-            var outcome: Outcome?
+            var followed: FollowEnd?
             do {
                 while let result = try await group.next() {
                     if let result {
-                        outcome = result
+                        followed = result
                         break
                     }
                 }
             } catch is ScenarioTimeout {
-                outcome = nil
+                followed = nil
             }
             group.cancelAll()
-            // Timed out: summarise what happened so far.
-            let partial = await log.story
-            return outcome ?? Outcome(story: partial, end: partial.last?.time ?? 0, finished: false)
+            return followed
         }
+        // On a timeout, the story so far.
+        let story = await log.story
+        return Outcome(
+            story: story, end: followed?.end ?? story.last?.time ?? 0, finished: followed?.finished ?? false)
     }
 
     /// Every node of the scenario registered and connected.
@@ -194,16 +196,22 @@ struct ScenarioPlayer: Sendable {
         }
     }
 
-    /// Prints the scenario's events as they come; returns once every job has ended.
-    func follow(_ session: WireSession, ids: Set<String>, log: StoryLog) async throws -> Outcome? {
+    /// How following the log ended: every job ended (at `end`), or the coordinator closed the stream.
+    struct FollowEnd: Sendable {
+        var end: Double
+        var finished: Bool
+    }
+
+    /// Prints the scenario's events as they come, adding them to `log`; returns once every job has ended.
+    func follow(_ session: WireSession, ids: Set<String>, log: StoryLog) async throws -> FollowEnd? {
         var origin: Double?
-        var story: [StoryEvent] = []
         var ended: Set<String> = []
+        var time = 0.0
         let firstAt = spec.submissions.first?.at ?? 0
         while let message = try await session.receive() {
             guard case .event(let event) = message, let job = event.job, ids.contains(job) else { continue }
             if origin == nil, event.kind == .submitted { origin = event.time - firstAt }
-            let time = event.time - (origin ?? event.time)
+            time = event.time - (origin ?? event.time)
             if json {
                 var shifted = event
                 shifted.time = time
@@ -211,23 +219,21 @@ struct ScenarioPlayer: Sendable {
             } else {
                 printLine("t=\(ScenarioSummary.clock(time))  \(event.message)")
             }
-            if let step = StoryEvent(event, time: time) {
-                story.append(step)
-                await log.append(step)
-            }
+            if let step = StoryEvent(event, time: time) { await log.append(step) }
             switch event.kind {
             case .completed, .failed, .cancelled, .gaveUp: ended.insert(job)
             default: break
             }
-            if ended.count == ids.count { return Outcome(story: story, end: time, finished: true) }
+            if ended.count == ids.count { return FollowEnd(end: time, finished: true) }
         }
-        return Outcome(story: story, end: story.last?.time ?? 0, finished: false)
+        return FollowEnd(end: time, finished: false)
     }
 }
 
 extension StoryEvent {
-    /// A placement-log event as a story event (nil for events the story does not need).
-    init?(_ event: PlacementEvent, time: Double) {
+    /// A placement-log event as a story event (nil for events the story does not need); `time` is
+    /// the scenario's time. Tests read the live log with it too.
+    public init?(_ event: PlacementEvent, time: Double) {
         guard let job = event.job else { return nil }
         let details = event.details
         switch event.kind {

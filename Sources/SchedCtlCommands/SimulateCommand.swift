@@ -158,9 +158,9 @@ struct SimulateCommand: AsyncParsableCommand {
 }
 
 /// A scenario's story and summary, as `--json` prints them.
-struct ScenarioResult: Codable {
-    var events: [StoryEvent]
-    var summary: String
+public struct ScenarioResult: Codable, Sendable {
+    public var events: [StoryEvent]
+    public var summary: String
 }
 
 /// Policies side by side: one column each.

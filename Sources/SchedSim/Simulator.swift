@@ -85,7 +85,6 @@ struct SimulatedJobState {
     var progress = 0.0
     /// Step-played jobs: the last checkpointed step.
     var checkpointStep = 0
-    var lastStepsLost: Int?
     var outcome: JobOutcome
 }
 
@@ -290,11 +289,9 @@ struct SimulationRun {
         if let fate = state.fate {
             // The step this attempt is in, and the last checkpoint before it.
             let done = fate.firstStep - 1 + Int((ran / fate.secondsPerStep).rounded(.down))
-            let checkpoint = max(fate.checkpoint(before: min(done, fate.lastStep)), fate.firstStep - 1)
-            if case .faults = state.ending, state.end <= now {
-                jobs[index].lastStepsLost = fate.endStep - fate.checkpointAtEnd
-            }
-            let banked = state.end <= now ? fate.checkpointAtEnd : checkpoint
+            let banked =
+                state.end <= now
+                ? fate.checkpointAtEnd : max(fate.checkpoint(before: min(done, fate.lastStep)), fate.firstStep - 1)
             kept = Double(banked - (fate.firstStep - 1)) * fate.secondsPerStep
             jobs[index].checkpointStep = max(jobs[index].checkpointStep, banked)
         }
@@ -327,10 +324,14 @@ struct SimulationRun {
     /// ladder decides whether it retries, moves down a tier, or gives up.
     mutating func fail(_ attempt: Int, cause: FailureCause, detail: String) {
         let index = attempts[attempt].job
+        // A step-played fault at its planned step loses the steps since the checkpoint before it.
+        var stepsLost: Int?
+        if let fate = attempts[attempt].fate, case .faults = attempts[attempt].ending, attempts[attempt].end <= now {
+            stepsLost = fate.endStep - fate.checkpointAtEnd
+        }
         let (_, lost) = stop(attempt)
         jobs[index].outcome.workLost += lost
-        record(.faulted, index, detail, stepsLost: jobs[index].lastStepsLost)
-        jobs[index].lastStepsLost = nil
+        record(.faulted, index, detail, stepsLost: stepsLost)
         let from = jobs[index].ladder.tier
         switch jobs[index].ladder.handle(.failed(cause, at: now), rule: jobs[index].trace.job.fallback) {
         case .retry, .stay, .refused:
@@ -399,20 +400,20 @@ struct SimulationRun {
             jobs[index].ladder = fallback.ladder
             noteFallback(index, from: fallback.fromTier, to: fallback.toTier, reason: fallback.reason)
         }
-        for givenUp in plan.givenUp {
-            guard let index = byID[givenUp.job] else { continue }
+        // Jobs with no tier left fail, and so does a job no tier could ever hold, as in the
+        // coordinator once its fleet has registered.
+        let infeasible = plan.waiting.filter(\.reason.isInfeasible)
+        let givingUp =
+            plan.givenUp.map { ($0.job, $0.reason) }
+            + infeasible.map { ($0.job, "no tier can ever hold it: \($0.reason)") }
+        for (job, reason) in givingUp {
+            guard let index = byID[job], case .queued = jobs[index].state else { continue }
             end(index, .failed)
-            record(.gaveUp, index, givenUp.reason)
+            record(.gaveUp, index, reason)
         }
         for placement in plan.placements {
             guard let index = byID[placement.job], case .queued = jobs[index].state else { continue }
             try start(placement, job: index)
-        }
-        // A job no tier could ever hold fails, as in the coordinator once its fleet has registered.
-        for waiting in plan.waiting where waiting.reason.isInfeasible {
-            guard let index = byID[waiting.job], case .queued = jobs[index].state else { continue }
-            end(index, .failed)
-            record(.gaveUp, index, "no tier can ever hold it: \(waiting.reason)")
         }
         queued = queued.filter { if case .queued = jobs[$0].state { return true } else { return false } }
         // Wait limits pass with no event of their own: wake up for the next one.

@@ -1,4 +1,5 @@
 import Foundation
+import SchedCtlCommands
 import SchedSim
 import SchedTestSupport
 import Testing
@@ -85,13 +86,14 @@ struct ScenarioTests {
     @Test("the same scenario and seed in SchedSim makes the same decisions, job by job, as the live system")
     func sameDecisions() async throws {
         let (events, _) = try await liveRun()
-        let live = events.compactMap { StoryEvent($0) }
+        // Read as `schedctl scenario run` reads the log.
+        let live = events.compactMap { StoryEvent($0, time: $0.time) }
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         let output = try await cluster.run(
             "schedctl", ["simulate", "--scenario", Self.scenario, "--catalog", Self.catalog, "--json"])
         #expect(output.status == 0, "\(output.stderr)")
-        let simulated = try WireCodec.value(ScenarioJSON.self, from: output.stdout).events
+        let simulated = try WireCodec.value(ScenarioResult.self, from: output.stdout).events
         let jobs = Set(simulated.map(\.job))
         #expect(jobs.count == 29, "1 training job, 4 services, 24 batch jobs")
         for job in jobs.sorted() {
@@ -130,33 +132,6 @@ struct ScenarioTests {
             #expect(output.stderr.contains(message), "\(output.stderr)")
             #expect(output.stderr.contains("bad.yaml:\(line): "), "names line \(line): \(output.stderr)")
             #expect(output.stdout.isEmpty, "nothing was started or played")
-        }
-    }
-}
-
-struct ScenarioJSON: Decodable {
-    var events: [StoryEvent]
-}
-
-extension StoryEvent {
-    /// The test's own reading of a placement-log event (as `schedctl scenario run` reads it).
-    init?(_ event: PlacementEvent) {
-        guard let job = event.job else { return nil }
-        let details = event.details
-        switch event.kind {
-        case .placed:
-            self.init(
-                time: event.time, kind: .placed, job: job, tier: details["tier"].flatMap { Int($0) },
-                chipModel: details["chipModel"], nodes: details["nodes"]?.split(separator: ",").map(String.init))
-        case .faulted:
-            self.init(time: event.time, kind: .faulted, job: job, stepsLost: details["stepsLost"].flatMap { Int($0) })
-        case .fellBack:
-            self.init(time: event.time, kind: .fellBack, job: job, tier: details["to"].flatMap { Int($0) })
-        case .preempted: self.init(time: event.time, kind: .preempted, job: job)
-        case .completed: self.init(time: event.time, kind: .completed, job: job)
-        case .failed: self.init(time: event.time, kind: .failed, job: job)
-        case .gaveUp: self.init(time: event.time, kind: .gaveUp, job: job)
-        default: return nil
         }
     }
 }
