@@ -117,6 +117,10 @@ public struct SimulatedNodeAgent: Sendable {
                             step: step, checkpointStep: fate.checkpoint(before: step))))
                 return
             }
+            // The first node reports each checkpoint the attempt saves before it ends.
+            if order.rank == 0 && step % fate.checkpointEvery == 0 && step < fate.endStep {
+                try await writer.send(.checkpoint(CheckpointReport(job: order.job, attempt: order.attempt, step: step)))
+            }
         }
         await attempts.finish(key)
         let exit: Exit

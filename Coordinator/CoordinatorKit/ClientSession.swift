@@ -34,7 +34,7 @@ struct ClientSession {
             case .fallback(let request): return ok(try await state.operatorFallback(request))
             case .hello, .challenge, .auth:
                 return .err(ErrorReply(.notAllowed, "the session is already open"))
-            case .register, .heartbeat, .started, .exited, .run, .kill, .ok, .err, .event, .watch, .bye:
+            case .register, .heartbeat, .started, .checkpoint, .exited, .run, .kill, .ok, .err, .event, .watch, .bye:
                 return .err(ErrorReply(.notAllowed, "a client cannot send \(verb(of: message))"))
             }
         } catch {

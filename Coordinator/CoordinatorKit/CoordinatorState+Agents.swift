@@ -104,6 +104,45 @@ extension CoordinatorState {
         }
     }
 
+    /// An attempt saved a checkpoint: a restart resumes from it, and a job below its first tier may
+    /// go back there now, if the job asks to, the tier has been healthy for its window and has room.
+    func checkpointed(_ report: CheckpointReport, node: NodeID) async throws(ErrorReply) {
+        guard var record = try attemptOnNode(AttemptRef(job: report.job, attempt: report.attempt), node: node) else {
+            return
+        }
+        guard report.step > record.checkpointStep else { return }
+        record.checkpointStep = report.step
+        var events: [PlacementEvent] = []
+        let now = clock()
+        let job = record.job
+        let lastFault = faultHistory.lastFault(on: job.tier(at: 0), catalog: configuration.catalog)
+        if let reason = record.ladder.returnDue(now: now, lastFaultOnPreferred: lastFault, rule: job.fallback),
+            (try? SchedulingEngine(snapshot: snapshot()))?.hasRoom(
+                for: job, onTier: 0, now: now, policy: configuration.policy) == true
+        {
+            sendKill(record, reason: "returning to its first tier at its checkpoint")
+            record.ladder.returnToPreferred(at: now)
+            requeue(&record)
+            let name = job.tier(at: 0).name
+            record.tierHistory.append(TierVisit(tier: 0, name: name, enteredAt: now, reason: reason.description))
+            events.append(
+                makeEvent(
+                    .returned, job: record.id, attempt: record.attempt,
+                    "\(record.id) returns from tier \(reason.from + 1) (\(job.tier(at: reason.from).name)) to tier 1 "
+                        + "(\(name)) at its checkpoint of step \(report.step): \(reason)",
+                    details: [
+                        "from": String(reason.from), "to": "0", "reason": reason.description,
+                        "checkpointStep": String(report.step),
+                    ]))
+        }
+        jobs[record.id] = record
+        do {
+            try await persist([record], events)
+        } catch {
+            throw ErrorReply(.unavailable, "cannot store the checkpoint: \(error)")
+        }
+    }
+
     func exited(_ exit: Exit, node: NodeID) async throws(ErrorReply) {
         guard var record = try attemptOnNode(AttemptRef(job: exit.job, attempt: exit.attempt), node: node) else {
             return
@@ -182,6 +221,7 @@ extension CoordinatorState {
         var record = record
         let now = clock()
         var events: [PlacementEvent] = []
+        if let model = record.placement?.chipModel { faultHistory.record(ChipModelID(model), at: now) }
         let lost = max((step ?? record.checkpointStep) - record.checkpointStep, 0)
         record.stepsLost += lost
         let lostText =

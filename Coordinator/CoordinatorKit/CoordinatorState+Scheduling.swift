@@ -16,7 +16,14 @@ extension CoordinatorState {
         let queued = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .queued }
         dirty = false
         guard !queued.isEmpty else { return nil }
-        let snapshot = ClusterSnapshot(
+        return CycleInput(
+            snapshot: snapshot(), queue: queued.map { PendingJob($0.job, ladder: $0.ladder) }, now: clock(),
+            seed: configuration.seed &+ UInt64(nextSeq))
+    }
+
+    /// The fleet and what holds its chips, as the scheduler sees them.
+    func snapshot() -> ClusterSnapshot {
+        ClusterSnapshot(
             nodes: nodes.values.filter { !$0.node.chips.isEmpty }.map { entry in
                 var node = entry.node
                 if !entry.connected { node.state = .down }
@@ -24,9 +31,6 @@ extension CoordinatorState {
             }.sorted { $0.id < $1.id },
             running: jobs.values.filter { $0.state == .placed || $0.state == .running }.compactMap(runningJob),
             catalog: configuration.catalog)
-        return CycleInput(
-            snapshot: snapshot, queue: queued.map { PendingJob($0.job, ladder: $0.ladder) }, now: clock(),
-            seed: configuration.seed &+ UInt64(nextSeq))
     }
 
     /// One scheduling cycle: snapshot in the actor, plan outside it (sessions go on meanwhile), then

@@ -45,6 +45,9 @@ actor CoordinatorState {
     var waitReasons: [String: String] = [:]
     /// Gang attempts: nodes that reported completion.
     var completedNodes: [String: Set<NodeID>] = [:]
+    /// When each chip model last failed an attempt, since this coordinator started: a job returns
+    /// to its first tier only once that tier has been healthy for the job's window.
+    var faultHistory = FaultHistory()
 
     struct Watcher {
         var job: String?

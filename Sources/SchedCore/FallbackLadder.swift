@@ -43,12 +43,17 @@ public struct FallbackLadder: Hashable, Sendable, Codable {
     public private(set) var failuresOnTier: Int
     /// When the job started waiting on its current tier; nil while it runs.
     public private(set) var waitingSince: Seconds?
+    /// When the job last left its first tier; nil while it is on it.
+    public private(set) var leftPreferredAt: Seconds?
+    /// How often the job went back to its first tier: each return doubles the next healthy window.
+    public private(set) var returns: Int
 
     public init(tierCount: Int, tier: Int = 0, failuresOnTier: Int = 0, waitingSince: Seconds?) {
         self.tierCount = max(tierCount, 1)
         self.tier = min(max(tier, 0), self.tierCount - 1)
         self.failuresOnTier = failuresOnTier
         self.waitingSince = waitingSince
+        self.returns = 0
     }
 
     /// A new job enters its first tier at submission.
@@ -115,10 +120,64 @@ public struct FallbackLadder: Hashable, Sendable, Codable {
         guard !isOnLastTier else {
             return .giveUp(reason: "no tier left after tier \(tier + 1) of \(tierCount): \(reason)")
         }
+        if tier == 0 { leftPreferredAt = now }
         tier += 1
         failuresOnTier = 0
         waitingSince = now
         return .moveTo(tier: tier, reason: reason)
+    }
+}
+
+extension FallbackLadder {
+    /// Why the job may go back to its first tier now, or nil: its rule names a healthy window, it
+    /// is below its first tier, and that tier has had no fault since the job left it (or since its
+    /// last fault, whichever is later) for the window, doubled for each earlier return so that a
+    /// tier that keeps failing is not tried again and again.
+    /// - Parameter lastFaultOnPreferred: the last fault on any chip model the first tier accepts.
+    public func returnDue(now: Seconds, lastFaultOnPreferred: Seconds?, rule: FallbackRule) -> ReturnReason? {
+        guard let base = rule.returnToPreferredHealthyFor, tier > 0, let left = leftPreferredAt else { return nil }
+        let window = base * Double(1 << min(returns, 20))
+        let healthySince = max(left, lastFaultOnPreferred ?? left)
+        guard now - healthySince >= window else { return nil }
+        return ReturnReason(from: tier, healthyFor: now - healthySince, window: window, lastFault: lastFaultOnPreferred)
+    }
+
+    /// The job goes back to its first tier (the driver stops its attempt at a checkpoint).
+    public mutating func returnToPreferred(at now: Seconds) {
+        tier = 0
+        failuresOnTier = 0
+        waitingSince = now
+        leftPreferredAt = nil
+        returns += 1
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tierCount, tier, failuresOnTier, waitingSince, leftPreferredAt, returns
+    }
+
+    /// Ladders stored before returns existed decode with none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        tierCount = try container.decode(Int.self, forKey: .tierCount)
+        tier = try container.decode(Int.self, forKey: .tier)
+        failuresOnTier = try container.decode(Int.self, forKey: .failuresOnTier)
+        waitingSince = try container.decodeIfPresent(Seconds.self, forKey: .waitingSince)
+        leftPreferredAt = try container.decodeIfPresent(Seconds.self, forKey: .leftPreferredAt)
+        returns = try container.decodeIfPresent(Int.self, forKey: .returns) ?? 0
+    }
+}
+
+/// Why a job goes back to its first tier.
+public struct ReturnReason: Hashable, Sendable, CustomStringConvertible {
+    /// The tier it leaves (0-based).
+    public var from: Int
+    public var healthyFor: Seconds
+    public var window: Seconds
+    public var lastFault: Seconds?
+
+    public var description: String {
+        "its first tier has had no fault for \(formatSeconds(healthyFor)) since it left "
+            + "(window \(formatSeconds(window)))"
     }
 }
 

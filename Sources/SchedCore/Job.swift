@@ -79,13 +79,18 @@ public struct FallbackRule: Hashable, Sendable, Codable {
     public var maxWaitPerTier: Seconds?
     /// Minimum scale-out bandwidth per node for a multi-node job; a tier that cannot offer it is skipped.
     public var minInterNodeBandwidthGBps: Double?
+    /// After falling back, go back to the first tier at a checkpoint once it has had no fault for
+    /// this long (and has room); nil = stay where it fell.
+    public var returnToPreferredHealthyFor: Seconds?
 
     public init(
-        maxFailuresPerTier: Int? = nil, maxWaitPerTier: Seconds? = nil, minInterNodeBandwidthGBps: Double? = nil
+        maxFailuresPerTier: Int? = nil, maxWaitPerTier: Seconds? = nil, minInterNodeBandwidthGBps: Double? = nil,
+        returnToPreferredHealthyFor: Seconds? = nil
     ) {
         self.maxFailuresPerTier = maxFailuresPerTier
         self.maxWaitPerTier = maxWaitPerTier
         self.minInterNodeBandwidthGBps = minInterNodeBandwidthGBps
+        self.returnToPreferredHealthyFor = returnToPreferredHealthyFor
     }
 }
 

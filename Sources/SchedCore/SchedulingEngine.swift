@@ -49,4 +49,14 @@ public struct SchedulingEngine: Sendable {
         }
         return session.plan
     }
+
+    /// Whether `job` could start on tier `tier` now on chips nobody holds, preempting no one: a job
+    /// that returns to its first tier must not displace work there, nor leave its tier to wait.
+    public func hasRoom(for job: Job, onTier tier: Int, now: Seconds, policy: SchedulingPolicy) -> Bool {
+        var probe = job
+        probe.priority = Int.min
+        let ladder = FallbackLadder(tierCount: job.tierCount, tier: tier, waitingSince: now)
+        let plan = plan(queue: [PendingJob(probe, ladder: ladder)], now: now, policy: policy)
+        return plan.placements.contains { $0.job == job.id && $0.tier == tier } && plan.preemptions.isEmpty
+    }
 }

@@ -249,6 +249,10 @@ extension StoryEvent {
             self.init(
                 time: time, kind: .fellBack, job: job, tier: details["to"].flatMap { Int($0) },
                 reason: details["reason"])
+        case .returned:
+            self.init(
+                time: time, kind: .returned, job: job, tier: details["to"].flatMap { Int($0) },
+                reason: details["reason"])
         case .preempted: self.init(time: time, kind: .preempted, job: job)
         case .completed: self.init(time: time, kind: .completed, job: job)
         case .failed: self.init(time: time, kind: .failed, job: job, reason: event.message)

@@ -5,7 +5,7 @@ import SchedSpec
 /// One step of a scenario's story, from either driver: SchedSim's decisions or the live placement log.
 public struct StoryEvent: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
-        case placed, faulted, preempted, completed, failed
+        case placed, faulted, preempted, completed, failed, returned
         case fellBack = "fell-back"
         case gaveUp = "gave-up"
     }
@@ -13,7 +13,7 @@ public struct StoryEvent: Codable, Equatable, Sendable {
     public var time: Double
     public var kind: Kind
     public var job: String
-    /// Placed: the tier (0-based); fell back: the tier moved to.
+    /// Placed: the tier (0-based); fell back or returned: the tier moved to.
     public var tier: Int?
     public var chipModel: String?
     public var nodes: [String]?
@@ -37,7 +37,7 @@ public struct StoryEvent: Codable, Equatable, Sendable {
     /// One line of the story for a person.
     public var line: String {
         var text = "t=\(ScenarioSummary.clock(time))  \(kind.rawValue) \(job)"
-        if let tier { text += kind == .fellBack ? " to tier \(tier + 1)" : " tier \(tier + 1)" }
+        if let tier { text += kind == .fellBack || kind == .returned ? " to tier \(tier + 1)" : " tier \(tier + 1)" }
         if let chipModel { text += " (\(chipModel))" }
         if let nodes {
             text += " on \(nodes.count == 1 ? nodes[0] : "\(nodes.count) nodes: " + nodes.joined(separator: ","))"
@@ -70,13 +70,14 @@ extension StoryEvent {
             case .completed: kind = .completed
             case .failed: kind = .failed
             case .fellBack: kind = .fellBack
+            case .returned: kind = .returned
             case .gaveUp: kind = .gaveUp
             case .started, .requeued: return nil
             }
             return StoryEvent(
                 time: record.time, kind: kind, job: record.job, tier: record.tier, chipModel: record.chipModel,
                 nodes: record.nodes, stepsLost: record.stepsLost,
-                reason: kind == .fellBack || kind == .gaveUp || kind == .faulted ? record.detail : nil)
+                reason: [.fellBack, .returned, .gaveUp, .faulted].contains(kind) ? record.detail : nil)
         }
     }
 }
@@ -151,7 +152,7 @@ public struct ScenarioSummary: Sendable {
             switch event.kind {
             case .placed:
                 attempts.append(Attempt(tier: event.tier ?? 0, model: event.chipModel ?? "?", start: event.time))
-            case .faulted, .preempted, .completed, .failed:
+            case .faulted, .preempted, .completed, .failed, .returned:
                 guard !attempts.isEmpty, attempts[attempts.count - 1].end == nil else { continue }
                 attempts[attempts.count - 1].end = event.time
                 attempts[attempts.count - 1].lost = event.stepsLost ?? 0
@@ -168,9 +169,10 @@ public struct ScenarioSummary: Sendable {
                 "  tier \(tier + 1) (\(job.tier(at: tier).name), \(orderedUnique(mine.map(\.model)).joined(separator: ", "))): "
                     + "\(mine.count) attempt(s), \(Self.hours(seconds)) running, \(failures) failure(s)")
         }
-        for event in story where event.kind == .fellBack {
+        for event in story where event.kind == .fellBack || event.kind == .returned {
+            let verb = event.kind == .fellBack ? "fell back" : "returned at a checkpoint"
             lines.append(
-                "  fell back at t=\(Self.clock(event.time)) to tier \((event.tier ?? 0) + 1): \(event.reason ?? "")")
+                "  \(verb) at t=\(Self.clock(event.time)) to tier \((event.tier ?? 0) + 1): \(event.reason ?? "")")
         }
         for (number, attempt) in attempts.enumerated()
         where attempt.ending == "faulted" || attempt.ending == "preempted" {

@@ -47,7 +47,7 @@ public struct FallbackMark: Codable, Equatable, Sendable {
 /// One decision the simulation applied, in order: what a scenario compares with the live run.
 public struct DecisionRecord: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
-        case placed, started, completed, faulted, preempted, requeued, failed
+        case placed, started, completed, faulted, preempted, requeued, failed, returned
         case fellBack = "fell-back"
         case gaveUp = "gave-up"
     }

@@ -47,6 +47,9 @@ struct SimulationEvent: Comparable {
         /// A whole node is lost, and comes back after its repair time.
         case nodeDown(node: Int)
         case nodeUp(node: Int)
+        /// A step-played attempt of a job below its first tier saves a checkpoint after `step`:
+        /// the moment it may return to that tier.
+        case checkpoint(attempt: Int, step: Int)
     }
     var time: Double
     var sequence: Int
@@ -101,6 +104,7 @@ struct SimulationRun {
     var queued: [Int] = []
     var decisions: [DecisionRecord] = []
     var fallbacks: [FallbackMark] = []
+    var faultHistory = FaultHistory()
     var cycles: UInt64 = 0
     var processed = 0
     var nodeRandom = SeededGenerator(seed: 0)
@@ -151,7 +155,7 @@ struct SimulationRun {
         sequence += 1
         switch kind {
         case .submit, .end, .wake: pendingJobEvents += 1
-        case .nodeDown, .nodeUp: break
+        case .nodeDown, .nodeUp, .checkpoint: break
         }
     }
 
@@ -174,7 +178,7 @@ struct SimulationRun {
         processed += 1
         switch event.kind {
         case .submit, .end, .wake: pendingJobEvents -= 1
-        case .nodeDown, .nodeUp: break
+        case .nodeDown, .nodeUp, .checkpoint: break
         }
         switch event.kind {
         case .submit(let job):
@@ -199,7 +203,43 @@ struct SimulationRun {
         case .nodeUp(let node):
             engine.setState(of: input.nodes[node].id, to: .ready)
             if somethingCanChange || !queued.isEmpty { scheduleNodeFailure(node) }
+        case .checkpoint(let attempt, let step):
+            guard attempts[attempt].active else { return }
+            if !returnToPreferred(attempt, checkpointed: step) { scheduleCheckpoint(attempt, after: step) }
         }
+    }
+
+    // MARK: Returning to the first tier
+
+    /// The attempt's next checkpoint after `step` that comes before its end, if its job may return
+    /// to its first tier: the agents report the same checkpoints, and the coordinator decides there.
+    mutating func scheduleCheckpoint(_ attempt: Int, after step: Int) {
+        let state = attempts[attempt]
+        let job = jobs[state.job].trace.job
+        guard let fate = state.fate, job.fallback.returnToPreferredHealthyFor != nil, state.placement.tier > 0 else {
+            return
+        }
+        let next = (step / fate.checkpointEvery + 1) * fate.checkpointEvery
+        guard next < fate.endStep else { return }
+        schedule(
+            .checkpoint(attempt: attempt, step: next),
+            at: state.start + Double(next - fate.firstStep + 1) * fate.secondsPerStep)
+    }
+
+    /// At a checkpoint: back to the first tier if the ladder says it is due and the tier has room.
+    mutating func returnToPreferred(_ attempt: Int, checkpointed step: Int) -> Bool {
+        let index = attempts[attempt].job
+        let job = jobs[index].trace.job
+        let lastFault = faultHistory.lastFault(on: job.tier(at: 0), catalog: input.catalog)
+        guard let reason = jobs[index].ladder.returnDue(now: now, lastFaultOnPreferred: lastFault, rule: job.fallback),
+            engine.hasRoom(for: job, onTier: 0, now: now, policy: input.policy)
+        else { return false }
+        let (_, lost) = stop(attempt, checkpointed: step)
+        jobs[index].outcome.workLost += lost
+        jobs[index].ladder.returnToPreferred(at: now)
+        record(.returned, index, reason.description, tier: 0)
+        requeue(index)
+        return true
     }
 
     // MARK: Attempts
@@ -271,10 +311,12 @@ struct SimulationRun {
             chipModel: model.name,
             nodes: placement.assignments.map(\.node.name))
         schedule(.end(attempt: attempt), at: now + duration)
+        if let fate { scheduleCheckpoint(attempt, after: fate.firstStep - 1) }
     }
 
-    /// Ends an attempt early (preemption) or as planned, banking checkpointed progress.
-    mutating func stop(_ attempt: Int) -> (ranFor: Double, lost: Double) {
+    /// Ends an attempt early (preemption, a return at the checkpoint after `step`) or as planned,
+    /// banking checkpointed progress.
+    mutating func stop(_ attempt: Int, checkpointed step: Int? = nil) -> (ranFor: Double, lost: Double) {
         attempts[attempt].active = false
         let state = attempts[attempt]
         engine.release(jobs[state.job].trace.job.id)
@@ -290,8 +332,9 @@ struct SimulationRun {
             // The step this attempt is in, and the last checkpoint before it.
             let done = fate.firstStep - 1 + Int((ran / fate.secondsPerStep).rounded(.down))
             let banked =
-                state.end <= now
-                ? fate.checkpointAtEnd : max(fate.checkpoint(before: min(done, fate.lastStep)), fate.firstStep - 1)
+                step
+                ?? (state.end <= now
+                    ? fate.checkpointAtEnd : max(fate.checkpoint(before: min(done, fate.lastStep)), fate.firstStep - 1))
             kept = Double(banked - (fate.firstStep - 1)) * fate.secondsPerStep
             jobs[index].checkpointStep = max(jobs[index].checkpointStep, banked)
         }
@@ -331,6 +374,7 @@ struct SimulationRun {
         }
         let (_, lost) = stop(attempt)
         jobs[index].outcome.workLost += lost
+        faultHistory.record(attempts[attempt].placement.chipModel, at: now)
         record(.faulted, index, detail, stepsLost: stepsLost)
         let from = jobs[index].ladder.tier
         switch jobs[index].ladder.handle(.failed(cause, at: now), rule: jobs[index].trace.job.fallback) {

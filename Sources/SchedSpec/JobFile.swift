@@ -118,10 +118,24 @@ public enum JobFile {
         }
         var fallback = FallbackRule()
         if let node = top["fallback"] {
-            let rule = try node.mapping(allowing: ["maxFailuresPerTier", "maxWaitPerTier", "minInterNodeBandwidthGBps"])
+            let rule = try node.mapping(allowing: [
+                "maxFailuresPerTier", "maxWaitPerTier", "minInterNodeBandwidthGBps", "returnToPreferred",
+            ])
             fallback.maxFailuresPerTier = try rule["maxFailuresPerTier"]?.positiveInt()
             fallback.maxWaitPerTier = try rule["maxWaitPerTier"]?.duration()
             fallback.minInterNodeBandwidthGBps = try rule["minInterNodeBandwidthGBps"]?.positiveDouble()
+            if let returning = rule["returnToPreferred"] {
+                let healthyNode = try returning.mapping(allowing: ["healthyFor"]).require("healthyFor")
+                let healthyFor = try healthyNode.duration()
+                guard healthyFor > 0 else {
+                    throw healthyNode.error("the healthy window is a positive duration, like 2h or 30m")
+                }
+                guard tiers.count > 1 else {
+                    throw returning.error(
+                        "returning to the preferred tier needs at least two tiers; this job has \(tiers.count)")
+                }
+                fallback.returnToPreferredHealthyFor = healthyFor
+            }
         }
         var topology = GangTopology()
         if let node = top["topology"] {

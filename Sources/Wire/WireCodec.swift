@@ -11,6 +11,7 @@ public enum WireCodec {
         case .register(let body): line("REGISTER", body)
         case .heartbeat(let body): line("HEARTBEAT", body)
         case .started(let body): line("STARTED", body)
+        case .checkpoint(let body): line("CHECKPOINT", body)
         case .exited(let body): line("EXITED", body)
         case .run(let body): line("RUN", body)
         case .kill(let body): line("KILL", body)
@@ -55,6 +56,7 @@ public enum WireCodec {
             case "REGISTER": return .success(.register(try decode(body, verb)))
             case "HEARTBEAT": return .success(.heartbeat(body.isEmpty ? Heartbeat() : try decode(body, verb)))
             case "STARTED": return .success(.started(try decode(body, verb)))
+            case "CHECKPOINT": return .success(.checkpoint(try decode(body, verb)))
             case "EXITED": return .success(.exited(try decode(body, verb)))
             case "RUN": return .success(.run(try decode(body, verb)))
             case "KILL": return .success(.kill(try decode(body, verb)))
@@ -84,8 +86,8 @@ public enum WireCodec {
     }
 
     public static let knownVerbs = [
-        "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "EXITED", "RUN", "KILL", "SUBMIT",
-        "CANCEL", "JOBS", "STATUS", "NODES", "LOGS", "WATCH", "FALLBACK", "OK", "ERR", "EVENT", "BYE",
+        "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "CHECKPOINT", "EXITED", "RUN", "KILL",
+        "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "LOGS", "WATCH", "FALLBACK", "OK", "ERR", "EVENT", "BYE",
     ]
 
     // MARK: JSON

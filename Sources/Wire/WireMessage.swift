@@ -14,6 +14,7 @@ public enum WireMessage: Equatable, Sendable {
     case register(Register)
     case heartbeat(Heartbeat)
     case started(AttemptRef)
+    case checkpoint(CheckpointReport)
     case exited(Exit)
     // Coordinator to agent.
     case run(RunOrder)
@@ -90,6 +91,18 @@ public struct AttemptRef: Codable, Equatable, Hashable, Sendable {
     public init(job: String, attempt: Int) {
         self.job = job
         self.attempt = attempt
+    }
+}
+
+/// `CHECKPOINT`: an attempt saved a checkpoint after `step`; a restart resumes from it.
+public struct CheckpointReport: Codable, Equatable, Sendable {
+    public var job: String
+    public var attempt: Int
+    public var step: Int
+    public init(job: String, attempt: Int, step: Int) {
+        self.job = job
+        self.attempt = attempt
+        self.step = step
     }
 }
 
@@ -276,6 +289,8 @@ public struct PlacementEvent: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case submitted, placed, started, completed, failed, cancelled, preempted, requeued
         case fellBack = "fell-back"
+        /// Back to the first tier at a checkpoint, once that tier was healthy for the job's window.
+        case returned
         case gaveUp = "gave-up"
         case faulted
         case nodeRegistered = "node-registered"

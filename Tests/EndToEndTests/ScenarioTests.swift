@@ -11,11 +11,11 @@ struct ScenarioTests {
     static let catalog = Repository.path("deploy/catalog/chips.yaml")
 
     /// The placement log of a live run (real coordinator, simulated agents), in scenario time.
-    func liveRun() async throws -> (events: [PlacementEvent], summary: String) {
+    func liveRun(_ scenario: String = scenario) async throws -> (events: [PlacementEvent], summary: String) {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         let output = try await cluster.run(
-            "schedctl", ["scenario", "run", Self.scenario, "--catalog", Self.catalog, "--time-scale", "3000", "--json"])
+            "schedctl", ["scenario", "run", scenario, "--catalog", Self.catalog, "--time-scale", "3000", "--json"])
         #expect(output.status == 0, "\(output.stderr)")
         var events: [PlacementEvent] = []
         var summary = ""
@@ -72,7 +72,7 @@ struct ScenarioTests {
                         holder[key] = job
                     }
                 }
-            case .faulted, .requeued, .completed, .failed, .cancelled, .preempted, .gaveUp, .fellBack:
+            case .faulted, .requeued, .completed, .failed, .cancelled, .preempted, .gaveUp, .fellBack, .returned:
                 holder = holder.filter { $0.value != job }
             default:
                 break
@@ -86,12 +86,17 @@ struct ScenarioTests {
     @Test("the same scenario and seed in SchedSim makes the same decisions, job by job, as the live system")
     func sameDecisions() async throws {
         let (events, _) = try await liveRun()
+        try await expectSimulationAgrees(with: events, scenario: Self.scenario)
+    }
+
+    /// `schedctl simulate --scenario` decides as the live log did, job by job.
+    func expectSimulationAgrees(with events: [PlacementEvent], scenario: String) async throws {
         // Read as `schedctl scenario run` reads the log.
         let live = events.compactMap { StoryEvent($0, time: $0.time) }
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         let output = try await cluster.run(
-            "schedctl", ["simulate", "--scenario", Self.scenario, "--catalog", Self.catalog, "--json"])
+            "schedctl", ["simulate", "--scenario", scenario, "--catalog", Self.catalog, "--json"])
         #expect(output.status == 0, "\(output.stderr)")
         let simulated = try WireCodec.value(ScenarioResult.self, from: output.stdout).events
         let jobs = Set(simulated.map(\.job))
@@ -101,6 +106,41 @@ struct ScenarioTests {
             let theirs = live.filter { $0.job == job }.map(\.decision)
             #expect(mine == theirs, "\(job)")
         }
+    }
+
+    @Test(
+        "returnToPreferred: after the fallback, training goes back to Ascend at a checkpoint once Ascend was healthy for its window, resumes there, and SchedSim agrees"
+    )
+    func returnsToPreferred() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let text = try String(contentsOfFile: Self.scenario, encoding: .utf8)
+        let rule = "minInterNodeBandwidthGBps: 100"
+        #expect(text.contains(rule))
+        let path = cluster.directory.appendingPathComponent("r2-return.yaml").path
+        try text.replacingOccurrences(of: rule, with: rule + "\n        returnToPreferred: {healthyFor: 1h}")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+
+        let (events, summary) = try await liveRun(path)
+        let training = events.filter { $0.job == "r2-pretrain" }
+        let fallback = try #require(training.firstIndex { $0.kind == .fellBack })
+        let returned = try #require(training.firstIndex { $0.kind == .returned }, "\(training.map(\.message))")
+        #expect(returned > fallback)
+        let back = training[returned]
+        #expect(back.details["to"] == "0")
+        #expect(back.details["reason"]?.contains("(window 1h)") == true)
+        #expect(back.time - training[fallback].time >= 3600, "not before the window has passed")
+        let step = try #require(back.details["checkpointStep"].flatMap { Int($0) })
+        #expect(step % 20 == 0, "at a checkpoint (every 20 steps)")
+        #expect(back.message.contains("at its checkpoint of step \(step)"))
+        // Placed on Ascend again, resuming from exactly that checkpoint.
+        let placed = try #require(training[returned...].first { $0.kind == .placed })
+        #expect(placed.details["chipModel"] == "ascend-910c")
+        #expect(placed.details["tier"] == "0")
+        let started = try #require(training[returned...].first { $0.kind == .started })
+        #expect(started.message.contains("resuming from step \(step)"))
+        #expect(summary.contains("returned at a checkpoint at t="))
+        try await expectSimulationAgrees(with: events, scenario: path)
     }
 
     @Test(

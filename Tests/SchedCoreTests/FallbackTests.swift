@@ -1,3 +1,4 @@
+import Foundation
 import SchedCore
 import SchedTestSupport
 import Testing
@@ -115,5 +116,60 @@ struct FallbackTests {
         let placement = try #require(try plan(fleet, [job]).placement(for: "r2"))
         #expect(placement.assignments.count == 4)
         #expect(placement.assignments.allSatisfy { $0.chips.count == 8 })
+    }
+
+    @Test("a job returns to its first tier once that tier has had no fault for its window, doubled per return")
+    func returnWindow() throws {
+        let rule = FallbackRule(maxFailuresPerTier: 1, returnToPreferredHealthyFor: 3600)
+        var ladder = FallbackLadder(tierCount: 2, waitingSince: 0)
+        _ = ladder.handle(.placed(at: 0), rule: rule)
+        _ = ladder.handle(.failed(.chipFault(node: "asc", chip: 1), at: 1000), rule: rule)
+        #expect(ladder.tier == 1)
+        #expect(ladder.leftPreferredAt == 1000)
+        // Not before the window has passed since it left, nor since the tier's last fault.
+        #expect(ladder.returnDue(now: 4599, lastFaultOnPreferred: 1000, rule: rule) == nil)
+        #expect(ladder.returnDue(now: 4600, lastFaultOnPreferred: 2000, rule: rule) == nil)
+        let reason = try #require(ladder.returnDue(now: 5600, lastFaultOnPreferred: 2000, rule: rule))
+        #expect(reason.from == 1)
+        #expect(reason.description == "its first tier has had no fault for 1h since it left (window 1h)")
+        // Without the rule, never.
+        #expect(ladder.returnDue(now: 1e9, lastFaultOnPreferred: nil, rule: FallbackRule(maxFailuresPerTier: 1)) == nil)
+
+        ladder.returnToPreferred(at: 5600)
+        #expect(ladder.tier == 0 && ladder.failuresOnTier == 0 && ladder.waitingSince == 5600)
+        #expect(ladder.returnDue(now: 1e9, lastFaultOnPreferred: nil, rule: rule) == nil, "already on its first tier")
+        // It fails there again: the next return waits twice as long.
+        _ = ladder.handle(.placed(at: 5600), rule: rule)
+        _ = ladder.handle(.failed(.chipFault(node: "asc", chip: 2), at: 6000), rule: rule)
+        #expect(ladder.returnDue(now: 6000 + 7199, lastFaultOnPreferred: 6000, rule: rule) == nil)
+        #expect(ladder.returnDue(now: 6000 + 7200, lastFaultOnPreferred: 6000, rule: rule)?.window == 7200)
+    }
+
+    @Test("a ladder stored before returns existed still decodes")
+    func ladderDecodesWithoutReturns() throws {
+        let stored = #"{"tierCount":2,"tier":1,"failuresOnTier":0,"waitingSince":5}"#
+        let ladder = try JSONDecoder().decode(FallbackLadder.self, from: Data(stored.utf8))
+        #expect(ladder.tier == 1 && ladder.returns == 0 && ladder.leftPreferredAt == nil)
+        let again = try JSONDecoder().decode(FallbackLadder.self, from: JSONEncoder().encode(ladder))
+        #expect(again == ladder)
+    }
+
+    @Test("a returning job needs room on its first tier now, without preempting anyone")
+    func returnNeedsRoom() throws {
+        let fleet = [makeNode("asc", model: "ascend-910c", chips: 16), makeNode("nv", model: "h100")]
+        let job = makeJob("r2", kind: .training, chips: 8, tiers: [["ascend-910c"], ["h100"]], priority: 100)
+        let running = [makeRunning("r2", on: "nv", chips: Array(0..<8))]
+        let free = try SchedulingEngine(snapshot: ClusterSnapshot(nodes: fleet, running: running, catalog: catalog))
+        #expect(free.hasRoom(for: job, onTier: 0, now: 100, policy: .binPack))
+        // A lower-priority job holds 9 of the 16 chips: the plan would preempt it, a return must not.
+        let busy = try SchedulingEngine(
+            snapshot: ClusterSnapshot(
+                nodes: fleet, running: running + [makeRunning("low", on: "asc", chips: Array(0..<9))],
+                catalog: catalog))
+        var pinned = FallbackLadder(tierCount: 2, waitingSince: 100)
+        pinned.returnToPreferred(at: 100)
+        let wouldPreempt = busy.plan(queue: [PendingJob(job, ladder: pinned)], now: 100, policy: .binPack)
+        #expect(wouldPreempt.preemptions.map(\.victim) == ["low"], "a plain plan would preempt it")
+        #expect(!busy.hasRoom(for: job, onTier: 0, now: 100, policy: .binPack))
     }
 }

@@ -269,3 +269,40 @@ struct SimulatorNodeLossTests {
         }
     }
 }
+
+@Suite("Simulator: returning to the first tier")
+struct ReturnToPreferredTests {
+    @Test("after falling back, training returns to its first tier at a checkpoint once that tier was healthy")
+    func returns() throws {
+        let nodes = [makeNode("asc", model: "ascend-910c", chips: 16), makeNode("nv", model: "h100")]
+        var job = trace(
+            "r2", submit: 0, seconds: 36_000, chips: 8, kind: .training, tiers: [["ascend-910c"], ["h100"]],
+            fallback: FallbackRule(maxFailuresPerTier: 1, returnToPreferredHealthyFor: 1800))
+        job.steps = SimulatedRun(seconds: 36_000, steps: 200, checkpointEverySteps: 10)
+        let report = try simulate(
+            nodes, [job], policy: .heterogeneityAware, faults: FaultProfile(chipFaultsPerHour: ["ascend-910c": 0.3]))
+        let story = report.decisions.filter { $0.job == "r2" }
+        #expect(try outcome(report, "r2").state == .completed)
+        let fellBack = try #require(story.firstIndex { $0.kind == .fellBack })
+        let returned = try #require(story.firstIndex { $0.kind == .returned }, "\(story.map(\.kind))")
+        #expect(returned > fellBack)
+        // Nothing ran on the 910C meanwhile, so the window counts from the fallback.
+        #expect(story[returned].time - story[fellBack].time >= 1800)
+        #expect(story[returned].tier == 0)
+        #expect(story[returned].detail.contains("window 30m"))
+        // At a checkpoint: a whole number of 10-step intervals after the H100 attempt started.
+        let onH100 = try #require(story[fellBack...].first { $0.kind == .placed })
+        let step = 36_000.0 / 200
+        let intervals = (story[returned].time - onH100.time) / (10 * step)
+        #expect(abs(intervals - intervals.rounded()) < 1e-6, "returned \(intervals) checkpoint intervals in")
+        let next = try #require(story[returned...].first { $0.kind == .placed })
+        #expect(next.chipModel == "ascend-910c")
+        #expect(next.time == story[returned].time, "the 910C had room, so it starts at once")
+        // A second return, if any, waits twice the window.
+        let fallbacks = story.indices.filter { story[$0].kind == .fellBack }
+        let returns = story.indices.filter { story[$0].kind == .returned }
+        if returns.count > 1 {
+            #expect(story[returns[1]].time - story[fallbacks[1]].time >= 3600)
+        }
+    }
+}

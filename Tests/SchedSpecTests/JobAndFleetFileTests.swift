@@ -30,6 +30,7 @@ struct JobAndFleetFileTests {
               maxFailuresPerTier: 3
               maxWaitPerTier: 30m
               minInterNodeBandwidthGBps: 50
+              returnToPreferred: {healthyFor: 2h}
             topology:
               maxDomains: 1
               maxDomainsWait: 10m
@@ -37,9 +38,36 @@ struct JobAndFleetFileTests {
         #expect(job.tiers.map(\.name) == ["ascend", "h800|h100", "family nvidia"])
         #expect(job.shape(onTier: 1) == JobShape(chipsPerNode: 8, nodes: 16))
         #expect(
-            job.fallback == FallbackRule(maxFailuresPerTier: 3, maxWaitPerTier: 1800, minInterNodeBandwidthGBps: 50))
+            job.fallback
+                == FallbackRule(
+                    maxFailuresPerTier: 3, maxWaitPerTier: 1800, minInterNodeBandwidthGBps: 50,
+                    returnToPreferredHealthyFor: 7200))
         #expect(job.timeLimit == 259_200.0, "72h")
         #expect(job.topology == GangTopology(maxDomains: 1, maxDomainsWait: 600))
+    }
+
+    @Test(
+        "returnToPreferred needs a positive window and a second tier, and says so with the line",
+        arguments: [
+            (
+                "tiers:\n  - models: [h100]\n  - models: [h800]\nfallback:\n  returnToPreferred: {healthyFor: 0}\n",
+                "job.yaml:7: fallback.returnToPreferred.healthyFor: the healthy window is a positive duration"
+            ),
+            (
+                "tiers:\n  - models: [h100]\nfallback:\n  returnToPreferred: {healthyFor: 1h}\n",
+                "job.yaml:6: fallback.returnToPreferred: returning to the preferred tier needs at least two tiers"
+            ),
+            (
+                "tiers:\n  - models: [h100]\n  - models: [h800]\nfallback:\n  returnToPreferred: {after: 1h}\n",
+                "job.yaml:7: fallback.returnToPreferred.after: unknown field; did you mean 'healthyFor'?"
+            ),
+        ])
+    func returnToPreferredMistakes(body: String, message: String) {
+        #expect {
+            try JobFile.parse("id: j\nkind: training\n" + body, file: "job.yaml", catalog: catalog)
+        } throws: { error in
+            "\(error)".hasPrefix(message)
+        }
     }
 
     @Test("an unknown chip in a job file names the line and the closest known models")

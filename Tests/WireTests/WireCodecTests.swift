@@ -11,7 +11,7 @@ struct WireCodecTests {
             .register(
                 Register(node: Node(id: "n1", chips: [Chip(index: 0, model: "h100", memoryGiB: 80, numaNode: 0)]))),
             .heartbeat(Heartbeat(unhealthyChips: [3], interNodeBandwidthGBps: 12.5)),
-            .started(AttemptRef(job: "j", attempt: 2)),
+            .started(AttemptRef(job: "j", attempt: 2)), .checkpoint(CheckpointReport(job: "j", attempt: 2, step: 40)),
             .exited(
                 Exit(
                     job: "j", attempt: 2, outcome: .fault, message: "chip 3", step: 40, checkpointStep: 30, faultChip: 3
@@ -23,6 +23,7 @@ struct WireCodecTests {
             .fallback(FallbackRequest(job: "j", reason: "slow fabric")), .ok(JSONText("{\"a\":1}")),
             .err(ErrorReply(.unknownChip, "no such chip")),
             .event(PlacementEvent(seq: 1, time: 2, kind: .fellBack, job: "j", message: "moved", details: ["to": "1"])),
+            .event(PlacementEvent(seq: 2, time: 3, kind: .returned, job: "j", message: "back", details: ["to": "0"])),
             .bye,
         ]
         for message in messages {
