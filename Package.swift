@@ -75,6 +75,9 @@ let package = Package(
             dependencies: ["CoordinatorKit", "SchedSpec", "ProgramSupport", argumentParser, logging],
             path: "Coordinator/sched-coordinator"
         ),
+        // Finding a host's chips: sysfs PCI functions joined with the vendor tools' listings (parsers
+        // for nvidia-smi, npu-smi, cnmon, hy-smi, xpu-smi, mthreads-gmi, mx-smi, ixsmi, efsmi).
+        .target(name: "NodeDiscovery", dependencies: ["SchedCore"], path: "Agents/NodeDiscovery"),
         .target(
             name: "AgentKit",
             dependencies: ["SchedCore", "SchedSpec", "SchedSim", "Wire", nio, nioPosix, logging],
@@ -114,6 +117,7 @@ let package = Package(
             dependencies: ["SchedSpec", "SchedCore", "SchedTestSupport"]
         ),
         .testTarget(name: "SchedSimTests", dependencies: ["SchedSim", "SchedTestSupport"]),
+        .testTarget(name: "NodeDiscoveryTests", dependencies: ["NodeDiscovery", "SchedSpec", "SchedTestSupport"]),
         .testTarget(
             name: "WireTests",
             dependencies: [

@@ -28,11 +28,15 @@ public struct ChipModel: Hashable, Sendable {
     public var relativeInference: Double
     /// Environment variables the runner sets to the placed chip indices.
     public var visibleDevicesVariables: [String]
+    /// What the vendor tool calls this model (`910B`, `A100`): matched inside the tool's name with
+    /// case and punctuation ignored, the longest match of the vendor's models winning.
+    public var toolNames: [String]
 
     public init(
         id: ChipModelID, displayName: String? = nil, vendor: String, family: ChipFamily, memoryGiB: Double,
         bf16DenseTFLOPS: Double? = nil, intraNodeLinkGBps: Double? = nil,
-        relativeTraining: Double, relativeInference: Double, visibleDevicesVariables: [String] = []
+        relativeTraining: Double, relativeInference: Double, visibleDevicesVariables: [String] = [],
+        toolNames: [String] = []
     ) {
         self.id = id
         self.displayName = displayName ?? id.name
@@ -44,6 +48,7 @@ public struct ChipModel: Hashable, Sendable {
         self.relativeTraining = relativeTraining
         self.relativeInference = relativeInference
         self.visibleDevicesVariables = visibleDevicesVariables
+        self.toolNames = toolNames
     }
 
     /// Relative throughput of a job of `kind` on this chip; batch work is weighed like training.

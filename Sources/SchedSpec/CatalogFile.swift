@@ -4,7 +4,7 @@ import SchedCore
 public enum CatalogFile {
     static let fields = [
         "id", "name", "vendor", "family", "memoryGiB", "bf16DenseTFLOPS", "intraNodeLinkGBps", "relativeTraining",
-        "relativeInference", "visibleDevices",
+        "relativeInference", "visibleDevices", "toolNames",
     ]
 
     /// Loads `path`, then applies each override file in order: an entry whose `id` is known replaces
@@ -73,7 +73,8 @@ public enum CatalogFile {
                     try node.nonNegativeDouble()
                 },
                 visibleDevicesVariables: try fields["visibleDevices"]?.stringList() ?? existing?.visibleDevicesVariables
-                    ?? []
+                    ?? [],
+                toolNames: try fields["toolNames"]?.stringList() ?? existing?.toolNames ?? []
             )
             catalog.upsert(model)
         }
