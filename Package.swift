@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "sched-agent",
             dependencies: [
-                "AgentKit", "ProgramSupport", argumentParser, logging,
+                "AgentKit", "NodeDiscovery", "ProgramSupport", "Wire", argumentParser, logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Agents/sched-agent"

@@ -10,6 +10,18 @@ public struct PCIAccelerator: Equatable, Sendable, Codable {
     /// Nil where sysfs says -1 (unknown: VMs, single-socket hosts, some Ascend servers).
     public var numaNode: Int?
     public var localCPUs: [Int]
+
+    public init(
+        address: String, vendor: AcceleratorVendor, deviceID: UInt16, classCode: UInt32, numaNode: Int?,
+        localCPUs: [Int]
+    ) {
+        self.address = address
+        self.vendor = vendor
+        self.deviceID = deviceID
+        self.classCode = classCode
+        self.numaNode = numaNode
+        self.localCPUs = localCPUs
+    }
 }
 
 /// The host as sysfs describes it, under a root that tests point at a fake tree.

@@ -11,7 +11,15 @@ import Wire
 struct SchedAgent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sched-agent",
-        abstract: "The HeteroSched node agent. Today it plays the nodes of a fleet file (--simulate).",
+        abstract: "The HeteroSched node agent: finds the host's chips, registers them and runs placed jobs.",
+        subcommands: [RunAgent.self, InventoryCommand.self],
+        defaultSubcommand: RunAgent.self)
+}
+
+struct RunAgent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Serve the coordinator (the default): this host's chips, or a simulated fleet (--simulate).",
         discussion: """
             With --simulate FLEET.yaml, every node of the fleet registers on its own connection, heartbeats, \
             runs placed jobs in simulated time (a job's length on an H100 scaled by the chip model's relative \

@@ -1,3 +1,4 @@
+import ProgramSupport
 import ArgumentParser
 import Foundation
 import SchedCore

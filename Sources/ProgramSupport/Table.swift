@@ -1,9 +1,14 @@
 /// Left-aligned columns, two spaces apart, for terminal output.
-struct Table {
-    var header: [String]
-    var rows: [[String]] = []
+public struct Table {
+    public var header: [String]
+    public var rows: [[String]] = []
 
-    func render() -> String {
+    public init(header: [String], rows: [[String]] = []) {
+        self.header = header
+        self.rows = rows
+    }
+
+    public func render() -> String {
         let columns = header.indices.map { column in
             ([header] + rows).map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0
         }
