@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Wire", targets: ["Wire"]),
         .executable(name: "sched-coordinator", targets: ["sched-coordinator"]),
         .executable(name: "sched-agent", targets: ["sched-agent"]),
+        .executable(name: "sched-attempt", targets: ["sched-attempt"]),
         .executable(name: "schedctl", targets: ["schedctl"]),
         .executable(name: "sched-bench", targets: ["sched-bench"]),
     ],
@@ -78,9 +79,14 @@ let package = Package(
         // Finding a host's chips: sysfs PCI functions joined with the vendor tools' listings (parsers
         // for nvidia-smi, npu-smi, cnmon, hy-smi, xpu-smi, mthreads-gmi, mx-smi, ixsmi, efsmi).
         .target(name: "NodeDiscovery", dependencies: ["SchedCore"], path: "Agents/NodeDiscovery"),
+        // libnuma (libnuma-dev; scripts/setup.sh installs it).
+        .systemLibrary(name: "CNuma", path: "Agents/CNuma", providers: [.apt(["libnuma-dev"])]),
+        // The supervisor of one job attempt: binds to a NUMA node, starts the job in its own process
+        // group with its output in a file, and records how it ended.
+        .executableTarget(name: "sched-attempt", dependencies: ["CNuma"], path: "Agents/sched-attempt"),
         .target(
             name: "AgentKit",
-            dependencies: ["SchedCore", "SchedSpec", "SchedSim", "Wire", nio, nioPosix, logging],
+            dependencies: ["SchedCore", "SchedSpec", "SchedSim", "NodeDiscovery", "Wire", nio, nioPosix, logging],
             path: "Agents/AgentKit"
         ),
         .executableTarget(
@@ -117,7 +123,9 @@ let package = Package(
             dependencies: ["SchedSpec", "SchedCore", "SchedTestSupport"]
         ),
         .testTarget(name: "SchedSimTests", dependencies: ["SchedSim", "SchedTestSupport"]),
-        .testTarget(name: "NodeDiscoveryTests", dependencies: ["NodeDiscovery", "SchedSpec", "SchedTestSupport"]),
+        .testTarget(
+            name: "NodeDiscoveryTests", dependencies: ["NodeDiscovery", "SchedSpec", "SchedTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "WireTests",
             dependencies: [
@@ -126,7 +134,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands"]
+            dependencies: ["SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery"]
         ),
     ]
 )

@@ -2,7 +2,9 @@ import AgentKit
 import ArgumentParser
 import Foundation
 import Logging
+import NodeDiscovery
 import ProgramSupport
+import SchedCore
 import SchedSpec
 import ServiceLifecycle
 import Wire
@@ -21,11 +23,16 @@ struct RunAgent: AsyncParsableCommand {
         commandName: "run",
         abstract: "Serve the coordinator (the default): this host's chips, or a simulated fleet (--simulate).",
         discussion: """
-            With --simulate FLEET.yaml, every node of the fleet registers on its own connection, heartbeats, \
-            runs placed jobs in simulated time (a job's length on an H100 scaled by the chip model's relative \
-            throughput, divided by --time-scale), checkpoints training every N steps, and injects the faults \
-            the fleet file describes, from --seed. Discovery of real chips and running real processes come \
-            with the real agent.
+            On a host: finds the chips (as `sched-agent inventory` prints them), registers them, and runs \
+            each placed attempt as a process under `sched-attempt` (bound to the NUMA node nearest its \
+            chips, in its own process group, with the vendor's visible-devices variable and HETEROSCHED_* \
+            set, output kept in --data-dir for `schedctl logs`). Cancel and time limits send SIGTERM to the \
+            group and SIGKILL after --kill-grace. Chip health from the vendor tools goes out with the \
+            heartbeats. Attempts outlive the agent: a restarted agent re-adopts them from --data-dir.
+
+            With --simulate FLEET.yaml (or --scenario), every node of the fleet registers on its own \
+            connection and plays placed jobs in simulated time (a job's length on an H100 scaled by the \
+            chip model's relative throughput, divided by --time-scale), with the faults the file describes.
             """)
 
     @Option(help: "Fleet file whose nodes to play (deploy/fleets/*.yaml).")
@@ -43,8 +50,32 @@ struct RunAgent: AsyncParsableCommand {
         name: .customLong("token-file"), help: "File whose first line is the shared token (or HETEROSCHED_TOKEN_FILE).")
     var tokenFile: String?
 
-    @Option(help: "Chip catalog file (default: deploy/catalog/chips.yaml, then /etc/heterosched/chips.yaml).")
-    var catalog: String?
+    @OptionGroup var discovery: DiscoveryOptions
+
+    @Option(name: .customLong("data-dir"), help: "Where attempts' state and output are kept (a host's agent only).")
+    var dataDirectory = "/var/lib/heterosched-agent"
+
+    @Option(name: .customLong("node-name"), help: "The name this host registers under (default: its hostname).")
+    var nodeName: String?
+
+    @Option(help: "The host's scale-out domain, KIND:NAME (switch:leaf-3, supernode:sn-0).")
+    var domain: String?
+
+    @Option(help: "A label KEY=VALUE to register; repeatable.")
+    var label: [String] = []
+
+    @Option(name: .customLong("inter-node-bandwidth"), help: "Scale-out bandwidth of this host in GB/s.")
+    var interNodeBandwidth: Double?
+
+    @Option(name: .customLong("kill-grace"), help: "Seconds between SIGTERM and SIGKILL when stopping a job.")
+    var killGrace = 10.0
+
+    @Option(name: .customLong("health-interval"), help: "Seconds between chip health checks with the vendor tools.")
+    var healthInterval = 30.0
+
+    @Option(
+        name: .customLong("attempt-helper"), help: "The sched-attempt executable (default: beside sched-agent).")
+    var attemptHelper: String?
 
     @Option(
         name: .customLong("time-scale"),
@@ -61,13 +92,19 @@ struct RunAgent: AsyncParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
-        guard (simulate == nil) != (scenario == nil) else {
-            throw ValidationError(
-                "this build of sched-agent plays simulated nodes only: pass --simulate FLEET.yaml "
-                    + "(for example deploy/fleets/demo.yaml) or --scenario SCENARIO.yaml, one of the two")
+        guard simulate == nil || scenario == nil else {
+            throw ValidationError("--simulate and --scenario both name a fleet to play: pass one of the two")
         }
         guard (timeScale ?? 1) > 0 else { throw ValidationError("--time-scale must be positive") }
         guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
+        guard killGrace >= 0 else { throw ValidationError("--kill-grace must not be negative") }
+        guard healthInterval > 0 else { throw ValidationError("--health-interval must be positive") }
+        if let domain, domain.split(separator: ":").count != 2 {
+            throw ValidationError("--domain is KIND:NAME (for example switch:leaf-3), got '\(domain)'")
+        }
+        for item in label where item.split(separator: "=", maxSplits: 1).count != 2 {
+            throw ValidationError("--label is KEY=VALUE, got '\(item)'")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
@@ -82,41 +119,97 @@ struct RunAgent: AsyncParsableCommand {
             throw ValidationError("the coordinator address is host:port, got '\(address)'")
         }
         do {
-            let catalog = try Defaults.catalog(path: catalog, overrides: [])
-            var fleet: FleetSpec
-            var scale = timeScale ?? 60
-            var faultSeed = seed ?? 1
-            if let scenario {
-                let spec = try ScenarioFile.load(path: scenario, catalog: catalog)
-                fleet = spec.fleet
-                fleet.name = spec.name
-                scale = timeScale ?? spec.timeScale
-                faultSeed = seed ?? spec.seed
-            } else {
-                fleet = try FleetFile.load(path: simulate!, catalog: catalog)
-            }
             let token = try Defaults.token(file: tokenFile)
-            logger.info("playing \(fleet.nodes.count) nodes of \(fleet.name) against \(endpoint), time x\(scale)")
-            let players = SimulatedFleet(
-                fleet: fleet, endpoint: endpoint, token: token, catalog: catalog, timeScale: scale,
-                heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: faultSeed, logger: logger)
-            // SIGTERM or SIGINT ends every node's session.
+            let service: any Service
+            if simulate == nil && scenario == nil {
+                service = try hostService(endpoint: endpoint, token: token, logger: logger)
+            } else {
+                service = try fleetService(endpoint: endpoint, token: token, logger: logger)
+            }
+            // SIGTERM or SIGINT ends the sessions; a host's attempts keep running.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: FleetService(players: players))],
-                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         } catch let error as SetupError {
             throw ValidationError(error.description)
         } catch let error as SpecError {
             throw ValidationError(error.description)
+        } catch let error as RunnerError {
+            throw ValidationError(error.description)
         }
+    }
+
+    func fleetService(endpoint: WireEndpoint, token: String, logger: Logger) throws -> any Service {
+        let catalog = try Defaults.catalog(path: discovery.catalog, overrides: [])
+        var fleet: FleetSpec
+        var scale = timeScale ?? 60
+        var faultSeed = seed ?? 1
+        if let scenario {
+            let spec = try ScenarioFile.load(path: scenario, catalog: catalog)
+            fleet = spec.fleet
+            fleet.name = spec.name
+            scale = timeScale ?? spec.timeScale
+            faultSeed = seed ?? spec.seed
+        } else {
+            fleet = try FleetFile.load(path: simulate!, catalog: catalog)
+        }
+        logger.info("playing \(fleet.nodes.count) nodes of \(fleet.name) against \(endpoint), time x\(scale)")
+        let players = SimulatedFleet(
+            fleet: fleet, endpoint: endpoint, token: token, catalog: catalog, timeScale: scale,
+            heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: faultSeed, logger: logger)
+        return AgentService { await players.run() }
+    }
+
+    func hostService(endpoint: WireEndpoint, token: String, logger: Logger) throws -> any Service {
+        let scanner = try discovery.scanner()
+        let inventory = scanner.scan()
+        for warning in inventory.warnings { logger.warning("\(warning)") }
+        guard !inventory.chips.isEmpty else {
+            throw SetupError(
+                "no accelerators found on this host (sysfs at \(discovery.sysfsRoot)): nothing to register; "
+                    + "`sched-agent inventory` shows what discovery sees")
+        }
+        var labels: [String: String] = [:]
+        for item in label {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            labels[String(parts[0])] = String(parts[1])
+        }
+        let name = nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
+        let node = Node(
+            id: NodeID(name), chips: inventory.chips, numaNodes: inventory.numaNodes, labels: labels,
+            domain: domain.map {
+                let parts = $0.split(separator: ":")
+                return TopologyDomain(kind: String(parts[0]), name: String(parts[1]))
+            }, interNodeBandwidthGBps: interNodeBandwidth)
+        let helper =
+            attemptHelper
+            ?? (Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("sched-attempt").path
+                ?? "sched-attempt")
+        guard FileManager.default.isExecutableFile(atPath: helper) else {
+            throw SetupError(
+                "the attempt supervisor \(helper) is missing: install sched-attempt beside sched-agent, or pass --attempt-helper PATH"
+            )
+        }
+        let runner = try AttemptRunner(
+            directory: dataDirectory + "/attempts", helper: helper, killGrace: killGrace,
+            environment: ProcessInfo.processInfo.environment, logger: logger)
+        let models = Dictionary(grouping: inventory.chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
+        logger.info(
+            "\(name): \(models.joined(separator: ", ")) on \(inventory.numaNodes.count) NUMA node(s); serving \(endpoint)"
+        )
+        let agent = HostAgent(
+            node: node, endpoint: endpoint, token: token, runner: runner, scanner: scanner,
+            heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)),
+            healthInterval: .milliseconds(Int(healthInterval * 1000)), logger: logger)
+        return AgentService { await agent.run() }
     }
 }
 
-struct FleetService: Service {
-    let players: SimulatedFleet
+/// Runs the agent's sessions until a graceful shutdown.
+struct AgentService: Service {
+    let body: @Sendable () async -> Void
     func run() async throws {
-        await cancelWhenGracefulShutdown { await players.run() }
+        await cancelWhenGracefulShutdown { await body() }
     }
 }

@@ -53,6 +53,7 @@ struct AgentSession {
                 case .heartbeat(let beat): await state.heartbeat(node: node, session: open, beat)
                 case .started(let attempt): try await state.started(attempt, node: node)
                 case .checkpoint(let report): try await state.checkpointed(report, node: node)
+                case .chunk(let chunk): await state.deliver(chunk, from: node)
                 case .exited(let exit): try await state.exited(exit, node: node)
                 case .register:
                     outbox.send(.err(ErrorReply(.notAllowed, "this session has registered \(node) already")))

@@ -14,6 +14,9 @@ struct ClientSession {
             case .watch(let request):
                 try await watch(request, &lines)
                 return
+            case .output(let request):
+                try await output(request, &lines)
+                return
             case .bye:
                 return
             default:
@@ -34,7 +37,8 @@ struct ClientSession {
             case .fallback(let request): return ok(try await state.operatorFallback(request))
             case .hello, .challenge, .auth:
                 return .err(ErrorReply(.notAllowed, "the session is already open"))
-            case .register, .heartbeat, .started, .checkpoint, .exited, .run, .kill, .ok, .err, .event, .watch, .bye:
+            case .register, .heartbeat, .started, .checkpoint, .exited, .run, .kill, .tail, .untail, .chunk, .ok, .err,
+                .event, .watch, .output, .bye:
                 return .err(ErrorReply(.notAllowed, "a client cannot send \(verb(of: message))"))
             }
         } catch {
@@ -60,6 +64,37 @@ struct ClientSession {
             group.cancelAll()
         }
         await state.removeWatcher(id)
+    }
+
+    /// The session becomes a stream of `CHUNK` lines of an attempt's output, relayed from the agent
+    /// that ran it, until the last one (or the client goes away).
+    func output(_ request: OutputRequest, _ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator)
+        async throws
+    {
+        let opened: OutputStream
+        do {
+            opened = try await state.openOutput(request)
+        } catch {
+            outbox.send(.err(error))
+            return
+        }
+        outbox.send(
+            .ok(
+                JSONText(
+                    WireCodec.json(["job": request.job, "attempt": String(opened.attempt), "node": opened.node.name]))))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await chunk in opened.chunks {
+                    var relayed = chunk
+                    relayed.request = nil
+                    guard outbox.send(.chunk(relayed)) else { return }
+                }
+            }
+            // The client closes after the last chunk; anything it sends only says it is still there.
+            while try await lines.next() != nil {}
+            group.cancelAll()
+        }
+        await state.closeOutput(opened.id)
     }
 
     func ok<T: Encodable>(_ value: T) -> WireMessage { .ok(JSONText(WireCodec.json(value))) }

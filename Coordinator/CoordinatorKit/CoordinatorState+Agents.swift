@@ -271,6 +271,7 @@ extension CoordinatorState {
         entry.writer = nil
         entry.session = nil
         nodes[id] = entry
+        endOutputStreams(of: id)
         dirty = true
     }
 

@@ -115,6 +115,8 @@ extension CoordinatorState {
             else { continue }
             record.state = .placed
             record.attempt += 1
+            record.attemptNodes = (record.attemptNodes ?? [:]).merging(
+                [String(record.attempt): placement.assignments[0].node.name]) { $1 }
             _ = record.ladder.handle(.placed(at: now), rule: record.job.fallback)
             record.reason = nil
             record.placement = PlacementRecord(
@@ -215,7 +217,7 @@ extension CoordinatorState {
             numaNodes: assignment.numaNodes, command: record.run.command, env: env, checkpointDirectory: checkpoint,
             timeLimitSeconds: record.job.timeLimit, simulation: record.run.simulation,
             resumeStep: record.checkpointStep,
-            rank: rank, nodes: placement.assignments.count)
+            rank: rank, nodes: placement.assignments.count, workingDirectory: record.run.workingDirectory)
     }
 
     /// Back to the queue on the same tier (the ladder decides about tiers elsewhere).

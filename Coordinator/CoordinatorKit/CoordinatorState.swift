@@ -48,6 +48,9 @@ actor CoordinatorState {
     /// When each chip model last failed an attempt, since this coordinator started: a job returns
     /// to its first tier only once that tier has been healthy for the job's window.
     var faultHistory = FaultHistory()
+    /// Output relays in progress: request number -> the node asked, and the client's stream.
+    var outputStreams: [Int: (node: NodeID, continuation: AsyncStream<OutputChunk>.Continuation)] = [:]
+    var nextOutputRequest = 1
 
     struct Watcher {
         var job: String?

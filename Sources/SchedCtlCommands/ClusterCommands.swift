@@ -1,6 +1,6 @@
-import ProgramSupport
 import ArgumentParser
 import Foundation
+import ProgramSupport
 import SchedCore
 import Wire
 
@@ -51,14 +51,27 @@ struct WatchCommand: AsyncParsableCommand {
 
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "logs", abstract: "A job's placement log; -f keeps following it.")
+        commandName: "logs",
+        abstract: "A job's output (stdout and stderr of its latest attempt), or with --events its placement log.",
+        discussion: """
+            The output is kept by the agent that ran the attempt and relayed by the coordinator; that node \
+            must be connected. -f keeps streaming until the attempt ends (with --events: until interrupted).
+            """)
 
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "Job id.") var job: String
     @Flag(name: .shortAndLong, help: "Keep following.") var follow = false
-    @Flag(help: "Print JSON lines.") var json = false
+    @Option(help: "This attempt's output instead of the latest's.") var attempt: Int?
+    @Flag(help: "The job's placement log instead of its output.") var events = false
+    @Flag(help: "With --events: print JSON lines.") var json = false
+
+    func validate() throws {
+        if attempt != nil && events { throw ValidationError("--attempt picks an output; it does not go with --events") }
+        if let attempt, attempt < 1 { throw ValidationError("--attempt counts from 1") }
+    }
 
     func run() async throws {
+        guard events else { return try await output() }
         if follow {
             return try await SchedCtlCommands.follow(
                 connection: connection, request: WatchRequest(after: 0, job: job), json: json)
@@ -67,6 +80,19 @@ struct LogsCommand: AsyncParsableCommand {
             try await session.request(.logs(JobRef(job: job)), as: [PlacementEvent].self)
         }
         for event in events { printLine(json ? WireCodec.json(event) : render(event)) }
+    }
+
+    func output() async throws {
+        let failure: String? = try await connection.withSession { session in
+            _ = try await session.request(.output(OutputRequest(job: job, attempt: attempt, follow: follow)))
+            while let message = try await session.receive() {
+                guard case .chunk(let chunk) = message else { continue }
+                if !chunk.data.isEmpty { FileHandle.standardOutput.write(Data(chunk.data.utf8)) }
+                if chunk.end { return chunk.error }
+            }
+            return "the coordinator closed the connection before the output ended"
+        }
+        if let failure { fail(failure) }
     }
 }
 

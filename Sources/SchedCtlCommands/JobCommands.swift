@@ -1,6 +1,6 @@
-import ProgramSupport
 import ArgumentParser
 import Foundation
+import ProgramSupport
 import SchedCore
 import Wire
 

@@ -34,7 +34,8 @@ public struct FakeHost {
 
     public init(root: String) throws {
         self.root = root
-        try FileManager.default.createDirectory(atPath: root + "/sys/bus/pci/devices", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: root + "/sys/bus/pci/devices", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/tools", withIntermediateDirectories: true)
     }
 
@@ -54,7 +55,8 @@ public struct FakeHost {
         let path = sysfs + "/devices/system/node/node\(id)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try write(path + "/cpulist", cpus + "\n")
-        try write(path + "/meminfo", "Node \(id) MemTotal:       \(memoryGiB * 1_048_576) kB\nNode \(id) MemFree: 1 kB\n")
+        try write(
+            path + "/meminfo", "Node \(id) MemTotal:       \(memoryGiB * 1_048_576) kB\nNode \(id) MemFree: 1 kB\n")
         try write(path + "/distance", distances.map(String.init).joined(separator: " ") + "\n")
     }
 
@@ -87,10 +89,13 @@ public struct FakeHost {
                     address: "0000:\(bus):00.0", vendor: 0x19e5, device: 0xd802, numaNode: numa,
                     localCPUs: numa == 0 ? "0-15" : "16-31"))
             let id = String(npu).padding(toLength: 6, withPad: " ", startingAt: 0)
-            rows.append("| \(id)910B3               | OK            | 93.9        40                0    / 0             |")
             rows.append(
-                "| 0                         | 0000:\(bus.uppercased()):00.0  | 0           0    / 0          3385 / 65536         |")
-            rows.append("+===========================+===============+====================================================+")
+                "| \(id)910B3               | OK            | 93.9        40                0    / 0             |")
+            rows.append(
+                "| 0                         | 0000:\(bus.uppercased()):00.0  | 0           0    / 0          3385 / 65536         |"
+            )
+            rows.append(
+                "+===========================+===============+====================================================+")
         }
         try host.add(Device(address: "0000:3b:00.0", vendor: 0x19e5, device: 0x0222, classCode: 0x020000, numaNode: 0))
         try host.add(
@@ -111,7 +116,9 @@ public struct FakeHost {
             """
         let map =
             "NPU ID  Chip ID  Chip Logic ID  Chip Name\n"
-            + (0..<8).map { "\($0)       0        \($0)              Ascend910B\n\($0)       1        MCU            Ascend910B" }
+            + (0..<8).map {
+                "\($0)       0        \($0)              Ascend910B\n\($0)       1        MCU            Ascend910B"
+            }
             .joined(separator: "\n")
         try host.addTool("npu-smi", output: info, byArguments: ["info -m": map])
         return host

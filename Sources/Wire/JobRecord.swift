@@ -33,6 +33,8 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var tierHistory: [TierVisit]
     /// What the agent said when the last attempt ended.
     public var lastExit: String?
+    /// The first node of each attempt, by attempt number: where its output is kept.
+    public var attemptNodes: [String: String]?
 
     public init(job: Job, run: RunSpec) {
         self.job = job

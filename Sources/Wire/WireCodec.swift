@@ -15,6 +15,10 @@ public enum WireCodec {
         case .exited(let body): line("EXITED", body)
         case .run(let body): line("RUN", body)
         case .kill(let body): line("KILL", body)
+        case .tail(let body): line("TAIL", body)
+        case .untail(let body): line("UNTAIL", body)
+        case .chunk(let body): line("CHUNK", body)
+        case .output(let body): line("OUTPUT", body)
         case .submit(let body): line("SUBMIT", body)
         case .cancel(let body): line("CANCEL", body)
         case .jobs(let body): line("JOBS", body)
@@ -60,6 +64,10 @@ public enum WireCodec {
             case "EXITED": return .success(.exited(try decode(body, verb)))
             case "RUN": return .success(.run(try decode(body, verb)))
             case "KILL": return .success(.kill(try decode(body, verb)))
+            case "TAIL": return .success(.tail(try decode(body, verb)))
+            case "UNTAIL": return .success(.untail(try decode(body, verb)))
+            case "CHUNK": return .success(.chunk(try decode(body, verb)))
+            case "OUTPUT": return .success(.output(try decode(body, verb)))
             case "SUBMIT": return .success(.submit(try decode(body, verb)))
             case "CANCEL": return .success(.cancel(try decode(body, verb)))
             case "JOBS": return .success(.jobs(body.isEmpty ? JobsQuery() : try decode(body, verb)))
@@ -87,7 +95,8 @@ public enum WireCodec {
 
     public static let knownVerbs = [
         "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "CHECKPOINT", "EXITED", "RUN", "KILL",
-        "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "LOGS", "WATCH", "FALLBACK", "OK", "ERR", "EVENT", "BYE",
+        "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "LOGS", "OUTPUT", "WATCH",
+        "FALLBACK", "OK", "ERR", "EVENT", "BYE",
     ]
 
     // MARK: JSON

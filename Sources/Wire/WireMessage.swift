@@ -19,6 +19,10 @@ public enum WireMessage: Equatable, Sendable {
     // Coordinator to agent.
     case run(RunOrder)
     case kill(KillOrder)
+    case tail(TailRequest)
+    case untail(TailStop)
+    // An attempt's output: agent to coordinator, and coordinator to client.
+    case chunk(OutputChunk)
     // Client to coordinator.
     case submit(Submit)
     case cancel(JobRef)
@@ -28,6 +32,7 @@ public enum WireMessage: Equatable, Sendable {
     case logs(JobRef)
     case watch(WatchRequest)
     case fallback(FallbackRequest)
+    case output(OutputRequest)
     // Replies and the event stream.
     case ok(JSONText)
     case err(ErrorReply)
@@ -159,6 +164,7 @@ public struct RunOrder: Codable, Equatable, Sendable {
     public var numaNodes: [Int]
     public var command: [String]
     public var env: [String: String]
+    public var workingDirectory: String?
     public var checkpointDirectory: String?
     public var timeLimitSeconds: Double?
     /// Simulated agents: run time on the reference chip (H100), and the training schedule.
@@ -172,7 +178,8 @@ public struct RunOrder: Codable, Equatable, Sendable {
     public init(
         job: String, attempt: Int, kind: JobKind, tier: Int, tierName: String, chipModel: String, chips: [Int],
         numaNodes: [Int], command: [String], env: [String: String], checkpointDirectory: String?,
-        timeLimitSeconds: Double?, simulation: SimulatedRun?, resumeStep: Int, rank: Int = 0, nodes: Int = 1
+        timeLimitSeconds: Double?, simulation: SimulatedRun?, resumeStep: Int, rank: Int = 0, nodes: Int = 1,
+        workingDirectory: String? = nil
     ) {
         self.job = job
         self.attempt = attempt
@@ -190,14 +197,16 @@ public struct RunOrder: Codable, Equatable, Sendable {
         self.resumeStep = resumeStep
         self.rank = rank
         self.nodes = nodes
+        self.workingDirectory = workingDirectory
     }
 
     enum CodingKeys: String, CodingKey {
-        case job, attempt, kind, tier, tierName, chipModel, chips, numaNodes, command, env, checkpointDirectory
+        case job, attempt, kind, tier, tierName, chipModel, chips, numaNodes, command, env, workingDirectory
+        case checkpointDirectory
         case timeLimitSeconds, simulation, resumeStep, rank, nodes
     }
 
-    /// `rank` and `nodes` may be absent (a single node).
+    /// `rank`, `nodes` and `workingDirectory` may be absent.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         job = try container.decode(String.self, forKey: .job)
@@ -210,6 +219,7 @@ public struct RunOrder: Codable, Equatable, Sendable {
         numaNodes = try container.decode([Int].self, forKey: .numaNodes)
         command = try container.decode([String].self, forKey: .command)
         env = try container.decode([String: String].self, forKey: .env)
+        workingDirectory = try container.decodeIfPresent(String.self, forKey: .workingDirectory)
         checkpointDirectory = try container.decodeIfPresent(String.self, forKey: .checkpointDirectory)
         timeLimitSeconds = try container.decodeIfPresent(Double.self, forKey: .timeLimitSeconds)
         simulation = try container.decodeIfPresent(SimulatedRun.self, forKey: .simulation)
@@ -228,6 +238,54 @@ public struct KillOrder: Codable, Equatable, Sendable {
         self.job = job
         self.attempt = attempt
         self.reason = reason
+    }
+}
+
+/// `OUTPUT`: a client asks for an attempt's stdout and stderr (the latest attempt when none is named).
+public struct OutputRequest: Codable, Equatable, Sendable {
+    public var job: String
+    public var attempt: Int?
+    /// Keep streaming what the attempt writes until it ends.
+    public var follow: Bool
+    public init(job: String, attempt: Int? = nil, follow: Bool = false) {
+        self.job = job
+        self.attempt = attempt
+        self.follow = follow
+    }
+}
+
+/// `TAIL`: the coordinator asks the agent that ran an attempt for its output, under a request number.
+public struct TailRequest: Codable, Equatable, Sendable {
+    public var request: Int
+    public var job: String
+    public var attempt: Int
+    public var follow: Bool
+    public init(request: Int, job: String, attempt: Int, follow: Bool) {
+        self.request = request
+        self.job = job
+        self.attempt = attempt
+        self.follow = follow
+    }
+}
+
+/// `UNTAIL`: the client went away; stop sending that request's output.
+public struct TailStop: Codable, Equatable, Sendable {
+    public var request: Int
+    public init(request: Int) { self.request = request }
+}
+
+/// `CHUNK`: a piece of an attempt's output (UTF-8, invalid bytes replaced). The last one has `end`;
+/// `error` says why the output could not be read.
+public struct OutputChunk: Codable, Equatable, Sendable {
+    public var request: Int?
+    public var data: String
+    public var end: Bool
+    public var error: String?
+    public init(request: Int? = nil, data: String, end: Bool = false, error: String? = nil) {
+        self.request = request
+        self.data = data
+        self.end = end
+        self.error = error
     }
 }
 

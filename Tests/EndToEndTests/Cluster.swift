@@ -73,6 +73,21 @@ final class Cluster: @unchecked Sendable {
             ], log: "agents.log")
     }
 
+    /// Starts a host agent on a fake host (sysfs tree and vendor tools), keeping attempts in `data`.
+    @discardableResult
+    func startHostAgent(_ host: FakeHost, data: String, name: String = "asc-host", log: String = "host-agent.log")
+        throws -> Process
+    {
+        try start(
+            "sched-agent",
+            [
+                "--coordinator", endpoint!.description, "--token-file", tokenFile, "--catalog",
+                Repository.path("deploy/catalog/chips.yaml"), "--sysfs-root", host.sysfs, "--tool-dir", host.tools,
+                "--only-tool-dirs", "--node-name", name, "--data-dir", data, "--heartbeat-interval", "0.5",
+                "--kill-grace", "2",
+            ], log: log)
+    }
+
     /// Writes a fleet file into the cluster's directory.
     func fleet(_ yaml: String) throws -> String {
         let path = directory.appendingPathComponent("fleet.yaml").path
@@ -95,7 +110,13 @@ final class Cluster: @unchecked Sendable {
         } else {
             tokenPath = tokenFile
         }
-        return try await run("schedctl", arguments + ["--address", endpoint!.description, "--token-file", tokenPath])
+        // Connection options go before a `--` that starts a job's command.
+        let connection = ["--address", endpoint!.description, "--token-file", tokenPath]
+        var full = arguments + connection
+        if let terminator = arguments.firstIndex(of: "--") {
+            full = Array(arguments[..<terminator]) + connection + Array(arguments[terminator...])
+        }
+        return try await run("schedctl", full)
     }
 
     /// Runs one of the built programs to completion (at most 30 s), capturing its output.

@@ -20,7 +20,7 @@ struct EndToEndTests {
         #expect(placement.chipModel == "h100")
         #expect(placement.assignments[0].chips.count == 4)
         #expect(placement.assignments[0].numaNodes.count == 1, "4 chips fit on one NUMA node of a 2-NUMA H100 node")
-        let logs = try await cluster.schedctl(["logs", "hello", "--json"])
+        let logs = try await cluster.schedctl(["logs", "hello", "--events", "--json"])
         let kinds = try logs.stdout.split(separator: "\n").map {
             try WireCodec.value(PlacementEvent.self, from: String($0)).kind
         }

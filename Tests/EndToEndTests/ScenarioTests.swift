@@ -233,7 +233,7 @@ struct RestartTests {
         #expect(second.env["CUDA_VISIBLE_DEVICES"] == second.chips.map(String.init).joined(separator: ","))
         #expect(second.env["HETEROSCHED_CHECKPOINT_DIR"] == first.env["HETEROSCHED_CHECKPOINT_DIR"])
         #expect(second.checkpointDirectory == first.checkpointDirectory && second.checkpointDirectory != nil)
-        let log = try await cluster.schedctl(["logs", "resume-me"])
+        let log = try await cluster.schedctl(["logs", "resume-me", "--events"])
         #expect(log.stdout.contains("7 steps since the checkpoint at step 20 lost"))
         #expect(log.stdout.contains("resumes from step 20"))
     }

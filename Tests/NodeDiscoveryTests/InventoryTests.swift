@@ -70,7 +70,10 @@ struct InventoryTests {
         let listed = [ToolChip(index: 0, name: "Tesla P100-PCIE-16GB", memoryMiB: 16384, pciBusID: "0000:04:00.0")]
         let (chips, warnings) = InventoryJoin.chips(
             vendor: .nvidia, functions: functions, listed: listed, catalog: catalog)
-        #expect(chips == [Chip(index: 0, model: "tesla-p100-pcie-16gb", memoryGiB: 16, numaNode: 0, pciBusID: "0000:04:00.0")])
+        #expect(
+            chips == [
+                Chip(index: 0, model: "tesla-p100-pcie-16gb", memoryGiB: 16, numaNode: 0, pciBusID: "0000:04:00.0")
+            ])
         #expect(warnings.contains { $0.contains("model 'Tesla P100-PCIE-16GB' is not in the chip catalog") })
         #expect(warnings.contains { $0.contains("0000:05:00.0 is in sysfs but the tool does not list it") })
     }

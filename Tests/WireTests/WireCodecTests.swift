@@ -17,6 +17,9 @@ struct WireCodecTests {
                     job: "j", attempt: 2, outcome: .fault, message: "chip 3", step: 40, checkpointStep: 30, faultChip: 3
                 )),
             .kill(KillOrder(job: "j", attempt: 2, reason: "cancel")),
+            .tail(TailRequest(request: 4, job: "j", attempt: 2, follow: true)), .untail(TailStop(request: 4)),
+            .chunk(OutputChunk(request: 4, data: "step 1\n", end: false)),
+            .output(OutputRequest(job: "j", attempt: nil, follow: true)),
             .submit(Submit(spec: "kind: batch", file: "f.yaml")),
             .cancel(JobRef(job: "j")), .jobs(JobsQuery(states: ["queued"])), .status(JobRef(job: "j")), .nodes,
             .logs(JobRef(job: "j")), .watch(WatchRequest(after: 3, job: "j")),

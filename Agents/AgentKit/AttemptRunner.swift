@@ -1,0 +1,262 @@
+import Foundation
+import Logging
+import Wire
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runs job attempts as real processes, each under a `sched-attempt` supervisor, and keeps what a
+/// restarted agent needs on disk, one directory per attempt:
+///
+///     <directory>/<job>.<attempt>/order.json   the RUN order
+///     <directory>/<job>.<attempt>/state.json   supervisor pid, start, deadline, why it is stopping
+///     <directory>/<job>.<attempt>/output.log   the job's stdout and stderr
+///     <directory>/<job>.<attempt>/job.pid      the job's process group (written by the supervisor)
+///     <directory>/<job>.<attempt>/exit.json    how it ended (written by the supervisor)
+///
+/// `state.json` stays until the attempt's end has been reported to the coordinator.
+public actor AttemptRunner {
+    struct State: Codable {
+        var supervisor: Int32
+        var startedAt: Date
+        var deadline: Date?
+        /// `killed: <reason>` or `timed-out`, once the agent asked the job to stop.
+        var stopping: String?
+        var killAt: Date?
+    }
+
+    struct Running {
+        var order: RunOrder
+        var state: State
+    }
+
+    struct EndRecord: Codable {
+        var exitStatus: Int?
+        var signal: Int?
+        var message: String?
+    }
+
+    public let directory: String
+    let helper: String
+    let killGrace: TimeInterval
+    let environment: [String: String]
+    let logger: Logger
+    private var running: [AttemptRef: Running] = [:]
+    /// Ended, not yet reported.
+    private var ended: [AttemptRef: Exit] = [:]
+    private var processes: [AttemptRef: Process] = [:]
+
+    /// - Parameters:
+    ///   - helper: the `sched-attempt` executable.
+    ///   - killGrace: seconds between SIGTERM and SIGKILL when stopping a job.
+    ///   - environment: the base environment of every job (the agent's, less its secrets).
+    public init(
+        directory: String, helper: String, killGrace: TimeInterval, environment: [String: String], logger: Logger
+    )
+        throws
+    {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.directory = directory
+        self.helper = helper
+        self.killGrace = killGrace
+        self.environment = environment.filter { !$0.key.hasPrefix("HETEROSCHED_TOKEN") }
+        self.logger = logger
+    }
+
+    func folder(_ attempt: AttemptRef) -> String { directory + "/\(attempt.job).\(attempt.attempt)" }
+
+    /// The output file of an attempt, if this agent ran it.
+    public func outputPath(_ attempt: AttemptRef) -> String? {
+        let path = folder(attempt) + "/output.log"
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// Whether the attempt still runs here.
+    public func isRunning(_ attempt: AttemptRef) -> Bool { running[attempt] != nil }
+
+    /// Takes back the attempts a previous agent process left: running ones are watched again, ended
+    /// ones are reported. Returns the running ones and the ended-unreported ones.
+    public func adopt() -> [AttemptRef] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names.sorted() {
+            let folder = directory + "/" + name
+            guard let stateData = FileManager.default.contents(atPath: folder + "/state.json"),
+                let state = try? JSONDecoder().decode(State.self, from: stateData),
+                let orderData = FileManager.default.contents(atPath: folder + "/order.json"),
+                let order = try? JSONDecoder().decode(RunOrder.self, from: orderData)
+            else { continue }
+            let key = AttemptRef(job: order.job, attempt: order.attempt)
+            guard running[key] == nil, ended[key] == nil else { continue }
+            running[key] = Running(order: order, state: state)
+            logger.info("re-adopted \(order.job) attempt \(order.attempt) (supervisor pid \(state.supervisor))")
+        }
+        _ = poll()
+        return Array(running.keys) + Array(ended.keys)
+    }
+
+    /// Starts an attempt. Throws with a reason a person can act on (no command, helper missing).
+    public func start(_ order: RunOrder) throws -> AttemptRef {
+        let key = AttemptRef(job: order.job, attempt: order.attempt)
+        guard !order.command.isEmpty else { throw RunnerError("job \(order.job) has no command to run") }
+        let folder = folder(key)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try JSONEncoder().encode(order).write(to: URL(fileURLWithPath: folder + "/order.json"))
+        if let checkpoints = order.checkpointDirectory {
+            do {
+                try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+            } catch {
+                logger.warning("cannot create the checkpoint directory \(checkpoints) for \(order.job): \(error)")
+            }
+        }
+        var environment = environment.merging(order.env) { $1 }
+        // nvidia-smi numbers GPUs in PCI order; CUDA counts fastest-first unless told otherwise.
+        if environment["CUDA_VISIBLE_DEVICES"] != nil && environment["CUDA_DEVICE_ORDER"] == nil {
+            environment["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        }
+        var arguments = [
+            "--output", folder + "/output.log", "--exit-file", folder + "/exit.json", "--pid-file", folder + "/job.pid",
+        ]
+        if let numa = order.numaNodes.first { arguments += ["--numa-node", String(numa)] }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: helper)
+        process.arguments = arguments + ["--"] + order.command
+        process.environment = environment
+        if let workingDirectory = order.workingDirectory {
+            process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
+        }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw RunnerError("cannot start the attempt supervisor \(helper): \(error.localizedDescription)")
+        }
+        let state = State(
+            supervisor: process.processIdentifier, startedAt: Date(),
+            deadline: order.timeLimitSeconds.map { Date().addingTimeInterval($0) })
+        running[key] = Running(order: order, state: state)
+        processes[key] = process
+        save(state, key)
+        return key
+    }
+
+    /// Asks the attempt to stop: SIGTERM to its process group now, SIGKILL after the grace period.
+    public func kill(_ key: AttemptRef, reason: String) {
+        stop(key, as: "killed: \(reason)")
+    }
+
+    private func stop(_ key: AttemptRef, as reason: String) {
+        guard var attempt = running[key], attempt.state.stopping == nil else { return }
+        attempt.state.stopping = reason
+        attempt.state.killAt = Date().addingTimeInterval(killGrace)
+        running[key] = attempt
+        save(attempt.state, key)
+        signalGroup(key, SIGTERM)
+    }
+
+    private func signalGroup(_ key: AttemptRef, _ signal: Int32) {
+        let text = (try? String(contentsOfFile: folder(key) + "/job.pid", encoding: .utf8)) ?? ""
+        guard let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), group > 1 else { return }
+        _ = Glibc.kill(-group, signal)
+    }
+
+    /// Attempts running here, and those ended but not yet reported.
+    public func attempts() -> [AttemptRef] {
+        (Array(running.keys) + Array(ended.keys)).sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) }
+    }
+
+    /// Checks every attempt: enforces time limits and kill grace periods, and returns the exits of
+    /// attempts that ended since the last call (also kept in `undelivered` until `delivered`).
+    public func poll() -> [Exit] {
+        let now = Date()
+        var fresh: [Exit] = []
+        for (key, attempt) in running {
+            let folder = folder(key)
+            if let data = FileManager.default.contents(atPath: folder + "/exit.json") {
+                let end =
+                    (try? JSONDecoder().decode(EndRecord.self, from: data))
+                    ?? EndRecord(message: "unreadable exit file")
+                let exit = Self.exit(key, attempt.state.stopping, end)
+                running[key] = nil
+                processes[key] = nil
+                ended[key] = exit
+                fresh.append(exit)
+                continue
+            }
+            if !Self.isAlive(attempt.state.supervisor) {
+                let exit = Exit(
+                    job: key.job, attempt: key.attempt, outcome: .failed,
+                    message: "its supervisor (pid \(attempt.state.supervisor)) ended without recording an exit")
+                running[key] = nil
+                processes[key] = nil
+                ended[key] = exit
+                fresh.append(exit)
+                continue
+            }
+            if attempt.state.stopping == nil, let deadline = attempt.state.deadline, now >= deadline {
+                stop(key, as: "timed-out")
+            } else if let killAt = attempt.state.killAt, now >= killAt {
+                signalGroup(key, SIGKILL)
+            } else if attempt.state.stopping != nil {
+                // The pid file may have appeared after the first SIGTERM.
+                signalGroup(key, SIGTERM)
+            }
+        }
+        return fresh
+    }
+
+    /// Ended attempts not yet reported (after a reconnect, all of them).
+    public func undelivered() -> [Exit] { Array(ended.values) }
+
+    /// The coordinator has this exit: forget the attempt's state (its output stays).
+    public func delivered(_ key: AttemptRef) {
+        ended[key] = nil
+        try? FileManager.default.removeItem(atPath: folder(key) + "/state.json")
+    }
+
+    private func save(_ state: State, _ key: AttemptRef) {
+        guard let data = try? JSONEncoder().encode(state) else { return }
+        try? data.write(to: URL(fileURLWithPath: folder(key) + "/state.json"), options: .atomic)
+    }
+
+    static func exit(_ key: AttemptRef, _ stopping: String?, _ end: EndRecord) -> Exit {
+        let how = end.signal.map { "killed by signal \($0)" } ?? "exited with status \(end.exitStatus ?? -1)"
+        if stopping == "timed-out" {
+            return Exit(
+                job: key.job, attempt: key.attempt, outcome: .timedOut, exitStatus: end.exitStatus, signal: end.signal,
+                message: "stopped at its time limit; \(how)")
+        }
+        if let stopping, stopping.hasPrefix("killed") {
+            return Exit(
+                job: key.job, attempt: key.attempt, outcome: .killed, exitStatus: end.exitStatus, signal: end.signal,
+                message: "stopped on order (\(stopping.dropFirst("killed: ".count))); \(how)")
+        }
+        if end.exitStatus == 0 {
+            return Exit(job: key.job, attempt: key.attempt, outcome: .completed, exitStatus: 0)
+        }
+        return Exit(
+            job: key.job, attempt: key.attempt, outcome: .failed, exitStatus: end.exitStatus, signal: end.signal,
+            message: end.message ?? how)
+    }
+
+    /// Alive and still a `sched-attempt` (not a reused pid).
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard pid > 1, Glibc.kill(pid, 0) == 0 || errno == EPERM else { return false }
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        // A zombie has ended; Foundation reaps the supervisors it started.
+        if let close = status.lastIndex(of: ")"),
+            status[status.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+        {
+            return false
+        }
+        let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+        return command.isEmpty || command.contains("sched-attempt")
+    }
+}
+
+public struct RunnerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import Logging
+import NodeDiscovery
+import SchedCore
+import Wire
+
+/// The agent of a real host: registers the chips discovery found, runs placed attempts as
+/// processes (`AttemptRunner`), reports their ends, streams their output on request, and reports
+/// chip health from the vendor tools in its heartbeats.
+public struct HostAgent: Sendable {
+    public var node: Node
+    public var endpoint: WireEndpoint
+    public var token: String
+    public var runner: AttemptRunner
+    public var scanner: InventoryScanner
+    public var heartbeatInterval: Duration
+    /// How often the vendor tools are asked again for chip health.
+    public var healthInterval: Duration
+    public var logger: Logger
+
+    public init(
+        node: Node, endpoint: WireEndpoint, token: String, runner: AttemptRunner, scanner: InventoryScanner,
+        heartbeatInterval: Duration, healthInterval: Duration, logger: Logger
+    ) {
+        self.node = node
+        self.endpoint = endpoint
+        self.token = token
+        self.runner = runner
+        self.scanner = scanner
+        self.heartbeatInterval = heartbeatInterval
+        self.healthInterval = healthInterval
+        self.logger = logger
+    }
+
+    /// Runs until cancelled, reconnecting with back-off; attempts keep running meanwhile.
+    public func run() async {
+        let adopted = await runner.adopt()
+        if !adopted.isEmpty { logger.info("\(node.id): \(adopted.count) attempt(s) left by a previous agent") }
+        let health = HealthBook()
+        var delay = 0.2
+        while !Task.isCancelled {
+            do {
+                try await session(health: health)
+                delay = 0.2
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("\(node.id): session with \(endpoint) ended: \(error); reconnecting in \(delay) s")
+            }
+            try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            delay = min(delay * 2, 5)
+        }
+    }
+
+    func session(health: HealthBook) async throws {
+        try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name)) {
+            session in
+            var current = node
+            current.chips = await health.apply(to: node.chips)
+            _ = try await session.request(.register(Register(node: current, running: await runner.attempts())))
+            logger.info("\(node.id): registered \(node.chips.count) chip(s) with \(endpoint)")
+            let writer = session.writer
+            let tails = TailBook()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // Ends that happened while disconnected, then every new one as it comes.
+                    for exit in await runner.undelivered() { try await report(exit, writer) }
+                    while true {
+                        for exit in await runner.poll() { try await report(exit, writer) }
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: heartbeatInterval)
+                        let unhealthy = await health.unhealthy
+                        try await writer.send(
+                            .heartbeat(
+                                Heartbeat(
+                                    unhealthyChips: unhealthy, interNodeBandwidthGBps: node.interNodeBandwidthGBps))
+                        )
+                    }
+                }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: healthInterval)
+                        let scan = await Task.detached { scanner.scan() }.value
+                        let changes = await health.update(from: scan, known: node.chips)
+                        for change in changes { logger.warning("\(node.id): \(change)") }
+                    }
+                }
+                while let message = try await session.receive() {
+                    switch message {
+                    case .run(let order):
+                        do {
+                            _ = try await runner.start(order)
+                            try await writer.send(.started(AttemptRef(job: order.job, attempt: order.attempt)))
+                            logger.info("\(node.id): started \(order.job) attempt \(order.attempt)")
+                        } catch {
+                            logger.error("\(node.id): cannot start \(order.job): \(error)")
+                            try await writer.send(
+                                .exited(
+                                    Exit(
+                                        job: order.job, attempt: order.attempt, outcome: .failed, exitStatus: 127,
+                                        message: "\(error)")))
+                        }
+                    case .kill(let order):
+                        await runner.kill(AttemptRef(job: order.job, attempt: order.attempt), reason: order.reason)
+                    case .tail(let request):
+                        let task = Task { await stream(request, writer) }
+                        await tails.add(request.request, task)
+                    case .untail(let stop):
+                        await tails.cancel(stop.request)
+                    case .err(let error):
+                        logger.warning("\(node.id): coordinator says \(error)")
+                    default:
+                        break
+                    }
+                }
+                await tails.cancelAll()
+                group.cancelAll()
+            }
+        }
+    }
+
+    func report(_ exit: Exit, _ writer: WireWriter) async throws {
+        try await writer.send(.exited(exit))
+        await runner.delivered(AttemptRef(job: exit.job, attempt: exit.attempt))
+        logger.info("\(node.id): \(exit.job) attempt \(exit.attempt) ended: \(exit.outcome.rawValue)")
+    }
+
+    /// Sends an attempt's output file in chunks; following, until the attempt has ended.
+    func stream(_ request: TailRequest, _ writer: WireWriter) async {
+        let key = AttemptRef(job: request.job, attempt: request.attempt)
+        guard let path = await runner.outputPath(key), let file = FileHandle(forReadingAtPath: path) else {
+            try? await writer.send(
+                .chunk(
+                    OutputChunk(
+                        request: request.request, data: "", end: true,
+                        error: "\(node.id) has no output for \(request.job) attempt \(request.attempt)")))
+            return
+        }
+        defer { try? file.close() }
+        while !Task.isCancelled {
+            let data = (try? file.read(upToCount: 16 * 1024)) ?? nil
+            if let data, !data.isEmpty {
+                try? await writer.send(
+                    .chunk(OutputChunk(request: request.request, data: String(decoding: data, as: UTF8.self))))
+                continue
+            }
+            guard request.follow, await runner.isRunning(key) else { break }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        try? await writer.send(.chunk(OutputChunk(request: request.request, data: "", end: true)))
+    }
+}
+
+/// Output streams in progress on one session, by request number.
+actor TailBook {
+    private var tasks: [Int: Task<Void, Never>] = [:]
+    func add(_ id: Int, _ task: Task<Void, Never>) { tasks[id] = task }
+    func cancel(_ id: Int) { tasks.removeValue(forKey: id)?.cancel() }
+    func cancelAll() {
+        for task in tasks.values { task.cancel() }
+        tasks = [:]
+    }
+}
+
+/// Chip health as the vendor tools last reported it.
+actor HealthBook {
+    private var unhealthyChips: Set<Int> = []
+    var unhealthy: [Int] { unhealthyChips.sorted() }
+
+    func apply(to chips: [Chip]) -> [Chip] {
+        chips.map { chip in
+            var chip = chip
+            if unhealthyChips.contains(chip.index) { chip.health = .unhealthy }
+            return chip
+        }
+    }
+
+    /// Takes a fresh scan; returns a sentence per chip whose health changed. A chip the tool no
+    /// longer lists counts as unhealthy.
+    func update(from scan: Inventory, known: [Chip]) -> [String] {
+        var now: Set<Int> = []
+        for chip in known {
+            let seen = scan.chips.first { $0.index == chip.index && $0.pciBusID == chip.pciBusID }
+            if seen == nil || seen?.health == .unhealthy { now.insert(chip.index) }
+        }
+        let changes =
+            now.subtracting(unhealthyChips).sorted().map { "chip \($0) is unhealthy: reported, no new work there" }
+            + unhealthyChips.subtracting(now).sorted().map { "chip \($0) is healthy again" }
+        unhealthyChips = now
+        return changes
+    }
+}

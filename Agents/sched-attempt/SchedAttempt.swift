@@ -1,0 +1,113 @@
+import CNuma
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `sched-attempt`: the supervisor of one job attempt, started by the agent.
+///
+///     sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] -- COMMAND ARGS…
+///
+/// It leaves the agent's session (so that the job outlives an agent restart), binds itself to the
+/// NUMA node's CPUs with memory preferred there (both survive fork and exec, so the job inherits
+/// them), starts the job in a process group of its own with stdout and stderr appended to FILE,
+/// writes the job's process group to the pid file, waits, and writes how the job ended to the exit
+/// file. The agent signals the job's group to stop it; a restarted agent finds the pid and exit
+/// files again.
+@main
+enum SchedAttempt {
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        guard let separator = arguments.firstIndex(of: "--"), separator + 1 < arguments.count else {
+            fail("usage: sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] -- COMMAND…")
+        }
+        let command = Array(arguments[(separator + 1)...])
+        arguments = Array(arguments[..<separator])
+        var options: [String: String] = [:]
+        var index = 0
+        while index + 1 < arguments.count {
+            options[arguments[index]] = arguments[index + 1]
+            index += 2
+        }
+        guard let output = options["--output"], let exitFile = options["--exit-file"],
+            let pidFile = options["--pid-file"]
+        else { fail("--output, --exit-file and --pid-file are required") }
+
+        _ = setsid()
+        let log = open(output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard log >= 0 else { fail("cannot open \(output): \(String(cString: strerror(errno)))") }
+        if let node = options["--numa-node"].flatMap({ Int32($0) }) {
+            note(bind(to: node), log)
+        }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, log, 1)
+        posix_spawn_file_actions_adddup2(&actions, log, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        // Its own process group (the child's pid): the agent signals the whole job with it.
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        var child: pid_t = 0
+        let argv = command.map { strdup($0) } + [nil]
+        let spawned = posix_spawnp(&child, command[0], &actions, &attributes, argv, environ)
+        guard spawned == 0 else {
+            note("[heterosched] cannot start '\(command[0])': \(String(cString: strerror(spawned)))", log)
+            write(exitFile, "{\"exitStatus\":127,\"message\":\"cannot start '\(command[0])'\"}")
+            exit(127)
+        }
+        write(pidFile, "\(child)\n")
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        // WIFEXITED / WTERMSIG, spelled out: the C macros are not imported.
+        let signal = status & 0x7f
+        if signal == 0 {
+            let code = (status >> 8) & 0xff
+            write(exitFile, "{\"exitStatus\":\(code)}")
+            exit(code)
+        }
+        write(exitFile, "{\"signal\":\(signal)}")
+        exit(128 + signal)
+    }
+
+    /// Binds this process to `node`, or says why it runs unbound.
+    static func bind(to node: Int32) -> String {
+        guard numa_available() >= 0 else {
+            return
+                "[heterosched] NUMA node \(node) asked; NUMA is not available here (numa_available() < 0): running unbound"
+        }
+        let highest = numa_max_node()
+        guard node <= highest, numa_node_size64(node, nil) > 0 else {
+            return "[heterosched] NUMA node \(node) asked; this host has nodes 0-\(highest) only: running unbound"
+        }
+        guard numa_run_on_node(node) == 0 else {
+            return
+                "[heterosched] NUMA node \(node) asked; binding failed (\(String(cString: strerror(errno)))): running unbound"
+        }
+        numa_set_preferred(node)
+        return "[heterosched] bound to NUMA node \(node): CPUs \(allowedCPUs()), memory preferred there"
+    }
+
+    static func allowedCPUs() -> String {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
+        return line.map { $0.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces) } ?? "?"
+    }
+
+    static func note(_ text: String, _ fd: Int32) {
+        let line = text + "\n"
+        _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
+    }
+
+    static func write(_ path: String, _ text: String) {
+        try? text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data(("sched-attempt: " + message + "\n").utf8))
+        exit(2)
+    }
+}

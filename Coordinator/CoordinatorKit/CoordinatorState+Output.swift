@@ -1,0 +1,69 @@
+import SchedCore
+import Wire
+
+/// An attempt's output being relayed from its agent to one client.
+struct OutputStream {
+    var id: Int
+    var node: NodeID
+    var attempt: Int
+    var chunks: AsyncStream<OutputChunk>
+}
+
+extension CoordinatorState {
+    /// Asks the agent that ran the attempt for its output. Throws when the job has not run, or the
+    /// node is not connected now.
+    func openOutput(_ request: OutputRequest) throws(ErrorReply) -> OutputStream {
+        let record = try record(request.job)
+        guard record.attempt > 0 else {
+            throw ErrorReply(.conflict, "job \(record.id) has not started yet (\(record.state.rawValue)): no output")
+        }
+        let attempt = request.attempt ?? record.attempt
+        guard (1...record.attempt).contains(attempt) else {
+            throw ErrorReply(.conflict, "job \(record.id) has attempts 1 to \(record.attempt), not \(attempt)")
+        }
+        guard let name = record.attemptNodes?[String(attempt)] else {
+            throw ErrorReply(.conflict, "the coordinator did not record where attempt \(attempt) of \(record.id) ran")
+        }
+        let node = NodeID(name)
+        guard let writer = nodes[node]?.writer else {
+            throw ErrorReply(
+                .unavailable,
+                "node \(node), where attempt \(attempt) of \(record.id) ran, is not connected: its output cannot be read now"
+            )
+        }
+        let id = nextOutputRequest
+        nextOutputRequest += 1
+        let (chunks, continuation) = AsyncStream<OutputChunk>.makeStream(bufferingPolicy: .bufferingOldest(10_000))
+        outputStreams[id] = (node, continuation)
+        writer.send(.tail(TailRequest(request: id, job: record.id, attempt: attempt, follow: request.follow)))
+        return OutputStream(id: id, node: node, attempt: attempt, chunks: chunks)
+    }
+
+    /// A chunk from an agent: to the client that asked for it, if it is still there and the agent is
+    /// the one asked.
+    func deliver(_ chunk: OutputChunk, from node: NodeID) {
+        guard let id = chunk.request, let (asked, continuation) = outputStreams[id], asked == node else { return }
+        continuation.yield(chunk)
+        if chunk.end {
+            continuation.finish()
+            outputStreams[id] = nil
+        }
+    }
+
+    /// The client is done: the agent may stop sending.
+    func closeOutput(_ id: Int) {
+        guard let (node, continuation) = outputStreams.removeValue(forKey: id) else { return }
+        continuation.finish()
+        nodes[node]?.writer?.send(.untail(TailStop(request: id)))
+    }
+
+    /// The agent of `node` went away: its streams end with a reason.
+    func endOutputStreams(of node: NodeID) {
+        for (id, stream) in outputStreams where stream.node == node {
+            stream.continuation.yield(
+                OutputChunk(data: "", end: true, error: "the agent on \(node) went away while sending the output"))
+            stream.continuation.finish()
+            outputStreams[id] = nil
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import NodeDiscovery
+import SchedTestSupport
+import Testing
+import Wire
+
+/// The agent of a real host, on a fake one: a sysfs tree and an `npu-smi` that make this machine
+/// look like 8 Ascend 910B chips on 2 NUMA nodes. Jobs are real processes.
+@Suite("End to end: the host agent", .serialized)
+struct HostAgentTests {
+    static let catalog = Repository.path("deploy/catalog/chips.yaml")
+
+    /// A coordinator and a host agent on the fake Ascend host.
+    func cluster() async throws -> (Cluster, FakeHost, String) {
+        let cluster = try Cluster()
+        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
+        try await cluster.startCoordinator()
+        let data = cluster.directory.appendingPathComponent("agent-data").path
+        try cluster.startHostAgent(host, data: data)
+        try await waitForNode(cluster)
+        return (cluster, host, data)
+    }
+
+    func waitForNode(_ cluster: Cluster) async throws {
+        for _ in 0..<100 {
+            let nodes = try await cluster.schedctl(["nodes", "--json"])
+            let statuses = try? WireCodec.value([NodeStatus].self, from: nodes.stdout)
+            if statuses?.first(where: { $0.node.id == "asc-host" })?.connected == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ClusterError("the host agent did not register: \(cluster.log("host-agent.log"))")
+    }
+
+    @Test("sched-agent inventory prints the fake host's 8 Ascend 910B on 2 NUMA nodes, as a table and as JSON")
+    func inventory() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
+        let arguments = [
+            "inventory", "--sysfs-root", host.sysfs, "--tool-dir", host.tools, "--only-tool-dirs", "--catalog",
+            Self.catalog,
+        ]
+        let table = try await cluster.run("sched-agent", arguments)
+        #expect(table.status == 0, "\(table.stderr)")
+        let rows = table.stdout.split(separator: "\n").filter { $0.contains("ascend-910b") }
+        #expect(rows.count == 8)
+        #expect(
+            rows[5].split(separator: " ", omittingEmptySubsequences: true).map(String.init) == [
+                "5", "ascend-910b", "64.0", "GiB", "healthy", "1", "0000:02:00.0",
+            ])
+        #expect(table.stdout.contains("1     16-31  256.0 GiB"))
+        #expect(table.stdout.contains("huawei: \(host.tools)/npu-smi: ok"))
+        let json = try await cluster.run("sched-agent", arguments + ["--json"])
+        let inventory = try WireCodec.value(Inventory.self, from: json.stdout)
+        #expect(inventory.chips.count == 8)
+        #expect(Set(inventory.chips.compactMap(\.numaNode)) == [0, 1])
+
+        let empty = try await cluster.run(
+            "sched-agent",
+            ["inventory", "--sysfs-root", cluster.directory.path, "--only-tool-dirs", "--catalog", Self.catalog])
+        #expect(empty.status == 1)
+        #expect(empty.stdout.contains("no accelerators found"))
+    }
+
+    @Test(
+        "a real job sees its chips in ASCEND_RT_VISIBLE_DEVICES and runs bound to its NUMA node; schedctl logs shows it"
+    )
+    func realJob() async throws {
+        let (cluster, _, _) = try await cluster()
+        defer { cluster.stopAll() }
+        let command =
+            "echo chips=$ASCEND_RT_VISIBLE_DEVICES numa=$HETEROSCHED_NUMA_NODE; grep Cpus_allowed_list /proc/self/status"
+        // The first job takes NUMA node 0's four chips and holds them; the second gets node 1's.
+        _ = try await cluster.schedctl([
+            "submit", "--id", "holder", "--chips", "4", "--tier", "ascend-910b", "--", "sh", "-c",
+            "echo held; sleep 60",
+        ])
+        let holder = try await cluster.waitFor("holder") { $0.state == .running }
+        _ = try await cluster.schedctl([
+            "submit", "--id", "probe", "--chips", "4", "--tier", "ascend-910b", "--", "sh", "-c", command,
+        ])
+        let probe = try await cluster.waitFor("probe") { $0.state.isFinal }
+        #expect(probe.state == .completed, "\(probe.reason ?? "") \(probe.lastExit ?? "")")
+        let holderPlacement = try #require(holder.placement?.assignments.first)
+        let placement = try #require(probe.placement?.assignments.first)
+        #expect(holderPlacement.numaNodes == [0])
+        #expect(placement.numaNodes == [1])
+        #expect(placement.chips == [4, 5, 6, 7])
+
+        let logs = try await cluster.schedctl(["logs", "probe"])
+        #expect(logs.status == 0, "\(logs.stderr)")
+        #expect(logs.stdout.contains("chips=4,5,6,7 numa=1"))
+        // This machine has one NUMA node: the helper was asked for node 1 and says it ran unbound.
+        let nodes = (try? String(contentsOfFile: "/sys/devices/system/node/online", encoding: .utf8)) ?? "0"
+        if nodes.trimmingCharacters(in: .whitespacesAndNewlines) == "0" {
+            #expect(
+                logs.stdout.contains("[heterosched] NUMA node 1 asked; this host has nodes 0-0 only: running unbound"))
+        } else {
+            #expect(logs.stdout.contains("[heterosched] bound to NUMA node 1"))
+        }
+        let holderLogs = try await cluster.schedctl(["logs", "holder"])
+        let cpus =
+            (try? String(contentsOfFile: "/sys/devices/system/node/node0/cpulist", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+        #expect(holderLogs.stdout.contains("[heterosched] bound to NUMA node 0: CPUs \(cpus)"), "\(holderLogs.stdout)")
+        #expect(holderLogs.stdout.contains("held"))
+
+        let none = try await cluster.schedctl(["logs", "probe", "--attempt", "3"])
+        #expect(none.status == 1)
+        #expect(none.stderr.contains("job probe has attempts 1 to 1, not 3"))
+    }
+
+    @Test("cancel stops the whole process group: the job's children end too")
+    func cancelKillsGroup() async throws {
+        let (cluster, _, _) = try await cluster()
+        defer { cluster.stopAll() }
+        let pidFile = cluster.directory.appendingPathComponent("child.pid").path
+        _ = try await cluster.schedctl([
+            "submit", "--id", "tree", "--chips", "1", "--tier", "ascend-910b", "--", "sh", "-c",
+            "sleep 300 & echo $! > \(pidFile); wait",
+        ])
+        _ = try await cluster.waitFor("tree") { $0.state == .running }
+        var child: Int32 = 0
+        for _ in 0..<100 where child == 0 {
+            child =
+                Int32(
+                    (try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(
+                        in: .whitespacesAndNewlines) ?? "") ?? 0
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(child > 0 && kill(child, 0) == 0, "the job's child runs")
+        _ = try await cluster.schedctl(["cancel", "tree"])
+        let cancelled = try await cluster.waitFor("tree") { $0.state.isFinal }
+        #expect(cancelled.state == .cancelled)
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = kill(child, 0) != 0
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(gone, "the sleep started by the job was stopped with its group")
+    }
+
+    @Test("the time limit is enforced, and the job's own failure says its exit status")
+    func limitsAndFailures() async throws {
+        let (cluster, _, _) = try await cluster()
+        defer { cluster.stopAll() }
+        _ = try await cluster.schedctl([
+            "submit", "--id", "slow", "--chips", "1", "--tier", "ascend-910b", "--time-limit", "1s", "--", "sleep",
+            "60",
+        ])
+        _ = try await cluster.schedctl([
+            "submit", "--id", "bad", "--chips", "1", "--tier", "ascend-910b", "--", "sh", "-c", "exit 3",
+        ])
+        let slow = try await cluster.waitFor("slow") { $0.state.isFinal }
+        #expect(slow.state == .failed)
+        #expect(slow.reason == "ran past its time limit")
+        let bad = try await cluster.waitFor("bad") { $0.state.isFinal }
+        #expect(bad.state == .failed)
+        #expect(bad.reason?.hasPrefix("exited with status 3") == true, "\(bad.reason ?? "")")
+    }
+
+    @Test(
+        "an agent killed while a job runs is restarted, re-adopts the job, and the job completes on its first attempt")
+    func readoption() async throws {
+        let (cluster, host, data) = try await cluster()
+        defer { cluster.stopAll() }
+        let agent = try #require(cluster.processes.last { $0.name == "sched-agent" }?.process)
+        let marker = cluster.directory.appendingPathComponent("go").path
+        _ = try await cluster.schedctl([
+            "submit", "--id", "survivor", "--chips", "2", "--tier", "ascend-910b", "--", "sh", "-c",
+            "echo started; while [ ! -e \(marker) ]; do sleep 0.1; done; echo finished",
+        ])
+        _ = try await cluster.waitFor("survivor") { $0.state == .running }
+        kill(agent.processIdentifier, SIGKILL)
+        agent.waitUntilExit()
+        try cluster.startHostAgent(host, data: data, log: "host-agent-2.log")
+        try await Task.sleep(for: .milliseconds(500))
+        try await waitForNode(cluster)
+        #expect(cluster.log("host-agent-2.log").contains("re-adopted survivor attempt 1"))
+        try "".write(toFile: marker, atomically: true, encoding: .utf8)
+        let done = try await cluster.waitFor("survivor") { $0.state.isFinal }
+        #expect(done.state == .completed, "\(done.reason ?? "")")
+        #expect(done.attempt == 1, "not restarted: the same process finished")
+        let logs = try await cluster.schedctl(["logs", "survivor"])
+        #expect(logs.stdout.contains("started") && logs.stdout.contains("finished"))
+    }
+}
