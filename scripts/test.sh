@@ -9,6 +9,8 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
 fi
 
+scripts/setup.sh
+
 echo "== format check (swift format lint --strict)"
 swift format lint --strict -r Sources Tests Benchmarks Coordinator Agents Package.swift
 

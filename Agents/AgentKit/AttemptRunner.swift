@@ -162,6 +162,13 @@ public actor AttemptRunner {
         _ = Glibc.kill(-group, signal)
     }
 
+    /// Whether an attempt still running here holds any of `chips` (a victim still stopping).
+    public func chipsBusy(_ chips: [Int], except key: AttemptRef) -> Bool {
+        running.contains { $0.key != key && !Set($0.value.order.chips).isDisjoint(with: chips) }
+    }
+
+    public var grace: TimeInterval { killGrace }
+
     /// Attempts running here, and those ended but not yet reported.
     public func attempts() -> [AttemptRef] {
         (Array(running.keys) + Array(ended.keys)).sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) }

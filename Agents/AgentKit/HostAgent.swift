@@ -92,18 +92,7 @@ public struct HostAgent: Sendable {
                 while let message = try await session.receive() {
                     switch message {
                     case .run(let order):
-                        do {
-                            _ = try await runner.start(order)
-                            try await writer.send(.started(AttemptRef(job: order.job, attempt: order.attempt)))
-                            logger.info("\(node.id): started \(order.job) attempt \(order.attempt)")
-                        } catch {
-                            logger.error("\(node.id): cannot start \(order.job): \(error)")
-                            try await writer.send(
-                                .exited(
-                                    Exit(
-                                        job: order.job, attempt: order.attempt, outcome: .failed, exitStatus: 127,
-                                        message: "\(error)")))
-                        }
+                        group.addTask { try await start(order, writer) }
                     case .kill(let order):
                         await runner.kill(AttemptRef(job: order.job, attempt: order.attempt), reason: order.reason)
                     case .tail(let request):
@@ -120,6 +109,28 @@ public struct HostAgent: Sendable {
                 await tails.cancelAll()
                 group.cancelAll()
             }
+        }
+    }
+
+    /// Starts an attempt once no attempt being stopped here still holds its chips (a preemption's
+    /// victim gets its grace period, and a second more), then says STARTED.
+    func start(_ order: RunOrder, _ writer: WireWriter) async throws {
+        let key = AttemptRef(job: order.job, attempt: order.attempt)
+        let deadline = ContinuousClock.now + .seconds(await runner.grace + 1)
+        while await runner.chipsBusy(order.chips, except: key) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        do {
+            _ = try await runner.start(order)
+            try await writer.send(.started(key))
+            logger.info("\(node.id): started \(order.job) attempt \(order.attempt)")
+        } catch {
+            logger.error("\(node.id): cannot start \(order.job): \(error)")
+            try await writer.send(
+                .exited(
+                    Exit(
+                        job: order.job, attempt: order.attempt, outcome: .failed, exitStatus: 127,
+                        message: "\(error)")))
         }
     }
 
