@@ -12,6 +12,8 @@ public struct Inventory: Sendable, Codable, Equatable {
     }
     public var chips: [Chip]
     public var numaNodes: [NUMANode]
+    /// SLIT distances from each NUMA node to every node, in node order (10 = local).
+    public var numaDistances: [String: [Int]]
     public var tools: [ToolReport]
     public var warnings: [String]
 }
@@ -135,7 +137,9 @@ public struct InventoryScanner: Sendable {
             chips += joined.chips
             warnings += joined.warnings
         }
-        return Inventory(chips: chips, numaNodes: sysfs.numaNodes(), tools: tools, warnings: warnings)
+        let distances = Dictionary(uniqueKeysWithValues: sysfs.numaDistances().map { (String($0.key), $0.value) })
+        return Inventory(
+            chips: chips, numaNodes: sysfs.numaNodes(), numaDistances: distances, tools: tools, warnings: warnings)
     }
 
     /// Runs the vendor's tool (Huawei: also `npu-smi info -m` for logical ids) and parses it.
@@ -178,12 +182,12 @@ public struct InventoryScanner: Sendable {
 }
 
 /// Runs a tool and returns its standard output, or throws with what went wrong.
-enum ToolProcess {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+public enum ToolProcess {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static func run(_ path: String, _ arguments: [String], timeout: Duration) throws -> String {
+    public static func run(_ path: String, _ arguments: [String], timeout: Duration) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments

@@ -69,9 +69,12 @@ struct InventoryCommand: ParsableCommand {
             ])
         }
         var lines = [inventory.chips.isEmpty ? "no accelerators found" : table.render(), ""]
-        var numa = Table(header: ["NUMA", "CPUS", "MEMORY"])
+        var numa = Table(header: ["NUMA", "CPUS", "MEMORY", "DISTANCES"])
         for node in inventory.numaNodes {
-            numa.rows.append([String(node.id), indexList(node.cpus), String(format: "%.1f GiB", node.memoryGiB)])
+            numa.rows.append([
+                String(node.id), indexList(node.cpus), String(format: "%.1f GiB", node.memoryGiB),
+                (inventory.numaDistances[String(node.id)] ?? []).map(String.init).joined(separator: " "),
+            ])
         }
         lines.append(inventory.numaNodes.isEmpty ? "no NUMA nodes in sysfs" : numa.render())
         for tool in inventory.tools {

@@ -176,7 +176,7 @@ struct RunAgent: AsyncParsableCommand {
             labels[String(parts[0])] = String(parts[1])
         }
         let name = nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
-        let node = Node(
+        var node = Node(
             id: NodeID(name), chips: inventory.chips, numaNodes: inventory.numaNodes, labels: labels,
             domain: domain.map {
                 let parts = $0.split(separator: ":")
@@ -191,6 +191,21 @@ struct RunAgent: AsyncParsableCommand {
                 "the attempt supervisor \(helper) is missing: install sched-attempt beside sched-agent, or pass --attempt-helper PATH"
             )
         }
+        // libnuma's view, from the helper that binds: said once if it cannot bind; on the real sysfs
+        // its nodes are the ones registered (what binding will use).
+        if let probe = NUMAProbe.run(helper: helper) {
+            if !probe.available {
+                logger.warning(
+                    """
+                    NUMA is not available here (numa_available() < 0, e.g. a container without CAP_SYS_NICE): \
+                    jobs run without CPU or memory binding
+                    """)
+            } else if discovery.sysfsRoot == "/sys" && !probe.nodes.isEmpty {
+                node.numaNodes = probe.nodes
+            }
+        } else {
+            logger.warning("\(helper) --probe gave no NUMA view: using sysfs's")
+        }
         let runner = try AttemptRunner(
             directory: dataDirectory + "/attempts", helper: helper, killGrace: killGrace,
             environment: ProcessInfo.processInfo.environment, logger: logger)
@@ -203,6 +218,18 @@ struct RunAgent: AsyncParsableCommand {
             heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)),
             healthInterval: .milliseconds(Int(healthInterval * 1000)), logger: logger)
         return AgentService { await agent.run() }
+    }
+}
+
+/// What `sched-attempt --probe` reports: libnuma's nodes, CPUs, memory and distances.
+struct NUMAProbe: Decodable {
+    var available: Bool
+    var nodes: [NUMANode]
+    var distances: [String: [Int]]
+
+    static func run(helper: String) -> NUMAProbe? {
+        guard let text = try? ToolProcess.run(helper, ["--probe"], timeout: .seconds(10)) else { return nil }
+        return try? WireCodec.value(NUMAProbe.self, from: text)
     }
 }
 

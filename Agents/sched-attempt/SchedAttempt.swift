@@ -8,6 +8,7 @@ import Foundation
 /// `sched-attempt`: the supervisor of one job attempt, started by the agent.
 ///
 ///     sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] -- COMMAND ARGS…
+///     sched-attempt --probe      # libnuma's view of the host, as JSON
 ///
 /// It leaves the agent's session (so that the job outlives an agent restart), binds itself to the
 /// NUMA node's CPUs with memory preferred there (both survive fork and exec, so the job inherits
@@ -19,6 +20,10 @@ import Foundation
 enum SchedAttempt {
     static func main() {
         var arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments == ["--probe"] {
+            print(probe())
+            exit(0)
+        }
         guard let separator = arguments.firstIndex(of: "--"), separator + 1 < arguments.count else {
             fail("usage: sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] -- COMMAND…")
         }
@@ -89,6 +94,36 @@ enum SchedAttempt {
         }
         numa_set_preferred(node)
         return "[heterosched] bound to NUMA node \(node): CPUs \(allowedCPUs()), memory preferred there"
+    }
+
+    /// `{"available":true,"nodes":[{"id":0,"cpus":[0,1],"memoryGiB":7.3}],"distances":{"0":[10]}}`;
+    /// nodes without memory or CPUs in the numbering are skipped (numbering may be sparse).
+    static func probe() -> String {
+        guard numa_available() >= 0 else { return "{\"available\":false,\"nodes\":[],\"distances\":{}}" }
+        let highest = numa_max_node()
+        let possibleCPUs = numa_num_possible_cpus()
+        var nodes: [String] = []
+        var distances: [String] = []
+        var present: [Int32] = []
+        for node in 0...max(highest, 0) where numa_node_size64(node, nil) > 0 {
+            present.append(node)
+        }
+        for node in present {
+            let mask = numa_allocate_cpumask()
+            defer { numa_free_cpumask(mask) }
+            var cpus: [Int32] = []
+            if numa_node_to_cpus(node, mask) == 0 {
+                cpus = (0..<possibleCPUs).filter { numa_bitmask_isbitset(mask, UInt32($0)) != 0 }
+            }
+            let memory = Double(numa_node_size64(node, nil)) / 1_073_741_824
+            nodes.append(
+                "{\"id\":\(node),\"cpus\":[\(cpus.map(String.init).joined(separator: ","))],\"memoryGiB\":"
+                    + String(format: "%.1f", memory) + "}")
+            distances.append(
+                "\"\(node)\":[\(present.map { String(numa_distance(node, $0)) }.joined(separator: ","))]")
+        }
+        return
+            "{\"available\":true,\"nodes\":[\(nodes.joined(separator: ","))],\"distances\":{\(distances.joined(separator: ","))}}"
     }
 
     static func allowedCPUs() -> String {

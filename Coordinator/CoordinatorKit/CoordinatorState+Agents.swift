@@ -55,16 +55,25 @@ extension CoordinatorState {
         return session
     }
 
-    func heartbeat(node id: NodeID, session: Int, _ beat: Heartbeat) {
+    func heartbeat(node id: NodeID, session: Int, _ beat: Heartbeat) async {
         guard var entry = nodes[id], entry.session == session else { return }
         entry.lastHeartbeat = clock()
         let unhealthy = Set(beat.unhealthyChips)
         var changed = false
+        var events: [PlacementEvent] = []
         for index in entry.node.chips.indices {
-            let health: ChipHealth = unhealthy.contains(entry.node.chips[index].index) ? .unhealthy : .healthy
-            if entry.node.chips[index].health != health {
+            let chip = entry.node.chips[index]
+            let health: ChipHealth = unhealthy.contains(chip.index) ? .unhealthy : .healthy
+            if chip.health != health {
                 entry.node.chips[index].health = health
                 changed = true
+                events.append(
+                    makeEvent(
+                        .chipHealth, node: id.name,
+                        health == .unhealthy
+                            ? "chip \(chip.index) (\(chip.model)) of \(id) is unhealthy: no new work is placed on it"
+                            : "chip \(chip.index) (\(chip.model)) of \(id) is healthy again",
+                        details: ["chip": String(chip.index), "health": health.rawValue]))
             }
         }
         if let bandwidth = beat.interNodeBandwidthGBps, entry.node.interNodeBandwidthGBps != bandwidth {
@@ -73,6 +82,13 @@ extension CoordinatorState {
         }
         nodes[id] = entry
         if changed { dirty = true }
+        if !events.isEmpty {
+            do {
+                try await persist([], events)
+            } catch {
+                logger.error("cannot store chip health events: \(error)")
+            }
+        }
     }
 
     /// Checks that an agent speaks of an attempt placed on its own node.

@@ -80,28 +80,37 @@ public struct FakeHost {
     /// Atlas A2 layout, plus a Huawei NIC and a virtual function that discovery must skip.
     public static func ascend910B(at root: String) throws -> FakeHost {
         let host = try FakeHost(root: root)
-        let buses = ["c1", "c2", "81", "82", "01", "02", "41", "42"]
-        var rows: [String] = []
-        for (npu, bus) in buses.enumerated() {
+        for (npu, bus) in ascendBuses.enumerated() {
             let numa = npu < 4 ? 0 : 1
             try host.add(
                 Device(
                     address: "0000:\(bus):00.0", vendor: 0x19e5, device: 0xd802, numaNode: numa,
                     localCPUs: numa == 0 ? "0-15" : "16-31"))
-            let id = String(npu).padding(toLength: 6, withPad: " ", startingAt: 0)
-            rows.append(
-                "| \(id)910B3               | OK            | 93.9        40                0    / 0             |")
-            rows.append(
-                "| 0                         | 0000:\(bus.uppercased()):00.0  | 0           0    / 0          3385 / 65536         |"
-            )
-            rows.append(
-                "+===========================+===============+====================================================+")
         }
         try host.add(Device(address: "0000:3b:00.0", vendor: 0x19e5, device: 0x0222, classCode: 0x020000, numaNode: 0))
         try host.add(
             Device(address: "0000:c1:00.1", vendor: 0x19e5, device: 0xd802, numaNode: 0, virtualFunction: true))
         try host.addNUMANode(0, cpus: "0-15", memoryGiB: 256, distances: [10, 21])
         try host.addNUMANode(1, cpus: "16-31", memoryGiB: 256, distances: [21, 10])
+        try host.writeNPUSMI()
+        return host
+    }
+
+    static let ascendBuses = ["c1", "c2", "81", "82", "01", "02", "41", "42"]
+
+    /// (Re)writes the fake `npu-smi`; chips in `alarms` report health `Alarm`.
+    public func writeNPUSMI(alarms: Set<Int> = []) throws {
+        var rows: [String] = []
+        for (npu, bus) in Self.ascendBuses.enumerated() {
+            let id = String(npu).padding(toLength: 6, withPad: " ", startingAt: 0)
+            let health = (alarms.contains(npu) ? "Alarm" : "OK").padding(toLength: 14, withPad: " ", startingAt: 0)
+            rows.append("| \(id)910B3               | \(health)| 93.9        40                0    / 0             |")
+            rows.append(
+                "| 0                         | 0000:\(bus.uppercased()):00.0  | 0           0    / 0          3385 / 65536         |"
+            )
+            rows.append(
+                "+===========================+===============+====================================================+")
+        }
         let info = """
             +------------------------------------------------------------------------------------------------+
             | npu-smi 23.0.3                   Version: 23.0.3                                               |
@@ -120,7 +129,6 @@ public struct FakeHost {
                 "\($0)       0        \($0)              Ascend910B\n\($0)       1        MCU            Ascend910B"
             }
             .joined(separator: "\n")
-        try host.addTool("npu-smi", output: info, byArguments: ["info -m": map])
-        return host
+        try addTool("npu-smi", output: info, byArguments: ["info -m": map])
     }
 }

@@ -353,6 +353,8 @@ public struct PlacementEvent: Codable, Equatable, Sendable {
         case faulted
         case nodeRegistered = "node-registered"
         case nodeLost = "node-lost"
+        /// A chip's health changed, as its agent reported (details: chip, health).
+        case chipHealth = "chip-health"
     }
     public var seq: Int
     public var time: Double

@@ -84,7 +84,7 @@ final class Cluster: @unchecked Sendable {
                 "--coordinator", endpoint!.description, "--token-file", tokenFile, "--catalog",
                 Repository.path("deploy/catalog/chips.yaml"), "--sysfs-root", host.sysfs, "--tool-dir", host.tools,
                 "--only-tool-dirs", "--node-name", name, "--data-dir", data, "--heartbeat-interval", "0.5",
-                "--kill-grace", "2",
+                "--kill-grace", "2", "--health-interval", "0.5",
             ], log: log)
     }
 

@@ -48,7 +48,7 @@ struct HostAgentTests {
             rows[5].split(separator: " ", omittingEmptySubsequences: true).map(String.init) == [
                 "5", "ascend-910b", "64.0", "GiB", "healthy", "1", "0000:02:00.0",
             ])
-        #expect(table.stdout.contains("1     16-31  256.0 GiB"))
+        #expect(table.stdout.contains("1     16-31  256.0 GiB  21 10"))
         #expect(table.stdout.contains("huawei: \(host.tools)/npu-smi: ok"))
         let json = try await cluster.run("sched-agent", arguments + ["--json"])
         let inventory = try WireCodec.value(Inventory.self, from: json.stdout)
@@ -183,5 +183,44 @@ struct HostAgentTests {
         #expect(done.attempt == 1, "not restarted: the same process finished")
         let logs = try await cluster.schedctl(["logs", "survivor"])
         #expect(logs.stdout.contains("started") && logs.stdout.contains("finished"))
+    }
+
+    @Test(
+        "a chip the vendor tool reports unhealthy is drained: logged, shown by nodes, given no new work, and back when healthy"
+    )
+    func unhealthyChip() async throws {
+        let (cluster, host, _) = try await cluster()
+        defer { cluster.stopAll() }
+        try host.writeNPUSMI(alarms: [2])
+        func chip2() async throws -> String? {
+            let nodes = try await cluster.schedctl(["nodes", "--json"])
+            let statuses = try WireCodec.value([NodeStatus].self, from: nodes.stdout)
+            return statuses.first?.node.chips.first { $0.index == 2 }?.health.rawValue
+        }
+        var health: String?
+        for _ in 0..<100 where health != "unhealthy" {
+            health = try await chip2()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(health == "unhealthy")
+        let placementLog = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
+        #expect(placementLog.contains("chip 2 (ascend-910b) of asc-host is unhealthy: no new work is placed on it"))
+        _ = try await cluster.schedctl([
+            "submit", "--id", "all8", "--chips", "8", "--tier", "ascend-910b", "--", "true",
+        ])
+        _ = try await cluster.schedctl([
+            "submit", "--id", "four", "--chips", "4", "--tier", "ascend-910b", "--", "sleep", "30",
+        ])
+        let four = try await cluster.waitFor("four") { $0.state == .running }
+        #expect(four.placement?.assignments.first?.chips.contains(2) == false)
+        let all8 = try await cluster.status("all8")
+        #expect(all8.state == .queued, "7 healthy chips cannot hold 8")
+
+        try host.writeNPUSMI()
+        for _ in 0..<100 where health != "healthy" {
+            health = try await chip2()
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(health == "healthy")
     }
 }

@@ -32,6 +32,7 @@ struct InventoryTests {
         #expect(inventory.numaNodes.map(\.id) == [0, 1])
         #expect(inventory.numaNodes[1].cpus == Array(16...31))
         #expect(inventory.numaNodes[1].memoryGiB == 256)
+        #expect(inventory.numaDistances == ["0": [10, 21], "1": [21, 10]])
         #expect(inventory.tools.map(\.status) == ["ok"])
         #expect(inventory.warnings.isEmpty, "\(inventory.warnings)")
     }
