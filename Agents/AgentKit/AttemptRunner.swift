@@ -243,9 +243,10 @@ public actor AttemptRunner {
         if end.exitStatus == 0 {
             return Exit(job: key.job, attempt: key.attempt, outcome: .completed, exitStatus: 0)
         }
+        // The status or signal says how; a message only adds what they do not (a command not found).
         return Exit(
             job: key.job, attempt: key.attempt, outcome: .failed, exitStatus: end.exitStatus, signal: end.signal,
-            message: end.message ?? how)
+            message: end.message)
     }
 
     /// Alive and still a `sched-attempt` (not a reused pid).

@@ -193,7 +193,9 @@ extension CoordinatorState {
             record.endedAt = now
             record.reason =
                 exit.outcome == .timedOut
-                ? "ran past its time limit" : "exited with status \(exit.exitStatus.map(String.init) ?? "?")\(detail)"
+                ? "ran past its time limit"
+                : (exit.signal.map { "killed by signal \($0)" }
+                    ?? "exited with status \(exit.exitStatus.map(String.init) ?? "?")") + detail
             events.append(
                 makeEvent(
                     .failed, job: record.id, node: node.name, attempt: record.attempt,

@@ -140,7 +140,7 @@ struct HostAgentTests {
         #expect(gone, "the sleep started by the job was stopped with its group")
     }
 
-    @Test("the time limit is enforced, and the job's own failure says its exit status")
+    @Test("the time limit is enforced; a failed job says its exit status or signal; logs -f follows to the end")
     func limitsAndFailures() async throws {
         let (cluster, _, _) = try await cluster()
         defer { cluster.stopAll() }
@@ -151,12 +151,31 @@ struct HostAgentTests {
         _ = try await cluster.schedctl([
             "submit", "--id", "bad", "--chips", "1", "--tier", "ascend-910b", "--", "sh", "-c", "exit 3",
         ])
+        _ = try await cluster.schedctl([
+            "submit", "--id", "killed", "--chips", "1", "--tier", "ascend-910b", "--", "sh", "-c", "kill -KILL $$",
+        ])
+        _ = try await cluster.schedctl([
+            "submit", "--id", "missing", "--chips", "1", "--tier", "ascend-910b", "--", "no-such-program",
+        ])
+        _ = try await cluster.schedctl([
+            "submit", "--id", "ticks", "--chips", "1", "--tier", "ascend-910b", "--", "sh", "-c",
+            "for i in 1 2 3; do echo tick $i; sleep 0.3; done",
+        ])
+        _ = try await cluster.waitFor("ticks") { $0.state == .running }
         let slow = try await cluster.waitFor("slow") { $0.state.isFinal }
         #expect(slow.state == .failed)
         #expect(slow.reason == "ran past its time limit")
         let bad = try await cluster.waitFor("bad") { $0.state.isFinal }
         #expect(bad.state == .failed)
-        #expect(bad.reason?.hasPrefix("exited with status 3") == true, "\(bad.reason ?? "")")
+        #expect(bad.reason == "exited with status 3")
+        let killed = try await cluster.waitFor("killed") { $0.state.isFinal }
+        #expect(killed.reason == "killed by signal 9")
+        let missing = try await cluster.waitFor("missing") { $0.state.isFinal }
+        #expect(missing.reason == "exited with status 127: cannot start 'no-such-program'", "\(missing.reason ?? "")")
+        // -f streams until the attempt ends, then returns.
+        let follow = try await cluster.schedctl(["logs", "ticks", "-f"])
+        #expect(follow.status == 0, "\(follow.stderr)")
+        #expect(follow.stdout.contains("tick 1\ntick 2\ntick 3\n"))
     }
 
     @Test(
