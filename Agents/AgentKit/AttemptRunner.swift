@@ -162,6 +162,22 @@ public actor AttemptRunner {
         _ = Glibc.kill(-group, signal)
     }
 
+    /// Removes the folders (output included) of attempts reported more than `age` ago.
+    public func prune(olderThan age: TimeInterval) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let cutoff = Date().addingTimeInterval(-age)
+        for name in names {
+            let folder = directory + "/" + name
+            // Only ended and reported attempts: a starting one has no exit record yet.
+            guard !FileManager.default.fileExists(atPath: folder + "/state.json"),
+                let ended = (try? FileManager.default.attributesOfItem(atPath: folder + "/exit.json"))?[
+                    .modificationDate] as? Date,
+                ended < cutoff
+            else { continue }
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+    }
+
     /// Whether an attempt still running here holds any of `chips` (a victim still stopping).
     public func chipsBusy(_ chips: [Int], except key: AttemptRef) -> Bool {
         running.contains { $0.key != key && !Set($0.value.order.chips).isDisjoint(with: chips) }

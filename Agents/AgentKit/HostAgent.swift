@@ -16,11 +16,13 @@ public struct HostAgent: Sendable {
     public var heartbeatInterval: Duration
     /// How often the vendor tools are asked again for chip health.
     public var healthInterval: Duration
+    /// How long an ended attempt's output is kept for `schedctl logs`.
+    public var keepOutput: TimeInterval
     public var logger: Logger
 
     public init(
         node: Node, endpoint: WireEndpoint, token: String, runner: AttemptRunner, scanner: InventoryScanner,
-        heartbeatInterval: Duration, healthInterval: Duration, logger: Logger
+        heartbeatInterval: Duration, healthInterval: Duration, keepOutput: TimeInterval, logger: Logger
     ) {
         self.node = node
         self.endpoint = endpoint
@@ -29,11 +31,13 @@ public struct HostAgent: Sendable {
         self.scanner = scanner
         self.heartbeatInterval = heartbeatInterval
         self.healthInterval = healthInterval
+        self.keepOutput = keepOutput
         self.logger = logger
     }
 
     /// Runs until cancelled, reconnecting with back-off; attempts keep running meanwhile.
     public func run() async {
+        await runner.prune(olderThan: keepOutput)
         let adopted = await runner.adopt()
         if !adopted.isEmpty { logger.info("\(node.id): \(adopted.count) attempt(s) left by a previous agent") }
         let health = HealthBook()
@@ -87,6 +91,7 @@ public struct HostAgent: Sendable {
                         let scan = await Task.detached { scanner.scan() }.value
                         let changes = await health.update(from: scan, known: node.chips)
                         for change in changes { logger.warning("\(node.id): \(change)") }
+                        await runner.prune(olderThan: keepOutput)
                     }
                 }
                 while let message = try await session.receive() {
@@ -152,6 +157,7 @@ public struct HostAgent: Sendable {
             return
         }
         defer { try? file.close() }
+        var ended = !request.follow
         while !Task.isCancelled {
             let data = (try? file.read(upToCount: 16 * 1024)) ?? nil
             if let data, !data.isEmpty {
@@ -159,8 +165,10 @@ public struct HostAgent: Sendable {
                     .chunk(OutputChunk(request: request.request, data: String(decoding: data, as: UTF8.self))))
                 continue
             }
-            guard request.follow, await runner.isRunning(key) else { break }
-            try? await Task.sleep(for: .milliseconds(200))
+            if ended { break }
+            // Once the attempt has ended, one more pass reads what it wrote last.
+            ended = await !runner.isRunning(key)
+            if !ended { try? await Task.sleep(for: .milliseconds(200)) }
         }
         try? await writer.send(.chunk(OutputChunk(request: request.request, data: "", end: true)))
     }

@@ -73,6 +73,9 @@ struct RunAgent: AsyncParsableCommand {
     @Option(name: .customLong("health-interval"), help: "Seconds between chip health checks with the vendor tools.")
     var healthInterval = 30.0
 
+    @Option(name: .customLong("keep-output-days"), help: "Days an ended attempt's output is kept for schedctl logs.")
+    var keepOutputDays = 7.0
+
     @Option(
         name: .customLong("attempt-helper"), help: "The sched-attempt executable (default: beside sched-agent).")
     var attemptHelper: String?
@@ -99,6 +102,7 @@ struct RunAgent: AsyncParsableCommand {
         guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
         guard killGrace >= 0 else { throw ValidationError("--kill-grace must not be negative") }
         guard healthInterval > 0 else { throw ValidationError("--health-interval must be positive") }
+        guard keepOutputDays >= 0 else { throw ValidationError("--keep-output-days must not be negative") }
         if let domain, domain.split(separator: ":").count != 2 {
             throw ValidationError("--domain is KIND:NAME (for example switch:leaf-3), got '\(domain)'")
         }
@@ -216,7 +220,8 @@ struct RunAgent: AsyncParsableCommand {
         let agent = HostAgent(
             node: node, endpoint: endpoint, token: token, runner: runner, scanner: scanner,
             heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)),
-            healthInterval: .milliseconds(Int(healthInterval * 1000)), logger: logger)
+            healthInterval: .milliseconds(Int(healthInterval * 1000)), keepOutput: keepOutputDays * 86400,
+            logger: logger)
         return AgentService { await agent.run() }
     }
 }

@@ -75,9 +75,9 @@ final class Cluster: @unchecked Sendable {
 
     /// Starts a host agent on a fake host (sysfs tree and vendor tools), keeping attempts in `data`.
     @discardableResult
-    func startHostAgent(_ host: FakeHost, data: String, name: String = "asc-host", log: String = "host-agent.log")
-        throws -> Process
-    {
+    func startHostAgent(
+        _ host: FakeHost, data: String, name: String = "asc-host", log: String = "host-agent.log", extra: [String] = []
+    ) throws -> Process {
         try start(
             "sched-agent",
             [
@@ -85,7 +85,7 @@ final class Cluster: @unchecked Sendable {
                 Repository.path("deploy/catalog/chips.yaml"), "--sysfs-root", host.sysfs, "--tool-dir", host.tools,
                 "--only-tool-dirs", "--node-name", name, "--data-dir", data, "--heartbeat-interval", "0.5",
                 "--kill-grace", "2", "--health-interval", "0.5",
-            ], log: log)
+            ] + extra, log: log)
     }
 
     /// Writes a fleet file into the cluster's directory.

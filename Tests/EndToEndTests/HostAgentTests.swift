@@ -11,12 +11,12 @@ struct HostAgentTests {
     static let catalog = Repository.path("deploy/catalog/chips.yaml")
 
     /// A coordinator and a host agent on the fake Ascend host.
-    func cluster() async throws -> (Cluster, FakeHost, String) {
+    func cluster(agent extra: [String] = []) async throws -> (Cluster, FakeHost, String) {
         let cluster = try Cluster()
         let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
         try await cluster.startCoordinator()
         let data = cluster.directory.appendingPathComponent("agent-data").path
-        try cluster.startHostAgent(host, data: data)
+        try cluster.startHostAgent(host, data: data, extra: extra)
         try await waitForNode(cluster)
         return (cluster, host, data)
     }
@@ -241,5 +241,24 @@ struct HostAgentTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(health == "healthy")
+    }
+
+    @Test("an ended attempt's output is kept for --keep-output-days, then pruned; logs then says it has none")
+    func outputPruned() async throws {
+        let (cluster, _, data) = try await cluster(agent: ["--keep-output-days", "0"])
+        defer { cluster.stopAll() }
+        _ = try await cluster.schedctl([
+            "submit", "--id", "brief", "--chips", "1", "--tier", "ascend-910b", "--", "echo", "hi",
+        ])
+        _ = try await cluster.waitFor("brief") { $0.state == .completed }
+        var left = true
+        for _ in 0..<50 where left {
+            left = FileManager.default.fileExists(atPath: data + "/attempts/brief.1")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(!left, "pruned at the next health check")
+        let logs = try await cluster.schedctl(["logs", "brief"])
+        #expect(logs.status == 1)
+        #expect(logs.stderr.contains("asc-host has no output for brief attempt 1"), "\(logs.stderr)")
     }
 }
