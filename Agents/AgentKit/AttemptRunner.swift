@@ -24,6 +24,8 @@ public actor AttemptRunner {
         /// `killed: <reason>` or `timed-out`, once the agent asked the job to stop.
         var stopping: String?
         var killAt: Date?
+        /// SIGTERM reached the job's group (once only: a job may be saving a checkpoint in its handler).
+        var terminated: Bool?
     }
 
     struct Running {
@@ -151,15 +153,18 @@ public actor AttemptRunner {
         guard var attempt = running[key], attempt.state.stopping == nil else { return }
         attempt.state.stopping = reason
         attempt.state.killAt = Date().addingTimeInterval(killGrace)
+        attempt.state.terminated = signalGroup(key, SIGTERM)
         running[key] = attempt
         save(attempt.state, key)
-        signalGroup(key, SIGTERM)
     }
 
-    private func signalGroup(_ key: AttemptRef, _ signal: Int32) {
+    /// False when the job's process group is not known yet (the supervisor has not written it).
+    @discardableResult
+    private func signalGroup(_ key: AttemptRef, _ signal: Int32) -> Bool {
         let text = (try? String(contentsOfFile: folder(key) + "/job.pid", encoding: .utf8)) ?? ""
-        guard let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), group > 1 else { return }
+        guard let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), group > 1 else { return false }
         _ = Glibc.kill(-group, signal)
+        return true
     }
 
     /// Removes the folders (output included) of attempts reported more than `age` ago.
@@ -222,9 +227,12 @@ public actor AttemptRunner {
                 stop(key, as: "timed-out")
             } else if let killAt = attempt.state.killAt, now >= killAt {
                 signalGroup(key, SIGKILL)
-            } else if attempt.state.stopping != nil {
-                // The pid file may have appeared after the first SIGTERM.
-                signalGroup(key, SIGTERM)
+            } else if attempt.state.stopping != nil && attempt.state.terminated != true {
+                // The pid file had not been written when it was asked to stop.
+                if signalGroup(key, SIGTERM) {
+                    running[key]?.state.terminated = true
+                    save(running[key]!.state, key)
+                }
             }
         }
         return fresh

@@ -261,4 +261,57 @@ struct HostAgentTests {
         #expect(logs.status == 1)
         #expect(logs.stderr.contains("asc-host has no output for brief attempt 1"), "\(logs.stderr)")
     }
+
+    @Test(
+        "a coordinator killed while a job runs comes back, takes the agent's report, and the job completes on its first attempt"
+    )
+    func coordinatorRestart() async throws {
+        let (cluster, _, _) = try await cluster()
+        defer { cluster.stopAll() }
+        let marker = cluster.directory.appendingPathComponent("go").path
+        _ = try await cluster.schedctl([
+            "submit", "--id", "steady", "--chips", "2", "--tier", "ascend-910b", "--", "sh", "-c",
+            "while [ ! -e \(marker) ]; do sleep 0.1; done; echo finished",
+        ])
+        _ = try await cluster.waitFor("steady") { $0.state == .running }
+        let coordinator = try #require(cluster.processes.first { $0.name == "sched-coordinator" }?.process)
+        let port = try #require(cluster.endpoint?.port)
+        kill(coordinator.processIdentifier, SIGKILL)
+        coordinator.waitUntilExit()
+        // The same address, so that the agent finds it again; time enough for its back-off.
+        try await cluster.startCoordinator(extra: ["--listen", "127.0.0.1:\(port)", "--heartbeat-timeout", "30"])
+        try await waitForNode(cluster)
+        #expect(try await cluster.status("steady").state == .running, "kept: the agent reported it still runs")
+        try "".write(toFile: marker, atomically: true, encoding: .utf8)
+        let done = try await cluster.waitFor("steady") { $0.state.isFinal }
+        #expect(done.state == .completed, "\(done.reason ?? "")")
+        #expect(done.attempt == 1)
+    }
+
+    @Test("a preempted job's process has exited before its preemptor starts on the same chips")
+    func preemptionWaitsForVictim() async throws {
+        let (cluster, _, _) = try await cluster()
+        defer { cluster.stopAll() }
+        let times = cluster.directory.appendingPathComponent("times").path
+        // The victim takes a second to stop after SIGTERM, and writes when it is done.
+        _ = try await cluster.schedctl([
+            "submit", "--id", "victim", "--chips", "8", "--tier", "ascend-910b", "--priority", "1", "--", "sh", "-c",
+            "trap 'sleep 1; echo stopped $(date +%s%N) >> \(times); exit 0' TERM; while true; do sleep 0.1; done",
+        ])
+        _ = try await cluster.waitFor("victim") { $0.state == .running }
+        _ = try await cluster.schedctl([
+            "submit", "--id", "urgent", "--chips", "8", "--tier", "ascend-910b", "--priority", "10", "--", "sh", "-c",
+            "echo started $(date +%s%N) >> \(times)",
+        ])
+        let urgent = try await cluster.waitFor("urgent") { $0.state.isFinal }
+        #expect(urgent.state == .completed)
+        let lines = try String(contentsOfFile: times, encoding: .utf8).split(separator: "\n")
+        let stopped = try #require(
+            lines.first { $0.hasPrefix("stopped") }?.split(separator: " ").last.flatMap { Int($0) },
+            "\(lines) \(cluster.log("host-agent.log"))")
+        let started = try #require(
+            lines.first { $0.hasPrefix("started") }?.split(separator: " ").last.flatMap { Int($0) })
+        #expect(
+            started > stopped, "the preemptor started \(Double(started - stopped) / 1e9) s after the victim stopped")
+    }
 }
