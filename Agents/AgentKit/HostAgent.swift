@@ -40,7 +40,7 @@ public struct HostAgent: Sendable {
         await runner.prune(olderThan: keepOutput)
         let adopted = await runner.adopt()
         if !adopted.isEmpty { logger.info("\(node.id): \(adopted.count) attempt(s) left by a previous agent") }
-        let health = HealthBook()
+        let health = HealthBook(startingWith: node.chips)
         var delay = 0.2
         while !Task.isCancelled {
             do {
@@ -187,13 +187,19 @@ actor TailBook {
 
 /// Chip health as the vendor tools last reported it.
 actor HealthBook {
-    private var unhealthyChips: Set<Int> = []
+    private var unhealthyChips: Set<Int>
     var unhealthy: [Int] { unhealthyChips.sorted() }
+
+    /// Starts from the inventory's health, so that the first heartbeat does not report a chip that
+    /// discovery found unhealthy as healthy.
+    init(startingWith chips: [Chip]) {
+        unhealthyChips = Set(chips.filter { $0.health == .unhealthy }.map(\.index))
+    }
 
     func apply(to chips: [Chip]) -> [Chip] {
         chips.map { chip in
             var chip = chip
-            if unhealthyChips.contains(chip.index) { chip.health = .unhealthy }
+            chip.health = unhealthyChips.contains(chip.index) ? .unhealthy : .healthy
             return chip
         }
     }

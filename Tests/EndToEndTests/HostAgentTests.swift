@@ -11,9 +11,10 @@ struct HostAgentTests {
     static let catalog = Repository.path("deploy/catalog/chips.yaml")
 
     /// A coordinator and a host agent on the fake Ascend host.
-    func cluster(agent extra: [String] = []) async throws -> (Cluster, FakeHost, String) {
+    func cluster(agent extra: [String] = [], alarms: Set<Int> = []) async throws -> (Cluster, FakeHost, String) {
         let cluster = try Cluster()
         let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
+        if !alarms.isEmpty { try host.writeNPUSMI(alarms: alarms) }
         try await cluster.startCoordinator()
         let data = cluster.directory.appendingPathComponent("agent-data").path
         try cluster.startHostAgent(host, data: data, extra: extra)
@@ -313,5 +314,16 @@ struct HostAgentTests {
             lines.first { $0.hasPrefix("started") }?.split(separator: " ").last.flatMap { Int($0) })
         #expect(
             started > stopped, "the preemptor started \(Double(started - stopped) / 1e9) s after the victim stopped")
+    }
+
+    @Test("a chip unhealthy when the agent starts stays unhealthy through the heartbeats that follow")
+    func unhealthyAtStart() async throws {
+        // No health check in the test's time: only the heartbeats (every 0.5 s) speak for health.
+        let (cluster, _, _) = try await cluster(agent: ["--health-interval", "600"], alarms: [5])
+        defer { cluster.stopAll() }
+        try await Task.sleep(for: .seconds(2))
+        let nodes = try await cluster.schedctl(["nodes", "--json"])
+        let chips = try #require(try WireCodec.value([NodeStatus].self, from: nodes.stdout).first).node.chips
+        #expect(chips.filter { $0.health == .unhealthy }.map(\.index) == [5])
     }
 }
