@@ -41,7 +41,7 @@ public actor AttemptRunner {
 
     public let directory: String
     let helper: String
-    let killGrace: TimeInterval
+    public let killGrace: TimeInterval
     let environment: [String: String]
     let logger: Logger
     private var running: [AttemptRef: Running] = [:]
@@ -187,8 +187,6 @@ public actor AttemptRunner {
     public func chipsBusy(_ chips: [Int], except key: AttemptRef) -> Bool {
         running.contains { $0.key != key && !Set($0.value.order.chips).isDisjoint(with: chips) }
     }
-
-    public var grace: TimeInterval { killGrace }
 
     /// Attempts running here, and those ended but not yet reported.
     public func attempts() -> [AttemptRef] {

@@ -41,18 +41,8 @@ public struct HostAgent: Sendable {
         let adopted = await runner.adopt()
         if !adopted.isEmpty { logger.info("\(node.id): \(adopted.count) attempt(s) left by a previous agent") }
         let health = HealthBook(startingWith: node.chips)
-        var delay = 0.2
-        while !Task.isCancelled {
-            do {
-                try await session(health: health)
-                delay = 0.2
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.warning("\(node.id): session with \(endpoint) ended: \(error); reconnecting in \(delay) s")
-            }
-            try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
-            delay = min(delay * 2, 5)
+        await reconnecting(logger: logger, level: .warning, "\(node.id): session with \(endpoint)") {
+            try await session(health: health)
         }
     }
 
@@ -121,7 +111,7 @@ public struct HostAgent: Sendable {
     /// victim gets its grace period, and a second more), then says STARTED.
     func start(_ order: RunOrder, _ writer: WireWriter) async throws {
         let key = AttemptRef(job: order.job, attempt: order.attempt)
-        let deadline = ContinuousClock.now + .seconds(await runner.grace + 1)
+        let deadline = ContinuousClock.now + .seconds(runner.killGrace + 1)
         while await runner.chipsBusy(order.chips, except: key) && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }

@@ -34,19 +34,7 @@ public struct SimulatedNodeAgent: Sendable {
 
     /// Runs until cancelled, reconnecting with back-off when the coordinator is away.
     public func run() async {
-        var delay = 0.2
-        while !Task.isCancelled {
-            do {
-                try await session()
-                delay = 0.2
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.debug("\(node.id): session ended: \(error); reconnecting in \(delay) s")
-            }
-            try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
-            delay = min(delay * 2, 5)
-        }
+        await reconnecting(logger: logger, level: .debug, "\(node.id): session") { try await session() }
     }
 
     func session() async throws {
