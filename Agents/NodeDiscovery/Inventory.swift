@@ -142,7 +142,7 @@ public struct InventoryScanner: Sendable {
             chips: chips, numaNodes: sysfs.numaNodes(), numaDistances: distances, tools: tools, warnings: warnings)
     }
 
-    /// Runs the vendor's tool (Huawei: also `npu-smi info -m` for logical ids) and parses it.
+    /// Runs the vendor's tool (and its supplement: Huawei's `npu-smi info -m`) and parses it.
     func ask(_ tool: VendorTool) -> ([ToolChip]?, Inventory.ToolReport) {
         for name in tool.executables {
             guard let path = locate(name, extra: tool.installDirectories) else { continue }
@@ -152,13 +152,9 @@ public struct InventoryScanner: Sendable {
             } catch {
                 return (nil, Inventory.ToolReport(vendor: tool.vendor, tool: path, status: "\(error)"))
             }
+            let supplement = tool.supplementArguments.flatMap { try? ToolProcess.run(path, $0, timeout: toolTimeout) }
             do {
-                var chips = try tool.parse(output)
-                if tool.vendor == .huawei, let map = try? ToolProcess.run(path, ["info", "-m"], timeout: toolTimeout),
-                    let logical = try? NPUSMI.parseChipMap(map)
-                {
-                    chips = try NPUSMI.parseInfo(output, logicIDs: logical)
-                }
+                let chips = try tool.parse(output, supplement)
                 return (chips, Inventory.ToolReport(vendor: tool.vendor, tool: path, status: "ok"))
             } catch {
                 return (nil, Inventory.ToolReport(vendor: tool.vendor, tool: path, status: error.description))

@@ -4,9 +4,24 @@ public struct VendorTool: Sendable {
     /// Executable names, tried in order (`xpu-smi`, then the XRE 4 `xpu_smi`).
     public var executables: [String]
     public var arguments: [String]
+    /// A second query whose output, where it answers, refines the first (Huawei's logical ids).
+    public var supplementArguments: [String]?
     /// Where the vendor installs it when it is not on PATH.
     public var installDirectories: [String]
-    public var parse: @Sendable (String) throws(ToolOutputError) -> [ToolChip]
+    /// The listing, from the tool's output and the supplement's (nil where there is none).
+    public var parse: @Sendable (String, String?) throws(ToolOutputError) -> [ToolChip]
+
+    init(
+        vendor: AcceleratorVendor, executables: [String], arguments: [String], supplementArguments: [String]? = nil,
+        installDirectories: [String], parse: @escaping @Sendable (String, String?) throws(ToolOutputError) -> [ToolChip]
+    ) {
+        self.vendor = vendor
+        self.executables = executables
+        self.arguments = arguments
+        self.supplementArguments = supplementArguments
+        self.installDirectories = installDirectories
+        self.parse = parse
+    }
 
     /// Every vendor's tool. Biren has none here: no real `brsmi` output has been found to write a
     /// parser against, so Biren chips come from sysfs alone.
@@ -14,22 +29,26 @@ public struct VendorTool: Sendable {
         VendorTool(
             vendor: .nvidia, executables: ["nvidia-smi"], arguments: NvidiaSMI.queryArguments,
             installDirectories: ["/usr/bin"]
-        ) { text throws(ToolOutputError) in try NvidiaSMI.parseCSV(text) },
+        ) { text, _ throws(ToolOutputError) in try NvidiaSMI.parseCSV(text) },
         VendorTool(
-            vendor: .huawei, executables: ["npu-smi"], arguments: ["info"],
+            vendor: .huawei, executables: ["npu-smi"], arguments: ["info"], supplementArguments: ["info", "-m"],
             installDirectories: ["/usr/local/Ascend/driver/tools", "/usr/local/sbin"]
-        ) { text throws(ToolOutputError) in try NPUSMI.parseInfo(text) },
+        ) { text, chipMap throws(ToolOutputError) in
+            // Without the chip map (older drivers), the NPU or Phy-ID stands for the logical id.
+            let logical = chipMap.flatMap { try? NPUSMI.parseChipMap($0) } ?? []
+            return try NPUSMI.parseInfo(text, logicIDs: logical)
+        },
         VendorTool(vendor: .cambricon, executables: ["cnmon"], arguments: [], installDirectories: ["/usr/bin"]) {
-            text throws(ToolOutputError) in try BoxTableTools.cnmon(text)
+            text, _ throws(ToolOutputError) in try BoxTableTools.cnmon(text)
         },
         VendorTool(
             vendor: .hygon, executables: ["hy-smi", "rocm-smi"], arguments: [],
             installDirectories: ["/opt/hyhal/bin", "/opt/dtk/bin"]
-        ) { text throws(ToolOutputError) in try PlainTableTools.hySMI(text) },
+        ) { text, _ throws(ToolOutputError) in try PlainTableTools.hySMI(text) },
         VendorTool(
             vendor: .kunlunxin, executables: ["xpu-smi", "xpu_smi"], arguments: [],
             installDirectories: ["/usr/local/bin", "/usr/local/xpu/bin"]
-        ) { text throws(ToolOutputError) in
+        ) { text, _ throws(ToolOutputError) in
             // Intel ships an `xpu-smi` too: only Kunlunxin's banners are read.
             if text.contains("DevID") && text.contains("PCI Addr") { return try PlainTableTools.xpuSMILegacy(text) }
             guard text.contains("XPU-SMI") || text.contains("XPU-RT") else {
@@ -39,15 +58,15 @@ public struct VendorTool: Sendable {
         },
         VendorTool(
             vendor: .moorethreads, executables: ["mthreads-gmi"], arguments: [], installDirectories: ["/usr/bin"]
-        ) { text throws(ToolOutputError) in try PlainTableTools.mthreadsGMI(text) },
+        ) { text, _ throws(ToolOutputError) in try PlainTableTools.mthreadsGMI(text) },
         VendorTool(vendor: .metax, executables: ["mx-smi"], arguments: [], installDirectories: ["/opt/mxdriver/bin"]) {
-            text throws(ToolOutputError) in try BoxTableTools.mxSMI(text)
+            text, _ throws(ToolOutputError) in try BoxTableTools.mxSMI(text)
         },
         VendorTool(
             vendor: .iluvatar, executables: ["ixsmi"], arguments: [], installDirectories: ["/usr/local/corex/bin"]
-        ) { text throws(ToolOutputError) in try BoxTableTools.ixsmi(text) },
+        ) { text, _ throws(ToolOutputError) in try BoxTableTools.ixsmi(text) },
         VendorTool(vendor: .enflame, executables: ["efsmi"], arguments: [], installDirectories: ["/usr/bin"]) {
-            text throws(ToolOutputError) in try BoxTableTools.efsmi(text)
+            text, _ throws(ToolOutputError) in try BoxTableTools.efsmi(text)
         },
     ]
 }
