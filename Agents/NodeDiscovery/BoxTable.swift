@@ -67,24 +67,22 @@ struct BoxTable {
                 guard line.trimmed.hasSuffix("|") else {
                     throw ToolOutputError(tool: tool, line: index + 1, "the output is cut off inside a row")
                 }
+                guard current.count < header.count else {
+                    throw ToolOutputError(
+                        tool: tool, line: index + 1, "a device block runs past the header's \(header.count) rows")
+                }
                 current.append(row(index))
-                if current.count > header.count { break }
             } else {
                 break
             }
             index += 1
         }
-        if !current.isEmpty && current.count != header.count {
-            if current.count > header.count {
-                // A following table's rows (processes): what came before stands.
-            } else {
-                throw ToolOutputError(
-                    tool: tool, line: current.last?.line,
-                    "the output ends inside a device block (\(current.count) of \(header.count) rows)")
-            }
-        } else if !current.isEmpty {
+        if !current.isEmpty {
             throw ToolOutputError(
-                tool: tool, line: current.last?.line, "the output ends after a device block without its closing rule")
+                tool: tool, line: current.last?.line,
+                current.count < header.count
+                    ? "the output ends inside a device block (\(current.count) of \(header.count) rows)"
+                    : "the output ends after a device block without its closing rule")
         }
         guard !blocks.isEmpty else { throw ToolOutputError(tool: tool, "the device table lists no devices") }
         for block in blocks where block.count != header.count {

@@ -179,6 +179,20 @@ struct ParserTests {
             ])
     }
 
+    @Test("a device block that runs on past the header's rows (a rule lost) is refused, not half read")
+    func missingRule() throws {
+        let text = try fixture("cambricon-cnmon.txt")
+        var lines = text.components(separatedBy: "\n")
+        // The rule between card 0 and card 1.
+        let rule = try #require(lines.indices.dropFirst(8).first { lines[$0].hasPrefix("+---") })
+        lines.remove(at: rule)
+        #expect {
+            try BoxTableTools.cnmon(lines.joined(separator: "\n"))
+        } throws: { error in
+            "\(error)" == "cnmon output, line \(rule + 1): a device block runs past the header's 2 rows"
+        }
+    }
+
     @Test("output with no device table is refused, naming the tool")
     func noTable() {
         #expect {
