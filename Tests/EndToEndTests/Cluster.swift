@@ -216,3 +216,13 @@ let smallFleet = """
         chipsPerNode: 16
         numaNodes: 4
     """
+
+/// Whether `condition` comes true within `seconds`, asked every 50 ms.
+func eventually(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}

@@ -23,13 +23,14 @@ struct HostAgentTests {
     }
 
     func waitForNode(_ cluster: Cluster) async throws {
-        for _ in 0..<100 {
+        let registered = try await eventually(seconds: 10) {
             let nodes = try await cluster.schedctl(["nodes", "--json"])
             let statuses = try? WireCodec.value([NodeStatus].self, from: nodes.stdout)
-            if statuses?.first(where: { $0.node.id == "asc-host" })?.connected == true { return }
-            try await Task.sleep(for: .milliseconds(100))
+            return statuses?.first(where: { $0.node.id == "asc-host" })?.connected == true
         }
-        throw ClusterError("the host agent did not register: \(cluster.log("host-agent.log"))")
+        guard registered else {
+            throw ClusterError("the host agent did not register: \(cluster.log("host-agent.log"))")
+        }
     }
 
     @Test("sched-agent inventory prints the fake host's 8 Ascend 910B on 2 NUMA nodes, as a table and as JSON")
@@ -122,22 +123,16 @@ struct HostAgentTests {
         ])
         _ = try await cluster.waitFor("tree") { $0.state == .running }
         var child: Int32 = 0
-        for _ in 0..<100 where child == 0 {
-            child =
-                Int32(
-                    (try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(
-                        in: .whitespacesAndNewlines) ?? "") ?? 0
-            try await Task.sleep(for: .milliseconds(50))
+        _ = try await eventually(seconds: 5) {
+            let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+            child = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            return child > 0
         }
         #expect(child > 0 && kill(child, 0) == 0, "the job's child runs")
         _ = try await cluster.schedctl(["cancel", "tree"])
         let cancelled = try await cluster.waitFor("tree") { $0.state.isFinal }
         #expect(cancelled.state == .cancelled)
-        var gone = false
-        for _ in 0..<100 where !gone {
-            gone = kill(child, 0) != 0
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let gone = try await eventually(seconds: 5) { kill(child, 0) != 0 }
         #expect(gone, "the sleep started by the job was stopped with its group")
     }
 
@@ -217,12 +212,7 @@ struct HostAgentTests {
             let statuses = try WireCodec.value([NodeStatus].self, from: nodes.stdout)
             return statuses.first?.node.chips.first { $0.index == 2 }?.health.rawValue
         }
-        var health: String?
-        for _ in 0..<100 where health != "unhealthy" {
-            health = try await chip2()
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        #expect(health == "unhealthy")
+        #expect(try await eventually(seconds: 10) { try await chip2() == "unhealthy" })
         let placementLog = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
         #expect(placementLog.contains("chip 2 (ascend-910b) of asc-host is unhealthy: no new work is placed on it"))
         _ = try await cluster.schedctl([
@@ -237,11 +227,7 @@ struct HostAgentTests {
         #expect(all8.state == .queued, "7 healthy chips cannot hold 8")
 
         try host.writeNPUSMI()
-        for _ in 0..<100 where health != "healthy" {
-            health = try await chip2()
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        #expect(health == "healthy")
+        #expect(try await eventually(seconds: 10) { try await chip2() == "healthy" })
     }
 
     @Test("an ended attempt's output is kept for --keep-output-days, then pruned; logs then says it has none")
@@ -252,12 +238,10 @@ struct HostAgentTests {
             "submit", "--id", "brief", "--chips", "1", "--tier", "ascend-910b", "--", "echo", "hi",
         ])
         _ = try await cluster.waitFor("brief") { $0.state == .completed }
-        var left = true
-        for _ in 0..<50 where left {
-            left = FileManager.default.fileExists(atPath: data + "/attempts/brief.1")
-            try await Task.sleep(for: .milliseconds(100))
+        let pruned = try await eventually(seconds: 5) {
+            !FileManager.default.fileExists(atPath: data + "/attempts/brief.1")
         }
-        #expect(!left, "pruned at the next health check")
+        #expect(pruned, "pruned at the next health check")
         let logs = try await cluster.schedctl(["logs", "brief"])
         #expect(logs.status == 1)
         #expect(logs.stderr.contains("asc-host has no output for brief attempt 1"), "\(logs.stderr)")
