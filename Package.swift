@@ -48,7 +48,7 @@ let package = Package(
             dependencies: ["SchedCore", "SchedSpec", .product(name: "HeapModule", package: "swift-collections")]
         ),
         // What the programs share: token and catalog defaults, setup errors, logging.
-        .target(name: "ProgramSupport", dependencies: ["SchedCore", "SchedSpec", logging]),
+        .target(name: "ProgramSupport", dependencies: ["SchedCore", "SchedSpec", logging, argumentParser]),
         // The line protocol: one message enum, one codec, NIO framing, the HMAC handshake.
         .target(
             name: "Wire",
@@ -134,7 +134,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery"]
+            dependencies: [
+                "SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

@@ -80,7 +80,8 @@ public struct SimulatedNodeAgent: Sendable {
             timeLimit: order.timeLimitSeconds,
             faultsPerChipHour: faults.chipFaultsPerHour[ChipModelID(order.chipModel)] ?? 0, seed: seed)
         try await writer.send(.started(key))
-        let realStep = Duration.microseconds(Int64(fate.secondsPerStep / timeScale * 1_000_000))
+        // Bounded: the order's numbers were checked on arrival, and a step never sleeps past a day.
+        let realStep = Duration.microseconds(Int64(min(fate.secondsPerStep / timeScale, 86_400) * 1_000_000))
         // Every node of a gang plays the same fate; the node the fault strikes reports it, and the
         // coordinator stops the others.
         var endStep = fate.endStep

@@ -98,11 +98,14 @@ struct RunAgent: AsyncParsableCommand {
         guard simulate == nil || scenario == nil else {
             throw ValidationError("--simulate and --scenario both name a fleet to play: pass one of the two")
         }
-        guard (timeScale ?? 1) > 0 else { throw ValidationError("--time-scale must be positive") }
-        guard heartbeatInterval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
-        guard killGrace >= 0 else { throw ValidationError("--kill-grace must not be negative") }
-        guard healthInterval > 0 else { throw ValidationError("--health-interval must be positive") }
-        guard keepOutputDays >= 0 else { throw ValidationError("--keep-output-days must not be negative") }
+        try FlagRange.check(timeScale ?? 1, "--time-scale", 0.001...1_000_000)
+        try FlagRange.check(heartbeatInterval, "--heartbeat-interval", 0.01...3600, unit: " seconds")
+        try FlagRange.check(killGrace, "--kill-grace", 0...3600, unit: " seconds")
+        try FlagRange.check(healthInterval, "--health-interval", 0.1...86_400, unit: " seconds")
+        try FlagRange.check(keepOutputDays, "--keep-output-days", 0...36_500, unit: " days")
+        if let interNodeBandwidth {
+            try FlagRange.check(interNodeBandwidth, "--inter-node-bandwidth", 0...1_000_000_000, unit: " GB/s")
+        }
         if let domain, domain.split(separator: ":").count != 2 {
             throw ValidationError("--domain is KIND:NAME (for example switch:leaf-3), got '\(domain)'")
         }

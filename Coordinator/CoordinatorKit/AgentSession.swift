@@ -7,6 +7,7 @@ import Wire
 struct AgentSession {
     let state: CoordinatorState
     let outbox: Outbox
+    let activity: Activity
     let node: NodeID
     let logger: Logger
 
@@ -24,7 +25,7 @@ struct AgentSession {
     private func serve(
         _ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator, _ session: inout Int?
     ) async throws {
-        while let message = try await lines.nextMessage(answering: outbox) {
+        while let message = try await lines.nextMessage(answering: outbox, activity: activity) {
             guard let open = session else {
                 guard case .register(let registration) = message else {
                     outbox.send(.err(ErrorReply(.notAllowed, "an agent's first message after AUTH is REGISTER")))

@@ -6,10 +6,11 @@ import Wire
 struct ClientSession {
     let state: CoordinatorState
     let outbox: Outbox
+    let activity: Activity
     let logger: Logger
 
     func run(_ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator) async throws {
-        while let message = try await lines.nextMessage(answering: outbox) {
+        while let message = try await lines.nextMessage(answering: outbox, activity: activity) {
             switch message {
             case .watch(let request):
                 try await watch(request, &lines)
@@ -20,7 +21,8 @@ struct ClientSession {
             case .bye:
                 return
             default:
-                outbox.send(await reply(to: message))
+                // Paced: a client that sends requests without reading the replies waits for itself.
+                guard await outbox.sendPaced(await reply(to: message)) else { return }
             }
         }
     }
@@ -31,8 +33,9 @@ struct ClientSession {
             case .submit(let request): return ok(try await state.submit(request))
             case .cancel(let ref): return ok(try await state.cancel(ref.job))
             case .status(let ref): return ok(try await state.record(ref.job))
-            case .jobs(let query): return ok(try await state.list(states: query.states))
+            case .jobs(let query): return ok(try await state.list(query))
             case .nodes: return ok(await state.nodeStatuses())
+            case .health: return ok(await state.health())
             case .logs(let ref): return ok(try await state.logs(job: ref.job))
             case .fallback(let request): return ok(try await state.operatorFallback(request))
             case .hello, .challenge, .auth:
@@ -50,12 +53,38 @@ struct ClientSession {
     func watch(_ request: WatchRequest, _ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator)
         async throws
     {
-        let (id, events) = await state.addWatcher(job: request.job, after: request.after)
+        activity.setExempt(true)
+        let (id, startSeq, events) = await state.addWatcher(job: request.job)
         outbox.send(.ok(JSONText("{\"watching\":true}")))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                var lastSent = request.after ?? 0
+                // The replay first, page by page, then the live events from where it ends.
+                if let after = request.after {
+                    var cursor = after
+                    while true {
+                        let page = await state.events(after: cursor, before: startSeq)
+                        guard let last = page.last else { break }
+                        for event in page where request.job == nil || event.job == request.job {
+                            guard await outbox.sendPaced(.event(event)) else { return }
+                        }
+                        cursor = last.seq
+                        lastSent = last.seq
+                    }
+                }
                 for await event in events {
-                    guard outbox.send(.event(event)) else { return }
+                    guard await outbox.sendPaced(.event(event)) else { return }
+                    lastSent = event.seq
+                }
+                // The stream ended: the client fell too far behind, or the coordinator is stopping.
+                if await state.watcherFellBehind(id) {
+                    outbox.send(
+                        .err(
+                            ErrorReply(
+                                .unavailable,
+                                "this watch fell more than \(CoordinatorState.watcherBacklogLimit) events behind and "
+                                    + "was stopped; watch again with --after \(lastSent)")))
+                    outbox.close()
                 }
             }
             // Anything the client sends now only tells us whether it is still there.
@@ -78,6 +107,7 @@ struct ClientSession {
             outbox.send(.err(error))
             return
         }
+        activity.setExempt(true)
         outbox.send(
             .ok(
                 JSONText(
@@ -87,7 +117,7 @@ struct ClientSession {
                 for await chunk in opened.chunks {
                     var relayed = chunk
                     relayed.request = nil
-                    guard outbox.send(.chunk(relayed)) else { return }
+                    guard await outbox.sendPaced(.chunk(relayed)) else { return }
                 }
             }
             // The client closes after the last chunk; anything it sends only says it is still there.

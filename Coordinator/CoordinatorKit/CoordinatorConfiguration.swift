@@ -20,13 +20,21 @@ public struct CoordinatorConfiguration: Sendable {
     public var timeScale: Double
     /// How long after start agents have to register before a job no tier could ever hold fails.
     public var registrationGrace: Double
+    /// Seconds a new connection has to finish its handshake.
+    public var handshakeTimeout: Double
+    /// Handshakes that may be under way at once; more connections are refused until some finish.
+    public var maximumUnauthenticated: Int
+    /// Seconds a client session may send nothing before it is closed (not while it watches or
+    /// follows output). An agent's session is closed after twice the heartbeat timeout.
+    public var clientIdleTimeout: Double
 
     public init(
         host: String = "127.0.0.1", port: Int = 7070, dataDirectory: String, token: String,
         policy: SchedulingPolicy = .binPack, catalog: ChipCatalog,
         maximumLineLength: Int = LineFraming.defaultMaximumLineLength, heartbeatTimeout: Double = 15,
         scheduleInterval: Duration = .milliseconds(200), seed: UInt64 = 0, timeScale: Double = 1,
-        registrationGrace: Double = 30
+        registrationGrace: Double = 30, handshakeTimeout: Double = 10, maximumUnauthenticated: Int = 256,
+        clientIdleTimeout: Double = 300
     ) {
         self.host = host
         self.port = port
@@ -40,5 +48,8 @@ public struct CoordinatorConfiguration: Sendable {
         self.seed = seed
         self.timeScale = timeScale
         self.registrationGrace = registrationGrace
+        self.handshakeTimeout = handshakeTimeout
+        self.maximumUnauthenticated = maximumUnauthenticated
+        self.clientIdleTimeout = clientIdleTimeout
     }
 }

@@ -50,8 +50,31 @@ struct CoordinatorServer: Service {
         }
     }
 
-    /// One connection, start to end. Never throws.
+    /// One connection, start to end. Never throws. The handshake has a deadline, and only so many
+    /// may be under way at once; an open session that reads nothing for its idle timeout is closed.
     func serve(_ connection: NIOAsyncChannel<InboundLine, String>) async {
+        let channel = connection.channel
+        let gate = state.gate
+        defer { gate.closed() }
+        guard gate.admit() else {
+            // Too many handshakes under way: refuse at once, without reading.
+            logger.debug("refused a connection: \(gate.maximumUnauthenticated) handshakes already under way")
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(
+                    WireCodec.encode(
+                        .err(ErrorReply(.unavailable, "too many connections are opening at once; try again shortly"))))
+            }
+            return
+        }
+        var inHandshake = true
+        defer { if inHandshake { gate.handshakeEnded() } }
+        let peer = channel.remoteAddress?.description ?? "?"
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(configuration.handshakeTimeout))
+            logger.debug("closed \(peer): no handshake within \(configuration.handshakeTimeout) s")
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var lines = inbound.makeAsyncIterator()
@@ -72,6 +95,14 @@ struct CoordinatorServer: Service {
                     switch handshake.receive(message) {
                     case .send(let reply): try await outbound.write(WireCodec.encode(reply))
                     case .refuse(let error):
+                        if error.code == .authFailed {
+                            if let failures = gate.authFailed() {
+                                logger.warning(
+                                    "refused \(failures) handshake(s) with a wrong token (latest from \(peer))")
+                            }
+                            // Answered slowly: guessing tokens costs a second a try.
+                            try? await Task.sleep(for: .seconds(1))
+                        }
                         try await outbound.write(WireCodec.encode(.err(error)))
                         return
                     case .established(let opened):
@@ -80,19 +111,44 @@ struct CoordinatorServer: Service {
                         hello = opened
                     }
                 }
-                let (outbox, pending) = Outbox.make()
+                deadline.cancel()
+                inHandshake = false
+                gate.handshakeEnded()
+                let (outbox, pending) = Outbox.make { unread in
+                    logger.warning("disconnected \(peer): it left \(unread) bytes unread")
+                    channel.close(promise: nil)
+                }
+                let activity = Activity()
+                let idleLimit =
+                    hello!.role == .agent ? configuration.heartbeatTimeout * 2 : configuration.clientIdleTimeout
+                let watchdog = Task {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .seconds(1))
+                        if activity.idleSeconds > idleLimit {
+                            logger.info("closed \(peer): nothing received for \(formatNumber(idleLimit)) s")
+                            channel.close(promise: nil)
+                            return
+                        }
+                    }
+                }
+                defer { watchdog.cancel() }
                 // A writer task drains the outbox; this task reads and runs the role's loop.
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        for await message in pending { try await outbound.write(WireCodec.encode(message)) }
+                        for await line in pending {
+                            try await outbound.write(line)
+                            outbox.written(line)
+                        }
                     }
                     defer { outbox.close() }
                     switch hello!.role {
                     case .client:
-                        try await ClientSession(state: state, outbox: outbox, logger: logger).run(&lines)
+                        try await ClientSession(state: state, outbox: outbox, activity: activity, logger: logger)
+                            .run(&lines)
                     case .agent:
                         try await AgentSession(
-                            state: state, outbox: outbox, node: NodeID(hello!.node ?? ""), logger: logger
+                            state: state, outbox: outbox, activity: activity, node: NodeID(hello!.node ?? ""),
+                            logger: logger
                         ).run(&lines)
                     }
                     outbox.close()

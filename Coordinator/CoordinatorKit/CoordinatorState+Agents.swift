@@ -293,14 +293,16 @@ extension CoordinatorState {
         dirty = true
     }
 
-    /// Nodes silent past the heartbeat timeout are lost: their attempts go back to the queue.
+    /// Nodes silent past the heartbeat timeout are lost: their attempts go back to the queue, and the
+    /// node stays known (down) until its agent registers again.
     func expireSilentNodes() async {
         let now = clock()
         var changed: [JobRecord] = []
         var events: [PlacementEvent] = []
         // The timeout is in wall seconds; the clock may run faster (a scenario's time scale).
         let timeout = configuration.heartbeatTimeout * configuration.timeScale
-        for (id, entry) in nodes where now - entry.lastHeartbeat > timeout {
+        for (id, var entry) in nodes.sorted(by: { $0.key < $1.key })
+        where entry.lostAt == nil && now - entry.lastHeartbeat > timeout {
             var lostJobs = 0
             for record in jobs.values where record.state == .placed || record.state == .running {
                 guard record.placement?.assignments.contains(where: { $0.node == id }) == true else { continue }
@@ -312,8 +314,14 @@ extension CoordinatorState {
                     lostJobs += 1
                 }
             }
-            entry.writer?.close()
-            nodes.removeValue(forKey: id)
+            // Hang up its old session, if any is still open: a node that comes back registers anew.
+            // The node stays known, down: jobs that need it wait for it rather than fail.
+            entry.writer?.disconnect()
+            entry.writer = nil
+            entry.session = nil
+            entry.lostAt = now
+            nodes[id] = entry
+            endOutputStreams(of: id)
             events.append(
                 makeEvent(
                     .nodeLost, node: id.name,

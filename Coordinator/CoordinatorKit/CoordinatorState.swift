@@ -11,6 +11,8 @@ struct NodeEntry {
     var writer: Outbox?
     var session: Int?
     var lastHeartbeat: Double
+    /// When the node was declared lost (heartbeat timeout); nil while connected or not yet timed out.
+    var lostAt: Double?
     var connected: Bool { writer != nil }
 }
 
@@ -23,9 +25,13 @@ actor CoordinatorState {
     let store: any JobStore
     let logFile: PlacementLogFile
     let logger: Logger
+    let gate: ConnectionGate
     let clock: @Sendable () -> Double
-    /// When this coordinator started, on its clock.
+    /// When this coordinator started, on its clock, and in wall time.
     let startedAt: Double
+    let startedAtWall = Date().timeIntervalSince1970
+    /// Stored records set aside at load (kept in the store's quarantine table).
+    var quarantined: [QuarantinedRecord] = []
 
     var jobs: [String: JobRecord] = [:]
     var jobOrder: [String] = []
@@ -33,6 +39,7 @@ actor CoordinatorState {
     var nextSeq = 1
     var recentEvents: [PlacementEvent] = []
     var watchers: [Int: Watcher] = [:]
+    var watchersFellBehind: Set<Int> = []
     var nextWatcher = 0
     var nextSession = 0
     var nextJobNumber = 1
@@ -71,6 +78,7 @@ actor CoordinatorState {
         self.logFile = logFile
         self.logger = logger
         self.clock = clock
+        self.gate = ConnectionGate(maximumUnauthenticated: configuration.maximumUnauthenticated)
         startedAt = clock()
     }
 
@@ -92,7 +100,15 @@ actor CoordinatorState {
         }
         recentEvents = stored.recentEvents
         nextSeq = stored.lastEventSeq + 1
+        quarantined = stored.quarantined
         logger.info("reloaded \(stored.jobs.count) jobs and \(stored.lastEventSeq) events")
+        for record in stored.quarantined {
+            logger.error(
+                """
+                stored \(record.kind.rawValue) \(record.key) is set aside (quarantined), not loaded: \(record.reason); \
+                it is kept in the quarantine table of coordinator.sqlite (schedctl health lists it)
+                """)
+        }
     }
 
     // MARK: Events
@@ -118,8 +134,12 @@ actor CoordinatorState {
         for event in events {
             logFile.append(event)
             recentEvents.append(event)
-            for watcher in watchers.values where watcher.job == nil || watcher.job == event.job {
-                watcher.continuation.yield(event)
+            for (id, watcher) in watchers where watcher.job == nil || watcher.job == event.job {
+                if case .dropped = watcher.continuation.yield(event) {
+                    // Its client reads slower than events come: stop it rather than grow without bound.
+                    watchersFellBehind.insert(id)
+                    removeWatcher(id)
+                }
             }
         }
         if recentEvents.count > Self.recentEventLimit * 2 {
@@ -127,22 +147,33 @@ actor CoordinatorState {
         }
     }
 
-    func addWatcher(job: String?, after: Int?) async -> (id: Int, events: AsyncStream<PlacementEvent>) {
-        let (stream, continuation) = AsyncStream<PlacementEvent>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
-        if let after {
-            var backlog = recentEvents.filter { $0.seq > after }
-            if let first = backlog.first?.seq ?? Optional(nextSeq), first > after + 1 {
-                // Older than what memory keeps: read them from the store.
-                let older = (try? await store.events(after: after, limit: 100_000)) ?? []
-                backlog = older.filter { $0.seq < first } + backlog
-            }
-            for event in backlog where job == nil || event.job == job { continuation.yield(event) }
-        }
+    /// Events a watcher may have waiting before it is stopped as too slow.
+    static let watcherBacklogLimit = 10_000
+
+    /// A live watcher: it receives every event from `startSeq` on; older ones (a replay) the
+    /// session reads page by page with `events(after:before:)`, at its client's pace.
+    func addWatcher(job: String?) -> (id: Int, startSeq: Int, events: AsyncStream<PlacementEvent>) {
+        let (stream, continuation) = AsyncStream<PlacementEvent>.makeStream(
+            bufferingPolicy: .bufferingOldest(Self.watcherBacklogLimit))
         let id = nextWatcher
         nextWatcher += 1
         watchers[id] = Watcher(job: job, continuation: continuation)
-        return (id, stream)
+        return (id, nextSeq, stream)
     }
+
+    /// Up to `limit` kept events with `after < seq < before`, oldest first: from memory when it
+    /// holds them, else from the store.
+    func events(after: Int, before: Int, limit: Int = 1000) async -> [PlacementEvent] {
+        guard after + 1 < before else { return [] }
+        if let first = recentEvents.first, first.seq <= after + 1 {
+            let start = recentEvents.firstIndex { $0.seq > after } ?? recentEvents.endIndex
+            return Array(recentEvents[start...].prefix { $0.seq < before }.prefix(limit))
+        }
+        let stored = (try? await store.events(after: after, limit: limit)) ?? []
+        return stored.filter { $0.seq < before }
+    }
+
+    func watcherFellBehind(_ id: Int) -> Bool { watchersFellBehind.remove(id) != nil }
 
     func removeWatcher(_ id: Int) {
         watchers.removeValue(forKey: id)?.continuation.finish()
@@ -178,9 +209,10 @@ actor CoordinatorState {
         jobs[record.id] = record
         jobOrder.append(record.id)
         let tiers = job.effectiveTiers.map(\.name).joined(separator: " > ")
+        let shape = job.shape(onTier: 0)
         let event = makeEvent(
             .submitted, job: record.id,
-            "submitted \(record.id): \(job.kind.rawValue), \(job.nodes) x \(job.chipsPerNode) chips, tiers \(tiers), "
+            "submitted \(record.id): \(job.kind.rawValue), \(shape.nodes) x \(shape.chipsPerNode) chips, tiers \(tiers), "
                 + "priority \(job.priority)",
             details: ["kind": job.kind.rawValue, "tiers": tiers, "queue": job.queue])
         do {
@@ -204,18 +236,34 @@ actor CoordinatorState {
         return record
     }
 
-    func list(states: [String]) throws(ErrorReply) -> [JobRecord] {
-        let wanted = Set(states)
+    func list(_ query: JobsQuery) throws(ErrorReply) -> [JobRecord] {
+        let wanted = Set(query.states)
         for state in wanted where JobRecord.State(rawValue: state) == nil {
             throw ErrorReply(
                 .malformed,
                 "unknown state '\(state)'; states: \(JobRecord.State.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return jobOrder.compactMap { jobs[$0] }.filter { wanted.isEmpty || wanted.contains($0.state.rawValue) }.map {
+        let matching = jobOrder.lazy.compactMap { self.jobs[$0] }.filter {
+            wanted.isEmpty || wanted.contains($0.state.rawValue)
+        }
+        let page = matching.dropFirst(query.offset ?? 0).prefix(query.limit ?? JobsQuery.maximumLimit)
+        return page.map {
             var record = $0
             if record.state == .queued, let reason = waitReasons[record.id] { record.reason = reason }
             return record
         }
+    }
+
+    func health() -> HealthReport {
+        var byState = Dictionary(uniqueKeysWithValues: JobRecord.State.allCases.map { ($0.rawValue, 0) })
+        for record in jobs.values { byState[record.state.rawValue, default: 0] += 1 }
+        let counts = gate.snapshot
+        return HealthReport(
+            uptimeSeconds: Date().timeIntervalSince1970 - startedAtWall, jobs: byState,
+            nodesConnected: nodes.values.filter(\.connected).count,
+            nodesDisconnected: nodes.values.filter { !$0.connected }.count, connections: counts.open,
+            unauthenticatedConnections: counts.unauthenticated, authFailures: counts.authFailures,
+            quarantined: quarantined)
     }
 
     func nodeStatuses() -> [NodeStatus] {
@@ -228,7 +276,7 @@ actor CoordinatorState {
         return nodes.values.sorted { $0.node.id < $1.node.id }.map {
             NodeStatus(
                 node: $0.node, connected: $0.connected, lastHeartbeat: $0.lastHeartbeat,
-                usedBy: holders[$0.node.id] ?? [:])
+                usedBy: holders[$0.node.id] ?? [:], lost: $0.lostAt != nil)
         }
     }
 

@@ -64,10 +64,10 @@ struct SchedCoordinator: AsyncParsableCommand {
                 "unknown policy '\(policy)'; use one of \(PolicyName.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard WireEndpoint(listen) != nil else { throw ValidationError("--listen is host:port, got '\(listen)'") }
-        guard maximumLineLength >= 1024 else { throw ValidationError("--max-line-bytes must be at least 1024") }
-        guard heartbeatTimeout > 0 else { throw ValidationError("--heartbeat-timeout must be positive") }
-        guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
-        guard registrationGrace >= 0 else { throw ValidationError("--registration-grace must be at least 0") }
+        try FlagRange.check(maximumLineLength, "--max-line-bytes", 1024...64 * 1024 * 1024)
+        try FlagRange.check(heartbeatTimeout, "--heartbeat-timeout", 0.1...86_400, unit: " seconds")
+        try FlagRange.check(timeScale, "--time-scale", 0.001...1_000_000)
+        try FlagRange.check(registrationGrace, "--registration-grace", 0...86_400, unit: " seconds")
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }

@@ -186,9 +186,3 @@ func formatSeconds(_ seconds: Seconds) -> String {
     if seconds >= 60 { return formatNumber(seconds / 60) + "m" }
     return formatNumber(seconds) + "s"
 }
-
-func formatNumber(_ value: Double) -> String {
-    if value == value.rounded() && abs(value) < 1e15 { return String(Int(value)) }
-    let tenths = (value * 10).rounded() / 10
-    return tenths == tenths.rounded() ? String(Int(tenths)) : String(tenths)
-}

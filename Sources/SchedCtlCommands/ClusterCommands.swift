@@ -22,7 +22,7 @@ struct NodesCommand: AsyncParsableCommand {
             let unhealthy = node.chips.filter { $0.health == .unhealthy }.count
             let used = status.usedBy.count
             let models = Set(node.chips.map(\.model.name)).sorted().joined(separator: ",")
-            let state = status.connected ? node.state.rawValue : "disconnected"
+            let state = status.connected ? node.state.rawValue : status.lost == true ? "lost" : "disconnected"
             table.rows.append([
                 node.id.name, state, models, String(node.chips.count), String(used),
                 String(max(node.chips.count - used - unhealthy, 0)), String(unhealthy), String(node.numaNodes.count),

@@ -13,8 +13,16 @@ struct JobsCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
+        // Page by page (the coordinator answers at most JobsQuery.maximumLimit a request).
         let jobs = try await connection.withSession { session in
-            try await session.request(.jobs(JobsQuery(states: state)), as: [JobRecord].self)
+            var all: [JobRecord] = []
+            while true {
+                let page = try await session.request(
+                    .jobs(JobsQuery(states: state, offset: all.count, limit: JobsQuery.maximumLimit)),
+                    as: [JobRecord].self)
+                all += page
+                if page.count < JobsQuery.maximumLimit { return all }
+            }
         }
         if json { return printLine(WireCodec.json(jobs)) }
         var table = Table(header: ["JOB", "STATE", "KIND", "SHAPE", "TIER", "ATTEMPT", "WHERE / WHY"])

@@ -40,8 +40,8 @@ struct ScenarioRunCommand: AsyncParsableCommand {
     @Flag(help: "Print the story as JSON lines (one per event), then the summary as one JSON line.") var json = false
 
     func validate() throws {
-        guard (timeScale ?? 1) > 0 else { throw ValidationError("--time-scale must be positive") }
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        try FlagRange.check(timeScale ?? 1, "--time-scale", 0.001...1_000_000)
+        try FlagRange.check(timeout, "--timeout", 0.1...864_000, unit: " seconds")
     }
 
     func run() async throws {
@@ -103,9 +103,7 @@ struct ScenarioRunCommand: AsyncParsableCommand {
         }
     }
 
-    func formatScale(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(value)
-    }
+    func formatScale(_ value: Double) -> String { formatNumber(value) }
 }
 
 /// Submits a scenario's jobs at their times and follows the placement log until every job has ended.

@@ -33,11 +33,12 @@ public struct AttemptFate: Sendable, Equatable {
         let simulation = run ?? SimulatedRun(seconds: 60, steps: 1, checkpointEverySteps: 1)
         let speed = max(model?.relativeThroughput(for: kind) ?? 1, 0.01)
         let steps = max(simulation.steps, 1)
-        firstStep = min(resumeStep, steps) + 1
+        firstStep = min(max(resumeStep, 0), steps) + 1
         lastStep = steps
         secondsPerStep = simulation.seconds / speed / Double(steps)
         checkpointEvery = max(simulation.checkpointEverySteps, 1)
-        var random = SeededGenerator(seed: seed ^ stableHash(job) ^ (UInt64(attempt) &* 0x9E37_79B9_7F4A_7C15))
+        var random = SeededGenerator(
+            seed: seed ^ stableHash(job) ^ (UInt64(truncatingIfNeeded: attempt) &* 0x9E37_79B9_7F4A_7C15))
         var ending = Ending.completes
         var elapsed = 0.0
         // Faults arrive as a Poisson process over all of the attempt's chips.

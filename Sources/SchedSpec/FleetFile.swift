@@ -59,11 +59,11 @@ public enum FleetFile {
             let modelNode = try fields.require("model")
             let model = try modelNode.chipModel(in: catalog)
             let chipsNode = try fields.require("chipsPerNode")
-            let chipsPerNode = try chipsNode.positiveInt()
+            let chipsPerNode = try chipsNode.positiveInt(atMost: SpecLimits.chipsPerNode)
             guard chipsPerNode <= 64 else { throw chipsNode.error("at most 64 chips per node, got \(chipsPerNode)") }
             let chipMemory = try fields["chipMemoryGiB"]?.positiveDouble() ?? model.memoryGiB
             let numaNode = fields["numaNodes"]
-            let numaCount = try numaNode?.positiveInt() ?? 1
+            let numaCount = try numaNode?.positiveInt(atMost: SpecLimits.chipsPerNode) ?? 1
             guard numaCount <= chipsPerNode else {
                 throw numaNode!.error("\(numaCount) NUMA nodes for \(chipsPerNode) chips; use at most one per chip")
             }

@@ -69,7 +69,10 @@ public enum JobFile {
         -> JobDefinition
     {
         let job = try read(root, catalog: catalog, submittedAt: submittedAt)
-        return JobDefinition(job: job, run: try runSpec(root.mapping(allowing: fields)))
+        let run = try runSpec(root.mapping(allowing: fields))
+        // Every field was checked as it was read; this holds the whole value to the same limits.
+        if let problem = SpecLimits.problem(in: job, run: run) { throw root.error(problem) }
+        return JobDefinition(job: job, run: run)
     }
 
     static func runSpec(_ top: SpecMapping) throws(SpecError) -> RunSpec {
@@ -93,8 +96,9 @@ public enum JobFile {
         if let node = top["simulate"] {
             let fields = try node.mapping(allowing: ["duration", "steps", "checkpointEverySteps"])
             let seconds = try fields.require("duration").duration()
-            let steps = try fields["steps"]?.positiveInt() ?? 100
-            let every = try fields["checkpointEverySteps"]?.positiveInt() ?? max(steps / 10, 1)
+            let steps = try fields["steps"]?.positiveInt(atMost: SpecLimits.simulatedSteps) ?? 100
+            let every =
+                try fields["checkpointEverySteps"]?.positiveInt(atMost: SpecLimits.simulatedSteps) ?? max(steps / 10, 1)
             run.simulation = SimulatedRun(seconds: seconds, steps: steps, checkpointEverySteps: every)
         }
         return run
@@ -108,7 +112,7 @@ public enum JobFile {
         guard let kind = JobKind(rawValue: kindName) else {
             throw kindNode.error("kind is training, inference or batch, got '\(kindName)'")
         }
-        let chipsPerNode = try top["chipsPerNode"]?.positiveInt() ?? 1
+        let chipsPerNode = try top["chipsPerNode"]?.positiveInt(atMost: SpecLimits.chipsPerNode) ?? 1
         let nodes = try top["nodes"]?.positiveInt() ?? 1
         var tiers: [ChipTier] = []
         if let tierList = top["tiers"] {
@@ -184,6 +188,7 @@ public enum JobFile {
         }
         return ChipTier(
             name: try fields["name"]?.string(), selectors: selectors,
-            chipsPerNode: try fields["chipsPerNode"]?.positiveInt(), nodes: try fields["nodes"]?.positiveInt())
+            chipsPerNode: try fields["chipsPerNode"]?.positiveInt(atMost: SpecLimits.chipsPerNode),
+            nodes: try fields["nodes"]?.positiveInt())
     }
 }

@@ -100,52 +100,75 @@ struct SpecNode {
         return scalar.string
     }
 
-    func int() throws(SpecError) -> Int {
+    /// A whole number in `range` (by default `SpecLimits.wholeNumber`).
+    func int(in range: ClosedRange<Int> = SpecLimits.wholeNumber) throws(SpecError) -> Int {
         guard let value = node.int else { throw error("expected a whole number, got '\(node.string ?? "?")'") }
-        return value
-    }
-
-    func double() throws(SpecError) -> Double {
-        guard let value = node.float ?? node.int.map(Double.init), value.isFinite else {
-            throw error("expected a number, got '\(node.string ?? "?")'")
+        guard range.contains(value) else {
+            throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
         }
         return value
     }
 
-    func positiveInt() throws(SpecError) -> Int {
-        let value = try int()
+    /// A finite number; `at most` bounds it so that sums and conversions on it stay in range.
+    func double(atMost maximum: Double = SpecLimits.quantity) throws(SpecError) -> Double {
+        guard let value = node.float ?? node.int.map(Double.init), value.isFinite else {
+            throw error("expected a number, got '\(node.string ?? "?")'")
+        }
+        guard abs(value) <= maximum else {
+            throw error("must be at most \(formatNumber(maximum)) in size, got \(formatNumber(value))")
+        }
+        return value
+    }
+
+    func positiveInt(atMost maximum: Int = SpecLimits.count) throws(SpecError) -> Int {
+        let value = try int(in: Int.min...Int.max)
         guard value >= 1 else { throw error("must be at least 1, got \(value)") }
+        guard value <= maximum else { throw error("must be at most \(maximum), got \(value)") }
         return value
     }
 
-    func nonNegativeDouble() throws(SpecError) -> Double {
-        let value = try double()
-        guard value >= 0 else { throw error("must not be negative, got \(formatted(value))") }
+    func nonNegativeDouble(atMost maximum: Double = SpecLimits.quantity) throws(SpecError) -> Double {
+        let value = try double(atMost: .greatestFiniteMagnitude)
+        guard value >= 0 else { throw error("must not be negative, got \(formatNumber(value))") }
+        guard value <= maximum else {
+            throw error("must be at most \(formatNumber(maximum)), got \(formatNumber(value))")
+        }
         return value
     }
 
-    func positiveDouble() throws(SpecError) -> Double {
-        let value = try double()
-        guard value > 0 else { throw error("must be greater than 0, got \(formatted(value))") }
+    func positiveDouble(atMost maximum: Double = SpecLimits.quantity) throws(SpecError) -> Double {
+        let value = try double(atMost: .greatestFiniteMagnitude)
+        guard value > 0 else { throw error("must be greater than 0, got \(formatNumber(value))") }
+        guard value <= maximum else {
+            throw error("must be at most \(formatNumber(maximum)), got \(formatNumber(value))")
+        }
         return value
     }
 
-    /// A duration: a number of seconds, or a number with `s`, `m`, `h` or `d`.
+    /// A duration: a number of seconds, or a number with `s`, `m`, `h` or `d`; at most
+    /// `SpecLimits.duration` (a century), so that every time computed from it stays finite.
     func duration() throws(SpecError) -> Seconds {
+        let seconds: Double
         if let number = node.float ?? node.int.map(Double.init), node.string.map({ Double($0) != nil }) ?? false {
             guard number.isFinite, number >= 0 else {
                 throw error("a duration is a finite number of seconds, at least 0")
             }
-            return number
+            seconds = number
+        } else {
+            let text = try string().trimmingCharacters(in: .whitespaces)
+            let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+            guard let unit = text.last, let scale = units[unit], let value = Double(text.dropLast()), value.isFinite,
+                value >= 0
+            else {
+                throw error("expected a duration such as 90s, 30m, 2h or 1d, got '\(text)'")
+            }
+            seconds = value * scale
         }
-        let text = try string().trimmingCharacters(in: .whitespaces)
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        guard let unit = text.last, let scale = units[unit], let value = Double(text.dropLast()), value.isFinite,
-            value >= 0
-        else {
-            throw error("expected a duration such as 90s, 30m, 2h or 1d, got '\(text)'")
+        guard seconds <= SpecLimits.duration else {
+            throw error(
+                "a duration is at most 100 years (\(formatNumber(SpecLimits.duration)) s), got \(node.string ?? "?")")
         }
-        return value * scale
+        return seconds
     }
 
     /// A chip model name the catalog knows; otherwise an error listing the closest known names.
@@ -166,10 +189,6 @@ struct SpecNode {
         var values: [String] = []
         for item in try sequence() { values.append(try item.string()) }
         return values
-    }
-
-    private func formatted(_ value: Double) -> String {
-        value == value.rounded() ? String(Int(value)) : String(value)
     }
 }
 

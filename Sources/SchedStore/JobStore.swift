@@ -17,6 +17,9 @@ public struct StoredState: Sendable {
     /// The most recent events (for `WATCH` replay), oldest first.
     public var recentEvents: [PlacementEvent]
     public var lastEventSeq: Int
+    /// Stored rows that could not be read back, or held values no submission may have: set aside
+    /// (kept, not deleted) rather than fatal. Oldest first; the ones set aside by this load included.
+    public var quarantined: [QuarantinedRecord] = []
 }
 
 /// Durable state behind a narrow protocol: SQLite by default, an in-memory twin for tests, PostgreSQL

@@ -34,22 +34,88 @@ public final class SQLiteStore: JobStore {
             }
             try db.create(index: "event_job", on: "event", columns: ["job"])
         }
+        migrator.registerMigration("v2-quarantine") { db in
+            // Rows that could not be read back, kept for a person to look at (schedctl health).
+            try db.create(table: "quarantine") { table in
+                table.column("kind", .text).notNull()
+                table.column("key", .text).notNull()
+                table.column("record")
+                table.column("reason", .text).notNull()
+                table.column("quarantinedAt", .double).notNull()
+            }
+        }
         return migrator
     }
 
+    /// Reads every job and the recent events back. A row that does not decode, or decodes to values
+    /// no submission may hold, is moved to the `quarantine` table with its reason (in the same
+    /// transaction) and reported; the rest load as usual. Nothing stored can stop a start.
     public func load(recentEvents: Int) async throws -> StoredState {
-        try await pool.read { db in
-            let decoder = JSONDecoder()
-            let jobs = try String.fetchAll(db, sql: "SELECT record FROM job ORDER BY submittedAt, id").map {
-                try decoder.decode(JobRecord.self, from: Data($0.utf8))
+        try await pool.write { db in
+            let now = Date().timeIntervalSince1970
+            var jobs: [JobRecord] = []
+            for row in try Row.fetchAll(db, sql: "SELECT id, record FROM job ORDER BY submittedAt, id") {
+                let id = Self.text(row["id"]) ?? "?"
+                let decoded = Result { try SafeJSON.decode(JobRecord.self, from: Self.text(row["record"]) ?? "") }
+                switch decoded {
+                case .success(let record) where record.id == id && record.problem() == nil:
+                    jobs.append(record)
+                case .success(let record):
+                    let reason =
+                        record.id == id ? record.problem()! : "the record is of job '\(record.id)', not '\(id)'"
+                    try Self.quarantine(db, .job, id, row["record"], reason: reason, at: now)
+                    try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])
+                case .failure(let error):
+                    try Self.quarantine(db, .job, id, row["record"], reason: "unreadable: \(error)", at: now)
+                    try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])
+                }
             }
-            let events = try String.fetchAll(
-                db, sql: "SELECT record FROM (SELECT seq, record FROM event ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-                arguments: [recentEvents]
-            ).map { try decoder.decode(PlacementEvent.self, from: Data($0.utf8)) }
+            var events: [PlacementEvent] = []
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT seq, record FROM (SELECT seq, record FROM event ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                arguments: [recentEvents])
+            for row in rows {
+                let seq: Int64 = row["seq"]
+                do {
+                    events.append(try SafeJSON.decode(PlacementEvent.self, from: Self.text(row["record"]) ?? ""))
+                } catch {
+                    try Self.quarantine(db, .event, String(seq), row["record"], reason: "unreadable: \(error)", at: now)
+                    try db.execute(sql: "DELETE FROM event WHERE seq = ?", arguments: [seq])
+                }
+            }
             let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM event") ?? 0
-            return StoredState(jobs: jobs, recentEvents: events, lastEventSeq: last)
+            let quarantined = try Row.fetchAll(
+                db, sql: "SELECT kind, key, reason, quarantinedAt FROM quarantine ORDER BY rowid"
+            ).map { row in
+                QuarantinedRecord(
+                    kind: QuarantinedRecord.Kind(rawValue: Self.text(row["kind"]) ?? "") ?? .job,
+                    key: Self.text(row["key"]) ?? "?", reason: Self.text(row["reason"]) ?? "",
+                    quarantinedAt: row["quarantinedAt"] ?? 0)
+            }
+            return StoredState(jobs: jobs, recentEvents: events, lastEventSeq: last, quarantined: quarantined)
         }
+    }
+
+    /// A column as text whatever was stored there (text, blob, number), never trapping on bytes
+    /// that are not UTF-8.
+    private static func text(_ value: DatabaseValue) -> String? {
+        switch value.storage {
+        case .string(let text): text
+        case .blob(let data): String(validating: data, as: UTF8.self)
+        case .int64(let number): String(number)
+        case .double(let number): String(number)
+        case .null: nil
+        }
+    }
+
+    private static func quarantine(
+        _ db: Database, _ kind: QuarantinedRecord.Kind, _ key: String, _ record: DatabaseValue, reason: String,
+        at time: Double
+    ) throws {
+        try db.execute(
+            sql: "INSERT INTO quarantine (kind, key, record, reason, quarantinedAt) VALUES (?, ?, ?, ?, ?)",
+            arguments: [kind.rawValue, key, record, reason, time])
     }
 
     public func apply(_ changes: [StoreChanges]) async throws {
@@ -61,12 +127,14 @@ public final class SQLiteStore: JobStore {
                             INSERT INTO job (id, state, submittedAt, record) VALUES (?, ?, ?, ?)
                             ON CONFLICT(id) DO UPDATE SET state = excluded.state, record = excluded.record
                             """,
-                        arguments: [job.id, job.state.rawValue, job.job.submittedAt, WireCodec.json(job)])
+                        arguments: [job.id, job.state.rawValue, job.job.submittedAt, try WireCodec.storedJSON(job)])
                 }
                 for event in change.events {
                     try db.execute(
                         sql: "INSERT INTO event (seq, time, kind, job, record) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [event.seq, event.time, event.kind.rawValue, event.job, WireCodec.json(event)])
+                        arguments: [
+                            event.seq, event.time, event.kind.rawValue, event.job, try WireCodec.storedJSON(event),
+                        ])
                 }
             }
         }
@@ -76,7 +144,7 @@ public final class SQLiteStore: JobStore {
         try await pool.read { db in
             try String.fetchAll(
                 db, sql: "SELECT record FROM event WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
-            ).map { try JSONDecoder().decode(PlacementEvent.self, from: Data($0.utf8)) }
+            ).map { try SafeJSON.decode(PlacementEvent.self, from: $0) }
         }
     }
 
@@ -87,7 +155,7 @@ public final class SQLiteStore: JobStore {
                 sql:
                     "SELECT record FROM (SELECT seq, record FROM event WHERE job = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
                 arguments: [job, limit]
-            ).map { try JSONDecoder().decode(PlacementEvent.self, from: Data($0.utf8)) }
+            ).map { try SafeJSON.decode(PlacementEvent.self, from: $0) }
         }
     }
 }

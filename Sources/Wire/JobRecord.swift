@@ -97,12 +97,16 @@ public struct NodeStatus: Codable, Equatable, Sendable {
     public var lastHeartbeat: Double?
     /// Chip index -> job holding it.
     public var usedBy: [String: String]
+    /// Silent past the heartbeat timeout: its attempts were requeued, and it stays known (down) until
+    /// its agent registers again.
+    public var lost: Bool?
 
-    public init(node: Node, connected: Bool, lastHeartbeat: Double?, usedBy: [String: String]) {
+    public init(node: Node, connected: Bool, lastHeartbeat: Double?, usedBy: [String: String], lost: Bool = false) {
         self.node = node
         self.connected = connected
         self.lastHeartbeat = lastHeartbeat
         self.usedBy = usedBy
+        self.lost = lost
     }
 }
 

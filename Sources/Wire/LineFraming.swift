@@ -46,7 +46,14 @@ final class LineDecoder: ChannelInboundHandler {
             context.fireChannelRead(wrapInboundOut(.tooLong(limit: maximumLineLength)))
             return
         }
-        let text = String(decoding: buffer.readableBytesView, as: UTF8.self)
+        // A line is UTF-8 text; other bytes are refused, not replaced, so that what is stored is
+        // exactly what was sent.
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+            context.fireChannelRead(
+                wrapInboundOut(
+                    .invalid(ErrorReply(.malformed, "a line is UTF-8 text; this one has bytes that are not"))))
+            return
+        }
         switch WireCodec.decode(text) {
         case .success(let message): context.fireChannelRead(wrapInboundOut(.message(message)))
         case .failure(let error): context.fireChannelRead(wrapInboundOut(.invalid(error)))

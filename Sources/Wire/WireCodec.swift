@@ -24,6 +24,7 @@ public enum WireCodec {
         case .jobs(let body): line("JOBS", body)
         case .status(let body): line("STATUS", body)
         case .nodes: "NODES"
+        case .health: "HEALTH"
         case .logs(let body): line("LOGS", body)
         case .watch(let body): line("WATCH", body)
         case .fallback(let body): line("FALLBACK", body)
@@ -73,6 +74,7 @@ public enum WireCodec {
             case "JOBS": return .success(.jobs(body.isEmpty ? JobsQuery() : try decode(body, verb)))
             case "STATUS": return .success(.status(try decode(body, verb)))
             case "NODES": return .success(.nodes)
+            case "HEALTH": return .success(.health)
             case "LOGS": return .success(.logs(try decode(body, verb)))
             case "WATCH": return .success(.watch(body.isEmpty ? WatchRequest() : try decode(body, verb)))
             case "FALLBACK": return .success(.fallback(try decode(body, verb)))
@@ -95,7 +97,7 @@ public enum WireCodec {
 
     public static let knownVerbs = [
         "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "CHECKPOINT", "EXITED", "RUN", "KILL",
-        "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "LOGS", "OUTPUT", "WATCH",
+        "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "HEALTH", "LOGS", "OUTPUT", "WATCH",
         "FALLBACK", "OK", "ERR", "EVENT", "BYE",
     ]
 
@@ -109,9 +111,17 @@ public enum WireCodec {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// JSON for the store: unlike `json`, a value that cannot be encoded (a number that is not
+    /// finite) is an error, never a `{}` written in its place.
+    public static func storedJSON<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     /// Decodes an `OK` body (or any JSON text) as `T`.
     public static func value<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+        try SafeJSON.decode(T.self, from: text)
     }
 
     private static func line<T: Encodable>(_ verb: String, _ body: T) -> String { verb + " " + json(body) }
@@ -119,7 +129,13 @@ public enum WireCodec {
     private static func decode<T: Decodable>(_ body: Substring, _ verb: Substring) throws -> T {
         guard !body.isEmpty else { throw ErrorReply(.malformed, "\(verb) needs a JSON body") }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(body.utf8))
+            let value = try SafeJSON.decode(T.self, from: body)
+            if let checked = value as? any WireChecked, let problem = checked.problem() {
+                throw ErrorReply(.malformed, "\(verb): \(problem)")
+            }
+            return value
+        } catch let error as SafeJSON.TooDeep {
+            throw ErrorReply(.malformed, "\(verb): \(error)")
         } catch let DecodingError.keyNotFound(key, context) {
             throw ErrorReply(.malformed, "\(verb): missing field '\(path(context.codingPath + [key]))'")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {

@@ -29,6 +29,7 @@ public enum WireMessage: Equatable, Sendable {
     case jobs(JobsQuery)
     case status(JobRef)
     case nodes
+    case health
     case logs(JobRef)
     case watch(WatchRequest)
     case fallback(FallbackRequest)
@@ -310,10 +311,21 @@ public struct JobRef: Codable, Equatable, Sendable {
     public init(job: String) { self.job = job }
 }
 
+/// `JOBS`: one page of the jobs, in submission order. A page holds at most `JobsQuery.maximumLimit`
+/// jobs; a shorter page is the last.
 public struct JobsQuery: Codable, Equatable, Sendable {
+    public static let maximumLimit = 1000
     /// Only jobs in these states; empty = all.
     public var states: [String]
-    public init(states: [String] = []) { self.states = states }
+    /// Jobs (of those states) to skip.
+    public var offset: Int?
+    /// At most this many (default and ceiling: `maximumLimit`).
+    public var limit: Int?
+    public init(states: [String] = [], offset: Int? = nil, limit: Int? = nil) {
+        self.states = states
+        self.offset = offset
+        self.limit = limit
+    }
 }
 
 public struct WatchRequest: Codable, Equatable, Sendable {

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import ProgramSupport
+import SchedCore
+import Wire
+
+struct HealthCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "health",
+        abstract:
+            "The coordinator's health: uptime, jobs by state, nodes, connections, refused tokens, quarantined records.",
+        discussion: """
+            Exits 0 when the coordinator answers and holds no quarantined record, 1 when it holds one or more \
+            (stored rows it could not read back at start, set aside in coordinator.sqlite's quarantine table), \
+            and 2 when it cannot be reached: usable as a monitoring check.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let report: HealthReport
+        do {
+            report = try await connection.withSession { session in
+                try await session.request(.health, as: HealthReport.self)
+            }
+        } catch {
+            FileHandle.standardError.write(Data("schedctl: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if json {
+            printLine(WireCodec.json(report))
+        } else {
+            let jobs = JobRecord.State.allCases.map { "\(report.jobs[$0.rawValue] ?? 0) \($0.rawValue)" }
+            var table = Table(header: ["", ""])
+            table.rows = [
+                ["uptime", "\(formatNumber(report.uptimeSeconds.rounded())) s"],
+                ["jobs", jobs.joined(separator: ", ")],
+                ["nodes", "\(report.nodesConnected) connected, \(report.nodesDisconnected) disconnected"],
+                [
+                    "connections",
+                    "\(report.connections) open, \(report.unauthenticatedConnections) in their handshake",
+                ],
+                ["refused tokens", String(report.authFailures)],
+                ["quarantined", String(report.quarantined.count)],
+            ]
+            printLine(table.render())
+            for record in report.quarantined {
+                printLine("quarantined \(record.kind.rawValue) \(record.key): \(record.reason)")
+            }
+        }
+        if !report.quarantined.isEmpty { throw ExitCode(1) }
+    }
+}

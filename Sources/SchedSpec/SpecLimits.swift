@@ -1,0 +1,70 @@
+import SchedCore
+
+/// The largest values a file, flag or protocol line may carry. Each is far past any real fleet or
+/// job, and small enough that every sum, product and conversion made on it (time limits added to
+/// clocks, chips times nodes, seconds to nanoseconds) stays finite and in range: a value past them
+/// is refused with its field, never carried to a place where it would trap.
+public enum SpecLimits {
+    /// Counts: nodes in a gang or group, failures, domains, jobs in a repeat.
+    public static let count = 1_000_000
+    /// Any other whole number (priorities, steps, seeds): ±10^12.
+    public static let wholeNumber: ClosedRange<Int> = -1_000_000_000_000...1_000_000_000_000
+    /// Chips on one node: the engine books a node's chips in one 64-bit mask.
+    public static let chipsPerNode = 64
+    /// Quantities (GiB, GB/s, TFLOPS, watts, prices): 10^9 of any unit.
+    public static let quantity: Double = 1_000_000_000
+    /// Durations and time limits: 100 years, in seconds.
+    public static let duration: Seconds = 100 * 365 * 86400
+    /// Training steps a job reports (checkpoints, resume points).
+    public static let steps = 1_000_000_000_000
+    /// Steps of a simulated job: simulated agents and SchedSim play each one.
+    public static let simulatedSteps = 10_000_000
+}
+
+extension SpecLimits {
+    /// The first number of a job (as a file, a trace or a stored record gives it) outside these
+    /// limits, said with its field; nil when every number is in range. Parsers refuse such values
+    /// field by field; this is the same rule applied to a whole value, for what arrives built.
+    public static func problem(in job: Job, run: RunSpec? = nil) -> String? {
+        func outside(_ value: Double?, _ range: ClosedRange<Double>) -> Bool {
+            guard let value else { return false }
+            return !(value.isFinite && range.contains(value))
+        }
+        let shapes =
+            [(job.chipsPerNode, job.nodes, "")]
+            + job.tiers.enumerated().map { ($1.chipsPerNode ?? 1, $1.nodes ?? 1, "tiers[\($0)].") }
+        for (chips, nodes, prefix) in shapes {
+            if !(1...chipsPerNode).contains(chips) {
+                return "\(prefix)chipsPerNode must be 1 to \(chipsPerNode), got \(chips)"
+            }
+            if !(1...count).contains(nodes) { return "\(prefix)nodes must be 1 to \(count), got \(nodes)" }
+        }
+        if outside(job.minChipMemoryGiB, 0...quantity) { return "minChipMemoryGiB is out of range" }
+        if outside(job.fallback.minInterNodeBandwidthGBps, 0...quantity) {
+            return "fallback.minInterNodeBandwidthGBps is out of range"
+        }
+        for (value, field) in [
+            (job.timeLimit, "timeLimit"), (job.fallback.maxWaitPerTier, "fallback.maxWaitPerTier"),
+            (job.fallback.returnToPreferredHealthyFor, "fallback.returnToPreferred.healthyFor"),
+            (job.topology.maxDomainsWait, "topology.maxDomainsWait"),
+        ] where outside(value, 0...duration) {
+            return "\(field) must be a duration of at most 100 years"
+        }
+        if !job.submittedAt.isFinite { return "submittedAt is not a finite time" }
+        if let failures = job.fallback.maxFailuresPerTier, !(1...count).contains(failures) {
+            return "fallback.maxFailuresPerTier must be 1 to \(count), got \(failures)"
+        }
+        if let domains = job.topology.maxDomains, !(1...count).contains(domains) {
+            return "topology.maxDomains must be 1 to \(count), got \(domains)"
+        }
+        if !wholeNumber.contains(job.priority) { return "priority is out of range: \(job.priority)" }
+        if let simulation = run?.simulation {
+            if outside(simulation.seconds, 0...duration) { return "simulate.duration is out of range" }
+            if !(1...simulatedSteps).contains(simulation.steps) { return "simulate.steps is out of range" }
+            if !(1...simulatedSteps).contains(simulation.checkpointEverySteps) {
+                return "simulate.checkpointEverySteps is out of range"
+            }
+        }
+        return nil
+    }
+}

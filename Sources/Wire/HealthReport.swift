@@ -1,0 +1,50 @@
+/// A stored row set aside at load: what it was, why, and when.
+public struct QuarantinedRecord: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable {
+        case job
+        case event
+    }
+    public var kind: Kind
+    /// The job's id, or the event's sequence number.
+    public var key: String
+    public var reason: String
+    public var quarantinedAt: Double
+    public init(kind: Kind, key: String, reason: String, quarantinedAt: Double) {
+        self.kind = kind
+        self.key = key
+        self.reason = reason
+        self.quarantinedAt = quarantinedAt
+    }
+}
+
+/// `HEALTH`: how the coordinator is doing, for `schedctl health` and monitoring.
+public struct HealthReport: Codable, Equatable, Sendable {
+    /// Seconds since this coordinator started (wall time).
+    public var uptimeSeconds: Double
+    /// Jobs by state (every state named, zero included).
+    public var jobs: [String: Int]
+    public var nodesConnected: Int
+    /// Known nodes whose agent is not connected now (their jobs wait for them or their loss).
+    public var nodesDisconnected: Int
+    /// Connections open now, and how many of them have not finished the handshake.
+    public var connections: Int
+    public var unauthenticatedConnections: Int
+    /// Handshakes refused for a wrong token since the start.
+    public var authFailures: Int
+    /// Stored records set aside because they could not be read back.
+    public var quarantined: [QuarantinedRecord]
+
+    public init(
+        uptimeSeconds: Double, jobs: [String: Int], nodesConnected: Int, nodesDisconnected: Int, connections: Int,
+        unauthenticatedConnections: Int, authFailures: Int, quarantined: [QuarantinedRecord]
+    ) {
+        self.uptimeSeconds = uptimeSeconds
+        self.jobs = jobs
+        self.nodesConnected = nodesConnected
+        self.nodesDisconnected = nodesDisconnected
+        self.connections = connections
+        self.unauthenticatedConnections = unauthenticatedConnections
+        self.authFailures = authFailures
+        self.quarantined = quarantined
+    }
+}

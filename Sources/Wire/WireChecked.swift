@@ -1,0 +1,207 @@
+import SchedCore
+import SchedSpec
+
+/// A message body whose numbers are checked where it enters: after decoding, before any code acts
+/// on it. Every count, index, step and time a peer sends is bounded here, so that no sum, index or
+/// conversion made on it later can trap. `problem()` names the field and the allowed range.
+protocol WireChecked {
+    func problem() -> String?
+}
+
+/// Collects the first out-of-range field of a message.
+struct FieldCheck {
+    private(set) var problem: String?
+
+    mutating func int(_ value: Int, _ field: String, _ range: ClosedRange<Int>) {
+        guard problem == nil, !range.contains(value) else { return }
+        problem = "'\(field)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)"
+    }
+
+    mutating func number(_ value: Double, _ field: String, _ range: ClosedRange<Double>) {
+        guard problem == nil, !(value.isFinite && range.contains(value)) else { return }
+        problem =
+            "'\(field)' must be between \(formatNumber(range.lowerBound)) and \(formatNumber(range.upperBound)), "
+            + "got \(formatNumber(value))"
+    }
+
+    mutating func count(_ count: Int, _ field: String, atMost maximum: Int) {
+        guard problem == nil, count > maximum else { return }
+        problem = "'\(field)' holds at most \(maximum) entries, got \(count)"
+    }
+
+    mutating func require(_ condition: Bool, _ message: @autoclosure () -> String) {
+        guard problem == nil, !condition else { return }
+        problem = message()
+    }
+}
+
+/// The ranges the protocol accepts.
+enum WireLimits {
+    static let attempt = 0...1_000_000_000
+    static let step = 0...SpecLimits.steps
+    /// Chip and NUMA indices as hosts number them.
+    static let index = 0...4095
+    static let tier = 0...1000
+    static let quantity = 0...SpecLimits.quantity
+    static let duration = 0...SpecLimits.duration
+    static let sequence = 0...1_000_000_000_000_000
+    static let listEntries = 100_000
+}
+
+extension RunOrder: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.int(attempt, "attempt", WireLimits.attempt)
+        check.int(tier, "tier", WireLimits.tier)
+        check.count(chips.count, "chips", atMost: SpecLimits.chipsPerNode)
+        for chip in chips { check.int(chip, "chips", WireLimits.index) }
+        check.count(numaNodes.count, "numaNodes", atMost: SpecLimits.chipsPerNode)
+        for numa in numaNodes { check.int(numa, "numaNodes", WireLimits.index) }
+        check.int(nodes, "nodes", 1...SpecLimits.count)
+        check.int(rank, "rank", 0...max(nodes - 1, 0))
+        check.int(resumeStep, "resumeStep", WireLimits.step)
+        if let timeLimitSeconds { check.number(timeLimitSeconds, "timeLimitSeconds", WireLimits.duration) }
+        if let simulation {
+            check.number(simulation.seconds, "simulation.seconds", WireLimits.duration)
+            check.int(simulation.steps, "simulation.steps", 1...SpecLimits.simulatedSteps)
+            check.int(simulation.checkpointEverySteps, "simulation.checkpointEverySteps", 1...SpecLimits.simulatedSteps)
+        }
+        return check.problem
+    }
+}
+
+extension Register: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.require(
+            node.chips.count <= SpecLimits.chipsPerNode,
+            "node \(node.id) reports \(node.chips.count) chips; at most \(SpecLimits.chipsPerNode) per node are "
+                + "supported")
+        check.require(
+            Set(node.chips.map(\.index)).count == node.chips.count, "node \(node.id) reports one chip index twice")
+        for chip in node.chips {
+            check.int(chip.index, "node.chips.index", WireLimits.index)
+            check.number(chip.memoryGiB, "node.chips.memoryGiB", WireLimits.quantity)
+            if let numa = chip.numaNode { check.int(numa, "node.chips.numaNode", WireLimits.index) }
+        }
+        check.count(node.numaNodes.count, "node.numaNodes", atMost: WireLimits.index.upperBound + 1)
+        for numa in node.numaNodes {
+            check.int(numa.id, "node.numaNodes.id", WireLimits.index)
+            check.count(numa.cpus.count, "node.numaNodes.cpus", atMost: WireLimits.listEntries)
+            check.number(numa.memoryGiB, "node.numaNodes.memoryGiB", WireLimits.quantity)
+        }
+        if let bandwidth = node.interNodeBandwidthGBps {
+            check.number(bandwidth, "node.interNodeBandwidthGBps", WireLimits.quantity)
+        }
+        check.count(running.count, "running", atMost: WireLimits.listEntries)
+        for attempt in running { check.int(attempt.attempt, "running.attempt", WireLimits.attempt) }
+        return check.problem
+    }
+}
+
+extension Heartbeat: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.count(unhealthyChips.count, "unhealthyChips", atMost: WireLimits.index.upperBound + 1)
+        if let interNodeBandwidthGBps {
+            check.number(interNodeBandwidthGBps, "interNodeBandwidthGBps", WireLimits.quantity)
+        }
+        return check.problem
+    }
+}
+
+extension AttemptRef: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.int(attempt, "attempt", WireLimits.attempt)
+        return check.problem
+    }
+}
+
+extension CheckpointReport: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.int(attempt, "attempt", WireLimits.attempt)
+        check.int(step, "step", WireLimits.step)
+        return check.problem
+    }
+}
+
+extension Exit: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.int(attempt, "attempt", WireLimits.attempt)
+        if let step { check.int(step, "step", WireLimits.step) }
+        if let checkpointStep { check.int(checkpointStep, "checkpointStep", WireLimits.step) }
+        if let faultChip { check.int(faultChip, "faultChip", WireLimits.index) }
+        return check.problem
+    }
+}
+
+extension KillOrder: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.int(attempt, "attempt", WireLimits.attempt)
+        return check.problem
+    }
+}
+
+extension TailRequest: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.int(request, "request", WireLimits.sequence)
+        check.int(attempt, "attempt", WireLimits.attempt)
+        return check.problem
+    }
+}
+
+extension OutputRequest: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        if let attempt { check.int(attempt, "attempt", WireLimits.attempt) }
+        return check.problem
+    }
+}
+
+extension WatchRequest: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        if let after { check.int(after, "after", WireLimits.sequence) }
+        return check.problem
+    }
+}
+
+extension JobsQuery: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.count(states.count, "states", atMost: JobRecord.State.allCases.count)
+        if let offset { check.int(offset, "offset", 0...Int.max / 2) }
+        if let limit { check.int(limit, "limit", 1...JobsQuery.maximumLimit) }
+        return check.problem
+    }
+}
+
+extension JobRecord {
+    /// What makes a stored record unusable: a number outside the limits a submission is held to, or
+    /// a ladder or placement that does not fit the job. The store quarantines such a record at load.
+    public func problem() -> String? {
+        if let problem = SpecLimits.problem(in: job, run: run) { return problem }
+        var check = FieldCheck()
+        check.int(attempt, "attempt", WireLimits.attempt)
+        check.int(checkpointStep, "checkpointStep", WireLimits.step)
+        check.int(stepsLost, "stepsLost", 0...Int.max / 2)
+        check.require(
+            ladder.tierCount == job.tierCount && (0..<ladder.tierCount).contains(ladder.tier),
+            "the fallback ladder (tier \(ladder.tier) of \(ladder.tierCount)) does not fit the job's "
+                + "\(job.tierCount) tier(s)")
+        if let placement {
+            check.int(placement.tier, "placement.tier", 0...max(job.tierCount - 1, 0))
+            check.count(placement.assignments.count, "placement.assignments", atMost: SpecLimits.count)
+            for assignment in placement.assignments {
+                check.count(assignment.chips.count, "placement.chips", atMost: SpecLimits.chipsPerNode)
+                for chip in assignment.chips { check.int(chip, "placement.chips", WireLimits.index) }
+            }
+        }
+        return check.problem
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Wire
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A plain TCP socket on loopback for hostile-input tests: sends any bytes (not only valid lines)
+/// and reads what comes back with a deadline. Closed on deinit.
+final class RawSocket {
+    let descriptor: Int32
+    private var buffer: [UInt8] = []
+
+    /// Connects to `endpoint` (IPv4 loopback).
+    init(_ endpoint: WireEndpoint) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw ClusterError("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(endpoint.port).bigEndian)
+        inet_pton(AF_INET, endpoint.host, &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            throw ClusterError("cannot connect to \(endpoint)")
+        }
+    }
+
+    /// Accepted from a listening socket.
+    init(accepted: Int32) { descriptor = accepted }
+
+    deinit { close(descriptor) }
+
+    /// Sends every byte; false once the peer has closed.
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            guard sent > 0 else { return false }
+            offset += sent
+        }
+        return true
+    }
+
+    @discardableResult
+    func send(line: String) -> Bool { send(Array((line + "\n").utf8)) }
+
+    /// The next line, or nil when the peer closed or nothing came within `seconds`.
+    func readLine(seconds: Double = 5) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { return nil }
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, Int32(min(left, 1) * 1000)) >= 0 else { return nil }
+            guard poller.revents != 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = recv(descriptor, &chunk, chunk.count, 0)
+            guard count > 0 else { return nil }
+            buffer += chunk[..<count]
+        }
+    }
+
+    /// Opens a session the way every peer does: HELLO, the CHALLENGE, AUTH; true once it is open.
+    func handshake(token: String, role: PeerRole, node: String? = nil) -> Bool {
+        send(line: WireCodec.encode(.hello(Hello(role: role, node: node))))
+        guard let line = readLine(), case .success(.challenge(let challenge)) = WireCodec.decode(line) else {
+            return false
+        }
+        send(line: WireCodec.encode(.auth(Auth(hmac: TokenProof.hmac(token: token, nonce: challenge.nonce)))))
+        guard let reply = readLine(), reply.hasPrefix("OK") else { return false }
+        return true
+    }
+}
+
+/// A listening socket on 127.0.0.1, port picked by the system: a fake coordinator for agents.
+final class RawListener {
+    let descriptor: Int32
+    let port: Int
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(descriptor, pointer, length) == 0, listen(descriptor, 16) == 0 else { return -1 }
+                return getsockname(descriptor, pointer, &length)
+            }
+        }
+        guard bound == 0 else {
+            close(descriptor)
+            throw ClusterError("cannot listen on 127.0.0.1")
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+
+    /// The next connection, or nil when none came within `seconds`.
+    func accept(seconds: Double) -> RawSocket? {
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, Int32(seconds * 1000)) > 0 else { return nil }
+        let accepted = Glibc.accept(descriptor, nil, nil)
+        return accepted >= 0 ? RawSocket(accepted: accepted) : nil
+    }
+}
