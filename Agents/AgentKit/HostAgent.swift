@@ -95,6 +95,11 @@ public struct HostAgent: Sendable {
                         await tails.add(request.request, task)
                     case .untail(let stop):
                         await tails.cancel(stop.request)
+                    case .ok(let body):
+                        // The coordinator stored an exit: the attempt's state may go.
+                        if let ack = try? WireCodec.value(ExitAcknowledgement.self, from: body.text) {
+                            await runner.delivered(ack.delivered)
+                        }
                     case .err(let error):
                         logger.warning("\(node.id): coordinator says \(error)")
                     default:
@@ -130,8 +135,8 @@ public struct HostAgent: Sendable {
     }
 
     func report(_ exit: Exit, _ writer: WireWriter) async throws {
+        // Kept (undelivered) until the coordinator acknowledges it; sent again on the next session.
         try await writer.send(.exited(exit))
-        await runner.delivered(AttemptRef(job: exit.job, attempt: exit.attempt))
         logger.info("\(node.id): \(exit.job) attempt \(exit.attempt) ended: \(exit.outcome.rawValue)")
     }
 

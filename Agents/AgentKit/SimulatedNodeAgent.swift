@@ -32,54 +32,90 @@ public struct SimulatedNodeAgent: Sendable {
         self.logger = logger
     }
 
-    /// Runs until cancelled, reconnecting with back-off when the coordinator is away.
+    /// Runs until cancelled, reconnecting with back-off when the coordinator is away. Attempts
+    /// outlive sessions, as a real host's processes do: after a reconnect the node registers the
+    /// attempts it still runs (and those that ended unreported, whose exits follow the registration),
+    /// so that a coordinator restart re-adopts them instead of running them again.
     public func run() async {
-        await reconnecting(logger: logger, level: .debug, "\(node.id): session") { try await session() }
+        let attempts = AttemptBook()
+        let link = SessionLink()
+        let (orders, submit) = AsyncStream<RunOrder>.makeStream()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await reconnecting(logger: logger, level: .debug, "\(node.id): session") {
+                    try await session(attempts: attempts, link: link, play: submit)
+                }
+                submit.finish()
+            }
+            for await order in orders {
+                group.addTask { try? await play(order, attempts: attempts, link: link) }
+            }
+            group.cancelAll()
+        }
     }
 
-    func session() async throws {
-        let attempts = AttemptBook()
+    func session(attempts: AttemptBook, link: SessionLink, play: AsyncStream<RunOrder>.Continuation) async throws {
         try await WireClient.withSession(
             to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name)
         ) { session in
             _ = try await session.request(.register(Register(node: node, running: await attempts.running())))
             let writer = session.writer
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    while true {
-                        try await Task.sleep(for: heartbeatInterval)
-                        try await writer.send(
-                            .heartbeat(Heartbeat(interNodeBandwidthGBps: node.interNodeBandwidthGBps)))
-                    }
-                }
-                while let message = try await session.receive() {
-                    switch message {
-                    case .run(let order):
-                        let key = AttemptRef(job: order.job, attempt: order.attempt)
-                        await attempts.start(key)
-                        group.addTask { try await play(order, key: key, attempts: attempts, writer: writer) }
-                    case .kill(let order):
-                        await attempts.kill(AttemptRef(job: order.job, attempt: order.attempt))
-                    case .err(let error):
-                        logger.warning("\(node.id): coordinator says \(error)")
-                    default:
-                        break
-                    }
-                }
-                group.cancelAll()
+            // Ends not yet acknowledged (they happened while disconnected, or their store failed).
+            for exit in await attempts.undelivered() { try await writer.send(.exited(exit)) }
+            let opened = await link.open(writer)
+            do {
+                try await serve(session, attempts: attempts, play: play)
+                await link.close(opened)
+            } catch {
+                await link.close(opened)
+                throw error
             }
         }
     }
 
+    func serve(_ session: WireSession, attempts: AttemptBook, play: AsyncStream<RunOrder>.Continuation) async throws {
+        let writer = session.writer
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: heartbeatInterval)
+                    try await writer.send(
+                        .heartbeat(Heartbeat(interNodeBandwidthGBps: node.interNodeBandwidthGBps)))
+                }
+            }
+            while let message = try await session.receive() {
+                switch message {
+                case .run(let order):
+                    let key = AttemptRef(job: order.job, attempt: order.attempt)
+                    guard await attempts.start(key) else { continue }
+                    play.yield(order)
+                case .kill(let order):
+                    await attempts.kill(AttemptRef(job: order.job, attempt: order.attempt))
+                case .ok(let body):
+                    // The coordinator stored an exit: it need not be sent again.
+                    if let ack = try? WireCodec.value(ExitAcknowledgement.self, from: body.text) {
+                        await attempts.delivered(ack.delivered)
+                    }
+                case .err(let error):
+                    logger.warning("\(node.id): coordinator says \(error)")
+                default:
+                    break
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
     /// Plays one attempt: STARTED, steps in scaled time, then EXITED as the simulation decided.
-    func play(_ order: RunOrder, key: AttemptRef, attempts: AttemptBook, writer: WireWriter) async throws {
+    func play(_ order: RunOrder, attempts: AttemptBook, link: SessionLink) async throws {
+        let key = AttemptRef(job: order.job, attempt: order.attempt)
         let model = catalog[ChipModelID(order.chipModel)]
         let fate = AttemptFate(
             job: order.job, attempt: order.attempt, kind: order.kind, run: order.simulation, model: model,
             resumeStep: order.resumeStep, nodes: order.nodes, chipsPerNode: order.chips.count,
             timeLimit: order.timeLimitSeconds,
             faultsPerChipHour: faults.chipFaultsPerHour[ChipModelID(order.chipModel)] ?? 0, seed: seed)
-        try await writer.send(.started(key))
+        await link.send(.started(key))
         // Bounded: the order's numbers were checked on arrival, and a step never sleeps past a day.
         let realStep = Duration.microseconds(Int64(min(fate.secondsPerStep / timeScale, 86_400) * 1_000_000))
         // Every node of a gang plays the same fate; the node the fault strikes reports it, and the
@@ -98,20 +134,17 @@ public struct SimulatedNodeAgent: Sendable {
             }
             step += 1
             if await attempts.isKilled(key) {
-                await attempts.finish(key)
-                try await writer.send(
-                    .exited(
-                        Exit(
-                            job: order.job, attempt: order.attempt, outcome: .killed, message: "stopped on order",
-                            step: step, checkpointStep: fate.checkpoint(before: step))))
+                await end(
+                    Exit(
+                        job: order.job, attempt: order.attempt, outcome: .killed, message: "stopped on order",
+                        step: step, checkpointStep: fate.checkpoint(before: step)), attempts: attempts, link: link)
                 return
             }
             // The first node reports each checkpoint the attempt saves before it ends.
             if order.rank == 0 && step % fate.checkpointEvery == 0 && step < fate.endStep {
-                try await writer.send(.checkpoint(CheckpointReport(job: order.job, attempt: order.attempt, step: step)))
+                await link.send(.checkpoint(CheckpointReport(job: order.job, attempt: order.attempt, step: step)))
             }
         }
-        await attempts.finish(key)
         let exit: Exit
         switch fate.ending {
         case .faults(let at, let rank, let offset) where rank == order.rank:
@@ -129,21 +162,69 @@ public struct SimulatedNodeAgent: Sendable {
                 job: order.job, attempt: order.attempt, outcome: .completed, exitStatus: 0, step: step,
                 checkpointStep: step)
         }
-        try await writer.send(.exited(exit))
+        await end(exit, attempts: attempts, link: link)
+    }
+
+    /// An attempt ended: kept as undelivered until a session carries its exit.
+    func end(_ exit: Exit, attempts: AttemptBook, link: SessionLink) async {
+        await attempts.finish(exit)
+        // Kept until the coordinator acknowledges it; a later session sends it again otherwise.
+        await link.send(.exited(exit))
     }
 }
 
-/// Attempts this node runs, and those it was told to stop.
+/// The session reports go out on, while there is one.
+actor SessionLink {
+    private var writer: WireWriter?
+    private var current = 0
+
+    /// Makes `writer` the session's; returns its number for `close`.
+    func open(_ writer: WireWriter) -> Int {
+        self.writer = writer
+        current += 1
+        return current
+    }
+
+    func close(_ session: Int) { if session == current { writer = nil } }
+
+    /// False when no session is open or the send failed.
+    @discardableResult
+    func send(_ message: WireMessage) async -> Bool {
+        guard let writer else { return false }
+        do {
+            try await writer.send(message)
+            return true
+        } catch {
+            return false
+        }
+    }
+}
+
+/// Attempts this node runs, those it was told to stop, and ended attempts whose exit no session
+/// has carried yet.
 actor AttemptBook {
     private var active: Set<AttemptRef> = []
     private var killed: Set<AttemptRef> = []
+    private var ended: [AttemptRef: Exit] = [:]
 
-    func start(_ key: AttemptRef) { active.insert(key) }
+    /// False when the attempt is known already (a repeated RUN).
+    func start(_ key: AttemptRef) -> Bool {
+        guard !active.contains(key), ended[key] == nil else { return false }
+        active.insert(key)
+        return true
+    }
     func kill(_ key: AttemptRef) { if active.contains(key) { killed.insert(key) } }
     func isKilled(_ key: AttemptRef) -> Bool { killed.contains(key) }
-    func finish(_ key: AttemptRef) {
+    func finish(_ exit: Exit) {
+        let key = AttemptRef(job: exit.job, attempt: exit.attempt)
         active.remove(key)
         killed.remove(key)
+        ended[key] = exit
     }
-    func running() -> [AttemptRef] { active.sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) } }
+    func delivered(_ key: AttemptRef) { ended[key] = nil }
+    func undelivered() -> [Exit] { ended.values.sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) } }
+    /// What a registration reports: running attempts and ended ones not yet reported.
+    func running() -> [AttemptRef] {
+        (active.union(ended.keys)).sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) }
+    }
 }

@@ -41,8 +41,8 @@ struct AgentSession {
                     return
                 }
                 do throws(ErrorReply) {
+                    // register() sends the OK itself, before any order for the node can be queued.
                     session = try await state.register(registration, outbox: outbox)
-                    outbox.send(.ok(JSONText("{\"registered\":\"\(node)\"}")))
                 } catch {
                     outbox.send(.err(error))
                     return
@@ -55,7 +55,23 @@ struct AgentSession {
                 case .started(let attempt): try await state.started(attempt, node: node)
                 case .checkpoint(let report): try await state.checkpointed(report, node: node)
                 case .chunk(let chunk): await state.deliver(chunk, from: node)
-                case .exited(let exit): try await state.exited(exit, node: node)
+                case .exited(let exit):
+                    do throws(ErrorReply) {
+                        try await state.exited(exit, node: node)
+                    } catch  where error.code == .unavailable {
+                        // Not stored: hang up, so that the agent sends it again on its next session.
+                        outbox.send(.err(error))
+                        outbox.disconnect()
+                        return
+                    } catch {
+                        // Nothing to store for it (an unknown job): acknowledged all the same.
+                        outbox.send(.err(error))
+                    }
+                    outbox.send(
+                        .ok(
+                            JSONText(
+                                WireCodec.json(
+                                    ExitAcknowledgement(delivered: AttemptRef(job: exit.job, attempt: exit.attempt))))))
                 case .register:
                     outbox.send(.err(ErrorReply(.notAllowed, "this session has registered \(node) already")))
                 case .bye: return

@@ -3,6 +3,9 @@ import Wire
 
 extension CoordinatorState {
     /// An agent's session opened for `node`. Returns the session number, or an error to refuse it.
+    /// The registration is stored first; then, in one step, the node takes work, the agent is told
+    /// `OK registered`, and attempts it runs that are not ours are stopped: no `RUN` can reach the
+    /// agent before its `OK`.
     func register(_ registration: Register, outbox: Outbox) async throws(ErrorReply) -> Int {
         let id = registration.node.id
         if let existing = nodes[id], existing.connected {
@@ -11,23 +14,21 @@ extension CoordinatorState {
         }
         let session = nextSession
         nextSession += 1
-        let now = clock()
-        nodes[id] = NodeEntry(node: registration.node, writer: outbox, session: session, lastHeartbeat: now)
         // Reconcile: attempts the agent still runs that we also believe in stay; others are stopped.
         let reported = Set(registration.running)
+        var strangers: [AttemptRef] = []
         var changed: [JobRecord] = []
         var events: [PlacementEvent] = []
         for attempt in registration.running {
             guard let record = jobs[attempt.job], record.attempt == attempt.attempt, !record.state.isFinal,
                 record.placement?.assignments.contains(where: { $0.node == id }) == true
             else {
-                outbox.send(
-                    .kill(KillOrder(job: attempt.job, attempt: attempt.attempt, reason: "not known to the coordinator"))
-                )
+                strangers.append(attempt)
                 continue
             }
         }
-        for (jobID, record) in jobs where record.state == .placed || record.state == .running {
+        for (jobID, record) in jobs.sorted(by: { $0.key < $1.key })
+        where record.state == .placed || record.state == .running {
             guard record.placement?.assignments.contains(where: { $0.node == id }) == true,
                 !reported.contains(AttemptRef(job: jobID, attempt: record.attempt))
             else { continue }
@@ -38,7 +39,6 @@ extension CoordinatorState {
                 events += more
             }
         }
-        for record in changed { jobs[record.id] = record }
         let chips = registration.node.chips
         let models = Dictionary(grouping: chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
         events.append(
@@ -46,10 +46,22 @@ extension CoordinatorState {
                 .nodeRegistered, node: id.name,
                 "node \(id) registered: \(models.joined(separator: ", ")), \(registration.node.numaNodes.count) NUMA nodes"
                     + (registration.node.domain.map { ", \($0)" } ?? "")))
+        let before = jobs.subset(changed.map(\.id))
+        for record in changed { jobs[record.id] = record }
         do {
-            try await persist(changed, events)
+            try await persist(changed, events, before: before)
         } catch {
             throw ErrorReply(.unavailable, "cannot store the registration: \(error)")
+        }
+        if let existing = nodes[id], existing.connected {
+            throw ErrorReply(
+                .conflict, "node \(id) is already registered by another live session; stop that agent first")
+        }
+        nodes[id] = NodeEntry(node: registration.node, writer: outbox, session: session, lastHeartbeat: clock())
+        outbox.send(.ok(JSONText("{\"registered\":\"\(id)\"}")))
+        for attempt in strangers {
+            outbox.send(
+                .kill(KillOrder(job: attempt.job, attempt: attempt.attempt, reason: "not known to the coordinator")))
         }
         dirty = true
         return session
@@ -106,6 +118,7 @@ extension CoordinatorState {
 
     func started(_ attempt: AttemptRef, node: NodeID) async throws(ErrorReply) {
         guard var record = try attemptOnNode(attempt, node: node), record.state == .placed else { return }
+        let before = record
         record.state = .running
         record.startedAt = clock()
         jobs[record.id] = record
@@ -114,7 +127,7 @@ extension CoordinatorState {
             "started \(record.id) attempt \(record.attempt) on \(node)"
                 + (record.checkpointStep > 0 ? ", resuming from step \(record.checkpointStep)" : ""))
         do {
-            try await persist([record], [event])
+            try await persist([record], [event], before: [record.id: before])
         } catch {
             throw ErrorReply(.unavailable, "cannot store the start: \(error)")
         }
@@ -127,6 +140,7 @@ extension CoordinatorState {
             return
         }
         guard report.step > record.checkpointStep else { return }
+        let before = record
         record.checkpointStep = report.step
         var events: [PlacementEvent] = []
         let now = clock()
@@ -136,7 +150,6 @@ extension CoordinatorState {
             (try? SchedulingEngine(snapshot: snapshot()))?.hasRoom(
                 for: job, onTier: 0, now: now, policy: configuration.policy) == true
         {
-            sendKill(record, reason: "returning to its first tier at its checkpoint")
             record.ladder.returnToPreferred(at: now)
             requeue(&record)
             let name = job.tier(at: 0).name
@@ -153,16 +166,21 @@ extension CoordinatorState {
         }
         jobs[record.id] = record
         do {
-            try await persist([record], events)
+            try await persist([record], events, before: [record.id: before])
         } catch {
             throw ErrorReply(.unavailable, "cannot store the checkpoint: \(error)")
         }
+        // Orders go out once the decision is durable.
+        if record.state == .queued { sendKill(before, reason: "returning to its first tier at its checkpoint") }
     }
 
     func exited(_ exit: Exit, node: NodeID) async throws(ErrorReply) {
         guard var record = try attemptOnNode(AttemptRef(job: exit.job, attempt: exit.attempt), node: node) else {
             return
         }
+        let before = [record.id: record]
+        let attemptRecord = record
+        var stopPartners: String?
         let now = clock()
         var changed: [JobRecord] = []
         var events: [PlacementEvent] = []
@@ -188,7 +206,7 @@ extension CoordinatorState {
                         + "(\(record.placement?.tierName ?? "?"))"))
             changed.append(record)
         case .failed, .timedOut:
-            sendKill(record, reason: "another node of the gang ended", except: node)
+            stopPartners = "another node of the gang ended"
             record.state = .failed
             record.endedAt = now
             record.reason =
@@ -202,7 +220,7 @@ extension CoordinatorState {
                     "\(record.id) failed: \(record.reason!)"))
             changed.append(record)
         case .fault:
-            sendKill(record, reason: "another node of the gang faulted", except: node)
+            stopPartners = "another node of the gang faulted"
             let cause: FailureCause =
                 exit.faultChip.map { .chipFault(node: node, chip: $0) } ?? .other(exit.message ?? "fault on \(node)")
             if let (updated, more) = attemptFailed(record, cause: cause, message: exit.message, step: exit.step) {
@@ -224,10 +242,12 @@ extension CoordinatorState {
         }
         for record in changed { jobs[record.id] = record }
         do {
-            try await persist(changed, events)
+            try await persist(changed, events, before: before)
         } catch {
+            if exit.outcome == .completed { completedNodes[record.id]?.remove(node) }
             throw ErrorReply(.unavailable, "cannot store the exit: \(error)")
         }
+        if let stopPartners { sendKill(attemptRecord, reason: stopPartners, except: node) }
         dirty = true
     }
 
@@ -301,13 +321,16 @@ extension CoordinatorState {
         var events: [PlacementEvent] = []
         // The timeout is in wall seconds; the clock may run faster (a scenario's time scale).
         let timeout = configuration.heartbeatTimeout * configuration.timeScale
+        var before: [String: JobRecord] = [:]
+        var partners: [(JobRecord, NodeID)] = []
         for (id, var entry) in nodes.sorted(by: { $0.key < $1.key })
         where entry.lostAt == nil && now - entry.lastHeartbeat > timeout {
             var lostJobs = 0
             for record in jobs.values where record.state == .placed || record.state == .running {
                 guard record.placement?.assignments.contains(where: { $0.node == id }) == true else { continue }
-                sendKill(record, reason: "node \(id) was lost", except: id)
                 if let (updated, more) = attemptFailed(record, cause: .nodeLost(id), message: nil) {
+                    before[record.id] = before[record.id] ?? record
+                    partners.append((record, id))
                     jobs[updated.id] = updated
                     changed.append(updated)
                     events += more
@@ -331,10 +354,13 @@ extension CoordinatorState {
         }
         guard !events.isEmpty else { return }
         do {
-            try await persist(changed, events)
+            try await persist(changed, events, before: before)
         } catch {
             logger.error("cannot store lost nodes: \(error)")
+            return
         }
+        // The other nodes of a gang that lost one stop too.
+        for (record, lost) in partners { sendKill(record, reason: "node \(lost) was lost", except: lost) }
         dirty = true
     }
 
@@ -344,13 +370,14 @@ extension CoordinatorState {
         guard !record.state.isFinal else {
             throw ErrorReply(.conflict, "job \(record.id) has ended (\(record.state.rawValue))")
         }
+        let before = [record.id: record]
         let now = clock()
         let from = record.ladder.tier
         switch record.ladder.handle(.operatorRequest(request.reason, at: now), rule: record.job.fallback) {
         case .refused(let why):
             throw ErrorReply(.conflict, "cannot move \(record.id) down: \(why)")
         case .moveTo(let tier, let reason):
-            sendKill(record, reason: "operator fallback")
+            let running = record
             requeue(&record)
             let name = record.job.tier(at: tier).name
             record.tierHistory.append(TierVisit(tier: tier, name: name, enteredAt: now, reason: reason.description))
@@ -361,10 +388,11 @@ extension CoordinatorState {
                 details: ["from": String(from), "to": String(tier), "operator": "true", "reason": reason.description])
             jobs[record.id] = record
             do {
-                try await persist([record], [event])
+                try await persist([record], [event], before: before)
             } catch {
                 throw ErrorReply(.unavailable, "cannot store the fallback: \(error)")
             }
+            sendKill(running, reason: "operator fallback")
             return record
         case .stay, .retry, .giveUp:
             throw ErrorReply(.internal, "the fallback ladder did not move \(record.id)")

@@ -59,12 +59,13 @@ extension CoordinatorState {
     func apply(_ plan: SchedulingPlan, now: Double) async {
         var changed: [String: JobRecord] = [:]
         var events: [PlacementEvent] = []
+        var victims: [(JobRecord, String)] = []
 
         for preemption in plan.preemptions {
             guard var victim = jobs[preemption.victim.name], victim.state == .placed || victim.state == .running else {
                 continue
             }
-            sendKill(victim, reason: "preempted by \(preemption.preemptor)")
+            victims.append((victim, "preempted by \(preemption.preemptor)"))
             events.append(
                 makeEvent(
                     .preempted, job: victim.id, attempt: victim.attempt,
@@ -152,14 +153,17 @@ extension CoordinatorState {
         // Wait reasons are derived, not state: kept in memory, shown by STATUS and JOBS.
         for waiting in plan.waiting { waitReasons[waiting.job.name] = waiting.reason.description }
         for record in changed.values where record.state != .queued { waitReasons[record.id] = nil }
+        let before = jobs.subset(Array(changed.keys))
         for record in changed.values { jobs[record.id] = record }
         guard !changed.isEmpty || !events.isEmpty else { return }
         do {
-            try await persist(Array(changed.values), events)
+            try await persist(changed.values.sorted { $0.id < $1.id }, events, before: before)
         } catch {
-            logger.error("could not persist a scheduling cycle: \(error)")
+            logger.error("could not persist a scheduling cycle, so none of it happened: \(error)")
             return
         }
+        // Durable: now the agents are told, victims first, on the same ordered sessions.
+        for (victim, reason) in victims { sendKill(victim, reason: reason) }
         for (job, attempt, node, order) in orders {
             // Re-check after the write: a cancel or a lost node may have come in meanwhile.
             guard let record = jobs[job], record.attempt == attempt, record.state == .placed,

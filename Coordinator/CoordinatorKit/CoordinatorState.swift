@@ -124,9 +124,21 @@ actor CoordinatorState {
             details: details)
     }
 
-    /// Persists job records and events in one group commit, then publishes the events.
-    func persist(_ records: [JobRecord], _ events: [PlacementEvent]) async throws {
-        try await committer.commit(StoreChanges(jobs: records, events: events))
+    /// Persists job records and events in one group commit, then publishes the events. When the
+    /// store refuses, what could not be stored did not happen: each record goes back to its value
+    /// in `before` (unless something changed it since), and the events are not published.
+    func persist(_ records: [JobRecord], _ events: [PlacementEvent], before: [String: JobRecord] = [:])
+        async throws
+    {
+        do {
+            try await committer.commit(StoreChanges(jobs: records, events: events))
+        } catch {
+            for record in records where jobs[record.id] == record {
+                if let old = before[record.id] { jobs[record.id] = old }
+            }
+            dirty = true
+            throw error
+        }
         publish(events)
     }
 
@@ -292,6 +304,7 @@ actor CoordinatorState {
     func cancel(_ id: String) async throws(ErrorReply) -> JobRecord {
         var record = try record(id)
         guard !record.state.isFinal else { return record }
+        let before = [id: jobs[id]!]
         var events: [PlacementEvent] = []
         if record.state == .queued || !sendKill(record, reason: "cancelled") {
             record.state = .cancelled
@@ -303,7 +316,7 @@ actor CoordinatorState {
         }
         jobs[id] = record
         do {
-            try await persist([jobs[id]!], events)
+            try await persist([jobs[id]!], events, before: before)
         } catch {
             throw ErrorReply(.unavailable, "the cancellation was not stored: \(error)")
         }
@@ -320,5 +333,14 @@ actor CoordinatorState {
             if writer.send(.kill(KillOrder(job: record.id, attempt: record.attempt, reason: reason))) { sent = true }
         }
         return sent
+    }
+}
+
+extension Dictionary where Key == String, Value == JobRecord {
+    /// The records of these ids that exist now: what `persist(_:_:before:)` restores on a failure.
+    func subset(_ ids: [String]) -> [String: JobRecord] {
+        var result: [String: JobRecord] = [:]
+        for id in ids { result[id] = self[id] }
+        return result
     }
 }

@@ -393,3 +393,10 @@ public struct PlacementEvent: Codable, Equatable, Sendable {
         self.details = details
     }
 }
+
+/// The coordinator's `OK` to an agent's `EXITED`, once the exit is durable (or known to be stale):
+/// the agent may forget it. Until then, an agent sends the exit again on its next session.
+public struct ExitAcknowledgement: Codable, Equatable, Sendable {
+    public var delivered: AttemptRef
+    public init(delivered: AttemptRef) { self.delivered = delivered }
+}
