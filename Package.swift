@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery",
+                "SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery", "AgentKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

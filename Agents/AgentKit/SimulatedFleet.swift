@@ -12,12 +12,14 @@ public struct SimulatedFleet: Sendable {
     public var timeScale: Double
     public var heartbeatInterval: Duration
     public var seed: UInt64
+    public var attemptLog: AttemptLog?
     public var logger: Logger
 
     public init(
         fleet: FleetSpec, endpoint: WireEndpoint, token: String, catalog: ChipCatalog, timeScale: Double,
-        heartbeatInterval: Duration, seed: UInt64, logger: Logger
+        heartbeatInterval: Duration, seed: UInt64, attemptLog: AttemptLog? = nil, logger: Logger
     ) {
+        self.attemptLog = attemptLog
         self.fleet = fleet
         self.endpoint = endpoint
         self.token = token
@@ -33,7 +35,7 @@ public struct SimulatedFleet: Sendable {
             for node in fleet.nodes {
                 let agent = SimulatedNodeAgent(
                     node: node, endpoint: endpoint, token: token, catalog: catalog, faults: fleet.faults,
-                    timeScale: timeScale, heartbeatInterval: heartbeatInterval, seed: seed,
+                    timeScale: timeScale, heartbeatInterval: heartbeatInterval, seed: seed, attemptLog: attemptLog,
                     logger: logger)
                 group.addTask { await agent.run() }
             }

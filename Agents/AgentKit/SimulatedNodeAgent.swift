@@ -15,12 +15,14 @@ public struct SimulatedNodeAgent: Sendable {
     public var timeScale: Double
     public var heartbeatInterval: Duration
     public var seed: UInt64
+    public var attemptLog: AttemptLog?
     public var logger: Logger
 
     public init(
         node: Node, endpoint: WireEndpoint, token: String, catalog: ChipCatalog, faults: FaultProfile,
-        timeScale: Double, heartbeatInterval: Duration, seed: UInt64, logger: Logger
+        timeScale: Double, heartbeatInterval: Duration, seed: UInt64, attemptLog: AttemptLog? = nil, logger: Logger
     ) {
+        self.attemptLog = attemptLog
         self.node = node
         self.endpoint = endpoint
         self.token = token
@@ -109,6 +111,7 @@ public struct SimulatedNodeAgent: Sendable {
     /// Plays one attempt: STARTED, steps in scaled time, then EXITED as the simulation decided.
     func play(_ order: RunOrder, attempts: AttemptBook, link: SessionLink) async throws {
         let key = AttemptRef(job: order.job, attempt: order.attempt)
+        await attemptLog?.record(.start, node: node.id, order: order)
         let model = catalog[ChipModelID(order.chipModel)]
         let fate = AttemptFate(
             job: order.job, attempt: order.attempt, kind: order.kind, run: order.simulation, model: model,
@@ -134,6 +137,7 @@ public struct SimulatedNodeAgent: Sendable {
             }
             step += 1
             if await attempts.isKilled(key) {
+                await attemptLog?.record(.end, node: node.id, order: order)
                 await end(
                     Exit(
                         job: order.job, attempt: order.attempt, outcome: .killed, message: "stopped on order",
@@ -162,6 +166,7 @@ public struct SimulatedNodeAgent: Sendable {
                 job: order.job, attempt: order.attempt, outcome: .completed, exitStatus: 0, step: step,
                 checkpointStep: step)
         }
+        await attemptLog?.record(.end, node: node.id, order: order)
         await end(exit, attempts: attempts, link: link)
     }
 

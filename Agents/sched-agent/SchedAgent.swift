@@ -91,6 +91,11 @@ struct RunAgent: AsyncParsableCommand {
     @Option(help: "Seed for the simulated faults (default 1, or the scenario's).")
     var seed: UInt64?
 
+    @Option(
+        name: .customLong("attempt-log"),
+        help: "Append a JSON line to this file as each attempt starts and ends (simulated fleets): what really ran.")
+    var attemptLog: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -105,6 +110,10 @@ struct RunAgent: AsyncParsableCommand {
         try FlagRange.check(keepOutputDays, "--keep-output-days", 0...36_500, unit: " days")
         if let interNodeBandwidth {
             try FlagRange.check(interNodeBandwidth, "--inter-node-bandwidth", 0...1_000_000_000, unit: " GB/s")
+        }
+        if attemptLog != nil && simulate == nil && scenario == nil {
+            throw ValidationError(
+                "--attempt-log records simulated fleets' attempts: use it with --simulate or --scenario")
         }
         if let domain, domain.split(separator: ":").count != 2 {
             throw ValidationError("--domain is KIND:NAME (for example switch:leaf-3), got '\(domain)'")
@@ -144,6 +153,8 @@ struct RunAgent: AsyncParsableCommand {
             throw ValidationError(error.description)
         } catch let error as RunnerError {
             throw ValidationError(error.description)
+        } catch let error as AttemptLogError {
+            throw ValidationError(error.description)
         }
     }
 
@@ -164,7 +175,8 @@ struct RunAgent: AsyncParsableCommand {
         logger.info("playing \(fleet.nodes.count) nodes of \(fleet.name) against \(endpoint), time x\(scale)")
         let players = SimulatedFleet(
             fleet: fleet, endpoint: endpoint, token: token, catalog: catalog, timeScale: scale,
-            heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: faultSeed, logger: logger)
+            heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: faultSeed,
+            attemptLog: try attemptLog.map { try AttemptLog(path: $0) }, logger: logger)
         return AgentService { await players.run() }
     }
 

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import SchedCore
 import Wire
 
 /// A `schedctl` (or any client) session: one reply per request, or an event stream after `WATCH`.
@@ -36,6 +37,7 @@ struct ClientSession {
             case .jobs(let query): return ok(try await state.list(query))
             case .nodes: return ok(await state.nodeStatuses())
             case .health: return ok(await state.health())
+            case .forget(let ref): return ok(try await state.forget(NodeID(ref.node)))
             case .logs(let ref): return ok(try await state.logs(job: ref.job))
             case .fallback(let request): return ok(try await state.operatorFallback(request))
             case .hello, .challenge, .auth:

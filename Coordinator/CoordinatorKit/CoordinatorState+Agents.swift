@@ -39,6 +39,9 @@ extension CoordinatorState {
                 events += more
             }
         }
+        // Stopping attempts it no longer runs are over; those it runs and we did not place stay fenced.
+        fence.releaseAll(on: id, except: reported)
+        for attempt in strangers { fence.hold(attempt, on: id, chips: nil, since: clock()) }
         let chips = registration.node.chips
         let models = Dictionary(grouping: chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
         events.append(
@@ -49,7 +52,7 @@ extension CoordinatorState {
         let before = jobs.subset(changed.map(\.id))
         for record in changed { jobs[record.id] = record }
         do {
-            try await persist(changed, events, before: before)
+            try await persist(changed, events, nodes: [registration.node], before: before)
         } catch {
             throw ErrorReply(.unavailable, "cannot store the registration: \(error)")
         }
@@ -175,6 +178,8 @@ extension CoordinatorState {
     }
 
     func exited(_ exit: Exit, node: NodeID) async throws(ErrorReply) {
+        // The agent confirms the attempt is over here: its chips are free again.
+        if fence.release(AttemptRef(job: exit.job, attempt: exit.attempt), on: node) { dirty = true }
         guard var record = try attemptOnNode(AttemptRef(job: exit.job, attempt: exit.attempt), node: node) else {
             return
         }
@@ -344,6 +349,8 @@ extension CoordinatorState {
             entry.session = nil
             entry.lostAt = now
             nodes[id] = entry
+            // What it was stopping is given up with the node (it takes no work until it returns).
+            fence.releaseAll(on: id)
             endOutputStreams(of: id)
             events.append(
                 makeEvent(
@@ -397,5 +404,38 @@ extension CoordinatorState {
         case .stay, .retry, .giveUp:
             throw ErrorReply(.internal, "the fallback ladder did not move \(record.id)")
         }
+    }
+
+    /// `schedctl forget-node`: a node that is gone for good leaves the fleet; jobs only it could
+    /// hold then fail as no tier can hold them, instead of waiting for it.
+    func forget(_ id: NodeID) async throws(ErrorReply) -> NodeStatus {
+        guard let entry = nodes[id] else {
+            let known = nodes.keys.sorted().prefix(5).map(\.name).joined(separator: ", ")
+            throw ErrorReply(.unknownNode, "no node '\(id)'" + (known.isEmpty ? "" : "; known: \(known)"))
+        }
+        guard !entry.connected else {
+            throw ErrorReply(.conflict, "node \(id) is connected: stop its agent first, then forget it")
+        }
+        let holders = jobs.values.filter { record in
+            (record.state == .placed || record.state == .running)
+                && record.placement?.assignments.contains { $0.node == id } == true
+        }.map(\.id).sorted()
+        guard holders.isEmpty else {
+            throw ErrorReply(
+                .conflict,
+                "jobs \(holders.joined(separator: ", ")) are placed on \(id); forget it once it is declared lost")
+        }
+        let event = makeEvent(.nodeForgotten, node: id.name, "node \(id) forgotten: it no longer counts in the fleet")
+        nodes[id] = nil
+        fence.releaseAll(on: id)
+        do {
+            try await persist([], [event], forgetting: [id])
+        } catch {
+            nodes[id] = entry
+            throw ErrorReply(.unavailable, "cannot store that the node is forgotten: \(error)")
+        }
+        dirty = true
+        return NodeStatus(
+            node: entry.node, connected: false, lastHeartbeat: entry.lastHeartbeat, usedBy: [:], lost: true)
     }
 }

@@ -13,7 +13,9 @@ extension CoordinatorState {
 
     /// The snapshot and queue for a cycle, or nil when nothing waits.
     func cycleInput() -> CycleInput? {
-        let queued = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .queued }
+        // A preemptor waits out its victims' stop instead of being planned (and preempting) again.
+        nominated = nominated.filter { _, victims in victims.contains { fence.isStopping($0) } }
+        let queued = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .queued && nominated[$0.id] == nil }
         dirty = false
         guard !queued.isEmpty else { return nil }
         return CycleInput(
@@ -21,16 +23,41 @@ extension CoordinatorState {
             seed: configuration.seed &+ UInt64(nextSeq))
     }
 
-    /// The fleet and what holds its chips, as the scheduler sees them.
+    /// The fleet and what holds its chips, as the scheduler sees them: current attempts, and attempts
+    /// being stopped (fenced, at a priority nothing preempts). Disconnected nodes are down.
     func snapshot() -> ClusterSnapshot {
-        ClusterSnapshot(
-            nodes: nodes.values.filter { !$0.node.chips.isEmpty }.map { entry in
-                var node = entry.node
-                if !entry.connected { node.state = .down }
-                return node
-            }.sorted { $0.id < $1.id },
-            running: jobs.values.filter { $0.state == .placed || $0.state == .running }.compactMap(runningJob),
-            catalog: configuration.catalog)
+        let now = clock()
+        let current = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .placed || $0.state == .running }
+        var holdings = current.compactMap { record -> SnapshotBuilder.Holding? in
+            guard let placement = record.placement else { return nil }
+            let started = record.startedAt ?? placement.placedAt
+            return SnapshotBuilder.Holding(
+                id: record.job.id, priority: record.job.priority, assignments: placement.assignments,
+                startedAt: started, expectedEndAt: record.job.timeLimit.map { started + $0 })
+        }
+        let currentAttempts = Set(current.map { AttemptRef(job: $0.id, attempt: $0.attempt) })
+        for (key, chips) in fence.holdings() where !currentAttempts.contains(key.attempt) {
+            let held = chips ?? nodes[key.node]?.node.chips.map(\.index) ?? []
+            holdings.append(
+                SnapshotBuilder.Holding(
+                    id: JobID("\(key.attempt.job) attempt \(key.attempt.attempt) (stopping)"), priority: Int.max,
+                    assignments: [NodeAssignment(node: key.node, chips: held)], startedAt: now, expectedEndAt: nil))
+        }
+        let nodeList = nodes.values.map { entry in
+            var node = entry.node
+            if !entry.connected { node.state = .down }
+            return node
+        }
+        let (snapshot, repairs) = SnapshotBuilder(
+            nodes: nodeList, holdings: holdings, catalog: configuration.catalog
+        ).build()
+        if repairs != lastSnapshotRepairs {
+            for repair in repairs where !lastSnapshotRepairs.contains(repair) {
+                logger.warning("the live view needed a repair before planning: \(repair)")
+            }
+            lastSnapshotRepairs = repairs
+        }
+        return snapshot
     }
 
     /// One scheduling cycle: snapshot in the actor, plan outside it (sessions go on meanwhile), then
@@ -65,6 +92,8 @@ extension CoordinatorState {
             guard var victim = jobs[preemption.victim.name], victim.state == .placed || victim.state == .running else {
                 continue
             }
+            nominated[preemption.preemptor.name, default: []].insert(
+                AttemptRef(job: victim.id, attempt: victim.attempt))
             victims.append((victim, "preempted by \(preemption.preemptor)"))
             events.append(
                 makeEvent(
@@ -111,8 +140,7 @@ extension CoordinatorState {
         var orders: [(job: String, attempt: Int, node: NodeID, order: RunOrder)] = []
         for placement in plan.placements {
             guard var record = changed[placement.job.name] ?? jobs[placement.job.name], record.state == .queued,
-                record.ladder.tier == placement.tier,
-                chipsAreFree(placement, ignoring: Set(plan.preemptions.map(\.victim.name)))
+                record.ladder.tier == placement.tier, chipsAreFree(placement)
             else { continue }
             record.state = .placed
             record.attempt += 1
@@ -173,28 +201,25 @@ extension CoordinatorState {
         }
     }
 
-    func runningJob(_ record: JobRecord) -> RunningJob? {
-        guard let placement = record.placement else { return nil }
-        let started = record.startedAt ?? placement.placedAt
-        return RunningJob(
-            id: record.job.id, priority: record.job.priority, assignments: placement.assignments,
-            startedAt: started, expectedEndAt: record.job.timeLimit.map { started + $0 },
-            lastCheckpointAt: nil)
-    }
-
-    /// The applier's re-check: every chip of the placement is on a live node and held by no other job.
-    func chipsAreFree(_ placement: JobPlacement, ignoring victims: Set<String>) -> Bool {
+    /// The applier's re-check: every chip of the placement is on a live node, healthy, and held by no
+    /// current attempt and no attempt being stopped (a preemptor waits for its victims' confirmation).
+    func chipsAreFree(_ placement: JobPlacement) -> Bool {
         for assignment in placement.assignments {
             guard let entry = nodes[assignment.node], entry.connected else { return false }
             let present = Set(entry.node.chips.filter { $0.health == .healthy }.map(\.index))
             guard Set(assignment.chips).isSubset(of: present) else { return false }
         }
-        for record in jobs.values
-        where (record.state == .placed || record.state == .running) && !victims.contains(record.id) {
+        for record in jobs.values where record.state == .placed || record.state == .running {
             for held in record.placement?.assignments ?? [] {
                 for assignment in placement.assignments where assignment.node == held.node {
                     if !Set(held.chips).isDisjoint(with: assignment.chips) { return false }
                 }
+            }
+        }
+        for (key, chips) in fence.holdings() {
+            for assignment in placement.assignments where assignment.node == key.node {
+                guard let chips else { return false }
+                if !Set(chips).isDisjoint(with: assignment.chips) { return false }
             }
         }
         return true

@@ -37,6 +37,8 @@ actor CoordinatorState {
     var jobOrder: [String] = []
     var nodes: [NodeID: NodeEntry] = [:]
     var nextSeq = 1
+    /// Publishes committed events in sequence order.
+    var sequencer = EventSequencer(next: 1)
     var recentEvents: [PlacementEvent] = []
     var watchers: [Int: Watcher] = [:]
     var watchersFellBehind: Set<Int> = []
@@ -55,6 +57,13 @@ actor CoordinatorState {
     /// When each chip model last failed an attempt, since this coordinator started: a job returns
     /// to its first tier only once that tier has been healthy for the job's window.
     var faultHistory = FaultHistory()
+    /// Attempts told to stop (or found where they should not be) and the chips they still hold.
+    var fence = ChipFence()
+    /// Preemptors waiting for their victims to confirm they stopped, and those victims: such a job is
+    /// not planned again meanwhile (it would preempt someone else for the same room).
+    var nominated: [String: Set<AttemptRef>] = [:]
+    /// The last repairs the snapshot builder made, so that each is logged once.
+    var lastSnapshotRepairs: [String] = []
     /// Output relays in progress: request number -> the node asked, and the client's stream.
     var outputStreams: [Int: (node: NodeID, continuation: AsyncStream<OutputChunk>.Continuation)] = [:]
     var nextOutputRequest = 1
@@ -93,15 +102,21 @@ actor CoordinatorState {
             if let number = Int(record.id.split(separator: "-").last ?? ""), record.id.hasPrefix("job-") {
                 nextJobNumber = max(nextJobNumber, number + 1)
             }
-            guard !record.state.isFinal, let placement = record.placement else { continue }
-            for assignment in placement.assignments where nodes[assignment.node] == nil {
+        }
+        // The fleet as it last registered: down until each agent registers again, and lost (but still
+        // counted, so that jobs wait for it) if it does not come back within the heartbeat timeout.
+        for node in stored.nodes { nodes[node.id] = NodeEntry(node: node, lastHeartbeat: now) }
+        for record in stored.jobs where !record.state.isFinal {
+            for assignment in record.placement?.assignments ?? [] where nodes[assignment.node] == nil {
                 nodes[assignment.node] = NodeEntry(node: Node(id: assignment.node, chips: []), lastHeartbeat: now)
             }
         }
         recentEvents = stored.recentEvents
         nextSeq = stored.lastEventSeq + 1
+        sequencer = EventSequencer(next: nextSeq)
         quarantined = stored.quarantined
-        logger.info("reloaded \(stored.jobs.count) jobs and \(stored.lastEventSeq) events")
+        logger.info(
+            "reloaded \(stored.jobs.count) jobs, \(stored.nodes.count) nodes and \(stored.lastEventSeq) events")
         for record in stored.quarantined {
             logger.error(
                 """
@@ -127,22 +142,26 @@ actor CoordinatorState {
     /// Persists job records and events in one group commit, then publishes the events. When the
     /// store refuses, what could not be stored did not happen: each record goes back to its value
     /// in `before` (unless something changed it since), and the events are not published.
-    func persist(_ records: [JobRecord], _ events: [PlacementEvent], before: [String: JobRecord] = [:])
-        async throws
-    {
+    func persist(
+        _ records: [JobRecord], _ events: [PlacementEvent], nodes: [Node] = [], forgetting: [NodeID] = [],
+        before: [String: JobRecord] = [:]
+    ) async throws {
         do {
-            try await committer.commit(StoreChanges(jobs: records, events: events))
+            try await committer.commit(
+                StoreChanges(jobs: records, events: events, nodes: nodes, forgottenNodes: forgetting))
         } catch {
             for record in records where jobs[record.id] == record {
                 if let old = before[record.id] { jobs[record.id] = old }
             }
             dirty = true
+            publishInOrder(sequencer.abandon(events.map(\.seq)))
             throw error
         }
-        publish(events)
+        publishInOrder(sequencer.committed(events))
     }
 
-    func publish(_ events: [PlacementEvent]) {
+    /// Durable events, in sequence order, to the placement log file, memory and live watchers.
+    private func publishInOrder(_ events: [PlacementEvent]) {
         for event in events {
             logFile.append(event)
             recentEvents.append(event)
@@ -170,7 +189,7 @@ actor CoordinatorState {
         let id = nextWatcher
         nextWatcher += 1
         watchers[id] = Watcher(job: job, continuation: continuation)
-        return (id, nextSeq, stream)
+        return (id, sequencer.next, stream)
     }
 
     /// Up to `limit` kept events with `after < seq < before`, oldest first: from memory when it
@@ -325,10 +344,14 @@ actor CoordinatorState {
     }
 
     /// Sends KILL to every node of the job's current attempt; false when no agent could be told.
+    /// The attempt's chips stay fenced on each node until its agent confirms the end (or the node is
+    /// lost); on a node that cannot be told now, they stay fenced until it registers again.
     @discardableResult
     func sendKill(_ record: JobRecord, reason: String, except: NodeID? = nil) -> Bool {
         var sent = false
+        let attempt = AttemptRef(job: record.id, attempt: record.attempt)
         for assignment in record.placement?.assignments ?? [] where assignment.node != except {
+            fence.hold(attempt, on: assignment.node, chips: assignment.chips, since: clock())
             guard let writer = nodes[assignment.node]?.writer else { continue }
             if writer.send(.kill(KillOrder(job: record.id, attempt: record.attempt, reason: reason))) { sent = true }
         }

@@ -33,6 +33,29 @@ struct NodesCommand: AsyncParsableCommand {
     }
 }
 
+struct ForgetNodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forget-node",
+        abstract: "Remove a node that is gone for good from the fleet the coordinator keeps.",
+        discussion: """
+            The coordinator keeps every node that registered, so that jobs wait for a node that is down or \
+            lost instead of failing. A node taken out of service for good is forgotten with this command: jobs \
+            that only it could hold then fail with the reason. Its agent must be stopped first; a node that \
+            registers again is part of the fleet again.
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The node's name, as schedctl nodes shows it.") var node: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let status = try await connection.withSession { session in
+            try await session.request(.forget(NodeRef(node: node)), as: NodeStatus.self)
+        }
+        printLine(json ? WireCodec.json(status) : "forgot node \(status.node.id)")
+    }
+}
+
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch", abstract: "Follow the placement log live.")

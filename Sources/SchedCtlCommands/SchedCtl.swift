@@ -11,7 +11,8 @@ public struct SchedCtl: AsyncParsableCommand {
             """,
         subcommands: [
             SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, NodesCommand.self,
-            WatchCommand.self, LogsCommand.self, FallbackCommand.self, HealthCommand.self, SimulateCommand.self,
+            WatchCommand.self, LogsCommand.self, FallbackCommand.self, HealthCommand.self, ForgetNodeCommand.self,
+            SimulateCommand.self,
             ScenarioCommand.self,
         ])
 

@@ -1,14 +1,22 @@
+import SchedCore
 import Wire
 
-/// What one group commit writes: job records to upsert and events to append.
+/// What one group commit writes: job records and node inventories to upsert, node names to
+/// forget, and events to append.
 public struct StoreChanges: Sendable {
     public var jobs: [JobRecord]
     public var events: [PlacementEvent]
-    public init(jobs: [JobRecord] = [], events: [PlacementEvent] = []) {
+    public var nodes: [Node]
+    public var forgottenNodes: [NodeID]
+    public init(
+        jobs: [JobRecord] = [], events: [PlacementEvent] = [], nodes: [Node] = [], forgottenNodes: [NodeID] = []
+    ) {
         self.jobs = jobs
         self.events = events
+        self.nodes = nodes
+        self.forgottenNodes = forgottenNodes
     }
-    public var isEmpty: Bool { jobs.isEmpty && events.isEmpty }
+    public var isEmpty: Bool { jobs.isEmpty && events.isEmpty && nodes.isEmpty && forgottenNodes.isEmpty }
 }
 
 /// Everything a coordinator reloads at start.
@@ -17,6 +25,9 @@ public struct StoredState: Sendable {
     /// The most recent events (for `WATCH` replay), oldest first.
     public var recentEvents: [PlacementEvent]
     public var lastEventSeq: Int
+    /// Every node registered and not forgotten, as it last registered: the configured fleet, which
+    /// counts while its agents are away.
+    public var nodes: [Node] = []
     /// Stored rows that could not be read back, or held values no submission may have: set aside
     /// (kept, not deleted) rather than fatal. Oldest first; the ones set aside by this load included.
     public var quarantined: [QuarantinedRecord] = []
@@ -36,13 +47,14 @@ public actor MemoryStore: JobStore {
     private var jobs: [String: JobRecord] = [:]
     private var order: [String] = []
     private var events: [PlacementEvent] = []
+    private var nodes: [NodeID: Node] = [:]
 
     public init() {}
 
     public func load(recentEvents: Int) async throws -> StoredState {
         StoredState(
             jobs: order.compactMap { jobs[$0] }, recentEvents: Array(events.suffix(recentEvents)),
-            lastEventSeq: events.last?.seq ?? 0)
+            lastEventSeq: events.last?.seq ?? 0, nodes: nodes.values.sorted { $0.id < $1.id })
     }
 
     public func apply(_ changes: [StoreChanges]) async throws {
@@ -51,6 +63,8 @@ public actor MemoryStore: JobStore {
                 if jobs.updateValue(job, forKey: job.id) == nil { order.append(job.id) }
             }
             events += change.events
+            for node in change.nodes { nodes[node.id] = node }
+            for id in change.forgottenNodes { nodes[id] = nil }
         }
     }
 

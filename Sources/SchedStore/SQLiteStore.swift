@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SchedCore
 import Wire
 
 /// The default store: one SQLite file in WAL mode with full fsync, append-only named migrations.
@@ -44,6 +45,13 @@ public final class SQLiteStore: JobStore {
                 table.column("quarantinedAt", .double).notNull()
             }
         }
+        migrator.registerMigration("v3-nodes") { db in
+            // The fleet as it last registered, node by node.
+            try db.create(table: "node") { table in
+                table.primaryKey("id", .text)
+                table.column("record", .text).notNull()
+            }
+        }
         return migrator
     }
 
@@ -84,6 +92,20 @@ public final class SQLiteStore: JobStore {
                     try db.execute(sql: "DELETE FROM event WHERE seq = ?", arguments: [seq])
                 }
             }
+            var nodes: [Node] = []
+            for row in try Row.fetchAll(db, sql: "SELECT id, record FROM node ORDER BY id") {
+                let id = Self.text(row["id"]) ?? "?"
+                do {
+                    let node = try SafeJSON.decode(Node.self, from: Self.text(row["record"]) ?? "")
+                    guard node.id.name == id, Register(node: node).problem() == nil else {
+                        throw StoredNodeError(reason: Register(node: node).problem() ?? "the record is of another node")
+                    }
+                    nodes.append(node)
+                } catch {
+                    try Self.quarantine(db, .node, id, row["record"], reason: "unreadable: \(error)", at: now)
+                    try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [id])
+                }
+            }
             let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM event") ?? 0
             let quarantined = try Row.fetchAll(
                 db, sql: "SELECT kind, key, reason, quarantinedAt FROM quarantine ORDER BY rowid"
@@ -93,7 +115,8 @@ public final class SQLiteStore: JobStore {
                     key: Self.text(row["key"]) ?? "?", reason: Self.text(row["reason"]) ?? "",
                     quarantinedAt: row["quarantinedAt"] ?? 0)
             }
-            return StoredState(jobs: jobs, recentEvents: events, lastEventSeq: last, quarantined: quarantined)
+            return StoredState(
+                jobs: jobs, recentEvents: events, lastEventSeq: last, nodes: nodes, quarantined: quarantined)
         }
     }
 
@@ -129,6 +152,15 @@ public final class SQLiteStore: JobStore {
                             """,
                         arguments: [job.id, job.state.rawValue, job.job.submittedAt, try WireCodec.storedJSON(job)])
                 }
+                for node in change.nodes {
+                    try db.execute(
+                        sql:
+                            "INSERT INTO node (id, record) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record",
+                        arguments: [node.id.name, try WireCodec.storedJSON(node)])
+                }
+                for id in change.forgottenNodes {
+                    try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [id.name])
+                }
                 for event in change.events {
                     try db.execute(
                         sql: "INSERT INTO event (seq, time, kind, job, record) VALUES (?, ?, ?, ?, ?)",
@@ -158,4 +190,9 @@ public final class SQLiteStore: JobStore {
             ).map { try SafeJSON.decode(PlacementEvent.self, from: $0) }
         }
     }
+}
+
+struct StoredNodeError: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { reason }
 }

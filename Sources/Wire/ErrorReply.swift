@@ -24,6 +24,7 @@ public struct ErrorReply: Codable, Equatable, Error, Sendable, CustomStringConve
         case invalidSpec = "invalid_spec"
         case unknownChip = "unknown_chip"
         case unknownJob = "unknown_job"
+        case unknownNode = "unknown_node"
         case conflict
         case unavailable
         case `internal`

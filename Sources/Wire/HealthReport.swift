@@ -3,9 +3,10 @@ public struct QuarantinedRecord: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
         case job
         case event
+        case node
     }
     public var kind: Kind
-    /// The job's id, or the event's sequence number.
+    /// The job's id, the event's sequence number, or the node's name.
     public var key: String
     public var reason: String
     public var quarantinedAt: Double

@@ -71,7 +71,8 @@ extension RunOrder: WireChecked {
 }
 
 extension Register: WireChecked {
-    func problem() -> String? {
+    /// What makes this inventory unusable (too many chips, an index twice, a number out of range).
+    public func problem() -> String? {
         var check = FieldCheck()
         check.require(
             node.chips.count <= SpecLimits.chipsPerNode,

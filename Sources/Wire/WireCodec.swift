@@ -25,6 +25,7 @@ public enum WireCodec {
         case .status(let body): line("STATUS", body)
         case .nodes: "NODES"
         case .health: "HEALTH"
+        case .forget(let body): line("FORGET", body)
         case .logs(let body): line("LOGS", body)
         case .watch(let body): line("WATCH", body)
         case .fallback(let body): line("FALLBACK", body)
@@ -75,6 +76,7 @@ public enum WireCodec {
             case "STATUS": return .success(.status(try decode(body, verb)))
             case "NODES": return .success(.nodes)
             case "HEALTH": return .success(.health)
+            case "FORGET": return .success(.forget(try decode(body, verb)))
             case "LOGS": return .success(.logs(try decode(body, verb)))
             case "WATCH": return .success(.watch(body.isEmpty ? WatchRequest() : try decode(body, verb)))
             case "FALLBACK": return .success(.fallback(try decode(body, verb)))
@@ -97,7 +99,8 @@ public enum WireCodec {
 
     public static let knownVerbs = [
         "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "CHECKPOINT", "EXITED", "RUN", "KILL",
-        "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "HEALTH", "LOGS", "OUTPUT", "WATCH",
+        "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "HEALTH", "FORGET", "LOGS", "OUTPUT",
+        "WATCH",
         "FALLBACK", "OK", "ERR", "EVENT", "BYE",
     ]
 

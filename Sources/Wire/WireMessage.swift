@@ -30,6 +30,7 @@ public enum WireMessage: Equatable, Sendable {
     case status(JobRef)
     case nodes
     case health
+    case forget(NodeRef)
     case logs(JobRef)
     case watch(WatchRequest)
     case fallback(FallbackRequest)
@@ -306,6 +307,12 @@ public struct Submit: Codable, Equatable, Sendable {
     }
 }
 
+/// `FORGET`: remove a node that is not connected from the fleet the coordinator keeps.
+public struct NodeRef: Codable, Equatable, Sendable {
+    public var node: String
+    public init(node: String) { self.node = node }
+}
+
 public struct JobRef: Codable, Equatable, Sendable {
     public var job: String
     public init(job: String) { self.job = job }
@@ -365,6 +372,8 @@ public struct PlacementEvent: Codable, Equatable, Sendable {
         case faulted
         case nodeRegistered = "node-registered"
         case nodeLost = "node-lost"
+        /// An operator removed a node from the fleet (`schedctl forget-node`).
+        case nodeForgotten = "node-forgotten"
         /// A chip's health changed, as its agent reported (details: chip, health).
         case chipHealth = "chip-health"
     }

@@ -41,12 +41,12 @@ final class Cluster: @unchecked Sendable {
 
     /// Starts a coordinator and waits (at most 20 s) until it listens.
     @discardableResult
-    func startCoordinator(extra: [String] = []) async throws -> Process {
+    func startCoordinator(listen: String = "127.0.0.1:0", extra: [String] = []) async throws -> Process {
         try? FileManager.default.removeItem(atPath: dataDirectory + "/coordinator.addr")
         let process = try start(
             "sched-coordinator",
             [
-                "--listen", "127.0.0.1:0", "--data-dir", dataDirectory, "--token-file", tokenFile, "--catalog",
+                "--listen", listen, "--data-dir", dataDirectory, "--token-file", tokenFile, "--catalog",
                 Repository.path("deploy/catalog/chips.yaml"), "--heartbeat-timeout", "5",
             ] + extra, log: "coordinator-\(processes.count).log")
         for _ in 0..<200 {
@@ -63,14 +63,14 @@ final class Cluster: @unchecked Sendable {
     }
 
     @discardableResult
-    func startAgents(fleet: String, timeScale: Double = 600) throws -> Process {
+    func startAgents(fleet: String, timeScale: Double = 600, extra: [String] = []) throws -> Process {
         try start(
             "sched-agent",
             [
                 "--simulate", fleet, "--coordinator", endpoint!.description, "--token-file", tokenFile, "--catalog",
                 Repository.path("deploy/catalog/chips.yaml"), "--time-scale", String(timeScale),
                 "--heartbeat-interval", "0.5",
-            ], log: "agents.log")
+            ] + extra, log: "agents.log")
     }
 
     /// Starts a host agent on a fake host (sysfs tree and vendor tools), keeping attempts in `data`.

@@ -1,0 +1,132 @@
+import AgentKit
+import Foundation
+import SchedTestSupport
+import Testing
+import Wire
+
+@Suite("End to end: SIGKILL storms", .serialized)
+struct KillStormTests {
+    /// Submissions on one session, retried across coordinator deaths; returns the acknowledged ids.
+    final class Submitter: @unchecked Sendable {
+        let cluster: Cluster
+        let endpoint: WireEndpoint
+        private let lock = NSLock()
+        private var acknowledged: Set<String> = []
+        private var stop = false
+
+        init(cluster: Cluster, endpoint: WireEndpoint) {
+            self.cluster = cluster
+            self.endpoint = endpoint
+        }
+
+        var ids: Set<String> { lock.withLock { acknowledged } }
+        func finish() { lock.withLock { stop = true } }
+        var stopped: Bool { lock.withLock { stop } }
+
+        func run(limit: Int) async {
+            var next = 0
+            while !stopped && next < limit {
+                do {
+                    try await WireClient.withSession(
+                        to: endpoint, token: cluster.token, hello: Hello(role: .client)
+                    ) { session in
+                        while !stopped && next < limit {
+                            let id = "k-\(next)"
+                            // Every 7th job takes a whole node at a higher priority: it preempts.
+                            let (chips, priority) = next % 7 == 6 ? (8, 10) : (2, 0)
+                            let spec =
+                                "{\"id\":\"\(id)\",\"kind\":\"batch\",\"chipsPerNode\":\(chips),\"priority\":\(priority),"
+                                + "\"simulate\":{\"duration\":\"20m\"}}"
+                            do {
+                                _ = try await session.request(.submit(Submit(spec: spec)), as: SubmitReply.self)
+                            } catch let error as ErrorReply where error.code == .conflict {
+                                // Stored before the coordinator died, unacknowledged then: it counts now.
+                            }
+                            lock.withLock { _ = acknowledged.insert(id) }
+                            next += 1
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                    }
+                } catch {
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+    }
+
+    @Test(
+        "30 SIGKILLs of the coordinator during a submission stream with preemptions: nothing acknowledged is lost, no chip is held twice, no attempt is restarted"
+    )
+    func sigkillStorm() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let port = try RawListener().port
+        let listen = "127.0.0.1:\(port)"
+        var coordinator = try await cluster.startCoordinator(listen: listen, extra: ["--registration-grace", "0"])
+        let attemptLog = cluster.directory.appendingPathComponent("attempts.jsonl").path
+        let fleet = try cluster.fleet(
+            "name: storm\nnodeGroups:\n  - {name: nv, count: 4, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
+        try cluster.startAgents(fleet: fleet, timeScale: 600, extra: ["--attempt-log", attemptLog])
+        #expect(
+            try await eventually(seconds: 20) {
+                let nodes = try await cluster.schedctl(["nodes", "--json"])
+                return try WireCodec.value([NodeStatus].self, from: nodes.stdout).filter(\.connected).count == 4
+            })
+        let submitter = Submitter(cluster: cluster, endpoint: cluster.endpoint!)
+        let stream = Task { await submitter.run(limit: 400) }
+
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<30 {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 150...700, using: &generator)))
+            cluster.signal(coordinator, SIGKILL)
+            _ = try await cluster.waitForExit(coordinator)
+            coordinator = try await cluster.startCoordinator(listen: listen, extra: ["--registration-grace", "0"])
+        }
+        submitter.finish()
+        await stream.value
+        let acknowledged = submitter.ids
+        #expect(acknowledged.count >= 30, "submissions went on between the kills")
+
+        // Every acknowledged job is there, and each completes.
+        var records: [JobRecord] = []
+        let settled = try await eventually(seconds: 120) {
+            let output = try await cluster.schedctl(["jobs", "--json"])
+            guard output.status == 0 else { return false }
+            records = try WireCodec.value([JobRecord].self, from: output.stdout)
+            return records.filter { acknowledged.contains($0.id) }.allSatisfy { $0.state == .completed }
+        }
+        let stored = Set(records.map(\.id))
+        #expect(acknowledged.isSubset(of: stored), "lost: \(acknowledged.subtracting(stored).sorted())")
+        #expect(settled, "not completed: \(records.filter { $0.state != .completed }.map { "\($0.id) \($0.state)" })")
+
+        // From the agents' own record of what ran: no chip held by two attempts, one attempt per job.
+        let lines = try String(contentsOfFile: attemptLog, encoding: .utf8).split(separator: "\n")
+        let entries = try lines.map { try WireCodec.value(AttemptLog.Entry.self, from: String($0)) }
+        var holder: [String: String] = [:]
+        var starts: [String: Int] = [:]
+        for entry in entries {
+            let attempt = "\(entry.job)#\(entry.attempt)"
+            for chip in entry.chips {
+                let key = "\(entry.node)/\(chip)"
+                switch entry.event {
+                case .start:
+                    #expect(holder[key] == nil, "\(key) held by \(holder[key] ?? "") when \(attempt) started")
+                    holder[key] = attempt
+                case .end:
+                    if holder[key] == attempt { holder[key] = nil }
+                }
+            }
+            if entry.event == .start { starts[entry.job, default: 0] += 1 }
+        }
+        // A preempted job starts again by design; any other second start is a restart the
+        // coordinator's own restart caused.
+        let log = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
+        let preempted = Set(
+            try log.split(separator: "\n").map { try WireCodec.value(PlacementEvent.self, from: String($0)) }
+                .filter { $0.kind == .preempted }.compactMap(\.job))
+        #expect(!preempted.isEmpty, "the storm includes preemptions")
+        let restarted = starts.filter { $0.value > 1 && !preempted.contains($0.key) }.keys.sorted()
+        #expect(restarted.isEmpty, "restarted only because the coordinator restarted: \(restarted)")
+        #expect(!entries.isEmpty)
+    }
+}
