@@ -108,7 +108,9 @@ let package = Package(
         .target(name: "SchedTestSupport", dependencies: ["SchedCore", "SchedSpec"]),
         .executableTarget(
             name: "sched-bench",
-            dependencies: ["SchedCore", "SchedSpec", "SchedSim", "SchedTestSupport", "Wire", argumentParser],
+            dependencies: [
+                "SchedCore", "SchedSpec", "SchedSim", "SchedTestSupport", "Wire", "ProgramSupport", argumentParser,
+            ],
             path: "Benchmarks/sched-bench"
         ),
         .testTarget(
@@ -136,6 +138,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery", "AgentKit",
+                "ProgramSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

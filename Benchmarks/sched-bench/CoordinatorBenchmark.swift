@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ProgramSupport
 import Wire
 
 struct CoordinatorBenchmark: AsyncParsableCommand {
@@ -107,7 +108,7 @@ final class Harness: @unchecked Sendable {
     static func start(binaries: String, catalog: String) async throws -> Harness {
         let harness = Harness(binaries: binaries, catalog: catalog)
         try FileManager.default.createDirectory(atPath: harness.directory, withIntermediateDirectories: true)
-        try harness.token.write(toFile: harness.directory + "/token", atomically: true, encoding: .utf8)
+        try Defaults.writeToken(harness.token, to: harness.directory + "/token")
         try harness.launch(
             "sched-coordinator",
             [

@@ -105,9 +105,10 @@ struct CoordinatorServer: Service {
                         }
                         try await outbound.write(WireCodec.encode(.err(error)))
                         return
-                    case .established(let opened):
+                    case .established(let opened, let proof):
                         try await outbound.write(
-                            WireCodec.encode(.ok(JSONText(WireCodec.json(["role": opened.role.rawValue])))))
+                            WireCodec.encode(
+                                .ok(JSONText(WireCodec.json(SessionOpened(role: opened.role, proof: proof))))))
                         hello = opened
                     }
                 }

@@ -19,12 +19,44 @@ public enum Defaults {
             guard !token.isEmpty else {
                 throw SetupError("the token file \(path) is empty: put the shared secret on its first line")
             }
+            if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int,
+                mode & 0o006 != 0
+            {
+                throw SetupError(
+                    "the token file \(path) can be read or written by every user (mode \(String(mode, radix: 8))): "
+                        + "chmod 600 \(path) (or 640 with a group that may use it)")
+            }
+            try checkStrength(token, source: "the token in \(path)")
             return token
         }
-        if let token = environment["HETEROSCHED_TOKEN"], !token.isEmpty { return token }
+        if let token = environment["HETEROSCHED_TOKEN"], !token.isEmpty {
+            try checkStrength(token, source: "HETEROSCHED_TOKEN")
+            return token
+        }
         throw SetupError(
             "no token: pass --token-file FILE (a file whose first line is the shared secret), or set "
                 + "HETEROSCHED_TOKEN_FILE or HETEROSCHED_TOKEN")
+    }
+
+    /// The shortest token accepted: a guessable token opens the whole fleet.
+    public static let minimumTokenLength = 16
+
+    static func checkStrength(_ token: String, source: String) throws {
+        guard token.count >= minimumTokenLength else {
+            throw SetupError(
+                "\(source) is \(token.count) characters; use at least \(minimumTokenLength) random ones, e.g. "
+                    + "openssl rand -hex 32 (or head -c 32 /dev/urandom | base64)")
+        }
+    }
+
+    /// Writes a token file that only its owner can read (programs that start their own
+    /// coordinator, tests, benchmarks).
+    public static func writeToken(_ token: String, to path: String) throws {
+        guard
+            FileManager.default.createFile(
+                atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else { throw SetupError("cannot write the token file \(path)") }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
     }
 
     /// The catalog at `path`, or the first of `catalogPaths` that exists, with the overrides applied.

@@ -304,7 +304,7 @@ final class LocalCluster: @unchecked Sendable {
             // Process logs stay with kept data; the token never does.
             let logs = dataDirectory == nil ? work : data
             let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-            try token.write(toFile: work + "/token", atomically: true, encoding: .utf8)
+            try Defaults.writeToken(token, to: work + "/token")
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: work + "/token")
             try? FileManager.default.removeItem(atPath: data + "/coordinator.addr")
             var common = ["--token-file", work + "/token", "--log-level", "warning"]

@@ -11,6 +11,22 @@ public enum TokenProof {
         return code.map { String(format: "%02x", $0) }.joined()
     }
 
+    /// The coordinator's proof, over the nonce its peer chose: the peer knows it speaks to a
+    /// coordinator that holds the token, not to anyone who accepts connections on the address.
+    /// By hand: `printf 'heterosched-v1-coordinator:%s' "$NONCE" | openssl dgst -sha256 -hmac "$TOKEN"`.
+    public static func coordinatorProof(token: String, nonce: String) -> String {
+        let key = SymmetricKey(data: Data(token.utf8))
+        let code = HMAC<SHA256>.authenticationCode(for: Data("heterosched-v1-coordinator:\(nonce)".utf8), using: key)
+        return code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func verifyCoordinator(token: String, nonce: String, proof: String) -> Bool {
+        let key = SymmetricKey(data: Data(token.utf8))
+        guard let given = Data(hex: proof.lowercased()) else { return false }
+        return HMAC<SHA256>.isValidAuthenticationCode(
+            given, authenticating: Data("heterosched-v1-coordinator:\(nonce)".utf8), using: key)
+    }
+
     public static func verify(token: String, nonce: String, hmac: String) -> Bool {
         let key = SymmetricKey(data: Data(token.utf8))
         guard let given = Data(hex: hmac.lowercased()) else { return false }
@@ -38,8 +54,9 @@ public struct ServerHandshake: Sendable {
         case send(WireMessage)
         /// Send the error, then close the connection.
         case refuse(ErrorReply)
-        /// Authenticated: say OK and hand the session to its role.
-        case established(Hello)
+        /// Authenticated: say OK (with `proof`, the coordinator's answer to the peer's nonce, when
+        /// the peer sent one) and hand the session to its role.
+        case established(Hello, proof: String?)
     }
 
     public private(set) var state: State = .awaitingHello
@@ -80,7 +97,7 @@ public struct ServerHandshake: Sendable {
                             + "HETEROSCHED_TOKEN_FILE)"))
             }
             state = .established(hello)
-            return .established(hello)
+            return .established(hello, proof: auth.nonce.map { TokenProof.coordinatorProof(token: token, nonce: $0) })
         case (.awaitingHello, _):
             state = .closed
             return .refuse(ErrorReply(.notAllowed, "a session starts with HELLO {\"version\":1,\"role\":…}"))

@@ -65,10 +65,25 @@ public struct Challenge: Codable, Equatable, Sendable {
     public init(nonce: String) { self.nonce = nonce }
 }
 
-/// `AUTH`: hex HMAC-SHA256 of `heterosched-v1:<nonce>` keyed with the shared token.
+/// `AUTH`: hex HMAC-SHA256 of `heterosched-v1:<nonce>` keyed with the shared token, and the
+/// peer's own nonce, which the coordinator answers with its proof in the `OK`.
 public struct Auth: Codable, Equatable, Sendable {
     public var hmac: String
-    public init(hmac: String) { self.hmac = hmac }
+    public var nonce: String?
+    public init(hmac: String, nonce: String? = nil) {
+        self.hmac = hmac
+        self.nonce = nonce
+    }
+}
+
+/// The `OK` that opens a session: the role, and the coordinator's proof over the peer's nonce.
+public struct SessionOpened: Codable, Equatable, Sendable {
+    public var role: PeerRole
+    public var proof: String?
+    public init(role: PeerRole, proof: String?) {
+        self.role = role
+        self.proof = proof
+    }
 }
 
 /// `REGISTER`: an agent's node inventory, and the attempts it still runs (after a restart of either side).

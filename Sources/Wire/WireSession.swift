@@ -31,6 +31,8 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
     case refused(ErrorReply)
     case closed
     case unexpected(String)
+    /// The peer accepted our token proof but could not prove it knows the token itself.
+    case impostor(WireEndpoint)
 
     public var description: String {
         switch self {
@@ -40,6 +42,9 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
         case .refused(let error): "the coordinator refused: \(error.message) [\(error.code.rawValue)]"
         case .closed: "the coordinator closed the connection"
         case .unexpected(let what): "unexpected reply from the coordinator: \(what)"
+        case .impostor(let endpoint):
+            "the peer at \(endpoint) did not prove it knows the token, so it is not our coordinator (or it is an "
+                + "older one): nothing was sent to it; check the address and the token file"
         }
     }
 }
@@ -122,17 +127,26 @@ public enum WireClient {
         return try await channel.executeThenClose { inbound, outbound in
             let session = WireSession(inbound: inbound, outbound: outbound)
             try await session.send(.hello(hello))
+            // Our own nonce: the coordinator must answer it with the token too (mutual authentication).
+            let nonce = TokenProof.makeNonce()
             switch try await session.receive() {
             case .challenge(let challenge):
-                try await session.send(.auth(Auth(hmac: TokenProof.hmac(token: token, nonce: challenge.nonce))))
+                try await session.send(
+                    .auth(Auth(hmac: TokenProof.hmac(token: token, nonce: challenge.nonce), nonce: nonce)))
             case .err(let error): throw WireClientError.refused(error)
             case nil: throw WireClientError.closed
             case .some(let other): throw WireClientError.unexpected(WireCodec.encode(other))
             }
+            let opened: JSONText
             do {
-                _ = try await session.reply()
+                opened = try await session.reply()
             } catch let error as ErrorReply {
                 throw WireClientError.refused(error)
+            }
+            guard let reply = try? WireCodec.value(SessionOpened.self, from: opened.text), let proof = reply.proof,
+                TokenProof.verifyCoordinator(token: token, nonce: nonce, proof: proof)
+            else {
+                throw WireClientError.impostor(endpoint)
             }
             return try await body(session)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ProgramSupport
 import SchedTestSupport
 import Testing
 import Wire
@@ -20,7 +21,7 @@ final class Cluster: @unchecked Sendable {
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("heterosched-e2e-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try (token + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        try Defaults.writeToken(token, to: tokenFile)
     }
 
     deinit { stopAll() }
@@ -106,7 +107,7 @@ final class Cluster: @unchecked Sendable {
         let tokenPath: String
         if let token {
             tokenPath = directory.appendingPathComponent("other-token").path
-            try token.write(toFile: tokenPath, atomically: true, encoding: .utf8)
+            try Defaults.writeToken(token, to: tokenPath)
         } else {
             tokenPath = tokenFile
         }

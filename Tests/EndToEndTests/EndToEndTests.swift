@@ -144,7 +144,7 @@ struct BadPeerTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         try await cluster.startCoordinator()
-        let output = try await cluster.schedctl(["jobs"], token: "not-the-token")
+        let output = try await cluster.schedctl(["jobs"], token: "not-the-token-but-long-enough")
         #expect(output.status == 1)
         #expect(output.stderr.contains("the token does not match"))
         #expect(output.stderr.split(separator: "\n").count == 1)

@@ -165,8 +165,17 @@ struct HostileInputTests {
         // The coordinator's side of the handshake, by hand.
         guard let hello = session.readLine(), hello.hasPrefix("HELLO") else { return recordFailure("no HELLO") }
         session.send(line: WireCodec.encode(.challenge(Challenge(nonce: "n1"))))
-        guard let auth = session.readLine(), auth.hasPrefix("AUTH") else { return recordFailure("no AUTH") }
-        session.send(line: "OK {\"role\":\"agent\"}")
+        guard let auth = session.readLine(), case .success(.auth(let proof)) = WireCodec.decode(auth),
+            let nonce = proof.nonce
+        else { return recordFailure("no AUTH with the agent's nonce") }
+        session.send(
+            line: WireCodec.encode(
+                .ok(
+                    JSONText(
+                        WireCodec.json(
+                            SessionOpened(
+                                role: .agent, proof: TokenProof.coordinatorProof(token: cluster.token, nonce: nonce)))
+                    ))))
         guard let register = session.readLine(), register.hasPrefix("REGISTER") else {
             return recordFailure("no REGISTER")
         }

@@ -76,7 +76,23 @@ struct HandshakeTests {
         // printf 'heterosched-v1:00ff' | openssl dgst -sha256 -hmac s3cret
         let proof = TokenProof.hmac(token: token, nonce: "00ff")
         #expect(proof == "ca90d0f9e38cb795924ecf2095b64e95d025e9d61aed59fd1919e8b1a6a01c59")
-        #expect(handshake.receive(.auth(Auth(hmac: proof))) == .established(Hello(role: .client)))
+        #expect(handshake.receive(.auth(Auth(hmac: proof))) == .established(Hello(role: .client), proof: nil))
+    }
+
+    @Test("the coordinator answers the peer's nonce with its own proof, which only the token gives")
+    func coordinatorProves() {
+        var handshake = ServerHandshake(token: token, makeNonce: { "00ff" })
+        _ = handshake.receive(.hello(Hello(role: .client)))
+        let answer = handshake.receive(.auth(Auth(hmac: TokenProof.hmac(token: token, nonce: "00ff"), nonce: "beef")))
+        guard case .established(_, let proof?) = answer else { return recordFailure("no proof: \(answer)") }
+        // printf 'heterosched-v1-coordinator:beef' | openssl dgst -sha256 -hmac s3cret
+        #expect(proof == "3d57eeeb5866dfd9a24e34a29d8952d8ffe6399223f8beb0f0076c2b42685f00")
+        #expect(TokenProof.verifyCoordinator(token: token, nonce: "beef", proof: proof))
+        #expect(!TokenProof.verifyCoordinator(token: "guess", nonce: "beef", proof: proof))
+        #expect(
+            !TokenProof.verifyCoordinator(
+                token: token, nonce: "beef", proof: TokenProof.hmac(token: token, nonce: "beef")),
+            "the peer's own proof, reflected back, is not the coordinator's")
     }
 
     @Test("a wrong token, version or role is refused with its code")

@@ -1,0 +1,76 @@
+import Foundation
+import SchedTestSupport
+import Testing
+import Wire
+
+@Suite("End to end: both sides prove the token", .serialized)
+struct MutualAuthTests {
+    /// A fake coordinator that does not know the token: it accepts any AUTH and answers OK.
+    static func impostor(_ listener: RawListener, until deadline: Date) -> [String] {
+        var seen: [String] = []
+        while Date() < deadline, let peer = listener.accept(seconds: max(deadline.timeIntervalSinceNow, 0.1)) {
+            guard let hello = peer.readLine(seconds: 2) else { continue }
+            seen.append(hello)
+            peer.send(line: WireCodec.encode(.challenge(Challenge(nonce: "abcd"))))
+            guard let auth = peer.readLine(seconds: 2) else { continue }
+            seen.append(auth)
+            peer.send(line: "OK {\"role\":\"agent\",\"proof\":\"00\"}")
+            // Whatever comes next would be obeyed orders or leaked requests.
+            while let line = peer.readLine(seconds: 0.5) { seen.append(line) }
+        }
+        return seen
+    }
+
+    @Test("schedctl refuses a coordinator that cannot prove the token, and sends it nothing")
+    func schedctlRefusesImpostor() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let listener = try RawListener()
+        let fake = Task.detached { Self.impostor(listener, until: Date().addingTimeInterval(8)) }
+        let output = try await cluster.run(
+            "schedctl",
+            ["submit", "--id", "secret", "--address", "127.0.0.1:\(listener.port)", "--token-file", cluster.tokenFile])
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("did not prove it knows the token"), "\(output.stderr)")
+        let seen = await fake.value
+        #expect(!seen.contains { $0.hasPrefix("SUBMIT") }, "the submission went to the impostor: \(seen)")
+    }
+
+    @Test("an agent refuses a coordinator that cannot prove the token: it registers nothing and obeys nothing")
+    func agentRefusesImpostor() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let listener = try RawListener()
+        let fleet = try cluster.fleet(
+            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 8}\n")
+        let agent = try cluster.start(
+            "sched-agent",
+            [
+                "--simulate", fleet, "--coordinator", "127.0.0.1:\(listener.port)", "--token-file", cluster.tokenFile,
+                "--catalog", Repository.path("deploy/catalog/chips.yaml"),
+            ], log: "agent.log")
+        let seen = await Task.detached { Self.impostor(listener, until: Date().addingTimeInterval(4)) }.value
+        #expect(seen.contains { $0.hasPrefix("HELLO") }, "the agent came")
+        #expect(!seen.contains { $0.hasPrefix("REGISTER") }, "it registered with an impostor: \(seen)")
+        #expect(agent.isRunning, "it keeps trying (for the real coordinator)")
+    }
+
+    @Test("a token that is short, or readable by every user, is refused before anything starts")
+    func weakTokens() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let short = cluster.directory.appendingPathComponent("short").path
+        try "x\n".write(toFile: short, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: short)
+        let open = cluster.directory.appendingPathComponent("open").path
+        try "a-long-enough-token-for-the-check\n".write(toFile: open, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: open)
+        for (file, message) in [(short, "is 1 characters; use at least 16"), (open, "chmod 600")] {
+            let output = try await cluster.run(
+                "sched-coordinator",
+                ["--listen", "127.0.0.1:0", "--data-dir", cluster.dataDirectory, "--token-file", file])
+            #expect(output.status != 0)
+            #expect(output.stderr.contains(message), "\(output.stderr)")
+        }
+    }
+}
