@@ -122,7 +122,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SchedSpecTests",
-            dependencies: ["SchedSpec", "SchedCore", "SchedTestSupport"]
+            dependencies: [
+                "SchedSpec", "SchedCore", "SchedTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(name: "SchedSimTests", dependencies: ["SchedSim", "SchedTestSupport"]),
         .testTarget(
@@ -131,7 +134,8 @@ let package = Package(
         .testTarget(
             name: "WireTests",
             dependencies: [
-                "Wire", nio, .product(name: "NIOEmbedded", package: "swift-nio"),
+                "Wire", "SchedTestSupport", nio, .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(

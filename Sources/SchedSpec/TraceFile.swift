@@ -102,8 +102,8 @@ public enum TraceFile {
                 if let value { return value }
                 throw fail("'\(name)' is missing")
             }
-            guard let parsed = Double(text), parsed.isFinite, parsed >= 0 else {
-                throw fail("'\(name)' is a number of seconds, at least 0, got '\(text)'")
+            guard let parsed = Double(text), parsed.isFinite, parsed >= 0, parsed <= SpecLimits.duration else {
+                throw fail("'\(name)' is a number of seconds, 0 to 100 years, got '\(text)'")
             }
             return parsed
         }
@@ -132,7 +132,9 @@ public enum TraceFile {
         if durationText.contains("=") {
             for pair in durationText.split(separator: "|") {
                 let parts = pair.split(separator: "=")
-                guard parts.count == 2, let seconds = Double(parts[1]), seconds.isFinite, seconds > 0 else {
+                guard parts.count == 2, let seconds = Double(parts[1]), seconds.isFinite, seconds > 0,
+                    seconds <= SpecLimits.duration
+                else {
                     throw fail("'duration' per model is model=seconds|model=seconds, got '\(durationText)'")
                 }
                 byModel[try model(String(parts[0]))] = seconds
@@ -176,6 +178,7 @@ public enum TraceFile {
             fallback: fallback,
             priority: priority, queue: fields["queue"].flatMap { $0.isEmpty ? nil : $0 } ?? "default",
             timeLimit: limit, submittedAt: try number("submit"))
+        if let problem = SpecLimits.problem(in: job) { throw fail(problem) }
         return TraceJob(
             job: job, referenceSeconds: reference, secondsByModel: byModel, checkpointEverySeconds: checkpoint)
     }

@@ -91,9 +91,10 @@ public enum AlibabaOpenbImporter {
         var nodes: [Node] = []
         var skipped: [SkippedRow] = []
         for (line, fields) in table.rows {
-            guard let count = Int(fields["gpu"] ?? ""), count >= 0 else {
+            guard let count = Int(fields["gpu"] ?? ""), (0...SpecLimits.chipsPerNode).contains(count) else {
                 throw TraceError(
-                    file: path, line: line, message: "'gpu' is a whole number, got '\(fields["gpu"] ?? "")'")
+                    file: path, line: line,
+                    message: "'gpu' is a whole number, 0 to \(SpecLimits.chipsPerNode), got '\(fields["gpu"] ?? "")'")
             }
             guard count > 0 else {
                 skipped.append(SkippedRow(line: line, reason: "node \(fields["sn"] ?? "?") has no GPU"))
@@ -108,8 +109,15 @@ public enum AlibabaOpenbImporter {
                 )
             }
             let memory = catalog[model]?.memoryGiB ?? 32
-            let cpus = (Int(fields["cpu_milli"] ?? "") ?? 32_000) / 1000
-            let memoryGiB = Double(Int(fields["memory_mib"] ?? "") ?? 262_144) / 1024
+            let cpuMilli = Int(fields["cpu_milli"] ?? "") ?? 32_000
+            let memoryMiB = Int(fields["memory_mib"] ?? "") ?? 262_144
+            guard (0...10_000_000).contains(cpuMilli), (0...1_000_000_000).contains(memoryMiB) else {
+                throw TraceError(
+                    file: path, line: line,
+                    message: "'cpu_milli' (0 to 10,000,000) or 'memory_mib' (0 to 10^9) is out of range")
+            }
+            let cpus = cpuMilli / 1000
+            let memoryGiB = Double(memoryMiB) / 1024
             nodes.append(
                 Node(
                     id: NodeID(fields["sn"] ?? "node-\(line)"),
@@ -154,6 +162,10 @@ public enum AlibabaOpenbImporter {
                     ))
                 continue
             }
+            guard [created, scheduled, deleted].allSatisfy({ $0.isFinite && abs($0) <= SpecLimits.duration }) else {
+                throw TraceError(
+                    file: path, line: line, message: "a time is out of range (at most 100 years in seconds)")
+            }
             guard deleted > scheduled else {
                 skipped.append(SkippedRow(line: line, reason: "\(name) ran for no time (deletion ≤ scheduled)"))
                 continue
@@ -181,6 +193,9 @@ public enum AlibabaOpenbImporter {
                         id: JobID(name), kind: .batch, chipsPerNode: gpus, tiers: tiers,
                         priority: qos == "LS" || qos == "Guaranteed" ? 1 : 0, queue: qos, submittedAt: created),
                     referenceSeconds: deleted - scheduled))
+            if let problem = SpecLimits.problem(in: jobs[jobs.count - 1].job) {
+                throw TraceError(file: path, line: line, message: problem)
+            }
         }
         let start = jobs.map(\.job.submittedAt).min() ?? 0
         for index in jobs.indices { jobs[index].job.submittedAt -= start }
@@ -222,7 +237,7 @@ public enum SlurmSacctImporter {
                         reason: "\(id) never ran (\(fields["State"] ?? "?"), Start \(fields["Start"] ?? "?"))"))
                 continue
             }
-            let nodes = Int(fields["NNodes"] ?? "") ?? 1
+            let nodes = min(max(Int(fields["NNodes"] ?? "") ?? 1, 1), SpecLimits.count + 1)
             guard let (model, gpus) = gres(fields["AllocTRES"] ?? ""), gpus > 0 else {
                 skipped.append(
                     SkippedRow(line: line, reason: "\(id) used no GPU (AllocTRES \(fields["AllocTRES"] ?? ""))"))
@@ -247,6 +262,9 @@ public enum SlurmSacctImporter {
                         priority: Int(fields["Priority"] ?? "") ?? 0,
                         queue: fields["Partition"].flatMap { $0.isEmpty ? nil : $0 } ?? "default", submittedAt: submit),
                     referenceSeconds: end - start))
+            if let problem = SpecLimits.problem(in: jobs[jobs.count - 1].job) {
+                throw TraceError(file: path, line: line, message: problem)
+            }
         }
         let first = jobs.map(\.job.submittedAt).min() ?? 0
         for index in jobs.indices { jobs[index].job.submittedAt -= first }

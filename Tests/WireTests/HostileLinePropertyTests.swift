@@ -1,0 +1,74 @@
+import Foundation
+import PropertyBased
+import SchedTestSupport
+import Testing
+
+@testable import Wire
+
+/// The codec on any line: a message whose numbers are within the protocol's limits, or an error
+/// reply. Never a trap (Foundation's decoder used to trap on deep nesting).
+@Suite("Hostile lines: the codec")
+struct HostileLinePropertyTests {
+    static let templates: [WireMessage] = [
+        .hello(Hello(role: .agent, node: "n")), .auth(Auth(hmac: "00", nonce: "11")),
+        .heartbeat(Heartbeat(unhealthyChips: [1], interNodeBandwidthGBps: 1)),
+        .checkpoint(CheckpointReport(job: "j", attempt: 1, step: 1)),
+        .exited(Exit(job: "j", attempt: 1, outcome: .fault, step: 2, checkpointStep: 1, faultChip: 0)),
+        .kill(KillOrder(job: "j", attempt: 1, reason: "r")),
+        .tail(TailRequest(request: 1, job: "j", attempt: 1, follow: true)),
+        .jobs(JobsQuery(states: [], offset: 0, limit: 5)), .watch(WatchRequest(after: 1, job: nil)),
+        .output(OutputRequest(job: "j", attempt: 1)),
+        .run(
+            RunOrder(
+                job: "j", attempt: 1, kind: .training, tier: 0, tierName: "t", chipModel: "h100", chips: [0],
+                numaNodes: [0], command: [], env: [:], checkpointDirectory: nil, timeLimitSeconds: 60,
+                simulation: nil, resumeStep: 0)),
+    ]
+
+    @Test("a valid message with one value replaced decodes within the limits, or is refused")
+    func mutatedMessages() async {
+        await propertyCheck(count: 1000, input: Gen.int(in: 0...1_000_000)) { seed in
+            var input = HostileInput(seed: UInt64(seed))
+            let line = WireCodec.encode(input.pick(Self.templates))
+            let space = line.firstIndex(of: " ")!
+            let mutated = line[..<space] + " " + input.mutate(json: String(line[line.index(after: space)...]))
+            switch WireCodec.decode(String(mutated)) {
+            case .success(let message):
+                if let checked = Self.body(of: message) as? any WireChecked {
+                    #expect(checked.problem() == nil, "seed \(seed): \(mutated.prefix(200))")
+                }
+            case .failure(let error):
+                #expect(!error.message.isEmpty)
+            }
+        }
+    }
+
+    @Test("nesting past the limit is refused before Foundation's decoder sees it, at any depth")
+    func deepNesting() {
+        for depth in [63, 64, 65, 511, 512, 513, 514, 1000, 20_000] {
+            for opener in ["[", "{\"a\":"] {
+                let result = WireCodec.decode("HELLO " + String(repeating: opener, count: depth))
+                guard case .failure(let error) = result else { return recordFailure("depth \(depth) accepted") }
+                #expect(error.code == .malformed)
+                if depth > SafeJSON.maximumDepth { #expect(error.message.contains("nested"), "\(error.message)") }
+            }
+        }
+    }
+
+    static func body(of message: WireMessage) -> Any? {
+        switch message {
+        case .heartbeat(let body): body
+        case .checkpoint(let body): body
+        case .exited(let body): body
+        case .kill(let body): body
+        case .tail(let body): body
+        case .jobs(let body): body
+        case .watch(let body): body
+        case .output(let body): body
+        case .run(let body): body
+        case .register(let body): body
+        case .started(let body): body
+        default: nil
+        }
+    }
+}
