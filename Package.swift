@@ -48,7 +48,12 @@ let package = Package(
             dependencies: ["SchedCore", "SchedSpec", .product(name: "HeapModule", package: "swift-collections")]
         ),
         // What the programs share: token and catalog defaults, setup errors, logging.
-        .target(name: "ProgramSupport", dependencies: ["SchedCore", "SchedSpec", logging, argumentParser]),
+        // The shipped chip catalog is compiled in (EmbedCatalog), so programs need no file to start.
+        .target(
+            name: "ProgramSupport", dependencies: ["SchedCore", "SchedSpec", logging, argumentParser],
+            plugins: ["EmbedCatalog"]),
+        .executableTarget(name: "embed-catalog", path: "Sources/embed-catalog"),
+        .plugin(name: "EmbedCatalog", capability: .buildTool(), dependencies: ["embed-catalog"]),
         // The line protocol: one message enum, one codec, NIO framing, the HMAC handshake.
         .target(
             name: "Wire",
@@ -123,7 +128,7 @@ let package = Package(
         .testTarget(
             name: "SchedSpecTests",
             dependencies: [
-                "SchedSpec", "SchedCore", "SchedTestSupport",
+                "SchedSpec", "SchedCore", "SchedTestSupport", "ProgramSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -12,7 +12,7 @@ fi
 scripts/setup.sh
 
 echo "== format check (swift format lint --strict)"
-swift format lint --strict -r Sources Tests Benchmarks Coordinator Agents Package.swift
+swift format lint --strict -r Sources Tests Benchmarks Coordinator Agents Plugins Package.swift
 
 echo "== build (debug, all targets)"
 swift build --build-tests

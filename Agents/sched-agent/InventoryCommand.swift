@@ -20,7 +20,10 @@ struct DiscoveryOptions: ParsableArguments {
         help: "Look for vendor tools in --tool-dir only, not on PATH or in the vendors' install directories.")
     var onlyToolDirectories = false
 
-    @Option(help: "Chip catalog file (default: deploy/catalog/chips.yaml, then /etc/heterosched/chips.yaml).")
+    @Option(
+        help:
+            "Chip catalog file (default: HETEROSCHED_CATALOG, then /etc/heterosched/chips.yaml, then the built-in catalog)."
+    )
     var catalog: String?
 
     func scanner() throws -> InventoryScanner {

@@ -31,7 +31,10 @@ struct SchedCoordinator: AsyncParsableCommand {
     @Option(help: "Placement policy: \(PolicyName.allCases.map(\.rawValue).joined(separator: ", ")).")
     var policy = PolicyName.binPack.rawValue
 
-    @Option(help: "Chip catalog file (default: deploy/catalog/chips.yaml, then /etc/heterosched/chips.yaml).")
+    @Option(
+        help:
+            "Chip catalog file (default: HETEROSCHED_CATALOG, then /etc/heterosched/chips.yaml, then the built-in catalog)."
+    )
     var catalog: String?
 
     @Option(name: .customLong("catalog-override"), help: "Operator catalog file merged over the catalog; repeatable.")

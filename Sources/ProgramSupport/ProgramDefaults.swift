@@ -5,8 +5,8 @@ import SchedSpec
 /// Where programs find the shared token and the chip catalog, the same way everywhere.
 public enum Defaults {
     public static let address = "127.0.0.1:7070"
-    /// Catalog locations tried in order when none is given.
-    public static let catalogPaths = ["deploy/catalog/chips.yaml", "/etc/heterosched/chips.yaml"]
+    /// Where an operator's catalog is looked for when none is given; without one, the built-in.
+    public static let catalogPaths = ["/etc/heterosched/chips.yaml"]
 
     /// The token from a file (first line), or from `HETEROSCHED_TOKEN_FILE` / `HETEROSCHED_TOKEN`.
     public static func token(file: String?) throws -> String {
@@ -59,17 +59,34 @@ public enum Defaults {
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
     }
 
-    /// The catalog at `path`, or the first of `catalogPaths` that exists, with the overrides applied.
+    /// The catalog at `path` (a flag), or `HETEROSCHED_CATALOG`, or the operator's
+    /// `/etc/heterosched/chips.yaml`, or else the catalog compiled into this build from
+    /// `deploy/catalog/chips.yaml`; with the overrides applied.
     public static func catalog(path: String?, overrides: [String]) throws -> ChipCatalog {
         let chosen =
             path ?? ProcessInfo.processInfo.environment["HETEROSCHED_CATALOG"]
             ?? catalogPaths.first { FileManager.default.fileExists(atPath: $0) }
         guard let chosen else {
-            throw SetupError(
-                "no chip catalog found at \(catalogPaths.joined(separator: " or ")): pass --catalog FILE "
-                    + "(the project ships deploy/catalog/chips.yaml)")
+            var catalog = try shippedCatalog()
+            for override in overrides {
+                catalog = try CatalogFile.parse(try read(override), file: override, over: catalog)
+            }
+            return catalog
         }
         return try CatalogFile.load(path: chosen, overrides: overrides)
+    }
+
+    /// The catalog this build ships (`deploy/catalog/chips.yaml` when it was built).
+    public static func shippedCatalog() throws -> ChipCatalog {
+        let text = Data(base64Encoded: shippedCatalogBase64).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return try CatalogFile.parse(text, file: "the built-in catalog")
+    }
+
+    private static func read(_ path: String) throws -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw SetupError("cannot read the catalog override \(path): check the path and its permissions")
+        }
+        return text
     }
 }
 

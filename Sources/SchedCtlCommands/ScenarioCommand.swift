@@ -35,7 +35,8 @@ struct ScenarioRunCommand: AsyncParsableCommand {
     var timeScale: Double?
     @Option(name: .customLong("data-dir"), help: "Keep the started coordinator's data here (default: a temporary one).")
     var dataDirectory: String?
-    @Option(help: "Chip catalog file.") var catalog: String?
+    @Option(help: "Chip catalog file (default: HETEROSCHED_CATALOG, /etc/heterosched/chips.yaml, or the built-in).")
+    var catalog: String?
     @Option(help: "Give up after this many wall seconds.") var timeout: Double = 900
     @Flag(help: "Print the story as JSON lines (one per event), then the summary as one JSON line.") var json = false
 

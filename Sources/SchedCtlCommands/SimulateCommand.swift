@@ -32,7 +32,8 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Policies to compare, comma-separated.")
     var policies = PolicyName.allCases.map(\.rawValue).joined(separator: ",")
     @Option(help: "Seed for faults and ties.") var seed: UInt64 = 1
-    @Option(help: "Chip catalog file.") var catalog: String?
+    @Option(help: "Chip catalog file (default: HETEROSCHED_CATALOG, /etc/heterosched/chips.yaml, or the built-in).")
+    var catalog: String?
     @Flag(help: "Print JSON: one report per policy.") var json = false
     @Option(help: "Also write a self-contained HTML report (charts as inline SVG) to this file.") var html: String?
 

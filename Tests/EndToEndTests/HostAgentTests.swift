@@ -57,6 +57,13 @@ struct HostAgentTests {
         #expect(inventory.chips.count == 8)
         #expect(Set(inventory.chips.compactMap(\.numaNode)) == [0, 1])
 
+        // Without --catalog, from a directory that holds no catalog: the built-in one.
+        let anywhere = try await cluster.run(
+            "sched-agent", ["inventory", "--sysfs-root", host.sysfs, "--tool-dir", host.tools, "--only-tool-dirs"],
+            in: cluster.directory)
+        #expect(anywhere.status == 0, "\(anywhere.stderr)")
+        #expect(anywhere.stdout.split(separator: "\n").filter { $0.contains("ascend-910b") }.count == 8)
+
         let empty = try await cluster.run(
             "sched-agent",
             ["inventory", "--sysfs-root", cluster.directory.path, "--only-tool-dirs", "--catalog", Self.catalog])

@@ -177,7 +177,7 @@ struct TraceFileTests {
     @Test(
         "a malformed row is an error with its line number",
         arguments: [
-            ("submit,duration\n0,10\n5,-3\n", "t.csv:3: 'duration' is a number of seconds, at least 0, got '-3'"),
+            ("submit,duration\n0,10\n5,-3\n", "t.csv:3: 'duration' is a number of seconds, 0 to 100 years, got '-3'"),
             (
                 "submit,duration,tiers\n0,10,h1000\n",
                 "t.csv:2: unknown chip model 'h1000'; closest known: h100, a100, h200"

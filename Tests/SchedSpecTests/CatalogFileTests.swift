@@ -1,4 +1,5 @@
 import Foundation
+import ProgramSupport
 import SchedCore
 import SchedSpec
 import SchedTestSupport
@@ -95,5 +96,16 @@ struct CatalogFileTests {
         } catch {
             #expect(error.description.hasPrefix(expected), "got: \(error.description)")
         }
+    }
+}
+
+@Suite("The built-in catalog")
+struct BuiltInCatalogTests {
+    @Test("the catalog compiled into the programs is deploy/catalog/chips.yaml as this build saw it")
+    func builtInIsShipped() throws {
+        let builtIn = try Defaults.shippedCatalog()
+        let shipped = try Repository.shippedCatalog()
+        #expect(builtIn.models.map(\.id) == shipped.models.map(\.id))
+        #expect(builtIn.models == shipped.models)
     }
 }
