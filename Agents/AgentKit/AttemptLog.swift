@@ -37,7 +37,8 @@ public actor AttemptLog {
         let entry = Entry(
             event: event, node: node.name, job: order.job, attempt: order.attempt, chips: order.chips,
             at: Date().timeIntervalSince1970)
-        handle.write(Data((WireCodec.json(entry) + "\n").utf8))
+        // A full disk must not stop the agent (FileHandle's write(_:) would trap): the line is lost.
+        try? handle.write(contentsOf: Data((WireCodec.json(entry) + "\n").utf8))
     }
 }
 

@@ -142,7 +142,7 @@ enum SchedAttempt {
     }
 
     static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data(("sched-attempt: " + message + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data(("sched-attempt: " + message + "\n").utf8))
         exit(2)
     }
 }

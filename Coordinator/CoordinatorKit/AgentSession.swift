@@ -61,7 +61,10 @@ struct AgentSession {
                     } catch  where error.code == .unavailable {
                         // Not stored: hang up, so that the agent sends it again on its next session.
                         outbox.send(.err(error))
-                        outbox.disconnect()
+                        outbox.disconnect(
+                            because:
+                                "the end of \(exit.job) attempt \(exit.attempt) was not stored (\(error.message)); its agent will send it again"
+                        )
                         return
                     } catch {
                         // Nothing to store for it (an unknown job): acknowledged all the same.

@@ -22,9 +22,16 @@ public enum Coordinator {
         let addressFile = directory + "/coordinator.addr"
         let server = CoordinatorServer(state: state, configuration: configuration, logger: logger) { endpoint in
             // Scripts and tests read where we listen (port 0 picks one) from here.
-            try? (endpoint.description + "\n").write(toFile: addressFile, atomically: true, encoding: .utf8)
-            FileHandle.standardOutput.write(
-                Data("sched-coordinator listening on \(endpoint), data in \(directory)\n".utf8))
+            do {
+                try (endpoint.description + "\n").write(toFile: addressFile, atomically: true, encoding: .utf8)
+            } catch {
+                logger.error(
+                    "cannot write \(addressFile) (\(error)): tools that read it will not find this coordinator; give them --address \(endpoint)"
+                )
+            }
+            try? FileHandle.standardOutput.write(
+                contentsOf:
+                    Data("sched-coordinator listening on \(endpoint), data in \(directory)\n".utf8))
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -115,8 +115,8 @@ struct CoordinatorServer: Service {
                 deadline.cancel()
                 inHandshake = false
                 gate.handshakeEnded()
-                let (outbox, pending) = Outbox.make { unread in
-                    logger.warning("disconnected \(peer): it left \(unread) bytes unread")
+                let (outbox, pending) = Outbox.make { why in
+                    logger.warning("disconnected \(peer): \(why)")
                     channel.close(promise: nil)
                 }
                 let activity = Activity()

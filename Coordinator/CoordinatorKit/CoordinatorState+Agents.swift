@@ -344,7 +344,7 @@ extension CoordinatorState {
             }
             // Hang up its old session, if any is still open: a node that comes back registers anew.
             // The node stays known, down: jobs that need it wait for it rather than fail.
-            entry.writer?.disconnect()
+            entry.writer?.disconnect(because: "node \(id) was declared lost")
             entry.writer = nil
             entry.session = nil
             entry.lostAt = now

@@ -163,7 +163,9 @@ actor CoordinatorState {
     /// Durable events, in sequence order, to the placement log file, memory and live watchers.
     private func publishInOrder(_ events: [PlacementEvent]) {
         for event in events {
-            logFile.append(event)
+            if let error = logFile.append(event) {
+                logger.error("cannot append to \(logFile.path) (events stay in the database): \(error)")
+            }
             recentEvents.append(event)
             for (id, watcher) in watchers where watcher.job == nil || watcher.job == event.job {
                 if case .dropped = watcher.continuation.yield(event) {

@@ -17,13 +17,13 @@ struct Outbox: Sendable {
     final class QueuedBytes: Sendable {
         let bytes = Atomic<Int>(0)
         let hungUp = Atomic<Bool>(false)
-        let hangUp: @Sendable (_ queuedBytes: Int) -> Void
-        init(hangUp: @escaping @Sendable (Int) -> Void) { self.hangUp = hangUp }
+        let hangUp: @Sendable (_ why: String) -> Void
+        init(hangUp: @escaping @Sendable (String) -> Void) { self.hangUp = hangUp }
     }
 
-    /// `hangUp` closes the connection; it is called once, with the bytes left unread.
+    /// `hangUp` closes the connection; it is called once, with the reason.
     static func make(
-        limitBytes: Int = defaultLimitBytes, hangUp: @escaping @Sendable (Int) -> Void = { _ in }
+        limitBytes: Int = defaultLimitBytes, hangUp: @escaping @Sendable (String) -> Void = { _ in }
     ) -> (Outbox, AsyncStream<String>) {
         let (stream, continuation) = AsyncStream<String>.makeStream()
         return (Outbox(continuation: continuation, queue: QueuedBytes(hangUp: hangUp), limitBytes: limitBytes), stream)
@@ -37,7 +37,7 @@ struct Outbox: Sendable {
         let queued = queue.bytes.add(size, ordering: .relaxed).newValue
         guard queued <= limitBytes else {
             queue.bytes.subtract(size, ordering: .relaxed)
-            disconnect()
+            disconnect(because: "it left \(queued - size) bytes unread")
             return false
         }
         switch continuation.yield(line) {
@@ -57,7 +57,7 @@ struct Outbox: Sendable {
         while queue.bytes.load(ordering: .relaxed) > limitBytes / 4 {
             if queue.hungUp.load(ordering: .relaxed) { return false }
             guard clock.now < giveUp, (try? await Task.sleep(for: .milliseconds(5))) != nil else {
-                disconnect()
+                disconnect(because: "it read nothing for \(patience)")
                 return false
             }
         }
@@ -72,11 +72,11 @@ struct Outbox: Sendable {
     /// No more lines: the writer finishes what is queued, then the session ends.
     func close() { continuation.finish() }
 
-    /// Closes the connection now, dropping what is queued.
-    func disconnect() {
+    /// Closes the connection now, dropping what is queued; the log says why.
+    func disconnect(because why: String) {
         continuation.finish()
         guard !queue.hungUp.exchange(true, ordering: .relaxed) else { return }
-        queue.hangUp(queue.bytes.load(ordering: .relaxed))
+        queue.hangUp(why)
     }
 }
 

@@ -19,8 +19,23 @@ final class PlacementLogFile: @unchecked Sendable {
         self.handle = handle
     }
 
-    func append(_ event: PlacementEvent) {
-        handle.write(Data((WireCodec.json(event) + "\n").utf8))
+    /// Failed appends since the last one that worked (a full disk): said once, not per event.
+    private(set) var failedAppends = 0
+
+    /// Appends the event. The store is the record; this file is a copy for people and tools, so a
+    /// write that fails (a full disk) is counted and reported, never fatal (FileHandle's `write(_:)`
+    /// would trap on it).
+    /// Returns the error when this append starts a run of failures, for the caller to log once.
+    @discardableResult
+    func append(_ event: PlacementEvent) -> (any Error)? {
+        do {
+            try handle.write(contentsOf: Data((WireCodec.json(event) + "\n").utf8))
+            failedAppends = 0
+            return nil
+        } catch {
+            failedAppends += 1
+            return failedAppends == 1 ? error : nil
+        }
     }
 
     func close() {

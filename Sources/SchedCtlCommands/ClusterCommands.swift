@@ -110,7 +110,7 @@ struct LogsCommand: AsyncParsableCommand {
             _ = try await session.request(.output(OutputRequest(job: job, attempt: attempt, follow: follow)))
             while let message = try await session.receive() {
                 guard case .chunk(let chunk) = message else { continue }
-                if !chunk.data.isEmpty { FileHandle.standardOutput.write(Data(chunk.data.utf8)) }
+                if !chunk.data.isEmpty { try? FileHandle.standardOutput.write(contentsOf: Data(chunk.data.utf8)) }
                 if chunk.end { return chunk.error }
             }
             return "the coordinator closed the connection before the output ended"

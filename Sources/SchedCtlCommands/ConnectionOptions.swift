@@ -66,10 +66,10 @@ public struct ConnectionOptions: ParsableArguments {
 }
 
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data(("schedctl: " + message + "\n").utf8))
+    try? FileHandle.standardError.write(contentsOf: Data(("schedctl: " + message + "\n").utf8))
     exit(1)
 }
 
 func printLine(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    try? FileHandle.standardOutput.write(contentsOf: Data((text + "\n").utf8))
 }

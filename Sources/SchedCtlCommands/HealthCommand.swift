@@ -25,7 +25,7 @@ struct HealthCommand: AsyncParsableCommand {
                 try await session.request(.health, as: HealthReport.self)
             }
         } catch {
-            FileHandle.standardError.write(Data("schedctl: \(error)\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("schedctl: \(error)\n".utf8))
             throw ExitCode(2)
         }
         if json {

@@ -118,7 +118,7 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         if json { return printLine(WireCodec.json(reports)) }
         printLine(ComparisonTable(reports: reports).render())
-        if let html { FileHandle.standardError.write(Data("report written to \(html)\n".utf8)) }
+        if let html { try? FileHandle.standardError.write(contentsOf: Data("report written to \(html)\n".utf8)) }
     }
 
     /// A scenario in virtual time: its story as it happens, then the summary `schedctl scenario run` prints.
@@ -154,7 +154,7 @@ struct SimulateCommand: AsyncParsableCommand {
         var text = "schedctl: \(file): \(skipped.count) row(s) not replayed:\n"
         for row in skipped.prefix(20) { text += "  line \(row.line): \(row.reason)\n" }
         if skipped.count > 20 { text += "  … and \(skipped.count - 20) more\n" }
-        FileHandle.standardError.write(Data(text.utf8))
+        try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
     }
 }
 

@@ -7,7 +7,7 @@ enum EmbedCatalogTool {
     static func main() throws {
         let arguments = CommandLine.arguments
         guard arguments.count == 3 else {
-            FileHandle.standardError.write(Data("usage: embed-catalog INPUT OUTPUT\n".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("usage: embed-catalog INPUT OUTPUT\n".utf8))
             exit(2)
         }
         let data = try Data(contentsOf: URL(fileURLWithPath: arguments[1]))
