@@ -20,6 +20,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var timeScale: Double
     /// How long after start agents have to register before a job no tier could ever hold fails.
     public var registrationGrace: Double
+    /// How long (on the coordinator's clock) a chip whose fault ended an attempt takes no work.
+    public var chipRecovery: Double
     /// Seconds a new connection has to finish its handshake.
     public var handshakeTimeout: Double
     /// Handshakes that may be under way at once; more connections are refused until some finish.
@@ -34,7 +36,7 @@ public struct CoordinatorConfiguration: Sendable {
         maximumLineLength: Int = LineFraming.defaultMaximumLineLength, heartbeatTimeout: Double = 15,
         scheduleInterval: Duration = .milliseconds(200), seed: UInt64 = 0, timeScale: Double = 1,
         registrationGrace: Double = 30, handshakeTimeout: Double = 10, maximumUnauthenticated: Int = 256,
-        clientIdleTimeout: Double = 300
+        clientIdleTimeout: Double = 300, chipRecovery: Double = 300
     ) {
         self.host = host
         self.port = port
@@ -51,5 +53,6 @@ public struct CoordinatorConfiguration: Sendable {
         self.handshakeTimeout = handshakeTimeout
         self.maximumUnauthenticated = maximumUnauthenticated
         self.clientIdleTimeout = clientIdleTimeout
+        self.chipRecovery = chipRecovery
     }
 }

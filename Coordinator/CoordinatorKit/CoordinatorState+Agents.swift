@@ -54,6 +54,11 @@ extension CoordinatorState {
         do {
             try await persist(changed, events, nodes: [registration.node], before: before)
         } catch {
+            // The agent is there, and keeps trying: not a silent node to declare lost meanwhile.
+            if var entry = nodes[id], !entry.connected {
+                entry.lastHeartbeat = clock()
+                nodes[id] = entry
+            }
             throw ErrorReply(.unavailable, "cannot store the registration: \(error)")
         }
         if let existing = nodes[id], existing.connected {
@@ -231,6 +236,27 @@ extension CoordinatorState {
             if let (updated, more) = attemptFailed(record, cause: cause, message: exit.message, step: exit.step) {
                 changed.append(updated)
                 events += more
+            }
+            if let chip = exit.faultChip, configuration.chipRecovery > 0 {
+                // The chip rests for its recovery time before it takes work again.
+                let until = now + configuration.chipRecovery
+                drains.drain(chip: chip, of: node, until: until)
+                // Plan again the moment it recovers (as SchedSim does), not at the next tick.
+                let wall = configuration.chipRecovery / configuration.timeScale
+                Task { [weak self] in
+                    try? await Task.sleep(for: .milliseconds(Int(min(wall, 86_400 * 365) * 1000) + 1))
+                    await self?.markDirty()
+                }
+                let model = nodes[node]?.node.chips.first { $0.index == chip }?.model.name ?? "?"
+                events.append(
+                    makeEvent(
+                        .chipHealth, job: record.id, node: node.name, attempt: record.attempt,
+                        "chip \(chip) (\(model)) of \(node) faulted: it takes no work for "
+                            + "\(formatNumber(configuration.chipRecovery / 60)) min while it recovers",
+                        details: [
+                            "chip": String(chip), "health": "recovering",
+                            "recoverySeconds": formatNumber(configuration.chipRecovery),
+                        ]))
             }
         case .killed:
             if record.reason?.hasPrefix("cancelling") == true {
@@ -438,4 +464,7 @@ extension CoordinatorState {
         return NodeStatus(
             node: entry.node, connected: false, lastHeartbeat: entry.lastHeartbeat, usedBy: [:], lost: true)
     }
+
+    /// Something time-bound changed (a drained chip recovered): plan again now.
+    func markDirty() { dirty = true }
 }

@@ -15,6 +15,7 @@ extension CoordinatorState {
     func cycleInput() -> CycleInput? {
         // A preemptor waits out its victims' stop instead of being planned (and preempting) again.
         nominated = nominated.filter { _, victims in victims.contains { fence.isStopping($0) } }
+        reservedFor = reservedFor.filter { nominated[$0.key] != nil }
         let queued = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .queued && nominated[$0.id] == nil }
         dirty = false
         guard !queued.isEmpty else { return nil }
@@ -41,7 +42,23 @@ extension CoordinatorState {
             holdings.append(
                 SnapshotBuilder.Holding(
                     id: JobID("\(key.attempt.job) attempt \(key.attempt.attempt) (stopping)"), priority: Int.max,
-                    assignments: [NodeAssignment(node: key.node, chips: held)], startedAt: now, expectedEndAt: nil))
+                    assignments: [NodeAssignment(node: key.node, chips: held)], startedAt: now,
+                    // Told to stop: expected to end at once, so that backfill reserves as if it had
+                    // (SchedSim frees a stopped attempt's chips at once).
+                    expectedEndAt: now))
+        }
+        for (job, assignments) in reservedFor.sorted(by: { $0.key < $1.key }) {
+            holdings.append(
+                SnapshotBuilder.Holding(
+                    id: JobID("reserved for \(job)"), priority: Int.max, assignments: assignments, startedAt: now,
+                    expectedEndAt: nil))
+        }
+        for drain in drains.active(at: now) {
+            let held = ChipDrain.running(node: drain.node, chip: drain.chip, at: now, until: drain.until)
+            holdings.append(
+                SnapshotBuilder.Holding(
+                    id: held.id, priority: held.priority, assignments: held.assignments, startedAt: now,
+                    expectedEndAt: drain.until))
         }
         let nodeList = nodes.values.map { entry in
             var node = entry.node
@@ -141,7 +158,11 @@ extension CoordinatorState {
         for placement in plan.placements {
             guard var record = changed[placement.job.name] ?? jobs[placement.job.name], record.state == .queued,
                 record.ladder.tier == placement.tier, chipsAreFree(placement)
-            else { continue }
+            else {
+                // A preemptor waits for its victims to stop; its chips are held for it meanwhile.
+                if nominated[placement.job.name] != nil { reservedFor[placement.job.name] = placement.assignments }
+                continue
+            }
             record.state = .placed
             record.attempt += 1
             record.attemptNodes = (record.attemptNodes ?? [:]).merging(
@@ -216,10 +237,23 @@ extension CoordinatorState {
                 }
             }
         }
+        for (job, reserved) in reservedFor where job != placement.job.name {
+            for held in reserved {
+                for assignment in placement.assignments where assignment.node == held.node {
+                    if !Set(held.chips).isDisjoint(with: assignment.chips) { return false }
+                }
+            }
+        }
         for (key, chips) in fence.holdings() {
             for assignment in placement.assignments where assignment.node == key.node {
                 guard let chips else { return false }
                 if !Set(chips).isDisjoint(with: assignment.chips) { return false }
+            }
+        }
+        let now = clock()
+        for assignment in placement.assignments {
+            if assignment.chips.contains(where: { drains.isDrained(chip: $0, of: assignment.node, at: now) }) {
+                return false
             }
         }
         return true

@@ -59,9 +59,14 @@ actor CoordinatorState {
     var faultHistory = FaultHistory()
     /// Attempts told to stop (or found where they should not be) and the chips they still hold.
     var fence = ChipFence()
+    /// Chips resting after a fault, until their recovery time has passed.
+    var drains = ChipDrains()
     /// Preemptors waiting for their victims to confirm they stopped, and those victims: such a job is
     /// not planned again meanwhile (it would preempt someone else for the same room).
     var nominated: [String: Set<AttemptRef>] = [:]
+    /// The chips each nominated preemptor was planned on: held for it while its victims stop, so that
+    /// no lower-priority job (the victim itself, requeued) takes them in between.
+    var reservedFor: [String: [NodeAssignment]] = [:]
     /// The last repairs the snapshot builder made, so that each is logged once.
     var lastSnapshotRepairs: [String] = []
     /// Output relays in progress: request number -> the node asked, and the client's stream.

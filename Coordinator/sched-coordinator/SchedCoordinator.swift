@@ -58,6 +58,11 @@ struct SchedCoordinator: AsyncParsableCommand {
         help: "Seconds after start before a job that no tier of the registered fleet could hold fails.")
     var registrationGrace = 30.0
 
+    @Option(
+        name: .customLong("chip-recovery"),
+        help: "Seconds a chip whose fault ended an attempt takes no work (0: at once; on the coordinator's clock).")
+    var chipRecovery = 300.0
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -71,6 +76,7 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(heartbeatTimeout, "--heartbeat-timeout", 0.1...86_400, unit: " seconds")
         try FlagRange.check(timeScale, "--time-scale", 0.001...1_000_000)
         try FlagRange.check(registrationGrace, "--registration-grace", 0...86_400, unit: " seconds")
+        try FlagRange.check(chipRecovery, "--chip-recovery", 0...SpecLimits.duration, unit: " seconds")
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
@@ -87,7 +93,7 @@ struct SchedCoordinator: AsyncParsableCommand {
                 token: try Defaults.token(file: tokenFile), policy: .named(PolicyName(rawValue: policy)!),
                 catalog: try Defaults.catalog(path: catalog, overrides: catalogOverrides),
                 maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout, timeScale: timeScale,
-                registrationGrace: registrationGrace)
+                registrationGrace: registrationGrace, chipRecovery: chipRecovery)
             try await Coordinator.run(configuration, logger: logger)
         } catch let error as SetupError {
             throw ValidationError(error.description)

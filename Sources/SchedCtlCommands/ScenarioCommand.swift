@@ -68,7 +68,7 @@ struct ScenarioRunCommand: AsyncParsableCommand {
             } else {
                 let started = try LocalCluster.start(
                     scenario: file, catalog: catalog, policy: spec.policy, timeScale: scale,
-                    dataDirectory: dataDirectory)
+                    chipRecovery: spec.fleet.faults.chipRecoverySeconds, dataDirectory: dataDirectory)
                 cluster = started
                 endpoint = started.endpoint
                 token = started.token
@@ -289,7 +289,8 @@ final class LocalCluster: @unchecked Sendable {
     }
 
     static func start(
-        scenario: String, catalog: String?, policy: PolicyName, timeScale: Double, dataDirectory: String?
+        scenario: String, catalog: String?, policy: PolicyName, timeScale: Double, chipRecovery: Double,
+        dataDirectory: String?
     ) throws(SetupError) -> LocalCluster {
         let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
         for tool in ["sched-coordinator", "sched-agent"]
@@ -306,7 +307,6 @@ final class LocalCluster: @unchecked Sendable {
             let logs = dataDirectory == nil ? work : data
             let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
             try Defaults.writeToken(token, to: work + "/token")
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: work + "/token")
             try? FileManager.default.removeItem(atPath: data + "/coordinator.addr")
             var common = ["--token-file", work + "/token", "--log-level", "warning"]
             if let catalog { common += ["--catalog", catalog] }
@@ -314,7 +314,7 @@ final class LocalCluster: @unchecked Sendable {
                 "\(bin)/sched-coordinator",
                 [
                     "--listen", "127.0.0.1:0", "--data-dir", data, "--policy", policy.rawValue, "--time-scale",
-                    String(timeScale),
+                    String(timeScale), "--chip-recovery", String(chipRecovery),
                 ] + common, log: logs + "/coordinator.log")
             let deadline = Date().addingTimeInterval(30)
             var address: String?

@@ -50,6 +50,8 @@ struct SimulationEvent: Comparable {
         /// A step-played attempt of a job below its first tier saves a checkpoint after `step`:
         /// the moment it may return to that tier.
         case checkpoint(attempt: Int, step: Int)
+        /// A chip drained after a fault takes work again.
+        case chipRecovered(node: NodeID, chip: Int)
     }
     var time: Double
     var sequence: Int
@@ -155,7 +157,7 @@ struct SimulationRun {
         sequence += 1
         switch kind {
         case .submit, .end, .wake: pendingJobEvents += 1
-        case .nodeDown, .nodeUp, .checkpoint: break
+        case .nodeDown, .nodeUp, .checkpoint, .chipRecovered: break
         }
     }
 
@@ -178,7 +180,7 @@ struct SimulationRun {
         processed += 1
         switch event.kind {
         case .submit, .end, .wake: pendingJobEvents -= 1
-        case .nodeDown, .nodeUp, .checkpoint: break
+        case .nodeDown, .nodeUp, .checkpoint, .chipRecovered: break
         }
         switch event.kind {
         case .submit(let job):
@@ -206,6 +208,8 @@ struct SimulationRun {
         case .checkpoint(let attempt, let step):
             guard attempts[attempt].active else { return }
             if !returnToPreferred(attempt, checkpointed: step) { scheduleCheckpoint(attempt, after: step) }
+        case .chipRecovered(let node, let chip):
+            engine.release(ChipDrain.holder(node: node, chip: chip))
         }
     }
 
@@ -360,7 +364,18 @@ struct SimulationRun {
             record(.failed, index, "time limit")
         case .faults(let chip, let node):
             fail(attempt, cause: .chipFault(node: node, chip: chip), detail: "chip \(chip) of \(node)")
+            drain(chip: chip, of: node)
         }
+    }
+
+    /// A chip whose fault ended an attempt takes no work for the fleet's recovery time, as the
+    /// coordinator drains it: held, at a priority nothing preempts, until it recovers.
+    mutating func drain(chip: Int, of node: NodeID) {
+        let recovery = input.faults.chipRecoverySeconds
+        guard recovery > 0 else { return }
+        guard (try? engine.hold(ChipDrain.running(node: node, chip: chip, at: now, until: now + recovery))) != nil
+        else { return }
+        schedule(.chipRecovered(node: node, chip: chip), at: now + recovery)
     }
 
     /// An attempt ended by a fault (chip or node): work since its checkpoint is lost, and the job's

@@ -17,15 +17,20 @@ public struct FaultProfile: Sendable, Equatable {
     public var nodeFailuresPerHour: [ChipModelID: Double]
     /// How long a lost node stays down before it returns.
     public var nodeRepairSeconds: Double
+    /// How long a chip whose fault ended an attempt takes no work (0: it takes work at once), as
+    /// MindCluster isolates a faulted NPU until it recovers.
+    public var chipRecoverySeconds: Double
 
     public init(
         chipFaultsPerHour: [ChipModelID: Double] = [:], degradedBandwidthGBps: [ChipModelID: Double] = [:],
-        nodeFailuresPerHour: [ChipModelID: Double] = [:], nodeRepairSeconds: Double = 3600
+        nodeFailuresPerHour: [ChipModelID: Double] = [:], nodeRepairSeconds: Double = 3600,
+        chipRecoverySeconds: Double = 0
     ) {
         self.chipFaultsPerHour = chipFaultsPerHour
         self.degradedBandwidthGBps = degradedBandwidthGBps
         self.nodeFailuresPerHour = nodeFailuresPerHour
         self.nodeRepairSeconds = nodeRepairSeconds
+        self.chipRecoverySeconds = chipRecoverySeconds
     }
 }
 
@@ -115,12 +120,14 @@ public enum FleetFile {
         if let faultNode = top["faults"] {
             let fields = try faultNode.mapping(allowing: [
                 "chipFaultsPerHour", "degradedBandwidthGBps", "nodeFailuresPerHour", "nodeRepairTime",
+                "chipRecoveryTime",
             ])
             faults.chipFaultsPerHour = try perModel(fields["chipFaultsPerHour"], catalog: catalog, positive: false)
             faults.degradedBandwidthGBps = try perModel(
                 fields["degradedBandwidthGBps"], catalog: catalog, positive: true)
             faults.nodeFailuresPerHour = try perModel(fields["nodeFailuresPerHour"], catalog: catalog, positive: false)
             faults.nodeRepairSeconds = try fields["nodeRepairTime"]?.duration() ?? 3600
+            faults.chipRecoverySeconds = try fields["chipRecoveryTime"]?.duration() ?? 0
             for (model, bandwidth) in faults.degradedBandwidthGBps {
                 for index in nodes.indices where nodes[index].chips.first?.model == model {
                     nodes[index].interNodeBandwidthGBps = bandwidth

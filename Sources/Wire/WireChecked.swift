@@ -58,7 +58,8 @@ extension RunOrder: WireChecked {
         check.count(numaNodes.count, "numaNodes", atMost: SpecLimits.chipsPerNode)
         for numa in numaNodes { check.int(numa, "numaNodes", WireLimits.index) }
         check.int(nodes, "nodes", 1...SpecLimits.count)
-        check.int(rank, "rank", 0...max(nodes - 1, 0))
+        // `nodes` may be anything here: no arithmetic on it before it is known to be in range.
+        check.int(rank, "rank", 0...((1...SpecLimits.count).contains(nodes) ? nodes - 1 : 0))
         check.int(resumeStep, "resumeStep", WireLimits.step)
         if let timeLimitSeconds { check.number(timeLimitSeconds, "timeLimitSeconds", WireLimits.duration) }
         if let simulation {

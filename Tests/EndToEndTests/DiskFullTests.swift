@@ -76,7 +76,8 @@ struct DiskFullTests {
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: cluster.dataDirectory, withDestinationPath: data)
         let listen = "127.0.0.1:\(try RawListener().port)"
-        let options = ["--registration-grace", "0"]
+        // Agents back off up to 5 s between tries: a timeout above that is what production has.
+        let options = ["--registration-grace", "0", "--heartbeat-timeout", "15"]
         var coordinator = try await cluster.startCoordinator(listen: listen, extra: options)
         let attemptLog = cluster.directory.appendingPathComponent("attempts.jsonl").path
         try cluster.startAgents(

@@ -44,6 +44,15 @@ struct ScenarioTests {
         let resumed = try #require(
             training.firstIndex { $0.kind == .started && $0.message.contains("resuming from step") })
         #expect(resumed > firstFault, "the restart resumes from the checkpoint")
+        // The faulted chip rests for the scenario's recovery time (30 min), and the gang, which needs
+        // every chip of its super-node, waits for it before its restart.
+        let recovering = try #require(
+            events.first {
+                $0.kind == .chipHealth && $0.details["health"] == "recovering" && $0.time >= training[firstFault].time
+            })
+        #expect(recovering.details["recoverySeconds"] == "1800")
+        let replaced = try #require(training[firstFault...].first { $0.kind == .placed })
+        #expect(replaced.time - training[firstFault].time >= 1800, "placed again only after the chip recovered")
         let fallback = try #require(training.firstIndex { $0.kind == .fellBack })
         #expect(training[fallback].details["reason"]?.contains("3 failures on this tier") == true)
         #expect(training[fallback].details["to"] == "1")

@@ -43,6 +43,30 @@ struct HostileLinePropertyTests {
         }
     }
 
+    @Test(
+        "values the fuzzer found trapping are refused with their field",
+        arguments: [
+            ("nodes", "-9223372036854775808"), ("nodes", "0"), ("rank", "-1"), ("attempt", "-1"),
+            ("resumeStep", "9223372036854775807"), ("timeLimitSeconds", "1e300"),
+        ])
+    func knownTraps(field: String, value: String) throws {
+        let run = RunOrder(
+            job: "j", attempt: 1, kind: .training, tier: 0, tierName: "t", chipModel: "h100", chips: [0],
+            numaNodes: [0], command: [], env: [:], checkpointDirectory: nil, timeLimitSeconds: 60,
+            simulation: nil, resumeStep: 0)
+        var object = try #require(
+            try JSONSerialization.jsonObject(with: Data(WireCodec.json(run).utf8)) as? [String: Any])
+        object[field] = "__value__"
+        let body = String(
+            decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self
+        )
+        .replacingOccurrences(of: "\"__value__\"", with: value)
+        guard case .failure(let error) = WireCodec.decode("RUN " + body) else {
+            return recordFailure("RUN with \(field) \(value) was accepted")
+        }
+        #expect(error.message.contains(field), "\(error.message)")
+    }
+
     @Test("nesting past the limit is refused before Foundation's decoder sees it, at any depth")
     func deepNesting() {
         for depth in [63, 64, 65, 511, 512, 513, 514, 1000, 20_000] {
