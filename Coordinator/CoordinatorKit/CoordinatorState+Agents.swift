@@ -17,6 +17,7 @@ extension CoordinatorState {
         // Reconcile: attempts the agent still runs that we also believe in stay; others are stopped.
         let reported = Set(registration.running)
         var strangers: [AttemptRef] = []
+        var lostHere: [JobRecord] = []
         var changed: [JobRecord] = []
         var events: [PlacementEvent] = []
         for attempt in registration.running {
@@ -37,6 +38,7 @@ extension CoordinatorState {
             {
                 changed.append(updated)
                 events += more
+                lostHere.append(record)
             }
         }
         // Stopping attempts it no longer runs are over; those it runs and we did not place stay fenced.
@@ -71,6 +73,8 @@ extension CoordinatorState {
             outbox.send(
                 .kill(KillOrder(job: attempt.job, attempt: attempt.attempt, reason: "not known to the coordinator")))
         }
+        // A gang whose attempt this node lost stops on its other nodes too.
+        for record in lostHere { sendKill(record, reason: "node \(id) lost the attempt", except: id) }
         dirty = true
         return session
     }

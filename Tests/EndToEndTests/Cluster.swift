@@ -74,6 +74,24 @@ final class Cluster: @unchecked Sendable {
             ] + extra, log: "agents.log")
     }
 
+    /// Simulated agents for a one-node H100 fleet against `port` on 127.0.0.1 (a fake coordinator).
+    func startOneNodeAgent(coordinatorPort port: Int, log: String = "agent.log") throws -> Process {
+        let fleet = try fleet(
+            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
+        return try start(
+            "sched-agent",
+            [
+                "--simulate", fleet, "--coordinator", "127.0.0.1:\(port)", "--token-file", tokenFile, "--catalog",
+                Repository.path("deploy/catalog/chips.yaml"), "--heartbeat-interval", "0.2",
+            ], log: log)
+    }
+
+    /// How many nodes are connected now, as `schedctl nodes` says.
+    func connectedNodes() async throws -> Int {
+        let nodes = try await schedctl(["nodes", "--json"])
+        return try WireCodec.value([NodeStatus].self, from: nodes.stdout).filter(\.connected).count
+    }
+
     /// Starts a host agent on a fake host (sysfs tree and vendor tools), keeping attempts in `data`.
     @discardableResult
     func startHostAgent(

@@ -82,11 +82,7 @@ struct DiskFullTests {
         let attemptLog = cluster.directory.appendingPathComponent("attempts.jsonl").path
         try cluster.startAgents(
             fleet: try cluster.fleet(smallFleet), timeScale: 600, extra: ["--attempt-log", attemptLog])
-        #expect(
-            try await eventually(seconds: 20) {
-                let nodes = try await cluster.schedctl(["nodes", "--json"])
-                return try WireCodec.value([NodeStatus].self, from: nodes.stdout).filter(\.connected).count == 3
-            })
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 3 })
         for index in 0..<4 {
             let submitted = try await cluster.schedctl([
                 "submit", "--id", "before-\(index)", "--chips", "4", "--tier", "h100", "--simulate", "40m",

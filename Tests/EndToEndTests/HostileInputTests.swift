@@ -151,14 +151,7 @@ struct HostileInputTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         let listener = try RawListener()
-        let fleet = try cluster.fleet(
-            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
-        let agent = try cluster.start(
-            "sched-agent",
-            [
-                "--simulate", fleet, "--coordinator", "127.0.0.1:\(listener.port)", "--token-file", cluster.tokenFile,
-                "--catalog", Repository.path("deploy/catalog/chips.yaml"), "--heartbeat-interval", "0.2",
-            ], log: "agent.log")
+        let agent = try cluster.startOneNodeAgent(coordinatorPort: listener.port)
         guard let session = listener.accept(seconds: 20) else {
             return recordFailure("the agent did not connect: \(cluster.log("agent.log"))")
         }

@@ -67,11 +67,7 @@ struct KillStormTests {
         let fleet = try cluster.fleet(
             "name: storm\nnodeGroups:\n  - {name: nv, count: 4, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
         try cluster.startAgents(fleet: fleet, timeScale: 600, extra: ["--attempt-log", attemptLog])
-        #expect(
-            try await eventually(seconds: 20) {
-                let nodes = try await cluster.schedctl(["nodes", "--json"])
-                return try WireCodec.value([NodeStatus].self, from: nodes.stdout).filter(\.connected).count == 4
-            })
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 4 })
         let submitter = Submitter(cluster: cluster, endpoint: cluster.endpoint!)
         let stream = Task { await submitter.run(limit: 400) }
 

@@ -41,14 +41,7 @@ struct MutualAuthTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         let listener = try RawListener()
-        let fleet = try cluster.fleet(
-            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 8}\n")
-        let agent = try cluster.start(
-            "sched-agent",
-            [
-                "--simulate", fleet, "--coordinator", "127.0.0.1:\(listener.port)", "--token-file", cluster.tokenFile,
-                "--catalog", Repository.path("deploy/catalog/chips.yaml"),
-            ], log: "agent.log")
+        let agent = try cluster.startOneNodeAgent(coordinatorPort: listener.port)
         let seen = await Task.detached { Self.impostor(listener, until: Date().addingTimeInterval(4)) }.value
         #expect(seen.contains { $0.hasPrefix("HELLO") }, "the agent came")
         #expect(!seen.contains { $0.hasPrefix("REGISTER") }, "it registered with an impostor: \(seen)")

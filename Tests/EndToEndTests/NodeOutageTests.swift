@@ -13,7 +13,7 @@ struct NodeOutageTests {
         // the outage survives because the lost nodes still count.
         try await cluster.startCoordinator(extra: ["--registration-grace", "0"])
         let agents = try cluster.startAgents(fleet: try cluster.fleet(smallFleet), timeScale: 600)
-        #expect(try await eventually(seconds: 20) { try await connectedNodes(cluster) == 3 })
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 3 })
         for id in ["a", "b", "c"] {
             let submitted = try await cluster.schedctl([
                 "submit", "--id", id, "--kind", "training", "--chips", "8", "--tier", "h100", "--simulate", "1h",
@@ -50,11 +50,5 @@ struct NodeOutageTests {
         }
         #expect(kinds.contains(.requeued))
         #expect(!kinds.contains(.gaveUp))
-    }
-
-    func connectedNodes(_ cluster: Cluster) async throws -> Int {
-        let nodes = try WireCodec.value(
-            [NodeStatus].self, from: try await cluster.schedctl(["nodes", "--json"]).stdout)
-        return nodes.filter(\.connected).count
     }
 }

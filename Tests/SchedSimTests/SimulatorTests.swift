@@ -155,6 +155,28 @@ struct SimulatorTests {
     }
 }
 
+@Suite("Simulator: faulted chips rest")
+struct ChipRecoveryTests {
+    @Test("a chip whose fault ended an attempt takes no work for the recovery time; the restart waits for it")
+    func restartWaitsForTheChip() throws {
+        // One 8-chip node and a job that needs all 8: after its first fault it can only restart once
+        // the faulted chip has rested. Without a recovery time it restarts at once.
+        let job = trace(
+            "whole", submit: 0, seconds: 20_000, chips: 8, kind: .training, tiers: [["ascend-910c"]],
+            fallback: FallbackRule(maxFailuresPerTier: 50), checkpointEvery: 600)
+        let node = makeNode("n", model: "ascend-910c", chips: 8)
+        for recovery in [0.0, 1800] {
+            let report = try simulate(
+                [node], [job],
+                faults: FaultProfile(chipFaultsPerHour: ["ascend-910c": 0.2], chipRecoverySeconds: recovery))
+            let decisions = report.decisions.filter { $0.job == "whole" }
+            let fault = try #require(decisions.firstIndex { $0.kind == .faulted })
+            let restart = try #require(decisions[fault...].first { $0.kind == .placed })
+            #expect(restart.time - decisions[fault].time == recovery, "recovery \(recovery)")
+        }
+    }
+}
+
 @Suite("Trace files")
 struct TraceFileTests {
     @Test("a trace in CSV and the same in JSON lines read the same")
