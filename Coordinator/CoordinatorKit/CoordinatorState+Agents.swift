@@ -85,20 +85,39 @@ extension CoordinatorState {
         let unhealthy = Set(beat.unhealthyChips)
         var changed = false
         var events: [PlacementEvent] = []
+        let now = clock()
         for index in entry.node.chips.indices {
             let chip = entry.node.chips[index]
-            let health: ChipHealth = unhealthy.contains(chip.index) ? .unhealthy : .healthy
-            if chip.health != health {
-                entry.node.chips[index].health = health
-                changed = true
-                events.append(
-                    makeEvent(
-                        .chipHealth, node: id.name,
-                        health == .unhealthy
-                            ? "chip \(chip.index) (\(chip.model)) of \(id) is unhealthy: no new work is placed on it"
-                            : "chip \(chip.index) (\(chip.model)) of \(id) is healthy again",
-                        details: ["chip": String(chip.index), "health": health.rawValue]))
+            let reported: ChipHealth = unhealthy.contains(chip.index) ? .unhealthy : .healthy
+            let window = formatNumber(healthDamper.window)
+            let sentence: String
+            let health: ChipHealth
+            switch healthDamper.report("\(id)/\(chip.index)", reported: reported, current: chip.health, at: now) {
+            case .held: continue
+            case .health(let accepted):
+                guard accepted != chip.health else { continue }
+                health = accepted
+                sentence =
+                    accepted == .unhealthy
+                    ? "chip \(chip.index) (\(chip.model)) of \(id) is unhealthy: no new work is placed on it"
+                    : "chip \(chip.index) (\(chip.model)) of \(id) is healthy again"
+            case .startedFlapping(let count):
+                health = .unhealthy
+                sentence =
+                    "chip \(chip.index) (\(chip.model)) of \(id) is flapping (\(count) health changes within \(window) s): "
+                    + "held unhealthy until it reports healthy for \(window) s"
+                logger.warning("\(sentence)")
+            case .stable:
+                health = .healthy
+                sentence =
+                    "chip \(chip.index) (\(chip.model)) of \(id) has been healthy for \(window) s: in service again"
             }
+            entry.node.chips[index].health = health
+            changed = true
+            events.append(
+                makeEvent(
+                    .chipHealth, node: id.name, sentence,
+                    details: ["chip": String(chip.index), "health": health.rawValue]))
         }
         if let bandwidth = beat.interNodeBandwidthGBps, entry.node.interNodeBandwidthGBps != bandwidth {
             entry.node.interNodeBandwidthGBps = bandwidth

@@ -61,6 +61,8 @@ actor CoordinatorState {
     var fence = ChipFence()
     /// Chips resting after a fault, until their recovery time has passed.
     var drains = ChipDrains()
+    /// Chips whose reported health flaps are held unhealthy until stable.
+    var healthDamper = ChipHealthDamper()
     /// Preemptors waiting for their victims to confirm they stopped, and those victims: such a job is
     /// not planned again meanwhile (it would preempt someone else for the same room).
     var nominated: [String: Set<AttemptRef>] = [:]

@@ -1,4 +1,5 @@
 import Foundation
+import SchedCore
 import SchedTestSupport
 import Testing
 import Wire
@@ -50,5 +51,41 @@ struct NodeOutageTests {
         }
         #expect(kinds.contains(.requeued))
         #expect(!kinds.contains(.gaveUp))
+    }
+}
+
+@Suite("End to end: chip health that flaps", .serialized)
+struct ChipFlapTests {
+    @Test(
+        "a chip reported unhealthy and healthy on alternate heartbeats is held unhealthy after 4 changes, with a bounded log"
+    )
+    func flappingChipIsHeld() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator()
+        let agent = try RawSocket(cluster.endpoint!)
+        #expect(agent.handshake(token: cluster.token, role: .agent, node: "flappy"))
+        let node = Node(
+            id: "flappy", chips: (0..<2).map { Chip(index: $0, model: "h100", memoryGiB: 80, numaNode: 0) },
+            numaNodes: [NUMANode(id: 0, cpus: [0, 1], memoryGiB: 64)])
+        agent.send(line: WireCodec.encode(.register(Register(node: node))))
+        #expect(agent.readLine()?.hasPrefix("OK") == true)
+        for beat in 0..<200 {
+            agent.send(line: WireCodec.encode(.heartbeat(Heartbeat(unhealthyChips: beat % 2 == 0 ? [0] : []))))
+        }
+        agent.send(line: WireCodec.encode(.heartbeat(Heartbeat(unhealthyChips: []))))
+        let held = try await eventually(seconds: 10) {
+            let nodes = try WireCodec.value(
+                [NodeStatus].self, from: try await cluster.schedctl(["nodes", "--json"]).stdout)
+            return nodes.first?.node.chips.first?.health == .unhealthy
+        }
+        #expect(held, "the flapping chip is held unhealthy, though its last report said healthy")
+        let log = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
+        let healthEvents = try log.split(separator: "\n").map {
+            try WireCodec.value(PlacementEvent.self, from: String($0))
+        }
+        .filter { $0.kind == .chipHealth }
+        #expect(healthEvents.count == 4, "200 flips make 4 events, not 200: \(healthEvents.map(\.message))")
+        #expect(healthEvents.last?.message.contains("is flapping") == true)
     }
 }
