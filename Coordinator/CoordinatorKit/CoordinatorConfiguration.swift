@@ -22,6 +22,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var registrationGrace: Double
     /// How long (on the coordinator's clock) a chip whose fault ended an attempt takes no work.
     public var chipRecovery: Double
+    /// How long (on the coordinator's clock) a finished job and its events are kept; 0 keeps all.
+    public var keepFinished: Double
     /// Seconds a new connection has to finish its handshake.
     public var handshakeTimeout: Double
     /// Handshakes that may be under way at once; more connections are refused until some finish.
@@ -36,7 +38,7 @@ public struct CoordinatorConfiguration: Sendable {
         maximumLineLength: Int = LineFraming.defaultMaximumLineLength, heartbeatTimeout: Double = 15,
         scheduleInterval: Duration = .milliseconds(200), seed: UInt64 = 0, timeScale: Double = 1,
         registrationGrace: Double = 30, handshakeTimeout: Double = 10, maximumUnauthenticated: Int = 256,
-        clientIdleTimeout: Double = 300, chipRecovery: Double = 300
+        clientIdleTimeout: Double = 300, chipRecovery: Double = 300, keepFinished: Double = 30 * 86400
     ) {
         self.host = host
         self.port = port
@@ -54,5 +56,6 @@ public struct CoordinatorConfiguration: Sendable {
         self.maximumUnauthenticated = maximumUnauthenticated
         self.clientIdleTimeout = clientIdleTimeout
         self.chipRecovery = chipRecovery
+        self.keepFinished = keepFinished
     }
 }

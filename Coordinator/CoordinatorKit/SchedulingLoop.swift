@@ -24,6 +24,7 @@ struct SchedulingLoop: Service {
                     await state.scheduleOnce()
                     cycles += 1
                     if cycles % 5 == 0 { await state.expireSilentNodes() }
+                    if cycles % 25 == 0 { await state.pruneFinished() }
                 }
                 group.cancelAll()
             }

@@ -63,6 +63,11 @@ struct SchedCoordinator: AsyncParsableCommand {
         help: "Seconds a chip whose fault ended an attempt takes no work (0: at once; on the coordinator's clock).")
     var chipRecovery = 300.0
 
+    @Option(
+        name: .customLong("keep-finished"),
+        help: "Seconds a finished job and its events are kept (default 30 days; 0: forever).")
+    var keepFinished = 30.0 * 86400
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -77,6 +82,7 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(timeScale, "--time-scale", 0.001...1_000_000)
         try FlagRange.check(registrationGrace, "--registration-grace", 0...86_400, unit: " seconds")
         try FlagRange.check(chipRecovery, "--chip-recovery", 0...SpecLimits.duration, unit: " seconds")
+        try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
@@ -93,7 +99,7 @@ struct SchedCoordinator: AsyncParsableCommand {
                 token: try Defaults.token(file: tokenFile), policy: .named(PolicyName(rawValue: policy)!),
                 catalog: try Defaults.catalog(path: catalog, overrides: catalogOverrides),
                 maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout, timeScale: timeScale,
-                registrationGrace: registrationGrace, chipRecovery: chipRecovery)
+                registrationGrace: registrationGrace, chipRecovery: chipRecovery, keepFinished: keepFinished)
             try await Coordinator.run(configuration, logger: logger)
         } catch let error as SetupError {
             throw ValidationError(error.description)

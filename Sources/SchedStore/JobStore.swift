@@ -8,15 +8,25 @@ public struct StoreChanges: Sendable {
     public var events: [PlacementEvent]
     public var nodes: [Node]
     public var forgottenNodes: [NodeID]
+    /// Finished jobs past their retention: their records and events are deleted.
+    public var expiredJobs: [String]
+    /// Events of no job (nodes, chips) older than this (the coordinator's clock) are deleted.
+    public var eventsBefore: Double?
     public init(
-        jobs: [JobRecord] = [], events: [PlacementEvent] = [], nodes: [Node] = [], forgottenNodes: [NodeID] = []
+        jobs: [JobRecord] = [], events: [PlacementEvent] = [], nodes: [Node] = [], forgottenNodes: [NodeID] = [],
+        expiredJobs: [String] = [], eventsBefore: Double? = nil
     ) {
         self.jobs = jobs
         self.events = events
         self.nodes = nodes
         self.forgottenNodes = forgottenNodes
+        self.expiredJobs = expiredJobs
+        self.eventsBefore = eventsBefore
     }
-    public var isEmpty: Bool { jobs.isEmpty && events.isEmpty && nodes.isEmpty && forgottenNodes.isEmpty }
+    public var isEmpty: Bool {
+        jobs.isEmpty && events.isEmpty && nodes.isEmpty && forgottenNodes.isEmpty && expiredJobs.isEmpty
+            && eventsBefore == nil
+    }
 }
 
 /// Everything a coordinator reloads at start.
@@ -65,6 +75,13 @@ public actor MemoryStore: JobStore {
             events += change.events
             for node in change.nodes { nodes[node.id] = node }
             for id in change.forgottenNodes { nodes[id] = nil }
+            let expired = Set(change.expiredJobs)
+            for id in expired { jobs[id] = nil }
+            order.removeAll { expired.contains($0) }
+            events.removeAll { event in
+                event.job.map(expired.contains) == true
+                    || (event.job == nil && (change.eventsBefore.map { event.time < $0 } ?? false))
+            }
         }
     }
 

@@ -161,6 +161,13 @@ public final class SQLiteStore: JobStore {
                 for id in change.forgottenNodes {
                     try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [id.name])
                 }
+                for id in change.expiredJobs {
+                    try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])
+                    try db.execute(sql: "DELETE FROM event WHERE job = ?", arguments: [id])
+                }
+                if let before = change.eventsBefore {
+                    try db.execute(sql: "DELETE FROM event WHERE job IS NULL AND time < ?", arguments: [before])
+                }
                 for event in change.events {
                     try db.execute(
                         sql: "INSERT INTO event (seq, time, kind, job, record) VALUES (?, ?, ?, ?, ?)",

@@ -63,4 +63,27 @@ struct StoreRecoveryTests {
         let kept = try await rows.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM quarantine") }
         #expect(kept == 4, "the rows are kept for a person to look at")
     }
+
+    @Test("finished jobs are forgotten after --keep-finished, in memory and on disk; waiting ones stay")
+    func retention() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let first = try await cluster.startCoordinator(extra: ["--keep-finished", "2"])
+        _ = try await cluster.schedctl(["submit", "--id", "done"])
+        _ = try await cluster.schedctl(["cancel", "done"])
+        _ = try await cluster.schedctl(["submit", "--id", "waiting"])
+        let forgotten = try await eventually(seconds: 20) {
+            let jobs = try WireCodec.value(
+                [JobRecord].self, from: try await cluster.schedctl(["jobs", "--json"]).stdout)
+            return jobs.map(\.id) == ["waiting"]
+        }
+        #expect(forgotten, "the cancelled job is forgotten, the waiting one kept")
+        cluster.signal(first, SIGKILL)
+        _ = try await cluster.waitForExit(first)
+        try await cluster.startCoordinator(extra: ["--keep-finished", "2"])
+        let status = try await cluster.schedctl(["status", "done"])
+        #expect(status.status == 1 && status.stderr.contains("no job 'done'"), "\(status.stderr)")
+        let events = try await cluster.schedctl(["logs", "waiting", "--events", "--json"])
+        #expect(events.stdout.contains("submitted waiting"), "a waiting job keeps its events")
+    }
 }

@@ -1,0 +1,37 @@
+import SchedCore
+import SchedStore
+import Wire
+
+extension CoordinatorState {
+    /// Forgets finished jobs that ended more than `--keep-finished` ago, with their events, and
+    /// node events (registrations, losses, chip health) older than that: memory and the database
+    /// stay bounded on a fleet that runs for months. What is forgotten is gone from `schedctl jobs`,
+    /// `status` and `watch` replays; `placement-log.jsonl` keeps every line.
+    func pruneFinished() async {
+        let keep = configuration.keepFinished
+        guard keep > 0 else { return }
+        let cutoff = clock() - keep
+        let expired = jobOrder.filter { id in
+            guard let record = jobs[id], record.state.isFinal else { return false }
+            return (record.endedAt ?? record.job.submittedAt) < cutoff
+        }
+        let oldEvents = recentEvents.contains { $0.job == nil && $0.time < cutoff }
+        guard !expired.isEmpty || oldEvents else { return }
+        do {
+            try await committer.commit(StoreChanges(expiredJobs: expired, eventsBefore: cutoff))
+        } catch {
+            logger.error("cannot forget \(expired.count) finished job(s) past their retention: \(error)")
+            return
+        }
+        let gone = Set(expired)
+        for id in expired {
+            jobs[id] = nil
+            waitReasons[id] = nil
+        }
+        jobOrder.removeAll { gone.contains($0) }
+        recentEvents.removeAll { ($0.job == nil && $0.time < cutoff) || $0.job.map(gone.contains) == true }
+        if !expired.isEmpty {
+            logger.info("forgot \(expired.count) job(s) that ended more than \(formatNumber(keep)) s ago")
+        }
+    }
+}
