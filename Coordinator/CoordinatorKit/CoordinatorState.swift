@@ -334,7 +334,10 @@ actor CoordinatorState {
         guard !record.state.isFinal else { return record }
         let before = [id: jobs[id]!]
         var events: [PlacementEvent] = []
-        if record.state == .queued || !sendKill(record, reason: "cancelled") {
+        let running = record.state != .queued
+        let reachable =
+            running && (record.placement?.assignments.contains { nodes[$0.node]?.connected == true } ?? false)
+        if !reachable {
             record.state = .cancelled
             record.endedAt = clock()
             record.reason = "cancelled by a user"
@@ -348,6 +351,8 @@ actor CoordinatorState {
         } catch {
             throw ErrorReply(.unavailable, "the cancellation was not stored: \(error)")
         }
+        // Once durable: the agents are told (and the chips fenced, on nodes away too).
+        if running { sendKill(before[id]!, reason: "cancelled") }
         dirty = true
         return jobs[id]!
     }

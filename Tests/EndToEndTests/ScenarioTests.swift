@@ -37,6 +37,8 @@ struct ScenarioTests {
         let training = events.filter { $0.job == "r2-pretrain" }
         let kinds = training.map(\.kind)
         // In order: placed on Ascend, a fault, a restart from the checkpoint, ..., the fallback, NVIDIA, completed.
+        #expect(
+            training.first?.message.contains("training, 8 x 16 chips") == true, "the gang's shape on its first tier")
         let firstPlaced = try #require(training.firstIndex { $0.kind == .placed })
         #expect(training[firstPlaced].details["chipModel"] == "ascend-910c")
         let firstFault = try #require(training.firstIndex { $0.kind == .faulted })
