@@ -68,6 +68,16 @@ struct SchedCoordinator: AsyncParsableCommand {
         help: "Seconds a finished job and its events are kept (default 30 days; 0: forever).")
     var keepFinished = 30.0 * 86400
 
+    @Option(
+        name: .customLong("handshake-timeout"),
+        help: "Seconds a new connection has to open its session (HELLO, AUTH) before it is closed.")
+    var handshakeTimeout = 10.0
+
+    @Option(
+        name: .customLong("client-idle-timeout"),
+        help: "Seconds a client session may send nothing before it is closed (not while it watches or follows output).")
+    var clientIdleTimeout = 300.0
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -83,6 +93,8 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(registrationGrace, "--registration-grace", 0...86_400, unit: " seconds")
         try FlagRange.check(chipRecovery, "--chip-recovery", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
+        try FlagRange.check(handshakeTimeout, "--handshake-timeout", 0.1...3600, unit: " seconds")
+        try FlagRange.check(clientIdleTimeout, "--client-idle-timeout", 1...86_400 * 7, unit: " seconds")
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
@@ -99,7 +111,8 @@ struct SchedCoordinator: AsyncParsableCommand {
                 token: try Defaults.token(file: tokenFile), policy: .named(PolicyName(rawValue: policy)!),
                 catalog: try Defaults.catalog(path: catalog, overrides: catalogOverrides),
                 maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout, timeScale: timeScale,
-                registrationGrace: registrationGrace, chipRecovery: chipRecovery, keepFinished: keepFinished)
+                registrationGrace: registrationGrace, handshakeTimeout: handshakeTimeout,
+                clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished)
             try await Coordinator.run(configuration, logger: logger)
         } catch let error as SetupError {
             throw ValidationError(error.description)

@@ -184,13 +184,24 @@ struct ScenarioPlayer: Sendable {
     }
 
     func submitAll(from start: Date) async throws {
-        try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .client)) { session in
-            for submission in spec.submissions {
-                let due = start.addingTimeInterval(submission.at / timeScale)
-                let wait = due.timeIntervalSinceNow
-                if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
-                _ = try await session.request(
-                    .submit(Submit(spec: submission.jobFileText, file: "\(spec.name):\(submission.definition.job.id)")))
+        // One session per burst of submissions: a session left idle between far-apart submissions
+        // would pass the coordinator's idle timeout.
+        var index = 0
+        while index < spec.submissions.count {
+            let due = start.addingTimeInterval(spec.submissions[index].at / timeScale)
+            let wait = due.timeIntervalSinceNow
+            if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+            try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .client)) { session in
+                while index < spec.submissions.count {
+                    let submission = spec.submissions[index]
+                    guard start.addingTimeInterval(submission.at / timeScale).timeIntervalSinceNow <= 1 else { return }
+                    let wait = start.addingTimeInterval(submission.at / timeScale).timeIntervalSinceNow
+                    if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+                    _ = try await session.request(
+                        .submit(
+                            Submit(spec: submission.jobFileText, file: "\(spec.name):\(submission.definition.job.id)")))
+                    index += 1
+                }
             }
         }
     }

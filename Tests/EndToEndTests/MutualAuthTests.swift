@@ -67,3 +67,35 @@ struct MutualAuthTests {
         }
     }
 }
+
+@Suite("End to end: connections that do nothing", .serialized)
+struct IdleConnectionTests {
+    @Test(
+        "a connection that never finishes its handshake is closed at the deadline; an idle client session too; a watch is not"
+    )
+    func deadlines() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator(extra: ["--handshake-timeout", "1", "--client-idle-timeout", "2"])
+        let silent = try RawSocket(cluster.endpoint!)
+        let halfOpen = try RawSocket(cluster.endpoint!)
+        halfOpen.send(line: WireCodec.encode(.hello(Hello(role: .client))))
+        #expect(halfOpen.readLine()?.hasPrefix("CHALLENGE") == true)
+        let idle = try RawSocket(cluster.endpoint!)
+        #expect(idle.handshake(token: cluster.token, role: .client))
+        let watcher = try RawSocket(cluster.endpoint!)
+        #expect(watcher.handshake(token: cluster.token, role: .client))
+        watcher.send(line: "WATCH")
+        #expect(watcher.readLine()?.hasPrefix("OK") == true)
+
+        // Past both deadlines the three are closed; the watcher still gets events.
+        #expect(silent.closedByPeer(within: 5), "a connection that sends nothing is closed at the deadline")
+        #expect(halfOpen.closedByPeer(within: 5), "a handshake left half done is closed at the deadline")
+        #expect(idle.closedByPeer(within: 5), "an idle client session is closed")
+        #expect(!watcher.closedByPeer(within: 1), "a watch is not idle")
+        let submitted = try await cluster.schedctl(["submit", "--id", "seen"])
+        #expect(submitted.status == 0)
+        #expect(watcher.readLine(seconds: 5)?.contains("submitted seen") == true, "the watch is still open")
+        #expect(cluster.log("coordinator-0.log").contains("nothing received for 2 s"))
+    }
+}

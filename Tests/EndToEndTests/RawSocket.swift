@@ -73,6 +73,20 @@ final class RawSocket {
         }
     }
 
+    /// Whether the peer closes the connection within `seconds` (a read sees its end); lines that
+    /// arrive meanwhile are skipped. False when it is still open.
+    func closedByPeer(within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) >= 0 else { return true }
+            guard poller.revents != 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            if recv(descriptor, &chunk, chunk.count, 0) <= 0 { return true }
+        }
+        return false
+    }
+
     /// Opens a session the way every peer does: HELLO, the CHALLENGE, AUTH; true once it is open.
     func handshake(token: String, role: PeerRole, node: String? = nil) -> Bool {
         send(line: WireCodec.encode(.hello(Hello(role: role, node: node))))
