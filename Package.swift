@@ -50,7 +50,11 @@ let package = Package(
         // What the programs share: token and catalog defaults, setup errors, logging.
         // The shipped chip catalog is compiled in (EmbedCatalog), so programs need no file to start.
         .target(
-            name: "ProgramSupport", dependencies: ["SchedCore", "SchedSpec", logging, argumentParser],
+            name: "ProgramSupport",
+            dependencies: [
+                "SchedCore", "SchedSpec", logging, argumentParser,
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             plugins: ["EmbedCatalog"]),
         .executableTarget(name: "embed-catalog", path: "Sources/embed-catalog"),
         .plugin(name: "EmbedCatalog", capability: .buildTool(), dependencies: ["embed-catalog"]),

@@ -96,6 +96,11 @@ struct RunAgent: AsyncParsableCommand {
         help: "Append a JSON line to this file as each attempt starts and ends (simulated fleets): what really ran.")
     var attemptLog: String?
 
+    @Option(
+        name: .customLong("stop-with-pid"),
+        help: "Stop gracefully when this process is gone (set by schedctl scenario run).")
+    var stopWithPID: Int32?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -145,7 +150,9 @@ struct RunAgent: AsyncParsableCommand {
             // SIGTERM or SIGINT ends the sessions; a host's attempts keep running.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                    services: [.init(service: service)]
+                        + (stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? []),
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         } catch let error as SetupError {
             throw ValidationError(error.description)

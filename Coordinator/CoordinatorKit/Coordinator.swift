@@ -7,7 +7,11 @@ import Wire
 /// The coordinator daemon, assembled: store, group commit, state, scheduling loop, listener.
 public enum Coordinator {
     /// Runs until SIGTERM or SIGINT: then stops accepting, drains, flushes the store and the log, and returns.
-    public static func run(_ configuration: CoordinatorConfiguration, logger: Logger) async throws {
+    /// `alongside`: more services for the group (a `ProcessWatch` that ends it with another process).
+    public static func run(
+        _ configuration: CoordinatorConfiguration, logger: Logger,
+        alongside: [ServiceGroupConfiguration.ServiceConfiguration] = []
+    ) async throws {
         let directory = configuration.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: directory + "/coordinator.sqlite")
@@ -41,7 +45,7 @@ public enum Coordinator {
                         service: SchedulingLoop(
                             state: state, wakeups: wakeups, wake: wake, interval: configuration.scheduleInterval)),
                     .init(service: server),
-                ],
+                ] + alongside,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -78,6 +78,11 @@ struct SchedCoordinator: AsyncParsableCommand {
         help: "Seconds a client session may send nothing before it is closed (not while it watches or follows output).")
     var clientIdleTimeout = 300.0
 
+    @Option(
+        name: .customLong("stop-with-pid"),
+        help: "Shut down gracefully when this process is gone (set by schedctl scenario run).")
+    var stopWithPID: Int32?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -113,7 +118,9 @@ struct SchedCoordinator: AsyncParsableCommand {
                 maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout, timeScale: timeScale,
                 registrationGrace: registrationGrace, handshakeTimeout: handshakeTimeout,
                 clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished)
-            try await Coordinator.run(configuration, logger: logger)
+            try await Coordinator.run(
+                configuration, logger: logger,
+                alongside: stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? [])
         } catch let error as SetupError {
             throw ValidationError(error.description)
         } catch let error as SpecError {

@@ -319,7 +319,11 @@ final class LocalCluster: @unchecked Sendable {
             let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
             try Defaults.writeToken(token, to: work + "/token")
             try? FileManager.default.removeItem(atPath: data + "/coordinator.addr")
-            var common = ["--token-file", work + "/token", "--log-level", "warning"]
+            // They stop with us, even if we are killed and cannot stop them.
+            var common = [
+                "--token-file", work + "/token", "--log-level", "warning", "--stop-with-pid",
+                String(ProcessInfo.processInfo.processIdentifier),
+            ]
             if let catalog { common += ["--catalog", catalog] }
             let coordinator = try launch(
                 "\(bin)/sched-coordinator",

@@ -249,3 +249,45 @@ struct RestartTests {
         #expect(log.stdout.contains("resumes from step 20"))
     }
 }
+
+@Suite("End to end: a scenario run killed", .serialized)
+struct ScenarioKilledTests {
+    /// Whether `pid` is a live process (not gone, not a zombie).
+    static func alive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return !stat[close...].dropFirst(2).hasPrefix("Z")
+    }
+
+    @Test("schedctl scenario run killed with SIGKILL: the coordinator and agents it started stop too")
+    func childrenStopWithIt() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let data = cluster.directory.appendingPathComponent("scenario-data").path
+        let runner = try cluster.start(
+            "schedctl",
+            [
+                "scenario", "run", Repository.path("deploy/scenarios/r2-fallback.yaml"), "--time-scale", "60",
+                "--data-dir", data,
+            ],
+            log: "scenario.log")
+        var pids: [Int32] = []
+        let started = try await eventually(seconds: 30) {
+            let line = cluster.log("scenario.log").split(separator: "\n").first {
+                $0.hasPrefix("started sched-coordinator")
+            }
+            guard let line else { return false }
+            pids = line.split(separator: "(").dropFirst().compactMap { part in
+                part.split(separator: ")").first.flatMap { Int32($0.replacingOccurrences(of: "pid ", with: "")) }
+            }
+            return pids.count == 2
+        }
+        #expect(started, "the scenario started its coordinator and agents: \(cluster.log("scenario.log"))")
+        #expect(pids.allSatisfy(Self.alive))
+        cluster.signal(runner, SIGKILL)
+        let stopped = try await eventually(seconds: 15) { !pids.contains(where: Self.alive) }
+        #expect(stopped, "left running: \(pids.filter(Self.alive))")
+        for pid in pids where Self.alive(pid) { kill(pid, SIGKILL) }
+    }
+}
