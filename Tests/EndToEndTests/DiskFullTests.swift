@@ -39,7 +39,8 @@ final class SmallFilesystem {
         guard mounted else { return }
         let umount = Process()
         umount.executableURL = URL(fileURLWithPath: "/bin/umount")
-        umount.arguments = [path]
+        // Lazy: detached now even if a process still holds a file there, so that no mount is left.
+        umount.arguments = ["-l", path]
         try? umount.run()
         umount.waitUntilExit()
         mounted = false
