@@ -214,6 +214,21 @@ final class Cluster: @unchecked Sendable {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         processes = []
+        stopJobs()
+    }
+
+    /// Jobs outlive their agent by design: end every job process group a host agent of this cluster
+    /// started (its `attempts/*/job.pid`), so that no test leaves one running. Their supervisors
+    /// (sched-attempt) then record the end and exit.
+    private func stopJobs() {
+        guard let files = FileManager.default.enumerator(atPath: directory.path) else { return }
+        for case let file as String in files where file.hasSuffix("/job.pid") && file.contains("attempts/") {
+            let path = directory.appendingPathComponent(file).path
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), group > 1
+            else { continue }
+            kill(-group, SIGKILL)
+        }
     }
 }
 
