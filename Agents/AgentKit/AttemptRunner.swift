@@ -84,9 +84,9 @@ public actor AttemptRunner {
         for name in names.sorted() {
             let folder = directory + "/" + name
             guard let stateData = FileManager.default.contents(atPath: folder + "/state.json"),
-                let state = try? JSONDecoder().decode(State.self, from: stateData),
+                let state = try? SafeJSON.decode(State.self, from: stateData),
                 let orderData = FileManager.default.contents(atPath: folder + "/order.json"),
-                let order = try? JSONDecoder().decode(RunOrder.self, from: orderData)
+                let order = try? SafeJSON.decode(RunOrder.self, from: orderData)
             else { continue }
             let key = AttemptRef(job: order.job, attempt: order.attempt)
             guard running[key] == nil, ended[key] == nil else { continue }
@@ -202,7 +202,7 @@ public actor AttemptRunner {
             let folder = folder(key)
             if let data = FileManager.default.contents(atPath: folder + "/exit.json") {
                 let end =
-                    (try? JSONDecoder().decode(EndRecord.self, from: data))
+                    (try? SafeJSON.decode(EndRecord.self, from: data))
                     ?? EndRecord(message: "unreadable exit file")
                 let exit = Self.exit(key, attempt.state.stopping, end)
                 running[key] = nil

@@ -9,8 +9,6 @@ struct ChipDrains {
         until[node, default: [:]][chip] = max(until[node]?[chip] ?? end, end)
     }
 
-    func isDrained(chip: Int, of node: NodeID, at now: Double) -> Bool { (until[node]?[chip] ?? 0) > now }
-
     /// The drains still in force, in a stable order; expired ones are forgotten.
     mutating func active(at now: Double) -> [(node: NodeID, chip: Int, until: Double)] {
         var result: [(node: NodeID, chip: Int, until: Double)] = []

@@ -14,20 +14,13 @@ struct ChipFence {
         }
     }
 
-    struct Stopping {
-        /// The chips it holds; nil when the agent did not say (then the whole node is held).
-        var chips: [Int]?
-        var since: Double
-    }
+    /// Each stopping attempt's chips on a node; nil when the agent did not say (the whole node is held).
+    private(set) var stopping: [Key: [Int]?] = [:]
 
-    private(set) var stopping: [Key: Stopping] = [:]
-
-    var isEmpty: Bool { stopping.isEmpty }
-
-    mutating func hold(_ attempt: AttemptRef, on node: NodeID, chips: [Int]?, since now: Double) {
+    mutating func hold(_ attempt: AttemptRef, on node: NodeID, chips: [Int]?) {
         let key = Key(attempt: attempt, node: node)
         guard stopping[key] == nil else { return }
-        stopping[key] = Stopping(chips: chips, since: now)
+        stopping[key] = .some(chips)
     }
 
     /// The agent confirmed the attempt ended on `node`. True if it was held.
@@ -47,6 +40,6 @@ struct ChipFence {
 
     /// What each node's stopping attempts hold, in a stable order.
     func holdings() -> [(key: Key, chips: [Int]?)] {
-        stopping.sorted { $0.key < $1.key }.map { ($0.key, $0.value.chips) }
+        stopping.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 }

@@ -43,7 +43,7 @@ extension CoordinatorState {
         }
         // Stopping attempts it no longer runs are over; those it runs and we did not place stay fenced.
         fence.releaseAll(on: id, except: reported)
-        for attempt in strangers { fence.hold(attempt, on: id, chips: nil, since: clock()) }
+        for attempt in strangers { fence.hold(attempt, on: id, chips: nil) }
         let chips = registration.node.chips
         let models = Dictionary(grouping: chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
         events.append(
@@ -211,8 +211,8 @@ extension CoordinatorState {
         guard var record = try attemptOnNode(AttemptRef(job: exit.job, attempt: exit.attempt), node: node) else {
             return
         }
-        let before = [record.id: record]
-        let attemptRecord = record
+        let original = record
+        let before = [record.id: original]
         var stopPartners: String?
         let now = clock()
         var changed: [JobRecord] = []
@@ -260,26 +260,8 @@ extension CoordinatorState {
                 changed.append(updated)
                 events += more
             }
-            if let chip = exit.faultChip, configuration.chipRecovery > 0 {
-                // The chip rests for its recovery time before it takes work again.
-                let until = now + configuration.chipRecovery
-                drains.drain(chip: chip, of: node, until: until)
-                // Plan again the moment it recovers (as SchedSim does), not at the next tick.
-                let wall = configuration.chipRecovery / configuration.timeScale
-                Task { [weak self] in
-                    try? await Task.sleep(for: .milliseconds(Int(min(wall, 86_400 * 365) * 1000) + 1))
-                    await self?.markDirty()
-                }
-                let model = nodes[node]?.node.chips.first { $0.index == chip }?.model.name ?? "?"
-                events.append(
-                    makeEvent(
-                        .chipHealth, job: record.id, node: node.name, attempt: record.attempt,
-                        "chip \(chip) (\(model)) of \(node) faulted: it takes no work for "
-                            + "\(formatNumber(configuration.chipRecovery / 60)) min while it recovers",
-                        details: [
-                            "chip": String(chip), "health": "recovering",
-                            "recoverySeconds": formatNumber(configuration.chipRecovery),
-                        ]))
+            if let chip = exit.faultChip, let resting = rest(chip: chip, of: node, faultedBy: record, at: now) {
+                events.append(resting)
             }
         case .killed:
             if record.reason?.hasPrefix("cancelling") == true {
@@ -301,8 +283,28 @@ extension CoordinatorState {
             if exit.outcome == .completed { completedNodes[record.id]?.remove(node) }
             throw ErrorReply(.unavailable, "cannot store the exit: \(error)")
         }
-        if let stopPartners { sendKill(attemptRecord, reason: stopPartners, except: node) }
+        if let stopPartners { sendKill(original, reason: stopPartners, except: node) }
         dirty = true
+    }
+
+    /// A chip whose fault ended `record`'s attempt rests for `--chip-recovery` before it takes work
+    /// again; returns the event that says so (nil when chips do not rest).
+    func rest(chip: Int, of node: NodeID, faultedBy record: JobRecord, at now: Double) -> PlacementEvent? {
+        let recovery = configuration.chipRecovery
+        guard recovery > 0 else { return nil }
+        drains.drain(chip: chip, of: node, until: now + recovery)
+        // Plan again the moment it recovers (as SchedSim does), not at the next tick.
+        let wall = recovery / configuration.timeScale
+        Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(Int(min(wall, 86_400 * 365) * 1000) + 1))
+            await self?.markDirty()
+        }
+        let model = nodes[node]?.node.chips.first { $0.index == chip }?.model.name ?? "?"
+        return makeEvent(
+            .chipHealth, job: record.id, node: node.name, attempt: record.attempt,
+            "chip \(chip) (\(model)) of \(node) faulted: it takes no work for \(formatNumber(recovery / 60)) min "
+                + "while it recovers",
+            details: ["chip": String(chip), "health": "recovering", "recoverySeconds": formatNumber(recovery)])
     }
 
     /// An attempt ended by something that counts against its tier: the ladder decides whether it

@@ -24,49 +24,16 @@ extension CoordinatorState {
             seed: configuration.seed &+ UInt64(nextSeq))
     }
 
-    /// The fleet and what holds its chips, as the scheduler sees them: current attempts, and attempts
-    /// being stopped (fenced, at a priority nothing preempts). Disconnected nodes are down.
+    /// The fleet and what holds its chips, as the scheduler sees them (`chipHolders`). Disconnected
+    /// nodes are down.
     func snapshot() -> ClusterSnapshot {
-        let now = clock()
-        let current = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .placed || $0.state == .running }
-        var holdings = current.compactMap { record -> SnapshotBuilder.Holding? in
-            guard let placement = record.placement else { return nil }
-            let started = record.startedAt ?? placement.placedAt
-            return SnapshotBuilder.Holding(
-                id: record.job.id, priority: record.job.priority, assignments: placement.assignments,
-                startedAt: started, expectedEndAt: record.job.timeLimit.map { started + $0 })
-        }
-        let currentAttempts = Set(current.map { AttemptRef(job: $0.id, attempt: $0.attempt) })
-        for (key, chips) in fence.holdings() where !currentAttempts.contains(key.attempt) {
-            let held = chips ?? nodes[key.node]?.node.chips.map(\.index) ?? []
-            holdings.append(
-                SnapshotBuilder.Holding(
-                    id: JobID("\(key.attempt.job) attempt \(key.attempt.attempt) (stopping)"), priority: Int.max,
-                    assignments: [NodeAssignment(node: key.node, chips: held)], startedAt: now,
-                    // Told to stop: expected to end at once, so that backfill reserves as if it had
-                    // (SchedSim frees a stopped attempt's chips at once).
-                    expectedEndAt: now))
-        }
-        for (job, assignments) in reservedFor.sorted(by: { $0.key < $1.key }) {
-            holdings.append(
-                SnapshotBuilder.Holding(
-                    id: JobID("reserved for \(job)"), priority: Int.max, assignments: assignments, startedAt: now,
-                    expectedEndAt: nil))
-        }
-        for drain in drains.active(at: now) {
-            let held = ChipDrain.running(node: drain.node, chip: drain.chip, at: now, until: drain.until)
-            holdings.append(
-                SnapshotBuilder.Holding(
-                    id: held.id, priority: held.priority, assignments: held.assignments, startedAt: now,
-                    expectedEndAt: drain.until))
-        }
         let nodeList = nodes.values.map { entry in
             var node = entry.node
             if !entry.connected { node.state = .down }
             return node
         }
         let (snapshot, repairs) = SnapshotBuilder(
-            nodes: nodeList, holdings: holdings, catalog: configuration.catalog
+            nodes: nodeList, holdings: chipHolders(now: clock()), catalog: configuration.catalog
         ).build()
         if repairs != lastSnapshotRepairs {
             for repair in repairs where !lastSnapshotRepairs.contains(repair) {
@@ -76,6 +43,42 @@ extension CoordinatorState {
         }
         return snapshot
     }
+
+    /// Everything that holds chips now, the one list both the engine's snapshot and the applier's
+    /// re-check read: current attempts; attempts being stopped (fenced), chips held for a preemptor
+    /// while its victims stop, and chips resting after a fault, each at a priority nothing preempts.
+    func chipHolders(now: Double) -> [RunningJob] {
+        let current = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .placed || $0.state == .running }
+        var holders = current.compactMap { record -> RunningJob? in
+            guard let placement = record.placement else { return nil }
+            let started = record.startedAt ?? placement.placedAt
+            return RunningJob(
+                id: record.job.id, priority: record.job.priority, assignments: placement.assignments,
+                startedAt: started, expectedEndAt: record.job.timeLimit.map { started + $0 })
+        }
+        let currentAttempts = Set(current.map { AttemptRef(job: $0.id, attempt: $0.attempt) })
+        for (key, chips) in fence.holdings() where !currentAttempts.contains(key.attempt) {
+            let held = chips ?? nodes[key.node]?.node.chips.map(\.index) ?? []
+            holders.append(
+                RunningJob(
+                    id: JobID("\(key.attempt.job) attempt \(key.attempt.attempt) (stopping)"), priority: Int.max,
+                    assignments: [NodeAssignment(node: key.node, chips: held)], startedAt: now,
+                    // Told to stop: expected to end at once, so that backfill reserves as if it had
+                    // (SchedSim frees a stopped attempt's chips at once).
+                    expectedEndAt: now))
+        }
+        for (job, assignments) in reservedFor.sorted(by: { $0.key < $1.key }) {
+            holders.append(
+                RunningJob(id: Self.reservation(for: job), priority: Int.max, assignments: assignments, startedAt: now))
+        }
+        for drain in drains.active(at: now) {
+            holders.append(ChipDrain.running(node: drain.node, chip: drain.chip, at: now, until: drain.until))
+        }
+        return holders
+    }
+
+    /// The holder of the chips kept for a preemptor while its victims stop.
+    static func reservation(for job: String) -> JobID { JobID("reserved for \(job)") }
 
     /// One scheduling cycle: snapshot in the actor, plan outside it (sessions go on meanwhile), then
     /// apply here with every placement re-checked against what changed in between.
@@ -155,9 +158,11 @@ extension CoordinatorState {
             changed[record.id] = record
         }
         var orders: [(job: String, attempt: Int, node: NodeID, order: RunOrder)] = []
+        // What held chips when this cycle started: its placements are re-checked against it.
+        let holders = chipHolders(now: clock())
         for placement in plan.placements {
             guard var record = changed[placement.job.name] ?? jobs[placement.job.name], record.state == .queued,
-                record.ladder.tier == placement.tier, chipsAreFree(placement)
+                record.ladder.tier == placement.tier, chipsAreFree(placement, holders: holders)
             else {
                 // A preemptor waits for its victims to stop; its chips are held for it meanwhile.
                 if nominated[placement.job.name] != nil { reservedFor[placement.job.name] = placement.assignments }
@@ -222,38 +227,20 @@ extension CoordinatorState {
         }
     }
 
-    /// The applier's re-check: every chip of the placement is on a live node, healthy, and held by no
-    /// current attempt and no attempt being stopped (a preemptor waits for its victims' confirmation).
-    func chipsAreFree(_ placement: JobPlacement) -> Bool {
+    /// The applier's re-check: every chip of the placement is on a live node, healthy, and held by
+    /// none of `holders` (`chipHolders`, taken once per cycle) but the chips kept for this very job.
+    func chipsAreFree(_ placement: JobPlacement, holders: [RunningJob]) -> Bool {
         for assignment in placement.assignments {
             guard let entry = nodes[assignment.node], entry.connected else { return false }
             let present = Set(entry.node.chips.filter { $0.health == .healthy }.map(\.index))
             guard Set(assignment.chips).isSubset(of: present) else { return false }
         }
-        for record in jobs.values where record.state == .placed || record.state == .running {
-            for held in record.placement?.assignments ?? [] {
+        let own = Self.reservation(for: placement.job.name)
+        for holder in holders where holder.id != own {
+            for held in holder.assignments {
                 for assignment in placement.assignments where assignment.node == held.node {
                     if !Set(held.chips).isDisjoint(with: assignment.chips) { return false }
                 }
-            }
-        }
-        for (job, reserved) in reservedFor where job != placement.job.name {
-            for held in reserved {
-                for assignment in placement.assignments where assignment.node == held.node {
-                    if !Set(held.chips).isDisjoint(with: assignment.chips) { return false }
-                }
-            }
-        }
-        for (key, chips) in fence.holdings() {
-            for assignment in placement.assignments where assignment.node == key.node {
-                guard let chips else { return false }
-                if !Set(chips).isDisjoint(with: assignment.chips) { return false }
-            }
-        }
-        let now = clock()
-        for assignment in placement.assignments {
-            if assignment.chips.contains(where: { drains.isDrained(chip: $0, of: assignment.node, at: now) }) {
-                return false
             }
         }
         return true

@@ -6,16 +6,8 @@ import Wire
 /// returns) or on chips the node no longer reports are left out, and a chip claimed twice is given
 /// to its first holder. Each such repair is named in `repairs` for the log. Pure.
 struct SnapshotBuilder {
-    struct Holding {
-        var id: JobID
-        var priority: Int
-        var assignments: [NodeAssignment]
-        var startedAt: Double
-        var expectedEndAt: Double?
-    }
-
     var nodes: [Node]
-    var holdings: [Holding]
+    var holdings: [RunningJob]
     var catalog: ChipCatalog
 
     func build() -> (snapshot: ClusterSnapshot, repairs: [String]) {
@@ -48,10 +40,9 @@ struct SnapshotBuilder {
                 }
             }
             guard !assignments.isEmpty else { continue }
-            running.append(
-                RunningJob(
-                    id: holding.id, priority: holding.priority, assignments: assignments,
-                    startedAt: holding.startedAt, expectedEndAt: holding.expectedEndAt))
+            var kept = holding
+            kept.assignments = assignments
+            running.append(kept)
         }
         return (ClusterSnapshot(nodes: nodes, running: running, catalog: catalog), repairs)
     }

@@ -66,13 +66,7 @@ public enum Defaults {
         let chosen =
             path ?? ProcessInfo.processInfo.environment["HETEROSCHED_CATALOG"]
             ?? catalogPaths.first { FileManager.default.fileExists(atPath: $0) }
-        guard let chosen else {
-            var catalog = try shippedCatalog()
-            for override in overrides {
-                catalog = try CatalogFile.parse(try read(override), file: override, over: catalog)
-            }
-            return catalog
-        }
+        guard let chosen else { return try CatalogFile.applying(overrides: overrides, to: try shippedCatalog()) }
         return try CatalogFile.load(path: chosen, overrides: overrides)
     }
 
@@ -80,13 +74,6 @@ public enum Defaults {
     public static func shippedCatalog() throws -> ChipCatalog {
         let text = Data(base64Encoded: shippedCatalogBase64).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return try CatalogFile.parse(text, file: "the built-in catalog")
-    }
-
-    private static func read(_ path: String) throws -> String {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw SetupError("cannot read the catalog override \(path): check the path and its permissions")
-        }
-        return text
     }
 }
 

@@ -186,17 +186,17 @@ struct ScenarioPlayer: Sendable {
     func submitAll(from start: Date) async throws {
         // One session per burst of submissions: a session left idle between far-apart submissions
         // would pass the coordinator's idle timeout.
+        func wait(for index: Int) -> Double {
+            start.addingTimeInterval(spec.submissions[index].at / timeScale).timeIntervalSinceNow
+        }
         var index = 0
         while index < spec.submissions.count {
-            let due = start.addingTimeInterval(spec.submissions[index].at / timeScale)
-            let wait = due.timeIntervalSinceNow
-            if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
+            if wait(for: index) > 0 { try await Task.sleep(for: .milliseconds(Int(wait(for: index) * 1000))) }
             try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .client)) { session in
-                while index < spec.submissions.count {
+                // This one, and those due within a second; a later one gets a session of its own.
+                while index < spec.submissions.count && wait(for: index) <= 1 {
+                    if wait(for: index) > 0 { try await Task.sleep(for: .milliseconds(Int(wait(for: index) * 1000))) }
                     let submission = spec.submissions[index]
-                    guard start.addingTimeInterval(submission.at / timeScale).timeIntervalSinceNow <= 1 else { return }
-                    let wait = start.addingTimeInterval(submission.at / timeScale).timeIntervalSinceNow
-                    if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
                     _ = try await session.request(
                         .submit(
                             Submit(spec: submission.jobFileText, file: "\(spec.name):\(submission.definition.job.id)")))

@@ -12,6 +12,12 @@ public enum CatalogFile {
     public static func load(path: String, overrides: [String] = []) throws(SpecError) -> ChipCatalog {
         var catalog = ChipCatalog()
         try apply(SpecNode.load(path: path), to: &catalog)
+        return try applying(overrides: overrides, to: catalog)
+    }
+
+    /// `catalog` with each override file applied in order.
+    public static func applying(overrides: [String], to catalog: ChipCatalog) throws(SpecError) -> ChipCatalog {
+        var catalog = catalog
         for override in overrides { try apply(SpecNode.load(path: override), to: &catalog) }
         return catalog
     }

@@ -6,32 +6,34 @@ import Foundation
 /// By hand: `printf 'heterosched-v1:%s' "$NONCE" | openssl dgst -sha256 -hmac "$TOKEN"`.
 public enum TokenProof {
     public static func hmac(token: String, nonce: String) -> String {
-        let key = SymmetricKey(data: Data(token.utf8))
-        let code = HMAC<SHA256>.authenticationCode(for: Data("heterosched-v1:\(nonce)".utf8), using: key)
-        return code.map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// The coordinator's proof, over the nonce its peer chose: the peer knows it speaks to a
-    /// coordinator that holds the token, not to anyone who accepts connections on the address.
-    /// By hand: `printf 'heterosched-v1-coordinator:%s' "$NONCE" | openssl dgst -sha256 -hmac "$TOKEN"`.
-    public static func coordinatorProof(token: String, nonce: String) -> String {
-        let key = SymmetricKey(data: Data(token.utf8))
-        let code = HMAC<SHA256>.authenticationCode(for: Data("heterosched-v1-coordinator:\(nonce)".utf8), using: key)
-        return code.map { String(format: "%02x", $0) }.joined()
-    }
-
-    public static func verifyCoordinator(token: String, nonce: String, proof: String) -> Bool {
-        let key = SymmetricKey(data: Data(token.utf8))
-        guard let given = Data(hex: proof.lowercased()) else { return false }
-        return HMAC<SHA256>.isValidAuthenticationCode(
-            given, authenticating: Data("heterosched-v1-coordinator:\(nonce)".utf8), using: key)
+        code(token: token, message: "heterosched-v1:\(nonce)")
     }
 
     public static func verify(token: String, nonce: String, hmac: String) -> Bool {
-        let key = SymmetricKey(data: Data(token.utf8))
-        guard let given = Data(hex: hmac.lowercased()) else { return false }
+        check(hmac, token: token, message: "heterosched-v1:\(nonce)")
+    }
+
+    /// The coordinator's proof, over the nonce its peer chose: the peer knows it speaks to a
+    /// coordinator that holds the token, not to anyone who accepts connections on the address. Its
+    /// own label, so that a peer's proof reflected back is not one.
+    /// By hand: `printf 'heterosched-v1-coordinator:%s' "$NONCE" | openssl dgst -sha256 -hmac "$TOKEN"`.
+    public static func coordinatorProof(token: String, nonce: String) -> String {
+        code(token: token, message: "heterosched-v1-coordinator:\(nonce)")
+    }
+
+    public static func verifyCoordinator(token: String, nonce: String, proof: String) -> Bool {
+        check(proof, token: token, message: "heterosched-v1-coordinator:\(nonce)")
+    }
+
+    private static func code(token: String, message: String) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(token.utf8)))
+        return code.map { String(format: "%02x", $0) }.joined()
+    }
+
+    private static func check(_ hex: String, token: String, message: String) -> Bool {
+        guard let given = Data(hex: hex.lowercased()) else { return false }
         return HMAC<SHA256>.isValidAuthenticationCode(
-            given, authenticating: Data("heterosched-v1:\(nonce)".utf8), using: key)
+            given, authenticating: Data(message.utf8), using: SymmetricKey(data: Data(token.utf8)))
     }
 
     /// 32 random bytes, hex.

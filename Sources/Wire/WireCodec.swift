@@ -107,11 +107,8 @@ public enum WireCodec {
     // MARK: JSON
 
     public static func json<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding our own value types cannot fail.
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        // Encoding our own value types cannot fail (their numbers are checked where they enter).
+        (try? storedJSON(value)) ?? "{}"
     }
 
     /// JSON for the store: unlike `json`, a value that cannot be encoded (a number that is not
