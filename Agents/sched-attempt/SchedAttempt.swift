@@ -55,7 +55,17 @@ enum SchedAttempt {
         posix_spawnattr_init(&attributes)
         // Its own process group (the child's pid): the agent signals the whole job with it.
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        // Default dispositions and no blocked signals: the agent ignores SIGTERM (its service group
+        // handles it) and ignored signals survive exec, so a job would never see the SIGTERM that
+        // asks it to checkpoint and would only end at the SIGKILL after the grace.
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var child: pid_t = 0
         let argv = command.map { strdup($0) } + [nil]
         let spawned = posix_spawnp(&child, command[0], &actions, &attributes, argv, environ)

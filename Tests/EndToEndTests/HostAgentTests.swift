@@ -143,6 +143,27 @@ struct HostAgentTests {
         #expect(gone, "the sleep started by the job was stopped with its group")
     }
 
+    @Test("cancel sends SIGTERM first: a job that traps it runs its handler and exits before SIGKILL")
+    func cancelTerminatesGracefully() async throws {
+        let (cluster, _, _) = try await cluster()
+        defer { cluster.stopAll() }
+        // The agent ignores SIGTERM itself (its service group handles it); the job must not inherit that.
+        _ = try await cluster.schedctl([
+            "submit", "--id", "graceful", "--chips", "1", "--tier", "ascend-910b", "--", "sh", "-c",
+            "trap 'echo saving checkpoint on TERM; exit 0' TERM; echo ready; sleep 300 & wait",
+        ])
+        _ = try await cluster.waitFor("graceful") { $0.state == .running }
+        _ = try await eventually(seconds: 5) {
+            (try? await cluster.schedctl(["logs", "graceful"]))?.stdout.contains("ready") == true
+        }
+        _ = try await cluster.schedctl(["cancel", "graceful"])
+        let cancelled = try await cluster.waitFor("graceful") { $0.state.isFinal }
+        #expect(cancelled.state == .cancelled)
+        #expect(cancelled.lastExit?.contains("signal 9") == false, "\(cancelled.lastExit ?? "")")
+        let logs = try await cluster.schedctl(["logs", "graceful"])
+        #expect(logs.stdout.contains("saving checkpoint on TERM"), "\(logs.stdout)")
+    }
+
     @Test("the time limit is enforced; a failed job says its exit status or signal; logs -f follows to the end")
     func limitsAndFailures() async throws {
         let (cluster, _, _) = try await cluster()

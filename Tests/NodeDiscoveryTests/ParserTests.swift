@@ -1,5 +1,6 @@
 import Foundation
 import NodeDiscovery
+import SchedTestSupport
 import SchedCore
 import Testing
 
@@ -57,6 +58,19 @@ struct ParserTests {
                     health: .healthy)
             ])
         #expect(throws: ToolOutputError.self) { try NvidiaSMI.parseXML("<nvidia_smi_log><gpu id=\"x\">") }
+    }
+
+    @Test("nvidia-smi -q -x from a real H100 host (driver 580): the catalog's h100, its bus id, healthy")
+    func nvidiaXMLHopper() throws {
+        let chips = try NvidiaSMI.parseXML(fixture("nvidia-smi-q-x-h100-80gb-hbm3.xml"))
+        #expect(
+            chips == [
+                ToolChip(
+                    index: 0, name: "NVIDIA H100 80GB HBM3", memoryMiB: 81559, pciBusID: "0000:00:06.0",
+                    health: .healthy)
+            ])
+        let catalog = try Repository.shippedCatalog()
+        #expect(ChipNameMatcher.model(named: chips[0].name, vendor: .nvidia, in: catalog) == ChipModelID("h100"))
     }
 
     @Test("npu-smi info, Atlas A2: one chip per NPU, HBM total, bus id")
