@@ -1,7 +1,7 @@
 import Foundation
 import NodeDiscovery
-import SchedTestSupport
 import SchedCore
+import SchedTestSupport
 import Testing
 
 /// The output part of a fixture: the lines after its `BEGIN OUTPUT` marker (the `section`th one),
