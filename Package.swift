@@ -118,7 +118,8 @@ let package = Package(
         .executableTarget(
             name: "sched-bench",
             dependencies: [
-                "SchedCore", "SchedSpec", "SchedSim", "SchedTestSupport", "Wire", "ProgramSupport", argumentParser,
+                "SchedCore", "SchedSpec", "SchedSim", "SchedStore", "SchedTestSupport", "Wire", "ProgramSupport",
+                argumentParser,
             ],
             path: "Benchmarks/sched-bench"
         ),

@@ -13,7 +13,10 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             own sessions submit as fast as acknowledgements come back; a reply means the job is on disk. \
             Latency: one job at a time, from sending SUBMIT to the `placed` event on a WATCH session (the RUN \
             goes to the agent in the same step). Memory: VmRSS of the coordinator with the nodes connected \
-            and the jobs stored.
+            and the jobs stored. Deep: for each of --depths, that many waiting jobs (for chips of a node that \
+            is down) and their events are written to the store first; then the coordinator's restart to its \
+            first answer, acknowledgements per second with 1 and 16 clients (more waiting jobs), and \
+            submit-to-placement for jobs that fit, with 1,000 simulated nodes connected.
             """)
 
     @Option(help: "Directory with the release binaries (default: this executable's).")
@@ -22,8 +25,11 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     @Option(help: "Runs per figure; the median is printed.")
     var runs = 5
 
-    @Option(help: "Parts to run, comma-separated: submit, latency, memory.")
-    var parts = "submit,latency,memory"
+    @Option(help: "Parts to run, comma-separated: submit, latency, memory, deep.")
+    var parts = "submit,latency,memory,deep"
+
+    @Option(help: "Queue depths for the deep part: waiting jobs stored before the coordinator starts.")
+    var depths = "0,10000,100000"
 
     @Option(help: "Submissions per run for each client count.")
     var submissions = 5_000
@@ -72,6 +78,13 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
                 "  submit-to-placement, 1,000 nodes    p50 \(format(p50 * 1000, 2)) ms, p99 \(format(p99 * 1000, 2)) ms"
                     + "  (\(samples.count) jobs, one at a time)")
         }
+        if parts.contains("deep") {
+            let depths = self.depths.split(separator: ",").compactMap { Int($0) }.filter {
+                (0...1_000_000).contains($0)
+            }
+            guard !depths.isEmpty else { throw ValidationError("--depths: comma-separated counts from 0 to 1000000") }
+            try await deepQueue(binaries: binaries, depths: depths)
+        }
         if parts.contains("memory") {
             for (name, nodes) in [("bench-1k", 1_000), ("bench-10k", 10_000)] {
                 let harness = try await Harness.start(binaries: binaries, catalog: catalog)
@@ -109,12 +122,7 @@ final class Harness: @unchecked Sendable {
         let harness = Harness(binaries: binaries, catalog: catalog)
         try FileManager.default.createDirectory(atPath: harness.directory, withIntermediateDirectories: true)
         try Defaults.writeToken(harness.token, to: harness.directory + "/token")
-        try harness.launch(
-            "sched-coordinator",
-            [
-                "--listen", "127.0.0.1:0", "--data-dir", harness.directory + "/data", "--token-file",
-                harness.directory + "/token", "--catalog", catalog, "--heartbeat-timeout", "60", "--log-level", "error",
-            ])
+        try harness.launchCoordinator()
         for _ in 0..<300 {
             if let text = try? String(contentsOfFile: harness.directory + "/data/coordinator.addr", encoding: .utf8),
                 let endpoint = WireEndpoint(text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -126,6 +134,15 @@ final class Harness: @unchecked Sendable {
         }
         harness.stop()
         throw ValidationError("the coordinator did not start; is --bin the directory of a release build?")
+    }
+
+    func launchCoordinator() throws {
+        try launch(
+            "sched-coordinator",
+            [
+                "--listen", "127.0.0.1:0", "--data-dir", directory + "/data", "--token-file", directory + "/token",
+                "--catalog", catalog, "--heartbeat-timeout", "60", "--log-level", "error",
+            ])
     }
 
     func launch(_ name: String, _ arguments: [String]) throws {
@@ -178,8 +195,7 @@ final class Harness: @unchecked Sendable {
             }
             try await group.waitForAll()
         }
-        let elapsed = ContinuousClock.now - started
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return (ContinuousClock.now - started).seconds
     }
 
     /// Seconds from SUBMIT to its `placed` event, for jobs submitted one at a time.

@@ -31,6 +31,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// Seconds a client session may send nothing before it is closed (not while it watches or
     /// follows output). An agent's session is closed after twice the heartbeat timeout.
     public var clientIdleTimeout: Double
+    /// Most waiting jobs one scheduling pass searches; the rest of what is due waits for the next pass.
+    public var passLimit: Int
+    /// The first waiting jobs in scheduling order that every pass searches, changed or not.
+    public var passHead: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 7070, dataDirectory: String, token: String,
@@ -38,7 +42,8 @@ public struct CoordinatorConfiguration: Sendable {
         maximumLineLength: Int = LineFraming.defaultMaximumLineLength, heartbeatTimeout: Double = 15,
         scheduleInterval: Duration = .milliseconds(200), seed: UInt64 = 0, timeScale: Double = 1,
         registrationGrace: Double = 30, handshakeTimeout: Double = 10, maximumUnauthenticated: Int = 256,
-        clientIdleTimeout: Double = 300, chipRecovery: Double = 300, keepFinished: Double = 30 * 86400
+        clientIdleTimeout: Double = 300, chipRecovery: Double = 300, keepFinished: Double = 30 * 86400,
+        passLimit: Int = 1_000, passHead: Int = 100
     ) {
         self.host = host
         self.port = port
@@ -57,5 +62,7 @@ public struct CoordinatorConfiguration: Sendable {
         self.clientIdleTimeout = clientIdleTimeout
         self.chipRecovery = chipRecovery
         self.keepFinished = keepFinished
+        self.passLimit = passLimit
+        self.passHead = passHead
     }
 }

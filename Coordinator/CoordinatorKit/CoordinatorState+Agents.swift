@@ -28,10 +28,9 @@ extension CoordinatorState {
                 continue
             }
         }
-        for (jobID, record) in jobs.sorted(by: { $0.key < $1.key })
-        where record.state == .placed || record.state == .running {
+        for record in jobs.activeRecords.sorted(by: { $0.id < $1.id }) {
             guard record.placement?.assignments.contains(where: { $0.node == id }) == true,
-                !reported.contains(AttemptRef(job: jobID, attempt: record.attempt))
+                !reported.contains(AttemptRef(job: record.id, attempt: record.attempt))
             else { continue }
             // Placed here before the agent went away, and it no longer runs: the attempt was lost.
             if let (updated, more) = attemptFailed(record, cause: .nodeLost(id), message: "the agent no longer runs it")
@@ -382,7 +381,7 @@ extension CoordinatorState {
         for (id, var entry) in nodes.sorted(by: { $0.key < $1.key })
         where entry.lostAt == nil && now - entry.lastHeartbeat > timeout {
             var lostJobs = 0
-            for record in jobs.values where record.state == .placed || record.state == .running {
+            for record in jobs.activeRecords {
                 guard record.placement?.assignments.contains(where: { $0.node == id }) == true else { continue }
                 if let (updated, more) = attemptFailed(record, cause: .nodeLost(id), message: nil) {
                     before[record.id] = before[record.id] ?? record
@@ -467,9 +466,8 @@ extension CoordinatorState {
         guard !entry.connected else {
             throw ErrorReply(.conflict, "node \(id) is connected: stop its agent first, then forget it")
         }
-        let holders = jobs.values.filter { record in
-            (record.state == .placed || record.state == .running)
-                && record.placement?.assignments.contains { $0.node == id } == true
+        let holders = jobs.activeRecords.filter { record in
+            record.placement?.assignments.contains { $0.node == id } == true
         }.map(\.id).sorted()
         guard holders.isEmpty else {
             throw ErrorReply(

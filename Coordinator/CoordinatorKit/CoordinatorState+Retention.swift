@@ -11,7 +11,7 @@ extension CoordinatorState {
         let keep = configuration.keepFinished
         guard keep > 0 else { return }
         let cutoff = clock() - keep
-        let expired = jobOrder.filter { id in
+        let expired = jobs.order.filter { id in
             guard let record = jobs[id], record.state.isFinal else { return false }
             return (record.endedAt ?? record.job.submittedAt) < cutoff
         }
@@ -24,11 +24,8 @@ extension CoordinatorState {
             return
         }
         let gone = Set(expired)
-        for id in expired {
-            jobs[id] = nil
-            waitReasons[id] = nil
-        }
-        jobOrder.removeAll { gone.contains($0) }
+        jobs.remove(gone)
+        for id in expired { waitReasons[id] = nil }
         recentEvents.removeAll { ($0.job == nil && $0.time < cutoff) || $0.job.map(gone.contains) == true }
         if !expired.isEmpty {
             logger.info("forgot \(expired.count) job(s) that ended more than \(formatNumber(keep)) s ago")

@@ -11,17 +11,59 @@ extension CoordinatorState {
         var seed: UInt64
     }
 
-    /// The snapshot and queue for a cycle, or nil when nothing waits.
+    /// Every waiting job is searched again this often (within the pass limit), whatever changed: a
+    /// safety net for rules that depend on time alone.
+    static let fullRefreshInterval: Double = 60
+
+    /// The snapshot and the jobs a pass searches, or nil when no waiting job is due: new or changed
+    /// jobs, jobs whose chips may have become free since they were last searched, jobs whose wait
+    /// limit ran out (`WaitingQueue`), at most `--pass-limit` of them with the first `--pass-head`.
     func cycleInput() -> CycleInput? {
         // A preemptor waits out its victims' stop instead of being planned (and preempting) again.
+        let wasNominated = Set(nominated.keys)
         nominated = nominated.filter { _, victims in victims.contains { fence.isStopping($0) } }
         reservedFor = reservedFor.filter { nominated[$0.key] != nil }
-        let queued = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .queued && nominated[$0.id] == nil }
+        for id in wasNominated.subtracting(nominated.keys).sorted() { jobs.searchAgain(id) }
         dirty = false
-        guard !queued.isEmpty else { return nil }
-        return CycleInput(
-            snapshot: snapshot(), queue: queued.map { PendingJob($0.job, ladder: $0.ladder) }, now: clock(),
-            seed: configuration.seed &+ UInt64(nextSeq))
+        guard jobs.waiting.count > 0 else {
+            lastFreeChips = nil
+            return nil
+        }
+        let now = clock()
+        let snapshot = snapshot()
+        noteChanges(in: snapshot, now: now)
+        guard let selected = jobs.selectPass(now: now) else { return nil }
+        let queue = selected.compactMap { id -> PendingJob? in
+            guard let record = jobs[id.name], record.state == .queued, nominated[id.name] == nil else { return nil }
+            return PendingJob(record.job, ladder: record.ladder)
+        }
+        guard !queue.isEmpty else { return nil }
+        return CycleInput(snapshot: snapshot, queue: queue, now: now, seed: configuration.seed &+ UInt64(nextSeq))
+    }
+
+    /// Tells the waiting queue what changed since the last pass: chip models that gained free chips,
+    /// or the fleet itself (nodes, their states, the end of the registration grace, a full refresh).
+    func noteChanges(in snapshot: ClusterSnapshot, now: Double) {
+        let free = FreeChips(snapshot)
+        let settled = fleetSettled(at: now)
+        if let last = lastFreeChips {
+            let change = free.changes(since: last)
+            if change.fleetChanged { jobs.everythingChanged() } else { jobs.capacityChanged(models: change.models) }
+        } else {
+            jobs.everythingChanged()
+        }
+        if settled != fleetWasSettled || now - lastFullRefresh >= Self.fullRefreshInterval * configuration.timeScale {
+            jobs.everythingChanged()
+            lastFullRefresh = now
+        }
+        fleetWasSettled = settled
+        lastFreeChips = free
+    }
+
+    /// Whether agents have had `--registration-grace` since the start: a job no tier could ever hold
+    /// fails only then.
+    func fleetSettled(at now: Double) -> Bool {
+        now - startedAt >= configuration.registrationGrace * configuration.timeScale
     }
 
     /// The fleet and what holds its chips, as the scheduler sees them (`chipHolders`). Disconnected
@@ -48,7 +90,7 @@ extension CoordinatorState {
     /// re-check read: current attempts; attempts being stopped (fenced), chips held for a preemptor
     /// while its victims stop, and chips resting after a fault, each at a priority nothing preempts.
     func chipHolders(now: Double) -> [RunningJob] {
-        let current = jobOrder.compactMap { jobs[$0] }.filter { $0.state == .placed || $0.state == .running }
+        let current = jobs.activeRecords
         var holders = current.compactMap { record -> RunningJob? in
             guard let placement = record.placement else { return nil }
             let started = record.startedAt ?? placement.placedAt
@@ -92,6 +134,8 @@ extension CoordinatorState {
             return
         }
         await apply(plan, now: input.now)
+        // What this pass could not take is carried to the next, which runs at once.
+        if jobs.waiting.hasDueWork(at: clock()) { dirty = true }
     }
 
     /// Runs on the global executor, not the actor's: planning a long queue must not hold up sessions.
@@ -144,8 +188,8 @@ extension CoordinatorState {
         }
         // Jobs with no tier left fail, and so does a job no tier of the fleet could ever hold (rather
         // than wait forever), once agents have had time to register after a start.
-        let fleetSettled = now - startedAt >= configuration.registrationGrace * configuration.timeScale
-        let infeasible = plan.waiting.filter { fleetSettled && $0.reason.isInfeasible }
+        let settled = fleetSettled(at: now)
+        let infeasible = plan.waiting.filter { settled && $0.reason.isInfeasible }
         let givingUp =
             plan.givenUp.map { ($0.job, $0.reason) }
             + infeasible.map { ($0.job, "no tier can ever hold it: \($0.reason)") }
@@ -206,6 +250,14 @@ extension CoordinatorState {
         }
         // Wait reasons are derived, not state: kept in memory, shown by STATUS and JOBS.
         for waiting in plan.waiting { waitReasons[waiting.job.name] = waiting.reason.description }
+        // A reservation that moved to other chips or another job frees or holds back chips for the
+        // jobs behind it. (Its start alone is not compared: it follows the clock while it waits on
+        // attempts being stopped, and would make every pass look new.)
+        let reserved = plan.reservation.map { ReservedChips(job: $0.job, assignments: $0.assignments) }
+        if reserved != lastReservation {
+            jobs.everythingChanged()
+            lastReservation = reserved
+        }
         for record in changed.values where record.state != .queued { waitReasons[record.id] = nil }
         let before = jobs.subset(Array(changed.keys))
         for record in changed.values { jobs[record.id] = record }

@@ -5,6 +5,12 @@ import SchedSpec
 import SchedStore
 import Wire
 
+/// Which job the last pass reserved chips for, and which chips.
+struct ReservedChips: Equatable {
+    var job: JobID
+    var assignments: [NodeAssignment]
+}
+
 /// A node as the coordinator knows it: its inventory, and the agent session that speaks for it.
 struct NodeEntry {
     var node: Node
@@ -33,8 +39,8 @@ actor CoordinatorState {
     /// Stored records set aside at load (kept in the store's quarantine table).
     var quarantined: [QuarantinedRecord] = []
 
-    var jobs: [String: JobRecord] = [:]
-    var jobOrder: [String] = []
+    /// Every job, with its indexes (submission order, what holds chips, the waiting queue).
+    var jobs: JobTable
     var nodes: [NodeID: NodeEntry] = [:]
     var nextSeq = 1
     /// Publishes committed events in sequence order.
@@ -50,8 +56,14 @@ actor CoordinatorState {
         didSet { if dirty { wake.yield() } }
     }
     let wake: AsyncStream<Void>.Continuation
-    /// Why each queued job waits, from the last cycle that considered it.
+    /// Why each queued job waits, from the last pass that searched it.
     var waitReasons: [String: String] = [:]
+    /// What the last pass saw free, and the reservation it made: what changed since decides which
+    /// waiting jobs the next pass searches.
+    var lastFreeChips: FreeChips?
+    var lastReservation: ReservedChips?
+    var fleetWasSettled = false
+    var lastFullRefresh: Double = 0
     /// Gang attempts: nodes that reported completion.
     var completedNodes: [String: Set<NodeID>] = [:]
     /// When each chip model last failed an attempt, since this coordinator started: a job returns
@@ -95,6 +107,8 @@ actor CoordinatorState {
         self.logger = logger
         self.clock = clock
         self.gate = ConnectionGate(maximumUnauthenticated: configuration.maximumUnauthenticated)
+        jobs = JobTable(
+            catalog: configuration.catalog, headDepth: configuration.passHead, passLimit: configuration.passLimit)
         startedAt = clock()
     }
 
@@ -105,7 +119,6 @@ actor CoordinatorState {
         let now = clock()
         for record in stored.jobs {
             jobs[record.id] = record
-            jobOrder.append(record.id)
             if let number = Int(record.id.split(separator: "-").last ?? ""), record.id.hasPrefix("job-") {
                 nextJobNumber = max(nextJobNumber, number + 1)
             }
@@ -226,7 +239,10 @@ actor CoordinatorState {
 
     // MARK: Client requests
 
-    func submit(_ request: Submit) async throws(ErrorReply) -> SubmitReply {
+    /// Parses the job off the actor (a parse per submission must not hold up every session and the
+    /// scheduler), then admits it: an id, the record, its event, one group commit, the reply. No
+    /// scheduling pass is waited for; the loop picks the job up after.
+    nonisolated func submit(_ request: Submit) async throws(ErrorReply) -> SubmitReply {
         let definition: JobDefinition
         do {
             definition = try JobFile.parseDefinition(
@@ -235,6 +251,10 @@ actor CoordinatorState {
             let code: ErrorReply.Code = error.message.contains("unknown chip model") ? .unknownChip : .invalidSpec
             throw ErrorReply(code, error.description)
         }
+        return try await admit(definition, user: request.user)
+    }
+
+    func admit(_ definition: JobDefinition, user: String?) async throws(ErrorReply) -> SubmitReply {
         var job = definition.job
         if job.id.name.isEmpty {
             while jobs["job-\(nextJobNumber)"] != nil { nextJobNumber += 1 }
@@ -245,9 +265,9 @@ actor CoordinatorState {
             throw ErrorReply(
                 .conflict, "job \(job.id) already exists (\(jobs[job.id.name]!.state.rawValue)); choose another id")
         }
-        let record = JobRecord(job: job, run: definition.run)
+        var record = JobRecord(job: job, run: definition.run)
+        record.user = user
         jobs[record.id] = record
-        jobOrder.append(record.id)
         let tiers = job.effectiveTiers.map(\.name).joined(separator: " > ")
         let shape = job.shape(onTier: 0)
         let event = makeEvent(
@@ -258,8 +278,7 @@ actor CoordinatorState {
         do {
             try await persist([record], [event])
         } catch {
-            jobs.removeValue(forKey: record.id)
-            jobOrder.removeAll { $0 == record.id }
+            jobs[record.id] = nil
             throw ErrorReply(.unavailable, "the submission was not stored: \(error)")
         }
         dirty = true
@@ -268,14 +287,22 @@ actor CoordinatorState {
 
     func record(_ id: String) throws(ErrorReply) -> JobRecord {
         guard var record = jobs[id] else {
-            let close = jobOrder.filter { $0.hasPrefix(String(id.prefix(3))) }.suffix(3)
+            let close = jobs.order.filter { $0.hasPrefix(String(id.prefix(3))) }.suffix(3)
             let hint = close.isEmpty ? "" : "; recent jobs like it: \(close.joined(separator: ", "))"
             throw ErrorReply(.unknownJob, "no job '\(id)'\(hint)")
         }
-        if record.state == .queued, let reason = waitReasons[id] { record.reason = reason }
+        if record.state == .queued { record.reason = waitReason(of: id) }
         return record
     }
 
+    /// Why a queued job waits: from the last pass that searched it, or that none has yet.
+    func waitReason(of id: String) -> String {
+        waitReasons[id]
+            ?? "not searched yet: each scheduling pass searches at most \(configuration.passLimit) of the "
+            + "\(jobs.waiting.count) waiting jobs, the first \(configuration.passHead) and what changed first"
+    }
+
+    /// A page of jobs in submission order, filtered by state, queue and user, after a job or an offset.
     func list(_ query: JobsQuery) throws(ErrorReply) -> [JobRecord] {
         let wanted = Set(query.states)
         for state in wanted where JobRecord.State(rawValue: state) == nil {
@@ -283,20 +310,41 @@ actor CoordinatorState {
                 .malformed,
                 "unknown state '\(state)'; states: \(JobRecord.State.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let matching = jobOrder.lazy.compactMap { self.jobs[$0] }.filter {
-            wanted.isEmpty || wanted.contains($0.state.rawValue)
+        var start = 0
+        if let after = query.after {
+            guard let position = jobs.position(after: after) else {
+                throw ErrorReply(.unknownJob, "no job '\(after)' to list after (it may have been forgotten)")
+            }
+            start = position
         }
-        let page = matching.dropFirst(query.offset ?? 0).prefix(query.limit ?? JobsQuery.maximumLimit)
+        func matches(_ record: JobRecord) -> Bool {
+            (wanted.isEmpty || wanted.contains(record.state.rawValue))
+                && (query.queue == nil || record.job.queue == query.queue)
+                && (query.user == nil || record.user == query.user)
+        }
+        let limit = query.limit ?? JobsQuery.maximumLimit
+        let offset = query.offset ?? 0
+        let page: [JobRecord]
+        if !wanted.isEmpty && wanted.isSubset(of: ["placed", "running"]) {
+            // What holds chips is indexed: no walk through a deep queue to find it.
+            let floor = start
+            page = Array(
+                jobs.activeRecords.filter { matches($0) && (jobs.position(after: $0.id) ?? 0) > floor }
+                    .dropFirst(offset).prefix(limit))
+        } else {
+            page = Array(
+                jobs.order[start...].lazy.compactMap { self.jobs[$0] }.filter(matches).dropFirst(offset).prefix(limit))
+        }
         return page.map {
             var record = $0
-            if record.state == .queued, let reason = waitReasons[record.id] { record.reason = reason }
+            if record.state == .queued { record.reason = waitReason(of: record.id) }
             return record
         }
     }
 
     func health() -> HealthReport {
-        var byState = Dictionary(uniqueKeysWithValues: JobRecord.State.allCases.map { ($0.rawValue, 0) })
-        for record in jobs.values { byState[record.state.rawValue, default: 0] += 1 }
+        let byState = Dictionary(
+            uniqueKeysWithValues: JobRecord.State.allCases.map { ($0.rawValue, jobs.countByState[$0] ?? 0) })
         let counts = gate.snapshot
         return HealthReport(
             uptimeSeconds: Date().timeIntervalSince1970 - startedAtWall, jobs: byState,
@@ -308,7 +356,7 @@ actor CoordinatorState {
 
     func nodeStatuses() -> [NodeStatus] {
         var holders: [NodeID: [String: String]] = [:]
-        for record in jobs.values where record.state == .placed || record.state == .running {
+        for record in jobs.activeRecords {
             for assignment in record.placement?.assignments ?? [] {
                 for chip in assignment.chips { holders[assignment.node, default: [:]][String(chip)] = record.id }
             }
@@ -370,14 +418,5 @@ actor CoordinatorState {
             if writer.send(.kill(KillOrder(job: record.id, attempt: record.attempt, reason: reason))) { sent = true }
         }
         return sent
-    }
-}
-
-extension Dictionary where Key == String, Value == JobRecord {
-    /// The records of these ids that exist now: what `persist(_:_:before:)` restores on a failure.
-    func subset(_ ids: [String]) -> [String: JobRecord] {
-        var result: [String: JobRecord] = [:]
-        for id in ids { result[id] = self[id] }
-        return result
     }
 }

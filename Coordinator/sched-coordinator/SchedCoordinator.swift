@@ -69,6 +69,19 @@ struct SchedCoordinator: AsyncParsableCommand {
     var keepFinished = 30.0 * 86400
 
     @Option(
+        name: .customLong("pass-limit"),
+        help: """
+            Most waiting jobs one scheduling pass searches (like Slurm's default_queue_depth); what is due \
+            beyond it is searched by the next passes.
+            """)
+    var passLimit = 1_000
+
+    @Option(
+        name: .customLong("pass-head"),
+        help: "The first waiting jobs in priority order that every pass searches, changed or not.")
+    var passHead = 100
+
+    @Option(
         name: .customLong("handshake-timeout"),
         help: "Seconds a new connection has to open its session (HELLO, AUTH) before it is closed.")
     var handshakeTimeout = 10.0
@@ -98,6 +111,8 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(registrationGrace, "--registration-grace", 0...86_400, unit: " seconds")
         try FlagRange.check(chipRecovery, "--chip-recovery", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
+        try FlagRange.check(passLimit, "--pass-limit", 1...1_000_000)
+        try FlagRange.check(passHead, "--pass-head", 1...passLimit)
         try FlagRange.check(handshakeTimeout, "--handshake-timeout", 0.1...3600, unit: " seconds")
         try FlagRange.check(clientIdleTimeout, "--client-idle-timeout", 1...86_400 * 7, unit: " seconds")
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -117,7 +132,8 @@ struct SchedCoordinator: AsyncParsableCommand {
                 catalog: try Defaults.catalog(path: catalog, overrides: catalogOverrides),
                 maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout, timeScale: timeScale,
                 registrationGrace: registrationGrace, handshakeTimeout: handshakeTimeout,
-                clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished)
+                clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished,
+                passLimit: passLimit, passHead: passHead)
             try await Coordinator.run(
                 configuration, logger: logger,
                 alongside: stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? [])

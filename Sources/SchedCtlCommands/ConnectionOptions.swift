@@ -66,8 +66,13 @@ public struct ConnectionOptions: ParsableArguments {
 }
 
 func fail(_ message: String) -> Never {
-    try? FileHandle.standardError.write(contentsOf: Data(("schedctl: " + message + "\n").utf8))
+    printError(message)
     exit(1)
+}
+
+/// One line on stderr, after `schedctl: `.
+func printError(_ message: String) {
+    try? FileHandle.standardError.write(contentsOf: Data(("schedctl: " + message + "\n").utf8))
 }
 
 func printLine(_ text: String) {

@@ -5,28 +5,49 @@ import SchedCore
 import Wire
 
 struct JobsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "List jobs.")
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "List jobs, oldest first, a page at a time.",
+        discussion: """
+            Prints at most --limit jobs (a deep queue holds hundreds of thousands); when more match, says how \
+            to get the next page (--after the last job shown). --limit 0 prints every match.
+            """)
 
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Only jobs in this state (queued, placed, running, completed, failed, cancelled); repeatable.")
     var state: [String] = []
+    @Option(help: "Only jobs of this queue.") var queue: String?
+    @Option(help: "Only jobs this user submitted.") var user: String?
+    @Option(help: "Only jobs submitted after this one (the last job of the previous page).") var after: String?
+    @Option(help: "Jobs to print at most; 0: all.") var limit = 1_000
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        try FlagRange.check(limit, "--limit", 0...100_000_000)
+    }
+
     func run() async throws {
-        // Page by page (the coordinator answers at most JobsQuery.maximumLimit a request).
+        // Page by page (the coordinator answers at most JobsQuery.maximumLimit a request), one more
+        // than asked to know whether there are more.
+        let wanted = limit == 0 ? Int.max : limit + 1
         let jobs = try await connection.withSession { session in
             var all: [JobRecord] = []
-            while true {
+            var cursor = after
+            while all.count < wanted {
+                let size = min(JobsQuery.maximumLimit, wanted - all.count)
                 let page = try await session.request(
-                    .jobs(JobsQuery(states: state, offset: all.count, limit: JobsQuery.maximumLimit)),
+                    .jobs(JobsQuery(states: state, limit: size, queue: queue, user: user, after: cursor)),
                     as: [JobRecord].self)
                 all += page
-                if page.count < JobsQuery.maximumLimit { return all }
+                guard page.count == size, let last = page.last else { break }
+                cursor = last.id
             }
+            return all
         }
-        if json { return printLine(WireCodec.json(jobs)) }
-        var table = Table(header: ["JOB", "STATE", "KIND", "SHAPE", "TIER", "ATTEMPT", "WHERE / WHY"])
-        for record in jobs {
+        let shown = limit == 0 ? jobs : Array(jobs.prefix(limit))
+        let more = jobs.count > shown.count
+        if json { return printLine(WireCodec.json(shown)) }
+        var table = Table(header: ["JOB", "STATE", "KIND", "SHAPE", "TIER", "ATTEMPT", "USER", "WHERE / WHY"])
+        for record in shown {
             let shape = record.job.shape(onTier: record.ladder.tier)
             let whereOrWhy =
                 record.placement.map { placement in
@@ -35,11 +56,20 @@ struct JobsCommand: AsyncParsableCommand {
             table.rows.append([
                 record.id, record.state.rawValue, record.job.kind.rawValue, "\(shape.nodes)x\(shape.chipsPerNode)",
                 "\(record.ladder.tier + 1):\(record.job.tier(at: record.ladder.tier).name)", String(record.attempt),
-                whereOrWhy,
+                record.user ?? "-", whereOrWhy,
             ])
         }
         printLine(table.render())
+        if more, let last = shown.last {
+            printError("more jobs match: --after \(last.id) for the next \(limit), --limit 0 for all")
+        }
     }
+}
+
+/// The caller's login name, sent with submissions (the coordinator shows and filters on it).
+func loginName() -> String? {
+    if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+    return ProcessInfo.processInfo.environment["USER"]
 }
 
 struct StatusCommand: AsyncParsableCommand {

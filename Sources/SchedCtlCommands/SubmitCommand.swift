@@ -75,9 +75,9 @@ struct SubmitCommand: AsyncParsableCommand {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
                 fail("cannot read \(file): check the path")
             }
-            submit = Submit(spec: text, file: file)
+            submit = Submit(spec: text, file: file, user: loginName())
         } else {
-            submit = Submit(spec: specFromFlags(), file: "flags")
+            submit = Submit(spec: specFromFlags(), file: "flags", user: loginName())
         }
         let reply = try await connection.withSession { session in
             try await session.request(.submit(submit), as: SubmitReply.self)

@@ -35,6 +35,8 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var lastExit: String?
     /// The first node of each attempt, by attempt number: where its output is kept.
     public var attemptNodes: [String: String]?
+    /// Who submitted it, as their client said.
+    public var user: String?
 
     public init(job: Job, run: RunSpec) {
         self.job = job

@@ -29,6 +29,16 @@ struct FieldCheck {
         problem = "'\(field)' holds at most \(maximum) entries, got \(count)"
     }
 
+    /// A short name (a user, a queue, a job id): at most 128 characters, none of them control characters.
+    mutating func name(_ value: String, _ field: String) {
+        guard problem == nil else { return }
+        if value.count > 128 {
+            problem = "'\(field)' holds at most 128 characters, got \(value.count)"
+        } else if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            problem = "'\(field)' may not hold control characters"
+        }
+    }
+
     mutating func require(_ condition: Bool, _ message: @autoclosure () -> String) {
         guard problem == nil, !condition else { return }
         problem = message()
@@ -173,12 +183,23 @@ extension WatchRequest: WireChecked {
     }
 }
 
+extension Submit: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        if let user { check.name(user, "user") }
+        return check.problem
+    }
+}
+
 extension JobsQuery: WireChecked {
     func problem() -> String? {
         var check = FieldCheck()
         check.count(states.count, "states", atMost: JobRecord.State.allCases.count)
         if let offset { check.int(offset, "offset", 0...Int.max / 2) }
         if let limit { check.int(limit, "limit", 1...JobsQuery.maximumLimit) }
+        for (value, field) in [(queue, "queue"), (user, "user"), (after, "after")] {
+            if let value { check.name(value, field) }
+        }
         return check.problem
     }
 }

@@ -310,15 +310,19 @@ public struct OutputChunk: Codable, Equatable, Sendable {
 public struct Submit: Codable, Equatable, Sendable {
     public var spec: String
     public var file: String
-    public init(spec: String, file: String = "submission") {
+    /// Who submits, as the client says (its login name): shown and filtered on, not yet verified.
+    public var user: String?
+    public init(spec: String, file: String = "submission", user: String? = nil) {
         self.spec = spec
         self.file = file
+        self.user = user
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         spec = try container.decode(String.self, forKey: .spec)
         file = try container.decodeIfPresent(String.self, forKey: .file) ?? "submission"
+        user = try container.decodeIfPresent(String.self, forKey: .user)
     }
 }
 
@@ -343,10 +347,22 @@ public struct JobsQuery: Codable, Equatable, Sendable {
     public var offset: Int?
     /// At most this many (default and ceiling: `maximumLimit`).
     public var limit: Int?
-    public init(states: [String] = [], offset: Int? = nil, limit: Int? = nil) {
+    /// Only jobs of this queue, of this user.
+    public var queue: String?
+    public var user: String?
+    /// Only jobs submitted after this one (the last of the previous page): pages that stay cheap
+    /// however deep the list, and stay right while jobs come and go.
+    public var after: String?
+    public init(
+        states: [String] = [], offset: Int? = nil, limit: Int? = nil, queue: String? = nil, user: String? = nil,
+        after: String? = nil
+    ) {
         self.states = states
         self.offset = offset
         self.limit = limit
+        self.queue = queue
+        self.user = user
+        self.after = after
     }
 }
 

@@ -1,0 +1,134 @@
+import SchedCore
+import Wire
+
+/// Every job the coordinator knows, with the indexes that keep a deep queue cheap: submission order
+/// (for listing), the jobs holding chips (for the snapshot), counts by state (for `HEALTH`), and the
+/// waiting queue between passes (`WaitingQueue`). Writing a record through the subscript keeps
+/// every index in step, so no caller can forget one.
+struct JobTable {
+    private(set) var records: [String: JobRecord] = [:]
+    /// Submission order; ids leave only when a job is forgotten (retention) or its submission failed.
+    private(set) var order: [String] = []
+    private var sequence: [String: Int] = [:]
+    private var nextSequence = 0
+    /// Placed or running: what holds chips.
+    private(set) var active: Set<String> = []
+    private(set) var countByState: [JobRecord.State: Int] = [:]
+    private(set) var waiting: WaitingQueue
+    let catalog: ChipCatalog
+    private var modelSets: [ChipTier: ModelSet] = [:]
+
+    init(catalog: ChipCatalog, headDepth: Int, passLimit: Int) {
+        self.catalog = catalog
+        waiting = WaitingQueue(headDepth: headDepth, passLimit: passLimit)
+    }
+
+    var count: Int { records.count }
+    var values: Dictionary<String, JobRecord>.Values { records.values }
+
+    subscript(id: String) -> JobRecord? {
+        get { records[id] }
+        set {
+            let old = records[id]
+            if newValue != nil && old == nil {
+                order.append(id)
+                sequence[id] = nextSequence
+                nextSequence += 1
+            }
+            records[id] = newValue
+            if let old { countByState[old.state, default: 0] -= 1 }
+            if let newValue { countByState[newValue.state, default: 0] += 1 }
+            if let newValue, newValue.state == .placed || newValue.state == .running {
+                active.insert(id)
+            } else {
+                active.remove(id)
+            }
+            reindexWaiting(old: old, new: newValue)
+            if newValue == nil, let position = sequence.removeValue(forKey: id) {
+                order.remove(at: order.partitioningIndex { (sequence[$0] ?? Int.max) >= position })
+            }
+        }
+    }
+
+    /// Forgets many jobs at once (retention): one pass over the order, not one per job.
+    mutating func remove(_ ids: Set<String>) {
+        for id in ids {
+            guard let old = records.removeValue(forKey: id) else { continue }
+            countByState[old.state, default: 0] -= 1
+            active.remove(id)
+            reindexWaiting(old: old, new: nil)
+            sequence[id] = nil
+        }
+        order.removeAll { ids.contains($0) }
+    }
+
+    /// The records of these ids that exist now: what `persist(_:_:before:)` restores on a failure.
+    func subset(_ ids: [String]) -> [String: JobRecord] {
+        var result: [String: JobRecord] = [:]
+        for id in ids { result[id] = records[id] }
+        return result
+    }
+
+    /// The jobs holding chips, in submission order (the snapshot gives a chip claimed twice to the first).
+    var activeRecords: [JobRecord] {
+        active.compactMap { id in records[id].map { (sequence[id] ?? Int.max, $0) } }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// Where `id` is in submission order, for listing after it.
+    func position(after id: String) -> Int? {
+        guard let number = sequence[id] else { return nil }
+        return order.partitioningIndex { (sequence[$0] ?? Int.max) > number }
+    }
+
+    // MARK: The waiting queue
+
+    /// The next pass's jobs (see `WaitingQueue.selectPass`).
+    mutating func selectPass(now: Seconds) -> [JobID]? { waiting.selectPass(now: now) }
+    mutating func capacityChanged(models: Set<ChipModelID>) { waiting.capacityChanged(models: models) }
+    mutating func everythingChanged() { waiting.everythingChanged() }
+
+    /// A queued job to search again at the next pass (a preemptor whose victims have stopped).
+    mutating func searchAgain(_ id: String) {
+        guard let record = records[id], record.state == .queued else { return }
+        waiting.insert(key(record), models: models(record), wakeAt: wakeAt(record))
+    }
+
+    private mutating func reindexWaiting(old: JobRecord?, new: JobRecord?) {
+        let wasQueued = old?.state == .queued
+        guard let new, new.state == .queued else {
+            if wasQueued, let old { waiting.remove(old.job.id) }
+            return
+        }
+        // New to the queue, or its ask changed (a tier, a retry, a restored record): search it again.
+        if !wasQueued || old?.ladder != new.ladder || old?.job != new.job {
+            waiting.insert(key(new), models: models(new), wakeAt: wakeAt(new))
+        }
+    }
+
+    private func key(_ record: JobRecord) -> WaitingQueue.Key {
+        WaitingQueue.Key(priority: record.job.priority, submittedAt: record.job.submittedAt, id: record.job.id)
+    }
+
+    private mutating func models(_ record: JobRecord) -> ModelSet {
+        let tier = record.job.tier(at: record.ladder.tier)
+        if let known = modelSets[tier] { return known }
+        let set = ModelSet(tier: tier, catalog: catalog)
+        modelSets[tier] = set
+        return set
+    }
+
+    /// When the job's own clock may change its search: its wait limit on this tier runs out, or a
+    /// gang may spread over more domains.
+    private func wakeAt(_ record: JobRecord) -> Seconds? {
+        var times: [Seconds] = []
+        if let limit = record.job.fallback.maxWaitPerTier, let since = record.ladder.waitingSince,
+            !record.ladder.isOnLastTier
+        {
+            times.append(since + limit)
+        }
+        if record.job.topology.maxDomains != nil, let wait = record.job.topology.maxDomainsWait {
+            times.append(record.job.submittedAt + wait)
+        }
+        return times.min()
+    }
+}
