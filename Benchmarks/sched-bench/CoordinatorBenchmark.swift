@@ -16,7 +16,8 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             and the jobs stored. Deep: for each of --depths, that many waiting jobs (for chips of a node that \
             is down) and their events are written to the store first; then the coordinator's restart to its \
             first answer, acknowledgements per second with 1 and 16 clients (more waiting jobs), and \
-            submit-to-placement for jobs that fit, with 1,000 simulated nodes connected.
+            submit-to-placement for jobs that fit, with 1,000 simulated nodes connected. With \
+            SCHED_BENCH_COORDINATOR_LOG=FILE the coordinators log there at info level.
             """)
 
     @Option(help: "Directory with the release binaries (default: this executable's).")
@@ -111,6 +112,8 @@ final class Harness: @unchecked Sendable {
     let token = "bench-\(UInt64.random(in: 0...UInt64.max))"
     var processes: [Process] = []
     var endpoint = WireEndpoint(host: "127.0.0.1", port: 0)
+    /// Where the coordinator's log goes (at info level), if anywhere.
+    let coordinatorLog = ProcessInfo.processInfo.environment["SCHED_BENCH_COORDINATOR_LOG"]
 
     init(binaries: String, catalog: String) {
         self.binaries = binaries
@@ -141,7 +144,7 @@ final class Harness: @unchecked Sendable {
             "sched-coordinator",
             [
                 "--listen", "127.0.0.1:0", "--data-dir", directory + "/data", "--token-file", directory + "/token",
-                "--catalog", catalog, "--heartbeat-timeout", "60", "--log-level", "error",
+                "--catalog", catalog, "--heartbeat-timeout", "60", "--log-level", coordinatorLog == nil ? "error" : "info",
             ])
     }
 
@@ -151,6 +154,15 @@ final class Harness: @unchecked Sendable {
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        if name == "sched-coordinator", let coordinatorLog {
+            if !FileManager.default.fileExists(atPath: coordinatorLog) {
+                FileManager.default.createFile(atPath: coordinatorLog, contents: nil)
+            }
+            if let log = FileHandle(forWritingAtPath: coordinatorLog) {
+                _ = try? log.seekToEnd()
+                process.standardError = log
+            }
+        }
         try process.run()
         processes.append(process)
     }

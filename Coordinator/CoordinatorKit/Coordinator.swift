@@ -45,6 +45,10 @@ public enum Coordinator {
                         service: SchedulingLoop(
                             state: state, wakeups: wakeups, wake: wake, interval: configuration.scheduleInterval)),
                     .init(service: server),
+                    // Done once every stored job is read: that is not a reason to stop.
+                    .init(
+                        service: StoredJobsLoader(state: state, store: store, logger: logger),
+                        successTerminationBehavior: .ignore),
                 ] + alongside,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

@@ -423,7 +423,7 @@ extension CoordinatorState {
 
     /// `schedctl fallback JOB`: move a job to its next tier now, keeping its checkpoint.
     func operatorFallback(_ request: FallbackRequest) async throws(ErrorReply) -> JobRecord {
-        var record = try record(request.job)
+        var record = try await record(request.job)
         guard !record.state.isFinal else {
             throw ErrorReply(.conflict, "job \(record.id) has ended (\(record.state.rawValue))")
         }

@@ -12,8 +12,8 @@ struct OutputStream {
 extension CoordinatorState {
     /// Asks the agent that ran the attempt for its output. Throws when the job has not run, or the
     /// node is not connected now.
-    func openOutput(_ request: OutputRequest) throws(ErrorReply) -> OutputStream {
-        let record = try record(request.job)
+    func openOutput(_ request: OutputRequest) async throws(ErrorReply) -> OutputStream {
+        let record = try await record(request.job)
         guard record.attempt > 0 else {
             throw ErrorReply(.conflict, "job \(record.id) has not started yet (\(record.state.rawValue)): no output")
         }

@@ -9,7 +9,7 @@ extension CoordinatorState {
     /// `status` and `watch` replays; `placement-log.jsonl` keeps every line.
     func pruneFinished() async {
         let keep = configuration.keepFinished
-        guard keep > 0 else { return }
+        guard keep > 0, !loading else { return }
         let cutoff = clock() - keep
         let expired = jobs.order.filter { id in
             guard let record = jobs[id], record.state.isFinal else { return false }

@@ -13,7 +13,7 @@ extension CoordinatorState {
 
     /// Every waiting job is searched again this often (within the pass limit), whatever changed: a
     /// safety net for rules that depend on time alone.
-    static let fullRefreshInterval: Double = 60
+    static let fullRefreshInterval: Double = 300
 
     /// The snapshot and the jobs a pass searches, or nil when no waiting job is due: new or changed
     /// jobs, jobs whose chips may have become free since they were last searched, jobs whose wait
@@ -25,7 +25,8 @@ extension CoordinatorState {
         reservedFor = reservedFor.filter { nominated[$0.key] != nil }
         for id in wasNominated.subtracting(nominated.keys).sorted() { jobs.searchAgain(id) }
         dirty = false
-        guard jobs.waiting.count > 0 else {
+        // Right after a start the queue is not all read yet: planning part of it would break its order.
+        guard !loading, jobs.waiting.count > 0 else {
             lastFreeChips = nil
             return nil
         }
@@ -249,7 +250,8 @@ extension CoordinatorState {
             changed[record.id] = record
         }
         // Wait reasons are derived, not state: kept in memory, shown by STATUS and JOBS.
-        for waiting in plan.waiting { waitReasons[waiting.job.name] = waiting.reason.description }
+        // Kept as values, told as sentences when read: a pass of a thousand alike jobs formats nothing.
+        for waiting in plan.waiting { waitReasons[waiting.job.name] = waiting.reason }
         // A reservation that moved to other chips or another job frees or holds back chips for the
         // jobs behind it. (Its start alone is not compared: it follows the clock while it waits on
         // attempts being stopped, and would make every pass look new.)

@@ -38,6 +38,10 @@ actor CoordinatorState {
     let startedAtWall = Date().timeIntervalSince1970
     /// Stored records set aside at load (kept in the store's quarantine table).
     var quarantined: [QuarantinedRecord] = []
+    /// Stored jobs whose records are not read yet (a start reads them after it begins to answer), with
+    /// their stored state; scheduling waits until none is left.
+    var unloaded: [String: JobRecord.State] = [:]
+    var loading = false
 
     /// Every job, with its indexes (submission order, what holds chips, the waiting queue).
     var jobs: JobTable
@@ -57,7 +61,7 @@ actor CoordinatorState {
     }
     let wake: AsyncStream<Void>.Continuation
     /// Why each queued job waits, from the last pass that searched it.
-    var waitReasons: [String: String] = [:]
+    var waitReasons: [String: WaitReason] = [:]
     /// What the last pass saw free, and the reservation it made: what changed since decides which
     /// waiting jobs the next pass searches.
     var lastFreeChips: FreeChips?
@@ -112,17 +116,27 @@ actor CoordinatorState {
         startedAt = clock()
     }
 
-    /// Reloads every job and the recent events. Nodes that held running jobs come back as
-    /// disconnected; if their agents do not return within the heartbeat timeout they are lost.
+    /// Reads back what serving needs: every job's id, state and place in the order, the records of
+    /// the jobs holding chips, the recent events and the fleet. The other records follow page by page
+    /// (`loadPage`, driven by `StoredJobsLoader`) while the coordinator already answers; nothing is
+    /// scheduled until they are all in. Nodes that held running jobs come back as disconnected; if
+    /// their agents do not return within the heartbeat timeout they are lost.
     func load() async throws {
-        let stored = try await store.load(recentEvents: Self.recentEventLimit)
+        let started = ContinuousClock.now
+        let stored = try await store.load(recentEvents: Self.eventsReadAtStart)
         let now = clock()
-        for record in stored.jobs {
-            jobs[record.id] = record
-            if let number = Int(record.id.split(separator: "-").last ?? ""), record.id.hasPrefix("job-") {
+        jobs.prepareOrder(stored.jobStubs.map(\.id))
+        for stub in stored.jobStubs {
+            unloaded[stub.id] = JobRecord.State(rawValue: stub.state) ?? .queued
+            if let number = Int(stub.id.split(separator: "-").last ?? ""), stub.id.hasPrefix("job-") {
                 nextJobNumber = max(nextJobNumber, number + 1)
             }
         }
+        for record in stored.jobs {
+            jobs[record.id] = record
+            unloaded[record.id] = nil
+        }
+        loading = !unloaded.isEmpty
         // The fleet as it last registered: down until each agent registers again, and lost (but still
         // counted, so that jobs wait for it) if it does not come back within the heartbeat timeout.
         for node in stored.nodes { nodes[node.id] = NodeEntry(node: node, lastHeartbeat: now) }
@@ -136,7 +150,10 @@ actor CoordinatorState {
         sequencer = EventSequencer(next: nextSeq)
         quarantined = stored.quarantined
         logger.info(
-            "reloaded \(stored.jobs.count) jobs, \(stored.nodes.count) nodes and \(stored.lastEventSeq) events")
+            """
+            found \(stored.jobStubs.count) jobs (\(stored.jobs.count) holding chips read now), \(stored.nodes.count) \
+            nodes and \(stored.lastEventSeq) events in \(Self.milliseconds(ContinuousClock.now - started)) ms
+            """)
         for record in stored.quarantined {
             logger.error(
                 """
@@ -144,6 +161,58 @@ actor CoordinatorState {
                 it is kept in the quarantine table of coordinator.sqlite (schedctl health lists it)
                 """)
         }
+    }
+
+    /// Events read at start for `WATCH` replays from memory; older ones are read from the store.
+    static let eventsReadAtStart = 1_000
+
+    /// Adds a page of records read after the start (`StoredJobsLoader`); a job read on demand or
+    /// changed meanwhile is kept as it is. Returns whether records are still to be read.
+    func loadPage(_ page: StoredJobPage) -> Bool {
+        for record in page.records where unloaded[record.id] != nil && jobs[record.id] == nil {
+            jobs[record.id] = record
+            unloaded[record.id] = nil
+        }
+        for record in page.quarantined {
+            unloaded[record.key] = nil
+            jobs.forget(record.key)
+            quarantined.append(record)
+            logger.error(
+                """
+                stored job \(record.key) is set aside (quarantined), not loaded: \(record.reason); it is kept in \
+                the quarantine table of coordinator.sqlite (schedctl health lists it)
+                """)
+        }
+        if page.last == nil {
+            // The store has no more rows: anything still unread was deleted meanwhile.
+            for id in unloaded.keys { jobs.forget(id) }
+            unloaded = [:]
+        }
+        if unloaded.isEmpty && loading {
+            loading = false
+            dirty = true
+            logger.info("every stored job is read: scheduling starts")
+        }
+        return loading
+    }
+
+    /// A job not read yet, read now (a request about it came first).
+    func readNow(_ id: String) async {
+        guard unloaded[id] != nil, jobs[id] == nil else { return }
+        let record: JobRecord?
+        do {
+            record = try await store.job(id)
+        } catch {
+            logger.error("cannot read job \(id) from the store: \(error)")
+            return
+        }
+        guard let record, unloaded[id] != nil, jobs[id] == nil else { return }
+        jobs[id] = record
+        unloaded[id] = nil
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
     // MARK: Events
@@ -257,13 +326,12 @@ actor CoordinatorState {
     func admit(_ definition: JobDefinition, user: String?) async throws(ErrorReply) -> SubmitReply {
         var job = definition.job
         if job.id.name.isEmpty {
-            while jobs["job-\(nextJobNumber)"] != nil { nextJobNumber += 1 }
+            while jobs["job-\(nextJobNumber)"] != nil || unloaded["job-\(nextJobNumber)"] != nil { nextJobNumber += 1 }
             job.id = JobID("job-\(nextJobNumber)")
             nextJobNumber += 1
         }
-        guard jobs[job.id.name] == nil else {
-            throw ErrorReply(
-                .conflict, "job \(job.id) already exists (\(jobs[job.id.name]!.state.rawValue)); choose another id")
+        if let existing = jobs[job.id.name]?.state ?? unloaded[job.id.name] {
+            throw ErrorReply(.conflict, "job \(job.id) already exists (\(existing.rawValue)); choose another id")
         }
         var record = JobRecord(job: job, run: definition.run)
         record.user = user
@@ -285,7 +353,8 @@ actor CoordinatorState {
         return SubmitReply(job: record.id, state: record.state)
     }
 
-    func record(_ id: String) throws(ErrorReply) -> JobRecord {
+    func record(_ id: String) async throws(ErrorReply) -> JobRecord {
+        if jobs[id] == nil && unloaded[id] != nil { await readNow(id) }
         guard var record = jobs[id] else {
             let close = jobs.order.filter { $0.hasPrefix(String(id.prefix(3))) }.suffix(3)
             let hint = close.isEmpty ? "" : "; recent jobs like it: \(close.joined(separator: ", "))"
@@ -297,13 +366,15 @@ actor CoordinatorState {
 
     /// Why a queued job waits: from the last pass that searched it, or that none has yet.
     func waitReason(of id: String) -> String {
-        waitReasons[id]
+        waitReasons[id]?.description
             ?? "not searched yet: each scheduling pass searches at most \(configuration.passLimit) of the "
             + "\(jobs.waiting.count) waiting jobs, the first \(configuration.passHead) and what changed first"
     }
 
     /// A page of jobs in submission order, filtered by state, queue and user, after a job or an offset.
-    func list(_ query: JobsQuery) throws(ErrorReply) -> [JobRecord] {
+    func list(_ query: JobsQuery) async throws(ErrorReply) -> [JobRecord] {
+        // A list in order needs every record: right after a start it waits until they are read.
+        while loading { try? await Task.sleep(for: .milliseconds(20)) }
         let wanted = Set(query.states)
         for state in wanted where JobRecord.State(rawValue: state) == nil {
             throw ErrorReply(
@@ -343,15 +414,16 @@ actor CoordinatorState {
     }
 
     func health() -> HealthReport {
-        let byState = Dictionary(
+        var byState = Dictionary(
             uniqueKeysWithValues: JobRecord.State.allCases.map { ($0.rawValue, jobs.countByState[$0] ?? 0) })
+        for state in unloaded.values { byState[state.rawValue, default: 0] += 1 }
         let counts = gate.snapshot
         return HealthReport(
             uptimeSeconds: Date().timeIntervalSince1970 - startedAtWall, jobs: byState,
             nodesConnected: nodes.values.filter(\.connected).count,
             nodesDisconnected: nodes.values.filter { !$0.connected }.count, connections: counts.open,
             unauthenticatedConnections: counts.unauthenticated, authFailures: counts.authFailures,
-            quarantined: quarantined)
+            quarantined: quarantined, jobsToRead: loading ? unloaded.count : nil)
     }
 
     func nodeStatuses() -> [NodeStatus] {
@@ -369,7 +441,7 @@ actor CoordinatorState {
     }
 
     func logs(job: String) async throws(ErrorReply) -> [PlacementEvent] {
-        _ = try record(job)
+        _ = try await record(job)
         do {
             return try await store.events(job: job, limit: 10_000)
         } catch {
@@ -378,7 +450,7 @@ actor CoordinatorState {
     }
 
     func cancel(_ id: String) async throws(ErrorReply) -> JobRecord {
-        var record = try record(id)
+        var record = try await record(id)
         guard !record.state.isFinal else { return record }
         let before = [id: jobs[id]!]
         var events: [PlacementEvent] = []

@@ -30,7 +30,7 @@ struct JobTable {
         get { records[id] }
         set {
             let old = records[id]
-            if newValue != nil && old == nil {
+            if newValue != nil && sequence[id] == nil {
                 order.append(id)
                 sequence[id] = nextSequence
                 nextSequence += 1
@@ -48,6 +48,19 @@ struct JobTable {
                 order.remove(at: order.partitioningIndex { (sequence[$0] ?? Int.max) >= position })
             }
         }
+    }
+
+    /// The stored jobs' places in submission order, before their records are read.
+    mutating func prepareOrder(_ ids: [String]) {
+        order = ids
+        sequence = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        nextSequence = ids.count
+    }
+
+    /// Drops an id that has no record and never will (its stored row was set aside or is gone).
+    mutating func forget(_ id: String) {
+        guard records[id] == nil, let position = sequence.removeValue(forKey: id) else { return }
+        order.remove(at: order.partitioningIndex { (sequence[$0] ?? Int.max) >= position })
     }
 
     /// Forgets many jobs at once (retention): one pass over the order, not one per job.

@@ -1,3 +1,4 @@
+import Logging
 import SchedStore
 import ServiceLifecycle
 
@@ -42,5 +43,38 @@ struct CommitterService: Service {
         try? await gracefulShutdown()
         await committer.stop()
         await writer
+    }
+}
+
+/// Reads the stored job records a start left for later, page by page, while the coordinator already
+/// answers; scheduling begins once the last page is in. Ends when done (or at shutdown).
+struct StoredJobsLoader: Service {
+    let state: CoordinatorState
+    let store: any JobStore
+    let logger: Logger
+    static let pageSize = 5_000
+
+    func run() async throws {
+        guard await state.loading else { return }
+        let started = ContinuousClock.now
+        var after: StoredJobStub?
+        var pages = 0
+        while !Task.isCancelled {
+            let page: StoredJobPage
+            do {
+                page = try await store.jobs(after: after, limit: Self.pageSize)
+            } catch {
+                logger.error("cannot read stored jobs (retrying in a second): \(error)")
+                try? await Task.sleep(for: .seconds(1))
+                continue
+            }
+            pages += 1
+            let more = await state.loadPage(page)
+            guard more, let last = page.last else { break }
+            after = last
+        }
+        logger.info(
+            "read the stored job records in \(pages) pages, \(CoordinatorState.milliseconds(ContinuousClock.now - started)) ms"
+        )
     }
 }

@@ -44,6 +44,9 @@ struct HealthCommand: AsyncParsableCommand {
                 ["refused tokens", String(report.authFailures)],
                 ["quarantined", String(report.quarantined.count)],
             ]
+            if let toRead = report.jobsToRead {
+                table.rows.append(["starting", "\(toRead) stored job records still to read; scheduling waits for them"])
+            }
             printLine(table.render())
             for record in report.quarantined {
                 printLine("quarantined \(record.kind.rawValue) \(record.key): \(record.reason)")

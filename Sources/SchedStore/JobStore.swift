@@ -29,8 +29,23 @@ public struct StoreChanges: Sendable {
     }
 }
 
-/// Everything a coordinator reloads at start.
+/// A stored job before its record is read: enough to number, order, count and find it.
+public struct StoredJobStub: Sendable, Equatable {
+    public var id: String
+    public var state: String
+    public var submittedAt: Double
+    public init(id: String, state: String, submittedAt: Double) {
+        self.id = id
+        self.state = state
+        self.submittedAt = submittedAt
+    }
+}
+
+/// What a coordinator reads back before it serves; the other job records come page by page after.
 public struct StoredState: Sendable {
+    /// Every stored job, in submission order (submission time, then id).
+    public var jobStubs: [StoredJobStub]
+    /// The records of the jobs that hold chips (placed or running): agents are reconciled against them.
     public var jobs: [JobRecord]
     /// The most recent events (for `WATCH` replay), oldest first.
     public var recentEvents: [PlacementEvent]
@@ -43,10 +58,23 @@ public struct StoredState: Sendable {
     public var quarantined: [QuarantinedRecord] = []
 }
 
+/// A page of job records in submission order, and the stub of the last row read (the next page's
+/// `after`; nil when there was none).
+public struct StoredJobPage: Sendable {
+    public var records: [JobRecord]
+    /// Rows of this page set aside because they could not be read back.
+    public var quarantined: [QuarantinedRecord]
+    public var last: StoredJobStub?
+}
+
 /// Durable state behind a narrow protocol: SQLite by default, an in-memory twin for tests, PostgreSQL
 /// later. `apply` is one transaction; it returns once the changes are durable.
 public protocol JobStore: Sendable {
     func load(recentEvents: Int) async throws -> StoredState
+    /// Up to `limit` job records after `after` (from the first when nil), in submission order.
+    func jobs(after: StoredJobStub?, limit: Int) async throws -> StoredJobPage
+    /// One job's record, read now.
+    func job(_ id: String) async throws -> JobRecord?
     func apply(_ changes: [StoreChanges]) async throws
     func events(after seq: Int, limit: Int) async throws -> [PlacementEvent]
     func events(job: String, limit: Int) async throws -> [PlacementEvent]
@@ -63,8 +91,28 @@ public actor MemoryStore: JobStore {
 
     public func load(recentEvents: Int) async throws -> StoredState {
         StoredState(
-            jobs: order.compactMap { jobs[$0] }, recentEvents: Array(events.suffix(recentEvents)),
-            lastEventSeq: events.last?.seq ?? 0, nodes: nodes.values.sorted { $0.id < $1.id })
+            jobStubs: ordered.map(Self.stub), jobs: ordered.filter { $0.state == .placed || $0.state == .running },
+            recentEvents: Array(events.suffix(recentEvents)), lastEventSeq: events.last?.seq ?? 0,
+            nodes: nodes.values.sorted { $0.id < $1.id })
+    }
+
+    public func jobs(after: StoredJobStub?, limit: Int) async throws -> StoredJobPage {
+        let page = ordered.filter { record in
+            guard let after else { return true }
+            return (record.job.submittedAt, record.id) > (after.submittedAt, after.id)
+        }.prefix(limit)
+        return StoredJobPage(records: Array(page), quarantined: [], last: page.last.map(Self.stub))
+    }
+
+    public func job(_ id: String) async throws -> JobRecord? { jobs[id] }
+
+    /// Submission order, as the SQLite store reads it.
+    private var ordered: [JobRecord] {
+        order.compactMap { jobs[$0] }.sorted { ($0.job.submittedAt, $0.id) < ($1.job.submittedAt, $1.id) }
+    }
+
+    private static func stub(_ record: JobRecord) -> StoredJobStub {
+        StoredJobStub(id: record.id, state: record.state.rawValue, submittedAt: record.job.submittedAt)
     }
 
     public func apply(_ changes: [StoreChanges]) async throws {

@@ -52,71 +52,177 @@ public final class SQLiteStore: JobStore {
                 table.column("record", .text).notNull()
             }
         }
+        migrator.registerMigration("v4-job-order") { db in
+            // A start reads ids, states and order from this index alone, and pages through records in
+            // submission order.
+            try db.create(index: "job_order", on: "job", columns: ["submittedAt", "id", "state"])
+            try db.create(index: "job_state", on: "job", columns: ["state"])
+        }
         return migrator
     }
 
-    /// Reads every job and the recent events back. A row that does not decode, or decodes to values
-    /// no submission may hold, is moved to the `quarantine` table with its reason (in the same
-    /// transaction) and reported; the rest load as usual. Nothing stored can stop a start.
+    /// Reads back what a start needs before it serves: every job's id, state and submission time
+    /// (no record decoded), the records of the jobs that hold chips, the recent events, the fleet and
+    /// the quarantine. The other records are read by `jobs(after:limit:)`, page by page, while the
+    /// coordinator already answers. A row that does not decode, or decodes to values no submission may
+    /// hold, is moved to the `quarantine` table with its reason and reported; nothing stored can stop
+    /// a start.
     public func load(recentEvents: Int) async throws -> StoredState {
-        try await pool.write { db in
-            let now = Date().timeIntervalSince1970
-            var jobs: [JobRecord] = []
-            for row in try Row.fetchAll(db, sql: "SELECT id, record FROM job ORDER BY submittedAt, id") {
-                let id = Self.text(row["id"]) ?? "?"
-                let decoded = Result { try SafeJSON.decode(JobRecord.self, from: Self.text(row["record"]) ?? "") }
-                switch decoded {
-                case .success(let record) where record.id == id && record.problem() == nil:
-                    jobs.append(record)
-                case .success(let record):
-                    let reason =
-                        record.id == id ? record.problem()! : "the record is of job '\(record.id)', not '\(id)'"
-                    try Self.quarantine(db, .job, id, row["record"], reason: reason, at: now)
-                    try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])
-                case .failure(let error):
-                    try Self.quarantine(db, .job, id, row["record"], reason: "unreadable: \(error)", at: now)
-                    try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])
+        let (stubs, activeRows, eventRows, nodeRows, last) = try await pool.read { db in
+            let stubs = try Row.fetchAll(db, sql: "SELECT id, state, submittedAt FROM job ORDER BY submittedAt, id")
+                .map { row in
+                    StoredJobStub(
+                        id: Self.text(row["id"]) ?? "?", state: Self.text(row["state"]) ?? "",
+                        submittedAt: row["submittedAt"] ?? 0)
                 }
-            }
-            var events: [PlacementEvent] = []
-            let rows = try Row.fetchAll(
+            let active = try Row.fetchAll(
+                db,
+                sql: "SELECT id, record FROM job WHERE state IN ('placed', 'running') ORDER BY submittedAt, id"
+            ).map { (Self.text($0["id"]) ?? "?", $0["record"] as DatabaseValue) }
+            let events = try Row.fetchAll(
                 db,
                 sql: "SELECT seq, record FROM (SELECT seq, record FROM event ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-                arguments: [recentEvents])
-            for row in rows {
-                let seq: Int64 = row["seq"]
-                do {
-                    events.append(try SafeJSON.decode(PlacementEvent.self, from: Self.text(row["record"]) ?? ""))
-                } catch {
-                    try Self.quarantine(db, .event, String(seq), row["record"], reason: "unreadable: \(error)", at: now)
-                    try db.execute(sql: "DELETE FROM event WHERE seq = ?", arguments: [seq])
-                }
-            }
-            var nodes: [Node] = []
-            for row in try Row.fetchAll(db, sql: "SELECT id, record FROM node ORDER BY id") {
-                let id = Self.text(row["id"]) ?? "?"
-                do {
-                    let node = try SafeJSON.decode(Node.self, from: Self.text(row["record"]) ?? "")
-                    guard node.id.name == id, Register(node: node).problem() == nil else {
-                        throw StoredNodeError(reason: Register(node: node).problem() ?? "the record is of another node")
-                    }
-                    nodes.append(node)
-                } catch {
-                    try Self.quarantine(db, .node, id, row["record"], reason: "unreadable: \(error)", at: now)
-                    try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [id])
-                }
+                arguments: [recentEvents]
+            ).map { (Int64($0["seq"] as Int64), $0["record"] as DatabaseValue) }
+            let nodes = try Row.fetchAll(db, sql: "SELECT id, record FROM node ORDER BY id").map {
+                (Self.text($0["id"]) ?? "?", $0["record"] as DatabaseValue)
             }
             let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM event") ?? 0
-            let quarantined = try Row.fetchAll(
-                db, sql: "SELECT kind, key, reason, quarantinedAt FROM quarantine ORDER BY rowid"
-            ).map { row in
+            return (stubs, active, events, nodes, last)
+        }
+        let now = Date().timeIntervalSince1970
+        let (jobs, badJobs) = Self.decodeJobs(activeRows)
+        var bad = badJobs
+        var events: [PlacementEvent] = []
+        for (seq, value) in eventRows {
+            do {
+                events.append(try SafeJSON.decode(PlacementEvent.self, from: Self.text(value) ?? ""))
+            } catch {
+                bad.append(BadRow(kind: .event, key: String(seq), record: value, reason: "unreadable: \(error)"))
+            }
+        }
+        var nodes: [Node] = []
+        for (id, value) in nodeRows {
+            do {
+                let node = try SafeJSON.decode(Node.self, from: Self.text(value) ?? "")
+                guard node.id.name == id, Register(node: node).problem() == nil else {
+                    throw StoredNodeError(reason: Register(node: node).problem() ?? "the record is of another node")
+                }
+                nodes.append(node)
+            } catch {
+                bad.append(BadRow(kind: .node, key: id, record: value, reason: "unreadable: \(error)"))
+            }
+        }
+        try await quarantine(bad, at: now)
+        let quarantined = try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT kind, key, reason, quarantinedAt FROM quarantine ORDER BY rowid").map {
+                row in
                 QuarantinedRecord(
                     kind: QuarantinedRecord.Kind(rawValue: Self.text(row["kind"]) ?? "") ?? .job,
                     key: Self.text(row["key"]) ?? "?", reason: Self.text(row["reason"]) ?? "",
                     quarantinedAt: row["quarantinedAt"] ?? 0)
             }
-            return StoredState(
-                jobs: jobs, recentEvents: events, lastEventSeq: last, nodes: nodes, quarantined: quarantined)
+        }
+        let badJobIDs = Set(badJobs.map(\.key))
+        return StoredState(
+            jobStubs: stubs.filter { !badJobIDs.contains($0.id) }, jobs: jobs, recentEvents: events, lastEventSeq: last,
+            nodes: nodes, quarantined: quarantined)
+    }
+
+    public func jobs(after: StoredJobStub?, limit: Int) async throws -> StoredJobPage {
+        let rows = try await pool.read { db in
+            let sql =
+                after == nil
+                ? "SELECT id, record, state, submittedAt FROM job ORDER BY submittedAt, id LIMIT ?"
+                : """
+                SELECT id, record, state, submittedAt FROM job WHERE (submittedAt, id) > (?, ?)
+                ORDER BY submittedAt, id LIMIT ?
+                """
+            let arguments: StatementArguments =
+                after.map { [$0.submittedAt, $0.id, limit] } ?? [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                (
+                    StoredJobStub(
+                        id: Self.text(row["id"]) ?? "?", state: Self.text(row["state"]) ?? "",
+                        submittedAt: row["submittedAt"] ?? 0), row["record"] as DatabaseValue
+                )
+            }
+        }
+        let (records, bad) = Self.decodeJobs(rows.map { ($0.0.id, $0.1) })
+        let now = Date().timeIntervalSince1970
+        try await quarantine(bad, at: now)
+        return StoredJobPage(
+            records: records,
+            quarantined: bad.map {
+                QuarantinedRecord(kind: $0.kind, key: $0.key, reason: $0.reason, quarantinedAt: now)
+            }, last: rows.last?.0)
+    }
+
+    public func job(_ id: String) async throws -> JobRecord? {
+        let value = try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT record FROM job WHERE id = ?", arguments: [id]).map {
+                $0["record"] as DatabaseValue
+            }
+        }
+        guard let value else { return nil }
+        return Self.decodeJobs([(id, value)]).records.first
+    }
+
+    /// A stored row that cannot be used, on its way to the quarantine table.
+    struct BadRow: Error, Sendable {
+        var kind: QuarantinedRecord.Kind
+        var key: String
+        var record: DatabaseValue
+        var reason: String
+    }
+
+    /// Job rows decoded on every core (a JSON decode per row is what a restart spends its time on),
+    /// in their order; the rows that cannot be used, with why.
+    static func decodeJobs(_ rows: [(id: String, record: DatabaseValue)]) -> (records: [JobRecord], bad: [BadRow]) {
+        let chunks = rows.isEmpty ? 0 : min(rows.count, max(1, ProcessInfo.processInfo.activeProcessorCount) * 4)
+        let results = DecodedChunks(count: chunks)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let range = (rows.count * chunk / chunks)..<(rows.count * (chunk + 1) / chunks)
+            var decoded: [Result<JobRecord, BadRow>] = []
+            decoded.reserveCapacity(range.count)
+            for (id, value) in rows[range] {
+                switch Result(catching: { try SafeJSON.decode(JobRecord.self, from: Self.text(value) ?? "") }) {
+                case .success(let record) where record.id == id && record.problem() == nil:
+                    decoded.append(.success(record))
+                case .success(let record):
+                    let reason =
+                        record.id == id ? record.problem()! : "the record is of job '\(record.id)', not '\(id)'"
+                    decoded.append(.failure(BadRow(kind: .job, key: id, record: value, reason: reason)))
+                case .failure(let error):
+                    decoded.append(.failure(BadRow(kind: .job, key: id, record: value, reason: "unreadable: \(error)")))
+                }
+            }
+            results.set(chunk, decoded)
+        }
+        var records: [JobRecord] = []
+        var bad: [BadRow] = []
+        records.reserveCapacity(rows.count)
+        for result in results.all.joined() {
+            switch result {
+            case .success(let record): records.append(record)
+            case .failure(let row): bad.append(row)
+            }
+        }
+        return (records, bad)
+    }
+
+    /// Moves unusable rows to the quarantine table, in one transaction.
+    private func quarantine(_ rows: [BadRow], at time: Double) async throws {
+        guard !rows.isEmpty else { return }
+        try await pool.write { db in
+            for row in rows {
+                try Self.quarantine(db, row.kind, row.key, row.record, reason: row.reason, at: time)
+                switch row.kind {
+                case .job: try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [row.key])
+                case .event: try db.execute(sql: "DELETE FROM event WHERE seq = ?", arguments: [Int64(row.key) ?? -1])
+                case .node: try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [row.key])
+                }
+            }
         }
     }
 
@@ -196,6 +302,26 @@ public final class SQLiteStore: JobStore {
                 arguments: [job, limit]
             ).map { try SafeJSON.decode(PlacementEvent.self, from: $0) }
         }
+    }
+}
+
+/// Each chunk's results, written from the decoding threads.
+private final class DecodedChunks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var chunks: [[Result<JobRecord, SQLiteStore.BadRow>]]
+
+    init(count: Int) { chunks = Array(repeating: [], count: count) }
+
+    func set(_ chunk: Int, _ results: [Result<JobRecord, SQLiteStore.BadRow>]) {
+        lock.lock()
+        chunks[chunk] = results
+        lock.unlock()
+    }
+
+    var all: [[Result<JobRecord, SQLiteStore.BadRow>]] {
+        lock.lock()
+        defer { lock.unlock() }
+        return chunks
     }
 }
 

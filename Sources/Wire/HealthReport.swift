@@ -34,10 +34,13 @@ public struct HealthReport: Codable, Equatable, Sendable {
     public var authFailures: Int
     /// Stored records set aside because they could not be read back.
     public var quarantined: [QuarantinedRecord]
+    /// Right after a start: stored job records not read yet (the coordinator answers meanwhile, and
+    /// schedules once none is left). Absent when all are read.
+    public var jobsToRead: Int?
 
     public init(
         uptimeSeconds: Double, jobs: [String: Int], nodesConnected: Int, nodesDisconnected: Int, connections: Int,
-        unauthenticatedConnections: Int, authFailures: Int, quarantined: [QuarantinedRecord]
+        unauthenticatedConnections: Int, authFailures: Int, quarantined: [QuarantinedRecord], jobsToRead: Int? = nil
     ) {
         self.uptimeSeconds = uptimeSeconds
         self.jobs = jobs
@@ -47,5 +50,6 @@ public struct HealthReport: Codable, Equatable, Sendable {
         self.unauthenticatedConnections = unauthenticatedConnections
         self.authFailures = authFailures
         self.quarantined = quarantined
+        self.jobsToRead = jobsToRead
     }
 }
