@@ -152,7 +152,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery", "AgentKit",
-                "ProgramSupport",
+                "ProgramSupport", "SchedStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

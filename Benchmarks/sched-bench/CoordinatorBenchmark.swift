@@ -17,7 +17,8 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             is down) and their events are written to the store first; then the coordinator's restart to its \
             first answer, acknowledgements per second with 1 and 16 clients (more waiting jobs), and \
             submit-to-placement for jobs that fit, with 1,000 simulated nodes connected. With \
-            SCHED_BENCH_COORDINATOR_LOG=FILE the coordinators log there at info level.
+            SCHED_BENCH_COORDINATOR_LOG=FILE the coordinators log there (at SCHED_BENCH_COORDINATOR_LOG_LEVEL, info by \
+            default).
             """)
 
     @Option(help: "Directory with the release binaries (default: this executable's).")
@@ -114,6 +115,7 @@ final class Harness: @unchecked Sendable {
     var endpoint = WireEndpoint(host: "127.0.0.1", port: 0)
     /// Where the coordinator's log goes (at info level), if anywhere.
     let coordinatorLog = ProcessInfo.processInfo.environment["SCHED_BENCH_COORDINATOR_LOG"]
+    let coordinatorLogLevel = ProcessInfo.processInfo.environment["SCHED_BENCH_COORDINATOR_LOG_LEVEL"] ?? "info"
 
     init(binaries: String, catalog: String) {
         self.binaries = binaries
@@ -144,7 +146,8 @@ final class Harness: @unchecked Sendable {
             "sched-coordinator",
             [
                 "--listen", "127.0.0.1:0", "--data-dir", directory + "/data", "--token-file", directory + "/token",
-                "--catalog", catalog, "--heartbeat-timeout", "60", "--log-level", coordinatorLog == nil ? "error" : "info",
+                "--catalog", catalog, "--heartbeat-timeout", "60", "--log-level",
+                coordinatorLog == nil ? "error" : coordinatorLogLevel,
             ])
     }
 

@@ -9,12 +9,21 @@ extension CoordinatorState {
     /// `status` and `watch` replays; `placement-log.jsonl` keeps every line.
     func pruneFinished() async {
         let keep = configuration.keepFinished
-        guard keep > 0, !loading else { return }
-        let cutoff = clock() - keep
-        let expired = jobs.order.filter { id in
-            guard let record = jobs[id], record.state.isFinal else { return false }
-            return (record.endedAt ?? record.job.submittedAt) < cutoff
-        }
+        let now = clock()
+        // Retention is counted in days: looking once a minute is enough, and a deep queue of
+        // waiting jobs is not walked on every pass.
+        guard keep > 0, !loading, now - lastPrune >= 60 * configuration.timeScale else { return }
+        lastPrune = now
+        let cutoff = now - keep
+        let finished = [JobRecord.State.completed, .failed, .cancelled].reduce(0) { $0 + (jobs.countByState[$1] ?? 0) }
+        let records = jobs.records
+        let expired =
+            finished == 0
+            ? []
+            : jobs.order.filter { id in
+                guard let record = records[id], record.state.isFinal else { return false }
+                return (record.endedAt ?? record.job.submittedAt) < cutoff
+            }
         let oldEvents = recentEvents.contains { $0.job == nil && $0.time < cutoff }
         guard !expired.isEmpty || oldEvents else { return }
         do {

@@ -34,8 +34,9 @@ extension CoordinatorState {
         let snapshot = snapshot()
         noteChanges(in: snapshot, now: now)
         guard let selected = jobs.selectPass(now: now) else { return nil }
+        let records = jobs.records
         let queue = selected.compactMap { id -> PendingJob? in
-            guard let record = jobs[id.name], record.state == .queued, nominated[id.name] == nil else { return nil }
+            guard let record = records[id.name], record.state == .queued, nominated[id.name] == nil else { return nil }
             return PendingJob(record.job, ladder: record.ladder)
         }
         guard !queue.isEmpty else { return nil }
@@ -126,7 +127,9 @@ extension CoordinatorState {
     /// One scheduling cycle: snapshot in the actor, plan outside it (sessions go on meanwhile), then
     /// apply here with every placement re-checked against what changed in between.
     func scheduleOnce() async {
+        let started = ContinuousClock.now
         guard let input = cycleInput() else { return }
+        let planning = ContinuousClock.now
         let plan: SchedulingPlan
         do {
             plan = try await Self.plan(input, policy: configuration.policy)
@@ -134,7 +137,14 @@ extension CoordinatorState {
             logger.error("the scheduler refused the cluster snapshot: \(error)")
             return
         }
+        let applying = ContinuousClock.now
         await apply(plan, now: input.now)
+        logger.debug(
+            """
+            pass: \(input.queue.count) of \(jobs.waiting.count + plan.placements.count) waiting jobs searched, \
+            \(plan.placements.count) placed; \(Self.milliseconds(planning - started)) ms to prepare, \
+            \(Self.milliseconds(applying - planning)) ms to plan, \(Self.milliseconds(ContinuousClock.now - applying)) ms to apply
+            """)
         // What this pass could not take is carried to the next, which runs at once.
         if jobs.waiting.hasDueWork(at: clock()) { dirty = true }
     }

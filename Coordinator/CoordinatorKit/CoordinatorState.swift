@@ -68,6 +68,7 @@ actor CoordinatorState {
     var lastReservation: ReservedChips?
     var fleetWasSettled = false
     var lastFullRefresh: Double = 0
+    var lastPrune = -Double.infinity
     /// Gang attempts: nodes that reported completion.
     var completedNodes: [String: Set<NodeID>] = [:]
     /// When each chip model last failed an attempt, since this coordinator started: a job returns
@@ -403,8 +404,9 @@ actor CoordinatorState {
                 jobs.activeRecords.filter { matches($0) && (jobs.position(after: $0.id) ?? 0) > floor }
                     .dropFirst(offset).prefix(limit))
         } else {
+            let records = jobs.records
             page = Array(
-                jobs.order[start...].lazy.compactMap { self.jobs[$0] }.filter(matches).dropFirst(offset).prefix(limit))
+                jobs.order[start...].lazy.compactMap { records[$0] }.filter(matches).dropFirst(offset).prefix(limit))
         }
         return page.map {
             var record = $0

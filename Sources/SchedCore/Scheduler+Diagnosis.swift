@@ -29,7 +29,7 @@ struct Diagnosis: Sendable {
 
 /// What finding room for a job depends on besides the cluster's state. The job's kind only orders
 /// the models tried, so equal keys at one state version either both fit or are both refused alike.
-struct AskKey: Equatable {
+struct AskKey: Hashable {
     var tier: ChipTier
     var shape: JobShape
     var minMemory: Double?
@@ -42,11 +42,21 @@ struct AskKey: Equatable {
         a.shape == b.shape && a.avoidReserved == b.avoidReserved && a.domainLimit == b.domainLimit
             && a.minMemory == b.minMemory && a.minBandwidth == b.minBandwidth && a.tier == b.tier
     }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(shape)
+        hasher.combine(avoidReserved)
+        hasher.combine(domainLimit)
+        hasher.combine(minMemory)
+        hasher.combine(minBandwidth)
+        hasher.combine(tier)
+    }
 }
 
 extension PlanningSession {
-    /// How many refused asks one state version remembers. A queue holds few kinds of ask; a short
-    /// list compared field by field is cheaper than hashing tier names for every waiting job.
+    /// How many refused asks one state version keeps in its short list. A queue holds few kinds of
+    /// ask; a short list compared field by field is cheaper than hashing tier names for every waiting
+    /// job. Past it, a queue of many distinct asks is remembered in a table.
     static let rememberedRefusals = 32
 
     func askKey(job: Job, tier: ChipTier, shape: JobShape, avoidReserved: Bool) -> AskKey {
@@ -66,16 +76,20 @@ extension PlanningSession {
         for position in refusedShapes.indices where refusedShapes[position] == ask.shape {
             if refusals[position].ask == ask { return refusals[position].diagnosis }
         }
-        return nil
+        return refusals.count < Self.rememberedRefusals ? nil : moreRefusals[ask]
     }
 
     mutating func remember(refusal: Diagnosis, of ask: AskKey) {
         if refusalVersion != stateVersion {
             refusals.removeAll(keepingCapacity: true)
             refusedShapes.removeAll(keepingCapacity: true)
+            moreRefusals.removeAll(keepingCapacity: true)
             refusalVersion = stateVersion
         }
-        guard refusals.count < Self.rememberedRefusals else { return }
+        guard refusals.count < Self.rememberedRefusals else {
+            moreRefusals[ask] = refusal
+            return
+        }
         refusals.append((ask, refusal))
         refusedShapes.append(ask.shape)
     }

@@ -83,6 +83,8 @@ struct PlanningSession: Sendable {
     /// Asks refused at `refusalVersion`, with why: equal asks are refused alike until something changes.
     var refusals: [(ask: AskKey, diagnosis: Diagnosis)] = []
     var refusedShapes: [JobShape] = []
+    /// Refused asks past the short list, at `refusalVersion`.
+    var moreRefusals: [AskKey: Diagnosis] = [:]
     var refusalVersion = -1
     var lowestPriorityCache: (version: Int, priority: Int?) = (-1, nil)
     let nodePosition: [NodeID: Int]

@@ -91,6 +91,8 @@ public struct WaitingQueue: Sendable {
     private var modelSetPosition: [ModelSet: Int] = [:]
     /// When chips of each model set last may have become free, as a change stamp.
     private var modelSetChangedAt: [Int] = []
+    /// Waiting jobs per model set.
+    private var modelSetLive: [Int] = []
     private var stamp = 0
     /// The sweep for stale jobs: where it stands, where it stops, whether it is on its last lap
     /// (past the queue's end, back from the start); nil stop and not active: no sweep under way.
@@ -133,6 +135,7 @@ public struct WaitingQueue: Sendable {
             location[key.id] = (bucket, entries.count - 1)
         }
         buckets[bucket].entries = entries
+        modelSetLive[set] += 1
         fresh.insert(key)
         if let wakeAt { wakes.insert(Wake(at: wakeAt, id: key.id)) }
     }
@@ -141,6 +144,7 @@ public struct WaitingQueue: Sendable {
     public mutating func remove(_ id: JobID) {
         guard let (bucket, index) = location.removeValue(forKey: id) else { return }
         let key = buckets[bucket].entries[index].key
+        modelSetLive[buckets[bucket].entries[index].modelSet] -= 1
         buckets[bucket].entries[index].live = false
         buckets[bucket].dead += 1
         fresh.remove(key)
@@ -151,7 +155,10 @@ public struct WaitingQueue: Sendable {
     /// because of it.
     public mutating func update(_ id: JobID, models: ModelSet, wakeAt: Seconds?) {
         guard let (bucket, index) = location[id] else { return }
-        buckets[bucket].entries[index].modelSet = position(of: models)
+        let set = position(of: models)
+        modelSetLive[buckets[bucket].entries[index].modelSet] -= 1
+        modelSetLive[set] += 1
+        buckets[bucket].entries[index].modelSet = set
         if buckets[bucket].entries[index].wakeAt != wakeAt {
             buckets[bucket].entries[index].wakeAt = wakeAt
             if let wakeAt { wakes.insert(Wake(at: wakeAt, id: id)) }
@@ -162,10 +169,13 @@ public struct WaitingQueue: Sendable {
     public mutating func capacityChanged(models: Set<ChipModelID>) {
         guard !models.isEmpty else { return }
         stamp += 1
+        var waitingJobsConcerned = false
         for (set, modelSet) in modelSets.enumerated() where modelSet.intersects(models) {
             modelSetChangedAt[set] = stamp
+            if modelSetLive[set] > 0 { waitingJobsConcerned = true }
         }
-        startSweep()
+        // No waiting job can use these chips: nothing to look for (a sweep would walk the whole queue).
+        if waitingJobsConcerned { startSweep() }
     }
 
     /// The fleet changed beyond free chips (nodes came, went or changed state, a reservation moved,
@@ -324,6 +334,7 @@ public struct WaitingQueue: Sendable {
         if let known = modelSetPosition[models] { return known }
         modelSets.append(models)
         modelSetChangedAt.append(stamp)
+        modelSetLive.append(0)
         modelSetPosition[models] = modelSets.count - 1
         return modelSets.count - 1
     }

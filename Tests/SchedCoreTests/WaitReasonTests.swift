@@ -4,6 +4,31 @@ import Testing
 
 @Suite("Wait reasons")
 struct WaitReasonTests {
+    @Test("a queue of more distinct asks than the short list remembers: each job gets the reason it gets alone")
+    func manyDistinctAsks() throws {
+        let fleet = [makeNode("a", model: "h100"), makeNode("b", model: "h100")]
+        let running = [
+            makeRunning("r1", on: "a", chips: Array(0..<6)), makeRunning("r2", on: "b", chips: Array(0..<7)),
+        ]
+        // 42 distinct asks (3 to 8 chips, no chip-memory floor or one of six), each twice.
+        var jobs: [Job] = []
+        for chips in 3...8 {
+            for floor in [nil, 10.0, 20.0, 40.0, 60.0, 70.0, 90.0] as [Double?] {
+                for copy in 0..<2 {
+                    var job = makeJob("j-\(chips)-\(floor.map { String(Int($0)) } ?? "any")-\(copy)", chips: chips)
+                    job.minChipMemoryGiB = floor
+                    jobs.append(job)
+                }
+            }
+        }
+        let together = try plan(fleet, jobs, running: running)
+        #expect(together.placements.isEmpty)
+        for job in jobs {
+            let alone = try plan(fleet, [job], running: running)
+            #expect(together.reason(for: job.id) == alone.reason(for: job.id), "\(job.id)")
+        }
+    }
+
     @Test("unknown chip is infeasible, not waiting")
     func unknownChip() throws {
         let result = try plan([makeNode("a", model: "h100")], [makeJob("j", tiers: [["h1000"]])])
