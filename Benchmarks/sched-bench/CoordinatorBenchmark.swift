@@ -16,9 +16,10 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             and the jobs stored. Deep: for each of --depths, that many waiting jobs (for chips of a node that \
             is down) and their events are written to the store first; then the coordinator's restart to its \
             first answer, acknowledgements per second with 1 and 16 clients (more waiting jobs), and \
-            submit-to-placement for jobs that fit, with 1,000 simulated nodes connected. With \
-            SCHED_BENCH_COORDINATOR_LOG=FILE the coordinators log there (at SCHED_BENCH_COORDINATOR_LOG_LEVEL, info by \
-            default).
+            submit-to-placement for jobs that fit, with 1,000 simulated nodes connected. Fill: 16 clients \
+            submit --memory-jobs waiting jobs into an empty queue, the rate printed per tenth. With \
+            SCHED_BENCH_COORDINATOR_LOG=FILE the coordinators log there (at SCHED_BENCH_COORDINATOR_LOG_LEVEL, \
+            info by default).
             """)
 
     @Option(help: "Directory with the release binaries (default: this executable's).")
@@ -27,7 +28,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     @Option(help: "Runs per figure; the median is printed.")
     var runs = 5
 
-    @Option(help: "Parts to run, comma-separated: submit, latency, memory, deep.")
+    @Option(help: "Parts to run, comma-separated: submit, latency, memory, deep, fill (not by default).")
     var parts = "submit,latency,memory,deep"
 
     @Option(help: "Queue depths for the deep part: waiting jobs stored before the coordinator starts.")
@@ -87,6 +88,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             guard !depths.isEmpty else { throw ValidationError("--depths: comma-separated counts from 0 to 1000000") }
             try await deepQueue(binaries: binaries, depths: depths)
         }
+        if parts.contains("fill") { try await fillQueue(binaries: binaries, total: memoryJobs) }
         if parts.contains("memory") {
             for (name, nodes) in [("bench-1k", 1_000), ("bench-10k", 10_000)] {
                 let harness = try await Harness.start(binaries: binaries, catalog: catalog)

@@ -91,6 +91,31 @@ extension CoordinatorBenchmark {
     }
 }
 
+extension CoordinatorBenchmark {
+    /// The queue filled by submissions alone: 16 clients submit `total` jobs that all wait, and the
+    /// rate is printed per tenth, so that a rate that falls as the queue grows shows.
+    func fillQueue(binaries: String, total: Int) async throws {
+        let catalog = try CatalogFile.load(path: self.catalog)
+        let harness = Harness(binaries: binaries, catalog: self.catalog)
+        defer { harness.stop() }
+        try await DeepQueue.seed(depth: 0, directory: harness.directory + "/data", catalog: catalog)
+        _ = try await harness.restartCoordinator()
+        try await harness.startAgents(fleet: "\(fleets)/bench-1k.yaml", expectNodes: 1_000)
+        var rates: [Double] = []
+        var seconds = 0.0
+        for _ in 0..<10 {
+            let share = total / 10
+            let elapsed = try await harness.submitConcurrently(clients: 16, total: share, tier: DeepQueue.waitingModel)
+            seconds += elapsed
+            rates.append(Double(share) / elapsed)
+        }
+        print(
+            "  filling a queue with \(total) waiting jobs, 16 clients: \(format(seconds, 1)) s; per tenth "
+                + rates.map { format($0, 0) }.joined(separator: ", ")
+                + " acks/s (last tenth \(format(rates[9] / rates[0] * 100, 0))% of the first)")
+    }
+}
+
 extension Harness {
     /// Stops the coordinator (SIGTERM) if it runs, starts it again on the same data directory, and
     /// returns the seconds from its launch to its first answer (`HEALTH`, which counts every job).

@@ -54,7 +54,13 @@ extension CoordinatorState {
         } else {
             jobs.everythingChanged()
         }
-        if settled != fleetWasSettled || now - lastFullRefresh >= Self.fullRefreshInterval * configuration.timeScale {
+        if settled && !fleetWasSettled {
+            // The registration grace is over: the jobs no tier could hold are searched once more, and
+            // fail if that is still so. The others' reasons do not depend on it.
+            for id in infeasibleDuringGrace.sorted() { jobs.searchAgain(id) }
+            infeasibleDuringGrace = []
+        }
+        if now - lastFullRefresh >= Self.fullRefreshInterval * configuration.timeScale {
             jobs.everythingChanged()
             lastFullRefresh = now
         }
@@ -261,7 +267,10 @@ extension CoordinatorState {
         }
         // Wait reasons are derived, not state: kept in memory, shown by STATUS and JOBS.
         // Kept as values, told as sentences when read: a pass of a thousand alike jobs formats nothing.
-        for waiting in plan.waiting { waitReasons[waiting.job.name] = waiting.reason }
+        for waiting in plan.waiting {
+            waitReasons[waiting.job.name] = waiting.reason
+            if !settled && waiting.reason.isInfeasible { infeasibleDuringGrace.insert(waiting.job.name) }
+        }
         // A reservation that moved to other chips or another job frees or holds back chips for the
         // jobs behind it. (Its start alone is not compared: it follows the clock while it waits on
         // attempts being stopped, and would make every pass look new.)

@@ -67,6 +67,8 @@ actor CoordinatorState {
     var lastFreeChips: FreeChips?
     var lastReservation: ReservedChips?
     var fleetWasSettled = false
+    /// Jobs found infeasible before the registration grace ended: searched again when it ends.
+    var infeasibleDuringGrace: Set<String> = []
     var lastFullRefresh: Double = 0
     var lastPrune = -Double.infinity
     /// Gang attempts: nodes that reported completion.
