@@ -136,6 +136,9 @@ extension CoordinatorState {
     /// Checks that an agent speaks of an attempt placed on its own node.
     func attemptOnNode(_ attempt: AttemptRef, node: NodeID) throws(ErrorReply) -> JobRecord? {
         guard let record = jobs[attempt.job] else {
+            // Not read yet after a start: then it holds no chips (those are read first), so the
+            // attempt is over, as for a record in memory.
+            if unloaded[attempt.job] != nil { return nil }
             throw ErrorReply(.unknownJob, "no job '\(attempt.job)'")
         }
         // An attempt that is over (requeued, preempted, ended) may still report: ignore it.
