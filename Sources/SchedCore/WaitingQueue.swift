@@ -83,7 +83,9 @@ public struct WaitingQueue: Sendable {
     /// Bucket positions by priority, highest first.
     private var bucketOrder: [Int] = []
     private var bucketOfPriority: [Int: Int] = [:]
-    private var location: [JobID: (bucket: Int, index: Int)] = [:]
+    /// Each waiting job's key: its bucket is its priority's, its place found by binary search (so
+    /// that an entry put in the middle moves no one else's address).
+    private var location: [JobID: Key] = [:]
     /// Jobs never handed to a pass (new, requeued, changed), by key.
     private var fresh: Set<Key> = []
     private var wakes = Heap<Wake>()
@@ -116,25 +118,29 @@ public struct WaitingQueue: Sendable {
 
     // MARK: What the driver tells it
 
-    /// A job joins (or, changed, rejoins) the queue; it is due.
+    /// A job joins (or, changed, rejoins) the queue; it is due. A job that is there, or was (requeued
+    /// with its submission time), keeps its place: no entry moves.
     public mutating func insert(_ key: Key, models: ModelSet, wakeAt: Seconds?) {
-        remove(key.id)
+        if let old = location[key.id], old != key { remove(key.id) }
         let set = position(of: models)
         let bucket = bucketPosition(priority: key.priority)
-        var entries = buckets[bucket].entries
-        buckets[bucket].entries = []  // unshared while edited
         let entry = Entry(key: key, modelSet: set, searchedAt: nil, wakeAt: wakeAt)
-        if let last = entries.last, last.key > key {
-            let index = entries.partitioningIndex { $0.key > key }
-            entries.insert(entry, at: index)
-            for later in index..<entries.count where entries[later].live {
-                location[entries[later].key.id] = (bucket, later)
+        let index = buckets[bucket].entries.partitioningIndex { $0.key >= key }
+        if index < buckets[bucket].entries.count && buckets[bucket].entries[index].key == key {
+            // There already, or a removed entry not compacted away yet: in place.
+            let old = buckets[bucket].entries[index]
+            if old.live {
+                modelSetLive[old.modelSet] -= 1
+            } else {
+                buckets[bucket].dead -= 1
             }
+            buckets[bucket].entries[index] = entry
+        } else if index == buckets[bucket].entries.count {
+            buckets[bucket].entries.append(entry)
         } else {
-            entries.append(entry)
-            location[key.id] = (bucket, entries.count - 1)
+            buckets[bucket].entries.insert(entry, at: index)
         }
-        buckets[bucket].entries = entries
+        location[key.id] = key
         modelSetLive[set] += 1
         fresh.insert(key)
         if let wakeAt { wakes.insert(Wake(at: wakeAt, id: key.id)) }
@@ -142,8 +148,7 @@ public struct WaitingQueue: Sendable {
 
     /// A job leaves the queue (placed, ended, given up).
     public mutating func remove(_ id: JobID) {
-        guard let (bucket, index) = location.removeValue(forKey: id) else { return }
-        let key = buckets[bucket].entries[index].key
+        guard let key = location.removeValue(forKey: id), let (bucket, index) = place(of: key) else { return }
         modelSetLive[buckets[bucket].entries[index].modelSet] -= 1
         buckets[bucket].entries[index].live = false
         buckets[bucket].dead += 1
@@ -151,10 +156,18 @@ public struct WaitingQueue: Sendable {
         if buckets[bucket].dead > 64 && buckets[bucket].dead * 2 > buckets[bucket].entries.count { compact(bucket) }
     }
 
+    /// Where a live or removed entry with this key is.
+    private func place(of key: Key) -> (bucket: Int, index: Int)? {
+        guard let bucket = bucketOfPriority[key.priority] else { return nil }
+        let index = buckets[bucket].entries.partitioningIndex { $0.key >= key }
+        guard index < buckets[bucket].entries.count, buckets[bucket].entries[index].key == key else { return nil }
+        return (bucket, index)
+    }
+
     /// A job still waits, its tier or wait limit changed by the pass that searched it: not due again
     /// because of it.
     public mutating func update(_ id: JobID, models: ModelSet, wakeAt: Seconds?) {
-        guard let (bucket, index) = location[id] else { return }
+        guard let key = location[id], let (bucket, index) = place(of: key) else { return }
         let set = position(of: models)
         modelSetLive[buckets[bucket].entries[index].modelSet] -= 1
         modelSetLive[set] += 1
@@ -213,7 +226,9 @@ public struct WaitingQueue: Sendable {
         // Wait limits that ran out.
         while chosen.count < passLimit, let wake = wakes.min, wake.at <= now {
             _ = wakes.removeMin()
-            guard let (bucket, index) = location[wake.id], buckets[bucket].entries[index].wakeAt == wake.at else {
+            guard let key = location[wake.id], let (bucket, index) = place(of: key),
+                buckets[bucket].entries[index].wakeAt == wake.at
+            else {
                 continue
             }
             take(buckets[bucket].entries[index].key, isDue: true)
@@ -233,7 +248,7 @@ public struct WaitingQueue: Sendable {
         guard due > 0 else { return nil }
         for key in chosen {
             fresh.remove(key)
-            if let (bucket, index) = location[key.id] { buckets[bucket].entries[index].searchedAt = stamp }
+            if let (bucket, index) = place(of: key) { buckets[bucket].entries[index].searchedAt = stamp }
         }
         return chosen.sorted().map(\.id)
     }
@@ -350,10 +365,8 @@ public struct WaitingQueue: Sendable {
     }
 
     private mutating func compact(_ bucket: Int) {
-        let live = buckets[bucket].entries.filter(\.live)
-        buckets[bucket].entries = live
+        buckets[bucket].entries.removeAll { !$0.live }
         buckets[bucket].dead = 0
-        for (index, entry) in live.enumerated() { location[entry.key.id] = (bucket, index) }
     }
 }
 

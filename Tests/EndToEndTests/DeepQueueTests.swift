@@ -97,6 +97,46 @@ struct DeepQueueTests {
         #expect(try await queuedCount(cluster) == Self.depth)
     }
 
+    @Test(
+        "thousands of jobs no tier can hold all fail when the registration grace ends; the coordinator keeps answering")
+    func infeasibleAfterGrace() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator(extra: ["--registration-grace", "4", "--pass-limit", "300"])
+        let fleet = try cluster.fleet(
+            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 8}\n")
+        try cluster.startAgents(fleet: fleet)
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 1 })
+        // No H200 in the fleet: each of these waits as infeasible until the grace ends, then fails.
+        let count = 2_000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<4 {
+                group.addTask {
+                    try await cluster.session { session in
+                        for number in stride(from: client, to: count, by: 4) {
+                            let spec =
+                                "{\"id\":\"never-\(number)\",\"kind\":\"batch\",\"tiers\":[{\"models\":[\"h200\"]}]}"
+                            _ = try await session.request(.submit(Submit(spec: spec)), as: SubmitReply.self)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        var failed = 0
+        _ = try await eventually(seconds: 60) {
+            let health = try await cluster.schedctl(["health", "--json"])
+            failed = try WireCodec.value(HealthReport.self, from: health.stdout).jobs["failed"] ?? 0
+            return failed == count
+        }
+        #expect(failed == count)
+        let last = try await cluster.status("never-\(count - 1)")
+        #expect(last.state == .failed)
+        #expect(last.reason?.hasPrefix("no tier can ever hold it") == true, "\(last.reason ?? "")")
+        _ = try await cluster.schedctl(["submit", "--id", "fits", "--tier", "h100", "--simulate", "1h"])
+        _ = try await cluster.waitFor("fits") { $0.state == .running }
+    }
+
     func queuedCount(_ cluster: Cluster) async throws -> Int {
         let health = try await cluster.schedctl(["health", "--json"])
         return try WireCodec.value(HealthReport.self, from: health.stdout).jobs["queued"] ?? -1

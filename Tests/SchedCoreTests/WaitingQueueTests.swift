@@ -88,6 +88,33 @@ struct WaitingQueueTests {
         #expect(reached.count == 1_000)
     }
 
+    @Test("a job put back (searched again, or requeued after it left) keeps its place, due again; nothing else moves")
+    func putBack() {
+        var queue = filled(5_000, head: 10, limit: 10_000)
+        _ = drain(&queue)
+        // Every job is due again, in place (what the end of the registration grace does to many).
+        for number in stride(from: 4_999, through: 0, by: -1) {
+            queue.insert(key(number), models: Self.h100, wakeAt: nil)
+        }
+        #expect(queue.count == 5_000)
+        #expect(queue.selectPass(now: 0) == (0..<5_000).map { JobID("job-\($0)") })
+        // Placed, then requeued with its submission time: back in its place, before later jobs.
+        queue.remove(JobID("job-2500"))
+        #expect(queue.count == 4_999)
+        queue.insert(key(2_500), models: Self.h100, wakeAt: nil)
+        queue.insert(key(9_000), models: Self.h100, wakeAt: nil)
+        let pass = queue.selectPass(now: 0) ?? []
+        #expect(pass.suffix(2) == ["job-2500", "job-9000"])
+        #expect(queue.count == 5_001)
+        // Removed and compacted away: put back in order all the same.
+        for number in 100..<3_000 { queue.remove(JobID("job-\(number)")) }
+        queue.insert(key(1_000), models: Self.h100, wakeAt: nil)
+        queue.everythingChanged()
+        let all = queue.selectPass(now: 0) ?? []
+        #expect(all.count == 5_001 - 2_900 + 1)
+        #expect(all == all.sorted { Int($0.name.dropFirst(4))! < Int($1.name.dropFirst(4))! })
+    }
+
     @Test("a wait limit that runs out makes its job due at that time, not before")
     func wakes() {
         var queue = filled(50)
