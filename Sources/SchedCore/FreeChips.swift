@@ -1,50 +1,49 @@
-/// The chips a snapshot leaves free, node by node: healthy chips of ready nodes that no running job
-/// holds. Comparing two says which chip models gained free chips (jobs waiting for them may now fit)
-/// and whether the fleet itself changed (nodes came, went or changed state).
+/// The chips a snapshot leaves free, per node and chip model: healthy chips of ready nodes that no
+/// running job holds. Comparing two says which chip models have chips free now that were not (only
+/// those can make a refused job fit) and whether the fleet itself changed (nodes came, went or
+/// changed state, or their chips did). Flat arrays in the snapshot's node order, a bit per chip:
+/// built and compared on every scheduling pass, so no per-node allocation.
 public struct FreeChips: Equatable, Sendable {
-    struct FreeChip: Equatable, Sendable {
-        var index: Int
-        var model: ChipModelID
-    }
-    struct NodeView: Equatable, Sendable {
-        var state: NodeState
-        var chipCount: Int
-        var free: [FreeChip]
-    }
-    var nodes: [NodeID: NodeView]
+    /// One entry per run of same-model chips of a node, in node order.
+    var node: [NodeID] = []
+    var state: [NodeState] = []
+    var model: [ChipModelID] = []
+    var chips: [Int] = []
+    /// Bit i: the node's i-th chip (in its inventory's order; at most 64) is free.
+    var free: [UInt64] = []
 
     public init(_ snapshot: ClusterSnapshot) {
         var held: [NodeID: Set<Int>] = [:]
         for job in snapshot.running {
             for assignment in job.assignments { held[assignment.node, default: []].formUnion(assignment.chips) }
         }
-        var nodes: [NodeID: NodeView] = [:]
         for node in snapshot.nodes {
-            let taken = held[node.id] ?? []
-            let free =
-                node.state == .ready
-                ? node.chips.filter { $0.health == .healthy && !taken.contains($0.index) }.map {
-                    FreeChip(index: $0.index, model: $0.model)
-                } : []
-            nodes[node.id] = NodeView(state: node.state, chipCount: node.chips.count, free: free)
+            let taken = held[node.id]
+            for (position, chip) in node.chips.prefix(64).enumerated() {
+                let isFree = node.state == .ready && chip.health == .healthy && taken?.contains(chip.index) != true
+                let bit: UInt64 = isFree ? 1 << UInt64(position) : 0
+                if let last = model.indices.last, self.node[last] == node.id, model[last] == chip.model {
+                    chips[last] += 1
+                    free[last] |= bit
+                } else {
+                    self.node.append(node.id)
+                    state.append(node.state)
+                    model.append(chip.model)
+                    chips.append(1)
+                    free.append(bit)
+                }
+            }
         }
-        self.nodes = nodes
     }
 
-    /// What changed from `old` to this: the models of chips free now that were not free then, and
-    /// whether any node joined, left or changed state.
+    /// What changed from `old` to this: the models of chips free now that were not then, and whether
+    /// any node joined, left or changed state or chips.
     public func changes(since old: FreeChips) -> (models: Set<ChipModelID>, fleetChanged: Bool) {
-        var models: Set<ChipModelID> = []
-        var fleetChanged = nodes.count != old.nodes.count
-        for (id, view) in nodes {
-            guard let before = old.nodes[id] else {
-                fleetChanged = true
-                continue
-            }
-            if before.state != view.state || before.chipCount != view.chipCount { fleetChanged = true }
-            guard view.free != before.free else { continue }
-            for chip in view.free where !before.free.contains(chip) { models.insert(chip.model) }
+        guard node == old.node, state == old.state, model == old.model, chips == old.chips else {
+            return ([], true)
         }
-        return (models, fleetChanged)
+        var models: Set<ChipModelID> = []
+        for index in free.indices where free[index] & ~old.free[index] != 0 { models.insert(model[index]) }
+        return (models, false)
     }
 }
