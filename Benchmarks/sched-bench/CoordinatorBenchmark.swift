@@ -161,7 +161,7 @@ final class Harness: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         if name == "sched-coordinator", let coordinatorLog {
             if !FileManager.default.fileExists(atPath: coordinatorLog) {
-                FileManager.default.createFile(atPath: coordinatorLog, contents: nil)
+                _ = FileManager.default.createFile(atPath: coordinatorLog, contents: nil)
             }
             if let log = FileHandle(forWritingAtPath: coordinatorLog) {
                 _ = try? log.seekToEnd()

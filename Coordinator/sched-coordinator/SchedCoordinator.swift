@@ -78,7 +78,7 @@ struct SchedCoordinator: AsyncParsableCommand {
 
     @Option(
         name: .customLong("pass-head"),
-        help: "The first waiting jobs in priority order that every pass searches, changed or not.")
+        help: "The first waiting jobs in priority order that every pass searches, changed or not (below --pass-limit).")
     var passHead = 100
 
     @Option(
@@ -111,8 +111,9 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(registrationGrace, "--registration-grace", 0...86_400, unit: " seconds")
         try FlagRange.check(chipRecovery, "--chip-recovery", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
-        try FlagRange.check(passLimit, "--pass-limit", 1...1_000_000)
-        try FlagRange.check(passHead, "--pass-head", 1...passLimit)
+        try FlagRange.check(passLimit, "--pass-limit", 2...1_000_000)
+        // Below the limit: a pass must have room for what changed behind the head.
+        try FlagRange.check(passHead, "--pass-head", 1...(passLimit - 1))
         try FlagRange.check(handshakeTimeout, "--handshake-timeout", 0.1...3600, unit: " seconds")
         try FlagRange.check(clientIdleTimeout, "--client-idle-timeout", 1...86_400 * 7, unit: " seconds")
         guard Logger.Level(rawValue: logLevel) != nil else {

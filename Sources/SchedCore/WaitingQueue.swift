@@ -105,7 +105,8 @@ public struct WaitingQueue: Sendable {
 
     public init(headDepth: Int = 100, passLimit: Int = 1_000) {
         self.headDepth = max(1, headDepth)
-        self.passLimit = max(self.headDepth, passLimit)
+        // Room beyond the head, always: else new jobs behind a head that waits would never be searched.
+        self.passLimit = max(self.headDepth + 1, passLimit)
     }
 
     public var count: Int { location.count }

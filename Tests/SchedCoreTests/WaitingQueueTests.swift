@@ -50,6 +50,14 @@ struct WaitingQueueTests {
         #expect(pass?.last == JobID("job-9000"))
     }
 
+    @Test("a head as large as the pass limit still leaves room: a new job behind a waiting head is searched")
+    func roomBehindTheHead() {
+        var queue = filled(100, head: 100, limit: 100)
+        _ = drain(&queue)
+        queue.insert(key(500), models: Self.h100, wakeAt: nil)
+        #expect(queue.selectPass(now: 0)?.contains("job-500") == true)
+    }
+
     @Test("higher priority first, whatever the submission order; a removed job is never handed out")
     func order() {
         var queue = WaitingQueue(headDepth: 3, passLimit: 10)
