@@ -24,7 +24,17 @@ final class Cluster: @unchecked Sendable {
         try Defaults.writeToken(token, to: tokenFile)
     }
 
-    deinit { stopAll() }
+    /// Stops what is left and removes the directory (logs, data): a suite leaves nothing in /tmp.
+    /// `HETEROSCHED_KEEP_TEST_DIRS=1` keeps it, to read a failed test's logs.
+    deinit {
+        stopAll()
+        guard ProcessInfo.processInfo.environment["HETEROSCHED_KEEP_TEST_DIRS"] == nil else { return }
+        // A supervisor of a job just killed may still be writing its exit record: once more after it.
+        for attempt in 0..<3 where FileManager.default.fileExists(atPath: directory.path) {
+            if attempt > 0 { usleep(200_000) }
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
 
     func start(_ name: String, _ arguments: [String], log: String) throws -> Process {
         let process = Process()
