@@ -92,7 +92,9 @@ struct StatusCommand: AsyncParsableCommand {
 func describe(_ record: JobRecord) -> String {
     let job = record.job
     var lines = ["job \(record.id): \(record.state.rawValue)"]
-    lines.append("  kind        \(job.kind.rawValue), priority \(job.priority), queue \(job.queue)")
+    lines.append(
+        "  kind        \(job.kind.rawValue), priority \(job.priority), queue \(job.queue)"
+            + (record.user.map { ", submitted by \($0)" } ?? ""))
     let tiers = job.effectiveTiers.enumerated().map { index, tier in
         let shape = job.shape(onTier: index)
         let mark = index == record.ladder.tier ? "*" : " "
