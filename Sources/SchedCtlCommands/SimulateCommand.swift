@@ -109,7 +109,11 @@ struct SimulateCommand: AsyncParsableCommand {
         if let html {
             let page = HTMLReport.render(
                 reports, title: "HeteroSched simulation",
-                inputs: ["fleet \(fleet)", "trace \(trace)", "seed \(seed)"])
+                // File names, not paths: the page is shared, and says nothing of the machine it ran on.
+                inputs: [
+                    "fleet \(URL(fileURLWithPath: fleet).lastPathComponent)",
+                    "trace \(URL(fileURLWithPath: trace).lastPathComponent)", "seed \(seed)",
+                ])
             do {
                 try page.write(toFile: html, atomically: true, encoding: .utf8)
             } catch {

@@ -535,7 +535,9 @@ struct SimulationRun {
         var byModel: [String: Double] = [:]
         var busyByFamily: [String: Double] = [:]
         var chipsByFamily: [String: Int] = [:]
-        for (model, chips) in chipsByModel {
+        // In model order: a family's sum must not depend on a dictionary's order, which changes
+        // from one process to the next (and the last digits of a float sum with it).
+        for (model, chips) in chipsByModel.sorted(by: { $0.key < $1.key }) {
             let busy = busySecondsByModel[model] ?? 0
             byModel[model.name] = makespan > 0 ? busy / (Double(chips) * makespan) : 0
             let family = familyOf[model] ?? "unknown"
@@ -552,7 +554,7 @@ struct SimulationRun {
             queueSeconds[jobs[attempt.job].trace.job.queue, default: 0] +=
                 max(0, end - attempt.start) * Double(attempt.chips)
         }
-        let total = queueSeconds.values.reduce(0, +)
+        let total = queueSeconds.sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value }
         return SimulationReport(
             policy: input.policy.name.rawValue, jobs: jobs.map(\.outcome), makespan: makespan,
             utilizationByModel: byModel, utilizationByFamily: byFamily,
