@@ -64,9 +64,28 @@ public enum HTMLReport {
         let right = 24.0
         var xMax: Double
         var yMax: Double
+        /// A logarithmic x axis from this value (greater than 0) to `xMax`; nil: linear from 0.
+        var xLogFrom: Double? = nil
 
-        func x(_ value: Double) -> Double { left + (xMax > 0 ? value / xMax : 0) * (width - left - right) }
+        func x(_ value: Double) -> Double {
+            let plot = width - left - right
+            if let from = xLogFrom, xMax > from {
+                let clamped = min(max(value, from), xMax)
+                return left + (log10(clamped) - log10(from)) / (log10(xMax) - log10(from)) * plot
+            }
+            return left + (xMax > 0 ? value / xMax : 0) * plot
+        }
         func y(_ value: Double) -> Double { top + (1 - (yMax > 0 ? value / yMax : 0)) * (height - top - bottom) }
+
+        /// Durations that read well on a log axis, inside its range.
+        var logTicks: [(Double, String)] {
+            guard let from = xLogFrom else { return [] }
+            let marks: [(Double, String)] = [
+                (1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h"), (36_000, "10 h"),
+                (360_000, "100 h"), (3_600_000, "1000 h"),
+            ]
+            return marks.filter { $0.0 >= from && $0.0 <= xMax }
+        }
 
         func axes(yTicks: [(Double, String)]) -> String {
             var svg = "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" xmlns=\"http://www.w3.org/2000/svg\">"
@@ -78,10 +97,16 @@ public enum HTMLReport {
                 svg += "<line x1=\"\(number(left))\" x2=\"\(number(width - right))\" y1=\"\(number(y(value)))\" "
                 svg += "y2=\"\(number(y(value)))\" stroke=\"#eaeef2\"/>"
             }
-            for step in 0...4 {
-                let value = xMax * Double(step) / 4
+            let xTicks =
+                xLogFrom == nil
+                ? (0...4).map { step in
+                    (xMax * Double(step) / 4, "\(String(format: "%.1f", xMax * Double(step) / 4 / 3600)) h")
+                } : logTicks
+            for (value, label) in xTicks {
+                svg += "<line x1=\"\(number(x(value)))\" x2=\"\(number(x(value)))\" y1=\"\(number(top))\" "
+                svg += "y2=\"\(number(height - bottom))\" stroke=\"#eaeef2\"/>"
                 svg += "<text x=\"\(number(x(value)))\" y=\"\(number(height - 8))\" text-anchor=\"middle\">"
-                svg += "\(String(format: "%.1f", value / 3600)) h</text>"
+                svg += "\(label)</text>"
             }
             return svg
         }
@@ -117,8 +142,14 @@ public enum HTMLReport {
     }
 
     static func completionChart(_ reports: [SimulationReport]) -> String {
-        let longest = reports.flatMap(\.completionTimes).max() ?? 1
-        let frame = Frame(xMax: max(longest, 1), yMax: 1)
+        let all = reports.flatMap(\.completionTimes)
+        let longest = max(all.max() ?? 1, 1)
+        // Completion times that span decades (a 30 s inference beside a week of training) would all
+        // sit at the left of a linear axis: then the axis is logarithmic, from the decade below the
+        // shortest.
+        let shortest = max(all.filter { $0 > 0 }.min() ?? longest, 1)
+        let logFrom = longest / shortest >= 100 ? pow(10, (log10(shortest)).rounded(.down)) : nil
+        let frame = Frame(xMax: longest, yMax: 1, xLogFrom: logFrom)
         var svg = frame.axes(yTicks: [(0, "0%"), (0.5, "50%"), (1, "100%")])
         var legend = "<div class=\"legend\">"
         for (offset, report) in reports.enumerated() {
@@ -136,7 +167,8 @@ public enum HTMLReport {
             svg +=
                 "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>"
         }
-        return legend + "</div>\n<figure>\(svg)</svg></figure>\n"
+        let scale = logFrom == nil ? "" : "<figcaption>time from submission to end, logarithmic</figcaption>"
+        return legend + "</div>\n<figure>\(svg)</svg>\(scale)</figure>\n"
     }
 
     static func fallbackChart(_ reports: [SimulationReport]) -> String {

@@ -71,6 +71,35 @@ struct SimulateCommandTests {
         #expect(!page.contains(Repository.path("")), "no path of the machine it ran on")
     }
 
+    @Test("completion times that span decades get a logarithmic axis with duration ticks; others a linear one")
+    func completionAxis() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let trace = cluster.directory.appendingPathComponent("spread.csv").path
+        // A 30 s job and a 100 h one on an H100 each.
+        try "submit,duration,tiers\n0,30,h100\n0,360000,h100\n".write(toFile: trace, atomically: true, encoding: .utf8)
+        var pages: [String] = []
+        for input in [trace, Repository.path("deploy/traces/demo-mixed.csv")] {
+            let path = cluster.directory.appendingPathComponent("report-\(pages.count).html").path
+            let output = try await cluster.run(
+                "schedctl",
+                [
+                    "simulate", "--catalog", Repository.path("deploy/catalog/chips.yaml"), "--fleet",
+                    Repository.path("deploy/fleets/demo.yaml"), "--trace", input, "--policies", "bin-pack",
+                    "--html", path,
+                ])
+            #expect(output.status == 0, "\(output.stderr)")
+            pages.append(try String(contentsOfFile: path, encoding: .utf8))
+        }
+        let completion = { (page: String) in String(page[page.range(of: "Job completion time")!.lowerBound...]) }
+        let spread = completion(pages[0])
+        #expect(spread.contains("logarithmic"))
+        for tick in ["10 s", "1 min", "1 h", "100 h"] {
+            #expect(spread.contains(">\(tick)</text>"), "tick \(tick)")
+        }
+        #expect(!completion(pages[1]).contains("logarithmic"), "the demo's times span less than two decades")
+    }
+
     @Test("a malformed trace row stops the run with its line number")
     func badTrace() async throws {
         let cluster = try Cluster()
