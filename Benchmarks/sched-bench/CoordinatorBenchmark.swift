@@ -74,9 +74,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             try await harness.startAgents(fleet: "\(fleets)/bench-1k.yaml", expectNodes: 1_000)
             var samples: [Double] = []
             for _ in 0..<runs { samples += try await harness.placementLatencies(count: 200) }
-            samples.sort()
-            let p50 = samples[samples.count / 2]
-            let p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
+            let (p50, p99) = (percentile(samples, 50), percentile(samples, 99))
             print(
                 "  submit-to-placement, 1,000 nodes    p50 \(format(p50 * 1000, 2)) ms, p99 \(format(p99 * 1000, 2)) ms"
                     + "  (\(samples.count) jobs, one at a time)")
@@ -231,8 +229,7 @@ final class Harness: @unchecked Sendable {
                     while let message = try await watcher.receive() {
                         if case .event(let event) = message, event.job == id, event.kind == .placed { break }
                     }
-                    let elapsed = ContinuousClock.now - started
-                    samples.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                    samples.append((ContinuousClock.now - started).seconds)
                 }
                 return samples
             }

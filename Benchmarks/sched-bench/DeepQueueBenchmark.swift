@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import ProgramSupport
 import SchedCore
@@ -62,9 +63,7 @@ extension CoordinatorBenchmark {
             // deepen the queue after.
             var samples: [Double] = []
             for _ in 0..<runs { samples += try await harness.placementLatencies(count: 100) }
-            samples.sort()
-            let p50 = samples[samples.count / 2]
-            let p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
+            let (p50, p99) = (percentile(samples, 50), percentile(samples, 99))
             let before = try await harness.session { try await $0.request(.health, as: HealthReport.self) }
             for clients in [1, 16] {
                 let count = clients == 1 ? 300 : 2_000
@@ -146,15 +145,6 @@ extension Harness {
             }
             try await Task.sleep(for: .milliseconds(2))
         }
-        throw BenchmarkError("the coordinator did not answer within 120 s of its start")
+        throw ValidationError("the coordinator did not answer within 120 s of its start")
     }
-}
-
-struct BenchmarkError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

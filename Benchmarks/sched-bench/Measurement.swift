@@ -15,7 +15,7 @@ struct Measurement {
         for _ in 0..<runs {
             var result: Result?
             let elapsed = try clock.measure { result = try body() }
-            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            seconds.append(elapsed.seconds)
             last = result
         }
         return (Measurement(seconds: seconds), last!)
@@ -38,6 +38,16 @@ extension Measurement {
         }
         return (Measurement(seconds: differences), last!)
     }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// The sample below which `percent` of them lie (nearest rank, as the latency rows have always read).
+func percentile(_ samples: [Double], _ percent: Int) -> Double {
+    let sorted = samples.sorted()
+    return sorted[min(sorted.count - 1, sorted.count * percent / 100)]
 }
 
 func format(_ value: Double, _ digits: Int = 1) -> String {

@@ -135,10 +135,7 @@ actor CoordinatorState {
                 nextJobNumber = max(nextJobNumber, number + 1)
             }
         }
-        for record in stored.jobs {
-            jobs[record.id] = record
-            unloaded[record.id] = nil
-        }
+        for record in stored.jobs { takeIn(record) }
         loading = !unloaded.isEmpty
         // The fleet as it last registered: down until each agent registers again, and lost (but still
         // counted, so that jobs wait for it) if it does not come back within the heartbeat timeout.
@@ -172,10 +169,7 @@ actor CoordinatorState {
     /// Adds a page of records read after the start (`StoredJobsLoader`); a job read on demand or
     /// changed meanwhile is kept as it is. Returns whether records are still to be read.
     func loadPage(_ page: StoredJobPage) -> Bool {
-        for record in page.records where unloaded[record.id] != nil && jobs[record.id] == nil {
-            jobs[record.id] = record
-            unloaded[record.id] = nil
-        }
+        for record in page.records { takeIn(record) }
         for record in page.quarantined {
             unloaded[record.key] = nil
             jobs.forget(record.key)
@@ -209,9 +203,15 @@ actor CoordinatorState {
             logger.error("cannot read job \(id) from the store: \(error)")
             return
         }
-        guard let record, unloaded[id] != nil, jobs[id] == nil else { return }
-        jobs[id] = record
-        unloaded[id] = nil
+        if let record { takeIn(record) }
+    }
+
+    /// A stored record read after the start joins the table, unless the job is in it already (read
+    /// on demand, or changed meanwhile: the table's is newer).
+    private func takeIn(_ record: JobRecord) {
+        guard unloaded[record.id] != nil, jobs[record.id] == nil else { return }
+        jobs[record.id] = record
+        unloaded[record.id] = nil
     }
 
     static func milliseconds(_ duration: Duration) -> Int {
@@ -357,7 +357,7 @@ actor CoordinatorState {
     }
 
     func record(_ id: String) async throws(ErrorReply) -> JobRecord {
-        if jobs[id] == nil && unloaded[id] != nil { await readNow(id) }
+        await readNow(id)
         guard var record = jobs[id] else {
             let close = jobs.order.filter { $0.hasPrefix(String(id.prefix(3))) }.suffix(3)
             let hint = close.isEmpty ? "" : "; recent jobs like it: \(close.joined(separator: ", "))"

@@ -23,9 +23,6 @@ struct JobTable {
         waiting = WaitingQueue(headDepth: headDepth, passLimit: passLimit)
     }
 
-    var count: Int { records.count }
-    var values: Dictionary<String, JobRecord>.Values { records.values }
-
     subscript(id: String) -> JobRecord? {
         get { records[id] }
         set {
@@ -36,18 +33,21 @@ struct JobTable {
                 nextSequence += 1
             }
             records[id] = newValue
-            if let old { countByState[old.state, default: 0] -= 1 }
-            if let newValue { countByState[newValue.state, default: 0] += 1 }
-            if let newValue, newValue.state == .placed || newValue.state == .running {
-                active.insert(id)
-            } else {
-                active.remove(id)
-            }
-            reindexWaiting(old: old, new: newValue)
-            if newValue == nil, let position = sequence.removeValue(forKey: id) {
-                order.remove(at: order.partitioningIndex { (sequence[$0] ?? Int.max) >= position })
-            }
+            reindex(id, old: old, new: newValue)
+            if newValue == nil { forget(id) }
         }
+    }
+
+    /// Counts by state, what holds chips and the waiting queue, for a record that changed.
+    private mutating func reindex(_ id: String, old: JobRecord?, new: JobRecord?) {
+        if let old { countByState[old.state, default: 0] -= 1 }
+        if let new { countByState[new.state, default: 0] += 1 }
+        if let new, new.state == .placed || new.state == .running {
+            active.insert(id)
+        } else {
+            active.remove(id)
+        }
+        reindexWaiting(old: old, new: new)
     }
 
     /// The stored jobs' places in submission order, before their records are read.
@@ -67,9 +67,7 @@ struct JobTable {
     mutating func remove(_ ids: Set<String>) {
         for id in ids {
             guard let old = records.removeValue(forKey: id) else { continue }
-            countByState[old.state, default: 0] -= 1
-            active.remove(id)
-            reindexWaiting(old: old, new: nil)
+            reindex(id, old: old, new: nil)
             sequence[id] = nil
         }
         order.removeAll { ids.contains($0) }
@@ -103,7 +101,7 @@ struct JobTable {
     /// A queued job to search again at the next pass (a preemptor whose victims have stopped).
     mutating func searchAgain(_ id: String) {
         guard let record = records[id], record.state == .queued else { return }
-        waiting.insert(key(record), models: models(record), wakeAt: wakeAt(record))
+        enqueue(record)
     }
 
     private mutating func reindexWaiting(old: JobRecord?, new: JobRecord?) {
@@ -113,13 +111,14 @@ struct JobTable {
             return
         }
         // New to the queue, or its ask changed (a tier, a retry, a restored record): search it again.
-        if !wasQueued || old?.ladder != new.ladder || old?.job != new.job {
-            waiting.insert(key(new), models: models(new), wakeAt: wakeAt(new))
-        }
+        if !wasQueued || old?.ladder != new.ladder || old?.job != new.job { enqueue(new) }
     }
 
-    private func key(_ record: JobRecord) -> WaitingQueue.Key {
-        WaitingQueue.Key(priority: record.job.priority, submittedAt: record.job.submittedAt, id: record.job.id)
+    /// Into the waiting queue, due: its place, the chip models its tier can use, its own wake time.
+    private mutating func enqueue(_ record: JobRecord) {
+        let key = WaitingQueue.Key(
+            priority: record.job.priority, submittedAt: record.job.submittedAt, id: record.job.id)
+        waiting.insert(key, models: models(record), wakeAt: wakeAt(record))
     }
 
     private mutating func models(_ record: JobRecord) -> ModelSet {

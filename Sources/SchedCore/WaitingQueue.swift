@@ -110,7 +110,6 @@ public struct WaitingQueue: Sendable {
     }
 
     public var count: Int { location.count }
-    public func contains(_ id: JobID) -> Bool { location[id] != nil }
 
     /// Whether some job is due and was not taken by the last pass: the driver runs another.
     public func hasDueWork(at now: Seconds) -> Bool {
@@ -163,20 +162,6 @@ public struct WaitingQueue: Sendable {
         let index = buckets[bucket].entries.partitioningIndex { $0.key >= key }
         guard index < buckets[bucket].entries.count, buckets[bucket].entries[index].key == key else { return nil }
         return (bucket, index)
-    }
-
-    /// A job still waits, its tier or wait limit changed by the pass that searched it: not due again
-    /// because of it.
-    public mutating func update(_ id: JobID, models: ModelSet, wakeAt: Seconds?) {
-        guard let key = location[id], let (bucket, index) = place(of: key) else { return }
-        let set = position(of: models)
-        modelSetLive[buckets[bucket].entries[index].modelSet] -= 1
-        modelSetLive[set] += 1
-        buckets[bucket].entries[index].modelSet = set
-        if buckets[bucket].entries[index].wakeAt != wakeAt {
-            buckets[bucket].entries[index].wakeAt = wakeAt
-            if let wakeAt { wakes.insert(Wake(at: wakeAt, id: id)) }
-        }
     }
 
     /// Chips of these models may have become free: jobs whose tier can use them are due again.
@@ -232,7 +217,7 @@ public struct WaitingQueue: Sendable {
             else {
                 continue
             }
-            take(buckets[bucket].entries[index].key, isDue: true)
+            take(key, isDue: true)
         }
         // Stale jobs, round the queue from where the sweep stands.
         if sweepActive && chosen.count < passLimit {

@@ -70,11 +70,7 @@ public final class SQLiteStore: JobStore {
     public func load(recentEvents: Int) async throws -> StoredState {
         let (stubs, activeRows, eventRows, nodeRows, last) = try await pool.read { db in
             let stubs = try Row.fetchAll(db, sql: "SELECT id, state, submittedAt FROM job ORDER BY submittedAt, id")
-                .map { row in
-                    StoredJobStub(
-                        id: Self.text(row["id"]) ?? "?", state: Self.text(row["state"]) ?? "",
-                        submittedAt: row["submittedAt"] ?? 0)
-                }
+                .map(Self.stub)
             let active = try Row.fetchAll(
                 db,
                 sql: "SELECT id, record FROM job WHERE state IN ('placed', 'running') ORDER BY submittedAt, id"
@@ -141,11 +137,7 @@ public final class SQLiteStore: JobStore {
             let arguments: StatementArguments =
                 after.map { [$0.submittedAt, $0.id, limit] } ?? [limit]
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                (
-                    StoredJobStub(
-                        id: Self.text(row["id"]) ?? "?", state: Self.text(row["state"]) ?? "",
-                        submittedAt: row["submittedAt"] ?? 0), row["record"] as DatabaseValue
-                )
+                (Self.stub(row), row["record"] as DatabaseValue)
             }
         }
         let (records, bad) = Self.decodeJobs(rows.map { ($0.0.id, $0.1) })
@@ -166,6 +158,12 @@ public final class SQLiteStore: JobStore {
         }
         guard let value else { return nil }
         return Self.decodeJobs([(id, value)]).records.first
+    }
+
+    /// A job row's id, state and submission time.
+    private static func stub(_ row: Row) -> StoredJobStub {
+        StoredJobStub(
+            id: text(row["id"]) ?? "?", state: text(row["state"]) ?? "", submittedAt: row["submittedAt"] ?? 0)
     }
 
     /// A stored row that cannot be used, on its way to the quarantine table.

@@ -42,24 +42,25 @@ struct SimulateCommandTests {
             ])
     }
 
-    @Test("the HTML report is self-contained and the same byte for byte for the same inputs")
-    func htmlReport() async throws {
+    /// The HTML report of `trace` on the demo fleet, from its own run of schedctl.
+    func htmlPage(trace: String, _ arguments: [String] = []) async throws -> String {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        var pages: [String] = []
-        for run in 0..<2 {
-            let path = cluster.directory.appendingPathComponent("report-\(run).html").path
-            let output = try await cluster.run(
-                "schedctl",
-                [
-                    "simulate", "--catalog", Repository.path("deploy/catalog/chips.yaml"), "--fleet",
-                    Repository.path("deploy/fleets/demo.yaml"), "--trace",
-                    Repository.path("deploy/traces/demo-mixed.csv"),
-                    "--html", path,
-                ])
-            #expect(output.status == 0, "\(output.stderr)")
-            pages.append(try String(contentsOfFile: path, encoding: .utf8))
-        }
+        let path = cluster.directory.appendingPathComponent("report.html").path
+        let output = try await cluster.run(
+            "schedctl",
+            [
+                "simulate", "--catalog", Repository.path("deploy/catalog/chips.yaml"), "--fleet",
+                Repository.path("deploy/fleets/demo.yaml"), "--trace", trace, "--html", path,
+            ] + arguments)
+        #expect(output.status == 0, "\(output.stderr)")
+        return try String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    @Test("the HTML report is self-contained and the same byte for byte for the same inputs")
+    func htmlReport() async throws {
+        let demo = Repository.path("deploy/traces/demo-mixed.csv")
+        let pages = [try await htmlPage(trace: demo), try await htmlPage(trace: demo)]
         #expect(pages[0] == pages[1])
         let page = pages[0]
         #expect(page.hasPrefix("<!DOCTYPE html>"))
@@ -80,16 +81,7 @@ struct SimulateCommandTests {
         try "submit,duration,tiers\n0,30,h100\n0,360000,h100\n".write(toFile: trace, atomically: true, encoding: .utf8)
         var pages: [String] = []
         for input in [trace, Repository.path("deploy/traces/demo-mixed.csv")] {
-            let path = cluster.directory.appendingPathComponent("report-\(pages.count).html").path
-            let output = try await cluster.run(
-                "schedctl",
-                [
-                    "simulate", "--catalog", Repository.path("deploy/catalog/chips.yaml"), "--fleet",
-                    Repository.path("deploy/fleets/demo.yaml"), "--trace", input, "--policies", "bin-pack",
-                    "--html", path,
-                ])
-            #expect(output.status == 0, "\(output.stderr)")
-            pages.append(try String(contentsOfFile: path, encoding: .utf8))
+            pages.append(try await htmlPage(trace: input, ["--policies", "bin-pack"]))
         }
         let completion = { (page: String) in String(page[page.range(of: "Job completion time")!.lowerBound...]) }
         let spread = completion(pages[0])

@@ -127,8 +127,8 @@ struct WaitingQueueTests {
     @Test("a wait limit that runs out makes its job due at that time, not before")
     func wakes() {
         var queue = filled(50)
+        queue.insert(key(40), models: Self.h100, wakeAt: 100)
         _ = drain(&queue)
-        queue.update(JobID("job-40"), models: Self.h100, wakeAt: 100)
         #expect(queue.selectPass(now: 99) == nil)
         #expect(queue.hasDueWork(at: 100))
         #expect(queue.selectPass(now: 100)?.contains("job-40") == true)
