@@ -120,6 +120,14 @@ public actor AttemptRunner {
             "--output", folder + "/output.log", "--exit-file", folder + "/exit.json", "--pid-file", folder + "/job.pid",
         ]
         if let numa = order.numaNodes.first { arguments += ["--numa-node", String(numa)] }
+        if let cpus = order.host?.cpus, !cpus.isEmpty { arguments += ["--cpus", indexList(cpus)] }
+        if let share = order.share {
+            let limits = ChipShareLimits.environment(
+                share: share, jobEnvironment: environment,
+                mpsPipeDirectory: ChipShareLimits.mpsPipeDirectory(environment: environment))
+            environment.merge(limits.variables) { $1 }
+            arguments += ["--note", limits.note]
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: helper)
         process.arguments = arguments + ["--"] + order.command

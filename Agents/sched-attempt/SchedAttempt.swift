@@ -7,12 +7,14 @@ import Foundation
 
 /// `sched-attempt`: the supervisor of one job attempt, started by the agent.
 ///
-///     sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] -- COMMAND ARGS…
+///     sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] [--cpus LIST]
+///                   [--note TEXT] -- COMMAND ARGS…
 ///     sched-attempt --probe      # libnuma's view of the host, as JSON
 ///
 /// It leaves the agent's session (so that the job outlives an agent restart), binds itself to the
 /// NUMA node's CPUs with memory preferred there (both survive fork and exec, so the job inherits
-/// them), starts the job in a process group of its own with stdout and stderr appended to FILE,
+/// them), pins itself to the job's CPUs when given (`--cpus 0-7`, the cores the coordinator
+/// booked), writes `--note` to the output, starts the job in a process group of its own with stdout and stderr appended to FILE,
 /// writes the job's process group to the pid file, waits, and writes how the job ended to the exit
 /// file. The agent signals the job's group to stop it; a restarted agent finds the pid and exit
 /// files again.
@@ -45,6 +47,8 @@ enum SchedAttempt {
         if let node = options["--numa-node"].flatMap({ Int32($0) }) {
             note(bind(to: node), log)
         }
+        if let cpus = options["--cpus"] { note(pin(to: cpus), log) }
+        if let text = options["--note"] { note(text, log) }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -104,6 +108,19 @@ enum SchedAttempt {
         }
         numa_set_preferred(node)
         return "[heterosched] bound to NUMA node \(node): CPUs \(allowedCPUs()), memory preferred there"
+    }
+
+    /// Pins this process (and so the job) to the CPUs in `list` (`0-7,16`), or says why it could not.
+    static func pin(to list: String) -> String {
+        guard let mask = numa_parse_cpustring_all(list) else {
+            return "[heterosched] CPUs \(list) asked; not CPUs of this host: running on \(allowedCPUs())"
+        }
+        defer { numa_bitmask_free(mask) }
+        guard numa_sched_setaffinity(0, mask) == 0 else {
+            return "[heterosched] CPUs \(list) asked; pinning failed (\(String(cString: strerror(errno)))): "
+                + "running on \(allowedCPUs())"
+        }
+        return "[heterosched] pinned to CPUs \(allowedCPUs())"
     }
 
     /// `{"available":true,"nodes":[{"id":0,"cpus":[0,1],"memoryGiB":7.3}],"distances":{"0":[10]}}`;

@@ -14,13 +14,14 @@ struct ChipFence {
         }
     }
 
-    /// Each stopping attempt's chips on a node; nil when the agent did not say (the whole node is held).
-    private(set) var stopping: [Key: [Int]?] = [:]
+    /// What each stopping attempt holds on a node (chips, a share of one, host CPUs and memory); nil
+    /// when the agent did not say (the whole node is held).
+    private(set) var stopping: [Key: NodeAssignment?] = [:]
 
-    mutating func hold(_ attempt: AttemptRef, on node: NodeID, chips: [Int]?) {
+    mutating func hold(_ attempt: AttemptRef, on node: NodeID, holding: NodeAssignment?) {
         let key = Key(attempt: attempt, node: node)
         guard stopping[key] == nil else { return }
-        stopping[key] = .some(chips)
+        stopping[key] = .some(holding)
     }
 
     /// The agent confirmed the attempt ended on `node`. True if it was held.
@@ -39,7 +40,7 @@ struct ChipFence {
     func isStopping(_ attempt: AttemptRef) -> Bool { stopping.keys.contains { $0.attempt == attempt } }
 
     /// What each node's stopping attempts hold, in a stable order.
-    func holdings() -> [(key: Key, chips: [Int]?)] {
+    func holdings() -> [(key: Key, holding: NodeAssignment?)] {
         stopping.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 }

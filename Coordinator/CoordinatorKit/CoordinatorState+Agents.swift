@@ -42,7 +42,7 @@ extension CoordinatorState {
         }
         // Stopping attempts it no longer runs are over; those it runs and we did not place stay fenced.
         fence.releaseAll(on: id, except: reported)
-        for attempt in strangers { fence.hold(attempt, on: id, chips: nil) }
+        for attempt in strangers { fence.hold(attempt, on: id, holding: nil) }
         let chips = registration.node.chips
         let models = Dictionary(grouping: chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
         events.append(

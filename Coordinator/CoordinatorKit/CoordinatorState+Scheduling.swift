@@ -107,12 +107,13 @@ extension CoordinatorState {
                 startedAt: started, expectedEndAt: record.job.timeLimit.map { started + $0 })
         }
         let currentAttempts = Set(current.map { AttemptRef(job: $0.id, attempt: $0.attempt) })
-        for (key, chips) in fence.holdings() where !currentAttempts.contains(key.attempt) {
-            let held = chips ?? nodes[key.node]?.node.chips.map(\.index) ?? []
+        for (key, holding) in fence.holdings() where !currentAttempts.contains(key.attempt) {
+            let held =
+                holding ?? NodeAssignment(node: key.node, chips: nodes[key.node]?.node.chips.map(\.index) ?? [])
             holders.append(
                 RunningJob(
                     id: JobID("\(key.attempt.job) attempt \(key.attempt.attempt) (stopping)"), priority: Int.max,
-                    assignments: [NodeAssignment(node: key.node, chips: held)], startedAt: now,
+                    assignments: [held], startedAt: now,
                     // Told to stop: expected to end at once, so that backfill reserves as if it had
                     // (SchedSim frees a stopped attempt's chips at once).
                     expectedEndAt: now))
@@ -238,10 +239,7 @@ extension CoordinatorState {
             record.placement = PlacementRecord(
                 tier: placement.tier, tierName: placement.tierName, chipModel: placement.chipModel.name,
                 assignments: placement.assignments, reason: placement.reason.description, placedAt: now)
-            let whereText = placement.assignments.map { assignment in
-                "\(assignment.node) chips \(indexList(assignment.chips))"
-                    + (assignment.numaNodes.isEmpty ? "" : " NUMA \(indexList(assignment.numaNodes))")
-            }.joined(separator: ", ")
+            let whereText = placement.assignments.map(\.summary).joined(separator: "; ")
             events.append(
                 makeEvent(
                     .placed, job: record.id, node: placement.assignments.first?.node.name, attempt: record.attempt,
@@ -300,23 +298,23 @@ extension CoordinatorState {
         }
     }
 
-    /// The applier's re-check: every chip of the placement is on a live node, healthy, and held by
-    /// none of `holders` (`chipHolders`, taken once per cycle) but the chips kept for this very job.
+    /// The applier's re-check: every chip of the placement is on a live node and healthy, and what it
+    /// books (whole chips, a share, CPUs, memory) is free beside `holders` (`chipHolders`, taken once
+    /// per cycle) but the chips kept for this very job.
     func chipsAreFree(_ placement: JobPlacement, holders: [RunningJob]) -> Bool {
+        var live: [Node] = []
         for assignment in placement.assignments {
             guard let entry = nodes[assignment.node], entry.connected else { return false }
             let present = Set(entry.node.chips.filter { $0.health == .healthy }.map(\.index))
             guard Set(assignment.chips).isSubset(of: present) else { return false }
+            live.append(entry.node)
         }
+        var ledger = HoldingsLedger(nodes: live)
         let own = Self.reservation(for: placement.job.name)
         for holder in holders where holder.id != own {
-            for held in holder.assignments {
-                for assignment in placement.assignments where assignment.node == held.node {
-                    if !Set(held.chips).isDisjoint(with: assignment.chips) { return false }
-                }
-            }
+            for held in holder.assignments { _ = ledger.take(held, for: holder.id) }
         }
-        return true
+        return placement.assignments.allSatisfy { ledger.conflict(in: $0, for: placement.job) == nil }
     }
 
     func runOrder(_ record: JobRecord, placement: JobPlacement, assignment: NodeAssignment, rank: Int) -> RunOrder {
@@ -334,13 +332,23 @@ extension CoordinatorState {
         env["HETEROSCHED_NODE_RANK"] = String(rank)
         env["HETEROSCHED_NUM_NODES"] = String(placement.assignments.count)
         if let numa = assignment.bindNUMANode { env["HETEROSCHED_NUMA_NODE"] = String(numa) }
+        if let host = assignment.host {
+            if !host.cpus.isEmpty { env["HETEROSCHED_CPUS"] = indexList(host.cpus) }
+            if host.memoryMiB > 0 { env["HETEROSCHED_MEMORY_MIB"] = String(host.memoryMiB) }
+        }
+        if let share = assignment.share {
+            // What the job may use of its chip: enforced by the agent where the vendor allows (MPS).
+            if share.computePercent > 0 { env["HETEROSCHED_CHIP_COMPUTE_PERCENT"] = String(share.computePercent) }
+            if share.memoryMiB > 0 { env["HETEROSCHED_CHIP_MEMORY_MIB"] = String(share.memoryMiB) }
+        }
         return RunOrder(
             job: record.id, attempt: record.attempt, kind: record.job.kind, tier: placement.tier,
             tierName: placement.tierName, chipModel: placement.chipModel.name, chips: assignment.chips,
             numaNodes: assignment.numaNodes, command: record.run.command, env: env, checkpointDirectory: checkpoint,
             timeLimitSeconds: record.job.timeLimit, simulation: record.run.simulation,
             resumeStep: record.checkpointStep,
-            rank: rank, nodes: placement.assignments.count, workingDirectory: record.run.workingDirectory)
+            rank: rank, nodes: placement.assignments.count, workingDirectory: record.run.workingDirectory,
+            host: assignment.host, share: assignment.share)
     }
 
     /// Back to the queue on the same tier (the ladder decides about tiers elsewhere).

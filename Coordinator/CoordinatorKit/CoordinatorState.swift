@@ -489,7 +489,7 @@ actor CoordinatorState {
         var sent = false
         let attempt = AttemptRef(job: record.id, attempt: record.attempt)
         for assignment in record.placement?.assignments ?? [] where assignment.node != except {
-            fence.hold(attempt, on: assignment.node, chips: assignment.chips)
+            fence.hold(attempt, on: assignment.node, holding: assignment)
             guard let writer = nodes[assignment.node]?.writer else { continue }
             if writer.send(.kill(KillOrder(job: record.id, attempt: record.attempt, reason: reason))) { sent = true }
         }

@@ -5,11 +5,19 @@ public struct NodeAssignment: Hashable, Sendable, Codable {
     public var chips: [Int]
     /// NUMA nodes the chips sit on, the one to bind first; empty where the host does not say.
     public var numaNodes: [Int]
+    /// Host CPUs and memory held there; nil = none.
+    public var host: HostBooking?
+    /// Set when the job holds a share of its one chip rather than the whole chip.
+    public var share: ChipShare?
 
-    public init(node: NodeID, chips: [Int], numaNodes: [Int] = []) {
+    public init(
+        node: NodeID, chips: [Int], numaNodes: [Int] = [], host: HostBooking? = nil, share: ChipShare? = nil
+    ) {
         self.node = node
         self.chips = chips
         self.numaNodes = numaNodes
+        self.host = host
+        self.share = share
     }
 
     /// The NUMA node the agent binds the process to.

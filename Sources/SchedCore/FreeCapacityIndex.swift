@@ -27,6 +27,10 @@ final class FleetLayout: Sendable {
     /// Bit of chip index `i` of node `n` in its slot mask: `chipBitByIndex[chipBitStart[n] + i]`, -1 if none.
     let chipBitStart: [Int]
     let chipBitByIndex: [Int8]
+    /// Per chip of the fleet (`chipStart[node] + bit`): its slot, memory in MiB and NUMA node (-1: unknown).
+    let chipSlot: [Int]
+    let chipMemoryMiB: [Int]
+    let chipNUMA: [Int]
     // Chip models present in the fleet.
     let modelIDs: [ChipModelID]
     let modelCatalogEntry: [ChipModel?]
@@ -57,6 +61,9 @@ final class FleetLayout: Sendable {
         var chipIndex: [Int] = []
         var chipBitStart: [Int] = [0]
         var chipBitByIndex: [Int8] = []
+        var chipSlot: [Int] = []
+        var chipMemoryMiB: [Int] = []
+        var chipNUMA: [Int] = []
         var modelIDs: [ChipModelID] = []
         var modelPosition: [ChipModelID: Int] = [:]
         var modelNodes: [[Int]] = []
@@ -141,6 +148,9 @@ final class FleetLayout: Sendable {
                     memory.append(.infinity)
                 }
                 let mask: UInt64 = 1 << UInt64(bit)
+                chipSlot.append(slotNode.count + local)  // the node's slots are appended below, in local order
+                chipMemoryMiB.append(chip.memoryMiB)
+                chipNUMA.append(chip.numaNode ?? -1)
                 all[local] |= mask
                 if chip.health == .healthy { usable[local] |= mask }
                 memory[local] = min(memory[local], chip.memoryGiB)
@@ -187,6 +197,9 @@ final class FleetLayout: Sendable {
         self.chipIndex = chipIndex
         self.chipBitStart = chipBitStart
         self.chipBitByIndex = chipBitByIndex
+        self.chipSlot = chipSlot
+        self.chipMemoryMiB = chipMemoryMiB
+        self.chipNUMA = chipNUMA
         self.modelIDs = modelIDs
         self.modelCatalogEntry = modelIDs.map { snapshot.catalog[$0] }
         self.modelFamilies = modelCatalogEntry.map { $0?.family }
@@ -208,6 +221,7 @@ final class FleetLayout: Sendable {
     var nodeCount: Int { nodeIDs.count }
     var modelCount: Int { modelIDs.count }
     var domainCount: Int { domains.count }
+    var chipCount: Int { chipSlot.count }
 
     func modelMaxMemory(_ model: Int) -> Double { modelStats[model].maxMemory }
 
@@ -561,6 +575,8 @@ struct CandidateCursor: Sendable {
 struct ChipPick: Sendable {
     var mask: UInt64
     var numaNodes: [Int]
+    /// Host CPUs and memory taken beside the chips, when the job asks for some.
+    var host: HostHold?
 }
 
 /// The order in which equally acceptable nodes are tried.

@@ -115,6 +115,10 @@ public struct Job: Hashable, Sendable, Codable {
     /// More than one makes a gang: all nodes or none.
     public var nodes: Int
     public var minChipMemoryGiB: Double?
+    /// Host CPUs and memory per node beside the chips; nil = none reserved.
+    public var host: HostAsk?
+    /// A share of one chip instead of whole chips (then one chip on one node); nil = whole chips.
+    public var share: ChipShare?
     /// Ordered preference; empty means any chip.
     public var tiers: [ChipTier]
     public var fallback: FallbackRule
@@ -129,8 +133,11 @@ public struct Job: Hashable, Sendable, Codable {
     public init(
         id: JobID, kind: JobKind, chipsPerNode: Int, nodes: Int = 1, minChipMemoryGiB: Double? = nil,
         tiers: [ChipTier] = [], fallback: FallbackRule = FallbackRule(), topology: GangTopology = GangTopology(),
-        priority: Int = 0, queue: String = "default", timeLimit: Seconds? = nil, submittedAt: Seconds = 0
+        priority: Int = 0, queue: String = "default", timeLimit: Seconds? = nil, submittedAt: Seconds = 0,
+        host: HostAsk? = nil, share: ChipShare? = nil
     ) {
+        self.host = host
+        self.share = share
         self.id = id
         self.kind = kind
         self.chipsPerNode = chipsPerNode
@@ -160,6 +167,12 @@ public struct Job: Hashable, Sendable, Codable {
     public func shape(onTier index: Int) -> JobShape {
         let tier = tier(at: index)
         return JobShape(chipsPerNode: tier.chipsPerNode ?? chipsPerNode, nodes: tier.nodes ?? nodes)
+    }
+
+    /// The host CPUs and memory each node must offer for `shape`.
+    public func hostDemand(_ shape: JobShape) -> HostDemand? {
+        guard let host, !host.isEmpty else { return nil }
+        return host.onNode(chips: shape.chipsPerNode)
     }
 }
 

@@ -36,11 +36,14 @@ struct AskKey: Hashable {
     var minBandwidth: Double?
     var avoidReserved: Bool
     var domainLimit: Int?
+    var host: HostDemand?
+    var share: ChipShare?
 
     /// The cheap fields first: most keys differ in their shape.
     static func == (a: AskKey, b: AskKey) -> Bool {
         a.shape == b.shape && a.avoidReserved == b.avoidReserved && a.domainLimit == b.domainLimit
-            && a.minMemory == b.minMemory && a.minBandwidth == b.minBandwidth && a.tier == b.tier
+            && a.minMemory == b.minMemory && a.minBandwidth == b.minBandwidth && a.host == b.host && a.share == b.share
+            && a.tier == b.tier
     }
 
     func hash(into hasher: inout Hasher) {
@@ -49,6 +52,8 @@ struct AskKey: Hashable {
         hasher.combine(domainLimit)
         hasher.combine(minMemory)
         hasher.combine(minBandwidth)
+        hasher.combine(host)
+        hasher.combine(share)
         hasher.combine(tier)
     }
 }
@@ -63,7 +68,7 @@ extension PlanningSession {
         AskKey(
             tier: tier, shape: shape, minMemory: job.minChipMemoryGiB,
             minBandwidth: shape.nodes > 1 ? job.fallback.minInterNodeBandwidthGBps : nil, avoidReserved: avoidReserved,
-            domainLimit: shape.nodes > 1 ? domainLimit(for: job) : nil)
+            domainLimit: shape.nodes > 1 ? domainLimit(for: job) : nil, host: job.hostDemand(shape), share: job.share)
     }
 
     /// Why an equal ask was refused, while nothing has been held, freed or reserved since; nil when
@@ -104,7 +109,8 @@ extension PlanningSession {
             }
             return id
         }
-        var reason = WaitReason(kind: .waiting, tier: tier.name, shape: shape)
+        let demand = job.hostDemand(shape)
+        var reason = WaitReason(kind: .waiting, tier: tier.name, shape: shape, host: demand, share: job.share)
         if shape.chipsPerNode <= 0 || shape.nodes <= 0 {
             reason.kind = .infeasible
             reason.detail = "asks for \(shape.chipsPerNode) chips on \(shape.nodes) nodes; both must be at least 1"
@@ -122,6 +128,9 @@ extension PlanningSession {
             }
             return Diagnosis(waitReason: reason, blocksTier: true)
         }
+        if let share = job.share {
+            return diagnoseShare(job: job, share: share, shape: shape, models: models, demand: demand, reason: reason)
+        }
 
         let needed = shape.chipsPerNode
         let needsBandwidth = shape.nodes > 1 ? job.fallback.minInterNodeBandwidthGBps : nil
@@ -130,8 +139,8 @@ extension PlanningSession {
         var best = ModelTally()
         for model in models {
             let tally = self.tally(
-                model: model, job: job, needed: needed, needsBandwidth: needsBandwidth, avoidReserved: avoidReserved,
-                into: &counts)
+                model: model, job: job, needed: needed, needsBandwidth: needsBandwidth, demand: demand,
+                avoidReserved: avoidReserved, into: &counts)
             best.capable = max(best.capable, tally.capable)
             best.capableWithBandwidth = max(best.capableWithBandwidth, tally.capableWithBandwidth)
             best.available = max(best.available, tally.available)
@@ -146,6 +155,13 @@ extension PlanningSession {
             let largest = models.map { layout.modelMaxChips[$0] }.max() ?? 0
             if largest < needed {
                 reason.detail = "the largest node has \(largest) such chips"
+            } else if let demand, let phrase = demand.phrase, capable == 0 {
+                let (cpus, memory) = models.flatMap { layout.modelNodes[$0] }.reduce((0, 0)) {
+                    (max($0.0, host.layout.nodeCPUs[$1]), max($0.1, host.layout.nodeMemoryMiB[$1]))
+                }
+                reason.detail =
+                    "no node with such chips could ever offer \(phrase) (the largest have \(cpus) cores and "
+                    + "\(formatMebibytes(memory)) of memory)"
             } else if shape.nodes > 1 {
                 reason.detail =
                     "only \(capable) node\(capable == 1 ? "" : "s") in the fleet could ever hold \(needed) such chips"
@@ -184,7 +200,7 @@ extension PlanningSession {
     /// Counts one model's nodes by rejection cause into `counts`, from the index's histograms where a
     /// memory or bandwidth requirement does not split the model's nodes, node by node where it does.
     private func tally(
-        model: Int, job: Job, needed: Int, needsBandwidth: Double?, avoidReserved: Bool,
+        model: Int, job: Job, needed: Int, needsBandwidth: Double?, demand: HostDemand?, avoidReserved: Bool,
         into counts: inout CauseCounts
     ) -> ModelTally {
         var tally = ModelTally()
@@ -195,7 +211,8 @@ extension PlanningSession {
         }
         let memorySplits = job.minChipMemoryGiB.map { $0 > stats.minMemory } ?? false
         let bandwidthSplits = needsBandwidth.map { $0 > stats.minBandwidth && $0 <= stats.maxBandwidth } ?? false
-        if memorySplits || bandwidthSplits {
+        // Host CPUs and memory are not in the histograms: a job that asks for them is told node by node.
+        if memorySplits || bandwidthSplits || demand != nil {
             for node in layout.modelNodes[model] {
                 let slot = layout.slot(ofNode: node, model: model)!
                 if let minMemory = job.minChipMemoryGiB, layout.slotMinMemory[slot] < minMemory {
@@ -204,7 +221,9 @@ extension PlanningSession {
                 }
                 let bandwidthOK = needsBandwidth.map { layout.nodeBandwidth[node] >= $0 } ?? true
                 let chips = layout.slotAllChips[slot].nonzeroBitCount
-                if chips >= needed {
+                let hostCause = demand.flatMap { host.rejection(node: node, demand: $0) }
+                let hostCapable = hostCause != .tooFewCores && hostCause != .tooLittleMemory
+                if chips >= needed && hostCapable {
                     tally.capable += 1
                     if bandwidthOK { tally.capableWithBandwidth += 1 }
                 }
@@ -219,8 +238,12 @@ extension PlanningSession {
                             .unhealthyChips
                         } else if !bandwidthOK {
                             .bandwidthTooLow
+                        } else if !hostCapable {
+                            hostCause
                         } else if index.freeCount(slot: slot) < needed {
                             .full
+                        } else if hostCause != nil {
+                            hostCause
                         } else if reservedBlocks(slot: slot, needed: needed, avoidReserved: avoidReserved) {
                             .reserved
                         } else {
@@ -258,6 +281,79 @@ extension PlanningSession {
         counts[.reserved] += blocked
         tally.available = withRoom - blocked
         return tally
+    }
+
+    /// Why no chip takes a share: per node of the tier's models, the first thing that stops it
+    /// (its state, no chip with the memory, too few cores, no chip with room now, cores in use).
+    private func diagnoseShare(
+        job: Job, share: ChipShare, shape: JobShape, models: [Int], demand: HostDemand?, reason: WaitReason
+    ) -> Diagnosis {
+        var reason = reason
+        guard shape.chipsPerNode == 1, shape.nodes == 1 else {
+            reason.kind = .infeasible
+            reason.detail =
+                "a share of a chip is one chip on one node; this tier asks \(shape.chipsPerNode) chips on "
+                + "\(shape.nodes) nodes"
+            return Diagnosis(waitReason: reason, blocksTier: true)
+        }
+        let minimum = max(share.memoryMiB, job.minChipMemoryGiB.map { mebibytes(fromGiB: $0) } ?? 0)
+        var counts = CauseCounts()
+        var capable = 0
+        var largest = 0
+        for model in models {
+            for node in layout.modelNodes[model] {
+                guard let slot = layout.slot(ofNode: node, model: model) else { continue }
+                var everFits = false
+                var fitsNow = false
+                var bits = layout.slotAllChips[slot]
+                while bits != 0 {
+                    let bit = bits.trailingZeroBitCount
+                    let chip = layout.chipStart[node] + bit
+                    let capacity = layout.chipMemoryMiB[chip]
+                    largest = max(largest, capacity)
+                    if capacity >= minimum && share.computePercent <= 100 {
+                        everFits = true
+                        let whole = index.slotFree[slot] & (1 << UInt64(bit)) != 0
+                        if whole || (shares.holders[chip] > 0 && shares.fits(share, chip: chip, capacity: capacity)) {
+                            fitsNow = fitsNow || layout.slotUsable[slot] & (1 << UInt64(bit)) != 0
+                        }
+                    }
+                    bits &= bits - 1
+                }
+                let hostCause = demand.flatMap { host.rejection(node: node, demand: $0) }
+                let hostCapable = hostCause != .tooFewCores && hostCause != .tooLittleMemory
+                if everFits && hostCapable { capable += 1 }
+                let cause: RejectionCause? =
+                    switch index.nodeStates[node] {
+                    case .draining: .draining
+                    case .down: .down
+                    case .ready:
+                        if !everFits {
+                            .chipMemoryTooSmall
+                        } else if !hostCapable {
+                            hostCause
+                        } else if !fitsNow {
+                            .full
+                        } else {
+                            hostCause
+                        }
+                    }
+                if let cause { counts[cause] += 1 }
+            }
+        }
+        reason.counts = counts.dictionary
+        if capable == 0 {
+            reason.kind = .infeasible
+            if share.computePercent > 100 {
+                reason.detail = "a chip has 100% compute; this share asks \(share.computePercent)%"
+            } else if largest < minimum {
+                reason.detail = "the largest such chip has \(formatMebibytes(largest)) of memory"
+            } else if let phrase = demand?.phrase {
+                reason.detail = "no node with such chips could ever offer \(phrase)"
+            }
+            return Diagnosis(waitReason: reason, blocksTier: true)
+        }
+        return Diagnosis(waitReason: reason, blocksTier: false)
     }
 
     private func reservedBlocks(slot: Int, needed: Int, avoidReserved: Bool) -> Bool {

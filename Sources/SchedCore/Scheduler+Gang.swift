@@ -95,7 +95,7 @@ extension PlanningSession {
             guard index.nodeStates[node] == .ready, let slot = layout.slot(ofNode: node, model: model),
                 index.freeCount(slot: slot) >= shape.chipsPerNode,
                 rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved) == nil,
-                let pick = pick(slot: slot, shape: shape, avoidReserved: avoidReserved)
+                let pick = pick(slot: slot, shape: shape, demand: job.hostDemand(shape), avoidReserved: avoidReserved)
             else { return }
             found.append(
                 Candidate(node: node, slot: slot, model: model, pick: pick, freeChips: index.freeCount(slot: slot)))

@@ -35,6 +35,10 @@ struct HeldChips: Sendable {
     var lastCheckpointAt: Seconds?
     var checkpointInterval: Seconds?
     var chipCount: Int
+    /// Set when it holds a share of its chips rather than the whole chips.
+    var share: ChipShare?
+    /// Host CPUs and memory it holds, per node.
+    var host: [HostHold] = []
     /// False once released (ended, or stopped by this plan).
     var active = true
 
@@ -61,6 +65,10 @@ struct Candidate: Sendable {
 struct PlanningSession: Sendable {
     var index: FreeCapacityIndex
     let layout: FleetLayout
+    /// Host CPUs and memory, per NUMA node.
+    var host: HostCapacity
+    /// Chips holding shares, and what of them is taken.
+    var shares: ChipShares
     let catalog: ChipCatalog
     var now: Seconds = 0
     var policy: SchedulingPolicy = .binPack
@@ -101,6 +109,8 @@ struct PlanningSession: Sendable {
     init(snapshot: ClusterSnapshot) throws(SnapshotError) {
         index = try FreeCapacityIndex(snapshot: snapshot)
         layout = index.layout
+        host = HostCapacity(nodes: snapshot.nodes)
+        shares = ChipShares(chipCount: index.layout.chipCount, modelCount: index.layout.modelCount)
         heldHead = [Int](repeating: -1, count: index.layout.nodeCount)
         ownerMask = [UInt64](repeating: 0, count: index.layout.slotNode.count)
         catalog = snapshot.catalog
@@ -134,6 +144,7 @@ struct PlanningSession: Sendable {
     mutating func holdRunning(_ job: RunningJob) throws(SnapshotError) {
         guard heldByJob[job.id] == nil else { throw .duplicateRunningJob(job.id) }
         let start = heldSlots.count
+        var hostHolds: [HostHold] = []
         for assignment in job.assignments {
             guard let node = nodePosition[assignment.node] else {
                 heldSlots.removeSubrange(start...)
@@ -144,30 +155,50 @@ struct PlanningSession: Sendable {
                 let missing = assignment.chips.first { layout.slotMasks(node: node, chipIndices: [$0]) == nil }
                 throw .runningOnUnknownChip(job.id, assignment.node, missing ?? -1)
             }
-            for (slot, mask) in masks where ownerMask[slot] & mask != 0 {
+            // A whole chip is held by one job; shares only sit beside shares.
+            for (slot, mask) in masks
+            where ownerMask[slot] & mask != 0 || (assignment.share == nil && sharedBits(slot: slot) & mask != 0) {
                 heldSlots.removeSubrange(start...)
-                let chip = layout.chipIndices(node: node, mask: ownerMask[slot] & mask).first ?? -1
+                let taken = (ownerMask[slot] | sharedBits(slot: slot)) & mask
+                let chip = layout.chipIndices(node: node, mask: taken).first ?? -1
                 let owner = holders(of: node).first { position in
                     held[position].active
-                        && heldSlots[held[position].slotRange].contains { $0.slot == slot && $0.mask & mask != 0 }
+                        && heldSlots[held[position].slotRange].contains { $0.slot == slot && $0.mask & taken != 0 }
                 }
                 throw .chipBookedTwice(assignment.node, chip, owner.map { held[$0].job } ?? job.id, job.id)
             }
             heldSlots += masks
-            for (slot, mask) in masks { ownerMask[slot] |= mask }
+            if assignment.share == nil { for (slot, mask) in masks { ownerMask[slot] |= mask } }
+            if let booking = assignment.host { hostHolds.append(host.hold(node: node, booking: booking)) }
         }
         heldByJob[job.id] = held.count
         hold(
             HeldChips(
                 job: job.id, priority: job.priority, slotRange: start..<heldSlots.count, expectedEnd: job.expectedEndAt,
                 startedAt: job.startedAt, lastCheckpointAt: job.lastCheckpointAt,
-                checkpointInterval: job.checkpointInterval, chipCount: job.chipCount))
+                checkpointInterval: job.checkpointInterval, chipCount: job.chipCount,
+                share: job.assignments.first?.share, host: hostHolds))
+    }
+
+    /// Chips of `slot` that hold shares.
+    func sharedBits(slot: Int) -> UInt64 {
+        let node = layout.slotNode[slot]
+        var bits: UInt64 = 0
+        var mask = layout.slotAllChips[slot]
+        while mask != 0 {
+            let bit = mask.trailingZeroBitCount
+            if shares.holders[layout.chipStart[node] + bit] > 0 { bits |= 1 << UInt64(bit) }
+            mask &= mask - 1
+        }
+        return bits
     }
 
     /// Frees a running job's chips; compacts the records when many are released.
     mutating func releaseRunning(_ job: JobID) {
         guard let position = heldByJob.removeValue(forKey: job) else { return }
-        for (slot, mask) in heldSlots[held[position].slotRange] { ownerMask[slot] &= ~mask }
+        if held[position].share == nil {
+            for (slot, mask) in heldSlots[held[position].slotRange] { ownerMask[slot] &= ~mask }
+        }
         free(position)
         releasedCount += 1
         if releasedCount > 64 && releasedCount * 2 > held.count { compact() }
@@ -189,27 +220,43 @@ struct PlanningSession: Sendable {
             heldSlots += oldSlots[record.slotRange]
             record.slotRange = start..<heldSlots.count
             heldByJob[record.job] = held.count
-            hold(record)  // books chips that are booked already: the index does not change
+            hold(record, booking: false)  // its chips, shares and host resources are booked already
         }
     }
 
     // MARK: Holding and freeing chips
 
-    /// Books the chips of a job whose slots were just appended to `heldSlots`.
-    mutating func hold(_ chips: HeldChips) {
+    /// Records a job whose slots were just appended to `heldSlots` and, unless `booking` is false
+    /// (a record being moved), books its chips, shares and host resources.
+    mutating func hold(_ chips: HeldChips, booking: Bool = true) {
         let position = held.count
         held.append(chips)
         stateVersion += 1
         if chips.expectedEnd != nil { heldWithEnd += 1 }
         for (slot, mask) in heldSlots[chips.slotRange] {
-            index.book(slot: slot, chips: mask)
             let node = layout.slotNode[slot]
+            if booking {
+                if let share = chips.share {
+                    var bits = mask
+                    while bits != 0 {
+                        let bit = bits & (~bits &+ 1)
+                        let chip = layout.chipStart[node] + bit.trailingZeroBitCount
+                        if shares.add(share, chip: chip, model: layout.slotModel[slot]) {
+                            index.book(slot: slot, chips: bit)
+                        }
+                        bits &= bits - 1
+                    }
+                } else {
+                    index.book(slot: slot, chips: mask)
+                }
+            }
             let head = heldHead[node]
             if head < 0 || heldLinks[head].held != position {
                 heldLinks.append((position, head))
                 heldHead[node] = heldLinks.count - 1
             }
         }
+        if booking { for part in chips.host { host.book(part) } }
     }
 
     /// Positions in `held` of the jobs holding chips on `node`, newest first.
@@ -224,7 +271,24 @@ struct PlanningSession: Sendable {
     }
 
     mutating func free(_ position: Int) {
-        for (slot, mask) in heldSlots[held[position].slotRange] { index.release(slot: slot, chips: mask) }
+        let share = held[position].share
+        for (slot, mask) in heldSlots[held[position].slotRange] {
+            guard let share else {
+                index.release(slot: slot, chips: mask)
+                continue
+            }
+            let node = layout.slotNode[slot]
+            var bits = mask
+            while bits != 0 {
+                let bit = bits & (~bits &+ 1)
+                let chip = layout.chipStart[node] + bit.trailingZeroBitCount
+                if shares.remove(share, chip: chip, model: layout.slotModel[slot]) {
+                    index.release(slot: slot, chips: bit)
+                }
+                bits &= bits - 1
+            }
+        }
+        for part in held[position].host { host.release(part) }
         held[position].active = false
         stateVersion += 1
         if held[position].expectedEnd != nil { heldWithEnd -= 1 }
@@ -324,7 +388,10 @@ struct PlanningSession: Sendable {
         }
         var picked: [Candidate] = []
         for candidate in candidates {
-            guard let pick = trial.pick(slot: candidate.slot, shape: shape, avoidReserved: avoidReserved) else {
+            guard
+                let pick = trial.pick(
+                    slot: candidate.slot, shape: shape, demand: job.hostDemand(shape), avoidReserved: avoidReserved)
+            else {
                 return false
             }
             var updated = candidate
@@ -349,7 +416,7 @@ struct PlanningSession: Sendable {
             NodeAssignment(
                 node: layout.nodeIDs[candidate.node],
                 chips: layout.chipIndices(node: candidate.node, mask: candidate.pick.mask),
-                numaNodes: candidate.pick.numaNodes)
+                numaNodes: candidate.pick.numaNodes, host: candidate.pick.host.map(host.booking), share: job.share)
         }
         let model = candidates[0].model
         let start = heldSlots.count
@@ -358,7 +425,8 @@ struct PlanningSession: Sendable {
             HeldChips(
                 job: job.id, priority: job.priority, slotRange: start..<heldSlots.count,
                 expectedEnd: job.timeLimit.map { now + $0 }, startedAt: now, lastCheckpointAt: now,
-                checkpointInterval: nil, chipCount: candidates.reduce(0) { $0 + $1.pick.mask.nonzeroBitCount }))
+                checkpointInterval: nil, chipCount: candidates.reduce(0) { $0 + $1.pick.mask.nonzeroBitCount },
+                share: job.share, host: candidates.compactMap(\.pick.host)))
         plan.placements.append(
             JobPlacement(
                 job: job.id, tier: tierIndex, tierName: tier.name, chipModel: layout.modelIDs[model],
@@ -430,17 +498,33 @@ struct PlanningSession: Sendable {
         {
             return .reserved
         }
+        if let demand = job.hostDemand(shape), let cause = host.rejection(node: node, demand: demand) { return cause }
         return nil
     }
 
-    /// The pick stage for one node: chips on one NUMA node if possible.
-    func pick(slot: Int, shape: JobShape, avoidReserved: Bool) -> ChipPick? {
-        index.pickChips(
-            slot: slot, count: shape.chipsPerNode, excluding: avoidReserved ? reservedChips[slot] ?? 0 : 0)
+    /// The pick stage for one node: chips on one NUMA node if possible, then the host CPUs and memory
+    /// the job asks beside them, nearest the chips first.
+    func pick(slot: Int, shape: JobShape, demand: HostDemand?, avoidReserved: Bool) -> ChipPick? {
+        guard
+            var pick = index.pickChips(
+                slot: slot, count: shape.chipsPerNode, excluding: avoidReserved ? reservedChips[slot] ?? 0 : 0)
+        else { return nil }
+        if let demand {
+            guard let hold = host.pick(node: layout.slotNode[slot], demand: demand, near: pick.numaNodes) else {
+                return nil
+            }
+            pick.host = hold
+        }
+        return pick
     }
 
     mutating func findPlacement(job: Job, shape: JobShape, groups: [[Int]], avoidReserved: Bool) -> [Candidate]? {
         guard shape.chipsPerNode > 0, shape.nodes > 0 else { return nil }
+        if let share = job.share {
+            guard shape.chipsPerNode == 1, shape.nodes == 1 else { return nil }
+            return findShare(job: job, share: share, shape: shape, groups: groups, avoidReserved: avoidReserved)
+                .map { [$0] }
+        }
         if shape.nodes == 1 {
             return findNode(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved).map { [$0] }
         }
@@ -477,7 +561,8 @@ struct PlanningSession: Sendable {
                 while looked < lookahead, let node = index.next(&cursor) {
                     guard let slot = layout.slot(ofNode: node, model: model),
                         rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved) == nil,
-                        let pick = pick(slot: slot, shape: shape, avoidReserved: avoidReserved)
+                        let pick = pick(
+                            slot: slot, shape: shape, demand: job.hostDemand(shape), avoidReserved: avoidReserved)
                     else { continue }
                     let span = pick.numaNodes.count
                     if span < bestSpan {

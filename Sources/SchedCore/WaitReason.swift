@@ -14,6 +14,14 @@ public enum RejectionCause: String, Hashable, Sendable, CaseIterable, Comparable
     case reserved
     /// The gang would need more topology domains than it allows.
     case domainLimit = "held by the domain limit"
+    /// Fewer host cores than asked, even empty.
+    case tooFewCores = "too few cores"
+    /// Less host memory than asked, even empty.
+    case tooLittleMemory = "too little memory"
+    /// Enough cores, but held by other jobs.
+    case coresInUse = "cores in use"
+    /// Enough memory, but held by other jobs.
+    case memoryInUse = "memory in use"
 
     public static func < (lhs: RejectionCause, rhs: RejectionCause) -> Bool { lhs.ordinal < rhs.ordinal }
 
@@ -29,6 +37,10 @@ public enum RejectionCause: String, Hashable, Sendable, CaseIterable, Comparable
         case .bandwidthTooLow: 6
         case .reserved: 7
         case .domainLimit: 8
+        case .tooFewCores: 9
+        case .tooLittleMemory: 10
+        case .coresInUse: 11
+        case .memoryInUse: 12
         }
     }
 }
@@ -50,11 +62,17 @@ public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
     public var detail: String?
     /// When the job is reserved to start (backfill holds chips for it until then).
     public var reservedStart: Seconds?
+    /// Host CPUs and memory each node must offer beside the chips.
+    public var host: HostDemand?
+    /// The share of one chip asked instead of whole chips.
+    public var share: ChipShare?
 
     public init(
         kind: Kind, tier: String, shape: JobShape, counts: [RejectionCause: Int] = [:], detail: String? = nil,
-        reservedStart: Seconds? = nil
+        reservedStart: Seconds? = nil, host: HostDemand? = nil, share: ChipShare? = nil
     ) {
+        self.host = host
+        self.share = share
         self.kind = kind
         self.tier = tier
         self.shape = shape
@@ -70,10 +88,14 @@ public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
         let chips = "\(shape.chipsPerNode) free chip\(shape.chipsPerNode == 1 ? "" : "s")"
         // A job without tiers has the tier `any`, which needs no naming.
         let model = tier == ChipTier.anyChip.name ? "" : tier + " "
-        if shape.nodes > 1 {
-            sentence += "no \(shape.nodes) \(model)nodes with \(chips) each"
+        let beside = host?.phrase.map { " and " + $0 } ?? ""
+        if let share {
+            sentence += "no \(model)chip with \(share) free"
+            if let phrase = host?.phrase { sentence += " on a node with " + phrase }
+        } else if shape.nodes > 1 {
+            sentence += "no \(shape.nodes) \(model)nodes with \(chips)\(beside) each"
         } else {
-            sentence += "no \(model)node with \(chips)"
+            sentence += "no \(model)node with \(chips)\(beside)"
         }
         let tally = counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }
             .map { "\($0.value) \($0.key.rawValue)" }

@@ -356,11 +356,11 @@ public struct WaitingQueue: Sendable {
     }
 }
 
-extension Array {
-    /// The first index whose element satisfies `belongs`, for a predicate false then true along the array.
+extension RandomAccessCollection where Index == Int {
+    /// The first index whose element satisfies `belongs`, for a predicate false then true along the collection.
     public func partitioningIndex(where belongs: (Element) -> Bool) -> Int {
-        var low = 0
-        var high = count
+        var low = startIndex
+        var high = endIndex
         while low < high {
             let middle = (low + high) / 2
             if belongs(self[middle]) { high = middle } else { low = middle + 1 }

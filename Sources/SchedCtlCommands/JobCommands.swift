@@ -89,6 +89,23 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
+/// What a job asks beside whole chips, as `schedctl status` says it; nil when nothing.
+func resourceAsks(_ job: Job) -> String? {
+    var parts: [String] = []
+    if let share = job.share { parts.append("a share of one chip: \(share)") }
+    if let host = job.host {
+        var perNode: [String] = []
+        if host.cpus > 0 { perNode.append("\(host.cpus) cores") }
+        if host.memoryMiB > 0 { perNode.append("\(formatMebibytes(host.memoryMiB)) memory") }
+        if !perNode.isEmpty { parts.append(perNode.joined(separator: " and ") + " per node") }
+        var perChip: [String] = []
+        if host.cpusPerChip > 0 { perChip.append("\(host.cpusPerChip) cores") }
+        if host.memoryMiBPerChip > 0 { perChip.append("\(formatMebibytes(host.memoryMiBPerChip)) memory") }
+        if !perChip.isEmpty { parts.append(perChip.joined(separator: " and ") + " per chip") }
+    }
+    return parts.isEmpty ? nil : parts.joined(separator: "; ")
+}
+
 func describe(_ record: JobRecord) -> String {
     let job = record.job
     var lines = ["job \(record.id): \(record.state.rawValue)"]
@@ -101,17 +118,13 @@ func describe(_ record: JobRecord) -> String {
         return "\(mark)\(index + 1). \(tier.name) (\(shape.nodes) x \(shape.chipsPerNode) chips)"
     }
     lines.append("  tiers       " + tiers.joined(separator: "  "))
+    if let asks = resourceAsks(job) { lines.append("  asks        " + asks) }
     lines.append(
         "  attempts    \(record.attempt); failures on this tier \(record.ladder.failuresOnTier)"
             + (job.fallback.maxFailuresPerTier.map { " of \($0)" } ?? ""))
     if let placement = record.placement {
         lines.append("  placed on   tier \(placement.tier + 1) (\(placement.tierName)), \(placement.chipModel)")
-        for assignment in placement.assignments {
-            let numa =
-                assignment.numaNodes.isEmpty
-                ? "" : ", NUMA \(assignment.numaNodes.map(String.init).joined(separator: ","))"
-            lines.append("              \(assignment.node) chips \(indexList(assignment.chips))\(numa)")
-        }
+        for assignment in placement.assignments { lines.append("              \(assignment.summary)") }
         lines.append("  because     \(placement.reason)")
     }
     if record.checkpointStep > 0 || record.stepsLost > 0 {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SchedSpec
 import Wire
 
 struct SubmitCommand: AsyncParsableCommand {
@@ -9,7 +10,9 @@ struct SubmitCommand: AsyncParsableCommand {
         discussion: """
             A tier is a list of chip models separated by '|' or ',' (h800|h100), or vendor:NAME or family:nvidia|domestic; \
             repeat --tier in order of preference. The command after -- runs on the chips; --simulate gives \
-            simulated agents the job's length on an H100 instead.
+            simulated agents the job's length on an H100 instead. Host CPUs and memory are booked per node \
+            (--cpus, --memory) and per chip (--cpus-per-chip, --memory-per-chip); the job is pinned to its cores. \
+            --chip-memory and --compute ask for a share of one chip instead of whole chips (with --chips 1).
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -47,6 +50,24 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-wait"), help: "Wait on a tier before moving down: 30m.")
     var maxWait: String?
 
+    @Option(help: "Host CPU cores per node.")
+    var cpus: Int?
+
+    @Option(name: .customLong("cpus-per-chip"), help: "Host CPU cores per chip (Slurm's --cpus-per-gpu).")
+    var cpusPerChip: Int?
+
+    @Option(help: "Host memory per node: 64GiB, 512MiB (a bare number is GiB).")
+    var memory: String?
+
+    @Option(name: .customLong("memory-per-chip"), help: "Host memory per chip: 32GiB.")
+    var memoryPerChip: String?
+
+    @Option(name: .customLong("chip-memory"), help: "A share of one chip: its memory, 10GiB.")
+    var chipMemory: String?
+
+    @Option(help: "A share of one chip: its compute, 30%.")
+    var compute: String?
+
     @Option(help: "Simulated length on an H100: 10m.")
     var simulate: String?
 
@@ -67,6 +88,26 @@ struct SubmitCommand: AsyncParsableCommand {
             throw ValidationError("give either -f FILE or flags, not both")
         }
         guard chips >= 1, nodes >= 1 else { throw ValidationError("--chips and --nodes must be at least 1") }
+        for (value, flag) in [(cpus, "--cpus"), (cpusPerChip, "--cpus-per-chip")] {
+            if let value, !(0...SpecLimits.cpusPerNode).contains(value) {
+                throw ValidationError("\(flag) is a number of cores, 0 to \(SpecLimits.cpusPerNode); got \(value)")
+            }
+        }
+        for (value, flag) in [
+            (memory, "--memory"), (memoryPerChip, "--memory-per-chip"), (chipMemory, "--chip-memory"),
+        ] {
+            if let value, case .failure(let error) = ResourceText.mebibytes(value) {
+                throw ValidationError("\(flag): \(error)")
+            }
+        }
+        if let compute, case .failure(let error) = ResourceText.percent(compute) {
+            throw ValidationError("--compute: \(error)")
+        }
+        if (chipMemory != nil || compute != nil) && (chips != 1 || nodes != 1) {
+            throw ValidationError(
+                "--chip-memory and --compute ask for a share of one chip: use --chips 1 and --nodes 1, or drop them "
+                    + "for whole chips")
+        }
     }
 
     func run() async throws {
@@ -99,6 +140,12 @@ struct SubmitCommand: AsyncParsableCommand {
             }
         }
         if let timeLimit { spec["timeLimit"] = timeLimit }
+        if let cpus { spec["cpus"] = cpus }
+        if let cpusPerChip { spec["cpusPerChip"] = cpusPerChip }
+        if let memory { spec["memory"] = memory }
+        if let memoryPerChip { spec["memoryPerChip"] = memoryPerChip }
+        if let chipMemory { spec["chipMemory"] = chipMemory }
+        if let compute { spec["compute"] = compute }
         var fallback: [String: Any] = [:]
         if let maxFailures { fallback["maxFailuresPerTier"] = maxFailures }
         if let maxWait { fallback["maxWaitPerTier"] = maxWait }

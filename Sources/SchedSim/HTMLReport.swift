@@ -123,7 +123,7 @@ public enum HTMLReport {
             var points: [String] = []
             var previous = 0.0
             for sample in samples {
-                let value = Double(sample.busyByFamily[family] ?? 0) / total
+                let value = (sample.busyByFamily[family] ?? 0) / total
                 points.append("\(number(frame.x(sample.time))),\(number(frame.y(previous)))")
                 points.append("\(number(frame.x(sample.time))),\(number(frame.y(value)))")
                 previous = value

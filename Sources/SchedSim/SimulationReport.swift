@@ -29,10 +29,11 @@ public struct JobOutcome: Codable, Equatable, Sendable {
     public var queueingDelay: Double? { firstStart.map { $0 - submitted } }
 }
 
-/// Busy chips per family at a moment, for utilization over time.
+/// Busy chips per family at a moment, for utilization over time; a share of a chip counts as its
+/// part of the chip (to a thousandth).
 public struct UtilizationSample: Codable, Equatable, Sendable {
     public var time: Double
-    public var busyByFamily: [String: Int]
+    public var busyByFamily: [String: Double]
 }
 
 /// A tier fallback, for the timeline.

@@ -76,6 +76,8 @@ struct SimulatedAttemptState {
     /// Seconds this job needs on this chip model for all of its work.
     var fullSeconds: Double
     var chips: Int
+    /// Its chips in thousandths of a chip: a share counts as its part of the chip.
+    var milliChips: Int
     /// Step-played jobs (scenarios): the fate the agents would play.
     var fate: AttemptFate?
     var active = true
@@ -114,6 +116,7 @@ struct SimulationRun {
     /// nothing can change any more, and node failures stop (they would go on forever).
     var pendingJobEvents = 0
     // Utilization bookkeeping.
+    /// Busy chips per model, in thousandths of a chip: whole numbers, so sums do not depend on order.
     var busyByModel: [ChipModelID: Int] = [:]
     var busySecondsByModel: [ChipModelID: Double] = [:]
     var lastChange = 0.0
@@ -256,6 +259,11 @@ struct SimulationRun {
         let fullSeconds = trace.secondsByModel[model] ?? trace.referenceSeconds / speed
         let remaining = (1 - job.progress) * fullSeconds
         let chips = placement.assignments.reduce(0) { $0 + $1.chips.count }
+        let chipMemory = mebibytes(fromGiB: input.catalog[model]?.memoryGiB ?? 0)
+        let milliChips = placement.assignments.reduce(0) { total, assignment in
+            let part = assignment.share.map { Int(($0.fraction(ofChipMemoryMiB: chipMemory) * 1000).rounded()) } ?? 1000
+            return total + part * assignment.chips.count
+        }
         // Chip faults as a Poisson process over the attempt's chips, from a seed of its own.
         var random = SeededGenerator(
             seed: input.seed ^ stableHash(trace.job.id.name) ^ UInt64(job.outcome.attempts + 1))
@@ -301,7 +309,7 @@ struct SimulationRun {
         attempts.append(
             SimulatedAttemptState(
                 job: index, placement: placement, start: now, end: now + duration, ending: ending,
-                fullSeconds: fullSeconds, chips: chips, fate: fate))
+                fullSeconds: fullSeconds, chips: chips, milliChips: milliChips, fate: fate))
         job.state = .running(attempt)
         job.outcome.attempts += 1
         job.outcome.firstStart = job.outcome.firstStart ?? now
@@ -309,7 +317,7 @@ struct SimulationRun {
         job.outcome.finalTier = placement.tier
         _ = job.ladder.handle(.placed(at: now), rule: trace.job.fallback)
         jobs[index] = job
-        busy(model, chips)
+        busy(model, milliChips)
         record(
             .placed, index, "\(model) x\(chips) tier \(placement.tier + 1)", tier: placement.tier,
             chipModel: model.name,
@@ -343,8 +351,8 @@ struct SimulationRun {
             jobs[index].checkpointStep = max(jobs[index].checkpointStep, banked)
         }
         jobs[index].progress = min(1, jobs[index].progress + kept / state.fullSeconds)
-        unbusy(state.placement.chipModel, state.chips)
-        return (ran, (ran - kept) * Double(state.chips))
+        unbusy(state.placement.chipModel, state.milliChips)
+        return (ran, (ran - kept) * Double(state.milliChips) / 1000)
     }
 
     mutating func finish(_ attempt: Int) {
@@ -354,7 +362,7 @@ struct SimulationRun {
         case .completes:
             attempts[attempt].active = false
             engine.release(jobs[index].trace.job.id)
-            unbusy(state.placement.chipModel, state.chips)
+            unbusy(state.placement.chipModel, state.milliChips)
             jobs[index].progress = 1
             end(index, .completed)
             record(.completed, index, "")
@@ -498,27 +506,30 @@ struct SimulationRun {
     mutating func advance(to time: Double) {
         let elapsed = time - lastChange
         if elapsed > 0 {
-            for (model, chips) in busyByModel { busySecondsByModel[model, default: 0] += Double(chips) * elapsed }
+            for (model, milli) in busyByModel {
+                busySecondsByModel[model, default: 0] += Double(milli) / 1000 * elapsed
+            }
         }
         lastChange = time
         now = time
     }
 
-    mutating func busy(_ model: ChipModelID, _ chips: Int) {
-        busyByModel[model, default: 0] += chips
+    mutating func busy(_ model: ChipModelID, _ milliChips: Int) {
+        busyByModel[model, default: 0] += milliChips
         sample()
     }
 
-    mutating func unbusy(_ model: ChipModelID, _ chips: Int) {
-        busyByModel[model, default: 0] -= chips
+    mutating func unbusy(_ model: ChipModelID, _ milliChips: Int) {
+        busyByModel[model, default: 0] -= milliChips
         sample()
     }
 
     mutating func sample() {
-        var byFamily: [String: Int] = [:]
-        for (model, chips) in busyByModel where chips > 0 {
-            byFamily[familyOf[model] ?? "unknown", default: 0] += chips
+        var milliByFamily: [String: Int] = [:]
+        for (model, milli) in busyByModel where milli > 0 {
+            milliByFamily[familyOf[model] ?? "unknown", default: 0] += milli
         }
+        let byFamily = milliByFamily.mapValues { Double($0) / 1000 }
         if let last = timeline.last, last.time == now {
             timeline[timeline.count - 1].busyByFamily = byFamily
         } else {
@@ -552,7 +563,7 @@ struct SimulationRun {
         for attempt in attempts {
             let end = attempt.active ? now : min(attempt.end, now)
             queueSeconds[jobs[attempt.job].trace.job.queue, default: 0] +=
-                max(0, end - attempt.start) * Double(attempt.chips)
+                max(0, end - attempt.start) * Double(attempt.milliChips) / 1000
         }
         let total = queueSeconds.sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value }
         return SimulationReport(

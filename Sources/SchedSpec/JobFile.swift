@@ -44,7 +44,8 @@ public struct JobDefinition: Sendable, Equatable {
 public enum JobFile {
     static let fields = [
         "id", "kind", "chipsPerNode", "nodes", "minChipMemoryGiB", "tiers", "fallback", "topology", "priority",
-        "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate",
+        "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate", "cpus",
+        "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute",
     ]
     static let tierFields = ["name", "models", "vendor", "family", "chipsPerNode", "nodes"]
 
@@ -147,12 +148,31 @@ public enum JobFile {
             topology.maxDomains = try fields["maxDomains"]?.positiveInt()
             topology.maxDomainsWait = try fields["maxDomainsWait"]?.duration()
         }
-        return Job(
+        let host = HostAsk(
+            cpus: try top["cpus"]?.int(in: 0...SpecLimits.cpusPerNode) ?? 0,
+            cpusPerChip: try top["cpusPerChip"]?.int(in: 0...SpecLimits.cpusPerNode) ?? 0,
+            memoryMiB: try top["memory"]?.mebibytes() ?? 0, memoryMiBPerChip: try top["memoryPerChip"]?.mebibytes() ?? 0
+        )
+        var share: ChipShare?
+        if top["chipMemory"] != nil || top["compute"] != nil {
+            let asked = ChipShare(
+                memoryMiB: try top["chipMemory"]?.mebibytes() ?? 0, computePercent: try top["compute"]?.percent() ?? 0)
+            guard asked.memoryMiB > 0 || asked.computePercent > 0 else {
+                throw (top["chipMemory"] ?? top["compute"]!).error("a share of a chip asks for more than nothing")
+            }
+            share = asked
+        }
+        let job = Job(
             id: JobID(id), kind: kind, chipsPerNode: chipsPerNode, nodes: nodes,
             minChipMemoryGiB: try top["minChipMemoryGiB"]?.positiveDouble(), tiers: tiers, fallback: fallback,
             topology: topology, priority: try top["priority"]?.int() ?? 0,
             queue: try top["queue"]?.string() ?? "default",
-            timeLimit: try top["timeLimit"]?.duration(), submittedAt: submittedAt)
+            timeLimit: try top["timeLimit"]?.duration(), submittedAt: submittedAt,
+            host: host.isEmpty ? nil : host, share: share)
+        if share != nil, let problem = SpecLimits.problem(in: job) {
+            throw (top["chipMemory"] ?? top["compute"]!).error(problem)
+        }
+        return job
     }
 
     static func tier(_ node: SpecNode, catalog: ChipCatalog) throws(SpecError) -> ChipTier {

@@ -17,6 +17,10 @@ public enum SpecLimits {
     public static let duration: Seconds = 100 * 365 * 86400
     /// Training steps a job reports (checkpoints, resume points).
     public static let steps = 1_000_000_000_000
+    /// Host CPUs a job may ask of one node (the engine books a node's CPUs one by one).
+    public static let cpusPerNode = 65_536
+    /// Memory a job may ask, per node or per chip, in MiB: 1 PiB.
+    public static let memoryMiB = 1 << 30
     /// Steps of a simulated job: simulated agents and SchedSim play each one.
     public static let simulatedSteps = 10_000_000
 }
@@ -58,6 +62,29 @@ extension SpecLimits {
             return "topology.maxDomains must be 1 to \(count), got \(domains)"
         }
         if !wholeNumber.contains(job.priority) { return "priority is out of range: \(job.priority)" }
+        if let host = job.host {
+            for (value, field) in [(host.cpus, "cpus"), (host.cpusPerChip, "cpusPerChip")]
+            where !(0...cpusPerNode).contains(value) {
+                return "\(field) must be 0 to \(cpusPerNode), got \(value)"
+            }
+            for (value, field) in [(host.memoryMiB, "memory"), (host.memoryMiBPerChip, "memoryPerChip")]
+            where !(0...memoryMiB).contains(value) {
+                return "\(field) must be 0 to 1 PiB, got \(value) MiB"
+            }
+        }
+        if let share = job.share {
+            if !(0...100).contains(share.computePercent) {
+                return "compute must be 1% to 100% of a chip, got \(share.computePercent)%"
+            }
+            if !(0...memoryMiB).contains(share.memoryMiB) { return "chipMemory must be 0 to 1 PiB" }
+            if share.computePercent == 0 && share.memoryMiB == 0 {
+                return "a share of a chip asks for chipMemory, compute or both"
+            }
+            for (chips, nodes, prefix) in shapes where chips != 1 || nodes != 1 {
+                return "chipMemory and compute ask for a share of one chip on one node; \(prefix)chipsPerNode is "
+                    + "\(chips) and \(prefix)nodes \(nodes) (ask for whole chips, or for one chip)"
+            }
+        }
         if let simulation = run?.simulation {
             if outside(simulation.seconds, 0...duration) { return "simulate.duration is out of range" }
             if !(1...simulatedSteps).contains(simulation.steps) { return "simulate.steps is out of range" }

@@ -172,6 +172,23 @@ struct SpecNode {
     }
 
     /// A chip model name the catalog knows; otherwise an error listing the closest known names.
+    /// A memory size (`10GiB`, `512MiB`; a bare number is GiB) in whole MiB.
+    func mebibytes() throws(SpecError) -> Int {
+        let text = node.string ?? ""
+        switch ResourceText.mebibytes(text) {
+        case .success(let value): return value
+        case .failure(let failure): throw error(failure.description)
+        }
+    }
+
+    /// A share of a chip's compute (`30%` or `30`), 1 to 100.
+    func percent() throws(SpecError) -> Int {
+        switch ResourceText.percent(node.string ?? "") {
+        case .success(let value): return value
+        case .failure(let failure): throw error(failure.description)
+        }
+    }
+
     func chipModel(in catalog: ChipCatalog) throws(SpecError) -> ChipModel {
         try chipModel(named: try string(), in: catalog)
     }

@@ -37,12 +37,13 @@ public struct TraceError: Error, Equatable, CustomStringConvertible {
 /// The native trace format, CSV or JSON lines, one job a row:
 /// `id,submit,duration,kind,chips,nodes,priority,queue,tiers,timeLimit,checkpointEvery,maxFailures,maxWait`
 /// - `submit` and `duration` in seconds (`duration` on an H100), or per model: `h100=3600|ascend-910c=9000`;
-/// - `tiers`: tiers separated by `;`, models in a tier by `|` (`ascend-910c;h800|h100`), empty = any chip.
+/// - `tiers`: tiers separated by `;`, models in a tier by `|` (`ascend-910c;h800|h100`), empty = any chip;
+/// - optional `cpus` and `memory` (`64GiB`) per node, `chipMemory` and `compute` (`30%`) for a share of one chip.
 /// JSON lines carry the same names as keys. Every row is checked; a bad one is an error with its line.
 public enum TraceFile {
     public static let columns = [
         "id", "submit", "duration", "kind", "chips", "nodes", "priority", "queue", "tiers", "timeLimit",
-        "checkpointEvery", "maxFailures", "maxWait",
+        "checkpointEvery", "maxFailures", "maxWait", "cpus", "memory", "chipMemory", "compute",
     ]
 
     public static func load(path: String, catalog: ChipCatalog) throws -> [TraceJob] {
@@ -173,11 +174,33 @@ public enum TraceFile {
             fallback.maxFailuresPerTier = parsed
         }
         if let text = fields["maxWait"], !text.isEmpty { fallback.maxWaitPerTier = try number("maxWait") }
+        func text(_ name: String) -> String? { fields[name].flatMap { $0.isEmpty ? nil : $0 } }
+        func read<T>(_ name: String, _ parse: (String) -> Result<T, ResourceTextError>) throws(TraceError) -> T? {
+            guard let value = text(name) else { return nil }
+            switch parse(value) {
+            case .success(let parsed): return parsed
+            case .failure(let failure): throw fail("'\(name)': \(failure)")
+            }
+        }
+        var host = HostAsk()
+        if let cpus = text("cpus") {
+            guard let parsed = Int(cpus), (0...SpecLimits.cpusPerNode).contains(parsed) else {
+                throw fail("'cpus' is a whole number of cores, 0 to \(SpecLimits.cpusPerNode), got '\(cpus)'")
+            }
+            host.cpus = parsed
+        }
+        host.memoryMiB = try read("memory", ResourceText.mebibytes) ?? 0
+        var share: ChipShare?
+        let chipMemory = try read("chipMemory", ResourceText.mebibytes)
+        let compute = try read("compute", ResourceText.percent)
+        if chipMemory != nil || compute != nil {
+            share = ChipShare(memoryMiB: chipMemory ?? 0, computePercent: compute ?? 0)
+        }
         let job = Job(
             id: JobID(id), kind: kind, chipsPerNode: try count("chips"), nodes: try count("nodes"), tiers: tiers,
             fallback: fallback,
             priority: priority, queue: fields["queue"].flatMap { $0.isEmpty ? nil : $0 } ?? "default",
-            timeLimit: limit, submittedAt: try number("submit"))
+            timeLimit: limit, submittedAt: try number("submit"), host: host.isEmpty ? nil : host, share: share)
         if let problem = SpecLimits.problem(in: job) { throw fail(problem) }
         return TraceJob(
             job: job, referenceSeconds: reference, secondsByModel: byModel, checkpointEverySeconds: checkpoint)

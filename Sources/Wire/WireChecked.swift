@@ -56,6 +56,27 @@ enum WireLimits {
     static let duration = 0...SpecLimits.duration
     static let sequence = 0...1_000_000_000_000_000
     static let listEntries = 100_000
+    static let cpu = 0...(SpecLimits.cpusPerNode - 1)
+    static let mebibytes = 0...SpecLimits.memoryMiB
+}
+
+extension FieldCheck {
+    /// A booking's CPUs and memory, and a share's compute and memory, in range.
+    mutating func resources(host: HostBooking?, share: ChipShare?, _ prefix: String) {
+        if let host {
+            count(host.cpus.count, prefix + "host.cpus", atMost: SpecLimits.cpusPerNode)
+            for cpu in host.cpus { int(cpu, prefix + "host.cpus", WireLimits.cpu) }
+            count(host.memory.count, prefix + "host.memory", atMost: WireLimits.index.upperBound + 1)
+            for part in host.memory {
+                int(part.numaNode, prefix + "host.memory.numaNode", WireLimits.index)
+                int(part.mebibytes, prefix + "host.memory.mebibytes", WireLimits.mebibytes)
+            }
+        }
+        if let share {
+            int(share.computePercent, prefix + "share.computePercent", 0...100)
+            int(share.memoryMiB, prefix + "share.memoryMiB", WireLimits.mebibytes)
+        }
+    }
 }
 
 extension RunOrder: WireChecked {
@@ -67,6 +88,7 @@ extension RunOrder: WireChecked {
         for chip in chips { check.int(chip, "chips", WireLimits.index) }
         check.count(numaNodes.count, "numaNodes", atMost: SpecLimits.chipsPerNode)
         for numa in numaNodes { check.int(numa, "numaNodes", WireLimits.index) }
+        check.resources(host: host, share: share, "")
         check.int(nodes, "nodes", 1...SpecLimits.count)
         // `nodes` may be anything here: no arithmetic on it before it is known to be in range.
         check.int(rank, "rank", 0...((1...SpecLimits.count).contains(nodes) ? nodes - 1 : 0))
@@ -100,6 +122,7 @@ extension Register: WireChecked {
         for numa in node.numaNodes {
             check.int(numa.id, "node.numaNodes.id", WireLimits.index)
             check.count(numa.cpus.count, "node.numaNodes.cpus", atMost: WireLimits.listEntries)
+            for cpu in numa.cpus { check.int(cpu, "node.numaNodes.cpus", WireLimits.cpu) }
             check.number(numa.memoryGiB, "node.numaNodes.memoryGiB", WireLimits.quantity)
         }
         if let bandwidth = node.interNodeBandwidthGBps {
@@ -223,6 +246,7 @@ extension JobRecord {
             for assignment in placement.assignments {
                 check.count(assignment.chips.count, "placement.chips", atMost: SpecLimits.chipsPerNode)
                 for chip in assignment.chips { check.int(chip, "placement.chips", WireLimits.index) }
+                check.resources(host: assignment.host, share: assignment.share, "placement.")
             }
         }
         return check.problem

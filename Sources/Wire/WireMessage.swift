@@ -191,13 +191,19 @@ public struct RunOrder: Codable, Equatable, Sendable {
     /// This node's place in the attempt (0 for a single node), and the attempt's node count.
     public var rank: Int
     public var nodes: Int
+    /// Host CPUs (the process's affinity) and memory booked for it here; nil = none.
+    public var host: HostBooking?
+    /// A share of its one chip, for the agent to enforce where the vendor can; nil = whole chips.
+    public var share: ChipShare?
 
     public init(
         job: String, attempt: Int, kind: JobKind, tier: Int, tierName: String, chipModel: String, chips: [Int],
         numaNodes: [Int], command: [String], env: [String: String], checkpointDirectory: String?,
         timeLimitSeconds: Double?, simulation: SimulatedRun?, resumeStep: Int, rank: Int = 0, nodes: Int = 1,
-        workingDirectory: String? = nil
+        workingDirectory: String? = nil, host: HostBooking? = nil, share: ChipShare? = nil
     ) {
+        self.host = host
+        self.share = share
         self.job = job
         self.attempt = attempt
         self.kind = kind
@@ -220,10 +226,10 @@ public struct RunOrder: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case job, attempt, kind, tier, tierName, chipModel, chips, numaNodes, command, env, workingDirectory
         case checkpointDirectory
-        case timeLimitSeconds, simulation, resumeStep, rank, nodes
+        case timeLimitSeconds, simulation, resumeStep, rank, nodes, host, share
     }
 
-    /// `rank`, `nodes` and `workingDirectory` may be absent.
+    /// `rank`, `nodes`, `workingDirectory`, `host` and `share` may be absent.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         job = try container.decode(String.self, forKey: .job)
@@ -243,6 +249,8 @@ public struct RunOrder: Codable, Equatable, Sendable {
         resumeStep = try container.decode(Int.self, forKey: .resumeStep)
         rank = try container.decodeIfPresent(Int.self, forKey: .rank) ?? 0
         nodes = try container.decodeIfPresent(Int.self, forKey: .nodes) ?? 1
+        host = try container.decodeIfPresent(HostBooking.self, forKey: .host)
+        share = try container.decodeIfPresent(ChipShare.self, forKey: .share)
     }
 }
 
