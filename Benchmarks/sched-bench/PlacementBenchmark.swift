@@ -39,8 +39,8 @@ struct PlacementBenchmark: ParsableCommand {
     @Option(help: "Fleets to run, comma-separated: 1k, 10k.")
     var sizes = "1k,10k"
 
-    @Option(help: "Parts to run, comma-separated: one-chip, gang, mixed, naive.")
-    var parts = "one-chip,gang,mixed,naive"
+    @Option(help: "Parts to run, comma-separated: one-chip, cores, share, gang, mixed, naive.")
+    var parts = "one-chip,cores,share,gang,mixed,naive"
 
     func validate() throws {
         guard PolicyName(rawValue: policy) != nil else {
@@ -50,8 +50,8 @@ struct PlacementBenchmark: ParsableCommand {
         }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         for part in parts.split(separator: ",")
-        where !["one-chip", "gang", "mixed", "naive"].contains(String(part)) {
-            throw ValidationError("unknown part '\(part)'; use one-chip, gang, mixed or naive")
+        where !["one-chip", "cores", "share", "gang", "mixed", "naive"].contains(String(part)) {
+            throw ValidationError("unknown part '\(part)'; use one-chip, cores, share, gang, mixed or naive")
         }
         for size in sizes.split(separator: ",") where !["1k", "10k"].contains(String(size)) {
             throw ValidationError("unknown fleet size '\(size)'; use 1k or 10k")
@@ -94,6 +94,37 @@ struct PlacementBenchmark: ParsableCommand {
                 print(
                     "  one-chip placements                 "
                         + decisionFigures(single.median, placed: singlePlan.placements.count, unit: "decision"))
+            }
+
+            if parts.contains("cores") {
+                // The same jobs, each with 4 host cores and 16 GiB booked beside its chip.
+                let withCores = oneChip.map { pending in
+                    var job = pending.job
+                    job.host = HostAsk(cpus: 4, memoryMiB: 16 * 1024)
+                    return PendingJob(job)
+                }
+                let (cores, coresPlan) = try Measurement.paired(runs, baseline: indexOnly) {
+                    try Scheduler.plan(snapshot: snapshot, queue: withCores, now: 0, policy: policy)
+                }
+                print(
+                    "  one-chip + 4 cores, 16 GiB          "
+                        + decisionFigures(cores.median, placed: coresPlan.placements.count, unit: "decision"))
+            }
+
+            if parts.contains("share") {
+                // Shares of 25% compute and 10 GiB, as many as half the chips hold (bin-pack fills chips).
+                let shares = (0..<chips * 2).map {
+                    PendingJob(
+                        Job(
+                            id: JobID("s\($0)"), kind: .inference, chipsPerNode: 1,
+                            share: ChipShare(memoryMiB: 10 * 1024, computePercent: 25)))
+                }
+                let (share, sharePlan) = try Measurement.paired(runs, baseline: indexOnly) {
+                    try Scheduler.plan(snapshot: snapshot, queue: shares, now: 0, policy: policy)
+                }
+                print(
+                    "  share placements (25%, 10 GiB)      "
+                        + decisionFigures(share.median, placed: sharePlan.placements.count, unit: "decision"))
             }
 
             if parts.contains("gang") {

@@ -431,16 +431,26 @@ actor CoordinatorState {
     }
 
     func nodeStatuses() -> [NodeStatus] {
-        var holders: [NodeID: [String: String]] = [:]
+        var holders: [NodeID: [String: [String]]] = [:]
+        var host: [NodeID: (cpus: Int, memory: Int)] = [:]
         for record in jobs.activeRecords {
             for assignment in record.placement?.assignments ?? [] {
-                for chip in assignment.chips { holders[assignment.node, default: [:]][String(chip)] = record.id }
+                for chip in assignment.chips {
+                    holders[assignment.node, default: [:]][String(chip), default: []].append(record.id)
+                }
+                if let booking = assignment.host {
+                    let before = host[assignment.node] ?? (0, 0)
+                    host[assignment.node] = (before.cpus + booking.cpus.count, before.memory + booking.memoryMiB)
+                }
             }
         }
         return nodes.values.sorted { $0.node.id < $1.node.id }.map {
-            NodeStatus(
-                node: $0.node, connected: $0.connected, lastHeartbeat: $0.lastHeartbeat,
-                usedBy: holders[$0.node.id] ?? [:], lost: $0.lostAt != nil)
+            // A shared chip is used by several jobs: their ids, sorted, comma-separated.
+            let used = (holders[$0.node.id] ?? [:]).mapValues { $0.sorted().joined(separator: ",") }
+            let booked = host[$0.node.id]
+            return NodeStatus(
+                node: $0.node, connected: $0.connected, lastHeartbeat: $0.lastHeartbeat, usedBy: used,
+                lost: $0.lostAt != nil, cpusUsed: booked?.cpus ?? 0, memoryUsedMiB: booked?.memory ?? 0)
         }
     }
 

@@ -6,7 +6,8 @@ import Wire
 
 struct NodesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "nodes", abstract: "Nodes: chips by model, free and used, health, NUMA, domain.")
+        commandName: "nodes",
+        abstract: "Nodes: chips by model, free, used and shared, health, cores and memory booked, NUMA, domain.")
 
     @OptionGroup var connection: ConnectionOptions
     @Flag(help: "Print JSON.") var json = false
@@ -16,17 +17,25 @@ struct NodesCommand: AsyncParsableCommand {
             try await session.request(.nodes, as: [NodeStatus].self)
         }
         if json { return printLine(WireCodec.json(nodes)) }
-        var table = Table(header: ["NODE", "STATE", "MODEL", "CHIPS", "USED", "FREE", "UNHEALTHY", "NUMA", "DOMAIN"])
+        var table = Table(header: [
+            "NODE", "STATE", "MODEL", "CHIPS", "USED", "SHARED", "FREE", "UNHEALTHY", "CORES", "MEMORY", "NUMA",
+            "DOMAIN",
+        ])
         for status in nodes {
             let node = status.node
             let unhealthy = node.chips.filter { $0.health == .unhealthy }.count
             let used = status.usedBy.count
+            let shared = status.usedBy.values.filter { $0.contains(",") }.count
+            let cores = node.numaNodes.reduce(0) { $0 + $1.cpus.count }
+            let memory = node.numaNodes.reduce(0) { $0 + $1.memoryMiB }
             let models = Set(node.chips.map(\.model.name)).sorted().joined(separator: ",")
             let state = status.connected ? node.state.rawValue : status.lost == true ? "lost" : "disconnected"
             table.rows.append([
-                node.id.name, state, models, String(node.chips.count), String(used),
-                String(max(node.chips.count - used - unhealthy, 0)), String(unhealthy), String(node.numaNodes.count),
-                node.domain?.description ?? "-",
+                node.id.name, state, models, String(node.chips.count), String(used), String(shared),
+                String(max(node.chips.count - used - unhealthy, 0)), String(unhealthy),
+                "\(status.cpusUsed ?? 0)/\(cores)",
+                "\(formatMebibytes(status.memoryUsedMiB ?? 0))/\(formatMebibytes(memory))",
+                String(node.numaNodes.count), node.domain?.description ?? "-",
             ])
         }
         printLine(table.render())

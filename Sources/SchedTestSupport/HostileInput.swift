@@ -54,7 +54,20 @@ public struct HostileInput {
     public mutating func jobFile() -> String {
         if chance(12) { return String(repeating: "- ", count: 2000) + "x" }
         if chance(12) { return String(repeating: "[", count: 5000) }
+        if chance(15) {
+            // A share of one chip, one of its figures hostile.
+            var share = ["chipMemory": "10GiB", "compute": "30%", "cpus": "2"]
+            share[pick(["chipMemory", "compute", "cpus"])] = pick(Self.yamlNumbers)
+            return """
+                kind: inference
+                chipMemory: \(share["chipMemory"]!)
+                compute: \(share["compute"]!)
+                cpus: \(share["cpus"]!)
+                simulate: {duration: 10m}
+                """
+        }
         let fields = [
+            "cpus", "cpusPerChip", "memory", "memoryPerChip",
             "chipsPerNode", "nodes", "minChipMemoryGiB", "priority", "timeLimit", "fallback.maxFailuresPerTier",
             "fallback.maxWaitPerTier", "fallback.minInterNodeBandwidthGBps", "simulate.duration", "simulate.steps",
             "simulate.checkpointEverySteps", "topology.maxDomains", "tiers.nodes", "tiers.chipsPerNode",
@@ -64,7 +77,7 @@ public struct HostileInput {
             "fallback.maxFailuresPerTier": "2", "fallback.maxWaitPerTier": "1h",
             "fallback.minInterNodeBandwidthGBps": "10", "simulate.duration": "10m", "simulate.steps": "100",
             "simulate.checkpointEverySteps": "10", "topology.maxDomains": "1", "tiers.nodes": "2",
-            "tiers.chipsPerNode": "2",
+            "tiers.chipsPerNode": "2", "cpus": "4", "cpusPerChip": "2", "memory": "8GiB", "memoryPerChip": "4GiB",
         ]
         values[pick(fields)] = pick(Self.yamlNumbers)
         return """
@@ -72,6 +85,10 @@ public struct HostileInput {
             chipsPerNode: \(values["chipsPerNode"]!)
             nodes: \(values["nodes"]!)
             minChipMemoryGiB: \(values["minChipMemoryGiB"]!)
+            cpus: \(values["cpus"]!)
+            cpusPerChip: \(values["cpusPerChip"]!)
+            memory: \(values["memory"]!)
+            memoryPerChip: \(values["memoryPerChip"]!)
             priority: \(values["priority"]!)
             timeLimit: \(values["timeLimit"]!)
             tiers:

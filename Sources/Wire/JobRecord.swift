@@ -97,13 +97,21 @@ public struct NodeStatus: Codable, Equatable, Sendable {
     public var node: Node
     public var connected: Bool
     public var lastHeartbeat: Double?
-    /// Chip index -> job holding it.
+    /// Chip index -> the job holding it (jobs sharing it: their ids, comma-separated).
     public var usedBy: [String: String]
+    /// Host CPUs and MiB of memory booked by the jobs running there.
+    public var cpusUsed: Int?
+    public var memoryUsedMiB: Int?
     /// Silent past the heartbeat timeout: its attempts were requeued, and it stays known (down) until
     /// its agent registers again.
     public var lost: Bool?
 
-    public init(node: Node, connected: Bool, lastHeartbeat: Double?, usedBy: [String: String], lost: Bool = false) {
+    public init(
+        node: Node, connected: Bool, lastHeartbeat: Double?, usedBy: [String: String], lost: Bool = false,
+        cpusUsed: Int? = nil, memoryUsedMiB: Int? = nil
+    ) {
+        self.cpusUsed = cpusUsed
+        self.memoryUsedMiB = memoryUsedMiB
         self.node = node
         self.connected = connected
         self.lastHeartbeat = lastHeartbeat

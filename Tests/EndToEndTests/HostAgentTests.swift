@@ -71,6 +71,28 @@ struct HostAgentTests {
         #expect(empty.stdout.contains("no accelerators found"))
     }
 
+    @Test("a real job with cores and a share runs pinned to the cores it was given, and is told its share")
+    func pinnedShare() async throws {
+        let (cluster, _, _) = try await cluster()
+        defer { cluster.stopAll() }
+        _ = try await cluster.schedctl([
+            "submit", "--id", "pinned", "--chips", "1", "--cpus", "1", "--compute", "50%", "--tier", "ascend-910b",
+            "--",
+            "sh", "-c",
+            "echo cpus=$HETEROSCHED_CPUS compute=$HETEROSCHED_CHIP_COMPUTE_PERCENT; grep Cpus_allowed_list /proc/self/status",
+        ])
+        let done = try await cluster.waitFor("pinned") { $0.state.isFinal }
+        #expect(done.state == .completed, "\(done.reason ?? "") \(done.lastExit ?? "")")
+        let booked = try #require(done.placement?.assignments.first?.host?.cpus)
+        #expect(booked == [0], "the lowest core of the chip's NUMA node (0-15 on the fake host)")
+        let logs = try await cluster.schedctl(["logs", "pinned"])
+        #expect(logs.stdout.contains("cpus=0 compute=50"), "\(logs.stdout)")
+        // Core 0 exists on every machine: the job runs on it alone.
+        #expect(logs.stdout.contains("[heterosched] pinned to CPUs 0\n"), "\(logs.stdout)")
+        #expect(logs.stdout.contains("Cpus_allowed_list:\t0\n"), "\(logs.stdout)")
+        #expect(logs.stdout.contains("a share of the chip (50% compute): no mechanism on this vendor; advisory"))
+    }
+
     @Test(
         "a real job sees its chips in ASCEND_RT_VISIBLE_DEVICES and runs bound to its NUMA node; schedctl logs shows it"
     )
