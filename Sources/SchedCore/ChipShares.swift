@@ -6,14 +6,19 @@ struct ChipShares: Sendable {
     private(set) var compute: [Int]
     private(set) var memory: [Int]
     private(set) var holders: [Int]
-    private(set) var sharedByModel: [NodeBitset]
+    /// `byRoom[model][k]`: shared chips of the model with exactly k% compute left, so that best fit
+    /// looks at the chips that fit tightest first instead of every shared chip.
+    private(set) var byRoom: [[NodeBitset]]
 
     init(chipCount: Int, modelCount: Int) {
         compute = [Int](repeating: 0, count: chipCount)
         memory = compute
         holders = compute
-        sharedByModel = (0..<modelCount).map { _ in NodeBitset(capacity: chipCount) }
+        byRoom = (0..<modelCount).map { _ in (0...100).map { _ in NodeBitset(capacity: chipCount) } }
     }
+
+    /// Compute left on a shared chip, 0...100.
+    func computeLeft(chip: Int) -> Int { min(max(100 - compute[chip], 0), 100) }
 
     /// Whether `share` fits beside the chip's other shares on a chip of `capacity` MiB.
     func fits(_ share: ChipShare, chip: Int, capacity: Int) -> Bool {
@@ -21,37 +26,32 @@ struct ChipShares: Sendable {
             && saturatingSum(memory[chip], share.memoryMiB) <= capacity
     }
 
-    /// Compute (percent) and memory (MiB) left on a chip of `capacity` MiB.
-    func room(chip: Int, capacity: Int) -> (compute: Int, memory: Int) {
-        (100 - compute[chip], capacity - memory[chip])
-    }
-
     /// Books a share; true when the chip held none before (it stops being a free whole chip).
     mutating func add(_ share: ChipShare, chip: Int, model: Int) -> Bool {
         let share = share.clamped
+        let first = holders[chip] == 0
+        if !first { byRoom[model][computeLeft(chip: chip)].remove(chip) }
         compute[chip] = saturatingSum(compute[chip], share.computePercent)
         memory[chip] = saturatingSum(memory[chip], share.memoryMiB)
         holders[chip] += 1
-        if holders[chip] == 1 {
-            sharedByModel[model].insert(chip)
-            return true
-        }
-        return false
+        byRoom[model][computeLeft(chip: chip)].insert(chip)
+        return first
     }
 
     /// Frees a share; true when it was the chip's last (the chip is a free whole chip again).
     mutating func remove(_ share: ChipShare, chip: Int, model: Int) -> Bool {
         guard holders[chip] > 0 else { return false }
         let share = share.clamped
+        byRoom[model][computeLeft(chip: chip)].remove(chip)
         compute[chip] = saturatingSum(compute[chip], -share.computePercent)
         memory[chip] = saturatingSum(memory[chip], -share.memoryMiB)
         holders[chip] -= 1
         if holders[chip] == 0 {
             compute[chip] = 0
             memory[chip] = 0
-            sharedByModel[model].remove(chip)
             return true
         }
+        byRoom[model][computeLeft(chip: chip)].insert(chip)
         return false
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The fixed CPUs and memory of every node of one decision, numbered: a node's NUMA nodes are
 /// *entries*, an entry's CPUs are *positions* (bits of `HostCapacity.cpuFree`).
 final class HostLayout: Sendable {
@@ -35,9 +37,21 @@ final class HostLayout: Sendable {
                 cpuStart.append(cpuID.count)
             }
             entryStart.append(entryNUMA.count)
-            let sorted = (first..<cpuID.count).sorted { (cpuID[$0], $0) < (cpuID[$1], $1) }
-            sortedID += sorted.map { cpuID[$0] }
-            sortedPosition += sorted
+            // Hosts list their CPUs in ascending order almost always: sort only when they do not.
+            var ascending = true
+            var position = first + 1
+            while ascending && position < cpuID.count {
+                ascending = cpuID[position - 1] < cpuID[position]
+                position += 1
+            }
+            if ascending {
+                sortedID += cpuID[first...]
+                sortedPosition += first..<cpuID.count
+            } else {
+                let sorted = (first..<cpuID.count).sorted { (cpuID[$0], $0) < (cpuID[$1], $1) }
+                sortedID += sorted.map { cpuID[$0] }
+                sortedPosition += sorted
+            }
             nodeCPUs.append(cpuID.count - first)
             nodeMemory.append(memory)
         }
@@ -68,6 +82,24 @@ final class HostLayout: Sendable {
     }
 }
 
+/// A snapshot's host layout, built on first need and shared by every copy of a decision's state
+/// (backfill's replays, an engine's plans), whichever thread plans.
+final class HostLayoutCache: Sendable {
+    private let nodes: [Node]
+    private let built = Mutex<HostLayout?>(nil)
+
+    init(nodes: [Node]) { self.nodes = nodes }
+
+    func layout() -> HostLayout {
+        built.withLock { cached in
+            if let cached { return cached }
+            let layout = HostLayout(nodes: nodes)
+            cached = layout
+            return layout
+        }
+    }
+}
+
 /// Host resources held by one job on one node, by position: what `HostCapacity` books and frees.
 struct HostHold: Sendable {
     var node: Int
@@ -85,8 +117,7 @@ struct HostCapacity: Sendable {
     private(set) var nodeFreeCPUs: [Int]
     private(set) var nodeFreeMemory: [Int]
 
-    init(nodes: [Node]) {
-        let layout = HostLayout(nodes: nodes)
+    init(layout: HostLayout) {
         self.layout = layout
         let total = layout.cpuID.count
         var words = [UInt64](repeating: ~0, count: (total + 63) / 64)

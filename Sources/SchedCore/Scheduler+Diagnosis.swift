@@ -157,7 +157,10 @@ extension PlanningSession {
                 reason.detail = "the largest node has \(largest) such chips"
             } else if let demand, let phrase = demand.phrase, capable == 0 {
                 let (cpus, memory) = models.flatMap { layout.modelNodes[$0] }.reduce((0, 0)) {
-                    (max($0.0, host.layout.nodeCPUs[$1]), max($0.1, host.layout.nodeMemoryMiB[$1]))
+                    (
+                        max($0.0, hostState?.layout.nodeCPUs[$1] ?? 0),
+                        max($0.1, hostState?.layout.nodeMemoryMiB[$1] ?? 0)
+                    )
                 }
                 reason.detail =
                     "no node with such chips could ever offer \(phrase) (the largest have \(cpus) cores and "
@@ -221,7 +224,7 @@ extension PlanningSession {
                 }
                 let bandwidthOK = needsBandwidth.map { layout.nodeBandwidth[node] >= $0 } ?? true
                 let chips = layout.slotAllChips[slot].nonzeroBitCount
-                let hostCause = demand.flatMap { host.rejection(node: node, demand: $0) }
+                let hostCause = demand.flatMap { hostState?.rejection(node: node, demand: $0) }
                 let hostCapable = hostCause != .tooFewCores && hostCause != .tooLittleMemory
                 if chips >= needed && hostCapable {
                     tally.capable += 1
@@ -314,13 +317,16 @@ extension PlanningSession {
                     if capacity >= minimum && share.computePercent <= 100 {
                         everFits = true
                         let whole = index.slotFree[slot] & (1 << UInt64(bit)) != 0
-                        if whole || (shares.holders[chip] > 0 && shares.fits(share, chip: chip, capacity: capacity)) {
+                        let roomBeside =
+                            (shareState?.holders[chip] ?? 0) > 0
+                            && shareState?.fits(share, chip: chip, capacity: capacity) == true
+                        if whole || roomBeside {
                             fitsNow = fitsNow || layout.slotUsable[slot] & (1 << UInt64(bit)) != 0
                         }
                     }
                     bits &= bits - 1
                 }
-                let hostCause = demand.flatMap { host.rejection(node: node, demand: $0) }
+                let hostCause = demand.flatMap { hostState?.rejection(node: node, demand: $0) }
                 let hostCapable = hostCause != .tooFewCores && hostCause != .tooLittleMemory
                 if everFits && hostCapable { capable += 1 }
                 let cause: RejectionCause? =

@@ -19,6 +19,7 @@ extension PlanningSession {
     mutating func findShare(
         job: Job, share: ChipShare, shape: JobShape, groups: [[Int]], avoidReserved: Bool
     ) -> Candidate? {
+        guard let shares = shareState else { return nil }
         let demand = job.hostDemand(shape)
         let order = policy.nodeOrder
         let minimum = max(share.memoryMiB, job.minChipMemoryGiB.map { mebibytes(fromGiB: $0) } ?? 0)
@@ -32,7 +33,7 @@ extension PlanningSession {
                 let numa = layout.chipNUMA[layout.chipStart[node] + bit]
                 if numa >= 0 { pick.numaNodes = [numa] }
                 if let demand {
-                    guard let hold = host.pick(node: node, demand: demand, near: pick.numaNodes) else { return }
+                    guard let hold = hostState?.pick(node: node, demand: demand, near: pick.numaNodes) else { return }
                     pick.host = hold
                 }
                 best = (
@@ -41,28 +42,35 @@ extension PlanningSession {
                 )
             }
             for model in group {
-                // Chips that already hold shares.
-                let shared = shares.sharedByModel[model]
-                var position = shared.first(from: 0)
-                while let chip = position {
-                    position = shared.first(from: chip + 1)
-                    let slot = layout.chipSlot[chip]
-                    let node = layout.slotNode[slot]
-                    let bit = chip - layout.chipStart[node]
-                    let capacity = layout.chipMemoryMiB[chip]
-                    guard index.nodeStates[node] == .ready, layout.slotUsable[slot] & (1 << UInt64(bit)) != 0,
-                        capacity >= minimum, shares.fits(share, chip: chip, capacity: capacity),
-                        demand.map({ host.rejection(node: node, demand: $0) == nil }) ?? true
-                    else { continue }
-                    let room = shares.room(chip: chip, capacity: capacity)
-                    let left = room.compute - share.computePercent
-                    let rank: ShareRank =
-                        switch order {
-                        case .fewestFreeFirst: ShareRank(tier: 0, key: left, node: node, bit: bit)
-                        case .mostFreeFirst: ShareRank(tier: 1, key: -left, node: node, bit: bit)
-                        case .lowestPositionFirst: ShareRank(tier: 0, key: 0, node: node, bit: bit)
-                        }
-                    consider(rank, node: node, slot: slot, model: model, bit: bit)
+                // Chips that already hold shares, by compute left: tightest first for bin-pack (the
+                // first that passes is the best fit), roomiest first for spread, every room for first-fit.
+                let rooms = Array(min(max(share.computePercent, 0), 100)...100)
+                for room in order == .mostFreeFirst ? rooms.reversed() : rooms {
+                    let bucket = shares.byRoom[model][room]
+                    var position = bucket.first(from: 0)
+                    var foundHere = false
+                    while let chip = position, !foundHere {
+                        position = bucket.first(from: chip + 1)
+                        let slot = layout.chipSlot[chip]
+                        let node = layout.slotNode[slot]
+                        let bit = chip - layout.chipStart[node]
+                        let capacity = layout.chipMemoryMiB[chip]
+                        guard index.nodeStates[node] == .ready, layout.slotUsable[slot] & (1 << UInt64(bit)) != 0,
+                            capacity >= minimum, shares.fits(share, chip: chip, capacity: capacity),
+                            demand.map({ hostState?.rejection(node: node, demand: $0) == nil }) ?? true
+                        else { continue }
+                        let left = room - share.computePercent
+                        let rank: ShareRank =
+                            switch order {
+                            case .fewestFreeFirst: ShareRank(tier: 0, key: left, node: node, bit: bit)
+                            case .mostFreeFirst: ShareRank(tier: 1, key: -left, node: node, bit: bit)
+                            case .lowestPositionFirst: ShareRank(tier: 0, key: 0, node: node, bit: bit)
+                            }
+                        consider(rank, node: node, slot: slot, model: model, bit: bit)
+                        // Chips in fleet order: the first that passes in a bucket is its best.
+                        foundHere = true
+                    }
+                    if foundHere && order != .lowestPositionFirst { break }
                 }
                 // Free whole chips, nodes in the policy's order.
                 var cursor = index.cursor(model: model, atLeast: 1, order: order)

@@ -65,10 +65,12 @@ struct Candidate: Sendable {
 struct PlanningSession: Sendable {
     var index: FreeCapacityIndex
     let layout: FleetLayout
-    /// Host CPUs and memory, per NUMA node.
-    var host: HostCapacity
-    /// Chips holding shares, and what of them is taken.
-    var shares: ChipShares
+    /// Host CPUs and memory per NUMA node, and the chips holding shares with what of them is taken:
+    /// built on first need (a job or a holding that asks for them), so that a fleet whose jobs ask
+    /// neither pays nothing for them.
+    var hostState: HostCapacity?
+    var shareState: ChipShares?
+    let hostLayouts: HostLayoutCache
     let catalog: ChipCatalog
     var now: Seconds = 0
     var policy: SchedulingPolicy = .binPack
@@ -109,8 +111,7 @@ struct PlanningSession: Sendable {
     init(snapshot: ClusterSnapshot) throws(SnapshotError) {
         index = try FreeCapacityIndex(snapshot: snapshot)
         layout = index.layout
-        host = HostCapacity(nodes: snapshot.nodes)
-        shares = ChipShares(chipCount: index.layout.chipCount, modelCount: index.layout.modelCount)
+        hostLayouts = HostLayoutCache(nodes: snapshot.nodes)
         heldHead = [Int](repeating: -1, count: index.layout.nodeCount)
         ownerMask = [UInt64](repeating: 0, count: index.layout.slotNode.count)
         catalog = snapshot.catalog
@@ -119,6 +120,14 @@ struct PlanningSession: Sendable {
         nodePosition = positions
         held.reserveCapacity(snapshot.running.count)
         for job in snapshot.running { try holdRunning(job) }
+    }
+
+    mutating func ensureHost() {
+        if hostState == nil { hostState = HostCapacity(layout: hostLayouts.layout()) }
+    }
+
+    mutating func ensureShares() {
+        if shareState == nil { shareState = ChipShares(chipCount: layout.chipCount, modelCount: layout.modelCount) }
     }
 
     /// This state, ready to plan at `now` under `policy`.
@@ -144,6 +153,8 @@ struct PlanningSession: Sendable {
     mutating func holdRunning(_ job: RunningJob) throws(SnapshotError) {
         guard heldByJob[job.id] == nil else { throw .duplicateRunningJob(job.id) }
         let start = heldSlots.count
+        if job.assignments.contains(where: { $0.host != nil }) { ensureHost() }
+        if job.assignments.contains(where: { $0.share != nil }) { ensureShares() }
         var hostHolds: [HostHold] = []
         for assignment in job.assignments {
             guard let node = nodePosition[assignment.node] else {
@@ -169,7 +180,9 @@ struct PlanningSession: Sendable {
             }
             heldSlots += masks
             if assignment.share == nil { for (slot, mask) in masks { ownerMask[slot] |= mask } }
-            if let booking = assignment.host { hostHolds.append(host.hold(node: node, booking: booking)) }
+            if let booking = assignment.host, let host = hostState {
+                hostHolds.append(host.hold(node: node, booking: booking))
+            }
         }
         heldByJob[job.id] = held.count
         hold(
@@ -182,6 +195,7 @@ struct PlanningSession: Sendable {
 
     /// Chips of `slot` that hold shares.
     func sharedBits(slot: Int) -> UInt64 {
+        guard let shares = shareState else { return 0 }
         let node = layout.slotNode[slot]
         var bits: UInt64 = 0
         var mask = layout.slotAllChips[slot]
@@ -241,7 +255,7 @@ struct PlanningSession: Sendable {
                     while bits != 0 {
                         let bit = bits & (~bits &+ 1)
                         let chip = layout.chipStart[node] + bit.trailingZeroBitCount
-                        if shares.add(share, chip: chip, model: layout.slotModel[slot]) {
+                        if shareState?.add(share, chip: chip, model: layout.slotModel[slot]) == true {
                             index.book(slot: slot, chips: bit)
                         }
                         bits &= bits - 1
@@ -256,7 +270,7 @@ struct PlanningSession: Sendable {
                 heldHead[node] = heldLinks.count - 1
             }
         }
-        if booking { for part in chips.host { host.book(part) } }
+        if booking { for part in chips.host { hostState?.book(part) } }
     }
 
     /// Positions in `held` of the jobs holding chips on `node`, newest first.
@@ -282,13 +296,13 @@ struct PlanningSession: Sendable {
             while bits != 0 {
                 let bit = bits & (~bits &+ 1)
                 let chip = layout.chipStart[node] + bit.trailingZeroBitCount
-                if shares.remove(share, chip: chip, model: layout.slotModel[slot]) {
+                if shareState?.remove(share, chip: chip, model: layout.slotModel[slot]) == true {
                     index.release(slot: slot, chips: bit)
                 }
                 bits &= bits - 1
             }
         }
-        for part in held[position].host { host.release(part) }
+        for part in held[position].host { hostState?.release(part) }
         held[position].active = false
         stateVersion += 1
         if held[position].expectedEnd != nil { heldWithEnd -= 1 }
@@ -307,6 +321,8 @@ struct PlanningSession: Sendable {
 
     mutating func schedule(_ pending: PendingJob) {
         let job = pending.job
+        if job.host != nil { ensureHost() }
+        if job.share != nil { ensureShares() }
         var ladder = pending.ladder
         switch ladder.handle(.waitCheck(now: now), rule: job.fallback) {
         case .moveTo(let tier, let reason):
@@ -416,7 +432,8 @@ struct PlanningSession: Sendable {
             NodeAssignment(
                 node: layout.nodeIDs[candidate.node],
                 chips: layout.chipIndices(node: candidate.node, mask: candidate.pick.mask),
-                numaNodes: candidate.pick.numaNodes, host: candidate.pick.host.map(host.booking), share: job.share)
+                numaNodes: candidate.pick.numaNodes, host: candidate.pick.host.flatMap { hostState?.booking($0) },
+                share: job.share)
         }
         let model = candidates[0].model
         let start = heldSlots.count
@@ -498,7 +515,10 @@ struct PlanningSession: Sendable {
         {
             return .reserved
         }
-        if let demand = job.hostDemand(shape), let cause = host.rejection(node: node, demand: demand) { return cause }
+        if let demand = job.hostDemand(shape) {
+            guard let host = hostState else { return .tooFewCores }
+            if let cause = host.rejection(node: node, demand: demand) { return cause }
+        }
         return nil
     }
 
@@ -510,7 +530,7 @@ struct PlanningSession: Sendable {
                 slot: slot, count: shape.chipsPerNode, excluding: avoidReserved ? reservedChips[slot] ?? 0 : 0)
         else { return nil }
         if let demand {
-            guard let hold = host.pick(node: layout.slotNode[slot], demand: demand, near: pick.numaNodes) else {
+            guard let hold = hostState?.pick(node: layout.slotNode[slot], demand: demand, near: pick.numaNodes) else {
                 return nil
             }
             pick.host = hold
