@@ -32,7 +32,8 @@ struct SnapshotBuilder {
                     return true
                 }
                 if known.chips.count != assignment.chips.count { known.numaNodes = [] }
-                guard !known.chips.isEmpty else { continue }
+                // An assignment of cores and memory only (a job that asks no chip) is kept as it is.
+                guard !known.chips.isEmpty || (assignment.chips.isEmpty && assignment.host != nil) else { continue }
                 // A chip, CPU or memory claimed twice goes to its first holder.
                 let (kept, conflicts) = ledger.take(known, for: holding.id)
                 repairs += conflicts

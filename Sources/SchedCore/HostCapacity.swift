@@ -228,7 +228,7 @@ struct HostCapacity: Sendable {
         }
     }
 
-    private func entry(ofPosition position: Int, node: Int) -> Int {
+    func entry(ofPosition position: Int, node: Int) -> Int {
         var entry = layout.entryStart[node]
         while layout.cpuStart[entry + 1] <= position { entry += 1 }
         return entry

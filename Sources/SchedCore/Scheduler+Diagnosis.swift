@@ -111,9 +111,16 @@ extension PlanningSession {
         }
         let demand = job.hostDemand(shape)
         var reason = WaitReason(kind: .waiting, tier: tier.name, shape: shape, host: demand, share: job.share)
+        if shape.chipsPerNode == 0, shape.nodes == 1, job.share == nil, let demand {
+            return diagnoseHostOnly(demand: demand, reason: reason)
+        }
         if shape.chipsPerNode <= 0 || shape.nodes <= 0 {
             reason.kind = .infeasible
-            reason.detail = "asks for \(shape.chipsPerNode) chips on \(shape.nodes) nodes; both must be at least 1"
+            reason.detail =
+                shape.chipsPerNode == 0 && demand != nil
+                ? "a job of cores and memory only runs on one node; this one asks for \(shape.nodes)"
+                : "asks for \(shape.chipsPerNode) chips on \(shape.nodes) nodes; both must be at least 1 "
+                    + "(or 0 chips with cores or memory)"
             return Diagnosis(waitReason: reason, blocksTier: true)
         }
         if models.isEmpty {

@@ -344,6 +344,13 @@ struct PlanningSession: Sendable {
             if let refused = knownRefusal(of: ask, priority: job.priority) {
                 // An equal ask found no room since anything changed: this one finds none either.
                 reason = refused
+            } else if job.isHostOnly(onTier: tierIndex), shape.nodes == 1, let demand = job.hostDemand(shape) {
+                if let hold = findHostOnlyNode(demand: demand) {
+                    commitHostOnly(job: job, tierIndex: tierIndex, tier: tier, hold: hold)
+                    return
+                }
+                reason = diagnose(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
+                remember(refusal: reason, of: ask)
             } else {
                 let groups = modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
                 if let found = findPlacement(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved) {

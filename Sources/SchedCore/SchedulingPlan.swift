@@ -33,6 +33,14 @@ public struct PlacementReason: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         let name = chipModel.name
         var reason = policy.rawValue + ": "
+        if chipModel == .hostOnly {
+            switch nodeOrder {
+            case .lowestPositionFirst: reason += "first node with the cores and memory"
+            case .fewestFreeFirst: reason += "fullest node with the cores and memory"
+            case .mostFreeFirst: reason += "emptiest node"
+            }
+            return reason
+        }
         switch scorer {
         case .neutral:
             switch nodeOrder {

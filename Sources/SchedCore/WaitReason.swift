@@ -89,7 +89,9 @@ public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
         // A job without tiers has the tier `any`, which needs no naming.
         let model = tier == ChipTier.anyChip.name ? "" : tier + " "
         let beside = host?.phrase.map { " and " + $0 } ?? ""
-        if let share {
+        if shape.chipsPerNode == 0, let phrase = host?.phrase {
+            sentence += "no node with \(phrase)"
+        } else if let share {
             sentence += "no \(model)chip with \(share) free"
             if let phrase = host?.phrase { sentence += " on a node with " + phrase }
         } else if shape.nodes > 1 {

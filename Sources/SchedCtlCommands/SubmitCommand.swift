@@ -26,7 +26,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "training, inference or batch.")
     var kind = "batch"
 
-    @Option(help: "Chips per node.")
+    @Option(help: "Chips per node (0: cores and memory only, with --cpus or --memory).")
     var chips = 1
 
     @Option(help: "Nodes (more than one: a gang, all or nothing).")
@@ -87,7 +87,10 @@ struct SubmitCommand: AsyncParsableCommand {
         if file != nil && (id != nil || !tier.isEmpty || !command.isEmpty || simulate != nil) {
             throw ValidationError("give either -f FILE or flags, not both")
         }
-        guard chips >= 1, nodes >= 1 else { throw ValidationError("--chips and --nodes must be at least 1") }
+        guard chips >= 0, nodes >= 1 else { throw ValidationError("--chips must be at least 0 and --nodes at least 1") }
+        if chips == 0 && cpus == nil && memory == nil {
+            throw ValidationError("--chips 0 is a job of cores and memory only: give --cpus or --memory")
+        }
         for (value, flag) in [(cpus, "--cpus"), (cpusPerChip, "--cpus-per-chip")] {
             if let value, !(0...SpecLimits.cpusPerNode).contains(value) {
                 throw ValidationError("\(flag) is a number of cores, 0 to \(SpecLimits.cpusPerNode); got \(value)")

@@ -284,7 +284,11 @@ struct SimulationRun {
             case .timesOut: ending = .timesOut
             case .faults(_, let rank, let offset):
                 let assignment = placement.assignments[min(rank, placement.assignments.count - 1)]
-                ending = .faults(chip: assignment.chips[min(offset, assignment.chips.count - 1)], node: assignment.node)
+                // A job of cores only has no chip to fault.
+                ending =
+                    assignment.chips.isEmpty
+                    ? .completes
+                    : .faults(chip: assignment.chips[min(offset, assignment.chips.count - 1)], node: assignment.node)
             }
             fate = played
         } else if rate > 0 {
@@ -293,8 +297,10 @@ struct SimulationRun {
             if faultAfter < duration {
                 duration = faultAfter
                 let assignment = placement.assignments[Int(random.next() % UInt64(placement.assignments.count))]
-                let chip = assignment.chips[Int(random.next() % UInt64(assignment.chips.count))]
-                ending = .faults(chip: chip, node: assignment.node)
+                if !assignment.chips.isEmpty {
+                    let chip = assignment.chips[Int(random.next() % UInt64(assignment.chips.count))]
+                    ending = .faults(chip: chip, node: assignment.node)
+                }
             }
         }
         if fate == nil, let limit = trace.job.timeLimit, limit < duration {

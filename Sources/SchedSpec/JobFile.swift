@@ -113,7 +113,8 @@ public enum JobFile {
         guard let kind = JobKind(rawValue: kindName) else {
             throw kindNode.error("kind is training, inference or batch, got '\(kindName)'")
         }
-        let chipsPerNode = try top["chipsPerNode"]?.positiveInt(atMost: SpecLimits.chipsPerNode) ?? 1
+        // 0 chips: cores and memory only (checked with the whole job below).
+        let chipsPerNode = try top["chipsPerNode"]?.int(in: 0...SpecLimits.chipsPerNode) ?? 1
         let nodes = try top["nodes"]?.positiveInt() ?? 1
         var tiers: [ChipTier] = []
         if let tierList = top["tiers"] {
@@ -169,8 +170,8 @@ public enum JobFile {
             queue: try top["queue"]?.string() ?? "default",
             timeLimit: try top["timeLimit"]?.duration(), submittedAt: submittedAt,
             host: host.isEmpty ? nil : host, share: share)
-        if share != nil, let problem = SpecLimits.problem(in: job) {
-            throw (top["chipMemory"] ?? top["compute"]!).error(problem)
+        if share != nil || chipsPerNode == 0, let problem = SpecLimits.problem(in: job) {
+            throw (top["chipMemory"] ?? top["compute"] ?? top["chipsPerNode"]!).error(problem)
         }
         return job
     }

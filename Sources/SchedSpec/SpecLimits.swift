@@ -37,9 +37,14 @@ extension SpecLimits {
         let shapes =
             [(job.chipsPerNode, job.nodes, "")]
             + job.tiers.enumerated().map { ($1.chipsPerNode ?? 1, $1.nodes ?? 1, "tiers[\($0)].") }
+        // No chip at all is a job of cores and memory only: it must ask for some, on one node.
+        let hostOnly = job.share == nil && !(job.host?.isEmpty ?? true)
         for (chips, nodes, prefix) in shapes {
-            if !(1...chipsPerNode).contains(chips) {
+            if chips == 0 && hostOnly {
+                if nodes != 1 { return "a job of cores and memory only runs on one node; \(prefix)nodes is \(nodes)" }
+            } else if !(1...chipsPerNode).contains(chips) {
                 return "\(prefix)chipsPerNode must be 1 to \(chipsPerNode), got \(chips)"
+                    + (chips == 0 ? " (0 only for a job that asks for cpus or memory)" : "")
             }
             if !(1...count).contains(nodes) { return "\(prefix)nodes must be 1 to \(count), got \(nodes)" }
         }

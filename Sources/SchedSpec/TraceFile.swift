@@ -110,8 +110,9 @@ public enum TraceFile {
         }
         func count(_ name: String) throws(TraceError) -> Int {
             guard let text = fields[name], !text.isEmpty else { return 1 }
-            guard let parsed = Int(text), parsed >= 1 else {
-                throw fail("'\(name)' is a whole number ≥ 1, got '\(text)'")
+            // 0 chips: a job of cores and memory only, checked with the whole job.
+            guard let parsed = Int(text), parsed >= (name == "chips" ? 0 : 1) else {
+                throw fail("'\(name)' is a whole number ≥ \(name == "chips" ? 0 : 1), got '\(text)'")
             }
             return parsed
         }

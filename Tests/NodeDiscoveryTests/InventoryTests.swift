@@ -68,14 +68,14 @@ struct InventoryTests {
                 address: "0000:05:00.0", vendor: .nvidia, deviceID: 0x15f8, classCode: 0x030200, numaNode: 0,
                 localCPUs: []),
         ]
-        let listed = [ToolChip(index: 0, name: "Tesla P100-PCIE-16GB", memoryMiB: 16384, pciBusID: "0000:04:00.0")]
+        let listed = [ToolChip(index: 0, name: "Tesla K80", memoryMiB: 16384, pciBusID: "0000:04:00.0")]
         let (chips, warnings) = InventoryJoin.chips(
             vendor: .nvidia, functions: functions, listed: listed, catalog: catalog)
         #expect(
             chips == [
-                Chip(index: 0, model: "tesla-p100-pcie-16gb", memoryGiB: 16, numaNode: 0, pciBusID: "0000:04:00.0")
+                Chip(index: 0, model: "tesla-k80", memoryGiB: 16, numaNode: 0, pciBusID: "0000:04:00.0")
             ])
-        #expect(warnings.contains { $0.contains("model 'Tesla P100-PCIE-16GB' is not in the chip catalog") })
+        #expect(warnings.contains { $0.contains("model 'Tesla K80' is not in the chip catalog") })
         #expect(warnings.contains { $0.contains("0000:05:00.0 is in sysfs but the tool does not list it") })
     }
 
@@ -83,6 +83,9 @@ struct InventoryTests {
         "tool names map onto the catalog, the longest match of the vendor's models winning",
         arguments: [
             ("NVIDIA H200", AcceleratorVendor.nvidia, "h200"), ("NVIDIA H20", .nvidia, "h20"),
+            ("Tesla V100-SXM2-32GB", .nvidia, "v100-32"), ("Tesla V100-PCIE-16GB", .nvidia, "v100-16"),
+            ("NVIDIA A10", .nvidia, "a10"), ("NVIDIA A100-SXM4-80GB", .nvidia, "a100"), ("Tesla T4", .nvidia, "t4"),
+            ("Tesla P100-PCIE-16GB", .nvidia, "p100"),
             ("NVIDIA A100-SXM4-40GB", .nvidia, "a100"), ("910B3", .huawei, "ascend-910b"),
             ("Ascend910C", .huawei, "ascend-910c"), ("P800 OAM", .kunlunxin, "kunlunxin-p800"),
             ("MLU370-X8", .cambricon, "mlu370"), ("MTT S5000", .moorethreads, "mtt-s5000"),

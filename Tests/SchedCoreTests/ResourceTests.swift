@@ -100,6 +100,34 @@ struct ResourceTests {
         #expect(tooBig.description.contains("the largest such chip has 80 GiB of memory"))
     }
 
+    @Test("a job of cores and memory only takes no chip: the fullest node with room, or a reason naming the cores")
+    func hostOnly() throws {
+        var busy = makeJob("busy", chips: 1)
+        busy.host = HostAsk(cpus: 20)
+        var cpu = makeJob("cpu", chips: 0)
+        cpu.host = HostAsk(cpus: 8, memoryMiB: 32 * 1024)
+        let result = try plan([h100Node("a"), h100Node("b")], [busy, cpu])
+        let placed = try #require(result.placements.first { $0.job == "cpu" })
+        #expect(placed.chipModel == .hostOnly)
+        #expect(placed.assignments[0].chips.isEmpty)
+        #expect(placed.assignments[0].host?.cpus.count == 8)
+        let busyNode = try #require(result.placements.first { $0.job == "busy" }?.assignments[0].node)
+        #expect(placed.assignments[0].node == busyNode, "bin-pack: the node with fewer free cores")
+        #expect(placed.reason.description == "bin-pack: fullest node with the cores and memory")
+
+        var big = makeJob("big", chips: 0, submittedAt: 1)
+        big.host = HostAsk(cpus: 30)
+        var holder = makeJob("holder", chips: 1)
+        holder.host = HostAsk(cpus: 10)
+        let waiting = try #require(try plan([h100Node("a")], [holder, big]).waiting.first?.reason)
+        #expect(waiting.description == "waiting: no node with 30 free cores (1 cores in use)")
+        var huge = makeJob("huge", chips: 0)
+        huge.host = HostAsk(cpus: 100)
+        let never = try #require(try plan([h100Node("a")], [huge]).waiting.first?.reason)
+        #expect(never.isInfeasible)
+        #expect(never.description.contains("the largest nodes have 32 cores and 256 GiB of memory"), "\(never)")
+    }
+
     @Test("a snapshot with a whole-chip job on a shared chip is refused with both holders named")
     func wholeOnSharedRefused() throws {
         let node = h100Node("a")

@@ -15,14 +15,15 @@ struct CatalogFileTests {
         let expected = [
             "h100", "h800", "h200", "h20", "a100", "a800", "l20", "ascend-910b", "ascend-910c", "ascend-310p",
             "kunlunxin-p800", "kunlunxin-r300", "hygon-k100", "mlu370", "mlu590", "mtt-s4000", "mtt-s5000",
-            "metax-c500", "metax-c550", "biren-br100", "enflame-s60", "enflame-t20", "iluvatar-bi-v150",
+            "metax-c500", "metax-c550", "biren-br100", "enflame-s60", "enflame-t20", "iluvatar-bi-v150", "a10", "t4",
+            "p100", "v100-16", "v100-32",
         ]
         #expect(Set(catalog.ids.map(\.name)) == Set(expected))
         let h100 = try #require(catalog["h100"])
         #expect(h100.relativeTraining == 1.0 && h100.relativeInference == 1.0)
         #expect(catalog["ascend-910c"]?.relativeInference == 0.6)
         #expect(catalog["ascend-910c"]?.visibleDevicesVariables == ["ASCEND_RT_VISIBLE_DEVICES"])
-        #expect(catalog.models.filter { $0.family == .nvidia }.count == 7)
+        #expect(catalog.models.filter { $0.family == .nvidia }.count == 12)
         #expect(catalog.models.allSatisfy { !$0.visibleDevicesVariables.isEmpty })
     }
 
@@ -39,7 +40,7 @@ struct CatalogFileTests {
             checked += 1
             #expect(line.contains("#"), "line \(number + 1) has a figure without a source: \(trimmed)")
         }
-        #expect(checked == 23 * 5)
+        #expect(checked == 28 * 5)
         #expect(text.contains("PRESS FIGURE"), "the 910C inference figure is a press figure and says so")
     }
 
@@ -65,7 +66,7 @@ struct CatalogFileTests {
         #expect(catalog["ascend-910c"]?.relativeInference == 0.45)
         #expect(catalog["ascend-910c"]?.relativeTraining == 0.37, "fields the override leaves out stay")
         #expect(catalog["h20-141g"]?.memoryGiB == 141)
-        #expect(catalog.models.count == 24)
+        #expect(catalog.models.count == 29)
     }
 
     @Test(

@@ -1,0 +1,93 @@
+extension ChipModelID {
+    /// The "model" of a placement that holds no chip: a job that asks only for cores and memory.
+    public static let hostOnly = ChipModelID("cpu-only")
+}
+
+extension Job {
+    /// Asks for cores or memory and no chip on tier `index`: placed on any ready node with room.
+    public func isHostOnly(onTier index: Int) -> Bool {
+        share == nil && shape(onTier: index).chipsPerNode == 0 && !(host?.isEmpty ?? true)
+    }
+}
+
+extension PlanningSession {
+    /// A node for a job that asks only for cores and memory (one node): the fullest that fits under
+    /// bin-pack (fewest free cores, then least free memory), the emptiest under spread, the first in
+    /// fleet order under first-fit. Every ready node is looked at: such jobs are few beside chip jobs.
+    func findHostOnlyNode(demand: HostDemand) -> HostHold? {
+        guard let host = hostState else { return nil }
+        var best: (key: (Int, Int), hold: HostHold)?
+        for node in 0..<layout.nodeCount where index.nodeStates[node] == .ready {
+            guard host.rejection(node: node, demand: demand) == nil else { continue }
+            let key: (Int, Int) =
+                switch policy.nodeOrder {
+                case .fewestFreeFirst: (host.nodeFreeCPUs[node], host.nodeFreeMemory[node])
+                case .mostFreeFirst: (-host.nodeFreeCPUs[node], -host.nodeFreeMemory[node])
+                case .lowestPositionFirst: (0, 0)
+                }
+            if let best, best.key <= key { continue }
+            guard let hold = host.pick(node: node, demand: demand, near: []) else { continue }
+            best = (key, hold)
+            if policy.nodeOrder == .lowestPositionFirst { break }
+        }
+        return best?.hold
+    }
+
+    /// Books a host-only job's cores and memory and adds its placement to the plan.
+    mutating func commitHostOnly(job: Job, tierIndex: Int, tier: ChipTier, hold taken: HostHold) {
+        let booking = hostState?.booking(taken) ?? HostBooking()
+        let numa = Array(
+            Set(
+                booking.memory.map(\.numaNode)
+                    + taken.cpuPositions.compactMap { position in
+                        hostState.map { $0.layout.entryNUMA[$0.entry(ofPosition: position, node: taken.node)] }
+                    })
+        ).sorted()
+        let start = heldSlots.count
+        hold(
+            HeldChips(
+                job: job.id, priority: job.priority, slotRange: start..<start,
+                expectedEnd: job.timeLimit.map { now + $0 },
+                startedAt: now, lastCheckpointAt: now, checkpointInterval: nil, chipCount: 0, host: [taken]))
+        plan.placements.append(
+            JobPlacement(
+                job: job.id, tier: tierIndex, tierName: tier.name, chipModel: .hostOnly,
+                assignments: [
+                    NodeAssignment(node: layout.nodeIDs[taken.node], chips: [], numaNodes: numa, host: booking)
+                ],
+                reason: PlacementReason(
+                    policy: policy.name, scorer: policy.modelScorer, nodeOrder: policy.nodeOrder, kind: job.kind,
+                    chipModel: .hostOnly, score: 0, isDomestic: false, nodes: 1, domains: 1, numaNodes: numa,
+                    chipsPerNode: 0),
+                preempting: [], backfilled: reservedStart != nil))
+    }
+
+    /// Why no node takes a host-only job: per ready node, too few cores or too little memory ever,
+    /// or in use now.
+    func diagnoseHostOnly(demand: HostDemand, reason: WaitReason) -> Diagnosis {
+        var reason = reason
+        var counts = CauseCounts()
+        var capable = 0
+        var cpus = 0
+        var memory = 0
+        for node in 0..<layout.nodeCount {
+            let cause = hostState?.rejection(node: node, demand: demand) ?? .tooFewCores
+            let ever = cause != .tooFewCores && cause != .tooLittleMemory
+            if ever { capable += 1 }
+            cpus = max(cpus, hostState?.layout.nodeCPUs[node] ?? 0)
+            memory = max(memory, hostState?.layout.nodeMemoryMiB[node] ?? 0)
+            switch index.nodeStates[node] {
+            case .draining: counts[.draining] += 1
+            case .down: counts[.down] += 1
+            case .ready: if let cause = hostState?.rejection(node: node, demand: demand) { counts[cause] += 1 }
+            }
+        }
+        reason.counts = counts.dictionary
+        guard capable > 0 else {
+            reason.kind = .infeasible
+            reason.detail = "the largest nodes have \(cpus) cores and \(formatMebibytes(memory)) of memory"
+            return Diagnosis(waitReason: reason, blocksTier: true)
+        }
+        return Diagnosis(waitReason: reason, blocksTier: false)
+    }
+}
