@@ -155,9 +155,8 @@ struct SimulateCommand: AsyncParsableCommand {
     /// Rows an importer set aside, on stderr: how many, why, and where.
     func report(_ skipped: [SkippedRow], of file: String) {
         guard !skipped.isEmpty else { return }
-        var text = "schedctl: \(file): \(skipped.count) row(s) not replayed:\n"
-        for row in skipped.prefix(20) { text += "  line \(row.line): \(row.reason)\n" }
-        if skipped.count > 20 { text += "  … and \(skipped.count - 20) more\n" }
+        var text = "schedctl: \(URL(fileURLWithPath: file).lastPathComponent): \(skipped.count) row(s) not used:\n"
+        for line in skipped.countedByKind { text += "  \(line)\n" }
         try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
     }
 }

@@ -49,7 +49,7 @@ struct ImporterTests {
         }
     }
 
-    @Test("openb pods: specs become a tier, shares take a chip, CPU-only and never-run rows are reported")
+    @Test("openb pods: specs become a tier, shares a share of one chip, CPU-only tasks are kept, never-run rows reported")
     func openbPods() throws {
         let path = try write(
             """
@@ -60,14 +60,55 @@ struct ImporterTests {
             p3,6000,12288,1,1000,G2,BE,Pending,180,,
             """, "pods.csv")
         let imported = try AlibabaOpenbImporter.pods(path: path, mapping: mapping, catalog: catalog)
-        #expect(imported.values.map(\.job.id.name) == ["p0", "p1"])
-        #expect(imported.values[0].job.chipsPerNode == 1)
-        #expect(imported.values[0].job.tiers.isEmpty)
+        #expect(imported.values.map(\.job.id.name) == ["p0", "p1", "p2"])
+        let p0 = imported.values[0].job
+        #expect(p0.chipsPerNode == 1 && p0.tiers.isEmpty)
+        #expect(p0.share == ChipShare(computePercent: 46), "460 milli-GPU is 46% of one chip")
+        #expect(p0.host == HostAsk(cpus: 60, memoryMiB: 12288), "6 cores, counted in tenths")
         #expect(imported.values[0].referenceSeconds == 250)
         #expect(imported.values[1].job.tiers.map(\.name) == ["metax-c500|metax-c550"])
         #expect(imported.values[1].job.submittedAt == 60, "times start at the first submission")
-        #expect(imported.skipped.map(\.line) == [4, 5])
-        #expect(imported.skipped[0].reason.contains("CPU-only"))
+        let cpuOnly = imported.values[2].job
+        #expect(cpuOnly.chipsPerNode == 0 && cpuOnly.isHostOnly(onTier: 0))
+        #expect(imported.skipped.map(\.line) == [5])
+        #expect(imported.skipped.countedByKind == ["1 tasks never scheduled or never ended (line 5)"])
+    }
+
+    @Test("run times stay as measured on the trace's own cards, and scale by the ratio of speeds on another chip")
+    func runTimesScale() throws {
+        let path = try write(
+            """
+            name,num_gpu,gpu_spec,creation_time,deletion_time,scheduled_time
+            t,1,T4,0,1000,0
+            v,1,V100M32,0,1000,0
+            any,1,,0,1000,0
+            """, "pods.csv")
+        let asIs = try AlibabaOpenbImporter.pods(path: path, mapping: ModelMapping(kept: ["G2", "G3"]), catalog: catalog)
+        #expect(asIs.values[0].secondsByModel == ["t4": 1000])
+        #expect(asIs.values[1].secondsByModel == ["v100-32": 1000])
+        #expect(asIs.values[2].secondsByModel["g2"] == nil && asIs.values[2].secondsByModel["G2"] == 1000)
+        let moved = try AlibabaOpenbImporter.pods(path: path, mapping: mapping, catalog: catalog)
+        // T4 (0.066 of an H100 for training) on Ascend 310P: the catalog's ratio, not 1000 s / 310P's speed.
+        let t4 = try #require(catalog["t4"]?.relativeTraining)
+        let p310 = try #require(catalog["ascend-310p"]?.relativeTraining)
+        #expect(abs((moved.values[0].secondsByModel["ascend-310p"] ?? 0) - 1000 * t4 / p310) < 1e-9)
+    }
+
+    @Test("a mapping file may keep a trace model by its own name; the openb fleet imports as it is")
+    func keepModels() throws {
+        let file = try write("G2: keep\nG3: keep\nT4: ascend-310p\n", "mapping.yaml")
+        let loaded = try ModelMapping.load(path: file, catalog: catalog)
+        #expect(loaded == ModelMapping(models: ["T4": "ascend-310p"], kept: ["G2", "G3"]))
+        let asIs = try ModelMapping.load(
+            path: Repository.path("deploy/traces/alibaba-openb/openb-as-is.yaml"), catalog: catalog)
+        let nodes = try AlibabaOpenbImporter.nodes(
+            path: Repository.path("deploy/traces/alibaba-openb/alibaba-openb-gpu-nodes.csv"), mapping: asIs,
+            catalog: catalog)
+        let models = Set(nodes.values.flatMap { $0.chips.map(\.model.name) })
+        #expect(models == ["a10", "t4", "p100", "v100-16", "v100-32", "G2", "G3"])
+        let first = try #require(nodes.values.first)
+        #expect(first.numaNodes[0].cpus.count == 640, "64 cores in tenths")
+        #expect(first.numaNodes[0].memoryMiB == 262_144)
     }
 
     @Test("a trace model missing from the mapping is an error that says how to add it")
@@ -78,7 +119,7 @@ struct ImporterTests {
             try AlibabaOpenbImporter.pods(path: path, mapping: mapping, catalog: catalog)
         } throws: { error in
             "\(error)".hasSuffix(
-                ":2: trace model 'G9' has no catalog model: add 'G9: <catalog model>' to the mapping file")
+                ":2: trace model 'G9' has no catalog model: add 'G9: <catalog model>' (or 'G9: keep') to the mapping file")
         }
     }
 
@@ -94,6 +135,7 @@ struct ImporterTests {
             """, "sacct.txt")
         let imported = try SlurmSacctImporter.jobs(path: path, mapping: ModelMapping(), catalog: catalog)
         #expect(imported.values.map(\.job.id.name) == ["101", "103"])
+        #expect(imported.values[0].job.host == HostAsk(cpus: 8, memoryMiB: 32 * 1024), "cpu=16, mem=64G over 2 nodes")
         let big = imported.values[0]
         #expect(big.job.shape(onTier: 0) == JobShape(chipsPerNode: 8, nodes: 2))
         #expect(big.job.tiers.map(\.name) == ["h100"])
