@@ -16,19 +16,29 @@ extension PlanningSession {
     /// fleet order under first-fit. Every ready node is looked at: such jobs are few beside chip jobs.
     func findHostOnlyNode(demand: HostDemand) -> HostHold? {
         guard let host = hostState else { return nil }
-        var best: (key: (Int, Int), hold: HostHold)?
+        var best: (key: (Double, Int, Int), hold: HostHold)?
         for node in 0..<layout.nodeCount where index.nodeStates[node] == .ready {
             guard host.rejection(node: node, demand: demand) == nil else { continue }
-            let key: (Int, Int) =
+            // A scoring policy scores the node as it would a chip job that takes no chip.
+            let slot = layout.slotStart[node] < layout.slotStart[node + 1] ? layout.slotStart[node] : nil
+            let score =
+                policy.nodeScorer == .order
+                ? 0
+                : slot.map {
+                    nodeScore(
+                        slot: $0, free: freeMilli(slot: $0), cpusFree: host.nodeFreeCPUs[node], taking: 0, milli: 0,
+                        cpus: demand.cpus)
+                } ?? 0
+            let key: (Double, Int, Int) =
                 switch policy.nodeOrder {
-                case .fewestFreeFirst: (host.nodeFreeCPUs[node], host.nodeFreeMemory[node])
-                case .mostFreeFirst: (-host.nodeFreeCPUs[node], -host.nodeFreeMemory[node])
-                case .lowestPositionFirst: (0, 0)
+                case .fewestFreeFirst: (score, host.nodeFreeCPUs[node], host.nodeFreeMemory[node])
+                case .mostFreeFirst: (score, -host.nodeFreeCPUs[node], -host.nodeFreeMemory[node])
+                case .lowestPositionFirst: (score, 0, 0)
                 }
             if let best, best.key <= key { continue }
             guard let hold = host.pick(node: node, demand: demand, near: []) else { continue }
             best = (key, hold)
-            if policy.nodeOrder == .lowestPositionFirst { break }
+            if policy.nodeOrder == .lowestPositionFirst && policy.nodeScorer == .order { break }
         }
         return best?.hold
     }
@@ -48,7 +58,8 @@ extension PlanningSession {
             HeldChips(
                 job: job.id, priority: job.priority, slotRange: start..<start,
                 expectedEnd: job.timeLimit.map { now + $0 },
-                startedAt: now, lastCheckpointAt: now, checkpointInterval: nil, chipCount: 0, host: [taken]))
+                startedAt: now, lastCheckpointAt: now, checkpointInterval: nil, chipCount: 0, host: [taken],
+                shape: ShapeKey(job: job, shape: job.shape(onTier: tierIndex))))
         plan.placements.append(
             JobPlacement(
                 job: job.id, tier: tierIndex, tierName: tier.name, chipModel: .hostOnly,
@@ -58,7 +69,7 @@ extension PlanningSession {
                 reason: PlacementReason(
                     policy: policy.name, scorer: policy.modelScorer, nodeOrder: policy.nodeOrder, kind: job.kind,
                     chipModel: .hostOnly, score: 0, isDomestic: false, nodes: 1, domains: 1, numaNodes: numa,
-                    chipsPerNode: 0),
+                    chipsPerNode: 0, nodeScorer: policy.nodeScorer),
                 preempting: [], backfilled: reservedStart != nil))
     }
 

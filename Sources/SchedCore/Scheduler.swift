@@ -39,6 +39,8 @@ struct HeldChips: Sendable {
     var share: ChipShare?
     /// Host CPUs and memory it holds, per node.
     var host: [HostHold] = []
+    /// Its shape, for the fragmentation policy's mix; nil for a driver's placeholder.
+    var shape: ShapeKey?
     /// False once released (ended, or stopped by this plan).
     var active = true
 
@@ -71,6 +73,13 @@ struct PlanningSession: Sendable {
     var hostState: HostCapacity?
     var shareState: ChipShares?
     let hostLayouts: HostLayoutCache
+    /// Shapes of the jobs holding chips, counted (the fragmentation policy's mix), and the model
+    /// built for this plan from them and the queue.
+    var heldShapes: [ShapeKey: Int] = [:]
+    /// Shapes of the jobs a driver said arrived (`SchedulingEngine.noteArrival`): when there are
+    /// any, the mix is these (placed or refused alike), not what happens to hold chips.
+    var arrivedShapes: [ShapeKey: Int] = [:]
+    var fragmentation: FragmentationModel?
     let catalog: ChipCatalog
     var now: Seconds = 0
     var policy: SchedulingPolicy = .binPack
@@ -190,7 +199,15 @@ struct PlanningSession: Sendable {
                 job: job.id, priority: job.priority, slotRange: start..<heldSlots.count, expectedEnd: job.expectedEndAt,
                 startedAt: job.startedAt, lastCheckpointAt: job.lastCheckpointAt,
                 checkpointInterval: job.checkpointInterval, chipCount: job.chipCount,
-                share: job.assignments.first?.share, host: hostHolds))
+                share: job.assignments.first?.share, host: hostHolds, shape: Self.shape(of: job)))
+    }
+
+    /// A running job's shape for the fragmentation mix; nil for the driver's placeholders (stopping
+    /// attempts, resting chips, reservations), which hold at a priority nothing preempts.
+    static func shape(of job: RunningJob) -> ShapeKey? {
+        guard job.priority != Int.max, let first = job.assignments.first else { return nil }
+        let milli = first.chips.isEmpty ? 0 : (first.share.map { $0.clamped.computePercent * 10 } ?? 1000)
+        return ShapeKey(chips: first.chips.count, milli: milli, cpus: first.host?.cpus.count ?? 0)
     }
 
     /// Chips of `slot` that hold shares.
@@ -270,7 +287,10 @@ struct PlanningSession: Sendable {
                 heldHead[node] = heldLinks.count - 1
             }
         }
-        if booking { for part in chips.host { hostState?.book(part) } }
+        if booking {
+            for part in chips.host { hostState?.book(part) }
+            if let shape = chips.shape { heldShapes[shape, default: 0] += 1 }
+        }
     }
 
     /// Positions in `held` of the jobs holding chips on `node`, newest first.
@@ -303,6 +323,10 @@ struct PlanningSession: Sendable {
             }
         }
         for part in held[position].host { hostState?.release(part) }
+        if let shape = held[position].shape {
+            heldShapes[shape, default: 0] -= 1
+            if heldShapes[shape] == 0 { heldShapes[shape] = nil }
+        }
         held[position].active = false
         stateVersion += 1
         if held[position].expectedEnd != nil { heldWithEnd -= 1 }
@@ -450,7 +474,8 @@ struct PlanningSession: Sendable {
                 job: job.id, priority: job.priority, slotRange: start..<heldSlots.count,
                 expectedEnd: job.timeLimit.map { now + $0 }, startedAt: now, lastCheckpointAt: now,
                 checkpointInterval: nil, chipCount: candidates.reduce(0) { $0 + $1.pick.mask.nonzeroBitCount },
-                share: job.share, host: candidates.compactMap(\.pick.host)))
+                share: job.share, host: candidates.compactMap(\.pick.host),
+                shape: ShapeKey(job: job, shape: job.shape(onTier: tierIndex))))
         plan.placements.append(
             JobPlacement(
                 job: job.id, tier: tierIndex, tierName: tier.name, chipModel: layout.modelIDs[model],
@@ -547,6 +572,10 @@ struct PlanningSession: Sendable {
 
     mutating func findPlacement(job: Job, shape: JobShape, groups: [[Int]], avoidReserved: Bool) -> [Candidate]? {
         guard shape.chipsPerNode > 0, shape.nodes > 0 else { return nil }
+        if shape.nodes == 1 && policy.nodeScorer != .order {
+            if job.share != nil && shape.chipsPerNode != 1 { return nil }
+            return findScoredNode(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved).map { [$0] }
+        }
         if let share = job.share {
             guard shape.chipsPerNode == 1, shape.nodes == 1 else { return nil }
             return findShare(job: job, share: share, shape: shape, groups: groups, avoidReserved: avoidReserved)
@@ -616,7 +645,8 @@ struct PlanningSession: Sendable {
             chipModel: layout.modelIDs[model], score: modelScores[job.kind]![model],
             isDomestic: layout.modelFamilies[model] == .domestic, nodes: candidates.count, domains: domains,
             numaNodes: candidates.count == 1 ? candidates[0].pick.numaNodes : [],
-            chipsPerNode: candidates[0].pick.mask.nonzeroBitCount)
+            chipsPerNode: candidates[0].pick.mask.nonzeroBitCount,
+            nodeScorer: candidates.count == 1 ? policy.nodeScorer : .order)
     }
 }
 

@@ -21,6 +21,12 @@ public struct SchedulingEngine: Sendable {
 
     public var runningJobs: Int { base.heldByJob.count }
 
+    /// A job arrived (placed or not): the fragmentation-aware policy weighs nodes against the mix of
+    /// the shapes that arrive, which a driver that sees every arrival tells it here.
+    public mutating func noteArrival(_ job: Job) {
+        base.arrivedShapes[ShapeKey(job: job, shape: job.shape(onTier: 0)), default: 0] += 1
+    }
+
     /// A node goes down, drains, or comes back. Jobs on a node that goes down are the driver's to
     /// release (it knows whether they were lost); their chips stay held until then.
     public mutating func setState(of node: NodeID, to state: NodeState) {
@@ -34,6 +40,7 @@ public struct SchedulingEngine: Sendable {
     /// `release` as the driver carries it out.
     public func plan(queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0) -> SchedulingPlan {
         var session = base.prepared(now: now, policy: policy, seed: seed)
+        if policy.nodeScorer == .fragmentation { session.fragmentation = session.fragmentationModel(queue: queue) }
         // Sort compact keys, not the jobs themselves: a job is a large value.
         let keys = queue.indices.map {
             (priority: queue[$0].job.priority, submitted: queue[$0].job.submittedAt, position: $0)

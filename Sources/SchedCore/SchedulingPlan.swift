@@ -29,10 +29,19 @@ public struct PlacementReason: Hashable, Sendable, CustomStringConvertible {
     /// NUMA nodes of a single-node placement.
     public var numaNodes: [Int]
     public var chipsPerNode: Int
+    /// Set when a scoring policy chose the node.
+    public var nodeScorer: NodeScorer = .order
 
     public var description: String {
         let name = chipModel.name
         var reason = policy.rawValue + ": "
+        let place = chipModel == .hostOnly ? "node" : "\(name) node"
+        switch nodeScorer {
+        case .order: break
+        case .bestFit: return reason + "the \(place) left with the least free chips and cores"
+        case .dotProduct: return reason + "the \(place) whose free chips and cores align least with the ask"
+        case .fragmentation: return reason + "the \(place) whose expected fragmentation grows least"
+        }
         if chipModel == .hostOnly {
             switch nodeOrder {
             case .lowestPositionFirst: reason += "first node with the cores and memory"

@@ -5,6 +5,9 @@ public enum PolicyName: String, Hashable, Sendable, CaseIterable {
     case spread
     case heterogeneityAware = "heterogeneity-aware"
     case domesticFirst = "domestic-first"
+    case bestFit = "best-fit"
+    case dotProduct = "dot-product"
+    case fragmentationAware = "fragmentation-aware"
 }
 
 /// The score stage over chip models: which model a job should land on when several are acceptable.
@@ -42,14 +45,17 @@ public struct SchedulingPolicy: Hashable, Sendable {
     public var name: PolicyName
     public var modelScorer: ModelScorer
     public var nodeOrder: NodeOrder
+    /// Scores every candidate node of a one-node job instead of the order's walk (`.order`: no scoring).
+    public var nodeScorer: NodeScorer
     public var backfill: Bool
     public var preemption: Bool
 
     public init(
-        name: PolicyName, modelScorer: ModelScorer, nodeOrder: NodeOrder, backfill: Bool = true,
-        preemption: Bool = true
+        name: PolicyName, modelScorer: ModelScorer, nodeOrder: NodeOrder, nodeScorer: NodeScorer = .order,
+        backfill: Bool = true, preemption: Bool = true
     ) {
         self.name = name
+        self.nodeScorer = nodeScorer
         self.modelScorer = modelScorer
         self.nodeOrder = nodeOrder
         self.backfill = backfill
@@ -64,6 +70,13 @@ public struct SchedulingPolicy: Hashable, Sendable {
         case .heterogeneityAware:
             SchedulingPolicy(name: name, modelScorer: .throughputByKind, nodeOrder: .fewestFreeFirst)
         case .domesticFirst: SchedulingPolicy(name: name, modelScorer: .domesticFirst, nodeOrder: .fewestFreeFirst)
+        case .bestFit:
+            SchedulingPolicy(name: name, modelScorer: .neutral, nodeOrder: .fewestFreeFirst, nodeScorer: .bestFit)
+        case .dotProduct:
+            SchedulingPolicy(name: name, modelScorer: .neutral, nodeOrder: .fewestFreeFirst, nodeScorer: .dotProduct)
+        case .fragmentationAware:
+            SchedulingPolicy(
+                name: name, modelScorer: .neutral, nodeOrder: .fewestFreeFirst, nodeScorer: .fragmentation)
         }
     }
 
@@ -72,6 +85,9 @@ public struct SchedulingPolicy: Hashable, Sendable {
     public static let spread = named(.spread)
     public static let heterogeneityAware = named(.heterogeneityAware)
     public static let domesticFirst = named(.domesticFirst)
+    public static let bestFit = named(.bestFit)
+    public static let dotProduct = named(.dotProduct)
+    public static let fragmentationAware = named(.fragmentationAware)
 }
 
 /// SplitMix64: a small, fast, seedable generator, so that the same seed gives the same plan.

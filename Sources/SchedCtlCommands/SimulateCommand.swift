@@ -13,7 +13,10 @@ struct SimulateCommand: AsyncParsableCommand {
         discussion: """
             The fleet file's fault profile applies. Traces are CSV or JSON lines \
             (id,submit,duration,kind,chips,nodes,priority,queue,tiers,timeLimit,checkpointEvery; see docs/simulation.md). \
-            The same inputs and seed give the same figures.
+            The same inputs and seed give the same figures. --fill runs the FGD paper's experiment instead: tasks \
+            drawn at random from the trace's shapes arrive one after another and nothing leaves, until --until \
+            percent of the chip capacity has arrived; it prints the percent allocated at each tenth arrived, per \
+            policy (a mean over --seeds seeds).
             """)
 
     @Option(
@@ -36,6 +39,10 @@ struct SimulateCommand: AsyncParsableCommand {
     var catalog: String?
     @Flag(help: "Print JSON: one report per policy.") var json = false
     @Option(help: "Also write a self-contained HTML report (charts as inline SVG) to this file.") var html: String?
+    @Flag(help: "The fill experiment: tasks arrive and never leave; report chip capacity allocated against arrived.")
+    var fill = false
+    @Option(help: "With --fill: percent of the chip capacity that arrives (default 130).") var until: Double = 130
+    @Option(help: "With --fill: seeds to average over, from --seed on.") var seeds: Int = 1
 
     func validate() throws {
         if scenario != nil {
@@ -52,6 +59,12 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         guard ["native", "alibaba-openb", "slurm-sacct"].contains(format) else {
             throw ValidationError("--format is native, alibaba-openb or slurm-sacct, got '\(format)'")
+        }
+        if fill {
+            guard (1...1000).contains(until) else {
+                throw ValidationError("--until is a percent, 1 to 1000; got \(until)")
+            }
+            guard (1...100).contains(seeds) else { throw ValidationError("--seeds is 1 to 100, got \(seeds)") }
         }
         for name in policies.split(separator: ",") where PolicyName(rawValue: String(name)) == nil {
             throw ValidationError(
@@ -77,6 +90,9 @@ struct SimulateCommand: AsyncParsableCommand {
                 let spec = try FleetFile.load(path: fleet, catalog: catalog)
                 nodes = spec.nodes
                 faults = spec.faults
+            }
+            if fill {
+                return try runFill(nodes: nodes, catalog: catalog, mapping: mapping, fleet: fleet, trace: trace)
             }
             let jobs: [TraceJob]
             switch format {
@@ -123,6 +139,48 @@ struct SimulateCommand: AsyncParsableCommand {
         if json { return printLine(WireCodec.json(reports)) }
         printLine(ComparisonTable(reports: reports).render())
         if let html { try? FileHandle.standardError.write(contentsOf: Data("report written to \(html)\n".utf8)) }
+    }
+
+    /// The fill experiment on `nodes` with the trace's task shapes, every policy asked for.
+    func runFill(nodes: [Node], catalog: ChipCatalog, mapping: ModelMapping, fleet: String, trace: String) throws {
+        let tasks: [Job]
+        switch format {
+        case "alibaba-openb":
+            let imported = try AlibabaOpenbImporter.shapes(path: trace, mapping: mapping, catalog: catalog)
+            report(imported.skipped, of: trace)
+            tasks = imported.values
+        case "slurm-sacct":
+            let imported = try SlurmSacctImporter.jobs(path: trace, mapping: mapping, catalog: catalog)
+            report(imported.skipped, of: trace)
+            tasks = imported.values.map(\.job)
+        default:
+            tasks = try TraceFile.load(path: trace, catalog: catalog).map(\.job)
+        }
+        guard !tasks.isEmpty else { fail("\(trace) has no task to draw from") }
+        let seedList = (0..<UInt64(seeds)).map { seed &+ $0 }
+        let curves = try policies.split(separator: ",").map { name in
+            try FillExperiment.run(
+                FillInput(
+                    nodes: nodes, catalog: catalog, tasks: tasks, policy: .named(PolicyName(rawValue: String(name))!),
+                    seed: seed, until: until / 100),
+                seeds: seedList)
+        }
+        if let html {
+            let page = FillReport.html(
+                curves, title: "HeteroSched fill experiment",
+                inputs: [
+                    "fleet \(URL(fileURLWithPath: fleet).lastPathComponent) (\(nodes.reduce(0) { $0 + $1.chips.count }) chips)",
+                    "tasks from \(URL(fileURLWithPath: trace).lastPathComponent) (\(tasks.count))",
+                    "seeds \(seedList.first ?? 0)-\(seedList.last ?? 0)", "until \(formatNumber(until))% arrived",
+                ])
+            do {
+                try page.write(toFile: html, atomically: true, encoding: .utf8)
+            } catch {
+                fail("cannot write \(html): \(error.localizedDescription)")
+            }
+        }
+        if json { return printLine(WireCodec.json(curves)) }
+        printLine(FillReport.table(curves))
     }
 
     /// A scenario in virtual time: its story as it happens, then the summary `schedctl scenario run` prints.

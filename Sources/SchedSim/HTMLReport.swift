@@ -5,23 +5,7 @@ import Foundation
 /// fallback timeline. Deterministic: the same reports give the same bytes.
 public enum HTMLReport {
     public static func render(_ reports: [SimulationReport], title: String, inputs: [String]) -> String {
-        var html = """
-            <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
-            <style>
-            body { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px 32px; color: #1f2328; }
-            h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 32px; }
-            .inputs { color: #59636e; margin-bottom: 16px; }
-            table { border-collapse: collapse; } th, td { padding: 3px 10px; border-bottom: 1px solid #d1d9e0; text-align: right; }
-            th:first-child, td:first-child { text-align: left; } th { background: #f6f8fa; }
-            .charts { display: flex; flex-wrap: wrap; gap: 16px; } figure { margin: 0; }
-            figcaption { font-weight: 600; margin-bottom: 4px; } .legend span { margin-right: 14px; }
-            svg text { font-size: 11px; fill: #59636e; }
-            </style></head><body>
-            <h1>\(escape(title))</h1>
-            <div class="inputs">\(inputs.map(escape).joined(separator: " · "))</div>
-
-            """
+        var html = header(title: title, inputs: inputs)
         html += "<h2>Summary</h2>\n" + summaryTable(reports)
         html += "<h2>Utilization over time, by chip family</h2>\n<div class=\"legend\">"
         let families = Set(reports.flatMap { $0.chipsByFamily.keys }).sorted()
@@ -37,6 +21,27 @@ public enum HTMLReport {
     }
 
     static let palette = ["#0969da", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#57606a"]
+
+    /// The page's head and title, shared by the reports.
+    static func header(title: String, inputs: [String]) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
+        <style>
+        body { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px 32px; color: #1f2328; }
+        h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 32px; }
+        .inputs { color: #59636e; margin-bottom: 16px; }
+        table { border-collapse: collapse; } th, td { padding: 3px 10px; border-bottom: 1px solid #d1d9e0; text-align: right; }
+        th:first-child, td:first-child { text-align: left; } th { background: #f6f8fa; }
+        .charts { display: flex; flex-wrap: wrap; gap: 16px; } figure { margin: 0; }
+        figcaption { font-weight: 600; margin-bottom: 4px; } .legend span { margin-right: 14px; }
+        svg text { font-size: 11px; fill: #59636e; }
+        </style></head><body>
+        <h1>\(escape(title))</h1>
+        <div class="inputs">\(inputs.map(escape).joined(separator: " · "))</div>
+
+        """
+    }
 
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
@@ -87,7 +92,7 @@ public enum HTMLReport {
             return marks.filter { $0.0 >= from && $0.0 <= xMax }
         }
 
-        func axes(yTicks: [(Double, String)]) -> String {
+        func axes(yTicks: [(Double, String)], xTicks given: [(Double, String)]? = nil) -> String {
             var svg = "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" xmlns=\"http://www.w3.org/2000/svg\">"
             svg += "<rect x=\"\(number(left))\" y=\"\(number(top))\" width=\"\(number(width - left - right))\" "
             svg += "height=\"\(number(height - top - bottom))\" fill=\"#fff\" stroke=\"#d1d9e0\"/>"
@@ -97,11 +102,17 @@ public enum HTMLReport {
                 svg += "<line x1=\"\(number(left))\" x2=\"\(number(width - right))\" y1=\"\(number(y(value)))\" "
                 svg += "y2=\"\(number(y(value)))\" stroke=\"#eaeef2\"/>"
             }
-            let xTicks =
-                xLogFrom == nil
-                ? (0...4).map { step in
-                    (xMax * Double(step) / 4, "\(String(format: "%.1f", xMax * Double(step) / 4 / 3600)) h")
-                } : logTicks
+            let xTicks: [(Double, String)]
+            if let given {
+                xTicks = given
+            } else if xLogFrom != nil {
+                xTicks = logTicks
+            } else {
+                xTicks = (0...4).map { step in
+                    let value = xMax * Double(step) / 4
+                    return (value, "\(String(format: "%.1f", value / 3600)) h")
+                }
+            }
             for (value, label) in xTicks {
                 svg += "<line x1=\"\(number(x(value)))\" x2=\"\(number(x(value)))\" y1=\"\(number(top))\" "
                 svg += "y2=\"\(number(height - bottom))\" stroke=\"#eaeef2\"/>"

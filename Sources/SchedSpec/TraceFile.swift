@@ -55,7 +55,7 @@ public enum TraceFile {
 
     public static func parse(_ text: String, file: String, catalog: ChipCatalog) throws(TraceError) -> [TraceJob] {
         guard
-            let first = text.split(separator: "\n").first(where: {
+            let first = text.split(whereSeparator: \.isNewline).first(where: {
                 !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#")
             })
         else {
@@ -63,7 +63,8 @@ public enum TraceFile {
         }
         var rows: [(line: Int, fields: [String: String])] = []
         if first.trimmingCharacters(in: .whitespaces).hasPrefix("{") {
-            for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            for (offset, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated()
+            {
                 let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
                 if line.isEmpty || line.hasPrefix("#") { continue }
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {

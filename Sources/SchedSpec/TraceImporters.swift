@@ -22,7 +22,8 @@ extension Array where Element == SkippedRow {
         for row in self { lines[row.kind, default: []].append(row.line) }
         return lines.sorted { ($0.value.count, $1.key) > ($1.value.count, $0.key) }.map { kind, numbers in
             let shown = numbers.prefix(5).map(String.init).joined(separator: ", ")
-            return "\(numbers.count) \(kind) (line\(numbers.count == 1 ? "" : "s") \(shown)\(numbers.count > 5 ? ", …" : ""))"
+            return
+                "\(numbers.count) \(kind) (line\(numbers.count == 1 ? "" : "s") \(shown)\(numbers.count > 5 ? ", …" : ""))"
         }
     }
 }
@@ -79,7 +80,7 @@ struct CSVRows {
         var header: [String] = []
         var rows: [(line: Int, fields: [String: String])] = []
         self.headerLine = 1
-        for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (offset, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("#") { continue }
             let cells = line.split(separator: separator, omittingEmptySubsequences: false).map {
@@ -156,7 +157,8 @@ public enum AlibabaOpenbImporter {
             }
             guard count > 0 else {
                 skipped.append(
-                    SkippedRow(line: line, reason: "node \(fields["sn"] ?? "?") has no GPU", kind: "nodes without a GPU"))
+                    SkippedRow(
+                        line: line, reason: "node \(fields["sn"] ?? "?") has no GPU", kind: "nodes without a GPU"))
                 continue
             }
             let name = fields["model"] ?? ""
@@ -193,7 +195,8 @@ public enum AlibabaOpenbImporter {
         guard let gpus = Int(fields["num_gpu"] ?? ""), (0...SpecLimits.chipsPerNode).contains(gpus) else {
             throw TraceError(
                 file: file, line: line,
-                message: "'num_gpu' is a whole number, 0 to \(SpecLimits.chipsPerNode), got '\(fields["num_gpu"] ?? "")'")
+                message:
+                    "'num_gpu' is a whole number, 0 to \(SpecLimits.chipsPerNode), got '\(fields["num_gpu"] ?? "")'")
         }
         func number(_ column: String, default value: Int, in range: ClosedRange<Int>) throws(TraceError) -> Int {
             guard let text = fields[column], !text.isEmpty else { return value }
@@ -211,7 +214,8 @@ public enum AlibabaOpenbImporter {
         var share: ChipShare?
         if gpus == 0 {
             guard !host.isEmpty else {
-                return .failure(SkippedRow(line: line, reason: "\(name) asks for nothing", kind: "tasks asking for nothing"))
+                return .failure(
+                    SkippedRow(line: line, reason: "\(name) asks for nothing", kind: "tasks asking for nothing"))
             }
         } else if milli > 0 && milli < 1000 {
             guard gpus == 1 else {
@@ -315,7 +319,9 @@ public enum AlibabaOpenbImporter {
     ) -> [ChipModelID: Double] {
         var result: [ChipModelID: Double] = [:]
         for name in models.sorted() {
-            guard let target = resolve(name, mapping: mapping, catalog: catalog), result[target] == nil else { continue }
+            guard let target = resolve(name, mapping: mapping, catalog: catalog), result[target] == nil else {
+                continue
+            }
             let own = ownModels[name].flatMap { catalog[$0] }?.relativeThroughput(for: kind)
             let there = catalog[target]?.relativeThroughput(for: kind)
             if let own, let there, own > 0, there > 0 {
@@ -332,7 +338,8 @@ public enum AlibabaOpenbImporter {
     public static func shapes(path: String, mapping: ModelMapping, catalog: ChipCatalog) throws -> Imported<Job> {
         let text = try read(path)
         let table = try CSVRows(text: text, separator: ",", file: path)
-        try table.require(["name", "num_gpu"], file: path, why: "an openb pod list has name,cpu_milli,memory_mib,num_gpu,gpu_milli")
+        try table.require(
+            ["name", "num_gpu"], file: path, why: "an openb pod list has name,cpu_milli,memory_mib,num_gpu,gpu_milli")
         var jobs: [Job] = []
         var skipped: [SkippedRow] = []
         for (line, fields) in table.rows {

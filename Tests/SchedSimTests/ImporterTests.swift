@@ -49,7 +49,8 @@ struct ImporterTests {
         }
     }
 
-    @Test("openb pods: specs become a tier, shares a share of one chip, CPU-only tasks are kept, never-run rows reported")
+    @Test(
+        "openb pods: specs become a tier, shares a share of one chip, CPU-only tasks are kept, never-run rows reported")
     func openbPods() throws {
         let path = try write(
             """
@@ -83,7 +84,8 @@ struct ImporterTests {
             v,1,V100M32,0,1000,0
             any,1,,0,1000,0
             """, "pods.csv")
-        let asIs = try AlibabaOpenbImporter.pods(path: path, mapping: ModelMapping(kept: ["G2", "G3"]), catalog: catalog)
+        let asIs = try AlibabaOpenbImporter.pods(
+            path: path, mapping: ModelMapping(kept: ["G2", "G3"]), catalog: catalog)
         #expect(asIs.values[0].secondsByModel == ["t4": 1000])
         #expect(asIs.values[1].secondsByModel == ["v100-32": 1000])
         #expect(asIs.values[2].secondsByModel["g2"] == nil && asIs.values[2].secondsByModel["G2"] == 1000)
@@ -111,6 +113,16 @@ struct ImporterTests {
         #expect(first.numaNodes[0].memoryMiB == 262_144)
     }
 
+    @Test("files with Windows line ends (CRLF, as spreadsheets and Python's csv write them) read like any other")
+    func crlf() throws {
+        let text =
+            "name,num_gpu,gpu_milli,creation_time,deletion_time,scheduled_time\r\np0,1,500,0,10,1\r\np1,2,1000,5,20,6\r\n"
+        let pods = try AlibabaOpenbImporter.pods(path: try write(text, "pods.csv"), mapping: mapping, catalog: catalog)
+        #expect(pods.values.map(\.job.id.name) == ["p0", "p1"])
+        let native = try TraceFile.parse("id,submit,duration\r\na,0,60\r\nb,5,60\r\n", file: "t.csv", catalog: catalog)
+        #expect(native.map(\.job.id.name) == ["a", "b"])
+    }
+
     @Test("a trace model missing from the mapping is an error that says how to add it")
     func unmappedModel() throws {
         let path = try write(
@@ -119,7 +131,8 @@ struct ImporterTests {
             try AlibabaOpenbImporter.pods(path: path, mapping: mapping, catalog: catalog)
         } throws: { error in
             "\(error)".hasSuffix(
-                ":2: trace model 'G9' has no catalog model: add 'G9: <catalog model>' (or 'G9: keep') to the mapping file")
+                ":2: trace model 'G9' has no catalog model: add 'G9: <catalog model>' (or 'G9: keep') to the mapping file"
+            )
         }
     }
 
