@@ -110,4 +110,56 @@ struct SimulateCommandTests {
             output.stderr.contains(
                 "bad.csv:3: unknown chip model 'ascend-910x'; closest known: ascend-910b, ascend-910c"))
     }
+
+    @Test(
+        "--fill: tasks drawn from the openb shapes fill a fleet; every policy's curve, the same bytes each run, and a page"
+    )
+    func fill() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        // The first 80 nodes of the openb fleet and the first 300 tasks of multigpu50: small enough for a debug build.
+        let nodes = try String(
+            contentsOfFile: Repository.path("deploy/traces/alibaba-openb/alibaba-openb-gpu-nodes.csv"), encoding: .utf8
+        ).split(separator: "\n").prefix(81).joined(separator: "\n")
+        let fleet = cluster.directory.appendingPathComponent("nodes.csv").path
+        try nodes.write(toFile: fleet, atomically: true, encoding: .utf8)
+        let arguments = [
+            "--fill", "--fleet-format", "alibaba-openb-nodes", "--fleet", fleet, "--format", "alibaba-openb", "--trace",
+            Repository.path("deploy/traces/alibaba-openb/alibaba-openb-pods-multigpu50-first300.csv"), "--mapping",
+            Repository.path("deploy/traces/alibaba-openb/openb-as-is.yaml"), "--policies",
+            "first-fit,best-fit,fragmentation-aware", "--seeds", "2",
+        ]
+        let table = try await simulate(arguments)
+        #expect(table.status == 0, "\(table.stderr)")
+        let lines = table.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "chip capacity allocated (%) when this much of it had arrived")
+        #expect(
+            lines[1].split(separator: " ").map(String.init) == [
+                "arrived", "first-fit", "best-fit", "fragmentation-aware",
+            ])
+        #expect(lines.contains { $0.hasPrefix("   100%") } && lines.contains { $0.hasPrefix("   130%") })
+        let first = try await simulate(arguments + ["--json"])
+        let second = try await simulate(arguments + ["--json"])
+        #expect(first.stdout == second.stdout, "the same inputs and seeds give the same bytes")
+        let curves = try WireCodec.value([FillCurve].self, from: first.stdout)
+        #expect(curves.map(\.policy) == ["first-fit", "best-fit", "fragmentation-aware"])
+        let chips = nodes.split(separator: "\n").dropFirst().compactMap { Int($0.split(separator: ",")[3]) }.reduce(
+            0, +)
+        for curve in curves {
+            #expect(curve.allocated.count == 131 && curve.seeds == [1, 2])
+            #expect(zip(curve.allocated, curve.allocated.dropFirst()).allSatisfy { $0 <= $1 }, "nothing leaves")
+            // Allocated never runs ahead of arrived by more than the last task (at most 8 chips).
+            #expect(curve.allocated.enumerated().allSatisfy { $0.element <= Double($0.offset) + 800 / Double(chips) })
+            #expect(curve.allocated[130] > 50 && curve.allocated[130] <= 100)
+            #expect(curve.refused > 0, "130% cannot all fit")
+        }
+        let page = cluster.directory.appendingPathComponent("fill.html").path
+        let html = try await simulate(arguments + ["--html", page])
+        #expect(html.status == 0)
+        let text = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(text.contains("<svg") && text.contains("fragmentation-aware") && text.contains("130%"))
+        #expect(!text.contains(cluster.directory.path), "file names, not paths")
+        let bad = try await simulate(["--fill", "--until", "0"] + arguments.dropFirst())
+        #expect(bad.status != 0 && bad.stderr.contains("--until is a percent"))
+    }
 }

@@ -1,7 +1,8 @@
 import PropertyBased
-import SchedCore
 import SchedTestSupport
 import Testing
+
+@testable import SchedCore
 
 /// Host CPUs and memory beside chips, and shares of one chip: what the engine books and refuses.
 @Suite("Resources: cores, memory and chip shares")
@@ -249,5 +250,69 @@ struct ResourceTests {
                 }
             }
         }
+    }
+}
+
+/// The scoring policies: best fit, dot product and fragmentation-aware, on cases worked by hand.
+@Suite("Scoring policies")
+struct ScoringPolicyTests {
+    func share(_ id: String, _ percent: Int) -> Job {
+        var job = makeJob(id, kind: .inference)
+        job.share = ChipShare(computePercent: percent)
+        return job
+    }
+
+    /// Two one-chip nodes whose chips hold shares already: 40% used on `a`, 65% on `b`.
+    func engine() throws -> SchedulingEngine {
+        let nodes = [makeNode("a", model: "h100", chips: 1), makeNode("b", model: "h100", chips: 1)]
+        var engine = try SchedulingEngine(snapshot: ClusterSnapshot(nodes: nodes, catalog: catalog))
+        try engine.hold(
+            RunningJob(
+                id: "x", assignments: [NodeAssignment(node: "a", chips: [0], share: ChipShare(computePercent: 40))]))
+        try engine.hold(
+            RunningJob(
+                id: "y", assignments: [NodeAssignment(node: "b", chips: [0], share: ChipShare(computePercent: 65))]))
+        return engine
+    }
+
+    @Test(
+        "a 30% share where 30% shares are the common ask: bin-pack fills the tightest chip, fragmentation-aware keeps both usable"
+    )
+    func fragmentationKeepsChipsUsable() throws {
+        var engine = try engine()
+        for index in 0..<20 { engine.noteArrival(share("seen-\(index)", 30)) }
+        let packed = engine.plan(queue: [PendingJob(share("s", 30))], now: 0, policy: .binPack)
+        #expect(packed.placements.first?.assignments[0].node == "b", "35% left: the tightest fit, leaving 5%")
+        let aware = engine.plan(queue: [PendingJob(share("s", 30))], now: 0, policy: .fragmentationAware)
+        let placed = try #require(aware.placements.first)
+        #expect(placed.assignments[0].node == "a", "60% left becomes 30%, which the next 30% share still fits")
+        #expect(
+            placed.reason.description == "fragmentation-aware: the h100 node whose expected fragmentation grows least")
+    }
+
+    @Test("best fit and dot product take the node left fullest for whole chips")
+    func bestFitAndDotProduct() throws {
+        let nodes = [makeNode("roomy", model: "h100", chips: 8), makeNode("tight", model: "h100", chips: 8)]
+        let running = [makeRunning("r", on: "tight", chips: Array(0..<6))]
+        for policy in [SchedulingPolicy.bestFit, .dotProduct] {
+            let plan = try Scheduler.plan(
+                snapshot: ClusterSnapshot(nodes: nodes, running: running, catalog: catalog),
+                queue: [PendingJob(makeJob("j", chips: 2))], now: 0, policy: policy)
+            #expect(plan.placements.first?.assignments[0].node == "tight", "\(policy.name)")
+        }
+    }
+
+    @Test("the fragmentation of a node: free capacity no common shape can use, weighed by how common each shape is")
+    func fragmentationFigure() {
+        // Half the tasks want a whole chip, half a 50% share; none asks for cores.
+        let model = FragmentationModel(counts: [
+            ShapeKey(chips: 1, milli: 1000, cpus: 0): 5, ShapeKey(chips: 1, milli: 500, cpus: 0): 5,
+        ])
+        // [1000, 300]: a whole chip fits (the 300 is lost to it), a 50% share fits the 1000 (the 300 lost).
+        #expect(abs(model.fragmentation(free: [1000, 300], cpus: 0) - 300) < 1e-9)
+        // [400, 400]: nothing fits either shape: all 800 is fragment.
+        #expect(abs(model.fragmentation(free: [400, 400], cpus: 0) - 800) < 1e-9)
+        // [600, 0]: the whole-chip shape cannot run (600 lost for it), the share can: 0.5 x 600.
+        #expect(abs(model.fragmentation(free: [600, 0], cpus: 0) - 300) < 1e-9)
     }
 }
