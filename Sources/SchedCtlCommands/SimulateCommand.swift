@@ -171,7 +171,9 @@ struct SimulateCommand: AsyncParsableCommand {
                 inputs: [
                     "fleet \(URL(fileURLWithPath: fleet).lastPathComponent) (\(nodes.reduce(0) { $0 + $1.chips.count }) chips)",
                     "tasks from \(URL(fileURLWithPath: trace).lastPathComponent) (\(tasks.count))",
-                    "seeds \(seedList.first ?? 0)-\(seedList.last ?? 0)", "until \(formatNumber(until))% arrived",
+                    seedList.count == 1
+                        ? "seed \(seed)" : "seeds \(seedList.first ?? 0)-\(seedList.last ?? 0)",
+                    "until \(formatNumber(until))% arrived",
                 ])
             do {
                 try page.write(toFile: html, atomically: true, encoding: .utf8)

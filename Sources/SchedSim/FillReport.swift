@@ -28,6 +28,24 @@ public enum FillReport {
         return lines.joined(separator: "\n")
     }
 
+    /// The part where the policies part ways: from 80% arrived on, allocation from 80% to 100%.
+    static func zoomed(_ curves: [FillCurve], last: Double) -> String {
+        guard last > 80 else { return "" }
+        let frame = HTMLReport.Frame(xMax: last - 80, yMax: 20)
+        let xTicks = Swift.stride(from: 80, through: Int(last), by: 10).map { (Double($0 - 80), "\($0)%") }
+        let yTicks = Swift.stride(from: 80, through: 100, by: 5).map { (Double($0 - 80), "\($0)%") }
+        var svg = frame.axes(yTicks: yTicks, xTicks: xTicks)
+        for (offset, curve) in curves.enumerated() where curve.allocated.count > 81 {
+            let color = HTMLReport.palette[offset % HTMLReport.palette.count]
+            let points = curve.allocated.enumerated().dropFirst(80).map {
+                "\(HTMLReport.number(frame.x(Double($0.offset - 80)))),\(HTMLReport.number(frame.y(max($0.element - 80, 0))))"
+            }
+            svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" "
+            svg += "points=\"\(points.joined(separator: " "))\"/>"
+        }
+        return "<figure>\(svg)</svg><figcaption>from 80% arrived, allocated from 80%</figcaption></figure>\n"
+    }
+
     public static func html(_ curves: [FillCurve], title: String, inputs: [String]) -> String {
         var html = HTMLReport.header(title: title, inputs: inputs)
         html += "<h2>Chip capacity allocated as arrivals grow</h2>\n<div class=\"legend\">"
@@ -45,7 +63,8 @@ public enum FillReport {
             svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" "
             svg += "points=\"\(points.joined(separator: " "))\"/>"
         }
-        html += "</div>\n<figure>\(svg)</svg><figcaption>capacity arrived (x) and allocated (y)</figcaption></figure>\n"
+        html += "</div>\n<div class=\"charts\"><figure>\(svg)</svg><figcaption>capacity arrived (x) and allocated (y)"
+        html += "</figcaption></figure>\n" + zoomed(curves, last: last) + "</div>\n"
         html += "<h2>At each tenth arrived</h2>\n<table><tr><th>arrived</th>"
         html += curves.map { "<th>\(HTMLReport.escape($0.policy))</th>" }.joined() + "</tr>\n"
         for row in rows(curves) {

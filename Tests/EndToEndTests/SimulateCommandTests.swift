@@ -24,7 +24,10 @@ struct SimulateCommandTests {
         let header = try #require(table.stdout.split(separator: "\n").first)
         #expect(
             header.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-                == ["metric", "first-fit", "bin-pack", "spread", "heterogeneity-aware", "domestic-first"])
+                == [
+                    "metric", "first-fit", "bin-pack", "spread", "heterogeneity-aware", "domestic-first", "best-fit",
+                    "dot-product", "fragmentation-aware",
+                ])
         #expect(table.stdout.contains("jobs completed           60 of 60"))
         // Separate processes hash (and so iterate dictionaries) differently: no sum may depend on it.
         // (A sum that did differed in about one run of six, so twenty runs.)
@@ -33,7 +36,10 @@ struct SimulateCommandTests {
         #expect(Set(outputs).count == 1, "the JSON differs between runs of the same inputs")
         let reports = try WireCodec.value([SimulationReport].self, from: outputs[0])
         #expect(
-            reports.map(\.policy) == ["first-fit", "bin-pack", "spread", "heterogeneity-aware", "domestic-first"])
+            reports.map(\.policy) == [
+                "first-fit", "bin-pack", "spread", "heterogeneity-aware", "domestic-first", "best-fit", "dot-product",
+                "fragmentation-aware",
+            ])
         #expect(reports.allSatisfy { $0.jobs.count == 60 })
         let two = try await simulate(inputs + ["--json", "--policies", "heterogeneity-aware,first-fit"])
         #expect(
