@@ -19,8 +19,13 @@ struct SimulationBenchmark: ParsableCommand {
     @Option(help: "Nodes in the fleet.") var nodes = 2_000
     @Option(help: "Runs per policy; the median is printed.") var runs = 3
     @Option(help: "Catalog file.") var catalog = "deploy/catalog/chips.yaml"
-    @Option(help: "Policies to run, comma-separated (default: all).")
-    var policies = PolicyName.allCases.map(\.rawValue).joined(separator: ",")
+    @Option(
+        help: """
+            Policies to run, comma-separated (default: those that walk the index; the scoring ones, best-fit, \
+            dot-product and fragmentation-aware, look at every node for every decision).
+            """
+    )
+    var policies = "first-fit,bin-pack,spread,heterogeneity-aware,domestic-first"
 
     func run() throws {
         let catalog = try CatalogFile.load(path: catalog)
