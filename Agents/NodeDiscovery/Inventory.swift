@@ -138,8 +138,11 @@ public struct InventoryScanner: Sendable {
             warnings += joined.warnings
         }
         let distances = Dictionary(uniqueKeysWithValues: sysfs.numaDistances().map { (String($0.key), $0.value) })
+        let hostMemory = sysfs.meminfo.flatMap { sysfs.read($0) }.flatMap(NUMAMemoryReconciler.memTotalGiB)
+        let (numaNodes, memoryWarning) = NUMAMemoryReconciler.reconcile(sysfs.numaNodes(), hostMemoryGiB: hostMemory)
+        if let memoryWarning { warnings.append(memoryWarning) }
         return Inventory(
-            chips: chips, numaNodes: sysfs.numaNodes(), numaDistances: distances, tools: tools, warnings: warnings)
+            chips: chips, numaNodes: numaNodes, numaDistances: distances, tools: tools, warnings: warnings)
     }
 
     /// Runs the vendor's tool (and its supplement: Huawei's `npu-smi info -m`) and parses it.

@@ -28,8 +28,13 @@ public struct PCIAccelerator: Equatable, Sendable, Codable {
 public struct SysfsHost: Sendable {
     /// The sysfs mount point (`/sys` on a host).
     public var root: String
+    /// The host's memory total (`/proc/meminfo`), to check what the NUMA nodes list against; nil: unread.
+    public var meminfo: String?
 
-    public init(root: String = "/sys") { self.root = root }
+    public init(root: String = "/sys", meminfo: String? = "/proc/meminfo") {
+        self.root = root
+        self.meminfo = meminfo
+    }
 
     /// Accelerator functions of the known vendors, by address: SR-IOV virtual functions (a `physfn`
     /// link) and other device classes are skipped.

@@ -28,7 +28,8 @@ struct DiscoveryOptions: ParsableArguments {
 
     func scanner() throws -> InventoryScanner {
         InventoryScanner(
-            sysfs: SysfsHost(root: sysfsRoot), toolDirectories: toolDirectories, searchSystem: !onlyToolDirectories,
+            sysfs: SysfsHost(root: sysfsRoot, meminfo: sysfsRoot == "/sys" ? "/proc/meminfo" : nil),
+            toolDirectories: toolDirectories, searchSystem: !onlyToolDirectories,
             catalog: try Defaults.catalog(path: catalog, overrides: []))
     }
 }

@@ -227,7 +227,11 @@ struct RunAgent: AsyncParsableCommand {
                     jobs run without CPU or memory binding
                     """)
             } else if discovery.sysfsRoot == "/sys" && !probe.nodes.isEmpty {
-                node.numaNodes = probe.nodes
+                let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
+                let (nodes, warning) = NUMAMemoryReconciler.reconcile(
+                    probe.nodes, hostMemoryGiB: NUMAMemoryReconciler.memTotalGiB(meminfo: meminfo))
+                node.numaNodes = nodes
+                if let warning { logger.warning("\(warning)") }
             }
         } else {
             logger.warning("\(helper) --probe gave no NUMA view: using sysfs's")

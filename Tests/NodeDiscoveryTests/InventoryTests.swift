@@ -101,3 +101,26 @@ struct InventoryTests {
         #expect(ChipNameMatcher.model(named: "910ProB", vendor: .huawei, in: catalog) == nil)
     }
 }
+
+@Suite("NUMA memory against the host's total")
+struct NUMAMemoryTests {
+    @Test("a VM whose only NUMA node lists 4.5 GiB of 126 GiB is counted with the host's memory, with a warning")
+    func vmUnderReport() throws {
+        let meminfo = "MemTotal:       131981020 kB\nMemFree:        120000000 kB\n"
+        let total = try #require(NUMAMemoryReconciler.memTotalGiB(meminfo: meminfo))
+        #expect(abs(total - 125.87) < 0.01)
+        let (nodes, warning) = NUMAMemoryReconciler.reconcile(
+            [NUMANode(id: 0, cpus: Array(0..<16), memoryGiB: 4.5)], hostMemoryGiB: total)
+        #expect(nodes[0].memoryGiB == 125.8)
+        #expect(warning?.contains("NUMA nodes list 4.5 GiB of the host's 125.9 GiB") == true)
+        // Two nodes: the missing memory goes by CPUs (three quarters to the node with 24 of 32).
+        let two = NUMAMemoryReconciler.reconcile(
+            [NUMANode(id: 0, cpus: Array(0..<24), memoryGiB: 2), NUMANode(id: 1, cpus: Array(24..<32), memoryGiB: 2)],
+            hostMemoryGiB: 104)
+        #expect(two.nodes.map(\.memoryGiB) == [77, 27])
+        // A host whose nodes hold (nearly) all of it is left as it is.
+        let fine = [NUMANode(id: 0, cpus: [0], memoryGiB: 62.5), NUMANode(id: 1, cpus: [1], memoryGiB: 62.9)]
+        #expect(NUMAMemoryReconciler.reconcile(fine, hostMemoryGiB: 125.9).nodes == fine)
+        #expect(NUMAMemoryReconciler.reconcile(fine, hostMemoryGiB: 125.9).warning == nil)
+    }
+}
