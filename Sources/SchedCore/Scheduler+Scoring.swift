@@ -129,7 +129,13 @@ extension PlanningSession {
     /// told them, or else of the jobs holding chips (not the driver's placeholders, which hold at a
     /// priority nothing preempts); and of the queue.
     mutating func fragmentationModel(queue: [PendingJob]) -> FragmentationModel {
-        var counts = arrivedShapes.isEmpty ? heldShapes : arrivedShapes
+        // Counted when asked, not kept on every hold: only this policy needs them.
+        var counts = arrivedShapes
+        if counts.isEmpty {
+            for record in held where record.active {
+                if let shape = record.shape { counts[shape, default: 0] += 1 }
+            }
+        }
         for pending in queue {
             let key = ShapeKey(job: pending.job, shape: pending.job.shape(onTier: pending.ladder.tier))
             counts[key, default: 0] += 1

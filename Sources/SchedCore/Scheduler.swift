@@ -73,9 +73,7 @@ struct PlanningSession: Sendable {
     var hostState: HostCapacity?
     var shareState: ChipShares?
     let hostLayouts: HostLayoutCache
-    /// Shapes of the jobs holding chips, counted (the fragmentation policy's mix), and the model
-    /// built for this plan from them and the queue.
-    var heldShapes: [ShapeKey: Int] = [:]
+    /// The fragmentation policy's model for this plan (see `fragmentationModel`).
     /// Shapes of the jobs a driver said arrived (`SchedulingEngine.noteArrival`): when there are
     /// any, the mix is these (placed or refused alike), not what happens to hold chips.
     var arrivedShapes: [ShapeKey: Int] = [:]
@@ -287,10 +285,7 @@ struct PlanningSession: Sendable {
                 heldHead[node] = heldLinks.count - 1
             }
         }
-        if booking {
-            for part in chips.host { hostState?.book(part) }
-            if let shape = chips.shape { heldShapes[shape, default: 0] += 1 }
-        }
+        if booking { for part in chips.host { hostState?.book(part) } }
     }
 
     /// Positions in `held` of the jobs holding chips on `node`, newest first.
@@ -323,10 +318,6 @@ struct PlanningSession: Sendable {
             }
         }
         for part in held[position].host { hostState?.release(part) }
-        if let shape = held[position].shape {
-            heldShapes[shape, default: 0] -= 1
-            if heldShapes[shape] == 0 { heldShapes[shape] = nil }
-        }
         held[position].active = false
         stateVersion += 1
         if held[position].expectedEnd != nil { heldWithEnd -= 1 }
