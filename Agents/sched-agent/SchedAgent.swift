@@ -231,7 +231,8 @@ struct RunAgent: AsyncParsableCommand {
                 let (nodes, warning) = NUMAMemoryReconciler.reconcile(
                     probe.nodes, hostMemoryGiB: NUMAMemoryReconciler.memTotalGiB(meminfo: meminfo))
                 node.numaNodes = nodes
-                if let warning { logger.warning("\(warning)") }
+                // Said once: the inventory's scan warns alike when sysfs and libnuma agree.
+                if let warning, !inventory.warnings.contains(warning) { logger.warning("\(warning)") }
             }
         } else {
             logger.warning("\(helper) --probe gave no NUMA view: using sysfs's")
