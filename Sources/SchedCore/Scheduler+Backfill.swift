@@ -9,6 +9,7 @@ extension PlanningSession {
         let eligible = Set(groups.joined())
         var future = self
         future.reservedChips = [:]
+        future.reservedHost = [:]
         future.reservedStart = nil
         var releasedEligible = false
         for (offset, position) in ending.enumerated() {
@@ -28,8 +29,11 @@ extension PlanningSession {
             else { continue }
             reservedStart = end
             reservedChips = [:]
+            reservedHost = [:]
             stateVersion += 1
             for candidate in found { reservedChips[candidate.slot, default: 0] |= candidate.pick.mask }
+            // Its cores and memory too: a job started beside the chips must not take what it needs.
+            if let demand = job.hostDemand(shape) { for candidate in found { reservedHost[candidate.node] = demand } }
             return Reservation(
                 job: job.id, start: end,
                 assignments: found.map {

@@ -14,11 +14,13 @@ extension PlanningSession {
     /// A node for a job that asks only for cores and memory (one node): the fullest that fits under
     /// bin-pack (fewest free cores, then least free memory), the emptiest under spread, the first in
     /// fleet order under first-fit. Every ready node is looked at: such jobs are few beside chip jobs.
-    func findHostOnlyNode(demand: HostDemand) -> HostHold? {
+    func findHostOnlyNode(demand: HostDemand, avoidReserved: Bool) -> HostHold? {
         guard let host = hostState else { return nil }
         var best: (key: (Double, Int, Int), hold: HostHold)?
         for node in 0..<layout.nodeCount where index.nodeStates[node] == .ready {
-            guard host.rejection(node: node, demand: demand) == nil else { continue }
+            guard host.rejection(node: node, demand: demand) == nil,
+                !hostReserved(node: node, demand: demand, avoidReserved: avoidReserved)
+            else { continue }
             // A scoring policy scores the node as it would a chip job that takes no chip.
             let slot = layout.slotStart[node] < layout.slotStart[node + 1] ? layout.slotStart[node] : nil
             let score =

@@ -83,8 +83,10 @@ extension PlanningSession {
     func victimSet(node: Int, slot: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> (
         cost: PreemptionCost, victims: [Int]
     )? {
+        // Reserved chips are kept below (`blocked`); the reserved job's cores and memory here.
         guard index.nodeStates[node] == .ready,
-            rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: false) == nil
+            rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: false) == nil,
+            !hostReserved(node: node, demand: job.hostDemand(shape), avoidReserved: avoidReserved)
         else { return nil }
         let blocked = avoidReserved ? reservedChips[slot] ?? 0 : 0
         let free = index.slotFree[slot] & ~blocked

@@ -162,6 +162,7 @@ extension PlanningSession {
                     let free = freeMilli(slot: slot, avoiding: blocked)
                     let cpusFree = hostState?.nodeFreeCPUs[node] ?? 0
                     if let demand, hostState?.rejection(node: node, demand: demand) != nil { continue }
+                    if hostReserved(node: node, demand: demand, avoidReserved: avoidReserved) { continue }
                     // Which chips: a share scores each chip it fits on; whole chips take free ones.
                     var options: [UInt64] = []
                     if job.share != nil, let share = job.share {

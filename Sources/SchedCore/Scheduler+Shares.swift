@@ -57,7 +57,8 @@ extension PlanningSession {
                         let capacity = layout.chipMemoryMiB[chip]
                         guard index.nodeStates[node] == .ready, layout.slotUsable[slot] & (1 << UInt64(bit)) != 0,
                             capacity >= minimum, shares.fits(share, chip: chip, capacity: capacity),
-                            demand.map({ hostState?.rejection(node: node, demand: $0) == nil }) ?? true
+                            demand.map({ hostState?.rejection(node: node, demand: $0) == nil }) ?? true,
+                            !hostReserved(node: node, demand: demand, avoidReserved: avoidReserved)
                         else { continue }
                         let left = room - share.computePercent
                         let rank: ShareRank =

@@ -105,8 +105,10 @@ struct PlanningSession: Sendable {
     var refusalVersion = -1
     var lowestPriorityCache: (version: Int, priority: Int?) = (-1, nil)
     let nodePosition: [NodeID: Int]
-    /// Chips held back for the reserved head job, by slot, and when it starts.
+    /// Chips held back for the reserved head job, by slot, the cores and memory it needs on each of
+    /// its nodes, and when it starts.
     var reservedChips: [Int: UInt64] = [:]
+    var reservedHost: [Int: HostDemand] = [:]
     var reservedStart: Seconds?
     /// Eligible chip models per (tier, kind, memory), grouped by score, best group first.
     var modelGroupsCache: [ModelGroupsKey: [[Int]]] = [:]
@@ -145,6 +147,7 @@ struct PlanningSession: Sendable {
         session.generator = SeededGenerator(seed: seed)
         session.plan = SchedulingPlan()
         session.reservedChips = [:]
+        session.reservedHost = [:]
         session.reservedStart = nil
         session.modelGroupsCache = [:]
         session.lastModelGroups = nil
@@ -360,7 +363,7 @@ struct PlanningSession: Sendable {
                 // An equal ask found no room since anything changed: this one finds none either.
                 reason = refused
             } else if job.isHostOnly(onTier: tierIndex), shape.nodes == 1, let demand = job.hostDemand(shape) {
-                if let hold = findHostOnlyNode(demand: demand) {
+                if let hold = findHostOnlyNode(demand: demand, avoidReserved: avoidReserved) {
                     commitHostOnly(job: job, tierIndex: tierIndex, tier: tier, hold: hold)
                     return
                 }
@@ -541,8 +544,16 @@ struct PlanningSession: Sendable {
         if let demand = job.hostDemand(shape) {
             guard let host = hostState else { return .tooFewCores }
             if let cause = host.rejection(node: node, demand: demand) { return cause }
+            if hostReserved(node: node, demand: demand, avoidReserved: avoidReserved) { return .reserved }
         }
         return nil
+    }
+
+    /// Whether `demand` would take cores or memory the reserved head job needs on `node`.
+    func hostReserved(node: Int, demand: HostDemand?, avoidReserved: Bool) -> Bool {
+        guard avoidReserved, let demand, let kept = reservedHost[node], let host = hostState else { return false }
+        return host.nodeFreeCPUs[node] - max(kept.cpus, 0) < demand.cpus
+            || host.nodeFreeMemory[node] - max(kept.memoryMiB, 0) < demand.memoryMiB
     }
 
     /// The pick stage for one node: chips on one NUMA node if possible, then the host CPUs and memory

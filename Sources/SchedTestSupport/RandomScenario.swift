@@ -64,6 +64,8 @@ public struct RandomScenario: Sendable, CustomStringConvertible {
                 priority: pick(0...4), timeLimit: chance(70) ? Double(pick(10...5_000)) : nil,
                 submittedAt: Double(pick(0...999)))
             if job.nodes > 1 && job.chipsPerNode > 4 { job.chipsPerNode = 4 }
+            // Cores and memory beside the chips (nodes have 16 cores and 128 GiB a NUMA node).
+            if chance(30) { job.host = HostAsk(cpus: pick(0...24), memoryMiB: pick(0...3) * 65_536) }
             return PendingJob(job)
         }
     }

@@ -7,7 +7,8 @@ import Wire
 /// Real binaries on 127.0.0.1, port 0, in a temporary directory; stopped by PID in reverse order.
 final class Cluster: @unchecked Sendable {
     let directory: URL
-    let token = "e2e-token-\(UInt32.random(in: 0...UInt32.max))"
+    // Always past the 16-character minimum (a random number alone was 5 digits once in a while).
+    let token = "e2e-token-\(UUID().uuidString)"
     var tokenFile: String { directory.appendingPathComponent("token").path }
     var dataDirectory: String { directory.appendingPathComponent("data").path }
     private(set) var processes: [(name: String, process: Process)] = []
