@@ -81,19 +81,23 @@ struct PlacementBenchmark: ParsableCommand {
             print("  snapshot indexing (empty queue)     \(format(indexing.median * 1000, 2)) ms")
 
             let indexOnly = { _ = try Scheduler.plan(snapshot: snapshot, queue: [], now: 0, policy: policy) }
+            /// Plans `queue` (indexing the snapshot taken off), prints a line of decisions, and says a
+            /// decision's cost.
+            func decisions(_ label: String, _ queue: [PendingJob]) throws -> Double {
+                let (run, plan) = try Measurement.paired(runs, baseline: indexOnly) {
+                    try Scheduler.plan(snapshot: snapshot, queue: queue, now: 0, policy: policy)
+                }
+                let padded = label + String(repeating: " ", count: max(36 - label.count, 1))
+                print("  " + padded + decisionFigures(run.median, placed: plan.placements.count, unit: "decision"))
+                return run.median / Double(plan.placements.count)
+            }
             // One-chip inference until half the chips are used: every job places.
             var singleCost = Double.nan
             let oneChip = (0..<chips / 2).map {
                 PendingJob(Job(id: JobID("i\($0)"), kind: .inference, chipsPerNode: 1))
             }
             if parts.contains("one-chip") {
-                let (single, singlePlan) = try Measurement.paired(runs, baseline: indexOnly) {
-                    try Scheduler.plan(snapshot: snapshot, queue: oneChip, now: 0, policy: policy)
-                }
-                singleCost = single.median / Double(singlePlan.placements.count)
-                print(
-                    "  one-chip placements                 "
-                        + decisionFigures(single.median, placed: singlePlan.placements.count, unit: "decision"))
+                singleCost = try decisions("one-chip placements", oneChip)
             }
 
             if parts.contains("cores") {
@@ -103,12 +107,7 @@ struct PlacementBenchmark: ParsableCommand {
                     job.host = HostAsk(cpus: 4, memoryMiB: 16 * 1024)
                     return PendingJob(job)
                 }
-                let (cores, coresPlan) = try Measurement.paired(runs, baseline: indexOnly) {
-                    try Scheduler.plan(snapshot: snapshot, queue: withCores, now: 0, policy: policy)
-                }
-                print(
-                    "  one-chip + 4 cores, 16 GiB          "
-                        + decisionFigures(cores.median, placed: coresPlan.placements.count, unit: "decision"))
+                _ = try decisions("one-chip + 4 cores, 16 GiB", withCores)
             }
 
             if parts.contains("share") {
@@ -119,12 +118,7 @@ struct PlacementBenchmark: ParsableCommand {
                             id: JobID("s\($0)"), kind: .inference, chipsPerNode: 1,
                             share: ChipShare(memoryMiB: 10 * 1024, computePercent: 25)))
                 }
-                let (share, sharePlan) = try Measurement.paired(runs, baseline: indexOnly) {
-                    try Scheduler.plan(snapshot: snapshot, queue: shares, now: 0, policy: policy)
-                }
-                print(
-                    "  share placements (25%, 10 GiB)      "
-                        + decisionFigures(share.median, placed: sharePlan.placements.count, unit: "decision"))
+                _ = try decisions("share placements (25%, 10 GiB)", shares)
             }
 
             if parts.contains("gang") {

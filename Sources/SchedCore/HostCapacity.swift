@@ -141,11 +141,6 @@ struct HostCapacity: Sendable {
         return nil
     }
 
-    /// Whether `node` could ever offer `demand`, empty.
-    func couldHold(node: Int, demand: HostDemand) -> Bool {
-        demand.cpus <= layout.nodeCPUs[node] && demand.memoryMiB <= layout.nodeMemoryMiB[node]
-    }
-
     /// Cores and memory for `demand` on `node`: from the NUMA nodes in `near` first (the chips'
     /// own, in order), then the others; within a NUMA node the lowest free CPUs. Nil when it does not fit.
     func pick(node: Int, demand: HostDemand, near: [Int]) -> HostHold? {

@@ -36,8 +36,6 @@ public struct HostDemand: Hashable, Sendable, Codable {
         self.memoryMiB = memoryMiB
     }
 
-    public var isEmpty: Bool { cpus <= 0 && memoryMiB <= 0 }
-
     /// "96 free cores and 512 GiB of free memory", or nil when nothing is asked.
     public var phrase: String? {
         var parts: [String] = []
@@ -89,7 +87,6 @@ public struct HostBooking: Hashable, Sendable, Codable {
     }
 
     public var memoryMiB: Int { memory.reduce(0) { saturatingSum($0, $1.mebibytes) } }
-    public var isEmpty: Bool { cpus.isEmpty && memory.allSatisfy { $0.mebibytes <= 0 } }
 }
 
 /// MiB of host memory taken from one NUMA node.

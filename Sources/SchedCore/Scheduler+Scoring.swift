@@ -158,14 +158,14 @@ extension PlanningSession {
                     if job.share == nil, let minMemory = job.minChipMemoryGiB, layout.slotMinMemory[slot] < minMemory {
                         continue
                     }
+                    if let demand, hostState?.rejection(node: node, demand: demand) != nil { continue }
+                    if hostReserved(node: node, demand: demand, avoidReserved: avoidReserved) { continue }
                     let blocked = avoidReserved ? reservedChips[slot] ?? 0 : 0
                     let free = freeMilli(slot: slot, avoiding: blocked)
                     let cpusFree = hostState?.nodeFreeCPUs[node] ?? 0
-                    if let demand, hostState?.rejection(node: node, demand: demand) != nil { continue }
-                    if hostReserved(node: node, demand: demand, avoidReserved: avoidReserved) { continue }
                     // Which chips: a share scores each chip it fits on; whole chips take free ones.
-                    var options: [UInt64] = []
-                    if job.share != nil, let share = job.share {
+                    var options: [ChipPick] = []
+                    if let share = job.share {
                         var bits = layout.slotAllChips[slot]
                         var position = 0
                         var seen: Set<[Int]> = []
@@ -183,29 +183,21 @@ extension PlanningSession {
                             // Chips with as much left score alike: one of each.
                             let left = [free[position], shareState?.memory[chip] ?? 0, layout.chipMemoryMiB[chip]]
                             if fitsMemory && room && free[position] >= milli && seen.insert(left).inserted {
-                                options.append(1 << UInt64(bit))
+                                let numa = layout.chipNUMA[chip]
+                                options.append(ChipPick(mask: 1 << UInt64(bit), numaNodes: numa >= 0 ? [numa] : []))
                             }
                             position += 1
                             bits &= bits - 1
                         }
                     } else if let pick = index.pickChips(slot: slot, count: shape.chipsPerNode, excluding: blocked) {
-                        options = [pick.mask]
+                        options = [pick]
                     }
                     for option in options {
                         let score = nodeScore(
-                            slot: slot, free: free, cpusFree: cpusFree, taking: option, milli: milli,
+                            slot: slot, free: free, cpusFree: cpusFree, taking: option.mask, milli: milli,
                             cpus: demand?.cpus ?? 0)
                         if let best, best.score <= score { continue }
-                        var pick: ChipPick
-                        if job.share != nil {
-                            let numa = layout.chipNUMA[layout.chipStart[node] + option.trailingZeroBitCount]
-                            pick = ChipPick(mask: option, numaNodes: numa >= 0 ? [numa] : [])
-                        } else {
-                            guard
-                                let chosen = index.pickChips(slot: slot, count: shape.chipsPerNode, excluding: blocked)
-                            else { continue }
-                            pick = chosen
-                        }
+                        var pick = option
                         if let demand {
                             guard let hold = hostState?.pick(node: node, demand: demand, near: pick.numaNodes) else {
                                 continue

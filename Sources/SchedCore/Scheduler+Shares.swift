@@ -8,6 +8,19 @@ struct ShareRank: Comparable {
     static func < (a: ShareRank, b: ShareRank) -> Bool {
         (a.tier, a.key, a.node, a.bit) < (b.tier, b.key, b.node, b.bit)
     }
+
+    /// A chip under the policy's node order: one that already holds shares (`room`: compute left
+    /// after this share) or a free one (`room`: free chips on its node). Bin-pack takes shared chips
+    /// first, tightest first; spread free chips first, on the emptiest node; first-fit fleet order.
+    init(order: NodeOrder, onSharedChip shared: Bool, room: Int, node: Int, bit: Int) {
+        switch order {
+        case .fewestFreeFirst: (tier, key) = (shared ? 0 : 1, room)
+        case .mostFreeFirst: (tier, key) = (shared ? 1 : 0, -room)
+        case .lowestPositionFirst: (tier, key) = (0, 0)
+        }
+        self.node = node
+        self.bit = bit
+    }
 }
 
 extension PlanningSession {
@@ -60,13 +73,8 @@ extension PlanningSession {
                             demand.map({ hostState?.rejection(node: node, demand: $0) == nil }) ?? true,
                             !hostReserved(node: node, demand: demand, avoidReserved: avoidReserved)
                         else { continue }
-                        let left = room - share.computePercent
-                        let rank: ShareRank =
-                            switch order {
-                            case .fewestFreeFirst: ShareRank(tier: 0, key: left, node: node, bit: bit)
-                            case .mostFreeFirst: ShareRank(tier: 1, key: -left, node: node, bit: bit)
-                            case .lowestPositionFirst: ShareRank(tier: 0, key: 0, node: node, bit: bit)
-                            }
+                        let rank = ShareRank(
+                            order: order, onSharedChip: true, room: room - share.computePercent, node: node, bit: bit)
                         consider(rank, node: node, slot: slot, model: model, bit: bit)
                         // Chips in fleet order: the first that passes in a bucket is its best.
                         foundHere = true
@@ -85,13 +93,8 @@ extension PlanningSession {
                     let bit = chosen.mask.trailingZeroBitCount
                     guard layout.chipMemoryMiB[layout.chipStart[node] + bit] >= minimum else { continue }
                     looked += 1
-                    let free = index.freeCount(slot: slot)
-                    let rank: ShareRank =
-                        switch order {
-                        case .fewestFreeFirst: ShareRank(tier: 1, key: free, node: node, bit: bit)
-                        case .mostFreeFirst: ShareRank(tier: 0, key: -free, node: node, bit: bit)
-                        case .lowestPositionFirst: ShareRank(tier: 0, key: 0, node: node, bit: bit)
-                        }
+                    let rank = ShareRank(
+                        order: order, onSharedChip: false, room: index.freeCount(slot: slot), node: node, bit: bit)
                     consider(rank, node: node, slot: slot, model: model, bit: bit)
                 }
             }

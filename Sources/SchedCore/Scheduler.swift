@@ -269,15 +269,7 @@ struct PlanningSession: Sendable {
             let node = layout.slotNode[slot]
             if booking {
                 if let share = chips.share {
-                    var bits = mask
-                    while bits != 0 {
-                        let bit = bits & (~bits &+ 1)
-                        let chip = layout.chipStart[node] + bit.trailingZeroBitCount
-                        if shareState?.add(share, chip: chip, model: layout.slotModel[slot]) == true {
-                            index.book(slot: slot, chips: bit)
-                        }
-                        bits &= bits - 1
-                    }
+                    bookShare(share, slot: slot, chips: mask, taking: true)
                 } else {
                     index.book(slot: slot, chips: mask)
                 }
@@ -302,22 +294,31 @@ struct PlanningSession: Sendable {
         return result
     }
 
+    /// Takes (or gives back) `share` of each chip of `chips`: a chip's first share takes it out of the
+    /// free whole chips, its last gives it back.
+    mutating func bookShare(_ share: ChipShare, slot: Int, chips: UInt64, taking: Bool) {
+        let node = layout.slotNode[slot]
+        let model = layout.slotModel[slot]
+        var bits = chips
+        while bits != 0 {
+            let bit = bits & (~bits &+ 1)
+            let chip = layout.chipStart[node] + bit.trailingZeroBitCount
+            if taking {
+                if shareState?.add(share, chip: chip, model: model) == true { index.book(slot: slot, chips: bit) }
+            } else if shareState?.remove(share, chip: chip, model: model) == true {
+                index.release(slot: slot, chips: bit)
+            }
+            bits &= bits - 1
+        }
+    }
+
     mutating func free(_ position: Int) {
         let share = held[position].share
         for (slot, mask) in heldSlots[held[position].slotRange] {
-            guard let share else {
+            if let share {
+                bookShare(share, slot: slot, chips: mask, taking: false)
+            } else {
                 index.release(slot: slot, chips: mask)
-                continue
-            }
-            let node = layout.slotNode[slot]
-            var bits = mask
-            while bits != 0 {
-                let bit = bits & (~bits &+ 1)
-                let chip = layout.chipStart[node] + bit.trailingZeroBitCount
-                if shareState?.remove(share, chip: chip, model: layout.slotModel[slot]) == true {
-                    index.release(slot: slot, chips: bit)
-                }
-                bits &= bits - 1
             }
         }
         for part in held[position].host { hostState?.release(part) }

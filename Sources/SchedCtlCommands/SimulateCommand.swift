@@ -83,9 +83,8 @@ struct SimulateCommand: AsyncParsableCommand {
             var nodes: [Node]
             var faults = FaultProfile()
             if fleetFormat == "alibaba-openb-nodes" {
-                let imported = try AlibabaOpenbImporter.nodes(path: fleet, mapping: mapping, catalog: catalog)
-                report(imported.skipped, of: fleet)
-                nodes = imported.values
+                nodes = values(
+                    try AlibabaOpenbImporter.nodes(path: fleet, mapping: mapping, catalog: catalog), of: fleet)
             } else {
                 let spec = try FleetFile.load(path: fleet, catalog: catalog)
                 nodes = spec.nodes
@@ -97,13 +96,9 @@ struct SimulateCommand: AsyncParsableCommand {
             let jobs: [TraceJob]
             switch format {
             case "alibaba-openb":
-                let imported = try AlibabaOpenbImporter.pods(path: trace, mapping: mapping, catalog: catalog)
-                report(imported.skipped, of: trace)
-                jobs = imported.values
+                jobs = values(try AlibabaOpenbImporter.pods(path: trace, mapping: mapping, catalog: catalog), of: trace)
             case "slurm-sacct":
-                let imported = try SlurmSacctImporter.jobs(path: trace, mapping: mapping, catalog: catalog)
-                report(imported.skipped, of: trace)
-                jobs = imported.values
+                jobs = values(try SlurmSacctImporter.jobs(path: trace, mapping: mapping, catalog: catalog), of: trace)
             default:
                 jobs = try TraceFile.load(path: trace, catalog: catalog)
             }
@@ -130,11 +125,7 @@ struct SimulateCommand: AsyncParsableCommand {
                     "fleet \(URL(fileURLWithPath: fleet).lastPathComponent)",
                     "trace \(URL(fileURLWithPath: trace).lastPathComponent)", "seed \(seed)",
                 ])
-            do {
-                try page.write(toFile: html, atomically: true, encoding: .utf8)
-            } catch {
-                fail("cannot write \(html): \(error.localizedDescription)")
-            }
+            write(page, to: html)
         }
         if json { return printLine(WireCodec.json(reports)) }
         printLine(ComparisonTable(reports: reports).render())
@@ -146,13 +137,10 @@ struct SimulateCommand: AsyncParsableCommand {
         let tasks: [Job]
         switch format {
         case "alibaba-openb":
-            let imported = try AlibabaOpenbImporter.shapes(path: trace, mapping: mapping, catalog: catalog)
-            report(imported.skipped, of: trace)
-            tasks = imported.values
+            tasks = values(try AlibabaOpenbImporter.shapes(path: trace, mapping: mapping, catalog: catalog), of: trace)
         case "slurm-sacct":
-            let imported = try SlurmSacctImporter.jobs(path: trace, mapping: mapping, catalog: catalog)
-            report(imported.skipped, of: trace)
-            tasks = imported.values.map(\.job)
+            tasks = values(try SlurmSacctImporter.jobs(path: trace, mapping: mapping, catalog: catalog), of: trace)
+                .map(\.job)
         default:
             tasks = try TraceFile.load(path: trace, catalog: catalog).map(\.job)
         }
@@ -175,11 +163,7 @@ struct SimulateCommand: AsyncParsableCommand {
                         ? "seed \(seed)" : "seeds \(seedList.first ?? 0)-\(seedList.last ?? 0)",
                     "until \(formatNumber(until))% arrived",
                 ])
-            do {
-                try page.write(toFile: html, atomically: true, encoding: .utf8)
-            } catch {
-                fail("cannot write \(html): \(error.localizedDescription)")
-            }
+            write(page, to: html)
         }
         if json { return printLine(WireCodec.json(curves)) }
         printLine(FillReport.table(curves))
@@ -212,12 +196,24 @@ struct SimulateCommand: AsyncParsableCommand {
         }
     }
 
-    /// Rows an importer set aside, on stderr: how many, why, and where.
-    func report(_ skipped: [SkippedRow], of file: String) {
-        guard !skipped.isEmpty else { return }
-        var text = "schedctl: \(URL(fileURLWithPath: file).lastPathComponent): \(skipped.count) row(s) not used:\n"
-        for line in skipped.countedByKind { text += "  \(line)\n" }
-        try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
+    /// What an importer read; the rows it set aside are said on stderr: how many, why, and where.
+    func values<Value>(_ imported: Imported<Value>, of file: String) -> [Value] {
+        if !imported.skipped.isEmpty {
+            var text = "schedctl: \(URL(fileURLWithPath: file).lastPathComponent): "
+            text += "\(imported.skipped.count) row(s) not used:\n"
+            for line in imported.skipped.countedByKind { text += "  \(line)\n" }
+            try? FileHandle.standardError.write(contentsOf: Data(text.utf8))
+        }
+        return imported.values
+    }
+
+    /// Writes an HTML page, or stops with why it could not.
+    func write(_ page: String, to path: String) {
+        do {
+            try page.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            fail("cannot write \(path): \(error.localizedDescription)")
+        }
     }
 }
 

@@ -3,19 +3,20 @@ import SchedCore
 
 /// Sizes and shares as people write them, for files, traces and flags alike.
 public enum ResourceText {
+    /// Binary units, upper case, the longest first: "GIB" must be tried before "G" (which would leave "Gi").
+    static let units: [(suffix: String, mib: Double)] = [
+        ("KIB", 1.0 / 1024), ("MIB", 1), ("GIB", 1024), ("TIB", 1024 * 1024), ("KB", 1.0 / 1024), ("MB", 1),
+        ("GB", 1024), ("TB", 1024 * 1024), ("K", 1.0 / 1024), ("M", 1), ("G", 1024), ("T", 1024 * 1024),
+    ]
+
     /// Memory as `10GiB`, `512MiB`, `1.5TiB`, `64G`, `512M` (binary units; a bare number is GiB),
     /// in whole MiB. The error says what was expected.
     public static func mebibytes(_ raw: String) -> Result<Int, ResourceTextError> {
         let text = raw.trimmingCharacters(in: .whitespaces)
-        let units: [(suffix: String, mib: Double)] = [
-            ("KiB", 1.0 / 1024), ("MiB", 1), ("GiB", 1024), ("TiB", 1024 * 1024), ("K", 1.0 / 1024), ("M", 1),
-            ("G", 1024), ("T", 1024 * 1024), ("KB", 1.0 / 1024), ("MB", 1), ("GB", 1024), ("TB", 1024 * 1024),
-        ]
+        let upper = text.uppercased()
         var number = Substring(text)
         var scale = 1024.0
-        // Longest suffix first: "GiB" before "G" would otherwise leave "Gi".
-        for unit in units.sorted(by: { $0.suffix.count > $1.suffix.count })
-        where text.uppercased().hasSuffix(unit.suffix.uppercased()) {
+        for unit in units where upper.hasSuffix(unit.suffix) {
             number = text.dropLast(unit.suffix.count)
             scale = unit.mib
             break

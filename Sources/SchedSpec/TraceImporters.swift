@@ -210,7 +210,7 @@ public enum AlibabaOpenbImporter {
         let milli = try number("gpu_milli", default: 1000, in: 0...1000)
         let cpuMilli = try number("cpu_milli", default: 0, in: 0...1_000_000)
         let memoryMiB = try number("memory_mib", default: 0, in: 0...SpecLimits.memoryMiB)
-        var host = HostAsk(cpus: (cpuMilli * cpusPerCore + 999) / 1000, memoryMiB: memoryMiB)
+        let host = HostAsk(cpus: (cpuMilli * cpusPerCore + 999) / 1000, memoryMiB: memoryMiB)
         var share: ChipShare?
         if gpus == 0 {
             guard !host.isEmpty else {
@@ -226,7 +226,6 @@ public enum AlibabaOpenbImporter {
             }
             share = ChipShare(computePercent: (milli + 9) / 10)
         }
-        if host.isEmpty { host = HostAsk() }
         var tiers: [ChipTier] = []
         var specModels: [String] = []
         if let spec = fields["gpu_spec"], !spec.isEmpty, gpus > 0 {
