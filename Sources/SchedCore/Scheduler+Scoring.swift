@@ -125,12 +125,12 @@ extension PlanningSession {
         return result
     }
 
-    /// The fragmentation model for this plan: the shapes of the jobs that arrived, as the driver
-    /// told them, or else of the jobs holding chips (not the driver's placeholders, which hold at a
+    /// The fragmentation model for this plan: the shapes of the jobs the driver said to expect, or
+    /// else of the jobs holding chips (not the driver's placeholders, which hold at a
     /// priority nothing preempts); and of the queue.
     mutating func fragmentationModel(queue: [PendingJob]) -> FragmentationModel {
         // Counted when asked, not kept on every hold: only this policy needs them.
-        var counts = arrivedShapes
+        var counts = expectedShapes
         if counts.isEmpty {
             for record in held where record.active {
                 if let shape = record.shape { counts[shape, default: 0] += 1 }

@@ -74,9 +74,9 @@ struct PlanningSession: Sendable {
     var shareState: ChipShares?
     let hostLayouts: HostLayoutCache
     /// The fragmentation policy's model for this plan (see `fragmentationModel`).
-    /// Shapes of the jobs a driver said arrived (`SchedulingEngine.noteArrival`): when there are
-    /// any, the mix is these (placed or refused alike), not what happens to hold chips.
-    var arrivedShapes: [ShapeKey: Int] = [:]
+    /// Shapes of the jobs a driver said to expect (`SchedulingEngine.expect`): when there are any,
+    /// the mix is these (placed or refused alike), not what happens to hold chips.
+    var expectedShapes: [ShapeKey: Int] = [:]
     var fragmentation: FragmentationModel?
     let catalog: ChipCatalog
     var now: Seconds = 0

@@ -21,10 +21,11 @@ public struct SchedulingEngine: Sendable {
 
     public var runningJobs: Int { base.heldByJob.count }
 
-    /// A job arrived (placed or not): the fragmentation-aware policy weighs nodes against the mix of
-    /// the shapes that arrive, which a driver that sees every arrival tells it here.
-    public mutating func noteArrival(_ job: Job) {
-        base.arrivedShapes[ShapeKey(job: job, shape: job.shape(onTier: 0)), default: 0] += 1
+    /// Jobs of these shapes are expected (the workload's mix, or each arrival as it comes): the
+    /// fragmentation-aware policy weighs nodes against the mix of shapes a driver tells it here,
+    /// and against what holds chips and waits only while it was told none.
+    public mutating func expect(_ jobs: some Sequence<Job>) {
+        for job in jobs { base.expectedShapes[ShapeKey(job: job, shape: job.shape(onTier: 0)), default: 0] += 1 }
     }
 
     /// A node goes down, drains, or comes back. Jobs on a node that goes down are the driver's to

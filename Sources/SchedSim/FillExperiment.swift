@@ -2,12 +2,14 @@ import SchedCore
 
 /// The FGD paper's experiment (Weng et al., ATC'23): tasks drawn at random, with a seed, from a
 /// trace's task shapes arrive one after another and nothing ever leaves; each is placed when it
-/// arrives or refused. The curve is the share of the fleet's chip capacity allocated against the
+/// arrives or refused. As the paper's artifact tunes its workload, the draws go through the task
+/// list in a shuffled order first (a list larger than `until` is cut short) and past its end draw
+/// with replacement; the fragmentation-aware policy weighs against the list's mix of shapes. The curve is the share of the fleet's chip capacity allocated against the
 /// share that has arrived (chips asked, a share of a chip counting as its part), up to `until`.
 public struct FillInput: Sendable {
     public var nodes: [Node]
     public var catalog: ChipCatalog
-    /// The shapes tasks are drawn from (with replacement).
+    /// The tasks drawn from.
     public var tasks: [Job]
     public var policy: SchedulingPolicy
     public var seed: UInt64
@@ -66,15 +68,20 @@ public enum FillExperiment {
         guard !input.tasks.isEmpty, capacity > 0 else {
             return FillCurve(policy: policy.name.rawValue, seeds: [input.seed], allocated: curve, tasks: 0, refused: 0)
         }
+        engine.expect(input.tasks)
+        var order = Array(input.tasks.indices)
+        for position in order.indices.reversed().dropLast() {
+            order.swapAt(position, Int(random.next() % UInt64(position + 1)))
+        }
         while arrived < limit && drawn < 10_000_000 {
-            var task = input.tasks[Int(random.next() % UInt64(input.tasks.count))]
+            let pick = drawn < order.count ? order[drawn] : Int(random.next() % UInt64(input.tasks.count))
+            var task = input.tasks[pick]
             drawn += 1
             task.id = JobID("fill-\(drawn)")
             task.submittedAt = Double(drawn)
             task.priority = 0
             let asked = demand(task)
             arrived += asked
-            engine.noteArrival(task)
             let plan = engine.plan(queue: [PendingJob(task)], now: Double(drawn), policy: policy, seed: input.seed)
             if let placement = plan.placements.first {
                 try engine.hold(RunningJob(id: task.id, assignments: placement.assignments, startedAt: Double(drawn)))

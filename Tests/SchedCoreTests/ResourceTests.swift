@@ -280,7 +280,7 @@ struct ScoringPolicyTests {
     )
     func fragmentationKeepsChipsUsable() throws {
         var engine = try engine()
-        for index in 0..<20 { engine.noteArrival(share("seen-\(index)", 30)) }
+        engine.expect((0..<20).map { share("seen-\($0)", 30) })
         let packed = engine.plan(queue: [PendingJob(share("s", 30))], now: 0, policy: .binPack)
         #expect(packed.placements.first?.assignments[0].node == "b", "35% left: the tightest fit, leaving 5%")
         let aware = engine.plan(queue: [PendingJob(share("s", 30))], now: 0, policy: .fragmentationAware)
