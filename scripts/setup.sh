@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Installs the system packages HeteroSched builds against, where they are missing:
-# libnuma-dev (the NUMA binding of sched-attempt). Debian and Ubuntu via apt-get; elsewhere it
-# says what to install.
+# Installs the system packages HeteroSched needs, where they are missing: libnuma-dev (the NUMA
+# binding of sched-attempt). With --tests, also what the test suite runs for real: podman, runc and
+# busybox-static (a container runtime and the one-file image the container tests build); without
+# them those tests say they were skipped. Debian and Ubuntu via apt-get; elsewhere it says what to
+# install.
 set -euo pipefail
 
-if [ -e /usr/include/numa.h ]; then
+packages=()
+[ -e /usr/include/numa.h ] || packages+=(libnuma-dev)
+if [ "${1:-}" = "--tests" ]; then
+    command -v podman >/dev/null 2>&1 || packages+=(podman)
+    command -v runc >/dev/null 2>&1 || packages+=(runc)
+    [ -x /bin/busybox ] || packages+=(busybox-static)
+fi
+if [ ${#packages[@]} -eq 0 ]; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "error: libnuma's headers (numa.h) are missing: install libnuma-dev (Debian, Ubuntu) or numactl-devel (RHEL, Fedora)" >&2
+    echo "error: missing ${packages[*]}: install them (libnuma-dev is numactl-devel on RHEL and Fedora)" >&2
     exit 1
 fi
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
-echo "== installing libnuma-dev"
+echo "== installing ${packages[*]}"
 "${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq libnuma-dev >/dev/null
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${packages[@]}" >/dev/null

@@ -9,7 +9,7 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
 fi
 
-scripts/setup.sh
+scripts/setup.sh --tests
 
 echo "== format check (swift format lint --strict)"
 swift format lint --strict -r Sources Tests Benchmarks Coordinator Agents Plugins Package.swift

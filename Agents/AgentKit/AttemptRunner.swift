@@ -26,6 +26,8 @@ public actor AttemptRunner {
         var killAt: Date?
         /// SIGTERM reached the job's group (once only: a job may be saving a checkpoint in its handler).
         var terminated: Bool?
+        /// What removes the attempt's container when it must be stopped hard (podman, docker).
+        var containerStop: [String]?
     }
 
     struct Running {
@@ -43,6 +45,7 @@ public actor AttemptRunner {
     let helper: String
     public let killGrace: TimeInterval
     let environment: [String: String]
+    let containers: ContainerSetup
     let logger: Logger
     private var running: [AttemptRef: Running] = [:]
     /// Ended, not yet reported.
@@ -53,11 +56,14 @@ public actor AttemptRunner {
     ///   - helper: the `sched-attempt` executable.
     ///   - killGrace: seconds between SIGTERM and SIGKILL when stopping a job.
     ///   - environment: the base environment of every job (the agent's, less its secrets).
+    ///   - containers: the runtime jobs with an image run under, and the chips' vendors.
     public init(
-        directory: String, helper: String, killGrace: TimeInterval, environment: [String: String], logger: Logger
+        directory: String, helper: String, killGrace: TimeInterval, environment: [String: String],
+        containers: ContainerSetup = ContainerSetup(), logger: Logger
     )
         throws
     {
+        self.containers = containers
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.directory = directory
         self.helper = helper
@@ -111,28 +117,55 @@ public actor AttemptRunner {
                 logger.warning("cannot create the checkpoint directory \(checkpoints) for \(order.job): \(error)")
             }
         }
-        var environment = environment.merging(order.env) { $1 }
+        // The job's own variables: what the coordinator set, and what this host adds.
+        var variables = order.env
         // nvidia-smi numbers GPUs in PCI order; CUDA counts fastest-first unless told otherwise.
-        if environment["CUDA_VISIBLE_DEVICES"] != nil && environment["CUDA_DEVICE_ORDER"] == nil {
-            environment["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        if variables["CUDA_VISIBLE_DEVICES"] != nil && variables["CUDA_DEVICE_ORDER"] == nil
+            && environment["CUDA_DEVICE_ORDER"] == nil
+        {
+            variables["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        }
+        var rankTable: String?
+        if let gang = order.gang, gang.hcclRankTable {
+            let path = folder + "/rank_table.json"
+            try HCCLRankTable.json(gang).write(to: URL(fileURLWithPath: path))
+            if variables["RANK_TABLE_FILE"] == nil { variables["RANK_TABLE_FILE"] = path }
+            rankTable = path
         }
         var arguments = [
             "--output", folder + "/output.log", "--exit-file", folder + "/exit.json", "--pid-file", folder + "/job.pid",
         ]
         if let numa = order.numaNodes.first { arguments += ["--numa-node", String(numa)] }
         if let cpus = order.host?.cpus, !cpus.isEmpty { arguments += ["--cpus", indexList(cpus)] }
+        var notes: [String] = []
         if let share = order.share {
+            let whole = environment.merging(variables) { $1 }
             let limits = ChipShareLimits.environment(
-                share: share, jobEnvironment: environment,
-                mpsPipeDirectory: ChipShareLimits.mpsPipeDirectory(environment: environment))
-            environment.merge(limits.variables) { $1 }
-            arguments += ["--note", limits.note]
+                share: share, jobEnvironment: whole,
+                mpsPipeDirectory: ChipShareLimits.mpsPipeDirectory(environment: whole))
+            variables.merge(limits.variables) { $1 }
+            notes.append(limits.note)
         }
+        var command = order.command
+        var processEnvironment = environment.merging(variables) { $1 }
+        var workingDirectory = order.workingDirectory
+        var containerStop: [String]?
+        if let image = order.image {
+            let launch = try containerCommand(order, image: image, variables: variables, rankTable: rankTable)
+            command = launch.arguments
+            // The runtime gets the agent's environment (PATH, its own settings); the job only its own.
+            processEnvironment = environment.merging(launch.environment) { $1 }
+            workingDirectory = nil
+            containerStop = launch.stop
+            notes.append(launch.note)
+        }
+        if let spec = order.spec { notes.insert("runs \(spec)", at: 0) }
+        if !notes.isEmpty { arguments += ["--note", notes.map { "[heterosched] " + $0 }.joined(separator: "\n")] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: helper)
-        process.arguments = arguments + ["--"] + order.command
-        process.environment = environment
-        if let workingDirectory = order.workingDirectory {
+        process.arguments = arguments + ["--"] + command
+        process.environment = processEnvironment
+        if let workingDirectory {
             process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
         }
         process.standardInput = FileHandle.nullDevice
@@ -145,11 +178,46 @@ public actor AttemptRunner {
         }
         let state = State(
             supervisor: process.processIdentifier, startedAt: Date(),
-            deadline: order.timeLimitSeconds.map { Date().addingTimeInterval($0) })
+            deadline: order.timeLimitSeconds.map { Date().addingTimeInterval($0) }, containerStop: containerStop)
         running[key] = Running(order: order, state: state)
         processes[key] = process
         save(state, key)
         return key
+    }
+
+    /// The runtime command line for an attempt with an image; throws when this host cannot run one.
+    func containerCommand(_ order: RunOrder, image: String, variables: [String: String], rankTable: String?) throws
+        -> ContainerCommand
+    {
+        guard let runtime = containers.runtime else {
+            throw RunnerError(
+                "job \(order.job) runs in image \(image), but this host has no container runtime (none of podman, "
+                    + "docker, apptainer, singularity or enroot on the agent's PATH, and no sched-agent --container-runtime)"
+            )
+        }
+        let model = containers.models[order.chipModel]
+        var passthrough = DevicePassthrough.plan(
+            vendor: model?.vendor ?? "", chips: order.chips, runtime: runtime.kind, exists: containers.exists)
+        if let rankTable { passthrough.readOnlyMounts.append(rankTable) }
+        return ContainerLaunch.command(
+            runtime: runtime, name: ContainerLaunch.containerName(job: order.job, attempt: order.attempt), image: image,
+            options: order.containerOptions ?? [], command: order.command, environment: variables,
+            workingDirectory: order.workingDirectory, checkpointDirectory: order.checkpointDirectory,
+            passthrough: passthrough, chips: order.chips.count, visibleDevices: model?.visibleDevices ?? [],
+            cpus: order.host?.cpus ?? [], numaNodes: order.numaNodes.prefix(1).map { $0 })
+    }
+
+    /// Runs a helper command (a container's removal) without waiting for it.
+    static func spawn(_ arguments: [String], environment: [String: String]) {
+        guard let executable = arguments.first else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = Array(arguments.dropFirst())
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try? process.run()
     }
 
     /// Asks the attempt to stop: SIGTERM to its process group now, SIGKILL after the grace period.
@@ -233,6 +301,8 @@ public actor AttemptRunner {
                 stop(key, as: "timed-out")
             } else if let killAt = attempt.state.killAt, now >= killAt {
                 signalGroup(key, SIGKILL)
+                // A container run by a daemon or conmon outlives its client's process group.
+                if let stop = attempt.state.containerStop { Self.spawn(stop, environment: environment) }
             } else if attempt.state.stopping != nil && attempt.state.terminated != true {
                 // The pid file had not been written when it was asked to stop.
                 if signalGroup(key, SIGTERM) {

@@ -20,12 +20,12 @@ public enum ChipShareLimits {
         -> (variables: [String: String], note: String)
     {
         guard jobEnvironment["CUDA_VISIBLE_DEVICES"] != nil else {
-            return ([:], "[heterosched] a share of the chip (\(share)): no mechanism on this vendor; advisory")
+            return ([:], "a share of the chip (\(share)): no mechanism on this vendor; advisory")
         }
         guard let pipe = mpsPipeDirectory else {
             return (
                 [:],
-                "[heterosched] a share of the chip (\(share)): no MPS control daemon on this host; advisory"
+                "a share of the chip (\(share)): no MPS control daemon on this host; advisory"
             )
         }
         var variables = ["CUDA_MPS_PIPE_DIRECTORY": pipe]
@@ -33,6 +33,6 @@ public enum ChipShareLimits {
             variables["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] = String(share.computePercent)
         }
         if share.memoryMiB > 0 { variables["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = "0=\(share.memoryMiB)M" }
-        return (variables, "[heterosched] a share of the chip (\(share)): enforced by MPS at \(pipe)")
+        return (variables, "a share of the chip (\(share)): enforced by MPS at \(pipe)")
     }
 }

@@ -19,6 +19,10 @@ public struct HostAgent: Sendable {
     /// How long an ended attempt's output is kept for `schedctl logs`.
     public var keepOutput: TimeInterval
     public var logger: Logger
+    /// Where the nodes of a gang reach this host (nil: where the coordinator sees it connect from),
+    /// and its chips' own addresses (Ascend RoCE), for rendezvous and rank tables.
+    public var address: String?
+    public var chipAddresses: [ChipAddress]?
 
     public init(
         node: Node, endpoint: WireEndpoint, token: String, runner: AttemptRunner, scanner: InventoryScanner,
@@ -51,7 +55,11 @@ public struct HostAgent: Sendable {
             session in
             var current = node
             current.chips = await health.apply(to: node.chips)
-            _ = try await session.request(.register(Register(node: current, running: await runner.attempts())))
+            _ = try await session.request(
+                .register(
+                    Register(
+                        node: current, running: await runner.attempts(), address: address,
+                        chipAddresses: chipAddresses)))
             logger.info("\(node.id): registered \(node.chips.count) chip(s) with \(endpoint)")
             let writer = session.writer
             let tails = TailBook()

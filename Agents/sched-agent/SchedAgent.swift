@@ -88,6 +88,25 @@ struct RunAgent: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-interval"), help: "Seconds between heartbeats.")
     var heartbeatInterval = 2.0
 
+    @Option(
+        name: .customLong("container-runtime"),
+        help:
+            "podman, docker, apptainer, singularity or enroot, a name or a path: runs jobs with an image (default: the first on PATH)."
+    )
+    var containerRuntime: String?
+
+    @Option(
+        name: .customLong("advertise-address"),
+        help:
+            "The address the nodes of a gang reach this host at (default: the one the coordinator sees it connect from)."
+    )
+    var advertiseAddress: String?
+
+    @Option(
+        name: .customLong("hccn-conf"),
+        help: "Ascend NPUs' own addresses (address_N=IP lines), for HCCL rank tables.")
+    var hccnConf = "/etc/hccn.conf"
+
     @Option(help: "Seed for the simulated faults (default 1, or the scenario's).")
     var seed: UInt64?
 
@@ -119,6 +138,11 @@ struct RunAgent: AsyncParsableCommand {
         if attemptLog != nil && simulate == nil && scenario == nil {
             throw ValidationError(
                 "--attempt-log records simulated fleets' attempts: use it with --simulate or --scenario")
+        }
+        if let advertiseAddress, !WireAddress.isValid(advertiseAddress) {
+            throw ValidationError(
+                "--advertise-address is a host name or an IP address (letters, digits, '.', '-', ':'), got '\(advertiseAddress)'"
+            )
         }
         if let domain, domain.split(separator: ":").count != 2 {
             throw ValidationError("--domain is KIND:NAME (for example switch:leaf-3), got '\(domain)'")
@@ -239,17 +263,52 @@ struct RunAgent: AsyncParsableCommand {
         }
         let runner = try AttemptRunner(
             directory: dataDirectory + "/attempts", helper: helper, killGrace: killGrace,
-            environment: ProcessInfo.processInfo.environment, logger: logger)
+            environment: ProcessInfo.processInfo.environment,
+            containers: try containerSetup(catalog: scanner.catalog, logger: logger), logger: logger)
         let models = Dictionary(grouping: inventory.chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
         logger.info(
             "\(name): \(models.joined(separator: ", ")) on \(inventory.numaNodes.count) NUMA node(s); serving \(endpoint)"
         )
-        let agent = HostAgent(
+        var agent = HostAgent(
             node: node, endpoint: endpoint, token: token, runner: runner, scanner: scanner,
             heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)),
             healthInterval: .milliseconds(Int(healthInterval * 1000)), keepOutput: keepOutputDays * 86400,
             logger: logger)
-        return AgentService { await agent.run() }
+        agent.address = advertiseAddress
+        if let text = try? String(contentsOfFile: hccnConf, encoding: .utf8) {
+            let known = Set(node.chips.map(\.index))
+            let addresses = HCCLRankTable.chipAddresses(hccnConf: text).filter { known.contains($0.chip) }
+            if !addresses.isEmpty {
+                agent.chipAddresses = addresses
+                logger.info("\(name): \(addresses.count) NPU address(es) from \(hccnConf) for HCCL rank tables")
+            }
+        }
+        let configured = agent
+        return AgentService { await configured.run() }
+    }
+}
+
+extension RunAgent {
+    /// The runtime for jobs with an image (configured, else detected), and the catalog's vendors.
+    func containerSetup(catalog: ChipCatalog, logger: Logger) throws -> ContainerSetup {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        var runtime: ContainerRuntime?
+        if let containerRuntime {
+            switch ContainerRuntime.named(containerRuntime, searchPath: path) {
+            case .success(let found): runtime = found
+            case .failure(let error): throw SetupError("--container-runtime: \(error)")
+            }
+        } else {
+            runtime = ContainerRuntime.detect(searchPath: path)
+        }
+        let how = runtime.map { "through \($0.kind.rawValue) (\($0.path))" } ?? "nowhere: no container runtime found"
+        logger.info("jobs with an image run \(how)")
+        var models: [String: ContainerSetup.ModelDevices] = [:]
+        for model in catalog.models {
+            models[model.id.name] = ContainerSetup.ModelDevices(
+                vendor: model.vendor, visibleDevices: model.visibleDevicesVariables)
+        }
+        return ContainerSetup(runtime: runtime, models: models)
     }
 }
 

@@ -9,6 +9,8 @@ struct AgentSession {
     let outbox: Outbox
     let activity: Activity
     let node: NodeID
+    /// The address the agent's connection came from: its rendezvous address unless it names one.
+    let peerAddress: String?
     let logger: Logger
 
     func run(_ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator) async throws {
@@ -42,7 +44,7 @@ struct AgentSession {
                 }
                 do throws(ErrorReply) {
                     // register() sends the OK itself, before any order for the node can be queued.
-                    session = try await state.register(registration, outbox: outbox)
+                    session = try await state.register(registration, outbox: outbox, peerAddress: peerAddress)
                 } catch {
                     outbox.send(.err(error))
                     return

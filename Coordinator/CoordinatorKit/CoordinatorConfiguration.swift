@@ -35,6 +35,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var passLimit: Int
     /// The first waiting jobs in scheduling order that every pass searches, changed or not.
     public var passHead: Int
+    /// Ports handed to multi-node attempts for their rendezvous on rank 0's node (`MASTER_PORT`):
+    /// none two attempts with rank 0 on one node hold at once.
+    public var rendezvousPorts: ClosedRange<Int>
 
     public init(
         host: String = "127.0.0.1", port: Int = 7070, dataDirectory: String, token: String,
@@ -43,8 +46,9 @@ public struct CoordinatorConfiguration: Sendable {
         scheduleInterval: Duration = .milliseconds(200), seed: UInt64 = 0, timeScale: Double = 1,
         registrationGrace: Double = 30, handshakeTimeout: Double = 10, maximumUnauthenticated: Int = 256,
         clientIdleTimeout: Double = 300, chipRecovery: Double = 300, keepFinished: Double = 30 * 86400,
-        passLimit: Int = 1_000, passHead: Int = 100
+        passLimit: Int = 1_000, passHead: Int = 100, rendezvousPorts: ClosedRange<Int> = 29500...29999
     ) {
+        self.rendezvousPorts = rendezvousPorts
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory

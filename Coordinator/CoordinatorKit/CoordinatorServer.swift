@@ -149,7 +149,7 @@ struct CoordinatorServer: Service {
                     case .agent:
                         try await AgentSession(
                             state: state, outbox: outbox, activity: activity, node: NodeID(hello!.node ?? ""),
-                            logger: logger
+                            peerAddress: channel.remoteAddress?.ipAddress, logger: logger
                         ).run(&lines)
                     }
                     outbox.close()

@@ -6,7 +6,8 @@ extension CoordinatorState {
     /// The registration is stored first; then, in one step, the node takes work, the agent is told
     /// `OK registered`, and attempts it runs that are not ours are stopped: no `RUN` can reach the
     /// agent before its `OK`.
-    func register(_ registration: Register, outbox: Outbox) async throws(ErrorReply) -> Int {
+    func register(_ registration: Register, outbox: Outbox, peerAddress: String? = nil) async throws(ErrorReply) -> Int
+    {
         let id = registration.node.id
         if let existing = nodes[id], existing.connected {
             throw ErrorReply(
@@ -66,7 +67,9 @@ extension CoordinatorState {
             throw ErrorReply(
                 .conflict, "node \(id) is already registered by another live session; stop that agent first")
         }
-        nodes[id] = NodeEntry(node: registration.node, writer: outbox, session: session, lastHeartbeat: clock())
+        nodes[id] = NodeEntry(
+            node: registration.node, address: registration.address ?? peerAddress,
+            chipAddresses: registration.chipAddresses, writer: outbox, session: session, lastHeartbeat: clock())
         outbox.send(.ok(JSONText("{\"registered\":\"\(id)\"}")))
         for attempt in strangers {
             outbox.send(

@@ -236,15 +236,31 @@ extension CoordinatorState {
                 [String(record.attempt): placement.assignments[0].node.name]) { $1 }
             _ = record.ladder.handle(.placed(at: now), rule: record.job.fallback)
             record.reason = nil
+            let run = record.run.resolved(tier: placement.tier)
+            let spec = run.summary(tierName: placement.tierName)
+            var port: Int?
+            if placement.assignments.count > 1 {
+                port = rendezvousPort(rankZero: placement.assignments[0].node, besides: Array(changed.values))
+                guard port != nil else {
+                    let node = placement.assignments[0].node
+                    logger.warning(
+                        "no rendezvous port of \(configuration.rendezvousPorts) is free on \(node) for \(record.id); it waits"
+                    )
+                    continue
+                }
+            }
             record.placement = PlacementRecord(
                 tier: placement.tier, tierName: placement.tierName, chipModel: placement.chipModel.name,
-                assignments: placement.assignments, reason: placement.reason.description, placedAt: now)
+                assignments: placement.assignments, reason: placement.reason.description, placedAt: now, spec: spec,
+                rendezvousPort: port)
             let whereText = placement.assignments.map(\.summary).joined(separator: "; ")
+            // What runs, when it is not simply the job's command as a process.
+            let runs = run.fromTier.isEmpty && run.image == nil ? "" : "; runs \(spec)"
             events.append(
                 makeEvent(
                     .placed, job: record.id, node: placement.assignments.first?.node.name, attempt: record.attempt,
                     "placed \(record.id) attempt \(record.attempt) on \(whereText), tier \(placement.tier + 1) "
-                        + "(\(placement.tierName), \(placement.chipModel)): \(placement.reason)",
+                        + "(\(placement.tierName), \(placement.chipModel)): \(placement.reason)\(runs)",
                     details: [
                         "tier": String(placement.tier), "chipModel": placement.chipModel.name,
                         "nodes": placement.assignments.map(\.node.name).joined(separator: ","),
@@ -315,40 +331,6 @@ extension CoordinatorState {
             for held in holder.assignments { _ = ledger.take(held, for: holder.id) }
         }
         return placement.assignments.allSatisfy { ledger.conflict(in: $0, for: placement.job) == nil }
-    }
-
-    func runOrder(_ record: JobRecord, placement: JobPlacement, assignment: NodeAssignment, rank: Int) -> RunOrder {
-        let model = configuration.catalog[placement.chipModel]
-        let checkpoint = record.run.checkpointDirectory ?? "\(configuration.dataDirectory)/checkpoints/\(record.id)"
-        var env = record.run.env
-        let devices = assignment.chips.map(String.init).joined(separator: ",")
-        for variable in model?.visibleDevicesVariables ?? [] { env[variable] = devices }
-        env["HETEROSCHED_JOB_ID"] = record.id
-        env["HETEROSCHED_ATTEMPT"] = String(record.attempt)
-        env["HETEROSCHED_TIER"] = placement.tierName
-        env["HETEROSCHED_TIER_INDEX"] = String(placement.tier)
-        env["HETEROSCHED_CHIP_MODEL"] = placement.chipModel.name
-        env["HETEROSCHED_CHECKPOINT_DIR"] = checkpoint
-        env["HETEROSCHED_NODE_RANK"] = String(rank)
-        env["HETEROSCHED_NUM_NODES"] = String(placement.assignments.count)
-        if let numa = assignment.bindNUMANode { env["HETEROSCHED_NUMA_NODE"] = String(numa) }
-        if let host = assignment.host {
-            if !host.cpus.isEmpty { env["HETEROSCHED_CPUS"] = indexList(host.cpus) }
-            if host.memoryMiB > 0 { env["HETEROSCHED_MEMORY_MIB"] = String(host.memoryMiB) }
-        }
-        if let share = assignment.share {
-            // What the job may use of its chip: enforced by the agent where the vendor allows (MPS).
-            if share.computePercent > 0 { env["HETEROSCHED_CHIP_COMPUTE_PERCENT"] = String(share.computePercent) }
-            if share.memoryMiB > 0 { env["HETEROSCHED_CHIP_MEMORY_MIB"] = String(share.memoryMiB) }
-        }
-        return RunOrder(
-            job: record.id, attempt: record.attempt, kind: record.job.kind, tier: placement.tier,
-            tierName: placement.tierName, chipModel: placement.chipModel.name, chips: assignment.chips,
-            numaNodes: assignment.numaNodes, command: record.run.command, env: env, checkpointDirectory: checkpoint,
-            timeLimitSeconds: record.job.timeLimit, simulation: record.run.simulation,
-            resumeStep: record.checkpointStep,
-            rank: rank, nodes: placement.assignments.count, workingDirectory: record.run.workingDirectory,
-            host: assignment.host, share: assignment.share)
     }
 
     /// Back to the queue on the same tier (the ladder decides about tiers elsewhere).

@@ -14,6 +14,10 @@ struct ReservedChips: Equatable {
 /// A node as the coordinator knows it: its inventory, and the agent session that speaks for it.
 struct NodeEntry {
     var node: Node
+    /// Where other nodes reach it (gang rendezvous): what its agent registered, else the address
+    /// its session came from; chips' own addresses where the agent knows them.
+    var address: String?
+    var chipAddresses: [ChipAddress]?
     var writer: Outbox?
     var session: Int?
     var lastHeartbeat: Double

@@ -96,8 +96,22 @@ struct SchedCoordinator: AsyncParsableCommand {
         help: "Shut down gracefully when this process is gone (set by schedctl scenario run).")
     var stopWithPID: Int32?
 
+    @Option(
+        name: .customLong("rendezvous-ports"),
+        help: "Ports handed to multi-node attempts for MASTER_PORT on their rank 0's node, LOW-HIGH.")
+    var rendezvousPorts = "29500-29999"
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
+
+    /// `LOW-HIGH`, both 1 to 65535, LOW at most HIGH; nil when the text is not that.
+    static func portRange(_ text: String) -> ClosedRange<Int>? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), 1 <= low, low <= high,
+            high <= 65535
+        else { return nil }
+        return low...high
+    }
 
     func validate() throws {
         guard PolicyName(rawValue: policy) != nil else {
@@ -116,6 +130,11 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(passHead, "--pass-head", 1...(passLimit - 1))
         try FlagRange.check(handshakeTimeout, "--handshake-timeout", 0.1...3600, unit: " seconds")
         try FlagRange.check(clientIdleTimeout, "--client-idle-timeout", 1...86_400 * 7, unit: " seconds")
+        guard Self.portRange(rendezvousPorts) != nil else {
+            throw ValidationError(
+                "--rendezvous-ports is LOW-HIGH, ports 1 to 65535 with LOW at most HIGH (29500-29999), got '\(rendezvousPorts)'"
+            )
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
         }
@@ -134,7 +153,7 @@ struct SchedCoordinator: AsyncParsableCommand {
                 maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout, timeScale: timeScale,
                 registrationGrace: registrationGrace, handshakeTimeout: handshakeTimeout,
                 clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished,
-                passLimit: passLimit, passHead: passHead)
+                passLimit: passLimit, passHead: passHead, rendezvousPorts: Self.portRange(rendezvousPorts)!)
             try await Coordinator.run(
                 configuration, logger: logger,
                 alongside: stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? [])

@@ -126,6 +126,7 @@ func describe(_ record: JobRecord) -> String {
         lines.append("  placed on   tier \(placement.tier + 1) (\(placement.tierName)), \(placement.chipModel)")
         for assignment in placement.assignments { lines.append("              \(assignment.summary)") }
         lines.append("  because     \(placement.reason)")
+        if let spec = placement.spec { lines.append("  runs        \(spec)") }
     }
     if record.checkpointStep > 0 || record.stepsLost > 0 {
         lines.append("  checkpoint  step \(record.checkpointStep); steps lost to restarts \(record.stepsLost)")

@@ -68,6 +68,14 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "A share of one chip: its compute, 30%.")
     var compute: String?
 
+    @Option(help: "Container image to run the command in (the agent's podman, docker, apptainer or enroot).")
+    var image: String?
+
+    @Option(
+        name: .customLong("container-option"),
+        help: "An option for the container runtime's run: --container-option=--shm-size=16g; repeatable.")
+    var containerOption: [String] = []
+
     @Option(help: "Simulated length on an H100: 10m.")
     var simulate: String?
 
@@ -154,6 +162,8 @@ struct SubmitCommand: AsyncParsableCommand {
         if let maxWait { fallback["maxWaitPerTier"] = maxWait }
         if !fallback.isEmpty { spec["fallback"] = fallback }
         if !command.isEmpty { spec["command"] = command }
+        if let image { spec["image"] = image }
+        if !containerOption.isEmpty { spec["containerOptions"] = containerOption }
         if let simulate {
             var simulation: [String: Any] = ["duration": simulate]
             if let steps { simulation["steps"] = steps }

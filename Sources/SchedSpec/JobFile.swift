@@ -8,16 +8,44 @@ public struct RunSpec: Codable, Equatable, Sendable {
     public var checkpointDirectory: String?
     /// For simulated agents: how the job behaves.
     public var simulation: SimulatedRun?
+    /// The container image the command runs in, through the agent's container runtime; nil: a
+    /// plain process.
+    public var image: String?
+    /// Options for the container runtime's `run`, after the agent's own (`--shm-size=16g`).
+    public var containerOptions: [String]
+    /// What each tier runs differently, by tier index (shorter than the tiers: the rest inherit).
+    public var tiers: [TierRun]
 
     public init(
         command: [String] = [], env: [String: String] = [:], workingDirectory: String? = nil,
-        checkpointDirectory: String? = nil, simulation: SimulatedRun? = nil
+        checkpointDirectory: String? = nil, simulation: SimulatedRun? = nil, image: String? = nil,
+        containerOptions: [String] = [], tiers: [TierRun] = []
     ) {
         self.command = command
         self.env = env
         self.workingDirectory = workingDirectory
         self.checkpointDirectory = checkpointDirectory
         self.simulation = simulation
+        self.image = image
+        self.containerOptions = containerOptions
+        self.tiers = tiers
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case command, env, workingDirectory, checkpointDirectory, simulation, image, containerOptions, tiers
+    }
+
+    /// Records stored before images and tier specs existed have none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        command = try container.decodeIfPresent([String].self, forKey: .command) ?? []
+        env = try container.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+        workingDirectory = try container.decodeIfPresent(String.self, forKey: .workingDirectory)
+        checkpointDirectory = try container.decodeIfPresent(String.self, forKey: .checkpointDirectory)
+        simulation = try container.decodeIfPresent(SimulatedRun.self, forKey: .simulation)
+        image = try container.decodeIfPresent(String.self, forKey: .image)
+        containerOptions = try container.decodeIfPresent([String].self, forKey: .containerOptions) ?? []
+        tiers = try container.decodeIfPresent([TierRun].self, forKey: .tiers) ?? []
     }
 }
 
@@ -45,9 +73,11 @@ public enum JobFile {
     static let fields = [
         "id", "kind", "chipsPerNode", "nodes", "minChipMemoryGiB", "tiers", "fallback", "topology", "priority",
         "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate", "cpus",
-        "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute",
+        "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute", "image", "containerOptions",
     ]
-    static let tierFields = ["name", "models", "vendor", "family", "chipsPerNode", "nodes"]
+    /// What a tier may set of the run spec (the rest it inherits).
+    static let tierRunFields = ["command", "env", "workingDirectory", "image", "containerOptions"]
+    static let tierFields = ["name", "models", "vendor", "family", "chipsPerNode", "nodes"] + tierRunFields
 
     public static func load(path: String, catalog: ChipCatalog, submittedAt: Seconds = 0) throws(SpecError) -> Job {
         try read(SpecNode.load(path: path), catalog: catalog, submittedAt: submittedAt)
@@ -77,23 +107,17 @@ public enum JobFile {
     }
 
     static func runSpec(_ top: SpecMapping) throws(SpecError) -> RunSpec {
-        var run = RunSpec()
-        if let command = top["command"] {
-            if case .scalar = command.node {
-                run.command = ["/bin/sh", "-c", try command.string()]
-            } else {
-                run.command = try command.stringList()
+        let common = try runFields(top)
+        var run = RunSpec(
+            command: common.command ?? [], env: common.env ?? [:], workingDirectory: common.workingDirectory,
+            checkpointDirectory: try top["checkpointDirectory"]?.string(), image: common.image,
+            containerOptions: common.containerOptions ?? [])
+        if let tierList = top["tiers"] {
+            for tierNode in try tierList.sequence() {
+                run.tiers.append(try runFields(tierNode.mapping(allowing: tierFields)))
             }
+            while run.tiers.last?.isEmpty == true { run.tiers.removeLast() }
         }
-        if let env = top["env"] {
-            guard case .mapping(let mapping) = env.node else { throw env.error("expected NAME: value pairs") }
-            for (key, value) in mapping {
-                guard let name = key.string, let text = value.string else { throw env.error("env values are text") }
-                run.env[name] = text
-            }
-        }
-        run.workingDirectory = try top["workingDirectory"]?.string()
-        run.checkpointDirectory = try top["checkpointDirectory"]?.string()
         if let node = top["simulate"] {
             let fields = try node.mapping(allowing: ["duration", "steps", "checkpointEverySteps"])
             let seconds = try fields.require("duration").duration()
@@ -101,6 +125,45 @@ public enum JobFile {
             let every =
                 try fields["checkpointEverySteps"]?.positiveInt(atMost: SpecLimits.simulatedSteps) ?? max(steps / 10, 1)
             run.simulation = SimulatedRun(seconds: seconds, steps: steps, checkpointEverySteps: every)
+        }
+        return run
+    }
+
+    /// The run fields a job and each of its tiers may set: command (a string runs under `/bin/sh -c`,
+    /// a list as it is), env, workingDirectory, image and containerOptions.
+    static func runFields(_ fields: SpecMapping) throws(SpecError) -> TierRun {
+        var run = TierRun()
+        if let command = fields["command"] {
+            if case .scalar = command.node {
+                run.command = ["/bin/sh", "-c", try command.string()]
+            } else {
+                run.command = try command.stringList()
+            }
+        }
+        if let env = fields["env"] {
+            guard case .mapping(let mapping) = env.node else { throw env.error("expected NAME: value pairs") }
+            var variables: [String: String] = [:]
+            for (key, value) in mapping {
+                guard let name = key.string, let text = value.string else { throw env.error("env values are text") }
+                guard RunSpecLimits.isVariableName(name) else {
+                    throw env.error(
+                        "'\(name)' is not an environment variable name (letters, digits and _, not starting with a digit)"
+                    )
+                }
+                variables[name] = text
+            }
+            run.env = variables
+        }
+        run.workingDirectory = try fields["workingDirectory"]?.string()
+        if let node = fields["image"] {
+            let image = try node.string()
+            if let problem = RunSpecLimits.imageProblem(image) { throw node.error(problem) }
+            run.image = image
+        }
+        if let node = fields["containerOptions"] {
+            let options = try node.stringList()
+            if let problem = RunSpecLimits.optionsProblem(options) { throw node.error(problem) }
+            run.containerOptions = options
         }
         return run
     }

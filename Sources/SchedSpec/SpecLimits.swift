@@ -90,11 +90,76 @@ extension SpecLimits {
                     + "\(chips) and \(prefix)nodes \(nodes) (ask for whole chips, or for one chip)"
             }
         }
+        if let run, let problem = RunSpecLimits.problem(in: run, tiers: max(job.tiers.count, 1)) { return problem }
         if let simulation = run?.simulation {
             if outside(simulation.seconds, 0...duration) { return "simulate.duration is out of range" }
             if !(1...simulatedSteps).contains(simulation.steps) { return "simulate.steps is out of range" }
             if !(1...simulatedSteps).contains(simulation.checkpointEverySteps) {
                 return "simulate.checkpointEverySteps is out of range"
+            }
+        }
+        return nil
+    }
+}
+
+/// What a run spec's text may hold: the agent passes images, options and variable names to a
+/// container runtime's command line, where an image that starts with `-` or a name with `=` in it
+/// would be read as something else.
+public enum RunSpecLimits {
+    public static let imageLength = 512
+    public static let options = 64
+    public static let optionLength = 4096
+
+    /// Letters, digits and `_`, not starting with a digit (what a shell and `--env NAME` accept).
+    public static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
+            return false
+        }
+        return name.utf8.count <= 256
+            && name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || isAlphanumeric($0) }
+    }
+
+    public static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    public static func imageProblem(_ image: String) -> String? {
+        if image.isEmpty { return "an image names something, like nvcr.io/nvidia/pytorch:24.05-py3" }
+        if image.utf8.count > imageLength { return "an image name is at most \(imageLength) bytes" }
+        if image.hasPrefix("-") { return "an image name does not start with '-' (\(image))" }
+        if image.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7f }) {
+            return "an image name has no spaces or control characters ('\(image)')"
+        }
+        return nil
+    }
+
+    public static func optionsProblem(_ options: [String]) -> String? {
+        if options.count > Self.options { return "at most \(Self.options) container options" }
+        for option in options {
+            if option.utf8.count > optionLength { return "a container option is at most \(optionLength) bytes" }
+            if option.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+                return "a container option has no control characters (newlines, tabs)"
+            }
+        }
+        return nil
+    }
+
+    /// The first problem of a run spec's images, options and variable names, with its field.
+    static func problem(in run: RunSpec, tiers: Int) -> String? {
+        if run.tiers.count > tiers {
+            return "the run spec has \(run.tiers.count) tier entries for a job of \(tiers) tiers"
+        }
+        let parts =
+            [("", TierRun(env: run.env, image: run.image, containerOptions: run.containerOptions))]
+            + run.tiers.enumerated().map { ("tiers[\($0)].", $1) }
+        for (prefix, part) in parts {
+            if let image = part.image, let problem = imageProblem(image) { return prefix + "image: " + problem }
+            if let options = part.containerOptions, let problem = optionsProblem(options) {
+                return prefix + "containerOptions: " + problem
+            }
+            if let bad = part.env?.keys.sorted().first(where: { !isVariableName($0) }) {
+                return prefix + "env: '\(bad)' is not an environment variable name"
             }
         }
         return nil

@@ -98,6 +98,24 @@ public struct FakeHost {
 
     static let ascendBuses = ["c1", "c2", "81", "82", "01", "02", "41", "42"]
 
+    /// A host of `count` H100 GPUs on one NUMA node, with an `nvidia-smi` that lists them.
+    public static func nvidiaH100(at root: String, count: Int = 2) throws -> FakeHost {
+        let host = try FakeHost(root: root)
+        var rows = ["index, name, pci.bus_id, memory.total [MiB], uuid, ecc.errors.uncorrected.volatile.total"]
+        for gpu in 0..<count {
+            let bus = String(format: "%02x", 0x18 + gpu)
+            try host.add(
+                Device(
+                    address: "0000:\(bus):00.0", vendor: 0x10de, device: 0x2330, classCode: 0x030200, numaNode: 0,
+                    localCPUs: "0-15"))
+            rows.append(
+                "\(gpu), NVIDIA H100 80GB HBM3, 00000000:\(bus.uppercased()):00.0, 81559, GPU-0000000\(gpu), 0")
+        }
+        try host.addNUMANode(0, cpus: "0-15", memoryGiB: 512, distances: [10])
+        try host.addTool("nvidia-smi", output: rows.joined(separator: "\n"))
+        return host
+    }
+
     /// (Re)writes the fake `npu-smi`; chips in `alarms` report health `Alarm`.
     public func writeNPUSMI(alarms: Set<Int> = []) throws {
         var rows: [String] = []

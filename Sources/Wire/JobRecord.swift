@@ -62,10 +62,17 @@ public struct PlacementRecord: Codable, Equatable, Sendable {
     public var assignments: [NodeAssignment]
     public var reason: String
     public var placedAt: Double
+    /// Which spec the attempt runs with: `tier nvidia's command and image; in image …`.
+    public var spec: String?
+    /// A multi-node attempt's rendezvous port on rank 0's node (`MASTER_PORT`).
+    public var rendezvousPort: Int?
 
     public init(
-        tier: Int, tierName: String, chipModel: String, assignments: [NodeAssignment], reason: String, placedAt: Double
+        tier: Int, tierName: String, chipModel: String, assignments: [NodeAssignment], reason: String, placedAt: Double,
+        spec: String? = nil, rendezvousPort: Int? = nil
     ) {
+        self.spec = spec
+        self.rendezvousPort = rendezvousPort
         self.tier = tier
         self.tierName = tierName
         self.chipModel = chipModel

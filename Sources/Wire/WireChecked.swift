@@ -99,7 +99,37 @@ extension RunOrder: WireChecked {
             check.int(simulation.steps, "simulation.steps", 1...SpecLimits.simulatedSteps)
             check.int(simulation.checkpointEverySteps, "simulation.checkpointEverySteps", 1...SpecLimits.simulatedSteps)
         }
+        if let image, let problem = RunSpecLimits.imageProblem(image) { check.require(false, "image: " + problem) }
+        if let containerOptions, let problem = RunSpecLimits.optionsProblem(containerOptions) {
+            check.require(false, "containerOptions: " + problem)
+        }
+        if let bad = env.keys.sorted().first(where: { !RunSpecLimits.isVariableName($0) }) {
+            check.require(false, "env: '\(bad)' is not an environment variable name")
+        }
+        if let gang {
+            check.require(WireAddress.isValid(gang.masterAddress), "gang.masterAddress is not a host name or address")
+            check.int(gang.masterPort, "gang.masterPort", 1...65535)
+            check.count(gang.members.count, "gang.members", atMost: SpecLimits.count)
+            for member in gang.members {
+                check.name(member.node, "gang.members.node")
+                check.require(WireAddress.isValid(member.address), "gang.members.address is not a host name or address")
+                check.count(member.chips.count, "gang.members.chips", atMost: SpecLimits.chipsPerNode)
+                for chip in member.chips { check.int(chip, "gang.members.chips", WireLimits.index) }
+                check.chipAddresses(member.chipAddresses, "gang.members.chipAddresses")
+            }
+        }
         return check.problem
+    }
+}
+
+extension FieldCheck {
+    mutating func chipAddresses(_ addresses: [ChipAddress]?, _ field: String) {
+        guard let addresses else { return }
+        count(addresses.count, field, atMost: SpecLimits.chipsPerNode)
+        for entry in addresses {
+            int(entry.chip, field + ".chip", WireLimits.index)
+            require(WireAddress.isValid(entry.address), "\(field).address is not a host name or address")
+        }
     }
 }
 
@@ -118,6 +148,8 @@ extension Register: WireChecked {
             check.number(chip.memoryGiB, "node.chips.memoryGiB", WireLimits.quantity)
             if let numa = chip.numaNode { check.int(numa, "node.chips.numaNode", WireLimits.index) }
         }
+        if let address { check.require(WireAddress.isValid(address), "address is not a host name or address") }
+        check.chipAddresses(chipAddresses, "chipAddresses")
         check.count(node.numaNodes.count, "node.numaNodes", atMost: WireLimits.index.upperBound + 1)
         for numa in node.numaNodes {
             check.int(numa.id, "node.numaNodes.id", WireLimits.index)
@@ -242,6 +274,7 @@ extension JobRecord {
                 + "\(job.tierCount) tier(s)")
         if let placement {
             check.int(placement.tier, "placement.tier", 0...max(job.tierCount - 1, 0))
+            if let port = placement.rendezvousPort { check.int(port, "placement.rendezvousPort", 1...65535) }
             check.count(placement.assignments.count, "placement.assignments", atMost: SpecLimits.count)
             for assignment in placement.assignments {
                 check.count(assignment.chips.count, "placement.chips", atMost: SpecLimits.chipsPerNode)

@@ -90,9 +90,17 @@ public struct SessionOpened: Codable, Equatable, Sendable {
 public struct Register: Codable, Equatable, Sendable {
     public var node: Node
     public var running: [AttemptRef]
-    public init(node: Node, running: [AttemptRef] = []) {
+    /// The address other nodes reach this host at (gang rendezvous); nil: the one the coordinator
+    /// sees the agent connect from.
+    public var address: String?
+    /// Chips' own network addresses, where the host has them (Ascend's `/etc/hccn.conf`).
+    public var chipAddresses: [ChipAddress]?
+
+    public init(node: Node, running: [AttemptRef] = [], address: String? = nil, chipAddresses: [ChipAddress]? = nil) {
         self.node = node
         self.running = running
+        self.address = address
+        self.chipAddresses = chipAddresses
     }
 }
 
@@ -195,13 +203,26 @@ public struct RunOrder: Codable, Equatable, Sendable {
     public var host: HostBooking?
     /// A share of its one chip, for the agent to enforce where the vendor can; nil = whole chips.
     public var share: ChipShare?
+    /// The container image to run the command in; nil: a plain process.
+    public var image: String?
+    /// Options for the container runtime's `run`, after the agent's own.
+    public var containerOptions: [String]?
+    /// Which spec the attempt runs with, as `schedctl status` says it (`tier nvidia's command and image`).
+    public var spec: String?
+    /// A multi-node attempt's nodes, rank 0's address and port.
+    public var gang: GangRendezvous?
 
     public init(
         job: String, attempt: Int, kind: JobKind, tier: Int, tierName: String, chipModel: String, chips: [Int],
         numaNodes: [Int], command: [String], env: [String: String], checkpointDirectory: String?,
         timeLimitSeconds: Double?, simulation: SimulatedRun?, resumeStep: Int, rank: Int = 0, nodes: Int = 1,
-        workingDirectory: String? = nil, host: HostBooking? = nil, share: ChipShare? = nil
+        workingDirectory: String? = nil, host: HostBooking? = nil, share: ChipShare? = nil, image: String? = nil,
+        containerOptions: [String]? = nil, spec: String? = nil, gang: GangRendezvous? = nil
     ) {
+        self.image = image
+        self.containerOptions = containerOptions
+        self.spec = spec
+        self.gang = gang
         self.host = host
         self.share = share
         self.job = job
@@ -226,10 +247,10 @@ public struct RunOrder: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case job, attempt, kind, tier, tierName, chipModel, chips, numaNodes, command, env, workingDirectory
         case checkpointDirectory
-        case timeLimitSeconds, simulation, resumeStep, rank, nodes, host, share
+        case timeLimitSeconds, simulation, resumeStep, rank, nodes, host, share, image, containerOptions, spec, gang
     }
 
-    /// `rank`, `nodes`, `workingDirectory`, `host` and `share` may be absent.
+    /// `rank`, `nodes`, `workingDirectory`, `host`, `share` and the container and gang fields may be absent.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         job = try container.decode(String.self, forKey: .job)
@@ -251,6 +272,10 @@ public struct RunOrder: Codable, Equatable, Sendable {
         nodes = try container.decodeIfPresent(Int.self, forKey: .nodes) ?? 1
         host = try container.decodeIfPresent(HostBooking.self, forKey: .host)
         share = try container.decodeIfPresent(ChipShare.self, forKey: .share)
+        image = try container.decodeIfPresent(String.self, forKey: .image)
+        containerOptions = try container.decodeIfPresent([String].self, forKey: .containerOptions)
+        spec = try container.decodeIfPresent(String.self, forKey: .spec)
+        gang = try container.decodeIfPresent(GangRendezvous.self, forKey: .gang)
     }
 }
 

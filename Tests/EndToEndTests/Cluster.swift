@@ -37,10 +37,15 @@ final class Cluster: @unchecked Sendable {
         }
     }
 
-    func start(_ name: String, _ arguments: [String], log: String) throws -> Process {
+    func start(_ name: String, _ arguments: [String], log: String, environment: [String: String] = [:]) throws
+        -> Process
+    {
         let process = Process()
         process.executableURL = Self.binaries.appendingPathComponent(name)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let output = directory.appendingPathComponent(log)
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
@@ -106,7 +111,8 @@ final class Cluster: @unchecked Sendable {
     /// Starts a host agent on a fake host (sysfs tree and vendor tools), keeping attempts in `data`.
     @discardableResult
     func startHostAgent(
-        _ host: FakeHost, data: String, name: String = "asc-host", log: String = "host-agent.log", extra: [String] = []
+        _ host: FakeHost, data: String, name: String = "asc-host", log: String = "host-agent.log", extra: [String] = [],
+        environment: [String: String] = [:]
     ) throws -> Process {
         try start(
             "sched-agent",
@@ -115,7 +121,7 @@ final class Cluster: @unchecked Sendable {
                 Repository.path("deploy/catalog/chips.yaml"), "--sysfs-root", host.sysfs, "--tool-dir", host.tools,
                 "--only-tool-dirs", "--node-name", name, "--data-dir", data, "--heartbeat-interval", "0.5",
                 "--kill-grace", "2", "--health-interval", "0.5",
-            ] + extra, log: log)
+            ] + extra, log: log, environment: environment)
     }
 
     /// Writes a fleet file into the cluster's directory.

@@ -1,0 +1,95 @@
+import Foundation
+
+/// The container runtime an agent runs images with: configured (`sched-agent --container-runtime`)
+/// or the first of podman, docker, apptainer, singularity and enroot found on its PATH.
+public struct ContainerRuntime: Equatable, Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
+        /// podman and docker take the same `run` options.
+        case podman, docker
+        /// apptainer and singularity (its former name) run an image file or a `docker://` reference.
+        case apptainer
+        case enroot
+    }
+
+    public var kind: Kind
+    /// The executable.
+    public var path: String
+
+    public init(kind: Kind, path: String) {
+        self.kind = kind
+        self.path = path
+    }
+
+    static let detectionOrder = ["podman", "docker", "apptainer", "singularity", "enroot"]
+
+    /// The runtime a name or path stands for: its file name says which kind (`/opt/bin/podman`,
+    /// `singularity`); a bare name is looked up on `path`. Nil with a reason when it cannot be used.
+    public static func named(_ text: String, searchPath: String) -> Result<ContainerRuntime, RunnerError> {
+        let base = (text as NSString).lastPathComponent
+        guard let kind = kind(ofFileName: base) else {
+            return .failure(
+                RunnerError(
+                    "'\(text)' is not a container runtime this agent knows; name podman, docker, apptainer, singularity "
+                        + "or enroot (or a path to one)"))
+        }
+        let executable = text.contains("/") ? text : find(base, in: searchPath)
+        guard let executable, FileManager.default.isExecutableFile(atPath: executable) else {
+            return .failure(RunnerError("the container runtime '\(text)' is not an executable on this host"))
+        }
+        return .success(ContainerRuntime(kind: kind, path: executable))
+    }
+
+    /// The first runtime on `searchPath`, in the order podman, docker, apptainer, singularity, enroot.
+    public static func detect(searchPath: String) -> ContainerRuntime? {
+        for name in detectionOrder {
+            if let path = find(name, in: searchPath), let kind = kind(ofFileName: name) {
+                return ContainerRuntime(kind: kind, path: path)
+            }
+        }
+        return nil
+    }
+
+    static func kind(ofFileName name: String) -> Kind? {
+        if name.hasPrefix("podman") { return .podman }
+        if name.hasPrefix("docker") { return .docker }
+        if name.hasPrefix("apptainer") || name.hasPrefix("singularity") { return .apptainer }
+        if name.hasPrefix("enroot") { return .enroot }
+        return nil
+    }
+
+    public static func find(_ name: String, in searchPath: String) -> String? {
+        for directory in searchPath.split(separator: ":") where !directory.isEmpty {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// What an agent needs to run jobs in containers: its runtime (nil: none), and for each chip model
+/// of the catalog its vendor and the variables that number its chips.
+public struct ContainerSetup: Sendable {
+    public struct ModelDevices: Sendable, Equatable {
+        public var vendor: String
+        public var visibleDevices: [String]
+        public init(vendor: String, visibleDevices: [String]) {
+            self.vendor = vendor
+            self.visibleDevices = visibleDevices
+        }
+    }
+
+    public var runtime: ContainerRuntime?
+    /// By chip model name.
+    public var models: [String: ModelDevices]
+    /// Whether a host path is there (shared device nodes and driver files pass only when present).
+    public var exists: @Sendable (String) -> Bool
+
+    public init(
+        runtime: ContainerRuntime? = nil, models: [String: ModelDevices] = [:],
+        exists: @escaping @Sendable (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
+    ) {
+        self.runtime = runtime
+        self.models = models
+        self.exists = exists
+    }
+}

@@ -1,0 +1,92 @@
+import AgentKit
+import Foundation
+import Testing
+import Wire
+
+@Suite("Containers: each runtime's command line, each vendor's devices, HCCL rank tables")
+struct ContainerLaunchTests {
+    func command(_ kind: ContainerRuntime.Kind, vendor: String, chips: [Int], exists: Set<String> = [])
+        -> ContainerCommand
+    {
+        let passthrough = DevicePassthrough.plan(vendor: vendor, chips: chips, runtime: kind) { exists.contains($0) }
+        return ContainerLaunch.command(
+            runtime: ContainerRuntime(kind: kind, path: "/usr/bin/\(kind.rawValue)"), name: "heterosched-j-1",
+            image: "registry.example/img:1", options: ["--shm-size=8g"], command: ["python", "train.py"],
+            environment: ["CUDA_VISIBLE_DEVICES": "2,3", "ASCEND_RT_VISIBLE_DEVICES": "2,3", "TOKEN": "s3cret\nx"],
+            workingDirectory: "/work", checkpointDirectory: "/ckpt/j", passthrough: passthrough, chips: chips.count,
+            visibleDevices: vendor == "nvidia" ? ["CUDA_VISIBLE_DEVICES"] : ["ASCEND_RT_VISIBLE_DEVICES"])
+    }
+
+    @Test("podman passes NVIDIA GPUs by CDI name and renumbers them from 0; values stay off the command line")
+    func podmanNVIDIA() {
+        let launch = command(.podman, vendor: "nvidia", chips: [2, 3])
+        #expect(
+            launch.arguments == [
+                "/usr/bin/podman", "run", "--rm", "--name", "heterosched-j-1", "--network", "host", "--ipc", "host",
+                "--device", "nvidia.com/gpu=2", "--device", "nvidia.com/gpu=3", "--volume", "/ckpt/j:/ckpt/j",
+                "--workdir", "/work", "--env", "ASCEND_RT_VISIBLE_DEVICES", "--env", "CUDA_VISIBLE_DEVICES", "--env",
+                "TOKEN", "--shm-size=8g", "registry.example/img:1", "python", "train.py",
+            ])
+        #expect(launch.environment["CUDA_VISIBLE_DEVICES"] == "0,1")
+        #expect(launch.environment["TOKEN"] == "s3cret\nx")
+        #expect(launch.stop == ["/usr/bin/podman", "rm", "--force", "heterosched-j-1"])
+    }
+
+    @Test("docker takes --gpus; Ascend gets its chips' davinci nodes, the shared nodes and driver files it has")
+    func dockerAndAscend() {
+        let docker = command(.docker, vendor: "nvidia", chips: [2, 3])
+        #expect(docker.arguments.contains("--gpus"))
+        #expect(docker.arguments[docker.arguments.firstIndex(of: "--gpus")! + 1] == "\"device=2,3\"")
+        let ascend = command(
+            .podman, vendor: "huawei", chips: [4, 5],
+            exists: ["/dev/davinci_manager", "/dev/hisi_hdc", "/usr/local/Ascend/driver"])
+        let devices = zip(ascend.arguments, ascend.arguments.dropFirst()).filter { $0.0 == "--device" }.map(\.1)
+        #expect(devices == ["/dev/davinci4", "/dev/davinci5", "/dev/davinci_manager", "/dev/hisi_hdc"])
+        #expect(ascend.arguments.contains("/usr/local/Ascend/driver:/usr/local/Ascend/driver:ro"))
+        #expect(!ascend.arguments.contains { $0.contains("devmm_svm") }, "not on this host: not passed")
+        #expect(ascend.environment["ASCEND_RT_VISIBLE_DEVICES"] == "0,1")
+    }
+
+    @Test("apptainer and enroot share the host's /dev: chips keep their numbers; values come by the runtime's own way")
+    func apptainerAndEnroot() {
+        let apptainer = command(.apptainer, vendor: "nvidia", chips: [2, 3])
+        #expect(
+            apptainer.arguments == [
+                "/usr/bin/apptainer", "exec", "--cleanenv", "--nv", "--bind", "/ckpt/j:/ckpt/j", "--pwd", "/work",
+                "--shm-size=8g", "docker://registry.example/img:1", "python", "train.py",
+            ])
+        #expect(apptainer.environment["APPTAINERENV_CUDA_VISIBLE_DEVICES"] == "2,3")
+        #expect(apptainer.stop == nil)
+        let enroot = command(.enroot, vendor: "nvidia", chips: [2, 3])
+        #expect(enroot.environment["NVIDIA_VISIBLE_DEVICES"] == "2,3")
+        #expect(
+            enroot.arguments.suffix(6) == ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", "/work", "python", "train.py"])
+        #expect(enroot.arguments.contains("NVIDIA_VISIBLE_DEVICES"))
+    }
+
+    @Test("a container name keeps only what runtimes accept")
+    func names() {
+        #expect(ContainerLaunch.containerName(job: "train/llama 70b", attempt: 3) == "heterosched-train_llama_70b-3")
+    }
+
+    @Test("hccn.conf gives each NPU's address; the rank table lists servers by rank with their devices in order")
+    func rankTable() throws {
+        let addresses = HCCLRankTable.chipAddresses(
+            hccnConf: "address_0=192.168.1.10\nnetmask_0=255.255.255.0\naddress_1=192.168.1.11\naddress_x=1.2.3.4\n")
+        #expect(
+            addresses == [ChipAddress(chip: 0, address: "192.168.1.10"), ChipAddress(chip: 1, address: "192.168.1.11")])
+        let gang = GangRendezvous(
+            masterAddress: "10.0.0.1", masterPort: 29500,
+            members: [
+                GangMember(node: "a", address: "10.0.0.1", chips: [0, 1], chipAddresses: addresses),
+                GangMember(node: "b", address: "10.0.0.2", chips: [6]),
+            ], hcclRankTable: true)
+        let table = try #require(
+            JSONSerialization.jsonObject(with: HCCLRankTable.json(gang)) as? [String: Any])
+        #expect(table["server_count"] as? String == "2")
+        let servers = try #require(table["server_list"] as? [[String: Any]])
+        #expect(servers.map { $0["server_id"] as? String } == ["10.0.0.1", "10.0.0.2"])
+        let second = try #require(servers[1]["device"] as? [[String: String]])
+        #expect(second == [["device_id": "6", "rank_id": "2"]], "no address known: none written")
+    }
+}
