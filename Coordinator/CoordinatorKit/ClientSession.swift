@@ -31,7 +31,9 @@ struct ClientSession {
     func reply(to message: WireMessage) async -> WireMessage {
         do throws(ErrorReply) {
             switch message {
-            case .submit(let request): return ok(try await state.submit(request))
+            case .submit(let request):
+                if let batch = request.batch { return ok(try await state.submit(batch, user: request.user)) }
+                return ok(try await state.submit(request))
             case .cancel(let ref): return ok(try await state.cancel(ref.job))
             case .status(let ref): return ok(try await state.record(ref.job))
             case .jobs(let query): return ok(try await state.list(query))

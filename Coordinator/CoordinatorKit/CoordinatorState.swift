@@ -331,33 +331,76 @@ actor CoordinatorState {
     }
 
     func admit(_ definition: JobDefinition, user: String?) async throws(ErrorReply) -> SubmitReply {
-        var job = definition.job
-        if job.id.name.isEmpty {
-            while jobs["job-\(nextJobNumber)"] != nil || unloaded["job-\(nextJobNumber)"] != nil { nextJobNumber += 1 }
-            job.id = JobID("job-\(nextJobNumber)")
-            nextJobNumber += 1
+        try await admit([definition], user: user)[0]
+    }
+
+    /// Several job files in one commit: all are admitted, or none (each bad file said with its name).
+    nonisolated func submit(_ batch: [JobText], user: String?) async throws(ErrorReply) -> SubmitBatchReply {
+        var definitions: [JobDefinition] = []
+        var problems: [String] = []
+        let now = clock()
+        for text in batch {
+            do {
+                definitions.append(
+                    try JobFile.parseDefinition(
+                        text.spec, file: text.file, catalog: configuration.catalog, submittedAt: now))
+            } catch {
+                problems.append(error.description)
+            }
         }
-        if let existing = jobs[job.id.name]?.state ?? unloaded[job.id.name] {
-            throw ErrorReply(.conflict, "job \(job.id) already exists (\(existing.rawValue)); choose another id")
+        guard problems.isEmpty else {
+            let shown = problems.prefix(20).joined(separator: "\n")
+            let more = problems.count > 20 ? "\n… and \(problems.count - 20) more" : ""
+            throw ErrorReply(
+                .invalidSpec, "\(problems.count) of \(batch.count) job files refused; none submitted:\n\(shown)\(more)")
         }
-        var record = JobRecord(job: job, run: definition.run)
-        record.user = user
-        jobs[record.id] = record
-        let tiers = job.effectiveTiers.map(\.name).joined(separator: " > ")
-        let shape = job.shape(onTier: 0)
-        let event = makeEvent(
-            .submitted, job: record.id,
-            "submitted \(record.id): \(job.kind.rawValue), \(shape.nodes) x \(shape.chipsPerNode) chips, tiers \(tiers), "
-                + "priority \(job.priority)",
-            details: ["kind": job.kind.rawValue, "tiers": tiers, "queue": job.queue])
+        return SubmitBatchReply(jobs: try await admit(definitions, user: user))
+    }
+
+    /// Admits jobs together: ids picked or checked (against each other too), then one commit; a job
+    /// is acknowledged once that commit is durable.
+    func admit(_ definitions: [JobDefinition], user: String?) async throws(ErrorReply) -> [SubmitReply] {
+        var records: [JobRecord] = []
+        var events: [PlacementEvent] = []
+        var taken = Set<String>()
+        for definition in definitions {
+            var job = definition.job
+            if job.id.name.isEmpty {
+                while jobs["job-\(nextJobNumber)"] != nil || unloaded["job-\(nextJobNumber)"] != nil
+                    || taken.contains("job-\(nextJobNumber)")
+                {
+                    nextJobNumber += 1
+                }
+                job.id = JobID("job-\(nextJobNumber)")
+                nextJobNumber += 1
+            }
+            if let existing = jobs[job.id.name]?.state ?? unloaded[job.id.name] {
+                throw ErrorReply(.conflict, "job \(job.id) already exists (\(existing.rawValue)); choose another id")
+            }
+            guard taken.insert(job.id.name).inserted else {
+                throw ErrorReply(.conflict, "job \(job.id) is named twice in this batch; choose another id")
+            }
+            var record = JobRecord(job: job, run: definition.run)
+            record.user = user
+            records.append(record)
+            let tiers = job.effectiveTiers.map(\.name).joined(separator: " > ")
+            let shape = job.shape(onTier: 0)
+            events.append(
+                makeEvent(
+                    .submitted, job: record.id,
+                    "submitted \(record.id): \(job.kind.rawValue), \(shape.nodes) x \(shape.chipsPerNode) chips, "
+                        + "tiers \(tiers), priority \(job.priority)",
+                    details: ["kind": job.kind.rawValue, "tiers": tiers, "queue": job.queue]))
+        }
+        for record in records { jobs[record.id] = record }
         do {
-            try await persist([record], [event])
+            try await persist(records, events)
         } catch {
-            jobs[record.id] = nil
+            for record in records { jobs[record.id] = nil }
             throw ErrorReply(.unavailable, "the submission was not stored: \(error)")
         }
         dirty = true
-        return SubmitReply(job: record.id, state: record.state)
+        return records.map { SubmitReply(job: $0.id, state: $0.state) }
     }
 
     func record(_ id: String) async throws(ErrorReply) -> JobRecord {

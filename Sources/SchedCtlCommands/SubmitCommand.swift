@@ -6,19 +6,21 @@ import Wire
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
-        abstract: "Submit a job from a file (-f job.yaml) or from flags.",
+        abstract: "Submit a job from a file (-f job.yaml), many from files and directories, or one from flags.",
         discussion: """
             A tier is a list of chip models separated by '|' or ',' (h800|h100), or vendor:NAME or family:nvidia|domestic; \
             repeat --tier in order of preference. The command after -- runs on the chips; --simulate gives \
             simulated agents the job's length on an H100 instead. Host CPUs and memory are booked per node \
             (--cpus, --memory) and per chip (--cpus-per-chip, --memory-per-chip); the job is pinned to its cores. \
-            --chip-memory and --compute ask for a share of one chip instead of whole chips (with --chips 1).
+            --chip-memory and --compute ask for a share of one chip instead of whole chips (with --chips 1). \
+            Several -f (a directory: its .yaml, .yml and .json files, by name) go in one session, in batches \
+            of one commit each; a batch with a bad file submits none of it and says which.
             """)
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(name: .shortAndLong, help: "Job file (YAML).")
-    var file: String?
+    @Option(name: .shortAndLong, help: "Job file (YAML), or a directory of them; repeatable.")
+    var file: [String] = []
 
     @Option(help: "Job id (default: the coordinator picks job-N).")
     var id: String?
@@ -92,7 +94,7 @@ struct SubmitCommand: AsyncParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        if file != nil && (id != nil || !tier.isEmpty || !command.isEmpty || simulate != nil) {
+        if !file.isEmpty && (id != nil || !tier.isEmpty || !command.isEmpty || simulate != nil) {
             throw ValidationError("give either -f FILE or flags, not both")
         }
         guard chips >= 0, nodes >= 1 else { throw ValidationError("--chips must be at least 0 and --nodes at least 1") }
@@ -122,20 +124,82 @@ struct SubmitCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let submit: Submit
-        if let file {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                fail("cannot read \(file): check the path")
-            }
-            submit = Submit(spec: text, file: file, user: loginName())
-        } else {
-            submit = Submit(spec: specFromFlags(), file: "flags", user: loginName())
+        let texts = file.isEmpty ? [] : readJobFiles(file)
+        if texts.count > 1 {
+            try await submitBatches(texts)
+            return
         }
+        let submit =
+            texts.first.map { Submit(spec: $0.spec, file: $0.file, user: loginName()) }
+            ?? Submit(spec: specFromFlags(), file: "flags", user: loginName())
         let reply = try await connection.withSession { session in
             try await session.request(.submit(submit), as: SubmitReply.self)
         }
         printLine(json ? WireCodec.json(reply) : "submitted \(reply.job) (\(reply.state.rawValue))")
     }
+
+    /// The job files named: files as they are, directories' `.yaml`, `.yml` and `.json` files by name.
+    func readJobFiles(_ paths: [String]) -> [JobText] {
+        var texts: [JobText] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                fail("cannot read \(path): no such file or directory")
+            }
+            var files = [path]
+            if isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                files = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json") }
+                    .sorted().map { (path as NSString).appendingPathComponent($0) }
+                if files.isEmpty { fail("\(path) holds no job files (.yaml, .yml or .json)") }
+            }
+            for file in files {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    fail("cannot read \(file): check the path and its permissions")
+                }
+                texts.append(JobText(spec: text, file: file))
+            }
+        }
+        return texts
+    }
+
+    /// Many files through one session: batches that each fit a protocol line, one commit each.
+    func submitBatches(_ texts: [JobText]) async throws {
+        var batches: [[JobText]] = [[]]
+        var size = 0
+        for text in texts {
+            let cost = text.spec.utf8.count + text.file.utf8.count + 64
+            if !batches[batches.count - 1].isEmpty
+                && (size + cost > Self.batchBytes || batches[batches.count - 1].count >= Submit.batchLimit)
+            {
+                batches.append([])
+                size = 0
+            }
+            batches[batches.count - 1].append(text)
+            size += cost
+        }
+        let user = loginName()
+        try await connection.withSession { session in
+            var replies: [SubmitReply] = []
+            for (number, batch) in batches.enumerated() {
+                do {
+                    let reply = try await session.request(
+                        .submit(Submit(batch: batch, user: user)), as: SubmitBatchReply.self)
+                    replies += reply.jobs
+                    if !json { for job in reply.jobs { printLine("submitted \(job.job) (\(job.state.rawValue))") } }
+                } catch {
+                    let done = replies.count
+                    fail(
+                        "\(error)\n(batch \(number + 1) of \(batches.count) refused; \(done) job(s) of earlier batches "
+                            + "were submitted, the \(texts.count - done) from \(batch.first!.file) on were not)")
+                }
+            }
+            if json { printLine(WireCodec.json(replies)) }
+        }
+    }
+
+    /// Spec text per batch line: under the coordinator's default line limit (64 KiB) once escaped.
+    static let batchBytes = 40 * 1024
 
     /// The flags as a job file (JSON, which the YAML reader takes), so one parser checks both.
     func specFromFlags() -> String {

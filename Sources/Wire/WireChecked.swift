@@ -242,6 +242,10 @@ extension Submit: WireChecked {
     func problem() -> String? {
         var check = FieldCheck()
         if let user { check.name(user, "user") }
+        if let batch {
+            check.require(!batch.isEmpty, "a batch SUBMIT names at least one job")
+            check.count(batch.count, "batch", atMost: Submit.batchLimit)
+        }
         return check.problem
     }
 }

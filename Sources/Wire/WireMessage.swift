@@ -339,24 +339,55 @@ public struct OutputChunk: Codable, Equatable, Sendable {
     }
 }
 
-/// `SUBMIT`: a job file's text (YAML, or JSON, which is YAML too) and the name to report errors against.
+/// `SUBMIT`: a job file's text (YAML, or JSON, which is YAML too) and the name to report errors
+/// against; or, in its batch form, several such texts, admitted together in one commit or not at all.
 public struct Submit: Codable, Equatable, Sendable {
     public var spec: String
     public var file: String
     /// Who submits, as the client says (its login name): shown and filtered on, not yet verified.
     public var user: String?
+    /// The batch form: these jobs instead of `spec` (the reply is a `SubmitBatchReply`).
+    public var batch: [JobText]?
+
     public init(spec: String, file: String = "submission", user: String? = nil) {
         self.spec = spec
         self.file = file
         self.user = user
     }
 
+    public init(batch: [JobText], user: String? = nil) {
+        self.spec = ""
+        self.file = "batch"
+        self.user = user
+        self.batch = batch
+    }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        spec = try container.decode(String.self, forKey: .spec)
+        batch = try container.decodeIfPresent([JobText].self, forKey: .batch)
+        spec = try batch == nil ? container.decode(String.self, forKey: .spec) : ""
         file = try container.decodeIfPresent(String.self, forKey: .file) ?? "submission"
         user = try container.decodeIfPresent(String.self, forKey: .user)
     }
+
+    /// The most jobs one batch line carries (the line length bounds it first for most files).
+    public static let batchLimit = 10_000
+}
+
+/// One job file of a batch: its text and its name, for errors.
+public struct JobText: Codable, Equatable, Sendable {
+    public var spec: String
+    public var file: String
+    public init(spec: String, file: String) {
+        self.spec = spec
+        self.file = file
+    }
+}
+
+/// The reply to a batch `SUBMIT`: every job, in the batch's order, acknowledged once durable.
+public struct SubmitBatchReply: Codable, Equatable, Sendable {
+    public var jobs: [SubmitReply]
+    public init(jobs: [SubmitReply]) { self.jobs = jobs }
 }
 
 /// `FORGET`: remove a node that is not connected from the fleet the coordinator keeps.
