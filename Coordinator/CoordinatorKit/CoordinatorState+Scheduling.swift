@@ -134,6 +134,7 @@ extension CoordinatorState {
     /// One scheduling cycle: snapshot in the actor, plan outside it (sessions go on meanwhile), then
     /// apply here with every placement re-checked against what changed in between.
     func scheduleOnce() async {
+        await releaseHeld()
         let started = ContinuousClock.now
         guard let input = cycleInput() else { return }
         let planning = ContinuousClock.now

@@ -59,6 +59,8 @@ actor CoordinatorState {
     var nextWatcher = 0
     var nextSession = 0
     var nextJobNumber = 1
+    /// How many jobs had ended when held jobs were last looked at (nil: look now).
+    var endedAtLastRelease: Int?
     /// Something changed that the scheduler should look at; setting it wakes the scheduling loop.
     var dirty = true {
         didSet { if dirty { wake.yield() } }
@@ -382,6 +384,17 @@ actor CoordinatorState {
             }
             var record = JobRecord(job: job, run: definition.run)
             record.user = user
+            for dependency in definition.dependencies
+            where jobs[dependency.job] == nil && unloaded[dependency.job] == nil && !taken.contains(dependency.job) {
+                throw ErrorReply(
+                    .unknownJob,
+                    "job \(job.id) depends on \(dependency), but there is no job '\(dependency.job)'")
+            }
+            if !definition.dependencies.isEmpty {
+                record.dependencies = definition.dependencies
+                record.held = true
+                endedAtLastRelease = nil
+            }
             records.append(record)
             let tiers = job.effectiveTiers.map(\.name).joined(separator: " > ")
             let shape = job.shape(onTier: 0)
@@ -410,7 +423,7 @@ actor CoordinatorState {
             let hint = close.isEmpty ? "" : "; recent jobs like it: \(close.joined(separator: ", "))"
             throw ErrorReply(.unknownJob, "no job '\(id)'\(hint)")
         }
-        if record.state == .queued { record.reason = waitReason(of: id) }
+        if record.state == .queued { record.reason = record.held == true ? heldReason(record) : waitReason(of: id) }
         return record
     }
 

@@ -13,6 +13,12 @@ struct JobTable {
     private var nextSequence = 0
     /// Placed or running: what holds chips.
     private(set) var active: Set<String> = []
+    /// Queued but held until their dependencies are met: not in the waiting queue.
+    private(set) var held: Set<String> = []
+    /// Jobs that ended (completed, failed, cancelled), counted: what held jobs wait on changes with it.
+    var endedCount: Int {
+        (countByState[.completed] ?? 0) + (countByState[.failed] ?? 0) + (countByState[.cancelled] ?? 0)
+    }
     private(set) var countByState: [JobRecord.State: Int] = [:]
     private(set) var waiting: WaitingQueue
     let catalog: ChipCatalog
@@ -46,6 +52,11 @@ struct JobTable {
             active.insert(id)
         } else {
             active.remove(id)
+        }
+        if let new, new.state == .queued, new.held == true {
+            held.insert(id)
+        } else {
+            held.remove(id)
         }
         reindexWaiting(old: old, new: new)
     }
@@ -100,18 +111,18 @@ struct JobTable {
 
     /// A queued job to search again at the next pass (a preemptor whose victims have stopped).
     mutating func searchAgain(_ id: String) {
-        guard let record = records[id], record.state == .queued else { return }
+        guard let record = records[id], record.state == .queued, record.held != true else { return }
         enqueue(record)
     }
 
     private mutating func reindexWaiting(old: JobRecord?, new: JobRecord?) {
-        let wasQueued = old?.state == .queued
-        guard let new, new.state == .queued else {
-            if wasQueued, let old { waiting.remove(old.job.id) }
+        let wasWaiting = old?.state == .queued && old?.held != true
+        guard let new, new.state == .queued, new.held != true else {
+            if wasWaiting, let old { waiting.remove(old.job.id) }
             return
         }
         // New to the queue, or its ask changed (a tier, a retry, a restored record): search it again.
-        if !wasQueued || old?.ladder != new.ladder || old?.job != new.job { enqueue(new) }
+        if !wasWaiting || old?.ladder != new.ladder || old?.job != new.job { enqueue(new) }
     }
 
     /// Into the waiting queue, due: its place, the chip models its tier can use, its own wake time.

@@ -119,6 +119,9 @@ func describe(_ record: JobRecord) -> String {
     }
     lines.append("  tiers       " + tiers.joined(separator: "  "))
     if let asks = resourceAsks(job) { lines.append("  asks        " + asks) }
+    if let dependencies = record.dependencies, !dependencies.isEmpty {
+        lines.append("  depends on  " + dependencies.map(\.description).joined(separator: ", "))
+    }
     lines.append(
         "  attempts    \(record.attempt); failures on this tier \(record.ladder.failuresOnTier)"
             + (job.fallback.maxFailuresPerTier.map { " of \($0)" } ?? ""))

@@ -70,6 +70,9 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "A share of one chip: its compute, 30%.")
     var compute: String?
 
+    @Option(help: "Start only after other jobs end: afterok:ID, afterany:ID, afternotok:ID, comma-separated.")
+    var depends: String?
+
     @Option(help: "Container image to run the command in (the agent's podman, docker, apptainer or enroot).")
     var image: String?
 
@@ -227,6 +230,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if !fallback.isEmpty { spec["fallback"] = fallback }
         if !command.isEmpty { spec["command"] = command }
         if let image { spec["image"] = image }
+        if let depends { spec["depends"] = depends }
         if !containerOption.isEmpty { spec["containerOptions"] = containerOption }
         if let simulate {
             var simulation: [String: Any] = ["duration": simulate]

@@ -66,6 +66,8 @@ public struct SimulatedRun: Codable, Equatable, Sendable {
 public struct JobDefinition: Sendable, Equatable {
     public var job: Job
     public var run: RunSpec
+    /// Jobs that must end first, and how (`depends: afterok:train-1`).
+    public var dependencies: [JobDependency] = []
 }
 
 /// A job file (`schedctl submit -f job.yaml`) -> a SchedCore job, every chip name checked against the catalog.
@@ -73,7 +75,7 @@ public enum JobFile {
     static let fields = [
         "id", "kind", "chipsPerNode", "nodes", "minChipMemoryGiB", "tiers", "fallback", "topology", "priority",
         "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate", "cpus",
-        "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute", "image", "containerOptions",
+        "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute", "image", "containerOptions", "depends",
     ]
     /// What a tier may set of the run spec (the rest it inherits).
     static let tierRunFields = ["command", "env", "workingDirectory", "image", "containerOptions"]
@@ -103,7 +105,17 @@ public enum JobFile {
         let run = try runSpec(root.mapping(allowing: fields))
         // Every field was checked as it was read; this holds the whole value to the same limits.
         if let problem = SpecLimits.problem(in: job, run: run) { throw root.error(problem) }
-        return JobDefinition(job: job, run: run)
+        var definition = JobDefinition(job: job, run: run)
+        if let node = try root.mapping(allowing: fields)["depends"] {
+            switch JobDependency.parse(try node.stringList().joined(separator: ",")) {
+            case .success(let dependencies): definition.dependencies = dependencies
+            case .failure(let problem): throw node.error(problem.description)
+            }
+            if definition.dependencies.contains(where: { $0.job == job.id.name && !job.id.name.isEmpty }) {
+                throw node.error("a job cannot depend on itself")
+            }
+        }
+        return definition
     }
 
     static func runSpec(_ top: SpecMapping) throws(SpecError) -> RunSpec {

@@ -37,6 +37,9 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var attemptNodes: [String: String]?
     /// Who submitted it, as their client said.
     public var user: String?
+    /// Jobs that must end first, and how; while `held`, the job is not searched.
+    public var dependencies: [JobDependency]?
+    public var held: Bool?
 
     public init(job: Job, run: RunSpec) {
         self.job = job

@@ -463,6 +463,8 @@ public struct PlacementEvent: Codable, Equatable, Sendable {
         case fellBack = "fell-back"
         /// Back to the first tier at a checkpoint, once that tier was healthy for the job's window.
         case returned
+        /// A held job's dependencies are met: it joins the queue.
+        case released
         case gaveUp = "gave-up"
         case faulted
         case nodeRegistered = "node-registered"

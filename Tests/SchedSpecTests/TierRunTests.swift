@@ -68,4 +68,24 @@ struct TierRunTests {
             "\(error)".contains(message)
         }
     }
+
+    @Test("depends: a list or a comma-separated string, Slurm's afterok:a:b form; itself or a bad kind refused")
+    func dependencies() throws {
+        let parsed = try JobFile.parseDefinition(
+            "id: j\nkind: batch\ndepends: [afterok:prep, \"afterany:a:b\", afterok:prep]\n", file: "job.yaml",
+            catalog: catalog)
+        #expect(parsed.dependencies.map(\.description) == ["afterok:prep", "afterany:a", "afterany:b"])
+        #expect(throws: SpecError.self) {
+            _ = try JobFile.parseDefinition(
+                "id: j\nkind: batch\ndepends: afterok:j\n", file: "job.yaml", catalog: catalog)
+        }
+        #expect(JobDependency.parse("before:x").failure?.description.contains("write afterok:JOB") == true)
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
 }
