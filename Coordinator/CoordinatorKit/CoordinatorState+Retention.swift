@@ -22,6 +22,8 @@ extension CoordinatorState {
             ? []
             : jobs.order.filter { id in
                 guard let record = records[id], record.state.isFinal else { return false }
+                // A task stays while its array runs: the array's outcome is counted from its tasks.
+                if let parent = record.arrayParent, records[parent]?.state.isFinal == false { return false }
                 return (record.endedAt ?? record.job.submittedAt) < cutoff
             }
         let oldEvents = recentEvents.contains { $0.job == nil && $0.time < cutoff }

@@ -135,6 +135,7 @@ extension CoordinatorState {
     /// apply here with every placement re-checked against what changed in between.
     func scheduleOnce() async {
         await releaseHeld()
+        await advanceArrays()
         let started = ContinuousClock.now
         guard let input = cycleInput() else { return }
         let planning = ContinuousClock.now

@@ -395,6 +395,7 @@ actor CoordinatorState {
                 record.held = true
                 endedAtLastRelease = nil
             }
+            if let array = definition.array { record.array = JobArrayProgress(spec: array) }
             records.append(record)
             let tiers = job.effectiveTiers.map(\.name).joined(separator: " > ")
             let shape = job.shape(onTier: 0)
@@ -402,7 +403,8 @@ actor CoordinatorState {
                 makeEvent(
                     .submitted, job: record.id,
                     "submitted \(record.id): \(job.kind.rawValue), \(shape.nodes) x \(shape.chipsPerNode) chips, "
-                        + "tiers \(tiers), priority \(job.priority)",
+                        + "tiers \(tiers), priority \(job.priority)"
+                        + (record.array.map { ", array \($0.spec) (\($0.spec.count) tasks)" } ?? ""),
                     details: ["kind": job.kind.rawValue, "tiers": tiers, "queue": job.queue]))
         }
         for record in records { jobs[record.id] = record }
@@ -423,7 +425,13 @@ actor CoordinatorState {
             let hint = close.isEmpty ? "" : "; recent jobs like it: \(close.joined(separator: ", "))"
             throw ErrorReply(.unknownJob, "no job '\(id)'\(hint)")
         }
-        if record.state == .queued { record.reason = record.held == true ? heldReason(record) : waitReason(of: id) }
+        if record.state == .queued {
+            record.reason =
+                record.held == true
+                ? heldReason(record) : record.array != nil ? arraySummary(record) : waitReason(of: id)
+        } else if record.array != nil, let summary = arraySummary(record) {
+            record.reason = summary + (record.reason.map { "; \($0)" } ?? "")
+        }
         return record
     }
 
@@ -547,6 +555,7 @@ actor CoordinatorState {
         }
         // Once durable: the agents are told (and the chips fenced, on nodes away too).
         if running { sendKill(before[id]!, reason: "cancelled") }
+        if record.array != nil { await cancelTasks(of: record) }
         dirty = true
         return jobs[id]!
     }

@@ -15,6 +15,10 @@ struct JobTable {
     private(set) var active: Set<String> = []
     /// Queued but held until their dependencies are met: not in the waiting queue.
     private(set) var held: Set<String> = []
+    /// Arrays not ended yet (their own records: never in the waiting queue), and their tasks counted
+    /// by state, by array.
+    private(set) var arrays: Set<String> = []
+    private(set) var taskStates: [String: [JobRecord.State: Int]] = [:]
     /// Jobs that ended (completed, failed, cancelled), counted: what held jobs wait on changes with it.
     var endedCount: Int {
         (countByState[.completed] ?? 0) + (countByState[.failed] ?? 0) + (countByState[.cancelled] ?? 0)
@@ -58,6 +62,14 @@ struct JobTable {
         } else {
             held.remove(id)
         }
+        if let new, new.array != nil, !new.state.isFinal {
+            arrays.insert(id)
+        } else {
+            arrays.remove(id)
+        }
+        if let old, let parent = old.arrayParent { taskStates[parent]?[old.state, default: 0] -= 1 }
+        if let new, let parent = new.arrayParent { taskStates[parent, default: [:]][new.state, default: 0] += 1 }
+        if new == nil, old?.array != nil { taskStates[id] = nil }
         reindexWaiting(old: old, new: new)
     }
 
@@ -111,13 +123,15 @@ struct JobTable {
 
     /// A queued job to search again at the next pass (a preemptor whose victims have stopped).
     mutating func searchAgain(_ id: String) {
-        guard let record = records[id], record.state == .queued, record.held != true else { return }
+        guard let record = records[id], record.state == .queued, record.held != true, record.array == nil else {
+            return
+        }
         enqueue(record)
     }
 
     private mutating func reindexWaiting(old: JobRecord?, new: JobRecord?) {
-        let wasWaiting = old?.state == .queued && old?.held != true
-        guard let new, new.state == .queued, new.held != true else {
+        let wasWaiting = old?.state == .queued && old?.held != true && old?.array == nil
+        guard let new, new.state == .queued, new.held != true, new.array == nil else {
             if wasWaiting, let old { waiting.remove(old.job.id) }
             return
         }

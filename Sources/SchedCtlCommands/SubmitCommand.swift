@@ -70,6 +70,9 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "A share of one chip: its compute, 30%.")
     var compute: String?
 
+    @Option(help: "A job array: indices 0-999, 1,3,5-7 or 0-99:10, and %N to run at most N at once.")
+    var array: String?
+
     @Option(help: "Start only after other jobs end: afterok:ID, afterany:ID, afternotok:ID, comma-separated.")
     var depends: String?
 
@@ -231,6 +234,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if !command.isEmpty { spec["command"] = command }
         if let image { spec["image"] = image }
         if let depends { spec["depends"] = depends }
+        if let array { spec["array"] = array }
         if !containerOption.isEmpty { spec["containerOptions"] = containerOption }
         if let simulate {
             var simulation: [String: Any] = ["duration": simulate]

@@ -68,6 +68,8 @@ public struct JobDefinition: Sendable, Equatable {
     public var run: RunSpec
     /// Jobs that must end first, and how (`depends: afterok:train-1`).
     public var dependencies: [JobDependency] = []
+    /// A job array: this job once per index (`array: 0-999%50`).
+    public var array: JobArraySpec?
 }
 
 /// A job file (`schedctl submit -f job.yaml`) -> a SchedCore job, every chip name checked against the catalog.
@@ -76,6 +78,7 @@ public enum JobFile {
         "id", "kind", "chipsPerNode", "nodes", "minChipMemoryGiB", "tiers", "fallback", "topology", "priority",
         "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate", "cpus",
         "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute", "image", "containerOptions", "depends",
+        "array",
     ]
     /// What a tier may set of the run spec (the rest it inherits).
     static let tierRunFields = ["command", "env", "workingDirectory", "image", "containerOptions"]
@@ -113,6 +116,12 @@ public enum JobFile {
             }
             if definition.dependencies.contains(where: { $0.job == job.id.name && !job.id.name.isEmpty }) {
                 throw node.error("a job cannot depend on itself")
+            }
+        }
+        if let node = try root.mapping(allowing: fields)["array"] {
+            switch JobArraySpec.parse(try node.string()) {
+            case .success(let array): definition.array = array
+            case .failure(let problem): throw node.error(problem.description)
             }
         }
         return definition

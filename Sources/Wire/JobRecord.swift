@@ -40,6 +40,12 @@ public struct JobRecord: Codable, Equatable, Sendable {
     /// Jobs that must end first, and how; while `held`, the job is not searched.
     public var dependencies: [JobDependency]?
     public var held: Bool?
+    /// An array's own record: its indices and how many tasks it has let into the queue. It never
+    /// runs itself; it ends when its last task has.
+    public var array: JobArrayProgress?
+    /// A task of an array: the array's id and this task's index.
+    public var arrayParent: String?
+    public var arrayTask: Int?
 
     public init(job: Job, run: RunSpec) {
         self.job = job
@@ -138,4 +144,17 @@ public struct SubmitReply: Codable, Equatable, Sendable {
         self.job = job
         self.state = state
     }
+}
+
+/// How far an array has come: its spec, and how many of its tasks (in index order) it has released.
+public struct JobArrayProgress: Codable, Equatable, Sendable {
+    public var spec: JobArraySpec
+    public var released: Int
+    public init(spec: JobArraySpec, released: Int = 0) {
+        self.spec = spec
+        self.released = released
+    }
+
+    /// A task's id: the array's, `_`, the index (as Slurm writes `1234_7`).
+    public static func taskID(array: String, index: Int) -> String { "\(array)_\(index)" }
 }

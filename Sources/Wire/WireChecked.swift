@@ -276,6 +276,14 @@ extension JobRecord {
             ladder.tierCount == job.tierCount && (0..<ladder.tierCount).contains(ladder.tier),
             "the fallback ladder (tier \(ladder.tier) of \(ladder.tierCount)) does not fit the job's "
                 + "\(job.tierCount) tier(s)")
+        if let array {
+            if let problem = array.spec.problem {
+                check.require(false, "array: \(problem)")
+            } else {
+                check.int(array.released, "array.released", 0...array.spec.count)
+            }
+        }
+        if let dependencies { check.count(dependencies.count, "dependencies", atMost: JobDependency.limit) }
         if let placement {
             check.int(placement.tier, "placement.tier", 0...max(job.tierCount - 1, 0))
             if let port = placement.rendezvousPort { check.int(port, "placement.rendezvousPort", 1...65535) }

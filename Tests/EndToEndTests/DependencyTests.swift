@@ -21,8 +21,9 @@ struct DependencyTests {
                 ["submit", "--id", id, "--chips", "1", "--tier", "ascend-910b"]
                     + (depends.map { ["--depends", $0] } ?? []) + ["--", "sh", "-c", command])
         }
-        // Children first in the queue's order would not matter: they are held, not searched.
-        _ = try await submit("prepare", "sleep 1")
+        // prepare runs until the test lets it end, so that what waits on it can be looked at first.
+        let gate = cluster.directory.appendingPathComponent("prepare-may-end").path
+        _ = try await submit("prepare", "while [ ! -e '\(gate)' ]; do sleep 0.05; done")
         _ = try await submit("train", "sleep 0.5", depends: "afterok:prepare")
         _ = try await submit("evaluate", "true", depends: "afterok:train")
         _ = try await submit("broken", "exit 3")
@@ -38,6 +39,9 @@ struct DependencyTests {
         #expect(unknown.stderr.contains("depends on afterok:no-such-job, but there is no job 'no-such-job'"))
         let bad = try await submit("typo", "true", depends: "after:prepare")
         #expect(bad.stderr.contains("'after:prepare' is not a dependency; write afterok:JOB"), "\(bad.stderr)")
+        _ = try await cluster.waitFor("prepare") { $0.state == .running }
+        #expect(try await cluster.status("train").state == .queued)
+        FileManager.default.createFile(atPath: gate, contents: nil)
 
         let evaluate = try await cluster.waitFor("evaluate", seconds: 30) { $0.state.isFinal }
         let train = try await cluster.status("train")

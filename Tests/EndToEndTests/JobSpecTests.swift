@@ -267,7 +267,7 @@ struct JobSpecTests {
             "submit", "--id", "sleeper", "--chips", "0", "--cpus", "1", "--image", image.name, "--", "sleep", "300",
         ])
         _ = try await cluster.waitFor("sleeper", seconds: 30) { $0.state == .running }
-        #expect(try await eventually(seconds: 10) { try image.containers().contains("heterosched-sleeper-1") })
+        #expect(try await eventually(seconds: 30) { try image.containers().contains("heterosched-sleeper-1") })
         _ = try await cluster.schedctl(["cancel", "sleeper"])
         _ = try await cluster.waitFor("sleeper", seconds: 30) { $0.state.isFinal }
         let gone = try await eventually(seconds: 15) { try !image.containers().contains("heterosched-sleeper-1") }
