@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SchedSpec
 import Wire
 
 #if canImport(Glibc)
@@ -28,6 +29,9 @@ public actor AttemptRunner {
         var terminated: Bool?
         /// What removes the attempt's container when it must be stopped hard (podman, docker).
         var containerStop: [String]?
+        /// The file the job writes its last durable step to, and the last step reported from it.
+        var checkpointFile: String?
+        var reportedStep: Int?
     }
 
     struct Running {
@@ -46,6 +50,9 @@ public actor AttemptRunner {
     public let killGrace: TimeInterval
     let environment: [String: String]
     let containers: ContainerSetup
+    /// Where jobs that name no checkpoint directory get one (`<base>/<job>`): storage every host
+    /// sees, so that an attempt on another host finds it.
+    let checkpointBase: String?
     let logger: Logger
     private var running: [AttemptRef: Running] = [:]
     /// Ended, not yet reported.
@@ -59,11 +66,12 @@ public actor AttemptRunner {
     ///   - containers: the runtime jobs with an image run under, and the chips' vendors.
     public init(
         directory: String, helper: String, killGrace: TimeInterval, environment: [String: String],
-        containers: ContainerSetup = ContainerSetup(), logger: Logger
+        containers: ContainerSetup = ContainerSetup(), checkpointBase: String? = nil, logger: Logger
     )
         throws
     {
         self.containers = containers
+        self.checkpointBase = checkpointBase
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.directory = directory
         self.helper = helper
@@ -107,18 +115,24 @@ public actor AttemptRunner {
     public func start(_ order: RunOrder) throws -> AttemptRef {
         let key = AttemptRef(job: order.job, attempt: order.attempt)
         guard !order.command.isEmpty else { throw RunnerError("job \(order.job) has no command to run") }
+        if let problem = JobIDRule.problem(order.job) { throw RunnerError("job '\(order.job)': \(problem)") }
         let folder = folder(key)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try JSONEncoder().encode(order).write(to: URL(fileURLWithPath: folder + "/order.json"))
-        if let checkpoints = order.checkpointDirectory {
+        // The job's own variables: what the coordinator set, and what this host adds.
+        var variables = order.env
+        let checkpoints = order.checkpointDirectory ?? checkpointBase.map { "\($0)/\(order.job)" }
+        var checkpointFile: String?
+        if let checkpoints {
             do {
                 try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
             } catch {
                 logger.warning("cannot create the checkpoint directory \(checkpoints) for \(order.job): \(error)")
             }
+            if variables["HETEROSCHED_CHECKPOINT_DIR"] == nil { variables["HETEROSCHED_CHECKPOINT_DIR"] = checkpoints }
+            checkpointFile = checkpoints + "/" + CheckpointFile.name
+            variables["HETEROSCHED_CHECKPOINT_FILE"] = checkpointFile
         }
-        // The job's own variables: what the coordinator set, and what this host adds.
-        var variables = order.env
         // nvidia-smi numbers GPUs in PCI order; CUDA counts fastest-first unless told otherwise.
         if variables["CUDA_VISIBLE_DEVICES"] != nil && variables["CUDA_DEVICE_ORDER"] == nil
             && environment["CUDA_DEVICE_ORDER"] == nil
@@ -151,7 +165,8 @@ public actor AttemptRunner {
         var workingDirectory = order.workingDirectory
         var containerStop: [String]?
         if let image = order.image {
-            let launch = try containerCommand(order, image: image, variables: variables, rankTable: rankTable)
+            let launch = try containerCommand(
+                order, image: image, variables: variables, rankTable: rankTable, checkpoints: checkpoints)
             command = launch.arguments
             // The runtime gets the agent's environment (PATH, its own settings); the job only its own.
             processEnvironment = environment.merging(launch.environment) { $1 }
@@ -178,7 +193,8 @@ public actor AttemptRunner {
         }
         let state = State(
             supervisor: process.processIdentifier, startedAt: Date(),
-            deadline: order.timeLimitSeconds.map { Date().addingTimeInterval($0) }, containerStop: containerStop)
+            deadline: order.timeLimitSeconds.map { Date().addingTimeInterval($0) }, containerStop: containerStop,
+            checkpointFile: checkpointFile, reportedStep: order.resumeStep)
         running[key] = Running(order: order, state: state)
         processes[key] = process
         save(state, key)
@@ -186,9 +202,9 @@ public actor AttemptRunner {
     }
 
     /// The runtime command line for an attempt with an image; throws when this host cannot run one.
-    func containerCommand(_ order: RunOrder, image: String, variables: [String: String], rankTable: String?) throws
-        -> ContainerCommand
-    {
+    func containerCommand(
+        _ order: RunOrder, image: String, variables: [String: String], rankTable: String?, checkpoints: String?
+    ) throws -> ContainerCommand {
         guard let runtime = containers.runtime else {
             throw RunnerError(
                 "job \(order.job) runs in image \(image), but this host has no container runtime (none of podman, "
@@ -202,7 +218,7 @@ public actor AttemptRunner {
         return ContainerLaunch.command(
             runtime: runtime, name: ContainerLaunch.containerName(job: order.job, attempt: order.attempt), image: image,
             options: order.containerOptions ?? [], command: order.command, environment: variables,
-            workingDirectory: order.workingDirectory, checkpointDirectory: order.checkpointDirectory,
+            workingDirectory: order.workingDirectory, checkpointDirectory: checkpoints,
             passthrough: passthrough, chips: order.chips.count, visibleDevices: model?.visibleDevices ?? [],
             cpus: order.host?.cpus ?? [], numaNodes: order.numaNodes.prefix(1).map { $0 })
     }
@@ -312,6 +328,20 @@ public actor AttemptRunner {
             }
         }
         return fresh
+    }
+
+    /// Steps running jobs wrote to their checkpoint file since the last call, to report as `CHECKPOINT`.
+    public func checkpoints() -> [CheckpointReport] {
+        var reports: [CheckpointReport] = []
+        for (key, attempt) in running {
+            guard let file = attempt.state.checkpointFile, let step = CheckpointFile.read(file),
+                step > (attempt.state.reportedStep ?? 0)
+            else { continue }
+            running[key]?.state.reportedStep = step
+            save(running[key]!.state, key)
+            reports.append(CheckpointReport(job: key.job, attempt: key.attempt, step: step))
+        }
+        return reports.sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) }
     }
 
     /// Ended attempts not yet reported (after a reconnect, all of them).

@@ -63,7 +63,8 @@ public enum ContainerLaunch {
             arguments += names.flatMap { ["--env", $0] }
             arguments += options + [image] + command
             runtimeEnvironment.merge(variables) { $1 }
-            stop = [runtime.path, "rm", "--force", name]
+            // After the job's grace period: no second one (podman waits 10 s by default; docker kills).
+            stop = [runtime.path, "rm", "--force"] + (runtime.kind == .podman ? ["--time", "0"] : []) + [name]
         case .apptainer:
             arguments += ["exec", "--cleanenv"] + passthrough.options
             arguments += passthrough.readOnlyMounts.flatMap { ["--bind", "\($0):\($0):ro"] }

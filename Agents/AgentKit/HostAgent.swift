@@ -68,6 +68,8 @@ public struct HostAgent: Sendable {
                     // Ends that happened while disconnected, then every new one as it comes.
                     for exit in await runner.undelivered() { try await report(exit, writer) }
                     while true {
+                        // Checkpoints first: an attempt's last step is known before its end is.
+                        for saved in await runner.checkpoints() { try await writer.send(.checkpoint(saved)) }
                         for exit in await runner.poll() { try await report(exit, writer) }
                         try await Task.sleep(for: .milliseconds(200))
                     }

@@ -55,6 +55,13 @@ struct RunAgent: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Where attempts' state and output are kept (a host's agent only).")
     var dataDirectory = "/var/lib/heterosched-agent"
 
+    @Option(
+        name: .customLong("checkpoint-base"),
+        help:
+            "Where a job that names no checkpointDirectory gets one, BASE/JOB: storage every host mounts (default: DATA-DIR/checkpoints, this host only)."
+    )
+    var checkpointBase: String?
+
     @Option(name: .customLong("node-name"), help: "The name this host registers under (default: its hostname).")
     var nodeName: String?
 
@@ -264,7 +271,8 @@ struct RunAgent: AsyncParsableCommand {
         let runner = try AttemptRunner(
             directory: dataDirectory + "/attempts", helper: helper, killGrace: killGrace,
             environment: ProcessInfo.processInfo.environment,
-            containers: try containerSetup(catalog: scanner.catalog, logger: logger), logger: logger)
+            containers: try containerSetup(catalog: scanner.catalog, logger: logger),
+            checkpointBase: checkpointBase ?? dataDirectory + "/checkpoints", logger: logger)
         let models = Dictionary(grouping: inventory.chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
         logger.info(
             "\(name): \(models.joined(separator: ", ")) on \(inventory.numaNodes.count) NUMA node(s); serving \(endpoint)"

@@ -16,7 +16,10 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             and the jobs stored. Deep: for each of --depths, that many waiting jobs (for chips of a node that \
             is down) and their events are written to the store first; then the coordinator's restart to its \
             first answer, then with 1,000 simulated nodes connected submit-to-placement for jobs that fit, \
-            then acknowledgements per second with 1 and 16 clients (more waiting jobs). Fill: 16 clients \
+            then acknowledgements per second with 1 and 16 clients (more waiting jobs). Array: a 1,000-task \
+            array from SUBMIT to its acknowledgement. Bulk: 2,000 job files through one schedctl submit -f DIR \
+            (jobs/s), beside schedctl submit run once per job (ms a call) and the schedctl process's own start \
+            (a command that stops before connecting). Fill: 16 clients \
             submit --memory-jobs waiting jobs into an empty queue, the rate printed per tenth. With \
             SCHED_BENCH_COORDINATOR_LOG=FILE the coordinators log there (at SCHED_BENCH_COORDINATOR_LOG_LEVEL, \
             info by default).
@@ -28,8 +31,9 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     @Option(help: "Runs per figure; the median is printed.")
     var runs = 5
 
-    @Option(help: "Parts to run, comma-separated: submit, latency, memory, deep, fill (not by default).")
-    var parts = "submit,latency,memory,deep"
+    @Option(
+        help: "Parts to run, comma-separated: submit, latency, memory, deep, array, bulk; fill (not by default).")
+    var parts = "submit,latency,memory,deep,array,bulk"
 
     @Option(help: "Queue depths for the deep part: waiting jobs stored before the coordinator starts.")
     var depths = "0,10000,100000"
@@ -87,6 +91,8 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             try await deepQueue(binaries: binaries, depths: depths)
         }
         if parts.contains("fill") { try await fillQueue(binaries: binaries, total: memoryJobs) }
+        if parts.contains("array") { try await arrayAcknowledgement(binaries: binaries) }
+        if parts.contains("bulk") { try await bulkSubmission(binaries: binaries) }
         if parts.contains("memory") {
             for (name, nodes) in [("bench-1k", 1_000), ("bench-10k", 10_000)] {
                 let harness = try await Harness.start(binaries: binaries, catalog: catalog)

@@ -21,7 +21,15 @@ extension CoordinatorState {
         guard (1...record.attempt).contains(attempt) else {
             throw ErrorReply(.conflict, "job \(record.id) has attempts 1 to \(record.attempt), not \(attempt)")
         }
-        guard let name = record.attemptNodes?[String(attempt)] else {
+        let rank = request.rank ?? 0
+        let ranks = record.attemptRanks?[String(attempt)]
+        if rank > 0 && !(ranks.map { $0.indices.contains(rank) } ?? false) {
+            throw ErrorReply(
+                .conflict,
+                "attempt \(attempt) of \(record.id) ran on \(ranks?.count ?? 1) node(s): ranks 0 to \((ranks?.count ?? 1) - 1), "
+                    + "not \(rank)")
+        }
+        guard let name = rank > 0 ? ranks?[rank] : record.attemptNodes?[String(attempt)] else {
             throw ErrorReply(.conflict, "the coordinator did not record where attempt \(attempt) of \(record.id) ran")
         }
         let node = NodeID(name)

@@ -7,7 +7,8 @@ import Wire
 extension CoordinatorState {
     func runOrder(_ record: JobRecord, placement: JobPlacement, assignment: NodeAssignment, rank: Int) -> RunOrder {
         let model = configuration.catalog[placement.chipModel]
-        let checkpoint = record.run.checkpointDirectory ?? "\(configuration.dataDirectory)/checkpoints/\(record.id)"
+        // Not the coordinator's data directory: one the agents see, theirs by default (`--checkpoint-base`).
+        let checkpoint = record.run.checkpointDirectory
         let run = record.run.resolved(tier: placement.tier)
         var env = run.env
         let devices = assignment.chips.map(String.init).joined(separator: ",")
@@ -17,7 +18,8 @@ extension CoordinatorState {
         env["HETEROSCHED_TIER"] = placement.tierName
         env["HETEROSCHED_TIER_INDEX"] = String(placement.tier)
         env["HETEROSCHED_CHIP_MODEL"] = placement.chipModel.name
-        env["HETEROSCHED_CHECKPOINT_DIR"] = checkpoint
+        if let checkpoint { env["HETEROSCHED_CHECKPOINT_DIR"] = checkpoint }
+        env["HETEROSCHED_RESUME_STEP"] = String(record.checkpointStep)
         env["HETEROSCHED_NODE_RANK"] = String(rank)
         env["HETEROSCHED_NUM_NODES"] = String(placement.assignments.count)
         if let numa = assignment.bindNUMANode { env["HETEROSCHED_NUMA_NODE"] = String(numa) }

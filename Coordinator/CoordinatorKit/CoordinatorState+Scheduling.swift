@@ -236,6 +236,10 @@ extension CoordinatorState {
             record.attempt += 1
             record.attemptNodes = (record.attemptNodes ?? [:]).merging(
                 [String(record.attempt): placement.assignments[0].node.name]) { $1 }
+            if placement.assignments.count > 1 {
+                record.attemptRanks = (record.attemptRanks ?? [:]).merging(
+                    [String(record.attempt): placement.assignments.map(\.node.name)]) { $1 }
+            }
             _ = record.ladder.handle(.placed(at: now), rule: record.job.fallback)
             record.reason = nil
             let run = record.run.resolved(tier: placement.tier)

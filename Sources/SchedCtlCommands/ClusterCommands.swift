@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ProgramSupport
 import SchedCore
+import SchedSpec
 import Wire
 
 struct NodesCommand: AsyncParsableCommand {
@@ -94,12 +95,15 @@ struct LogsCommand: AsyncParsableCommand {
     @Argument(help: "Job id.") var job: String
     @Flag(name: .shortAndLong, help: "Keep following.") var follow = false
     @Option(help: "This attempt's output instead of the latest's.") var attempt: Int?
+    @Option(help: "This node's output of a multi-node attempt, by rank (default 0).") var rank: Int?
     @Flag(help: "The job's placement log instead of its output.") var events = false
     @Flag(help: "With --events: print JSON lines.") var json = false
 
     func validate() throws {
         if attempt != nil && events { throw ValidationError("--attempt picks an output; it does not go with --events") }
         if let attempt, attempt < 1 { throw ValidationError("--attempt counts from 1") }
+        if let rank, rank < 0 || rank > SpecLimits.count { throw ValidationError("--rank counts from 0") }
+        if rank != nil && events { throw ValidationError("--rank picks an output; it does not go with --events") }
     }
 
     func run() async throws {
@@ -116,7 +120,8 @@ struct LogsCommand: AsyncParsableCommand {
 
     func output() async throws {
         let failure: String? = try await connection.withSession { session in
-            _ = try await session.request(.output(OutputRequest(job: job, attempt: attempt, follow: follow)))
+            _ = try await session.request(
+                .output(OutputRequest(job: job, attempt: attempt, rank: rank, follow: follow)))
             while let message = try await session.receive() {
                 guard case .chunk(let chunk) = message else { continue }
                 if !chunk.data.isEmpty { try? FileHandle.standardOutput.write(contentsOf: Data(chunk.data.utf8)) }

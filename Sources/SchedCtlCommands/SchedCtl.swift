@@ -13,7 +13,7 @@ public struct SchedCtl: AsyncParsableCommand {
             SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, NodesCommand.self,
             WatchCommand.self, LogsCommand.self, FallbackCommand.self, HealthCommand.self, ForgetNodeCommand.self,
             SimulateCommand.self,
-            ScenarioCommand.self,
+            ScenarioCommand.self, CheckpointCommand.self,
         ])
 
     public init() {}

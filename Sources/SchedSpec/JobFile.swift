@@ -192,6 +192,7 @@ public enum JobFile {
     static func read(_ root: SpecNode, catalog: ChipCatalog, submittedAt: Seconds) throws(SpecError) -> Job {
         let top = try root.mapping(allowing: fields)
         let id = try top["id"]?.string() ?? ""
+        if !id.isEmpty, let problem = JobIDRule.problem(id) { throw top["id"]!.error(problem) }
         let kindNode = try top.require("kind")
         let kindName = try kindNode.string()
         guard let kind = JobKind(rawValue: kindName) else {

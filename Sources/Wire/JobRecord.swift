@@ -35,6 +35,8 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var lastExit: String?
     /// The first node of each attempt, by attempt number: where its output is kept.
     public var attemptNodes: [String: String]?
+    /// Every node of each multi-node attempt, by rank, by attempt number (`schedctl logs --rank`).
+    public var attemptRanks: [String: [String]]?
     /// Who submitted it, as their client said.
     public var user: String?
     /// Jobs that must end first, and how; while `held`, the job is not searched.

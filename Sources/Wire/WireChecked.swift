@@ -82,6 +82,8 @@ extension FieldCheck {
 extension RunOrder: WireChecked {
     func problem() -> String? {
         var check = FieldCheck()
+        // An agent names its attempt's folder and container after the job.
+        if let problem = JobIDRule.problem(job) { check.require(false, "job: \(problem)") }
         check.int(attempt, "attempt", WireLimits.attempt)
         check.int(tier, "tier", WireLimits.tier)
         check.count(chips.count, "chips", atMost: SpecLimits.chipsPerNode)
@@ -226,6 +228,7 @@ extension OutputRequest: WireChecked {
     func problem() -> String? {
         var check = FieldCheck()
         if let attempt { check.int(attempt, "attempt", WireLimits.attempt) }
+        if let rank { check.int(rank, "rank", 0...SpecLimits.count) }
         return check.problem
     }
 }

@@ -295,11 +295,14 @@ public struct KillOrder: Codable, Equatable, Sendable {
 public struct OutputRequest: Codable, Equatable, Sendable {
     public var job: String
     public var attempt: Int?
+    /// Which node of a multi-node attempt, by rank (nil: rank 0).
+    public var rank: Int?
     /// Keep streaming what the attempt writes until it ends.
     public var follow: Bool
-    public init(job: String, attempt: Int? = nil, follow: Bool = false) {
+    public init(job: String, attempt: Int? = nil, rank: Int? = nil, follow: Bool = false) {
         self.job = job
         self.attempt = attempt
+        self.rank = rank
         self.follow = follow
     }
 }

@@ -29,7 +29,7 @@ struct ContainerLaunchTests {
             ])
         #expect(launch.environment["CUDA_VISIBLE_DEVICES"] == "0,1")
         #expect(launch.environment["TOKEN"] == "s3cret\nx")
-        #expect(launch.stop == ["/usr/bin/podman", "rm", "--force", "heterosched-j-1"])
+        #expect(launch.stop == ["/usr/bin/podman", "rm", "--force", "--time", "0", "heterosched-j-1"])
     }
 
     @Test("docker takes --gpus; Ascend gets its chips' davinci nodes, the shared nodes and driver files it has")

@@ -122,6 +122,41 @@ struct JobSpecTests {
     }
 
     @Test(
+        "a real job's checkpoint reaches the coordinator; after a fallback its next attempt on another host resumes from it, in the same directory"
+    )
+    func realCheckpoint() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator()
+        let shared = cluster.directory.appendingPathComponent("shared-checkpoints").path
+        let ascend = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("asc").path)
+        let nvidia = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("nv").path)
+        for (host, name) in [(ascend, "asc-host"), (nvidia, "nv-host")] {
+            try cluster.startHostAgent(
+                host, data: cluster.directory.appendingPathComponent("\(name)-data").path, name: name,
+                log: "\(name).log", extra: ["--checkpoint-base", shared])
+        }
+        try await waitForNodes(cluster, ["asc-host", "nv-host"])
+        let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
+        let submitted = try await cluster.schedctl([
+            "submit", "--id", "trainer", "--chips", "1", "--tier", "ascend-910b", "--tier", "h100", "--", "sh", "-c",
+            "echo resume=$HETEROSCHED_RESUME_STEP dir=$HETEROSCHED_CHECKPOINT_DIR; "
+                + "'\(schedctl)' checkpoint --step 40 && sleep 30",
+        ])
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let saved = try await cluster.waitFor("trainer") { $0.checkpointStep == 40 }
+        #expect(saved.state == .running)
+        _ = try await cluster.schedctl(["fallback", "trainer"])
+        _ = try await cluster.waitFor("trainer") { $0.attempt == 2 && $0.state == .running }
+        let logs = try await cluster.schedctl(["logs", "trainer"])
+        #expect(logs.stdout.contains("resume=40 dir=\(shared)/trainer\n"), "\(logs.stdout)")
+        let first = try await cluster.schedctl(["logs", "trainer", "--attempt", "1"])
+        #expect(first.stdout.contains("resume=0 dir=\(shared)/trainer\n"), "\(first.stdout)")
+        let outside = try await cluster.run("schedctl", ["checkpoint", "--step", "3"])
+        #expect(outside.stderr.contains("HETEROSCHED_CHECKPOINT_FILE is not set"), "\(outside.stderr)")
+    }
+
+    @Test(
         "an image on a host without a container runtime fails the attempt with that reason; a bad runtime flag stops the agent"
     )
     func noRuntime() async throws {
@@ -191,6 +226,10 @@ struct JobSpecTests {
         let placement = try #require(done.placement)
         let port = try #require(placement.rendezvousPort)
         #expect(port == 29500, "the first port of the default range")
+        let second = try await cluster.schedctl(["logs", "gang", "--rank", "1"])
+        #expect(second.stdout.contains("rank=1 of=2"), "\(second.stdout) \(second.stderr)")
+        let third = try await cluster.schedctl(["logs", "gang", "--rank", "2"])
+        #expect(third.stderr.contains("ranks 0 to 1, not 2"), "\(third.stderr)")
         var outputs: [String] = []
         for (rank, assignment) in placement.assignments.enumerated() {
             let path = data[assignment.node.name]! + "/attempts/gang.1/output.log"
@@ -269,7 +308,8 @@ struct JobSpecTests {
         _ = try await cluster.waitFor("sleeper", seconds: 30) { $0.state == .running }
         #expect(try await eventually(seconds: 30) { try image.containers().contains("heterosched-sleeper-1") })
         _ = try await cluster.schedctl(["cancel", "sleeper"])
-        _ = try await cluster.waitFor("sleeper", seconds: 30) { $0.state.isFinal }
+        let cancelled = try await cluster.waitFor("sleeper", seconds: 30) { $0.state.isFinal }
+        #expect(cancelled.state == .cancelled, "\(cancelled.lastExit ?? "")")
         let gone = try await eventually(seconds: 15) { try !image.containers().contains("heterosched-sleeper-1") }
         #expect(gone, "still there: \((try? image.containers()) ?? [])")
     }
@@ -304,7 +344,7 @@ struct PodmanImage {
         let rootfs = root.appendingPathComponent("rootfs/bin")
         try FileManager.default.createDirectory(at: rootfs, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs.appendingPathComponent("busybox").path)
-        for tool in ["sh", "echo", "test", "cat", "env", "grep"] {
+        for tool in ["sh", "echo", "test", "cat", "env", "grep", "sleep"] {
             try FileManager.default.createSymbolicLink(
                 atPath: rootfs.appendingPathComponent(tool).path, withDestinationPath: "busybox")
         }

@@ -242,8 +242,9 @@ struct RestartTests {
         #expect(second.env["HETEROSCHED_TIER_INDEX"] == "1")
         #expect(second.env["HETEROSCHED_CHIP_MODEL"] == "h100")
         #expect(second.env["CUDA_VISIBLE_DEVICES"] == second.chips.map(String.init).joined(separator: ","))
-        #expect(second.env["HETEROSCHED_CHECKPOINT_DIR"] == first.env["HETEROSCHED_CHECKPOINT_DIR"])
-        #expect(second.checkpointDirectory == first.checkpointDirectory && second.checkpointDirectory != nil)
+        // The job names no checkpoint directory: the agents' base gives it one, not the coordinator.
+        #expect(first.checkpointDirectory == nil && first.env["HETEROSCHED_CHECKPOINT_DIR"] == nil)
+        #expect(second.env["HETEROSCHED_RESUME_STEP"] == "20")
         let log = try await cluster.schedctl(["logs", "resume-me", "--events"])
         #expect(log.stdout.contains("7 steps since the checkpoint at step 20 lost"))
         #expect(log.stdout.contains("resumes from step 20"))

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import Wire
+
+/// The ways in that do not pay a process, a handshake and a commit per job: one array, and many
+/// job files through one `schedctl`; beside `schedctl submit` in a loop, with the process's own
+/// start measured apart.
+extension CoordinatorBenchmark {
+    /// A 1,000-task array, from `SUBMIT` to its acknowledgement (one record, one commit).
+    func arrayAcknowledgement(binaries: String) async throws {
+        var seconds: [Double] = []
+        for run in 0..<runs {
+            let harness = try await Harness.start(binaries: binaries, catalog: catalog)
+            defer { harness.stop() }
+            let spec =
+                "id: sweep-\(run)\nkind: batch\ntiers: [{models: [h200]}]\narray: 0-999%50\ncommand: [\"true\"]\n"
+            let elapsed = try await harness.session { session in
+                let started = ContinuousClock.now
+                _ = try await session.request(.submit(Submit(spec: spec)), as: SubmitReply.self)
+                return Self.seconds(ContinuousClock.now - started)
+            }
+            seconds.append(elapsed)
+        }
+        print("  1,000-task array acknowledged      \(format(Measurement(seconds: seconds).median * 1000, 2)) ms")
+    }
+
+    /// 2,000 job files in one `schedctl submit -f DIR`, and `schedctl submit` run once per job.
+    func bulkSubmission(binaries: String, files: Int = 2_000, loop: Int = 200) async throws {
+        let schedctl = binaries + "/schedctl"
+        var bulkRates: [Double] = []
+        var perCall: [Double] = []
+        var starts: [Double] = []
+        for run in 0..<runs {
+            let harness = try await Harness.start(binaries: binaries, catalog: catalog)
+            defer { harness.stop() }
+            let folder = harness.directory + "/jobs"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for index in 0..<files {
+                let name = String(format: "bulk-%d-%04d", run, index)
+                try
+                    "id: \(name)\nkind: batch\ntiers: [{models: [h200]}]\ncommand: [python, sweep.py, --seed, \"\(index)\"]\n"
+                    .write(toFile: "\(folder)/\(name).yaml", atomically: false, encoding: .utf8)
+            }
+            let environment = [
+                "HETEROSCHED_ADDRESS": harness.endpoint.description,
+                "HETEROSCHED_TOKEN_FILE": harness.directory + "/token",
+            ]
+            let bulk = try Self.time(schedctl, ["submit", "-f", folder], environment: environment)
+            bulkRates.append(Double(files) / bulk)
+            for index in 0..<loop {
+                perCall.append(
+                    try Self.time(
+                        schedctl,
+                        ["submit", "--id", "loop-\(run)-\(index)", "--tier", "h200", "--", "true"],
+                        environment: environment))
+                // The process alone: it starts, parses its flags and stops before connecting.
+                starts.append(try Self.time(schedctl, ["checkpoint", "--step", "1"], environment: [:], failing: true))
+            }
+        }
+        let call = Measurement(seconds: perCall).median
+        let start = Measurement(seconds: starts).median
+        print(
+            "  \(files) job files, one schedctl      \(format(Measurement(seconds: bulkRates).median, 0)) jobs/s"
+                + "  (\(format(1000 / Measurement(seconds: bulkRates).median, 2)) ms a job)")
+        print(
+            "  schedctl submit in a loop          \(format(call * 1000, 2)) ms a call = \(format(1 / call, 0)) jobs/s; "
+                + "of it the process's start \(format(start * 1000, 2)) ms  (medians of \(perCall.count) calls)")
+    }
+
+    /// Wall seconds of one run of `path`.
+    static func time(_ path: String, _ arguments: [String], environment: [String: String], failing: Bool = false)
+        throws -> Double
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            .filter { failing ? $0.key != "HETEROSCHED_CHECKPOINT_FILE" : true }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let started = ContinuousClock.now
+        try process.run()
+        process.waitUntilExit()
+        let elapsed = seconds(ContinuousClock.now - started)
+        guard failing || process.terminationStatus == 0 else {
+            throw ValidationError("\(path) \(arguments.prefix(3).joined(separator: " ")) failed")
+        }
+        return elapsed
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
