@@ -152,13 +152,21 @@ public actor AttemptRunner {
         if let numa = order.numaNodes.first { arguments += ["--numa-node", String(numa)] }
         if let cpus = order.host?.cpus, !cpus.isEmpty { arguments += ["--cpus", indexList(cpus)] }
         var notes: [String] = []
+        let vnpu = vnpuTemplate(order)
         if let share = order.share {
-            let whole = environment.merging(variables) { $1 }
-            let limits = ChipShareLimits.environment(
-                share: share, jobEnvironment: whole,
-                mpsPipeDirectory: ChipShareLimits.mpsPipeDirectory(environment: whole))
-            variables.merge(limits.variables) { $1 }
-            notes.append(limits.note)
+            if let vnpu, order.image != nil, containers.ascendRuntime != nil {
+                notes.append("a share of the chip (\(share)): vNPU \(vnpu) through the Ascend Docker Runtime")
+            } else {
+                let whole = environment.merging(variables) { $1 }
+                let limits = ChipShareLimits.environment(
+                    share: share, jobEnvironment: whole,
+                    mpsPipeDirectory: ChipShareLimits.mpsPipeDirectory(environment: whole))
+                variables.merge(limits.variables) { $1 }
+                notes.append(
+                    limits.note
+                        + (vnpu.map { " (in an image, under the Ascend Docker Runtime, it runs as vNPU \($0.name))" }
+                            ?? ""))
+            }
         }
         var command = order.command
         var processEnvironment = environment.merging(variables) { $1 }
@@ -166,7 +174,7 @@ public actor AttemptRunner {
         var containerStop: [String]?
         if let image = order.image {
             let launch = try containerCommand(
-                order, image: image, variables: variables, rankTable: rankTable, checkpoints: checkpoints)
+                order, image: image, variables: variables, rankTable: rankTable, checkpoints: checkpoints, vnpu: vnpu)
             command = launch.arguments
             // The runtime gets the agent's environment (PATH, its own settings); the job only its own.
             processEnvironment = environment.merging(launch.environment) { $1 }
@@ -203,7 +211,8 @@ public actor AttemptRunner {
 
     /// The runtime command line for an attempt with an image; throws when this host cannot run one.
     func containerCommand(
-        _ order: RunOrder, image: String, variables: [String: String], rankTable: String?, checkpoints: String?
+        _ order: RunOrder, image: String, variables: [String: String], rankTable: String?, checkpoints: String?,
+        vnpu: AscendVNPU.Template?
     ) throws -> ContainerCommand {
         guard let runtime = containers.runtime else {
             throw RunnerError(
@@ -214,6 +223,11 @@ public actor AttemptRunner {
         let model = containers.models[order.chipModel]
         var passthrough = DevicePassthrough.plan(
             vendor: model?.vendor ?? "", chips: order.chips, runtime: runtime.kind, exists: containers.exists)
+        if let vnpu, let ascend = containers.ascendRuntime, let chip = order.chips.first,
+            runtime.kind == .podman || runtime.kind == .docker
+        {
+            passthrough = .ascendVNPU(chip: chip, template: vnpu, kind: runtime.kind, runtime: ascend)
+        }
         if let rankTable { passthrough.readOnlyMounts.append(rankTable) }
         return ContainerLaunch.command(
             runtime: runtime, name: ContainerLaunch.containerName(job: order.job, attempt: order.attempt), image: image,
@@ -221,6 +235,12 @@ public actor AttemptRunner {
             workingDirectory: order.workingDirectory, checkpointDirectory: checkpoints,
             passthrough: passthrough, chips: order.chips.count, visibleDevices: model?.visibleDevices ?? [],
             cpus: order.host?.cpus ?? [], numaNodes: order.numaNodes.prefix(1).map { $0 })
+    }
+
+    /// The vNPU template a share of an Ascend chip runs as, if the chip has one that holds it.
+    func vnpuTemplate(_ order: RunOrder) -> AscendVNPU.Template? {
+        guard let share = order.share, containers.models[order.chipModel]?.vendor == "huawei" else { return nil }
+        return AscendVNPU.template(model: order.chipModel, share: share)
     }
 
     /// Runs a helper command (a container's removal) without waiting for it.

@@ -60,7 +60,8 @@ public enum ContainerLaunch {
             if !cpus.isEmpty { arguments += ["--cpuset-cpus", indexList(cpus)] }
             if !numaNodes.isEmpty { arguments += ["--cpuset-mems", indexList(numaNodes)] }
             arguments += passthrough.options
-            arguments += names.flatMap { ["--env", $0] }
+            // The vendor runtime's variables are read from the container's configuration.
+            arguments += (names + passthrough.hookVariables.keys.sorted()).flatMap { ["--env", $0] }
             arguments += options + [image] + command
             runtimeEnvironment.merge(variables) { $1 }
             // After the job's grace period: no second one (podman waits 10 s by default; docker kills).

@@ -81,15 +81,18 @@ public struct ContainerSetup: Sendable {
     public var runtime: ContainerRuntime?
     /// By chip model name.
     public var models: [String: ModelDevices]
+    /// The Ascend Docker Runtime, where the host has it: shares of Ascend chips run as vNPUs.
+    public var ascendRuntime: String?
     /// Whether a host path is there (shared device nodes and driver files pass only when present).
     public var exists: @Sendable (String) -> Bool
 
     public init(
-        runtime: ContainerRuntime? = nil, models: [String: ModelDevices] = [:],
+        runtime: ContainerRuntime? = nil, models: [String: ModelDevices] = [:], ascendRuntime: String? = nil,
         exists: @escaping @Sendable (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
     ) {
         self.runtime = runtime
         self.models = models
+        self.ascendRuntime = ascendRuntime
         self.exists = exists
     }
 }

@@ -103,6 +103,13 @@ struct RunAgent: AsyncParsableCommand {
     var containerRuntime: String?
 
     @Option(
+        name: .customLong("ascend-docker-runtime"),
+        help:
+            "The Ascend Docker Runtime: shares of Ascend chips in an image run as vNPUs (default: /usr/local/Ascend/Ascend-Docker-Runtime/ascend-docker-runtime, where it is)."
+    )
+    var ascendDockerRuntime: String?
+
+    @Option(
         name: .customLong("advertise-address"),
         help:
             "The address the nodes of a gang reach this host at (default: the one the coordinator sees it connect from)."
@@ -316,7 +323,13 @@ extension RunAgent {
             models[model.id.name] = ContainerSetup.ModelDevices(
                 vendor: model.vendor, visibleDevices: model.visibleDevicesVariables)
         }
-        return ContainerSetup(runtime: runtime, models: models)
+        let ascendPath = ascendDockerRuntime ?? AscendVNPU.runtimePath
+        let ascend = FileManager.default.isExecutableFile(atPath: ascendPath) ? ascendPath : nil
+        if ascendDockerRuntime != nil && ascend == nil {
+            throw SetupError("--ascend-docker-runtime: \(ascendPath) is not an executable on this host")
+        }
+        if let ascend { logger.info("shares of Ascend chips in an image run as vNPUs through \(ascend)") }
+        return ContainerSetup(runtime: runtime, models: models, ascendRuntime: ascend)
     }
 }
 

@@ -1,5 +1,6 @@
 import AgentKit
 import Foundation
+import SchedCore
 import Testing
 import Wire
 
@@ -88,5 +89,41 @@ struct ContainerLaunchTests {
         #expect(servers.map { $0["server_id"] as? String } == ["10.0.0.1", "10.0.0.2"])
         let second = try #require(servers[1]["device"] as? [[String: String]])
         #expect(second == [["device_id": "6", "rank_id": "2"]], "no address known: none written")
+    }
+}
+
+@Suite("Ascend vNPU templates for shares of a chip")
+struct AscendVNPUTests {
+    @Test("the smallest template that holds the share's compute and memory; none past the largest")
+    func templates() {
+        func name(_ model: String, _ percent: Int, _ memoryMiB: Int = 0) -> String? {
+            AscendVNPU.template(model: model, share: ChipShare(memoryMiB: memoryMiB, computePercent: percent))?.name
+        }
+        #expect(name("ascend-910b", 25) == "vir05_1c_16g", "5 of 20 AI cores")
+        #expect(name("ascend-910b", 26) == "vir10_3c_32g")
+        #expect(name("ascend-910b", 10, 20 * 1024) == "vir10_3c_32g", "memory decides")
+        #expect(name("ascend-910b", 60) == nil, "past 10 of 20 AI cores: no template")
+        #expect(name("ascend-310p", 30) == "vir04", "3 of 8 AI cores round up to 4")
+        #expect(name("ascend-310p", 12) == "vir01")
+        #expect(name("ascend-910c", 10) == nil, "templates not listed for it")
+    }
+
+    @Test("podman runs a vNPU share through the Ascend Docker Runtime: no device nodes, the template by variable")
+    func launch() {
+        let passthrough = DevicePassthrough.ascendVNPU(
+            chip: 3, template: AscendVNPU.template(model: "ascend-910b", share: ChipShare(computePercent: 25))!,
+            kind: .podman, runtime: "/opt/ascend-docker-runtime")
+        let launch = ContainerLaunch.command(
+            runtime: ContainerRuntime(kind: .podman, path: "/usr/bin/podman"), name: "heterosched-s-1",
+            image: "cann:8", options: [], command: ["python", "serve.py"],
+            environment: ["ASCEND_RT_VISIBLE_DEVICES": "3"], workingDirectory: nil, checkpointDirectory: nil,
+            passthrough: passthrough, chips: 1, visibleDevices: ["ASCEND_RT_VISIBLE_DEVICES"])
+        #expect(!launch.arguments.contains("--device"))
+        let runtime = launch.arguments.firstIndex(of: "--runtime")
+        #expect(runtime.map { launch.arguments[$0 + 1] } == "/opt/ascend-docker-runtime")
+        #expect(launch.arguments.contains("ASCEND_VNPU_SPECS") && launch.arguments.contains("ASCEND_VISIBLE_DEVICES"))
+        #expect(launch.environment["ASCEND_VNPU_SPECS"] == "vir05_1c_16g")
+        #expect(launch.environment["ASCEND_VISIBLE_DEVICES"] == "3")
+        #expect(launch.environment["ASCEND_RT_VISIBLE_DEVICES"] == "0", "one vNPU, device 0 inside")
     }
 }

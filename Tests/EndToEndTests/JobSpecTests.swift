@@ -121,6 +121,40 @@ struct JobSpecTests {
         #expect(events.contains("runs tier ascend's command, env and image; in image registry.example/cann-torch:8.0"))
     }
 
+    @Test("a share of an Ascend chip in an image runs as a vNPU through the Ascend Docker Runtime")
+    func vnpuShare() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let record = cluster.directory.appendingPathComponent("runtime.record").path
+        let runtime = try Self.fakeRuntime(in: cluster.directory, record: record, images: ["cann:8"])
+        let ascendRuntime = cluster.directory.appendingPathComponent("ascend-docker-runtime").path
+        try "#!/bin/sh\nexit 0\n".write(toFile: ascendRuntime, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: ascendRuntime)
+        try await cluster.startCoordinator()
+        let ascend = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("asc").path)
+        try cluster.startHostAgent(
+            ascend, data: cluster.directory.appendingPathComponent("asc-data").path, name: "asc-host", log: "asc.log",
+            extra: ["--container-runtime", runtime, "--ascend-docker-runtime", ascendRuntime])
+        try await waitForNodes(cluster, ["asc-host"])
+        _ = try await cluster.schedctl([
+            "submit", "--id", "serve", "--chips", "1", "--compute", "25%", "--tier", "ascend-910b", "--image", "cann:8",
+            "--", "sh", "-c", "echo spec=$ASCEND_VNPU_SPECS npu=$ASCEND_VISIBLE_DEVICES dev=$ASCEND_RT_VISIBLE_DEVICES",
+        ])
+        let done = try await cluster.waitFor("serve") { $0.state.isFinal }
+        #expect(done.state == .completed, "\(done.lastExit ?? "")")
+        let chip = try #require(done.placement?.assignments.first?.chips.first)
+        let logs = try await cluster.schedctl(["logs", "serve"])
+        #expect(logs.stdout.contains("spec=vir05_1c_16g npu=\(chip) dev=0\n"), "\(logs.stdout)")
+        #expect(
+            logs.stdout.contains(
+                "a share of the chip (25% compute): vNPU vir05_1c_16g (5 AI cores, 16 GiB) through the Ascend Docker Runtime"
+            ),
+            "\(logs.stdout)")
+        let line = try String(contentsOfFile: record, encoding: .utf8)
+        #expect(line.contains("[--runtime] [\(ascendRuntime)]"), "\(line)")
+        #expect(!line.contains("/dev/davinci"), "the runtime makes the vNPU's device: \(line)")
+    }
+
     @Test(
         "a real job's checkpoint reaches the coordinator; after a fallback its next attempt on another host resumes from it, in the same directory"
     )
