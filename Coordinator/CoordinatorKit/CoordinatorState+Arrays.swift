@@ -63,16 +63,11 @@ extension CoordinatorState {
             if budget <= 0 { break }
         }
         guard !changed.isEmpty else { return }
-        let before = jobs.subset(changed.map(\.id))
-        for record in changed { jobs[record.id] = record }
         do {
-            try await persist(changed, events, before: before)
+            try await store(changed, events)
         } catch {
-            for record in changed where before[record.id] == nil { jobs[record.id] = nil }
             logger.error("could not store an array's tasks; they are released again on the next pass: \(error)")
-            return
         }
-        dirty = true
     }
 
     /// One task of an array: the array's job and spec under its own id, told its index.

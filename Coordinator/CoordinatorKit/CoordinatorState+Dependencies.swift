@@ -65,15 +65,11 @@ extension CoordinatorState {
             }
         }
         guard !changed.isEmpty else { return }
-        let before = jobs.subset(changed.map(\.id))
-        for record in changed { jobs[record.id] = record }
         do {
-            try await persist(changed, events, before: before)
+            try await store(changed, events)
         } catch {
             logger.error("could not store the release of held jobs; they are looked at again: \(error)")
             endedAtLastRelease = nil
-            return
         }
-        dirty = true
     }
 }

@@ -240,6 +240,20 @@ actor CoordinatorState {
     /// Persists job records and events in one group commit, then publishes the events. When the
     /// store refuses, what could not be stored did not happen: each record goes back to its value
     /// in `before` (unless something changed it since), and the events are not published.
+    /// Records, new or changed, and their events in one commit, in memory at once: on a failure each
+    /// is as it was (a new one gone), and the next pass tries again.
+    func store(_ records: [JobRecord], _ events: [PlacementEvent]) async throws {
+        let before = jobs.subset(records.map(\.id))
+        for record in records { jobs[record.id] = record }
+        do {
+            try await persist(records, events, before: before)
+        } catch {
+            for record in records where before[record.id] == nil && jobs[record.id] == record { jobs[record.id] = nil }
+            throw error
+        }
+        dirty = true
+    }
+
     func persist(
         _ records: [JobRecord], _ events: [PlacementEvent], nodes: [Node] = [], forgetting: [NodeID] = [],
         before: [String: JobRecord] = [:]

@@ -77,10 +77,13 @@ struct JobArrayTests {
         _ = try await cluster.schedctl([
             "submit", "--id", "long", "--chips", "1", "--tier", "h100", "--array", "1-20%4", "--simulate", "10h",
         ])
-        _ = try await cluster.waitFor("long_1", seconds: 20) { $0.state == .running }
+        let first = try await eventually(seconds: 20) { (try? await cluster.status("long_1"))?.state == .running }
+        #expect(first)
         let one = try await cluster.schedctl(["cancel", "long_2"])
         #expect(one.status == 0, "\(one.stderr)")
-        _ = try await cluster.waitFor("long_5", seconds: 20) { $0.state == .running }
+        // long_2's place goes to the next index, once a pass has let it in.
+        let fifth = try await eventually(seconds: 20) { (try? await cluster.status("long_5"))?.state == .running }
+        #expect(fifth)
         let all = try await cluster.schedctl(["cancel", "long"])
         #expect(all.status == 0, "\(all.stderr)")
         let array = try await cluster.waitFor("long", seconds: 20) { $0.state.isFinal }
