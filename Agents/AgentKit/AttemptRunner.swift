@@ -84,6 +84,8 @@ public actor AttemptRunner {
 
     /// The output file of an attempt, if this agent ran it.
     public func outputPath(_ attempt: AttemptRef) -> String? {
+        // A name that is not a job id could lead out of the attempts' directory.
+        guard JobIDRule.problem(attempt.job) == nil else { return nil }
         let path = folder(attempt) + "/output.log"
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }

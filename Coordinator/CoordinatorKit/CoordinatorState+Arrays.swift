@@ -3,7 +3,7 @@ import SchedSpec
 import Wire
 
 /// Job arrays: one record for the array, its tasks let into the queue as its throttle allows (each
-/// an ordinary job, `ARRAY_INDEX`, told its index), and the array ended once its last task has.
+/// an ordinary job, `ID_INDEX`, told its index), and the array ended once its last task has.
 extension CoordinatorState {
     /// The most tasks one pass lets in, so that an array of a million without a throttle joins the
     /// queue over many short commits rather than one long one.

@@ -82,8 +82,6 @@ extension FieldCheck {
 extension RunOrder: WireChecked {
     func problem() -> String? {
         var check = FieldCheck()
-        // An agent names its attempt's folder and container after the job.
-        if let problem = JobIDRule.problem(job) { check.require(false, "job: \(problem)") }
         check.int(attempt, "attempt", WireLimits.attempt)
         check.int(tier, "tier", WireLimits.tier)
         check.count(chips.count, "chips", atMost: SpecLimits.chipsPerNode)
