@@ -7,6 +7,8 @@ final class FleetLayout: Sendable {
     let nodeStates: [NodeState]
     let nodeDomains: [Int]
     let nodeBandwidth: [Double]
+    /// Each node's labels, for jobs with a node selector.
+    let nodeLabels: [[String: String]]
     /// Slots of node `n` are `slotStart[n] ..< slotStart[n + 1]`.
     let slotStart: [Int]
     // Slots.
@@ -48,6 +50,7 @@ final class FleetLayout: Sendable {
         var nodeStates: [NodeState] = []
         var nodeDomains: [Int] = []
         var nodeBandwidth: [Double] = []
+        var nodeLabels: [[String: String]] = []
         var slotStart: [Int] = [0]
         var slotNode: [Int] = []
         var slotModel: [Int] = []
@@ -91,6 +94,7 @@ final class FleetLayout: Sendable {
             nodeIDs.append(node.id)
             nodeStates.append(node.state)
             nodeBandwidth.append(node.interNodeBandwidthGBps ?? .infinity)
+            nodeLabels.append(node.labels)
             let domain: Int
             if let last = lastDomain, last.domain == node.domain {
                 domain = last.position
@@ -184,6 +188,7 @@ final class FleetLayout: Sendable {
         self.nodeStates = nodeStates
         self.nodeDomains = nodeDomains
         self.nodeBandwidth = nodeBandwidth
+        self.nodeLabels = nodeLabels
         self.slotStart = slotStart
         self.slotNode = slotNode
         self.slotModel = slotModel

@@ -129,13 +129,17 @@ public struct Job: Hashable, Sendable, Codable {
     /// Wall-clock limit of one attempt; also what backfill uses as the expected run time.
     public var timeLimit: Seconds?
     public var submittedAt: Seconds
+    /// Only nodes carrying every one of these labels (`zone: a`), as Kubernetes' `nodeSelector`;
+    /// nil or empty: any node.
+    public var nodeSelector: [String: String]?
 
     public init(
         id: JobID, kind: JobKind, chipsPerNode: Int, nodes: Int = 1, minChipMemoryGiB: Double? = nil,
         tiers: [ChipTier] = [], fallback: FallbackRule = FallbackRule(), topology: GangTopology = GangTopology(),
         priority: Int = 0, queue: String = "default", timeLimit: Seconds? = nil, submittedAt: Seconds = 0,
-        host: HostAsk? = nil, share: ChipShare? = nil
+        host: HostAsk? = nil, share: ChipShare? = nil, nodeSelector: [String: String]? = nil
     ) {
+        self.nodeSelector = nodeSelector?.isEmpty == true ? nil : nodeSelector
         self.host = host
         self.share = share
         self.id = id

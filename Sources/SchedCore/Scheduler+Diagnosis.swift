@@ -38,12 +38,13 @@ struct AskKey: Hashable {
     var domainLimit: Int?
     var host: HostDemand?
     var share: ChipShare?
+    var nodeSelector: [String: String]?
 
     /// The cheap fields first: most keys differ in their shape.
     static func == (a: AskKey, b: AskKey) -> Bool {
         a.shape == b.shape && a.avoidReserved == b.avoidReserved && a.domainLimit == b.domainLimit
             && a.minMemory == b.minMemory && a.minBandwidth == b.minBandwidth && a.host == b.host && a.share == b.share
-            && a.tier == b.tier
+            && a.tier == b.tier && a.nodeSelector == b.nodeSelector
     }
 
     func hash(into hasher: inout Hasher) {
@@ -55,6 +56,7 @@ struct AskKey: Hashable {
         hasher.combine(host)
         hasher.combine(share)
         hasher.combine(tier)
+        hasher.combine(nodeSelector)
     }
 }
 
@@ -68,7 +70,8 @@ extension PlanningSession {
         AskKey(
             tier: tier, shape: shape, minMemory: job.minChipMemoryGiB,
             minBandwidth: shape.nodes > 1 ? job.fallback.minInterNodeBandwidthGBps : nil, avoidReserved: avoidReserved,
-            domainLimit: shape.nodes > 1 ? domainLimit(for: job) : nil, host: job.hostDemand(shape), share: job.share)
+            domainLimit: shape.nodes > 1 ? domainLimit(for: job) : nil, host: job.hostDemand(shape), share: job.share,
+            nodeSelector: job.nodeSelector)
     }
 
     /// Why an equal ask was refused, while nothing has been held, freed or reserved since; nil when
@@ -112,7 +115,7 @@ extension PlanningSession {
         let demand = job.hostDemand(shape)
         var reason = WaitReason(kind: .waiting, tier: tier.name, shape: shape, host: demand, share: job.share)
         if shape.chipsPerNode == 0, shape.nodes == 1, job.share == nil, let demand {
-            return diagnoseHostOnly(demand: demand, reason: reason)
+            return diagnoseHostOnly(job: job, demand: demand, reason: reason)
         }
         if shape.chipsPerNode <= 0 || shape.nodes <= 0 {
             reason.kind = .infeasible
@@ -160,7 +163,13 @@ extension PlanningSession {
         if capable < shape.nodes {
             reason.kind = .infeasible
             let largest = models.map { layout.modelMaxChips[$0] }.max() ?? 0
-            if largest < needed {
+            let withLabels = models.reduce(0) { total, model in
+                total + layout.modelNodes[model].filter { labelsMatch(node: $0, job: job) }.count
+            }
+            if job.nodeSelector != nil && withLabels < shape.nodes {
+                reason.detail =
+                    "\(withLabels) node\(withLabels == 1 ? "" : "s") of this tier carry the labels \(selectorText(job))"
+            } else if largest < needed {
                 reason.detail = "the largest node has \(largest) such chips"
             } else if let demand, let phrase = demand.phrase, capable == 0 {
                 let (cpus, memory) = models.flatMap { layout.modelNodes[$0] }.reduce((0, 0)) {
@@ -221,10 +230,15 @@ extension PlanningSession {
         }
         let memorySplits = job.minChipMemoryGiB.map { $0 > stats.minMemory } ?? false
         let bandwidthSplits = needsBandwidth.map { $0 > stats.minBandwidth && $0 <= stats.maxBandwidth } ?? false
-        // Host CPUs and memory are not in the histograms: a job that asks for them is told node by node.
-        if memorySplits || bandwidthSplits || demand != nil {
+        // Host CPUs, memory and labels are not in the histograms: a job that asks for them is told
+        // node by node.
+        if memorySplits || bandwidthSplits || demand != nil || job.nodeSelector != nil {
             for node in layout.modelNodes[model] {
                 let slot = layout.slot(ofNode: node, model: model)!
+                guard labelsMatch(node: node, job: job) else {
+                    counts[.labels] += 1
+                    continue
+                }
                 if let minMemory = job.minChipMemoryGiB, layout.slotMinMemory[slot] < minMemory {
                     counts[.chipMemoryTooSmall] += 1
                     continue
@@ -313,6 +327,10 @@ extension PlanningSession {
         for model in models {
             for node in layout.modelNodes[model] {
                 guard let slot = layout.slot(ofNode: node, model: model) else { continue }
+                guard labelsMatch(node: node, job: job) else {
+                    counts[.labels] += 1
+                    continue
+                }
                 var everFits = false
                 var fitsNow = false
                 var bits = layout.slotAllChips[slot]
@@ -357,7 +375,9 @@ extension PlanningSession {
         reason.counts = counts.dictionary
         if capable == 0 {
             reason.kind = .infeasible
-            if share.computePercent > 100 {
+            if counts[.labels] > 0 && counts.dictionary.keys.allSatisfy({ $0 == .labels }) {
+                reason.detail = "no node of this tier carries the labels \(selectorText(job))"
+            } else if share.computePercent > 100 {
                 reason.detail = "a chip has 100% compute; this share asks \(share.computePercent)%"
             } else if largest < minimum {
                 reason.detail = "the largest such chip has \(formatMebibytes(largest)) of memory"
@@ -367,6 +387,11 @@ extension PlanningSession {
             return Diagnosis(waitReason: reason, blocksTier: true)
         }
         return Diagnosis(waitReason: reason, blocksTier: false)
+    }
+
+    /// A node selector as a person writes it: `zone=a, rack=r3`.
+    func selectorText(_ job: Job) -> String {
+        (job.nodeSelector ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
     }
 
     private func reservedBlocks(slot: Int, needed: Int, avoidReserved: Bool) -> Bool {

@@ -14,11 +14,11 @@ extension PlanningSession {
     /// A node for a job that asks only for cores and memory (one node): the fullest that fits under
     /// bin-pack (fewest free cores, then least free memory), the emptiest under spread, the first in
     /// fleet order under first-fit. Every ready node is looked at: such jobs are few beside chip jobs.
-    func findHostOnlyNode(demand: HostDemand, avoidReserved: Bool) -> HostHold? {
+    func findHostOnlyNode(job: Job, demand: HostDemand, avoidReserved: Bool) -> HostHold? {
         guard let host = hostState else { return nil }
         var best: (key: (Double, Int, Int), hold: HostHold)?
         for node in 0..<layout.nodeCount where index.nodeStates[node] == .ready {
-            guard host.rejection(node: node, demand: demand) == nil,
+            guard labelsMatch(node: node, job: job), host.rejection(node: node, demand: demand) == nil,
                 !hostReserved(node: node, demand: demand, avoidReserved: avoidReserved)
             else { continue }
             // A scoring policy scores the node as it would a chip job that takes no chip.
@@ -77,13 +77,17 @@ extension PlanningSession {
 
     /// Why no node takes a host-only job: per ready node, too few cores or too little memory ever,
     /// or in use now.
-    func diagnoseHostOnly(demand: HostDemand, reason: WaitReason) -> Diagnosis {
+    func diagnoseHostOnly(job: Job, demand: HostDemand, reason: WaitReason) -> Diagnosis {
         var reason = reason
         var counts = CauseCounts()
         var capable = 0
         var cpus = 0
         var memory = 0
         for node in 0..<layout.nodeCount {
+            guard labelsMatch(node: node, job: job) else {
+                counts[.labels] += 1
+                continue
+            }
             let cause = hostState?.rejection(node: node, demand: demand) ?? .tooFewCores
             let ever = cause != .tooFewCores && cause != .tooLittleMemory
             if ever { capable += 1 }
@@ -98,7 +102,10 @@ extension PlanningSession {
         reason.counts = counts.dictionary
         guard capable > 0 else {
             reason.kind = .infeasible
-            reason.detail = "the largest nodes have \(cpus) cores and \(formatMebibytes(memory)) of memory"
+            reason.detail =
+                counts[.labels] == layout.nodeCount
+                ? "no node carries the labels \(selectorText(job))"
+                : "the largest nodes have \(cpus) cores and \(formatMebibytes(memory)) of memory"
             return Diagnosis(waitReason: reason, blocksTier: true)
         }
         return Diagnosis(waitReason: reason, blocksTier: false)

@@ -154,6 +154,7 @@ extension PlanningSession {
             var best: (score: Double, candidate: Candidate)?
             for model in group {
                 for node in layout.modelNodes[model] where index.nodeStates[node] == .ready {
+                    guard labelsMatch(node: node, job: job) else { continue }
                     guard let slot = layout.slot(ofNode: node, model: model) else { continue }
                     if job.share == nil, let minMemory = job.minChipMemoryGiB, layout.slotMinMemory[slot] < minMemory {
                         continue

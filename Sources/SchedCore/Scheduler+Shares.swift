@@ -68,7 +68,8 @@ extension PlanningSession {
                         let node = layout.slotNode[slot]
                         let bit = chip - layout.chipStart[node]
                         let capacity = layout.chipMemoryMiB[chip]
-                        guard index.nodeStates[node] == .ready, layout.slotUsable[slot] & (1 << UInt64(bit)) != 0,
+                        guard index.nodeStates[node] == .ready, labelsMatch(node: node, job: job),
+                            layout.slotUsable[slot] & (1 << UInt64(bit)) != 0,
                             capacity >= minimum, shares.fits(share, chip: chip, capacity: capacity),
                             demand.map({ hostState?.rejection(node: node, demand: $0) == nil }) ?? true,
                             !hostReserved(node: node, demand: demand, avoidReserved: avoidReserved)

@@ -364,7 +364,7 @@ struct PlanningSession: Sendable {
                 // An equal ask found no room since anything changed: this one finds none either.
                 reason = refused
             } else if job.isHostOnly(onTier: tierIndex), shape.nodes == 1, let demand = job.hostDemand(shape) {
-                if let hold = findHostOnlyNode(demand: demand, avoidReserved: avoidReserved) {
+                if let hold = findHostOnlyNode(job: job, demand: demand, avoidReserved: avoidReserved) {
                     commitHostOnly(job: job, tierIndex: tierIndex, tier: tier, hold: hold)
                     return
                 }
@@ -527,10 +527,18 @@ struct PlanningSession: Sendable {
         return tier.selectors.contains { $0 == .model(layout.modelIDs[model]) }
     }
 
+    /// Whether `node` carries every label `job`'s node selector asks for.
+    func labelsMatch(node: Int, job: Job) -> Bool {
+        guard let selector = job.nodeSelector else { return true }
+        let labels = layout.nodeLabels[node]
+        return selector.allSatisfy { labels[$0.key] == $0.value }
+    }
+
     /// Node filters beyond what the index guarantees (ready, right model, enough free chips).
     func rejection(
         node: Int, slot: Int, job: Job, shape: JobShape, avoidReserved: Bool
     ) -> RejectionCause? {
+        if !labelsMatch(node: node, job: job) { return .labels }
         if let minMemory = job.minChipMemoryGiB, layout.slotMinMemory[slot] < minMemory { return .chipMemoryTooSmall }
         if shape.nodes > 1, let minBandwidth = job.fallback.minInterNodeBandwidthGBps,
             layout.nodeBandwidth[node] < minBandwidth

@@ -22,6 +22,8 @@ public enum RejectionCause: String, Hashable, Sendable, CaseIterable, Comparable
     case coresInUse = "cores in use"
     /// Enough memory, but held by other jobs.
     case memoryInUse = "memory in use"
+    /// Without a label the job's node selector asks for.
+    case labels = "without the labels asked"
 
     public static func < (lhs: RejectionCause, rhs: RejectionCause) -> Bool { lhs.ordinal < rhs.ordinal }
 
@@ -41,6 +43,7 @@ public enum RejectionCause: String, Hashable, Sendable, CaseIterable, Comparable
         case .tooLittleMemory: 10
         case .coresInUse: 11
         case .memoryInUse: 12
+        case .labels: 13
         }
     }
 }

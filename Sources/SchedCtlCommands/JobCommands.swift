@@ -119,6 +119,11 @@ func describe(_ record: JobRecord) -> String {
     }
     lines.append("  tiers       " + tiers.joined(separator: "  "))
     if let asks = resourceAsks(job) { lines.append("  asks        " + asks) }
+    if let selector = job.nodeSelector {
+        lines.append(
+            "  on nodes    labelled "
+                + selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+    }
     if let dependencies = record.dependencies, !dependencies.isEmpty {
         lines.append("  depends on  " + dependencies.map(\.description).joined(separator: ", "))
     }

@@ -70,6 +70,11 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "A share of one chip: its compute, 30%.")
     var compute: String?
 
+    @Option(
+        name: .customLong("node-selector"),
+        help: "Only nodes with this label, KEY=VALUE (as agents register it); repeatable.")
+    var nodeSelector: [String] = []
+
     @Option(help: "A job array: indices 0-999, 1,3,5-7 or 0-99:10, and %N to run at most N at once.")
     var array: String?
 
@@ -235,6 +240,15 @@ struct SubmitCommand: AsyncParsableCommand {
         if let image { spec["image"] = image }
         if let depends { spec["depends"] = depends }
         if let array { spec["array"] = array }
+        if !nodeSelector.isEmpty {
+            var labels: [String: String] = [:]
+            for item in nodeSelector {
+                let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2 else { fail("--node-selector is KEY=VALUE, got '\(item)'") }
+                labels[String(parts[0])] = String(parts[1])
+            }
+            spec["nodeSelector"] = labels
+        }
         if !containerOption.isEmpty { spec["containerOptions"] = containerOption }
         if let simulate {
             var simulation: [String: Any] = ["duration": simulate]

@@ -78,7 +78,7 @@ public enum JobFile {
         "id", "kind", "chipsPerNode", "nodes", "minChipMemoryGiB", "tiers", "fallback", "topology", "priority",
         "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate", "cpus",
         "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute", "image", "containerOptions", "depends",
-        "array",
+        "array", "nodeSelector",
     ]
     /// What a tier may set of the run spec (the rest it inherits).
     static let tierRunFields = ["command", "env", "workingDirectory", "image", "containerOptions"]
@@ -248,13 +248,24 @@ public enum JobFile {
             }
             share = asked
         }
+        var selector: [String: String] = [:]
+        if let node = top["nodeSelector"] {
+            guard case .mapping(let mapping) = node.node else { throw node.error("expected LABEL: value pairs") }
+            for (key, value) in mapping {
+                guard let name = key.string, let text = value.string else {
+                    throw node.error("labels and their values are text")
+                }
+                selector[name] = text
+            }
+            if let problem = SpecLimits.selectorProblem(selector) { throw node.error(problem) }
+        }
         let job = Job(
             id: JobID(id), kind: kind, chipsPerNode: chipsPerNode, nodes: nodes,
             minChipMemoryGiB: try top["minChipMemoryGiB"]?.positiveDouble(), tiers: tiers, fallback: fallback,
             topology: topology, priority: try top["priority"]?.int() ?? 0,
             queue: try top["queue"]?.string() ?? "default",
             timeLimit: try top["timeLimit"]?.duration(), submittedAt: submittedAt,
-            host: host.isEmpty ? nil : host, share: share)
+            host: host.isEmpty ? nil : host, share: share, nodeSelector: selector)
         if share != nil || chipsPerNode == 0, let problem = SpecLimits.problem(in: job) {
             throw (top["chipMemory"] ?? top["compute"] ?? top["chipsPerNode"]!).error(problem)
         }

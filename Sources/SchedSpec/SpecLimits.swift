@@ -91,11 +91,26 @@ extension SpecLimits {
             }
         }
         if let run, let problem = RunSpecLimits.problem(in: run, tiers: max(job.tiers.count, 1)) { return problem }
+        if let selector = job.nodeSelector, let problem = selectorProblem(selector) { return problem }
         if let simulation = run?.simulation {
             if outside(simulation.seconds, 0...duration) { return "simulate.duration is out of range" }
             if !(1...simulatedSteps).contains(simulation.steps) { return "simulate.steps is out of range" }
             if !(1...simulatedSteps).contains(simulation.checkpointEverySteps) {
                 return "simulate.checkpointEverySteps is out of range"
+            }
+        }
+        return nil
+    }
+}
+
+extension SpecLimits {
+    /// At most 64 labels, each name and value 1 to 256 bytes without control characters.
+    public static func selectorProblem(_ selector: [String: String]) -> String? {
+        if selector.count > 64 { return "nodeSelector names at most 64 labels, got \(selector.count)" }
+        for (name, value) in selector.sorted(by: { $0.key < $1.key }) {
+            for text in [name, value]
+            where text.isEmpty || text.utf8.count > 256 || text.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                return "nodeSelector: '\(name)' and its value are 1 to 256 characters without control characters"
             }
         }
         return nil

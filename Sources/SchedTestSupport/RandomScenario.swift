@@ -26,6 +26,7 @@ public struct RandomScenario: Sendable, CustomStringConvertible {
                     "n\(position)", model: model.name, chips: chips, numaNodes: numa,
                     memoryGiB: catalog[model]?.memoryGiB ?? 64, domain: "d\(pick(0...2))", state: state,
                     unhealthy: unhealthy, bandwidth: chance(30) ? 25 : 100))
+            nodes[nodes.count - 1].labels = ["zone": "z\(position % 2)"]
         }
         var running: [RunningJob] = []
         var usedChips: [NodeID: Set<Int>] = [:]
@@ -66,6 +67,8 @@ public struct RandomScenario: Sendable, CustomStringConvertible {
             if job.nodes > 1 && job.chipsPerNode > 4 { job.chipsPerNode = 4 }
             // Cores and memory beside the chips (nodes have 16 cores and 128 GiB a NUMA node).
             if chance(30) { job.host = HostAsk(cpus: pick(0...24), memoryMiB: pick(0...3) * 65_536) }
+            // Half the nodes carry each zone.
+            if chance(15) { job.nodeSelector = ["zone": "z\(pick(0...1))"] }
             return PendingJob(job)
         }
     }

@@ -78,7 +78,7 @@ struct PlanPropertyTests {
         }
     }
 
-    @Test("every placed chip satisfies the job's tier and memory")
+    @Test("every placed chip satisfies the job's tier, memory and node selector")
     func tierAndMemory() async {
         await everyPlan { scenario, policy, seed, plan in
             let jobsByID = scenario.jobsByID
@@ -87,6 +87,8 @@ struct PlanPropertyTests {
                 let job = try #require(jobsByID[placement.job])
                 let tier = job.effectiveTiers[placement.tier]
                 for assignment in placement.assignments {
+                    let labels = nodesByID[assignment.node]?.labels ?? [:]
+                    #expect((job.nodeSelector ?? [:]).allSatisfy { labels[$0.key] == $0.value })
                     for index in assignment.chips {
                         let chip = try #require(nodesByID[assignment.node]?.chips.first { $0.index == index })
                         let model = try #require(catalog[chip.model])
