@@ -19,9 +19,9 @@ public enum Defaults {
             guard !token.isEmpty else {
                 throw SetupError("the token file \(path) is empty: put the shared secret on its first line")
             }
-            if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int,
-                mode & 0o006 != 0
-            {
+            // stat(2), not FileManager's attributes: those look up the owner's and group's names too.
+            var status = stat()
+            if stat(path, &status) == 0, case let mode = Int(status.st_mode & 0o7777), mode & 0o006 != 0 {
                 throw SetupError(
                     "the token file \(path) can be read or written by every user (mode \(String(mode, radix: 8))): "
                         + "chmod 600 \(path) (or 640 with a group that may use it)")
