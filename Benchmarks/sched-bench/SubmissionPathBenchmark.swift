@@ -21,7 +21,7 @@ extension CoordinatorBenchmark {
             let elapsed = try await harness.session { session in
                 let started = ContinuousClock.now
                 _ = try await session.request(.submit(Submit(spec: spec)), as: SubmitReply.self)
-                return Self.seconds(ContinuousClock.now - started)
+                return (ContinuousClock.now - started).seconds
             }
             seconds.append(elapsed)
         }
@@ -94,15 +94,11 @@ extension CoordinatorBenchmark {
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let elapsed = seconds(ContinuousClock.now - started)
+        let elapsed = (ContinuousClock.now - started).seconds
         // Exited with 0: the low 7 bits (the signal) and the status byte are all zero.
         guard failing || status == 0 else {
             throw ValidationError("\(path) \(arguments.prefix(3).joined(separator: " ")) failed")
         }
         return elapsed
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -5,11 +5,15 @@ import Wire
 /// What an agent is told to run: the spec of the tier the attempt landed on, the chips it was given,
 /// and for a multi-node attempt where its peers are.
 extension CoordinatorState {
-    func runOrder(_ record: JobRecord, placement: JobPlacement, assignment: NodeAssignment, rank: Int) -> RunOrder {
+    /// The order for one node (`rank`) of an attempt that runs `run` (the tier's resolved spec, said
+    /// as `spec`), its nodes meeting at `gang` when there are several.
+    func runOrder(
+        _ record: JobRecord, placement: JobPlacement, assignment: NodeAssignment, rank: Int, run: ResolvedRun,
+        spec: String, gang: GangRendezvous?
+    ) -> RunOrder {
         let model = configuration.catalog[placement.chipModel]
         // Not the coordinator's data directory: one the agents see, theirs by default (`--checkpoint-base`).
         let checkpoint = record.run.checkpointDirectory
-        let run = record.run.resolved(tier: placement.tier)
         var env = run.env
         let devices = assignment.chips.map(String.init).joined(separator: ",")
         for variable in model?.visibleDevicesVariables ?? [] { env[variable] = devices }
@@ -32,7 +36,6 @@ extension CoordinatorState {
             if share.computePercent > 0 { env["HETEROSCHED_CHIP_COMPUTE_PERCENT"] = String(share.computePercent) }
             if share.memoryMiB > 0 { env["HETEROSCHED_CHIP_MEMORY_MIB"] = String(share.memoryMiB) }
         }
-        let gang = record.placement?.rendezvousPort.flatMap { rendezvous(placement, port: $0, vendor: model?.vendor) }
         // What launchers read; a job that sets one itself keeps its own.
         for (name, value) in LauncherVariables.values(
             rank: rank, chipsHere: assignment.chips.count, placement: placement, gang: gang, vendor: model?.vendor)
@@ -48,7 +51,7 @@ extension CoordinatorState {
             rank: rank, nodes: placement.assignments.count, workingDirectory: run.workingDirectory,
             host: assignment.host, share: assignment.share, image: run.image,
             containerOptions: run.containerOptions.isEmpty ? nil : run.containerOptions,
-            spec: run.summary(tierName: placement.tierName), gang: gang)
+            spec: spec, gang: gang)
     }
 
     /// A multi-node attempt's rendezvous: every node's address by rank (what its agent registered,
@@ -72,7 +75,8 @@ extension CoordinatorState {
     /// holds (nor one of `pending`, placed in this same pass); nil when every one is taken.
     func rendezvousPort(rankZero node: NodeID, besides pending: [JobRecord]) -> Int? {
         var taken = Set<Int>()
-        for record in jobs.activeRecords + pending {
+        // Any order will do: no sort of what holds chips, as `activeRecords` gives it.
+        for record in jobs.active.compactMap({ jobs[$0] }) + pending {
             guard let placement = record.placement, placement.assignments.first?.node == node,
                 let port = placement.rendezvousPort
             else { continue }

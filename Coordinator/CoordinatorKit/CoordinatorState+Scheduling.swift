@@ -276,11 +276,16 @@ extension CoordinatorState {
                         }.joined(separator: ";"),
                         "backfilled": String(placement.backfilled),
                     ]))
+            // What every node of the attempt shares is worked out once: its spec and rendezvous.
+            let vendor = configuration.catalog[placement.chipModel]?.vendor
+            let gang = port.flatMap { rendezvous(placement, port: $0, vendor: vendor) }
             for (rank, assignment) in placement.assignments.enumerated() {
                 orders.append(
                     (
                         record.id, record.attempt, assignment.node,
-                        runOrder(record, placement: placement, assignment: assignment, rank: rank)
+                        runOrder(
+                            record, placement: placement, assignment: assignment, rank: rank, run: run, spec: spec,
+                            gang: gang)
                     ))
             }
             changed[record.id] = record

@@ -237,9 +237,6 @@ actor CoordinatorState {
             details: details)
     }
 
-    /// Persists job records and events in one group commit, then publishes the events. When the
-    /// store refuses, what could not be stored did not happen: each record goes back to its value
-    /// in `before` (unless something changed it since), and the events are not published.
     /// Records, new or changed, and their events in one commit, in memory at once: on a failure each
     /// is as it was (a new one gone), and the next pass tries again.
     func store(_ records: [JobRecord], _ events: [PlacementEvent]) async throws {
@@ -254,6 +251,9 @@ actor CoordinatorState {
         dirty = true
     }
 
+    /// Persists job records and events in one group commit, then publishes the events. When the
+    /// store refuses, what could not be stored did not happen: each record goes back to its value
+    /// in `before` (unless something changed it since), and the events are not published.
     func persist(
         _ records: [JobRecord], _ events: [PlacementEvent], nodes: [Node] = [], forgetting: [NodeID] = [],
         before: [String: JobRecord] = [:]
@@ -421,14 +421,11 @@ actor CoordinatorState {
                         + (record.array.map { ", array \($0.spec) (\($0.spec.count) tasks)" } ?? ""),
                     details: ["kind": job.kind.rawValue, "tiers": tiers, "queue": job.queue]))
         }
-        for record in records { jobs[record.id] = record }
         do {
-            try await persist(records, events)
+            try await store(records, events)
         } catch {
-            for record in records { jobs[record.id] = nil }
             throw ErrorReply(.unavailable, "the submission was not stored: \(error)")
         }
-        dirty = true
         return records.map { SubmitReply(job: $0.id, state: $0.state) }
     }
 

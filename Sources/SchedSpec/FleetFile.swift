@@ -77,15 +77,9 @@ public enum FleetFile {
             let bandwidth = try fields["interNodeBandwidthGBps"]?.positiveDouble()
             var labels: [String: String] = [:]
             if let labelNode = fields["labels"] {
-                guard case .mapping(let mapping) = labelNode.node else {
-                    throw labelNode.error("expected key: value labels")
-                }
-                for (key, value) in mapping {
-                    guard let key = key.string, let value = value.string else {
-                        throw labelNode.error("labels are text: text")
-                    }
-                    labels[key] = value
-                }
+                let pairs = try labelNode.textPairs(
+                    shape: "expected key: value labels", notText: "labels are text: text")
+                labels = Dictionary(pairs, uniquingKeysWith: { $1 })
             }
             var domainKind: String?
             var domainSize = count

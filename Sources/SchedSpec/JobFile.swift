@@ -104,12 +104,13 @@ public enum JobFile {
     static func readDefinition(_ root: SpecNode, catalog: ChipCatalog, submittedAt: Seconds) throws(SpecError)
         -> JobDefinition
     {
-        let job = try read(root, catalog: catalog, submittedAt: submittedAt)
-        let run = try runSpec(root.mapping(allowing: fields))
+        let top = try root.mapping(allowing: fields)
+        let job = try read(top, catalog: catalog, submittedAt: submittedAt)
+        let run = try runSpec(top)
         // Every field was checked as it was read; this holds the whole value to the same limits.
         if let problem = SpecLimits.problem(in: job, run: run) { throw root.error(problem) }
         var definition = JobDefinition(job: job, run: run)
-        if let node = try root.mapping(allowing: fields)["depends"] {
+        if let node = top["depends"] {
             switch JobDependency.parse(try node.stringList().joined(separator: ",")) {
             case .success(let dependencies): definition.dependencies = dependencies
             case .failure(let problem): throw node.error(problem.description)
@@ -118,7 +119,7 @@ public enum JobFile {
                 throw node.error("a job cannot depend on itself")
             }
         }
-        if let node = try root.mapping(allowing: fields)["array"] {
+        if let node = top["array"] {
             switch JobArraySpec.parse(try node.string()) {
             case .success(let array): definition.array = array
             case .failure(let problem): throw node.error(problem.description)
@@ -162,18 +163,13 @@ public enum JobFile {
             }
         }
         if let env = fields["env"] {
-            guard case .mapping(let mapping) = env.node else { throw env.error("expected NAME: value pairs") }
-            var variables: [String: String] = [:]
-            for (key, value) in mapping {
-                guard let name = key.string, let text = value.string else { throw env.error("env values are text") }
-                guard RunSpecLimits.isVariableName(name) else {
-                    throw env.error(
-                        "'\(name)' is not an environment variable name (letters, digits and _, not starting with a digit)"
-                    )
-                }
-                variables[name] = text
+            let pairs = try env.textPairs(shape: "expected NAME: value pairs", notText: "env values are text")
+            if let bad = pairs.first(where: { !RunSpecLimits.isVariableName($0.key) }) {
+                throw env.error(
+                    "'\(bad.key)' is not an environment variable name (letters, digits and _, not starting with a digit)"
+                )
             }
-            run.env = variables
+            run.env = Dictionary(pairs, uniquingKeysWith: { $1 })
         }
         run.workingDirectory = try fields["workingDirectory"]?.string()
         if let node = fields["image"] {
@@ -190,7 +186,10 @@ public enum JobFile {
     }
 
     static func read(_ root: SpecNode, catalog: ChipCatalog, submittedAt: Seconds) throws(SpecError) -> Job {
-        let top = try root.mapping(allowing: fields)
+        try read(root.mapping(allowing: fields), catalog: catalog, submittedAt: submittedAt)
+    }
+
+    static func read(_ top: SpecMapping, catalog: ChipCatalog, submittedAt: Seconds) throws(SpecError) -> Job {
         let id = try top["id"]?.string() ?? ""
         if !id.isEmpty, let problem = JobIDRule.problem(id) { throw top["id"]!.error(problem) }
         let kindNode = try top.require("kind")
@@ -250,13 +249,9 @@ public enum JobFile {
         }
         var selector: [String: String] = [:]
         if let node = top["nodeSelector"] {
-            guard case .mapping(let mapping) = node.node else { throw node.error("expected LABEL: value pairs") }
-            for (key, value) in mapping {
-                guard let name = key.string, let text = value.string else {
-                    throw node.error("labels and their values are text")
-                }
-                selector[name] = text
-            }
+            let pairs = try node.textPairs(
+                shape: "expected LABEL: value pairs", notText: "labels and their values are text")
+            selector = Dictionary(pairs, uniquingKeysWith: { $1 })
             if let problem = SpecLimits.selectorProblem(selector) { throw node.error(problem) }
         }
         let job = Job(

@@ -201,6 +201,18 @@ struct SpecNode {
         }
     }
 
+    /// A mapping of text to text (an `env`, labels, a node selector), in the file's order; `shape` and
+    /// `notText` say what is wrong when it is not one.
+    func textPairs(shape: String, notText: String) throws(SpecError) -> [(key: String, value: String)] {
+        guard case .mapping(let mapping) = node else { throw error(shape) }
+        var pairs: [(key: String, value: String)] = []
+        for (key, value) in mapping {
+            guard let name = key.string, let text = value.string else { throw error(notText) }
+            pairs.append((name, text))
+        }
+        return pairs
+    }
+
     func stringList() throws(SpecError) -> [String] {
         if case .scalar = node { return [try string()] }
         var values: [String] = []
