@@ -93,8 +93,6 @@ struct PlanningSession: Sendable {
     /// Where each running job is in `held` (kept by the engine, not by a plan).
     var heldByJob: [JobID: Int] = [:]
     var releasedCount = 0
-    /// Active records with a known end: backfill has nothing to replay without one.
-    var heldWithEnd = 0
     /// Bumped whenever chips are held, freed or reserved: cached answers are good for one version.
     var stateVersion = 0
     /// Asks refused at `refusalVersion`, with why: equal asks are refused alike until something changes.
@@ -246,7 +244,6 @@ struct PlanningSession: Sendable {
         heldByJob = [:]
         heldHead = [Int](repeating: -1, count: layout.nodeCount)
         releasedCount = 0
-        heldWithEnd = 0
         for var record in active {
             let start = heldSlots.count
             heldSlots += oldSlots[record.slotRange]
@@ -264,7 +261,6 @@ struct PlanningSession: Sendable {
         let position = held.count
         held.append(chips)
         stateVersion += 1
-        if chips.expectedEnd != nil { heldWithEnd += 1 }
         for (slot, mask) in heldSlots[chips.slotRange] {
             let node = layout.slotNode[slot]
             if booking {
@@ -324,7 +320,6 @@ struct PlanningSession: Sendable {
         for part in held[position].host { hostState?.release(part) }
         held[position].active = false
         stateVersion += 1
-        if held[position].expectedEnd != nil { heldWithEnd -= 1 }
     }
 
     /// The lowest priority among jobs holding chips, or nil when none does: a job at or below it
@@ -398,8 +393,7 @@ struct PlanningSession: Sendable {
                 }
                 continue
             }
-            // Without a running job of known end there is nothing to replay: skip the reservation.
-            if policy.backfill && reservedStart == nil && heldWithEnd > 0 && reason.waitReason.kind == .waiting,
+            if policy.backfill && reservedStart == nil && reason.waitReason.kind == .waiting,
                 let reservation = reserve(
                     job: job, shape: shape,
                     groups: modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB))

@@ -108,6 +108,7 @@ public struct GiveUp: Hashable, Sendable {
 /// The head job's reservation: when and where it will start, found by replaying running jobs' ends.
 public struct Reservation: Hashable, Sendable {
     public var job: JobID
+    /// Infinite when the job waits on running jobs without a time limit: nobody knows when they end.
     public var start: Seconds
     public var assignments: [NodeAssignment]
 }

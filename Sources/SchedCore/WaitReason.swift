@@ -63,7 +63,8 @@ public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
     public var counts: [RejectionCause: Int]
     /// What the counts do not say (an unknown chip, a domain limit, a reservation).
     public var detail: String?
-    /// When the job is reserved to start (backfill holds chips for it until then).
+    /// When the job is reserved to start (backfill holds chips for it until then); infinite when
+    /// that waits on jobs without a time limit.
     public var reservedStart: Seconds?
     /// Host CPUs and memory each node must offer beside the chips.
     public var host: HostDemand?
@@ -106,7 +107,12 @@ public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
             .map { "\($0.value) \($0.key.rawValue)" }
         if !tally.isEmpty { sentence += " (" + tally.joined(separator: ", ") + ")" }
         if let detail { sentence += "; " + detail }
-        if let reservedStart { sentence += "; reserved to start at t=\(formatNumber(reservedStart))s" }
+        if let reservedStart {
+            sentence +=
+                reservedStart.isFinite
+                ? "; reserved to start at t=\(formatNumber(reservedStart))s"
+                : "; chips held for it until jobs without a time limit end"
+        }
         return sentence
     }
 }

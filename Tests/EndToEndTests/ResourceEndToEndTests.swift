@@ -67,7 +67,8 @@ struct ResourceEndToEndTests {
         let crowded = try await cluster.waitFor("crowded") { $0.reason != nil }
         #expect(crowded.state == .queued)
         #expect(
-            crowded.reason == "waiting: no h100 node with 1 free chip and 30 free cores (1 full, 1 cores in use)",
+            crowded.reason == "waiting: no h100 node with 1 free chip and 30 free cores (1 full, 1 cores in use)"
+                + "; chips held for it until jobs without a time limit end",
             "\(crowded.reason ?? "")")
 
         let nodes = try WireCodec.value(

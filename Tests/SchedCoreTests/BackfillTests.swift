@@ -53,6 +53,33 @@ struct BackfillTests {
         #expect(result.placement(for: "other")?.assignments[0].node == "b")
     }
 
+    // What a run on a real two-node H200 fleet showed: a gang of two waited while a node ran a job
+    // without a time limit, and a later one-chip job (no limit either) took the other node, so the
+    // gang waited on it too; a stream of such jobs would have kept it waiting for ever.
+    @Test("a gang that waits on a job without a time limit keeps the free node; only jobs with a limit use it")
+    func gangWaitsOnUnlimitedJob() throws {
+        let fleet = [makeNode("a", model: "h200", chips: 1), makeNode("b", model: "h200", chips: 1)]
+        let running = [makeRunning("busy", on: "a", chips: [0])]
+        let jobs = [
+            makeJob("gang", chips: 1, nodes: 2),
+            makeJob("open-ended", chips: 1, submittedAt: 1),
+            makeJob("bounded", chips: 1, submittedAt: 2, timeLimit: 600),
+        ]
+        let result = try plan(fleet, Array(jobs.prefix(2)), running: running)
+        let reservation = try #require(result.reservation)
+        #expect(reservation.job == "gang")
+        #expect(reservation.start == .infinity)
+        #expect(Set(reservation.assignments.map(\.node)) == ["a", "b"])
+        #expect(result.placement(for: "open-ended") == nil)
+        #expect(result.reason(for: "open-ended")?.counts[.reserved] == 1)
+        #expect(
+            result.reason(for: "gang")?.description.hasSuffix(
+                "chips held for it until jobs without a time limit end") == true)
+        let withBounded = try plan(fleet, jobs, running: running)
+        #expect(withBounded.placement(for: "bounded")?.backfilled == true)
+        #expect(withBounded.placement(for: "open-ended") == nil)
+    }
+
     @Test("without backfill the head job blocks nothing but gets no reservation")
     func backfillOff() throws {
         var policy = SchedulingPolicy.binPack
