@@ -6,6 +6,15 @@ let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 
+// schedctl starts once per command, so its start is most of what a command costs. With no symbols
+// in its dynamic table the runtime's address lookups do not scan tens of thousands (about 0.5 ms
+// here). Built with the Swift runtime linked in (scripts/build-release.sh sets the variable), it is
+// also a fixed-address executable, with nothing to relocate at start (0.8 ms); not otherwise, since
+// the loader then warns about the shared runtime's protected symbols on every run.
+let schedctlLinkerFlags =
+    ["-Xlinker", "--no-export-dynamic"]
+    + (Context.environment["HETEROSCHED_STATIC_STDLIB"] == "1" ? ["-Xclang-linker", "-no-pie"] : [])
+
 let package = Package(
     name: "HeteroSched",
     platforms: [.macOS(.v15)],
@@ -112,7 +121,8 @@ let package = Package(
                 "SchedCore", "SchedSpec", "SchedSim", "ProgramSupport", "Wire", argumentParser, nio, nioPosix,
             ]
         ),
-        .executableTarget(name: "schedctl", dependencies: ["SchedCtlCommands"]),
+        .executableTarget(
+            name: "schedctl", dependencies: ["SchedCtlCommands"], linkerSettings: [.unsafeFlags(schedctlLinkerFlags)]),
         // Seeded fleet and queue generators shared by tests and benchmarks.
         .target(name: "SchedTestSupport", dependencies: ["SchedCore", "SchedSpec"]),
         .executableTarget(

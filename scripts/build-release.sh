@@ -15,13 +15,17 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 scripts/setup.sh
 mkdir -p "$out"
+# schedctl links as a fixed-address executable then (Package.swift says why).
+export HETEROSCHED_STATIC_STDLIB=1
 for product in sched-coordinator sched-agent sched-attempt schedctl; do
     echo "== building $product (release, static Swift runtime)"
     swift build -c release --build-path .build-static -Xswiftc -static-stdlib --product "$product" >/dev/null
 done
 bin="$(swift build -c release --build-path .build-static -Xswiftc -static-stdlib --show-bin-path)"
 for product in sched-coordinator sched-agent sched-attempt schedctl; do
-    cp "$bin/$product" "$out/$product"
-    strip "$out/$product"
+    # Beside, then renamed over: a running copy keeps its file (cp onto it fails: text file busy).
+    cp "$bin/$product" "$out/.$product.new"
+    strip "$out/.$product.new"
+    mv -f "$out/.$product.new" "$out/$product"
 done
 ls -l "$out"

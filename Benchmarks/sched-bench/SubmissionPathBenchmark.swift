@@ -28,12 +28,16 @@ extension CoordinatorBenchmark {
         print("  1,000-task array acknowledged      \(format(Measurement(seconds: seconds).median * 1000, 2)) ms")
     }
 
-    /// 2,000 job files in one `schedctl submit -f DIR`, and `schedctl submit` run once per job.
+    /// 2,000 job files in one `schedctl submit -f DIR`, and `schedctl submit` run once per job;
+    /// beside it in the same loop, `sbatch` where a Slurm answers (Benchmarks/scripts/slurm-local.sh
+    /// starts one), its jobs held so that they do not run.
     func bulkSubmission(binaries: String, files: Int = 2_000, loop: Int = 200) async throws {
         let schedctl = binaries + "/schedctl"
+        let sbatch = Self.workingSbatch()
         var bulkRates: [Double] = []
         var perCall: [Double] = []
         var starts: [Double] = []
+        var sbatchCalls: [Double] = []
         for run in 0..<runs {
             let harness = try await Harness.start(binaries: binaries, catalog: catalog)
             defer { harness.stop() }
@@ -59,6 +63,10 @@ extension CoordinatorBenchmark {
                         environment: environment))
                 // The process alone: it starts, parses its flags and stops before connecting.
                 starts.append(try Self.time(schedctl, ["checkpoint", "--step", "1"], environment: [:], failing: true))
+                if let sbatch {
+                    sbatchCalls.append(
+                        try Self.time(sbatch, ["--hold", "--wrap", "true", "--output", "/dev/null"], environment: [:]))
+                }
             }
         }
         let call = Measurement(seconds: perCall).median
@@ -69,6 +77,26 @@ extension CoordinatorBenchmark {
         print(
             "  schedctl submit in a loop          \(format(call * 1000, 2)) ms a call = \(format(1 / call, 0)) jobs/s; "
                 + "of it the process's start \(format(start * 1000, 2)) ms  (medians of \(perCall.count) calls)")
+        if sbatchCalls.isEmpty {
+            print(
+                "  sbatch in the same loop            not measured: no Slurm answers here (Benchmarks/scripts/slurm-local.sh)"
+            )
+        } else {
+            let slurm = Measurement(seconds: sbatchCalls).median
+            print(
+                "  sbatch in the same loop            \(format(slurm * 1000, 2)) ms a call; schedctl submit takes "
+                    + "\(format(call / slurm, 2))x as long")
+        }
+    }
+
+    /// `sbatch`'s path when a Slurm controller answers `sinfo`, else nil.
+    static func workingSbatch() -> String? {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+        guard let folder = paths.first(where: { FileManager.default.isExecutableFile(atPath: "\($0)/sbatch") }) else {
+            return nil
+        }
+        guard (try? time("\(folder)/sinfo", ["--noheader"], environment: [:])) != nil else { return nil }
+        return "\(folder)/sbatch"
     }
 
     /// Wall seconds of one run of `path`, spawned and reaped directly (Foundation's `Process` waits

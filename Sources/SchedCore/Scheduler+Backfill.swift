@@ -48,18 +48,18 @@ extension PlanningSession {
         -> Reservation
     {
         reservedStart = start
-            reservedChips = [:]
-            reservedHost = [:]
-            stateVersion += 1
-            for candidate in found { reservedChips[candidate.slot, default: 0] |= candidate.pick.mask }
-            // Its cores and memory too: a job started beside the chips must not take what it needs.
-            if let demand = job.hostDemand(shape) { for candidate in found { reservedHost[candidate.node] = demand } }
-            return Reservation(
-                job: job.id, start: start,
-                assignments: found.map {
-                    NodeAssignment(
-                        node: layout.nodeIDs[$0.node], chips: layout.chipIndices(node: $0.node, mask: $0.pick.mask),
-                        numaNodes: $0.pick.numaNodes)
-                })
+        reservedChips = [:]
+        reservedHost = [:]
+        stateVersion += 1
+        for candidate in found { reservedChips[candidate.slot, default: 0] |= candidate.pick.mask }
+        // Its cores and memory too: a job started beside the chips must not take what it needs.
+        if let demand = job.hostDemand(shape) { for candidate in found { reservedHost[candidate.node] = demand } }
+        return Reservation(
+            job: job.id, start: start,
+            assignments: found.map {
+                NodeAssignment(
+                    node: layout.nodeIDs[$0.node], chips: layout.chipIndices(node: $0.node, mask: $0.pick.mask),
+                    numaNodes: $0.pick.numaNodes)
+            })
     }
 }

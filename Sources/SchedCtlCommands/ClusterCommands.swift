@@ -5,7 +5,7 @@ import SchedCore
 import SchedSpec
 import Wire
 
-struct NodesCommand: AsyncParsableCommand {
+struct NodesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nodes",
         abstract: "Nodes: chips by model, free, used and shared, health, cores and memory booked, NUMA, domain.")
@@ -13,9 +13,9 @@ struct NodesCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Flag(help: "Print JSON.") var json = false
 
-    func run() async throws {
-        let nodes = try await connection.withSession { session in
-            try await session.request(.nodes, as: [NodeStatus].self)
+    func run() throws {
+        let nodes = try connection.withSession { session in
+            try session.request(.nodes, as: [NodeStatus].self)
         }
         if json { return printLine(WireCodec.json(nodes)) }
         var table = Table(header: [
@@ -43,7 +43,7 @@ struct NodesCommand: AsyncParsableCommand {
     }
 }
 
-struct ForgetNodeCommand: AsyncParsableCommand {
+struct ForgetNodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forget-node",
         abstract: "Remove a node that is gone for good from the fleet the coordinator keeps.",
@@ -58,15 +58,15 @@ struct ForgetNodeCommand: AsyncParsableCommand {
     @Argument(help: "The node's name, as schedctl nodes shows it.") var node: String
     @Flag(help: "Print JSON.") var json = false
 
-    func run() async throws {
-        let status = try await connection.withSession { session in
-            try await session.request(.forget(NodeRef(node: node)), as: NodeStatus.self)
+    func run() throws {
+        let status = try connection.withSession { session in
+            try session.request(.forget(NodeRef(node: node)), as: NodeStatus.self)
         }
         printLine(json ? WireCodec.json(status) : "forgot node \(status.node.id)")
     }
 }
 
-struct WatchCommand: AsyncParsableCommand {
+struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch", abstract: "Follow the placement log live.")
 
@@ -76,13 +76,13 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(help: "Replay events after this sequence number first.") var after: Int?
     @Flag(help: "Print JSON lines.") var json = false
 
-    func run() async throws {
-        try await follow(
+    func run() throws {
+        try follow(
             connection: connection, request: WatchRequest(after: after ?? (fromStart ? 0 : nil), job: job), json: json)
     }
 }
 
-struct LogsCommand: AsyncParsableCommand {
+struct LogsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
         abstract: "A job's output (stdout and stderr of its latest attempt), or with --events its placement log.",
@@ -106,23 +106,23 @@ struct LogsCommand: AsyncParsableCommand {
         if rank != nil && events { throw ValidationError("--rank picks an output; it does not go with --events") }
     }
 
-    func run() async throws {
-        guard events else { return try await output() }
+    func run() throws {
+        guard events else { return try output() }
         if follow {
-            return try await SchedCtlCommands.follow(
+            return try SchedCtlCommands.follow(
                 connection: connection, request: WatchRequest(after: 0, job: job), json: json)
         }
-        let events = try await connection.withSession { session in
-            try await session.request(.logs(JobRef(job: job)), as: [PlacementEvent].self)
+        let events = try connection.withSession { session in
+            try session.request(.logs(JobRef(job: job)), as: [PlacementEvent].self)
         }
         for event in events { printLine(json ? WireCodec.json(event) : render(event)) }
     }
 
-    func output() async throws {
-        let failure: String? = try await connection.withSession { session in
-            _ = try await session.request(
+    func output() throws {
+        let failure: String? = try connection.withSession { session in
+            _ = try session.request(
                 .output(OutputRequest(job: job, attempt: attempt, rank: rank, follow: follow)))
-            while let message = try await session.receive() {
+            while let message = try session.receive() {
                 guard case .chunk(let chunk) = message else { continue }
                 if !chunk.data.isEmpty { try? FileHandle.standardOutput.write(contentsOf: Data(chunk.data.utf8)) }
                 if chunk.end { return chunk.error }
@@ -133,10 +133,10 @@ struct LogsCommand: AsyncParsableCommand {
     }
 }
 
-func follow(connection: ConnectionOptions, request: WatchRequest, json: Bool) async throws {
-    try await connection.withSession { session in
-        _ = try await session.request(.watch(request))
-        while let message = try await session.receive() {
+func follow(connection: ConnectionOptions, request: WatchRequest, json: Bool) throws {
+    try connection.withSession { session in
+        _ = try session.request(.watch(request))
+        while let message = try session.receive() {
             guard case .event(let event) = message else { continue }
             printLine(json ? WireCodec.json(event) : render(event))
         }

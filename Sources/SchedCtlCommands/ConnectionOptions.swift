@@ -50,10 +50,11 @@ public struct ConnectionOptions: ParsableArguments {
     }
 
     /// Opens a client session, runs `body`, and turns every failure into one line on stderr and exit 1.
-    func withSession<T: Sendable>(_ body: (WireSession) async throws -> T) async throws -> T {
+    /// A blocking one: a command asks and exits, and an event loop cost it more than the asking.
+    func withSession<T>(_ body: (BlockingWireSession) throws -> T) throws -> T {
         do {
             let resolved = try resolve()
-            return try await WireClient.withSession(
+            return try WireClient.withBlockingSession(
                 to: resolved.endpoint, token: resolved.token, hello: Hello(role: .client), body)
         } catch let error as ErrorReply {
             fail(error.message + " [\(error.code.rawValue)]")

@@ -4,7 +4,7 @@ import ProgramSupport
 import SchedCore
 import Wire
 
-struct HealthCommand: AsyncParsableCommand {
+struct HealthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
         abstract:
@@ -18,11 +18,11 @@ struct HealthCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Flag(help: "Print JSON.") var json = false
 
-    func run() async throws {
+    func run() throws {
         let report: HealthReport
         do {
-            report = try await connection.withSession { session in
-                try await session.request(.health, as: HealthReport.self)
+            report = try connection.withSession { session in
+                try session.request(.health, as: HealthReport.self)
             }
         } catch {
             try? FileHandle.standardError.write(contentsOf: Data("schedctl: \(error)\n".utf8))

@@ -4,7 +4,7 @@ import ProgramSupport
 import SchedCore
 import Wire
 
-struct JobsCommand: AsyncParsableCommand {
+struct JobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs", abstract: "List jobs, oldest first, a page at a time.",
         discussion: """
@@ -25,16 +25,16 @@ struct JobsCommand: AsyncParsableCommand {
         try FlagRange.check(limit, "--limit", 0...100_000_000)
     }
 
-    func run() async throws {
+    func run() throws {
         // Page by page (the coordinator answers at most JobsQuery.maximumLimit a request), one more
         // than asked to know whether there are more.
         let wanted = limit == 0 ? Int.max : limit + 1
-        let jobs = try await connection.withSession { session in
+        let jobs = try connection.withSession { session in
             var all: [JobRecord] = []
             var cursor = after
             while all.count < wanted {
                 let size = min(JobsQuery.maximumLimit, wanted - all.count)
-                let page = try await session.request(
+                let page = try session.request(
                     .jobs(JobsQuery(states: state, limit: size, queue: queue, user: user, after: cursor)),
                     as: [JobRecord].self)
                 all += page
@@ -72,7 +72,7 @@ func loginName() -> String? {
     return ProcessInfo.processInfo.environment["USER"]
 }
 
-struct StatusCommand: AsyncParsableCommand {
+struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "A job's state, placement, attempts, tier history, and why it waits.")
 
@@ -80,9 +80,9 @@ struct StatusCommand: AsyncParsableCommand {
     @Argument(help: "Job id.") var job: String
     @Flag(help: "Print JSON.") var json = false
 
-    func run() async throws {
-        let record = try await connection.withSession { session in
-            try await session.request(.status(JobRef(job: job)), as: JobRecord.self)
+    func run() throws {
+        let record = try connection.withSession { session in
+            try session.request(.status(JobRef(job: job)), as: JobRecord.self)
         }
         if json { return printLine(WireCodec.json(record)) }
         printLine(describe(record))
@@ -148,16 +148,16 @@ func describe(_ record: JobRecord) -> String {
     return lines.joined(separator: "\n")
 }
 
-struct CancelCommand: AsyncParsableCommand {
+struct CancelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job.")
 
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "Job id.") var job: String
     @Flag(help: "Print JSON.") var json = false
 
-    func run() async throws {
-        let record = try await connection.withSession { session in
-            try await session.request(.cancel(JobRef(job: job)), as: JobRecord.self)
+    func run() throws {
+        let record = try connection.withSession { session in
+            try session.request(.cancel(JobRef(job: job)), as: JobRecord.self)
         }
         if json { return printLine(WireCodec.json(record)) }
         printLine(
@@ -166,7 +166,7 @@ struct CancelCommand: AsyncParsableCommand {
     }
 }
 
-struct FallbackCommand: AsyncParsableCommand {
+struct FallbackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fallback", abstract: "Move a job to its next tier now; it resumes from its checkpoint.")
 
@@ -175,9 +175,9 @@ struct FallbackCommand: AsyncParsableCommand {
     @Option(help: "Why, for the placement log.") var reason = "operator request"
     @Flag(help: "Print JSON.") var json = false
 
-    func run() async throws {
-        let record = try await connection.withSession { session in
-            try await session.request(.fallback(FallbackRequest(job: job, reason: reason)), as: JobRecord.self)
+    func run() throws {
+        let record = try connection.withSession { session in
+            try session.request(.fallback(FallbackRequest(job: job, reason: reason)), as: JobRecord.self)
         }
         if json { return printLine(WireCodec.json(record)) }
         printLine(

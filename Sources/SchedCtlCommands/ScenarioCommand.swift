@@ -316,7 +316,7 @@ final class LocalCluster: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             // Process logs stay with kept data; the token never does.
             let logs = dataDirectory == nil ? work : data
-            let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let token = TokenProof.makeNonce()
             try Defaults.writeToken(token, to: work + "/token")
             try? FileManager.default.removeItem(atPath: data + "/coordinator.addr")
             // They stop with us, even if we are killed and cannot stop them.

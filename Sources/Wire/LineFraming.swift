@@ -8,6 +8,28 @@ public enum InboundLine: Sendable {
     case invalid(ErrorReply)
     /// A line over the limit: answer with an error and close.
     case tooLong(limit: Int)
+
+    /// The bytes of one line, without its newline. A line is UTF-8 text; other bytes are refused,
+    /// not replaced, so that what is stored is exactly what was sent.
+    public init(bytes: some Collection<UInt8>) {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            self = .invalid(ErrorReply(.malformed, "a line is UTF-8 text; this one has bytes that are not"))
+            return
+        }
+        switch WireCodec.decode(text) {
+        case .success(let message): self = .message(message)
+        case .failure(let error): self = .invalid(error)
+        }
+    }
+
+    /// The message for a client: a line it cannot read becomes an `ERR` that says so.
+    public var message: WireMessage {
+        switch self {
+        case .message(let message): message
+        case .invalid(let error): .err(error)
+        case .tooLong(let limit): .err(ErrorReply(.lineTooLong, "a line from the coordinator exceeded \(limit) bytes"))
+        }
+    }
 }
 
 /// The pipeline every program uses: newline framing with a length cap, then the codec.
@@ -46,18 +68,7 @@ final class LineDecoder: ChannelInboundHandler {
             context.fireChannelRead(wrapInboundOut(.tooLong(limit: maximumLineLength)))
             return
         }
-        // A line is UTF-8 text; other bytes are refused, not replaced, so that what is stored is
-        // exactly what was sent.
-        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
-            context.fireChannelRead(
-                wrapInboundOut(
-                    .invalid(ErrorReply(.malformed, "a line is UTF-8 text; this one has bytes that are not"))))
-            return
-        }
-        switch WireCodec.decode(text) {
-        case .success(let message): context.fireChannelRead(wrapInboundOut(.message(message)))
-        case .failure(let error): context.fireChannelRead(wrapInboundOut(.invalid(error)))
-        }
+        context.fireChannelRead(wrapInboundOut(InboundLine(bytes: buffer.readableBytesView)))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -30,6 +30,8 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
     case cannotConnect(WireEndpoint, String)
     case refused(ErrorReply)
     case closed
+    /// The connection failed after it was opened.
+    case broken(String)
     case unexpected(String)
     /// The peer accepted our token proof but could not prove it knows the token itself.
     case impostor(WireEndpoint)
@@ -41,6 +43,7 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
                 + "the address right? (--address, HETEROSCHED_ADDRESS)"
         case .refused(let error): "the coordinator refused: \(error.message) [\(error.code.rawValue)]"
         case .closed: "the coordinator closed the connection"
+        case .broken(let why): "the connection to the coordinator broke (\(why))"
         case .unexpected(let what): "unexpected reply from the coordinator: \(what)"
         case .impostor(let endpoint):
             "the peer at \(endpoint) did not prove it knows the token, so it is not our coordinator (or it is an "
@@ -70,15 +73,7 @@ public final class WireSession {
     public func send(_ message: WireMessage) async throws { try await writer.send(message) }
 
     /// The next message; nil when the peer closed. A line the codec rejects is returned as `.err`.
-    public func receive() async throws -> WireMessage? {
-        switch try await inbound.next() {
-        case .message(let message): return message
-        case .invalid(let error): return .err(error)
-        case .tooLong(let limit):
-            return .err(ErrorReply(.lineTooLong, "a line from the coordinator exceeded \(limit) bytes"))
-        case nil: return nil
-        }
-    }
+    public func receive() async throws -> WireMessage? { try await inbound.next()?.message }
 
     /// Sends a request and waits for its `OK` body; an `ERR` reply throws `ErrorReply`.
     public func request(_ message: WireMessage) async throws -> JSONText {
@@ -86,14 +81,7 @@ public final class WireSession {
         return try await reply()
     }
 
-    public func reply() async throws -> JSONText {
-        switch try await receive() {
-        case .ok(let body): return body
-        case .err(let error): throw error
-        case nil: throw WireClientError.closed
-        case .some(let other): throw WireClientError.unexpected(WireCodec.encode(other))
-        }
-    }
+    public func reply() async throws -> JSONText { try WireReply.body(of: try await receive()) }
 
     /// Decodes the reply to `message` as `T`.
     public func request<T: Decodable>(_ message: WireMessage, as type: T.Type) async throws -> T {
@@ -126,28 +114,10 @@ public enum WireClient {
         }
         return try await channel.executeThenClose { inbound, outbound in
             let session = WireSession(inbound: inbound, outbound: outbound)
+            let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint)
             try await session.send(.hello(hello))
-            // Our own nonce: the coordinator must answer it with the token too (mutual authentication).
-            let nonce = TokenProof.makeNonce()
-            switch try await session.receive() {
-            case .challenge(let challenge):
-                try await session.send(
-                    .auth(Auth(hmac: TokenProof.hmac(token: token, nonce: challenge.nonce), nonce: nonce)))
-            case .err(let error): throw WireClientError.refused(error)
-            case nil: throw WireClientError.closed
-            case .some(let other): throw WireClientError.unexpected(WireCodec.encode(other))
-            }
-            let opened: JSONText
-            do {
-                opened = try await session.reply()
-            } catch let error as ErrorReply {
-                throw WireClientError.refused(error)
-            }
-            guard let reply = try? WireCodec.value(SessionOpened.self, from: opened.text), let proof = reply.proof,
-                TokenProof.verifyCoordinator(token: token, nonce: nonce, proof: proof)
-            else {
-                throw WireClientError.impostor(endpoint)
-            }
+            try await session.send(try handshake.answer(try await session.receive()))
+            try handshake.confirm(try await session.receive())
             return try await body(session)
         }
     }

@@ -62,7 +62,10 @@ struct ResourceTests {
         job.host = HostAsk(cpus: 8)
         let result = try plan([h100Node("a")], [holder, job])
         let reason = try #require(result.waiting.first { $0.job == "j" }?.reason)
-        #expect(reason.description == "waiting: no h100 node with 8 free chips and 8 free cores (1 full); chips held for it until jobs without a time limit end")
+        #expect(
+            reason.description
+                == "waiting: no h100 node with 8 free chips and 8 free cores (1 full); chips held for it until jobs without a time limit end"
+        )
 
         var huge = makeJob("huge", chips: 1)
         huge.host = HostAsk(cpus: 96, memoryMiB: 512 * 1024)
@@ -81,7 +84,9 @@ struct ResourceTests {
         #expect(chipOf["s3"] != chipOf["s0"], "a fourth 30% does not fit beside 90%")
         #expect(result.placements.first { $0.job == "s0" }?.assignments[0].share?.computePercent == 30)
         let whole = try #require(result.waiting.first { $0.job == "whole" }, "7 whole chips: 2 of 8 hold shares")
-        #expect(whole.reason.description == "waiting: no node with 7 free chips (1 full); chips held for it until jobs without a time limit end")
+        #expect(
+            whole.reason.description
+                == "waiting: no node with 7 free chips (1 full); chips held for it until jobs without a time limit end")
     }
 
     @Test("spread opens whole chips first; shares never exceed a chip's memory")
@@ -95,7 +100,10 @@ struct ResourceTests {
         let full = try plan(
             [makeNode("c", model: "h100", chips: 1)], [share("x", memoryGiB: 50), share("y", memoryGiB: 40)])
         let reason = try #require(full.waiting.first { $0.job == "y" }?.reason)
-        #expect(reason.description == "waiting: no chip with 40 GiB of chip memory free (1 full); chips held for it until jobs without a time limit end")
+        #expect(
+            reason.description
+                == "waiting: no chip with 40 GiB of chip memory free (1 full); chips held for it until jobs without a time limit end"
+        )
         let tooBig = try #require(try plan([h100Node("a")], [share("z", memoryGiB: 96)]).waiting.first?.reason)
         #expect(tooBig.isInfeasible)
         #expect(tooBig.description.contains("the largest such chip has 80 GiB of memory"))

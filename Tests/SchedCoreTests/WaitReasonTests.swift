@@ -71,7 +71,8 @@ struct WaitReasonTests {
         let reason = try #require(try plan(fleet, [job], running: running).reason(for: "j"))
         #expect(reason.kind == .waiting)
         #expect(reason.counts == [.full: 2, .draining: 1])
-        #expect(reason.description == "waiting: no ascend-910c node with 8 free chips (2 full, 1 draining)"
-            + "; chips held for it until jobs without a time limit end")
+        #expect(
+            reason.description == "waiting: no ascend-910c node with 8 free chips (2 full, 1 draining)"
+                + "; chips held for it until jobs without a time limit end")
     }
 }

@@ -1,0 +1,160 @@
+import Glibc
+
+/// A client session on a blocking socket, for programs that ask and exit (`schedctl`): one thread,
+/// no event loop to start and no hop between threads for each reply, which cost a one-shot
+/// `schedctl submit` several times what the coordinator spends on it. Same lines, handshake and
+/// errors as `WireClient.withSession`.
+public final class BlockingWireSession {
+    private let socket: Int32
+    private let maximumLineLength: Int
+    /// Bytes read past the last line returned.
+    private var pending: [UInt8] = []
+    private var ended = false
+
+    init(socket: Int32, maximumLineLength: Int) {
+        self.socket = socket
+        self.maximumLineLength = maximumLineLength
+    }
+
+    deinit { close(socket) }
+
+    public func send(_ message: WireMessage) throws { try sendRaw(WireCodec.encode(message)) }
+
+    /// Sends a line as is, adding its newline.
+    public func sendRaw(_ line: String) throws {
+        var bytes = Array(line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        var offset = 0
+        while offset < bytes.count {
+            // MSG_NOSIGNAL: a coordinator that went away is an error here, not SIGPIPE.
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw WireClientError.broken(Self.describe(errno))
+            }
+            offset += written
+        }
+    }
+
+    /// The next message; nil when the coordinator closed. A line that does not decode is an `ERR`.
+    public func receive() throws -> WireMessage? {
+        var scanned = 0
+        while true {
+            if let newline = pending[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = InboundLine(bytes: pending[..<newline])
+                pending.removeSubrange(...newline)
+                return line.message
+            }
+            scanned = pending.count
+            guard pending.count <= maximumLineLength else {
+                // The session ends here: what follows is the rest of that line, not a message.
+                ended = true
+                pending.removeAll()
+                return InboundLine.tooLong(limit: maximumLineLength).message
+            }
+            guard !ended else { return nil }
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw WireClientError.broken(Self.describe(errno))
+            }
+            if count == 0 {
+                // A last line without its newline is still a line.
+                ended = true
+                guard !pending.isEmpty else { return nil }
+                defer { pending.removeAll() }
+                return InboundLine(bytes: pending).message
+            }
+            pending += chunk[..<count]
+        }
+    }
+
+    /// Sends a request and waits for its `OK` body; an `ERR` reply throws `ErrorReply`.
+    public func request(_ message: WireMessage) throws -> JSONText {
+        try send(message)
+        return try reply()
+    }
+
+    public func reply() throws -> JSONText { try WireReply.body(of: try receive()) }
+
+    /// Decodes the reply to `message` as `T`.
+    public func request<T: Decodable>(_ message: WireMessage, as type: T.Type) throws -> T {
+        try WireCodec.value(T.self, from: try request(message).text)
+    }
+
+    static func describe(_ code: Int32) -> String { String(cString: strerror(code)) }
+}
+
+extension WireClient {
+    /// Opens an authenticated session on a blocking socket, runs `body`, and closes it.
+    public static func withBlockingSession<Result>(
+        to endpoint: WireEndpoint, token: String, hello: Hello, maximumLineLength: Int = replyLineLimit,
+        connectTimeout: Duration = .seconds(10), _ body: (BlockingWireSession) throws -> Result
+    ) throws -> Result {
+        let session = BlockingWireSession(
+            socket: try connect(to: endpoint, timeout: connectTimeout), maximumLineLength: maximumLineLength)
+        let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint)
+        try session.send(.hello(hello))
+        try session.send(try handshake.answer(try session.receive()))
+        try handshake.confirm(try session.receive())
+        return try body(session)
+    }
+
+    /// A connected blocking TCP socket: each address the name resolves to in turn, each given
+    /// `timeout` to answer.
+    static func connect(to endpoint: WireEndpoint, timeout: Duration) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(endpoint.host, String(endpoint.port), &hints, &found)
+        guard status == 0, let first = found else {
+            throw WireClientError.cannotConnect(endpoint, String(cString: gai_strerror(status)))
+        }
+        defer { freeaddrinfo(first) }
+        var why = "no address"
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let address = entry {
+            entry = address.pointee.ai_next
+            let socket = Glibc.socket(
+                address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue),
+                address.pointee.ai_protocol)
+            guard socket >= 0 else {
+                why = BlockingWireSession.describe(errno)
+                continue
+            }
+            if let failure = connect(socket, address.pointee.ai_addr, address.pointee.ai_addrlen, timeout: timeout) {
+                why = failure
+                close(socket)
+                continue
+            }
+            var on: Int32 = 1
+            _ = setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+            return socket
+        }
+        throw WireClientError.cannotConnect(endpoint, why == "Connection refused" ? "connection refused" : why)
+    }
+
+    /// Connects `socket` within `timeout`; nil on success, else why not.
+    private static func connect(
+        _ socket: Int32, _ address: UnsafeMutablePointer<sockaddr>?, _ length: socklen_t, timeout: Duration
+    ) -> String? {
+        let flags = fcntl(socket, F_GETFL)
+        _ = fcntl(socket, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(socket, F_SETFL, flags) }
+        if Glibc.connect(socket, address, length) == 0 { return nil }
+        guard errno == EINPROGRESS || errno == EINTR else { return BlockingWireSession.describe(errno) }
+        var poll = pollfd(fd: socket, events: Int16(POLLOUT), revents: 0)
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
+        var ready: Int32
+        repeat { ready = Glibc.poll(&poll, 1, milliseconds) } while ready < 0 && errno == EINTR
+        guard ready > 0 else { return ready == 0 ? "no answer within \(timeout)" : BlockingWireSession.describe(errno) }
+        var failure: Int32 = 0
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        _ = getsockopt(socket, SOL_SOCKET, SO_ERROR, &failure, &size)
+        return failure == 0 ? nil : BlockingWireSession.describe(failure)
+    }
+}
