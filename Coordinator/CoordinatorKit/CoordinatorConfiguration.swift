@@ -22,6 +22,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var registrationGrace: Double
     /// How long (on the coordinator's clock) a chip whose fault ended an attempt takes no work.
     public var chipRecovery: Double
+    /// Faults per chip-hour the fleet is known for, by chip model (`--fault-rate`): where the
+    /// expected-finish rule's estimates start before this coordinator has seen any.
+    public var faultRatePrior: [ChipModelID: Double] = [:]
     /// How long (on the coordinator's clock) a finished job and its events are kept; 0 keeps all.
     public var keepFinished: Double
     /// Seconds a new connection has to finish its handshake.

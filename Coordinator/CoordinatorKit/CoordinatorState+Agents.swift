@@ -184,7 +184,8 @@ extension CoordinatorState {
         let lastFault = faultHistory.lastFault(on: job.tier(at: 0), catalog: configuration.catalog)
         if let reason = record.ladder.returnDue(now: now, lastFaultOnPreferred: lastFault, rule: job.fallback),
             (try? SchedulingEngine(snapshot: snapshot()))?.hasRoom(
-                for: job, onTier: 0, now: now, policy: configuration.policy) == true
+                for: job, onTier: 0, now: now, policy: configuration.policy,
+                progress: progress(of: record), faultRates: faultRates) == true
         {
             record.ladder.returnToPreferred(at: now)
             requeue(&record)
@@ -234,6 +235,7 @@ extension CoordinatorState {
                 return
             }
             completedNodes[record.id] = nil
+            noteExposure(of: record, until: now)
             record.state = .completed
             record.endedAt = now
             record.reason = nil
@@ -320,7 +322,11 @@ extension CoordinatorState {
         var record = record
         let now = clock()
         var events: [PlacementEvent] = []
-        if let model = record.placement?.chipModel { faultHistory.record(ChipModelID(model), at: now) }
+        if let model = record.placement?.chipModel {
+            faultHistory.record(ChipModelID(model), at: now)
+            faultRates.faulted(ChipModelID(model))
+            noteExposure(of: record, until: now)
+        }
         let lost = max((step ?? record.checkpointStep) - record.checkpointStep, 0)
         record.stepsLost += lost
         let lostText =
@@ -361,6 +367,14 @@ extension CoordinatorState {
             events.append(makeEvent(.gaveUp, job: record.id, "\(record.id) failed: \(reason)"))
         }
         return (record, events)
+    }
+
+    /// Chip-hours the attempt of `record` ran, for the fault rates (as SchedSim counts from placement).
+    func noteExposure(of record: JobRecord, until now: Double) {
+        guard let placement = record.placement else { return }
+        faultRates.ran(
+            ChipModelID(placement.chipModel), chips: placement.assignments.reduce(0) { $0 + $1.chips.count },
+            seconds: now - placement.placedAt)
     }
 
     /// The session of `node` ended; the node is kept, marked disconnected, until it returns or times out.

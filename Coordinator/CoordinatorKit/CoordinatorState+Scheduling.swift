@@ -9,6 +9,7 @@ extension CoordinatorState {
         var queue: [PendingJob]
         var now: Double
         var seed: UInt64
+        var faultRates: FaultRates
     }
 
     /// Every waiting job is searched again this often (within the pass limit), whatever changed: a
@@ -37,10 +38,12 @@ extension CoordinatorState {
         let records = jobs.records
         let queue = selected.compactMap { id -> PendingJob? in
             guard let record = records[id.name], record.state == .queued, nominated[id.name] == nil else { return nil }
-            return PendingJob(record.job, ladder: record.ladder)
+            return PendingJob(record.job, ladder: record.ladder, progress: progress(of: record))
         }
         guard !queue.isEmpty else { return nil }
-        return CycleInput(snapshot: snapshot, queue: queue, now: now, seed: configuration.seed &+ UInt64(nextSeq))
+        return CycleInput(
+            snapshot: snapshot, queue: queue, now: now, seed: configuration.seed &+ UInt64(nextSeq),
+            faultRates: faultRates)
     }
 
     /// Tells the waiting queue what changed since the last pass: chip models that gained free chips,
@@ -163,7 +166,8 @@ extension CoordinatorState {
         -> SchedulingPlan
     {
         try Scheduler.plan(
-            snapshot: input.snapshot, queue: input.queue, now: input.now, policy: policy, seed: input.seed)
+            snapshot: input.snapshot, queue: input.queue, now: input.now, policy: policy, seed: input.seed,
+            faultRates: input.faultRates)
     }
 
     /// The applier: re-checks, persists, then tells agents.
@@ -342,6 +346,13 @@ extension CoordinatorState {
             for held in holder.assignments { _ = ledger.take(held, for: holder.id) }
         }
         return placement.assignments.allSatisfy { ledger.conflict(in: $0, for: placement.job) == nil }
+    }
+
+    /// What `record` has left after its checkpoint, for the expected-finish rule (simulated runs:
+    /// their steps are known), as SchedSim builds it.
+    func progress(of record: JobRecord) -> JobProgress? {
+        record.run.simulation?.progress(
+            checkpointStep: record.checkpointStep, restartSeconds: configuration.chipRecovery)
     }
 
     /// Back to the queue on the same tier (the ladder decides about tiers elsewhere).

@@ -82,6 +82,9 @@ actor CoordinatorState {
     /// When each chip model last failed an attempt, since this coordinator started: a job returns
     /// to its first tier only once that tier has been healthy for the job's window.
     var faultHistory = FaultHistory()
+    /// Faults per chip-hour for the expected-finish rule: the configured prior, then what attempts
+    /// saw (in memory: a restarted coordinator starts again from the prior).
+    var faultRates: FaultRates
     /// Attempts told to stop (or found where they should not be) and the chips they still hold.
     var fence = ChipFence()
     /// Chips resting after a fault, until their recovery time has passed.
@@ -122,6 +125,7 @@ actor CoordinatorState {
         self.gate = ConnectionGate(maximumUnauthenticated: configuration.maximumUnauthenticated)
         jobs = JobTable(
             catalog: configuration.catalog, headDepth: configuration.passHead, passLimit: configuration.passLimit)
+        faultRates = FaultRates(prior: configuration.faultRatePrior)
         startedAt = clock()
     }
 

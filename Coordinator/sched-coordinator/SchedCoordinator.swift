@@ -64,6 +64,14 @@ struct SchedCoordinator: AsyncParsableCommand {
     var chipRecovery = 300.0
 
     @Option(
+        name: .customLong("fault-rate"),
+        help: """
+            Faults per chip-hour a chip model is known for, MODEL=RATE (0.008): where the expected-finish \
+            fallback rule's estimates start; repeatable. Models not named start from what attempts show.
+            """)
+    var faultRate: [String] = []
+
+    @Option(
         name: .customLong("keep-finished"),
         help: "Seconds a finished job and its events are kept (default 30 days; 0: forever).")
     var keepFinished = 30.0 * 86400
@@ -124,6 +132,7 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(timeScale, "--time-scale", 0.001...1_000_000)
         try FlagRange.check(registrationGrace, "--registration-grace", 0...86_400, unit: " seconds")
         try FlagRange.check(chipRecovery, "--chip-recovery", 0...SpecLimits.duration, unit: " seconds")
+        _ = try Self.faultRates(faultRate)
         try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(passLimit, "--pass-limit", 2...1_000_000)
         // Below the limit: a pass must have room for what changed behind the head.
@@ -146,14 +155,20 @@ struct SchedCoordinator: AsyncParsableCommand {
         let logger = Logger(label: "sched-coordinator")
         let endpoint = WireEndpoint(listen)!
         do {
-            let configuration = CoordinatorConfiguration(
+            let catalogRead = try Defaults.catalog(path: catalog, overrides: catalogOverrides)
+            let rates = try Self.faultRates(faultRate)
+            for model in rates.keys.sorted() where catalogRead[model] == nil {
+                throw ValidationError("--fault-rate: unknown chip model '\(model)' (not in the catalog)")
+            }
+            var configuration = CoordinatorConfiguration(
                 host: endpoint.host, port: endpoint.port, dataDirectory: dataDirectory,
                 token: try Defaults.token(file: tokenFile), policy: .named(PolicyName(rawValue: policy)!),
-                catalog: try Defaults.catalog(path: catalog, overrides: catalogOverrides),
+                catalog: catalogRead,
                 maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout, timeScale: timeScale,
                 registrationGrace: registrationGrace, handshakeTimeout: handshakeTimeout,
                 clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished,
                 passLimit: passLimit, passHead: passHead, rendezvousPorts: Self.portRange(rendezvousPorts)!)
+            configuration.faultRatePrior = rates
             try await Coordinator.run(
                 configuration, logger: logger,
                 alongside: stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? [])
@@ -163,4 +178,22 @@ struct SchedCoordinator: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
     }
+
+    /// `--fault-rate MODEL=RATE` values, each a rate from 0 to 1,000 faults per chip-hour.
+    static func faultRates(_ values: [String]) throws -> [ChipModelID: Double] {
+        var rates: [ChipModelID: Double] = [:]
+        for value in values {
+            let parts = value.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, let rate = Double(parts[1]), rate.isFinite,
+                (0...1_000).contains(rate)
+            else {
+                throw ValidationError(
+                    "--fault-rate is MODEL=RATE, faults per chip-hour from 0 to 1000 (ascend-910c=0.008); got '\(value)'"
+                )
+            }
+            rates[ChipModelID(String(parts[0]))] = rate
+        }
+        return rates
+    }
+
 }

@@ -4,6 +4,8 @@ public enum FallbackReason: Hashable, Sendable, CustomStringConvertible {
     case waitedTooLong(waited: Seconds, limit: Seconds)
     case tierCannotHold(String)
     case operatorRequest(String)
+    /// The expected-finish rule: the estimates for the tier left and the tier chosen.
+    case finishesSooner(current: TierEstimate, chosen: TierEstimate)
 
     public var description: String {
         switch self {
@@ -13,6 +15,8 @@ public enum FallbackReason: Hashable, Sendable, CustomStringConvertible {
             "waited \(formatSeconds(waited)) to be placed on this tier (limit \(formatSeconds(limit)))"
         case .tierCannotHold(let why): "this tier cannot hold the job: \(why)"
         case .operatorRequest(let why): "operator: \(why)"
+        case .finishesSooner(let current, let chosen):
+            "expected to finish sooner on tier \(chosen.tier + 1): \(current); \(chosen)"
         }
     }
 }
@@ -72,6 +76,8 @@ public struct FallbackLadder: Hashable, Sendable, Codable {
         case tierCannotHold(String, at: Seconds)
         /// An operator asked to move the job down now.
         case operatorRequest(String, at: Seconds)
+        /// The expected-finish rule chose a tier below (`ExpectedFinish.choose`).
+        case finishesSooner(current: TierEstimate, chosen: TierEstimate, at: Seconds)
     }
 
     public enum Action: Hashable, Sendable {
@@ -113,15 +119,18 @@ public struct FallbackLadder: Hashable, Sendable, Codable {
                 return .refused(reason: "already on its last tier (\(tier + 1) of \(tierCount))")
             }
             return moveDown(.operatorRequest(why), at: now)
+        case .finishesSooner(let current, let chosen, let now):
+            guard chosen.tier > tier, chosen.tier < tierCount else { return .stay }
+            return moveDown(.finishesSooner(current: current, chosen: chosen), at: now, to: chosen.tier)
         }
     }
 
-    private mutating func moveDown(_ reason: FallbackReason, at now: Seconds) -> Action {
+    private mutating func moveDown(_ reason: FallbackReason, at now: Seconds, to target: Int? = nil) -> Action {
         guard !isOnLastTier else {
             return .giveUp(reason: "no tier left after tier \(tier + 1) of \(tierCount): \(reason)")
         }
         if tier == 0 { leftPreferredAt = now }
-        tier += 1
+        tier = max(target ?? tier + 1, tier + 1)
         failuresOnTier = 0
         waitingSince = now
         return .moveTo(tier: tier, reason: reason)

@@ -82,15 +82,24 @@ public struct FallbackRule: Hashable, Sendable, Codable {
     /// After falling back, go back to the first tier at a checkpoint once it has had no fault for
     /// this long (and has room); nil = stay where it fell.
     public var returnToPreferredHealthyFor: Seconds?
+    /// `expected-finish`: also leave a tier that faults make slower than another tier by more than
+    /// `tolerance` (a fraction: 0.2 for 20%). The count and wait limits still apply beside it.
+    public var policy: FallbackPolicy?
+    public var tolerance: Double?
+
+    /// What `tolerance` is when a rule does not say.
+    public static let defaultTolerance = 0.2
 
     public init(
         maxFailuresPerTier: Int? = nil, maxWaitPerTier: Seconds? = nil, minInterNodeBandwidthGBps: Double? = nil,
-        returnToPreferredHealthyFor: Seconds? = nil
+        returnToPreferredHealthyFor: Seconds? = nil, policy: FallbackPolicy? = nil, tolerance: Double? = nil
     ) {
         self.maxFailuresPerTier = maxFailuresPerTier
         self.maxWaitPerTier = maxWaitPerTier
         self.minInterNodeBandwidthGBps = minInterNodeBandwidthGBps
         self.returnToPreferredHealthyFor = returnToPreferredHealthyFor
+        self.policy = policy
+        self.tolerance = tolerance
     }
 }
 

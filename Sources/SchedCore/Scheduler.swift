@@ -2,10 +2,13 @@
 public struct PendingJob: Hashable, Sendable {
     public var job: Job
     public var ladder: FallbackLadder
+    /// Its remaining work, where the driver knows it: what the expected-finish rule weighs.
+    public var progress: JobProgress?
 
-    public init(_ job: Job, ladder: FallbackLadder? = nil) {
+    public init(_ job: Job, ladder: FallbackLadder? = nil, progress: JobProgress? = nil) {
         self.job = job
         self.ladder = ladder ?? FallbackLadder(for: job)
+        self.progress = progress
     }
 }
 
@@ -17,9 +20,11 @@ public enum Scheduler {
     /// cannot start gets a reservation (when it will start, found by replaying running jobs' ends);
     /// later jobs start now only where they cannot delay it.
     public static func plan(
-        snapshot: ClusterSnapshot, queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0
+        snapshot: ClusterSnapshot, queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0,
+        faultRates: FaultRates = FaultRates()
     ) throws(SnapshotError) -> SchedulingPlan {
-        try SchedulingEngine(snapshot: snapshot).plan(queue: queue, now: now, policy: policy, seed: seed)
+        try SchedulingEngine(snapshot: snapshot).plan(
+            queue: queue, now: now, policy: policy, seed: seed, faultRates: faultRates)
     }
 
 }
@@ -81,6 +86,8 @@ struct PlanningSession: Sendable {
     let catalog: ChipCatalog
     var now: Seconds = 0
     var policy: SchedulingPolicy = .binPack
+    /// What the expected-finish rule knows of each chip model's faults.
+    var faultRates = FaultRates()
     var generator = SeededGenerator(seed: 0)
     var plan = SchedulingPlan()
     var held: [HeldChips] = []
@@ -348,6 +355,7 @@ struct PlanningSession: Sendable {
         case .stay, .retry, .refused:
             break
         }
+        considerExpectedFinish(pending, ladder: &ladder)
         while true {
             let tierIndex = ladder.tier
             let tier = job.tier(at: tierIndex)

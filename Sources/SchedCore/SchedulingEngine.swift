@@ -39,8 +39,12 @@ public struct SchedulingEngine: Sendable {
     /// Decides what starts now, what is preempted, which jobs move down a tier, and why the rest
     /// waits; see `Scheduler.plan`. The engine itself is unchanged: apply the plan with `hold` and
     /// `release` as the driver carries it out.
-    public func plan(queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0) -> SchedulingPlan {
+    public func plan(
+        queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0,
+        faultRates: FaultRates = FaultRates()
+    ) -> SchedulingPlan {
         var session = base.prepared(now: now, policy: policy, seed: seed)
+        session.faultRates = faultRates
         if policy.nodeScorer == .fragmentation { session.fragmentation = session.fragmentationModel(queue: queue) }
         // Sort compact keys, not the jobs themselves: a job is a large value.
         let keys = queue.indices.map {
@@ -58,13 +62,19 @@ public struct SchedulingEngine: Sendable {
         return session.plan
     }
 
-    /// Whether `job` could start on tier `tier` now on chips nobody holds, preempting no one: a job
-    /// that returns to its first tier must not displace work there, nor leave its tier to wait.
-    public func hasRoom(for job: Job, onTier tier: Int, now: Seconds, policy: SchedulingPolicy) -> Bool {
+    /// Whether `job` could start on tier `tier` now on chips nobody holds, preempting no one, and
+    /// stay there: a job that returns to its first tier must not displace work there, nor leave
+    /// its tier to wait, nor go back where the expected-finish rule would move it from at once.
+    public func hasRoom(
+        for job: Job, onTier tier: Int, now: Seconds, policy: SchedulingPolicy, progress: JobProgress? = nil,
+        faultRates: FaultRates = FaultRates()
+    ) -> Bool {
         var probe = job
         probe.priority = Int.min
         let ladder = FallbackLadder(tierCount: job.tierCount, tier: tier, waitingSince: now)
-        let plan = plan(queue: [PendingJob(probe, ladder: ladder)], now: now, policy: policy)
+        let plan = plan(
+            queue: [PendingJob(probe, ladder: ladder, progress: progress)], now: now, policy: policy,
+            faultRates: faultRates)
         return plan.placements.contains { $0.job == job.id && $0.tier == tier } && plan.preemptions.isEmpty
     }
 }

@@ -68,7 +68,8 @@ struct ScenarioRunCommand: AsyncParsableCommand {
             } else {
                 let started = try LocalCluster.start(
                     scenario: file, catalog: catalog, policy: spec.policy, timeScale: scale,
-                    chipRecovery: spec.fleet.faults.chipRecoverySeconds, dataDirectory: dataDirectory)
+                    chipRecovery: spec.fleet.faults.chipRecoverySeconds,
+                    faultRates: spec.fleet.faults.knownRates, dataDirectory: dataDirectory)
                 cluster = started
                 endpoint = started.endpoint
                 token = started.token
@@ -91,7 +92,10 @@ struct ScenarioRunCommand: AsyncParsableCommand {
             fail("the scenario stopped: \(error)")
         }
         cluster?.stop()
-        let summary = ScenarioSummary(scenario: spec, catalog: catalogModels, events: outcome.story, end: outcome.end)
+        // The oracle is played in virtual time: what each tier alone would have done with these faults.
+        let oracles = (try? ScenarioOracle.outcomes(spec, catalog: catalogModels)) ?? []
+        let summary = ScenarioSummary(
+            scenario: spec, catalog: catalogModels, events: outcome.story, end: outcome.end, oracles: oracles)
         if json {
             printLine(WireCodec.json(["summary": summary.render()]))
         } else {
@@ -301,7 +305,7 @@ final class LocalCluster: @unchecked Sendable {
 
     static func start(
         scenario: String, catalog: String?, policy: PolicyName, timeScale: Double, chipRecovery: Double,
-        dataDirectory: String?
+        faultRates: [ChipModelID: Double], dataDirectory: String?
     ) throws(SetupError) -> LocalCluster {
         let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
         for tool in ["sched-coordinator", "sched-agent"]
@@ -330,7 +334,10 @@ final class LocalCluster: @unchecked Sendable {
                 [
                     "--listen", "127.0.0.1:0", "--data-dir", data, "--policy", policy.rawValue, "--time-scale",
                     String(timeScale), "--chip-recovery", String(chipRecovery),
-                ] + common, log: logs + "/coordinator.log")
+                ]
+                    // The fleet's known fault rates, as SchedSim takes them: where the expected-finish rule starts.
+                    + faultRates.sorted { $0.key < $1.key }.flatMap { ["--fault-rate", "\($0.key)=\($0.value)"] }
+                    + common, log: logs + "/coordinator.log")
             let deadline = Date().addingTimeInterval(30)
             var address: String?
             while address == nil && Date() < deadline && coordinator.isRunning {

@@ -43,6 +43,13 @@ struct SimulateCommand: AsyncParsableCommand {
     var fill = false
     @Option(help: "With --fill: percent of the chip capacity that arrives (default 130).") var until: Double = 130
     @Option(help: "With --fill: seeds to average over, from --seed on.") var seeds: Int = 1
+    @Option(
+        help: """
+            With --scenario: play it once per fault rate, chipFaultsPerHour.MODEL=0,0.002,0.008, and print when \
+            each multi-tier training job completes under the count rule, the expected-finish rule, and on its best \
+            tier alone.
+            """)
+    var sweep: String?
 
     func validate() throws {
         if scenario != nil {
@@ -51,6 +58,7 @@ struct SimulateCommand: AsyncParsableCommand {
             }
             return
         }
+        guard sweep == nil else { throw ValidationError("--sweep goes with --scenario") }
         guard fleet != nil, trace != nil else {
             throw ValidationError("give --fleet and --trace, or --scenario")
         }
@@ -174,13 +182,16 @@ struct SimulateCommand: AsyncParsableCommand {
         do {
             let catalog = try Defaults.catalog(path: catalog, overrides: [])
             let spec = try ScenarioFile.load(path: path, catalog: catalog)
-            let report = try Simulator.run(
-                SimulationInput(
-                    nodes: spec.nodesInCoordinatorOrder, catalog: catalog, jobs: spec.traceJobs,
-                    faults: spec.fleet.faults,
-                    policy: .named(spec.policy), seed: spec.seed))
+            if let sweep {
+                let (model, rates) = try Self.sweepValues(sweep, catalog: catalog)
+                let result = try FaultRateSweep.run(spec, model: model, rates: rates, catalog: catalog)
+                return printLine(json ? WireCodec.json(result) : result.render())
+            }
+            let report = try Simulator.run(spec.simulationInput(catalog: catalog))
             let story = StoryEvent.story(of: report.decisions)
-            let summary = ScenarioSummary(scenario: spec, catalog: catalog, events: story, end: report.makespan)
+            let summary = ScenarioSummary(
+                scenario: spec, catalog: catalog, events: story, end: report.makespan,
+                oracles: try ScenarioOracle.outcomes(spec, catalog: catalog))
             if json {
                 return printLine(WireCodec.json(ScenarioResult(events: story, summary: summary.render())))
             }
@@ -215,6 +226,28 @@ struct SimulateCommand: AsyncParsableCommand {
             fail("cannot write \(path): \(error.localizedDescription)")
         }
     }
+    /// `chipFaultsPerHour.MODEL=R1,R2,…`: the model (in the catalog) and the rates (0 to 1,000).
+    static func sweepValues(_ text: String, catalog: ChipCatalog) throws(SetupError) -> (ChipModelID, [Double]) {
+        let usage = "--sweep is chipFaultsPerHour.MODEL=RATE,RATE,… (chipFaultsPerHour.ascend-910c=0,0.004,0.008)"
+        let parts = text.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, parts[0].hasPrefix("chipFaultsPerHour.") else {
+            throw SetupError("\(usage); got '\(text)'")
+        }
+        let model = ChipModelID(String(parts[0].dropFirst("chipFaultsPerHour.".count)))
+        guard catalog[model] != nil else {
+            throw SetupError("--sweep: unknown chip model '\(model)' (not in the catalog)")
+        }
+        var rates: [Double] = []
+        for item in parts[1].split(separator: ",") {
+            guard let rate = Double(item.trimmingCharacters(in: .whitespaces)), rate.isFinite,
+                (0...1_000).contains(rate)
+            else { throw SetupError("\(usage); '\(item)' is not a rate from 0 to 1000") }
+            rates.append(rate)
+        }
+        guard (1...50).contains(rates.count) else { throw SetupError("\(usage); 1 to 50 rates") }
+        return (model, rates)
+    }
+
 }
 
 /// A scenario's story and summary, as `--json` prints them.
@@ -232,4 +265,5 @@ struct ComparisonTable {
         for row in ComparisonRows.make(reports) { table.rows.append([row.metric] + row.values) }
         return table.render()
     }
+
 }

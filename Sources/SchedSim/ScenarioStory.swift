@@ -90,12 +90,17 @@ public struct ScenarioSummary: Sendable {
     public let events: [StoryEvent]
     /// When the story ended (simulated seconds).
     public let end: Double
+    /// Each multi-tier training job on its best tier alone, in hindsight (`ScenarioOracle`).
+    public let oracles: [OracleOutcome]
 
-    public init(scenario: ScenarioSpec, catalog: ChipCatalog, events: [StoryEvent], end: Double) {
+    public init(
+        scenario: ScenarioSpec, catalog: ChipCatalog, events: [StoryEvent], end: Double, oracles: [OracleOutcome] = []
+    ) {
         self.scenario = scenario
         self.catalog = catalog
         self.events = events
         self.end = end
+        self.oracles = oracles
     }
 
     public func render() -> String {
@@ -188,11 +193,23 @@ public struct ScenarioSummary: Sendable {
                 useful += max(0, ran - Double(attempt.lost) * stepSeconds(run, kind: job.kind, model: attempt.model))
             }
             let elapsed = completed.time - job.submittedAt
-            let goodput = elapsed > 0 ? useful / elapsed : 0
+            let kept = elapsed > 0 ? useful / elapsed : 0
             lines.append(
                 "  completed at t=\(Self.clock(completed.time)) on tier \((attempts.last?.tier ?? 0) + 1) "
-                    + "(\(attempts.last?.model ?? "?")); goodput \(Int((goodput * 100).rounded()))% "
-                    + "(time on kept steps / time since submission)")
+                    + "(\(attempts.last?.model ?? "?")); time on kept steps \(Int((kept * 100).rounded()))% of the "
+                    + "time since submission")
+            if let oracle = oracles.first(where: { $0.job == job.id.name }), let best = oracle.best,
+                let bestTime = best.completedAt
+            {
+                let alone = oracle.tiers.map { run in
+                    "\(run.name) alone \(run.completedAt.map { "t=" + Self.clock($0) } ?? "not done")"
+                }
+                let took = completed.time - job.submittedAt
+                let share = took > 0 ? Int(((bestTime - job.submittedAt) / took * 100).rounded()) : 100
+                lines.append(
+                    "  against the best single tier in hindsight (\(alone.joined(separator: ", "))): \(share)% of "
+                        + "\(best.name)'s pace")
+            }
         } else {
             lines.append("  \(finalState(story))")
         }

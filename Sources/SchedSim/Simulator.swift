@@ -109,6 +109,9 @@ struct SimulationRun {
     var decisions: [DecisionRecord] = []
     var fallbacks: [FallbackMark] = []
     var faultHistory = FaultHistory()
+    /// Faults per chip-hour as the expected-finish rule sees them: the fleet's rates where they are
+    /// known (`ratesKnown`), updated by what the attempts here saw.
+    var faultRates: FaultRates
     var cycles: UInt64 = 0
     var processed = 0
     var nodeRandom = SeededGenerator(seed: 0)
@@ -125,6 +128,7 @@ struct SimulationRun {
 
     init(_ input: SimulationInput) throws(SnapshotError) {
         self.input = input
+        faultRates = FaultRates(prior: input.faults.knownRates)
         engine = try SchedulingEngine(snapshot: ClusterSnapshot(nodes: input.nodes, catalog: input.catalog))
         var families: [ChipModelID: String] = [:]
         for node in input.nodes {
@@ -233,13 +237,21 @@ struct SimulationRun {
             at: state.start + Double(next - fate.firstStep + 1) * fate.secondsPerStep)
     }
 
+    /// What job `index` has left after its checkpoint at `checkpointStep`, for the expected-finish rule.
+    func progress(of index: Int, checkpointStep: Int) -> JobProgress? {
+        jobs[index].trace.steps?.progress(
+            checkpointStep: checkpointStep, restartSeconds: input.faults.chipRecoverySeconds)
+    }
+
     /// At a checkpoint: back to the first tier if the ladder says it is due and the tier has room.
     mutating func returnToPreferred(_ attempt: Int, checkpointed step: Int) -> Bool {
         let index = attempts[attempt].job
         let job = jobs[index].trace.job
         let lastFault = faultHistory.lastFault(on: job.tier(at: 0), catalog: input.catalog)
         guard let reason = jobs[index].ladder.returnDue(now: now, lastFaultOnPreferred: lastFault, rule: job.fallback),
-            engine.hasRoom(for: job, onTier: 0, now: now, policy: input.policy)
+            engine.hasRoom(
+                for: job, onTier: 0, now: now, policy: input.policy,
+                progress: progress(of: index, checkpointStep: step), faultRates: faultRates)
         else { return false }
         let (_, lost) = stop(attempt, checkpointed: step)
         jobs[index].outcome.workLost += lost
@@ -358,6 +370,7 @@ struct SimulationRun {
         }
         jobs[index].progress = min(1, jobs[index].progress + kept / state.fullSeconds)
         unbusy(state.placement.chipModel, state.milliChips)
+        faultRates.ran(state.placement.chipModel, chips: state.chips, seconds: ran)
         return (ran, (ran - kept) * Double(state.milliChips) / 1000)
     }
 
@@ -404,6 +417,7 @@ struct SimulationRun {
         let (_, lost) = stop(attempt)
         jobs[index].outcome.workLost += lost
         faultHistory.record(attempts[attempt].placement.chipModel, at: now)
+        faultRates.faulted(attempts[attempt].placement.chipModel)
         record(.faulted, index, detail, stepsLost: stepsLost)
         let from = jobs[index].ladder.tier
         switch jobs[index].ladder.handle(.failed(cause, at: now), rule: jobs[index].trace.job.fallback) {
@@ -456,8 +470,11 @@ struct SimulationRun {
         guard !queued.isEmpty else { return }
         cycles += 1
         let plan = engine.plan(
-            queue: queued.map { PendingJob(jobs[$0].trace.job, ladder: jobs[$0].ladder) }, now: now,
-            policy: input.policy, seed: input.seed &+ cycles)
+            queue: queued.map { index in
+                PendingJob(
+                    jobs[index].trace.job, ladder: jobs[index].ladder,
+                    progress: progress(of: index, checkpointStep: jobs[index].checkpointStep))
+            }, now: now, policy: input.policy, seed: input.seed &+ cycles, faultRates: faultRates)
         let byID = jobIndex
 
         for preemption in plan.preemptions {

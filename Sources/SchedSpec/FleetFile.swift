@@ -20,6 +20,12 @@ public struct FaultProfile: Sendable, Equatable {
     /// How long a chip whose fault ended an attempt takes no work (0: it takes work at once), as
     /// MindCluster isolates a faulted NPU until it recovers.
     public var chipRecoverySeconds: Double
+    /// Whether the scheduler knows `chipFaultsPerHour` from the fleet's history (the expected-finish
+    /// rule starts from them), or learns the rates from the faults it sees (the default).
+    public var ratesKnown = false
+
+    /// The rates the scheduler starts from: `chipFaultsPerHour` when they are known, else none.
+    public var knownRates: [ChipModelID: Double] { ratesKnown ? chipFaultsPerHour : [:] }
 
     public init(
         chipFaultsPerHour: [ChipModelID: Double] = [:], degradedBandwidthGBps: [ChipModelID: Double] = [:],
@@ -114,8 +120,9 @@ public enum FleetFile {
         if let faultNode = top["faults"] {
             let fields = try faultNode.mapping(allowing: [
                 "chipFaultsPerHour", "degradedBandwidthGBps", "nodeFailuresPerHour", "nodeRepairTime",
-                "chipRecoveryTime",
+                "chipRecoveryTime", "ratesKnown",
             ])
+            faults.ratesKnown = try fields["ratesKnown"]?.bool() ?? false
             faults.chipFaultsPerHour = try perModel(fields["chipFaultsPerHour"], catalog: catalog, positive: false)
             faults.degradedBandwidthGBps = try perModel(
                 fields["degradedBandwidthGBps"], catalog: catalog, positive: true)

@@ -60,6 +60,14 @@ public struct SimulatedRun: Codable, Equatable, Sendable {
         self.steps = steps
         self.checkpointEverySteps = checkpointEverySteps
     }
+
+    /// What is left after the checkpoint at `checkpointStep`, for the expected-finish rule; both
+    /// drivers build it here so that they weigh alike.
+    public func progress(checkpointStep: Int, restartSeconds: Double) -> JobProgress {
+        JobProgress(
+            stepsLeft: steps - checkpointStep, secondsPerReferenceStep: seconds / Double(max(steps, 1)),
+            checkpointEverySteps: checkpointEverySteps, restartSeconds: restartSeconds)
+    }
 }
 
 /// A job as a file describes it: where it may run, and what it runs.
@@ -209,8 +217,27 @@ public enum JobFile {
         var fallback = FallbackRule()
         if let node = top["fallback"] {
             let rule = try node.mapping(allowing: [
-                "maxFailuresPerTier", "maxWaitPerTier", "minInterNodeBandwidthGBps", "returnToPreferred",
+                "maxFailuresPerTier", "maxWaitPerTier", "minInterNodeBandwidthGBps", "returnToPreferred", "policy",
+                "tolerance",
             ])
+            if let policyNode = rule["policy"] {
+                let name = try policyNode.string()
+                guard let policy = FallbackPolicy(rawValue: name) else {
+                    throw policyNode.error(
+                        "unknown fallback policy '\(name)'; known: "
+                            + FallbackPolicy.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                guard tiers.count > 1 else {
+                    throw policyNode.error("the \(name) policy needs at least two tiers; this job has \(tiers.count)")
+                }
+                fallback.policy = policy
+            }
+            if let toleranceNode = rule["tolerance"] {
+                guard fallback.policy != nil else {
+                    throw toleranceNode.error("a tolerance goes with a policy: policy: expected-finish")
+                }
+                fallback.tolerance = try toleranceNode.tolerance()
+            }
             fallback.maxFailuresPerTier = try rule["maxFailuresPerTier"]?.positiveInt()
             fallback.maxWaitPerTier = try rule["maxWaitPerTier"]?.duration()
             fallback.minInterNodeBandwidthGBps = try rule["minInterNodeBandwidthGBps"]?.positiveDouble()

@@ -95,6 +95,11 @@ struct SpecNode {
         return false
     }
 
+    func bool() throws(SpecError) -> Bool {
+        guard let value = node.bool else { throw error("expected true or false, got '\(node.string ?? "?")'") }
+        return value
+    }
+
     func string() throws(SpecError) -> String {
         guard case .scalar(let scalar) = node, !isNull else { throw error("expected text") }
         return scalar.string
@@ -182,6 +187,16 @@ struct SpecNode {
     }
 
     /// A share of a chip's compute (`30%` or `30`), 1 to 100.
+    /// A margin as a percent, `20%`: 0% to 500%, as a fraction.
+    func tolerance() throws(SpecError) -> Double {
+        var text = (node.string ?? "").trimmingCharacters(in: .whitespaces)
+        guard text.hasSuffix("%") else { throw error("a tolerance is a percent, like 20%; got '\(text)'") }
+        text.removeLast()
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, (0...500).contains(value)
+        else { throw error("a tolerance is a percent from 0% to 500%, like 20%; got '\(text)%'") }
+        return value / 100
+    }
+
     func percent() throws(SpecError) -> Int {
         switch ResourceText.percent(node.string ?? "") {
         case .success(let value): return value

@@ -10,6 +10,20 @@ struct ScenarioTests {
     static let scenario = Repository.path("deploy/scenarios/r2-fallback.yaml")
     static let catalog = Repository.path("deploy/catalog/chips.yaml")
 
+    /// The shipped scenario with its training job on the count rule alone (the expected-finish lines
+    /// taken out): the story of faults, restarts and a fallback after three, written to `directory`.
+    static func countRuleScenario(in directory: URL, adding extra: String = "") throws -> String {
+        let text = try String(contentsOfFile: scenario, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let kept = lines.filter { !$0.contains("policy: expected-finish") && !$0.contains("tolerance: 20%") }
+        #expect(kept.count == lines.count - 2, "the shipped scenario names the expected-finish rule")
+        let rule = "minInterNodeBandwidthGBps: 100"
+        let path = directory.appendingPathComponent("r2-count-rule.yaml").path
+        try kept.joined(separator: "\n").replacingOccurrences(of: rule, with: rule + extra)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     /// The placement log of a live run (real coordinator, simulated agents), in scenario time.
     func liveRun(_ scenario: String = scenario) async throws -> (events: [PlacementEvent], summary: String) {
         let cluster = try Cluster()
@@ -30,10 +44,11 @@ struct ScenarioTests {
     }
 
     @Test(
-        "live: training placed on Ascend, faults, restarts from its checkpoint, falls back to NVIDIA with its reason, completes there; inference stays on Ascend; no chip is held twice"
+        "live, count rule: training placed on Ascend, faults, restarts from its checkpoint, falls back to NVIDIA with its reason, completes there; inference stays on Ascend; no chip is held twice"
     )
     func liveStory() async throws {
-        let (events, summary) = try await liveRun()
+        let files = try Cluster()  // a directory for the scenario file, removed when the test ends
+        let (events, summary) = try await liveRun(try Self.countRuleScenario(in: files.directory))
         let training = events.filter { $0.job == "r2-pretrain" }
         let kinds = training.map(\.kind)
         // In order: placed on Ascend, a fault, a restart from the checkpoint, ..., the fallback, NVIDIA, completed.
@@ -90,13 +105,31 @@ struct ScenarioTests {
             }
         }
         #expect(summary.contains("fell back at t="))
-        #expect(summary.contains("goodput"))
+        #expect(summary.contains("time on kept steps"))
+        #expect(summary.contains("against the best single tier in hindsight"))
         #expect(summary.contains("chat-1: ran on ascend-910c"))
     }
 
-    @Test("the same scenario and seed in SchedSim makes the same decisions, job by job, as the live system")
+    @Test(
+        "live, as shipped: the expected-finish rule, knowing Ascend's fault rate, starts the training on NVIDIA with both estimates; it finishes at the pace of NVIDIA alone; inference stays on Ascend; SchedSim decides the same, job by job"
+    )
     func sameDecisions() async throws {
-        let (events, _) = try await liveRun()
+        let (events, summary) = try await liveRun()
+        let training = events.filter { $0.job == "r2-pretrain" }
+        let fallback = try #require(training.first { $0.kind == .fellBack })
+        let reason = fallback.details["reason"] ?? ""
+        #expect(reason.hasPrefix("expected to finish sooner on tier 2: ascend-910c: "), "\(reason)")
+        #expect(reason.contains("faults/h") && reason.contains("without faults"), "both estimates: \(reason)")
+        #expect(fallback.time < 60, "before it starts (the live clock runs on a little): the fleet's rate is known")
+        #expect(!training.contains { $0.kind == .placed && $0.details["chipModel"] == "ascend-910c" })
+        #expect(training.last?.kind == .completed)
+        for event in events where event.kind == .placed && event.job?.hasPrefix("chat-") == true {
+            #expect(event.details["chipModel"]?.hasPrefix("ascend-") == true, "inference left Ascend: \(event.message)")
+        }
+        // Against the oracle: 100% in virtual time (ExpectedFinishScenarioTests); live, the run's
+        // messaging latency (more on a busy machine) comes on top, so only the line is checked here.
+        #expect(summary.contains("against the best single tier in hindsight (ascend alone"), "\(summary)")
+        #expect(summary.contains("% of nvidia's pace"), "\(summary)")
         try await expectSimulationAgrees(with: events, scenario: Self.scenario)
     }
 
@@ -125,12 +158,8 @@ struct ScenarioTests {
     func returnsToPreferred() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        let text = try String(contentsOfFile: Self.scenario, encoding: .utf8)
-        let rule = "minInterNodeBandwidthGBps: 100"
-        #expect(text.contains(rule))
-        let path = cluster.directory.appendingPathComponent("r2-return.yaml").path
-        try text.replacingOccurrences(of: rule, with: rule + "\n        returnToPreferred: {healthyFor: 1h}")
-            .write(toFile: path, atomically: true, encoding: .utf8)
+        let path = try Self.countRuleScenario(
+            in: cluster.directory, adding: "\n        returnToPreferred: {healthyFor: 1h}")
 
         let (events, summary) = try await liveRun(path)
         let training = events.filter { $0.job == "r2-pretrain" }
@@ -193,7 +222,8 @@ struct RestartTests {
     func restartEnvironment() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        try await cluster.startCoordinator()
+        // This test's agent sends no heartbeats: a busy machine must not lose it before it is done.
+        try await cluster.startCoordinator(extra: ["--heartbeat-timeout", "120"])
         let job = cluster.directory.appendingPathComponent("train.yaml").path
         try """
         id: resume-me
