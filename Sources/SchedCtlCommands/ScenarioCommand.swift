@@ -388,6 +388,8 @@ final class LocalCluster: @unchecked Sendable {
             process.terminate()
             process.waitUntilExit()
         }
-        if keptDirectory == nil { try? FileManager.default.removeItem(atPath: directory) }
+        // The working directory holds the token (and, when no data directory is kept, the data and
+        // logs): it goes either way. A kept data directory is elsewhere, with the logs.
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }

@@ -156,12 +156,14 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Runs one of the built programs to completion (at most 30 s), capturing its output.
-    func run(_ name: String, _ arguments: [String], in workingDirectory: URL? = nil) async throws -> Output {
+    func run(
+        _ name: String, _ arguments: [String], in workingDirectory: URL? = nil, environment: [String: String] = [:]
+    ) async throws -> Output {
         let process = Process()
         process.executableURL = Self.binaries.appendingPathComponent(name)
         process.arguments = arguments
         if let workingDirectory { process.currentDirectoryURL = workingDirectory }
-        process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"]
+        process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"].merging(environment) { $1 }
         let out = directory.appendingPathComponent("run-\(UUID()).out")
         let err = directory.appendingPathComponent("run-\(UUID()).err")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)

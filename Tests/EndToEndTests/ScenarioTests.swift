@@ -183,6 +183,36 @@ struct ScenarioTests {
         try await expectSimulationAgrees(with: events, scenario: path)
     }
 
+    @Test("scenario run --data-dir keeps the data and the logs there, and leaves no token behind")
+    func tidy() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let temporary = cluster.directory.appendingPathComponent("tmp")
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+        let path = cluster.directory.appendingPathComponent("tiny.yaml").path
+        try """
+        name: tiny
+        seed: 1
+        policy: bin-pack
+        timeScale: 3000
+        fleet:
+          nodeGroups:
+            - {name: nv, count: 1, model: h100, chipsPerNode: 8}
+        jobs:
+          - at: 0
+            job: {id: one, kind: batch, chipsPerNode: 2, simulate: {duration: 10m}}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let kept = cluster.directory.appendingPathComponent("kept").path
+        let output = try await cluster.run(
+            "schedctl", ["scenario", "run", path, "--catalog", Self.catalog, "--data-dir", kept],
+            environment: ["TMPDIR": temporary.path + "/"])
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(FileManager.default.fileExists(atPath: kept + "/placement-log.jsonl"))
+        #expect(FileManager.default.fileExists(atPath: kept + "/coordinator.log"))
+        let left = try FileManager.default.contentsOfDirectory(atPath: temporary.path)
+        #expect(left.isEmpty, "left in the temporary directory: \(left)")
+    }
+
     @Test(
         "a scenario with a mistake is refused with its line and field",
         arguments: [
