@@ -76,6 +76,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // libmunge (libmunge-dev; scripts/setup.sh installs it), and who a MUNGE credential says a peer is.
+        .systemLibrary(name: "CMunge", path: "Sources/CMunge", providers: [.apt(["libmunge-dev"])]),
+        .target(name: "MungeIdentity", dependencies: ["CMunge", "Wire"]),
         // Durable state behind a narrow protocol: SQLite through GRDB, and an in-memory twin.
         .target(
             name: "SchedStore",
@@ -91,7 +94,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "sched-coordinator",
-            dependencies: ["CoordinatorKit", "SchedSpec", "ProgramSupport", argumentParser, logging],
+            dependencies: ["CoordinatorKit", "SchedSpec", "ProgramSupport", "MungeIdentity", argumentParser, logging],
             path: "Coordinator/sched-coordinator"
         ),
         // Finding a host's chips: sysfs PCI functions joined with the vendor tools' listings (parsers
@@ -118,7 +121,8 @@ let package = Package(
         .target(
             name: "SchedCtlCommands",
             dependencies: [
-                "SchedCore", "SchedSpec", "SchedSim", "ProgramSupport", "Wire", argumentParser, nio, nioPosix,
+                "SchedCore", "SchedSpec", "SchedSim", "ProgramSupport", "Wire", "MungeIdentity", argumentParser, nio,
+                nioPosix,
             ]
         ),
         .executableTarget(
@@ -162,7 +166,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery", "AgentKit",
-                "ProgramSupport", "SchedStore",
+                "ProgramSupport", "SchedStore", "MungeIdentity",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -17,6 +17,7 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
 fi
 
+scripts/setup.sh   # the system libraries the programs link (libnuma-dev, libmunge-dev), where missing
 echo "== building (release; the first build takes a few minutes)"
 swift build -c release --product sched-coordinator >/dev/null
 swift build -c release --product sched-agent >/dev/null

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs the system packages HeteroSched needs, where they are missing: libnuma-dev (the NUMA
-# binding of sched-attempt). With --tests, also what the test suite runs for real: podman, runc and
-# busybox-static (a container runtime and the one-file image the container tests build); without
-# them those tests say they were skipped. Debian and Ubuntu via apt-get; elsewhere it says what to
+# binding of sched-attempt) and libmunge-dev (MUNGE identities). With --tests, also what the test
+# suite runs for real: podman, runc and busybox-static (a container runtime and the one-file image
+# the container tests build) and munge (the tests start their own munged); without them those tests
+# say they were skipped. Debian and Ubuntu via apt-get; elsewhere it says what to
 # install.
 set -euo pipefail
 
 packages=()
 [ -e /usr/include/numa.h ] || packages+=(libnuma-dev)
+[ -e /usr/include/munge.h ] || packages+=(libmunge-dev)
 if [ "${1:-}" = "--tests" ]; then
+    [ -x /usr/sbin/munged ] || packages+=(munge)
     command -v podman >/dev/null 2>&1 || packages+=(podman)
     command -v runc >/dev/null 2>&1 || packages+=(runc)
     [ -x /bin/busybox ] || packages+=(busybox-static)

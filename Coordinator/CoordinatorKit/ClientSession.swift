@@ -8,6 +8,8 @@ struct ClientSession {
     let state: CoordinatorState
     let outbox: Outbox
     let activity: Activity
+    /// The user a credential proved (MUNGE); nil under the shared token, where the client says.
+    let identity: PeerIdentity?
     let logger: Logger
 
     func run(_ lines: inout NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator) async throws {
@@ -31,7 +33,9 @@ struct ClientSession {
     func reply(to message: WireMessage) async -> WireMessage {
         do throws(ErrorReply) {
             switch message {
-            case .submit(let request):
+            case .submit(var request):
+                // A proved user owns what it submits, whatever the request says.
+                if let identity { request.user = identity.name }
                 if let batch = request.batch { return ok(try await state.submit(batch, user: request.user)) }
                 return ok(try await state.submit(request))
             case .cancel(let ref): return ok(try await state.cancel(ref.job))

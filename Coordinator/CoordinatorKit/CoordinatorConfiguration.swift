@@ -25,6 +25,9 @@ public struct CoordinatorConfiguration: Sendable {
     /// Faults per chip-hour the fleet is known for, by chip model (`--fault-rate`): where the
     /// expected-finish rule's estimates start before this coordinator has seen any.
     public var faultRatePrior: [ChipModelID: Double] = [:]
+    /// Set: clients prove who they are with a credential (MUNGE) instead of the token, and their
+    /// jobs belong to that user; agents keep the token.
+    public var clientVerifier: (any CredentialVerifier)?
     /// How long (on the coordinator's clock) a finished job and its events are kept; 0 keeps all.
     public var keepFinished: Double
     /// Seconds a new connection has to finish its handshake.

@@ -78,8 +78,9 @@ struct CoordinatorServer: Service {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var lines = inbound.makeAsyncIterator()
-                var handshake = ServerHandshake(token: configuration.token)
+                var handshake = ServerHandshake(token: configuration.token, verifier: configuration.clientVerifier)
                 var hello: Hello?
+                var identity: PeerIdentity?
                 while hello == nil {
                     guard let line = try await lines.next() else { return }
                     let message: WireMessage
@@ -98,18 +99,20 @@ struct CoordinatorServer: Service {
                         if error.code == .authFailed {
                             if let failures = gate.authFailed() {
                                 logger.warning(
-                                    "refused \(failures) handshake(s) with a wrong token (latest from \(peer))")
+                                    "refused \(failures) handshake(s) that failed to authenticate (latest from \(peer))"
+                                )
                             }
                             // Answered slowly: guessing tokens costs a second a try.
                             try? await Task.sleep(for: .seconds(1))
                         }
                         try await outbound.write(WireCodec.encode(.err(error)))
                         return
-                    case .established(let opened, let proof):
+                    case .established(let opened, let proof, let who):
                         try await outbound.write(
                             WireCodec.encode(
                                 .ok(JSONText(WireCodec.json(SessionOpened(role: opened.role, proof: proof))))))
                         hello = opened
+                        identity = who
                     }
                 }
                 deadline.cancel()
@@ -144,8 +147,9 @@ struct CoordinatorServer: Service {
                     defer { outbox.close() }
                     switch hello!.role {
                     case .client:
-                        try await ClientSession(state: state, outbox: outbox, activity: activity, logger: logger)
-                            .run(&lines)
+                        try await ClientSession(
+                            state: state, outbox: outbox, activity: activity, identity: identity, logger: logger
+                        ).run(&lines)
                     case .agent:
                         try await AgentSession(
                             state: state, outbox: outbox, activity: activity, node: NodeID(hello!.node ?? ""),

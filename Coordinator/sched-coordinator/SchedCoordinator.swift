@@ -2,6 +2,7 @@ import ArgumentParser
 import CoordinatorKit
 import Foundation
 import Logging
+import MungeIdentity
 import ProgramSupport
 import SchedCore
 import SchedSpec
@@ -72,6 +73,18 @@ struct SchedCoordinator: AsyncParsableCommand {
     var faultRate: [String] = []
 
     @Option(
+        name: .customLong("client-auth"),
+        help: """
+            How clients prove themselves: token (the shared token; what they say they are is taken) or munge \
+            (a MUNGE credential from the host's munged: each session is a Unix user, and owns what it submits). \
+            Agents use the token either way.
+            """)
+    var clientAuth = "token"
+
+    @Option(name: .customLong("munge-socket"), help: "munged's socket (default: munged's own default).")
+    var mungeSocket: String?
+
+    @Option(
         name: .customLong("keep-finished"),
         help: "Seconds a finished job and its events are kept (default 30 days; 0: forever).")
     var keepFinished = 30.0 * 86400
@@ -133,6 +146,9 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(registrationGrace, "--registration-grace", 0...86_400, unit: " seconds")
         try FlagRange.check(chipRecovery, "--chip-recovery", 0...SpecLimits.duration, unit: " seconds")
         _ = try Self.faultRates(faultRate)
+        guard ["token", "munge"].contains(clientAuth) else {
+            throw ValidationError("--client-auth is token or munge, got '\(clientAuth)'")
+        }
         try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(passLimit, "--pass-limit", 2...1_000_000)
         // Below the limit: a pass must have room for what changed behind the head.
@@ -169,6 +185,17 @@ struct SchedCoordinator: AsyncParsableCommand {
                 clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished,
                 passLimit: passLimit, passHead: passHead, rendezvousPorts: Self.portRange(rendezvousPorts)!)
             configuration.faultRatePrior = rates
+            if clientAuth == "munge" {
+                // Checked now, not at the first client: a coordinator that cannot reach munged says so.
+                do {
+                    _ = try Munge.encode("heterosched-start", socket: mungeSocket)
+                } catch {
+                    throw ValidationError(
+                        "--client-auth munge: munged did not answer (\(error.message)); start munged"
+                            + (mungeSocket.map { " with its socket at \($0)" } ?? "") + " first")
+                }
+                configuration.clientVerifier = MungeVerifier(socket: mungeSocket)
+            }
             try await Coordinator.run(
                 configuration, logger: logger,
                 alongside: stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? [])

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MungeIdentity
 import ProgramSupport
 import SchedSpec
 import Wire
@@ -14,14 +15,33 @@ public struct ConnectionOptions: ParsableArguments {
     var tokenFile: String?
 
     @Option(
-        help: "Config file with `address:` and `tokenFile:` lines (default ~/.config/heterosched/schedctl.yaml).")
+        help: """
+            Config file with `address:`, `tokenFile:`, `auth:`, `mungeSocket:` and `coordinatorUser:` lines \
+            (default ~/.config/heterosched/schedctl.yaml).
+            """)
     var config: String?
+
+    @Option(
+        help: """
+            How to prove who you are: token (the shared token file) or munge (a credential from this host's \
+            munged, for a coordinator started with --client-auth munge). Also HETEROSCHED_AUTH.
+            """)
+    var auth: String?
+
+    @Option(name: .customLong("munge-socket"), help: "munged's socket (default: munged's own default).")
+    var mungeSocket: String?
+
+    @Option(
+        name: .customLong("coordinator-user"),
+        help: "With --auth munge: the user the coordinator runs as, whose credential it must answer with (root).")
+    var coordinatorUser: String?
 
     public init() {}
 
     struct Resolved {
         var endpoint: WireEndpoint
         var token: String
+        var credentials: (any ClientCredentials)?
     }
 
     func resolve() throws -> Resolved {
@@ -31,8 +51,21 @@ public struct ConnectionOptions: ParsableArguments {
         guard let endpoint = WireEndpoint(address) else {
             throw SetupError("the coordinator address is host:port, got '\(address)' (--address, HETEROSCHED_ADDRESS)")
         }
-        let tokenPath = tokenFile ?? environment["HETEROSCHED_TOKEN_FILE"] ?? file["tokenFile"]
-        return Resolved(endpoint: endpoint, token: try Defaults.token(file: tokenPath))
+        switch auth ?? environment["HETEROSCHED_AUTH"] ?? file["auth"] ?? "token" {
+        case "token":
+            let tokenPath = tokenFile ?? environment["HETEROSCHED_TOKEN_FILE"] ?? file["tokenFile"]
+            return Resolved(endpoint: endpoint, token: try Defaults.token(file: tokenPath))
+        case "munge":
+            let user = coordinatorUser ?? file["coordinatorUser"] ?? "root"
+            guard let entry = getpwnam(user) else {
+                throw SetupError("the coordinator's user '\(user)' is not known on this host (--coordinator-user)")
+            }
+            let credentials = MungeCredentials(
+                socket: mungeSocket ?? file["mungeSocket"], coordinatorUID: entry.pointee.pw_uid)
+            return Resolved(endpoint: endpoint, token: "", credentials: credentials)
+        case let other:
+            throw SetupError("--auth is token or munge, got '\(other)' (--auth, HETEROSCHED_AUTH, auth: in the config)")
+        }
     }
 
     /// `key: value` lines of the config file; missing file = empty.
@@ -55,7 +88,8 @@ public struct ConnectionOptions: ParsableArguments {
         do {
             let resolved = try resolve()
             return try WireClient.withBlockingSession(
-                to: resolved.endpoint, token: resolved.token, hello: Hello(role: .client), body)
+                to: resolved.endpoint, token: resolved.token, hello: Hello(role: .client),
+                credentials: resolved.credentials, body)
         } catch let error as ErrorReply {
             fail(error.message + " [\(error.code.rawValue)]")
         } catch let error as WireClientError {

@@ -92,11 +92,12 @@ extension WireClient {
     /// Opens an authenticated session on a blocking socket, runs `body`, and closes it.
     public static func withBlockingSession<Result>(
         to endpoint: WireEndpoint, token: String, hello: Hello, maximumLineLength: Int = replyLineLimit,
-        connectTimeout: Duration = .seconds(10), _ body: (BlockingWireSession) throws -> Result
+        connectTimeout: Duration = .seconds(10), credentials: (any ClientCredentials)? = nil,
+        _ body: (BlockingWireSession) throws -> Result
     ) throws -> Result {
         let session = BlockingWireSession(
             socket: try connect(to: endpoint, timeout: connectTimeout), maximumLineLength: maximumLineLength)
-        let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint)
+        let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint, credentials: credentials)
         try session.send(.hello(hello))
         try session.send(try handshake.answer(try session.receive()))
         try handshake.confirm(try session.receive())

@@ -5,13 +5,19 @@ public struct ClientHandshake: Sendable {
     public let hello: Hello
     let token: String
     let endpoint: WireEndpoint
+    /// Set: prove who we are with a credential instead of the token.
+    let credentials: (any ClientCredentials)?
     /// Ours: the coordinator must answer it with the token (mutual authentication).
     let nonce: String
 
-    public init(hello: Hello, token: String, endpoint: WireEndpoint, nonce: String = TokenProof.makeNonce()) {
+    public init(
+        hello: Hello, token: String, endpoint: WireEndpoint, credentials: (any ClientCredentials)? = nil,
+        nonce: String = TokenProof.makeNonce()
+    ) {
         self.hello = hello
         self.token = token
         self.endpoint = endpoint
+        self.credentials = credentials
         self.nonce = nonce
     }
 
@@ -19,6 +25,10 @@ public struct ClientHandshake: Sendable {
     public func answer(_ reply: WireMessage?) throws -> WireMessage {
         switch reply {
         case .challenge(let challenge):
+            if let credentials {
+                return .auth(
+                    Auth(hmac: nil, nonce: nonce, munge: try credentials.credential(challenge: challenge.nonce)))
+            }
             return .auth(Auth(hmac: TokenProof.hmac(token: token, nonce: challenge.nonce), nonce: nonce))
         case .err(let error): throw WireClientError.refused(error)
         case nil: throw WireClientError.closed
@@ -35,7 +45,8 @@ public struct ClientHandshake: Sendable {
             throw WireClientError.refused(error)
         }
         guard let session = try? WireCodec.value(SessionOpened.self, from: opened.text), let proof = session.proof,
-            TokenProof.verifyCoordinator(token: token, nonce: nonce, proof: proof)
+            credentials?.isCoordinator(proof, nonce: nonce)
+                ?? TokenProof.verifyCoordinator(token: token, nonce: nonce, proof: proof)
         else {
             throw WireClientError.impostor(endpoint)
         }

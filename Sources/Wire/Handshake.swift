@@ -72,16 +72,23 @@ public struct ServerHandshake: Sendable {
         /// Send the error, then close the connection.
         case refuse(ErrorReply)
         /// Authenticated: say OK (with `proof`, the coordinator's answer to the peer's nonce, when
-        /// the peer sent one) and hand the session to its role.
-        case established(Hello, proof: String?)
+        /// the peer sent one) and hand the session to its role; `identity` is the user a client's
+        /// credential proved (nil under the shared token).
+        case established(Hello, proof: String?, identity: PeerIdentity? = nil)
     }
 
     public private(set) var state: State = .awaitingHello
     let token: String
+    /// Set: clients prove who they are with a credential, not the token (agents keep the token).
+    let verifier: (any CredentialVerifier)?
     let makeNonce: @Sendable () -> String
 
-    public init(token: String, makeNonce: @escaping @Sendable () -> String = TokenProof.makeNonce) {
+    public init(
+        token: String, verifier: (any CredentialVerifier)? = nil,
+        makeNonce: @escaping @Sendable () -> String = TokenProof.makeNonce
+    ) {
         self.token = token
+        self.verifier = verifier
         self.makeNonce = makeNonce
     }
 
@@ -104,8 +111,25 @@ public struct ServerHandshake: Sendable {
             let nonce = makeNonce()
             state = .awaitingAuth(hello, nonce: nonce)
             return .send(.challenge(Challenge(nonce: nonce)))
+        case (.awaitingAuth(let hello, let nonce), .auth(let auth)) where hello.role == .client && verifier != nil:
+            state = .closed
+            guard let credential = auth.munge else {
+                return .refuse(
+                    ErrorReply(
+                        .authFailed,
+                        "this coordinator knows its users by MUNGE credentials, not the token: run schedctl with "
+                            + "--auth munge (or auth: munge in its config file) on a host whose munged shares the "
+                            + "cluster's key"))
+            }
+            switch verifier!.verify(credential, challenge: nonce) {
+            case .failure(let error):
+                return .refuse(error)
+            case .success(let identity):
+                state = .established(hello)
+                return .established(hello, proof: auth.nonce.flatMap { verifier!.prove($0) }, identity: identity)
+            }
         case (.awaitingAuth(let hello, let nonce), .auth(let auth)):
-            guard TokenProof.verify(token: token, nonce: nonce, hmac: auth.hmac) else {
+            guard let hmac = auth.hmac, TokenProof.verify(token: token, nonce: nonce, hmac: hmac) else {
                 state = .closed
                 return .refuse(
                     ErrorReply(

@@ -65,14 +65,17 @@ public struct Challenge: Codable, Equatable, Sendable {
     public init(nonce: String) { self.nonce = nonce }
 }
 
-/// `AUTH`: hex HMAC-SHA256 of `heterosched-v1:<nonce>` keyed with the shared token, and the
-/// peer's own nonce, which the coordinator answers with its proof in the `OK`.
+/// `AUTH`: hex HMAC-SHA256 of `heterosched-v1:<nonce>` keyed with the shared token, or (a client
+/// of a coordinator that knows its users by MUNGE) a MUNGE credential whose payload is that text;
+/// and the peer's own nonce, which the coordinator answers with its proof in the `OK`.
 public struct Auth: Codable, Equatable, Sendable {
-    public var hmac: String
+    public var hmac: String?
     public var nonce: String?
-    public init(hmac: String, nonce: String? = nil) {
+    public var munge: String?
+    public init(hmac: String?, nonce: String? = nil, munge: String? = nil) {
         self.hmac = hmac
         self.nonce = nonce
+        self.munge = munge
     }
 }
 

@@ -32,6 +32,8 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
     case closed
     /// The connection failed after it was opened.
     case broken(String)
+    /// No credential could be had (MUNGE: munged not running, or not reachable).
+    case credential(String)
     case unexpected(String)
     /// The peer accepted our token proof but could not prove it knows the token itself.
     case impostor(WireEndpoint)
@@ -44,6 +46,7 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
         case .refused(let error): "the coordinator refused: \(error.message) [\(error.code.rawValue)]"
         case .closed: "the coordinator closed the connection"
         case .broken(let why): "the connection to the coordinator broke (\(why))"
+        case .credential(let why): "cannot prove who you are: \(why)"
         case .unexpected(let what): "unexpected reply from the coordinator: \(what)"
         case .impostor(let endpoint):
             "the peer at \(endpoint) did not prove it knows the token, so it is not our coordinator (or it is an "
@@ -97,7 +100,7 @@ public enum WireClient {
     /// Connects, opens the session (HELLO, CHALLENGE, AUTH), runs `body`, then closes.
     public static func withSession<Result: Sendable>(
         to endpoint: WireEndpoint, token: String, hello: Hello,
-        maximumLineLength: Int = replyLineLimit,
+        maximumLineLength: Int = replyLineLimit, credentials: (any ClientCredentials)? = nil,
         _ body: (WireSession) async throws -> Result
     ) async throws -> Result {
         let channel: NIOAsyncChannel<InboundLine, String>
@@ -114,7 +117,7 @@ public enum WireClient {
         }
         return try await channel.executeThenClose { inbound, outbound in
             let session = WireSession(inbound: inbound, outbound: outbound)
-            let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint)
+            let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint, credentials: credentials)
             try await session.send(.hello(hello))
             try await session.send(try handshake.answer(try await session.receive()))
             try handshake.confirm(try await session.receive())

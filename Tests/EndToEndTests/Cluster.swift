@@ -160,7 +160,9 @@ final class Cluster: @unchecked Sendable {
         _ name: String, _ arguments: [String], in workingDirectory: URL? = nil, environment: [String: String] = [:]
     ) async throws -> Output {
         let process = Process()
-        process.executableURL = Self.binaries.appendingPathComponent(name)
+        // A built program by name, or any program by its absolute path.
+        process.executableURL =
+            name.hasPrefix("/") ? URL(fileURLWithPath: name) : Self.binaries.appendingPathComponent(name)
         process.arguments = arguments
         if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"].merging(environment) { $1 }

@@ -84,7 +84,7 @@ struct HandshakeTests {
         var handshake = ServerHandshake(token: token, makeNonce: { "00ff" })
         _ = handshake.receive(.hello(Hello(role: .client)))
         let answer = handshake.receive(.auth(Auth(hmac: TokenProof.hmac(token: token, nonce: "00ff"), nonce: "beef")))
-        guard case .established(_, let proof?) = answer else { return recordFailure("no proof: \(answer)") }
+        guard case .established(_, let proof?, _) = answer else { return recordFailure("no proof: \(answer)") }
         // printf 'heterosched-v1-coordinator:beef' | openssl dgst -sha256 -hmac s3cret
         #expect(proof == "3d57eeeb5866dfd9a24e34a29d8952d8ffe6399223f8beb0f0076c2b42685f00")
         #expect(TokenProof.verifyCoordinator(token: token, nonce: "beef", proof: proof))
@@ -122,5 +122,70 @@ struct HandshakeTests {
             return recordFailure("SUBMIT before HELLO accepted")
         }
         #expect(order.code == .notAllowed)
+    }
+}
+
+/// A verifier that takes credentials of the form `cred:<uid>:<payload>`, so that the handshake's
+/// rules can be checked without munged (the end-to-end tests use a real one).
+struct FakeVerifier: CredentialVerifier {
+    func verify(_ credential: String, challenge nonce: String) -> Result<PeerIdentity, ErrorReply> {
+        let parts = credential.split(separator: ":", maxSplits: 2).map(String.init)
+        guard parts.count == 3, parts[0] == "cred", let uid = UInt32(parts[1]) else {
+            return .failure(ErrorReply(.authFailed, "the credential was refused: forged"))
+        }
+        guard parts[2] == CredentialPayload.client(nonce) else {
+            return .failure(ErrorReply(.authFailed, "minted for another session"))
+        }
+        return .success(PeerIdentity(uid: uid, gid: uid, name: "user\(uid)"))
+    }
+
+    func prove(_ nonce: String) -> String? { "cred:0:" + CredentialPayload.coordinator(nonce) }
+}
+
+@Suite("Handshake with credentials")
+struct CredentialHandshakeTests {
+    func opened(_ hello: Hello, _ auth: Auth) -> ServerHandshake.Action {
+        var handshake = ServerHandshake(token: "s3cret", verifier: FakeVerifier(), makeNonce: { "00ff" })
+        _ = handshake.receive(.hello(hello))
+        return handshake.receive(.auth(auth))
+    }
+
+    @Test("a client's credential over this session's challenge opens it as that user, with the coordinator's proof")
+    func credentialOpens() {
+        let answer = opened(
+            Hello(role: .client), Auth(hmac: nil, nonce: "beef", munge: "cred:1001:heterosched-v1:00ff"))
+        #expect(
+            answer
+                == .established(
+                    Hello(role: .client), proof: "cred:0:heterosched-v1-coordinator:beef",
+                    identity: PeerIdentity(uid: 1001, gid: 1001, name: "user1001")))
+    }
+
+    @Test(
+        "a client with only the token, a forged credential, or one of another session is refused; agents keep the token"
+    )
+    func refusals() {
+        let tokenOnly = opened(Hello(role: .client), Auth(hmac: TokenProof.hmac(token: "s3cret", nonce: "00ff")))
+        guard case .refuse(let noCredential) = tokenOnly else {
+            Issue.record("\(tokenOnly)")
+            return
+        }
+        #expect(noCredential.code == .authFailed)
+        #expect(noCredential.message.contains("--auth munge"))
+        let forged = opened(Hello(role: .client), Auth(hmac: nil, munge: "garbage"))
+        guard case .refuse(let forgedError) = forged else {
+            Issue.record("\(forged)")
+            return
+        }
+        #expect(forgedError.code == .authFailed)
+        let replayed = opened(Hello(role: .client), Auth(hmac: nil, munge: "cred:1001:heterosched-v1:aaaa"))
+        guard case .refuse(let replayError) = replayed else {
+            Issue.record("\(replayed)")
+            return
+        }
+        #expect(replayError.message.contains("another session"))
+        let agent = opened(
+            Hello(role: .agent, node: "n1"), Auth(hmac: TokenProof.hmac(token: "s3cret", nonce: "00ff")))
+        #expect(agent == .established(Hello(role: .agent, node: "n1"), proof: nil))
     }
 }

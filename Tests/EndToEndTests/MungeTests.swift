@@ -1,0 +1,189 @@
+import Foundation
+import MungeIdentity
+import SchedTestSupport
+import Testing
+import Wire
+
+/// A munged of the test's own: a fresh key and its socket in the test's directory, stopped by PID.
+final class MungeDaemon {
+    static let binary = "/usr/sbin/munged"
+    static var available: Bool { FileManager.default.isExecutableFile(atPath: binary) }
+
+    let socket: String
+    /// The daemon's PID, read once it has started (its directory may be gone by the time it stops).
+    private var daemon: pid_t = 0
+
+    init(in directory: URL) throws {
+        let folder = directory.appendingPathComponent("munge")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        // Others must reach the socket: the test runs clients as another user too.
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
+        let key = folder.appendingPathComponent("munge.key").path
+        var generator = SystemRandomNumberGenerator()
+        FileManager.default.createFile(
+            atPath: key, contents: Data((0..<1024).map { _ in UInt8.random(in: 0...255, using: &generator) }),
+            attributes: [.posixPermissions: 0o600])
+        socket = folder.appendingPathComponent("munge.sock").path
+        let pidFile = folder.appendingPathComponent("munged.pid").path
+        // --force: it runs as root here. It forks into the background and writes its PID; the
+        // process started here exits then and is reaped at once (spawned directly, not through
+        // Foundation's Process, whose wait does not return here).
+        let arguments = [
+            Self.binary, "--force", "--key-file=\(key)", "--socket=\(socket)", "--pid-file=\(pidFile)",
+            "--log-file=\(folder.path)/munged.log", "--seed-file=\(folder.path)/munged.seed",
+        ]
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        // With no signal blocked: the test runner's threads block some, and a child inherits its
+        // spawner's mask (munged would then never see SIGTERM).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, Self.binary, nil, &attributes, argv, environ) == 0 else {
+            throw ClusterError("cannot start munged")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { usleep(20_000) }
+        guard FileManager.default.fileExists(atPath: socket),
+            let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let started = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), started > 0
+        else { throw ClusterError("munged did not start") }
+        daemon = started
+    }
+
+    deinit { stop() }
+
+    /// SIGTERM, and SIGKILL if it is still there after 2 s. Not our child (it forked away):
+    /// watched with kill(pid, 0).
+    func stop() {
+        guard daemon > 0 else { return }
+        kill(daemon, SIGTERM)
+        for _ in 0..<100 where running(daemon) { usleep(20_000) }
+        if running(daemon) { kill(daemon, SIGKILL) }
+        daemon = 0
+    }
+
+    /// Alive and not a zombie waiting for whoever adopted it to reap it.
+    private func running(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return !stat[close...].hasPrefix(") Z")
+    }
+}
+
+/// Identities from MUNGE, as Slurm's users have them: a session is the Unix user munged says, and
+/// owns what it submits; the token alone, a forged or a replayed credential opens nothing.
+@Suite(
+    "End to end: MUNGE identities", .serialized,
+    .enabled(if: MungeDaemon.available, "needs munged (Debian's munge; scripts/setup.sh --tests installs it)"))
+struct MungeTests {
+    func start(_ cluster: Cluster) async throws -> MungeDaemon {
+        let munge = try MungeDaemon(in: cluster.directory)
+        try await cluster.startCoordinator(extra: ["--client-auth", "munge", "--munge-socket", munge.socket])
+        return munge
+    }
+
+    /// schedctl with a MUNGE credential, as root or (`as: "nobody"`) as another user.
+    func schedctl(_ cluster: Cluster, _ munge: MungeDaemon, _ arguments: [String], as user: String? = nil)
+        async throws -> Cluster.Output
+    {
+        let connection = [
+            "--address", cluster.endpoint!.description, "--auth", "munge", "--munge-socket", munge.socket,
+        ]
+        // Before a `--` that starts a job's command.
+        let split = arguments.firstIndex(of: "--") ?? arguments.endIndex
+        let full = Array(arguments[..<split]) + connection + Array(arguments[split...])
+        guard let user else { return try await cluster.run("schedctl", full) }
+        return try await cluster.run(
+            "/usr/bin/setpriv",
+            [
+                "--reuid=\(user)", "--regid=nogroup", "--clear-groups",
+                Cluster.binaries.appendingPathComponent("schedctl").path,
+            ]
+                + full)
+    }
+
+    @Test(
+        "each session is the user munged says: jobs belong to it, whatever the request claims; the token alone is refused"
+    )
+    func users() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let munge = try await start(cluster)
+        defer { munge.stop() }
+        let mine = try await schedctl(cluster, munge, ["submit", "--id", "roots", "--", "true"])
+        #expect(mine.status == 0, "\(mine.stderr)")
+        let other = try await schedctl(cluster, munge, ["submit", "--id", "nobodys", "--", "true"], as: "nobody")
+        #expect(other.status == 0, "\(other.stderr)")
+        // A client that claims to be someone else is still who its credential says.
+        let credentials = MungeCredentials(socket: munge.socket, coordinatorUID: 0)
+        _ = try WireClient.withBlockingSession(
+            to: cluster.endpoint!, token: "", hello: Hello(role: .client), credentials: credentials
+        ) { session in
+            try session.request(
+                .submit(
+                    Submit(spec: "{\"id\":\"claimed\",\"kind\":\"batch\",\"chipsPerNode\":1}", file: "x", user: "alice")
+                ),
+                as: SubmitReply.self)
+        }
+        func owner(_ job: String) async throws -> String? {
+            let output = try await schedctl(cluster, munge, ["status", job, "--json"])
+            return try WireCodec.value(JobRecord.self, from: output.stdout).user
+        }
+        #expect(try await owner("roots") == "root")
+        #expect(try await owner("nobodys") == "nobody")
+        #expect(try await owner("claimed") == "root", "not alice: the credential says root")
+
+        let tokenOnly = try await cluster.schedctl(["submit", "--id", "token-only", "--", "true"])
+        #expect(tokenOnly.status == 1)
+        #expect(tokenOnly.stderr.contains("knows its users by MUNGE credentials"), "\(tokenOnly.stderr)")
+    }
+
+    @Test("a forged credential, and one replayed into another session, are refused")
+    func forgedAndReplayed() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let munge = try await start(cluster)
+        defer { munge.stop() }
+        func open(_ credential: (String) throws -> String) throws -> String {
+            let peer = try RawSocket(cluster.endpoint!)
+            peer.send(line: WireCodec.encode(.hello(Hello(role: .client))))
+            guard let line = peer.readLine(), case .success(.challenge(let challenge)) = WireCodec.decode(line) else {
+                return "no challenge"
+            }
+            peer.send(line: WireCodec.encode(.auth(Auth(hmac: nil, munge: try credential(challenge.nonce)))))
+            return peer.readLine() ?? "closed"
+        }
+        let forged = try open { _ in "MUNGE:AwQFAAA=:" }
+        #expect(forged.hasPrefix("ERR") && forged.contains("auth_failed"), "\(forged)")
+        var minted = ""
+        let first = try open { nonce in
+            minted = try Munge.encode(CredentialPayload.client(nonce), socket: munge.socket)
+            return minted
+        }
+        #expect(first.hasPrefix("OK"), "\(first)")
+        let replayed = try open { _ in minted }
+        #expect(replayed.hasPrefix("ERR") && replayed.contains("auth_failed"), "\(replayed)")
+    }
+
+    @Test("a coordinator told to use MUNGE with no munged there says so and does not start")
+    func noMunged() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let output = try await cluster.run(
+            "sched-coordinator",
+            [
+                "--listen", "127.0.0.1:0", "--data-dir", cluster.dataDirectory, "--token-file", cluster.tokenFile,
+                "--client-auth", "munge", "--munge-socket", cluster.directory.appendingPathComponent("none.sock").path,
+            ])
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("munged did not answer"), "\(output.stderr)")
+    }
+}
