@@ -38,14 +38,22 @@ struct ClientSession {
                 if let identity { request.user = identity.name }
                 if let batch = request.batch { return ok(try await state.submit(batch, user: request.user)) }
                 return ok(try await state.submit(request))
-            case .cancel(let ref): return ok(try await state.cancel(ref.job))
+            case .cancel(let ref):
+                try await check("cancel", ref.job)
+                return ok(try await state.cancel(ref.job))
             case .status(let ref): return ok(try await state.record(ref.job))
             case .jobs(let query): return ok(try await state.list(query))
             case .nodes: return ok(await state.nodeStatuses())
             case .health: return ok(await state.health())
-            case .forget(let ref): return ok(try await state.forget(NodeID(ref.node)))
+            case .forget(let ref):
+                if let refusal = state.configuration.permissions.nodeRefusal("forget a node", by: identity) {
+                    throw refusal
+                }
+                return ok(try await state.forget(NodeID(ref.node)))
             case .logs(let ref): return ok(try await state.logs(job: ref.job))
-            case .fallback(let request): return ok(try await state.operatorFallback(request))
+            case .fallback(let request):
+                try await check("move down a tier", request.job)
+                return ok(try await state.operatorFallback(request))
             case .hello, .challenge, .auth:
                 return .err(ErrorReply(.notAllowed, "the session is already open"))
             case .register, .heartbeat, .started, .checkpoint, .exited, .run, .kill, .tail, .untail, .chunk, .ok, .err,
@@ -54,6 +62,14 @@ struct ClientSession {
             }
         } catch {
             return .err(error)
+        }
+    }
+
+    /// Refuses when the session's user may not `act` on `job` (`Permissions`).
+    func check(_ act: String, _ job: String) async throws(ErrorReply) {
+        guard identity != nil else { return }
+        if let refusal = state.configuration.permissions.refusal(act, try await state.record(job), by: identity) {
+            throw refusal
         }
     }
 
@@ -110,6 +126,7 @@ struct ClientSession {
     {
         let opened: OutputStream
         do {
+            try await check("read the output of", request.job)
             opened = try await state.openOutput(request)
         } catch {
             outbox.send(.err(error))

@@ -85,6 +85,16 @@ struct SchedCoordinator: AsyncParsableCommand {
     var mungeSocket: String?
 
     @Option(
+        help: """
+            With --client-auth munge: a user who may act on any job and on nodes (others: their own jobs only); \
+            repeatable; root when none is given.
+            """)
+    var `operator`: [String] = []
+
+    @Option(name: .customLong("operator-group"), help: "With --client-auth munge: a group whose users are operators.")
+    var operatorGroup: [String] = []
+
+    @Option(
         name: .customLong("keep-finished"),
         help: "Seconds a finished job and its events are kept (default 30 days; 0: forever).")
     var keepFinished = 30.0 * 86400
@@ -195,6 +205,8 @@ struct SchedCoordinator: AsyncParsableCommand {
                             + (mungeSocket.map { " with its socket at \($0)" } ?? "") + " first")
                 }
                 configuration.clientVerifier = MungeVerifier(socket: mungeSocket)
+                configuration.permissions = Permissions(
+                    operatorUsers: Set(`operator`.isEmpty ? ["root"] : `operator`), operatorGroups: Set(operatorGroup))
             }
             try await Coordinator.run(
                 configuration, logger: logger,

@@ -69,6 +69,21 @@ public enum Munge {
         guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
         return String(cString: name)
     }
+
+    /// The names of the groups this host puts `user` in, `gid` among them, sorted.
+    public static func groupNames(user: String, gid: UInt32) -> [String] {
+        var count: Int32 = 64
+        var ids = [gid_t](repeating: 0, count: Int(count))
+        if getgrouplist(user, gid, &ids, &count) < 0 {
+            ids = [gid_t](repeating: 0, count: Int(max(count, 1)))
+            guard getgrouplist(user, gid, &ids, &count) >= 0 else { return [] }
+        }
+        let names = ids.prefix(Int(max(count, 0))).compactMap { id -> String? in
+            guard let entry = getgrgid(id), let name = entry.pointee.gr_name else { return nil }
+            return String(cString: name)
+        }
+        return Array(Set(names)).sorted()
+    }
 }
 
 /// The coordinator's side (`--client-auth munge`): a client's credential must carry this session's
@@ -86,7 +101,11 @@ public struct MungeVerifier: CredentialVerifier {
                     ErrorReply(.authFailed, "the MUNGE credential was minted for another session: mint one per session")
                 )
             }
-            return .success(PeerIdentity(uid: decoded.uid, gid: decoded.gid, name: Munge.userName(decoded.uid)))
+            let name = Munge.userName(decoded.uid)
+            return .success(
+                PeerIdentity(
+                    uid: decoded.uid, gid: decoded.gid, name: name,
+                    groups: Munge.groupNames(user: name, gid: decoded.gid)))
         } catch {
             return .failure(ErrorReply(.authFailed, "the MUNGE credential was refused: \(error.message)"))
         }

@@ -17,6 +17,8 @@ public struct ErrorReply: Codable, Equatable, Error, Sendable, CustomStringConve
         case badVersion = "bad_version"
         case badRole = "bad_role"
         case authFailed = "auth_failed"
+        /// The session's user may not do this (another user's job; nodes, for non-operators).
+        case forbidden
         /// A message out of order (e.g. SUBMIT before the handshake, or from an agent).
         case notAllowed = "not_allowed"
         /// An agent spoke for chips or jobs of a node it did not register.

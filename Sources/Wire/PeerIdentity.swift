@@ -5,11 +5,14 @@ public struct PeerIdentity: Codable, Equatable, Sendable {
     public var gid: UInt32
     /// The name the coordinator's host knows the uid by ("uid 1001" when it knows none).
     public var name: String
+    /// The groups the coordinator's host puts the user in (its primary group's included), by name.
+    public var groups: [String]
 
-    public init(uid: UInt32, gid: UInt32, name: String) {
+    public init(uid: UInt32, gid: UInt32, name: String, groups: [String] = []) {
         self.uid = uid
         self.gid = gid
         self.name = name
+        self.groups = groups
     }
 }
 

@@ -84,9 +84,9 @@ final class MungeDaemon {
     "End to end: MUNGE identities", .serialized,
     .enabled(if: MungeDaemon.available, "needs munged (Debian's munge; scripts/setup.sh --tests installs it)"))
 struct MungeTests {
-    func start(_ cluster: Cluster) async throws -> MungeDaemon {
+    func start(_ cluster: Cluster, extra: [String] = []) async throws -> MungeDaemon {
         let munge = try MungeDaemon(in: cluster.directory)
-        try await cluster.startCoordinator(extra: ["--client-auth", "munge", "--munge-socket", munge.socket])
+        try await cluster.startCoordinator(extra: ["--client-auth", "munge", "--munge-socket", munge.socket] + extra)
         return munge
     }
 
@@ -144,6 +144,42 @@ struct MungeTests {
         let tokenOnly = try await cluster.schedctl(["submit", "--id", "token-only", "--", "true"])
         #expect(tokenOnly.status == 1)
         #expect(tokenOnly.stderr.contains("knows its users by MUNGE credentials"), "\(tokenOnly.stderr)")
+    }
+
+    @Test("users act on their own jobs only; operators (root, or a group named) on any job and on nodes")
+    func permissions() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let munge = try await start(cluster)
+        defer { munge.stop() }
+        for (id, user) in [("root-1", nil), ("root-2", nil), ("theirs-1", "nobody"), ("theirs-2", "nobody")] {
+            let submitted = try await schedctl(cluster, munge, ["submit", "--id", id, "--", "true"], as: user)
+            #expect(submitted.status == 0, "\(submitted.stderr)")
+        }
+        // Everyone sees every job.
+        let listed = try await schedctl(cluster, munge, ["jobs"], as: "nobody")
+        #expect(listed.stdout.contains("root-1") && listed.stdout.contains("theirs-1"))
+        for command in [["cancel", "root-1"], ["fallback", "root-1", "--reason", "mine now"], ["logs", "root-1"]] {
+            let refused = try await schedctl(cluster, munge, command, as: "nobody")
+            #expect(refused.status == 1, "\(command)")
+            #expect(
+                refused.stderr.contains("job root-1 belongs to root; only its owner or an operator may")
+                    && refused.stderr.contains("[forbidden]"), "\(command): \(refused.stderr)")
+        }
+        let forget = try await schedctl(cluster, munge, ["forget-node", "n1"], as: "nobody")
+        #expect(forget.stderr.contains("only an operator may forget a node"), "\(forget.stderr)")
+        #expect(try await schedctl(cluster, munge, ["cancel", "theirs-1"], as: "nobody").status == 0, "their own")
+        #expect(try await schedctl(cluster, munge, ["cancel", "theirs-2"]).status == 0, "root is an operator")
+
+        // An operator group: nobody's group makes it one.
+        cluster.stopAll()
+        let grouped = try Cluster()
+        defer { grouped.stopAll() }
+        let second = try await start(grouped, extra: ["--operator-group", "nogroup"])
+        defer { second.stop() }
+        #expect(try await schedctl(grouped, second, ["submit", "--id", "roots", "--", "true"]).status == 0)
+        let cancelled = try await schedctl(grouped, second, ["cancel", "roots"], as: "nobody")
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
     }
 
     @Test("a forged credential, and one replayed into another session, are refused")
