@@ -53,6 +53,8 @@ public actor AttemptRunner {
     /// Where jobs that name no checkpoint directory get one (`<base>/<job>`): storage every host
     /// sees, so that an attempt on another host finds it.
     let checkpointBase: String?
+    /// Whether a job whose owner is root may run (as root); otherwise it fails, saying so.
+    let allowRootJobs: Bool
     let logger: Logger
     private var running: [AttemptRef: Running] = [:]
     /// Ended, not yet reported.
@@ -66,10 +68,12 @@ public actor AttemptRunner {
     ///   - containers: the runtime jobs with an image run under, and the chips' vendors.
     public init(
         directory: String, helper: String, killGrace: TimeInterval, environment: [String: String],
-        containers: ContainerSetup = ContainerSetup(), checkpointBase: String? = nil, logger: Logger
+        containers: ContainerSetup = ContainerSetup(), checkpointBase: String? = nil, allowRootJobs: Bool = false,
+        logger: Logger
     )
         throws
     {
+        self.allowRootJobs = allowRootJobs
         self.containers = containers
         self.checkpointBase = checkpointBase
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -118,6 +122,7 @@ public actor AttemptRunner {
         let key = AttemptRef(job: order.job, attempt: order.attempt)
         guard !order.command.isEmpty else { throw RunnerError("job \(order.job) has no command to run") }
         if let problem = JobIDRule.problem(order.job) { throw RunnerError("job '\(order.job)': \(problem)") }
+        let owner = try order.user.map { try JobOwner.resolve($0, job: order.job, allowRoot: allowRootJobs) }
         let folder = folder(key)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try JSONEncoder().encode(order).write(to: URL(fileURLWithPath: folder + "/order.json"))
@@ -128,6 +133,8 @@ public actor AttemptRunner {
         if let checkpoints {
             do {
                 try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+                // The job writes its checkpoints there as its owner.
+                if let owner { _ = chown(checkpoints, owner.uid, owner.gid) }
             } catch {
                 logger.warning("cannot create the checkpoint directory \(checkpoints) for \(order.job): \(error)")
             }
@@ -176,13 +183,21 @@ public actor AttemptRunner {
         var containerStop: [String]?
         if let image = order.image {
             let launch = try containerCommand(
-                order, image: image, variables: variables, rankTable: rankTable, checkpoints: checkpoints, vnpu: vnpu)
+                order, image: image, variables: variables, rankTable: rankTable, checkpoints: checkpoints, vnpu: vnpu,
+                owner: owner)
             command = launch.arguments
             // The runtime gets the agent's environment (PATH, its own settings); the job only its own.
             processEnvironment = environment.merging(launch.environment) { $1 }
             workingDirectory = nil
             containerStop = launch.stop
             notes.append(launch.note)
+        }
+        // The job runs as its owner: podman and docker (which stay root) are told the uid inside;
+        // a process, or apptainer and enroot (made to run unprivileged), run as the owner.
+        if let owner {
+            let runtimeUser = order.image != nil && [.podman, .docker].contains(containers.runtime?.kind)
+            if !runtimeUser { arguments += ["--user", owner.name] }
+            notes.append("runs as \(owner.name) (uid \(owner.uid))")
         }
         if let spec = order.spec { notes.insert("runs \(spec)", at: 0) }
         if !notes.isEmpty { arguments += ["--note", notes.map { "[heterosched] " + $0 }.joined(separator: "\n")] }
@@ -214,7 +229,7 @@ public actor AttemptRunner {
     /// The runtime command line for an attempt with an image; throws when this host cannot run one.
     func containerCommand(
         _ order: RunOrder, image: String, variables: [String: String], rankTable: String?, checkpoints: String?,
-        vnpu: AscendVNPU.Template?
+        vnpu: AscendVNPU.Template?, owner: JobOwner? = nil
     ) throws -> ContainerCommand {
         guard let runtime = containers.runtime else {
             throw RunnerError(
@@ -233,7 +248,11 @@ public actor AttemptRunner {
         if let rankTable { passthrough.readOnlyMounts.append(rankTable) }
         return ContainerLaunch.command(
             runtime: runtime, name: ContainerLaunch.containerName(job: order.job, attempt: order.attempt), image: image,
-            options: order.containerOptions ?? [], command: order.command, environment: variables,
+            options: (owner.map {
+                runtime.kind == .podman || runtime.kind == .docker ? ["--user=\($0.uid):\($0.gid)"] : []
+            }
+                ?? []) + (order.containerOptions ?? []),
+            command: order.command, environment: variables,
             workingDirectory: order.workingDirectory, checkpointDirectory: checkpoints,
             passthrough: passthrough, chips: order.chips.count, visibleDevices: model?.visibleDevices ?? [],
             cpus: order.host?.cpus ?? [], numaNodes: order.numaNodes.prefix(1).map { $0 })
@@ -419,4 +438,27 @@ public actor AttemptRunner {
 public struct RunnerError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Whom a job runs as on this host: its owner's name, resolved here (uids may differ from the
+/// coordinator's host only if the site's user databases do, which they should not).
+struct JobOwner: Sendable {
+    var name: String
+    var uid: uid_t
+    var gid: gid_t
+
+    /// The owner `user` on this host, or why the job cannot run as it.
+    static func resolve(_ user: String, job: String, allowRoot: Bool) throws -> JobOwner {
+        guard let entry = getpwnam(user) else {
+            throw RunnerError(
+                "job \(job) belongs to \(user), who is not a user on this host: add the user (with the uid the "
+                    + "other hosts give it) or keep the job off this node")
+        }
+        guard entry.pointee.pw_uid != 0 || allowRoot else {
+            throw RunnerError(
+                "job \(job) belongs to root, and this agent runs no job as root (sched-agent --allow-root-jobs "
+                    + "allows it): submit it as another user")
+        }
+        return JobOwner(name: user, uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid)
+    }
 }

@@ -62,6 +62,14 @@ struct RunAgent: AsyncParsableCommand {
     )
     var checkpointBase: String?
 
+    @Flag(
+        name: .customLong("allow-root-jobs"),
+        help: """
+            Run jobs whose owner is root. Jobs run as their owner when the coordinator knows its users \
+            (--client-auth munge); a root-owned one fails unless this is given.
+            """)
+    var allowRootJobs = false
+
     @Option(name: .customLong("node-name"), help: "The name this host registers under (default: its hostname).")
     var nodeName: String?
 
@@ -279,7 +287,8 @@ struct RunAgent: AsyncParsableCommand {
             directory: dataDirectory + "/attempts", helper: helper, killGrace: killGrace,
             environment: ProcessInfo.processInfo.environment,
             containers: try containerSetup(catalog: scanner.catalog, logger: logger),
-            checkpointBase: checkpointBase ?? dataDirectory + "/checkpoints", logger: logger)
+            checkpointBase: checkpointBase ?? dataDirectory + "/checkpoints", allowRootJobs: allowRootJobs,
+            logger: logger)
         let models = Dictionary(grouping: inventory.chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
         logger.info(
             "\(name): \(models.joined(separator: ", ")) on \(inventory.numaNodes.count) NUMA node(s); serving \(endpoint)"

@@ -8,7 +8,7 @@ import Foundation
 /// `sched-attempt`: the supervisor of one job attempt, started by the agent.
 ///
 ///     sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] [--cpus LIST]
-///                   [--note TEXT] -- COMMAND ARGS…
+///                   [--note TEXT] [--user NAME] -- COMMAND ARGS…
 ///     sched-attempt --probe      # libnuma's view of the host, as JSON
 ///
 /// It leaves the agent's session (so that the job outlives an agent restart), binds itself to the
@@ -26,6 +26,7 @@ enum SchedAttempt {
             print(probe())
             exit(0)
         }
+        if arguments.first == "--become" { become(Array(arguments.dropFirst())) }
         guard let separator = arguments.firstIndex(of: "--"), separator + 1 < arguments.count else {
             fail("usage: sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] -- COMMAND…")
         }
@@ -71,8 +72,12 @@ enum SchedAttempt {
         posix_spawnattr_setflags(
             &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var child: pid_t = 0
-        let argv = command.map { strdup($0) } + [nil]
-        let spawned = posix_spawnp(&child, command[0], &actions, &attributes, argv, environ)
+        // As its owner: through this program again (`--become`), which takes the owner's ids and
+        // then becomes the job, so that this supervisor stays who it was (it writes the exit file).
+        var launched = command
+        if let user = options["--user"] { launched = [selfPath(), "--become", user, "--"] + command }
+        let argv = launched.map { strdup($0) } + [nil]
+        let spawned = posix_spawnp(&child, launched[0], &actions, &attributes, argv, environ)
         guard spawned == 0 else {
             note("[heterosched] cannot start '\(command[0])': \(String(cString: strerror(spawned)))", log)
             write(exitFile, "{\"exitStatus\":127,\"message\":\"cannot start '\(command[0])'\"}")
@@ -90,6 +95,39 @@ enum SchedAttempt {
         }
         write(exitFile, "{\"signal\":\(signal)}")
         exit(128 + signal)
+    }
+
+    /// `--become USER -- COMMAND…`: take USER's uid, gid and groups, and HOME, USER and LOGNAME,
+    /// then exec the command; exit 126 with why if any of it fails (the job's output says so).
+    static func become(_ arguments: [String]) -> Never {
+        guard arguments.count >= 3, arguments[1] == "--" else { fail("usage: sched-attempt --become USER -- COMMAND…") }
+        let user = arguments[0]
+        let command = Array(arguments[2...])
+        func refuse(_ why: String) -> Never {
+            let line = "[heterosched] cannot run as \(user): \(why)\n"
+            _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+            exit(126)
+        }
+        guard let entry = getpwnam(user) else { refuse("no such user on this host") }
+        let uid = entry.pointee.pw_uid
+        let gid = entry.pointee.pw_gid
+        let home = String(cString: entry.pointee.pw_dir)
+        guard initgroups(user, gid) == 0 else { refuse("initgroups: \(String(cString: strerror(errno)))") }
+        guard setgid(gid) == 0 else { refuse("setgid: \(String(cString: strerror(errno)))") }
+        guard setuid(uid) == 0 else { refuse("setuid: \(String(cString: strerror(errno)))") }
+        // Dropped for good: root could not be taken back.
+        guard uid == 0 || setuid(0) != 0 else { refuse("the user's ids did not hold") }
+        setenv("HOME", home, 1)
+        setenv("USER", user, 1)
+        setenv("LOGNAME", user, 1)
+        let argv = command.map { strdup($0) } + [nil]
+        execvp(command[0], argv)
+        refuse("cannot start '\(command[0])': \(String(cString: strerror(errno)))")
+    }
+
+    /// This program's own path, to run it again as the trampoline.
+    static func selfPath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     /// Binds this process to `node`, or says why it runs unbound.

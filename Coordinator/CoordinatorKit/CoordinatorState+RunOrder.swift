@@ -51,7 +51,9 @@ extension CoordinatorState {
             rank: rank, nodes: placement.assignments.count, workingDirectory: run.workingDirectory,
             host: assignment.host, share: assignment.share, image: run.image,
             containerOptions: run.containerOptions.isEmpty ? nil : run.containerOptions,
-            spec: spec, gang: gang)
+            spec: spec, gang: gang,
+            // Owners are proved only when clients are (MUNGE): then the job runs as its owner.
+            user: configuration.clientVerifier == nil ? nil : record.user)
     }
 
     /// A multi-node attempt's rendezvous: every node's address by rank (what its agent registered,

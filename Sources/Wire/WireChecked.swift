@@ -106,6 +106,15 @@ extension RunOrder: WireChecked {
         if let bad = env.keys.sorted().first(where: { !RunSpecLimits.isVariableName($0) }) {
             check.require(false, "env: '\(bad)' is not an environment variable name")
         }
+        if let user {
+            // A login name, or "uid N" for a uid the coordinator's host has no name for.
+            let allowed = user.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+                    || [UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "$"), UInt8(ascii: " ")]
+                        .contains(byte)
+            }
+            check.require(allowed && (1...64).contains(user.utf8.count), "user is not a user name")
+        }
         if let gang {
             check.require(WireAddress.isValid(gang.masterAddress), "gang.masterAddress is not a host name or address")
             check.int(gang.masterPort, "gang.masterPort", 1...65535)

@@ -214,14 +214,18 @@ public struct RunOrder: Codable, Equatable, Sendable {
     public var spec: String?
     /// A multi-node attempt's nodes, rank 0's address and port.
     public var gang: GangRendezvous?
+    /// The user the job runs as (its owner, when the coordinator knows its users by MUNGE); nil:
+    /// as the agent runs.
+    public var user: String?
 
     public init(
         job: String, attempt: Int, kind: JobKind, tier: Int, tierName: String, chipModel: String, chips: [Int],
         numaNodes: [Int], command: [String], env: [String: String], checkpointDirectory: String?,
         timeLimitSeconds: Double?, simulation: SimulatedRun?, resumeStep: Int, rank: Int = 0, nodes: Int = 1,
         workingDirectory: String? = nil, host: HostBooking? = nil, share: ChipShare? = nil, image: String? = nil,
-        containerOptions: [String]? = nil, spec: String? = nil, gang: GangRendezvous? = nil
+        containerOptions: [String]? = nil, spec: String? = nil, gang: GangRendezvous? = nil, user: String? = nil
     ) {
+        self.user = user
         self.image = image
         self.containerOptions = containerOptions
         self.spec = spec
@@ -251,6 +255,7 @@ public struct RunOrder: Codable, Equatable, Sendable {
         case job, attempt, kind, tier, tierName, chipModel, chips, numaNodes, command, env, workingDirectory
         case checkpointDirectory
         case timeLimitSeconds, simulation, resumeStep, rank, nodes, host, share, image, containerOptions, spec, gang
+        case user
     }
 
     /// `rank`, `nodes`, `workingDirectory`, `host`, `share` and the container and gang fields may be absent.
@@ -279,6 +284,7 @@ public struct RunOrder: Codable, Equatable, Sendable {
         containerOptions = try container.decodeIfPresent([String].self, forKey: .containerOptions)
         spec = try container.decodeIfPresent(String.self, forKey: .spec)
         gang = try container.decodeIfPresent(GangRendezvous.self, forKey: .gang)
+        user = try container.decodeIfPresent(String.self, forKey: .user)
     }
 }
 

@@ -104,7 +104,7 @@ struct MungeTests {
         return try await cluster.run(
             "/usr/bin/setpriv",
             [
-                "--reuid=\(user)", "--regid=nogroup", "--clear-groups",
+                "--reuid=\(user)", "--regid=\(user == "nobody" ? "nogroup" : user)", "--clear-groups",
                 Cluster.binaries.appendingPathComponent("schedctl").path,
             ]
                 + full)
@@ -180,6 +180,62 @@ struct MungeTests {
         #expect(try await schedctl(grouped, second, ["submit", "--id", "roots", "--", "true"]).status == 0)
         let cancelled = try await schedctl(grouped, second, ["cancel", "roots"], as: "nobody")
         #expect(cancelled.status == 0, "\(cancelled.stderr)")
+    }
+
+    @Test(
+        "jobs run as their owner on the host: its uid and name; root's only where allowed; an owner the host does not know fails, saying so"
+    )
+    func runsAsOwner() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let munge = try await start(cluster)
+        defer { munge.stop() }
+        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
+        // Attempts' directories must let the job's user reach its output's folder: the agent's own.
+        let data = cluster.directory.appendingPathComponent("agent-data").path
+        try cluster.startHostAgent(host, data: data)
+        let registered = try await eventually(seconds: 10) {
+            let nodes = try await schedctl(cluster, munge, ["nodes", "--json"])
+            return (try? WireCodec.value([NodeStatus].self, from: nodes.stdout))?.filter(\.connected).count == 1
+        }
+        try #require(registered, "\(cluster.log("host-agent.log"))")
+        func submit(_ id: String, as user: String?) async throws {
+            let output = try await schedctl(
+                cluster, munge,
+                ["submit", "--id", id, "--chips", "1", "--tier", "ascend-910b", "--", "sh", "-c", "id -u; echo $USER"],
+                as: user)
+            #expect(output.status == 0, "\(output.stderr)")
+        }
+        func ended(_ job: String) async throws -> JobRecord? {
+            for _ in 0..<100 {
+                let output = try await schedctl(cluster, munge, ["status", job, "--json"])
+                if let record = try? WireCodec.value(JobRecord.self, from: output.stdout), record.state.isFinal {
+                    return record
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return nil
+        }
+        try await submit("as-nobody", as: "nobody")
+        let done = try #require(try await ended("as-nobody"))
+        #expect(done.state == .completed, "\(done.reason ?? "")")
+        let output = try await schedctl(cluster, munge, ["logs", "as-nobody"])
+        #expect(output.stdout.contains("65534\nnobody"), "\(output.stdout)")
+        #expect(output.stdout.contains("runs as nobody (uid 65534)"), "\(output.stdout)")
+
+        try await submit("as-root", as: nil)
+        let root = try #require(try await ended("as-root"))
+        #expect(root.state == .failed)
+        #expect(
+            root.reason?.contains("belongs to root, and this agent runs no job as root") == true, "\(root.reason ?? "")"
+        )
+
+        try await submit("as-stranger", as: "12345")
+        let stranger = try #require(try await ended("as-stranger"))
+        #expect(stranger.state == .failed)
+        #expect(
+            stranger.reason?.contains("belongs to uid 12345, who is not a user on this host") == true,
+            "\(stranger.reason ?? "")")
     }
 
     @Test("a forged credential, and one replayed into another session, are refused")

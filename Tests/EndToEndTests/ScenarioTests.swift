@@ -120,7 +120,9 @@ struct ScenarioTests {
         let reason = fallback.details["reason"] ?? ""
         #expect(reason.hasPrefix("expected to finish sooner on tier 2: ascend-910c: "), "\(reason)")
         #expect(reason.contains("faults/h") && reason.contains("without faults"), "both estimates: \(reason)")
-        #expect(fallback.time < 60, "before it starts (the live clock runs on a little): the fleet's rate is known")
+        let movedAt = try #require(training.firstIndex { $0.kind == .fellBack })
+        let placedAt = try #require(training.firstIndex { $0.kind == .placed })
+        #expect(movedAt < placedAt, "before it is first placed: the fleet's rate is known")
         #expect(!training.contains { $0.kind == .placed && $0.details["chipModel"] == "ascend-910c" })
         #expect(training.last?.kind == .completed)
         for event in events where event.kind == .placed && event.job?.hasPrefix("chat-") == true {
