@@ -55,6 +55,12 @@ public actor AttemptRunner {
     let checkpointBase: String?
     /// Whether a job whose owner is root may run (as root); otherwise it fails, saying so.
     let allowRootJobs: Bool
+    /// The agent's variables a job run as its owner gets (a driver's LD_LIBRARY_PATH); it gets no
+    /// other of the agent's, only its own and the scheduler's, and a standard PATH.
+    let passEnvironment: [String]
+
+    /// The PATH of a job run as its owner, unless `passEnvironment` names PATH.
+    static let standardPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     let logger: Logger
     private var running: [AttemptRef: Running] = [:]
     /// Ended, not yet reported.
@@ -69,11 +75,12 @@ public actor AttemptRunner {
     public init(
         directory: String, helper: String, killGrace: TimeInterval, environment: [String: String],
         containers: ContainerSetup = ContainerSetup(), checkpointBase: String? = nil, allowRootJobs: Bool = false,
-        logger: Logger
+        passEnvironment: [String] = [], logger: Logger
     )
         throws
     {
         self.allowRootJobs = allowRootJobs
+        self.passEnvironment = passEnvironment
         self.containers = containers
         self.checkpointBase = checkpointBase
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -178,7 +185,12 @@ public actor AttemptRunner {
             }
         }
         var command = order.command
-        var processEnvironment = environment.merging(variables) { $1 }
+        // As its owner, a job gets nothing of the agent's but what the agent is told to pass on.
+        let base =
+            owner == nil
+            ? environment
+            : ["PATH": Self.standardPath].merging(environment.filter { passEnvironment.contains($0.key) }) { $1 }
+        var processEnvironment = base.merging(variables) { $1 }
         var workingDirectory = order.workingDirectory
         var containerStop: [String]?
         if let image = order.image {

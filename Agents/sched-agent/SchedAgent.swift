@@ -70,6 +70,14 @@ struct RunAgent: AsyncParsableCommand {
             """)
     var allowRootJobs = false
 
+    @Option(
+        name: .customLong("pass-env"),
+        help: """
+            A variable of the agent's that jobs run as their owner get too (LD_LIBRARY_PATH for a driver); \
+            repeatable. They get no other: their own, the scheduler's, and a standard PATH.
+            """)
+    var passEnv: [String] = []
+
     @Option(name: .customLong("node-name"), help: "The name this host registers under (default: its hostname).")
     var nodeName: String?
 
@@ -288,7 +296,7 @@ struct RunAgent: AsyncParsableCommand {
             environment: ProcessInfo.processInfo.environment,
             containers: try containerSetup(catalog: scanner.catalog, logger: logger),
             checkpointBase: checkpointBase ?? dataDirectory + "/checkpoints", allowRootJobs: allowRootJobs,
-            logger: logger)
+            passEnvironment: passEnv, logger: logger)
         let models = Dictionary(grouping: inventory.chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
         logger.info(
             "\(name): \(models.joined(separator: ", ")) on \(inventory.numaNodes.count) NUMA node(s); serving \(endpoint)"

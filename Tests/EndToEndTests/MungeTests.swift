@@ -193,7 +193,9 @@ struct MungeTests {
         let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
         // Attempts' directories must let the job's user reach its output's folder: the agent's own.
         let data = cluster.directory.appendingPathComponent("agent-data").path
-        try cluster.startHostAgent(host, data: data)
+        try cluster.startHostAgent(
+            host, data: data, extra: ["--pass-env", "SITE_LIB"],
+            environment: ["AGENT_SECRET": "agents-only", "SITE_LIB": "/opt/driver/lib"])
         let registered = try await eventually(seconds: 10) {
             let nodes = try await schedctl(cluster, munge, ["nodes", "--json"])
             return (try? WireCodec.value([NodeStatus].self, from: nodes.stdout))?.filter(\.connected).count == 1
@@ -202,7 +204,10 @@ struct MungeTests {
         func submit(_ id: String, as user: String?) async throws {
             let output = try await schedctl(
                 cluster, munge,
-                ["submit", "--id", id, "--chips", "1", "--tier", "ascend-910b", "--", "sh", "-c", "id -u; echo $USER"],
+                [
+                    "submit", "--id", id, "--chips", "1", "--tier", "ascend-910b", "--", "sh", "-c",
+                    "id -u; echo $USER; echo secret=${AGENT_SECRET:-none} lib=$SITE_LIB path=$PATH",
+                ],
                 as: user)
             #expect(output.status == 0, "\(output.stderr)")
         }
@@ -222,6 +227,10 @@ struct MungeTests {
         let output = try await schedctl(cluster, munge, ["logs", "as-nobody"])
         #expect(output.stdout.contains("65534\nnobody"), "\(output.stdout)")
         #expect(output.stdout.contains("runs as nobody (uid 65534)"), "\(output.stdout)")
+        // The agent's environment stays the agent's, but for what it is told to pass on.
+        #expect(
+            output.stdout.contains("secret=none lib=/opt/driver/lib path=/usr/local/sbin:/usr/local/bin:"),
+            "\(output.stdout)")
 
         try await submit("as-root", as: nil)
         let root = try #require(try await ended("as-root"))
