@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "sched-agent",
             dependencies: [
-                "AgentKit", "NodeDiscovery", "ProgramSupport", "Wire", argumentParser, logging,
+                "AgentKit", "NodeDiscovery", "ProgramSupport", "Wire", "MungeIdentity", argumentParser, logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Agents/sched-agent"

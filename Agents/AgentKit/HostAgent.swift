@@ -11,6 +11,8 @@ public struct HostAgent: Sendable {
     public var node: Node
     public var endpoint: WireEndpoint
     public var token: String
+    /// Set: the agent proves it runs as the agents' user with a credential (MUNGE), not the token.
+    public var credentials: (any ClientCredentials)?
     public var runner: AttemptRunner
     public var scanner: InventoryScanner
     public var heartbeatInterval: Duration
@@ -51,8 +53,9 @@ public struct HostAgent: Sendable {
     }
 
     func session(health: HealthBook) async throws {
-        try await WireClient.withSession(to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name)) {
-            session in
+        try await WireClient.withSession(
+            to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials
+        ) { session in
             var current = node
             current.chips = await health.apply(to: node.chips)
             _ = try await session.request(

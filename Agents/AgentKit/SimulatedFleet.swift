@@ -8,6 +8,8 @@ public struct SimulatedFleet: Sendable {
     public var fleet: FleetSpec
     public var endpoint: WireEndpoint
     public var token: String
+    /// Set: each node's session proves the agents' user with a credential (MUNGE), not the token.
+    public var credentials: (any ClientCredentials)?
     public var catalog: ChipCatalog
     public var timeScale: Double
     public var heartbeatInterval: Duration
@@ -33,11 +35,12 @@ public struct SimulatedFleet: Sendable {
     public func run() async {
         await withDiscardingTaskGroup { group in
             for node in fleet.nodes {
-                let agent = SimulatedNodeAgent(
+                var agent = SimulatedNodeAgent(
                     node: node, endpoint: endpoint, token: token, catalog: catalog, faults: fleet.faults,
                     timeScale: timeScale, heartbeatInterval: heartbeatInterval, seed: seed, attemptLog: attemptLog,
                     logger: logger)
-                group.addTask { await agent.run() }
+                agent.credentials = credentials
+                group.addTask { [agent] in await agent.run() }
             }
         }
     }

@@ -9,6 +9,8 @@ public struct SimulatedNodeAgent: Sendable {
     public var node: Node
     public var endpoint: WireEndpoint
     public var token: String
+    /// Set: a MUNGE credential instead of the token (`sched-agent --auth munge`).
+    public var credentials: (any ClientCredentials)?
     public var catalog: ChipCatalog
     public var faults: FaultProfile
     /// Simulated seconds per real second.
@@ -58,7 +60,7 @@ public struct SimulatedNodeAgent: Sendable {
 
     func session(attempts: AttemptBook, link: SessionLink, play: AsyncStream<RunOrder>.Continuation) async throws {
         try await WireClient.withSession(
-            to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name)
+            to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials
         ) { session in
             _ = try await session.request(.register(Register(node: node, running: await attempts.running())))
             let writer = session.writer

@@ -2,6 +2,7 @@ import AgentKit
 import ArgumentParser
 import Foundation
 import Logging
+import MungeIdentity
 import NodeDiscovery
 import ProgramSupport
 import SchedCore
@@ -69,6 +70,30 @@ struct RunAgent: AsyncParsableCommand {
             (--client-auth munge); a root-owned one fails unless this is given.
             """)
     var allowRootJobs = false
+
+    @Option(
+        help: """
+            How the agent proves itself: token, or munge (a credential of the user it runs as, for a \
+            coordinator started with --agent-auth munge).
+            """)
+    var auth = "token"
+
+    @Option(name: .customLong("munge-socket"), help: "munged's socket (default: munged's own default).")
+    var mungeSocket: String?
+
+    @Option(
+        name: .customLong("coordinator-user"),
+        help: "With --auth munge: the user the coordinator runs as, whose credential it must answer with (root).")
+    var coordinatorUser = "root"
+
+    /// MUNGE credentials for `--auth munge`; nil for the token.
+    func credentials() throws -> (any ClientCredentials)? {
+        guard auth == "munge" else { return nil }
+        guard let entry = getpwnam(coordinatorUser) else {
+            throw SetupError("--coordinator-user: no user '\(coordinatorUser)' on this host")
+        }
+        return MungeCredentials(socket: mungeSocket, coordinatorUID: entry.pointee.pw_uid)
+    }
 
     @Option(
         name: .customLong("pass-env"),
@@ -160,6 +185,9 @@ struct RunAgent: AsyncParsableCommand {
         try FlagRange.check(timeScale ?? 1, "--time-scale", 0.001...1_000_000)
         try FlagRange.check(heartbeatInterval, "--heartbeat-interval", 0.01...3600, unit: " seconds")
         try FlagRange.check(killGrace, "--kill-grace", 0...3600, unit: " seconds")
+        guard ["token", "munge"].contains(auth) else {
+            throw ValidationError("--auth is token or munge, got '\(auth)'")
+        }
         try FlagRange.check(healthInterval, "--health-interval", 0.1...86_400, unit: " seconds")
         try FlagRange.check(keepOutputDays, "--keep-output-days", 0...36_500, unit: " days")
         if let interNodeBandwidth {
@@ -194,7 +222,8 @@ struct RunAgent: AsyncParsableCommand {
             throw ValidationError("the coordinator address is host:port, got '\(address)'")
         }
         do {
-            let token = try Defaults.token(file: tokenFile)
+            // With MUNGE the agent proves its user instead, and needs no token.
+            let token = auth == "munge" ? "" : try Defaults.token(file: tokenFile)
             let service: any Service
             if simulate == nil && scenario == nil {
                 service = try hostService(endpoint: endpoint, token: token, logger: logger)
@@ -234,11 +263,12 @@ struct RunAgent: AsyncParsableCommand {
             fleet = try FleetFile.load(path: simulate!, catalog: catalog)
         }
         logger.info("playing \(fleet.nodes.count) nodes of \(fleet.name) against \(endpoint), time x\(scale)")
-        let players = SimulatedFleet(
+        var players = SimulatedFleet(
             fleet: fleet, endpoint: endpoint, token: token, catalog: catalog, timeScale: scale,
             heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: faultSeed,
             attemptLog: try attemptLog.map { try AttemptLog(path: $0) }, logger: logger)
-        return AgentService { await players.run() }
+        players.credentials = try credentials()
+        return AgentService { [players] in await players.run() }
     }
 
     func hostService(endpoint: WireEndpoint, token: String, logger: Logger) throws -> any Service {
@@ -307,6 +337,7 @@ struct RunAgent: AsyncParsableCommand {
             healthInterval: .milliseconds(Int(healthInterval * 1000)), keepOutput: keepOutputDays * 86400,
             logger: logger)
         agent.address = advertiseAddress
+        agent.credentials = try credentials()
         if let text = try? String(contentsOfFile: hccnConf, encoding: .utf8) {
             let known = Set(node.chips.map(\.index))
             let addresses = HCCLRankTable.chipAddresses(hccnConf: text).filter { known.contains($0.chip) }

@@ -28,6 +28,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// Set: clients prove who they are with a credential (MUNGE) instead of the token, and their
     /// jobs belong to that user; agents keep the token.
     public var clientVerifier: (any CredentialVerifier)?
+    /// Set: agents prove they run as the agents' service user (MUNGE) instead of holding the token.
+    public var agentVerifier: (any CredentialVerifier)?
     /// What a proved user may do: their own jobs; operators anything.
     public var permissions = Permissions()
     /// How long (on the coordinator's clock) a finished job and its events are kept; 0 keeps all.

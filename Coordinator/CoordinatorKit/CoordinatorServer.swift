@@ -78,7 +78,9 @@ struct CoordinatorServer: Service {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var lines = inbound.makeAsyncIterator()
-                var handshake = ServerHandshake(token: configuration.token, verifier: configuration.clientVerifier)
+                var handshake = ServerHandshake(
+                    token: configuration.token, verifier: configuration.clientVerifier,
+                    agentVerifier: configuration.agentVerifier)
                 var hello: Hello?
                 var identity: PeerIdentity?
                 while hello == nil {

@@ -85,6 +85,17 @@ struct SchedCoordinator: AsyncParsableCommand {
     var mungeSocket: String?
 
     @Option(
+        name: .customLong("agent-auth"),
+        help: """
+            How agents prove themselves: token, or munge (a MUNGE credential of --agent-user: a host's other \
+            users cannot open an agent session, token or not).
+            """)
+    var agentAuth = "token"
+
+    @Option(name: .customLong("agent-user"), help: "With --agent-auth munge: the user agents run as (root).")
+    var agentUser = "root"
+
+    @Option(
         help: """
             With --client-auth munge: a user who may act on any job and on nodes (others: their own jobs only); \
             repeatable; root when none is given.
@@ -159,6 +170,9 @@ struct SchedCoordinator: AsyncParsableCommand {
         guard ["token", "munge"].contains(clientAuth) else {
             throw ValidationError("--client-auth is token or munge, got '\(clientAuth)'")
         }
+        guard ["token", "munge"].contains(agentAuth) else {
+            throw ValidationError("--agent-auth is token or munge, got '\(agentAuth)'")
+        }
         try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(passLimit, "--pass-limit", 2...1_000_000)
         // Below the limit: a pass must have room for what changed behind the head.
@@ -195,15 +209,25 @@ struct SchedCoordinator: AsyncParsableCommand {
                 clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished,
                 passLimit: passLimit, passHead: passHead, rendezvousPorts: Self.portRange(rendezvousPorts)!)
             configuration.faultRatePrior = rates
-            if clientAuth == "munge" {
-                // Checked now, not at the first client: a coordinator that cannot reach munged says so.
+            if clientAuth == "munge" || agentAuth == "munge" {
+                // Checked now, not at the first peer: a coordinator that cannot reach munged says so.
                 do {
                     _ = try Munge.encode("heterosched-start", socket: mungeSocket)
                 } catch {
                     throw ValidationError(
-                        "--client-auth munge: munged did not answer (\(error.message)); start munged"
+                        "--\(clientAuth == "munge" ? "client" : "agent")-auth munge: munged did not answer "
+                            + "(\(error.message)); start munged"
                             + (mungeSocket.map { " with its socket at \($0)" } ?? "") + " first")
                 }
+            }
+            if agentAuth == "munge" {
+                guard let entry = getpwnam(agentUser) else {
+                    throw ValidationError("--agent-user: no user '\(agentUser)' on this host")
+                }
+                configuration.agentVerifier = MungeVerifier(
+                    socket: mungeSocket, onlyUser: (entry.pointee.pw_uid, agentUser))
+            }
+            if clientAuth == "munge" {
                 configuration.clientVerifier = MungeVerifier(socket: mungeSocket)
                 configuration.permissions = Permissions(
                     operatorUsers: Set(`operator`.isEmpty ? ["root"] : `operator`), operatorGroups: Set(operatorGroup))

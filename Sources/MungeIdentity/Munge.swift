@@ -90,8 +90,13 @@ public enum Munge {
 /// challenge; the coordinator answers the client's nonce with a credential of its own.
 public struct MungeVerifier: CredentialVerifier {
     let socket: String?
+    /// Set (agents): only credentials of this user open a session.
+    let onlyUser: (uid: UInt32, name: String)?
 
-    public init(socket: String?) { self.socket = socket }
+    public init(socket: String?, onlyUser: (uid: UInt32, name: String)? = nil) {
+        self.socket = socket
+        self.onlyUser = onlyUser
+    }
 
     public func verify(_ credential: String, challenge nonce: String) -> Result<PeerIdentity, ErrorReply> {
         do {
@@ -102,6 +107,13 @@ public struct MungeVerifier: CredentialVerifier {
                 )
             }
             let name = Munge.userName(decoded.uid)
+            if let onlyUser, decoded.uid != onlyUser.uid {
+                return .failure(
+                    ErrorReply(
+                        .authFailed,
+                        "agents run as \(onlyUser.name) (sched-coordinator --agent-user); this credential is \(name)'s")
+                )
+            }
             return .success(
                 PeerIdentity(
                     uid: decoded.uid, gid: decoded.gid, name: name,

@@ -79,16 +79,19 @@ public struct ServerHandshake: Sendable {
 
     public private(set) var state: State = .awaitingHello
     let token: String
-    /// Set: clients prove who they are with a credential, not the token (agents keep the token).
+    /// Set: clients prove who they are with a credential, not the token.
     let verifier: (any CredentialVerifier)?
+    /// Set: agents do too (as the agents' service user), not with the token.
+    let agentVerifier: (any CredentialVerifier)?
     let makeNonce: @Sendable () -> String
 
     public init(
-        token: String, verifier: (any CredentialVerifier)? = nil,
+        token: String, verifier: (any CredentialVerifier)? = nil, agentVerifier: (any CredentialVerifier)? = nil,
         makeNonce: @escaping @Sendable () -> String = TokenProof.makeNonce
     ) {
         self.token = token
         self.verifier = verifier
+        self.agentVerifier = agentVerifier
         self.makeNonce = makeNonce
     }
 
@@ -111,22 +114,26 @@ public struct ServerHandshake: Sendable {
             let nonce = makeNonce()
             state = .awaitingAuth(hello, nonce: nonce)
             return .send(.challenge(Challenge(nonce: nonce)))
-        case (.awaitingAuth(let hello, let nonce), .auth(let auth)) where hello.role == .client && verifier != nil:
+        case (.awaitingAuth(let hello, let nonce), .auth(let auth))
+        where (hello.role == .client ? verifier : agentVerifier) != nil:
+            let checker = (hello.role == .client ? verifier : agentVerifier)!
             state = .closed
             guard let credential = auth.munge else {
+                let program = hello.role == .client ? "schedctl" : "sched-agent"
                 return .refuse(
                     ErrorReply(
                         .authFailed,
-                        "this coordinator knows its users by MUNGE credentials, not the token: run schedctl with "
-                            + "--auth munge (or auth: munge in its config file) on a host whose munged shares the "
-                            + "cluster's key"))
+                        "this coordinator knows its \(hello.role == .client ? "users" : "agents") by MUNGE "
+                            + "credentials, not the token: run \(program) with --auth munge"
+                            + (hello.role == .client ? " (or auth: munge in its config file)" : "")
+                            + " on a host whose munged shares the cluster's key"))
             }
-            switch verifier!.verify(credential, challenge: nonce) {
+            switch checker.verify(credential, challenge: nonce) {
             case .failure(let error):
                 return .refuse(error)
             case .success(let identity):
                 state = .established(hello)
-                return .established(hello, proof: auth.nonce.flatMap { verifier!.prove($0) }, identity: identity)
+                return .established(hello, proof: auth.nonce.flatMap { checker.prove($0) }, identity: identity)
             }
         case (.awaitingAuth(let hello, let nonce), .auth(let auth)):
             guard let hmac = auth.hmac, TokenProof.verify(token: token, nonce: nonce, hmac: hmac) else {

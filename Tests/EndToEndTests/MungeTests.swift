@@ -247,6 +247,59 @@ struct MungeTests {
             "\(stranger.reason ?? "")")
     }
 
+    @Test(
+        "with --agent-auth munge an agent proves it runs as the agents' user: no token needed; the token, or another user's credential, opens no agent session"
+    )
+    func agents() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let munge = try await start(cluster, extra: ["--agent-auth", "munge"])
+        defer { munge.stop() }
+        let fleet = try cluster.fleet(
+            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 8}\n")
+        try cluster.start(
+            "sched-agent",
+            [
+                "--simulate", fleet, "--coordinator", cluster.endpoint!.description, "--auth", "munge",
+                "--munge-socket", munge.socket, "--catalog", Repository.path("deploy/catalog/chips.yaml"),
+                "--heartbeat-interval", "0.2",
+            ], log: "munge-agent.log")
+        let registered = try await eventually(seconds: 10) {
+            let nodes = try await schedctl(cluster, munge, ["nodes", "--json"])
+            return (try? WireCodec.value([NodeStatus].self, from: nodes.stdout))?.filter(\.connected).count == 1
+        }
+        #expect(registered, "\(cluster.log("munge-agent.log"))")
+
+        // The token alone: refused (the coordinator says so), and its node never joins.
+        try cluster.startOneNodeAgent(coordinatorPort: cluster.endpoint!.port, log: "token-agent.log")
+        let refusedToken = try await eventually(seconds: 10) {
+            cluster.log("coordinator-0.log").contains("failed to authenticate")
+        }
+        #expect(refusedToken, "\(cluster.log("coordinator-0.log"))")
+        let nodes = try await schedctl(cluster, munge, ["nodes", "--json"])
+        #expect(try WireCodec.value([NodeStatus].self, from: nodes.stdout).filter(\.connected).count == 1)
+
+        // A credential of another user (nobody's, minted by the munge command as nobody).
+        let peer = try RawSocket(cluster.endpoint!)
+        peer.send(line: WireCodec.encode(.hello(Hello(role: .agent, node: "intruder"))))
+        guard let line = peer.readLine(), case .success(.challenge(let challenge)) = WireCodec.decode(line) else {
+            Issue.record("no challenge")
+            return
+        }
+        let minted = try await cluster.run(
+            "/usr/bin/setpriv",
+            [
+                "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/munge", "-S", munge.socket, "-s",
+                CredentialPayload.client(challenge.nonce),
+            ])
+        #expect(minted.status == 0, "\(minted.stderr)")
+        peer.send(
+            line: WireCodec.encode(
+                .auth(Auth(hmac: nil, munge: minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))))
+        let refused = peer.readLine() ?? "closed"
+        #expect(refused.contains("auth_failed") && refused.contains("agents run as root"), "\(refused)")
+    }
+
     @Test("a forged credential, and one replayed into another session, are refused")
     func forgedAndReplayed() async throws {
         let cluster = try Cluster()

@@ -187,5 +187,15 @@ struct CredentialHandshakeTests {
         let agent = opened(
             Hello(role: .agent, node: "n1"), Auth(hmac: TokenProof.hmac(token: "s3cret", nonce: "00ff")))
         #expect(agent == .established(Hello(role: .agent, node: "n1"), proof: nil))
+        // Agents too, when told: the token no longer opens an agent session.
+        var strict = ServerHandshake(
+            token: "s3cret", verifier: FakeVerifier(), agentVerifier: FakeVerifier(), makeNonce: { "00ff" })
+        _ = strict.receive(.hello(Hello(role: .agent, node: "n1")))
+        let tokenAgent = strict.receive(.auth(Auth(hmac: TokenProof.hmac(token: "s3cret", nonce: "00ff"))))
+        guard case .refuse(let agentError) = tokenAgent else {
+            Issue.record("\(tokenAgent)")
+            return
+        }
+        #expect(agentError.message.contains("run sched-agent with --auth munge"))
     }
 }
