@@ -7,7 +7,8 @@ public struct SchedCtl: AsyncParsableCommand {
         abstract: "Submit jobs to HeteroSched and watch where they run.",
         discussion: """
             Every command takes --address and --token-file (or HETEROSCHED_ADDRESS and HETEROSCHED_TOKEN_FILE, or \
-            a config file), and --json for machine-readable output.
+            a config file), or --auth munge instead of a token where the coordinator knows its users by MUNGE, and \
+            --json for machine-readable output.
             """,
         subcommands: [
             SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, NodesCommand.self,
