@@ -17,7 +17,8 @@ struct NodeOutageTests {
         #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 3 })
         for id in ["a", "b", "c"] {
             let submitted = try await cluster.schedctl([
-                "submit", "--id", id, "--kind", "training", "--chips", "8", "--tier", "h100", "--simulate", "1h",
+                // 3 h: 18 s of wall time, so that a busy machine's slow looks still find them running.
+                "submit", "--id", id, "--kind", "training", "--chips", "8", "--tier", "h100", "--simulate", "3h",
             ])
             #expect(submitted.status == 0, "\(submitted.stderr)")
         }
@@ -80,11 +81,16 @@ struct ChipFlapTests {
             return nodes.first?.node.chips.first?.health == .unhealthy
         }
         #expect(held, "the flapping chip is held unhealthy, though its last report said healthy")
-        let log = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
-        let healthEvents = try log.split(separator: "\n").map {
-            try WireCodec.value(PlacementEvent.self, from: String($0))
+        // The log file is written after the events are stored: read it until they are all there.
+        var healthEvents: [PlacementEvent] = []
+        _ = try await eventually(seconds: 5) {
+            let log = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
+            healthEvents = try log.split(separator: "\n").map {
+                try WireCodec.value(PlacementEvent.self, from: String($0))
+            }
+            .filter { $0.kind == .chipHealth }
+            return healthEvents.count >= 4
         }
-        .filter { $0.kind == .chipHealth }
         #expect(healthEvents.count == 4, "200 flips make 4 events, not 200: \(healthEvents.map(\.message))")
         #expect(healthEvents.last?.message.contains("is flapping") == true)
     }
