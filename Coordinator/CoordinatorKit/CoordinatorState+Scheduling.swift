@@ -37,7 +37,9 @@ extension CoordinatorState {
         guard let selected = jobs.selectPass(now: now) else { return nil }
         let records = jobs.records
         let queue = selected.compactMap { id -> PendingJob? in
-            guard let record = records[id.name], record.state == .queued, nominated[id.name] == nil else { return nil }
+            guard let record = records[id.name], record.state == .queued, nominated[id.name] == nil,
+                !admitting.contains(id.name)
+            else { return nil }
             return PendingJob(record.job, ladder: record.ladder, progress: progress(of: record))
         }
         guard !queue.isEmpty else { return nil }

@@ -94,6 +94,8 @@ actor CoordinatorState {
     /// Preemptors waiting for their victims to confirm they stopped, and those victims: such a job is
     /// not planned again meanwhile (it would preempt someone else for the same room).
     var nominated: [String: Set<AttemptRef>] = [:]
+    /// Jobs being admitted: in the table, not yet stored; no scheduling pass takes them.
+    var admitting: Set<String> = []
     /// The chips each nominated preemptor was planned on: held for it while its victims stop, so that
     /// no lower-priority job (the victim itself, requeued) takes them in between.
     var reservedFor: [String: [NodeAssignment]] = [:]
@@ -245,13 +247,21 @@ actor CoordinatorState {
     /// is as it was (a new one gone), and the next pass tries again.
     func store(_ records: [JobRecord], _ events: [PlacementEvent]) async throws {
         let before = jobs.subset(records.map(\.id))
+        // New jobs are in the table from now (their ids taken), but no pass may see them until they
+        // are stored: a pass that placed one during the commit would run a job the store refused.
+        let fresh = records.map(\.id).filter { before[$0] == nil }
+        admitting.formUnion(fresh)
+        defer { admitting.subtract(fresh) }
         for record in records { jobs[record.id] = record }
         do {
             try await persist(records, events, before: before)
         } catch {
-            for record in records where before[record.id] == nil && jobs[record.id] == record { jobs[record.id] = nil }
+            // Never stored: gone, whatever touched them meanwhile (a cancel, a release of held jobs).
+            for id in fresh { jobs[id] = nil }
             throw error
         }
+        // A pass that ran during the commit passed them by: the next one searches them.
+        for id in fresh { jobs.searchAgain(id) }
         dirty = true
     }
 
