@@ -89,10 +89,10 @@ struct RunAgent: AsyncParsableCommand {
     /// MUNGE credentials for `--auth munge`; nil for the token.
     func credentials() throws -> (any ClientCredentials)? {
         guard auth == "munge" else { return nil }
-        guard let entry = getpwnam(coordinatorUser) else {
+        guard let credentials = MungeCredentials(socket: mungeSocket, coordinatorUser: coordinatorUser) else {
             throw SetupError("--coordinator-user: no user '\(coordinatorUser)' on this host")
         }
-        return MungeCredentials(socket: mungeSocket, coordinatorUID: entry.pointee.pw_uid)
+        return credentials
     }
 
     @Option(

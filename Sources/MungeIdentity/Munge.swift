@@ -139,6 +139,12 @@ public struct MungeCredentials: ClientCredentials {
         self.coordinatorUID = coordinatorUID
     }
 
+    /// For a coordinator that runs as `coordinatorUser`, by name; nil when this host has no such user.
+    public init?(socket: String?, coordinatorUser: String) {
+        guard let entry = getpwnam(coordinatorUser) else { return nil }
+        self.init(socket: socket, coordinatorUID: entry.pointee.pw_uid)
+    }
+
     public func credential(challenge nonce: String) throws -> String {
         do {
             return try Munge.encode(CredentialPayload.client(nonce), socket: socket)

@@ -84,9 +84,9 @@ public struct TierEstimate: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = "\(model): \(formatHours(expectedSeconds)) left"
+        var text = "\(model): \(formatSeconds(expectedSeconds)) left"
         if faultsPerHour > 0 {
-            text += " at \(formatNumber(faultsPerHour)) faults/h (\(formatHours(faultFreeSeconds)) without faults)"
+            text += " at \(formatNumber(faultsPerHour)) faults/h (\(formatSeconds(faultFreeSeconds)) without faults)"
         }
         if !roomNow { text += ", no room now" }
         return text
@@ -144,10 +144,4 @@ public enum ExpectedFinish {
         guard current.expectedSeconds > current.faultFreeSeconds * margin else { return nil }
         return below.first { $0.roomNow && $0.expectedSeconds * margin < current.expectedSeconds }
     }
-}
-
-func formatHours(_ seconds: Seconds) -> String {
-    let hours = seconds / 3600
-    if hours >= 1 { return formatNumber(hours) + "h" }
-    return formatNumber((seconds / 60).rounded()) + "m"
 }

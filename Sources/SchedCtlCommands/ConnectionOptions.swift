@@ -57,11 +57,10 @@ public struct ConnectionOptions: ParsableArguments {
             return Resolved(endpoint: endpoint, token: try Defaults.token(file: tokenPath))
         case "munge":
             let user = coordinatorUser ?? file["coordinatorUser"] ?? "root"
-            guard let entry = getpwnam(user) else {
+            guard let credentials = MungeCredentials(socket: mungeSocket ?? file["mungeSocket"], coordinatorUser: user)
+            else {
                 throw SetupError("the coordinator's user '\(user)' is not known on this host (--coordinator-user)")
             }
-            let credentials = MungeCredentials(
-                socket: mungeSocket ?? file["mungeSocket"], coordinatorUID: entry.pointee.pw_uid)
             return Resolved(endpoint: endpoint, token: "", credentials: credentials)
         case let other:
             throw SetupError("--auth is token or munge, got '\(other)' (--auth, HETEROSCHED_AUTH, auth: in the config)")

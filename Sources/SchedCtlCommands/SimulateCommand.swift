@@ -185,7 +185,9 @@ struct SimulateCommand: AsyncParsableCommand {
             if let sweep {
                 let (model, rates) = try Self.sweepValues(sweep, catalog: catalog)
                 let result = try FaultRateSweep.run(spec, model: model, rates: rates, catalog: catalog)
-                return printLine(json ? WireCodec.json(result) : result.render())
+                if json { return printLine(WireCodec.json(result)) }
+                return printLine(
+                    result.title + "\n" + Table(header: FaultRateSweep.header, rows: result.cells()).render())
             }
             let report = try Simulator.run(spec.simulationInput(catalog: catalog))
             let story = StoryEvent.story(of: report.decisions)

@@ -50,8 +50,14 @@ public enum ScenarioOracle {
     public static func completion(of job: String, in spec: ScenarioSpec, catalog: ChipCatalog) throws(SnapshotError)
         -> Seconds?
     {
-        let report = try Simulator.run(spec.simulationInput(catalog: catalog))
-        return report.decisions.last { $0.job == job && $0.kind == .completed }?.time
+        try Simulator.run(spec.simulationInput(catalog: catalog)).completion(of: job)
+    }
+}
+
+extension SimulationReport {
+    /// When `job` completed in this run; nil if it did not.
+    public func completion(of job: String) -> Seconds? {
+        decisions.last { $0.job == job && $0.kind == .completed }?.time
     }
 }
 
@@ -102,49 +108,33 @@ public struct FaultRateSweep: Sendable, Codable, Equatable {
             let count = try Simulator.run(swept.withExpectedFinish(false).simulationInput(catalog: catalog))
             let expected = try Simulator.run(swept.withExpectedFinish(true).simulationInput(catalog: catalog))
             for oracle in oracles {
-                func completed(_ report: SimulationReport) -> Seconds? {
-                    report.decisions.last { $0.job == oracle.job && $0.kind == .completed }?.time
-                }
                 rows.append(
                     Row(
-                        rate: rate, job: oracle.job, countRule: completed(count), expectedFinish: completed(expected),
-                        oracle: oracle.best))
+                        rate: rate, job: oracle.job, countRule: count.completion(of: oracle.job),
+                        expectedFinish: expected.completion(of: oracle.job), oracle: oracle.best))
             }
         }
         return FaultRateSweep(model: model.name, rows: rows)
     }
 
-    public func render() -> String {
-        var table = [["RATE", "JOB", "COUNT RULE", "EXPECTED-FINISH", "ORACLE", "EXPECTED-FINISH / ORACLE"]]
-        for row in rows {
+    public static let header = ["RATE", "JOB", "COUNT RULE", "EXPECTED-FINISH", "ORACLE", "EXPECTED-FINISH / ORACLE"]
+    public var title: String { "chip faults per chip-hour on \(model): completion of each training job (h:mm:ss)" }
+
+    /// One row of text per rate and job, under `header`.
+    public func cells() -> [[String]] {
+        rows.map { row in
             let ratio: String
             if let mine = row.expectedFinish, let best = row.oracle?.completedAt, mine > 0 {
                 ratio = "\(Int((best / mine * 100).rounded()))%"
             } else {
                 ratio = "-"
             }
-            table.append([
-                row.rate == 0 ? "0" : String(row.rate), row.job, clock(row.countRule),
-                clock(row.expectedFinish),
+            return [
+                row.rate == 0 ? "0" : String(row.rate), row.job, clock(row.countRule), clock(row.expectedFinish),
                 row.oracle.map { "\(clock($0.completedAt)) (\($0.name) alone)" } ?? "-", ratio,
-            ])
+            ]
         }
-        let widths = (0..<table[0].count).map { column in table.map { $0[column].count }.max() ?? 0 }
-        let lines = table.map { row in
-            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingTrailingSpaces()
-        }
-        return (["chip faults per chip-hour on \(model): completion of each training job (h:mm:ss)"] + lines)
-            .joined(separator: "\n")
     }
 
     func clock(_ seconds: Seconds?) -> String { seconds.map { ScenarioSummary.clock($0) } ?? "not done" }
-}
-
-extension String {
-    fileprivate func trimmingTrailingSpaces() -> String {
-        var text = self
-        while text.last == " " { text.removeLast() }
-        return text
-    }
 }

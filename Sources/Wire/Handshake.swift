@@ -95,6 +95,11 @@ public struct ServerHandshake: Sendable {
         self.makeNonce = makeNonce
     }
 
+    /// The verifier a peer of `role` proves itself to with a credential; nil: it proves the token.
+    func credentialVerifier(for role: PeerRole) -> (any CredentialVerifier)? {
+        role == .client ? verifier : agentVerifier
+    }
+
     public mutating func receive(_ message: WireMessage) -> Action {
         switch (state, message) {
         case (.awaitingHello, .hello(let hello)):
@@ -114,9 +119,8 @@ public struct ServerHandshake: Sendable {
             let nonce = makeNonce()
             state = .awaitingAuth(hello, nonce: nonce)
             return .send(.challenge(Challenge(nonce: nonce)))
-        case (.awaitingAuth(let hello, let nonce), .auth(let auth))
-        where (hello.role == .client ? verifier : agentVerifier) != nil:
-            let checker = (hello.role == .client ? verifier : agentVerifier)!
+        case (.awaitingAuth(let hello, let nonce), .auth(let auth)) where credentialVerifier(for: hello.role) != nil:
+            let checker = credentialVerifier(for: hello.role)!
             state = .closed
             guard let credential = auth.munge else {
                 let program = hello.role == .client ? "schedctl" : "sched-agent"

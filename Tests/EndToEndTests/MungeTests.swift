@@ -90,6 +90,12 @@ struct MungeTests {
         return munge
     }
 
+    /// `schedctl status JOB --json` as root over MUNGE, decoded; nil if it does not decode.
+    func record(_ cluster: Cluster, _ munge: MungeDaemon, _ job: String) async throws -> JobRecord? {
+        let output = try await schedctl(cluster, munge, ["status", job, "--json"])
+        return try? WireCodec.value(JobRecord.self, from: output.stdout)
+    }
+
     /// schedctl with a MUNGE credential, as root or (`as: "nobody"`) as another user.
     func schedctl(_ cluster: Cluster, _ munge: MungeDaemon, _ arguments: [String], as user: String? = nil)
         async throws -> Cluster.Output
@@ -133,10 +139,7 @@ struct MungeTests {
                 ),
                 as: SubmitReply.self)
         }
-        func owner(_ job: String) async throws -> String? {
-            let output = try await schedctl(cluster, munge, ["status", job, "--json"])
-            return try WireCodec.value(JobRecord.self, from: output.stdout).user
-        }
+        func owner(_ job: String) async throws -> String? { try await record(cluster, munge, job)?.user }
         #expect(try await owner("roots") == "root")
         #expect(try await owner("nobodys") == "nobody")
         #expect(try await owner("claimed") == "root", "not alice: the credential says root")
@@ -213,10 +216,7 @@ struct MungeTests {
         }
         func ended(_ job: String) async throws -> JobRecord? {
             for _ in 0..<100 {
-                let output = try await schedctl(cluster, munge, ["status", job, "--json"])
-                if let record = try? WireCodec.value(JobRecord.self, from: output.stdout), record.state.isFinal {
-                    return record
-                }
+                if let record = try await record(cluster, munge, job), record.state.isFinal { return record }
                 try await Task.sleep(for: .milliseconds(100))
             }
             return nil
