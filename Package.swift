@@ -103,11 +103,17 @@ let package = Package(
         // libnuma (libnuma-dev; scripts/setup.sh installs it).
         .systemLibrary(name: "CNuma", path: "Agents/CNuma", providers: [.apt(["libnuma-dev"])]),
         // The supervisor of one job attempt: binds to a NUMA node, starts the job in its own process
-        // group with its output in a file, and records how it ended.
-        .executableTarget(name: "sched-attempt", dependencies: ["CNuma"], path: "Agents/sched-attempt"),
+        // group and cgroup with its output in a file, and records how it ended and what it used.
+        .executableTarget(
+            name: "sched-attempt", dependencies: ["CNuma", "AttemptContainment"], path: "Agents/sched-attempt"),
+        // An attempt's cgroup (v2 or v1: limits, kill-all, usage) and the end record its supervisor writes.
+        .target(name: "AttemptContainment", path: "Agents/AttemptContainment"),
         .target(
             name: "AgentKit",
-            dependencies: ["SchedCore", "SchedSpec", "SchedSim", "NodeDiscovery", "Wire", nio, nioPosix, logging],
+            dependencies: [
+                "SchedCore", "SchedSpec", "SchedSim", "NodeDiscovery", "Wire", "AttemptContainment", nio, nioPosix,
+                logging,
+            ],
             path: "Agents/AgentKit"
         ),
         .executableTarget(
@@ -166,7 +172,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery", "AgentKit",
-                "ProgramSupport", "SchedStore", "MungeIdentity",
+                "ProgramSupport", "SchedStore", "MungeIdentity", "AttemptContainment",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

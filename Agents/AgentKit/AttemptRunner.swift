@@ -1,5 +1,7 @@
+import AttemptContainment
 import Foundation
 import Logging
+import SchedCore
 import SchedSpec
 import Wire
 
@@ -32,17 +34,14 @@ public actor AttemptRunner {
         /// The file the job writes its last durable step to, and the last step reported from it.
         var checkpointFile: String?
         var reportedStep: Int?
+        /// The attempt's cgroup (relative to the hierarchy's root) and the hierarchy's version.
+        var cgroup: String?
+        var cgroupVersion: String?
     }
 
     struct Running {
         var order: RunOrder
         var state: State
-    }
-
-    struct EndRecord: Codable {
-        var exitStatus: Int?
-        var signal: Int?
-        var message: String?
     }
 
     public let directory: String
@@ -58,6 +57,8 @@ public actor AttemptRunner {
     /// The agent's variables a job run as its owner gets (a driver's LD_LIBRARY_PATH); it gets no
     /// other of the agent's, only its own and the scheduler's, and a standard PATH.
     let passEnvironment: [String]
+    /// The cgroups attempts run in, or nil where the agent does not contain them.
+    let containment: JobContainment?
 
     /// The PATH of a job run as its owner, unless `passEnvironment` names PATH.
     static let standardPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -75,10 +76,11 @@ public actor AttemptRunner {
     public init(
         directory: String, helper: String, killGrace: TimeInterval, environment: [String: String],
         containers: ContainerSetup = ContainerSetup(), checkpointBase: String? = nil, allowRootJobs: Bool = false,
-        passEnvironment: [String] = [], logger: Logger
+        passEnvironment: [String] = [], containment: JobContainment? = nil, logger: Logger
     )
         throws
     {
+        self.containment = containment
         self.allowRootJobs = allowRootJobs
         self.passEnvironment = passEnvironment
         self.containers = containers
@@ -167,6 +169,16 @@ public actor AttemptRunner {
         ]
         if let numa = order.numaNodes.first { arguments += ["--numa-node", String(numa)] }
         if let cpus = order.host?.cpus, !cpus.isEmpty { arguments += ["--cpus", indexList(cpus)] }
+        let cgroup = containment?.cgroup(for: key)
+        if let containment, let cgroup {
+            arguments += ["--cgroup-version", containment.hierarchy.version.rawValue, "--cgroup", cgroup.path]
+            if containment.pidsLimit > 0 { arguments += ["--pids-limit", String(containment.pidsLimit)] }
+            // The host memory it was given is its limit, from the NUMA nodes it was given.
+            if let host = order.host, host.memoryMiB > 0 {
+                arguments += ["--memory-limit-mib", String(host.memoryMiB)]
+                arguments += ["--mems", indexList(Array(Set(host.memory.map(\.numaNode))).sorted())]
+            }
+        }
         var notes: [String] = []
         let vnpu = vnpuTemplate(order)
         if let share = order.share {
@@ -231,7 +243,8 @@ public actor AttemptRunner {
         let state = State(
             supervisor: process.processIdentifier, startedAt: Date(),
             deadline: order.timeLimitSeconds.map { Date().addingTimeInterval($0) }, containerStop: containerStop,
-            checkpointFile: checkpointFile, reportedStep: order.resumeStep)
+            checkpointFile: checkpointFile, reportedStep: order.resumeStep, cgroup: cgroup?.path,
+            cgroupVersion: containment?.hierarchy.version.rawValue)
         running[key] = Running(order: order, state: state)
         processes[key] = process
         save(state, key)
@@ -303,13 +316,30 @@ public actor AttemptRunner {
         save(attempt.state, key)
     }
 
-    /// False when the job's process group is not known yet (the supervisor has not written it).
+    /// Signals the job's process group and, where it has a cgroup, every process in it (what left
+    /// the group too); SIGKILL kills the whole cgroup. False when the job's process group is not
+    /// known yet (the supervisor has not written it).
     @discardableResult
     private func signalGroup(_ key: AttemptRef, _ signal: Int32) -> Bool {
         let text = (try? String(contentsOfFile: folder(key) + "/job.pid", encoding: .utf8)) ?? ""
         guard let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), group > 1 else { return false }
         _ = Glibc.kill(-group, signal)
+        if let cgroup = running[key].flatMap({ cgroup(of: $0.state) }) {
+            if signal == SIGKILL { cgroup.killAll(within: 0) } else { cgroup.signalAll(signal) }
+        }
         return true
+    }
+
+    /// An attempt's cgroup, on the hierarchy it was made in (this agent's, or the host's of that
+    /// version for an attempt a differently configured agent started).
+    func cgroup(of state: State) -> AttemptCgroup? {
+        guard let path = state.cgroup, let version = state.cgroupVersion.flatMap(CgroupHierarchy.Version.init) else {
+            return nil
+        }
+        let hierarchy =
+            containment?.hierarchy.version == version
+            ? containment?.hierarchy : CgroupHierarchy.detect(version: version)
+        return hierarchy.map { AttemptCgroup(hierarchy: $0, path: path) }
     }
 
     /// Removes the folders (output included) of attempts reported more than `age` ago.
@@ -347,8 +377,8 @@ public actor AttemptRunner {
             let folder = folder(key)
             if let data = FileManager.default.contents(atPath: folder + "/exit.json") {
                 let end =
-                    (try? SafeJSON.decode(EndRecord.self, from: data))
-                    ?? EndRecord(message: "unreadable exit file")
+                    (try? SafeJSON.decode(AttemptEnd.self, from: data))
+                    ?? AttemptEnd(message: "unreadable exit file")
                 let exit = Self.exit(key, attempt.state.stopping, end)
                 running[key] = nil
                 processes[key] = nil
@@ -411,25 +441,33 @@ public actor AttemptRunner {
         try? data.write(to: URL(fileURLWithPath: folder(key) + "/state.json"), options: .atomic)
     }
 
-    static func exit(_ key: AttemptRef, _ stopping: String?, _ end: EndRecord) -> Exit {
+    static func exit(_ key: AttemptRef, _ stopping: String?, _ end: AttemptEnd) -> Exit {
         let how = end.signal.map { "killed by signal \($0)" } ?? "exited with status \(end.exitStatus ?? -1)"
+        var exit: Exit
         if stopping == "timed-out" {
-            return Exit(
+            exit = Exit(
                 job: key.job, attempt: key.attempt, outcome: .timedOut, exitStatus: end.exitStatus, signal: end.signal,
                 message: "stopped at its time limit; \(how)")
-        }
-        if let stopping, stopping.hasPrefix("killed") {
-            return Exit(
+        } else if let stopping, stopping.hasPrefix("killed") {
+            exit = Exit(
                 job: key.job, attempt: key.attempt, outcome: .killed, exitStatus: end.exitStatus, signal: end.signal,
                 message: "stopped on order (\(stopping.dropFirst("killed: ".count))); \(how)")
+        } else if end.exitStatus == 0 {
+            exit = Exit(job: key.job, attempt: key.attempt, outcome: .completed, exitStatus: 0)
+        } else if end.endedAtMemoryLimit {
+            let limit = end.memoryLimitMiB.map { "its memory limit of \(formatMebibytes($0))" } ?? "its memory limit"
+            exit = Exit(
+                job: key.job, attempt: key.attempt, outcome: .failed, exitStatus: end.exitStatus, signal: end.signal,
+                message: "killed at \(limit) (the host memory it asked for): ask for more memory")
+        } else {
+            // The status or signal says how; a message only adds what they do not (a command not found).
+            exit = Exit(
+                job: key.job, attempt: key.attempt, outcome: .failed, exitStatus: end.exitStatus, signal: end.signal,
+                message: end.message)
         }
-        if end.exitStatus == 0 {
-            return Exit(job: key.job, attempt: key.attempt, outcome: .completed, exitStatus: 0)
-        }
-        // The status or signal says how; a message only adds what they do not (a command not found).
-        return Exit(
-            job: key.job, attempt: key.attempt, outcome: .failed, exitStatus: end.exitStatus, signal: end.signal,
-            message: end.message)
+        exit.cpuSeconds = end.cpuSeconds
+        exit.peakMemoryBytes = end.peakMemoryBytes
+        return exit
     }
 
     /// Alive and still a `sched-attempt` (not a reused pid).

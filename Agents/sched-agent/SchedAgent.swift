@@ -103,6 +103,28 @@ struct RunAgent: AsyncParsableCommand {
             """)
     var passEnv: [String] = []
 
+    @Option(
+        help: """
+            Contain each job in its own cgroup: auto (v2 where the host has its memory controller there, \
+            else v1; off where the agent cannot make cgroups), v2, v1 or off. A contained job gets its \
+            booked cores as its cpuset, its booked host memory as its memory limit and --job-pids-limit; \
+            cancel and time limits kill all its processes; its CPU time and peak memory are recorded.
+            """)
+    var cgroups = JobContainment.Mode.auto
+
+    @Option(
+        name: .customLong("cgroup-parent"),
+        help: """
+            The cgroup jobs go under, inside the hierarchy: PARENT/NODE/JOB.ATTEMPT (a subtree delegated to \
+            the agent, or one of its own).
+            """)
+    var cgroupParent = "heterosched"
+
+    @Option(
+        name: .customLong("job-pids-limit"),
+        help: "Processes and threads one contained job may have at once (0: no limit).")
+    var jobPidsLimit = 32768
+
     @Option(name: .customLong("node-name"), help: "The name this host registers under (default: its hostname).")
     var nodeName: String?
 
@@ -321,12 +343,24 @@ struct RunAgent: AsyncParsableCommand {
         } else {
             logger.warning("\(helper) --probe gave no NUMA view: using sysfs's")
         }
+        // Settings checked before the cgroup parent is made: a refused start leaves nothing behind.
+        let containers = try containerSetup(catalog: scanner.catalog, logger: logger)
+        let containment: JobContainment?
+        do {
+            // A level per node: agents of two nodes on one host never share an attempt's cgroup.
+            let (chosen, sentence) = try JobContainment.prepare(
+                mode: cgroups, parent: cgroupParent + "/" + name, pidsLimit: jobPidsLimit)
+            containment = chosen
+            if chosen == nil && cgroups == .auto { logger.warning("\(sentence)") } else { logger.info("\(sentence)") }
+        } catch {
+            throw SetupError("--cgroups \(cgroups.rawValue): \(error)")
+        }
         let runner = try AttemptRunner(
             directory: dataDirectory + "/attempts", helper: helper, killGrace: killGrace,
             environment: ProcessInfo.processInfo.environment,
-            containers: try containerSetup(catalog: scanner.catalog, logger: logger),
+            containers: containers,
             checkpointBase: checkpointBase ?? dataDirectory + "/checkpoints", allowRootJobs: allowRootJobs,
-            passEnvironment: passEnv, logger: logger)
+            passEnvironment: passEnv, containment: containment, logger: logger)
         let models = Dictionary(grouping: inventory.chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
         logger.info(
             "\(name): \(models.joined(separator: ", ")) on \(inventory.numaNodes.count) NUMA node(s); serving \(endpoint)"
@@ -400,3 +434,5 @@ struct AgentService: Service {
         await cancelWhenGracefulShutdown { await body() }
     }
 }
+
+extension JobContainment.Mode: ExpressibleByArgument {}

@@ -1,3 +1,4 @@
+import AttemptContainment
 import CNuma
 import Foundation
 
@@ -8,16 +9,20 @@ import Foundation
 /// `sched-attempt`: the supervisor of one job attempt, started by the agent.
 ///
 ///     sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] [--cpus LIST]
-///                   [--note TEXT] [--user NAME] -- COMMAND ARGS…
+///                   [--note TEXT] [--user NAME]
+///                   [--cgroup-version v1|v2 --cgroup PATH [--memory-limit-mib N] [--pids-limit N] [--mems LIST]]
+///                   -- COMMAND ARGS…
 ///     sched-attempt --probe      # libnuma's view of the host, as JSON
 ///
 /// It leaves the agent's session (so that the job outlives an agent restart), binds itself to the
 /// NUMA node's CPUs with memory preferred there (both survive fork and exec, so the job inherits
 /// them), pins itself to the job's CPUs when given (`--cpus 0-7`, the cores the coordinator
-/// booked), writes `--note` to the output, starts the job in a process group of its own with stdout and stderr appended to FILE,
-/// writes the job's process group to the pid file, waits, and writes how the job ended to the exit
-/// file. The agent signals the job's group to stop it; a restarted agent finds the pid and exit
-/// files again.
+/// booked), writes `--note` to the output, makes the attempt's cgroup (`--cgroup`: its cores as the
+/// cpuset, its memory and process limits), starts the job in a process group of its own with
+/// stdout and stderr appended to FILE, writes the job's process group to the pid file, and waits.
+/// When the job's first process ends it kills what the job left in its cgroup, reads what the job
+/// used, removes the cgroup and writes how the job ended to the exit file. The agent signals the
+/// job to stop it; a restarted agent finds the pid and exit files again.
 @main
 enum SchedAttempt {
     static func main() {
@@ -26,18 +31,13 @@ enum SchedAttempt {
             print(probe())
             exit(0)
         }
-        if arguments.first == "--become" { become(Array(arguments.dropFirst())) }
+        if arguments.first == "--enter" { enter(Array(arguments.dropFirst())) }
         guard let separator = arguments.firstIndex(of: "--"), separator + 1 < arguments.count else {
             fail("usage: sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] -- COMMAND…")
         }
         let command = Array(arguments[(separator + 1)...])
         arguments = Array(arguments[..<separator])
-        var options: [String: String] = [:]
-        var index = 0
-        while index + 1 < arguments.count {
-            options[arguments[index]] = arguments[index + 1]
-            index += 2
-        }
+        let options = pairs(arguments)
         guard let output = options["--output"], let exitFile = options["--exit-file"],
             let pidFile = options["--pid-file"]
         else { fail("--output, --exit-file and --pid-file are required") }
@@ -50,6 +50,27 @@ enum SchedAttempt {
         }
         if let cpus = options["--cpus"] { note(pin(to: cpus), log) }
         if let text = options["--note"] { note(text, log) }
+        var cgroup: AttemptCgroup?
+        var memoryLimit: Int?
+        if let version = options["--cgroup-version"], let path = options["--cgroup"] {
+            memoryLimit = options["--memory-limit-mib"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+            let limits = CgroupLimits(
+                cpus: options["--cpus"], mems: options["--mems"], memoryMiB: memoryLimit,
+                pids: options["--pids-limit"].flatMap { Int($0) })
+            do {
+                let made = try containment(version: version, path: path)
+                let creation = try made.create(limits)
+                for problem in creation.problems { note("[heterosched] " + problem, log) }
+                let held = creation.applied.isEmpty ? "" : ": " + creation.applied.joined(separator: ", ")
+                note("[heterosched] contained in \(made.hierarchy.version.rawValue) cgroup \(path)\(held)", log)
+                cgroup = made
+            } catch {
+                // Asked to contain the job and cannot: it does not run uncontained.
+                note("[heterosched] cannot contain the job in a cgroup: \(error)", log)
+                record(exitFile, AttemptEnd(exitStatus: 1, message: "cannot contain the job in a cgroup: \(error)"))
+                exit(1)
+            }
+        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -72,57 +93,158 @@ enum SchedAttempt {
         posix_spawnattr_setflags(
             &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var child: pid_t = 0
-        // As its owner: through this program again (`--become`), which takes the owner's ids and
-        // then becomes the job, so that this supervisor stays who it was (it writes the exit file).
+        // Into its cgroup and as its owner: through this program again (`--enter`), which moves
+        // itself into the cgroup, takes the owner's ids and then becomes the job, so that nothing
+        // the job starts is outside the cgroup and this supervisor stays who and where it was.
         var launched = command
-        if let user = options["--user"] { launched = [selfPath(), "--become", user, "--"] + command }
+        // The trampoline says on this pipe why it could not become the job; exec closes it otherwise.
+        var report: [Int32] = [-1, -1]
+        if cgroup != nil || options["--user"] != nil {
+            guard pipe(&report) == 0 else { fail("cannot make a pipe: \(String(cString: strerror(errno)))") }
+            _ = fcntl(report[0], F_SETFD, FD_CLOEXEC)
+            var trampoline = [selfPath(), "--enter", "--report-fd", String(report[1])]
+            if let cgroup {
+                trampoline += ["--cgroup-version", cgroup.hierarchy.version.rawValue, "--cgroup", cgroup.path]
+            }
+            if let user = options["--user"] { trampoline += ["--user", user] }
+            launched = trampoline + ["--"] + command
+        }
         let argv = launched.map { strdup($0) } + [nil]
         let spawned = posix_spawnp(&child, launched[0], &actions, &attributes, argv, environ)
+        var refusal: String?
+        if report[1] >= 0 {
+            close(report[1])
+            refusal = readAll(report[0])
+            close(report[0])
+        }
         guard spawned == 0 else {
-            note("[heterosched] cannot start '\(command[0])': \(String(cString: strerror(spawned)))", log)
-            write(exitFile, "{\"exitStatus\":127,\"message\":\"cannot start '\(command[0])'\"}")
+            let why = "cannot start '\(command[0])': \(String(cString: strerror(spawned)))"
+            note("[heterosched] " + why, log)
+            cgroup?.remove()
+            record(exitFile, AttemptEnd(exitStatus: 127, message: why))
             exit(127)
         }
         write(pidFile, "\(child)\n")
         var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        var resources = rusage()
+        while wait4(child, &status, 0, &resources) < 0 && errno == EINTR {}
         // WIFEXITED / WTERMSIG, spelled out: the C macros are not imported.
         let signal = status & 0x7f
-        if signal == 0 {
-            let code = (status >> 8) & 0xff
-            write(exitFile, "{\"exitStatus\":\(code)}")
-            exit(code)
+        var end = signal == 0 ? AttemptEnd(exitStatus: Int((status >> 8) & 0xff)) : AttemptEnd(signal: Int(signal))
+        if let refusal, !refusal.isEmpty { end.message = refusal }
+        if let cgroup {
+            // The job is over when its first process is: what it left running goes too.
+            let left = cgroup.processes().count
+            if left > 0 {
+                cgroup.killAll()
+                end.leftBehind = left
+                note("[heterosched] stopped \(left) process\(left == 1 ? "" : "es") the job left running", log)
+            }
+            let usage = cgroup.usage()
+            end.cpuSeconds = usage.cpuSeconds
+            end.peakMemoryBytes = usage.peakMemoryBytes
+            end.oomKills = usage.oomKills
+            end.memoryLimitMiB = memoryLimit
+            cgroup.remove()
+            if end.endedAtMemoryLimit {
+                note("[heterosched] killed at the job's memory limit of \(memoryLimit.map { "\($0) MiB" } ?? "?")", log)
+            }
+        } else {
+            // Uncontained: the first process and the children it waited for.
+            end.cpuSeconds =
+                Double(resources.ru_utime.tv_sec + resources.ru_stime.tv_sec)
+                + Double(resources.ru_utime.tv_usec + resources.ru_stime.tv_usec) / 1_000_000
+            end.peakMemoryBytes = resources.ru_maxrss * 1024
         }
-        write(exitFile, "{\"signal\":\(signal)}")
-        exit(128 + signal)
+        record(exitFile, end)
+        exit(signal == 0 ? Int32(end.exitStatus ?? 0) : 128 + signal)
     }
 
-    /// `--become USER -- COMMAND…`: take USER's uid, gid and groups, and HOME, USER and LOGNAME,
-    /// then exec the command; exit 126 with why if any of it fails (the job's output says so).
-    static func become(_ arguments: [String]) -> Never {
-        guard arguments.count >= 3, arguments[1] == "--" else { fail("usage: sched-attempt --become USER -- COMMAND…") }
-        let user = arguments[0]
-        let command = Array(arguments[2...])
-        func refuse(_ why: String) -> Never {
-            let line = "[heterosched] cannot run as \(user): \(why)\n"
-            _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
-            exit(126)
+    /// The attempt's cgroup on this host's hierarchy of `version`.
+    static func containment(version: String, path: String) throws(CgroupError) -> AttemptCgroup {
+        guard let wanted = CgroupHierarchy.Version(rawValue: version) else {
+            throw CgroupError("--cgroup-version is v1 or v2, not '\(version)'")
         }
-        guard let entry = getpwnam(user) else { refuse("no such user on this host") }
-        let uid = entry.pointee.pw_uid
-        let gid = entry.pointee.pw_gid
-        let home = String(cString: entry.pointee.pw_dir)
-        guard initgroups(user, gid) == 0 else { refuse("initgroups: \(String(cString: strerror(errno)))") }
-        guard setgid(gid) == 0 else { refuse("setgid: \(String(cString: strerror(errno)))") }
-        guard setuid(uid) == 0 else { refuse("setuid: \(String(cString: strerror(errno)))") }
-        // Dropped for good: root could not be taken back.
-        guard uid == 0 || setuid(0) != 0 else { refuse("the user's ids did not hold") }
-        setenv("HOME", home, 1)
-        setenv("USER", user, 1)
-        setenv("LOGNAME", user, 1)
+        guard let hierarchy = CgroupHierarchy.detect(version: wanted) else {
+            throw CgroupError("this host has no cgroup \(version) hierarchy mounted")
+        }
+        // A path is relative and stays inside the hierarchy.
+        guard !path.isEmpty, !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+            throw CgroupError("the cgroup path '\(path)' is not a relative path inside the hierarchy")
+        }
+        return AttemptCgroup(hierarchy: hierarchy, path: path)
+    }
+
+    /// `--enter --report-fd N [--cgroup-version V --cgroup PATH] [--user USER] -- COMMAND…`: move
+    /// into the attempt's cgroup; take USER's uid, gid and groups, and HOME, USER and LOGNAME; then
+    /// exec the command. If any of it fails it says why in the job's output and on file descriptor
+    /// N (the supervisor's, closed by a successful exec), and exits 127 for a command not found,
+    /// else 126, as shells do.
+    static func enter(_ arguments: [String]) -> Never {
+        guard let separator = arguments.firstIndex(of: "--"), separator + 1 < arguments.count else {
+            fail("usage: sched-attempt --enter [--cgroup-version V --cgroup PATH] [--user USER] -- COMMAND…")
+        }
+        let options = pairs(Array(arguments[..<separator]))
+        let command = Array(arguments[(separator + 1)...])
+        let reportFD = options["--report-fd"].flatMap { Int32($0) }
+        if let reportFD { _ = fcntl(reportFD, F_SETFD, FD_CLOEXEC) }
+        func refuse(_ why: String, status: Int32 = 126) -> Never {
+            let line = "[heterosched] \(why)\n"
+            _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+            if let reportFD { _ = why.withCString { Glibc.write(reportFD, $0, strlen($0)) } }
+            exit(status)
+        }
+        if let version = options["--cgroup-version"], let path = options["--cgroup"] {
+            do {
+                try containment(version: version, path: path).enter(getpid())
+            } catch {
+                refuse("cannot enter the job's cgroup: \(error)")
+            }
+        }
+        if let user = options["--user"] {
+            guard let entry = getpwnam(user) else { refuse("cannot run as \(user): no such user on this host") }
+            let uid = entry.pointee.pw_uid
+            let gid = entry.pointee.pw_gid
+            let home = String(cString: entry.pointee.pw_dir)
+            guard initgroups(user, gid) == 0 else {
+                refuse("cannot run as \(user): initgroups: \(String(cString: strerror(errno)))")
+            }
+            guard setgid(gid) == 0 else { refuse("cannot run as \(user): setgid: \(String(cString: strerror(errno)))") }
+            guard setuid(uid) == 0 else { refuse("cannot run as \(user): setuid: \(String(cString: strerror(errno)))") }
+            // Dropped for good: root could not be taken back.
+            guard uid == 0 || setuid(0) != 0 else { refuse("cannot run as \(user): the user's ids did not hold") }
+            setenv("HOME", home, 1)
+            setenv("USER", user, 1)
+            setenv("LOGNAME", user, 1)
+        }
         let argv = command.map { strdup($0) } + [nil]
         execvp(command[0], argv)
-        refuse("cannot start '\(command[0])': \(String(cString: strerror(errno)))")
+        let error = errno
+        refuse("cannot start '\(command[0])': \(String(cString: strerror(error)))", status: error == ENOENT ? 127 : 126)
+    }
+
+    /// What a pipe carries until its writers close it (a few hundred bytes at most here).
+    static func readAll(_ descriptor: Int32) -> String {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while bytes.count < 4096 {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, 512) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `--flag value` pairs.
+    static func pairs(_ arguments: [String]) -> [String: String] {
+        var options: [String: String] = [:]
+        var index = 0
+        while index + 1 < arguments.count {
+            options[arguments[index]] = arguments[index + 1]
+            index += 2
+        }
+        return options
     }
 
     /// This program's own path, to run it again as the trampoline.
@@ -204,6 +326,10 @@ enum SchedAttempt {
 
     static func write(_ path: String, _ text: String) {
         try? text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    static func record(_ path: String, _ end: AttemptEnd) {
+        try? JSONEncoder().encode(end).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     static func fail(_ message: String) -> Never {

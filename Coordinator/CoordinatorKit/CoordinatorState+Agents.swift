@@ -225,6 +225,12 @@ extension CoordinatorState {
         var events: [PlacementEvent] = []
         let detail = exit.message.map { ": \($0)" } ?? ""
         record.lastExit = "\(exit.outcome.rawValue) on \(node)\(detail)"
+        let measured = exit.cpuSeconds != nil || exit.peakMemoryBytes != nil
+        if measured {
+            var usage = record.attemptUsage?[String(exit.attempt)] ?? AttemptUsage()
+            usage.add(cpuSeconds: exit.cpuSeconds, peakMemoryBytes: exit.peakMemoryBytes)
+            record.attemptUsage = (record.attemptUsage ?? [:]).merging([String(exit.attempt): usage]) { $1 }
+        }
         if let step = exit.checkpointStep { record.checkpointStep = max(record.checkpointStep, step) }
         switch exit.outcome {
         case .completed:
@@ -278,6 +284,9 @@ extension CoordinatorState {
                 events.append(
                     makeEvent(
                         .cancelled, job: record.id, node: node.name, attempt: record.attempt, "cancelled \(record.id)"))
+                changed.append(record)
+            } else if measured {
+                // Preempted or moved: what the attempt used stays on the record.
                 changed.append(record)
             } else {
                 jobs[record.id] = record

@@ -190,7 +190,8 @@ public struct ReturnReason: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-func formatSeconds(_ seconds: Seconds) -> String {
+/// "45s", "12.5m", "3h": a duration as a sentence reads it.
+public func formatSeconds(_ seconds: Seconds) -> String {
     if seconds >= 3600 { return formatNumber(seconds / 3600) + "h" }
     if seconds >= 60 { return formatNumber(seconds / 60) + "m" }
     return formatNumber(seconds) + "s"

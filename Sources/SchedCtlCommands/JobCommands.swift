@@ -141,6 +141,12 @@ func describe(_ record: JobRecord) -> String {
     }
     if let reason = record.reason { lines.append("  reason      \(reason)") }
     if let exit = record.lastExit { lines.append("  last exit   \(exit)") }
+    let used = (record.attemptUsage ?? [:]).compactMap { key, usage in Int(key).map { ($0, usage) } }.sorted {
+        $0.0 < $1.0
+    }
+    for (index, (attempt, usage)) in used.enumerated() {
+        lines.append((index == 0 ? "  used        " : "              ") + "attempt \(attempt): \(usage.description)")
+    }
     lines.append("  tier history")
     for visit in record.tierHistory {
         lines.append("    tier \(visit.tier + 1) (\(visit.name)): \(visit.reason); \(visit.failures) failure(s)")

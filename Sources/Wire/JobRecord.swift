@@ -37,6 +37,9 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var attemptNodes: [String: String]?
     /// Every node of each multi-node attempt, by rank, by attempt number (`schedctl logs --rank`).
     public var attemptRanks: [String: [String]]?
+    /// What each attempt used, by attempt number (what `sacct` shows): CPU time over its nodes,
+    /// and the largest peak of memory on one of them.
+    public var attemptUsage: [String: AttemptUsage]?
     /// Who submitted it, as their client said.
     public var user: String?
     /// Jobs that must end first, and how; while `held`, the job is not searched.
@@ -90,6 +93,37 @@ public struct PlacementRecord: Codable, Equatable, Sendable {
         self.assignments = assignments
         self.reason = reason
         self.placedAt = placedAt
+    }
+}
+
+/// What one attempt used, summed over the nodes that reported its end.
+public struct AttemptUsage: Codable, Equatable, Sendable {
+    public var cpuSeconds: Double
+    /// The largest peak on one node, in bytes (nil when no node could measure it).
+    public var peakMemoryBytes: Int?
+    /// Nodes whose figures are in.
+    public var nodes: Int
+
+    public init(cpuSeconds: Double = 0, peakMemoryBytes: Int? = nil, nodes: Int = 0) {
+        self.cpuSeconds = cpuSeconds
+        self.peakMemoryBytes = peakMemoryBytes
+        self.nodes = nodes
+    }
+
+    /// Adds one node's figures, as an agent sent them: a CPU time that is not a finite, non-negative
+    /// number of seconds under a century, or a negative peak, is left out.
+    public mutating func add(cpuSeconds seconds: Double?, peakMemoryBytes peak: Int?) {
+        if let seconds, seconds.isFinite, seconds >= 0, seconds < 3.2e9 { cpuSeconds += seconds }
+        if let peak, peak >= 0 { peakMemoryBytes = max(peakMemoryBytes ?? 0, peak) }
+        nodes += 1
+    }
+
+    /// "12.3s CPU, peak 512 MiB memory"
+    public var description: String {
+        var text = "\(formatSeconds(cpuSeconds)) CPU"
+        if let peak = peakMemoryBytes { text += ", peak \(formatMebibytes(peak / 1_048_576)) memory" }
+        if nodes > 1 { text += " over \(nodes) nodes" }
+        return text
     }
 }
 

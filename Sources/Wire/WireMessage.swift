@@ -163,11 +163,18 @@ public struct Exit: Codable, Equatable, Sendable {
     public var checkpointStep: Int?
     /// For faults: the chip that failed, if one did.
     public var faultChip: Int?
+    /// What the attempt used on this node: CPU time of all its processes, and the most memory it
+    /// held at once (its cgroup's figures where the agent contains jobs).
+    public var cpuSeconds: Double?
+    public var peakMemoryBytes: Int?
 
     public init(
         job: String, attempt: Int, outcome: Outcome, exitStatus: Int? = nil, signal: Int? = nil,
-        message: String? = nil, step: Int? = nil, checkpointStep: Int? = nil, faultChip: Int? = nil
+        message: String? = nil, step: Int? = nil, checkpointStep: Int? = nil, faultChip: Int? = nil,
+        cpuSeconds: Double? = nil, peakMemoryBytes: Int? = nil
     ) {
+        self.cpuSeconds = cpuSeconds
+        self.peakMemoryBytes = peakMemoryBytes
         self.job = job
         self.attempt = attempt
         self.outcome = outcome

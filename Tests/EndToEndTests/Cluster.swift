@@ -1,3 +1,4 @@
+import AttemptContainment
 import Foundation
 import ProgramSupport
 import SchedTestSupport
@@ -11,6 +12,9 @@ final class Cluster: @unchecked Sendable {
     let token = "e2e-token-\(UUID().uuidString)"
     var tokenFile: String { directory.appendingPathComponent("token").path }
     var dataDirectory: String { directory.appendingPathComponent("data").path }
+    /// The cgroup this cluster's host agents put jobs under: one per cluster, so that clusters of
+    /// tests running at once never share one, and removed when the cluster stops.
+    var cgroupParent: String { "heterosched-test/" + directory.lastPathComponent }
     private(set) var processes: [(name: String, process: Process)] = []
     private(set) var endpoint: WireEndpoint?
 
@@ -120,7 +124,7 @@ final class Cluster: @unchecked Sendable {
                 "--coordinator", endpoint!.description, "--token-file", tokenFile, "--catalog",
                 Repository.path("deploy/catalog/chips.yaml"), "--sysfs-root", host.sysfs, "--tool-dir", host.tools,
                 "--only-tool-dirs", "--node-name", name, "--data-dir", data, "--heartbeat-interval", "0.5",
-                "--kill-grace", "2", "--health-interval", "0.5",
+                "--kill-grace", "2", "--health-interval", "0.5", "--cgroup-parent", cgroupParent,
             ] + extra, log: log, environment: environment)
     }
 
@@ -236,6 +240,30 @@ final class Cluster: @unchecked Sendable {
         }
         processes = []
         stopJobs()
+        removeCgroups()
+    }
+
+    /// Removes a cgroup and those below it, deepest first (cgroupfs removes a cgroup's control
+    /// files with it; rmdir leaves them alone as they are not directories). True when it is gone.
+    static func removeTree(_ path: String) -> Bool {
+        let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        for child in children { _ = removeTree(path + "/" + child) }
+        return rmdir(path) == 0 || errno == ENOENT
+    }
+
+    /// Removes this cluster's cgroups (the supervisors remove each attempt's as it ends; the
+    /// parent stays until here), waiting a little for supervisors still ending.
+    private func removeCgroups() {
+        for version in CgroupHierarchy.Version.allCases {
+            guard let hierarchy = CgroupHierarchy.detect(version: version) else { continue }
+            for parent in hierarchy.directories(cgroupParent) where FileManager.default.fileExists(atPath: parent) {
+                let deadline = Date().addingTimeInterval(3)
+                while Date() < deadline {
+                    if Self.removeTree(parent) { break }
+                    usleep(50_000)
+                }
+            }
+        }
     }
 
     /// Jobs outlive their agent by design: end every job process group a host agent of this cluster

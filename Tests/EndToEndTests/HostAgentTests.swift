@@ -217,7 +217,9 @@ struct HostAgentTests {
         let killed = try await cluster.waitFor("killed") { $0.state.isFinal }
         #expect(killed.reason == "killed by signal 9")
         let missing = try await cluster.waitFor("missing") { $0.state.isFinal }
-        #expect(missing.reason == "exited with status 127: cannot start 'no-such-program'", "\(missing.reason ?? "")")
+        #expect(
+            missing.reason == "exited with status 127: cannot start 'no-such-program': No such file or directory",
+            "\(missing.reason ?? "")")
         // -f streams until the attempt ends, then returns.
         let follow = try await cluster.schedctl(["logs", "ticks", "-f"])
         #expect(follow.status == 0, "\(follow.stderr)")
