@@ -68,6 +68,14 @@ struct KillStormTests {
             "name: storm\nnodeGroups:\n  - {name: nv, count: 4, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
         try cluster.startAgents(fleet: fleet, timeScale: 600, extra: ["--attempt-log", attemptLog])
         #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 4 })
+        // The fleet full from the start (16 two-chip jobs of 12 s), so that the stream's first
+        // whole-node job preempts however slowly a busy machine submits the rest.
+        for index in 0..<16 {
+            let filler = try await cluster.schedctl([
+                "submit", "--id", "fill-\(index)", "--chips", "2", "--simulate", "120m",
+            ])
+            #expect(filler.status == 0, "\(filler.stderr)")
+        }
         let submitter = Submitter(cluster: cluster, endpoint: cluster.endpoint!)
         let stream = Task { await submitter.run(limit: 400) }
 
