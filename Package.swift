@@ -5,6 +5,7 @@ let nio = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 
 // schedctl starts once per command, so its start is most of what a command costs. With no symbols
 // in its dynamic table the runtime's address lookups do not scan tens of thousands (about 0.5 ms
@@ -35,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -67,12 +69,13 @@ let package = Package(
             plugins: ["EmbedCatalog"]),
         .executableTarget(name: "embed-catalog", path: "Sources/embed-catalog"),
         .plugin(name: "EmbedCatalog", capability: .buildTool(), dependencies: ["embed-catalog"]),
-        // The line protocol: one message enum, one codec, NIO framing, the HMAC handshake.
+        // The line protocol: one message enum, one codec, NIO framing, the HMAC handshake, TLS.
         .target(
             name: "Wire",
             dependencies: [
                 "SchedCore", "SchedSpec", nio, nioPosix,
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
+                nioSSL, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -87,7 +90,7 @@ let package = Package(
         .target(
             name: "CoordinatorKit",
             dependencies: [
-                "SchedCore", "SchedSpec", "Wire", "SchedStore", nio, nioPosix, logging,
+                "SchedCore", "SchedSpec", "Wire", "SchedStore", nio, nioPosix, nioSSL, logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Coordinator/CoordinatorKit"
@@ -112,14 +115,14 @@ let package = Package(
             name: "AgentKit",
             dependencies: [
                 "SchedCore", "SchedSpec", "SchedSim", "NodeDiscovery", "Wire", "AttemptContainment", nio, nioPosix,
-                logging,
+                nioSSL, logging,
             ],
             path: "Agents/AgentKit"
         ),
         .executableTarget(
             name: "sched-agent",
             dependencies: [
-                "AgentKit", "NodeDiscovery", "ProgramSupport", "Wire", "MungeIdentity", argumentParser, logging,
+                "AgentKit", "NodeDiscovery", "ProgramSupport", "Wire", "MungeIdentity", argumentParser, logging, nioSSL,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Agents/sched-agent"
@@ -128,7 +131,7 @@ let package = Package(
             name: "SchedCtlCommands",
             dependencies: [
                 "SchedCore", "SchedSpec", "SchedSim", "ProgramSupport", "Wire", "MungeIdentity", argumentParser, nio,
-                nioPosix,
+                nioPosix, nioSSL,
             ]
         ),
         .executableTarget(

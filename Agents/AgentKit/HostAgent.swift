@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import NodeDiscovery
 import SchedCore
 import Wire
@@ -13,6 +14,8 @@ public struct HostAgent: Sendable {
     public var token: String
     /// Set: the agent proves it runs as the agents' user with a credential (MUNGE), not the token.
     public var credentials: (any ClientCredentials)?
+    /// Set: the session is TLS, the coordinator's certificate checked with it (`--tls-ca`).
+    public var tls: NIOSSLContext?
     public var runner: AttemptRunner
     public var scanner: InventoryScanner
     public var heartbeatInterval: Duration
@@ -54,7 +57,8 @@ public struct HostAgent: Sendable {
 
     func session(health: HealthBook) async throws {
         try await WireClient.withSession(
-            to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials
+            to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
+            tls: tls
         ) { session in
             var current = node
             current.chips = await health.apply(to: node.chips)

@@ -1,4 +1,5 @@
 import Logging
+import NIOSSL
 import SchedCore
 import SchedSpec
 import Wire
@@ -10,6 +11,7 @@ public struct SimulatedFleet: Sendable {
     public var token: String
     /// Set: each node's session proves the agents' user with a credential (MUNGE), not the token.
     public var credentials: (any ClientCredentials)?
+    public var tls: NIOSSLContext?
     public var catalog: ChipCatalog
     public var timeScale: Double
     public var heartbeatInterval: Duration
@@ -40,6 +42,7 @@ public struct SimulatedFleet: Sendable {
                     timeScale: timeScale, heartbeatInterval: heartbeatInterval, seed: seed, attemptLog: attemptLog,
                     logger: logger)
                 agent.credentials = credentials
+                agent.tls = tls
                 group.addTask { [agent] in await agent.run() }
             }
         }

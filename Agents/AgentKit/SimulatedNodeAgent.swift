@@ -1,4 +1,5 @@
 import Logging
+import NIOSSL
 import SchedCore
 import SchedSim
 import SchedSpec
@@ -11,6 +12,8 @@ public struct SimulatedNodeAgent: Sendable {
     public var token: String
     /// Set: a MUNGE credential instead of the token (`sched-agent --auth munge`).
     public var credentials: (any ClientCredentials)?
+    /// Set: the session is TLS, the coordinator's certificate checked with it (`--tls-ca`).
+    public var tls: NIOSSLContext?
     public var catalog: ChipCatalog
     public var faults: FaultProfile
     /// Simulated seconds per real second.
@@ -60,7 +63,8 @@ public struct SimulatedNodeAgent: Sendable {
 
     func session(attempts: AttemptBook, link: SessionLink, play: AsyncStream<RunOrder>.Continuation) async throws {
         try await WireClient.withSession(
-            to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials
+            to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
+            tls: tls
         ) { session in
             _ = try await session.request(.register(Register(node: node, running: await attempts.running())))
             let writer = session.writer

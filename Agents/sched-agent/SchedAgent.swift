@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MungeIdentity
+import NIOSSL
 import NodeDiscovery
 import ProgramSupport
 import SchedCore
@@ -85,6 +86,24 @@ struct RunAgent: AsyncParsableCommand {
         name: .customLong("coordinator-user"),
         help: "With --auth munge: the user the coordinator runs as, whose credential it must answer with (root).")
     var coordinatorUser = "root"
+
+    @Option(
+        name: .customLong("tls-ca"),
+        help: """
+            PEM certificate of the CA that signed the coordinator's TLS certificate (a coordinator started \
+            with --tls-cert): sessions are then TLS, refused unless the certificate chains to it.
+            """)
+    var tlsCA: String?
+
+    /// The TLS context for `--tls-ca`; nil for plain TCP.
+    func tlsContext() throws -> NIOSSLContext? {
+        guard let tlsCA else { return nil }
+        do {
+            return try WireTLS.clientContext(caFile: tlsCA)
+        } catch {
+            throw SetupError("--tls-ca: \(error.description)")
+        }
+    }
 
     /// MUNGE credentials for `--auth munge`; nil for the token.
     func credentials() throws -> (any ClientCredentials)? {
@@ -290,6 +309,7 @@ struct RunAgent: AsyncParsableCommand {
             heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: faultSeed,
             attemptLog: try attemptLog.map { try AttemptLog(path: $0) }, logger: logger)
         players.credentials = try credentials()
+        players.tls = try tlsContext()
         return AgentService { [players] in await players.run() }
     }
 
@@ -372,6 +392,7 @@ struct RunAgent: AsyncParsableCommand {
             logger: logger)
         agent.address = advertiseAddress
         agent.credentials = try credentials()
+        agent.tls = try tlsContext()
         if let text = try? String(contentsOfFile: hccnConf, encoding: .utf8) {
             let known = Set(node.chips.map(\.index))
             let addresses = HCCLRankTable.chipAddresses(hccnConf: text).filter { known.contains($0.chip) }

@@ -1,3 +1,4 @@
+import NIOSSL
 import SchedCore
 import Wire
 
@@ -32,6 +33,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var agentVerifier: (any CredentialVerifier)?
     /// What a proved user may do: their own jobs; operators anything.
     public var permissions = Permissions()
+    /// Set: every connection is TLS with this certificate (`--tls-cert`, `--tls-key`).
+    public var tls: NIOSSLContext?
     /// How long (on the coordinator's clock) a finished job and its events are kept; 0 keeps all.
     public var keepFinished: Double
     /// Seconds a new connection has to finish its handshake.

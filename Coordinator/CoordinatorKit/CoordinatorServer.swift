@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SchedCore
 import ServiceLifecycle
 import Wire
@@ -17,6 +18,7 @@ struct CoordinatorServer: Service {
 
     func run() async throws {
         let maximumLineLength = configuration.maximumLineLength
+        let tls = configuration.tls
         let server: NIOAsyncChannel<NIOAsyncChannel<InboundLine, String>, Never>
         do {
             server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -25,7 +27,9 @@ struct CoordinatorServer: Service {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
+                        // TLS under the lines: a peer that does not open TLS gets no line read.
+                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                        return try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
                     }
                 }
         } catch {
@@ -33,7 +37,7 @@ struct CoordinatorServer: Service {
         }
         let port = server.channel.localAddress?.port ?? configuration.port
         onListening(WireEndpoint(host: configuration.host, port: port))
-        logger.info("listening on \(configuration.host):\(port)")
+        logger.info("listening on \(configuration.host):\(port)\(tls == nil ? "" : " (TLS)")")
         // Stop accepting on graceful shutdown; sessions end with the task group.
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in

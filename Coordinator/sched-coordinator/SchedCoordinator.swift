@@ -85,6 +85,17 @@ struct SchedCoordinator: AsyncParsableCommand {
     var mungeSocket: String?
 
     @Option(
+        name: .customLong("tls-cert"),
+        help: """
+            PEM certificate (chain) to serve TLS with, with --tls-key: every connection, clients' and agents', \
+            is then TLS, and they check the certificate against their --tls-ca. Without it: plain TCP.
+            """)
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(
         name: .customLong("agent-auth"),
         help: """
             How agents prove themselves: token, or munge (a MUNGE credential of --agent-user: a host's other \
@@ -170,6 +181,9 @@ struct SchedCoordinator: AsyncParsableCommand {
         guard ["token", "munge"].contains(clientAuth) else {
             throw ValidationError("--client-auth is token or munge, got '\(clientAuth)'")
         }
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together: give both, or neither for plain TCP")
+        }
         guard ["token", "munge"].contains(agentAuth) else {
             throw ValidationError("--agent-auth is token or munge, got '\(agentAuth)'")
         }
@@ -209,6 +223,13 @@ struct SchedCoordinator: AsyncParsableCommand {
                 clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished,
                 passLimit: passLimit, passHead: passHead, rendezvousPorts: Self.portRange(rendezvousPorts)!)
             configuration.faultRatePrior = rates
+            if let tlsCert, let tlsKey {
+                do {
+                    configuration.tls = try WireTLS.serverContext(certificate: tlsCert, key: tlsKey)
+                } catch {
+                    throw ValidationError("--tls-cert: \(error.description)")
+                }
+            }
             if clientAuth == "munge" || agentAuth == "munge" {
                 // Checked now, not at the first peer: a coordinator that cannot reach munged says so.
                 do {

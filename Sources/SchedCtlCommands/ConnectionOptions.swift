@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MungeIdentity
+import NIOSSL
 import ProgramSupport
 import SchedSpec
 import Wire
@@ -16,8 +17,8 @@ public struct ConnectionOptions: ParsableArguments {
 
     @Option(
         help: """
-            Config file with `address:`, `tokenFile:`, `auth:`, `mungeSocket:` and `coordinatorUser:` lines \
-            (default ~/.config/heterosched/schedctl.yaml).
+            Config file with `address:`, `tokenFile:`, `auth:`, `mungeSocket:`, `coordinatorUser:` and `tlsCA:` \
+            lines (default ~/.config/heterosched/schedctl.yaml).
             """)
     var config: String?
 
@@ -36,12 +37,22 @@ public struct ConnectionOptions: ParsableArguments {
         help: "With --auth munge: the user the coordinator runs as, whose credential it must answer with (root).")
     var coordinatorUser: String?
 
+    @Option(
+        name: .customLong("tls-ca"),
+        help: """
+            PEM certificate of the CA that signed the coordinator's TLS certificate: the session is then TLS, \
+            and refused unless the coordinator's certificate chains to it and names the address. Also \
+            HETEROSCHED_TLS_CA. Without it: plain TCP.
+            """)
+    var tlsCA: String?
+
     public init() {}
 
     struct Resolved {
         var endpoint: WireEndpoint
         var token: String
         var credentials: (any ClientCredentials)?
+        var tls: NIOSSLContext?
     }
 
     func resolve() throws -> Resolved {
@@ -51,17 +62,25 @@ public struct ConnectionOptions: ParsableArguments {
         guard let endpoint = WireEndpoint(address) else {
             throw SetupError("the coordinator address is host:port, got '\(address)' (--address, HETEROSCHED_ADDRESS)")
         }
+        var tls: NIOSSLContext?
+        if let caFile = tlsCA ?? environment["HETEROSCHED_TLS_CA"] ?? file["tlsCA"] {
+            do {
+                tls = try WireTLS.clientContext(caFile: caFile)
+            } catch {
+                throw SetupError("--tls-ca: \(error.description)")
+            }
+        }
         switch auth ?? environment["HETEROSCHED_AUTH"] ?? file["auth"] ?? "token" {
         case "token":
             let tokenPath = tokenFile ?? environment["HETEROSCHED_TOKEN_FILE"] ?? file["tokenFile"]
-            return Resolved(endpoint: endpoint, token: try Defaults.token(file: tokenPath))
+            return Resolved(endpoint: endpoint, token: try Defaults.token(file: tokenPath), tls: tls)
         case "munge":
             let user = coordinatorUser ?? file["coordinatorUser"] ?? "root"
             guard let credentials = MungeCredentials(socket: mungeSocket ?? file["mungeSocket"], coordinatorUser: user)
             else {
                 throw SetupError("the coordinator's user '\(user)' is not known on this host (--coordinator-user)")
             }
-            return Resolved(endpoint: endpoint, token: "", credentials: credentials)
+            return Resolved(endpoint: endpoint, token: "", credentials: credentials, tls: tls)
         case let other:
             throw SetupError("--auth is token or munge, got '\(other)' (--auth, HETEROSCHED_AUTH, auth: in the config)")
         }
@@ -88,7 +107,7 @@ public struct ConnectionOptions: ParsableArguments {
             let resolved = try resolve()
             return try WireClient.withBlockingSession(
                 to: resolved.endpoint, token: resolved.token, hello: Hello(role: .client),
-                credentials: resolved.credentials, body)
+                credentials: resolved.credentials, tls: resolved.tls, body)
         } catch let error as ErrorReply {
             fail(error.message + " [\(error.code.rawValue)]")
         } catch let error as WireClientError {

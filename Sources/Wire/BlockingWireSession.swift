@@ -1,22 +1,23 @@
 import Glibc
+import NIOSSL
 
 /// A client session on a blocking socket, for programs that ask and exit (`schedctl`): one thread,
 /// no event loop to start and no hop between threads for each reply, which cost a one-shot
 /// `schedctl submit` several times what the coordinator spends on it. Same lines, handshake and
 /// errors as `WireClient.withSession`.
 public final class BlockingWireSession {
-    private let socket: Int32
+    private let stream: any BlockingByteStream
     private let maximumLineLength: Int
     /// Bytes read past the last line returned.
     private var pending: [UInt8] = []
     private var ended = false
 
-    init(socket: Int32, maximumLineLength: Int) {
-        self.socket = socket
+    init(stream: any BlockingByteStream, maximumLineLength: Int) {
+        self.stream = stream
         self.maximumLineLength = maximumLineLength
     }
 
-    deinit { close(socket) }
+    deinit { stream.close() }
 
     public func send(_ message: WireMessage) throws { try sendRaw(WireCodec.encode(message)) }
 
@@ -24,18 +25,7 @@ public final class BlockingWireSession {
     public func sendRaw(_ line: String) throws {
         var bytes = Array(line.utf8)
         bytes.append(UInt8(ascii: "\n"))
-        var offset = 0
-        while offset < bytes.count {
-            // MSG_NOSIGNAL: a coordinator that went away is an error here, not SIGPIPE.
-            let written = bytes[offset...].withUnsafeBytes {
-                Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw WireClientError.broken(Self.describe(errno))
-            }
-            offset += written
-        }
+        try stream.write(bytes)
     }
 
     /// The next message; nil when the coordinator closed. A line that does not decode is an `ERR`.
@@ -55,20 +45,15 @@ public final class BlockingWireSession {
                 return InboundLine.tooLong(limit: maximumLineLength).message
             }
             guard !ended else { return nil }
-            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-            let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw WireClientError.broken(Self.describe(errno))
-            }
-            if count == 0 {
+            let chunk = try stream.read()
+            if chunk.isEmpty {
                 // A last line without its newline is still a line.
                 ended = true
                 guard !pending.isEmpty else { return nil }
                 defer { pending.removeAll() }
                 return InboundLine(bytes: pending).message
             }
-            pending += chunk[..<count]
+            pending += chunk
         }
     }
 
@@ -89,14 +74,20 @@ public final class BlockingWireSession {
 }
 
 extension WireClient {
-    /// Opens an authenticated session on a blocking socket, runs `body`, and closes it.
+    /// Opens an authenticated session on a blocking socket (over TLS when given the context the
+    /// coordinator is checked with), runs `body`, and closes it.
     public static func withBlockingSession<Result>(
         to endpoint: WireEndpoint, token: String, hello: Hello, maximumLineLength: Int = replyLineLimit,
         connectTimeout: Duration = .seconds(10), credentials: (any ClientCredentials)? = nil,
-        _ body: (BlockingWireSession) throws -> Result
+        tls: NIOSSLContext? = nil, _ body: (BlockingWireSession) throws -> Result
     ) throws -> Result {
-        let session = BlockingWireSession(
-            socket: try connect(to: endpoint, timeout: connectTimeout), maximumLineLength: maximumLineLength)
+        let stream: any BlockingByteStream =
+            if let tls {
+                try TLSByteStream(to: endpoint, context: tls, timeout: connectTimeout)
+            } else {
+                SocketByteStream(socket: try connect(to: endpoint, timeout: connectTimeout))
+            }
+        let session = BlockingWireSession(stream: stream, maximumLineLength: maximumLineLength)
         let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint, credentials: credentials)
         try session.send(.hello(hello))
         try session.send(try handshake.answer(try session.receive()))

@@ -31,7 +31,7 @@ public struct ClientHandshake: Sendable {
             }
             return .auth(Auth(hmac: TokenProof.hmac(token: token, nonce: challenge.nonce), nonce: nonce))
         case .err(let error): throw WireClientError.refused(error)
-        case nil: throw WireClientError.closed
+        case nil: throw WireClientError.closedAtHello
         case .some(let other): throw WireClientError.unexpected(WireCodec.encode(other))
         }
     }

@@ -12,6 +12,15 @@ public enum InboundLine: Sendable {
     /// The bytes of one line, without its newline. A line is UTF-8 text; other bytes are refused,
     /// not replaced, so that what is stored is exactly what was sent.
     public init(bytes: some Collection<UInt8>) {
+        // A TLS record (an alert, or a ClientHello) where a line was expected.
+        if bytes.count >= 2, [0x15, 0x16].contains(bytes.first!), bytes.dropFirst().first == 0x03 {
+            self = .invalid(
+                ErrorReply(
+                    .malformed,
+                    "this is TLS, not a line: one side speaks TLS and the other does not (a coordinator with "
+                        + "--tls-cert needs --tls-ca on its clients and agents, and only then)"))
+            return
+        }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             self = .invalid(ErrorReply(.malformed, "a line is UTF-8 text; this one has bytes that are not"))
             return

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// `host:port`, as flags and config files write it.
 public struct WireEndpoint: Sendable, Equatable, CustomStringConvertible {
@@ -30,6 +31,8 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
     case cannotConnect(WireEndpoint, String)
     case refused(ErrorReply)
     case closed
+    /// Closed before answering `HELLO`: what a coordinator serving TLS does to a plain connection.
+    case closedAtHello
     /// The connection failed after it was opened.
     case broken(String)
     /// No credential could be had (MUNGE: munged not running, or not reachable).
@@ -45,6 +48,9 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
                 + "the address right? (--address, HETEROSCHED_ADDRESS)"
         case .refused(let error): "the coordinator refused: \(error.message) [\(error.code.rawValue)]"
         case .closed: "the coordinator closed the connection"
+        case .closedAtHello:
+            "the coordinator closed the connection without answering (one that serves TLS closes plain "
+                + "connections: give the CA's certificate with --tls-ca)"
         case .broken(let why): "the connection to the coordinator broke (\(why))"
         case .credential(let why): "cannot prove who you are: \(why)"
         case .unexpected(let what): "unexpected reply from the coordinator: \(what)"
@@ -97,11 +103,12 @@ public enum WireClient {
     /// such as `JOBS` on a large cluster is one long line from a trusted side.
     public static let replyLineLimit = 256 * 1024 * 1024
 
-    /// Connects, opens the session (HELLO, CHALLENGE, AUTH), runs `body`, then closes.
+    /// Connects (over TLS when given the context the coordinator is checked with), opens the
+    /// session (HELLO, CHALLENGE, AUTH), runs `body`, then closes.
     public static func withSession<Result: Sendable>(
         to endpoint: WireEndpoint, token: String, hello: Hello,
         maximumLineLength: Int = replyLineLimit, credentials: (any ClientCredentials)? = nil,
-        _ body: (WireSession) async throws -> Result
+        tls: NIOSSLContext? = nil, _ body: (WireSession) async throws -> Result
     ) async throws -> Result {
         let channel: NIOAsyncChannel<InboundLine, String>
         do {
@@ -109,7 +116,10 @@ public enum WireClient {
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .connect(host: endpoint.host, port: endpoint.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(WireTLS.clientHandler(tls, for: endpoint))
+                        }
+                        return try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
                     }
                 }
         } catch {
@@ -118,14 +128,19 @@ public enum WireClient {
         return try await channel.executeThenClose { inbound, outbound in
             let session = WireSession(inbound: inbound, outbound: outbound)
             let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint, credentials: credentials)
-            try await session.send(.hello(hello))
-            try await session.send(try handshake.answer(try await session.receive()))
-            try handshake.confirm(try await session.receive())
+            do {
+                try await session.send(.hello(hello))
+                try await session.send(try handshake.answer(try await session.receive()))
+                try handshake.confirm(try await session.receive())
+            } catch let error where WireTLS.describe(error) != nil {
+                throw WireClientError.broken(describe(error))
+            }
             return try await body(session)
         }
     }
 
     static func describe(_ error: any Error) -> String {
+        if let tls = WireTLS.describe(error) { return tls }
         let text = "\(error)"
         if text.contains("refused") || text.contains("ECONNREFUSED") { return "connection refused" }
         return text

@@ -1,0 +1,157 @@
+import Glibc
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// The bytes under a `BlockingWireSession`: a plain socket, or TLS.
+protocol BlockingByteStream: AnyObject {
+    func write(_ bytes: [UInt8]) throws
+    /// The next bytes that arrived; empty once the peer has closed.
+    func read() throws -> [UInt8]
+    func close()
+}
+
+/// A connected TCP socket, read and written in the calling thread.
+final class SocketByteStream: BlockingByteStream {
+    private let socket: Int32
+    private var closed = false
+
+    init(socket: Int32) { self.socket = socket }
+
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            // MSG_NOSIGNAL: a coordinator that went away is an error here, not SIGPIPE.
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw WireClientError.broken(BlockingWireSession.describe(errno))
+            }
+            offset += written
+        }
+    }
+
+    func read() throws -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+            if count >= 0 { return Array(chunk[..<count]) }
+            if errno != EINTR { throw WireClientError.broken(BlockingWireSession.describe(errno)) }
+        }
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        _ = Glibc.close(socket)
+    }
+}
+
+/// TLS through swift-nio-ssl on an event loop of its own (one thread, started only for a TLS
+/// session); the calling thread waits on what the loop hands over.
+final class TLSByteStream: BlockingByteStream {
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: any Channel
+    private let inbox: Inbox
+
+    init(to endpoint: WireEndpoint, context: NIOSSLContext, timeout: Duration) throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let inbox = Inbox()
+        do {
+            let handler = try WireTLS.clientHandler(context, for: endpoint)
+            channel = try ClientBootstrap(group: group)
+                .connectTimeout(.milliseconds(Int64(timeout.components.seconds) * 1000))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                        try channel.pipeline.syncOperations.addHandler(InboxHandler(inbox: inbox))
+                    }
+                }
+                .connect(host: endpoint.host, port: endpoint.port).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw WireClientError.cannotConnect(endpoint, WireClient.describe(error))
+        }
+        self.group = group
+        self.inbox = inbox
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        do {
+            try channel.writeAndFlush(ByteBuffer(bytes: bytes)).wait()
+        } catch {
+            // The handshake's failure is the better reason, if there was one.
+            throw WireClientError.broken(WireClient.describe(inbox.failure ?? error))
+        }
+    }
+
+    func read() throws -> [UInt8] {
+        let (bytes, failure) = inbox.take()
+        if let failure { throw WireClientError.broken(WireClient.describe(failure)) }
+        return bytes
+    }
+
+    func close() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    /// What the loop received, for the waiting thread: bytes, the end, or the error that ended it.
+    final class Inbox: @unchecked Sendable {
+        private let lock = ConditionLock(value: 0)
+        private var bytes: [UInt8] = []
+        private var ended = false
+        private(set) var failure: (any Error)?
+
+        func append(_ more: [UInt8]) {
+            lock.lock()
+            bytes += more
+            lock.unlock(withValue: 1)
+        }
+
+        func end(_ error: (any Error)?) {
+            lock.lock()
+            ended = true
+            if failure == nil { failure = error }
+            lock.unlock(withValue: 1)
+        }
+
+        /// Waits for bytes or the end; empty bytes and no failure: the peer closed.
+        func take() -> ([UInt8], (any Error)?) {
+            lock.lock(whenValue: 1)
+            defer { lock.unlock(withValue: ended ? 1 : 0) }
+            if !bytes.isEmpty {
+                let taken = bytes
+                bytes = []
+                return (taken, nil)
+            }
+            return ([], failure)
+        }
+    }
+
+    final class InboxHandler: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let inbox: Inbox
+
+        init(inbox: Inbox) { self.inbox = inbox }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var buffer = unwrapInboundIn(data)
+            inbox.append(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            inbox.end(error)
+            context.close(promise: nil)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            inbox.end(nil)
+            context.fireChannelInactive()
+        }
+    }
+}
