@@ -255,7 +255,9 @@ struct RestartTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         // This test's agent sends no heartbeats: a busy machine must not lose it before it is done.
-        try await cluster.startCoordinator(extra: ["--heartbeat-timeout", "120"])
+        // Nor close its session before its handshake ends: in a full run, tests that block their
+        // threads (waiting for processes) can hold this one's continuation past the default 10 s.
+        try await cluster.startCoordinator(extra: ["--heartbeat-timeout", "120", "--handshake-timeout", "120"])
         let job = cluster.directory.appendingPathComponent("train.yaml").path
         try """
         id: resume-me
