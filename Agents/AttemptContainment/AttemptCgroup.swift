@@ -79,12 +79,11 @@ public struct AttemptCgroup: Sendable {
             let levels = path.split(separator: "/").map(String.init)
             for level in levels {
                 // Each level above the attempt hands the controllers down (v2 puts no process there).
-                let offered = Set(
-                    (readText(current + "/cgroup.controllers") ?? "").split(separator: " ").map(String.init))
+                let offered = controllerNames(readText(current + "/cgroup.controllers"))
                 let enabling = wanted.filter { offered.contains($0) }.map { "+" + $0 }
                 if !enabling.isEmpty {
-                    let enabled = (readText(current + "/cgroup.subtree_control") ?? "").split(separator: " ")
-                    let missing = enabling.filter { !enabled.contains(Substring($0.dropFirst())) }
+                    let enabled = controllerNames(readText(current + "/cgroup.subtree_control"))
+                    let missing = enabling.filter { !enabled.contains(String($0.dropFirst())) }
                     if !missing.isEmpty {
                         do {
                             try writeControl(current + "/cgroup.subtree_control", missing.joined(separator: " "))
@@ -98,8 +97,7 @@ public struct AttemptCgroup: Sendable {
                 try makeDirectory(current)
             }
             let leaf = current
-            let available = Set(
-                (readText(leaf + "/cgroup.controllers") ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
+            let available = controllerNames(readText(leaf + "/cgroup.controllers"))
             if let cpus = limits.cpus, !cpus.isEmpty {
                 creation += apply(available.contains("cpuset"), leaf + "/cpuset.cpus", cpus, "cores \(cpus)", "cpuset")
             }
@@ -175,7 +173,8 @@ public struct AttemptCgroup: Sendable {
         guard available else {
             return CgroupCreation(
                 problems: [
-                    "\(what) not applied: the \(controller) controller is not available in \(hierarchy.description)"
+                    "\(what) not applied: the \(controller) controller is not available to cgroup \(path) "
+                        + "(\(hierarchy.description))"
                 ])
         }
         do {
@@ -286,6 +285,12 @@ public struct AttemptCgroup: Sendable {
     }
 
     private func number(_ text: String?) -> Int? { text.flatMap { Int($0.trimmingCharacters()) } }
+}
+
+/// The controller names in a `cgroup.controllers` or `cgroup.subtree_control` file's text
+/// ("cpuset memory pids\n"), without the line's end.
+public func controllerNames(_ text: String?) -> Set<String> {
+    Set((text ?? "").split(whereSeparator: \.isWhitespace).map(String.init))
 }
 
 func monotonicSeconds() -> Double {

@@ -49,10 +49,9 @@ public struct CgroupHierarchy: Equatable, Sendable {
             }
         }
         let v2 = unified.map { point in
-            let offered = readFile(point + "/cgroup.controllers") ?? ""
-            return CgroupHierarchy(
-                version: .v2, mounts: ["": point],
-                controllers: Set(offered.split(whereSeparator: \.isWhitespace).map(String.init)))
+            CgroupHierarchy(
+                version: .v2, mounts: ["": point], controllers: controllerNames(readFile(point + "/cgroup.controllers"))
+            )
         }
         let v1 =
             legacy.isEmpty ? nil : CgroupHierarchy(version: .v1, mounts: legacy, controllers: Set(legacy.keys))

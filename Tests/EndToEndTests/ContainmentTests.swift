@@ -181,6 +181,14 @@ struct CgroupHierarchyTests {
         #expect(CgroupHierarchy.detect(version: .v1, mountinfo: Self.unified, readFile: { files[$0] }) == nil)
     }
 
+    @Test("controller lists are read whole, the last one too: its line's end is not part of its name")
+    func controllerLists() {
+        #expect(controllerNames("cpuset memory pids\n") == ["cpuset", "memory", "pids"])
+        #expect(controllerNames("cpuset cpu io memory hugetlb pids\n").contains("pids"))
+        #expect(controllerNames("\n").isEmpty)
+        #expect(controllerNames(nil).isEmpty)
+    }
+
     @Test("a hybrid host limits memory through v1, one directory per mount; its v2 mount is there when asked")
     func hybridHost() {
         let hierarchy = CgroupHierarchy.detect(mountinfo: Self.hybrid, readFile: { _ in "" })
