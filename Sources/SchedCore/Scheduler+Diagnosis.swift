@@ -39,12 +39,19 @@ struct AskKey: Hashable {
     var host: HostDemand?
     var share: ChipShare?
     var nodeSelector: [String: String]?
+    /// Under queues: the job's queue and kind, which decide what its limits allow.
+    var quota: QuotaAsk?
+
+    struct QuotaAsk: Hashable {
+        var queue: Int
+        var kind: JobKind
+    }
 
     /// The cheap fields first: most keys differ in their shape.
     static func == (a: AskKey, b: AskKey) -> Bool {
         a.shape == b.shape && a.avoidReserved == b.avoidReserved && a.domainLimit == b.domainLimit
             && a.minMemory == b.minMemory && a.minBandwidth == b.minBandwidth && a.host == b.host && a.share == b.share
-            && a.tier == b.tier && a.nodeSelector == b.nodeSelector
+            && a.tier == b.tier && a.nodeSelector == b.nodeSelector && a.quota == b.quota
     }
 
     func hash(into hasher: inout Hasher) {
@@ -57,6 +64,7 @@ struct AskKey: Hashable {
         hasher.combine(share)
         hasher.combine(tier)
         hasher.combine(nodeSelector)
+        hasher.combine(quota)
     }
 }
 
@@ -71,7 +79,8 @@ extension PlanningSession {
             tier: tier, shape: shape, minMemory: job.minChipMemoryGiB,
             minBandwidth: shape.nodes > 1 ? job.fallback.minInterNodeBandwidthGBps : nil, avoidReserved: avoidReserved,
             domainLimit: shape.nodes > 1 ? domainLimit(for: job) : nil, host: job.hostDemand(shape), share: job.share,
-            nodeSelector: job.nodeSelector)
+            nodeSelector: job.nodeSelector,
+            quota: quotaQueue(of: job).map { AskKey.QuotaAsk(queue: $0, kind: job.kind) })
     }
 
     /// Why an equal ask was refused, while nothing has been held, freed or reserved since; nil when

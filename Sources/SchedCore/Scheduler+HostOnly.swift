@@ -55,10 +55,11 @@ extension PlanningSession {
                         hostState.map { $0.layout.entryNUMA[$0.entry(ofPosition: position, node: taken.node)] }
                     })
         ).sorted()
+        noteQuota(job: job, shape: job.shape(onTier: tierIndex), model: nil)
         let start = heldSlots.count
         hold(
             HeldChips(
-                job: job.id, priority: job.priority, slotRange: start..<start,
+                job: job.id, priority: startedPriority(job), slotRange: start..<start,
                 expectedEnd: job.timeLimit.map { now + $0 },
                 startedAt: now, lastCheckpointAt: now, checkpointInterval: nil, chipCount: 0, host: [taken],
                 shape: ShapeKey(job: job, shape: job.shape(onTier: tierIndex))))

@@ -120,6 +120,8 @@ struct PlanningSession: Sendable {
     var lastModelGroups: (key: ModelGroupsKey, groups: [[Int]])?
     /// The policy's score of each chip model, per job kind.
     var modelScores: [JobKind: [Double]] = [:]
+    /// The queue tree's ledger for this plan, when the driver gives one: limits and fair order.
+    var queues: QueueLedger?
 
     /// The cluster's shape and what holds its chips; no policy yet (see `prepared`).
     init(snapshot: ClusterSnapshot) throws(SnapshotError) {
@@ -326,6 +328,7 @@ struct PlanningSession: Sendable {
         }
         for part in held[position].host { hostState?.release(part) }
         held[position].active = false
+        queues?.release(held[position].job)
         stateVersion += 1
     }
 
@@ -367,14 +370,30 @@ struct PlanningSession: Sendable {
                 // An equal ask found no room since anything changed: this one finds none either.
                 reason = refused
             } else if job.isHostOnly(onTier: tierIndex), shape.nodes == 1, let demand = job.hostDemand(shape) {
-                if let hold = findHostOnlyNode(job: job, demand: demand, avoidReserved: avoidReserved) {
+                if let refusal = hostOnlyQuotaRefusal(job: job, shape: shape) {
+                    reason = Diagnosis(
+                        waitReason: quotaWait(job: job, tier: tier, shape: shape, refusal: refusal), blocksTier: false)
+                    remember(refusal: reason, of: ask)
+                } else if let hold = findHostOnlyNode(job: job, demand: demand, avoidReserved: avoidReserved) {
                     commitHostOnly(job: job, tierIndex: tierIndex, tier: tier, hold: hold)
                     return
+                } else {
+                    reason = diagnose(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
+                    remember(refusal: reason, of: ask)
                 }
-                reason = diagnose(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
-                remember(refusal: reason, of: ask)
             } else {
-                let groups = modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
+                let (groups, quotaRefusal) = withinQuota(
+                    job: job, shape: shape,
+                    groups: modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB))
+                if groups.isEmpty, let quotaRefusal {
+                    // The queue's limit, not the fleet, holds it back: it waits on this tier.
+                    reason = Diagnosis(
+                        waitReason: quotaWait(job: job, tier: tier, shape: shape, refusal: quotaRefusal),
+                        blocksTier: false)
+                    remember(refusal: reason, of: ask)
+                    plan.waiting.append(WaitingJob(job: job.id, reason: reason.waitReason))
+                    return
+                }
                 if let found = findPlacement(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved) {
                     commit(job: job, tierIndex: tierIndex, tier: tier, candidates: found, preempting: [])
                     return
@@ -401,10 +420,14 @@ struct PlanningSession: Sendable {
                 }
                 continue
             }
-            if policy.backfill && reservedStart == nil && reason.waitReason.kind == .waiting,
+            if policy.backfill && reservedStart == nil && reason.waitReason.kind == .waiting
+                && reason.waitReason.quota == nil,
                 let reservation = reserve(
                     job: job, shape: shape,
-                    groups: modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB))
+                    groups: withinQuota(
+                        job: job, shape: shape,
+                        groups: modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
+                    ).groups)
             {
                 plan.reservation = reservation
                 reason.waitReason.reservedStart = reservation.start
@@ -464,11 +487,12 @@ struct PlanningSession: Sendable {
                 share: job.share)
         }
         let model = candidates[0].model
+        noteQuota(job: job, shape: job.shape(onTier: tierIndex), model: model)
         let start = heldSlots.count
         for candidate in candidates { heldSlots.append((candidate.slot, candidate.pick.mask)) }
         hold(
             HeldChips(
-                job: job.id, priority: job.priority, slotRange: start..<heldSlots.count,
+                job: job.id, priority: startedPriority(job), slotRange: start..<heldSlots.count,
                 expectedEnd: job.timeLimit.map { now + $0 }, startedAt: now, lastCheckpointAt: now,
                 checkpointInterval: nil, chipCount: candidates.reduce(0) { $0 + $1.pick.mask.nonzeroBitCount },
                 share: job.share, host: candidates.compactMap(\.pick.host),

@@ -39,12 +39,15 @@ public struct SchedulingEngine: Sendable {
     /// Decides what starts now, what is preempted, which jobs move down a tier, and why the rest
     /// waits; see `Scheduler.plan`. The engine itself is unchanged: apply the plan with `hold` and
     /// `release` as the driver carries it out.
+    /// With `queues`, jobs are taken in the fair order among queues (`PlanningSession.scheduleFairly`)
+    /// and none starts past its queue's limits; the ledger must count the jobs holding chips.
     public func plan(
         queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0,
-        faultRates: FaultRates = FaultRates()
+        faultRates: FaultRates = FaultRates(), queues: QueueLedger? = nil
     ) -> SchedulingPlan {
         var session = base.prepared(now: now, policy: policy, seed: seed)
         session.faultRates = faultRates
+        session.queues = queues
         if policy.nodeScorer == .fragmentation { session.fragmentation = session.fragmentationModel(queue: queue) }
         // Sort compact keys, not the jobs themselves: a job is a large value.
         let keys = queue.indices.map {
@@ -56,8 +59,12 @@ public struct SchedulingEngine: Sendable {
             return queue[a.position].job.id < queue[b.position].job.id
         }.map(\.position)
         session.plan.placements.reserveCapacity(queue.count)
-        for position in order {
-            session.schedule(queue[position])
+        if queues != nil {
+            session.scheduleFairly(queue, order: order)
+        } else {
+            for position in order {
+                session.schedule(queue[position])
+            }
         }
         return session.plan
     }

@@ -70,6 +70,8 @@ public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
     public var host: HostDemand?
     /// The share of one chip asked instead of whole chips.
     public var share: ChipShare?
+    /// Set when the job's queue holds it back, not the fleet: which limit, with the figures.
+    public var quota: String?
 
     public init(
         kind: Kind, tier: String, shape: JobShape, counts: [RejectionCause: Int] = [:], detail: String? = nil,
@@ -89,6 +91,7 @@ public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         var sentence = "\(kind.rawValue): "
+        if let quota { return sentence + quota }
         let chips = "\(shape.chipsPerNode) free chip\(shape.chipsPerNode == 1 ? "" : "s")"
         // A job without tiers has the tier `any`, which needs no naming.
         let model = tier == ChipTier.anyChip.name ? "" : tier + " "

@@ -1,0 +1,122 @@
+/// Each queue's use of every quota resource (a queue counts its children's), the fleet's capacity,
+/// and each queue's decayed past use: what admission (limits) and the fair order among queues
+/// read. A driver builds it from the jobs holding chips; a plan keeps its copy in step as it places
+/// and preempts.
+public struct QueueLedger: Sendable {
+    public let tree: QueueTree
+    public let resources: [QuotaResource]
+    /// `usage[queue][resource]`, the queue's subtree included.
+    private(set) var usage: [[Double]]
+    /// Decayed past use, in the same units: average amounts held over the recent past.
+    let history: [[Double]]
+    /// The fleet's total of each resource.
+    let capacity: [Double]
+    /// What each job holding resources takes, and where: so that a stop gives back what it took.
+    private var holdings: [JobID: (queue: Int, demand: [Double])] = [:]
+
+    /// - Parameters:
+    ///   - capacity: the fleet's total of each resource (`QueueLedger.capacity(of:catalog:)`).
+    ///   - history: each queue's decayed past use by name (a half-life average the driver keeps).
+    public init(tree: QueueTree, capacity: QuotaAmounts, history: [String: QuotaAmounts] = [:]) {
+        self.tree = tree
+        resources = tree.resources
+        usage = Array(repeating: Array(repeating: 0, count: resources.count), count: tree.queues.count)
+        self.capacity = resources.map { max(capacity[$0] ?? 0, 0) }
+        var past = usage
+        for (name, amounts) in history {
+            guard let queue = tree.index(of: name) else { continue }
+            for (slot, resource) in resources.enumerated() {
+                let value = amounts[resource] ?? 0
+                past[queue][slot] = value.isFinite && value > 0 ? value : 0
+            }
+        }
+        self.history = past
+    }
+
+    /// The fleet's total of every quota resource: its chips by model, vendor and family, their
+    /// compute (at training throughput), and its host CPUs.
+    public static func capacity(of nodes: [Node], catalog: ChipCatalog) -> QuotaAmounts {
+        var total: QuotaAmounts = [:]
+        for node in nodes {
+            for chip in node.chips {
+                guard let model = catalog[chip.model] else { continue }
+                total[.model(model.id), default: 0] += 1
+                total[.vendor(model.vendor), default: 0] += 1
+                total[.family(model.family), default: 0] += 1
+                let relative = model.relativeTraining
+                total[.compute, default: 0] += relative.isFinite && relative > 0 ? relative : 1
+            }
+            total[.cpus, default: 0] += Double(node.numaNodes.reduce(0) { $0 + $1.cpus.count })
+        }
+        return total
+    }
+
+    func vector(_ amounts: QuotaAmounts) -> [Double] { resources.map { amounts[$0] ?? 0 } }
+
+    /// Records that `job` of `queue` holds `demand`.
+    public mutating func hold(_ job: JobID, queue: Int, demand: QuotaAmounts) {
+        release(job)
+        let amounts = vector(demand)
+        holdings[job] = (queue, amounts)
+        for ancestor in tree.lineage(of: queue) {
+            for slot in amounts.indices { usage[ancestor][slot] += amounts[slot] }
+        }
+    }
+
+    /// Gives back what `job` held, if it held anything.
+    public mutating func release(_ job: JobID) {
+        guard let (queue, amounts) = holdings.removeValue(forKey: job) else { return }
+        for ancestor in tree.lineage(of: queue) {
+            for slot in amounts.indices { usage[ancestor][slot] = max(0, usage[ancestor][slot] - amounts[slot]) }
+        }
+    }
+
+    /// Why `demand` may not start in `queue` now: the first queue up its lineage whose limit it
+    /// would pass, with the figures. Nil when every limit holds.
+    public func refusal(of demand: QuotaAmounts, in queue: Int) -> String? {
+        let amounts = vector(demand)
+        for ancestor in tree.lineage(of: queue) {
+            let spec = tree.queues[ancestor]
+            for (slot, resource) in resources.enumerated() where amounts[slot] > 0 {
+                guard let limit = spec.limit[resource] else { continue }
+                // A little slack for sums of fractional compute.
+                if usage[ancestor][slot] + amounts[slot] > limit + 1e-9 {
+                    return "queue \(spec.name) is at its limit of \(resource.amount(limit)) "
+                        + "(\(formatNumber(usage[ancestor][slot])) in use, \(formatNumber(amounts[slot])) asked)"
+                }
+            }
+        }
+        return nil
+    }
+
+    /// How a queue stands against its siblings: first those under their guarantee (the least filled
+    /// first), then the others by how much they borrow beyond it, as a dominant share of the fleet
+    /// over their weight. Past use counts beside present use, so that who used much lately comes later.
+    func standing(of queue: Int) -> (tier: Int, value: Double) {
+        let spec = tree.queues[queue]
+        var fill = 0.0
+        var guaranteed = false
+        var borrowed = 0.0
+        for (slot, resource) in resources.enumerated() {
+            let used = usage[queue][slot] + history[queue][slot]
+            let guarantee = spec.guarantee[resource] ?? 0
+            if guarantee > 0 {
+                guaranteed = true
+                fill = max(fill, used / guarantee)
+            }
+            if capacity[slot] > 0 { borrowed = max(borrowed, max(0, used - guarantee) / capacity[slot]) }
+        }
+        if guaranteed && fill < 1 { return (0, fill) }
+        return (1, borrowed / spec.weight)
+    }
+
+    /// What `name` (and its subtree) uses now, of each resource it has.
+    public func usage(of name: String) -> QuotaAmounts {
+        guard let queue = tree.index(of: name) else { return [:] }
+        var amounts: QuotaAmounts = [:]
+        for (slot, resource) in resources.enumerated() where usage[queue][slot] > 0 {
+            amounts[resource] = usage[queue][slot]
+        }
+        return amounts
+    }
+}

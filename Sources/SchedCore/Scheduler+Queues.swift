@@ -1,0 +1,105 @@
+/// Queues in a plan: limits filter the chip models a job may take, placements and preemptions keep
+/// the ledger in step, and the order among queues is the fair one.
+extension PlanningSession {
+    /// The queue `job` counts against, if a tree is given and names it as a leaf.
+    func quotaQueue(of job: Job) -> Int? {
+        guard let ledger = queues, let queue = ledger.tree.index(of: job.queue), ledger.tree.isLeaf(queue) else {
+            return nil
+        }
+        return queue
+    }
+
+    /// What `job` would take of each quota resource on chip model `model` (nil: host only).
+    func quotaDemand(job: Job, shape: JobShape, model: Int?) -> QuotaAmounts {
+        guard let ledger = queues else { return [:] }
+        let cpus = (job.hostDemand(shape)?.cpus ?? 0) * shape.nodes
+        let entry = model.flatMap { layout.modelCatalogEntry[$0] }
+        return SchedCore.quotaDemand(
+            chips: model == nil ? 0 : shape.nodes * shape.chipsPerNode, cpus: cpus, model: entry, kind: job.kind,
+            resources: ledger.resources)
+    }
+
+    /// The model groups left once every model whose chips would pass a limit of the job's queue (or
+    /// an ancestor's) is taken out, and the first refusal met (what the job waits for when none is left).
+    func withinQuota(job: Job, shape: JobShape, groups: [[Int]]) -> (groups: [[Int]], refusal: String?) {
+        guard let ledger = queues, let queue = quotaQueue(of: job) else { return (groups, nil) }
+        var refusal: String?
+        var kept: [[Int]] = []
+        for group in groups {
+            let allowed = group.filter { model in
+                guard let why = ledger.refusal(of: quotaDemand(job: job, shape: shape, model: model), in: queue) else {
+                    return true
+                }
+                if refusal == nil { refusal = why }
+                return false
+            }
+            if !allowed.isEmpty { kept.append(allowed) }
+        }
+        return (kept, refusal)
+    }
+
+    /// Why a host-only job may not start in its queue now, if a CPU limit stops it.
+    func hostOnlyQuotaRefusal(job: Job, shape: JobShape) -> String? {
+        guard let ledger = queues, let queue = quotaQueue(of: job) else { return nil }
+        return ledger.refusal(of: quotaDemand(job: job, shape: shape, model: nil), in: queue)
+    }
+
+    /// The job now holds what it was placed on: its queue's use grows.
+    mutating func noteQuota(job: Job, shape: JobShape, model: Int?) {
+        guard let queue = quotaQueue(of: job) else { return }
+        let demand = quotaDemand(job: job, shape: shape, model: model)
+        queues?.hold(job.id, queue: queue, demand: demand)
+    }
+
+    /// The priority a job this plan starts holds its chips at. In the fair order a later job may
+    /// outrank an earlier one of another queue; a plan never stops what it starts, so there the
+    /// job is beyond preemption until the next plan.
+    func startedPriority(_ job: Job) -> Int { queues == nil ? job.priority : Int.max }
+
+    /// A wait reason for a job its queue's limit holds back.
+    func quotaWait(job: Job, tier: ChipTier, shape: JobShape, refusal: String) -> WaitReason {
+        var reason = WaitReason(kind: .waiting, tier: tier.name, shape: shape, host: job.hostDemand(shape))
+        reason.quota = refusal
+        return reason
+    }
+
+    /// Schedules the queue in the fair order: at each step, from the top of the tree down, the
+    /// queue that stands lowest against its siblings (`QueueLedger.standing`) among those with jobs
+    /// left, then its next job by priority, submission and id. Jobs whose queue the tree does not
+    /// have as a leaf come after all the others, in that order too.
+    mutating func scheduleFairly(_ queue: [PendingJob], order: [Int]) {
+        guard let tree = queues?.tree else { return }
+        var perLeaf = Array(repeating: [Int](), count: tree.queues.count)
+        var outside: [Int] = []
+        for position in order {
+            if let leaf = quotaQueue(of: queue[position].job) {
+                perLeaf[leaf].append(position)
+            } else {
+                outside.append(position)
+            }
+        }
+        var next = Array(repeating: 0, count: tree.queues.count)
+        // Jobs left in each queue's subtree.
+        var left = Array(repeating: 0, count: tree.queues.count)
+        for leaf in perLeaf.indices where !perLeaf[leaf].isEmpty {
+            for ancestor in tree.lineage(of: leaf) { left[ancestor] += perLeaf[leaf].count }
+        }
+        func lowest(_ candidates: [Int]) -> Int? {
+            var best: (queue: Int, tier: Int, value: Double)?
+            for candidate in candidates where left[candidate] > 0 {
+                let standing = queues!.standing(of: candidate)
+                if let current = best, (current.tier, current.value) <= (standing.tier, standing.value) { continue }
+                best = (candidate, standing.tier, standing.value)
+            }
+            return best?.queue
+        }
+        while var current = lowest(tree.roots) {
+            while !tree.isLeaf(current), let child = lowest(tree.children[current]) { current = child }
+            let position = perLeaf[current][next[current]]
+            next[current] += 1
+            for ancestor in tree.lineage(of: current) { left[ancestor] -= 1 }
+            schedule(queue[position])
+        }
+        for position in outside { schedule(queue[position]) }
+    }
+}
