@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "SchedCore", "SchedSpec", "Wire", "SchedStore", nio, nioPosix, nioSSL, logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Coordinator/CoordinatorKit"
         ),

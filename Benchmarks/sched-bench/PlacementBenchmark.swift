@@ -39,8 +39,8 @@ struct PlacementBenchmark: ParsableCommand {
     @Option(help: "Fleets to run, comma-separated: 1k, 10k.")
     var sizes = "1k,10k"
 
-    @Option(help: "Parts to run, comma-separated: one-chip, cores, share, gang, mixed, naive.")
-    var parts = "one-chip,cores,share,gang,mixed,naive"
+    @Option(help: "Parts to run, comma-separated: one-chip, cores, share, gang, mixed, queues, naive.")
+    var parts = "one-chip,cores,share,gang,mixed,queues,naive"
 
     func validate() throws {
         guard PolicyName(rawValue: policy) != nil else {
@@ -50,8 +50,8 @@ struct PlacementBenchmark: ParsableCommand {
         }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         for part in parts.split(separator: ",")
-        where !["one-chip", "cores", "share", "gang", "mixed", "naive"].contains(String(part)) {
-            throw ValidationError("unknown part '\(part)'; use one-chip, cores, share, gang, mixed or naive")
+        where !["one-chip", "cores", "share", "gang", "mixed", "queues", "naive"].contains(String(part)) {
+            throw ValidationError("unknown part '\(part)'; use one-chip, cores, share, gang, mixed, queues or naive")
         }
         for size in sizes.split(separator: ",") where !["1k", "10k"].contains(String(size)) {
             throw ValidationError("unknown fleet size '\(size)'; use 1k or 10k")
@@ -156,6 +156,10 @@ struct PlacementBenchmark: ParsableCommand {
                         + "\(rate(jobs, mixedRun.median)) jobs decided")
             }
 
+            if parts.contains("queues") {
+                try queueFigures(snapshot: snapshot, nodes: fleet.nodes, catalog: catalog, policy: policy)
+            }
+
             guard parts.contains("naive") else { continue }
             // Naive: scan every node for every job.
             let naiveQueue = oneChip.prefix(naiveJobs).map(\.job)
@@ -175,6 +179,40 @@ struct PlacementBenchmark: ParsableCommand {
             print("  SchedCore  \(format(large.ours / small.ours, 2))x   (target <= 2x)")
             print("  naive scan \(format(large.naive / small.naive, 2))x")
         }
+    }
+}
+
+extension PlacementBenchmark {
+    /// The mixed queue spread over 100 queues (a guarantee and a limit in compute each, a few
+    /// weights), planned with the tree and without it in the same run: what quotas and the fair
+    /// order cost a plan.
+    func queueFigures(snapshot: ClusterSnapshot, nodes: [Node], catalog: ChipCatalog, policy: SchedulingPolicy) throws {
+        let capacity = QueueLedger.capacity(of: nodes, catalog: catalog)
+        let compute = capacity[.compute] ?? 0
+        var generator = SeededGenerator(seed: 11)
+        let specs = (0..<100).map { index in
+            QueueSpec(
+                name: "team\(index)", guarantee: [.compute: compute / 200], limit: [.compute: compute / 25],
+                weight: Double(1 + Int(generator.next() % 4)))
+        }
+        let tree = try QueueTree(specs)
+        let queue = SyntheticWorkload.workload(count: jobs, seed: 7).map { pending in
+            var job = pending.job
+            job.queue = "team\(Int(generator.next() % 100))"
+            return PendingJob(job, ladder: pending.ladder)
+        }
+        let engine = try SchedulingEngine(snapshot: snapshot)
+        let ledger = QueueLedger(tree: tree, capacity: capacity)
+        let (plain, plainPlan) = Measurement.run(runs) {
+            engine.plan(queue: queue, now: 0, policy: policy)
+        }
+        let (fair, fairPlan) = Measurement.run(runs) {
+            engine.plan(queue: queue, now: 0, policy: policy, queues: ledger)
+        }
+        print(
+            "  \(jobs) jobs over 100 queues          \(format(fair.median * 1000, 1)) ms for the whole plan, "
+                + "\(fairPlan.placements.count) placed; the same queue without quotas \(format(plain.median * 1000, 1)) ms, "
+                + "\(plainPlan.placements.count) placed: \(format(fair.median / plain.median, 2))x (target <= 2x)")
     }
 }
 

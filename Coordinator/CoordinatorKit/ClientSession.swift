@@ -44,6 +44,13 @@ struct ClientSession {
             case .status(let ref): return ok(try await state.record(ref.job))
             case .jobs(let query): return ok(try await state.list(query))
             case .nodes: return ok(await state.nodeStatuses())
+            case .queues: return ok(await state.queueStatuses())
+            case .queuesApply(let request):
+                if let refusal = state.configuration.permissions.nodeRefusal("replace the queue tree", by: identity) {
+                    throw refusal
+                }
+                return ok(
+                    try await state.applyQueues(request.text, file: request.file, by: identity?.name ?? "a client"))
             case .health: return ok(await state.health())
             case .forget(let ref):
                 if let refusal = state.configuration.permissions.nodeRefusal("forget a node", by: identity) {

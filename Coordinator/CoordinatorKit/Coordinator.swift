@@ -49,7 +49,7 @@ public enum Coordinator {
                     .init(
                         service: StoredJobsLoader(state: state, store: store, logger: logger),
                         successTerminationBehavior: .ignore),
-                ] + alongside,
+                ] + (configuration.queuesFile == nil ? [] : [.init(service: QueueReloader(state: state))]) + alongside,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

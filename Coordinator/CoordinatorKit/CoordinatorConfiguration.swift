@@ -35,6 +35,11 @@ public struct CoordinatorConfiguration: Sendable {
     public var permissions = Permissions()
     /// Set: every connection is TLS with this certificate (`--tls-cert`, `--tls-key`).
     public var tls: NIOSSLContext?
+    /// The queue tree (`--queues FILE`) and its file, re-read on SIGHUP; nil: one flat queue.
+    public var queues: QueueTree?
+    public var queuesFile: String?
+    /// How fast a queue's past use is forgotten (coordinator-clock seconds; `--usage-half-life`).
+    public var usageHalfLife: Double = 7 * 86_400
     /// How long (on the coordinator's clock) a finished job and its events are kept; 0 keeps all.
     public var keepFinished: Double
     /// Seconds a new connection has to finish its handshake.

@@ -10,6 +10,8 @@ extension CoordinatorState {
         var now: Double
         var seed: UInt64
         var faultRates: FaultRates
+        /// The queues' ledger, when the coordinator has a tree.
+        var queues: QueueLedger?
     }
 
     /// Every waiting job is searched again this often (within the pass limit), whatever changed: a
@@ -43,9 +45,11 @@ extension CoordinatorState {
             return PendingJob(record.job, ladder: record.ladder, progress: progress(of: record))
         }
         guard !queue.isEmpty else { return nil }
+        let ledger = queueBook?.ledger(
+            holding: jobs.activeRecords, nodes: snapshot.nodes, catalog: configuration.catalog, now: now)
         return CycleInput(
             snapshot: snapshot, queue: queue, now: now, seed: configuration.seed &+ UInt64(nextSeq),
-            faultRates: faultRates)
+            faultRates: faultRates, queues: ledger)
     }
 
     /// Tells the waiting queue what changed since the last pass: chip models that gained free chips,
@@ -167,9 +171,9 @@ extension CoordinatorState {
     @concurrent nonisolated static func plan(_ input: CycleInput, policy: SchedulingPolicy) async throws
         -> SchedulingPlan
     {
-        try Scheduler.plan(
-            snapshot: input.snapshot, queue: input.queue, now: input.now, policy: policy, seed: input.seed,
-            faultRates: input.faultRates)
+        try SchedulingEngine(snapshot: input.snapshot).plan(
+            queue: input.queue, now: input.now, policy: policy, seed: input.seed, faultRates: input.faultRates,
+            queues: input.queues)
     }
 
     /// The applier: re-checks, persists, then tells agents.

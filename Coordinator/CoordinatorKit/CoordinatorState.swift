@@ -49,6 +49,8 @@ actor CoordinatorState {
 
     /// Every job, with its indexes (submission order, what holds chips, the waiting queue).
     var jobs: JobTable
+    /// The queue tree and each queue's past use, when the coordinator has a tree.
+    var queueBook: QueueBook?
     var nodes: [NodeID: NodeEntry] = [:]
     var nextSeq = 1
     /// Publishes committed events in sequence order.
@@ -128,6 +130,11 @@ actor CoordinatorState {
         jobs = JobTable(
             catalog: configuration.catalog, headDepth: configuration.passHead, passLimit: configuration.passLimit)
         faultRates = FaultRates(prior: configuration.faultRatePrior)
+        queueBook = configuration.queues.map {
+            QueueBook(
+                tree: $0, source: configuration.queuesFile ?? "the configuration", halfLife: configuration.usageHalfLife
+            )
+        }
         startedAt = clock()
     }
 
@@ -409,6 +416,9 @@ actor CoordinatorState {
             }
             guard taken.insert(job.id.name).inserted else {
                 throw ErrorReply(.conflict, "job \(job.id) is named twice in this batch; choose another id")
+            }
+            if let refusal = queueBook?.refusal(job: job.id.name, queue: job.queue) {
+                throw ErrorReply(.invalidSpec, refusal)
             }
             var record = JobRecord(job: job, run: definition.run)
             record.user = user

@@ -85,6 +85,19 @@ struct SchedCoordinator: AsyncParsableCommand {
     var mungeSocket: String?
 
     @Option(
+        help: """
+            A queue tree (deploy/queues.yaml): teams with guarantees, limits and weights in chips or \
+            H100-equivalents of compute; jobs must then name one of its leaf queues. Re-read on SIGHUP \
+            (a bad file is refused in the log and the tree in use stays); schedctl queues apply replaces it too.
+            """)
+    var queues: String?
+
+    @Option(
+        name: .customLong("usage-half-life"),
+        help: "Seconds after which a queue's past use counts half in the fair order (7 days).")
+    var usageHalfLife: Double = 7 * 86_400
+
+    @Option(
         name: .customLong("tls-cert"),
         help: """
             PEM certificate (chain) to serve TLS with, with --tls-key: every connection, clients' and agents', \
@@ -188,6 +201,7 @@ struct SchedCoordinator: AsyncParsableCommand {
             throw ValidationError("--agent-auth is token or munge, got '\(agentAuth)'")
         }
         try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
+        try FlagRange.check(usageHalfLife, "--usage-half-life", 60...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(passLimit, "--pass-limit", 2...1_000_000)
         // Below the limit: a pass must have room for what changed behind the head.
         try FlagRange.check(passHead, "--pass-head", 1...(passLimit - 1))
@@ -223,6 +237,11 @@ struct SchedCoordinator: AsyncParsableCommand {
                 clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished,
                 passLimit: passLimit, passHead: passHead, rendezvousPorts: Self.portRange(rendezvousPorts)!)
             configuration.faultRatePrior = rates
+            if let queues {
+                configuration.queues = try QueuesFile.load(path: queues, catalog: catalogRead)
+                configuration.queuesFile = queues
+            }
+            configuration.usageHalfLife = usageHalfLife
             if let tlsCert, let tlsKey {
                 do {
                     configuration.tls = try WireTLS.serverContext(certificate: tlsCert, key: tlsKey)

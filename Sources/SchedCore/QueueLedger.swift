@@ -110,6 +110,17 @@ public struct QueueLedger: Sendable {
         return (1, borrowed / spec.weight)
     }
 
+    /// Where `name` stands in the fair order, in words: "under its guarantee (45% of it)", or
+    /// "borrowing 12% of the fleet (weight 2)".
+    public func standing(of name: String) -> String {
+        guard let queue = tree.index(of: name) else { return "" }
+        let (tier, value) = standing(of: queue)
+        if tier == 0 { return "under its guarantee (\(formatNumber(value * 100))% of it)" }
+        let weight = tree.queues[queue].weight
+        return "borrowing \(formatNumber(value * weight * 100))% of the fleet"
+            + (weight == 1 ? "" : " (weight \(formatNumber(weight)))")
+    }
+
     /// What `name` (and its subtree) uses now, of each resource it has.
     public func usage(of name: String) -> QuotaAmounts {
         guard let queue = tree.index(of: name) else { return [:] }

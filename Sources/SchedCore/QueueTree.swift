@@ -196,6 +196,17 @@ public struct QueueTree: Hashable, Sendable {
         return named.sorted()
     }
 
+    /// Every queue with its depth, each parent followed by its subtree (as the file nests them).
+    public var nested: [(queue: Int, depth: Int)] {
+        var order: [(queue: Int, depth: Int)] = []
+        func visit(_ queue: Int, _ depth: Int) {
+            order.append((queue, depth))
+            for child in children[queue] { visit(child, depth + 1) }
+        }
+        for root in roots { visit(root, 0) }
+        return order
+    }
+
     /// The leaf queues, in the tree's order.
     public var leaves: [String] { queues.indices.filter(isLeaf).map { queues[$0].name } }
 }

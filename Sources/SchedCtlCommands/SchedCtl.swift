@@ -12,7 +12,8 @@ public struct SchedCtl: AsyncParsableCommand {
             """,
         subcommands: [
             SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, NodesCommand.self,
-            WatchCommand.self, LogsCommand.self, FallbackCommand.self, HealthCommand.self, ForgetNodeCommand.self,
+            QueuesCommand.self, WatchCommand.self, LogsCommand.self, FallbackCommand.self, HealthCommand.self,
+            ForgetNodeCommand.self,
             SimulateCommand.self,
             ScenarioCommand.self, CheckpointCommand.self,
         ])

@@ -24,6 +24,8 @@ public enum WireCodec {
         case .jobs(let body): line("JOBS", body)
         case .status(let body): line("STATUS", body)
         case .nodes: "NODES"
+        case .queues: "QUEUES"
+        case .queuesApply(let body): line("QUEUES_APPLY", body)
         case .health: "HEALTH"
         case .forget(let body): line("FORGET", body)
         case .logs(let body): line("LOGS", body)
@@ -75,6 +77,8 @@ public enum WireCodec {
             case "JOBS": return .success(.jobs(body.isEmpty ? JobsQuery() : try decode(body, verb)))
             case "STATUS": return .success(.status(try decode(body, verb)))
             case "NODES": return .success(.nodes)
+            case "QUEUES": return .success(.queues)
+            case "QUEUES_APPLY": return .success(.queuesApply(try decode(body, verb)))
             case "HEALTH": return .success(.health)
             case "FORGET": return .success(.forget(try decode(body, verb)))
             case "LOGS": return .success(.logs(try decode(body, verb)))
@@ -99,7 +103,8 @@ public enum WireCodec {
 
     public static let knownVerbs = [
         "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "CHECKPOINT", "EXITED", "RUN", "KILL",
-        "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "HEALTH", "FORGET", "LOGS", "OUTPUT",
+        "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "QUEUES", "QUEUES_APPLY", "HEALTH",
+        "FORGET", "LOGS", "OUTPUT",
         "WATCH",
         "FALLBACK", "OK", "ERR", "EVENT", "BYE",
     ]

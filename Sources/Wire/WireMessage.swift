@@ -29,6 +29,10 @@ public enum WireMessage: Equatable, Sendable {
     case jobs(JobsQuery)
     case status(JobRef)
     case nodes
+    /// The queue tree with each queue's use and waiting jobs.
+    case queues
+    /// Replaces the queue tree with a queues file's text (operators).
+    case queuesApply(QueuesApply)
     case health
     case forget(NodeRef)
     case logs(JobRef)

@@ -241,3 +241,38 @@ struct QueueTests {
         }
     }
 }
+
+@Suite("Queues: the worked example of docs/scheduling.md")
+struct QueueWorkedExampleTests {
+    @Test("pretraining's guarantee in compute is met on H100, research stops at its domestic limit, the rest is shared")
+    func workedExample() throws {
+        let nodes = [
+            makeNode("nv0", model: "h100"), makeNode("nv1", model: "h100"),
+            makeNode("asc0", model: "ascend-910c", chips: 16), makeNode("asc1", model: "ascend-910c", chips: 16),
+        ]
+        let tree = try QueueTree([
+            QueueSpec(name: "pretraining", guarantee: [.compute: 16]),
+            QueueSpec(name: "research", limit: [.family(.domestic): 16]),
+        ])
+        let pretraining = (0..<40).map {
+            queued(
+                makeJob("pretraining-\($0)", kind: .training, tiers: [["ascend-910c", "h100"]], submittedAt: 0),
+                "pretraining")
+        }
+        let research = (0..<40).map {
+            queued(makeJob("research-\($0)", kind: .training, tiers: [["ascend-910c"]], submittedAt: 1), "research")
+        }
+        let result = try queuePlan(nodes, pretraining + research, tree: tree)
+        var placed: [String: Int] = [:]
+        for placement in result.placements {
+            placed["\(placement.job.name.split(separator: "-")[0]) \(placement.chipModel)", default: 0] += 1
+        }
+        #expect(
+            placed == ["pretraining h100": 16, "pretraining ascend-910c": 16, "research ascend-910c": 16],
+            "\(placed.sorted { $0.key < $1.key })")
+        let waiting = try #require(result.waiting.first { $0.job.name.hasPrefix("research") })
+        #expect(waiting.reason.quota == "queue research is at its limit of 16 domestic chips (16 in use, 1 asked)")
+        // Without the tree, the earlier submissions come first: all of pretraining's, then 8 of research's.
+        #expect(placedPerQueue(try plan(nodes, pretraining + research)) == ["pretraining": 40, "research": 8])
+    }
+}

@@ -1,0 +1,65 @@
+import SchedCore
+import SchedSpec
+import ServiceLifecycle
+import UnixSignals
+import Wire
+
+extension CoordinatorState {
+    /// `QUEUES`: the tree with each queue's use, jobs and standing; none without a tree.
+    func queueStatuses() -> QueuesReply {
+        guard var book = queueBook else { return QueuesReply(queues: [], source: nil) }
+        var running: [String: Int] = [:]
+        for record in jobs.activeRecords { running[record.job.queue, default: 0] += 1 }
+        var waiting: [String: Int] = [:]
+        for record in jobs.records.values where record.state == .queued { waiting[record.job.queue, default: 0] += 1 }
+        let ledger = book.ledger(
+            holding: jobs.activeRecords, nodes: snapshot().nodes, catalog: configuration.catalog, now: clock())
+        queueBook = book
+        return book.statuses(ledger, running: running, waiting: waiting)
+    }
+
+    /// Replaces the tree with a queues file's text, or refuses it (line and field) and keeps the old
+    /// one. Each queue keeps its past use; every waiting job is searched again under the new tree.
+    func applyQueues(_ text: String, file: String, by who: String) throws(ErrorReply) -> QueuesReply {
+        let tree: QueueTree
+        do {
+            tree = try QueuesFile.parse(text, file: file, catalog: configuration.catalog)
+        } catch {
+            throw ErrorReply(.invalidSpec, "\(error.description); the queue tree in use stays")
+        }
+        var book = queueBook ?? QueueBook(tree: tree, source: file, halfLife: configuration.usageHalfLife)
+        book.replaceTree(tree, source: "\(file), applied by \(who)")
+        queueBook = book
+        jobs.everythingChanged()
+        dirty = true
+        logger.notice("queue tree replaced from \(file) by \(who): \(tree.queues.count) queues")
+        return queueStatuses()
+    }
+
+    /// SIGHUP: the `--queues` file read again; a bad file is refused in the log and the old tree stays.
+    func reloadQueues() {
+        guard let path = configuration.queuesFile else { return }
+        do {
+            let tree = try QueuesFile.load(path: path, catalog: configuration.catalog)
+            var book = queueBook ?? QueueBook(tree: tree, source: path, halfLife: configuration.usageHalfLife)
+            book.replaceTree(tree, source: path)
+            queueBook = book
+            jobs.everythingChanged()
+            dirty = true
+            logger.notice("queue tree re-read from \(path) on SIGHUP: \(tree.queues.count) queues")
+        } catch {
+            logger.error("SIGHUP: \(error.description); the queue tree in use stays")
+        }
+    }
+}
+
+/// Re-reads the `--queues` file on each SIGHUP, as daemons re-read their configuration.
+struct QueueReloader: Service {
+    let state: CoordinatorState
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            await state.reloadQueues()
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import SchedCore
+import Wire
+
+/// The coordinator's queue tree (`--queues FILE`, `schedctl queues apply`): which queues jobs may
+/// name, the ledger each pass plans with (built from the jobs holding chips), and each queue's past
+/// use, decayed with a half-life (as Slurm's PriorityDecayHalfLife) so that a queue that used much
+/// lately comes after one that did not, and forgets it in time.
+struct QueueBook: Sendable {
+    var tree: QueueTree
+    /// Where the tree came from: its file, or the client that applied it.
+    var source: String
+    /// Seconds, on the coordinator's clock.
+    let halfLife: Double
+    private(set) var history: [String: QuotaAmounts] = [:]
+    private var lastDecay: Double?
+
+    init(tree: QueueTree, source: String, halfLife: Double) {
+        self.tree = tree
+        self.source = source
+        self.halfLife = halfLife
+    }
+
+    /// A new tree in place of this one; queues that keep their names keep their past use.
+    mutating func replaceTree(_ tree: QueueTree, source: String) {
+        self.tree = tree
+        self.source = source
+        history = history.filter { tree.index(of: $0.key) != nil }
+    }
+
+    /// Why a job may not name `queue`, or nil: it must be a leaf of the tree.
+    func refusal(job: String, queue: String) -> String? {
+        if let index = tree.index(of: queue), tree.isLeaf(index) { return nil }
+        let why = tree.index(of: queue) == nil ? "which is not a queue" : "which holds queues, not jobs"
+        return "job \(job) names queue '\(queue)', \(why): name one of \(tree.leaves.joined(separator: ", ")) "
+            + "(schedctl queues)"
+    }
+
+    /// What `record` takes of each quota resource where it is placed.
+    func demand(of record: JobRecord, catalog: ChipCatalog, resources: [QuotaResource]) -> QuotaAmounts {
+        guard let placement = record.placement else { return [:] }
+        let chips = placement.assignments.reduce(0) { $0 + $1.chips.count }
+        let cpus = placement.assignments.reduce(0) { $0 + ($1.host?.cpus.count ?? 0) }
+        return quotaDemand(
+            chips: chips, cpus: cpus, model: catalog[ChipModelID(placement.chipModel)], kind: record.job.kind,
+            resources: resources)
+    }
+
+    /// The ledger of this moment: every job holding chips counted in its queue, the fleet's
+    /// capacity, and the past use decayed up to `now` (which this call moves on).
+    mutating func ledger(holding records: [JobRecord], nodes: [Node], catalog: ChipCatalog, now: Double)
+        -> QueueLedger
+    {
+        var ledger = QueueLedger(
+            tree: tree, capacity: QueueLedger.capacity(of: nodes, catalog: catalog), history: history)
+        for record in records {
+            guard let queue = tree.index(of: record.job.queue), tree.isLeaf(queue) else { continue }
+            ledger.hold(
+                record.job.id, queue: queue, demand: demand(of: record, catalog: catalog, resources: ledger.resources))
+        }
+        decay(toward: ledger, now: now)
+        return ledger
+    }
+
+    /// Past use moves toward present use: an exponential average with the half-life.
+    private mutating func decay(toward ledger: QueueLedger, now: Double) {
+        defer { lastDecay = now }
+        guard let last = lastDecay, now > last, halfLife > 0 else { return }
+        let kept = pow(2, -(now - last) / halfLife)
+        var next: [String: QuotaAmounts] = [:]
+        for spec in tree.queues {
+            let present = ledger.usage(of: spec.name)
+            let past = history[spec.name] ?? [:]
+            var blended: QuotaAmounts = [:]
+            for resource in Set(present.keys).union(past.keys) {
+                let value = (past[resource] ?? 0) * kept + (present[resource] ?? 0) * (1 - kept)
+                if value > 1e-9 { blended[resource] = value }
+            }
+            if !blended.isEmpty { next[spec.name] = blended }
+        }
+        history = next
+    }
+
+    /// `QUEUES`: each queue in the file's nesting, with its quota, use, jobs and standing.
+    func statuses(_ ledger: QueueLedger, running: [String: Int], waiting: [String: Int]) -> QueuesReply {
+        func keyed(_ amounts: QuotaAmounts) -> [String: Double] {
+            Dictionary(uniqueKeysWithValues: amounts.map { ($0.key.description, $0.value) })
+        }
+        var queues: [QueueStatus] = []
+        for (index, depth) in tree.nested {
+            let spec = tree.queues[index]
+            // A queue counts its subtree's jobs.
+            let subtree = tree.queues.indices.filter { tree.lineage(of: $0).contains(index) }.map {
+                tree.queues[$0].name
+            }
+            queues.append(
+                QueueStatus(
+                    name: spec.name, parent: spec.parent, depth: depth, guarantee: keyed(spec.guarantee),
+                    limit: keyed(spec.limit), weight: spec.weight, inUse: keyed(ledger.usage(of: spec.name)),
+                    running: subtree.reduce(0) { $0 + (running[$1] ?? 0) },
+                    waiting: subtree.reduce(0) { $0 + (waiting[$1] ?? 0) }, standing: ledger.standing(of: spec.name)))
+        }
+        return QueuesReply(queues: queues, source: source)
+    }
+}

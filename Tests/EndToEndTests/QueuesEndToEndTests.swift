@@ -1,0 +1,98 @@
+import Foundation
+import SchedTestSupport
+import Testing
+import Wire
+
+/// A queue tree on a live coordinator, through schedctl: limits hold jobs back with a reason that
+/// names them, `schedctl queues` shows the tree, and the tree is replaced (apply, SIGHUP) or kept
+/// when the new file is bad.
+@Suite("End to end: queues through schedctl", .serialized)
+struct QueuesEndToEndTests {
+    static func tree(researchLimit: Int) -> String {
+        """
+        queues:
+          - name: research
+            limit: {h100: \(researchLimit)}
+          - name: production
+            guarantee: {compute: 8}
+          - name: default
+        """
+    }
+
+    @Test(
+        "a limit holds jobs back saying so; queues shows the tree; apply and SIGHUP replace it; a bad file is refused")
+    func queueTree() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let file = cluster.directory.appendingPathComponent("queues.yaml").path
+        try Self.tree(researchLimit: 4).write(toFile: file, atomically: true, encoding: .utf8)
+        let coordinator = try await cluster.startCoordinator(extra: ["--queues", file])
+        let fleet = try cluster.fleet(
+            "name: two\nnodeGroups:\n  - {name: nv, count: 2, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
+        try cluster.startAgents(fleet: fleet, timeScale: 60)
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 2 })
+
+        for index in 0..<6 {
+            let submitted = try await cluster.schedctl([
+                "submit", "--id", "r\(index)", "--queue", "research", "--tier", "h100", "--simulate", "10h",
+            ])
+            #expect(submitted.status == 0, "\(submitted.stderr)")
+        }
+        let unknown = try await cluster.schedctl(["submit", "--id", "lost", "--queue", "nowhere", "--simulate", "1h"])
+        #expect(unknown.status == 1)
+        #expect(
+            unknown.stderr.contains(
+                "names queue 'nowhere', which is not a queue: name one of research, production, default"),
+            "\(unknown.stderr)")
+
+        let held = try await cluster.waitFor("r5") { $0.reason?.contains("limit") == true || $0.state != .queued }
+        #expect(held.state == .queued)
+        #expect(held.reason == "waiting: queue research is at its limit of 4 h100 chips (4 in use, 1 asked)")
+        let running = try await eventually(seconds: 15) {
+            let records = try WireCodec.value(
+                [JobRecord].self, from: try await cluster.schedctl(["jobs", "--json"]).stdout)
+            return records.filter { $0.state == .running || $0.state == .placed }.count == 4
+        }
+        #expect(running)
+
+        let shown = try await cluster.schedctl(["queues"])
+        #expect(shown.status == 0, "\(shown.stderr)")
+        let research = try #require(shown.stdout.split(separator: "\n").first { $0.hasPrefix("research") })
+        #expect(research.contains("h100 4") && research.contains("borrowing"), "\(shown.stdout)")
+        let json = try WireCodec.value(QueuesReply.self, from: try await cluster.schedctl(["queues", "--json"]).stdout)
+        let status = try #require(json.queues.first { $0.name == "research" })
+        #expect(status.limit == ["h100": 4])
+        #expect(status.inUse["h100"] == 4)
+        #expect(status.running == 4 && status.waiting == 2)
+        #expect(json.queues.first { $0.name == "production" }?.standing == "under its guarantee (0% of it)")
+
+        // A bad file: refused with its line and field, and the tree in use stays.
+        let bad = cluster.directory.appendingPathComponent("bad.yaml").path
+        try "queues:\n  - name: research\n    limit: {h1000: 6}\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = try await cluster.schedctl(["queues", "apply", bad])
+        #expect(refused.status == 1)
+        #expect(
+            refused.stderr.contains("bad.yaml:3: queues[0].limit: 'h1000' is not a quota resource"), "\(refused.stderr)"
+        )
+        #expect(refused.stderr.contains("the queue tree in use stays"))
+
+        // Applied: a limit of 6 lets the two waiting jobs start.
+        let wider = cluster.directory.appendingPathComponent("wider.yaml").path
+        try Self.tree(researchLimit: 6).write(toFile: wider, atomically: true, encoding: .utf8)
+        let applied = try await cluster.schedctl(["queues", "apply", wider])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(applied.stdout.contains("applied \(wider): 3 queues"))
+        let started = try await cluster.waitFor("r5") { $0.state != .queued }
+        #expect(started.state == .running || started.state == .placed, "\(started.reason ?? "")")
+
+        // SIGHUP re-reads --queues.
+        try Self.tree(researchLimit: 8).write(toFile: file, atomically: true, encoding: .utf8)
+        cluster.signal(coordinator, SIGHUP)
+        let reloaded = try await eventually(seconds: 10) {
+            let reply = try WireCodec.value(
+                QueuesReply.self, from: try await cluster.schedctl(["queues", "--json"]).stdout)
+            return reply.queues.first { $0.name == "research" }?.limit == ["h100": 8] && reply.source == file
+        }
+        #expect(reloaded, "\(cluster.log("coordinator-0.log"))")
+    }
+}
