@@ -13,6 +13,10 @@ public struct QueueLedger: Sendable {
     let capacity: [Double]
     /// What each job holding resources takes, and where: so that a stop gives back what it took.
     private var holdings: [JobID: (queue: Int, demand: [Double])] = [:]
+    /// Whether the queue or an ancestor has any limit: the others need no check.
+    let limited: [Bool]
+    /// Each queue's standing, until its use changes (a plan asks for it at every step).
+    private var standings: [(tier: Int, value: Double)?]
 
     /// - Parameters:
     ///   - capacity: the fleet's total of each resource (`QueueLedger.capacity(of:catalog:)`).
@@ -31,6 +35,9 @@ public struct QueueLedger: Sendable {
             }
         }
         self.history = past
+        limited = tree.queues.indices.map { queue in tree.lineage(of: queue).contains { !tree.queues[$0].limit.isEmpty }
+        }
+        standings = Array(repeating: nil, count: tree.queues.count)
     }
 
     /// The fleet's total of every quota resource: its chips by model, vendor and family, their
@@ -53,13 +60,22 @@ public struct QueueLedger: Sendable {
 
     func vector(_ amounts: QuotaAmounts) -> [Double] { resources.map { amounts[$0] ?? 0 } }
 
+    /// What a job takes of each resource, in the ledger's order (`quotaDemand` without the table).
+    func demandVector(chips: Int, cpus: Int, model: ChipModel?, kind: JobKind) -> [Double] {
+        resources.map { $0.amount(chips: chips, cpus: cpus, model: model, kind: kind) }
+    }
+
     /// Records that `job` of `queue` holds `demand`.
     public mutating func hold(_ job: JobID, queue: Int, demand: QuotaAmounts) {
+        hold(job, queue: queue, amounts: vector(demand))
+    }
+
+    mutating func hold(_ job: JobID, queue: Int, amounts: [Double]) {
         release(job)
-        let amounts = vector(demand)
         holdings[job] = (queue, amounts)
         for ancestor in tree.lineage(of: queue) {
             for slot in amounts.indices { usage[ancestor][slot] += amounts[slot] }
+            standings[ancestor] = nil
         }
     }
 
@@ -68,13 +84,18 @@ public struct QueueLedger: Sendable {
         guard let (queue, amounts) = holdings.removeValue(forKey: job) else { return }
         for ancestor in tree.lineage(of: queue) {
             for slot in amounts.indices { usage[ancestor][slot] = max(0, usage[ancestor][slot] - amounts[slot]) }
+            standings[ancestor] = nil
         }
     }
 
     /// Why `demand` may not start in `queue` now: the first queue up its lineage whose limit it
     /// would pass, with the figures. Nil when every limit holds.
     public func refusal(of demand: QuotaAmounts, in queue: Int) -> String? {
-        let amounts = vector(demand)
+        refusal(amounts: vector(demand), in: queue)
+    }
+
+    func refusal(amounts: [Double], in queue: Int) -> String? {
+        guard limited[queue] else { return nil }
         for ancestor in tree.lineage(of: queue) {
             let spec = tree.queues[ancestor]
             for (slot, resource) in resources.enumerated() where amounts[slot] > 0 {
@@ -92,7 +113,14 @@ public struct QueueLedger: Sendable {
     /// How a queue stands against its siblings: first those under their guarantee (the least filled
     /// first), then the others by how much they borrow beyond it, as a dominant share of the fleet
     /// over their weight. Past use counts beside present use, so that who used much lately comes later.
-    func standing(of queue: Int) -> (tier: Int, value: Double) {
+    mutating func standing(of queue: Int) -> (tier: Int, value: Double) {
+        if let known = standings[queue] { return known }
+        let computed = computeStanding(of: queue)
+        standings[queue] = computed
+        return computed
+    }
+
+    func computeStanding(of queue: Int) -> (tier: Int, value: Double) {
         let spec = tree.queues[queue]
         var fill = 0.0
         var guaranteed = false
@@ -114,7 +142,7 @@ public struct QueueLedger: Sendable {
     /// "borrowing 12% of the fleet (weight 2)".
     public func standing(of name: String) -> String {
         guard let queue = tree.index(of: name) else { return "" }
-        let (tier, value) = standing(of: queue)
+        let (tier, value) = computeStanding(of: queue)
         if tier == 0 { return "under its guarantee (\(formatNumber(value * 100))% of it)" }
         let weight = tree.queues[queue].weight
         return "borrowing \(formatNumber(value * weight * 100))% of the fleet"

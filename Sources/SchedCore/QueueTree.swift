@@ -51,6 +51,21 @@ public enum QuotaResource: Hashable, Sendable, Comparable, CustomStringConvertib
         }
     }
 
+    /// How much of this resource a job takes with `chips` of `model` (nil: no chips) and `cpus`.
+    public func amount(chips: Int, cpus: Int, model: ChipModel?, kind: JobKind) -> Double {
+        let count = Double(max(chips, 0))
+        switch self {
+        case .model(let id): return model?.id == id ? count : 0
+        case .vendor(let vendor): return model?.vendor == vendor ? count : 0
+        case .family(let family): return model?.family == family ? count : 0
+        case .cpus: return Double(max(cpus, 0))
+        case .compute:
+            guard let model else { return 0 }
+            let relative = kind == .inference ? model.relativeInference : model.relativeTraining
+            return count * (relative.isFinite && relative > 0 ? relative : 1)
+        }
+    }
+
     var rank: Int {
         switch self {
         case .compute: 0
@@ -218,19 +233,9 @@ public func quotaDemand(
     chips: Int, cpus: Int, model: ChipModel?, kind: JobKind, resources: [QuotaResource]
 ) -> QuotaAmounts {
     var demand: QuotaAmounts = [:]
-    let count = Double(chips)
     for resource in resources {
-        switch resource {
-        case .model(let id): if model?.id == id { demand[resource] = count }
-        case .vendor(let vendor): if model?.vendor == vendor { demand[resource] = count }
-        case .family(let family): if model?.family == family { demand[resource] = count }
-        case .cpus: if cpus > 0 { demand[resource] = Double(cpus) }
-        case .compute:
-            if let model, chips > 0 {
-                let relative = kind == .inference ? model.relativeInference : model.relativeTraining
-                demand[resource] = count * (relative.isFinite && relative > 0 ? relative : 1)
-            }
-        }
+        let amount = resource.amount(chips: chips, cpus: cpus, model: model, kind: kind)
+        if amount > 0 { demand[resource] = amount }
     }
     return demand
 }

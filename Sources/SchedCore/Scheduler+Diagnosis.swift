@@ -39,19 +39,14 @@ struct AskKey: Hashable {
     var host: HostDemand?
     var share: ChipShare?
     var nodeSelector: [String: String]?
-    /// Under queues: the job's queue and kind, which decide what its limits allow.
-    var quota: QuotaAsk?
-
-    struct QuotaAsk: Hashable {
-        var queue: Int
-        var kind: JobKind
-    }
+    /// The models its queue's limits leave it, when they take any out (nil: the tier's own).
+    var models: [[Int]]?
 
     /// The cheap fields first: most keys differ in their shape.
     static func == (a: AskKey, b: AskKey) -> Bool {
         a.shape == b.shape && a.avoidReserved == b.avoidReserved && a.domainLimit == b.domainLimit
             && a.minMemory == b.minMemory && a.minBandwidth == b.minBandwidth && a.host == b.host && a.share == b.share
-            && a.tier == b.tier && a.nodeSelector == b.nodeSelector && a.quota == b.quota
+            && a.tier == b.tier && a.nodeSelector == b.nodeSelector && a.models == b.models
     }
 
     func hash(into hasher: inout Hasher) {
@@ -64,7 +59,7 @@ struct AskKey: Hashable {
         hasher.combine(share)
         hasher.combine(tier)
         hasher.combine(nodeSelector)
-        hasher.combine(quota)
+        hasher.combine(models)
     }
 }
 
@@ -74,13 +69,12 @@ extension PlanningSession {
     /// job. Past it, a queue of many distinct asks is remembered in a table.
     static let rememberedRefusals = 32
 
-    func askKey(job: Job, tier: ChipTier, shape: JobShape, avoidReserved: Bool) -> AskKey {
+    func askKey(job: Job, tier: ChipTier, shape: JobShape, avoidReserved: Bool, models: [[Int]]? = nil) -> AskKey {
         AskKey(
             tier: tier, shape: shape, minMemory: job.minChipMemoryGiB,
             minBandwidth: shape.nodes > 1 ? job.fallback.minInterNodeBandwidthGBps : nil, avoidReserved: avoidReserved,
             domainLimit: shape.nodes > 1 ? domainLimit(for: job) : nil, host: job.hostDemand(shape), share: job.share,
-            nodeSelector: job.nodeSelector,
-            quota: quotaQueue(of: job).map { AskKey.QuotaAsk(queue: $0, kind: job.kind) })
+            nodeSelector: job.nodeSelector, models: models)
     }
 
     /// Why an equal ask was refused, while nothing has been held, freed or reserved since; nil when

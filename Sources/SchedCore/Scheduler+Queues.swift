@@ -9,46 +9,49 @@ extension PlanningSession {
         return queue
     }
 
-    /// What `job` would take of each quota resource on chip model `model` (nil: host only).
-    func quotaDemand(job: Job, shape: JobShape, model: Int?) -> QuotaAmounts {
-        guard let ledger = queues else { return [:] }
-        let cpus = (job.hostDemand(shape)?.cpus ?? 0) * shape.nodes
-        let entry = model.flatMap { layout.modelCatalogEntry[$0] }
-        return SchedCore.quotaDemand(
-            chips: model == nil ? 0 : shape.nodes * shape.chipsPerNode, cpus: cpus, model: entry, kind: job.kind,
-            resources: ledger.resources)
+    /// What `job` would take of each quota resource on chip model `model` (nil: host only), in the
+    /// ledger's order.
+    func quotaAmounts(job: Job, shape: JobShape, model: Int?) -> [Double] {
+        guard let ledger = queues else { return [] }
+        return ledger.demandVector(
+            chips: model == nil ? 0 : shape.nodes * shape.chipsPerNode,
+            cpus: (job.hostDemand(shape)?.cpus ?? 0) * shape.nodes,
+            model: model.flatMap { layout.modelCatalogEntry[$0] }, kind: job.kind)
     }
 
-    /// The model groups left once every model whose chips would pass a limit of the job's queue (or
-    /// an ancestor's) is taken out, and the first refusal met (what the job waits for when none is left).
-    func withinQuota(job: Job, shape: JobShape, groups: [[Int]]) -> (groups: [[Int]], refusal: String?) {
-        guard let ledger = queues, let queue = quotaQueue(of: job) else { return (groups, nil) }
+    /// What the job's queue's limits (and its ancestors') leave of the tier's models: nil groups
+    /// when they take none out; a refusal (the first limit met) when they take them all.
+    mutating func withinQuota(job: Job, tier: ChipTier, shape: JobShape) -> (groups: [[Int]]?, refusal: String?) {
+        guard let ledger = queues, let queue = quotaQueue(of: job), ledger.limited[queue] else { return (nil, nil) }
+        let groups = modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
         var refusal: String?
         var kept: [[Int]] = []
+        var removed = false
         for group in groups {
             let allowed = group.filter { model in
-                guard let why = ledger.refusal(of: quotaDemand(job: job, shape: shape, model: model), in: queue) else {
-                    return true
-                }
+                guard let why = ledger.refusal(amounts: quotaAmounts(job: job, shape: shape, model: model), in: queue)
+                else { return true }
                 if refusal == nil { refusal = why }
+                removed = true
                 return false
             }
             if !allowed.isEmpty { kept.append(allowed) }
         }
-        return (kept, refusal)
+        guard removed else { return (nil, nil) }
+        return kept.isEmpty ? (nil, refusal) : (kept, nil)
     }
 
     /// Why a host-only job may not start in its queue now, if a CPU limit stops it.
     func hostOnlyQuotaRefusal(job: Job, shape: JobShape) -> String? {
         guard let ledger = queues, let queue = quotaQueue(of: job) else { return nil }
-        return ledger.refusal(of: quotaDemand(job: job, shape: shape, model: nil), in: queue)
+        return ledger.refusal(amounts: quotaAmounts(job: job, shape: shape, model: nil), in: queue)
     }
 
     /// The job now holds what it was placed on: its queue's use grows.
     mutating func noteQuota(job: Job, shape: JobShape, model: Int?) {
         guard let queue = quotaQueue(of: job) else { return }
-        let demand = quotaDemand(job: job, shape: shape, model: model)
-        queues?.hold(job.id, queue: queue, demand: demand)
+        let amounts = quotaAmounts(job: job, shape: shape, model: model)
+        queues?.hold(job.id, queue: queue, amounts: amounts)
     }
 
     /// The priority a job this plan starts holds its chips at. In the fair order a later job may

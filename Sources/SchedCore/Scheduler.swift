@@ -364,36 +364,32 @@ struct PlanningSession: Sendable {
             let tier = job.tier(at: tierIndex)
             let shape = job.shape(onTier: tierIndex)
             let avoidReserved = mustAvoidReservation(job)
-            let ask = askKey(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
+            // The queue's limits first: what they leave of the tier's models, or why nothing is left.
+            let hostOnly = job.isHostOnly(onTier: tierIndex) && shape.nodes == 1 && job.hostDemand(shape) != nil
+            let quota =
+                hostOnly
+                ? (groups: nil, refusal: hostOnlyQuotaRefusal(job: job, shape: shape))
+                : withinQuota(job: job, tier: tier, shape: shape)
+            if let refusal = quota.refusal {
+                // The queue's limit, not the fleet, holds it back: it waits on this tier.
+                plan.waiting.append(
+                    WaitingJob(job: job.id, reason: quotaWait(job: job, tier: tier, shape: shape, refusal: refusal)))
+                return
+            }
+            let ask = askKey(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved, models: quota.groups)
             var reason: Diagnosis
             if let refused = knownRefusal(of: ask, priority: job.priority) {
                 // An equal ask found no room since anything changed: this one finds none either.
                 reason = refused
-            } else if job.isHostOnly(onTier: tierIndex), shape.nodes == 1, let demand = job.hostDemand(shape) {
-                if let refusal = hostOnlyQuotaRefusal(job: job, shape: shape) {
-                    reason = Diagnosis(
-                        waitReason: quotaWait(job: job, tier: tier, shape: shape, refusal: refusal), blocksTier: false)
-                    remember(refusal: reason, of: ask)
-                } else if let hold = findHostOnlyNode(job: job, demand: demand, avoidReserved: avoidReserved) {
+            } else if hostOnly, let demand = job.hostDemand(shape) {
+                if let hold = findHostOnlyNode(job: job, demand: demand, avoidReserved: avoidReserved) {
                     commitHostOnly(job: job, tierIndex: tierIndex, tier: tier, hold: hold)
                     return
-                } else {
-                    reason = diagnose(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
-                    remember(refusal: reason, of: ask)
                 }
+                reason = diagnose(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
+                remember(refusal: reason, of: ask)
             } else {
-                let (groups, quotaRefusal) = withinQuota(
-                    job: job, shape: shape,
-                    groups: modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB))
-                if groups.isEmpty, let quotaRefusal {
-                    // The queue's limit, not the fleet, holds it back: it waits on this tier.
-                    reason = Diagnosis(
-                        waitReason: quotaWait(job: job, tier: tier, shape: shape, refusal: quotaRefusal),
-                        blocksTier: false)
-                    remember(refusal: reason, of: ask)
-                    plan.waiting.append(WaitingJob(job: job.id, reason: reason.waitReason))
-                    return
-                }
+                let groups = quota.groups ?? modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
                 if let found = findPlacement(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved) {
                     commit(job: job, tierIndex: tierIndex, tier: tier, candidates: found, preempting: [])
                     return
@@ -420,14 +416,10 @@ struct PlanningSession: Sendable {
                 }
                 continue
             }
-            if policy.backfill && reservedStart == nil && reason.waitReason.kind == .waiting
-                && reason.waitReason.quota == nil,
+            if policy.backfill && reservedStart == nil && reason.waitReason.kind == .waiting,
                 let reservation = reserve(
                     job: job, shape: shape,
-                    groups: withinQuota(
-                        job: job, shape: shape,
-                        groups: modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
-                    ).groups)
+                    groups: quota.groups ?? modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB))
             {
                 plan.reservation = reservation
                 reason.waitReason.reservedStart = reservation.start
