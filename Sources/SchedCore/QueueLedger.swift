@@ -15,6 +15,8 @@ public struct QueueLedger: Sendable {
     private var holdings: [JobID: (queue: Int, demand: [Double])] = [:]
     /// Whether the queue or an ancestor has any limit: the others need no check.
     let limited: [Bool]
+    /// Each queue's limits as (queue, resource slot, amount), its ancestors' after it: what checks walk.
+    let limitChain: [[(queue: Int, slot: Int, limit: Double)]]
     /// Each queue's standing, until its use changes (a plan asks for it at every step).
     private var standings: [(tier: Int, value: Double)?]
 
@@ -35,7 +37,16 @@ public struct QueueLedger: Sendable {
             }
         }
         self.history = past
-        limited = tree.queues.indices.map { queue in tree.lineage(of: queue).contains { !tree.queues[$0].limit.isEmpty }
+        limited = tree.queues.indices.map { queue in
+            tree.lineage(of: queue).contains { !tree.queues[$0].limit.isEmpty }
+        }
+        let named = resources
+        limitChain = tree.queues.indices.map { queue in
+            tree.lineage(of: queue).flatMap { ancestor in
+                named.enumerated().compactMap { slot, resource in
+                    tree.queues[ancestor].limit[resource].map { (ancestor, slot, $0) }
+                }
+            }
         }
         standings = Array(repeating: nil, count: tree.queues.count)
     }
@@ -86,6 +97,21 @@ public struct QueueLedger: Sendable {
             for slot in amounts.indices { usage[ancestor][slot] = max(0, usage[ancestor][slot] - amounts[slot]) }
             standings[ancestor] = nil
         }
+    }
+
+    /// Whether `chips` chips of any model (at most `maxRelative` H100-equivalents each) and `cpus`
+    /// CPUs fit every limit of `queue` and its ancestors: then no model needs checking one by one.
+    func surelyFits(chips: Int, cpus: Int, maxRelative: Double, in queue: Int) -> Bool {
+        for (ancestor, slot, limit) in limitChain[queue] {
+            let worst: Double =
+                switch resources[slot] {
+                case .model, .vendor, .family: Double(chips)
+                case .cpus: Double(cpus)
+                case .compute: Double(chips) * maxRelative
+                }
+            if usage[ancestor][slot] + worst > limit + 1e-9 { return false }
+        }
+        return true
     }
 
     /// Why `demand` may not start in `queue` now: the first queue up its lineage whose limit it

@@ -3,6 +3,7 @@
 extension PlanningSession {
     /// The queue `job` counts against, if a tree is given and names it as a leaf.
     func quotaQueue(of job: Job) -> Int? {
+        if let known = servingQueue, known.job == job.id { return known.queue }
         guard let ledger = queues, let queue = ledger.tree.index(of: job.queue), ledger.tree.isLeaf(queue) else {
             return nil
         }
@@ -23,6 +24,13 @@ extension PlanningSession {
     /// when they take none out; a refusal (the first limit met) when they take them all.
     mutating func withinQuota(job: Job, tier: ChipTier, shape: JobShape) -> (groups: [[Int]]?, refusal: String?) {
         guard let ledger = queues, let queue = quotaQueue(of: job), ledger.limited[queue] else { return (nil, nil) }
+        // Room for the worst model: nothing to filter.
+        if ledger.surelyFits(
+            chips: shape.nodes * shape.chipsPerNode, cpus: (job.hostDemand(shape)?.cpus ?? 0) * shape.nodes,
+            maxRelative: maxRelativeThroughput, in: queue)
+        {
+            return (nil, nil)
+        }
         let groups = modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
         var refusal: String?
         var kept: [[Int]] = []
@@ -39,6 +47,18 @@ extension PlanningSession {
         }
         guard removed else { return (nil, nil) }
         return kept.isEmpty ? (nil, refusal) : (kept, nil)
+    }
+
+    /// The largest relative throughput of any model in the fleet, for either kind of job.
+    var maxRelativeThroughput: Double {
+        mutating get {
+            if let known = maxRelativeCache { return known }
+            let found =
+                layout.modelCatalogEntry.compactMap { $0 }.map { max($0.relativeTraining, $0.relativeInference) }
+                .filter { $0.isFinite && $0 > 0 }.max() ?? 1
+            maxRelativeCache = found
+            return found
+        }
     }
 
     /// Why a host-only job may not start in its queue now, if a CPU limit stops it.
@@ -96,12 +116,33 @@ extension PlanningSession {
             }
             return best?.queue
         }
-        while var current = lowest(tree.roots) {
+        // The top level, kept in order: only the queue just served can have moved (a deep tree's
+        // lower levels are few queues each, and scanned).
+        func key(_ root: Int) -> (Int, Double, Int) {
+            let standing = queues!.standing(of: root)
+            return (standing.tier, standing.value, root)
+        }
+        var tops = tree.roots.filter { left[$0] > 0 }.map { (key: key($0), queue: $0) }.sorted { $0.key < $1.key }
+        while let first = tops.first {
+            var current = first.queue
             while !tree.isLeaf(current), let child = lowest(tree.children[current]) { current = child }
             let position = perLeaf[current][next[current]]
             next[current] += 1
             for ancestor in tree.lineage(of: current) { left[ancestor] -= 1 }
+            servingQueue = (queue[position].job.id, current)
             schedule(queue[position])
+            servingQueue = nil
+            tops.removeFirst()
+            if left[first.queue] > 0 {
+                let moved = (key: key(first.queue), queue: first.queue)
+                var low = 0
+                var high = tops.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if tops[middle].key < moved.key { low = middle + 1 } else { high = middle }
+                }
+                tops.insert(moved, at: low)
+            }
         }
         for position in outside { schedule(queue[position]) }
     }

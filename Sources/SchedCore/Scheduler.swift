@@ -122,6 +122,9 @@ struct PlanningSession: Sendable {
     var modelScores: [JobKind: [Double]] = [:]
     /// The queue tree's ledger for this plan, when the driver gives one: limits and fair order.
     var queues: QueueLedger?
+    var maxRelativeCache: Double?
+    /// The job the fair order is scheduling and its queue, known without a lookup by name.
+    var servingQueue: (job: JobID, queue: Int)?
 
     /// The cluster's shape and what holds its chips; no policy yet (see `prepared`).
     init(snapshot: ClusterSnapshot) throws(SnapshotError) {
