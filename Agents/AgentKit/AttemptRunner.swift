@@ -380,6 +380,11 @@ public actor AttemptRunner {
                     (try? SafeJSON.decode(AttemptEnd.self, from: data))
                     ?? AttemptEnd(message: "unreadable exit file")
                 let exit = Self.exit(key, attempt.state.stopping, end)
+                // Stopped before its grace ran out (its cgroup's processes, the runtime's client among
+                // them, went at SIGTERM): the container still goes with it.
+                if attempt.state.stopping != nil, let stop = attempt.state.containerStop {
+                    Self.spawn(stop, environment: environment)
+                }
                 running[key] = nil
                 processes[key] = nil
                 ended[key] = exit
