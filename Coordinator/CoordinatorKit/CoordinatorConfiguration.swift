@@ -40,6 +40,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var queuesFile: String?
     /// How fast a queue's past use is forgotten (coordinator-clock seconds; `--usage-half-life`).
     public var usageHalfLife: Double = 7 * 86_400
+    /// A job younger than this (coordinator-clock seconds) is not stopped to give its chips back to
+    /// a queue under its guarantee (`--reclaim-min-run`).
+    public var reclaimMinimumRun: Double = 600
     /// How long (on the coordinator's clock) a finished job and its events are kept; 0 keeps all.
     public var keepFinished: Double
     /// Seconds a new connection has to finish its handshake.

@@ -27,7 +27,7 @@ extension CoordinatorState {
         } catch {
             throw ErrorReply(.invalidSpec, "\(error.description); the queue tree in use stays")
         }
-        var book = queueBook ?? QueueBook(tree: tree, source: file, halfLife: configuration.usageHalfLife)
+        var book = queueBook ?? QueueBook(tree: tree, source: file, configuration: configuration)
         book.replaceTree(tree, source: "\(file), applied by \(who)")
         queueBook = book
         jobs.everythingChanged()
@@ -41,7 +41,7 @@ extension CoordinatorState {
         guard let path = configuration.queuesFile else { return }
         do {
             let tree = try QueuesFile.load(path: path, catalog: configuration.catalog)
-            var book = queueBook ?? QueueBook(tree: tree, source: path, halfLife: configuration.usageHalfLife)
+            var book = queueBook ?? QueueBook(tree: tree, source: path, configuration: configuration)
             book.replaceTree(tree, source: path)
             queueBook = book
             jobs.everythingChanged()

@@ -131,9 +131,7 @@ actor CoordinatorState {
             catalog: configuration.catalog, headDepth: configuration.passHead, passLimit: configuration.passLimit)
         faultRates = FaultRates(prior: configuration.faultRatePrior)
         queueBook = configuration.queues.map {
-            QueueBook(
-                tree: $0, source: configuration.queuesFile ?? "the configuration", halfLife: configuration.usageHalfLife
-            )
+            QueueBook(tree: $0, source: configuration.queuesFile ?? "the configuration", configuration: configuration)
         }
         startedAt = clock()
     }

@@ -12,13 +12,16 @@ struct QueueBook: Sendable {
     var source: String
     /// Seconds, on the coordinator's clock.
     let halfLife: Double
+    /// The youngest a job may be to be stopped for a reclaim (seconds, the coordinator's clock).
+    let minimumRunTime: Double
     private(set) var history: [String: QuotaAmounts] = [:]
     private var lastDecay: Double?
 
-    init(tree: QueueTree, source: String, halfLife: Double) {
+    init(tree: QueueTree, source: String, configuration: CoordinatorConfiguration) {
         self.tree = tree
         self.source = source
-        self.halfLife = halfLife
+        halfLife = configuration.usageHalfLife
+        minimumRunTime = configuration.reclaimMinimumRun
     }
 
     /// A new tree in place of this one; queues that keep their names keep their past use.
@@ -53,6 +56,7 @@ struct QueueBook: Sendable {
     {
         var ledger = QueueLedger(
             tree: tree, capacity: QueueLedger.capacity(of: nodes, catalog: catalog), history: history)
+        ledger.minimumRunTime = minimumRunTime
         for record in records {
             guard let queue = tree.index(of: record.job.queue), tree.isLeaf(queue) else { continue }
             ledger.hold(

@@ -98,6 +98,14 @@ struct SchedCoordinator: AsyncParsableCommand {
     var usageHalfLife: Double = 7 * 86_400
 
     @Option(
+        name: .customLong("reclaim-min-run"),
+        help: """
+            Seconds a job runs before it may be stopped to give its chips back to a queue under its guarantee \
+            (600). Younger jobs are never reclaimed.
+            """)
+    var reclaimMinRun: Double = 600
+
+    @Option(
         name: .customLong("tls-cert"),
         help: """
             PEM certificate (chain) to serve TLS with, with --tls-key: every connection, clients' and agents', \
@@ -202,6 +210,7 @@ struct SchedCoordinator: AsyncParsableCommand {
         }
         try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(usageHalfLife, "--usage-half-life", 60...SpecLimits.duration, unit: " seconds")
+        try FlagRange.check(reclaimMinRun, "--reclaim-min-run", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(passLimit, "--pass-limit", 2...1_000_000)
         // Below the limit: a pass must have room for what changed behind the head.
         try FlagRange.check(passHead, "--pass-head", 1...(passLimit - 1))
@@ -242,6 +251,7 @@ struct SchedCoordinator: AsyncParsableCommand {
                 configuration.queuesFile = queues
             }
             configuration.usageHalfLife = usageHalfLife
+            configuration.reclaimMinimumRun = reclaimMinRun
             if let tlsCert, let tlsKey {
                 do {
                     configuration.tls = try WireTLS.serverContext(certificate: tlsCert, key: tlsKey)

@@ -7,6 +7,9 @@ public struct QueueLedger: Sendable {
     public let resources: [QuotaResource]
     /// `usage[queue][resource]`, the queue's subtree included.
     private(set) var usage: [[Double]]
+    /// A job younger than this (seconds since it started) is never stopped to give its chips back
+    /// to a queue under its guarantee.
+    public var minimumRunTime: Seconds = 600
     /// Decayed past use, in the same units: average amounts held over the recent past.
     let history: [[Double]]
     /// The fleet's total of each resource.
@@ -97,6 +100,21 @@ public struct QueueLedger: Sendable {
             for slot in amounts.indices { usage[ancestor][slot] = max(0, usage[ancestor][slot] - amounts[slot]) }
             standings[ancestor] = nil
         }
+    }
+
+    /// The queue `job` holds resources in, if the ledger counts it.
+    func queue(of job: JobID) -> Int? { holdings[job]?.queue }
+
+    /// Whether `job`'s queue could give back what it holds and still have its guarantee in every
+    /// resource it is guaranteed: a reclaim never takes a queue below its own guarantee.
+    func canGiveBack(_ job: JobID) -> Bool {
+        guard let (queue, amounts) = holdings[job] else { return false }
+        let spec = tree.queues[queue]
+        for (slot, resource) in resources.enumerated() {
+            guard let guarantee = spec.guarantee[resource], guarantee > 0, amounts[slot] > 0 else { continue }
+            if usage[queue][slot] - amounts[slot] < guarantee - 1e-9 { return false }
+        }
+        return true
     }
 
     /// Whether `chips` chips of any model (at most `maxRelative` H100-equivalents each) and `cpus`

@@ -14,9 +14,10 @@ extension PlanningSession {
         job: Job, shape: JobShape, groups: [[Int]], avoidReserved: Bool
     ) -> (candidates: [Candidate], victims: [Int])? {
         // A share does not preempt (yet): which of a chip's shares to stop is a question of its own.
-        guard job.share == nil, shape.chipsPerNode > 0, shape.nodes > 0, let lowest = lowestActivePriority(),
-            lowest < job.priority
-        else { return nil }
+        guard job.share == nil, shape.chipsPerNode > 0, shape.nodes > 0 else { return nil }
+        if reclaimVictims == nil {
+            guard let lowest = lowestActivePriority(), lowest < job.priority else { return nil }
+        }
         for group in groups {
             var best: (cost: PreemptionCost, candidates: [Candidate], victims: [Int])?
             for model in group {
@@ -94,7 +95,9 @@ extension PlanningSession {
         if free.nonzeroBitCount >= needed { return (PreemptionCost(victims: 0, workLost: 0), []) }
         var options: [(position: Int, mask: UInt64)] = []
         for position in holders(of: node).reversed()
-        where held[position].active && held[position].priority < job.priority && held[position].share == nil {
+        where held[position].active && held[position].share == nil
+            && (reclaimVictims.map { $0.contains(position) } ?? (held[position].priority < job.priority))
+        {
             // A share's chip comes free only with all its shares: share holders are not victims.
             // Only healthy chips come free: a victim on a faulted chip does not make room there.
             let mask =

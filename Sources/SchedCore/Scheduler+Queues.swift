@@ -74,6 +74,55 @@ extension PlanningSession {
         queues?.hold(job.id, queue: queue, amounts: amounts)
     }
 
+    /// Most reclaim searches one plan makes; the rest wait for the next pass.
+    static let reclaimSearchLimit = 32
+
+    /// Reclaim: a job of a queue under its guarantee that finds no room stops jobs of queues that
+    /// borrow beyond theirs (any priority; never a job younger than the ledger's minimum run time,
+    /// nor one whose queue it would take below its own guarantee, nor one of its own lineage),
+    /// the fewest and then the least work lost since their checkpoints, gangs on whole nodes.
+    mutating func reclaim(
+        for job: Job, tierIndex: Int, tier: ChipTier, shape: JobShape, groups: [[Int]], avoidReserved: Bool
+    ) -> Bool {
+        guard let ledger = queues, let queue = quotaQueue(of: job), reclaimSearches < Self.reclaimSearchLimit,
+            ledger.computeStanding(of: queue).tier == 0
+        else { return false }
+        let tree = ledger.tree
+        let lineage = Set(tree.lineage(of: queue))
+        var eligible = Set<Int>()
+        for position in held.indices {
+            let holding = held[position]
+            // This plan's own placements and the driver's placeholders hold at the top priority.
+            guard holding.active, holding.share == nil, holding.priority != Int.max,
+                now - holding.startedAt >= ledger.minimumRunTime, let owner = ledger.queue(of: holding.job),
+                !lineage.contains(owner), !tree.lineage(of: owner).contains(queue),
+                ledger.computeStanding(of: owner).tier == 1, ledger.canGiveBack(holding.job)
+            else { continue }
+            eligible.insert(position)
+        }
+        guard !eligible.isEmpty else { return false }
+        reclaimSearches += 1
+        reclaimVictims = eligible
+        defer { reclaimVictims = nil }
+        guard
+            let (candidates, victims) = findPreemption(
+                job: job, shape: shape, groups: groups, avoidReserved: avoidReserved)
+        else { return false }
+        return applyPreemption(
+            of: victims, for: job, tierIndex: tierIndex, tier: tier, shape: shape, candidates: candidates,
+            avoidReserved: avoidReserved)
+    }
+
+    /// "reclaimed for queue prod (under its guarantee) from queue batch (borrowing beyond its guarantee)"
+    func reclaimReason(for job: Job, victim: HeldChips) -> String {
+        let tree = queues?.tree
+        let mine = quotaQueue(of: job).map { tree!.queues[$0].name } ?? job.queue
+        let theirs = queues?.queue(of: victim.job).map { tree!.queues[$0].name } ?? "?"
+        return "reclaimed for queue \(mine) (under its guarantee) from queue \(theirs) (borrowing beyond its "
+            + "guarantee): job \(job.id) needs its chips; this set loses the least work, here "
+            + "\(formatNumber(victim.workAtRisk(at: now) / 3600)) chip-hours since its checkpoint"
+    }
+
     /// The priority a job this plan starts holds its chips at. In the fair order a later job may
     /// outrank an earlier one of another queue; a plan never stops what it starts, so there the
     /// job is beyond preemption until the next plan.

@@ -125,6 +125,10 @@ struct PlanningSession: Sendable {
     var maxRelativeCache: Double?
     /// The job the fair order is scheduling and its queue, known without a lookup by name.
     var servingQueue: (job: JobID, queue: Int)?
+    /// While a reclaim searches: the holdings it may stop (instead of those of lower priority).
+    var reclaimVictims: Set<Int>?
+    /// Reclaim searches this plan made (bounded: each scans what holds chips).
+    var reclaimSearches = 0
 
     /// The cluster's shape and what holds its chips; no policy yet (see `prepared`).
     init(snapshot: ClusterSnapshot) throws(SnapshotError) {
@@ -406,6 +410,13 @@ struct PlanningSession: Sendable {
                 {
                     return
                 }
+                if policy.preemption,
+                    reclaim(
+                        for: job, tierIndex: tierIndex, tier: tier, shape: shape, groups: groups,
+                        avoidReserved: avoidReserved)
+                {
+                    return
+                }
                 reason = diagnose(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
                 remember(refusal: reason, of: ask)
             }
@@ -443,8 +454,10 @@ struct PlanningSession: Sendable {
             trial.plan.preemptions.append(
                 Preemption(
                     victim: held[victim].job, preemptor: job.id,
-                    reason: "priority \(job.priority) job \(job.id) needs its chips; priority "
-                        + "\(held[victim].priority) is lower and this set loses the least work",
+                    reason: reclaimVictims == nil
+                        ? "priority \(job.priority) job \(job.id) needs its chips; priority "
+                            + "\(held[victim].priority) is lower and this set loses the least work"
+                        : reclaimReason(for: job, victim: held[victim]),
                     workLost: held[victim].workAtRisk(at: now)))
             trial.free(victim)
         }

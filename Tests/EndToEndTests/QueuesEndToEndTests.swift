@@ -95,4 +95,53 @@ struct QueuesEndToEndTests {
         }
         #expect(reloaded, "\(cluster.log("coordinator-0.log"))")
     }
+
+    @Test(
+        "a queue under its guarantee takes back the chips another borrowed: one event per reclaim, naming both queues")
+    func reclaim() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let file = cluster.directory.appendingPathComponent("queues.yaml").path
+        try "queues:\n  - name: prod\n    guarantee: {h100: 8}\n  - name: batch\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
+        try await cluster.startCoordinator(extra: ["--queues", file, "--reclaim-min-run", "0"])
+        let fleet = try cluster.fleet(
+            "name: two\nnodeGroups:\n  - {name: nv, count: 2, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
+        try cluster.startAgents(fleet: fleet, timeScale: 60)
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 2 })
+        for index in 0..<16 {
+            _ = try await cluster.schedctl([
+                "submit", "--id", "b\(index)", "--queue", "batch", "--tier", "h100", "--simulate", "10h",
+            ])
+        }
+        // Idle chips are lent: batch, with no guarantee, takes the whole fleet.
+        #expect(try await eventually(seconds: 20) { try await Self.running(cluster, prefix: "b") == 16 })
+        for index in 0..<8 {
+            _ = try await cluster.schedctl([
+                "submit", "--id", "p\(index)", "--queue", "prod", "--tier", "h100", "--simulate", "10h",
+            ])
+        }
+        let reclaimed = try await eventually(seconds: 30) {
+            let prod = try await Self.running(cluster, prefix: "p")
+            let batch = try await Self.running(cluster, prefix: "b")
+            return prod == 8 && batch == 8
+        }
+        let listing = try await cluster.schedctl(["jobs"]).stdout
+        #expect(reclaimed, "\(listing)")
+        let log = cluster.log("data/placement-log.jsonl")
+        let reclaims = log.split(separator: "\n").filter {
+            $0.contains("reclaimed for queue prod (under its guarantee) from queue batch")
+        }
+        #expect(reclaims.count == 8, "\(log)")
+        #expect(reclaims.allSatisfy { $0.contains("chip-hours since its checkpoint") })
+        let json = try WireCodec.value(QueuesReply.self, from: try await cluster.schedctl(["queues", "--json"]).stdout)
+        #expect(json.queues.first { $0.name == "prod" }?.inUse["h100"] == 8)
+    }
+
+    /// Jobs whose id starts with `prefix` holding chips.
+    static func running(_ cluster: Cluster, prefix: String) async throws -> Int {
+        let records = try WireCodec.value(
+            [JobRecord].self, from: try await cluster.schedctl(["jobs", "--json"]).stdout)
+        return records.filter { $0.id.hasPrefix(prefix) && ($0.state == .running || $0.state == .placed) }.count
+    }
 }

@@ -14,7 +14,7 @@ func queued(_ job: Job, _ queue: String) -> Job {
 /// and chip model) and the fleet's capacity.
 func queuePlan(
     _ nodes: [Node], _ jobs: [Job], tree: QueueTree, running: [(RunningJob, queue: String, model: String)] = [],
-    history: [String: QuotaAmounts] = [:], policy: SchedulingPolicy = .binPack
+    history: [String: QuotaAmounts] = [:], policy: SchedulingPolicy = .binPack, now: Seconds = 100
 ) throws -> SchedulingPlan {
     var ledger = QueueLedger(
         tree: tree, capacity: QueueLedger.capacity(of: nodes, catalog: catalog), history: history)
@@ -27,7 +27,7 @@ func queuePlan(
     }
     let engine = try SchedulingEngine(
         snapshot: ClusterSnapshot(nodes: nodes, running: running.map(\.0), catalog: catalog))
-    return engine.plan(queue: jobs.map { PendingJob($0) }, now: 100, policy: policy, seed: 1, queues: ledger)
+    return engine.plan(queue: jobs.map { PendingJob($0) }, now: now, policy: policy, seed: 1, queues: ledger)
 }
 
 /// Placements per queue, from the jobs' ids (`QUEUE-N`).
@@ -113,6 +113,39 @@ struct QueueTests {
         let all = jobs("a", 5, submittedFrom: 0) + jobs("b", 10, submittedFrom: 50)
         let result = try queuePlan(twoH100Nodes, all, tree: tree, running: running)
         #expect(placedPerQueue(result) == ["b": 8])
+    }
+
+    @Test(
+        "a queue under its guarantee takes lent chips back from a borrower, never from young jobs, and stops at its guarantee"
+    )
+    func reclaim() throws {
+        let tree = try QueueTree([QueueSpec(name: "prod", guarantee: [.model("h100"): 6]), QueueSpec(name: "batch")])
+        // batch borrowed the whole fleet: 16 one-chip jobs, half of them an hour old.
+        let running = (0..<16).map { index in
+            (
+                makeRunning(
+                    "batch-run\(index)", on: index < 8 ? "n0" : "n1", chips: [index % 8],
+                    startedAt: index < 8 ? 0 : 3_500),
+                queue: "batch", model: "h100"
+            )
+        }
+        let prod = jobs("prod", 10, submittedFrom: 3_600)
+        let result = try queuePlan(twoH100Nodes, prod, tree: tree, running: running, now: 3_600)
+        // Up to its guarantee of 6, from the old jobs only (the others ran 100 s, under the 600 s minimum).
+        #expect(result.preemptions.count == 6)
+        #expect(
+            result.preemptions.allSatisfy {
+                ["0", "1", "2", "3", "4", "5", "6", "7"].contains(String($0.victim.name.dropFirst("batch-run".count)))
+            })
+        #expect(placedPerQueue(result) == ["prod": 6])
+        let reason = try #require(result.preemptions.first?.reason)
+        #expect(
+            reason.hasPrefix(
+                "reclaimed for queue prod (under its guarantee) from queue batch (borrowing beyond its guarantee)"),
+            "\(reason)")
+        // A queue with no guarantee takes nothing back, whatever its jobs' priority.
+        let plain = try QueueTree([QueueSpec(name: "prod"), QueueSpec(name: "batch")])
+        #expect(try queuePlan(twoH100Nodes, prod, tree: plain, running: running, now: 3_600).preemptions.isEmpty)
     }
 
     @Test("past use puts a queue behind one that used nothing lately")
@@ -217,6 +250,42 @@ struct QueueTests {
             }
             let again = try queuePlan(random.nodes, random.jobs, tree: random.tree)
             #expect(again.placements == result.placements, "seed \(seed): the same inputs, another plan")
+        }
+    }
+
+    @Test("a queue under its guarantee with jobs that fit gets its guarantee back in one plan, from old borrowers only")
+    func reclaimServesTheGuarantee() async {
+        await propertyCheck(count: 200, input: Self.seeds) { seed in
+            var generator = SeededGenerator(seed: UInt64(seed))
+            let nodes = (0..<Int.random(in: 1...4, using: &generator)).map { makeNode("n\($0)", model: "h100") }
+            let chips = nodes.count * 8
+            let guarantee = Int.random(in: 1...chips, using: &generator)
+            let tree = try QueueTree([
+                QueueSpec(name: "prod", guarantee: [.model("h100"): Double(guarantee)]), QueueSpec(name: "batch"),
+            ])
+            // batch holds every chip; some of its jobs are younger than the minimum run time.
+            var old = 0
+            var running: [(RunningJob, queue: String, model: String)] = []
+            for (index, node) in nodes.enumerated() {
+                for chip in 0..<8 {
+                    let young = Int.random(in: 0..<4, using: &generator) == 0
+                    if !young { old += 1 }
+                    running.append(
+                        (
+                            makeRunning(
+                                "batch-\(index)x\(chip)", on: node.id.name, chips: [chip], startedAt: young ? 3_500 : 0),
+                            queue: "batch", model: "h100"
+                        ))
+                }
+            }
+            let prod = (0..<guarantee + 3).map {
+                queued(makeJob("prod-\($0)", tiers: [["h100"]], submittedAt: 3_600), "prod")
+            }
+            let result = try queuePlan(nodes, prod, tree: tree, running: running, now: 3_600)
+            #expect(placedPerQueue(result)["prod", default: 0] == min(guarantee, old), "seed \(seed)")
+            let young = Set(running.filter { $0.0.startedAt == 3_500 }.map(\.0.id))
+            #expect(
+                result.preemptions.allSatisfy { !young.contains($0.victim) }, "seed \(seed): a young job was stopped")
         }
     }
 
