@@ -36,8 +36,10 @@ struct ClientSession {
             case .submit(var request):
                 // A proved user owns what it submits, whatever the request says.
                 if let identity { request.user = identity.name }
-                if let batch = request.batch { return ok(try await state.submit(batch, user: request.user)) }
-                return ok(try await state.submit(request))
+                if let batch = request.batch {
+                    return ok(try await state.submit(batch, user: request.user, identity: identity))
+                }
+                return ok(try await state.submit(request, identity: identity))
             case .cancel(let ref):
                 try await check("cancel", ref.job)
                 return ok(try await state.cancel(ref.job))

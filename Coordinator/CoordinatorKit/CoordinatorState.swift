@@ -353,7 +353,7 @@ actor CoordinatorState {
     /// Parses the job off the actor (a parse per submission must not hold up every session and the
     /// scheduler), then admits it: an id, the record, its event, one group commit, the reply. No
     /// scheduling pass is waited for; the loop picks the job up after.
-    nonisolated func submit(_ request: Submit) async throws(ErrorReply) -> SubmitReply {
+    nonisolated func submit(_ request: Submit, identity: PeerIdentity? = nil) async throws(ErrorReply) -> SubmitReply {
         let definition: JobDefinition
         do {
             definition = try JobFile.parseDefinition(
@@ -362,15 +362,13 @@ actor CoordinatorState {
             let code: ErrorReply.Code = error.message.contains("unknown chip model") ? .unknownChip : .invalidSpec
             throw ErrorReply(code, error.description)
         }
-        return try await admit(definition, user: request.user)
-    }
-
-    func admit(_ definition: JobDefinition, user: String?) async throws(ErrorReply) -> SubmitReply {
-        try await admit([definition], user: user)[0]
+        return try await admit([definition], user: request.user, identity: identity)[0]
     }
 
     /// Several job files in one commit: all are admitted, or none (each bad file said with its name).
-    nonisolated func submit(_ batch: [JobText], user: String?) async throws(ErrorReply) -> SubmitBatchReply {
+    nonisolated func submit(_ batch: [JobText], user: String?, identity: PeerIdentity? = nil) async throws(ErrorReply)
+        -> SubmitBatchReply
+    {
         var definitions: [JobDefinition] = []
         var problems: [String] = []
         let now = clock()
@@ -389,12 +387,16 @@ actor CoordinatorState {
             throw ErrorReply(
                 .invalidSpec, "\(problems.count) of \(batch.count) job files refused; none submitted:\n\(shown)\(more)")
         }
-        return SubmitBatchReply(jobs: try await admit(definitions, user: user))
+        return SubmitBatchReply(jobs: try await admit(definitions, user: user, identity: identity))
     }
 
     /// Admits jobs together: ids picked or checked (against each other too), then one commit; a job
     /// is acknowledged once that commit is durable.
-    func admit(_ definitions: [JobDefinition], user: String?) async throws(ErrorReply) -> [SubmitReply] {
+    /// Under a queue tree, a proved user (not an operator) may name only queues whose `users` and
+    /// `groups` (theirs and their ancestors') take them.
+    func admit(_ definitions: [JobDefinition], user: String?, identity: PeerIdentity? = nil) async throws(ErrorReply)
+        -> [SubmitReply]
+    {
         var records: [JobRecord] = []
         var events: [PlacementEvent] = []
         var taken = Set<String>()
@@ -417,6 +419,11 @@ actor CoordinatorState {
             }
             if let refusal = queueBook?.refusal(job: job.id.name, queue: job.queue) {
                 throw ErrorReply(.invalidSpec, refusal)
+            }
+            if let identity, !configuration.permissions.isOperator(identity),
+                let refusal = queueBook?.membershipRefusal(queue: job.queue, identity: identity)
+            {
+                throw ErrorReply(.forbidden, refusal)
             }
             var record = JobRecord(job: job, run: definition.run)
             record.user = user

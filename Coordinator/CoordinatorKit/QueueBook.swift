@@ -39,6 +39,24 @@ struct QueueBook: Sendable {
             + "(schedctl queues)"
     }
 
+    /// Why `identity` may not submit to `queue`: a queue of its lineage lists `users` or `groups`
+    /// and names neither the user nor one of their groups. Nil when every such list takes them.
+    func membershipRefusal(queue: String, identity: PeerIdentity) -> String? {
+        guard let index = tree.index(of: queue) else { return nil }
+        for ancestor in tree.lineage(of: index) {
+            let spec = tree.queues[ancestor]
+            guard !spec.users.isEmpty || !spec.groups.isEmpty else { continue }
+            if spec.users.contains(identity.name) || !Set(spec.groups).isDisjoint(with: identity.groups) { continue }
+            var takes: [String] = []
+            if !spec.users.isEmpty { takes.append("users " + spec.users.joined(separator: ", ")) }
+            if !spec.groups.isEmpty { takes.append("groups " + spec.groups.joined(separator: ", ")) }
+            return "queue \(spec.name) takes jobs from \(takes.joined(separator: " and ")); \(identity.name) "
+                + "(groups \(identity.groups.sorted().joined(separator: ", "))) is not among them: submit to another "
+                + "queue, or ask an operator to add you"
+        }
+        return nil
+    }
+
     /// What `record` takes of each quota resource where it is placed.
     func demand(of record: JobRecord, catalog: ChipCatalog, resources: [QuotaResource]) -> QuotaAmounts {
         guard let placement = record.placement else { return [:] }

@@ -149,6 +149,35 @@ struct MungeTests {
         #expect(tokenOnly.stderr.contains("knows its users by MUNGE credentials"), "\(tokenOnly.stderr)")
     }
 
+    @Test("a queue takes jobs only from the users and groups it lists; operators submit anywhere")
+    func queueMembership() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let file = cluster.directory.appendingPathComponent("queues.yaml").path
+        try """
+        queues:
+          - name: research
+            groups: [nogroup]
+          - name: prod
+            users: [alice]
+          - name: default
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let munge = try await start(cluster, extra: ["--queues", file])
+        defer { munge.stop() }
+        let member = try await schedctl(
+            cluster, munge, ["submit", "--id", "n1", "--queue", "research", "--", "true"], as: "nobody")
+        #expect(member.status == 0, "\(member.stderr)")
+        let outsider = try await schedctl(
+            cluster, munge, ["submit", "--id", "n2", "--queue", "prod", "--", "true"], as: "nobody")
+        #expect(outsider.status == 1)
+        #expect(
+            outsider.stderr.contains(
+                "queue prod takes jobs from users alice; nobody (groups nogroup) is not among them")
+                && outsider.stderr.contains("[forbidden]"), "\(outsider.stderr)")
+        let byRoot = try await schedctl(cluster, munge, ["submit", "--id", "r1", "--queue", "prod", "--", "true"])
+        #expect(byRoot.status == 0, "root is an operator: \(byRoot.stderr)")
+    }
+
     @Test("users act on their own jobs only; operators (root, or a group named) on any job and on nodes")
     func permissions() async throws {
         let cluster = try Cluster()
