@@ -1,10 +1,11 @@
 /// Queues in a plan: limits filter the chip models a job may take, placements and preemptions keep
-/// the ledger in step, and the order among queues is the fair one.
+/// the ledger in step, and the order among queues is the fair one. The ledger is read in place
+/// (`queues!`), never bound to a local: a copy of it per job cost more than the checks.
 extension PlanningSession {
     /// The queue `job` counts against, if a tree is given and names it as a leaf.
     func quotaQueue(of job: Job) -> Int? {
         if let known = servingQueue, known.job == job.id { return known.queue }
-        guard let ledger = queues, let queue = ledger.tree.index(of: job.queue), ledger.tree.isLeaf(queue) else {
+        guard queues != nil, let queue = queues!.tree.index(of: job.queue), queues!.tree.isLeaf(queue) else {
             return nil
         }
         return queue
@@ -13,8 +14,8 @@ extension PlanningSession {
     /// What `job` would take of each quota resource on chip model `model` (nil: host only), in the
     /// ledger's order.
     func quotaAmounts(job: Job, shape: JobShape, model: Int?) -> [Double] {
-        guard let ledger = queues else { return [] }
-        return ledger.demandVector(
+        guard queues != nil else { return [] }
+        return queues!.demandVector(
             chips: model == nil ? 0 : shape.nodes * shape.chipsPerNode,
             cpus: (job.hostDemand(shape)?.cpus ?? 0) * shape.nodes,
             model: model.flatMap { layout.modelCatalogEntry[$0] }, kind: job.kind)
@@ -23,11 +24,12 @@ extension PlanningSession {
     /// What the job's queue's limits (and its ancestors') leave of the tier's models: nil groups
     /// when they take none out; a refusal (the first limit met) when they take them all.
     mutating func withinQuota(job: Job, tier: ChipTier, shape: JobShape) -> (groups: [[Int]]?, refusal: String?) {
-        guard let ledger = queues, let queue = quotaQueue(of: job), ledger.limited[queue] else { return (nil, nil) }
+        guard queues != nil, let queue = quotaQueue(of: job), queues!.limited[queue] else { return (nil, nil) }
         // Room for the worst model: nothing to filter.
-        if ledger.surelyFits(
+        let maxRelative = maxRelativeThroughput
+        if queues!.surelyFits(
             chips: shape.nodes * shape.chipsPerNode, cpus: (job.hostDemand(shape)?.cpus ?? 0) * shape.nodes,
-            maxRelative: maxRelativeThroughput, in: queue)
+            maxRelative: maxRelative, in: queue)
         {
             return (nil, nil)
         }
@@ -37,7 +39,7 @@ extension PlanningSession {
         var removed = false
         for group in groups {
             let allowed = group.filter { model in
-                guard let why = ledger.refusal(amounts: quotaAmounts(job: job, shape: shape, model: model), in: queue)
+                guard let why = queues!.refusal(amounts: quotaAmounts(job: job, shape: shape, model: model), in: queue)
                 else { return true }
                 if refusal == nil { refusal = why }
                 removed = true
@@ -63,8 +65,8 @@ extension PlanningSession {
 
     /// Why a host-only job may not start in its queue now, if a CPU limit stops it.
     func hostOnlyQuotaRefusal(job: Job, shape: JobShape) -> String? {
-        guard let ledger = queues, let queue = quotaQueue(of: job) else { return nil }
-        return ledger.refusal(amounts: quotaAmounts(job: job, shape: shape, model: nil), in: queue)
+        guard queues != nil, let queue = quotaQueue(of: job) else { return nil }
+        return queues!.refusal(amounts: quotaAmounts(job: job, shape: shape, model: nil), in: queue)
     }
 
     /// The job now holds what it was placed on: its queue's use grows.
