@@ -18,6 +18,22 @@ extension CoordinatorState {
         return book.statuses(ledger, running: running, waiting: waiting)
     }
 
+    /// Where a waiting job stands in its queue: jobs of its queue that a pass takes before it
+    /// (higher priority, then earlier submission, then id), and how many wait there in all.
+    func queuePosition(of record: JobRecord) -> QueuePosition {
+        func key(_ record: JobRecord) -> (Int, Double, String) {
+            (-record.job.priority, record.job.submittedAt, record.id)
+        }
+        let mine = key(record)
+        var ahead = 0
+        var waiting = 0
+        for other in jobs.records.values where other.state == .queued && other.job.queue == record.job.queue {
+            waiting += 1
+            if key(other) < mine { ahead += 1 }
+        }
+        return QueuePosition(queue: record.job.queue, position: ahead + 1, waiting: waiting)
+    }
+
     /// Replaces the tree with a queues file's text, or refuses it (line and field) and keeps the old
     /// one. Each queue keeps its past use; every waiting job is searched again under the new tree.
     func applyQueues(_ text: String, file: String, by who: String) throws(ErrorReply) -> QueuesReply {

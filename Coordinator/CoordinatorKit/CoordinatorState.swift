@@ -469,6 +469,7 @@ actor CoordinatorState {
             record.reason =
                 record.held == true
                 ? heldReason(record) : record.array != nil ? arraySummary(record) : waitReason(of: id)
+            record.queuePosition = queuePosition(of: record)
         } else if record.array != nil, let summary = arraySummary(record) {
             record.reason = summary + (record.reason.map { "; \($0)" } ?? "")
         }

@@ -140,6 +140,9 @@ func describe(_ record: JobRecord) -> String {
         lines.append("  checkpoint  step \(record.checkpointStep); steps lost to restarts \(record.stepsLost)")
     }
     if let reason = record.reason { lines.append("  reason      \(reason)") }
+    if let place = record.queuePosition {
+        lines.append("  position    \(place.position) of \(place.waiting) waiting in queue \(place.queue)")
+    }
     if let exit = record.lastExit { lines.append("  last exit   \(exit)") }
     let used = (record.attemptUsage ?? [:]).compactMap { key, usage in Int(key).map { ($0, usage) } }.sorted {
         $0.0 < $1.0

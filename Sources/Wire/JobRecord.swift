@@ -42,6 +42,8 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var attemptUsage: [String: AttemptUsage]?
     /// Who submitted it, as their client said.
     public var user: String?
+    /// Where it waits in its queue: filled in by `STATUS` while it waits, never stored.
+    public var queuePosition: QueuePosition?
     /// Jobs that must end first, and how; while `held`, the job is not searched.
     public var dependencies: [JobDependency]?
     public var held: Bool?
@@ -93,6 +95,19 @@ public struct PlacementRecord: Codable, Equatable, Sendable {
         self.assignments = assignments
         self.reason = reason
         self.placedAt = placedAt
+    }
+}
+
+/// A waiting job's place in its queue: 1 is the next a pass takes there.
+public struct QueuePosition: Codable, Equatable, Sendable {
+    public var queue: String
+    public var position: Int
+    public var waiting: Int
+
+    public init(queue: String, position: Int, waiting: Int) {
+        self.queue = queue
+        self.position = position
+        self.waiting = waiting
     }
 }
 

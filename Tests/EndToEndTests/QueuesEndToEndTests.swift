@@ -54,6 +54,8 @@ struct QueuesEndToEndTests {
             return records.filter { $0.state == .running || $0.state == .placed }.count == 4
         }
         #expect(running)
+        let place = try await cluster.schedctl(["status", "r5"])
+        #expect(place.stdout.contains("  position    2 of 2 waiting in queue research"), "\(place.stdout)")
 
         let shown = try await cluster.schedctl(["queues"])
         #expect(shown.status == 0, "\(shown.stderr)")
