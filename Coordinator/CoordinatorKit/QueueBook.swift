@@ -1,4 +1,3 @@
-import Foundation
 import SchedCore
 import Wire
 
@@ -10,17 +9,15 @@ struct QueueBook: Sendable {
     var tree: QueueTree
     /// Where the tree came from: its file, or the client that applied it.
     var source: String
-    /// Seconds, on the coordinator's clock.
-    let halfLife: Double
+    /// Each queue's past use, decayed with `--usage-half-life`.
+    private(set) var history: QueueUsageHistory
     /// The youngest a job may be to be stopped for a reclaim (seconds, the coordinator's clock).
     let minimumRunTime: Double
-    private(set) var history: [String: QuotaAmounts] = [:]
-    private var lastDecay: Double?
 
     init(tree: QueueTree, source: String, configuration: CoordinatorConfiguration) {
         self.tree = tree
         self.source = source
-        halfLife = configuration.usageHalfLife
+        history = QueueUsageHistory(halfLife: configuration.usageHalfLife)
         minimumRunTime = configuration.reclaimMinimumRun
     }
 
@@ -28,7 +25,7 @@ struct QueueBook: Sendable {
     mutating func replaceTree(_ tree: QueueTree, source: String) {
         self.tree = tree
         self.source = source
-        history = history.filter { tree.index(of: $0.key) != nil }
+        history.keep(only: Set(tree.queues.map(\.name)))
     }
 
     /// Why a job may not name `queue`, or nil: it must be a leaf of the tree.
@@ -73,34 +70,16 @@ struct QueueBook: Sendable {
         -> QueueLedger
     {
         var ledger = QueueLedger(
-            tree: tree, capacity: QueueLedger.capacity(of: nodes, catalog: catalog), history: history)
+            tree: tree, capacity: QueueLedger.capacity(of: nodes, catalog: catalog), history: history.amounts)
         ledger.minimumRunTime = minimumRunTime
         for record in records {
             guard let queue = tree.index(of: record.job.queue), tree.isLeaf(queue) else { continue }
             ledger.hold(
                 record.job.id, queue: queue, demand: demand(of: record, catalog: catalog, resources: ledger.resources))
         }
-        decay(toward: ledger, now: now)
+        let present = ledger
+        history.advance(to: now, queues: tree.queues.map(\.name)) { present.usage(of: $0) }
         return ledger
-    }
-
-    /// Past use moves toward present use: an exponential average with the half-life.
-    private mutating func decay(toward ledger: QueueLedger, now: Double) {
-        defer { lastDecay = now }
-        guard let last = lastDecay, now > last, halfLife > 0 else { return }
-        let kept = pow(2, -(now - last) / halfLife)
-        var next: [String: QuotaAmounts] = [:]
-        for spec in tree.queues {
-            let present = ledger.usage(of: spec.name)
-            let past = history[spec.name] ?? [:]
-            var blended: QuotaAmounts = [:]
-            for resource in Set(present.keys).union(past.keys) {
-                let value = (past[resource] ?? 0) * kept + (present[resource] ?? 0) * (1 - kept)
-                if value > 1e-9 { blended[resource] = value }
-            }
-            if !blended.isEmpty { next[spec.name] = blended }
-        }
-        history = next
     }
 
     /// `QUEUES`: each queue in the file's nesting, with its quota, use, jobs and standing.

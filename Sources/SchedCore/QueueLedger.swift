@@ -11,7 +11,7 @@ public struct QueueLedger: Sendable {
     /// to a queue under its guarantee.
     public var minimumRunTime: Seconds = 600
     /// Decayed past use, in the same units: average amounts held over the recent past.
-    let history: [[Double]]
+    private(set) var history: [[Double]]
     /// The fleet's total of each resource.
     let capacity: [Double]
     /// What each job holding resources takes, and where: so that a stop gives back what it took.
@@ -31,15 +31,7 @@ public struct QueueLedger: Sendable {
         resources = tree.resources
         usage = Array(repeating: Array(repeating: 0, count: resources.count), count: tree.queues.count)
         self.capacity = resources.map { max(capacity[$0] ?? 0, 0) }
-        var past = usage
-        for (name, amounts) in history {
-            guard let queue = tree.index(of: name) else { continue }
-            for (slot, resource) in resources.enumerated() {
-                let value = amounts[resource] ?? 0
-                past[queue][slot] = value.isFinite && value > 0 ? value : 0
-            }
-        }
-        self.history = past
+        self.history = usage
         limited = tree.queues.indices.map { queue in
             tree.lineage(of: queue).contains { !tree.queues[$0].limit.isEmpty }
         }
@@ -49,6 +41,20 @@ public struct QueueLedger: Sendable {
                 named.enumerated().compactMap { slot, resource in
                     tree.queues[ancestor].limit[resource].map { (ancestor, slot, $0) }
                 }
+            }
+        }
+        standings = Array(repeating: nil, count: tree.queues.count)
+        setHistory(history)
+    }
+
+    /// Each queue's decayed past use by name (`QueueUsageHistory.amounts`), in place of the last.
+    public mutating func setHistory(_ amounts: [String: QuotaAmounts]) {
+        history = Array(repeating: Array(repeating: 0, count: resources.count), count: tree.queues.count)
+        for (name, values) in amounts {
+            guard let queue = tree.index(of: name) else { continue }
+            for (slot, resource) in resources.enumerated() {
+                let value = values[resource] ?? 0
+                history[queue][slot] = value.isFinite && value > 0 ? value : 0
             }
         }
         standings = Array(repeating: nil, count: tree.queues.count)

@@ -32,6 +32,14 @@ struct SimulateCommand: AsyncParsableCommand {
     var format = "native"
     @Option(help: "Mapping file from the trace's GPU models to catalog models (YAML, `G2: ascend-910b`).")
     var mapping: String?
+    @Option(
+        help: """
+            A queue tree (deploy/queues.yaml): jobs are taken in its fair order, held to its limits, and lent chips \
+            reclaimed, as under sched-coordinator --queues; the report adds each queue's waits, the reclaims and \
+            Jain's fairness index over the queues' shares by weight.
+            """)
+    var queues: String?
+
     @Option(help: "Policies to compare, comma-separated.")
     var policies = PolicyName.allCases.map(\.rawValue).joined(separator: ",")
     @Option(help: "Seed for faults and ties.") var seed: UInt64 = 1
@@ -110,11 +118,13 @@ struct SimulateCommand: AsyncParsableCommand {
             default:
                 jobs = try TraceFile.load(path: trace, catalog: catalog)
             }
+            let tree = try queues.map { try QueuesFile.load(path: $0, catalog: catalog) }
             reports = try policies.split(separator: ",").map { name in
-                try Simulator.run(
-                    SimulationInput(
-                        nodes: nodes, catalog: catalog, jobs: jobs, faults: faults,
-                        policy: .named(PolicyName(rawValue: String(name))!), seed: seed))
+                var input = SimulationInput(
+                    nodes: nodes, catalog: catalog, jobs: jobs, faults: faults,
+                    policy: .named(PolicyName(rawValue: String(name))!), seed: seed)
+                input.queues = tree
+                return try Simulator.run(input)
             }
         } catch let error as SpecError {
             fail(error.description)

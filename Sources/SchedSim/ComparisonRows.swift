@@ -31,6 +31,16 @@ public enum ComparisonRows {
         for queue in Set(reports.flatMap { $0.queueShare.keys }).sorted() {
             row("share of queue \(queue)") { percent($0.queueShare[queue]) }
         }
+        // Under a queue tree: each queue's waits and completions, what was reclaimed, and fairness.
+        if reports.contains(where: { $0.queueWeights != nil }) {
+            for queue in Set(reports.flatMap { $0.jobs.map(\.queue) }).sorted() {
+                func of(_ report: SimulationReport) -> [JobOutcome] { report.jobs.filter { $0.queue == queue } }
+                row("  \(queue): JCT mean") { hours(Summary(of($0).compactMap(\.completionTime).sorted()).mean) }
+                row("  \(queue): queueing mean") { hours(Summary(of($0).compactMap(\.queueingDelay).sorted()).mean) }
+            }
+            row("reclaims") { "\($0.reclaims)" }
+            row("fairness (Jain, share / weight)") { $0.queueFairness.map { String(format: "%.3f", $0) } ?? "-" }
+        }
         return rows
     }
 }

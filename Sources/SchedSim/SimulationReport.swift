@@ -20,6 +20,8 @@ public struct JobOutcome: Codable, Equatable, Sendable {
     public var attempts: Int
     public var fallbacks: Int
     public var preemptions: Int
+    /// Of those, stops that gave chips back to a queue under its guarantee.
+    public var reclaimed = 0
     /// Chip-seconds of work lost to faults and preemptions (work since the last checkpoint).
     public var workLost: Double
     public var finalTier: Int
@@ -74,6 +76,8 @@ public struct SimulationReport: Codable, Equatable, Sendable {
     public var utilizationByFamily: [String: Double]
     /// Share of busy chip-seconds per queue.
     public var queueShare: [String: Double]
+    /// Under a queue tree: each leaf queue's weight, what its share is normalized by for fairness.
+    public var queueWeights: [String: Double]? = nil
     public var timeline: [UtilizationSample]
     public var fallbackTimeline: [FallbackMark]
     public var decisions: [DecisionRecord]
@@ -88,6 +92,19 @@ public struct SimulationReport: Codable, Equatable, Sendable {
     public var fallbacks: Int { jobs.reduce(0) { $0 + $1.fallbacks } }
     public var preemptions: Int { jobs.reduce(0) { $0 + $1.preemptions } }
     public var workLost: Double { jobs.reduce(0) { $0 + $1.workLost } }
+    public var reclaims: Int { jobs.reduce(0) { $0 + $1.reclaimed } }
+
+    /// Jain's fairness index over the queues' shares of chip time, each over its weight: 1 when
+    /// every queue got the same share per unit of weight, 1/n when one took everything. Nil
+    /// without a tree, or with fewer than two queues that ran jobs.
+    public var queueFairness: Double? {
+        guard let weights = queueWeights else { return nil }
+        let normalized = queueShare.sorted { $0.key < $1.key }.map { $0.value / (weights[$0.key] ?? 1) }
+        guard normalized.count >= 2 else { return nil }
+        let sum = normalized.reduce(0, +)
+        let squares = normalized.reduce(0) { $0 + $1 * $1 }
+        return squares > 0 ? sum * sum / (Double(normalized.count) * squares) : nil
+    }
 }
 
 /// Mean, median and 95th percentile of sorted values (0 when empty).

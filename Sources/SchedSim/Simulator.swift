@@ -11,6 +11,12 @@ public struct SimulationInput: Sendable {
     public var faults: FaultProfile
     public var policy: SchedulingPolicy
     public var seed: UInt64
+    /// A queue tree: limits, the fair order and reclaim, as the coordinator's `--queues`.
+    public var queues: QueueTree?
+    /// How fast a queue's past use is forgotten, and the youngest a job may be to be reclaimed
+    /// (simulated seconds), as the coordinator's `--usage-half-life` and `--reclaim-min-run`.
+    public var usageHalfLife: Double = 7 * 86_400
+    public var reclaimMinimumRun: Double = 600
 
     public init(
         nodes: [Node], catalog: ChipCatalog, jobs: [TraceJob], faults: FaultProfile = FaultProfile(),
@@ -99,6 +105,9 @@ struct SimulationRun {
     let input: SimulationInput
     /// The engine, kept up to date as attempts start and end, so no decision rebuilds the fleet.
     var engine: SchedulingEngine
+    /// The queues' ledger, kept in step as attempts start and stop, and their past use.
+    var ledger: QueueLedger?
+    var usageHistory: QueueUsageHistory
     var jobIndex: [JobID: Int] = [:]
     var now = 0.0
     var events = Heap<SimulationEvent>()
@@ -130,6 +139,13 @@ struct SimulationRun {
         self.input = input
         faultRates = FaultRates(prior: input.faults.knownRates)
         engine = try SchedulingEngine(snapshot: ClusterSnapshot(nodes: input.nodes, catalog: input.catalog))
+        ledger = input.queues.map {
+            var ledger = QueueLedger(
+                tree: $0, capacity: QueueLedger.capacity(of: input.nodes, catalog: input.catalog))
+            ledger.minimumRunTime = input.reclaimMinimumRun
+            return ledger
+        }
+        usageHistory = QueueUsageHistory(halfLife: input.usageHalfLife)
         var families: [ChipModelID: String] = [:]
         for node in input.nodes {
             for chip in node.chips { families[chip.model] = input.catalog[chip.model]?.family.rawValue ?? "unknown" }
@@ -323,6 +339,13 @@ struct SimulationRun {
             RunningJob(
                 id: trace.job.id, priority: trace.job.priority, assignments: placement.assignments, startedAt: now,
                 expectedEndAt: trace.job.timeLimit.map { now + $0 }, checkpointInterval: trace.checkpointEverySeconds))
+        if let tree = ledger?.tree, let queue = tree.index(of: trace.job.queue), tree.isLeaf(queue) {
+            let demand = quotaDemand(
+                chips: placement.assignments.reduce(0) { $0 + $1.chips.count },
+                cpus: placement.assignments.reduce(0) { $0 + ($1.host?.cpus.count ?? 0) },
+                model: input.catalog[placement.chipModel], kind: trace.job.kind, resources: tree.resources)
+            ledger?.hold(trace.job.id, queue: queue, demand: demand)
+        }
         let attempt = attempts.count
         attempts.append(
             SimulatedAttemptState(
@@ -350,6 +373,7 @@ struct SimulationRun {
         attempts[attempt].active = false
         let state = attempts[attempt]
         engine.release(jobs[state.job].trace.job.id)
+        ledger?.release(jobs[state.job].trace.job.id)
         let index = state.job
         let ran = now - state.start
         let every = jobs[index].trace.checkpointEverySeconds
@@ -381,6 +405,7 @@ struct SimulationRun {
         case .completes:
             attempts[attempt].active = false
             engine.release(jobs[index].trace.job.id)
+            ledger?.release(jobs[index].trace.job.id)
             unbusy(state.placement.chipModel, state.milliChips)
             jobs[index].progress = 1
             end(index, .completed)
@@ -469,12 +494,16 @@ struct SimulationRun {
         queued = queued.filter { if case .queued = jobs[$0].state { return true } else { return false } }
         guard !queued.isEmpty else { return }
         cycles += 1
+        if let current = ledger {
+            usageHistory.advance(to: now, queues: current.tree.queues.map(\.name)) { current.usage(of: $0) }
+            ledger?.setHistory(usageHistory.amounts)
+        }
         let plan = engine.plan(
             queue: queued.map { index in
                 PendingJob(
                     jobs[index].trace.job, ladder: jobs[index].ladder,
                     progress: progress(of: index, checkpointStep: jobs[index].checkpointStep))
-            }, now: now, policy: input.policy, seed: input.seed &+ cycles, faultRates: faultRates)
+            }, now: now, policy: input.policy, seed: input.seed &+ cycles, faultRates: faultRates, queues: ledger)
         let byID = jobIndex
 
         for preemption in plan.preemptions {
@@ -482,7 +511,8 @@ struct SimulationRun {
             let (_, lost) = stop(attempt)
             jobs[index].outcome.preemptions += 1
             jobs[index].outcome.workLost += lost
-            record(.preempted, index, "for \(preemption.preemptor)")
+            if preemption.reason.hasPrefix("reclaimed") { jobs[index].outcome.reclaimed += 1 }
+            record(.preempted, index, "for \(preemption.preemptor): \(preemption.reason)")
             requeue(index)
         }
         for fallback in plan.fallbacks {
@@ -589,11 +619,18 @@ struct SimulationRun {
                 max(0, end - attempt.start) * Double(attempt.milliChips) / 1000
         }
         let total = queueSeconds.sorted { $0.key < $1.key }.reduce(0) { $0 + $1.value }
-        return SimulationReport(
+        var report = SimulationReport(
             policy: input.policy.name.rawValue, jobs: jobs.map(\.outcome), makespan: makespan,
             utilizationByModel: byModel, utilizationByFamily: byFamily,
             queueShare: queueSeconds.mapValues { total > 0 ? $0 / total : 0 }, timeline: timeline,
             fallbackTimeline: fallbacks, decisions: decisions, chipsByFamily: chipsByFamily, events: processed,
             decisionCycles: Int(cycles))
+        if let tree = input.queues {
+            report.queueWeights = Dictionary(
+                uniqueKeysWithValues: tree.leaves.compactMap { name in
+                    tree.index(of: name).map { (name, tree.queues[$0].weight) }
+                })
+        }
+        return report
     }
 }
