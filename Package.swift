@@ -91,6 +91,7 @@ let package = Package(
             name: "CoordinatorKit",
             dependencies: [
                 "SchedCore", "SchedSpec", "Wire", "SchedStore", nio, nioPosix, nioSSL, logging,
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],

@@ -18,6 +18,9 @@ extension CoordinatorState {
     /// safety net for rules that depend on time alone.
     static let fullRefreshInterval: Double = 300
 
+    /// Jobs of each queue every pass searches under a queue tree, beside the pass's own choice.
+    static let queueHeadDepth = 8
+
     /// The snapshot and the jobs a pass searches, or nil when no waiting job is due: new or changed
     /// jobs, jobs whose chips may have become free since they were last searched, jobs whose wait
     /// limit ran out (`WaitingQueue`), at most `--pass-limit` of them with the first `--pass-head`.
@@ -36,7 +39,15 @@ extension CoordinatorState {
         let now = clock()
         let snapshot = snapshot()
         noteChanges(in: snapshot, now: now)
-        guard let selected = jobs.selectPass(now: now) else { return nil }
+        guard var selected = jobs.selectPass(now: now) else { return nil }
+        // Under a queue tree, every queue's first jobs too: the fair order chooses among queues only
+        // between jobs the pass searches.
+        if queueBook != nil {
+            var taken = Set(selected)
+            for id in jobs.queueHeads(perQueue: Self.queueHeadDepth) where taken.insert(id).inserted {
+                selected.append(id)
+            }
+        }
         let records = jobs.records
         let queue = selected.compactMap { id -> PendingJob? in
             guard let record = records[id.name], record.state == .queued, nominated[id.name] == nil,

@@ -25,6 +25,8 @@ struct JobTable {
     }
     private(set) var countByState: [JobRecord.State: Int] = [:]
     private(set) var waiting: WaitingQueue
+    /// The waiting jobs of each queue, for passes under a queue tree.
+    private var queueHeads = QueueHeads()
     let catalog: ChipCatalog
     private var modelSets: [ChipTier: ModelSet] = [:]
 
@@ -144,6 +146,18 @@ struct JobTable {
         let key = WaitingQueue.Key(
             priority: record.job.priority, submittedAt: record.job.submittedAt, id: record.job.id)
         waiting.insert(key, models: models(record), wakeAt: wakeAt(record))
+        queueHeads.insert(key, queue: record.job.queue)
+    }
+
+    /// The first `count` waiting jobs of each queue (by name), in scheduling order.
+    mutating func queueHeads(perQueue count: Int) -> [JobID] {
+        let records = records
+        return queueHeads.take(perQueue: count) { key in
+            guard let record = records[key.id.name], record.state == .queued, record.held != true,
+                record.array == nil
+            else { return false }
+            return record.job.priority == key.priority && record.job.submittedAt == key.submittedAt
+        }
     }
 
     private mutating func models(_ record: JobRecord) -> ModelSet {

@@ -140,6 +140,39 @@ struct QueuesEndToEndTests {
         #expect(json.queues.first { $0.name == "prod" }?.inUse["h100"] == 8)
     }
 
+    @Test(
+        "a pass searches every queue's first jobs: a deep queue does not keep a later team's jobs out of the fair order"
+    )
+    func deepQueueStaysFair() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let file = cluster.directory.appendingPathComponent("queues.yaml").path
+        try "queues:\n  - name: a\n  - name: b\n".write(toFile: file, atomically: true, encoding: .utf8)
+        // A pass searches at most 4 jobs, 2 from the head: team a's 20 waiting jobs fill it.
+        try await cluster.startCoordinator(extra: ["--queues", file, "--pass-limit", "4", "--pass-head", "2"])
+        let fleet = try cluster.fleet(
+            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 4, numaNodes: 1}\n")
+        try cluster.startAgents(fleet: fleet, timeScale: 60)
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 1 })
+        func submit(_ id: String, _ queue: String, _ length: String) async throws {
+            let submitted = try await cluster.schedctl([
+                "submit", "--id", id, "--queue", queue, "--tier", "h100", "--simulate", length,
+            ])
+            #expect(submitted.status == 0, "\(submitted.stderr)")
+        }
+        // a holds the node; its first job ends after 15 simulated minutes (15 s here).
+        try await submit("a-first", "a", "15m")
+        for index in 1..<4 { try await submit("a-run\(index)", "a", "10h") }
+        #expect(try await eventually(seconds: 15) { try await Self.running(cluster, prefix: "a-") == 4 })
+        for index in 0..<20 { try await submit("a-wait\(index)", "a", "10h") }
+        try await submit("b-0", "b", "10h")
+        // The chip a-first gives back goes to b, which holds nothing, not to a's next job.
+        let served = try await cluster.waitFor("b-0", seconds: 40) { $0.state != .queued }
+        #expect(served.state == .running || served.state == .placed, "\(served.reason ?? "")")
+        let next = try await cluster.status("a-wait0")
+        #expect(next.state == .queued)
+    }
+
     /// Jobs whose id starts with `prefix` holding chips.
     static func running(_ cluster: Cluster, prefix: String) async throws -> Int {
         let records = try WireCodec.value(
