@@ -14,7 +14,24 @@ public enum HTMLReport {
         }
         html += "</div>\n<div class=\"charts\">\n"
         for report in reports { html += utilizationChart(report, families: families) }
-        html += "</div>\n<h2>Job completion time, cumulative</h2>\n" + completionChart(reports)
+        html += "</div>\n"
+        // Under a queue tree: each queue's share of the fleet's chips over time.
+        let queues = Set(reports.flatMap { $0.timeline.flatMap { $0.busyByQueue?.keys.map { $0 } ?? [] } }).sorted()
+        if !queues.isEmpty {
+            html += "<h2>Share of the fleet over time, by queue</h2>\n<div class=\"legend\">"
+            for (offset, queue) in queues.enumerated() {
+                html += "<span style=\"color:\(palette[offset % palette.count])\">■ \(escape(queue))</span>"
+            }
+            html += "</div>\n<div class=\"charts\">\n"
+            for report in reports {
+                let chips = Double(report.chipsByFamily.values.reduce(0, +))
+                html += shareChart(report, series: Array(queues.enumerated().map { ($1, $0) })) { sample, queue in
+                    chips > 0 ? (sample.busyByQueue?[queue] ?? 0) / chips : 0
+                }
+            }
+            html += "</div>\n"
+        }
+        html += "<h2>Job completion time, cumulative</h2>\n" + completionChart(reports)
         html += "<h2>Tier fallbacks over time</h2>\n" + fallbackChart(reports) + fallbackTable(reports)
         html += "</body></html>\n"
         return html
@@ -124,17 +141,27 @@ public enum HTMLReport {
     }
 
     static func utilizationChart(_ report: SimulationReport, families: [String]) -> String {
+        // Colours by the family's place in the legend, families without chips here left out.
+        let drawn = families.enumerated().filter { (report.chipsByFamily[$1] ?? 0) > 0 }.map { ($1, $0) }
+        return shareChart(report, series: drawn) { sample, family in
+            (sample.busyByFamily[family] ?? 0) / Double(report.chipsByFamily[family]!)
+        }
+    }
+
+    /// Step lines from 0 to 100% over the run, one per series (its name and its colour in the
+    /// palette), thinned to at most ~600 points.
+    static func shareChart(
+        _ report: SimulationReport, series: [(name: String, color: Int)],
+        value share: (UtilizationSample, String) -> Double
+    ) -> String {
         let frame = Frame(xMax: max(report.makespan, 1), yMax: 1)
         var svg = frame.axes(yTicks: [(0, "0%"), (0.5, "50%"), (1, "100%")])
-        // Step lines, thinned to at most ~600 points.
         let samples = thinned(report.timeline, limit: 600)
-        for (offset, family) in families.enumerated() {
-            let total = Double(report.chipsByFamily[family] ?? 0)
-            guard total > 0 else { continue }
+        for (name, offset) in series {
             var points: [String] = []
             var previous = 0.0
             for sample in samples {
-                let value = (sample.busyByFamily[family] ?? 0) / total
+                let value = share(sample, name)
                 points.append("\(number(frame.x(sample.time))),\(number(frame.y(previous)))")
                 points.append("\(number(frame.x(sample.time))),\(number(frame.y(value)))")
                 previous = value

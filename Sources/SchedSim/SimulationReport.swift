@@ -36,6 +36,8 @@ public struct JobOutcome: Codable, Equatable, Sendable {
 public struct UtilizationSample: Codable, Equatable, Sendable {
     public var time: Double
     public var busyByFamily: [String: Double]
+    /// Under a queue tree: chips busy per queue.
+    public var busyByQueue: [String: Double]? = nil
 }
 
 /// A tier fallback, for the timeline.

@@ -130,6 +130,8 @@ struct SimulationRun {
     // Utilization bookkeeping.
     /// Busy chips per model, in thousandths of a chip: whole numbers, so sums do not depend on order.
     var busyByModel: [ChipModelID: Int] = [:]
+    /// Under a queue tree: milli-chips busy per queue, for the report's share over time.
+    var busyByQueue: [String: Int] = [:]
     var busySecondsByModel: [ChipModelID: Double] = [:]
     var lastChange = 0.0
     var timeline: [UtilizationSample] = []
@@ -358,7 +360,7 @@ struct SimulationRun {
         job.outcome.finalTier = placement.tier
         _ = job.ladder.handle(.placed(at: now), rule: trace.job.fallback)
         jobs[index] = job
-        busy(model, milliChips)
+        busy(model, milliChips, queue: trace.job.queue)
         record(
             .placed, index, "\(model) x\(chips) tier \(placement.tier + 1)", tier: placement.tier,
             chipModel: model.name,
@@ -393,7 +395,7 @@ struct SimulationRun {
             jobs[index].checkpointStep = max(jobs[index].checkpointStep, banked)
         }
         jobs[index].progress = min(1, jobs[index].progress + kept / state.fullSeconds)
-        unbusy(state.placement.chipModel, state.milliChips)
+        unbusy(state.placement.chipModel, state.milliChips, queue: jobs[index].trace.job.queue)
         faultRates.ran(state.placement.chipModel, chips: state.chips, seconds: ran)
         return (ran, (ran - kept) * Double(state.milliChips) / 1000)
     }
@@ -406,7 +408,7 @@ struct SimulationRun {
             attempts[attempt].active = false
             engine.release(jobs[index].trace.job.id)
             ledger?.release(jobs[index].trace.job.id)
-            unbusy(state.placement.chipModel, state.milliChips)
+            unbusy(state.placement.chipModel, state.milliChips, queue: jobs[index].trace.job.queue)
             jobs[index].progress = 1
             end(index, .completed)
             record(.completed, index, "")
@@ -567,13 +569,15 @@ struct SimulationRun {
         now = time
     }
 
-    mutating func busy(_ model: ChipModelID, _ milliChips: Int) {
+    mutating func busy(_ model: ChipModelID, _ milliChips: Int, queue: String) {
         busyByModel[model, default: 0] += milliChips
+        if input.queues != nil { busyByQueue[queue, default: 0] += milliChips }
         sample()
     }
 
-    mutating func unbusy(_ model: ChipModelID, _ milliChips: Int) {
+    mutating func unbusy(_ model: ChipModelID, _ milliChips: Int, queue: String) {
         busyByModel[model, default: 0] -= milliChips
+        if input.queues != nil { busyByQueue[queue, default: 0] -= milliChips }
         sample()
     }
 
@@ -583,10 +587,12 @@ struct SimulationRun {
             milliByFamily[familyOf[model] ?? "unknown", default: 0] += milli
         }
         let byFamily = milliByFamily.mapValues { Double($0) / 1000 }
+        let byQueue = input.queues == nil ? nil : busyByQueue.filter { $0.value > 0 }.mapValues { Double($0) / 1000 }
         if let last = timeline.last, last.time == now {
             timeline[timeline.count - 1].busyByFamily = byFamily
+            timeline[timeline.count - 1].busyByQueue = byQueue
         } else {
-            timeline.append(UtilizationSample(time: now, busyByFamily: byFamily))
+            timeline.append(UtilizationSample(time: now, busyByFamily: byFamily, busyByQueue: byQueue))
         }
     }
 

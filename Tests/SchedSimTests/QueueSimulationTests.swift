@@ -55,6 +55,13 @@ struct QueueSimulationTests {
         #expect(try outcome(plain, "pre-0").queueingDelay == 4 * 3600)
         let fairness = try #require(fair.queueFairness)
         #expect(fairness > 0 && fairness <= 1)
+        // The share of each queue over time: research held all 16 chips until t=2h, then 0.
+        let atStart = try #require(fair.timeline.last { $0.time < 2 * 3600 })
+        #expect(atStart.busyByQueue?["research"] == 16)
+        let page = HTMLReport.render([fair], title: "teams", inputs: [])
+        #expect(page.contains("<h2>Share of the fleet over time, by queue</h2>"))
+        #expect(page.contains("■ research"))
+        #expect(!HTMLReport.render([plain], title: "teams", inputs: []).contains("by queue</h2>"))
         let rows = ComparisonRows.make([fair])
         #expect(rows.contains { $0.metric == "reclaims" && $0.values == ["16"] })
         #expect(rows.contains { $0.metric == "  pretraining: queueing mean" && $0.values == ["0.00 h"] })
