@@ -34,6 +34,17 @@ extension CoordinatorState {
         return QueuePosition(queue: record.job.queue, position: ahead + 1, waiting: waiting)
     }
 
+    /// Why a job that stopped others waits: for them to end, its chips held; under a tree, whose
+    /// queue it reclaimed from. "waiting for 1 job it stopped to end (b3); its chips are held for
+    /// it; reclaimed from queue batch"
+    func preemptorReason(_ record: JobRecord, _ victims: Set<AttemptRef>) -> String {
+        let names = Set(victims.map(\.job)).sorted()
+        let others = Set(names.compactMap { jobs[$0]?.job.queue }).subtracting([record.job.queue]).sorted()
+        return "waiting for \(names.count) job\(names.count == 1 ? "" : "s") it stopped to end "
+            + "(\(names.joined(separator: ", "))); its chips are held for it"
+            + (queueBook == nil || others.isEmpty ? "" : "; reclaimed from queue \(others.joined(separator: ", "))")
+    }
+
     /// Replaces the tree with a queues file's text, or refuses it (line and field) and keeps the old
     /// one. Each queue keeps its past use; every waiting job is searched again under the new tree.
     func applyQueues(_ text: String, file: String, by who: String) throws(ErrorReply) -> QueuesReply {

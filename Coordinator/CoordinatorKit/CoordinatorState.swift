@@ -470,6 +470,7 @@ actor CoordinatorState {
                 record.held == true
                 ? heldReason(record) : record.array != nil ? arraySummary(record) : waitReason(of: id)
             record.queuePosition = queuePosition(of: record)
+            if let victims = nominated[id], !victims.isEmpty { record.reason = preemptorReason(record, victims) }
         } else if record.array != nil, let summary = arraySummary(record) {
             record.reason = summary + (record.reason.map { "; \($0)" } ?? "")
         }

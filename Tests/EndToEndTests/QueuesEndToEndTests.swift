@@ -173,6 +173,41 @@ struct QueuesEndToEndTests {
         #expect(next.state == .queued)
     }
 
+    @Test("a job that reclaimed waits for its victims to end, and says so: whom it stopped, from which queue")
+    func reclaimWaitReason() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let file = cluster.directory.appendingPathComponent("queues.yaml").path
+        try "queues:\n  - name: prod\n    guarantee: {ascend-910b: 2}\n  - name: batch\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
+        try await cluster.startCoordinator(extra: ["--queues", file, "--reclaim-min-run", "0"])
+        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
+        try cluster.startHostAgent(host, data: cluster.directory.appendingPathComponent("agent-data").path)
+        #expect(try await eventually(seconds: 15) { try await cluster.connectedNodes() == 1 })
+        // Batch takes the 8 chips with jobs that ignore SIGTERM: each ends only at the agent's
+        // SIGKILL, 2 s after it is asked to stop.
+        for index in 0..<8 {
+            _ = try await cluster.schedctl([
+                "submit", "--id", "b\(index)", "--queue", "batch", "--chips", "1", "--tier", "ascend-910b", "--",
+                "sh", "-c", "trap '' TERM; sleep 600",
+            ])
+        }
+        #expect(try await eventually(seconds: 20) { try await Self.running(cluster, prefix: "b") == 8 })
+        _ = try await cluster.schedctl([
+            "submit", "--id", "p0", "--queue", "prod", "--chips", "1", "--tier", "ascend-910b", "--", "true",
+        ])
+        var seen: String?
+        _ = try await eventually(seconds: 10) {
+            let record = try await cluster.status("p0")
+            if record.reason?.hasPrefix("waiting for 1 job it stopped to end (b") == true { seen = record.reason }
+            return seen != nil || record.state != .queued
+        }
+        let reason = try #require(seen, "p0 was never seen waiting for its victim")
+        #expect(reason.hasSuffix("); its chips are held for it; reclaimed from queue batch"), "\(reason)")
+        let done = try await cluster.waitFor("p0", seconds: 20) { $0.state.isFinal }
+        #expect(done.state == .completed, "\(done.reason ?? "")")
+    }
+
     /// Jobs whose id starts with `prefix` holding chips.
     static func running(_ cluster: Cluster, prefix: String) async throws -> Int {
         let records = try WireCodec.value(
