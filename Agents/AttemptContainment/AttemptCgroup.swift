@@ -71,106 +71,98 @@ public struct AttemptCgroup: Sendable {
     /// cgroup cannot be made.
     public func create(_ limits: CgroupLimits) throws(CgroupError) -> CgroupCreation {
         var creation = CgroupCreation()
+        // Where each controller's files are for this cgroup; nil where the controller is not there.
+        let directory: (String) -> String?
         switch hierarchy.version {
         case .v2:
-            guard let root = hierarchy.mounts[""] else { throw CgroupError("no cgroup v2 mount") }
-            let wanted = ["cpuset", "memory", "pids"].filter { hierarchy.controllers.contains($0) }
-            var current = root
-            let levels = path.split(separator: "/").map(String.init)
-            for level in levels {
-                // Each level above the attempt hands the controllers down (v2 puts no process there).
-                let offered = controllerNames(readText(current + "/cgroup.controllers"))
-                let enabling = wanted.filter { offered.contains($0) }.map { "+" + $0 }
-                if !enabling.isEmpty {
-                    let enabled = controllerNames(readText(current + "/cgroup.subtree_control"))
-                    let missing = enabling.filter { !enabled.contains(String($0.dropFirst())) }
-                    if !missing.isEmpty {
-                        do {
-                            try writeControl(current + "/cgroup.subtree_control", missing.joined(separator: " "))
-                        } catch {
-                            creation.problems.append(
-                                "cannot hand down \(missing.joined(separator: " ")) below \(current): \(error)")
-                        }
-                    }
-                }
-                current += "/" + level
-                try makeDirectory(current)
-            }
-            let leaf = current
+            let leaf = try makeUnified(&creation)
             let available = controllerNames(readText(leaf + "/cgroup.controllers"))
-            if let cpus = limits.cpus, !cpus.isEmpty {
-                creation += apply(available.contains("cpuset"), leaf + "/cpuset.cpus", cpus, "cores \(cpus)", "cpuset")
-            }
-            if let mems = limits.mems, !mems.isEmpty {
-                creation += apply(
-                    available.contains("cpuset"), leaf + "/cpuset.mems", mems, "memory of NUMA nodes \(mems)", "cpuset")
-            }
-            if let memory = limits.memoryMiB, memory > 0 {
-                creation += apply(
-                    available.contains("memory"), leaf + "/memory.max", String(memory * 1_048_576),
-                    "\(memory) MiB of memory", "memory")
-                if available.contains("memory") {
+            directory = { available.contains($0) ? leaf : nil }
+        case .v1:
+            try makeLegacy()
+            directory = { hierarchy.directory(path, controller: $0) }
+        }
+        if let cpus = limits.cpus, !cpus.isEmpty {
+            creation += apply(directory("cpuset"), "cpuset.cpus", cpus, "cores \(cpus)", "cpuset")
+        }
+        if let mems = limits.mems, !mems.isEmpty {
+            creation += apply(directory("cpuset"), "cpuset.mems", mems, "memory of NUMA nodes \(mems)", "cpuset")
+        }
+        if let memory = limits.memoryMiB, memory > 0 {
+            let bytes = String(memory * 1_048_576)
+            let limitFile = hierarchy.version == .v2 ? "memory.max" : "memory.limit_in_bytes"
+            creation += apply(directory("memory"), limitFile, bytes, "\(memory) MiB of memory", "memory")
+            if let memoryDirectory = directory("memory") {
+                switch hierarchy.version {
+                case .v2:
                     // The limit is the job's memory, not memory plus swap; and an out-of-memory kill
                     // takes the whole job, not one of its processes.
-                    try? writeControl(leaf + "/memory.swap.max", "0")
-                    try? writeControl(leaf + "/memory.oom.group", "1")
-                }
-            }
-            if let pids = limits.pids, pids > 0 {
-                creation += apply(
-                    available.contains("pids"), leaf + "/pids.max", String(pids), "\(pids) processes", "pids")
-            }
-        case .v1:
-            for controller in CgroupHierarchy.legacyControllers {
-                guard let mount = hierarchy.mounts[controller] else { continue }
-                var current = mount
-                for level in path.split(separator: "/") {
-                    let parent = current
-                    current += "/" + level
-                    let made = try makeDirectory(current)
-                    // A new v1 cpuset has no CPUs and no memory nodes until given its parent's.
-                    if made && controller == "cpuset" {
-                        for file in ["cpuset.cpus", "cpuset.mems"] {
-                            let inherited = (readText(parent + "/" + file) ?? "").trimmingCharacters()
-                            if !inherited.isEmpty { try? writeControl(current + "/" + file, inherited) }
-                        }
-                    }
-                }
-            }
-            let cpuset = hierarchy.directory(path, controller: "cpuset")
-            if let cpus = limits.cpus, !cpus.isEmpty {
-                creation += apply(cpuset != nil, (cpuset ?? "") + "/cpuset.cpus", cpus, "cores \(cpus)", "cpuset")
-            }
-            if let mems = limits.mems, !mems.isEmpty {
-                creation += apply(
-                    cpuset != nil, (cpuset ?? "") + "/cpuset.mems", mems, "memory of NUMA nodes \(mems)", "cpuset")
-            }
-            let memoryDirectory = hierarchy.directory(path, controller: "memory")
-            if let memory = limits.memoryMiB, memory > 0 {
-                let bytes = String(memory * 1_048_576)
-                creation += apply(
-                    memoryDirectory != nil, (memoryDirectory ?? "") + "/memory.limit_in_bytes", bytes,
-                    "\(memory) MiB of memory", "memory")
-                if let memoryDirectory {
+                    try? writeControl(memoryDirectory + "/memory.swap.max", "0")
+                    try? writeControl(memoryDirectory + "/memory.oom.group", "1")
+                case .v1:
                     // Memory plus swap at the same figure: no swapping past the limit (where swap accounting is on).
                     try? writeControl(memoryDirectory + "/memory.memsw.limit_in_bytes", bytes)
                 }
             }
-            if let pids = limits.pids, pids > 0 {
-                let directory = hierarchy.directory(path, controller: "pids")
-                creation += apply(
-                    directory != nil, (directory ?? "") + "/pids.max", String(pids), "\(pids) processes",
-                    "pids")
-            }
+        }
+        if let pids = limits.pids, pids > 0 {
+            creation += apply(directory("pids"), "pids.max", String(pids), "\(pids) processes", "pids")
         }
         return creation
     }
 
-    /// Writes one limit, or says why it is not applied.
-    private func apply(_ available: Bool, _ file: String, _ value: String, _ what: String, _ controller: String)
+    /// v2: makes each level of the path, each level above the attempt handing the controllers down
+    /// (v2 puts no process there); returns the attempt's directory.
+    private func makeUnified(_ creation: inout CgroupCreation) throws(CgroupError) -> String {
+        guard let root = hierarchy.mounts[""] else { throw CgroupError("no cgroup v2 mount") }
+        let wanted = ["cpuset", "memory", "pids"].filter { hierarchy.controllers.contains($0) }
+        var current = root
+        for level in path.split(separator: "/") {
+            let offered = controllerNames(readText(current + "/cgroup.controllers"))
+            let enabling = wanted.filter { offered.contains($0) }.map { "+" + $0 }
+            if !enabling.isEmpty {
+                let enabled = controllerNames(readText(current + "/cgroup.subtree_control"))
+                let missing = enabling.filter { !enabled.contains(String($0.dropFirst())) }
+                if !missing.isEmpty {
+                    do {
+                        try writeControl(current + "/cgroup.subtree_control", missing.joined(separator: " "))
+                    } catch {
+                        creation.problems.append(
+                            "cannot hand down \(missing.joined(separator: " ")) below \(current): \(error)")
+                    }
+                }
+            }
+            current += "/" + level
+            try makeDirectory(current)
+        }
+        return current
+    }
+
+    /// v1: makes each level of the path in every controller's mount.
+    private func makeLegacy() throws(CgroupError) {
+        for controller in CgroupHierarchy.legacyControllers {
+            guard let mount = hierarchy.mounts[controller] else { continue }
+            var current = mount
+            for level in path.split(separator: "/") {
+                let parent = current
+                current += "/" + level
+                let made = try makeDirectory(current)
+                // A new v1 cpuset has no CPUs and no memory nodes until given its parent's.
+                if made && controller == "cpuset" {
+                    for file in ["cpuset.cpus", "cpuset.mems"] {
+                        let inherited = (readText(parent + "/" + file) ?? "").trimmingCharacters()
+                        if !inherited.isEmpty { try? writeControl(current + "/" + file, inherited) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes one limit into `directory` (nil: the controller is not there), or says why it is not applied.
+    private func apply(_ directory: String?, _ file: String, _ value: String, _ what: String, _ controller: String)
         -> CgroupCreation
     {
-        guard available else {
+        guard let directory else {
             return CgroupCreation(
                 problems: [
                     "\(what) not applied: the \(controller) controller is not available to cgroup \(path) "
@@ -178,7 +170,7 @@ public struct AttemptCgroup: Sendable {
                 ])
         }
         do {
-            try writeControl(file, value)
+            try writeControl(directory + "/" + file, value)
             return CgroupCreation(applied: [what])
         } catch {
             return CgroupCreation(problems: ["\(what) not applied: \(error)"])

@@ -118,15 +118,20 @@ public func readText(_ path: String) -> String? {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else { return nil }
     defer { close(descriptor) }
+    // Bounded: no cgroup file an attempt reads is this long.
+    return readAll(descriptor, atMost: 1 << 22)
+}
+
+/// What `descriptor` gives until its end (a file, or a pipe whose writers closed it), as text;
+/// reading stops past `limit` bytes.
+public func readAll(_ descriptor: Int32, atMost limit: Int) -> String {
     var bytes: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
+    while bytes.count <= limit {
         let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, 4096) }
         if count < 0 && errno == EINTR { continue }
         guard count > 0 else { break }
         bytes += buffer[0..<count]
-        // Bounded: no cgroup file an attempt reads is this long.
-        if bytes.count > 1 << 22 { break }
     }
     return String(decoding: bytes, as: UTF8.self)
 }

@@ -114,7 +114,7 @@ enum SchedAttempt {
         var refusal: String?
         if report[1] >= 0 {
             close(report[1])
-            refusal = readAll(report[0])
+            refusal = readAll(report[0], atMost: 4096)
             close(report[0])
         }
         guard spawned == 0 else {
@@ -221,19 +221,6 @@ enum SchedAttempt {
         execvp(command[0], argv)
         let error = errno
         refuse("cannot start '\(command[0])': \(String(cString: strerror(error)))", status: error == ENOENT ? 127 : 126)
-    }
-
-    /// What a pipe carries until its writers close it (a few hundred bytes at most here).
-    static func readAll(_ descriptor: Int32) -> String {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 512)
-        while bytes.count < 4096 {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, 512) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            bytes += buffer[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `--flag value` pairs.

@@ -12,8 +12,9 @@ extension CoordinatorState {
         for record in jobs.activeRecords { running[record.job.queue, default: 0] += 1 }
         var waiting: [String: Int] = [:]
         for record in jobs.records.values where record.state == .queued { waiting[record.job.queue, default: 0] += 1 }
+        // The fleet's capacity needs its nodes, not a snapshot of what holds their chips.
         let ledger = book.ledger(
-            holding: jobs.activeRecords, nodes: snapshot().nodes, catalog: configuration.catalog, now: clock())
+            holding: jobs.activeRecords, nodes: nodes.values.map(\.node), catalog: configuration.catalog, now: clock())
         queueBook = book
         return book.statuses(ledger, running: running, waiting: waiting)
     }
@@ -54,26 +55,26 @@ extension CoordinatorState {
         } catch {
             throw ErrorReply(.invalidSpec, "\(error.description); the queue tree in use stays")
         }
-        var book = queueBook ?? QueueBook(tree: tree, source: file, configuration: configuration)
-        book.replaceTree(tree, source: "\(file), applied by \(who)")
+        install(tree, source: "\(file), applied by \(who)")
+        return queueStatuses()
+    }
+
+    /// A new tree in use: each queue that keeps its name keeps its past use, and every waiting job
+    /// is searched again under it.
+    private func install(_ tree: QueueTree, source: String) {
+        var book = queueBook ?? QueueBook(tree: tree, source: source, configuration: configuration)
+        book.replaceTree(tree, source: source)
         queueBook = book
         jobs.everythingChanged()
         dirty = true
-        logger.notice("queue tree replaced from \(file) by \(who): \(tree.queues.count) queues")
-        return queueStatuses()
+        logger.notice("queue tree from \(source): \(tree.queues.count) queues")
     }
 
     /// SIGHUP: the `--queues` file read again; a bad file is refused in the log and the old tree stays.
     func reloadQueues() {
         guard let path = configuration.queuesFile else { return }
         do {
-            let tree = try QueuesFile.load(path: path, catalog: configuration.catalog)
-            var book = queueBook ?? QueueBook(tree: tree, source: path, configuration: configuration)
-            book.replaceTree(tree, source: path)
-            queueBook = book
-            jobs.everythingChanged()
-            dirty = true
-            logger.notice("queue tree re-read from \(path) on SIGHUP: \(tree.queues.count) queues")
+            install(try QueuesFile.load(path: path, catalog: configuration.catalog), source: path)
         } catch {
             logger.error("SIGHUP: \(error.description); the queue tree in use stays")
         }

@@ -54,16 +54,6 @@ struct QueueBook: Sendable {
         return nil
     }
 
-    /// What `record` takes of each quota resource where it is placed.
-    func demand(of record: JobRecord, catalog: ChipCatalog, resources: [QuotaResource]) -> QuotaAmounts {
-        guard let placement = record.placement else { return [:] }
-        let chips = placement.assignments.reduce(0) { $0 + $1.chips.count }
-        let cpus = placement.assignments.reduce(0) { $0 + ($1.host?.cpus.count ?? 0) }
-        return quotaDemand(
-            chips: chips, cpus: cpus, model: catalog[ChipModelID(placement.chipModel)], kind: record.job.kind,
-            resources: resources)
-    }
-
     /// The ledger of this moment: every job holding chips counted in its queue, the fleet's
     /// capacity, and the past use decayed up to `now` (which this call moves on).
     mutating func ledger(holding records: [JobRecord], nodes: [Node], catalog: ChipCatalog, now: Double)
@@ -73,9 +63,10 @@ struct QueueBook: Sendable {
             tree: tree, capacity: QueueLedger.capacity(of: nodes, catalog: catalog), history: history.amounts)
         ledger.minimumRunTime = minimumRunTime
         for record in records {
-            guard let queue = tree.index(of: record.job.queue), tree.isLeaf(queue) else { continue }
+            guard let placement = record.placement else { continue }
             ledger.hold(
-                record.job.id, queue: queue, demand: demand(of: record, catalog: catalog, resources: ledger.resources))
+                record.job.id, queue: record.job.queue, kind: record.job.kind,
+                model: catalog[ChipModelID(placement.chipModel)], assignments: placement.assignments)
         }
         let present = ledger
         history.advance(to: now, queues: tree.queues.map(\.name)) { present.usage(of: $0) }

@@ -16,9 +16,8 @@ public struct QueueLedger: Sendable {
     let capacity: [Double]
     /// What each job holding resources takes, and where: so that a stop gives back what it took.
     private var holdings: [JobID: (queue: Int, demand: [Double])] = [:]
-    /// Whether the queue or an ancestor has any limit: the others need no check.
-    let limited: [Bool]
-    /// Each queue's limits as (queue, resource slot, amount), its ancestors' after it: what checks walk.
+    /// Each queue's limits as (queue, resource slot, amount), its ancestors' after it: what checks
+    /// walk. Empty: neither the queue nor an ancestor has a limit, and nothing needs checking.
     let limitChain: [[(queue: Int, slot: Int, limit: Double)]]
     /// Each queue's standing, until its use changes (a plan asks for it at every step).
     private var standings: [(tier: Int, value: Double)?]
@@ -32,9 +31,6 @@ public struct QueueLedger: Sendable {
         usage = Array(repeating: Array(repeating: 0, count: resources.count), count: tree.queues.count)
         self.capacity = resources.map { max(capacity[$0] ?? 0, 0) }
         self.history = usage
-        limited = tree.queues.indices.map { queue in
-            tree.lineage(of: queue).contains { !tree.queues[$0].limit.isEmpty }
-        }
         let named = resources
         limitChain = tree.queues.indices.map { queue in
             tree.lineage(of: queue).flatMap { ancestor in
@@ -62,32 +58,39 @@ public struct QueueLedger: Sendable {
 
     /// The fleet's total of every quota resource: its chips by model, vendor and family, their
     /// compute (at training throughput), and its host CPUs.
+    /// Chips are counted per model first and summed in model order: the total of fractional compute
+    /// does not depend on the order the nodes come in.
     public static func capacity(of nodes: [Node], catalog: ChipCatalog) -> QuotaAmounts {
-        var total: QuotaAmounts = [:]
+        var chips: [ChipModelID: Int] = [:]
+        var cpus = 0
         for node in nodes {
-            for chip in node.chips {
-                guard let model = catalog[chip.model] else { continue }
-                total[.model(model.id), default: 0] += 1
-                total[.vendor(model.vendor), default: 0] += 1
-                total[.family(model.family), default: 0] += 1
-                let relative = model.relativeTraining
-                total[.compute, default: 0] += relative.isFinite && relative > 0 ? relative : 1
+            for chip in node.chips { chips[chip.model, default: 0] += 1 }
+            cpus += node.numaNodes.reduce(0) { $0 + $1.cpus.count }
+        }
+        var total: QuotaAmounts = [.cpus: Double(cpus)]
+        for (id, count) in chips.sorted(by: { $0.key < $1.key }) {
+            guard let model = catalog[id] else { continue }
+            for resource: QuotaResource in [.model(model.id), .vendor(model.vendor), .family(model.family), .compute] {
+                total[resource, default: 0] += resource.amount(chips: count, cpus: 0, model: model, kind: .training)
             }
-            total[.cpus, default: 0] += Double(node.numaNodes.reduce(0) { $0 + $1.cpus.count })
         }
         return total
     }
-
-    func vector(_ amounts: QuotaAmounts) -> [Double] { resources.map { amounts[$0] ?? 0 } }
 
     /// What a job takes of each resource, in the ledger's order (`quotaDemand` without the table).
     func demandVector(chips: Int, cpus: Int, model: ChipModel?, kind: JobKind) -> [Double] {
         resources.map { $0.amount(chips: chips, cpus: cpus, model: model, kind: kind) }
     }
 
-    /// Records that `job` of `queue` holds `demand`.
-    public mutating func hold(_ job: JobID, queue: Int, demand: QuotaAmounts) {
-        hold(job, queue: queue, amounts: vector(demand))
+    /// Records that a running `job` holds what it was placed on: the chips and host CPUs of
+    /// `assignments`, on chip model `model`, in its queue `queue` when that is a leaf of the tree.
+    public mutating func hold(
+        _ job: JobID, queue name: String, kind: JobKind, model: ChipModel?, assignments: [NodeAssignment]
+    ) {
+        guard let queue = tree.index(of: name), tree.isLeaf(queue) else { return }
+        let chips = assignments.reduce(0) { $0 + $1.chips.count }
+        let cpus = assignments.reduce(0) { $0 + ($1.host?.cpus.count ?? 0) }
+        hold(job, queue: queue, amounts: demandVector(chips: chips, cpus: cpus, model: model, kind: kind))
     }
 
     mutating func hold(_ job: JobID, queue: Int, amounts: [Double]) {
@@ -138,24 +141,14 @@ public struct QueueLedger: Sendable {
         return true
     }
 
-    /// Why `demand` may not start in `queue` now: the first queue up its lineage whose limit it
+    /// Why `amounts` (in the ledger's order) may not start in `queue` now: the first queue up its lineage whose limit it
     /// would pass, with the figures. Nil when every limit holds.
-    public func refusal(of demand: QuotaAmounts, in queue: Int) -> String? {
-        refusal(amounts: vector(demand), in: queue)
-    }
-
     func refusal(amounts: [Double], in queue: Int) -> String? {
-        guard limited[queue] else { return nil }
-        for ancestor in tree.lineage(of: queue) {
-            let spec = tree.queues[ancestor]
-            for (slot, resource) in resources.enumerated() where amounts[slot] > 0 {
-                guard let limit = spec.limit[resource] else { continue }
-                // A little slack for sums of fractional compute.
-                if usage[ancestor][slot] + amounts[slot] > limit + 1e-9 {
-                    return "queue \(spec.name) is at its limit of \(resource.amount(limit)) "
-                        + "(\(formatNumber(usage[ancestor][slot])) in use, \(formatNumber(amounts[slot])) asked)"
-                }
-            }
+        // A little slack for sums of fractional compute.
+        for (ancestor, slot, limit) in limitChain[queue]
+        where amounts[slot] > 0 && usage[ancestor][slot] + amounts[slot] > limit + 1e-9 {
+            return "queue \(tree.queues[ancestor].name) is at its limit of \(resources[slot].amount(limit)) "
+                + "(\(formatNumber(usage[ancestor][slot])) in use, \(formatNumber(amounts[slot])) asked)"
         }
         return nil
     }

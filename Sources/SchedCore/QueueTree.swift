@@ -99,6 +99,17 @@ public struct QueueSpec: Hashable, Sendable {
     public var users: [String]
     public var groups: [String]
 
+    /// "guarantee of 9 H100-equivalents of compute is above the limit of 8 H100-equivalents of
+    /// compute", for the first resource (in order) guaranteed more than its limit; nil when none is.
+    public var guaranteeAboveLimit: String? {
+        for (resource, guaranteed) in guarantee.sorted(by: { $0.key < $1.key }) {
+            if let cap = limit[resource], guaranteed > cap {
+                return "guarantee of \(resource.amount(guaranteed)) is above the limit of \(resource.amount(cap))"
+            }
+        }
+        return nil
+    }
+
     public init(
         name: String, parent: String? = nil, guarantee: QuotaAmounts = [:], limit: QuotaAmounts = [:],
         weight: Double = 1, users: [String] = [], groups: [String] = []
@@ -153,14 +164,7 @@ public struct QueueTree: Hashable, Sendable {
                 throw QueueTreeError(
                     queue: spec.name, message: "\(resource): \(amount) is not an amount from 0 to 10^9")
             }
-            for (resource, guaranteed) in spec.guarantee.sorted(by: { $0.key < $1.key }) {
-                if let limit = spec.limit[resource], guaranteed > limit {
-                    throw QueueTreeError(
-                        queue: spec.name,
-                        message: "its guarantee of \(resource.amount(guaranteed)) is above its limit of "
-                            + "\(resource.amount(limit))")
-                }
-            }
+            if let problem = spec.guaranteeAboveLimit { throw QueueTreeError(queue: spec.name, message: problem) }
         }
         // Parents first: a stable order by depth, so that sums run leaves to roots.
         var depth: [Int] = Array(repeating: -1, count: specs.count)

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Each queue's past use, decayed with a half-life (as Slurm's PriorityDecayHalfLife): an
 /// exponential average that moves toward present use as time passes, so that a queue that used
@@ -16,7 +16,7 @@ public struct QueueUsageHistory: Sendable {
     public mutating func advance(to now: Double, queues: [String], present: (String) -> QuotaAmounts) {
         defer { last = now }
         guard let last, now > last, halfLife > 0 else { return }
-        let kept = pow(2, -(now - last) / halfLife)
+        let kept = Glibc.exp2(-(now - last) / halfLife)
         var next: [String: QuotaAmounts] = [:]
         for name in queues {
             let current = present(name)

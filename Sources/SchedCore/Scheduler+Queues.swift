@@ -1,6 +1,7 @@
 /// Queues in a plan: limits filter the chip models a job may take, placements and preemptions keep
-/// the ledger in step, and the order among queues is the fair one. The ledger is read in place
-/// (`queues!`), never bound to a local: a copy of it per job cost more than the checks.
+/// the ledger in step, and the order among queues is the fair one. On the paths every job takes
+/// the ledger is read in place (`queues!`), not bound to a local: a copy of it per job cost more
+/// than the checks (a reclaim search, at most 32 a plan, takes one copy).
 extension PlanningSession {
     /// The queue `job` counts against, if a tree is given and names it as a leaf.
     func quotaQueue(of job: Job) -> Int? {
@@ -24,7 +25,9 @@ extension PlanningSession {
     /// What the job's queue's limits (and its ancestors') leave of the tier's models: nil groups
     /// when they take none out; a refusal (the first limit met) when they take them all.
     mutating func withinQuota(job: Job, tier: ChipTier, shape: JobShape) -> (groups: [[Int]]?, refusal: String?) {
-        guard queues != nil, let queue = quotaQueue(of: job), queues!.limited[queue] else { return (nil, nil) }
+        guard queues != nil, let queue = quotaQueue(of: job), !queues!.limitChain[queue].isEmpty else {
+            return (nil, nil)
+        }
         // Room for the worst model: nothing to filter.
         let maxRelative = maxRelativeThroughput
         if queues!.surelyFits(
@@ -92,14 +95,20 @@ extension PlanningSession {
         let tree = ledger.tree
         let lineage = Set(tree.lineage(of: queue))
         var eligible = Set<Int>()
+        // Whether a queue may lend: borrowing beyond its guarantee, and not of the job's lineage.
+        var lends: [Int: Bool] = [:]
         for position in held.indices {
             let holding = held[position]
             // This plan's own placements and the driver's placeholders hold at the top priority.
             guard holding.active, holding.share == nil, holding.priority != Int.max,
-                now - holding.startedAt >= ledger.minimumRunTime, let owner = ledger.queue(of: holding.job),
-                !lineage.contains(owner), !tree.lineage(of: owner).contains(queue),
-                ledger.computeStanding(of: owner).tier == 1, ledger.canGiveBack(holding.job)
+                now - holding.startedAt >= ledger.minimumRunTime, let owner = ledger.queue(of: holding.job)
             else { continue }
+            if lends[owner] == nil {
+                lends[owner] =
+                    !lineage.contains(owner) && !tree.lineage(of: owner).contains(queue)
+                    && ledger.computeStanding(of: owner).tier == 1
+            }
+            guard lends[owner]!, ledger.canGiveBack(holding.job) else { continue }
             eligible.insert(position)
         }
         guard !eligible.isEmpty else { return false }

@@ -341,13 +341,9 @@ struct SimulationRun {
             RunningJob(
                 id: trace.job.id, priority: trace.job.priority, assignments: placement.assignments, startedAt: now,
                 expectedEndAt: trace.job.timeLimit.map { now + $0 }, checkpointInterval: trace.checkpointEverySeconds))
-        if let tree = ledger?.tree, let queue = tree.index(of: trace.job.queue), tree.isLeaf(queue) {
-            let demand = quotaDemand(
-                chips: placement.assignments.reduce(0) { $0 + $1.chips.count },
-                cpus: placement.assignments.reduce(0) { $0 + ($1.host?.cpus.count ?? 0) },
-                model: input.catalog[placement.chipModel], kind: trace.job.kind, resources: tree.resources)
-            ledger?.hold(trace.job.id, queue: queue, demand: demand)
-        }
+        ledger?.hold(
+            trace.job.id, queue: trace.job.queue, kind: trace.job.kind, model: input.catalog[placement.chipModel],
+            assignments: placement.assignments)
         let attempt = attempts.count
         attempts.append(
             SimulatedAttemptState(

@@ -56,17 +56,13 @@ public enum QueuesFile {
             nodes[name] = nameNode
             let guarantee = try fields["guarantee"].map { node throws(SpecError) in try amounts(node, catalog) } ?? [:]
             let limit = try fields["limit"].map { node throws(SpecError) in try amounts(node, catalog) } ?? [:]
-            for (resource, guaranteed) in guarantee.sorted(by: { $0.key < $1.key }) {
-                if let cap = limit[resource], guaranteed > cap {
-                    throw (fields["guarantee"] ?? entry).error(
-                        "guarantee of \(resource.amount(guaranteed)) is above the limit of \(resource.amount(cap))")
-                }
-            }
             let weight = try fields["weight"]?.positiveDouble(atMost: 1_000_000) ?? 1
-            specs.append(
-                QueueSpec(
-                    name: name, parent: parent, guarantee: guarantee, limit: limit, weight: weight,
-                    users: try fields["users"]?.stringList() ?? [], groups: try fields["groups"]?.stringList() ?? []))
+            let spec = QueueSpec(
+                name: name, parent: parent, guarantee: guarantee, limit: limit, weight: weight,
+                users: try fields["users"]?.stringList() ?? [], groups: try fields["groups"]?.stringList() ?? [])
+            // The tree checks it too; here the error points at the guarantee's line.
+            if let problem = spec.guaranteeAboveLimit { throw (fields["guarantee"] ?? entry).error(problem) }
+            specs.append(spec)
             if let children = fields["children"] {
                 try collect(children, parent: name, into: &specs, nodes: &nodes, catalog: catalog, depth: depth + 1)
             }

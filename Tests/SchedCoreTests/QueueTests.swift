@@ -19,11 +19,8 @@ func queuePlan(
     var ledger = QueueLedger(
         tree: tree, capacity: QueueLedger.capacity(of: nodes, catalog: catalog), history: history)
     for (job, queue, model) in running {
-        let chips = job.assignments.reduce(0) { $0 + $1.chips.count }
         ledger.hold(
-            job.id, queue: tree.index(of: queue)!,
-            demand: quotaDemand(
-                chips: chips, cpus: 0, model: catalog[ChipModelID(model)], kind: .batch, resources: ledger.resources))
+            job.id, queue: queue, kind: .batch, model: catalog[ChipModelID(model)], assignments: job.assignments)
     }
     let engine = try SchedulingEngine(
         snapshot: ClusterSnapshot(nodes: nodes, running: running.map(\.0), catalog: catalog))
