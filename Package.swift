@@ -6,6 +6,7 @@ let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 
 // schedctl starts once per command, so its start is most of what a command costs. With no symbols
 // in its dynamic table the runtime's address lookups do not scan tens of thousands (about 0.5 ms
@@ -41,6 +42,13 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The coordinator's HTTP side (metrics and the page); without the default traits, which would
+        // add swift-configuration.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        // A WebSocket client: the browser test drives Chromium through its DevTools protocol.
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
     ],
     targets: [
         // Pure placement engine: values in, plans out. Standard library and swift-collections only.
@@ -90,16 +98,32 @@ let package = Package(
         .target(
             name: "CoordinatorKit",
             dependencies: [
-                "SchedCore", "SchedSpec", "Wire", "SchedStore", nio, nioPosix, nioSSL, logging,
+                "SchedCore", "SchedSpec", "Wire", "SchedStore", nio, nioPosix, nioSSL, logging, metrics,
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Coordinator/CoordinatorKit"
         ),
+        // The coordinator's HTTP side: /metrics in the Prometheus text format, the read-only page and
+        // its JSON and live log, web tickets.
+        .target(
+            name: "CoordinatorWeb",
+            dependencies: [
+                "CoordinatorKit", "Wire", "SchedCore", logging, metrics, nioSSL,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Coordinator/CoordinatorWeb"
+        ),
         .executableTarget(
             name: "sched-coordinator",
-            dependencies: ["CoordinatorKit", "SchedSpec", "ProgramSupport", "MungeIdentity", argumentParser, logging],
+            dependencies: [
+                "CoordinatorKit", "CoordinatorWeb", "SchedSpec", "ProgramSupport", "MungeIdentity", argumentParser,
+                logging, nioSSL,
+            ],
             path: "Coordinator/sched-coordinator"
         ),
         // Finding a host's chips: sysfs PCI functions joined with the vendor tools' listings (parsers
@@ -179,6 +203,7 @@ let package = Package(
                 "SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery", "AgentKit",
                 "ProgramSupport", "SchedStore", "MungeIdentity", "AttemptContainment",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "WSClient", package: "swift-websocket"),
             ]
         ),
     ]

@@ -7,15 +7,18 @@ import Wire
 /// The coordinator daemon, assembled: store, group commit, state, scheduling loop, listener.
 public enum Coordinator {
     /// Runs until SIGTERM or SIGINT: then stops accepting, drains, flushes the store and the log, and returns.
-    /// `alongside`: more services for the group (a `ProcessWatch` that ends it with another process).
+    /// `alongside`: more services for the group (a `ProcessWatch` that ends it with another process);
+    /// `reading`: services that read the coordinator (its HTTP side), made once its state is loaded.
     public static func run(
         _ configuration: CoordinatorConfiguration, logger: Logger,
-        alongside: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        alongside: [ServiceGroupConfiguration.ServiceConfiguration] = [],
+        reading: (CoordinatorReader) throws -> [ServiceGroupConfiguration.ServiceConfiguration] = { _ in [] }
     ) async throws {
         let directory = configuration.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: directory + "/coordinator.sqlite")
-        let committer = GroupCommitter(store: store)
+        let committer = GroupCommitter(
+            store: store, onBatch: configuration.metricsFactory.map(CoordinatorMetrics.commitObserver))
         let logFile = try PlacementLogFile(path: directory + "/placement-log.jsonl")
         defer { logFile.close() }
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -49,7 +52,8 @@ public enum Coordinator {
                     .init(
                         service: StoredJobsLoader(state: state, store: store, logger: logger),
                         successTerminationBehavior: .ignore),
-                ] + (configuration.queuesFile == nil ? [] : [.init(service: QueueReloader(state: state))]) + alongside,
+                ] + (configuration.queuesFile == nil ? [] : [.init(service: QueueReloader(state: state))]) + alongside
+                    + (try reading(CoordinatorReader(state: state))),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

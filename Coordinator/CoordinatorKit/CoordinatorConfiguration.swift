@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOSSL
 import SchedCore
 import Wire
@@ -33,6 +34,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var agentVerifier: (any CredentialVerifier)?
     /// What a proved user may do: their own jobs; operators anything.
     public var permissions = Permissions()
+    /// Where the coordinator's counters and histograms go (`--http`: a Prometheus registry); nil: nowhere.
+    public var metricsFactory: (any MetricsFactory)?
     /// Set: every connection is TLS with this certificate (`--tls-cert`, `--tls-key`).
     public var tls: NIOSSLContext?
     /// The queue tree (`--queues FILE`) and its file, re-read on SIGHUP; nil: one flat queue.

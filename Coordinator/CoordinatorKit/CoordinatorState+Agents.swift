@@ -367,7 +367,10 @@ extension CoordinatorState {
                     .fellBack, job: record.id,
                     "\(record.id) falls back from tier \(from + 1) (\(record.job.tier(at: from).name)) to tier "
                         + "\(tier + 1) (\(name)): \(reason); resumes from step \(record.checkpointStep)",
-                    details: ["from": String(from), "to": String(tier), "reason": reason.description]))
+                    details: [
+                        "from": String(from), "to": String(tier), "reason": reason.description,
+                        "reasonCode": reason.code,
+                    ]))
         case .giveUp(let reason):
             record.state = .failed
             record.endedAt = now
@@ -471,7 +474,10 @@ extension CoordinatorState {
                 .fellBack, job: record.id,
                 "\(record.id) falls back from tier \(from + 1) (\(record.job.tier(at: from).name)) to tier \(tier + 1) "
                     + "(\(name)): \(reason); resumes from step \(record.checkpointStep)",
-                details: ["from": String(from), "to": String(tier), "operator": "true", "reason": reason.description])
+                details: [
+                    "from": String(from), "to": String(tier), "operator": "true", "reason": reason.description,
+                    "reasonCode": reason.code,
+                ])
             jobs[record.id] = record
             do {
                 try await persist([record], [event], before: before)

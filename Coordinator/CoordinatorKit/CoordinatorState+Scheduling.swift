@@ -168,6 +168,7 @@ extension CoordinatorState {
         }
         let applying = ContinuousClock.now
         await apply(plan, now: input.now)
+        metrics.pass(took: ContinuousClock.now - started, searched: input.queue.count)
         logger.debug(
             """
             pass: \(input.queue.count) of \(jobs.waiting.count + plan.placements.count) waiting jobs searched, \
@@ -223,7 +224,7 @@ extension CoordinatorState {
                         + "to tier \(fallback.toTier + 1) (\(name)): \(fallback.reason)",
                     details: [
                         "from": String(fallback.fromTier), "to": String(fallback.toTier),
-                        "reason": fallback.reason.description,
+                        "reason": fallback.reason.description, "reasonCode": fallback.reason.code,
                     ]))
             changed[record.id] = record
         }

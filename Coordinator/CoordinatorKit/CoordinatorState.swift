@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import SchedCore
@@ -106,6 +107,8 @@ actor CoordinatorState {
     /// Output relays in progress: request number -> the node asked, and the client's stream.
     var outputStreams: [Int: (node: NodeID, continuation: AsyncStream<OutputChunk>.Continuation)] = [:]
     var nextOutputRequest = 1
+    /// Counters and histograms, moved by what is published.
+    var metrics: CoordinatorMetrics
 
     struct Watcher {
         var job: String?
@@ -130,6 +133,8 @@ actor CoordinatorState {
         jobs = JobTable(
             catalog: configuration.catalog, headDepth: configuration.passHead, passLimit: configuration.passLimit)
         faultRates = FaultRates(prior: configuration.faultRatePrior)
+        metrics = CoordinatorMetrics(
+            factory: configuration.metricsFactory ?? NOOPMetricsHandler.instance, catalog: configuration.catalog)
         queueBook = configuration.queues.map {
             QueueBook(tree: $0, source: configuration.queuesFile ?? "the configuration", configuration: configuration)
         }
@@ -298,6 +303,7 @@ actor CoordinatorState {
                 logger.error("cannot append to \(logFile.path) (events stay in the database): \(error)")
             }
             recentEvents.append(event)
+            metrics.observe(event, record: event.job.flatMap { jobs[$0] })
             for (id, watcher) in watchers where watcher.job == nil || watcher.job == event.job {
                 if case .dropped = watcher.continuation.yield(event) {
                     // Its client reads slower than events come: stop it rather than grow without bound.

@@ -24,6 +24,10 @@ struct JobTable {
         (countByState[.completed] ?? 0) + (countByState[.failed] ?? 0) + (countByState[.cancelled] ?? 0)
     }
     private(set) var countByState: [JobRecord.State: Int] = [:]
+    /// Jobs (not arrays' own records: their tasks are the jobs) by state, kind, queue and tier family,
+    /// for the `heterosched_jobs` gauge; kept in step like the others so that a scrape walks no jobs.
+    private(set) var countByLabels: [JobLabels: Int] = [:]
+    private var tierFamilies: TierFamilies
     private(set) var waiting: WaitingQueue
     /// The waiting jobs of each queue, for passes under a queue tree.
     private var queueHeads = QueueHeads()
@@ -32,6 +36,7 @@ struct JobTable {
 
     init(catalog: ChipCatalog, headDepth: Int, passLimit: Int) {
         self.catalog = catalog
+        tierFamilies = TierFamilies(catalog: catalog)
         waiting = WaitingQueue(headDepth: headDepth, passLimit: passLimit)
     }
 
@@ -54,6 +59,12 @@ struct JobTable {
     private mutating func reindex(_ id: String, old: JobRecord?, new: JobRecord?) {
         if let old { countByState[old.state, default: 0] -= 1 }
         if let new { countByState[new.state, default: 0] += 1 }
+        if let old, old.array == nil {
+            let key = labels(old)
+            countByLabels[key, default: 0] -= 1
+            if countByLabels[key] == 0 { countByLabels[key] = nil }
+        }
+        if let new, new.array == nil { countByLabels[labels(new), default: 0] += 1 }
         if let new, new.state == .placed || new.state == .running {
             active.insert(id)
         } else {
@@ -73,6 +84,12 @@ struct JobTable {
         if let new, let parent = new.arrayParent { taskStates[parent, default: [:]][new.state, default: 0] += 1 }
         if new == nil, old?.array != nil { taskStates[id] = nil }
         reindexWaiting(old: old, new: new)
+    }
+
+    private mutating func labels(_ record: JobRecord) -> JobLabels {
+        JobLabels(
+            state: record.state.rawValue, kind: record.job.kind.rawValue, queue: record.job.queue,
+            tier: tierFamilies.label(record.job.tier(at: record.ladder.tier)))
     }
 
     /// The stored jobs' places in submission order, before their records are read.

@@ -1,8 +1,10 @@
 import ArgumentParser
 import CoordinatorKit
+import CoordinatorWeb
 import Foundation
 import Logging
 import MungeIdentity
+import NIOSSL
 import ProgramSupport
 import SchedCore
 import SchedSpec
@@ -175,6 +177,22 @@ struct SchedCoordinator: AsyncParsableCommand {
         help: "Ports handed to multi-node attempts for MASTER_PORT on their rank 0's node, LOW-HIGH.")
     var rendezvousPorts = "29500-29999"
 
+    @Option(
+        name: .customLong("http"),
+        help: """
+            Serve /metrics (Prometheus text) and the web page on HOST:PORT (port 0 picks one; the URL goes to \
+            DATA-DIR/coordinator.http). Off unless given. HTTPS with --tls-cert.
+            """)
+    var http: String?
+
+    @Option(
+        name: .customLong("http-auth"),
+        help: """
+            Who may read the page and /metrics: ticket (a web ticket from `schedctl web`, as a cookie or \
+            Authorization: Bearer), none, or auto (none on a loopback address, ticket beyond it).
+            """)
+    var httpAuth = "auto"
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -220,6 +238,12 @@ struct SchedCoordinator: AsyncParsableCommand {
             throw ValidationError(
                 "--rendezvous-ports is LOW-HIGH, ports 1 to 65535 with LOW at most HIGH (29500-29999), got '\(rendezvousPorts)'"
             )
+        }
+        if let http, WireEndpoint(http) == nil {
+            throw ValidationError("--http is host:port (127.0.0.1:9090), got '\(http)'")
+        }
+        guard ["auto", "ticket", "none"].contains(httpAuth) else {
+            throw ValidationError("--http-auth is auto, ticket or none, got '\(httpAuth)'")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'")
@@ -282,14 +306,38 @@ struct SchedCoordinator: AsyncParsableCommand {
                 configuration.permissions = Permissions(
                     operatorUsers: Set(`operator`.isEmpty ? ["root"] : `operator`), operatorGroups: Set(operatorGroup))
             }
+            let web = try webConfiguration()
+            let metrics = web == nil ? nil : MetricsExposition()
+            configuration.metricsFactory = metrics?.factory
             try await Coordinator.run(
                 configuration, logger: logger,
-                alongside: stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? [])
+                alongside: stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? []
+            ) { reader in
+                guard let web, let metrics else { return [] }
+                return [.init(service: try WebServer.service(web, reader: reader, metrics: metrics, logger: logger))]
+            }
         } catch let error as SetupError {
             throw ValidationError(error.description)
         } catch let error as SpecError {
             throw ValidationError(error.description)
         }
+    }
+
+    /// `--http` and `--http-auth` (with `--tls-cert`, HTTPS), or nil without `--http`.
+    func webConfiguration() throws -> WebConfiguration? {
+        guard let http, let endpoint = WireEndpoint(http) else { return nil }
+        var tls: TLSConfiguration?
+        if let tlsCert, let tlsKey {
+            do throws(WireTLSError) {
+                tls = try WireTLS.serverConfiguration(certificate: tlsCert, key: tlsKey)
+            } catch {
+                throw ValidationError("--tls-cert: \(error.description)")
+            }
+        }
+        return WebConfiguration(
+            host: endpoint.host, port: endpoint.port, tls: tls,
+            requireTicket: httpAuth == "ticket" || (httpAuth == "auto" && !WebConfiguration.isLoopback(endpoint.host)),
+            addressFile: dataDirectory + "/coordinator.http")
     }
 
     /// `--fault-rate MODEL=RATE` values, each a rate from 0 to 1,000 faults per chip-hour.

@@ -19,6 +19,18 @@ public enum FallbackReason: Hashable, Sendable, CustomStringConvertible {
             "expected to finish sooner on tier \(chosen.tier + 1): \(current); \(chosen)"
         }
     }
+
+    /// A short fixed name for the kind of reason (a metric label, a filter): `failures`, `wait-limit`,
+    /// `cannot-hold`, `operator`, `finishes-sooner`.
+    public var code: String {
+        switch self {
+        case .tooManyFailures: "failures"
+        case .waitedTooLong: "wait-limit"
+        case .tierCannotHold: "cannot-hold"
+        case .operatorRequest: "operator"
+        case .finishesSooner: "finishes-sooner"
+        }
+    }
 }
 
 /// What ended an attempt in a way that counts against the tier it ran on.

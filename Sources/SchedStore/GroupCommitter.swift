@@ -7,8 +7,13 @@ public actor GroupCommitter {
     private var wake: CheckedContinuation<Void, Never>?
     private var stopping = false
     public private(set) var transactions = 0
+    /// Told each transaction's number of writes and its time to durable (metrics).
+    private let onBatch: (@Sendable (Int, Duration) -> Void)?
 
-    public init(store: any JobStore) { self.store = store }
+    public init(store: any JobStore, onBatch: (@Sendable (Int, Duration) -> Void)? = nil) {
+        self.store = store
+        self.onBatch = onBatch
+    }
 
     /// Returns once `changes` are durable.
     public func commit(_ changes: StoreChanges) async throws {
@@ -32,7 +37,9 @@ public actor GroupCommitter {
             let batch = pending
             pending = []
             do {
+                let started = ContinuousClock.now
                 try await store.apply(batch.map(\.changes))
+                onBatch?(batch.count, ContinuousClock.now - started)
                 transactions += 1
                 for entry in batch { entry.done.resume() }
             } catch {

@@ -248,6 +248,14 @@ extension WatchRequest: WireChecked {
     }
 }
 
+extension WebTicketRequest: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.number(ttlSeconds, "ttlSeconds", 60...WebTicketRequest.maximumTTL)
+        return check.problem
+    }
+}
+
 extension Submit: WireChecked {
     func problem() -> String? {
         var check = FieldCheck()

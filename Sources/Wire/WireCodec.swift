@@ -27,6 +27,7 @@ public enum WireCodec {
         case .queues: "QUEUES"
         case .queuesApply(let body): line("QUEUES_APPLY", body)
         case .health: "HEALTH"
+        case .webTicket(let body): line("WEB_TICKET", body)
         case .forget(let body): line("FORGET", body)
         case .logs(let body): line("LOGS", body)
         case .watch(let body): line("WATCH", body)
@@ -80,6 +81,7 @@ public enum WireCodec {
             case "QUEUES": return .success(.queues)
             case "QUEUES_APPLY": return .success(.queuesApply(try decode(body, verb)))
             case "HEALTH": return .success(.health)
+            case "WEB_TICKET": return .success(.webTicket(try decode(body, verb)))
             case "FORGET": return .success(.forget(try decode(body, verb)))
             case "LOGS": return .success(.logs(try decode(body, verb)))
             case "WATCH": return .success(.watch(body.isEmpty ? WatchRequest() : try decode(body, verb)))
@@ -104,7 +106,7 @@ public enum WireCodec {
     public static let knownVerbs = [
         "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "CHECKPOINT", "EXITED", "RUN", "KILL",
         "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "QUEUES", "QUEUES_APPLY", "HEALTH",
-        "FORGET", "LOGS", "OUTPUT",
+        "WEB_TICKET", "FORGET", "LOGS", "OUTPUT",
         "WATCH",
         "FALLBACK", "OK", "ERR", "EVENT", "BYE",
     ]

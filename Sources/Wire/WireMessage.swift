@@ -34,6 +34,8 @@ public enum WireMessage: Equatable, Sendable {
     /// Replaces the queue tree with a queues file's text (operators).
     case queuesApply(QueuesApply)
     case health
+    /// A ticket for the web page and `/metrics` (`schedctl web`).
+    case webTicket(WebTicketRequest)
     case forget(NodeRef)
     case logs(JobRef)
     case watch(WatchRequest)

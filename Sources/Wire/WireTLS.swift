@@ -6,6 +6,16 @@ import NIOSSL
 public enum WireTLS {
     /// What the coordinator serves with (`--tls-cert`, `--tls-key`).
     public static func serverContext(certificate: String, key: String) throws(WireTLSError) -> NIOSSLContext {
+        let configuration = try serverConfiguration(certificate: certificate, key: key)
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw WireTLSError("cannot use the TLS certificate \(certificate) and key \(key): \(error)")
+        }
+    }
+
+    /// The same certificate and key as a configuration (the HTTP side serves HTTPS with it).
+    public static func serverConfiguration(certificate: String, key: String) throws(WireTLSError) -> TLSConfiguration {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate)
             guard !chain.isEmpty else { throw WireTLSError("\(certificate) holds no PEM certificate") }
@@ -13,7 +23,7 @@ public enum WireTLS {
             var configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
             configuration.minimumTLSVersion = .tlsv12
-            return try NIOSSLContext(configuration: configuration)
+            return configuration
         } catch let error as WireTLSError {
             throw error
         } catch {

@@ -1,0 +1,172 @@
+import Foundation
+import SchedCore
+import Wire
+
+/// What the HTTP side reads: the gauges of a scrape, the fleet and jobs as the page draws them, and
+/// web tickets. Read-only: nothing here changes a job or a node.
+extension CoordinatorState {
+    func gauges() -> FleetGauges {
+        let chips = chipViews()
+        var chipCounts: [[String]: Int] = [:]
+        var vendors: [String: String] = [:]
+        for (_, entry) in chips {
+            for chip in entry {
+                chipCounts[[chip.model, chip.state, chip.health], default: 0] += 1
+                vendors[chip.model] = chip.vendor
+            }
+        }
+        var nodeCounts: [String: Int] = [:]
+        var sessions = 0
+        var oldest = 0.0
+        let now = clock()
+        for entry in nodes.values {
+            let state = entry.lostAt != nil ? "lost" : entry.connected ? entry.node.state.rawValue : "disconnected"
+            nodeCounts[state, default: 0] += 1
+            if entry.connected {
+                sessions += 1
+                oldest = max(oldest, (now - entry.lastHeartbeat) / configuration.timeScale)
+            }
+        }
+        let counts = gate.snapshot
+        return FleetGauges(
+            jobs: jobs.countByLabels.sorted { $0.key < $1.key }.map { .init(labels: $0.key, count: $0.value) },
+            chips: chipCounts.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map {
+                .init(
+                    model: $0.key[0], vendor: vendors[$0.key[0]] ?? "", state: $0.key[1], health: $0.key[2],
+                    count: $0.value)
+            },
+            nodes: nodeCounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, agentSessions: sessions,
+            oldestHeartbeatAge: max(oldest, 0), clientConnections: counts.open,
+            handshakesUnderWay: counts.unauthenticated, authFailures: counts.authFailures,
+            waitingJobs: jobs.waiting.count)
+    }
+
+    /// Every chip of every node (nodes in id order), with what holds it now.
+    private func chipViews() -> [(NodeEntry, [FleetView.ChipView])] {
+        var holders: [NodeID: [Int: [String]]] = [:]
+        var queues: [String: String] = [:]
+        for record in jobs.activeRecords {
+            queues[record.id] = record.job.queue
+            for assignment in record.placement?.assignments ?? [] {
+                for chip in assignment.chips {
+                    holders[assignment.node, default: [:]][chip, default: []].append(record.id)
+                }
+            }
+        }
+        var stopping: [NodeID: Set<Int>] = [:]
+        for (key, holding) in fence.holdings() {
+            stopping[key.node, default: []].formUnion(holding?.chips ?? [])
+        }
+        var resting: [NodeID: Set<Int>] = [:]
+        for drain in drains.active(at: clock()) { resting[drain.node, default: []].insert(drain.chip) }
+        let catalog = configuration.catalog
+        return nodes.values.sorted { $0.node.id < $1.node.id }.map { entry in
+            let id = entry.node.id
+            return (
+                entry,
+                entry.node.chips.map { chip in
+                    let held = holders[id]?[chip.index] ?? []
+                    let state =
+                        stopping[id]?.contains(chip.index) == true
+                        ? "stopping"
+                        : !held.isEmpty ? "busy" : resting[id]?.contains(chip.index) == true ? "resting" : "free"
+                    return FleetView.ChipView(
+                        index: chip.index, model: chip.model.name, vendor: catalog[chip.model]?.vendor ?? "unknown",
+                        health: chip.health.rawValue, state: state, jobs: held.sorted(),
+                        queue: held.first.flatMap { queues[$0] })
+                }
+            )
+        }
+    }
+
+    func fleetView() -> FleetView {
+        var domains: [String: [FleetView.NodeView]] = [:]
+        var busy = 0
+        var total = 0
+        let booked = Dictionary(uniqueKeysWithValues: nodeStatuses().map { ($0.node.id, $0.cpusUsed ?? 0) })
+        for (entry, chips) in chipViews() {
+            busy += chips.filter { $0.state == "busy" }.count
+            total += chips.count
+            let node = entry.node
+            domains[node.domain?.name ?? "", default: []].append(
+                FleetView.NodeView(
+                    id: node.id.name, state: entry.lostAt != nil ? "lost" : node.state.rawValue,
+                    connected: entry.connected, lost: entry.lostAt != nil, cpusUsed: booked[node.id] ?? 0,
+                    cpus: node.numaNodes.reduce(0) { $0 + $1.cpus.count }, chips: chips))
+        }
+        return FleetView(
+            time: clock(),
+            domains: domains.sorted { $0.key < $1.key }.map { FleetView.Domain(name: $0.key, nodes: $0.value) },
+            chipsBusy: busy, chipsTotal: total)
+    }
+
+    /// What holds chips, then up to `limit` waiting jobs in scheduling order, then the last `limit` ended.
+    func jobsView(limit: Int) -> JobsView {
+        let records = jobs.records
+        let active = jobs.activeRecords
+        let waiting = jobs.order.lazy.compactMap { records[$0] }.filter { $0.state == .queued && $0.array == nil }
+            .sorted { ($0.job.priority, -$0.job.submittedAt) > ($1.job.priority, -$1.job.submittedAt) }.prefix(limit)
+        let ended = jobs.order.reversed().lazy.compactMap { records[$0] }.filter { $0.state.isFinal && $0.array == nil }
+            .prefix(limit)
+        var summaries = active.map(summary)
+        summaries += waiting.map {
+            var job = summary($0)
+            job.reason = $0.held == true ? heldReason($0) : waitReason(of: $0.id)
+            return job
+        }
+        summaries += ended.map(summary)
+        return JobsView(
+            time: clock(), jobs: summaries,
+            counts: Dictionary(uniqueKeysWithValues: jobs.countByState.map { ($0.key.rawValue, $0.value) }))
+    }
+
+    private func summary(_ record: JobRecord) -> JobSummary {
+        let placement = record.placement
+        return JobSummary(
+            id: record.id, state: record.state.rawValue, kind: record.job.kind.rawValue, queue: record.job.queue,
+            user: record.user, priority: record.job.priority, tier: record.ladder.tier + 1,
+            tierName: record.job.tier(at: record.ladder.tier).name, tiers: record.job.effectiveTiers.count,
+            model: placement?.chipModel, chips: placement?.assignments.reduce(0) { $0 + $1.chips.count } ?? 0,
+            nodes: placement?.assignments.map(\.node.name) ?? [], attempt: record.attempt,
+            submittedAt: record.job.submittedAt, startedAt: record.startedAt, endedAt: record.endedAt,
+            reason: record.reason)
+    }
+
+    func jobView(_ id: String) async throws(ErrorReply) -> JobView {
+        let record = try await record(id)
+        return JobView(time: clock(), record: record, events: try await logs(job: id))
+    }
+
+    /// The last `count` published events, oldest first, and a live stream of what follows.
+    func recentAndLive(count: Int) -> (recent: [PlacementEvent], watcher: Int, live: AsyncStream<PlacementEvent>) {
+        let watcher = addWatcher(job: nil)
+        return (Array(recentEvents.suffix(count)), watcher.id, watcher.events)
+    }
+
+    /// A ticket for the web page, minted for whoever this session proved to be.
+    nonisolated func webTicket(_ request: WebTicketRequest, identity: PeerIdentity?) -> WebTicketReply {
+        let user = identity?.name ?? "token"
+        let expires = Date().timeIntervalSince1970 + request.ttlSeconds
+        return WebTicketReply(
+            ticket: WebTicketKey(token: configuration.token).mint(user: user, expiresAt: expires), user: user,
+            expiresAt: expires.rounded(.down))
+    }
+}
+
+/// The coordinator as its HTTP side sees it: read-only views, the live log, tickets.
+public struct CoordinatorReader: Sendable {
+    let state: CoordinatorState
+
+    public var configuration: CoordinatorConfiguration { state.configuration }
+    public func gauges() async -> FleetGauges { await state.gauges() }
+    public func fleet() async -> FleetView { await state.fleetView() }
+    public func jobs(limit: Int) async -> JobsView { await state.jobsView(limit: limit) }
+    public func job(_ id: String) async throws(ErrorReply) -> JobView { try await state.jobView(id) }
+    /// The last `count` events and the live ones after them; call `stopWatching` with the id when done.
+    public func watch(recent count: Int) async -> (recent: [PlacementEvent], id: Int, live: AsyncStream<PlacementEvent>)
+    {
+        let opened = await state.recentAndLive(count: count)
+        return (opened.recent, opened.watcher, opened.live)
+    }
+    public func stopWatching(_ id: Int) async { await state.removeWatcher(id) }
+}

@@ -1,0 +1,179 @@
+import CoordinatorKit
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+import Wire
+
+/// How the coordinator's HTTP side runs (`--http`).
+public struct WebConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Set: HTTPS with the coordinator's certificate (`--tls-cert`).
+    public var tls: TLSConfiguration?
+    /// Every request but `/healthz` must carry a web ticket: on by default beyond loopback.
+    public var requireTicket: Bool
+    /// Where the bound address is written (DATA-DIR/coordinator.http), for scripts and tests.
+    public var addressFile: String?
+
+    public init(host: String, port: Int, tls: TLSConfiguration? = nil, requireTicket: Bool, addressFile: String?) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.requireTicket = requireTicket
+        self.addressFile = addressFile
+    }
+
+    /// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}
+
+/// The HTTP server: `/metrics`, the page, its JSON, the live log as server-sent events, `/login`.
+public enum WebServer {
+    public static func service(
+        _ web: WebConfiguration, reader: CoordinatorReader, metrics: MetricsExposition, logger: Logger
+    ) throws -> any Service {
+        let router = Router()
+        let key = WebTicketKey(token: reader.configuration.token)
+        let secure = web.tls != nil
+        router.add(middleware: TicketCheck(key: key, required: web.requireTicket))
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/metrics") { _, _ -> Response in
+            let text = await metrics.scrape(reader)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/") { _, _ -> Response in
+            Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/html; charset=utf-8",
+                    .init("Content-Security-Policy")!:
+                        "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'",
+                ],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: WebPage.html)))
+        }
+        router.get("/login") { request, _ -> Response in
+            // TicketCheck let it through: the ticket is good. It becomes a cookie for the page.
+            guard let ticket = request.uri.queryParameters["ticket"].map(String.init) else {
+                return Response(status: .seeOther, headers: [.location: "/"])
+            }
+            var response = Response(status: .seeOther, headers: [.location: "/"])
+            response.setCookie(
+                Cookie(
+                    name: ticketCookie, value: ticket, maxAge: Int(WebTicketRequest.maximumTTL), path: "/",
+                    secure: secure, httpOnly: true, sameSite: .strict))
+            return response
+        }
+        router.get("/api/fleet") { _, _ in json(await reader.fleet()) }
+        router.get("/api/jobs") { request, _ -> Response in
+            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) }.map { min(max($0, 1), 5_000) } ?? 200
+            return json(await reader.jobs(limit: limit))
+        }
+        router.get("/api/jobs/{id}") { _, context -> Response in
+            let id = context.parameters.get("id") ?? ""
+            do throws(ErrorReply) {
+                return json(try await reader.job(id))
+            } catch {
+                return Response(
+                    status: error.code == .unknownJob ? .notFound : .serviceUnavailable,
+                    headers: [.contentType: "application/json"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: WireCodec.json(["error": error.message]))))
+            }
+        }
+        router.get("/api/events") { request, _ -> Response in
+            let after = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap { Int($0) }
+            let opened = await reader.watch(recent: 200)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: ResponseBody { writer in
+                    do {
+                        try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+                        for event in opened.recent where event.seq > (after ?? 0) {
+                            try await writer.write(sse(event))
+                        }
+                        for await event in opened.live { try await writer.write(sse(event)) }
+                    } catch {
+                        // The browser went away.
+                    }
+                    await reader.stopWatching(opened.id)
+                    try? await writer.finish(nil)
+                })
+        }
+        let address = web.host + ":"
+        let file = web.addressFile
+        let scheme = secure ? "https" : "http"
+        let app = Application(
+            router: router,
+            server: try web.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            configuration: ApplicationConfiguration(address: .hostname(web.host, port: web.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? web.port
+                let url = "\(scheme)://\(address)\(port)/"
+                if let file { try? (url + "\n").write(toFile: file, atomically: true, encoding: .utf8) }
+                try? FileHandle.standardOutput.write(
+                    contentsOf: Data(
+                        ("sched-coordinator page and /metrics at \(url)"
+                            + (web.requireTicket ? " (open the link `schedctl web` prints)" : "") + "\n").utf8))
+            },
+            logger: logger)
+        return app
+    }
+
+    static func json<T: Encodable>(_ value: T) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: WireCodec.json(value))))
+    }
+
+    static func sse(_ event: PlacementEvent) -> ByteBuffer {
+        ByteBuffer(string: "id: \(event.seq)\nevent: placement\ndata: \(WireCodec.json(event))\n\n")
+    }
+}
+
+/// Beyond loopback, every request but `/healthz` carries a web ticket: `Authorization: Bearer`, the
+/// page's cookie, or (for `/login` only) `?ticket=`. A missing or bad one gets 401 with what to do.
+/// The page's cookie, which holds its ticket.
+let ticketCookie = "heterosched_ticket"
+
+struct TicketCheck<Context: RequestContext>: RouterMiddleware {
+    let key: WebTicketKey
+    let required: Bool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        guard required, request.uri.path != "/healthz" else { return try await next(request, context) }
+        var ticket: String?
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            ticket = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        } else if request.uri.path == "/login" {
+            ticket = request.uri.queryParameters["ticket"].map(String.init)
+        } else {
+            ticket = request.cookies[ticketCookie]?.value
+        }
+        guard let ticket else {
+            return Self.refuse("this page needs a web ticket: run `schedctl web` and open the link it prints")
+        }
+        switch key.verify(ticket, now: Date().timeIntervalSince1970) {
+        case .success: return try await next(request, context)
+        case .failure(let refusal):
+            return Self.refuse("\(refusal): run `schedctl web` for a new link")
+        }
+    }
+
+    static func refuse(_ message: String) -> Response {
+        Response(
+            status: .unauthorized,
+            headers: [.contentType: "text/plain; charset=utf-8", .wwwAuthenticate: "Bearer realm=\"heterosched\""],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: message + "\n")))
+    }
+}
