@@ -7,8 +7,13 @@
 # checkpoint, falls back to NVIDIA, and completes there, while inference stays on Ascend. It ends
 # with a summary and stops exactly the processes it started.
 #
-# DEMO_TIME_SCALE (simulated seconds per wall second, default the scenario's 900: about 45 s) and
-# DEMO_DIR (where the coordinator's data and placement log are kept) change the defaults.
+# The coordinator also serves its web page (the fleet's chips coloured by job and health, the jobs,
+# the live placement log) and /metrics; the demo prints the page's address as it starts: open it
+# to watch the story (over SSH: ssh -L 9090:127.0.0.1:9090 HOST with DEMO_HTTP=127.0.0.1:9090).
+#
+# DEMO_TIME_SCALE (simulated seconds per wall second, default the scenario's 900: about 45 s),
+# DEMO_DIR (where the coordinator's data and placement log are kept) and DEMO_HTTP (where the page
+# listens, default 127.0.0.1:0: a free port) change the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +35,7 @@ scale=()
 if [ -n "${DEMO_TIME_SCALE:-}" ]; then scale=(--time-scale "$DEMO_TIME_SCALE"); fi
 
 echo "== playing deploy/scenarios/r2-fallback.yaml (t= is simulated time)"
-"$bin/schedctl" scenario run deploy/scenarios/r2-fallback.yaml --data-dir "$run_dir/data" "${scale[@]}"
+"$bin/schedctl" scenario run deploy/scenarios/r2-fallback.yaml --data-dir "$run_dir/data" "${scale[@]}" \
+    --http "${DEMO_HTTP:-127.0.0.1:0}"
 echo "placement log: $run_dir/data/placement-log.jsonl"
 echo "the same story in virtual time: $bin/schedctl simulate --scenario deploy/scenarios/r2-fallback.yaml"

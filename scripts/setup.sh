@@ -3,8 +3,8 @@
 # binding of sched-attempt) and libmunge-dev (MUNGE identities). With --tests, also what the test
 # suite runs for real: podman, runc and busybox-static (a container runtime and the one-file image
 # the container tests build) and munge (the tests start their own munged); without them those tests
-# say they were skipped. Debian and Ubuntu via apt-get; elsewhere it says what to
-# install.
+# say they were skipped; and chromium, the browser the web page's test drives headless. Debian and
+# Ubuntu via apt-get; elsewhere it says what to install.
 set -euo pipefail
 
 packages=()
@@ -15,6 +15,7 @@ if [ "${1:-}" = "--tests" ]; then
     command -v podman >/dev/null 2>&1 || packages+=(podman)
     command -v runc >/dev/null 2>&1 || packages+=(runc)
     [ -x /bin/busybox ] || packages+=(busybox-static)
+    command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 fi
 if [ ${#packages[@]} -eq 0 ]; then
     exit 0

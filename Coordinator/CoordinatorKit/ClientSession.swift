@@ -54,7 +54,7 @@ struct ClientSession {
                 return ok(
                     try await state.applyQueues(request.text, file: request.file, by: identity?.name ?? "a client"))
             case .health: return ok(await state.health())
-            case .webTicket(let request): return ok(state.webTicket(request, identity: identity))
+            case .webTicket(let request): return ok(await state.webTicket(request, identity: identity))
             case .forget(let ref):
                 if let refusal = state.configuration.permissions.nodeRefusal("forget a node", by: identity) {
                     throw refusal

@@ -33,7 +33,7 @@ struct CoordinatorMetrics {
         case .submitted:
             count("heterosched_jobs_submitted_total", ["kind": kind, "queue": queue])
         case .placed:
-            let model = record.placement?.chipModel ?? "unknown"
+            let model = event.details["chipModel"] ?? "unknown"
             count("heterosched_placements_total", ["kind": kind, "queue": queue, "model": model])
             if event.attempt == 1 {
                 Timer(label: "heterosched_submit_to_placement_seconds", dimensions: [], factory: factory)
@@ -57,7 +57,9 @@ struct CoordinatorMetrics {
                 ["from": tierLabel(record, event.details["from"]), "to": tierLabel(record, event.details["to"])])
         case .faulted:
             count(
-                "heterosched_attempt_faults_total", ["model": record.placement?.chipModel ?? "unknown", "kind": kind])
+                // The record is requeued by now: the model is the event's.
+                "heterosched_attempt_faults_total",
+                ["model": event.details["chipModel"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown", "kind": kind])
             if let lost = event.details["stepsLost"].flatMap(Int.init), lost > 0 {
                 Counter(label: "heterosched_steps_lost_total", dimensions: [("kind", kind)], factory: factory)
                     .increment(by: lost)

@@ -347,6 +347,7 @@ extension CoordinatorState {
                 "\(record.id) attempt \(record.attempt) ended by a fault: \(cause)\(lostText)",
                 details: [
                     "stepsLost": String(lost), "checkpointStep": String(record.checkpointStep), "cause": "\(cause)",
+                    "chipModel": record.placement?.chipModel ?? "",
                 ]))
         if !record.tierHistory.isEmpty { record.tierHistory[record.tierHistory.count - 1].failures += 1 }
         let from = record.ladder.tier

@@ -143,13 +143,15 @@ extension CoordinatorState {
         return (Array(recentEvents.suffix(count)), watcher.id, watcher.events)
     }
 
+    func setWebURL(_ url: String) { webURL = url }
+
     /// A ticket for the web page, minted for whoever this session proved to be.
-    nonisolated func webTicket(_ request: WebTicketRequest, identity: PeerIdentity?) -> WebTicketReply {
+    func webTicket(_ request: WebTicketRequest, identity: PeerIdentity?) -> WebTicketReply {
         let user = identity?.name ?? "token"
         let expires = Date().timeIntervalSince1970 + request.ttlSeconds
         return WebTicketReply(
             ticket: WebTicketKey(token: configuration.token).mint(user: user, expiresAt: expires), user: user,
-            expiresAt: expires.rounded(.down))
+            expiresAt: expires.rounded(.down), url: webURL)
     }
 }
 
@@ -169,4 +171,6 @@ public struct CoordinatorReader: Sendable {
         return (opened.recent, opened.watcher, opened.live)
     }
     public func stopWatching(_ id: Int) async { await state.removeWatcher(id) }
+    /// Where the page is served, for the links `WEB_TICKET` answers with.
+    public func served(at url: String) async { await state.setWebURL(url) }
 }

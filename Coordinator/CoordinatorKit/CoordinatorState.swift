@@ -107,6 +107,8 @@ actor CoordinatorState {
     /// Output relays in progress: request number -> the node asked, and the client's stream.
     var outputStreams: [Int: (node: NodeID, continuation: AsyncStream<OutputChunk>.Continuation)] = [:]
     var nextOutputRequest = 1
+    /// Where the HTTP side serves the page (`--http`), once it listens.
+    var webURL: String?
     /// Counters and histograms, moved by what is published.
     var metrics: CoordinatorMetrics
 

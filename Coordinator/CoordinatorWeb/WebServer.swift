@@ -119,6 +119,7 @@ public enum WebServer {
                 let port = channel.localAddress?.port ?? web.port
                 let url = "\(scheme)://\(address)\(port)/"
                 if let file { try? (url + "\n").write(toFile: file, atomically: true, encoding: .utf8) }
+                await reader.served(at: url)
                 try? FileHandle.standardOutput.write(
                     contentsOf: Data(
                         ("sched-coordinator page and /metrics at \(url)"

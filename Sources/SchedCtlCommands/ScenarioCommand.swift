@@ -38,11 +38,21 @@ struct ScenarioRunCommand: AsyncParsableCommand {
     @Option(help: "Chip catalog file (default: HETEROSCHED_CATALOG, /etc/heterosched/chips.yaml, or the built-in).")
     var catalog: String?
     @Option(help: "Give up after this many wall seconds.") var timeout: Double = 900
+    @Option(
+        help: """
+            Have the started coordinator serve its web page and /metrics on HOST:PORT (127.0.0.1:0 picks a \
+            port), and print the page's address: watch the story there while it plays.
+            """)
+    var http: String?
     @Flag(help: "Print the story as JSON lines (one per event), then the summary as one JSON line.") var json = false
 
     func validate() throws {
         try FlagRange.check(timeScale ?? 1, "--time-scale", 0.001...1_000_000)
         try FlagRange.check(timeout, "--timeout", 0.1...864_000, unit: " seconds")
+        if let http, WireEndpoint(http) == nil { throw ValidationError("--http is host:port, got '\(http)'") }
+        if http != nil, address != nil {
+            throw ValidationError("--http is for the coordinator scenario run starts; not with --address")
+        }
     }
 
     func run() async throws {
@@ -69,7 +79,7 @@ struct ScenarioRunCommand: AsyncParsableCommand {
                 let started = try LocalCluster.start(
                     scenario: file, catalog: catalog, policy: spec.policy, timeScale: scale,
                     chipRecovery: spec.fleet.faults.chipRecoverySeconds,
-                    faultRates: spec.fleet.faults.knownRates, dataDirectory: dataDirectory)
+                    faultRates: spec.fleet.faults.knownRates, dataDirectory: dataDirectory, http: http)
                 cluster = started
                 endpoint = started.endpoint
                 token = started.token
@@ -78,6 +88,7 @@ struct ScenarioRunCommand: AsyncParsableCommand {
                         "started sched-coordinator (pid \(started.coordinator.processIdentifier)) on \(endpoint) and "
                             + "sched-agent (pid \(started.agents.processIdentifier)) playing \(spec.fleet.nodes.count) nodes"
                             + ", time x\(formatScale(scale))")
+                    if let page = started.page { printLine("watch it at \(page)") }
                 }
             }
         } catch let error as SetupError {
@@ -292,6 +303,8 @@ final class LocalCluster: @unchecked Sendable {
     let token: String
     let directory: String
     let keptDirectory: String?
+    /// The coordinator's web page, when it serves one (`--http`).
+    var page: String?
 
     init(coordinator: Process, agents: Process, endpoint: WireEndpoint, token: String, directory: String, kept: String?)
     {
@@ -305,7 +318,7 @@ final class LocalCluster: @unchecked Sendable {
 
     static func start(
         scenario: String, catalog: String?, policy: PolicyName, timeScale: Double, chipRecovery: Double,
-        faultRates: [ChipModelID: Double], dataDirectory: String?
+        faultRates: [ChipModelID: Double], dataDirectory: String?, http: String? = nil
     ) throws(SetupError) -> LocalCluster {
         let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
         for tool in ["sched-coordinator", "sched-agent"]
@@ -323,6 +336,7 @@ final class LocalCluster: @unchecked Sendable {
             let token = TokenProof.makeNonce()
             try Defaults.writeToken(token, to: work + "/token")
             try? FileManager.default.removeItem(atPath: data + "/coordinator.addr")
+            try? FileManager.default.removeItem(atPath: data + "/coordinator.http")
             // They stop with us, even if we are killed and cannot stop them.
             var common = [
                 "--token-file", work + "/token", "--log-level", "warning", "--stop-with-pid",
@@ -334,7 +348,7 @@ final class LocalCluster: @unchecked Sendable {
                 [
                     "--listen", "127.0.0.1:0", "--data-dir", data, "--policy", policy.rawValue, "--time-scale",
                     String(timeScale), "--chip-recovery", String(chipRecovery),
-                ]
+                ] + (http.map { ["--http", $0] } ?? [])
                     // The fleet's known fault rates, as SchedSim takes them: where the expected-finish rule starts.
                     + faultRates.sorted { $0.key < $1.key }.flatMap { ["--fault-rate", "\($0.key)=\($0.value)"] }
                     + common, log: logs + "/coordinator.log")
@@ -349,15 +363,24 @@ final class LocalCluster: @unchecked Sendable {
                 if coordinator.isRunning { coordinator.terminate() }
                 throw SetupError("sched-coordinator did not start: \(Self.tail(logs + "/coordinator.log"))")
             }
+            // The page's address, once it listens (it starts beside the line protocol's listener).
+            var page: String?
+            while http != nil && page == nil && Date() < deadline && coordinator.isRunning {
+                page = (try? String(contentsOfFile: data + "/coordinator.http", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                if page?.isEmpty ?? true { page = nil; Thread.sleep(forTimeInterval: 0.05) }
+            }
             let agents = try launch(
                 "\(bin)/sched-agent",
                 [
                     "--scenario", scenario, "--coordinator", address, "--time-scale", String(timeScale),
                     "--heartbeat-interval", "1",
                 ] + common, log: logs + "/agents.log")
-            return LocalCluster(
+            let cluster = LocalCluster(
                 coordinator: coordinator, agents: agents, endpoint: endpoint, token: token, directory: work,
                 kept: dataDirectory)
+            cluster.page = page
+            return cluster
         } catch let error as SetupError {
             throw error
         } catch {

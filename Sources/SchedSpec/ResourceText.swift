@@ -50,3 +50,20 @@ public struct ResourceTextError: Error, CustomStringConvertible, Equatable {
     public var description: String
     init(_ description: String) { self.description = description }
 }
+
+extension ResourceText {
+    /// A duration as files and flags write it: seconds (`90`), or a number with `s`, `m`, `h` or `d`
+    /// (`30m`, `12h`, `365d`); nil for anything else, or a value that is negative or not finite.
+    public static func seconds(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        let value: Double?
+        let scale: Double?
+        if let unit = text.last, let known = units[unit] {
+            (value, scale) = (Double(text.dropLast()), known)
+        } else {
+            (value, scale) = (Double(text), 1)
+        }
+        guard let value, let scale, value.isFinite, value >= 0 else { return nil }
+        return value * scale
+    }
+}

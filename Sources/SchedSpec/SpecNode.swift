@@ -161,13 +161,10 @@ struct SpecNode {
             seconds = number
         } else {
             let text = try string().trimmingCharacters(in: .whitespaces)
-            let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-            guard let unit = text.last, let scale = units[unit], let value = Double(text.dropLast()), value.isFinite,
-                value >= 0
-            else {
+            guard let value = ResourceText.seconds(text) else {
                 throw error("expected a duration such as 90s, 30m, 2h or 1d, got '\(text)'")
             }
-            seconds = value * scale
+            seconds = value
         }
         guard seconds <= SpecLimits.duration else {
             throw error(

@@ -20,10 +20,13 @@ public struct WebTicketReply: Codable, Equatable, Sendable {
     public var ticket: String
     public var user: String
     public var expiresAt: Double
-    public init(ticket: String, user: String, expiresAt: Double) {
+    /// Where the coordinator serves its page, when it does (`--http`).
+    public var url: String?
+    public init(ticket: String, user: String, expiresAt: Double, url: String?) {
         self.ticket = ticket
         self.user = user
         self.expiresAt = expiresAt
+        self.url = url
     }
 }
 

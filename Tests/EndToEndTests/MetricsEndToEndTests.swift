@@ -1,0 +1,220 @@
+import Foundation
+import SchedTestSupport
+import Testing
+import Wire
+
+/// One HTTP/1.1 exchange on a fresh connection (no redirects followed): status, headers (names in
+/// lower case), body.
+func httpGet(_ url: String, headers: [String: String] = [:], method: String = "GET") throws -> (
+    status: Int, headers: [String: String], body: String
+) {
+    let rest = url.replacingOccurrences(of: "http://", with: "")
+    let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+    guard let endpoint = WireEndpoint(String(rest[..<slash])) else { throw ClusterError("not an http URL: \(url)") }
+    let path = slash == rest.endIndex ? "/" : String(rest[slash...])
+    let socket = try RawSocket(endpoint)
+    var request = "\(method) \(path) HTTP/1.1\r\nHost: \(endpoint)\r\nConnection: close\r\n"
+    for (name, value) in headers.sorted(by: { $0.key < $1.key }) { request += "\(name): \(value)\r\n" }
+    socket.send(Array((request + "\r\n").utf8))
+    var lines: [String] = []
+    var bodyBytes: Int?
+    var length: Int?
+    // Until the peer closes, or the body's Content-Length is in (some servers keep the connection).
+    while length == nil || bodyBytes! < length!, let line = socket.readLine(seconds: 10) {
+        lines.append(line)
+        if let counted = bodyBytes {
+            bodyBytes = counted + line.utf8.count + 1
+        } else if line == "\r" || line.isEmpty {
+            bodyBytes = 0
+            length = lines.lazy.compactMap { header -> Int? in
+                let parts = header.lowercased().split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, parts[0] == "content-length" else { return nil }
+                return Int(parts[1].trimmingCharacters(in: .whitespacesAndNewlines))
+            }.first
+            if length == 0 { break }
+        }
+    }
+    guard let first = lines.first, first.hasPrefix("HTTP/1.1 "), let status = Int(first.dropFirst(9).prefix(3)) else {
+        throw ClusterError("no HTTP answer from \(url): \(lines.prefix(3))")
+    }
+    var found: [String: String] = [:]
+    var index = 1
+    while index < lines.count, lines[index] != "\r", !lines[index].isEmpty {
+        let line = lines[index].trimmingCharacters(in: .whitespacesAndNewlines)
+        if let colon = line.firstIndex(of: ":") {
+            found[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        index += 1
+    }
+    // Bodies with a Content-Length (what these endpoints send), read as text lines.
+    var body = lines.dropFirst(index + 1).joined(separator: "\n")
+    if !body.isEmpty { body += "\n" }
+    return (status, found, body)
+}
+
+/// The page's address a coordinator wrote to its data directory, once it is there (at most 20 s).
+func servedURL(dataDirectory: String) async throws -> String {
+    for _ in 0..<200 {
+        if let text = try? String(contentsOfFile: dataDirectory + "/coordinator.http", encoding: .utf8),
+            text.hasSuffix("\n")
+        {
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw ClusterError("the coordinator wrote no coordinator.http")
+}
+
+@Suite("End to end: /metrics", .serialized)
+struct MetricsEndToEndTests {
+    @Test(
+        "the R2 story live: every scrape parses as Prometheus text, counters never go back, and they move as the training is placed on Ascend, faults, falls back to NVIDIA and jobs complete"
+    )
+    func metricsFollowTheStory() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let scenario = try ScenarioTests.countRuleScenario(in: cluster.directory)
+        let data = cluster.directory.appendingPathComponent("story").path
+        let run = try cluster.start(
+            "schedctl",
+            [
+                "scenario", "run", scenario, "--catalog", ScenarioTests.catalog, "--time-scale", "3000", "--json",
+                "--http", "127.0.0.1:0", "--data-dir", data,
+            ], log: "story.jsonl")
+        let base = try await servedURL(dataDirectory: data)
+        var scrapes: [PrometheusText] = []
+        var busySeen = 0.0
+        var trainingRunningOnAscend = false
+        let deadline = Date().addingTimeInterval(120)
+        while run.isRunning && Date() < deadline {
+            if let reply = try? httpGet(base + "metrics"), reply.status == 200 {
+                let scrape = try PrometheusText.parse(reply.body)
+                busySeen = max(busySeen, scrape.sum("heterosched_chips", where: ["state": "busy"]))
+                if scrape.sum("heterosched_jobs", where: ["state": "running", "kind": "training", "tier": "huawei"]) > 0 {
+                    trainingRunningOnAscend = true
+                }
+                scrapes.append(scrape)
+                #expect(reply.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+            }
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        #expect(!run.isRunning, "the story ended within 120 s")
+        try #require(scrapes.count >= 5, "scraped during the story (\(scrapes.count) scrapes)")
+        let last = scrapes.last!
+        // Every family the coordinator serves says what it is.
+        for family in last.families.values {
+            #expect(family.help?.isEmpty == false && family.help != "(undocumented)", "\(family.name) has HELP")
+        }
+        // Counters only go up, scrape after scrape.
+        for (before, after) in zip(scrapes, scrapes.dropFirst()) {
+            for family in before.families.values where family.type == "counter" {
+                for sample in family.samples {
+                    let later = after.value(sample.name, sample.labels) ?? 0
+                    #expect(later >= sample.value, "\(sample.name)\(sample.labels) went from \(sample.value) to \(later)")
+                }
+            }
+        }
+        // What the placement log says happened, counted.
+        let story = cluster.log("story.jsonl").split(separator: "\n").compactMap {
+            try? WireCodec.value(PlacementEvent.self, from: String($0))
+        }
+        let fallbacks = story.filter { $0.kind == .fellBack && $0.job == "r2-pretrain" }
+        try #require(fallbacks.count == 1, "the count-rule story falls back once")
+        #expect(last.value("heterosched_fallbacks_total", ["from": "huawei", "to": "nvidia", "reason": "failures"]) == 1)
+        #expect(last.sum("heterosched_placements_total", where: ["kind": "training", "model": "ascend-910c"]) >= 1)
+        #expect(last.sum("heterosched_attempt_faults_total", where: ["kind": "training", "model": "ascend-910c"]) >= 1)
+        #expect(last.sum("heterosched_steps_lost_total", where: ["kind": "training"]) > 0)
+        #expect(last.sum("heterosched_jobs_ended_total", where: ["outcome": "completed"]) >= 1)
+        #expect(trainingRunningOnAscend, "a scrape saw the training running on its Huawei tier")
+        #expect(busySeen > 0, "a scrape saw busy chips")
+        let submitted = story.filter { $0.kind == .submitted }.count
+        #expect(last.sum("heterosched_jobs_submitted_total") <= Double(submitted))
+        #expect(last.sum("heterosched_jobs_submitted_total") >= 1)
+        #expect((last.value("heterosched_scheduling_pass_duration_seconds_count") ?? 0) > 0)
+        #expect((last.value("heterosched_store_commit_duration_seconds_count") ?? 0) > 0)
+        #expect((last.value("heterosched_submit_to_placement_seconds_count") ?? 0) >= 1)
+        #expect((last.value("process_resident_memory_bytes") ?? 0) > 1_000_000)
+        // No job ids or node names as labels: every label value comes from a small, known set.
+        let allowed: Set<String> = ["state", "kind", "queue", "tier", "model", "vendor", "health", "outcome", "from", "to", "reason", "le"]
+        for family in last.families.values {
+            for sample in family.samples { #expect(Set(sample.labels.keys).isSubset(of: allowed), "\(sample.name)") }
+        }
+    }
+
+    @Test(
+        "beyond loopback (--http-auth ticket) the page and /metrics need a web ticket from schedctl web: a cookie from /login, or a Bearer header; a foreign or garbled ticket is refused with what to do"
+    )
+    func tickets() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator(extra: ["--http", "127.0.0.1:0", "--http-auth", "ticket"])
+        let base = try await servedURL(dataDirectory: cluster.dataDirectory)
+        let refused = try httpGet(base + "metrics")
+        #expect(refused.status == 401)
+        #expect(refused.body.contains("run `schedctl web`"), "\(refused.body)")
+        #expect(try httpGet(base + "healthz").status == 200, "/healthz needs no ticket")
+        #expect(try httpGet(base).status == 401)
+
+        let web = try await cluster.schedctl(["web", "--json"])
+        try #require(web.status == 0, "\(web.stderr)")
+        let link = try JSONSerialization.jsonObject(with: Data(web.stdout.utf8)) as? [String: Any]
+        let url = try #require(link?["url"] as? String)
+        let ticket = try #require(link?["ticket"] as? String)
+        #expect(url == base + "login?ticket=" + ticket)
+        #expect(link?["user"] as? String == "token")
+
+        let login = try httpGet(url)
+        #expect(login.status == 303)
+        #expect(login.headers["location"] == "/")
+        let cookie = try #require(login.headers["set-cookie"])
+        #expect(cookie.hasPrefix("heterosched_ticket=\(ticket)") && cookie.contains("HttpOnly"), "\(cookie)")
+        let page = try httpGet(base, headers: ["Cookie": "heterosched_ticket=\(ticket)"])
+        #expect(page.status == 200 && page.body.contains("<title>HeteroSched</title>"))
+        #expect(try httpGet(base + "api/fleet", headers: ["Cookie": "heterosched_ticket=\(ticket)"]).status == 200)
+        let scraped = try httpGet(base + "metrics", headers: ["Authorization": "Bearer \(ticket)"])
+        #expect(scraped.status == 200)
+        _ = try PrometheusText.parse(scraped.body)
+
+        let foreign = WebTicketKey(token: "another-coordinator-token").mint(
+            user: "token", expiresAt: Date().timeIntervalSince1970 + 3600)
+        let other = try httpGet(base + "metrics", headers: ["Authorization": "Bearer \(foreign)"])
+        #expect(other.status == 401 && other.body.contains("not issued by this coordinator"), "\(other.body)")
+        let garbled = try httpGet(base + "api/jobs", headers: ["Cookie": "heterosched_ticket=x.y"])
+        #expect(garbled.status == 401)
+        let onlyTicket = try await cluster.schedctl(["web", "--ticket-only", "--ttl", "365d"])
+        #expect(onlyTicket.status == 0 && onlyTicket.stdout.split(separator: "\n").count == 1)
+        let tooLong = try await cluster.schedctl(["web", "--ttl", "400d"])
+        #expect(tooLong.status != 0 && tooLong.stderr.contains("--ttl is a duration from 60s to 366d"), "\(tooLong.stderr)")
+    }
+
+    @Test("garbage on the HTTP port leaves the coordinator serving; a bad --http is refused with the form to use")
+    func hostileHTTP() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let coordinator = try await cluster.startCoordinator(extra: ["--http", "127.0.0.1:0"])
+        let base = try await servedURL(dataDirectory: cluster.dataDirectory)
+        let endpoint = try #require(WireEndpoint(base.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "/", with: "")))
+        var generator = SystemRandomNumberGenerator()
+        let payloads: [[UInt8]] = [
+            Array("GET /\(String(repeating: "a", count: 100_000)) HTTP/1.1\r\n\r\n".utf8),
+            Array("GET /api/jobs/%ff%fe%00 HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
+            Array("POST /metrics HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n".utf8),
+            Array("GET /api/jobs?limit=-99999999999999999999999 HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
+            Array("\u{16}\u{03}\u{01}\u{02}\u{00}TLS hello to a plain port".utf8),
+        ] + (0..<20).map { _ in (0..<Int.random(in: 1...4096, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        for payload in payloads {
+            let socket = try RawSocket(endpoint)
+            socket.send(payload)
+            _ = socket.closedByPeer(within: 0.3)
+        }
+        #expect(coordinator.isRunning)
+        #expect(try httpGet(base + "healthz").status == 200)
+        #expect(try httpGet(base + "api/jobs/no-such-job").status == 404)
+        #expect(try httpGet(base + "api/jobs?limit=-5").status == 200)
+        let health = try await cluster.schedctl(["health"])
+        #expect(health.status == 0)
+        let bad = try await cluster.run(
+            "sched-coordinator", ["--http", "9090", "--data-dir", cluster.directory.appendingPathComponent("x").path])
+        #expect(bad.status != 0 && bad.stderr.contains("--http is host:port (127.0.0.1:9090)"), "\(bad.stderr)")
+    }
+}
