@@ -105,12 +105,16 @@ let package = Package(
             ],
             path: "Coordinator/CoordinatorKit"
         ),
+        // What a program's /metrics is made of (a registry, gauges set at each scrape, sorted text with
+        // HELP lines, the process's own figures): the coordinator's and the agent's.
+        .target(
+            name: "MetricsExport", dependencies: [.product(name: "Prometheus", package: "swift-prometheus")]),
         // The coordinator's HTTP side: /metrics in the Prometheus text format, the read-only page and
         // its JSON and live log, web tickets.
         .target(
             name: "CoordinatorWeb",
             dependencies: [
-                "CoordinatorKit", "Wire", "SchedCore", logging, metrics, nioSSL,
+                "CoordinatorKit", "Wire", "SchedCore", "MetricsExport", logging, metrics, nioSSL,
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -148,8 +152,9 @@ let package = Package(
         .executableTarget(
             name: "sched-agent",
             dependencies: [
-                "AgentKit", "NodeDiscovery", "ProgramSupport", "Wire", "MungeIdentity", argumentParser, logging, nioSSL,
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "AgentKit", "NodeDiscovery", "ProgramSupport", "Wire", "MungeIdentity", "MetricsExport", argumentParser,
+                logging, nioSSL, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Agents/sched-agent"
         ),

@@ -28,6 +28,8 @@ public struct HostAgent: Sendable {
     /// and its chips' own addresses (Ascend RoCE), for rendezvous and rank tables.
     public var address: String?
     public var chipAddresses: [ChipAddress]?
+    /// Chip health and use as the vendor tools last reported them, and whether the session is up.
+    let health: HealthBook
 
     public init(
         node: Node, endpoint: WireEndpoint, token: String, runner: AttemptRunner, scanner: InventoryScanner,
@@ -42,6 +44,18 @@ public struct HostAgent: Sendable {
         self.healthInterval = healthInterval
         self.keepOutput = keepOutput
         self.logger = logger
+        health = HealthBook(startingWith: node.chips)
+    }
+
+    /// What the vendor tools said of the chips' use at discovery, until the first re-scan.
+    public func seed(telemetry: [Inventory.ChipReading]) async { await health.seed(telemetry) }
+
+    /// The agent's `/metrics`: each chip's health and use, running attempts, the session.
+    public func readings() async -> AgentReadings {
+        let health = await health.snapshot(of: node.chips)
+        return AgentReadings(
+            node: node.id.name, chips: health.chips, attemptsRunning: await runner.attempts().count,
+            connected: health.connected, lastScan: health.lastScan)
     }
 
     /// Runs until cancelled, reconnecting with back-off; attempts keep running meanwhile.
@@ -49,9 +63,14 @@ public struct HostAgent: Sendable {
         await runner.prune(olderThan: keepOutput)
         let adopted = await runner.adopt()
         if !adopted.isEmpty { logger.info("\(node.id): \(adopted.count) attempt(s) left by a previous agent") }
-        let health = HealthBook(startingWith: node.chips)
         await reconnecting(logger: logger, level: .warning, "\(node.id): session with \(endpoint)") {
-            try await session(health: health)
+            do {
+                try await session(health: health)
+            } catch {
+                await health.connected(false)
+                throw error
+            }
+            await health.connected(false)
         }
     }
 
@@ -68,6 +87,7 @@ public struct HostAgent: Sendable {
                         node: current, running: await runner.attempts(), address: address,
                         chipAddresses: chipAddresses)))
             logger.info("\(node.id): registered \(node.chips.count) chip(s) with \(endpoint)")
+            await health.connected(true)
             let writer = session.writer
             let tails = TailBook()
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -197,10 +217,45 @@ actor TailBook {
     }
 }
 
-/// Chip health as the vendor tools last reported it.
+/// What an agent's `/metrics` reports: per chip its health and what its tool said of its use.
+public struct AgentReadings: Sendable {
+    public struct ChipReading: Sendable {
+        public var index: Int
+        public var model: String
+        public var healthy: Bool
+        public var memoryTotalMiB: Double
+        public var telemetry: ChipTelemetry?
+    }
+    public var node: String
+    public var chips: [ChipReading]
+    public var attemptsRunning: Int
+    public var connected: Bool
+    /// When the vendor tools were last asked (Unix seconds), nil before the first re-scan.
+    public var lastScan: Double?
+}
+
+/// Chip health and use as the vendor tools last reported them, and whether the session is up.
 actor HealthBook {
     private var unhealthyChips: Set<Int>
     var unhealthy: [Int] { unhealthyChips.sorted() }
+    private var telemetry: [Int: ChipTelemetry] = [:]
+    private var lastScan: Double?
+    private var isConnected = false
+
+    func seed(_ readings: [Inventory.ChipReading]) {
+        telemetry = Dictionary(readings.map { ($0.index, $0.telemetry) }, uniquingKeysWith: { _, last in last })
+    }
+
+    func connected(_ up: Bool) { isConnected = up }
+
+    func snapshot(of chips: [Chip]) -> (chips: [AgentReadings.ChipReading], connected: Bool, lastScan: Double?) {
+        let readings = chips.sorted { $0.index < $1.index }.map {
+            AgentReadings.ChipReading(
+                index: $0.index, model: $0.model.name, healthy: !unhealthyChips.contains($0.index),
+                memoryTotalMiB: $0.memoryGiB * 1024, telemetry: telemetry[$0.index])
+        }
+        return (readings, isConnected, lastScan)
+    }
 
     /// Starts from the inventory's health, so that the first heartbeat does not report a chip that
     /// discovery found unhealthy as healthy.
@@ -228,6 +283,8 @@ actor HealthBook {
             now.subtracting(unhealthyChips).sorted().map { "chip \($0) is unhealthy: reported, no new work there" }
             + unhealthyChips.subtracting(now).sorted().map { "chip \($0) is healthy again" }
         unhealthyChips = now
+        seed(scan.telemetry ?? [])
+        lastScan = Date().timeIntervalSince1970
         return changes
     }
 }

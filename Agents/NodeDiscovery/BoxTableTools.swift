@@ -31,7 +31,9 @@ public enum BoxTableTools {
             guard block.allSatisfy({ $0.cells.count >= 3 }) else {
                 throw ToolOutputError(tool: tool, line: block[0].line, "a device row has fewer than 3 columns")
             }
-            chips.append(try chip(block))
+            var found = try chip(block)
+            found.telemetry = ChipTelemetry.fromBox(block.map(\.cells))
+            chips.append(found)
         }
         return chips
     }

@@ -16,6 +16,14 @@ public struct Inventory: Sendable, Codable, Equatable {
     public var numaDistances: [String: [Int]]
     public var tools: [ToolReport]
     public var warnings: [String]
+    /// What each chip's tool said of its use at this scan, by chip index (chips whose tool says nothing
+    /// are absent).
+    public var telemetry: [ChipReading]?
+
+    public struct ChipReading: Sendable, Codable, Equatable {
+        public var index: Int
+        public var telemetry: ChipTelemetry
+    }
 }
 
 /// Joins what sysfs and the vendor tools say about one vendor's chips. Pure.
@@ -117,6 +125,7 @@ public struct InventoryScanner: Sendable {
         var chips: [Chip] = []
         var tools: [Inventory.ToolReport] = []
         var warnings: [String] = []
+        var readings: [Inventory.ChipReading] = []
         for vendor in AcceleratorVendor.allCases {
             let mine = functions.filter { $0.vendor == vendor }
             guard !mine.isEmpty else { continue }
@@ -133,6 +142,9 @@ public struct InventoryScanner: Sendable {
             } else {
                 tools.append(Inventory.ToolReport(vendor: vendor, tool: nil, status: "no tool is read for this vendor"))
             }
+            for chip in listed ?? [] {
+                if let reading = chip.telemetry { readings.append(.init(index: chip.index, telemetry: reading)) }
+            }
             let joined = InventoryJoin.chips(vendor: vendor, functions: mine, listed: listed, catalog: catalog)
             chips += joined.chips
             warnings += joined.warnings
@@ -142,7 +154,8 @@ public struct InventoryScanner: Sendable {
         let (numaNodes, memoryWarning) = NUMAMemoryReconciler.reconcile(sysfs.numaNodes(), hostMemoryGiB: hostMemory)
         if let memoryWarning { warnings.append(memoryWarning) }
         return Inventory(
-            chips: chips, numaNodes: numaNodes, numaDistances: distances, tools: tools, warnings: warnings)
+            chips: chips, numaNodes: numaNodes, numaDistances: distances, tools: tools, warnings: warnings,
+            telemetry: readings.sorted { $0.index < $1.index })
     }
 
     /// Runs the vendor's tool (and its supplement: Huawei's `npu-smi info -m`) and parses it.

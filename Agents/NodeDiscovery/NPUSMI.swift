@@ -51,11 +51,22 @@ public enum NPUSMI {
             let memory = totals.last.flatMap { $0 > 0 ? $0 : nil } ?? totals.first
             let health = first[1].trimmed
             let mapped = logicIDs.first { $0.npu == npu && $0.chip == chip }?.logicID
-            chips.append(
-                ToolChip(
-                    index: mapped ?? physical ?? npu, name: name, memoryMiB: memory,
-                    pciBusID: PCIAddress.normalize(second[1]),
-                    health: health == "OK" || health == "Warning" ? .healthy : .unhealthy))
+            // Power(W) and Temp(C) lead the first row's third cell; AICore(%) the second's, then the
+            // used figures of Memory-Usage and HBM-Usage (HBM where the chip has it).
+            let used = second[2].split(separator: "/").dropLast().compactMap { $0.words.last.flatMap { Double($0) } }
+            let hbm = totals.count == 2 && totals[1] > 0
+            var found = ToolChip(
+                index: mapped ?? physical ?? npu, name: name, memoryMiB: memory,
+                pciBusID: PCIAddress.normalize(second[1]),
+                health: health == "OK" || health == "Warning" ? .healthy : .unhealthy)
+            found.telemetry =
+                ChipTelemetry(
+                    utilization: second[2].words.first.flatMap { Double($0) }.map { $0 / 100 },
+                    memoryUsedMiB: hbm ? used.dropFirst().first : used.first,
+                    temperatureCelsius: first[2].words.dropFirst().first.flatMap { Double($0) },
+                    powerWatts: first[2].words.first.flatMap { Double($0) }
+                ).orNil
+            chips.append(found)
         }
         return chips
     }

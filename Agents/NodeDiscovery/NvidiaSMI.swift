@@ -8,7 +8,8 @@ import SchedCore
 /// `nvidia-smi`: the CSV query the agent runs, and `nvidia-smi -q -x`.
 public enum NvidiaSMI {
     public static let queryArguments = [
-        "--query-gpu=index,name,pci.bus_id,memory.total,uuid,ecc.errors.uncorrected.volatile.total",
+        "--query-gpu=index,name,pci.bus_id,memory.total,uuid,ecc.errors.uncorrected.volatile.total,"
+            + "utilization.gpu,memory.used,temperature.gpu,power.draw",
         "--format=csv,nounits",
     ]
 
@@ -45,11 +46,19 @@ public enum NvidiaSMI {
                 memory = reserved + used + free
             }
             let eccErrors = value("ecc.errors.uncorrected.volatile.total").flatMap { Int($0) }
-            chips.append(
-                ToolChip(
-                    index: value("index").flatMap { Int($0) } ?? chips.count, name: values[nameColumn],
-                    memoryMiB: memory, pciBusID: value("pci.bus_id").flatMap { PCIAddress.normalize($0) },
-                    health: eccErrors.map { $0 > 0 ? .unhealthy : .healthy }))
+            var chip = ToolChip(
+                index: value("index").flatMap { Int($0) } ?? chips.count, name: values[nameColumn],
+                memoryMiB: memory, pciBusID: value("pci.bus_id").flatMap { PCIAddress.normalize($0) },
+                health: eccErrors.map { $0 > 0 ? .unhealthy : .healthy })
+            // Units are dropped by `nounits`, or trail the figure (`45 %`, `3 MiB`, `70.1 W`).
+            func figure(_ name: String) -> Double? { value(name)?.words.first.flatMap { Double($0) } }
+            chip.telemetry =
+                ChipTelemetry(
+                    utilization: figure("utilization.gpu").map { $0 / 100 },
+                    memoryUsedMiB: value("memory.used").flatMap { mebibytes($0) },
+                    temperatureCelsius: figure("temperature.gpu"), powerWatts: figure("power.draw")
+                ).orNil
+            chips.append(chip)
         }
         guard !chips.isEmpty else { throw ToolOutputError(tool: tool, "the CSV lists no GPUs") }
         return chips

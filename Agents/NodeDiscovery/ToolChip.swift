@@ -11,6 +11,8 @@ public struct ToolChip: Equatable, Sendable, Codable {
     public var pciBusID: String?
     /// Nil where the tool says nothing about health.
     public var health: ChipHealth?
+    /// What the tool said of the chip's use right now, where it says it (the agent's `/metrics`).
+    public var telemetry: ChipTelemetry?
 
     public init(
         index: Int, name: String, memoryMiB: Double? = nil, pciBusID: String? = nil, health: ChipHealth? = nil
@@ -20,6 +22,57 @@ public struct ToolChip: Equatable, Sendable, Codable {
         self.memoryMiB = memoryMiB
         self.pciBusID = pciBusID
         self.health = health
+    }
+}
+
+/// A chip's use as its vendor tool reports it; nil where the tool does not print a figure.
+public struct ChipTelemetry: Equatable, Sendable, Codable {
+    /// Busy fraction, 0 to 1 (GPU-Util, AICore, XPU-Util).
+    public var utilization: Double?
+    public var memoryUsedMiB: Double?
+    public var temperatureCelsius: Double?
+    public var powerWatts: Double?
+
+    public init(
+        utilization: Double? = nil, memoryUsedMiB: Double? = nil, temperatureCelsius: Double? = nil,
+        powerWatts: Double? = nil
+    ) {
+        self.utilization = utilization.map { min(max($0, 0), 1) }
+        self.memoryUsedMiB = memoryUsedMiB
+        self.temperatureCelsius = temperatureCelsius
+        self.powerWatts = powerWatts
+    }
+
+    /// Nil when it holds no figure.
+    var orNil: ChipTelemetry? { self == ChipTelemetry() ? nil : self }
+
+    /// From the cells of one device's rows of an nvidia-smi-style box table: the first `NNC` is the
+    /// temperature, the first `NNW` the power draw (before its cap), the first `used / total` with
+    /// MiB the memory used, and the first `NN%` outside the first column the utilization (the first
+    /// column's is the fan).
+    static func fromBox(_ rows: [[String]]) -> ChipTelemetry? {
+        var telemetry = ChipTelemetry()
+        for row in rows {
+            for (column, cell) in row.enumerated() {
+                for word in cell.words {
+                    if telemetry.temperatureCelsius == nil, word.hasSuffix("C"), let value = Double(word.dropLast()) {
+                        telemetry.temperatureCelsius = value
+                    } else if telemetry.powerWatts == nil, word.hasSuffix("W"), let value = Double(word.dropLast()) {
+                        telemetry.powerWatts = value
+                    } else if telemetry.utilization == nil, column > 0, word.hasSuffix("%"),
+                        let value = Double(word.dropLast()), (0...100).contains(value)
+                    {
+                        telemetry.utilization = value / 100
+                    }
+                }
+                if telemetry.memoryUsedMiB == nil, cell.contains("MiB"), let slash = cell.firstIndex(of: "/"),
+                    let used = cell[..<slash].words.last.flatMap({ mebibytes($0) })
+                {
+                    telemetry.memoryUsedMiB = used
+                }
+            }
+        }
+        return telemetry.orNil
     }
 }
 

@@ -216,6 +216,15 @@ struct RunAgent: AsyncParsableCommand {
         help: "Stop gracefully when this process is gone (set by schedctl scenario run).")
     var stopWithPID: Int32?
 
+    @Option(
+        name: .customLong("http"),
+        help: """
+            Serve this host's /metrics (Prometheus text) on HOST:PORT: each chip's health and, where its vendor \
+            tool prints them, utilization, memory used, temperature and power. No ticket is asked (like \
+            node_exporter): bind it to loopback or a management network. A host's agent only.
+            """)
+    var http: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -233,6 +242,15 @@ struct RunAgent: AsyncParsableCommand {
         try FlagRange.check(keepOutputDays, "--keep-output-days", 0...36_500, unit: " days")
         if let interNodeBandwidth {
             try FlagRange.check(interNodeBandwidth, "--inter-node-bandwidth", 0...1_000_000_000, unit: " GB/s")
+        }
+        if let http {
+            guard WireEndpoint(http) != nil else {
+                throw ValidationError("--http is host:port (127.0.0.1:9100), got '\(http)'")
+            }
+            guard simulate == nil && scenario == nil else {
+                throw ValidationError(
+                    "--http serves a host's chips; a simulated fleet has none (watch it on the coordinator's page)")
+            }
         }
         if attemptLog != nil && simulate == nil && scenario == nil {
             throw ValidationError(
@@ -265,16 +283,16 @@ struct RunAgent: AsyncParsableCommand {
         do {
             // With MUNGE the agent proves its user instead, and needs no token.
             let token = auth == "munge" ? "" : try Defaults.token(file: tokenFile)
-            let service: any Service
+            let services: [any Service]
             if simulate == nil && scenario == nil {
-                service = try hostService(endpoint: endpoint, token: token, logger: logger)
+                services = try hostService(endpoint: endpoint, token: token, logger: logger)
             } else {
-                service = try fleetService(endpoint: endpoint, token: token, logger: logger)
+                services = [try fleetService(endpoint: endpoint, token: token, logger: logger)]
             }
             // SIGTERM or SIGINT ends the sessions; a host's attempts keep running.
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: service)]
+                    services: services.map { .init(service: $0) }
                         + (stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? []),
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
@@ -313,7 +331,7 @@ struct RunAgent: AsyncParsableCommand {
         return AgentService { [players] in await players.run() }
     }
 
-    func hostService(endpoint: WireEndpoint, token: String, logger: Logger) throws -> any Service {
+    func hostService(endpoint: WireEndpoint, token: String, logger: Logger) throws -> [any Service] {
         let scanner = try discovery.scanner()
         let inventory = scanner.scan()
         for warning in inventory.warnings { logger.warning("\(warning)") }
@@ -402,7 +420,17 @@ struct RunAgent: AsyncParsableCommand {
             }
         }
         let configured = agent
-        return AgentService { await configured.run() }
+        let readings = inventory.telemetry ?? []
+        let serving = AgentService {
+            await configured.seed(telemetry: readings)
+            await configured.run()
+        }
+        guard let http, let listen = WireEndpoint(http) else { return [serving] }
+        return [
+            serving,
+            AgentMetricsServer.service(
+                host: listen.host, port: listen.port, agent: configured, dataDirectory: dataDirectory, logger: logger),
+        ]
     }
 }
 

@@ -35,9 +35,5 @@ public enum MetricHelp {
             "Writes (submissions, decisions, ends) sharing one group-commit transaction.",
         "heterosched_store_commit_duration_seconds":
             "Time for one group-commit transaction to be durable (write and fsync).",
-        "process_cpu_seconds_total": "CPU time of the coordinator process (user and system).",
-        "process_resident_memory_bytes": "Resident memory of the coordinator process.",
-        "process_open_fds": "Open file descriptors of the coordinator process.",
-        "process_start_time_seconds": "When the coordinator process started (Unix seconds).",
     ]
 }

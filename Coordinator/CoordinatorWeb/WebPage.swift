@@ -6,272 +6,272 @@
 /// are what the browser test reads.
 enum WebPage {
     static let html = #"""
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>HeteroSched</title>
-<style>
-:root { --free: #e5e7eb; --unhealthy: #d62728; --stopping: #ff7f0e; --resting: #f2c94c; --ink: #1f2933; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 13px/1.4 system-ui, sans-serif; color: var(--ink); background: #f8fafc; }
-header { display: flex; gap: 16px; align-items: baseline; padding: 8px 16px; background: #102a43; color: #f0f4f8; flex-wrap: wrap; }
-header h1 { font-size: 16px; margin: 0; }
-header a { color: #9fb3c8; }
-#live.on::before { content: "● "; color: #3ebd93; }
-#live.off::before { content: "● "; color: #e12d39; }
-main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 12px; padding: 12px 16px; }
-section { background: #fff; border: 1px solid #d9e2ec; border-radius: 6px; padding: 8px 12px; min-width: 0; }
-h2 { font-size: 14px; margin: 4px 0 8px; }
-#fleet-section { grid-column: 1 / 3; }
-.domain { border: 1px solid #bcccdc; border-radius: 4px; margin: 0 0 8px; padding: 4px 6px; }
-.domain > .name { font-weight: 600; margin-bottom: 4px; }
-.nodes { display: flex; flex-wrap: wrap; gap: 6px; }
-.node { border: 1px solid #9fb3c8; border-radius: 4px; padding: 3px 4px; background: #fdfdfd; }
-.node.off { opacity: .55; border: 1px dashed var(--unhealthy); }
-.node > .name { font-size: 11px; color: #486581; white-space: nowrap; }
-.chips { display: grid; grid-template-columns: repeat(8, 14px); gap: 2px; margin-top: 2px; }
-.chip { width: 14px; height: 14px; border-radius: 2px; background: var(--free); display: inline-block; }
-.chip[data-health="unhealthy"] { outline: 2px solid #7f1d1d; }
-#legend { display: flex; gap: 12px; flex-wrap: wrap; margin-top: 6px; font-size: 12px; }
-#legend span.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; vertical-align: middle; margin-right: 4px; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 2px 6px; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
-td.reason { color: #52606d; max-width: 360px; }
-tr.fallen td.tier { color: #c65d21; font-weight: 600; }
-.state { border-radius: 8px; padding: 0 6px; font-size: 11px; background: #e4e7eb; }
-.state-running { background: #c6f7e2; } .state-queued { background: #fff3c4; } .state-failed { background: #ffe3e3; }
-.state-completed { background: #dceefb; } .state-placed { background: #e0e8f9; }
-#log { list-style: none; margin: 0; padding: 0; max-height: 420px; overflow-y: auto; font-family: ui-monospace, monospace; font-size: 12px; }
-#log li { padding: 1px 0; border-bottom: 1px solid #f0f4f8; }
-#log li .t { color: #829ab1; margin-right: 6px; }
-#log li.kind-fell-back, #log li.kind-returned { background: #fff4e5; font-weight: 600; }
-#log li.kind-faulted, #log li.kind-node-lost, #log li.kind-gave-up { color: #a61b1b; }
-#job-section[hidden] { display: none; }
-#job-section { grid-column: 1 / 3; }
-#timeline { width: 100%; height: 90px; }
-.muted { color: #829ab1; }
-</style>
-</head>
-<body>
-<header>
-  <h1>HeteroSched</h1>
-  <span id="summary">loading…</span>
-  <span id="live" class="off">live log: connecting</span>
-  <label>colour by
-    <select id="colour"><option value="job">job</option><option value="queue">queue</option><option value="health">health</option></select>
-  </label>
-  <a href="#">fleet</a>
-</header>
-<main>
-  <section id="job-section" hidden>
-    <h2 id="job-title"></h2>
-    <div id="job-detail"></div>
-    <svg id="timeline" role="img" aria-label="attempts over time"></svg>
-    <ol id="job-events"></ol>
-  </section>
-  <section id="fleet-section">
-    <h2>Fleet <span id="fleet-count" class="muted"></span></h2>
-    <div id="fleet"></div>
-    <div id="legend"></div>
-  </section>
-  <section id="jobs-section">
-    <h2>Jobs</h2>
-    <table id="jobs"><thead><tr><th>job</th><th>state</th><th>kind</th><th>queue</th><th>tier</th><th>chips</th><th>why / where</th></tr></thead><tbody></tbody></table>
-  </section>
-  <section id="log-section">
-    <h2>Placement log</h2>
-    <ol id="log"></ol>
-  </section>
-</main>
-<script>
-"use strict";
-const $ = (id) => document.getElementById(id);
-let fleet = null, jobs = null, refreshTimer = null;
-const hue = (text) => { let h = 0; for (const c of text) h = (h * 31 + c.charCodeAt(0)) >>> 0; return h % 360; };
-const el = (tag, attrs = {}, text) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
-const clock = (t) => new Date(t * 1000).toISOString().slice(11, 19);
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>HeteroSched</title>
+        <style>
+        :root { --free: #e5e7eb; --unhealthy: #d62728; --stopping: #ff7f0e; --resting: #f2c94c; --ink: #1f2933; }
+        * { box-sizing: border-box; }
+        body { margin: 0; font: 13px/1.4 system-ui, sans-serif; color: var(--ink); background: #f8fafc; }
+        header { display: flex; gap: 16px; align-items: baseline; padding: 8px 16px; background: #102a43; color: #f0f4f8; flex-wrap: wrap; }
+        header h1 { font-size: 16px; margin: 0; }
+        header a { color: #9fb3c8; }
+        #live.on::before { content: "● "; color: #3ebd93; }
+        #live.off::before { content: "● "; color: #e12d39; }
+        main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 12px; padding: 12px 16px; }
+        section { background: #fff; border: 1px solid #d9e2ec; border-radius: 6px; padding: 8px 12px; min-width: 0; }
+        h2 { font-size: 14px; margin: 4px 0 8px; }
+        #fleet-section { grid-column: 1 / 3; }
+        .domain { border: 1px solid #bcccdc; border-radius: 4px; margin: 0 0 8px; padding: 4px 6px; }
+        .domain > .name { font-weight: 600; margin-bottom: 4px; }
+        .nodes { display: flex; flex-wrap: wrap; gap: 6px; }
+        .node { border: 1px solid #9fb3c8; border-radius: 4px; padding: 3px 4px; background: #fdfdfd; }
+        .node.off { opacity: .55; border: 1px dashed var(--unhealthy); }
+        .node > .name { font-size: 11px; color: #486581; white-space: nowrap; }
+        .chips { display: grid; grid-template-columns: repeat(8, 14px); gap: 2px; margin-top: 2px; }
+        .chip { width: 14px; height: 14px; border-radius: 2px; background: var(--free); display: inline-block; }
+        .chip[data-health="unhealthy"] { outline: 2px solid #7f1d1d; }
+        #legend { display: flex; gap: 12px; flex-wrap: wrap; margin-top: 6px; font-size: 12px; }
+        #legend span.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; vertical-align: middle; margin-right: 4px; }
+        table { border-collapse: collapse; width: 100%; }
+        th, td { text-align: left; padding: 2px 6px; border-bottom: 1px solid #e4e7eb; vertical-align: top; }
+        td.reason { color: #52606d; max-width: 360px; }
+        tr.fallen td.tier { color: #c65d21; font-weight: 600; }
+        .state { border-radius: 8px; padding: 0 6px; font-size: 11px; background: #e4e7eb; }
+        .state-running { background: #c6f7e2; } .state-queued { background: #fff3c4; } .state-failed { background: #ffe3e3; }
+        .state-completed { background: #dceefb; } .state-placed { background: #e0e8f9; }
+        #log { list-style: none; margin: 0; padding: 0; max-height: 420px; overflow-y: auto; font-family: ui-monospace, monospace; font-size: 12px; }
+        #log li { padding: 1px 0; border-bottom: 1px solid #f0f4f8; }
+        #log li .t { color: #829ab1; margin-right: 6px; }
+        #log li.kind-fell-back, #log li.kind-returned { background: #fff4e5; font-weight: 600; }
+        #log li.kind-faulted, #log li.kind-node-lost, #log li.kind-gave-up { color: #a61b1b; }
+        #job-section[hidden] { display: none; }
+        #job-section { grid-column: 1 / 3; }
+        #timeline { width: 100%; height: 90px; }
+        .muted { color: #829ab1; }
+        </style>
+        </head>
+        <body>
+        <header>
+          <h1>HeteroSched</h1>
+          <span id="summary">loading…</span>
+          <span id="live" class="off">live log: connecting</span>
+          <label>colour by
+            <select id="colour"><option value="job">job</option><option value="queue">queue</option><option value="health">health</option></select>
+          </label>
+          <a href="#">fleet</a>
+        </header>
+        <main>
+          <section id="job-section" hidden>
+            <h2 id="job-title"></h2>
+            <div id="job-detail"></div>
+            <svg id="timeline" role="img" aria-label="attempts over time"></svg>
+            <ol id="job-events"></ol>
+          </section>
+          <section id="fleet-section">
+            <h2>Fleet <span id="fleet-count" class="muted"></span></h2>
+            <div id="fleet"></div>
+            <div id="legend"></div>
+          </section>
+          <section id="jobs-section">
+            <h2>Jobs</h2>
+            <table id="jobs"><thead><tr><th>job</th><th>state</th><th>kind</th><th>queue</th><th>tier</th><th>chips</th><th>why / where</th></tr></thead><tbody></tbody></table>
+          </section>
+          <section id="log-section">
+            <h2>Placement log</h2>
+            <ol id="log"></ol>
+          </section>
+        </main>
+        <script>
+        "use strict";
+        const $ = (id) => document.getElementById(id);
+        let fleet = null, jobs = null, refreshTimer = null;
+        const hue = (text) => { let h = 0; for (const c of text) h = (h * 31 + c.charCodeAt(0)) >>> 0; return h % 360; };
+        const el = (tag, attrs = {}, text) => {
+          const e = document.createElement(tag);
+          for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+          if (text !== undefined) e.textContent = text;
+          return e;
+        };
+        const clock = (t) => new Date(t * 1000).toISOString().slice(11, 19);
 
-function chipColour(chip, by) {
-  if (chip.health !== "healthy") return "var(--unhealthy)";
-  if (chip.state === "stopping") return "var(--stopping)";
-  if (chip.state === "resting") return "var(--resting)";
-  if (chip.state !== "busy") return "var(--free)";
-  if (by === "health") return "#3ebd93";
-  const key = by === "queue" ? (chip.queue || "") : chip.jobs.join(",");
-  return `hsl(${140 + hue(key) % 190}, 62%, 48%)`;
-}
+        function chipColour(chip, by) {
+          if (chip.health !== "healthy") return "var(--unhealthy)";
+          if (chip.state === "stopping") return "var(--stopping)";
+          if (chip.state === "resting") return "var(--resting)";
+          if (chip.state !== "busy") return "var(--free)";
+          if (by === "health") return "#3ebd93";
+          const key = by === "queue" ? (chip.queue || "") : chip.jobs.join(",");
+          return `hsl(${140 + hue(key) % 190}, 62%, 48%)`;
+        }
 
-function drawFleet() {
-  if (!fleet) return;
-  const by = $("colour").value;
-  const root = $("fleet");
-  root.replaceChildren();
-  for (const domain of fleet.domains) {
-    const box = el("div", { class: "domain", "data-domain": domain.name });
-    box.append(el("div", { class: "name" }, domain.name || "(no topology domain)"));
-    const nodes = el("div", { class: "nodes" });
-    for (const node of domain.nodes) {
-      const off = !node.connected || node.lost || node.state === "down";
-      const card = el("div", { class: "node" + (off ? " off" : ""), "data-node": node.id, "data-state": node.state });
-      const label = node.id + (node.lost ? " (lost)" : !node.connected ? " (away)" : node.state !== "ready" ? ` (${node.state})` : "");
-      card.append(el("div", { class: "name" }, label));
-      const chips = el("div", { class: "chips" });
-      for (const chip of node.chips) {
-        const span = el("span", {
-          class: "chip", "data-node": node.id, "data-chip": String(chip.index), "data-state": chip.state,
-          "data-health": chip.health, "data-job": chip.jobs.join(","), "data-queue": chip.queue || "",
-          title: `${node.id} chip ${chip.index}: ${chip.model}, ${chip.health}, ${chip.state}` +
-            (chip.jobs.length ? ` — ${chip.jobs.join(", ")}` + (chip.queue ? ` (queue ${chip.queue})` : "") : ""),
+        function drawFleet() {
+          if (!fleet) return;
+          const by = $("colour").value;
+          const root = $("fleet");
+          root.replaceChildren();
+          for (const domain of fleet.domains) {
+            const box = el("div", { class: "domain", "data-domain": domain.name });
+            box.append(el("div", { class: "name" }, domain.name || "(no topology domain)"));
+            const nodes = el("div", { class: "nodes" });
+            for (const node of domain.nodes) {
+              const off = !node.connected || node.lost || node.state === "down";
+              const card = el("div", { class: "node" + (off ? " off" : ""), "data-node": node.id, "data-state": node.state });
+              const label = node.id + (node.lost ? " (lost)" : !node.connected ? " (away)" : node.state !== "ready" ? ` (${node.state})` : "");
+              card.append(el("div", { class: "name" }, label));
+              const chips = el("div", { class: "chips" });
+              for (const chip of node.chips) {
+                const span = el("span", {
+                  class: "chip", "data-node": node.id, "data-chip": String(chip.index), "data-state": chip.state,
+                  "data-health": chip.health, "data-job": chip.jobs.join(","), "data-queue": chip.queue || "",
+                  title: `${node.id} chip ${chip.index}: ${chip.model}, ${chip.health}, ${chip.state}` +
+                    (chip.jobs.length ? ` — ${chip.jobs.join(", ")}` + (chip.queue ? ` (queue ${chip.queue})` : "") : ""),
+                });
+                span.style.backgroundColor = chipColour(chip, by);
+                chips.append(span);
+              }
+              card.append(chips);
+              nodes.append(card);
+            }
+            box.append(nodes);
+            root.append(box);
+          }
+          $("fleet-count").textContent = `${fleet.chipsBusy} of ${fleet.chipsTotal} chips busy`;
+          const legend = $("legend");
+          legend.replaceChildren();
+          for (const [name, colour] of [["free", "var(--free)"], ["unhealthy", "var(--unhealthy)"], ["stopping", "var(--stopping)"], ["resting after a fault", "var(--resting)"], [by === "health" ? "busy" : `busy (one colour per ${by})`, "hsl(210, 62%, 48%)"]]) {
+            const item = el("span");
+            const swatch = el("span", { class: "swatch" });
+            swatch.style.backgroundColor = colour;
+            item.append(swatch, name);
+            legend.append(item);
+          }
+        }
+
+        function drawJobs() {
+          if (!jobs) return;
+          const body = $("jobs").tBodies[0];
+          body.replaceChildren();
+          for (const job of jobs.jobs) {
+            const row = el("tr", { "data-job": job.id, class: job.tier > 1 ? "fallen" : "" });
+            const link = el("a", { href: `#job/${encodeURIComponent(job.id)}` }, job.id);
+            const first = el("td"); first.append(link);
+            const state = el("td"); state.append(el("span", { class: `state state-${job.state}` }, job.state));
+            const where = job.nodes.length ? `${job.model} on ${job.nodes.join(", ")}` : "";
+            row.append(first, state, el("td", {}, job.kind), el("td", {}, job.queue),
+              el("td", { class: "tier" }, `${job.tier}/${job.tiers} ${job.tierName}`), el("td", {}, String(job.chips)),
+              el("td", { class: "reason" }, job.state === "queued" ? (job.reason || "") : (where || job.reason || "")));
+            body.append(row);
+          }
+          const counts = Object.entries(jobs.counts).filter(([, n]) => n > 0).sort().map(([s, n]) => `${n} ${s}`).join(", ");
+          $("summary").textContent = counts ? `jobs: ${counts}` : "no jobs";
+        }
+
+        async function refresh() {
+          try {
+            const [f, j] = await Promise.all([fetch("/api/fleet"), fetch("/api/jobs?limit=200")]);
+            if (f.ok) fleet = await f.json();
+            if (j.ok) jobs = await j.json();
+            drawFleet();
+            drawJobs();
+            if (location.hash.startsWith("#job/")) await showJob(decodeURIComponent(location.hash.slice(5)));
+          } catch (e) {
+            $("summary").textContent = "cannot reach the coordinator: " + e;
+          }
+        }
+        function refreshSoon() { if (!refreshTimer) refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 250); }
+
+        async function showJob(id) {
+          const section = $("job-section");
+          const reply = await fetch(`/api/jobs/${encodeURIComponent(id)}`);
+          if (!reply.ok) { section.hidden = false; $("job-title").textContent = `no job ${id}`; return; }
+          const view = await reply.json();
+          const r = view.record;
+          section.hidden = false;
+          $("job-title").textContent = `${r.job.id} — ${r.state}, attempt ${r.attempt}`;
+          const detail = $("job-detail");
+          detail.replaceChildren();
+          const tiers = el("ol", { id: "job-tiers" });
+          for (const visit of r.tierHistory || []) {
+            tiers.append(el("li", {}, `${clock(visit.enteredAt)} tier ${visit.tier + 1} (${visit.name})` + (visit.reason ? `: ${visit.reason}` : "")));
+          }
+          detail.append(el("div", {}, r.reason || ""), el("div", { class: "muted" }, "tiers entered:"), tiers);
+          drawTimeline(view);
+          const list = $("job-events");
+          list.replaceChildren();
+          for (const e of view.events) list.append(el("li", { class: `kind-${e.kind}` }, `${clock(e.time)} ${e.message}`));
+        }
+
+        // Each attempt as a bar from its placement to its end, coloured by chip model; faults as red ticks.
+        function drawTimeline(view) {
+          const svg = $("timeline");
+          svg.replaceChildren();
+          const events = view.events;
+          if (!events.length) return;
+          const start = events[0].time, end = Math.max(view.time, events[events.length - 1].time);
+          const width = svg.clientWidth || 800, span = Math.max(end - start, 1);
+          const x = (t) => 10 + (width - 20) * (t - start) / span;
+          const ns = "http://www.w3.org/2000/svg";
+          const attempts = new Map();
+          for (const e of events) {
+            // A move between tiers ends the attempt that ran (its stop is not an event of its own).
+            if (e.kind === "fell-back" || e.kind === "returned") for (const a of attempts.values()) if (a.to === null) a.to = e.time;
+            if (e.attempt === undefined || e.attempt === null) continue;
+            if (e.kind === "placed") attempts.set(e.attempt, { from: e.time, to: null, model: e.details.chipModel || "?" });
+            const a = attempts.get(e.attempt);
+            if (a && ["completed", "failed", "faulted", "preempted", "cancelled", "requeued", "returned"].includes(e.kind) && a.to === null) a.to = e.time;
+          }
+          let row = 0;
+          for (const [n, a] of attempts) {
+            const rect = document.createElementNS(ns, "rect");
+            const from = x(a.from), to = x(a.to === null ? end : a.to);
+            rect.setAttribute("x", from); rect.setAttribute("y", 10 + (row % 3) * 24);
+            rect.setAttribute("width", Math.max(to - from, 2)); rect.setAttribute("height", 18);
+            rect.setAttribute("fill", `hsl(${hue(a.model)}, 55%, 55%)`);
+            rect.setAttribute("data-attempt", String(n));
+            const title = document.createElementNS(ns, "title"); title.textContent = `attempt ${n} on ${a.model}`; rect.append(title);
+            const label = document.createElementNS(ns, "text");
+            label.setAttribute("x", from + 3); label.setAttribute("y", 23 + (row % 3) * 24); label.setAttribute("font-size", "11");
+            label.textContent = `#${n} ${a.model}`;
+            svg.append(rect, label);
+            row++;
+          }
+          for (const e of events.filter((e) => e.kind === "faulted" || e.kind === "fell-back")) {
+            const tick = document.createElementNS(ns, "line");
+            tick.setAttribute("x1", x(e.time)); tick.setAttribute("x2", x(e.time)); tick.setAttribute("y1", 4); tick.setAttribute("y2", 84);
+            tick.setAttribute("stroke", e.kind === "faulted" ? "#d62728" : "#ff7f0e"); tick.setAttribute("stroke-width", 2);
+            svg.append(tick);
+          }
+        }
+
+        function followLog() {
+          const source = new EventSource("/api/events");
+          source.onopen = () => { $("live").className = "on"; $("live").textContent = "live log"; };
+          source.onerror = () => { $("live").className = "off"; $("live").textContent = "live log: reconnecting"; };
+          source.addEventListener("placement", (message) => {
+            const e = JSON.parse(message.data);
+            const item = el("li", { class: `kind-${e.kind}`, "data-seq": String(e.seq), "data-kind": e.kind });
+            item.append(el("span", { class: "t" }, clock(e.time)), e.message);
+            const log = $("log");
+            log.prepend(item);
+            while (log.children.length > 500) log.lastElementChild.remove();
+            refreshSoon();
+          });
+        }
+
+        $("colour").addEventListener("change", drawFleet);
+        window.addEventListener("hashchange", () => {
+          if (location.hash.startsWith("#job/")) showJob(decodeURIComponent(location.hash.slice(5)));
+          else $("job-section").hidden = true;
         });
-        span.style.backgroundColor = chipColour(chip, by);
-        chips.append(span);
-      }
-      card.append(chips);
-      nodes.append(card);
-    }
-    box.append(nodes);
-    root.append(box);
-  }
-  $("fleet-count").textContent = `${fleet.chipsBusy} of ${fleet.chipsTotal} chips busy`;
-  const legend = $("legend");
-  legend.replaceChildren();
-  for (const [name, colour] of [["free", "var(--free)"], ["unhealthy", "var(--unhealthy)"], ["stopping", "var(--stopping)"], ["resting after a fault", "var(--resting)"], [by === "health" ? "busy" : `busy (one colour per ${by})`, "hsl(210, 62%, 48%)"]]) {
-    const item = el("span");
-    const swatch = el("span", { class: "swatch" });
-    swatch.style.backgroundColor = colour;
-    item.append(swatch, name);
-    legend.append(item);
-  }
-}
-
-function drawJobs() {
-  if (!jobs) return;
-  const body = $("jobs").tBodies[0];
-  body.replaceChildren();
-  for (const job of jobs.jobs) {
-    const row = el("tr", { "data-job": job.id, class: job.tier > 1 ? "fallen" : "" });
-    const link = el("a", { href: `#job/${encodeURIComponent(job.id)}` }, job.id);
-    const first = el("td"); first.append(link);
-    const state = el("td"); state.append(el("span", { class: `state state-${job.state}` }, job.state));
-    const where = job.nodes.length ? `${job.model} on ${job.nodes.join(", ")}` : "";
-    row.append(first, state, el("td", {}, job.kind), el("td", {}, job.queue),
-      el("td", { class: "tier" }, `${job.tier}/${job.tiers} ${job.tierName}`), el("td", {}, String(job.chips)),
-      el("td", { class: "reason" }, job.state === "queued" ? (job.reason || "") : (where || job.reason || "")));
-    body.append(row);
-  }
-  const counts = Object.entries(jobs.counts).filter(([, n]) => n > 0).sort().map(([s, n]) => `${n} ${s}`).join(", ");
-  $("summary").textContent = counts ? `jobs: ${counts}` : "no jobs";
-}
-
-async function refresh() {
-  try {
-    const [f, j] = await Promise.all([fetch("/api/fleet"), fetch("/api/jobs?limit=200")]);
-    if (f.ok) fleet = await f.json();
-    if (j.ok) jobs = await j.json();
-    drawFleet();
-    drawJobs();
-    if (location.hash.startsWith("#job/")) await showJob(decodeURIComponent(location.hash.slice(5)));
-  } catch (e) {
-    $("summary").textContent = "cannot reach the coordinator: " + e;
-  }
-}
-function refreshSoon() { if (!refreshTimer) refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 250); }
-
-async function showJob(id) {
-  const section = $("job-section");
-  const reply = await fetch(`/api/jobs/${encodeURIComponent(id)}`);
-  if (!reply.ok) { section.hidden = false; $("job-title").textContent = `no job ${id}`; return; }
-  const view = await reply.json();
-  const r = view.record;
-  section.hidden = false;
-  $("job-title").textContent = `${r.job.id} — ${r.state}, attempt ${r.attempt}`;
-  const detail = $("job-detail");
-  detail.replaceChildren();
-  const tiers = el("ol", { id: "job-tiers" });
-  for (const visit of r.tierHistory || []) {
-    tiers.append(el("li", {}, `${clock(visit.enteredAt)} tier ${visit.tier + 1} (${visit.name})` + (visit.reason ? `: ${visit.reason}` : "")));
-  }
-  detail.append(el("div", {}, r.reason || ""), el("div", { class: "muted" }, "tiers entered:"), tiers);
-  drawTimeline(view);
-  const list = $("job-events");
-  list.replaceChildren();
-  for (const e of view.events) list.append(el("li", { class: `kind-${e.kind}` }, `${clock(e.time)} ${e.message}`));
-}
-
-// Each attempt as a bar from its placement to its end, coloured by chip model; faults as red ticks.
-function drawTimeline(view) {
-  const svg = $("timeline");
-  svg.replaceChildren();
-  const events = view.events;
-  if (!events.length) return;
-  const start = events[0].time, end = Math.max(view.time, events[events.length - 1].time);
-  const width = svg.clientWidth || 800, span = Math.max(end - start, 1);
-  const x = (t) => 10 + (width - 20) * (t - start) / span;
-  const ns = "http://www.w3.org/2000/svg";
-  const attempts = new Map();
-  for (const e of events) {
-    // A move between tiers ends the attempt that ran (its stop is not an event of its own).
-    if (e.kind === "fell-back" || e.kind === "returned") for (const a of attempts.values()) if (a.to === null) a.to = e.time;
-    if (e.attempt === undefined || e.attempt === null) continue;
-    if (e.kind === "placed") attempts.set(e.attempt, { from: e.time, to: null, model: e.details.chipModel || "?" });
-    const a = attempts.get(e.attempt);
-    if (a && ["completed", "failed", "faulted", "preempted", "cancelled", "requeued", "returned"].includes(e.kind) && a.to === null) a.to = e.time;
-  }
-  let row = 0;
-  for (const [n, a] of attempts) {
-    const rect = document.createElementNS(ns, "rect");
-    const from = x(a.from), to = x(a.to === null ? end : a.to);
-    rect.setAttribute("x", from); rect.setAttribute("y", 10 + (row % 3) * 24);
-    rect.setAttribute("width", Math.max(to - from, 2)); rect.setAttribute("height", 18);
-    rect.setAttribute("fill", `hsl(${hue(a.model)}, 55%, 55%)`);
-    rect.setAttribute("data-attempt", String(n));
-    const title = document.createElementNS(ns, "title"); title.textContent = `attempt ${n} on ${a.model}`; rect.append(title);
-    const label = document.createElementNS(ns, "text");
-    label.setAttribute("x", from + 3); label.setAttribute("y", 23 + (row % 3) * 24); label.setAttribute("font-size", "11");
-    label.textContent = `#${n} ${a.model}`;
-    svg.append(rect, label);
-    row++;
-  }
-  for (const e of events.filter((e) => e.kind === "faulted" || e.kind === "fell-back")) {
-    const tick = document.createElementNS(ns, "line");
-    tick.setAttribute("x1", x(e.time)); tick.setAttribute("x2", x(e.time)); tick.setAttribute("y1", 4); tick.setAttribute("y2", 84);
-    tick.setAttribute("stroke", e.kind === "faulted" ? "#d62728" : "#ff7f0e"); tick.setAttribute("stroke-width", 2);
-    svg.append(tick);
-  }
-}
-
-function followLog() {
-  const source = new EventSource("/api/events");
-  source.onopen = () => { $("live").className = "on"; $("live").textContent = "live log"; };
-  source.onerror = () => { $("live").className = "off"; $("live").textContent = "live log: reconnecting"; };
-  source.addEventListener("placement", (message) => {
-    const e = JSON.parse(message.data);
-    const item = el("li", { class: `kind-${e.kind}`, "data-seq": String(e.seq), "data-kind": e.kind });
-    item.append(el("span", { class: "t" }, clock(e.time)), e.message);
-    const log = $("log");
-    log.prepend(item);
-    while (log.children.length > 500) log.lastElementChild.remove();
-    refreshSoon();
-  });
-}
-
-$("colour").addEventListener("change", drawFleet);
-window.addEventListener("hashchange", () => {
-  if (location.hash.startsWith("#job/")) showJob(decodeURIComponent(location.hash.slice(5)));
-  else $("job-section").hidden = true;
-});
-refresh();
-setInterval(refresh, 5000);
-followLog();
-</script>
-</body>
-</html>
-"""#
+        refresh();
+        setInterval(refresh, 5000);
+        followLog();
+        </script>
+        </body>
+        </html>
+        """#
 }

@@ -131,7 +131,9 @@ actor DevToolsPage {
 
     func closed() {
         ended = true
-        for continuation in waiting.values { continuation.resume(throwing: ClusterError("the DevTools session closed")) }
+        for continuation in waiting.values {
+            continuation.resume(throwing: ClusterError("the DevTools session closed"))
+        }
         waiting = [:]
     }
 

@@ -26,11 +26,12 @@ func httpGet(_ url: String, headers: [String: String] = [:], method: String = "G
             bodyBytes = counted + line.utf8.count + 1
         } else if line == "\r" || line.isEmpty {
             bodyBytes = 0
-            length = lines.lazy.compactMap { header -> Int? in
-                let parts = header.lowercased().split(separator: ":", maxSplits: 1)
-                guard parts.count == 2, parts[0] == "content-length" else { return nil }
-                return Int(parts[1].trimmingCharacters(in: .whitespacesAndNewlines))
-            }.first
+            length =
+                lines.lazy.compactMap { header -> Int? in
+                    let parts = header.lowercased().split(separator: ":", maxSplits: 1)
+                    guard parts.count == 2, parts[0] == "content-length" else { return nil }
+                    return Int(parts[1].trimmingCharacters(in: .whitespacesAndNewlines))
+                }.first
             if length == 0 { break }
         }
     }
@@ -90,7 +91,8 @@ struct MetricsEndToEndTests {
             if let reply = try? httpGet(base + "metrics"), reply.status == 200 {
                 let scrape = try PrometheusText.parse(reply.body)
                 busySeen = max(busySeen, scrape.sum("heterosched_chips", where: ["state": "busy"]))
-                if scrape.sum("heterosched_jobs", where: ["state": "running", "kind": "training", "tier": "huawei"]) > 0 {
+                if scrape.sum("heterosched_jobs", where: ["state": "running", "kind": "training", "tier": "huawei"]) > 0
+                {
                     trainingRunningOnAscend = true
                 }
                 scrapes.append(scrape)
@@ -110,7 +112,8 @@ struct MetricsEndToEndTests {
             for family in before.families.values where family.type == "counter" {
                 for sample in family.samples {
                     let later = after.value(sample.name, sample.labels) ?? 0
-                    #expect(later >= sample.value, "\(sample.name)\(sample.labels) went from \(sample.value) to \(later)")
+                    #expect(
+                        later >= sample.value, "\(sample.name)\(sample.labels) went from \(sample.value) to \(later)")
                 }
             }
         }
@@ -120,7 +123,8 @@ struct MetricsEndToEndTests {
         }
         let fallbacks = story.filter { $0.kind == .fellBack && $0.job == "r2-pretrain" }
         try #require(fallbacks.count == 1, "the count-rule story falls back once")
-        #expect(last.value("heterosched_fallbacks_total", ["from": "huawei", "to": "nvidia", "reason": "failures"]) == 1)
+        #expect(
+            last.value("heterosched_fallbacks_total", ["from": "huawei", "to": "nvidia", "reason": "failures"]) == 1)
         #expect(last.sum("heterosched_placements_total", where: ["kind": "training", "model": "ascend-910c"]) >= 1)
         #expect(last.sum("heterosched_attempt_faults_total", where: ["kind": "training", "model": "ascend-910c"]) >= 1)
         #expect(last.sum("heterosched_steps_lost_total", where: ["kind": "training"]) > 0)
@@ -135,7 +139,9 @@ struct MetricsEndToEndTests {
         #expect((last.value("heterosched_submit_to_placement_seconds_count") ?? 0) >= 1)
         #expect((last.value("process_resident_memory_bytes") ?? 0) > 1_000_000)
         // No job ids or node names as labels: every label value comes from a small, known set.
-        let allowed: Set<String> = ["state", "kind", "queue", "tier", "model", "vendor", "health", "outcome", "from", "to", "reason", "le"]
+        let allowed: Set<String> = [
+            "state", "kind", "queue", "tier", "model", "vendor", "health", "outcome", "from", "to", "reason", "le",
+        ]
         for family in last.families.values {
             for sample in family.samples { #expect(Set(sample.labels.keys).isSubset(of: allowed), "\(sample.name)") }
         }
@@ -184,7 +190,8 @@ struct MetricsEndToEndTests {
         let onlyTicket = try await cluster.schedctl(["web", "--ticket-only", "--ttl", "365d"])
         #expect(onlyTicket.status == 0 && onlyTicket.stdout.split(separator: "\n").count == 1)
         let tooLong = try await cluster.schedctl(["web", "--ttl", "400d"])
-        #expect(tooLong.status != 0 && tooLong.stderr.contains("--ttl is a duration from 60s to 366d"), "\(tooLong.stderr)")
+        #expect(
+            tooLong.status != 0 && tooLong.stderr.contains("--ttl is a duration from 60s to 366d"), "\(tooLong.stderr)")
     }
 
     @Test("garbage on the HTTP port leaves the coordinator serving; a bad --http is refused with the form to use")
@@ -193,15 +200,22 @@ struct MetricsEndToEndTests {
         defer { cluster.stopAll() }
         let coordinator = try await cluster.startCoordinator(extra: ["--http", "127.0.0.1:0"])
         let base = try await servedURL(dataDirectory: cluster.dataDirectory)
-        let endpoint = try #require(WireEndpoint(base.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "/", with: "")))
+        let endpoint = try #require(
+            WireEndpoint(base.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "/", with: "")))
         var generator = SystemRandomNumberGenerator()
-        let payloads: [[UInt8]] = [
-            Array("GET /\(String(repeating: "a", count: 100_000)) HTTP/1.1\r\n\r\n".utf8),
-            Array("GET /api/jobs/%ff%fe%00 HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
-            Array("POST /metrics HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n".utf8),
-            Array("GET /api/jobs?limit=-99999999999999999999999 HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
-            Array("\u{16}\u{03}\u{01}\u{02}\u{00}TLS hello to a plain port".utf8),
-        ] + (0..<20).map { _ in (0..<Int.random(in: 1...4096, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        let payloads: [[UInt8]] =
+            [
+                Array("GET /\(String(repeating: "a", count: 100_000)) HTTP/1.1\r\n\r\n".utf8),
+                Array("GET /api/jobs/%ff%fe%00 HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
+                Array("POST /metrics HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n".utf8),
+                Array("GET /api/jobs?limit=-99999999999999999999999 HTTP/1.1\r\nHost: x\r\n\r\n".utf8),
+                Array("\u{16}\u{03}\u{01}\u{02}\u{00}TLS hello to a plain port".utf8),
+            ]
+            + (0..<20).map { _ in
+                (0..<Int.random(in: 1...4096, using: &generator)).map { _ in
+                    UInt8.random(in: 0...255, using: &generator)
+                }
+            }
         for payload in payloads {
             let socket = try RawSocket(endpoint)
             socket.send(payload)
@@ -216,5 +230,55 @@ struct MetricsEndToEndTests {
         let bad = try await cluster.run(
             "sched-coordinator", ["--http", "9090", "--data-dir", cluster.directory.appendingPathComponent("x").path])
         #expect(bad.status != 0 && bad.stderr.contains("--http is host:port (127.0.0.1:9090)"), "\(bad.stderr)")
+    }
+}
+
+@Suite("End to end: a host agent's /metrics", .serialized)
+struct AgentMetricsTests {
+    @Test(
+        "sched-agent --http on the fake Ascend host: per chip health, AICore use, HBM used, temperature and power from npu-smi; a chip's alarm turns its health to 0; the session shows up"
+    )
+    func agentMetrics() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
+        try await cluster.startCoordinator()
+        let data = cluster.directory.appendingPathComponent("agent-data").path
+        try cluster.startHostAgent(host, data: data, extra: ["--http", "127.0.0.1:0"])
+        var url = ""
+        for _ in 0..<200 where url.isEmpty {
+            url =
+                (try? String(contentsOfFile: data + "/agent.http", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            if url.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try #require(!url.isEmpty, "the agent wrote its URL: \(cluster.log("host-agent.log"))")
+        var scrape = try PrometheusText.parse(try httpGet(url + "metrics").body)
+        #expect(
+            try await eventually(seconds: 10) {
+                scrape = try PrometheusText.parse(try httpGet(url + "metrics").body)
+                return scrape.value("heterosched_agent_coordinator_connected") == 1
+            })
+        for chip in 0..<8 {
+            let labels = ["chip": String(chip), "model": "ascend-910b"]
+            #expect(scrape.value("heterosched_agent_chip_healthy", labels) == 1)
+            #expect(scrape.value("heterosched_agent_chip_temperature_celsius", labels) == 40)
+            #expect(scrape.value("heterosched_agent_chip_power_watts", labels) == 93.9)
+            #expect(scrape.value("heterosched_agent_chip_utilization_ratio", labels) == 0)
+            #expect(scrape.value("heterosched_agent_chip_memory_used_bytes", labels) == Double(3385 * 1_048_576))
+            #expect(scrape.value("heterosched_agent_chip_memory_total_bytes", labels) == Double(65536 * 1_048_576))
+        }
+        #expect(scrape.value("heterosched_agent_attempts_running") == 0)
+        try host.writeNPUSMI(alarms: [3])
+        #expect(
+            try await eventually(seconds: 10) {
+                let later = try PrometheusText.parse(try httpGet(url + "metrics").body)
+                return later.value("heterosched_agent_chip_healthy", ["chip": "3", "model": "ascend-910b"]) == 0
+                    && later.value("heterosched_agent_chip_healthy", ["chip": "2", "model": "ascend-910b"]) == 1
+                    && (later.value("heterosched_agent_last_scan_timestamp_seconds") ?? 0) > 0
+            })
+        let simulated = try await cluster.run(
+            "sched-agent", ["--simulate", Repository.path("deploy/fleets/demo.yaml"), "--http", "127.0.0.1:0"])
+        #expect(simulated.status != 0 && simulated.stderr.contains("a simulated fleet has none"), "\(simulated.stderr)")
     }
 }

@@ -45,7 +45,9 @@ struct PrometheusText {
 
     static func parse(_ text: String) throws -> PrometheusText {
         var result = PrometheusText()
-        guard text.isEmpty || text.hasSuffix("\n") else { throw Violation(description: "the text must end with a newline") }
+        guard text.isEmpty || text.hasSuffix("\n") else {
+            throw Violation(description: "the text must end with a newline")
+        }
         var current: String?
         var closed = Set<String>()
         var series = Set<String>()
@@ -83,10 +85,14 @@ struct PrometheusText {
             guard current == family.name else { throw fail("a sample away from its family's block") }
             if family.type == "counter" {
                 guard sample.value >= 0 else { throw fail("a negative counter") }
-                guard sample.name == family.name || sample.name == family.name + "_total" || family.name.hasSuffix("_total")
+                guard
+                    sample.name == family.name || sample.name == family.name + "_total"
+                        || family.name.hasSuffix("_total")
                 else { throw fail("counter sample name") }
             }
-            let key = sample.name + "{" + sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            let key =
+                sample.name + "{"
+                + sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
                 .joined(separator: ",") + "}"
             guard series.insert(key).inserted else { throw fail("the same series twice") }
             result.families[family.name]!.samples.append(sample)

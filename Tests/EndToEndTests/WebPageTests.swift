@@ -29,7 +29,8 @@ struct WebPageTests {
             #expect(loaded == "128", "\(seen)")
             let h100 = ".chip[data-node='h100-0']"
             let before = try await page.evaluate(
-                "[...document.querySelectorAll(\"\(h100)\")].map(c => [c.dataset.state, getComputedStyle(c).backgroundColor])")
+                "[...document.querySelectorAll(\"\(h100)\")].map(c => [c.dataset.state, getComputedStyle(c).backgroundColor])"
+            )
             #expect(before.contains("free") && !before.contains("busy"), "\(before)")
 
             let submitted = try await cluster.schedctl([
@@ -40,9 +41,11 @@ struct WebPageTests {
                 page, "[...document.querySelectorAll(\"\(h100)[data-state='busy']\")].length", until: { $0 == "8" })
             #expect(busy == "8", "the job's 8 chips are busy on the page")
             let after = try await page.evaluate(
-                "[...document.querySelectorAll(\"\(h100)\")].map(c => [c.dataset.job, getComputedStyle(c).backgroundColor])")
+                "[...document.querySelectorAll(\"\(h100)\")].map(c => [c.dataset.job, getComputedStyle(c).backgroundColor])"
+            )
             let colours = try JSONDecoder().decode([[String]].self, from: Data(after.utf8))
-            let freeColour = try #require(try JSONDecoder().decode([[String]].self, from: Data(before.utf8)).first?.last)
+            let freeColour = try #require(
+                try JSONDecoder().decode([[String]].self, from: Data(before.utf8)).first?.last)
             #expect(
                 !colours.isEmpty && colours.allSatisfy { $0.first == "web-batch" && $0.last != freeColour },
                 "\(colours) vs \(freeColour)")
@@ -61,7 +64,8 @@ struct WebPageTests {
                 until: { $0.contains("web-train falls back") })
             #expect(logged.contains("web-train falls back from tier 1"), "\(logged)")
             let onNvidia = try await poll(
-                page, "[...document.querySelectorAll(\".chip[data-job='web-train']\")].map(c => c.dataset.node).join(',')",
+                page,
+                "[...document.querySelectorAll(\".chip[data-job='web-train']\")].map(c => c.dataset.node).join(',')",
                 until: { $0.contains("h800") })
             #expect(onNvidia.contains("h800") && !onNvidia.contains("asc"), "\(onNvidia)")
 

@@ -30,7 +30,7 @@ struct ParserTests {
 
     @Test("nvidia-smi CSV: name, memory from reserved + used + free, [N/A] fields, index by row")
     func nvidiaCSV() throws {
-        let chips = try NvidiaSMI.parseCSV(fixture("nvidia-smi-query-gpu-csv-tesla-p100.txt"))
+        let chips = try NvidiaSMI.parseCSV(fixture("nvidia-smi-query-gpu-csv-tesla-p100.txt")).identities
         #expect(chips == [ToolChip(index: 0, name: "Tesla P100-PCIE-16GB", memoryMiB: 16383)])
     }
 
@@ -75,7 +75,7 @@ struct ParserTests {
 
     @Test("npu-smi info, Atlas A2: one chip per NPU, HBM total, bus id")
     func npuA2() throws {
-        let chips = try NPUSMI.parseInfo(fixture("ascend-npu-smi-info-910b2c.txt"))
+        let chips = try NPUSMI.parseInfo(fixture("ascend-npu-smi-info-910b2c.txt")).identities
         #expect(
             chips == [
                 ToolChip(index: 0, name: "910B2C", memoryMiB: 65536, pciBusID: "0000:5a:00.0", health: .healthy),
@@ -127,7 +127,7 @@ struct ParserTests {
 
     @Test("cnmon: card, name without VF and firmware, bus id, memory per chip")
     func cnmon() throws {
-        let chips = try BoxTableTools.cnmon(fixture("cambricon-cnmon.txt"))
+        let chips = try BoxTableTools.cnmon(fixture("cambricon-cnmon.txt")).identities
         #expect(
             chips == [
                 ToolChip(index: 0, name: "MLU370-X8", memoryMiB: 23374, pciBusID: "0000:39:00.0"),
@@ -147,7 +147,7 @@ struct ParserTests {
 
     @Test("xpu-smi (XRE 5, P800) and xpu_smi (XRE 4, R300)")
     func kunlunxin() throws {
-        let p800 = try BoxTableTools.xpuSMI(fixture("kunlunxin-xpu-smi-p800.txt"))
+        let p800 = try BoxTableTools.xpuSMI(fixture("kunlunxin-xpu-smi-p800.txt")).identities
         #expect(p800.count == 8)
         #expect(
             p800[0]
@@ -163,7 +163,7 @@ struct ParserTests {
 
     @Test("mx-smi: name, bus id, used/total memory, state; dmon CSV: bus ids and GB totals")
     func metax() throws {
-        let chips = try BoxTableTools.mxSMI(fixture("metax-mx-smi-c550.txt"))
+        let chips = try BoxTableTools.mxSMI(fixture("metax-mx-smi-c550.txt")).identities
         #expect(chips.count == 8)
         #expect(
             chips[3]
@@ -179,13 +179,13 @@ struct ParserTests {
         #expect(chips.map(\.index) == Array(0..<16))
         #expect(chips.allSatisfy { $0.name == "Iluvatar BI-V150" && $0.memoryMiB == 32768 })
         #expect(chips[15].pciBusID == "0000:67:00.0")
-        let one = try BoxTableTools.ixsmi(fixture("iluvatar-ixsmi-l-bi-v150s.txt"))
+        let one = try BoxTableTools.ixsmi(fixture("iluvatar-ixsmi-l-bi-v150s.txt")).identities
         #expect(one == [ToolChip(index: 0, name: "Iluvatar BI-V150S", memoryMiB: 32768, pciBusID: "0000:8a:00.0")])
     }
 
     @Test("efsmi: two-digit-domain bus ids, memory that differs between cards")
     func enflame() throws {
-        let chips = try BoxTableTools.efsmi(fixture("enflame-efsmi.txt"))
+        let chips = try BoxTableTools.efsmi(fixture("enflame-efsmi.txt")).identities
         #expect(
             chips == [
                 ToolChip(index: 0, name: "S60", memoryMiB: 49120, pciBusID: "0000:01:00.0"),
@@ -214,5 +214,73 @@ struct ParserTests {
         } throws: { error in
             "\(error)" == "cnmon output: no device table (no header row with 'Bus-Id')"
         }
+    }
+}
+
+extension [ToolChip] {
+    /// The chips without what they report of their use (tested on its own below).
+    var identities: [ToolChip] {
+        map {
+            var chip = $0
+            chip.telemetry = nil
+            return chip
+        }
+    }
+}
+
+@Suite("Vendor tools: what chips report of their use")
+struct TelemetryParserTests {
+
+    @Test(
+        "utilization, memory used, temperature and power where each tool prints them (the agent's /metrics)",
+        arguments: [
+            (
+                "nvidia-smi-query-gpu-csv-tesla-p100.txt", 0,
+                ChipTelemetry(utilization: 0, memoryUsedMiB: 0, temperatureCelsius: 37, powerWatts: 28.16)
+            ),
+            (
+                "ascend-npu-smi-info-910b2c.txt", 1,
+                ChipTelemetry(utilization: 0, memoryUsedMiB: 3316, temperatureCelsius: 53, powerWatts: 93.8)
+            ),
+            (
+                "kunlunxin-xpu-smi-p800.txt", 1,
+                ChipTelemetry(utilization: 0, memoryUsedMiB: 0, temperatureCelsius: 41, powerWatts: 90)
+            ),
+            (
+                "metax-mx-smi-c550.txt", 3,
+                ChipTelemetry(utilization: 0, memoryUsedMiB: 858, temperatureCelsius: 29, powerWatts: 54)
+            ),
+            (
+                "iluvatar-ixsmi-l-bi-v150s.txt", 0,
+                ChipTelemetry(utilization: 0, memoryUsedMiB: 114, temperatureCelsius: 33)
+            ),
+            ("cambricon-cnmon.txt", 1, ChipTelemetry(utilization: 0, temperatureCelsius: 39)),
+        ])
+    func telemetry(file: String, chip: Int, expected: ChipTelemetry) throws {
+        let text = try fixture(file)
+        let chips: [ToolChip]
+        switch file {
+        case let name where name.hasPrefix("nvidia"): chips = try NvidiaSMI.parseCSV(text)
+        case let name where name.hasPrefix("ascend"): chips = try NPUSMI.parseInfo(text)
+        case let name where name.hasPrefix("kunlunxin"): chips = try BoxTableTools.xpuSMI(text)
+        case let name where name.hasPrefix("metax"): chips = try BoxTableTools.mxSMI(text)
+        case let name where name.hasPrefix("iluvatar"): chips = try BoxTableTools.ixsmi(text)
+        default: chips = try BoxTableTools.cnmon(text)
+        }
+        #expect(chips[chip].telemetry == expected)
+    }
+
+    @Test("a busy A100 in nvidia-smi's agent query: 87% busy, 30 GiB used, 64 C, 312 W; units after figures too")
+    func busyNvidia() throws {
+        let csv = """
+            index, name, pci.bus_id, memory.total [MiB], uuid, ecc.errors.uncorrected.volatile.total, utilization.gpu [%], memory.used [MiB], temperature.gpu, power.draw [W]
+            0, NVIDIA A100-SXM4-80GB, 00000000:07:00.0, 81920 MiB, GPU-1, 0, 87 %, 30720 MiB, 64, 312.45 W
+            1, NVIDIA A100-SXM4-80GB, 00000000:0B:00.0, 81920 MiB, GPU-2, 0, [N/A], [N/A], [N/A], [N/A]
+            """
+        let chips = try NvidiaSMI.parseCSV(csv)
+        #expect(
+            chips[0].telemetry
+                == ChipTelemetry(utilization: 0.87, memoryUsedMiB: 30720, temperatureCelsius: 64, powerWatts: 312.45))
+        #expect(chips[1].telemetry == nil, "a GPU that reports nothing has no telemetry")
     }
 }
