@@ -208,7 +208,7 @@ let package = Package(
                 "SchedTestSupport", "Wire", "SchedSim", "SchedCtlCommands", "NodeDiscovery", "AgentKit",
                 "ProgramSupport", "SchedStore", "MungeIdentity", "AttemptContainment",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "WSClient", package: "swift-websocket"), .product(name: "Yams", package: "Yams"),
             ]
         ),
     ]

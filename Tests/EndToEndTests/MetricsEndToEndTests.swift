@@ -2,6 +2,7 @@ import Foundation
 import SchedTestSupport
 import Testing
 import Wire
+import Yams
 
 /// One HTTP/1.1 exchange on a fresh connection (no redirects followed): status, headers (names in
 /// lower case), body.
@@ -103,9 +104,10 @@ struct MetricsEndToEndTests {
         #expect(!run.isRunning, "the story ended within 120 s")
         try #require(scrapes.count >= 5, "scraped during the story (\(scrapes.count) scrapes)")
         let last = scrapes.last!
-        // Every family the coordinator serves says what it is.
+        // Every family the coordinator serves says what it is, here and in docs/operations.md.
         for family in last.families.values {
             #expect(family.help?.isEmpty == false && family.help != "(undocumented)", "\(family.name) has HELP")
+            #expect(MetricDocs.documented.contains(family.name), "\(family.name) is in docs/operations.md's table")
         }
         // Counters only go up, scrape after scrape.
         for (before, after) in zip(scrapes, scrapes.dropFirst()) {
@@ -269,6 +271,9 @@ struct AgentMetricsTests {
             #expect(scrape.value("heterosched_agent_chip_memory_total_bytes", labels) == Double(65536 * 1_048_576))
         }
         #expect(scrape.value("heterosched_agent_attempts_running") == 0)
+        for family in scrape.families.values {
+            #expect(family.help != "(undocumented)" && MetricDocs.documented.contains(family.name), "\(family.name)")
+        }
         try host.writeNPUSMI(alarms: [3])
         #expect(
             try await eventually(seconds: 10) {
@@ -280,5 +285,84 @@ struct AgentMetricsTests {
         let simulated = try await cluster.run(
             "sched-agent", ["--simulate", Repository.path("deploy/fleets/demo.yaml"), "--http", "127.0.0.1:0"])
         #expect(simulated.status != 0 && simulated.stderr.contains("a simulated fleet has none"), "\(simulated.stderr)")
+    }
+}
+
+/// The metrics docs/operations.md's table names: what the programs serve and the dashboard reads
+/// must be there.
+enum MetricDocs {
+    static let documented: Set<String> = {
+        let text = (try? String(contentsOfFile: Repository.path("docs/operations.md"), encoding: .utf8)) ?? ""
+        var names = Set<String>()
+        for line in text.split(separator: "\n") where line.hasPrefix("| `") {
+            for part in line.split(separator: "|")[0].split(separator: "`") where part.contains("_") {
+                names.insert(String(part))
+            }
+        }
+        return names
+    }()
+}
+
+@Suite("Dashboards")
+struct DashboardTests {
+    @Test(
+        "deploy/grafana/heterosched.json reads only documented metrics, through its Prometheus data source; deploy/prometheus/prometheus.yml scrapes a coordinator with a ticket and agents"
+    )
+    func dashboardAndScrapeConfig() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Repository.path("deploy/grafana/heterosched.json")))
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(dashboard["uid"] as? String == "heterosched")
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        var read = Set<String>()
+        var exprs = 0
+        for panel in panels where panel["type"] as? String != "row" {
+            let targets = try #require(panel["targets"] as? [[String: Any]], "\(panel["title"] ?? "")")
+            #expect(!targets.isEmpty)
+            for target in targets {
+                let expr = try #require(target["expr"] as? String)
+                exprs += 1
+                #expect((target["datasource"] as? [String: String])?["uid"] == "${datasource}")
+                for name in Self.metricNames(in: expr) { read.insert(name) }
+            }
+        }
+        #expect(exprs >= 30)
+        #expect(!read.isEmpty)
+        for name in read.sorted() {
+            #expect(MetricDocs.documented.contains(name), "the dashboard reads \(name), which is not documented")
+        }
+        for needed in [
+            "heterosched_chips", "heterosched_fallbacks_total", "heterosched_jobs",
+            "heterosched_agent_chip_utilization_ratio",
+        ] {
+            #expect(read.contains(needed), "the dashboard shows \(needed)")
+        }
+        let config = try Yams.load(
+            yaml: try String(contentsOfFile: Repository.path("deploy/prometheus/prometheus.yml"), encoding: .utf8))
+        let scrapes = try #require((config as? [String: Any])?["scrape_configs"] as? [[String: Any]])
+        let jobs = scrapes.compactMap { $0["job_name"] as? String }
+        #expect(jobs == ["heterosched-coordinator", "heterosched-agents"])
+        let authorization = scrapes.first?["authorization"] as? [String: Any]
+        #expect(authorization?["type"] as? String == "Bearer" && authorization?["credentials_file"] != nil)
+    }
+
+    /// Metric names in a PromQL expression (a histogram's series as its family).
+    static func metricNames(in expr: String) -> [String] {
+        var names: [String] = []
+        var current = ""
+        for character in expr + " " {
+            if character.isLetter || character.isNumber || character == "_" {
+                current.append(character)
+                continue
+            }
+            if current.hasPrefix("heterosched_") || current.hasPrefix("process_") {
+                var name = current
+                for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) && !name.hasSuffix("_total") {
+                    if !MetricDocs.documented.contains(name) { name = String(name.dropLast(suffix.count)) }
+                }
+                names.append(name)
+            }
+            current = ""
+        }
+        return names
     }
 }
