@@ -33,13 +33,15 @@ enum AgentMetricsServer {
                 for chip in readings.chips {
                     let labels = [("chip", String(chip.index)), ("model", chip.model)]
                     scrape.gauge("heterosched_agent_chip_healthy", labels, chip.healthy ? 1 : 0)
-                    scrape.gauge("heterosched_agent_chip_memory_total_bytes", labels, chip.memoryTotalMiB * 1_048_576)
+                    scrape.gauge(
+                        "heterosched_agent_chip_memory_total_bytes", labels, (chip.memoryTotalMiB * 1_048_576).rounded()
+                    )
                     guard let use = chip.telemetry else { continue }
                     if let value = use.utilization {
                         scrape.gauge("heterosched_agent_chip_utilization_ratio", labels, value)
                     }
                     if let value = use.memoryUsedMiB {
-                        scrape.gauge("heterosched_agent_chip_memory_used_bytes", labels, value * 1_048_576)
+                        scrape.gauge("heterosched_agent_chip_memory_used_bytes", labels, (value * 1_048_576).rounded())
                     }
                     if let value = use.temperatureCelsius {
                         scrape.gauge("heterosched_agent_chip_temperature_celsius", labels, value)

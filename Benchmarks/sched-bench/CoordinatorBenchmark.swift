@@ -19,7 +19,9 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             then acknowledgements per second with 1 and 16 clients (more waiting jobs). Array: a 1,000-task \
             array from SUBMIT to its acknowledgement. Bulk: 2,000 job files through one schedctl submit -f DIR \
             (jobs/s), beside schedctl submit run once per job (ms a call) and the schedctl process's own start \
-            (a command that stops before connecting). Fill: 16 clients \
+            (a command that stops before connecting). Metrics: with 1,000 simulated nodes connected and the \
+            coordinator serving --http, 8 clients submit while nothing scrapes /metrics, while it is scraped \
+            every second, and every 100 ms (the order turned each run); the scrape's own time and size. Fill: 16 clients \
             submit --memory-jobs waiting jobs into an empty queue, the rate printed per tenth. With \
             SCHED_BENCH_COORDINATOR_LOG=FILE the coordinators log there (at SCHED_BENCH_COORDINATOR_LOG_LEVEL, \
             info by default).
@@ -32,8 +34,10 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     var runs = 5
 
     @Option(
-        help: "Parts to run, comma-separated: submit, latency, memory, deep, array, bulk; fill (not by default).")
-    var parts = "submit,latency,memory,deep,array,bulk"
+        help:
+            "Parts to run, comma-separated: submit, latency, memory, deep, array, bulk, metrics; fill (not by default)."
+    )
+    var parts = "submit,latency,memory,deep,array,bulk,metrics"
 
     @Option(help: "Queue depths for the deep part: waiting jobs stored before the coordinator starts.")
     var depths = "0,10000,100000"
@@ -93,6 +97,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
         if parts.contains("fill") { try await fillQueue(binaries: binaries, total: memoryJobs) }
         if parts.contains("array") { try await arrayAcknowledgement(binaries: binaries) }
         if parts.contains("bulk") { try await bulkSubmission(binaries: binaries) }
+        if parts.contains("metrics") { try await metricsCost(binaries: binaries) }
         if parts.contains("memory") {
             for (name, nodes) in [("bench-1k", 1_000), ("bench-10k", 10_000)] {
                 let harness = try await Harness.start(binaries: binaries, catalog: catalog)
@@ -129,11 +134,11 @@ final class Harness: @unchecked Sendable {
         directory = NSTemporaryDirectory() + "heterosched-bench-\(UUID().uuidString)"
     }
 
-    static func start(binaries: String, catalog: String) async throws -> Harness {
+    static func start(binaries: String, catalog: String, extra: [String] = []) async throws -> Harness {
         let harness = Harness(binaries: binaries, catalog: catalog)
         try FileManager.default.createDirectory(atPath: harness.directory, withIntermediateDirectories: true)
         try Defaults.writeToken(harness.token, to: harness.directory + "/token")
-        try harness.launchCoordinator()
+        try harness.launchCoordinator(extra: extra)
         for _ in 0..<300 {
             if let text = try? String(contentsOfFile: harness.directory + "/data/coordinator.addr", encoding: .utf8),
                 let endpoint = WireEndpoint(text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -147,14 +152,14 @@ final class Harness: @unchecked Sendable {
         throw ValidationError("the coordinator did not start; is --bin the directory of a release build?")
     }
 
-    func launchCoordinator() throws {
+    func launchCoordinator(extra: [String] = []) throws {
         try launch(
             "sched-coordinator",
             [
                 "--listen", "127.0.0.1:0", "--data-dir", directory + "/data", "--token-file", directory + "/token",
                 "--catalog", catalog, "--heartbeat-timeout", "60", "--log-level",
                 coordinatorLog == nil ? "error" : coordinatorLogLevel,
-            ])
+            ] + extra)
     }
 
     func launch(_ name: String, _ arguments: [String]) throws {
