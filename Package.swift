@@ -43,6 +43,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // The coordinator's HTTP side (metrics and the page); without the default traits, which would
         // add swift-configuration.
@@ -90,10 +91,14 @@ let package = Package(
         // libmunge (libmunge-dev; scripts/setup.sh installs it), and who a MUNGE credential says a peer is.
         .systemLibrary(name: "CMunge", path: "Sources/CMunge", providers: [.apt(["libmunge-dev"])]),
         .target(name: "MungeIdentity", dependencies: ["CMunge", "Wire"]),
-        // Durable state behind a narrow protocol: SQLite through GRDB, and an in-memory twin.
+        // Durable state behind a narrow protocol: SQLite through GRDB, PostgreSQL through postgres-nio,
+        // and an in-memory twin.
         .target(
             name: "SchedStore",
-            dependencies: ["SchedCore", "Wire", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SchedCore", "Wire", logging, nioSSL, .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .target(
             name: "CoordinatorKit",
@@ -125,8 +130,8 @@ let package = Package(
         .executableTarget(
             name: "sched-coordinator",
             dependencies: [
-                "CoordinatorKit", "CoordinatorWeb", "SchedSpec", "ProgramSupport", "MungeIdentity", argumentParser,
-                logging, nioSSL,
+                "CoordinatorKit", "CoordinatorWeb", "SchedSpec", "SchedStore", "ProgramSupport", "MungeIdentity",
+                argumentParser, logging, nioSSL,
             ],
             path: "Coordinator/sched-coordinator"
         ),

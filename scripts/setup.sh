@@ -3,7 +3,8 @@
 # binding of sched-attempt) and libmunge-dev (MUNGE identities). With --tests, also what the test
 # suite runs for real: podman, runc and busybox-static (a container runtime and the one-file image
 # the container tests build) and munge (the tests start their own munged); without them those tests
-# say they were skipped; and chromium, the browser the web page's test drives headless. Debian and
+# say they were skipped; chromium, the browser the web page's test drives headless; and postgresql,
+# whose server the PostgreSQL store's tests start and stop themselves. Debian and
 # Ubuntu via apt-get; elsewhere it says what to install.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ if [ "${1:-}" = "--tests" ]; then
     command -v runc >/dev/null 2>&1 || packages+=(runc)
     [ -x /bin/busybox ] || packages+=(busybox-static)
     command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 fi
 if [ ${#packages[@]} -eq 0 ]; then
     exit 0

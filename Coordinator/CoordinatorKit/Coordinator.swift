@@ -16,7 +16,16 @@ public enum Coordinator {
     ) async throws {
         let directory = configuration.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: directory + "/coordinator.sqlite")
+        let store: any JobStore
+        let storeText: String
+        if let url = configuration.storeURL {
+            let shared = try await PostgresStore(url: url, logger: logger)
+            (store, storeText) = (shared, shared.location)
+        } else {
+            (store, storeText) = (
+                try SQLiteStore(path: directory + "/coordinator.sqlite"), directory + "/coordinator.sqlite"
+            )
+        }
         let committer = GroupCommitter(
             store: store, onBatch: configuration.metricsFactory.map(CoordinatorMetrics.commitObserver))
         let logFile = try PlacementLogFile(path: directory + "/placement-log.jsonl")
@@ -38,7 +47,7 @@ public enum Coordinator {
             }
             try? FileHandle.standardOutput.write(
                 contentsOf:
-                    Data("sched-coordinator listening on \(endpoint), data in \(directory)\n".utf8))
+                    Data("sched-coordinator listening on \(endpoint), state in \(storeText)\n".utf8))
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

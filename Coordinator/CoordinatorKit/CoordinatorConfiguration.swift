@@ -34,6 +34,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var agentVerifier: (any CredentialVerifier)?
     /// What a proved user may do: their own jobs; operators anything.
     public var permissions = Permissions()
+    /// Set: the jobs, events and fleet are kept in this PostgreSQL database (`--store postgres://…`)
+    /// instead of DATA-DIR/coordinator.sqlite.
+    public var storeURL: String?
     /// Where the coordinator's counters and histograms go (`--http`: a Prometheus registry); nil: nowhere.
     public var metricsFactory: (any MetricsFactory)?
     /// Set: every connection is TLS with this certificate (`--tls-cert`, `--tls-key`).

@@ -8,6 +8,7 @@ import NIOSSL
 import ProgramSupport
 import SchedCore
 import SchedSpec
+import SchedStore
 import Wire
 
 @main
@@ -178,6 +179,14 @@ struct SchedCoordinator: AsyncParsableCommand {
     var rendezvousPorts = "29500-29999"
 
     @Option(
+        help: """
+            Where jobs, events and the fleet are kept: sqlite (DATA-DIR/coordinator.sqlite, the default) or \
+            postgres://USER@HOST[:PORT]/DATABASE[?sslmode=require] (the schema is made on first use). The \
+            password comes from HETEROSCHED_STORE_PASSWORD (a URL's own shows in the process list).
+            """)
+    var store = "sqlite"
+
+    @Option(
         name: .customLong("http"),
         help: """
             Serve /metrics (Prometheus text) and the web page on HOST:PORT (port 0 picks one; the URL goes to \
@@ -239,6 +248,10 @@ struct SchedCoordinator: AsyncParsableCommand {
                 "--rendezvous-ports is LOW-HIGH, ports 1 to 65535 with LOW at most HIGH (29500-29999), got '\(rendezvousPorts)'"
             )
         }
+        guard store == "sqlite" || store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") else {
+            throw ValidationError(
+                "--store is sqlite or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, got '\(store.prefix(40))'")
+        }
         if let http, WireEndpoint(http) == nil {
             throw ValidationError("--http is host:port (127.0.0.1:9090), got '\(http)'")
         }
@@ -275,6 +288,7 @@ struct SchedCoordinator: AsyncParsableCommand {
                 configuration.queuesFile = queues
             }
             configuration.usageHalfLife = usageHalfLife
+            configuration.storeURL = store == "sqlite" ? nil : store
             configuration.reclaimMinimumRun = reclaimMinRun
             if let tlsCert, let tlsKey {
                 do {
@@ -317,6 +331,8 @@ struct SchedCoordinator: AsyncParsableCommand {
                 return [.init(service: try WebServer.service(web, reader: reader, metrics: metrics, logger: logger))]
             }
         } catch let error as SetupError {
+            throw ValidationError(error.description)
+        } catch let error as PostgresStoreError {
             throw ValidationError(error.description)
         } catch let error as SpecError {
             throw ValidationError(error.description)

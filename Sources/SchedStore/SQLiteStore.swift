@@ -88,28 +88,9 @@ public final class SQLiteStore: JobStore {
         }
         let now = Date().timeIntervalSince1970
         let (jobs, badJobs) = Self.decodeJobs(activeRows)
-        var bad = badJobs
-        var events: [PlacementEvent] = []
-        for (seq, value) in eventRows {
-            do {
-                events.append(try SafeJSON.decode(PlacementEvent.self, from: Self.text(value) ?? ""))
-            } catch {
-                bad.append(BadRow(kind: .event, key: String(seq), record: value, reason: "unreadable: \(error)"))
-            }
-        }
-        var nodes: [Node] = []
-        for (id, value) in nodeRows {
-            do {
-                let node = try SafeJSON.decode(Node.self, from: Self.text(value) ?? "")
-                guard node.id.name == id, Register(node: node).problem() == nil else {
-                    throw StoredNodeError(reason: Register(node: node).problem() ?? "the record is of another node")
-                }
-                nodes.append(node)
-            } catch {
-                bad.append(BadRow(kind: .node, key: id, record: value, reason: "unreadable: \(error)"))
-            }
-        }
-        try await quarantine(bad, at: now)
+        let (events, badEvents) = StoredRows.decodeEvents(eventRows, text: Self.text)
+        let (nodes, badNodes) = StoredRows.decodeNodes(nodeRows, text: Self.text)
+        try await quarantine(badJobs + badEvents + badNodes, at: now)
         let quarantined = try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT kind, key, reason, quarantinedAt FROM quarantine ORDER BY rowid").map {
                 row in
@@ -166,47 +147,10 @@ public final class SQLiteStore: JobStore {
             id: text(row["id"]) ?? "?", state: text(row["state"]) ?? "", submittedAt: row["submittedAt"] ?? 0)
     }
 
-    /// A stored row that cannot be used, on its way to the quarantine table.
-    struct BadRow: Error, Sendable {
-        var kind: QuarantinedRecord.Kind
-        var key: String
-        var record: DatabaseValue
-        var reason: String
-    }
+    typealias BadRow = StoredRows.Bad<DatabaseValue>
 
-    /// Job rows decoded on every core (a JSON decode per row is what a restart spends its time on),
-    /// in their order; the rows that cannot be used, with why.
     static func decodeJobs(_ rows: [(id: String, record: DatabaseValue)]) -> (records: [JobRecord], bad: [BadRow]) {
-        let chunks = rows.isEmpty ? 0 : min(rows.count, max(1, ProcessInfo.processInfo.activeProcessorCount) * 4)
-        let results = DecodedChunks(count: chunks)
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let range = (rows.count * chunk / chunks)..<(rows.count * (chunk + 1) / chunks)
-            var decoded: [Result<JobRecord, BadRow>] = []
-            decoded.reserveCapacity(range.count)
-            for (id, value) in rows[range] {
-                switch Result(catching: { try SafeJSON.decode(JobRecord.self, from: Self.text(value) ?? "") }) {
-                case .success(let record) where record.id == id && record.problem() == nil:
-                    decoded.append(.success(record))
-                case .success(let record):
-                    let reason =
-                        record.id == id ? record.problem()! : "the record is of job '\(record.id)', not '\(id)'"
-                    decoded.append(.failure(BadRow(kind: .job, key: id, record: value, reason: reason)))
-                case .failure(let error):
-                    decoded.append(.failure(BadRow(kind: .job, key: id, record: value, reason: "unreadable: \(error)")))
-                }
-            }
-            results.set(chunk, decoded)
-        }
-        var records: [JobRecord] = []
-        var bad: [BadRow] = []
-        records.reserveCapacity(rows.count)
-        for result in results.all.joined() {
-            switch result {
-            case .success(let record): records.append(record)
-            case .failure(let row): bad.append(row)
-            }
-        }
-        return (records, bad)
+        StoredRows.decodeJobs(rows, text: Self.text)
     }
 
     /// Moves unusable rows to the quarantine table, in one transaction.
@@ -301,29 +245,4 @@ public final class SQLiteStore: JobStore {
             ).map { try SafeJSON.decode(PlacementEvent.self, from: $0) }
         }
     }
-}
-
-/// Each chunk's results, written from the decoding threads.
-private final class DecodedChunks: @unchecked Sendable {
-    private let lock = NSLock()
-    private var chunks: [[Result<JobRecord, SQLiteStore.BadRow>]]
-
-    init(count: Int) { chunks = Array(repeating: [], count: count) }
-
-    func set(_ chunk: Int, _ results: [Result<JobRecord, SQLiteStore.BadRow>]) {
-        lock.lock()
-        chunks[chunk] = results
-        lock.unlock()
-    }
-
-    var all: [[Result<JobRecord, SQLiteStore.BadRow>]] {
-        lock.lock()
-        defer { lock.unlock() }
-        return chunks
-    }
-}
-
-struct StoredNodeError: Error, CustomStringConvertible {
-    var reason: String
-    var description: String { reason }
 }

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// A PostgreSQL server of the test's own (Debian's `postgresql`; scripts/setup.sh --tests installs it),
+/// run as the `postgres` user on 127.0.0.1 and a free port, its data in a temporary directory;
+/// stopped when the value goes away. `database()` makes a database of its own for a test.
+final class PostgresServer: @unchecked Sendable {
+    let directory: String
+    let port: Int
+    let bin: String
+
+    /// The server's programs, or nil where PostgreSQL is not installed.
+    static var binaries: String? {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted {
+            (Int($0) ?? 0) > (Int($1) ?? 0)
+        }
+        return versions.map { "\(root)/\($0)/bin" }.first {
+            FileManager.default.isExecutableFile(atPath: $0 + "/initdb") && getpwnam("postgres") != nil
+        }
+    }
+
+    init() throws {
+        guard let bin = Self.binaries else { throw ClusterError("PostgreSQL is not installed here") }
+        self.bin = bin
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("heterosched-pg-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let owner = getpwnam("postgres")!.pointee
+        chown(directory, owner.pw_uid, owner.pw_gid)
+        port = try Self.freePort()
+        try Self.asPostgres(bin + "/initdb", ["-D", directory + "/data", "-A", "trust", "-U", "postgres"])
+        try Self.asPostgres(
+            bin + "/pg_ctl",
+            [
+                "-D", directory + "/data", "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1", "-l",
+                directory + "/log", "-w", "start",
+            ])
+    }
+
+    deinit {
+        _ = try? Self.asPostgres(bin + "/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A new, empty database; its URL for `--store`.
+    func database() throws -> String {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try psql("postgres", "CREATE DATABASE \(name)")
+        return "postgres://postgres@127.0.0.1:\(port)/\(name)"
+    }
+
+    /// Runs SQL in `database` (the name at the end of a URL); returns what psql printed (tuples only).
+    @discardableResult
+    func psql(_ database: String, _ sql: String) throws -> String {
+        let name = database.split(separator: "/").last.map(String.init) ?? database
+        return try Self.run(
+            "/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", name, "-tAc", sql])
+    }
+
+    @discardableResult
+    static func asPostgres(_ program: String, _ arguments: [String]) throws -> String {
+        try run("/usr/sbin/runuser", ["-u", "postgres", "--", program] + arguments)
+    }
+
+    /// Runs a program to its end and returns its output; posix_spawn and waitpid rather than
+    /// Foundation's Process, which here did not see pg_ctl's `runuser` end once it had started a server.
+    @discardableResult
+    static func run(_ program: String, _ arguments: [String]) throws -> String {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("heterosched-pg-out-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let argv = ([program] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw ClusterError("cannot start \(program): error \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let output = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        // Exited normally with status 0 (WIFEXITED and WEXITSTATUS by hand: Glibc's macros are not imported).
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            throw ClusterError("\(program) \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
+        }
+        return output
+    }
+
+    /// A port nothing listens on now (bound, read, released).
+    static func freePort() throws -> Int {
+        let listener = try RawListener()
+        return listener.port
+    }
+}
