@@ -165,15 +165,7 @@ public final class PostgresStore: JobStore {
         {
             rows.append((StoredJobStub(id: id, state: state, submittedAt: submitted), record))
         }
-        let (records, bad) = StoredRows.decodeJobs(rows.map { ($0.stub.id, $0.record) }, text: { $0 })
-        let now = Date().timeIntervalSince1970
-        try await quarantine(bad, at: now)
-        return StoredJobPage(
-            records: records,
-            quarantined: bad.map {
-                QuarantinedRecord(kind: $0.kind, key: $0.key, reason: $0.reason, quarantinedAt: now)
-            },
-            last: rows.last?.stub)
+        return try await StoredRows.page(rows, text: { $0 }) { try await quarantine($0, at: $1) }
     }
 
     public func job(_ id: String) async throws -> JobRecord? {

@@ -121,14 +121,9 @@ public final class SQLiteStore: JobStore {
                 (Self.stub(row), row["record"] as DatabaseValue)
             }
         }
-        let (records, bad) = Self.decodeJobs(rows.map { ($0.0.id, $0.1) })
-        let now = Date().timeIntervalSince1970
-        try await quarantine(bad, at: now)
-        return StoredJobPage(
-            records: records,
-            quarantined: bad.map {
-                QuarantinedRecord(kind: $0.kind, key: $0.key, reason: $0.reason, quarantinedAt: now)
-            }, last: rows.last?.0)
+        return try await StoredRows.page(rows.map { (stub: $0.0, record: $0.1) }, text: Self.text) {
+            try await quarantine($0, at: $1)
+        }
     }
 
     public func job(_ id: String) async throws -> JobRecord? {

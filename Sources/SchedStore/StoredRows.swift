@@ -51,6 +51,23 @@ enum StoredRows {
         return (records, bad)
     }
 
+    /// A page of job rows read in submission order: decoded, the unusable ones quarantined (through
+    /// the store's own `quarantine`) and named in the page.
+    static func page<Payload: Sendable>(
+        _ rows: [(stub: StoredJobStub, record: Payload)], text: @escaping @Sendable (Payload) -> String?,
+        quarantine: ([Bad<Payload>], Double) async throws -> Void
+    ) async throws -> StoredJobPage {
+        let (records, bad) = decodeJobs(rows.map { ($0.stub.id, $0.record) }, text: text)
+        let now = Date().timeIntervalSince1970
+        try await quarantine(bad, now)
+        return StoredJobPage(
+            records: records,
+            quarantined: bad.map {
+                QuarantinedRecord(kind: $0.kind, key: $0.key, reason: $0.reason, quarantinedAt: now)
+            },
+            last: rows.last?.stub)
+    }
+
     /// Event rows decoded in order; the unreadable ones named.
     static func decodeEvents<Payload: Sendable>(
         _ rows: [(seq: Int64, record: Payload)], text: (Payload) -> String?
