@@ -69,6 +69,9 @@ final class Cluster: @unchecked Sendable {
             [
                 "--listen", listen, "--data-dir", dataDirectory, "--token-file", tokenFile, "--catalog",
                 Repository.path("deploy/catalog/chips.yaml"), "--heartbeat-timeout", "5",
+                // A loaded 2-core machine (a browser, a database and live stories beside) can take seconds
+                // to finish a handshake; tests of the deadline give their own (the last value counts).
+                "--handshake-timeout", "60",
             ] + extra, log: "coordinator-\(processes.count).log")
         for _ in 0..<200 {
             if let text = try? String(contentsOfFile: dataDirectory + "/coordinator.addr", encoding: .utf8),

@@ -328,7 +328,9 @@ struct HostAgentTests {
 
     @Test("a preempted job's process has exited before its preemptor starts on the same chips")
     func preemptionWaitsForVictim() async throws {
-        let (cluster, _, _) = try await cluster()
+        // A grace long enough for the victim's own stop on a loaded machine: killed at the grace, it
+        // would write nothing.
+        let (cluster, _, _) = try await cluster(agent: ["--kill-grace", "10"])
         defer { cluster.stopAll() }
         let times = cluster.directory.appendingPathComponent("times").path
         // The victim takes a second to stop after SIGTERM, and writes when it is done.
