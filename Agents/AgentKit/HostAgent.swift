@@ -54,7 +54,7 @@ public struct HostAgent: Sendable {
     public func readings() async -> AgentReadings {
         let health = await health.snapshot(of: node.chips)
         return AgentReadings(
-            node: node.id.name, chips: health.chips, attemptsRunning: await runner.attempts().count,
+            chips: health.chips, attemptsRunning: await runner.attempts().count,
             connected: health.connected, lastScan: health.lastScan)
     }
 
@@ -226,7 +226,6 @@ public struct AgentReadings: Sendable {
         public var memoryTotalMiB: Double
         public var telemetry: ChipTelemetry?
     }
-    public var node: String
     public var chips: [ChipReading]
     public var attemptsRunning: Int
     public var connected: Bool

@@ -55,7 +55,7 @@ enum AgentMetricsServer {
                 }
             }
             return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                status: .ok, headers: [.contentType: Exposition.contentType],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         let file = dataDirectory + "/agent.http"

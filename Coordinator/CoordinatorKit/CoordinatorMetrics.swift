@@ -1,5 +1,5 @@
-import CoreMetrics
 import Foundation
+import Metrics
 import SchedCore
 import Wire
 
@@ -72,7 +72,7 @@ struct CoordinatorMetrics {
     /// One scheduling pass: how long it took, and how many jobs it searched.
     func pass(took duration: Duration, searched: Int) {
         Timer(label: "heterosched_scheduling_pass_duration_seconds", dimensions: [], factory: factory)
-            .recordNanoseconds(Self.nanoseconds(duration))
+            .record(duration: duration)
         Recorder(label: "heterosched_scheduling_pass_jobs", dimensions: [], aggregate: true, factory: factory)
             .record(searched)
     }
@@ -84,7 +84,7 @@ struct CoordinatorMetrics {
         let time = Timer(label: "heterosched_store_commit_duration_seconds", dimensions: [], factory: factory)
         return { writes, duration in
             size.record(writes)
-            time.recordNanoseconds(nanoseconds(duration))
+            time.record(duration: duration)
         }
     }
 
@@ -98,11 +98,5 @@ struct CoordinatorMetrics {
     private func count(_ name: String, _ labels: [String: String]) {
         Counter(label: name, dimensions: labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, factory: factory)
             .increment()
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        guard seconds < Int64.max / 1_000_000_000 - 1 else { return Int64.max }
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

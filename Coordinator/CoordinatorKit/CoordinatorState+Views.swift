@@ -6,7 +6,7 @@ import Wire
 /// web tickets. Read-only: nothing here changes a job or a node.
 extension CoordinatorState {
     func gauges() -> FleetGauges {
-        let chips = chipViews()
+        let chips = chipViews(holdings())
         var chipCounts: [[String]: Int] = [:]
         var vendors: [String: String] = [:]
         for (_, entry) in chips {
@@ -42,17 +42,7 @@ extension CoordinatorState {
     }
 
     /// Every chip of every node (nodes in id order), with what holds it now.
-    private func chipViews() -> [(NodeEntry, [FleetView.ChipView])] {
-        var holders: [NodeID: [Int: [String]]] = [:]
-        var queues: [String: String] = [:]
-        for record in jobs.activeRecords {
-            queues[record.id] = record.job.queue
-            for assignment in record.placement?.assignments ?? [] {
-                for chip in assignment.chips {
-                    holders[assignment.node, default: [:]][chip, default: []].append(record.id)
-                }
-            }
-        }
+    private func chipViews(_ held: [NodeID: NodeHoldings]) -> [(NodeEntry, [FleetView.ChipView])] {
         var stopping: [NodeID: Set<Int>] = [:]
         for (key, holding) in fence.holdings() {
             stopping[key.node, default: []].formUnion(holding?.chips ?? [])
@@ -65,15 +55,15 @@ extension CoordinatorState {
             return (
                 entry,
                 entry.node.chips.map { chip in
-                    let held = holders[id]?[chip.index] ?? []
+                    let holders = held[id]?.chips[chip.index] ?? []
                     let state =
                         stopping[id]?.contains(chip.index) == true
                         ? "stopping"
-                        : !held.isEmpty ? "busy" : resting[id]?.contains(chip.index) == true ? "resting" : "free"
+                        : !holders.isEmpty ? "busy" : resting[id]?.contains(chip.index) == true ? "resting" : "free"
                     return FleetView.ChipView(
                         index: chip.index, model: chip.model.name, vendor: catalog[chip.model]?.vendor ?? "unknown",
-                        health: chip.health.rawValue, state: state, jobs: held.sorted(),
-                        queue: held.first.flatMap { queues[$0] })
+                        health: chip.health.rawValue, state: state, jobs: holders.sorted(),
+                        queue: holders.first.flatMap { jobs[$0]?.job.queue })
                 }
             )
         }
@@ -83,15 +73,15 @@ extension CoordinatorState {
         var domains: [String: [FleetView.NodeView]] = [:]
         var busy = 0
         var total = 0
-        let booked = Dictionary(uniqueKeysWithValues: nodeStatuses().map { ($0.node.id, $0.cpusUsed ?? 0) })
-        for (entry, chips) in chipViews() {
+        let held = holdings()
+        for (entry, chips) in chipViews(held) {
             busy += chips.filter { $0.state == "busy" }.count
             total += chips.count
             let node = entry.node
             domains[node.domain?.name ?? "", default: []].append(
                 FleetView.NodeView(
                     id: node.id.name, state: entry.lostAt != nil ? "lost" : node.state.rawValue,
-                    connected: entry.connected, lost: entry.lostAt != nil, cpusUsed: booked[node.id] ?? 0,
+                    connected: entry.connected, lost: entry.lostAt != nil, cpusUsed: held[node.id]?.cpus ?? 0,
                     cpus: node.numaNodes.reduce(0) { $0 + $1.cpus.count }, chips: chips))
         }
         return FleetView(

@@ -548,27 +548,39 @@ actor CoordinatorState {
             quarantined: quarantined, jobsToRead: loading ? unloaded.count : nil)
     }
 
-    func nodeStatuses() -> [NodeStatus] {
-        var holders: [NodeID: [String: [String]]] = [:]
-        var host: [NodeID: (cpus: Int, memory: Int)] = [:]
+    /// What the jobs holding chips hold on one node: each chip's holders (a shared chip has several),
+    /// and the cores and memory booked there.
+    struct NodeHoldings {
+        var chips: [Int: [String]] = [:]
+        var cpus = 0
+        var memoryMiB = 0
+    }
+
+    /// One walk over the jobs holding chips, by node: what `NODES` and the web page show.
+    func holdings() -> [NodeID: NodeHoldings] {
+        var result: [NodeID: NodeHoldings] = [:]
         for record in jobs.activeRecords {
             for assignment in record.placement?.assignments ?? [] {
-                for chip in assignment.chips {
-                    holders[assignment.node, default: [:]][String(chip), default: []].append(record.id)
-                }
-                if let booking = assignment.host {
-                    let before = host[assignment.node] ?? (0, 0)
-                    host[assignment.node] = (before.cpus + booking.cpus.count, before.memory + booking.memoryMiB)
-                }
+                var holding = result[assignment.node] ?? NodeHoldings()
+                for chip in assignment.chips { holding.chips[chip, default: []].append(record.id) }
+                holding.cpus += assignment.host?.cpus.count ?? 0
+                holding.memoryMiB += assignment.host?.memoryMiB ?? 0
+                result[assignment.node] = holding
             }
         }
+        return result
+    }
+
+    func nodeStatuses() -> [NodeStatus] {
+        let held = holdings()
         return nodes.values.sorted { $0.node.id < $1.node.id }.map {
+            let holding = held[$0.node.id] ?? NodeHoldings()
             // A shared chip is used by several jobs: their ids, sorted, comma-separated.
-            let used = (holders[$0.node.id] ?? [:]).mapValues { $0.sorted().joined(separator: ",") }
-            let booked = host[$0.node.id]
+            let used = Dictionary(
+                uniqueKeysWithValues: holding.chips.map { (String($0.key), $0.value.sorted().joined(separator: ",")) })
             return NodeStatus(
                 node: $0.node, connected: $0.connected, lastHeartbeat: $0.lastHeartbeat, usedBy: used,
-                lost: $0.lostAt != nil, cpusUsed: booked?.cpus ?? 0, memoryUsedMiB: booked?.memory ?? 0)
+                lost: $0.lostAt != nil, cpusUsed: holding.cpus, memoryUsedMiB: holding.memoryMiB)
         }
     }
 

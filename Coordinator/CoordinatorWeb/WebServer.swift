@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTLS
 import Logging
+import MetricsExport
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
@@ -47,7 +48,7 @@ public enum WebServer {
         router.get("/metrics") { _, _ -> Response in
             let text = await metrics.scrape(reader)
             return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                status: .ok, headers: [.contentType: Exposition.contentType],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("/") { _, _ -> Response in
@@ -82,10 +83,8 @@ public enum WebServer {
             do throws(ErrorReply) {
                 return json(try await reader.job(id))
             } catch {
-                return Response(
-                    status: error.code == .unknownJob ? .notFound : .serviceUnavailable,
-                    headers: [.contentType: "application/json"],
-                    body: ResponseBody(byteBuffer: ByteBuffer(string: WireCodec.json(["error": error.message]))))
+                return json(
+                    ["error": error.message], status: error.code == .unknownJob ? .notFound : .serviceUnavailable)
             }
         }
         router.get("/api/events") { request, _ -> Response in
@@ -129,9 +128,9 @@ public enum WebServer {
         return app
     }
 
-    static func json<T: Encodable>(_ value: T) -> Response {
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
         Response(
-            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: WireCodec.json(value))))
     }
 

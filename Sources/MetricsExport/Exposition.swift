@@ -6,6 +6,8 @@ import Prometheus
 /// their labels are gone, the process's own figures, and the text a scrape gets: families and
 /// series sorted, each family with its HELP line, so that two scrapes of one state print the same.
 public final class Exposition: @unchecked Sendable {
+    /// The Content-Type of what `scrape` returns.
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
     public let registry: PrometheusCollectorRegistry
     /// HELP text by family name (every family a program serves has one).
     let help: [String: String]

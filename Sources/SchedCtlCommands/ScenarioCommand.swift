@@ -353,23 +353,22 @@ final class LocalCluster: @unchecked Sendable {
                     + faultRates.sorted { $0.key < $1.key }.flatMap { ["--fault-rate", "\($0.key)=\($0.value)"] }
                     + common, log: logs + "/coordinator.log")
             let deadline = Date().addingTimeInterval(30)
-            var address: String?
-            while address == nil && Date() < deadline && coordinator.isRunning {
-                address = (try? String(contentsOfFile: data + "/coordinator.addr", encoding: .utf8))?
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-                if address?.isEmpty ?? true { address = nil; Thread.sleep(forTimeInterval: 0.05) }
+            // What the coordinator writes to its data directory once it listens, or nil if it does not in time.
+            func written(_ file: String) -> String? {
+                while Date() < deadline && coordinator.isRunning {
+                    let text = (try? String(contentsOfFile: data + "/" + file, encoding: .utf8))?
+                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                    if let text, !text.isEmpty { return text }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+                return nil
             }
-            guard let address, let endpoint = WireEndpoint(address) else {
+            guard let address = written("coordinator.addr"), let endpoint = WireEndpoint(address) else {
                 if coordinator.isRunning { coordinator.terminate() }
                 throw SetupError("sched-coordinator did not start: \(Self.tail(logs + "/coordinator.log"))")
             }
             // The page's address, once it listens (it starts beside the line protocol's listener).
-            var page: String?
-            while http != nil && page == nil && Date() < deadline && coordinator.isRunning {
-                page = (try? String(contentsOfFile: data + "/coordinator.http", encoding: .utf8))?
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-                if page?.isEmpty ?? true { page = nil; Thread.sleep(forTimeInterval: 0.05) }
-            }
+            let page = http == nil ? nil : written("coordinator.http")
             let agents = try launch(
                 "\(bin)/sched-agent",
                 [

@@ -56,14 +56,10 @@ extension ResourceText {
     /// (`30m`, `12h`, `365d`); nil for anything else, or a value that is negative or not finite.
     public static func seconds(_ text: String) -> Double? {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        let value: Double?
-        let scale: Double?
-        if let unit = text.last, let known = units[unit] {
-            (value, scale) = (Double(text.dropLast()), known)
-        } else {
-            (value, scale) = (Double(text), 1)
+        let scale = text.last.flatMap { units[$0] }
+        guard let value = Double(scale == nil ? Substring(text) : text.dropLast()), value.isFinite, value >= 0 else {
+            return nil
         }
-        guard let value, let scale, value.isFinite, value >= 0 else { return nil }
-        return value * scale
+        return value * (scale ?? 1)
     }
 }

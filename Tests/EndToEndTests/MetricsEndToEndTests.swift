@@ -54,17 +54,16 @@ func httpGet(_ url: String, headers: [String: String] = [:], method: String = "G
     return (status, found, body)
 }
 
-/// The page's address a coordinator wrote to its data directory, once it is there (at most 20 s).
-func servedURL(dataDirectory: String) async throws -> String {
+/// The URL a program wrote to `file` in its data directory (`coordinator.http`, `agent.http`), once
+/// it is there (at most 20 s).
+func servedURL(dataDirectory: String, file: String = "coordinator.http") async throws -> String {
     for _ in 0..<200 {
-        if let text = try? String(contentsOfFile: dataDirectory + "/coordinator.http", encoding: .utf8),
-            text.hasSuffix("\n")
-        {
+        if let text = try? String(contentsOfFile: dataDirectory + "/" + file, encoding: .utf8), text.hasSuffix("\n") {
             return text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         try await Task.sleep(for: .milliseconds(100))
     }
-    throw ClusterError("the coordinator wrote no coordinator.http")
+    throw ClusterError("nothing wrote \(file) in \(dataDirectory)")
 }
 
 /// The R2 story scraped while it plays: with the scenario suite's live runs, one at a time (a
@@ -267,14 +266,7 @@ struct AgentMetricsTests {
         try await cluster.startCoordinator()
         let data = cluster.directory.appendingPathComponent("agent-data").path
         try cluster.startHostAgent(host, data: data, extra: ["--http", "127.0.0.1:0"])
-        var url = ""
-        for _ in 0..<200 where url.isEmpty {
-            url =
-                (try? String(contentsOfFile: data + "/agent.http", encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            if url.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        try #require(!url.isEmpty, "the agent wrote its URL: \(cluster.log("host-agent.log"))")
+        let url = try await servedURL(dataDirectory: data, file: "agent.http")
         var scrape = try PrometheusText.parse(try httpGet(url + "metrics").body)
         #expect(
             try await eventually(seconds: 10) {
