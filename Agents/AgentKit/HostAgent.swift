@@ -10,7 +10,7 @@ import Wire
 /// chip health from the vendor tools in its heartbeats.
 public struct HostAgent: Sendable {
     public var node: Node
-    public var endpoint: WireEndpoint
+    public var coordinators: CoordinatorAddresses
     public var token: String
     /// Set: the agent proves it runs as the agents' user with a credential (MUNGE), not the token.
     public var credentials: (any ClientCredentials)?
@@ -32,11 +32,11 @@ public struct HostAgent: Sendable {
     let health: HealthBook
 
     public init(
-        node: Node, endpoint: WireEndpoint, token: String, runner: AttemptRunner, scanner: InventoryScanner,
+        node: Node, coordinators: CoordinatorAddresses, token: String, runner: AttemptRunner, scanner: InventoryScanner,
         heartbeatInterval: Duration, healthInterval: Duration, keepOutput: TimeInterval, logger: Logger
     ) {
         self.node = node
-        self.endpoint = endpoint
+        self.coordinators = coordinators
         self.token = token
         self.runner = runner
         self.scanner = scanner
@@ -63,9 +63,9 @@ public struct HostAgent: Sendable {
         await runner.prune(olderThan: keepOutput)
         let adopted = await runner.adopt()
         if !adopted.isEmpty { logger.info("\(node.id): \(adopted.count) attempt(s) left by a previous agent") }
-        await reconnecting(logger: logger, level: .warning, "\(node.id): session with \(endpoint)") {
+        await reconnecting(logger: logger, level: .warning, "\(node.id): session", to: coordinators) { coordinators in
             do {
-                try await session(health: health)
+                try await session(to: coordinators, health: health)
             } catch {
                 await health.connected(false)
                 throw error
@@ -74,10 +74,10 @@ public struct HostAgent: Sendable {
         }
     }
 
-    func session(health: HealthBook) async throws {
+    func session(to coordinators: CoordinatorAddresses, health: HealthBook) async throws {
         try await WireClient.withSession(
-            to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
-            tls: tls
+            to: coordinators, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
+            tls: tls, silenceLimit: coordinatorSilenceLimit(heartbeatInterval: heartbeatInterval)
         ) { session in
             var current = node
             current.chips = await health.apply(to: node.chips)
@@ -86,7 +86,7 @@ public struct HostAgent: Sendable {
                     Register(
                         node: current, running: await runner.attempts(), address: address,
                         chipAddresses: chipAddresses)))
-            logger.info("\(node.id): registered \(node.chips.count) chip(s) with \(endpoint)")
+            logger.info("\(node.id): registered \(node.chips.count) chip(s) with \(session.endpoint)")
             await health.connected(true)
             let writer = session.writer
             let tails = TailBook()

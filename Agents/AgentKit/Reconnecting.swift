@@ -1,21 +1,37 @@
 import Logging
+import Wire
 
 /// Runs `session` again and again until cancelled, waiting 0.2 s after an ended session and twice
 /// as long after each failed one (at most 5 s): an agent's connection to a coordinator that is away.
+/// Each session is given the coordinators to try, one that went silent last.
 func reconnecting(
-    logger: Logger, level: Logger.Level, _ what: String, _ session: () async throws -> Void
+    logger: Logger, level: Logger.Level, _ what: String, to coordinators: CoordinatorAddresses,
+    _ session: (CoordinatorAddresses) async throws -> Void
 ) async {
     var delay = 0.2
+    var coordinators = coordinators
     while !Task.isCancelled {
         do {
-            try await session()
+            try await session(coordinators)
             delay = 0.2
         } catch is CancellationError {
             return
+        } catch WireClientError.silent(let endpoint, let limit) {
+            logger.log(level: level, "\(what) ended: \(endpoint) said nothing for \(limit); trying the others first")
+            coordinators = coordinators.demoting(endpoint)
+            delay = 0.2
+            continue
         } catch {
             logger.log(level: level, "\(what) ended: \(error); reconnecting in \(delay) s")
         }
         try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
         delay = min(delay * 2, 5)
     }
+}
+
+/// How long an agent waits for a word from its coordinator before it takes it for stopped (a
+/// stopped process keeps its connections open) and connects again, maybe to another: five
+/// heartbeats, and at least 10 s, since the coordinator answers each heartbeat.
+func coordinatorSilenceLimit(heartbeatInterval: Duration) -> Duration {
+    max(heartbeatInterval * 5, .seconds(10))
 }

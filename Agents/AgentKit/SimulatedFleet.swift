@@ -7,7 +7,7 @@ import Wire
 /// Plays every node of a fleet file, each on its own connection, until cancelled.
 public struct SimulatedFleet: Sendable {
     public var fleet: FleetSpec
-    public var endpoint: WireEndpoint
+    public var coordinators: CoordinatorAddresses
     public var token: String
     /// Set: each node's session proves the agents' user with a credential (MUNGE), not the token.
     public var credentials: (any ClientCredentials)?
@@ -20,12 +20,12 @@ public struct SimulatedFleet: Sendable {
     public var logger: Logger
 
     public init(
-        fleet: FleetSpec, endpoint: WireEndpoint, token: String, catalog: ChipCatalog, timeScale: Double,
+        fleet: FleetSpec, coordinators: CoordinatorAddresses, token: String, catalog: ChipCatalog, timeScale: Double,
         heartbeatInterval: Duration, seed: UInt64, attemptLog: AttemptLog? = nil, logger: Logger
     ) {
         self.attemptLog = attemptLog
         self.fleet = fleet
-        self.endpoint = endpoint
+        self.coordinators = coordinators
         self.token = token
         self.catalog = catalog
         self.timeScale = timeScale
@@ -38,7 +38,7 @@ public struct SimulatedFleet: Sendable {
         await withDiscardingTaskGroup { group in
             for node in fleet.nodes {
                 var agent = SimulatedNodeAgent(
-                    node: node, endpoint: endpoint, token: token, catalog: catalog, faults: fleet.faults,
+                    node: node, coordinators: coordinators, token: token, catalog: catalog, faults: fleet.faults,
                     timeScale: timeScale, heartbeatInterval: heartbeatInterval, seed: seed, attemptLog: attemptLog,
                     logger: logger)
                 agent.credentials = credentials

@@ -8,7 +8,7 @@ import Wire
 /// One simulated node: its own session, heartbeats, and attempts played in scaled time.
 public struct SimulatedNodeAgent: Sendable {
     public var node: Node
-    public var endpoint: WireEndpoint
+    public var coordinators: CoordinatorAddresses
     public var token: String
     /// Set: a MUNGE credential instead of the token (`sched-agent --auth munge`).
     public var credentials: (any ClientCredentials)?
@@ -24,12 +24,12 @@ public struct SimulatedNodeAgent: Sendable {
     public var logger: Logger
 
     public init(
-        node: Node, endpoint: WireEndpoint, token: String, catalog: ChipCatalog, faults: FaultProfile,
+        node: Node, coordinators: CoordinatorAddresses, token: String, catalog: ChipCatalog, faults: FaultProfile,
         timeScale: Double, heartbeatInterval: Duration, seed: UInt64, attemptLog: AttemptLog? = nil, logger: Logger
     ) {
         self.attemptLog = attemptLog
         self.node = node
-        self.endpoint = endpoint
+        self.coordinators = coordinators
         self.token = token
         self.catalog = catalog
         self.faults = faults
@@ -49,8 +49,8 @@ public struct SimulatedNodeAgent: Sendable {
         let (orders, submit) = AsyncStream<RunOrder>.makeStream()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                await reconnecting(logger: logger, level: .debug, "\(node.id): session") {
-                    try await session(attempts: attempts, link: link, play: submit)
+                await reconnecting(logger: logger, level: .debug, "\(node.id): session", to: coordinators) {
+                    try await session(to: $0, attempts: attempts, link: link, play: submit)
                 }
                 submit.finish()
             }
@@ -61,10 +61,13 @@ public struct SimulatedNodeAgent: Sendable {
         }
     }
 
-    func session(attempts: AttemptBook, link: SessionLink, play: AsyncStream<RunOrder>.Continuation) async throws {
+    func session(
+        to coordinators: CoordinatorAddresses, attempts: AttemptBook, link: SessionLink,
+        play: AsyncStream<RunOrder>.Continuation
+    ) async throws {
         try await WireClient.withSession(
-            to: endpoint, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
-            tls: tls
+            to: coordinators, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
+            tls: tls, silenceLimit: coordinatorSilenceLimit(heartbeatInterval: heartbeatInterval)
         ) { session in
             _ = try await session.request(.register(Register(node: node, running: await attempts.running())))
             let writer = session.writer

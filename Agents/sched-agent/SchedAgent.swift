@@ -45,7 +45,11 @@ struct RunAgent: AsyncParsableCommand {
     )
     var scenario: String?
 
-    @Option(help: "Coordinator address, host:port (or HETEROSCHED_ADDRESS).")
+    @Option(
+        help: """
+            Coordinator address, host:port, or several comma-separated (a leader and its standbys on one \
+            PostgreSQL store: the agent follows whichever leads). Or HETEROSCHED_ADDRESS.
+            """)
     var coordinator: String?
 
     @Option(
@@ -277,17 +281,18 @@ struct RunAgent: AsyncParsableCommand {
         LogSetup.bootstrap(level: level)
         let logger = Logger(label: "sched-agent")
         let address = coordinator ?? ProcessInfo.processInfo.environment["HETEROSCHED_ADDRESS"] ?? Defaults.address
-        guard let endpoint = WireEndpoint(address) else {
-            throw ValidationError("the coordinator address is host:port, got '\(address)'")
+        guard let coordinators = CoordinatorAddresses(address) else {
+            throw ValidationError(
+                "the coordinator address is host:port, or several comma-separated (a:7070,b:7070), got '\(address)'")
         }
         do {
             // With MUNGE the agent proves its user instead, and needs no token.
             let token = auth == "munge" ? "" : try Defaults.token(file: tokenFile)
             let services: [any Service]
             if simulate == nil && scenario == nil {
-                services = try hostService(endpoint: endpoint, token: token, logger: logger)
+                services = try hostService(coordinators: coordinators, token: token, logger: logger)
             } else {
-                services = [try fleetService(endpoint: endpoint, token: token, logger: logger)]
+                services = [try fleetService(coordinators: coordinators, token: token, logger: logger)]
             }
             // SIGTERM or SIGINT ends the sessions; a host's attempts keep running.
             let group = ServiceGroup(
@@ -307,7 +312,7 @@ struct RunAgent: AsyncParsableCommand {
         }
     }
 
-    func fleetService(endpoint: WireEndpoint, token: String, logger: Logger) throws -> any Service {
+    func fleetService(coordinators: CoordinatorAddresses, token: String, logger: Logger) throws -> any Service {
         let catalog = try Defaults.catalog(path: discovery.catalog, overrides: [])
         var fleet: FleetSpec
         var scale = timeScale ?? 60
@@ -321,9 +326,9 @@ struct RunAgent: AsyncParsableCommand {
         } else {
             fleet = try FleetFile.load(path: simulate!, catalog: catalog)
         }
-        logger.info("playing \(fleet.nodes.count) nodes of \(fleet.name) against \(endpoint), time x\(scale)")
+        logger.info("playing \(fleet.nodes.count) nodes of \(fleet.name) against \(coordinators), time x\(scale)")
         var players = SimulatedFleet(
-            fleet: fleet, endpoint: endpoint, token: token, catalog: catalog, timeScale: scale,
+            fleet: fleet, coordinators: coordinators, token: token, catalog: catalog, timeScale: scale,
             heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: faultSeed,
             attemptLog: try attemptLog.map { try AttemptLog(path: $0) }, logger: logger)
         players.credentials = try credentials()
@@ -331,7 +336,7 @@ struct RunAgent: AsyncParsableCommand {
         return AgentService { [players] in await players.run() }
     }
 
-    func hostService(endpoint: WireEndpoint, token: String, logger: Logger) throws -> [any Service] {
+    func hostService(coordinators: CoordinatorAddresses, token: String, logger: Logger) throws -> [any Service] {
         let scanner = try discovery.scanner()
         let inventory = scanner.scan()
         for warning in inventory.warnings { logger.warning("\(warning)") }
@@ -401,10 +406,10 @@ struct RunAgent: AsyncParsableCommand {
             passEnvironment: passEnv, containment: containment, logger: logger)
         let models = Dictionary(grouping: inventory.chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
         logger.info(
-            "\(name): \(models.joined(separator: ", ")) on \(inventory.numaNodes.count) NUMA node(s); serving \(endpoint)"
+            "\(name): \(models.joined(separator: ", ")) on \(inventory.numaNodes.count) NUMA node(s); serving \(coordinators)"
         )
         var agent = HostAgent(
-            node: node, endpoint: endpoint, token: token, runner: runner, scanner: scanner,
+            node: node, coordinators: coordinators, token: token, runner: runner, scanner: scanner,
             heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)),
             healthInterval: .milliseconds(Int(healthInterval * 1000)), keepOutput: keepOutputDays * 86400,
             logger: logger)

@@ -53,7 +53,10 @@ struct AgentSession {
             }
             do throws(ErrorReply) {
                 switch message {
-                case .heartbeat(let beat): await state.heartbeat(node: node, session: open, beat)
+                case .heartbeat(let beat):
+                    await state.heartbeat(node: node, session: open, beat)
+                    // Answered, so that an agent can tell a stopped coordinator from a quiet one.
+                    outbox.send(.ok(JSONText("{}")))
                 case .started(let attempt): try await state.started(attempt, node: node)
                 case .checkpoint(let report): try await state.checkpointed(report, node: node)
                 case .chunk(let chunk): await state.deliver(chunk, from: node)

@@ -14,6 +14,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var maximumLineLength: Int
     /// An agent silent this long is lost, and its jobs go back to the queue.
     public var heartbeatTimeout: Double
+    /// Seconds beyond the heartbeat timeout that the agents of the stored fleet have, after a start
+    /// or a take-over, to register again before their nodes are lost and their jobs requeued.
+    public var returnGrace: Double = 30
     /// How often the scheduling loop looks at the queue when nothing wakes it.
     public var scheduleInterval: Duration
     public var seed: UInt64
@@ -37,6 +40,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// Set: the jobs, events and fleet are kept in this PostgreSQL database (`--store postgres://…`)
     /// instead of DATA-DIR/coordinator.sqlite.
     public var storeURL: String?
+    /// With a PostgreSQL store: the leader lease coordinators sharing it take turns by.
+    public var leadership = LeadershipConfiguration()
     /// Where the coordinator's counters and histograms go (`--http`: a Prometheus registry); nil: nowhere.
     public var metricsFactory: (any MetricsFactory)?
     /// Set: every connection is TLS with this certificate (`--tls-cert`, `--tls-key`).

@@ -17,24 +17,8 @@ struct CoordinatorServer: Service {
     let onListening: @Sendable (WireEndpoint) -> Void
 
     func run() async throws {
-        let maximumLineLength = configuration.maximumLineLength
+        let server = try await Self.listen(configuration)
         let tls = configuration.tls
-        let server: NIOAsyncChannel<NIOAsyncChannel<InboundLine, String>, Never>
-        do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.backlog, value: 1024)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: configuration.host, port: configuration.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        // TLS under the lines: a peer that does not open TLS gets no line read.
-                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                        return try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
-                    }
-                }
-        } catch {
-            throw CoordinatorError.cannotBind("\(configuration.host):\(configuration.port)", "\(error)")
-        }
         let port = server.channel.localAddress?.port ?? configuration.port
         onListening(WireEndpoint(host: configuration.host, port: port))
         logger.info("listening on \(configuration.host):\(port)\(tls == nil ? "" : " (TLS)")")
@@ -51,6 +35,29 @@ struct CoordinatorServer: Service {
             }
         } onGracefulShutdown: {
             server.channel.close(promise: nil)
+        }
+    }
+
+    /// The listening socket: TLS (when configured) under the line framing.
+    static func listen(
+        _ configuration: CoordinatorConfiguration
+    ) async throws -> NIOAsyncChannel<NIOAsyncChannel<InboundLine, String>, Never> {
+        let maximumLineLength = configuration.maximumLineLength
+        let tls = configuration.tls
+        do {
+            return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: configuration.host, port: configuration.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        // TLS under the lines: a peer that does not open TLS gets no line read.
+                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                        return try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
+                    }
+                }
+        } catch {
+            throw CoordinatorError.cannotBind("\(configuration.host):\(configuration.port)", "\(error)")
         }
     }
 

@@ -412,7 +412,7 @@ extension CoordinatorState {
         var before: [String: JobRecord] = [:]
         var partners: [(JobRecord, NodeID)] = []
         for (id, var entry) in nodes.sorted(by: { $0.key < $1.key })
-        where entry.lostAt == nil && now - entry.lastHeartbeat > timeout {
+        where entry.lostAt == nil && now - entry.lastHeartbeat > timeout && now > entry.returnBy ?? 0 {
             var lostJobs = 0
             for record in jobs.activeRecords {
                 guard record.placement?.assignments.contains(where: { $0.node == id }) == true else { continue }

@@ -22,6 +22,9 @@ struct NodeEntry {
     var writer: Outbox?
     var session: Int?
     var lastHeartbeat: Double
+    /// A node read from the store at start: not lost before this, whatever its last heartbeat
+    /// (its agent reconnecting after a restart or a take-over).
+    var returnBy: Double?
     /// When the node was declared lost (heartbeat timeout); nil while connected or not yet timed out.
     var lostAt: Double?
     var connected: Bool { writer != nil }
@@ -162,11 +165,14 @@ actor CoordinatorState {
         for record in stored.jobs { takeIn(record) }
         loading = !unloaded.isEmpty
         // The fleet as it last registered: down until each agent registers again, and lost (but still
-        // counted, so that jobs wait for it) if it does not come back within the heartbeat timeout.
-        for node in stored.nodes { nodes[node.id] = NodeEntry(node: node, lastHeartbeat: now) }
+        // counted, so that jobs wait for it) if it does not come back within the heartbeat timeout and
+        // the return grace (an agent finds a new leader only after noticing the old one is gone).
+        let returnBy = now + (configuration.heartbeatTimeout + configuration.returnGrace) * configuration.timeScale
+        for node in stored.nodes { nodes[node.id] = NodeEntry(node: node, lastHeartbeat: now, returnBy: returnBy) }
         for record in stored.jobs where !record.state.isFinal {
             for assignment in record.placement?.assignments ?? [] where nodes[assignment.node] == nil {
-                nodes[assignment.node] = NodeEntry(node: Node(id: assignment.node, chips: []), lastHeartbeat: now)
+                nodes[assignment.node] = NodeEntry(
+                    node: Node(id: assignment.node, chips: []), lastHeartbeat: now, returnBy: returnBy)
             }
         }
         recentEvents = stored.recentEvents

@@ -63,6 +63,14 @@ struct SchedCoordinator: AsyncParsableCommand {
     var registrationGrace = 30.0
 
     @Option(
+        name: .customLong("return-grace"),
+        help: """
+            Seconds beyond --heartbeat-timeout that the agents of the stored fleet have, after a start or a \
+            take-over, to register again before their nodes are lost and their jobs requeued.
+            """)
+    var returnGrace = 30.0
+
+    @Option(
         name: .customLong("chip-recovery"),
         help: "Seconds a chip whose fault ended an attempt takes no work (0: at once; on the coordinator's clock).")
     var chipRecovery = 300.0
@@ -187,6 +195,21 @@ struct SchedCoordinator: AsyncParsableCommand {
     var store = "sqlite"
 
     @Option(
+        help: """
+            With a postgres:// store: seconds a leader's lease runs unrenewed. Coordinators on one database take \
+            turns: one leads, the others stand by (answering clients and agents with the leader's address) \
+            and take over within this long of the leader stopping.
+            """)
+    var lease = 10.0
+
+    @Option(
+        help: """
+            With a postgres:// store: host:port where clients and agents reach this coordinator, as standbys \
+            point to it (default: the --listen address, the host name for a wildcard).
+            """)
+    var advertise: String?
+
+    @Option(
         name: .customLong("http"),
         help: """
             Serve /metrics (Prometheus text) and the web page on HOST:PORT (port 0 picks one; the URL goes to \
@@ -224,6 +247,7 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(heartbeatTimeout, "--heartbeat-timeout", 0.1...86_400, unit: " seconds")
         try FlagRange.check(timeScale, "--time-scale", 0.001...1_000_000)
         try FlagRange.check(registrationGrace, "--registration-grace", 0...86_400, unit: " seconds")
+        try FlagRange.check(returnGrace, "--return-grace", 0...86_400, unit: " seconds")
         try FlagRange.check(chipRecovery, "--chip-recovery", 0...SpecLimits.duration, unit: " seconds")
         _ = try Self.faultRates(faultRate)
         guard ["token", "munge"].contains(clientAuth) else {
@@ -251,6 +275,10 @@ struct SchedCoordinator: AsyncParsableCommand {
         guard store == "sqlite" || store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") else {
             throw ValidationError(
                 "--store is sqlite or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, got '\(store.prefix(40))'")
+        }
+        try FlagRange.check(lease, "--lease", 1...3600, unit: " seconds")
+        if let advertise, WireEndpoint(advertise) == nil {
+            throw ValidationError("--advertise is host:port (coordinator-a.example:7070), got '\(advertise)'")
         }
         if let http, WireEndpoint(http) == nil {
             throw ValidationError("--http is host:port (127.0.0.1:9090), got '\(http)'")
@@ -283,12 +311,15 @@ struct SchedCoordinator: AsyncParsableCommand {
                 clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished,
                 passLimit: passLimit, passHead: passHead, rendezvousPorts: Self.portRange(rendezvousPorts)!)
             configuration.faultRatePrior = rates
+            configuration.returnGrace = returnGrace
             if let queues {
                 configuration.queues = try QueuesFile.load(path: queues, catalog: catalogRead)
                 configuration.queuesFile = queues
             }
             configuration.usageHalfLife = usageHalfLife
             configuration.storeURL = store == "sqlite" ? nil : store
+            configuration.leadership = LeadershipConfiguration(
+                lease: .milliseconds(Int64(lease * 1000)), advertise: advertise)
             configuration.reclaimMinimumRun = reclaimMinRun
             if let tlsCert, let tlsKey {
                 do {

@@ -9,8 +9,18 @@ import Wire
 /// Where the coordinator is and how to prove the token: flags, then HETEROSCHED_ADDRESS /
 /// HETEROSCHED_TOKEN_FILE / HETEROSCHED_TOKEN, then the config file, then the default address.
 public struct ConnectionOptions: ParsableArguments {
-    @Option(help: "Coordinator address, host:port.")
+    @Option(
+        name: [.long, .customLong("coordinator")],
+        help: """
+            Coordinator address, host:port, or several comma-separated (a leader and its standbys: schedctl \
+            asks whichever leads).
+            """)
     var address: String?
+
+    @Option(
+        name: .customLong("leader-wait"),
+        help: "Seconds to wait for a take-over to finish when a standby says no coordinator leads (default 30).")
+    var leaderWait: Double?
 
     @Option(name: .customLong("token-file"), help: "File whose first line is the shared token.")
     var tokenFile: String?
@@ -49,7 +59,7 @@ public struct ConnectionOptions: ParsableArguments {
     public init() {}
 
     struct Resolved {
-        var endpoint: WireEndpoint
+        var endpoint: CoordinatorAddresses
         var token: String
         var credentials: (any ClientCredentials)?
         var tls: NIOSSLContext?
@@ -59,8 +69,10 @@ public struct ConnectionOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         let file = configFile()
         let address = address ?? environment["HETEROSCHED_ADDRESS"] ?? file["address"] ?? Defaults.address
-        guard let endpoint = WireEndpoint(address) else {
-            throw SetupError("the coordinator address is host:port, got '\(address)' (--address, HETEROSCHED_ADDRESS)")
+        guard let endpoint = CoordinatorAddresses(address) else {
+            throw SetupError(
+                "the coordinator address is host:port, or several comma-separated, got '\(address)' (--address, HETEROSCHED_ADDRESS)"
+            )
         }
         var tls: NIOSSLContext?
         if let caFile = tlsCA ?? environment["HETEROSCHED_TLS_CA"] ?? file["tlsCA"] {
@@ -86,6 +98,14 @@ public struct ConnectionOptions: ParsableArguments {
         }
     }
 
+    func leaderWaitDuration() throws -> Duration {
+        guard let leaderWait else { return WireClient.defaultLeaderWait }
+        guard leaderWait.isFinite, (0...3600).contains(leaderWait) else {
+            throw SetupError("--leader-wait is 0 to 3600 seconds, got \(leaderWait)")
+        }
+        return .milliseconds(Int64(leaderWait * 1000))
+    }
+
     /// `key: value` lines of the config file; missing file = empty.
     func configFile() -> [String: String] {
         let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
@@ -107,7 +127,7 @@ public struct ConnectionOptions: ParsableArguments {
             let resolved = try resolve()
             return try WireClient.withBlockingSession(
                 to: resolved.endpoint, token: resolved.token, hello: Hello(role: .client),
-                credentials: resolved.credentials, tls: resolved.tls, body)
+                credentials: resolved.credentials, tls: resolved.tls, leaderWait: try leaderWaitDuration(), body)
         } catch let error as ErrorReply {
             fail(error.message + " [\(error.code.rawValue)]")
         } catch let error as WireClientError {

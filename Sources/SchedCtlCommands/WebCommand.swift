@@ -38,10 +38,14 @@ struct WebCommand: ParsableCommand {
 
     func run() throws {
         let seconds = ResourceText.seconds(ttl)!
-        let reply = try connection.withSession { session in
-            try session.request(.webTicket(WebTicketRequest(ttlSeconds: seconds)), as: WebTicketReply.self)
+        let (reply, dialled) = try connection.withSession { session in
+            (
+                try session.request(.webTicket(WebTicketRequest(ttlSeconds: seconds)), as: WebTicketReply.self),
+                session.endpoint
+            )
         }
-        let base = url.map { $0.hasSuffix("/") ? $0 : $0 + "/" } ?? reply.url.map { served(base: $0) }
+        let base =
+            url.map { $0.hasSuffix("/") ? $0 : $0 + "/" } ?? reply.url.map { served(base: $0, dialled: dialled) }
         let link = base.map { $0 + "login?ticket=" + reply.ticket }
         if ticketOnly {
             printLine(reply.ticket)
@@ -65,10 +69,9 @@ struct WebCommand: ParsableCommand {
     }
 
     /// The coordinator's own URL, with a wildcard listen address replaced by the host schedctl dialled.
-    func served(base: String) -> String {
-        guard let endpoint = try? connection.resolve().endpoint else { return base }
+    func served(base: String, dialled: WireEndpoint) -> String {
         for wildcard in ["0.0.0.0", "[::]", "::"] where base.contains("://\(wildcard):") {
-            return base.replacingOccurrences(of: "://\(wildcard):", with: "://\(endpoint.host):")
+            return base.replacingOccurrences(of: "://\(wildcard):", with: "://\(dialled.host):")
         }
         return base
     }

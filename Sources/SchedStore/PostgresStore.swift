@@ -3,6 +3,7 @@ import Logging
 import NIOSSL
 import PostgresNIO
 import SchedCore
+import Synchronization
 import Wire
 
 /// The shared store (`sched-coordinator --store postgres://…`): the same tables as the SQLite store,
@@ -10,9 +11,12 @@ import Wire
 /// commit returns once PostgreSQL has it on disk (`synchronous_commit` as the server sets it: on by
 /// default). Records are JSON text, read back and checked as the SQLite store does.
 public final class PostgresStore: JobStore {
-    private let client: PostgresClient
+    let client: PostgresClient
     private let running: Task<Void, Never>
-    private let logger: Logger
+    let logger: Logger
+    /// The leader term every write checks (see `PostgresLease.swift`), and whether a check failed.
+    let fenceTerm = Mutex<LeaseTerm?>(nil)
+    let fenced = Atomic<Bool>(false)
     /// Where it points, without the password (for logs and errors).
     public let location: String
 
@@ -73,7 +77,8 @@ public final class PostgresStore: JobStore {
                 record text, reason text NOT NULL, quarantined_at double precision NOT NULL)
                 """,
             ]
-        )
+        ),
+        leaseMigration,
     ]
 
     private func migrate() async throws {
@@ -180,7 +185,7 @@ public final class PostgresStore: JobStore {
     /// Moves unusable rows to the quarantine table, in one transaction.
     private func quarantine(_ rows: [StoredRows.Bad<String?>], at time: Double) async throws {
         guard !rows.isEmpty else { return }
-        try await client.withTransaction(logger: logger) { connection in
+        try await writing { connection in
             for row in rows {
                 try await connection.query(
                     """
@@ -218,7 +223,7 @@ public final class PostgresStore: JobStore {
         let nodeRecords = try registered.map { try WireCodec.storedJSON($0) }
         let forgotten = nodes.filter { $0.value == nil }.map(\.key).sorted()
         let eventRecords = try events.map { try WireCodec.storedJSON($0) }
-        try await client.withTransaction(logger: logger) { connection in
+        try await writing { connection in
             if !jobs.isEmpty {
                 try await connection.query(
                     """

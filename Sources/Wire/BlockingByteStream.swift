@@ -9,6 +9,8 @@ protocol BlockingByteStream: AnyObject {
     func write(_ bytes: [UInt8]) throws
     /// The next bytes that arrived; empty once the peer has closed.
     func read() throws -> [UInt8]
+    /// From now on a read that waits longer than `timeout` fails (nil: waits for ever).
+    func setReadTimeout(_ timeout: Duration?)
     func close()
 }
 
@@ -39,8 +41,21 @@ final class SocketByteStream: BlockingByteStream {
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
             if count >= 0 { return Array(chunk[..<count]) }
+            if errno == EAGAIN || errno == EWOULDBLOCK, let readTimeout {
+                throw WireClientError.broken("no answer within \(readTimeout)")
+            }
             if errno != EINTR { throw WireClientError.broken(BlockingWireSession.describe(errno)) }
         }
+    }
+
+    private var readTimeout: Duration?
+
+    func setReadTimeout(_ timeout: Duration?) {
+        readTimeout = timeout
+        let microseconds =
+            timeout.map { $0.components.seconds * 1_000_000 + $0.components.attoseconds / 1_000_000_000_000 } ?? 0
+        var value = timeval(tv_sec: Int(microseconds / 1_000_000), tv_usec: Int(microseconds % 1_000_000))
+        _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
     func close() {
@@ -90,10 +105,14 @@ final class TLSByteStream: BlockingByteStream {
     }
 
     func read() throws -> [UInt8] {
-        let (bytes, failure) = inbox.take()
+        let (bytes, failure) = inbox.take(within: readTimeout)
         if let failure { throw WireClientError.broken(WireClient.describe(failure)) }
         return bytes
     }
+
+    private var readTimeout: Duration?
+
+    func setReadTimeout(_ timeout: Duration?) { readTimeout = timeout }
 
     func close() {
         try? channel.close().wait()
@@ -121,8 +140,15 @@ final class TLSByteStream: BlockingByteStream {
         }
 
         /// Waits for bytes or the end; empty bytes and no failure: the peer closed.
-        func take() -> ([UInt8], (any Error)?) {
-            lock.lock(whenValue: 1)
+        func take(within timeout: Duration?) -> ([UInt8], (any Error)?) {
+            if let timeout {
+                let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+                guard lock.lock(whenValue: 1, timeoutSeconds: seconds) else {
+                    return ([], ReadTimedOut(timeout: timeout))
+                }
+            } else {
+                lock.lock(whenValue: 1)
+            }
             defer { lock.unlock(withValue: ended ? 1 : 0) }
             if !bytes.isEmpty {
                 let taken = bytes
@@ -154,4 +180,10 @@ final class TLSByteStream: BlockingByteStream {
             context.fireChannelInactive()
         }
     }
+}
+
+/// A blocking read that waited longer than it was allowed.
+struct ReadTimedOut: Error, CustomStringConvertible {
+    var timeout: Duration
+    var description: String { "no answer within \(timeout)" }
 }

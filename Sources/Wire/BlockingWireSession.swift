@@ -11,10 +11,13 @@ public final class BlockingWireSession {
     /// Bytes read past the last line returned.
     private var pending: [UInt8] = []
     private var ended = false
+    /// The coordinator this session reached (the leader, of several).
+    public let endpoint: WireEndpoint
 
-    init(stream: any BlockingByteStream, maximumLineLength: Int) {
+    init(stream: any BlockingByteStream, maximumLineLength: Int, endpoint: WireEndpoint) {
         self.stream = stream
         self.maximumLineLength = maximumLineLength
+        self.endpoint = endpoint
     }
 
     deinit { stream.close() }
@@ -81,18 +84,40 @@ extension WireClient {
         connectTimeout: Duration = .seconds(10), credentials: (any ClientCredentials)? = nil,
         tls: NIOSSLContext? = nil, _ body: (BlockingWireSession) throws -> Result
     ) throws -> Result {
-        let stream: any BlockingByteStream =
-            if let tls {
-                try TLSByteStream(to: endpoint, context: tls, timeout: connectTimeout)
-            } else {
-                SocketByteStream(socket: try connect(to: endpoint, timeout: connectTimeout))
+        try withBlockingSession(
+            to: CoordinatorAddresses(endpoint), token: token, hello: hello, maximumLineLength: maximumLineLength,
+            connectTimeout: connectTimeout, credentials: credentials, tls: tls, body)
+    }
+
+    /// The same with the coordinator that leads among `coordinators` (see `LeaderSearch`). Each
+    /// coordinator gets `connectTimeout` to accept and, when there are others to try, again to answer
+    /// each line of the opening: a stopped one keeps accepting connections but answers nothing.
+    public static func withBlockingSession<Result>(
+        to coordinators: CoordinatorAddresses, token: String, hello: Hello, maximumLineLength: Int = replyLineLimit,
+        connectTimeout: Duration = .seconds(10), credentials: (any ClientCredentials)? = nil,
+        tls: NIOSSLContext? = nil, leaderWait: Duration = defaultLeaderWait,
+        _ body: (BlockingWireSession) throws -> Result
+    ) throws -> Result {
+        try searchingBlocking(coordinators, leaderWait: leaderWait) { endpoint in
+            let stream: any BlockingByteStream =
+                if let tls {
+                    try TLSByteStream(to: endpoint, context: tls, timeout: connectTimeout)
+                } else {
+                    SocketByteStream(socket: try connect(to: endpoint, timeout: connectTimeout))
+                }
+            let session = BlockingWireSession(stream: stream, maximumLineLength: maximumLineLength, endpoint: endpoint)
+            let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint, credentials: credentials)
+            if coordinators.endpoints.count > 1 { stream.setReadTimeout(connectTimeout) }
+            try session.send(.hello(hello))
+            try session.send(try handshake.answer(try session.receive()))
+            try handshake.confirm(try session.receive())
+            stream.setReadTimeout(nil)
+            do {
+                return try body(session)
+            } catch {
+                throw SessionBodyFailed(error: error)
             }
-        let session = BlockingWireSession(stream: stream, maximumLineLength: maximumLineLength)
-        let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint, credentials: credentials)
-        try session.send(.hello(hello))
-        try session.send(try handshake.answer(try session.receive()))
-        try handshake.confirm(try session.receive())
-        return try body(session)
+        }
     }
 
     /// A connected blocking TCP socket: each address the name resolves to in turn, each given

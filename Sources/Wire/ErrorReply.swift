@@ -2,10 +2,13 @@
 public struct ErrorReply: Codable, Equatable, Error, Sendable, CustomStringConvertible {
     public var code: Code
     public var message: String
+    /// With `not_leader`: the address of the coordinator that leads, when one does.
+    public var leader: String?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, leader: String? = nil) {
         self.code = code
         self.message = message
+        self.leader = leader
     }
 
     public enum Code: String, Codable, Sendable {
@@ -29,6 +32,8 @@ public struct ErrorReply: Codable, Equatable, Error, Sendable, CustomStringConve
         case unknownNode = "unknown_node"
         case conflict
         case unavailable
+        /// A standby coordinator: it serves nothing until it leads; `leader` says where to go.
+        case notLeader = "not_leader"
         case `internal`
     }
 

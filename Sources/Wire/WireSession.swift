@@ -1,6 +1,8 @@
+import Dispatch
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// `host:port`, as flags and config files write it.
 public struct WireEndpoint: Sendable, Equatable, CustomStringConvertible {
@@ -40,6 +42,12 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
     case unexpected(String)
     /// The peer accepted our token proof but could not prove it knows the token itself.
     case impostor(WireEndpoint)
+    /// No coordinator of the list would serve: each address and why (`waited`: how long a take-over
+    /// was waited for, when a standby said one was under way).
+    case noLeader(String, waited: Duration?)
+    /// The coordinator at this address said nothing for this long (a stopped or hung process keeps its
+    /// connections open).
+    case silent(WireEndpoint, Duration)
 
     public var description: String {
         switch self {
@@ -57,6 +65,12 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
         case .impostor(let endpoint):
             "the peer at \(endpoint) did not prove it knows the token, so it is not our coordinator (or it is an "
                 + "older one): nothing was sent to it; check the address and the token file"
+        case .noLeader(let each, let waited):
+            "no coordinator would serve: \(each)"
+                + (waited.map { "; waited \($0.components.seconds) s for a take-over to finish" } ?? "")
+        case .silent(let endpoint, let limit):
+            "the coordinator at \(endpoint) said nothing for \(limit.components.seconds) s (it answers every heartbeat): "
+                + "taken for stopped; connecting again"
         }
     }
 }
@@ -73,8 +87,40 @@ public struct WireWriter: Sendable {
 public final class WireSession {
     private var inbound: NIOAsyncChannelInboundStream<InboundLine>.AsyncIterator
     public let writer: WireWriter
+    let silence = Silence()
 
-    init(inbound: NIOAsyncChannelInboundStream<InboundLine>, outbound: NIOAsyncChannelOutboundWriter<String>) {
+    /// When a line last came, and whether the watchdog closed the session for saying nothing.
+    final class Silence: Sendable {
+        private let lastHeard = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
+        private let limitNanoseconds = Atomic<Int64>(0)
+        let closedIt = Atomic<Bool>(false)
+        /// How long the peer may say nothing before the session is closed; nil: for ever.
+        var limit: Duration? {
+            get {
+                let value = limitNanoseconds.load(ordering: .relaxed)
+                return value > 0 ? .nanoseconds(value) : nil
+            }
+            set {
+                let value = newValue.map {
+                    $0.components.seconds * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000
+                }
+                limitNanoseconds.store(max(value ?? 0, 0), ordering: .relaxed)
+            }
+        }
+        func heard() { lastHeard.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed) }
+        var duration: Duration {
+            .nanoseconds(Int64(clamping: DispatchTime.now().uptimeNanoseconds &- lastHeard.load(ordering: .relaxed)))
+        }
+    }
+
+    /// The coordinator this session reached (the leader, of several).
+    public let endpoint: WireEndpoint
+
+    init(
+        inbound: NIOAsyncChannelInboundStream<InboundLine>, outbound: NIOAsyncChannelOutboundWriter<String>,
+        endpoint: WireEndpoint
+    ) {
+        self.endpoint = endpoint
         self.inbound = inbound.makeAsyncIterator()
         self.writer = WireWriter(outbound: outbound)
     }
@@ -82,7 +128,11 @@ public final class WireSession {
     public func send(_ message: WireMessage) async throws { try await writer.send(message) }
 
     /// The next message; nil when the peer closed. A line the codec rejects is returned as `.err`.
-    public func receive() async throws -> WireMessage? { try await inbound.next()?.message }
+    public func receive() async throws -> WireMessage? {
+        let line = try await inbound.next()
+        silence.heard()
+        return line?.message
+    }
 
     /// Sends a request and waits for its `OK` body; an `ERR` reply throws `ErrorReply`.
     public func request(_ message: WireMessage) async throws -> JSONText {
@@ -102,6 +152,8 @@ public enum WireClient {
     /// Longest reply line a client reads. The coordinator's own limit protects it from peers; a reply
     /// such as `JOBS` on a large cluster is one long line from a trusted side.
     public static let replyLineLimit = 256 * 1024 * 1024
+    /// How long a coordinator has to answer each line of a session's opening.
+    public static let openingTimeout: Duration = .seconds(10)
 
     /// Connects (over TLS when given the context the coordinator is checked with), opens the
     /// session (HELLO, CHALLENGE, AUTH), runs `body`, then closes.
@@ -109,6 +161,34 @@ public enum WireClient {
         to endpoint: WireEndpoint, token: String, hello: Hello,
         maximumLineLength: Int = replyLineLimit, credentials: (any ClientCredentials)? = nil,
         tls: NIOSSLContext? = nil, _ body: (WireSession) async throws -> Result
+    ) async throws -> Result {
+        try await withSession(
+            to: CoordinatorAddresses(endpoint), token: token, hello: hello, maximumLineLength: maximumLineLength,
+            credentials: credentials, tls: tls, body)
+    }
+
+    /// The same with the coordinator that leads among `coordinators` (see `LeaderSearch`). With a
+    /// `silenceLimit`, a session whose coordinator says nothing for that long is closed and throws
+    /// `silent` (agents: the coordinator answers each heartbeat).
+    public static func withSession<Result: Sendable>(
+        to coordinators: CoordinatorAddresses, token: String, hello: Hello,
+        maximumLineLength: Int = replyLineLimit, credentials: (any ClientCredentials)? = nil,
+        tls: NIOSSLContext? = nil, leaderWait: Duration = defaultLeaderWait, silenceLimit: Duration? = nil,
+        _ body: (WireSession) async throws -> Result
+    ) async throws -> Result {
+        // With others to try, a coordinator that does not answer the opening is given up on.
+        let openingLimit = coordinators.endpoints.count > 1 ? openingTimeout : nil
+        return try await searching(coordinators, leaderWait: leaderWait) { endpoint in
+            try await open(
+                endpoint, token: token, hello: hello, maximumLineLength: maximumLineLength, credentials: credentials,
+                tls: tls, openingLimit: openingLimit, silenceLimit: silenceLimit, body)
+        }
+    }
+
+    private static func open<Result: Sendable>(
+        _ endpoint: WireEndpoint, token: String, hello: Hello, maximumLineLength: Int,
+        credentials: (any ClientCredentials)?, tls: NIOSSLContext?, openingLimit: Duration?, silenceLimit: Duration?,
+        _ body: (WireSession) async throws -> Result
     ) async throws -> Result {
         let channel: NIOAsyncChannel<InboundLine, String>
         do {
@@ -126,16 +206,47 @@ public enum WireClient {
             throw WireClientError.cannotConnect(endpoint, describe(error))
         }
         return try await channel.executeThenClose { inbound, outbound in
-            let session = WireSession(inbound: inbound, outbound: outbound)
+            let session = WireSession(inbound: inbound, outbound: outbound, endpoint: endpoint)
             let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint, credentials: credentials)
+            // The opening gets its limit (a stopped coordinator accepts connections and answers
+            // nothing), the session its silence limit, if any.
+            let silence = session.silence
+            silence.limit = openingLimit
+            let connection = channel.channel
+            let watchdog =
+                openingLimit == nil && silenceLimit == nil
+                ? nil
+                : Task {
+                    while !Task.isCancelled {
+                        if let limit = silence.limit, silence.duration > limit {
+                            silence.closedIt.store(true, ordering: .relaxed)
+                            try await connection.close()
+                            return
+                        }
+                        try await Task.sleep(for: min((silence.limit ?? .seconds(4)) / 4, .seconds(1)))
+                    }
+                }
+            defer { watchdog?.cancel() }
             do {
                 try await session.send(.hello(hello))
                 try await session.send(try handshake.answer(try await session.receive()))
                 try handshake.confirm(try await session.receive())
             } catch let error where WireTLS.describe(error) != nil {
                 throw WireClientError.broken(describe(error))
+            } catch  where silence.closedIt.load(ordering: .relaxed) {
+                throw WireClientError.broken("no answer to HELLO within \(openingTimeout)")
             }
-            return try await body(session)
+            silence.limit = silenceLimit
+            let outcome: Swift.Result<Result, any Error>
+            do {
+                outcome = .success(try await body(session))
+            } catch {
+                outcome = .failure(error)
+            }
+            if silence.closedIt.load(ordering: .relaxed), let silenceLimit {
+                throw SessionBodyFailed(error: WireClientError.silent(endpoint, silenceLimit))
+            }
+            return try outcome.mapError { SessionBodyFailed(error: $0) }.get()
         }
     }
 

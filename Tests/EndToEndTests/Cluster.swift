@@ -17,6 +17,9 @@ final class Cluster: @unchecked Sendable {
     var cgroupParent: String { "heterosched-test/" + directory.lastPathComponent }
     private(set) var processes: [(name: String, process: Process)] = []
     private(set) var endpoint: WireEndpoint?
+    /// Set: schedctl and agents are given this list (a leader and its standbys) instead of `endpoint`.
+    var coordinators: String?
+    var coordinatorAddress: String { coordinators ?? endpoint!.description }
 
     static let binaries: URL = {
         // The test runner sits beside the built executables.
@@ -91,7 +94,7 @@ final class Cluster: @unchecked Sendable {
         try start(
             "sched-agent",
             [
-                "--simulate", fleet, "--coordinator", endpoint!.description, "--token-file", tokenFile, "--catalog",
+                "--simulate", fleet, "--coordinator", coordinatorAddress, "--token-file", tokenFile, "--catalog",
                 Repository.path("deploy/catalog/chips.yaml"), "--time-scale", String(timeScale),
                 "--heartbeat-interval", "0.5",
             ] + extra, log: "agents.log")
@@ -154,7 +157,7 @@ final class Cluster: @unchecked Sendable {
             tokenPath = tokenFile
         }
         // Connection options go before a `--` that starts a job's command.
-        let connection = ["--address", endpoint!.description, "--token-file", tokenPath]
+        let connection = ["--address", coordinatorAddress, "--token-file", tokenPath]
         var full = arguments + connection
         if let terminator = arguments.firstIndex(of: "--") {
             full = Array(arguments[..<terminator]) + connection + Array(arguments[terminator...])

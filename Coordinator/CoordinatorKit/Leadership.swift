@@ -1,0 +1,220 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import SchedStore
+import ServiceLifecycle
+import Synchronization
+import Wire
+
+/// How coordinators sharing one PostgreSQL store take turns (`--lease`, `--advertise`).
+public struct LeadershipConfiguration: Sendable {
+    /// How long a lease runs without renewal: a standby takes over this long (and up to a look
+    /// more) after the leader stops renewing.
+    public var lease: Duration
+    /// Where clients and agents reach this coordinator, as standbys point to it: `--advertise`, else
+    /// the listen address (the host name when that is a wildcard).
+    public var advertise: String?
+
+    public init(lease: Duration = .seconds(10), advertise: String? = nil) {
+        self.lease = lease
+        self.advertise = advertise
+    }
+
+    /// A leader renews three times a lease; a standby looks twice a second, or as often as it renews.
+    var renewEvery: Duration { lease / 3 }
+    var lookEvery: Duration { min(.milliseconds(500), lease / 3) }
+
+    func advertised(host: String, port: Int) -> String {
+        if let advertise { return advertise }
+        let shown = ["0.0.0.0", "::", ""].contains(host) ? ProcessInfo.processInfo.hostName : host
+        return WireEndpoint(host: shown, port: port).description
+    }
+}
+
+/// This coordinator lost the lease while it led: it stops serving and goes back to standby.
+struct LeadershipLost: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A standby: listens where the leader would, answers every connection `ERR not_leader` with the
+/// leader's address, and looks at the lease until it can take it. Ends with the term it took, or
+/// nil on a graceful shutdown.
+final class StandbyService: Service {
+    let store: PostgresStore
+    let configuration: CoordinatorConfiguration
+    let leadership: LeadershipConfiguration
+    let holder: String
+    let logger: Logger
+    let onListening: @Sendable (WireEndpoint) -> Void
+    private let leader = NIOLockedValueBox(LeaderStatus(epoch: 0, address: nil))
+    let outcome = NIOLockedValueBox<(term: LeaseTerm, port: Int)?>(nil)
+
+    init(
+        store: PostgresStore, configuration: CoordinatorConfiguration, leadership: LeadershipConfiguration,
+        holder: String, logger: Logger, onListening: @escaping @Sendable (WireEndpoint) -> Void
+    ) {
+        self.store = store
+        self.configuration = configuration
+        self.leadership = leadership
+        self.holder = holder
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    func run() async throws {
+        let server = try await CoordinatorServer.listen(configuration)
+        let port = server.channel.localAddress?.port ?? configuration.port
+        let address = leadership.advertised(host: configuration.host, port: port)
+        onListening(WireEndpoint(host: configuration.host, port: port))
+        let leader = leader
+        let stopping = Atomic<Bool>(false)
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await server.executeThenClose { connections in
+                        try await withThrowingDiscardingTaskGroup { sessions in
+                            for try await connection in connections {
+                                sessions.addTask { await Self.redirect(connection, to: leader.withLockedValue { $0 }) }
+                            }
+                        }
+                    }
+                }
+                var said: LeaderStatus?
+                while !stopping.load(ordering: .relaxed) {
+                    do {
+                        if let term = try await store.acquireLease(
+                            holder: holder, address: address, duration: leadership.lease)
+                        {
+                            outcome.withLockedValue { $0 = (term, port) }
+                            break
+                        }
+                        let status = try await store.leaderStatus()
+                        leader.withLockedValue { $0 = status }
+                        if status != said {
+                            logger.notice(
+                                "standby at \(address): \(status.address.map { "\($0) leads" } ?? "no coordinator leads") (epoch \(status.epoch)); taking over when its lease lapses"
+                            )
+                            said = status
+                        }
+                    } catch {
+                        logger.warning("standby: cannot read the lease at \(store.location): \(error)")
+                    }
+                    try await Task.sleep(for: leadership.lookEvery)
+                }
+                server.channel.close(promise: nil)
+                try await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            stopping.store(true, ordering: .relaxed)
+            server.channel.close(promise: nil)
+        }
+    }
+
+    /// One connection to a standby: the answer any first line gets, then the end.
+    static func redirect(_ connection: NIOAsyncChannel<InboundLine, String>, to leader: LeaderStatus) async {
+        let reply = ErrorReply(
+            .notLeader,
+            leader.address.map { "this coordinator is a standby; \($0) leads" }
+                ?? "this coordinator is a standby and none leads at the moment (a take-over is under way); try again in a few seconds",
+            leader: leader.address)
+        try? await connection.executeThenClose { _, outbound in
+            try await outbound.write(WireCodec.encode(.err(reply)))
+        }
+    }
+}
+
+/// A leader's hold on the lease: renewed every third of it from the moment it is taken (loading a
+/// large state takes a while); lost when a renewal finds another term, when no renewal succeeded
+/// for a whole lease (the database is away), or when a write was fenced. As a service it ends the
+/// group on a loss, and gives the lease back on a clean stop.
+final class LeaseKeeper: Service {
+    let store: PostgresStore
+    let term: LeaseTerm
+    let leadership: LeadershipConfiguration
+    let logger: Logger
+    private let lost = NIOLockedValueBox<String?>(nil)
+    private let renewing: Task<Void, Never>
+
+    init(store: PostgresStore, term: LeaseTerm, leadership: LeadershipConfiguration, logger: Logger) {
+        self.store = store
+        self.term = term
+        self.leadership = leadership
+        self.logger = logger
+        store.fence(with: term)
+        let lost = lost
+        renewing = Task { [store, leadership] in
+            let clock = ContinuousClock()
+            var renewed = clock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: leadership.renewEvery)
+                if Task.isCancelled { return }
+                do {
+                    let held = try await Self.within(leadership.renewEvery) {
+                        try await store.renewLease(term, duration: leadership.lease)
+                    }
+                    guard held else {
+                        lost.withLockedValue { $0 = "the lease (\(term)) was taken by another coordinator or lapsed" }
+                        return
+                    }
+                    renewed = clock.now
+                } catch {
+                    logger.warning("cannot renew the lease (\(term)): \(error)")
+                    if clock.now - renewed >= leadership.lease {
+                        lost.withLockedValue {
+                            $0 = "no renewal of the lease (\(term)) for \(leadership.lease): \(error)"
+                        }
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    deinit { renewing.cancel() }
+
+    func run() async throws {
+        let stopping = Atomic<Bool>(false)
+        try await withGracefulShutdownHandler {
+            while !stopping.load(ordering: .relaxed) {
+                if let why = lost.withLockedValue({ $0 }) { throw LeadershipLost(description: why) }
+                if store.isFenced {
+                    throw LeadershipLost(description: "a write found the lease (\(term)) no longer current")
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        } onGracefulShutdown: {
+            stopping.store(true, ordering: .relaxed)
+        }
+    }
+
+    /// Stops renewing and, unless it was lost, gives the lease back.
+    func end(release: Bool) async {
+        renewing.cancel()
+        guard release, lost.withLockedValue({ $0 }) == nil, !store.isFenced else { return }
+        do {
+            try await store.releaseLease(term)
+            logger.notice("gave the lease (\(term)) back: a standby takes over at once")
+        } catch {
+            logger.warning("could not give the lease (\(term)) back; a standby takes over when it lapses: \(error)")
+        }
+    }
+
+    /// `body`, or an error once `limit` passed (a database that does not answer).
+    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw LeadershipLost(description: "the database did not answer within \(limit)")
+            }
+            return value
+        }
+    }
+}
