@@ -139,24 +139,33 @@ final class Harness: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: harness.directory, withIntermediateDirectories: true)
         try Defaults.writeToken(harness.token, to: harness.directory + "/token")
         try harness.launchCoordinator(extra: extra)
+        do {
+            harness.endpoint = try await harness.listening(data: "data")
+        } catch {
+            harness.stop()
+            throw error
+        }
+        return harness
+    }
+
+    /// Where the coordinator with data directory `data` listens, once it does (at most 15 s).
+    func listening(data: String) async throws -> WireEndpoint {
         for _ in 0..<300 {
-            if let text = try? String(contentsOfFile: harness.directory + "/data/coordinator.addr", encoding: .utf8),
+            if let text = try? String(contentsOfFile: directory + "/\(data)/coordinator.addr", encoding: .utf8),
                 let endpoint = WireEndpoint(text.trimmingCharacters(in: .whitespacesAndNewlines))
             {
-                harness.endpoint = endpoint
-                return harness
+                return endpoint
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        harness.stop()
         throw ValidationError("the coordinator did not start; is --bin the directory of a release build?")
     }
 
-    func launchCoordinator(extra: [String] = []) throws {
+    func launchCoordinator(extra: [String] = [], listen: String = "127.0.0.1:0", data: String = "data") throws {
         try launch(
             "sched-coordinator",
             [
-                "--listen", "127.0.0.1:0", "--data-dir", directory + "/data", "--token-file", directory + "/token",
+                "--listen", listen, "--data-dir", directory + "/" + data, "--token-file", directory + "/token",
                 "--catalog", catalog, "--heartbeat-timeout", "60", "--log-level",
                 coordinatorLog == nil ? "error" : coordinatorLogLevel,
             ] + extra)
@@ -165,7 +174,8 @@ final class Harness: @unchecked Sendable {
     func launch(_ name: String, _ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binaries + "/" + name)
-        process.arguments = arguments
+        // They end with the benchmark, however it ends.
+        process.arguments = arguments + ["--stop-with-pid", String(getpid())]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         if name == "sched-coordinator", let coordinatorLog {
@@ -269,10 +279,14 @@ final class Harness: @unchecked Sendable {
     }
 }
 
-/// 10,000 simulated nodes are 10,000 sockets on each side: lift the descriptor limit for us and our children.
-func raiseFileLimit() {
+/// 10,000 simulated nodes are 10,000 sockets on each side: lift the descriptor limit for us and our
+/// children. Returns the limit now in force.
+@discardableResult
+func raiseFileLimit() -> UInt64 {
     var limit = rlimit()
     getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     limit.rlim_cur = limit.rlim_max
     setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    return UInt64(limit.rlim_cur)
 }

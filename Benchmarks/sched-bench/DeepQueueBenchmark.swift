@@ -17,7 +17,11 @@ struct DeepQueue {
     /// coordinator's store in `directory`, as if they had been submitted before a restart.
     static func seed(depth: Int, directory: String, catalog: ChipCatalog) async throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: directory + "/coordinator.sqlite")
+        try await seed(depth: depth, into: try SQLiteStore(path: directory + "/coordinator.sqlite"), catalog: catalog)
+    }
+
+    /// The same into any store (a PostgreSQL one).
+    static func seed(depth: Int, into store: any JobStore, catalog: ChipCatalog) async throws {
         let node = Node(
             id: "h200-away-0",
             chips: (0..<8).map { Chip(index: $0, model: ChipModelID(waitingModel), memoryGiB: 141) })

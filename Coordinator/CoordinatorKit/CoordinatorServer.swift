@@ -53,7 +53,8 @@ struct CoordinatorServer: Service {
                     channel.eventLoop.makeCompletedFuture {
                         // TLS under the lines: a peer that does not open TLS gets no line read.
                         if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                        return try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
+                        return try LineFraming.configure(
+                            channel, maximumLineLength: maximumLineLength, accepted: true)
                     }
                 }
         } catch {

@@ -150,7 +150,8 @@ final class LeaseKeeper: Service {
                 try? await Task.sleep(for: leadership.renewEvery)
                 if Task.isCancelled { return }
                 do {
-                    let held = try await Self.within(leadership.renewEvery) {
+                    // A slow database gets half a lease; the lease is lost only after a whole one.
+                    let held = try await Self.within(leadership.lease / 2) {
                         try await store.renewLease(term, duration: leadership.lease)
                     }
                     guard held else {

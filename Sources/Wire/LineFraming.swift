@@ -45,16 +45,34 @@ public enum InboundLine: Sendable {
 public enum LineFraming {
     public static let defaultMaximumLineLength = 64 * 1024
 
-    /// Adds the handlers to `channel` (on its event loop) and wraps it for async code.
+    /// Adds the handlers to `channel` (on its event loop) and wraps it for async code. An accepted
+    /// connection (`accepted`) is wrapped so that dropping it unserved closes it: a listener that
+    /// closes while connections arrive drops those it accepted but did not hand over, and a wrapper
+    /// that must be finished by hand would trap the process there (swift-nio issue 2813; seen at
+    /// shutdown with 10,000 agents reconnecting).
     public static func configure(
-        _ channel: any Channel, maximumLineLength: Int = defaultMaximumLineLength
+        _ channel: any Channel, maximumLineLength: Int = defaultMaximumLineLength, accepted: Bool = false
     ) throws -> NIOAsyncChannel<InboundLine, String> {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(
             ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maximumLineLength + 1))
         try sync.addHandler(LineDecoder(maximumLineLength: maximumLineLength))
         try sync.addHandler(LineEncoder())
+        if accepted { return try (ClosingOnDrop.self as any AsyncChannelWrapping.Type).wrap(channel) }
         return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+    }
+}
+
+/// Wraps a channel for async code; through a protocol, so that the one wrapper below, which
+/// swift-nio marks deprecated for preferring scoped teardown, is chosen on purpose and said once.
+private protocol AsyncChannelWrapping {
+    static func wrap(_ channel: any Channel) throws -> NIOAsyncChannel<InboundLine, String>
+}
+
+private enum ClosingOnDrop: AsyncChannelWrapping {
+    @available(*, deprecated, message: "closes on deinit: for accepted connections only")
+    static func wrap(_ channel: any Channel) throws -> NIOAsyncChannel<InboundLine, String> {
+        try NIOAsyncChannel(synchronouslyWrapping: channel)
     }
 }
 

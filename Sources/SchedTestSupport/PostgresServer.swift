@@ -1,16 +1,19 @@
 import Foundation
-import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A PostgreSQL server of the test's own (Debian's `postgresql`; scripts/setup.sh --tests installs it),
 /// run as the `postgres` user on 127.0.0.1 and a free port, its data in a temporary directory;
 /// stopped when the value goes away. `database()` makes a database of its own for a test.
-final class PostgresServer: @unchecked Sendable {
-    let directory: String
-    let port: Int
+public final class PostgresServer: @unchecked Sendable {
+    public let directory: String
+    public let port: Int
     let bin: String
 
     /// The server's programs, or nil where PostgreSQL is not installed.
-    static var binaries: String? {
+    public static var binaries: String? {
         let root = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted {
             (Int($0) ?? 0) > (Int($1) ?? 0)
@@ -20,8 +23,8 @@ final class PostgresServer: @unchecked Sendable {
         }
     }
 
-    init() throws {
-        guard let bin = Self.binaries else { throw ClusterError("PostgreSQL is not installed here") }
+    public init() throws {
+        guard let bin = Self.binaries else { throw PostgresServerError("PostgreSQL is not installed here") }
         self.bin = bin
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("heterosched-pg-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -43,7 +46,7 @@ final class PostgresServer: @unchecked Sendable {
     }
 
     /// A new, empty database; its URL for `--store`.
-    func database() throws -> String {
+    public func database() throws -> String {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         try psql("postgres", "CREATE DATABASE \(name)")
         return "postgres://postgres@127.0.0.1:\(port)/\(name)"
@@ -51,7 +54,7 @@ final class PostgresServer: @unchecked Sendable {
 
     /// Runs SQL in `database` (the name at the end of a URL); returns what psql printed (tuples only).
     @discardableResult
-    func psql(_ database: String, _ sql: String) throws -> String {
+    public func psql(_ database: String, _ sql: String) throws -> String {
         let name = database.split(separator: "/").last.map(String.init) ?? database
         return try Self.run(
             "/usr/bin/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", name, "-tAc", sql])
@@ -78,20 +81,37 @@ final class PostgresServer: @unchecked Sendable {
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, program, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw ClusterError("cannot start \(program): error \(spawned)") }
+        guard spawned == 0 else { throw PostgresServerError("cannot start \(program): error \(spawned)") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let output = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
         // Exited normally with status 0 (WIFEXITED and WEXITSTATUS by hand: Glibc's macros are not imported).
         guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
-            throw ClusterError("\(program) \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
+            throw PostgresServerError("\(program) \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
         }
         return output
     }
 
-    /// A port nothing listens on now (bound, read, released).
-    static func freePort() throws -> Int {
-        let listener = try RawListener()
-        return listener.port
+    /// A port nothing listens on now (bound on 127.0.0.1, read, released).
+    public static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(descriptor, pointer, length) == 0 else { return -1 }
+                return getsockname(descriptor, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw PostgresServerError("cannot bind a port on 127.0.0.1") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
+}
+
+public struct PostgresServerError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
 }
