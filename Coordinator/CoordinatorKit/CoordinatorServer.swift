@@ -15,6 +15,8 @@ struct CoordinatorServer: Service {
     let logger: Logger
     /// Called with the bound address once listening (port 0 picks one).
     let onListening: @Sendable (WireEndpoint) -> Void
+    /// Closes the sessions that say nothing for too long.
+    let idleSweeper = IdleSweeper()
 
     func run() async throws {
         let server = try await Self.listen(configuration)
@@ -26,6 +28,7 @@ struct CoordinatorServer: Service {
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { await idleSweeper.run() }
                     for try await connection in connections {
                         group.addTask { await serve(connection) }
                     }
@@ -139,17 +142,11 @@ struct CoordinatorServer: Service {
                 let activity = Activity()
                 let idleLimit =
                     hello!.role == .agent ? configuration.heartbeatTimeout * 2 : configuration.clientIdleTimeout
-                let watchdog = Task {
-                    while !Task.isCancelled {
-                        try await Task.sleep(for: .seconds(1))
-                        if activity.idleSeconds > idleLimit {
-                            logger.info("closed \(peer): nothing received for \(formatNumber(idleLimit)) s")
-                            channel.close(promise: nil)
-                            return
-                        }
-                    }
+                let watching = idleSweeper.watch(activity, limit: idleLimit) { _ in
+                    logger.info("closed \(peer): nothing received for \(formatNumber(idleLimit)) s")
+                    channel.close(promise: nil)
                 }
-                defer { watchdog.cancel() }
+                defer { idleSweeper.unwatch(watching) }
                 // A writer task drains the outbox; this task reads and runs the role's loop.
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
