@@ -32,12 +32,19 @@ public final class PostgresServer: @unchecked Sendable {
         chown(directory, owner.pw_uid, owner.pw_gid)
         port = try Self.freePort()
         try Self.asPostgres(bin + "/initdb", ["-D", directory + "/data", "-A", "trust", "-U", "postgres"])
-        try Self.asPostgres(
-            bin + "/pg_ctl",
-            [
-                "-D", directory + "/data", "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1", "-l",
-                directory + "/log", "-w", "start",
-            ])
+        do {
+            try Self.asPostgres(
+                bin + "/pg_ctl",
+                [
+                    "-D", directory + "/data", "-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1",
+                    "-l", directory + "/log", "-w", "start",
+                ])
+        } catch {
+            // What the server said is the reason; the directory goes with this value.
+            let log = (try? String(contentsOfFile: directory + "/log", encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: directory)
+            throw PostgresServerError("\(error); the server's log: \(log.suffix(1_500))")
+        }
     }
 
     deinit {
@@ -94,7 +101,7 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// A port nothing listens on now (bound on 127.0.0.1, read, released).
     public static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

@@ -59,6 +59,9 @@ final class Cluster: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
+        // The child has its own copy; ours would stay open for the whole test run (and be inherited
+        // by every program started after: a database server refuses to start with ~1,000 of them).
+        try? handle.close()
         processes.append((name, process))
         return process
     }
@@ -180,9 +183,13 @@ final class Cluster: @unchecked Sendable {
         let err = directory.appendingPathComponent("run-\(UUID()).err")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
+        let outHandle = try FileHandle(forWritingTo: out)
+        let errHandle = try FileHandle(forWritingTo: err)
+        process.standardOutput = outHandle
+        process.standardError = errHandle
         try process.run()
+        try? outHandle.close()
+        try? errHandle.close()
         let deadline = Date().addingTimeInterval(30)
         while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning {

@@ -33,6 +33,7 @@ final class HeadlessChromium: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
+        try? handle.close()
         // Chromium writes the port it took to DevToolsActivePort in its profile.
         var found: Int?
         for _ in 0..<300 where found == nil {

@@ -6,14 +6,15 @@ import Wire
 #endif
 
 /// A plain TCP socket on loopback for hostile-input tests: sends any bytes (not only valid lines)
-/// and reads what comes back with a deadline. Closed on deinit.
+/// and reads what comes back with a deadline. Closed on deinit, and on exec: programs the tests start
+/// (a database server counts what it inherits) do not inherit it.
 final class RawSocket {
     let descriptor: Int32
     private var buffer: [UInt8] = []
 
     /// Connects to `endpoint` (IPv4 loopback).
     init(_ endpoint: WireEndpoint) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw ClusterError("socket() failed") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -105,7 +106,7 @@ final class RawListener {
     let port: Int
 
     init() throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         self.descriptor = descriptor
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

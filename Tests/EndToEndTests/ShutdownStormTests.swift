@@ -17,7 +17,7 @@ struct ShutdownStormTests {
             let storm = (0..<4).map { _ in
                 Task.detached { () -> Int in
                     var sockets: [RawSocket] = []
-                    for _ in 0..<300 where !Task.isCancelled {
+                    for _ in 0..<150 where !Task.isCancelled {
                         guard let socket = try? RawSocket(endpoint) else { break }
                         sockets.append(socket)
                     }
