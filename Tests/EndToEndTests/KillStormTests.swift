@@ -104,24 +104,9 @@ struct KillStormTests {
         #expect(settled, "not completed: \(records.filter { $0.state != .completed }.map { "\($0.id) \($0.state)" })")
 
         // From the agents' own record of what ran: no chip held by two attempts, one attempt per job.
-        let lines = try String(contentsOfFile: attemptLog, encoding: .utf8).split(separator: "\n")
-        let entries = try lines.map { try WireCodec.value(AttemptLog.Entry.self, from: String($0)) }
-        var holder: [String: String] = [:]
-        var starts: [String: Int] = [:]
-        for entry in entries {
-            let attempt = "\(entry.job)#\(entry.attempt)"
-            for chip in entry.chips {
-                let key = "\(entry.node)/\(chip)"
-                switch entry.event {
-                case .start:
-                    #expect(holder[key] == nil, "\(key) held by \(holder[key] ?? "") when \(attempt) started")
-                    holder[key] = attempt
-                case .end:
-                    if holder[key] == attempt { holder[key] = nil }
-                }
-            }
-            if entry.event == .start { starts[entry.job, default: 0] += 1 }
-        }
+        let record = try AttemptRecord(path: attemptLog)
+        #expect(record.doubleHeld.isEmpty, "\(record.doubleHeld)")
+        let starts = record.starts
         // A preempted job starts again by design; any other second start is a restart the
         // coordinator's own restart caused.
         let log = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
@@ -131,6 +116,6 @@ struct KillStormTests {
         #expect(!preempted.isEmpty, "the storm includes preemptions")
         let restarted = starts.filter { $0.value > 1 && !preempted.contains($0.key) }.keys.sorted()
         #expect(restarted.isEmpty, "restarted only because the coordinator restarted: \(restarted)")
-        #expect(!entries.isEmpty)
+        #expect(record.entries > 0)
     }
 }

@@ -61,6 +61,16 @@ extension PostgresStoreTests {
             return text.isEmpty ? nil : text
         }
 
+        /// Simulated agents for a two-node fleet, given both addresses; once both nodes are connected,
+        /// the path of their attempt log.
+        func startAgents() async throws -> String {
+            let attemptLog = cluster.directory.appendingPathComponent("attempts.jsonl").path
+            try cluster.startAgents(
+                fleet: try cluster.fleet(PostgresStoreTests.pairFleet), extra: ["--attempt-log", attemptLog])
+            #expect(try await eventually(seconds: 20) { try await self.cluster.connectedNodes() == 2 })
+            return attemptLog
+        }
+
         func placementLog(_ index: Int) -> String {
             (try? String(contentsOfFile: dataDirectory(index) + "/placement-log.jsonl", encoding: .utf8)) ?? ""
         }
@@ -103,31 +113,6 @@ extension PostgresStoreTests {
         }
     }
 
-    /// From the agents' own record of what ran: chips held by two attempts at once, and the jobs
-    /// started more than once.
-    static func attemptRecord(_ path: String) throws -> (doubleHeld: [String], restarted: [String]) {
-        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-        let entries = try lines.map { try WireCodec.value(AttemptLog.Entry.self, from: String($0)) }
-        var holder: [String: String] = [:]
-        var doubleHeld: [String] = []
-        var starts: [String: Int] = [:]
-        for entry in entries {
-            let attempt = "\(entry.job)#\(entry.attempt)"
-            for chip in entry.chips {
-                let key = "\(entry.node)/\(chip)"
-                switch entry.event {
-                case .start:
-                    if let other = holder[key] { doubleHeld.append("\(key): \(other) and \(attempt)") }
-                    holder[key] = attempt
-                case .end:
-                    if holder[key] == attempt { holder[key] = nil }
-                }
-            }
-            if entry.event == .start { starts[entry.job, default: 0] += 1 }
-        }
-        return (doubleHeld, starts.filter { $0.value > 1 }.keys.sorted())
-    }
-
     @Test(
         "the leader killed with SIGKILL during a submission stream: the standby takes over, every acknowledged submission is there, running attempts go on, and schedctl and the agents follow without being told"
     )
@@ -135,9 +120,7 @@ extension PostgresStoreTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         let pair = try await Pair(cluster: cluster)
-        let attemptLog = cluster.directory.appendingPathComponent("attempts.jsonl").path
-        try cluster.startAgents(fleet: try cluster.fleet(Self.pairFleet), extra: ["--attempt-log", attemptLog])
-        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 2 })
+        let attemptLog = try await pair.startAgents()
         // Jobs running across the take-over (10 h at 600x: a minute).
         let long = (0..<4).map { "long-\($0)" }
         for id in long {
@@ -182,7 +165,7 @@ extension PostgresStoreTests {
                 let now = try WireCodec.value([JobRecord].self, from: output.stdout)
                 return now.filter { $0.id.hasPrefix("s-") }.allSatisfy { $0.state == .completed }
             })
-        let record = try Self.attemptRecord(attemptLog)
+        let record = try AttemptRecord(path: attemptLog)
         #expect(record.doubleHeld.isEmpty, "chips held by two attempts at once: \(record.doubleHeld)")
         #expect(record.restarted.isEmpty, "jobs started twice: \(record.restarted)")
     }
@@ -194,9 +177,7 @@ extension PostgresStoreTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         let pair = try await Pair(cluster: cluster)
-        let attemptLog = cluster.directory.appendingPathComponent("attempts.jsonl").path
-        try cluster.startAgents(fleet: try cluster.fleet(Self.pairFleet), extra: ["--attempt-log", attemptLog])
-        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 2 })
+        let attemptLog = try await pair.startAgents()
         let long = (0..<2).map { "long-\($0)" }
         for id in long {
             #expect(
@@ -264,7 +245,7 @@ extension PostgresStoreTests {
             let record = records.first { $0.id == id }
             #expect(record?.state == .running && record?.attempt == 1, "\(id) ran on across both changes")
         }
-        let record = try Self.attemptRecord(attemptLog)
+        let record = try AttemptRecord(path: attemptLog)
         #expect(record.doubleHeld.isEmpty, "chips held by two attempts at once: \(record.doubleHeld)")
         #expect(record.restarted.isEmpty, "jobs started twice: \(record.restarted)")
     }
