@@ -81,6 +81,7 @@ final class StandbyService: Service {
                     }
                 }
                 var said: LeaderStatus?
+                var failing: String?
                 while !stopping.load(ordering: .relaxed) {
                     do {
                         if let term = try await store.acquireLease(
@@ -90,6 +91,7 @@ final class StandbyService: Service {
                             break
                         }
                         let status = try await store.leaderStatus()
+                        failing = nil
                         leader.withLockedValue { $0 = status }
                         if status != said {
                             logger.notice(
@@ -98,7 +100,12 @@ final class StandbyService: Service {
                             said = status
                         }
                     } catch {
-                        logger.warning("standby: cannot read the lease at \(store.location): \(error)")
+                        // Said once while it lasts, not twice a second.
+                        let why = "\(error)"
+                        if why != failing {
+                            logger.warning("standby: cannot read the lease at \(store.location): \(why)")
+                            failing = why
+                        }
                     }
                     try await Task.sleep(for: leadership.lookEvery)
                 }

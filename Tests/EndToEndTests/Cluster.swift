@@ -118,6 +118,8 @@ final class Cluster: @unchecked Sendable {
     /// How many nodes are connected now, as `schedctl nodes` says.
     func connectedNodes() async throws -> Int {
         let nodes = try await schedctl(["nodes", "--json"])
+        // No answer yet (a take-over under way, a coordinator starting): none connected, as far as we know.
+        guard nodes.status == 0 else { return 0 }
         return try WireCodec.value([NodeStatus].self, from: nodes.stdout).filter(\.connected).count
     }
 
