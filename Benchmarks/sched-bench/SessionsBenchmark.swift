@@ -175,8 +175,8 @@ struct SessionsBenchmark: AsyncParsableCommand {
         if store == "postgres" {
             try harness.launchCoordinator(extra: coordinatorFlags, listen: addresses[1], data: "data-standby")
             let standby = harness.processes.last!
-            _ = try await harness.listening(data: "data-standby")
-            try await Task.sleep(for: .seconds(1))
+            // A standby writes no address file (that says where a leader listens): give it time to look.
+            try await Task.sleep(for: .seconds(3))
             kill(leader.processIdentifier, SIGKILL)
             leader.waitUntilExit()
             let takingOver = ContinuousClock.now

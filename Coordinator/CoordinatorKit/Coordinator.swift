@@ -34,7 +34,8 @@ public enum Coordinator {
                 store: shared, configuration: configuration, leadership: configuration.leadership, holder: holder,
                 logger: logger
             ) { endpoint in
-                writeAddress(endpoint, to: addressFile, logger: logger)
+                // The address file says where a leader listens: tools that read it wait for one.
+                try? FileManager.default.removeItem(atPath: addressFile)
                 say("sched-coordinator standing by on \(endpoint), state in \(shared.location)")
             }
             try await ServiceGroup(

@@ -49,7 +49,7 @@ extension PostgresStoreTests {
                 ], log: "peer-\(index).log")
             peers.append(process)
             let started = try await eventually(seconds: 20) {
-                FileManager.default.fileExists(atPath: self.dataDirectory(index) + "/coordinator.addr")
+                self.log(index).contains("standing by on") || self.log(index).contains("listening on")
             }
             guard started else { throw ClusterError("coordinator \(index) did not start: \(log(index))") }
         }
