@@ -183,7 +183,7 @@ extension CoordinatorState {
         let job = record.job
         let lastFault = faultHistory.lastFault(on: job.tier(at: 0), catalog: configuration.catalog)
         if let reason = record.ladder.returnDue(now: now, lastFaultOnPreferred: lastFault, rule: job.fallback),
-            (try? SchedulingEngine(snapshot: snapshot()))?.hasRoom(
+            plannedEngine(now: now)?.hasRoom(
                 for: job, onTier: 0, now: now, policy: configuration.policy,
                 progress: progress(of: record), faultRates: faultRates) == true
         {
@@ -411,8 +411,8 @@ extension CoordinatorState {
         let timeout = configuration.heartbeatTimeout * configuration.timeScale
         var before: [String: JobRecord] = [:]
         var partners: [(JobRecord, NodeID)] = []
-        for (id, var entry) in nodes.sorted(by: { $0.key < $1.key })
-        where entry.lostAt == nil && now - entry.lastHeartbeat > timeout && now > entry.returnBy ?? 0 {
+        for id in nodes.silent(at: now, timeout: timeout) {
+            guard var entry = nodes[id] else { continue }
             var lostJobs = 0
             for record in jobs.activeRecords {
                 guard record.placement?.assignments.contains(where: { $0.node == id }) == true else { continue }

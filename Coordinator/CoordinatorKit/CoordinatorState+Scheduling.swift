@@ -5,7 +5,7 @@ import Wire
 extension CoordinatorState {
     /// What one scheduling cycle plans on: taken inside the actor, planned outside it.
     struct CycleInput: Sendable {
-        var snapshot: ClusterSnapshot
+        var engine: SchedulingEngine
         var queue: [PendingJob]
         var now: Double
         var seed: UInt64
@@ -32,13 +32,10 @@ extension CoordinatorState {
         for id in wasNominated.subtracting(nominated.keys).sorted() { jobs.searchAgain(id) }
         dirty = false
         // Right after a start the queue is not all read yet: planning part of it would break its order.
-        guard !loading, jobs.waiting.count > 0 else {
-            lastFreeChips = nil
-            return nil
-        }
+        guard !loading, jobs.waiting.count > 0 else { return nil }
         let now = clock()
-        let snapshot = snapshot()
-        noteChanges(in: snapshot, now: now)
+        guard let engine = plannedEngine(now: now) else { return nil }
+        noteChanges(planning.takeChanges(), now: now)
         guard var selected = jobs.selectPass(now: now) else { return nil }
         // Under a queue tree, every queue's first jobs too: the fair order chooses among queues only
         // between jobs the pass searches.
@@ -57,23 +54,17 @@ extension CoordinatorState {
         }
         guard !queue.isEmpty else { return nil }
         let ledger = queueBook?.ledger(
-            holding: jobs.activeRecords, nodes: snapshot.nodes, catalog: configuration.catalog, now: now)
+            holding: jobs.activeRecords, nodes: planning.nodes, catalog: configuration.catalog, now: now)
         return CycleInput(
-            snapshot: snapshot, queue: queue, now: now, seed: configuration.seed &+ UInt64(nextSeq),
+            engine: engine, queue: queue, now: now, seed: configuration.seed &+ UInt64(nextSeq),
             faultRates: faultRates, queues: ledger)
     }
 
-    /// Tells the waiting queue what changed since the last pass: chip models that gained free chips,
-    /// or the fleet itself (nodes, their states, the end of the registration grace, a full refresh).
-    func noteChanges(in snapshot: ClusterSnapshot, now: Double) {
-        let free = FreeChips(snapshot)
+    /// Tells the waiting queue what changed since the last pass: chip models that gained room, or the
+    /// fleet itself (nodes, their states, the end of the registration grace, a full refresh).
+    func noteChanges(_ change: FleetChanges, now: Double) {
         let settled = fleetSettled(at: now)
-        if let last = lastFreeChips {
-            let change = free.changes(since: last)
-            if change.fleetChanged { jobs.everythingChanged() } else { jobs.capacityChanged(models: change.models) }
-        } else {
-            jobs.everythingChanged()
-        }
+        if change.fleetChanged { jobs.everythingChanged() } else { jobs.capacityChanged(models: change.models) }
         if settled && !fleetWasSettled {
             // The registration grace is over: the jobs no tier could hold are searched once more, and
             // fail if that is still so. The others' reasons do not depend on it.
@@ -85,7 +76,6 @@ extension CoordinatorState {
             lastFullRefresh = now
         }
         fleetWasSettled = settled
-        lastFreeChips = free
     }
 
     /// Whether agents have had `--registration-grace` since the start: a job no tier could ever hold
@@ -94,24 +84,24 @@ extension CoordinatorState {
         now - startedAt >= configuration.registrationGrace * configuration.timeScale
     }
 
-    /// The fleet and what holds its chips, as the scheduler sees them (`chipHolders`). Disconnected
-    /// nodes are down.
-    func snapshot() -> ClusterSnapshot {
-        let nodeList = nodes.values.map { entry in
-            var node = entry.node
-            if !entry.connected { node.state = .down }
-            return node
-        }
-        let (snapshot, repairs) = SnapshotBuilder(
-            nodes: nodeList, holdings: chipHolders(now: clock()), catalog: configuration.catalog
-        ).build()
-        if repairs != lastSnapshotRepairs {
-            for repair in repairs where !lastSnapshotRepairs.contains(repair) {
+    /// The engine a pass plans on: the fleet as the scheduler sees it (disconnected nodes down), holding
+    /// what holds chips now (`chipHolders`, repaired by `HoldingsRepair`). Kept between passes and told
+    /// what changed (`IncrementalEngine`). Nil, and logged, when the engine refuses the fleet.
+    func plannedEngine(now: Double) -> SchedulingEngine? {
+        planning.setFleet(generation: nodes.generation) { nodes.values.map(\.planned) }
+        let (running, repairs) = HoldingsRepair(nodes: planning.nodeByID, holdings: chipHolders(now: now)).repaired()
+        if repairs != lastHoldingsRepairs {
+            for repair in repairs where !lastHoldingsRepairs.contains(repair) {
                 logger.warning("the live view needed a repair before planning: \(repair)")
             }
-            lastSnapshotRepairs = repairs
+            lastHoldingsRepairs = repairs
         }
-        return snapshot
+        do {
+            return try planning.engine(holding: running)
+        } catch {
+            logger.error("the scheduler refused the fleet: \(error)")
+            return nil
+        }
     }
 
     /// Everything that holds chips now, the one list both the engine's snapshot and the applier's
@@ -158,32 +148,24 @@ extension CoordinatorState {
         await advanceArrays()
         let started = ContinuousClock.now
         guard let input = cycleInput() else { return }
-        let planning = ContinuousClock.now
-        let plan: SchedulingPlan
-        do {
-            plan = try await Self.plan(input, policy: configuration.policy)
-        } catch {
-            logger.error("the scheduler refused the cluster snapshot: \(error)")
-            return
-        }
+        let planned = ContinuousClock.now
+        let plan = await Self.plan(input, policy: configuration.policy)
         let applying = ContinuousClock.now
         await apply(plan, now: input.now)
         metrics.pass(took: ContinuousClock.now - started, searched: input.queue.count)
         logger.debug(
             """
             pass: \(input.queue.count) of \(jobs.waiting.count + plan.placements.count) waiting jobs searched, \
-            \(plan.placements.count) placed; \(Self.milliseconds(planning - started)) ms to prepare, \
-            \(Self.milliseconds(applying - planning)) ms to plan, \(Self.milliseconds(ContinuousClock.now - applying)) ms to apply
+            \(plan.placements.count) placed; \(Self.milliseconds(planned - started)) ms to prepare, \
+            \(Self.milliseconds(applying - planned)) ms to plan, \(Self.milliseconds(ContinuousClock.now - applying)) ms to apply
             """)
         // What this pass could not take is carried to the next, which runs at once.
         if jobs.waiting.hasDueWork(at: clock()) { dirty = true }
     }
 
     /// Runs on the global executor, not the actor's: planning a long queue must not hold up sessions.
-    @concurrent nonisolated static func plan(_ input: CycleInput, policy: SchedulingPolicy) async throws
-        -> SchedulingPlan
-    {
-        try SchedulingEngine(snapshot: input.snapshot).plan(
+    @concurrent nonisolated static func plan(_ input: CycleInput, policy: SchedulingPolicy) async -> SchedulingPlan {
+        input.engine.plan(
             queue: input.queue, now: input.now, policy: policy, seed: input.seed, faultRates: input.faultRates,
             queues: input.queues)
     }

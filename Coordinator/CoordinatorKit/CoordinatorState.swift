@@ -55,7 +55,7 @@ actor CoordinatorState {
     var jobs: JobTable
     /// The queue tree and each queue's past use, when the coordinator has a tree.
     var queueBook: QueueBook?
-    var nodes: [NodeID: NodeEntry] = [:]
+    var nodes = NodeTable()
     var nextSeq = 1
     /// Publishes committed events in sequence order.
     var sequencer = EventSequencer(next: 1)
@@ -74,9 +74,9 @@ actor CoordinatorState {
     let wake: AsyncStream<Void>.Continuation
     /// Why each queued job waits, from the last pass that searched it.
     var waitReasons: [String: WaitReason] = [:]
-    /// What the last pass saw free, and the reservation it made: what changed since decides which
-    /// waiting jobs the next pass searches.
-    var lastFreeChips: FreeChips?
+    /// The engine passes plan on, kept between them; what changed in it since the last pass, and the
+    /// reservation that pass made, decide which waiting jobs the next pass searches.
+    var planning: IncrementalEngine
     var lastReservation: ReservedChips?
     var fleetWasSettled = false
     /// Jobs found infeasible before the registration grace ended: searched again when it ends.
@@ -105,8 +105,8 @@ actor CoordinatorState {
     /// The chips each nominated preemptor was planned on: held for it while its victims stop, so that
     /// no lower-priority job (the victim itself, requeued) takes them in between.
     var reservedFor: [String: [NodeAssignment]] = [:]
-    /// The last repairs the snapshot builder made, so that each is logged once.
-    var lastSnapshotRepairs: [String] = []
+    /// The last repairs of the holdings the engine is told (`HoldingsRepair`), so that each is logged once.
+    var lastHoldingsRepairs: [String] = []
     /// Output relays in progress: request number -> the node asked, and the client's stream.
     var outputStreams: [Int: (node: NodeID, continuation: AsyncStream<OutputChunk>.Continuation)] = [:]
     var nextOutputRequest = 1
@@ -138,6 +138,7 @@ actor CoordinatorState {
         jobs = JobTable(
             catalog: configuration.catalog, headDepth: configuration.passHead, passLimit: configuration.passLimit)
         faultRates = FaultRates(prior: configuration.faultRatePrior)
+        planning = IncrementalEngine(catalog: configuration.catalog)
         metrics = CoordinatorMetrics(
             factory: configuration.metricsFactory ?? NOOPMetricsHandler.instance, catalog: configuration.catalog)
         queueBook = configuration.queues.map {

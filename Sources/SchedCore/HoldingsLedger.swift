@@ -18,15 +18,26 @@ public struct HoldingsLedger: Sendable {
         var memoryUsed: [Int: Int] = [:]
     }
 
+    /// The nodes by id; each one's use is set up when a holding first touches it, so that a ledger
+    /// over a large fleet costs what is held, not the fleet.
+    private let known: [NodeID: Node]
     private var nodes: [NodeID: NodeUse] = [:]
 
     public init(nodes: [Node]) {
-        for node in nodes {
-            var use = NodeUse()
-            for chip in node.chips { use.chipMemory[chip.index] = chip.memoryMiB }
-            for numa in node.numaNodes { use.numaMemory[numa.id] = numa.memoryMiB }
-            self.nodes[node.id] = use
-        }
+        self.init(nodes: Dictionary(nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }))
+    }
+
+    public init(nodes: [NodeID: Node]) {
+        known = nodes
+    }
+
+    private func use(of node: NodeID) -> NodeUse? {
+        if let use = nodes[node] { return use }
+        guard let node = known[node] else { return nil }
+        var use = NodeUse()
+        for chip in node.chips { use.chipMemory[chip.index] = chip.memoryMiB }
+        for numa in node.numaNodes { use.numaMemory[numa.id] = numa.memoryMiB }
+        return use
     }
 
     /// Books what of `assignment` is free for `job` and says what was not, one sentence each; the
@@ -35,7 +46,7 @@ public struct HoldingsLedger: Sendable {
     public mutating func take(_ assignment: NodeAssignment, for job: JobID) -> (
         kept: NodeAssignment?, conflicts: [String]
     ) {
-        guard var use = nodes[assignment.node] else { return (assignment, []) }
+        guard var use = use(of: assignment.node) else { return (assignment, []) }
         var conflicts: [String] = []
         var chips: [Int] = []
         for chip in assignment.chips {

@@ -21,6 +21,20 @@ public struct SchedulingEngine: Sendable {
 
     public var runningJobs: Int { base.heldByJob.count }
 
+    /// Chip models with a healthy chip of a ready node free here that was not free in `earlier`: the
+    /// only models a job refused then may fit now. Nil when the two engines were not built from one
+    /// fleet (nodes or their chips differ): then anything may fit.
+    public func modelsWithChipsFreed(since earlier: SchedulingEngine) -> Set<ChipModelID>? {
+        let now = base.index
+        let then = earlier.base.index
+        guard now.layout === then.layout, now.nodeStates == then.nodeStates else { return nil }
+        var models: Set<ChipModelID> = []
+        for slot in now.slotFree.indices where now.slotFree[slot] & ~then.slotFree[slot] != 0 {
+            models.insert(now.layout.modelIDs[now.layout.slotModel[slot]])
+        }
+        return models
+    }
+
     /// Jobs of these shapes are expected (the workload's mix, or each arrival as it comes): the
     /// fragmentation-aware policy weighs nodes against the mix of shapes a driver tells it here,
     /// and against what holds chips and waits only while it was told none.

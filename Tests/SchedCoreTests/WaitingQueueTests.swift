@@ -150,35 +150,3 @@ struct WaitingQueueTests {
                 == .models([ChipModelID("ascend-910b"), ChipModelID("private-x")]))
     }
 }
-
-@Suite("Free chips between two snapshots: what a pass tells the waiting queue")
-struct FreeChipsTests {
-    func snapshot(_ running: [RunningJob], downNode: Bool = false) -> ClusterSnapshot {
-        ClusterSnapshot(
-            nodes: [
-                makeNode("a", model: "h100"), makeNode("b", model: "ascend-910b", state: downNode ? .down : .ready),
-            ], running: running, catalog: catalog)
-    }
-
-    @Test("an end frees its model's chips; a start frees nothing; a chip freed while another is taken still counts")
-    func models() {
-        let busy = FreeChips(
-            snapshot([makeRunning("r", on: "a", chips: [0, 1]), makeRunning("s", on: "b", chips: [0])]))
-        let ended = FreeChips(snapshot([makeRunning("s", on: "b", chips: [0])]))
-        #expect(ended.changes(since: busy).models == [ChipModelID("h100")])
-        #expect(ended.changes(since: busy).fleetChanged == false)
-        #expect(busy.changes(since: ended).models.isEmpty, "more chips taken: nothing can newly fit")
-        let swapped = FreeChips(
-            snapshot([makeRunning("r", on: "a", chips: [0, 2]), makeRunning("s", on: "b", chips: [0])]))
-        #expect(swapped.changes(since: busy).models == [ChipModelID("h100")])
-        #expect(busy.changes(since: busy).models.isEmpty)
-    }
-
-    @Test("a node that goes down or comes back changes the fleet")
-    func fleet() {
-        let up = FreeChips(snapshot([]))
-        let down = FreeChips(snapshot([], downNode: true))
-        #expect(down.changes(since: up).fleetChanged)
-        #expect(up.changes(since: down).fleetChanged)
-    }
-}

@@ -1,19 +1,17 @@
 import SchedCore
 import Wire
 
-/// Builds the snapshot a cycle plans on from the coordinator's live view, so that the engine never
-/// refuses it: holdings on nodes that are not in it (known only by name, before their agent
-/// returns) or on chips the node no longer reports are left out, and a chip (or CPU, or memory) claimed
-/// twice is given to its first holder. Each such repair is named in `repairs` for the log. Pure.
-struct SnapshotBuilder {
-    var nodes: [Node]
+/// Repairs what holds chips in the coordinator's live view before the engine is told, so that it
+/// never refuses it: holdings on nodes that are not in the fleet (known only by name, before their
+/// agent returns) or on chips the node no longer reports are left out, and a chip (or CPU, or
+/// memory) claimed twice is given to its first holder. Each such repair is named in `repairs` for
+/// the log. Costs what is held, not the fleet. Pure.
+struct HoldingsRepair {
+    /// The fleet's nodes with chips, by id.
+    var nodes: [NodeID: Node]
     var holdings: [RunningJob]
-    var catalog: ChipCatalog
 
-    func build() -> (snapshot: ClusterSnapshot, repairs: [String]) {
-        let nodes = nodes.filter { !$0.chips.isEmpty }.sorted { $0.id < $1.id }
-        var chipsOf: [NodeID: Set<Int>] = [:]
-        for node in nodes { chipsOf[node.id] = Set(node.chips.map(\.index)) }
+    func repaired() -> (running: [RunningJob], repairs: [String]) {
         var ledger = HoldingsLedger(nodes: nodes)
         var running: [RunningJob] = []
         var repairs: [String] = []
@@ -21,10 +19,10 @@ struct SnapshotBuilder {
         for holding in holdings where seen.insert(holding.id).inserted {
             var assignments: [NodeAssignment] = []
             for assignment in holding.assignments {
-                guard let present = chipsOf[assignment.node] else { continue }
+                guard let node = nodes[assignment.node] else { continue }
                 var known = assignment
                 known.chips = assignment.chips.filter { chip in
-                    guard present.contains(chip) else {
+                    guard node.chips.contains(where: { $0.index == chip }) else {
                         repairs.append(
                             "\(holding.id) holds chip \(chip) of \(assignment.node), which it no longer reports")
                         return false
@@ -44,6 +42,6 @@ struct SnapshotBuilder {
             kept.assignments = assignments
             running.append(kept)
         }
-        return (ClusterSnapshot(nodes: nodes, running: running, catalog: catalog), repairs)
+        return (running, repairs)
     }
 }

@@ -1,0 +1,130 @@
+import PropertyBased
+import SchedCore
+import SchedTestSupport
+import Testing
+
+@Suite("The engine kept between passes: what it holds, and what it tells the waiting queue")
+struct IncrementalEngineTests {
+    func fleet(downNode: Bool = false) -> [Node] {
+        [makeNode("a", model: "h100"), makeNode("b", model: "ascend-910b", state: downNode ? .down : .ready)]
+    }
+
+    func kept(holding running: [RunningJob] = []) throws -> IncrementalEngine {
+        var engine = IncrementalEngine(catalog: catalog)
+        engine.setFleet(generation: 1) { fleet() }
+        _ = try engine.engine(holding: running)
+        #expect(engine.takeChanges().fleetChanged, "the first engine is a new fleet to the waiting queue")
+        return engine
+    }
+
+    @Test("an end frees its model's chips; a start frees nothing; a chip freed while another is taken still counts")
+    func models() throws {
+        let busy = [makeRunning("r", on: "a", chips: [0, 1]), makeRunning("s", on: "b", chips: [0])]
+        var engine = try kept(holding: busy)
+        _ = try engine.engine(holding: [makeRunning("s", on: "b", chips: [0])])
+        #expect(engine.takeChanges() == FleetChanges(models: [ChipModelID("h100")]))
+        _ = try engine.engine(holding: busy)
+        #expect(engine.takeChanges() == FleetChanges(), "more chips taken: nothing can newly fit")
+        _ = try engine.engine(holding: [
+            makeRunning("r", on: "a", chips: [0, 2]), makeRunning("s", on: "b", chips: [0]),
+        ])
+        #expect(engine.takeChanges() == FleetChanges(models: [ChipModelID("h100")]))
+        _ = try engine.engine(holding: [
+            makeRunning("r", on: "a", chips: [0, 2]), makeRunning("s", on: "b", chips: [0]),
+        ])
+        #expect(engine.takeChanges() == FleetChanges())
+    }
+
+    @Test("a holder whose times move (an attempt being stopped, re-stamped each pass) frees nothing")
+    func restamped() throws {
+        var engine = try kept(holding: [makeRunning("stopping", on: "a", chips: [0], startedAt: 10, endsAt: 10)])
+        let plan = try engine.engine(holding: [makeRunning("stopping", on: "a", chips: [0], startedAt: 11, endsAt: 11)])
+        #expect(engine.takeChanges() == FleetChanges())
+        #expect(plan.runningJobs == 1)
+    }
+
+    @Test("changes add up over calls until taken")
+    func accumulate() throws {
+        var engine = try kept(holding: [makeRunning("r", on: "a", chips: [0]), makeRunning("s", on: "b", chips: [0])])
+        _ = try engine.engine(holding: [makeRunning("s", on: "b", chips: [0])])
+        _ = try engine.engine(holding: [])
+        #expect(engine.takeChanges() == FleetChanges(models: [ChipModelID("h100"), ChipModelID("ascend-910b")]))
+        #expect(engine.takeChanges() == FleetChanges())
+    }
+
+    @Test("cores or memory given back count for every model of the node; a share for its chip's model")
+    func hostAndShares() throws {
+        var mixed = makeNode("m", model: "h100", chips: 2)
+        mixed.chips.append(Chip(index: 2, model: ChipModelID("h20"), memoryGiB: 96))
+        var engine = IncrementalEngine(catalog: catalog)
+        engine.setFleet(generation: 1) { [mixed] }
+        let cores = RunningJob(
+            id: JobID("cpu"), assignments: [NodeAssignment(node: "m", chips: [], host: HostBooking(cpus: [0, 1]))])
+        let share = RunningJob(
+            id: JobID("share"),
+            assignments: [NodeAssignment(node: "m", chips: [2], share: ChipShare(memoryMiB: 1024, computePercent: 20))])
+        _ = try engine.engine(holding: [cores, share])
+        _ = engine.takeChanges()
+        _ = try engine.engine(holding: [share])
+        #expect(engine.takeChanges() == FleetChanges(models: [ChipModelID("h100"), ChipModelID("h20")]))
+        _ = try engine.engine(holding: [])
+        #expect(engine.takeChanges() == FleetChanges(models: [ChipModelID("h20")]))
+    }
+
+    @Test("a new generation builds the fleet again and says so; the same generation does not read the nodes")
+    func generations() throws {
+        var engine = try kept()
+        var read = 0
+        engine.setFleet(generation: 1) {
+            read += 1
+            return fleet(downNode: true)
+        }
+        #expect(read == 0)
+        #expect(try engine.engine(holding: []).runningJobs == 0)
+        #expect(engine.takeChanges() == FleetChanges())
+        engine.setFleet(generation: 2) {
+            read += 1
+            return fleet(downNode: true)
+        }
+        _ = try engine.engine(holding: [makeRunning("s", on: "b", chips: [0])])
+        #expect(read == 1)
+        #expect(engine.takeChanges().fleetChanged)
+        #expect(engine.nodes.map(\.state) == [.ready, .down])
+    }
+
+    @Test("holdings the engine refuses are refused as a fresh engine would, and a later valid set is held")
+    func refused() throws {
+        var engine = try kept()
+        #expect(throws: SnapshotError.runningOnUnknownNode(JobID("x"), NodeID("nowhere"))) {
+            try engine.engine(holding: [makeRunning("x", on: "nowhere", chips: [0])])
+        }
+        #expect(try engine.engine(holding: [makeRunning("s", on: "b", chips: [0])]).runningJobs == 1)
+    }
+
+    static let nodeCounts = Gen.int(in: 1...10)
+    static let jobCounts = Gen.int(in: 0...16)
+    static let seeds = Gen.int(in: 0...1_000_000)
+    static let policies = Gen.int(in: 0...(PolicyName.allCases.count - 1))
+
+    @Test("an engine moved from one set of holdings to another plans as one built afresh for the second")
+    func sameAsFresh() async {
+        await propertyCheck(count: 200, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
+            nodes, jobs, seed, policyIndex in
+            let scenario = RandomScenario(nodeCount: nodes, jobCount: jobs, seed: UInt64(seed), catalog: catalog)
+            let all = scenario.snapshot.running
+            let half = all.enumerated().filter { $0.offset % 2 == Int(seed % 2) }.map(\.element)
+            var engine = IncrementalEngine(catalog: catalog)
+            engine.setFleet(generation: 1) { scenario.snapshot.nodes }
+            for running in [all, half, all.reversed(), half] {
+                let kept = try engine.engine(holding: running)
+                let fresh = try SchedulingEngine(
+                    snapshot: ClusterSnapshot(nodes: scenario.snapshot.nodes, running: running, catalog: catalog))
+                let policy = SchedulingPolicy.named(PolicyName.allCases[policyIndex])
+                #expect(
+                    kept.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed))
+                        == fresh.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed)),
+                    "\(scenario)")
+            }
+        }
+    }
+}
