@@ -220,8 +220,7 @@ public enum ToolProcess {
             box.data = output.fileHandleForReading.readDataToEndOfFile()
             done.leave()
         }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        if done.wait(timeout: .now() + seconds) == .timedOut {
+        if done.wait(timeout: .now() + timeout.seconds) == .timedOut {
             process.terminate()
             process.waitUntilExit()
             throw Failure(description: "\(path) did not answer within \(timeout)")

@@ -1,3 +1,5 @@
+import SchedCore
+
 /// Wall time of repeated runs of one piece of work.
 struct Measurement {
     var seconds: [Double]
@@ -38,10 +40,6 @@ extension Measurement {
         }
         return (Measurement(seconds: differences), last!)
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// The sample below which `percent` of them lie (nearest rank, as the latency rows have always read).

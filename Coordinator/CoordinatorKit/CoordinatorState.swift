@@ -246,7 +246,7 @@ actor CoordinatorState {
     }
 
     static func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
+        Int(duration.milliseconds)
     }
 
     // MARK: Events

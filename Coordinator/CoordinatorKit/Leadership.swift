@@ -158,7 +158,7 @@ final class LeaseKeeper: Service {
                 if Task.isCancelled { return }
                 do {
                     // A slow database gets half a lease; the lease is lost only after a whole one.
-                    let held = try await Self.within(leadership.lease / 2) {
+                    let held = try await withTimeLimit(leadership.lease / 2) {
                         try await store.renewLease(term, duration: leadership.lease)
                     }
                     guard held else {
@@ -208,21 +208,4 @@ final class LeaseKeeper: Service {
         }
     }
 
-    /// `body`, or an error once `limit` passed (a database that does not answer).
-    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T)
-        async throws -> T
-    {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw LeadershipLost(description: "the database did not answer within \(limit)")
-            }
-            return value
-        }
-    }
 }

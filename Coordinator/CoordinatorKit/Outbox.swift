@@ -1,4 +1,5 @@
 import NIOCore
+import SchedCore
 import Synchronization
 import Wire
 
@@ -117,8 +118,7 @@ final class Activity: Sendable {
     }
 
     static func now() -> Int64 {
-        let instant = ContinuousClock.now - ContinuousClock.Instant.zeroReference
-        return instant.components.seconds * 1000 + instant.components.attoseconds / 1_000_000_000_000_000
+        (ContinuousClock.now - ContinuousClock.Instant.zeroReference).milliseconds
     }
 }
 

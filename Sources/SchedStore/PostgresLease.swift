@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import SchedCore
 
 /// One coordinator's term as leader: the lease row's epoch when it took the lease, and who it is.
 public struct LeaseTerm: Sendable, Equatable, CustomStringConvertible {
@@ -45,7 +46,7 @@ extension PostgresStore {
 
     /// Takes the lease if it is free (never taken, given back or lapsed); nil if another holds it.
     public func acquireLease(holder: String, address: String, duration: Duration) async throws -> LeaseTerm? {
-        let seconds = Self.seconds(duration)
+        let seconds = duration.seconds
         let rows = try await client.query(
             """
             UPDATE leader_lease SET epoch = epoch + 1, holder = \(holder), address = \(address), acquired_at = now(),
@@ -57,7 +58,7 @@ extension PostgresStore {
 
     /// Extends a held lease; false when it is no longer ours (lapsed, or taken by another).
     public func renewLease(_ term: LeaseTerm, duration: Duration) async throws -> Bool {
-        let seconds = Self.seconds(duration)
+        let seconds = duration.seconds
         let rows = try await client.query(
             """
             UPDATE leader_lease SET expires_at = now() + make_interval(secs => \(seconds))
@@ -117,9 +118,5 @@ extension PostgresStore {
         for try await _ in rows.decode(Int64.self) { return }
         fenced.store(true, ordering: .relaxed)
         throw StoreFenced(term: term)
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

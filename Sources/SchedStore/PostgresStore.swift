@@ -35,15 +35,7 @@ public final class PostgresStore: JobStore {
         running = Task { await client.run() }
         do {
             // The client retries a server that does not answer for ever: a start gives up in time.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.migrate() }
-                group.addTask {
-                    try await Task.sleep(for: Self.connectTimeout)
-                    throw PostgresStoreError("no answer in \(Self.connectTimeout.components.seconds) s")
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+            try await withTimeLimit(Self.connectTimeout) { try await self.migrate() }
         } catch {
             running.cancel()
             throw PostgresStoreError("cannot prepare the store at \(location): \(String(reflecting: error))")

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import SchedCore
 
 /// The bytes under a `BlockingWireSession`: a plain socket, or TLS.
 protocol BlockingByteStream: AnyObject {
@@ -52,8 +53,7 @@ final class SocketByteStream: BlockingByteStream {
 
     func setReadTimeout(_ timeout: Duration?) {
         readTimeout = timeout
-        let microseconds =
-            timeout.map { $0.components.seconds * 1_000_000 + $0.components.attoseconds / 1_000_000_000_000 } ?? 0
+        let microseconds = timeout?.microseconds ?? 0
         var value = timeval(tv_sec: Int(microseconds / 1_000_000), tv_usec: Int(microseconds % 1_000_000))
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
@@ -78,7 +78,7 @@ final class TLSByteStream: BlockingByteStream {
         do {
             let handler = try WireTLS.clientHandler(context, for: endpoint)
             channel = try ClientBootstrap(group: group)
-                .connectTimeout(.milliseconds(Int64(timeout.components.seconds) * 1000))
+                .connectTimeout(.milliseconds(timeout.milliseconds))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -142,8 +142,7 @@ final class TLSByteStream: BlockingByteStream {
         /// Waits for bytes or the end; empty bytes and no failure: the peer closed.
         func take(within timeout: Duration?) -> ([UInt8], (any Error)?) {
             if let timeout {
-                let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-                guard lock.lock(whenValue: 1, timeoutSeconds: seconds) else {
+                guard lock.lock(whenValue: 1, timeoutSeconds: timeout.seconds) else {
                     return ([], ReadTimedOut(timeout: timeout))
                 }
             } else {

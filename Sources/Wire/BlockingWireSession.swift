@@ -1,5 +1,6 @@
 import Glibc
 import NIOSSL
+import SchedCore
 
 /// A client session on a blocking socket, for programs that ask and exit (`schedctl`): one thread,
 /// no event loop to start and no hop between threads for each reply, which cost a one-shot
@@ -165,7 +166,7 @@ extension WireClient {
         if Glibc.connect(socket, address, length) == 0 { return nil }
         guard errno == EINPROGRESS || errno == EINTR else { return BlockingWireSession.describe(errno) }
         var poll = pollfd(fd: socket, events: Int16(POLLOUT), revents: 0)
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
+        let milliseconds = Int32(clamping: timeout.milliseconds)
         var ready: Int32
         repeat { ready = Glibc.poll(&poll, 1, milliseconds) } while ready < 0 && errno == EINTR
         guard ready > 0 else { return ready == 0 ? "no answer within \(timeout)" : BlockingWireSession.describe(errno) }

@@ -1,4 +1,5 @@
 import Glibc
+import SchedCore
 
 /// The coordinators a client or an agent may talk to, `host:port[,host:port…]`: one leads, the
 /// others are standbys that answer `ERR not_leader` with the leader's address.
@@ -157,7 +158,7 @@ extension WireClient {
                     try search.failed(endpoint, error)
                 }
             case .pause(let pause):
-                usleep(UInt32(pause.components.seconds * 1_000_000 + pause.components.attoseconds / 1_000_000_000_000))
+                usleep(UInt32(clamping: pause.microseconds))
             case .giveUp(let error): throw error
             }
         }

@@ -2,6 +2,7 @@ import Dispatch
 import NIOCore
 import NIOPosix
 import NIOSSL
+import SchedCore
 import Synchronization
 
 /// `host:port`, as flags and config files write it.
@@ -101,9 +102,7 @@ public final class WireSession {
                 return value > 0 ? .nanoseconds(value) : nil
             }
             set {
-                let value = newValue.map {
-                    $0.components.seconds * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000
-                }
+                let value = newValue?.nanoseconds
                 limitNanoseconds.store(max(value ?? 0, 0), ordering: .relaxed)
             }
         }
