@@ -8,10 +8,12 @@ import Wire
 public enum Coordinator {
     /// Runs until SIGTERM or SIGINT: then stops accepting, drains, flushes the store and the log, and returns.
     /// `alongside`: more services for the group (a `ProcessWatch` that ends it with another process);
-    /// `reading`: services that read the coordinator (its HTTP side), made once its state is loaded.
+    /// `reading`: services that read the coordinator (its HTTP side), made once its state is loaded;
+    /// `standingBy`: those a standby runs instead (its HTTP side saying who leads), made at each standby.
     public static func run(
         _ configuration: CoordinatorConfiguration, logger: Logger,
         alongside: [ServiceGroupConfiguration.ServiceConfiguration] = [],
+        standingBy: (StandbyReader) throws -> [ServiceGroupConfiguration.ServiceConfiguration] = { _ in [] },
         reading: (CoordinatorReader) throws -> [ServiceGroupConfiguration.ServiceConfiguration] = { _ in [] }
     ) async throws {
         let directory = configuration.dataDirectory
@@ -40,7 +42,8 @@ public enum Coordinator {
             }
             try await ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: [.init(service: standby, successTerminationBehavior: .gracefullyShutdownGroup)],
+                    services: [.init(service: standby, successTerminationBehavior: .gracefullyShutdownGroup)]
+                        + alongside + (try standingBy(StandbyReader(standby))),
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             ).run()
             guard let (term, port) = standby.outcome.withLockedValue({ $0 }) else {

@@ -47,7 +47,7 @@ final class StandbyService: Service {
     let holder: String
     let logger: Logger
     let onListening: @Sendable (WireEndpoint) -> Void
-    private let leader = NIOLockedValueBox(LeaderStatus(epoch: 0, address: nil))
+    let leader = NIOLockedValueBox(LeaderStatus(epoch: 0, address: nil))
     let outcome = NIOLockedValueBox<(term: LeaseTerm, port: Int)?>(nil)
 
     init(
@@ -128,6 +128,25 @@ final class StandbyService: Service {
         try? await connection.executeThenClose { _, outbound in
             try await outbound.write(WireCodec.encode(.err(reply)))
         }
+    }
+}
+
+/// What a standby's HTTP side reads: who leads, as the standby last read the lease (no coordinator
+/// before its first look).
+public struct StandbyReader: Sendable {
+    let leader: NIOLockedValueBox<LeaderStatus>
+
+    init(_ standby: StandbyService) {
+        leader = standby.leader
+    }
+
+    public var status: LeaderStatus { leader.withLockedValue { $0 } }
+
+    /// One line for a person or a health check: who leads.
+    public var sentence: String {
+        let status = status
+        return status.address.map { "standby; \($0) leads (epoch \(status.epoch))" }
+            ?? "standby; no coordinator leads at the moment (a take-over is under way)"
     }
 }
 

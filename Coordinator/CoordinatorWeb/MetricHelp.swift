@@ -12,6 +12,8 @@ public enum MetricHelp {
         "heterosched_agent_heartbeat_age_max_seconds": "Seconds since the oldest last heartbeat of a connected agent.",
         "heterosched_client_connections": "Connections open on the line protocol (agents and clients).",
         "heterosched_handshakes_in_progress": "Connections still opening their session.",
+        "heterosched_leader":
+            "1 while this coordinator leads, 0 while it stands by for another on a shared PostgreSQL store.",
         "heterosched_auth_failures_total": "Handshakes refused for a wrong token or credential.",
         "heterosched_events_total": "Placement log events published, by kind.",
         "heterosched_jobs_submitted_total": "Jobs accepted, by kind and queue.",

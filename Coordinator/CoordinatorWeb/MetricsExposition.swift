@@ -57,6 +57,7 @@ public struct MetricsExposition: Sendable {
             scrape.gauge("heterosched_handshakes_in_progress", [], Double(fleet.handshakesUnderWay))
             scrape.gauge("heterosched_jobs_waiting", [], Double(fleet.waitingJobs))
             scrape.total("heterosched_auth_failures_total", Double(fleet.authFailures))
+            scrape.gauge("heterosched_leader", [], 1)
         }
     }
 }

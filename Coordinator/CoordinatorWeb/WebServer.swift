@@ -45,6 +45,7 @@ public enum WebServer {
         let secure = web.tls != nil
         router.add(middleware: TicketCheck(key: key, required: web.requireTicket))
         router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/leader") { _, _ in "leader\n" }
         router.get("/metrics") { _, _ -> Response in
             let text = await metrics.scrape(reader)
             return Response(
@@ -107,25 +108,70 @@ public enum WebServer {
                     try? await writer.finish(nil)
                 })
         }
-        let address = web.host + ":"
         let file = web.addressFile
-        let scheme = secure ? "https" : "http"
-        let app = Application(
+        return try application(web, router: router, logger: logger) { url in
+            if let file { try? (url + "\n").write(toFile: file, atomically: true, encoding: .utf8) }
+            await reader.served(at: url)
+            say(
+                "sched-coordinator page and /metrics at \(url)"
+                    + (web.requireTicket ? " (open the link `schedctl web` prints)" : ""))
+        }
+    }
+
+    /// A standby's HTTP side, on the leader's port while it stands by: `/healthz` answers (the
+    /// process is well) saying who leads, `/leader` is 503 (for a load balancer's check), `/metrics`
+    /// has `heterosched_leader 0`, and the page's paths are 503 with the leader's address.
+    public static func standbyService(_ web: WebConfiguration, standby: StandbyReader, logger: Logger) throws
+        -> any Service
+    {
+        // The address file says where a leader serves its page.
+        if let file = web.addressFile { try? FileManager.default.removeItem(atPath: file) }
+        let router = Router()
+        let exposition = Exposition(help: MetricHelp.text)
+        @Sendable func text(_ body: String, status: HTTPResponse.Status, type: String = "text/plain; charset=utf-8")
+            -> Response
+        {
+            Response(
+                status: status, headers: [.contentType: type, .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+        }
+        router.get("/healthz") { _, _ in text(standby.sentence + "\n", status: .ok) }
+        router.get("/leader") { _, _ in text(standby.sentence + "\n", status: .serviceUnavailable) }
+        router.get("/metrics") { _, _ in
+            text(
+                exposition.scrape { $0.gauge("heterosched_leader", [], 0) }, status: .ok,
+                type: Exposition.contentType)
+        }
+        for path in ["/", "/login", "/api/**"] {
+            router.get(RouterPath(path)) { _, _ in
+                text(
+                    "this coordinator is a \(standby.sentence): its page is served there\n",
+                    status: .serviceUnavailable)
+            }
+        }
+        return try application(web, router: router, logger: logger) { url in
+            say("sched-coordinator standing by; /healthz and /metrics at \(url)")
+        }
+    }
+
+    /// The server for `router` on `--http`, HTTPS with `--tls-cert`; `running` is told its URL.
+    static func application(
+        _ web: WebConfiguration, router: Router<BasicRequestContext>, logger: Logger,
+        running: @escaping @Sendable (String) async -> Void
+    ) throws -> any Service {
+        let scheme = web.tls != nil ? "https" : "http"
+        return Application(
             router: router,
             server: try web.tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: ApplicationConfiguration(address: .hostname(web.host, port: web.port), serverName: nil),
             onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? web.port
-                let url = "\(scheme)://\(address)\(port)/"
-                if let file { try? (url + "\n").write(toFile: file, atomically: true, encoding: .utf8) }
-                await reader.served(at: url)
-                try? FileHandle.standardOutput.write(
-                    contentsOf: Data(
-                        ("sched-coordinator page and /metrics at \(url)"
-                            + (web.requireTicket ? " (open the link `schedctl web` prints)" : "") + "\n").utf8))
+                await running("\(scheme)://\(web.host):\(channel.localAddress?.port ?? web.port)/")
             },
             logger: logger)
-        return app
+    }
+
+    static func say(_ line: String) {
+        try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
@@ -139,7 +185,7 @@ public enum WebServer {
     }
 }
 
-/// Beyond loopback, every request but `/healthz` carries a web ticket: `Authorization: Bearer`, the
+/// Beyond loopback, every request but `/healthz` and `/leader` carries a web ticket: `Authorization: Bearer`, the
 /// page's cookie, or (for `/login` only) `?ticket=`. A missing or bad one gets 401 with what to do.
 /// The page's cookie, which holds its ticket.
 let ticketCookie = "heterosched_ticket"
@@ -151,7 +197,10 @@ struct TicketCheck<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        guard required, request.uri.path != "/healthz" else { return try await next(request, context) }
+        // Health checks and load balancers carry no ticket.
+        guard required, !["/healthz", "/leader"].contains(request.uri.path) else {
+            return try await next(request, context)
+        }
         var ticket: String?
         if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
             ticket = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)

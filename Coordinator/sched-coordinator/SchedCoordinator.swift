@@ -356,7 +356,11 @@ struct SchedCoordinator: AsyncParsableCommand {
             configuration.metricsFactory = metrics?.factory
             try await Coordinator.run(
                 configuration, logger: logger,
-                alongside: stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? []
+                alongside: stopWithPID.map { [ProcessWatch(pid: $0).configuration] } ?? [],
+                standingBy: { standby in
+                    guard let web else { return [] }
+                    return [.init(service: try WebServer.standbyService(web, standby: standby, logger: logger))]
+                }
             ) { reader in
                 guard let web, let metrics else { return [] }
                 return [.init(service: try WebServer.service(web, reader: reader, metrics: metrics, logger: logger))]

@@ -19,6 +19,8 @@ extension PostgresStoreTests {
         let server: PostgresServer
         let url: String
         let addresses: [String]
+        /// Each one's `--http`, the same port whether it leads or stands by.
+        let pages: [String]
         private(set) var peers: [Process] = []
 
         init(cluster: Cluster) async throws {
@@ -26,6 +28,7 @@ extension PostgresStoreTests {
             server = try PostgresServer()
             url = try server.database()
             addresses = try (0..<2).map { _ in "127.0.0.1:\(try RawListener().port)" }
+            pages = try (0..<2).map { _ in "127.0.0.1:\(try RawListener().port)" }
             cluster.coordinators = addresses.joined(separator: ",")
             try await start(0)
             #expect(try await eventually(seconds: 20) { try self.leader() == self.addresses[0] })
@@ -45,7 +48,7 @@ extension PostgresStoreTests {
                 [
                     "--listen", addresses[index], "--data-dir", dataDirectory(index), "--token-file", cluster.tokenFile,
                     "--catalog", Repository.path("deploy/catalog/chips.yaml"), "--heartbeat-timeout", "5",
-                    "--handshake-timeout", "60", "--store", url, "--lease", "2",
+                    "--handshake-timeout", "60", "--store", url, "--lease", "2", "--http", pages[index],
                 ], log: "peer-\(index).log")
             peers.append(process)
             let started = try await eventually(seconds: 20) {
@@ -236,6 +239,11 @@ extension PostgresStoreTests {
         }
         #expect(reply.code == .notLeader)
         #expect(reply.leader == pair.addresses[1])
+        // Its HTTP port passed from its leader's server to its standby's.
+        #expect(
+            try await eventually(seconds: 10) {
+                (try? httpGet("http://\(pair.pages[0])/leader"))?.status == 503
+            })
         cluster.coordinators = pair.addresses[0]
         let listed = try await cluster.schedctl(["jobs", "--json"])
         #expect(listed.status == 0, "\(listed.stderr)")
@@ -248,6 +256,57 @@ extension PostgresStoreTests {
         let record = try AttemptRecord(path: attemptLog)
         #expect(record.doubleHeld.isEmpty, "chips held by two attempts at once: \(record.doubleHeld)")
         #expect(record.restarted.isEmpty, "jobs started twice: \(record.restarted)")
+    }
+}
+
+extension PostgresStoreTests {
+    @Test(
+        "a standby's HTTP side says who leads: /healthz 200, /leader 503, heterosched_leader 0, the page's paths 503; at a take-over its port serves the leader's page"
+    )
+    func standbyHTTP() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let pair = try await Pair(cluster: cluster)
+        let leader = "http://\(pair.pages[0])"
+        let standby = "http://\(pair.pages[1])"
+        #expect(
+            try await eventually(seconds: 10) {
+                (try? httpGet(standby + "/healthz"))?.body.contains("\(pair.addresses[0]) leads") == true
+            })
+        let health = try httpGet(standby + "/healthz")
+        #expect(health.status == 200)
+        #expect(health.body == "standby; \(pair.addresses[0]) leads (epoch 1)\n")
+        #expect(try httpGet(standby + "/leader").status == 503)
+        let leading = try httpGet(leader + "/leader")
+        #expect(leading.status == 200 && leading.body == "leader\n", "\(leading)")
+        #expect(try httpGet(leader + "/healthz").body == "ok\n")
+        for path in ["/", "/api/jobs", "/api/jobs/x"] {
+            let page = try httpGet(standby + path)
+            #expect(page.status == 503, "\(path)")
+            #expect(page.body.contains("\(pair.addresses[0]) leads"), "\(path): \(page.body)")
+        }
+        /// The value of `heterosched_leader` a scrape gives.
+        func leaderGauge(_ url: String) throws -> Double? {
+            try httpGet(url + "/metrics").body.split(separator: "\n").lazy
+                .compactMap { line in line.hasPrefix("heterosched_leader ") ? Double(line.dropFirst(19)) : nil }.first
+        }
+        let standbyMetrics = try httpGet(standby + "/metrics")
+        #expect(standbyMetrics.status == 200)
+        #expect(standbyMetrics.body.contains("# TYPE heterosched_leader gauge"))
+        #expect(try leaderGauge(standby) == 0)
+        #expect(try leaderGauge(leader) == 1)
+
+        // A clean stop gives the lease back: the standby leads, on the same HTTP port.
+        cluster.signal(pair.peers[0], SIGTERM)
+        _ = try await cluster.waitForExit(pair.peers[0])
+        #expect(
+            try await eventually(seconds: 20) {
+                (try? httpGet(standby + "/leader"))?.status == 200
+            })
+        #expect(try leaderGauge(standby) == 1)
+        #expect(try httpGet(standby + "/api/jobs").status == 200)
+        let url = try await servedURL(dataDirectory: pair.dataDirectory(1))
+        #expect(url == standby + "/")
     }
 }
 
