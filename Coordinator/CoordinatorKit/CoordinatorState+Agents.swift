@@ -22,12 +22,16 @@ extension CoordinatorState {
         var changed: [JobRecord] = []
         var events: [PlacementEvent] = []
         for attempt in registration.running {
-            guard let record = jobs[attempt.job], record.attempt == attempt.attempt, !record.state.isFinal,
+            guard let record = jobs[attempt.job], record.attempt == attempt.attempt,
                 record.placement?.assignments.contains(where: { $0.node == id }) == true
             else {
                 strangers.append(attempt)
                 continue
             }
+            // Completed is stored only once every node of the attempt reported its end: an agent
+            // lists an end it has not seen acknowledged (the acknowledgement was lost with the
+            // session) and sends it again right after. Over, then: not an attempt to fence and stop.
+            if record.state.isFinal && record.state != .completed { strangers.append(attempt) }
         }
         for record in jobs.activeRecords.sorted(by: { $0.id < $1.id }) {
             guard record.placement?.assignments.contains(where: { $0.node == id }) == true,

@@ -95,3 +95,61 @@ struct ChipFlapTests {
         #expect(healthEvents.last?.message.contains("is flapping") == true)
     }
 }
+
+@Suite("End to end: an agent back with an end it has not seen acknowledged", .serialized)
+struct UnacknowledgedEndTests {
+    @Test(
+        "an attempt whose completion is stored, listed as running by its agent's next registration, is not stopped and does not hold the node"
+    )
+    func completedAttemptIsNotAStranger() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        // This agent sends no heartbeats: its node must not be lost on a slow machine meanwhile.
+        try await cluster.startCoordinator(extra: ["--heartbeat-timeout", "600"])
+        let node = Node(
+            id: "back", chips: [Chip(index: 0, model: "h100", memoryGiB: 80, numaNode: 0)],
+            numaNodes: [NUMANode(id: 0, cpus: [0, 1], memoryGiB: 64)])
+        /// A session registered for the node, once the coordinator has seen the last one go.
+        func register(running: [AttemptRef]) async throws -> RawSocket {
+            for _ in 0..<50 {
+                let agent = try RawSocket(cluster.endpoint!)
+                #expect(agent.handshake(token: cluster.token, role: .agent, node: "back"))
+                agent.send(line: WireCodec.encode(.register(Register(node: node, running: running))))
+                if agent.readLine()?.hasPrefix("OK") == true { return agent }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            throw ClusterError("the node could not register again")
+        }
+        /// The next order the agent is sent, skipping nothing.
+        func order(_ agent: RawSocket, seconds: Double = 10) -> WireMessage? {
+            agent.readLine(seconds: seconds).flatMap { try? WireCodec.decode($0).get() }
+        }
+        do {
+            let first = try await register(running: [])
+            #expect(try await cluster.schedctl(["submit", "--id", "done", "--chips", "1", "--", "true"]).status == 0)
+            guard case .run(let run) = order(first) else {
+                Issue.record("no RUN for the first job")
+                return
+            }
+            first.send(line: WireCodec.encode(.started(AttemptRef(job: run.job, attempt: run.attempt))))
+            first.send(line: WireCodec.encode(.exited(Exit(job: run.job, attempt: run.attempt, outcome: .completed))))
+            _ = try await cluster.waitFor("done") { $0.state == .completed }
+        }
+        // The session ended (its socket closed) before the agent read the acknowledgement: it
+        // lists the attempt again.
+        let again = try await register(running: [AttemptRef(job: "done", attempt: 1)])
+        #expect(order(again, seconds: 1) == nil, "the completed attempt is not stopped as a stranger")
+        // Its chip takes the next job at once, before the end is sent again.
+        #expect(try await cluster.schedctl(["submit", "--id", "next", "--chips", "1", "--", "true"]).status == 0)
+        guard case .run(let next) = order(again) else {
+            Issue.record("the node's chip did not take the next job")
+            return
+        }
+        #expect(next.job == "next")
+        again.send(line: WireCodec.encode(.exited(Exit(job: "done", attempt: 1, outcome: .completed))))
+        #expect(again.readLine()?.hasPrefix("OK") == true, "the end sent again is acknowledged")
+        #expect(try await cluster.status("done").state == .completed)
+        let log = cluster.log("coordinator-0.log")
+        #expect(!log.contains("needed a repair") && !log.isEmpty, "\(log)")
+    }
+}
