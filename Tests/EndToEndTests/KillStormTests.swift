@@ -101,7 +101,20 @@ struct KillStormTests {
         }
         let stored = Set(records.map(\.id))
         #expect(acknowledged.isSubset(of: stored), "lost: \(acknowledged.subtracting(stored).sorted())")
-        #expect(settled, "not completed: \(records.filter { $0.state != .completed }.map { "\($0.id) \($0.state)" })")
+        if !settled {
+            // What a job left waiting went through, and why it waits: the coordinator's own words.
+            var story: [String] = []
+            for record in records where acknowledged.contains(record.id) && record.state != .completed {
+                let status = try? await cluster.status(record.id)
+                let events = try await cluster.schedctl(["logs", record.id, "--events"]).stdout
+                story.append("\(record.id) \(record.state): \(status?.reason ?? "-")\n\(events)")
+            }
+            let last = ((try? FileManager.default.contentsOfDirectory(atPath: cluster.directory.path)) ?? [])
+                .filter { $0.hasPrefix("coordinator-") && $0.hasSuffix(".log") }
+                .max { Int($0.dropFirst(12).dropLast(4)) ?? 0 < Int($1.dropFirst(12).dropLast(4)) ?? 0 }
+            let tail = String((last.map { cluster.log($0) } ?? "").suffix(6000))
+            Issue.record("not completed: \(story.joined(separator: "\n"))\nthe last coordinator's log:\n\(tail)")
+        }
 
         // From the agents' own record of what ran: no chip held by two attempts, one attempt per job.
         let record = try AttemptRecord(path: attemptLog)
