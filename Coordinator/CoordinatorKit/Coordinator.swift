@@ -128,7 +128,8 @@ public enum Coordinator {
         }
     }
 
-    static func say(_ line: String) {
+    /// One line on standard output, unbuffered: what the daemon says where it serves.
+    public static func say(_ line: String) {
         try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
     }
 

@@ -142,7 +142,7 @@ struct CoordinatorServer: Service {
                 let activity = Activity()
                 let idleLimit =
                     hello!.role == .agent ? configuration.heartbeatTimeout * 2 : configuration.clientIdleTimeout
-                let watching = idleSweeper.watch(activity, limit: idleLimit) { _ in
+                let watching = idleSweeper.watch(activity, limit: idleLimit) {
                     logger.info("closed \(peer): nothing received for \(formatNumber(idleLimit)) s")
                     channel.close(promise: nil)
                 }

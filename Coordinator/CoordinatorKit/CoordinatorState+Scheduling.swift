@@ -156,8 +156,8 @@ extension CoordinatorState {
         logger.debug(
             """
             pass: \(input.queue.count) of \(jobs.waiting.count + plan.placements.count) waiting jobs searched, \
-            \(plan.placements.count) placed; \(Self.milliseconds(planned - started)) ms to prepare, \
-            \(Self.milliseconds(applying - planned)) ms to plan, \(Self.milliseconds(ContinuousClock.now - applying)) ms to apply
+            \(plan.placements.count) placed; \((planned - started).milliseconds) ms to prepare, \
+            \((applying - planned).milliseconds) ms to plan, \((ContinuousClock.now - applying).milliseconds) ms to apply
             """)
         // What this pass could not take is carried to the next, which runs at once.
         if jobs.waiting.hasDueWork(at: clock()) { dirty = true }

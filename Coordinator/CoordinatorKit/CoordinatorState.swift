@@ -183,7 +183,7 @@ actor CoordinatorState {
         logger.info(
             """
             found \(stored.jobStubs.count) jobs (\(stored.jobs.count) holding chips read now), \(stored.nodes.count) \
-            nodes and \(stored.lastEventSeq) events in \(Self.milliseconds(ContinuousClock.now - started)) ms
+            nodes and \(stored.lastEventSeq) events in \((ContinuousClock.now - started).milliseconds) ms
             """)
         for record in stored.quarantined {
             logger.error(
@@ -243,10 +243,6 @@ actor CoordinatorState {
         guard unloaded[record.id] != nil, jobs[record.id] == nil else { return }
         jobs[record.id] = record
         unloaded[record.id] = nil
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.milliseconds)
     }
 
     // MARK: Events

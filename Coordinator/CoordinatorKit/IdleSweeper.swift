@@ -7,14 +7,14 @@ final class IdleSweeper: Sendable {
     struct Watched: Sendable {
         let activity: Activity
         let limit: Double
-        /// Closes the session; told how long it was idle.
-        let close: @Sendable (Double) -> Void
+        /// Closes the session.
+        let close: @Sendable () -> Void
     }
 
     private let watched = NIOLockedValueBox<(next: Int, sessions: [Int: Watched])>((0, [:]))
 
     /// Watches a session until `unwatch` with the number returned.
-    func watch(_ activity: Activity, limit: Double, close: @escaping @Sendable (Double) -> Void) -> Int {
+    func watch(_ activity: Activity, limit: Double, close: @escaping @Sendable () -> Void) -> Int {
         watched.withLockedValue { state in
             state.next += 1
             state.sessions[state.next] = Watched(activity: activity, limit: limit, close: close)
@@ -28,16 +28,14 @@ final class IdleSweeper: Sendable {
     func run() async {
         while (try? await Task.sleep(for: .seconds(1))) != nil {
             let idle = watched.withLockedValue { state in
-                var found: [(Watched, Double)] = []
-                for (number, session) in state.sessions {
-                    let seconds = session.activity.idleSeconds
-                    guard seconds > session.limit else { continue }
-                    found.append((session, seconds))
+                var found: [Watched] = []
+                for (number, session) in state.sessions where session.activity.idleSeconds > session.limit {
+                    found.append(session)
                     state.sessions[number] = nil
                 }
                 return found
             }
-            for (session, seconds) in idle { session.close(seconds) }
+            for session in idle { session.close() }
         }
     }
 }

@@ -226,5 +226,4 @@ final class LeaseKeeper: Service {
             logger.warning("could not give the lease (\(term)) back; a standby takes over when it lapses: \(error)")
         }
     }
-
 }

@@ -74,7 +74,7 @@ struct StoredJobsLoader: Service {
             after = last
         }
         logger.info(
-            "read the stored job records in \(pages) pages, \(CoordinatorState.milliseconds(ContinuousClock.now - started)) ms"
+            "read the stored job records in \(pages) pages, \((ContinuousClock.now - started).milliseconds) ms"
         )
     }
 }

@@ -112,7 +112,7 @@ public enum WebServer {
         return try application(web, router: router, logger: logger) { url in
             if let file { try? (url + "\n").write(toFile: file, atomically: true, encoding: .utf8) }
             await reader.served(at: url)
-            say(
+            Coordinator.say(
                 "sched-coordinator page and /metrics at \(url)"
                     + (web.requireTicket ? " (open the link `schedctl web` prints)" : ""))
         }
@@ -150,7 +150,7 @@ public enum WebServer {
             }
         }
         return try application(web, router: router, logger: logger) { url in
-            say("sched-coordinator standing by; /healthz and /metrics at \(url)")
+            Coordinator.say("sched-coordinator standing by; /healthz and /metrics at \(url)")
         }
     }
 
@@ -168,10 +168,6 @@ public enum WebServer {
                 await running("\(scheme)://\(web.host):\(channel.localAddress?.port ?? web.port)/")
             },
             logger: logger)
-    }
-
-    static func say(_ line: String) {
-        try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {

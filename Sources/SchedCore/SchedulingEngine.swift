@@ -21,9 +21,10 @@ public struct SchedulingEngine: Sendable {
 
     public var runningJobs: Int { base.heldByJob.count }
 
-    /// Chip models with a healthy chip of a ready node free here that was not free in `earlier`: the
-    /// only models a job refused then may fit now. Nil when the two engines were not built from one
-    /// fleet (nodes or their chips differ): then anything may fit.
+    /// Chip models with a healthy chip that nothing holds here but something held in `earlier` (on a
+    /// node of any state: a superset of what a job may use): the only models a job refused then may
+    /// fit now. Nil when the two engines were not built from one fleet, or node states moved between
+    /// them: then anything may fit.
     public func modelsWithChipsFreed(since earlier: SchedulingEngine) -> Set<ChipModelID>? {
         let now = base.index
         let then = earlier.base.index
