@@ -105,6 +105,7 @@ let package = Package(
             dependencies: [
                 "SchedCore", "SchedSpec", "Wire", "SchedStore", nio, nioPosix, nioSSL, logging, metrics,
                 .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],

@@ -1,3 +1,4 @@
+import DequeModule
 import SchedCore
 import Wire
 
@@ -5,6 +6,11 @@ import Wire
 /// they hold. Those chips are not free for another attempt until the attempt's agent confirms it
 /// ended, or its node is declared lost (the attempt is then given up with its chips): a chip is
 /// never held by two attempts at once, however long a job takes to stop.
+///
+/// Ends are remembered too: an order to stop is sent once its decision is stored, and an attempt
+/// may end (on its own, or for another reason) while that commit is under way. Its agent will not
+/// answer a `KILL` for an attempt it no longer runs, so fencing it then would hold its chips, and
+/// keep a preemptor waiting on it, until the node registers again.
 struct ChipFence {
     struct Key: Hashable, Comparable {
         var attempt: AttemptRef
@@ -18,16 +24,31 @@ struct ChipFence {
     /// when the agent did not say (the whole node is held).
     private(set) var stopping: [Key: NodeAssignment?] = [:]
 
-    mutating func hold(_ attempt: AttemptRef, on node: NodeID, holding: NodeAssignment?) {
+    /// Ends agents confirmed, the latest `endsRemembered` of them: an attempt's end matters here only
+    /// while an order to stop it may still be on its way (a commit's time).
+    private var ended: Set<Key> = []
+    private var endOrder: Deque<Key> = []
+    static let endsRemembered = 65_536
+
+    /// Fences what `attempt` holds on `node` until its agent confirms the end; false when it already
+    /// did (the attempt is over there: nothing to fence, no one to tell).
+    @discardableResult
+    mutating func hold(_ attempt: AttemptRef, on node: NodeID, holding: NodeAssignment?) -> Bool {
         let key = Key(attempt: attempt, node: node)
-        guard stopping[key] == nil else { return }
-        stopping[key] = .some(holding)
+        guard !ended.contains(key) else { return false }
+        if stopping[key] == nil { stopping[key] = .some(holding) }
+        return true
     }
 
-    /// The agent confirmed the attempt ended on `node`. True if it was held.
+    /// The agent confirmed the attempt ended on `node`, fenced or not. True if it was held.
     @discardableResult
     mutating func release(_ attempt: AttemptRef, on node: NodeID) -> Bool {
-        stopping.removeValue(forKey: Key(attempt: attempt, node: node)) != nil
+        let key = Key(attempt: attempt, node: node)
+        if ended.insert(key).inserted {
+            endOrder.append(key)
+            if endOrder.count > Self.endsRemembered, let oldest = endOrder.popFirst() { ended.remove(oldest) }
+        }
+        return stopping.removeValue(forKey: key) != nil
     }
 
     /// The node is lost, or registered again without these attempts: what it held is given up.

@@ -218,6 +218,7 @@ extension CoordinatorState {
     func exited(_ exit: Exit, node: NodeID) async throws(ErrorReply) {
         // The agent confirms the attempt is over here: its chips are free again.
         if fence.release(AttemptRef(job: exit.job, attempt: exit.attempt), on: node) { dirty = true }
+        if try await completedBeforeItsStop(exit, node: node) { return }
         guard var record = try attemptOnNode(AttemptRef(job: exit.job, attempt: exit.attempt), node: node) else {
             return
         }
@@ -305,6 +306,36 @@ extension CoordinatorState {
         }
         if let stopPartners { sendKill(original, reason: stopPartners, except: node) }
         dirty = true
+    }
+
+    /// An attempt told to stop (preempted, sent back to its first tier, its node given up) that
+    /// completed before the order reached it: the job's work is done, so it is completed rather than
+    /// run again. True when that was so and is stored. One-node attempts only: a gang completes when
+    /// every node says so, and its other nodes were stopped.
+    func completedBeforeItsStop(_ exit: Exit, node: NodeID) async throws(ErrorReply) -> Bool {
+        let attempt = String(exit.attempt)
+        guard exit.outcome == .completed, let before = jobs[exit.job], before.state == .queued,
+            before.attempt == exit.attempt, before.attemptNodes?[attempt] == node.name,
+            before.attemptRanks?[attempt] == nil
+        else { return false }
+        var record = before
+        record.state = .completed
+        record.endedAt = clock()
+        record.reason = nil
+        record.lastExit = "\(exit.outcome.rawValue) on \(node)"
+        if let step = exit.checkpointStep { record.checkpointStep = max(record.checkpointStep, step) }
+        let event = makeEvent(
+            .completed, job: record.id, node: node.name, attempt: record.attempt,
+            "completed \(record.id) on attempt \(record.attempt): it ended on \(node) before the order to stop it arrived"
+        )
+        jobs[record.id] = record
+        do {
+            try await persist([record], [event], before: [record.id: before])
+        } catch {
+            throw ErrorReply(.unavailable, "cannot store the exit: \(error)")
+        }
+        dirty = true
+        return true
     }
 
     /// A chip whose fault ended `record`'s attempt rests for `--chip-recovery` before it takes work

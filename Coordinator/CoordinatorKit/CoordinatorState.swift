@@ -633,7 +633,8 @@ actor CoordinatorState {
         var sent = false
         let attempt = AttemptRef(job: record.id, attempt: record.attempt)
         for assignment in record.placement?.assignments ?? [] where assignment.node != except {
-            fence.hold(attempt, on: assignment.node, holding: assignment)
+            // Ended there already (while this decision was being stored): nothing to stop.
+            guard fence.hold(attempt, on: assignment.node, holding: assignment) else { continue }
             guard let writer = nodes[assignment.node]?.writer else { continue }
             if writer.send(.kill(KillOrder(job: record.id, attempt: record.attempt, reason: reason))) { sent = true }
         }

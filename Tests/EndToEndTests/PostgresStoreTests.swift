@@ -1,4 +1,5 @@
 import Foundation
+import SchedCore
 import SchedTestSupport
 import Testing
 import Wire
@@ -74,6 +75,76 @@ struct PostgresStoreTests {
         let listed = try WireCodec.value([JobRecord].self, from: try await cluster.schedctl(["jobs", "--json"]).stdout)
         #expect(listed.map(\.id) == ["good"])
         #expect(try server.psql(url, "SELECT key, record FROM quarantine") == "poisoned|{\"job\": \n")
+    }
+
+    @Test(
+        "an attempt that completes while its preemption is being stored is completed, not fenced: the preemptor starts at once"
+    )
+    func endDuringPreemptionCommit() async throws {
+        let server = try PostgresServer()
+        let url = try server.database()
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        // This agent sends no heartbeats: its node must not be lost on a slow machine meanwhile.
+        try await cluster.startCoordinator(extra: ["--store", url, "--heartbeat-timeout", "600"])
+        let node = Node(
+            id: "one", chips: [Chip(index: 0, model: "h100", memoryGiB: 80, numaNode: 0)],
+            numaNodes: [NUMANode(id: 0, cpus: [0, 1], memoryGiB: 64)])
+        let agent = try RawSocket(cluster.endpoint!)
+        #expect(agent.handshake(token: cluster.token, role: .agent, node: "one"))
+        agent.send(line: WireCodec.encode(.register(Register(node: node, running: []))))
+        #expect(agent.readLine()?.hasPrefix("OK") == true)
+        #expect(try await cluster.schedctl(["submit", "--id", "victim", "--chips", "1", "--", "true"]).status == 0)
+        guard let line = agent.readLine(seconds: 10), case .run(let run) = try? WireCodec.decode(line).get() else {
+            Issue.record("no RUN for the victim")
+            return
+        }
+        agent.send(line: WireCodec.encode(.started(AttemptRef(job: run.job, attempt: run.attempt))))
+        _ = try await cluster.waitFor("victim") { $0.state == .running }
+
+        // Another session holds the victim's row: the commit that preempts it waits on that lock
+        // until the test lets it go, with the decision taken and the order to stop not yet sent.
+        let locker = Task.detached {
+            try? server.psql(
+                url, "BEGIN; SELECT id FROM job WHERE id = 'victim' FOR UPDATE; SELECT pg_sleep(60); COMMIT")
+        }
+        func count(_ condition: String) throws -> String {
+            try server.psql(url, "SELECT count(*) FROM pg_stat_activity WHERE \(condition)")
+        }
+        #expect(try await eventually(seconds: 10) { try count("wait_event = 'PgSleep'") == "1\n" })
+        let submitted = try await cluster.schedctl([
+            "submit", "--id", "preemptor", "--chips", "1", "--priority", "10", "--", "true",
+        ])
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        #expect(
+            try await eventually(seconds: 10) { try count("wait_event_type = 'Lock'") == "1\n" },
+            "the preemption's commit waits on the row lock")
+        // The victim ends on its own, before any order to stop it: the agent says so.
+        agent.send(line: WireCodec.encode(.exited(Exit(job: "victim", attempt: 1, outcome: .completed))))
+        try await Task.sleep(for: .milliseconds(300))
+        try server.psql(url, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
+        await locker.value
+
+        // The end is acknowledged, no KILL is sent for an attempt that is over, and the preemptor
+        // gets the chip.
+        var seen: [String] = []
+        var preemptorRuns = false
+        let deadline = Date().addingTimeInterval(15)
+        while !preemptorRuns && Date() < deadline {
+            guard let line = agent.readLine(seconds: 1) else { continue }
+            seen.append(line)
+            if case .run(let order) = try? WireCodec.decode(line).get(), order.job == "preemptor" {
+                preemptorRuns = true
+            }
+        }
+        #expect(preemptorRuns, "the preemptor starts; the agent was sent: \(seen)")
+        #expect(!seen.contains { $0.hasPrefix("KILL") }, "\(seen)")
+        let victim = try await cluster.status("victim")
+        #expect(victim.state == .completed, "its work is done: it does not run again (\(victim.state))")
+        let events = try await cluster.schedctl(["logs", "victim", "--events"]).stdout
+        #expect(
+            events.contains("preempted victim attempt 1") && events.contains("before the order to stop it"), "\(events)"
+        )
     }
 
     @Test("a --store that is not a PostgreSQL URL, or a server that does not answer, is refused at start with why")
