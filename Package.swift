@@ -10,12 +10,12 @@ let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics
 
 // schedctl starts once per command, so its start is most of what a command costs. With no symbols
 // in its dynamic table the runtime's address lookups do not scan tens of thousands (about 0.5 ms
-// here). Built with the Swift runtime linked in (scripts/build-release.sh sets the variable), it is
-// also a fixed-address executable, with nothing to relocate at start (0.8 ms); not otherwise, since
-// the loader then warns about the shared runtime's protected symbols on every run.
+// here). Built for installing (scripts/build-release.sh sets the variable), it is a static
+// executable: no loader, no shared libraries to map and relocate at start (about 1 ms of a
+// `schedctl submit`); not otherwise, since tests and development builds use the shared runtime.
 let schedctlLinkerFlags =
     ["-Xlinker", "--no-export-dynamic"]
-    + (Context.environment["HETEROSCHED_STATIC_STDLIB"] == "1" ? ["-Xclang-linker", "-no-pie"] : [])
+    + (Context.environment["HETEROSCHED_STATIC_STDLIB"] == "1" ? ["-static-executable"] : [])
 
 let package = Package(
     name: "HeteroSched",
@@ -206,6 +206,7 @@ let package = Package(
             dependencies: [
                 "Wire", "SchedTestSupport", nio, .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

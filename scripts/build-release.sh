@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the programs for installing on hosts: release, with the Swift runtime and Foundation
 # linked in (-static-stdlib), stripped, into dist/bin (or the directory given). Such binaries need
-# no Swift toolchain on the host, and start in about half the time of dynamically linked ones
-# (schedctl: about 5.5 ms against 10 ms on the project's 2-core machine), which is most of what one
+# no Swift toolchain on the host, and start in about half the time of dynamically linked ones;
+# schedctl is also a static executable (Package.swift), since its start is most of what one
 # `schedctl submit` costs. They are built in .build-static, apart from the usual .build, because the
 # flag applies to every module.
 set -euo pipefail

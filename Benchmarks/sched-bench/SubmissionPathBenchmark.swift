@@ -61,7 +61,8 @@ extension CoordinatorBenchmark {
                         schedctl,
                         ["submit", "--id", "loop-\(run)-\(index)", "--tier", "h200", "--", "true"],
                         environment: environment))
-                // The process alone: it starts, parses its flags and stops before connecting.
+                // A command through the argument parser that stops before connecting: what a submission
+                // would cost without its short way (QuickSubmit), less the session.
                 starts.append(try Self.time(schedctl, ["checkpoint", "--step", "1"], environment: [:], failing: true))
                 if let sbatch {
                     sbatchCalls.append(
@@ -75,8 +76,9 @@ extension CoordinatorBenchmark {
             "  \(files) job files, one schedctl      \(format(Measurement(seconds: bulkRates).median, 0)) jobs/s"
                 + "  (\(format(1000 / Measurement(seconds: bulkRates).median, 2)) ms a job)")
         print(
-            "  schedctl submit in a loop          \(format(call * 1000, 2)) ms a call = \(format(1 / call, 0)) jobs/s; "
-                + "of it the process's start \(format(start * 1000, 2)) ms  (medians of \(perCall.count) calls)")
+            "  schedctl submit in a loop          \(format(call * 1000, 2)) ms a call = \(format(1 / call, 0)) jobs/s  "
+                + "(medians of \(perCall.count) calls); a command through the argument parser, stopping before "
+                + "it connects: \(format(start * 1000, 2)) ms")
         if sbatchCalls.isEmpty {
             print(
                 "  sbatch in the same loop            not measured: no Slurm answers here (Benchmarks/scripts/slurm-local.sh)"

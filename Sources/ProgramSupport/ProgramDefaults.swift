@@ -10,9 +10,8 @@ public enum Defaults {
 
     /// The token from a file (first line), or from `HETEROSCHED_TOKEN_FILE` / `HETEROSCHED_TOKEN`.
     public static func token(file: String?) throws -> String {
-        let environment = ProcessInfo.processInfo.environment
-        if let path = file ?? environment["HETEROSCHED_TOKEN_FILE"] {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        if let path = file ?? environmentValue("HETEROSCHED_TOKEN_FILE") {
+            guard let text = readSmallTextFile(path) else {
                 throw SetupError("cannot read the token file \(path): check the path and its permissions")
             }
             let token = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
@@ -29,7 +28,7 @@ public enum Defaults {
             try checkStrength(token, source: "the token in \(path)")
             return token
         }
-        if let token = environment["HETEROSCHED_TOKEN"], !token.isEmpty {
+        if let token = environmentValue("HETEROSCHED_TOKEN"), !token.isEmpty {
             try checkStrength(token, source: "HETEROSCHED_TOKEN")
             return token
         }

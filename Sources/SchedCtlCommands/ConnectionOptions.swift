@@ -3,6 +3,7 @@ import Foundation
 import MungeIdentity
 import NIOSSL
 import ProgramSupport
+import SchedCore
 import SchedSpec
 import Wire
 
@@ -107,15 +108,23 @@ public struct ConnectionOptions: ParsableArguments {
     }
 
     /// `key: value` lines of the config file; missing file = empty.
-    func configFile() -> [String: String] {
-        let home = ProcessInfo.processInfo.environment["HOME"] ?? "/root"
-        let path = config ?? home + "/.config/heterosched/schedctl.yaml"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+    func configFile() -> [String: String] { Self.configValues(path: config) }
+
+    /// `key: value` lines of the config file at `path` (nil: ~/.config/heterosched/schedctl.yaml),
+    /// quotes around a value dropped; a missing file is empty. Without Foundation: `QuickSubmit`
+    /// reads it too.
+    static func configValues(path: String?) -> [String: String] {
+        let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
+        guard let text = readSmallTextFile(path ?? home + "/.config/heterosched/schedctl.yaml") else { return [:] }
         var values: [String: String] = [:]
         for line in text.split(whereSeparator: \.isNewline) {
-            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2, !parts[0].hasPrefix("#") else { continue }
-            values[parts[0]] = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = line[..<colon].trimmedBlanks
+            var value = line[line.index(after: colon)...].trimmedBlanks
+            guard !key.isEmpty, !value.isEmpty, key.first != "#" else { continue }
+            while let first = value.first, first == "\"" || first == "'" { value.removeFirst() }
+            while let last = value.last, last == "\"" || last == "'" { value.removeLast() }
+            values[String(key)] = String(value)
         }
         return values
     }
@@ -145,9 +154,20 @@ func fail(_ message: String) -> Never {
 
 /// One line on stderr, after `schedctl: `.
 func printError(_ message: String) {
-    try? FileHandle.standardError.write(contentsOf: Data(("schedctl: " + message + "\n").utf8))
+    writeAll(2, "schedctl: " + message + "\n")
 }
 
 func printLine(_ text: String) {
-    try? FileHandle.standardOutput.write(contentsOf: Data((text + "\n").utf8))
+    writeAll(1, text + "\n")
+}
+
+/// All of `text` to `descriptor`, unbuffered (as FileHandle wrote it, without Foundation).
+private func writeAll(_ descriptor: Int32, _ text: String) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return }
+        bytes = bytes.dropFirst(written)
+    }
 }

@@ -108,30 +108,17 @@ struct SubmitCommand: ParsableCommand {
         if !file.isEmpty && (id != nil || !tier.isEmpty || !command.isEmpty || simulate != nil) {
             throw ValidationError("give either -f FILE or flags, not both")
         }
-        guard chips >= 0, nodes >= 1 else { throw ValidationError("--chips must be at least 0 and --nodes at least 1") }
-        if chips == 0 && cpus == nil && memory == nil {
-            throw ValidationError("--chips 0 is a job of cores and memory only: give --cpus or --memory")
-        }
-        for (value, flag) in [(cpus, "--cpus"), (cpusPerChip, "--cpus-per-chip")] {
-            if let value, !(0...SpecLimits.cpusPerNode).contains(value) {
-                throw ValidationError("\(flag) is a number of cores, 0 to \(SpecLimits.cpusPerNode); got \(value)")
-            }
-        }
-        for (value, flag) in [
-            (memory, "--memory"), (memoryPerChip, "--memory-per-chip"), (chipMemory, "--chip-memory"),
-        ] {
-            if let value, case .failure(let error) = ResourceText.mebibytes(value) {
-                throw ValidationError("\(flag): \(error)")
-            }
-        }
-        if let compute, case .failure(let error) = ResourceText.percent(compute) {
-            throw ValidationError("--compute: \(error)")
-        }
-        if (chipMemory != nil || compute != nil) && (chips != 1 || nodes != 1) {
-            throw ValidationError(
-                "--chip-memory and --compute ask for a share of one chip: use --chips 1 and --nodes 1, or drop them "
-                    + "for whole chips")
-        }
+        if let problem = flags.problem() { throw ValidationError(problem) }
+    }
+
+    /// The flags as values, for the spec and its checks (which `QuickSubmit` shares).
+    var flags: SubmitFlags {
+        SubmitFlags(
+            id: id, kind: kind, chips: chips, nodes: nodes, tier: tier, priority: priority, queue: queue,
+            timeLimit: timeLimit, maxFailures: maxFailures, maxWait: maxWait, cpus: cpus, cpusPerChip: cpusPerChip,
+            memory: memory, memoryPerChip: memoryPerChip, chipMemory: chipMemory, compute: compute,
+            nodeSelector: nodeSelector, array: array, depends: depends, image: image, containerOption: containerOption,
+            simulate: simulate, steps: steps, checkpointEvery: checkpointEvery, command: command)
     }
 
     func run() throws {
@@ -142,7 +129,7 @@ struct SubmitCommand: ParsableCommand {
         }
         let submit =
             texts.first.map { Submit(spec: $0.spec, file: $0.file, user: loginName()) }
-            ?? Submit(spec: specFromFlags(), file: "flags", user: loginName())
+            ?? Submit(spec: flags.spec(), file: "flags", user: loginName())
         let reply = try connection.withSession { session in
             try session.request(.submit(submit), as: SubmitReply.self)
         }
@@ -211,79 +198,4 @@ struct SubmitCommand: ParsableCommand {
 
     /// Spec text per batch line: under the coordinator's default line limit (64 KiB) once escaped.
     static let batchBytes = 40 * 1024
-
-    /// The flags as a job file (JSON, which the YAML reader takes), so one parser checks both.
-    func specFromFlags() -> String {
-        var spec = FlagSpec(
-            kind: kind, chipsPerNode: chips, nodes: nodes, priority: priority, queue: queue, id: id,
-            timeLimit: timeLimit, cpus: cpus, cpusPerChip: cpusPerChip, memory: memory, memoryPerChip: memoryPerChip,
-            chipMemory: chipMemory, compute: compute, image: image, depends: depends, array: array)
-        if !tier.isEmpty {
-            spec.tiers = tier.map { text in
-                if text.hasPrefix("vendor:") { return FlagSpec.Tier(vendor: String(text.dropFirst(7))) }
-                if text.hasPrefix("family:") { return FlagSpec.Tier(family: String(text.dropFirst(7))) }
-                return FlagSpec.Tier(models: text.split(whereSeparator: { $0 == "|" || $0 == "," }).map(String.init))
-            }
-        }
-        if maxFailures != nil || maxWait != nil {
-            spec.fallback = FlagSpec.Fallback(maxFailuresPerTier: maxFailures, maxWaitPerTier: maxWait)
-        }
-        if !command.isEmpty { spec.command = command }
-        if !nodeSelector.isEmpty {
-            var labels: [String: String] = [:]
-            for item in nodeSelector {
-                let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                guard parts.count == 2 else { fail("--node-selector is KEY=VALUE, got '\(item)'") }
-                labels[String(parts[0])] = String(parts[1])
-            }
-            spec.nodeSelector = labels
-        }
-        if !containerOption.isEmpty { spec.containerOptions = containerOption }
-        if let simulate {
-            spec.simulate = FlagSpec.Simulation(duration: simulate, steps: steps, checkpointEverySteps: checkpointEvery)
-        }
-        return WireCodec.json(spec)
-    }
-}
-
-/// A job file made of `schedctl submit`'s flags; what is not given is left out. Encoded rather than
-/// built as a dictionary for JSONSerialization, whose casts cost a submission most of a millisecond.
-struct FlagSpec: Encodable {
-    struct Tier: Encodable {
-        var vendor: String?
-        var family: String?
-        var models: [String]?
-    }
-    struct Fallback: Encodable {
-        var maxFailuresPerTier: Int?
-        var maxWaitPerTier: String?
-    }
-    struct Simulation: Encodable {
-        var duration: String
-        var steps: Int?
-        var checkpointEverySteps: Int?
-    }
-
-    var kind: String
-    var chipsPerNode: Int
-    var nodes: Int
-    var priority: Int
-    var queue: String
-    var id: String?
-    var timeLimit: String?
-    var cpus: Int?
-    var cpusPerChip: Int?
-    var memory: String?
-    var memoryPerChip: String?
-    var chipMemory: String?
-    var compute: String?
-    var image: String?
-    var depends: String?
-    var array: String?
-    var tiers: [Tier]?
-    var fallback: Fallback?
-    var command: [String]?
-    var nodeSelector: [String: String]?
-    var containerOptions: [String]?
-    var simulate: Simulation?
 }

@@ -16,13 +16,13 @@ protocol BlockingByteStream: AnyObject {
 }
 
 /// A connected TCP socket, read and written in the calling thread.
-final class SocketByteStream: BlockingByteStream {
+public final class SocketByteStream: BlockingByteStream {
     private let socket: Int32
     private var closed = false
 
-    init(socket: Int32) { self.socket = socket }
+    public init(socket: Int32) { self.socket = socket }
 
-    func write(_ bytes: [UInt8]) throws {
+    public func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             // MSG_NOSIGNAL: a coordinator that went away is an error here, not SIGPIPE.
@@ -37,7 +37,7 @@ final class SocketByteStream: BlockingByteStream {
         }
     }
 
-    func read() throws -> [UInt8] {
+    public func read() throws -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
@@ -51,14 +51,14 @@ final class SocketByteStream: BlockingByteStream {
 
     private var readTimeout: Duration?
 
-    func setReadTimeout(_ timeout: Duration?) {
+    public func setReadTimeout(_ timeout: Duration?) {
         readTimeout = timeout
         let microseconds = timeout?.microseconds ?? 0
         var value = timeval(tv_sec: Int(microseconds / 1_000_000), tv_usec: Int(microseconds % 1_000_000))
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func close() {
+    public func close() {
         guard !closed else { return }
         closed = true
         _ = Glibc.close(socket)

@@ -121,8 +121,12 @@ extension WireClient {
         }
     }
 
-    /// A connected blocking TCP socket: each address the name resolves to in turn, each given
-    /// `timeout` to answer.
+    /// A connected blocking TCP socket (`SocketByteStream` reads and writes it): each address the
+    /// name resolves to in turn, each given `timeout` to answer.
+    public static func connectedSocket(to endpoint: WireEndpoint, timeout: Duration) throws -> Int32 {
+        try connect(to: endpoint, timeout: timeout)
+    }
+
     static func connect(to endpoint: WireEndpoint, timeout: Duration) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC

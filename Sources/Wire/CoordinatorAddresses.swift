@@ -15,7 +15,7 @@ public struct CoordinatorAddresses: Sendable, Equatable, CustomStringConvertible
     public init?(_ text: String) {
         var found: [WireEndpoint] = []
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let endpoint = WireEndpoint(part.trimmingCharacters(in: .whitespaces)) else { return nil }
+            guard let endpoint = WireEndpoint(String(part.trimmedBlanks)) else { return nil }
             if !found.contains(endpoint) { found.append(endpoint) }
         }
         guard !found.isEmpty, found.count <= Self.maximumCount else { return nil }

@@ -1,6 +1,3 @@
-import Crypto
-import Foundation
-
 /// The shared-token proof: HMAC-SHA256 over `heterosched-v1:<nonce>`, hex. No secret crosses the wire.
 ///
 /// By hand: `printf 'heterosched-v1:%s' "$NONCE" | openssl dgst -sha256 -hmac "$TOKEN"`.
@@ -26,14 +23,12 @@ public enum TokenProof {
     }
 
     private static func code(token: String, message: String) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(token.utf8)))
-        return Hex.encode(code)
+        Hex.encode(HMACSHA256.code(key: Array(token.utf8), message: Array(message.utf8)))
     }
 
     private static func check(_ hex: String, token: String, message: String) -> Bool {
-        guard let given = Data(hex: hex.lowercased()) else { return false }
-        return HMAC<SHA256>.isValidAuthenticationCode(
-            given, authenticating: Data(message.utf8), using: SymmetricKey(data: Data(token.utf8)))
+        guard let given = Hex.decode(hex) else { return false }
+        return HMACSHA256.same(given, HMACSHA256.code(key: Array(token.utf8), message: Array(message.utf8)))
     }
 
     /// 32 random bytes, hex.
@@ -55,6 +50,27 @@ public enum Hex {
             text.append(digits[Int(byte & 0x0f)])
         }
         return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The bytes of hex text (either case); nil when it is not an even run of hex digits.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        func value(_ digit: UInt8) -> UInt8? {
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
     }
 }
 
@@ -159,21 +175,5 @@ public struct ServerHandshake: Sendable {
         case (.established, _), (.closed, _):
             return .send(.err(ErrorReply(.notAllowed, "the session is already open")))
         }
-    }
-}
-
-extension Data {
-    init?(hex: String) {
-        guard hex.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(hex.count / 2)
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        self.init(bytes)
     }
 }

@@ -9,6 +9,8 @@ import SchedCtlCommands
 @main
 enum SchedCtlMain {
     static func main() {
+        // `schedctl submit` with flags, the one command run in loops, goes the short way when it can.
+        if QuickSubmit.run(CommandLine.arguments.dropFirst()) { return }
         do {
             var command = try SchedCtl.parseAsRoot()
             if let asynchronous = command as? any AsyncParsableCommand {

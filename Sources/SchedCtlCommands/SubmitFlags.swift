@@ -1,0 +1,173 @@
+import SchedSpec
+
+/// The job `schedctl submit` builds from its flags, as plain values: what `SubmitCommand` parses
+/// and what `QuickSubmit` parses without the argument parser both end here, so that one check and
+/// one spec serve both.
+struct SubmitFlags: Equatable {
+    var id: String?
+    var kind = "batch"
+    var chips = 1
+    var nodes = 1
+    var tier: [String] = []
+    var priority = 0
+    var queue = "default"
+    var timeLimit: String?
+    var maxFailures: Int?
+    var maxWait: String?
+    var cpus: Int?
+    var cpusPerChip: Int?
+    var memory: String?
+    var memoryPerChip: String?
+    var chipMemory: String?
+    var compute: String?
+    var nodeSelector: [String] = []
+    var array: String?
+    var depends: String?
+    var image: String?
+    var containerOption: [String] = []
+    var simulate: String?
+    var steps: Int?
+    var checkpointEvery: Int?
+    var command: [String] = []
+
+    /// What is wrong with the flags, in one sentence that names the flag; nil when nothing.
+    func problem() -> String? {
+        guard chips >= 0, nodes >= 1 else { return "--chips must be at least 0 and --nodes at least 1" }
+        if chips == 0 && cpus == nil && memory == nil {
+            return "--chips 0 is a job of cores and memory only: give --cpus or --memory"
+        }
+        for (value, flag) in [(cpus, "--cpus"), (cpusPerChip, "--cpus-per-chip")] {
+            if let value, !(0...SpecLimits.cpusPerNode).contains(value) {
+                return "\(flag) is a number of cores, 0 to \(SpecLimits.cpusPerNode); got \(value)"
+            }
+        }
+        for (value, flag) in [
+            (memory, "--memory"), (memoryPerChip, "--memory-per-chip"), (chipMemory, "--chip-memory"),
+        ] {
+            if let value, case .failure(let error) = ResourceText.mebibytes(value) { return "\(flag): \(error)" }
+        }
+        if let compute, case .failure(let error) = ResourceText.percent(compute) { return "--compute: \(error)" }
+        if (chipMemory != nil || compute != nil) && (chips != 1 || nodes != 1) {
+            return "--chip-memory and --compute ask for a share of one chip: use --chips 1 and --nodes 1, or drop "
+                + "them for whole chips"
+        }
+        if let item = nodeSelector.first(where: { !$0.contains("=") }) {
+            return "--node-selector is KEY=VALUE, got '\(item)'"
+        }
+        return nil
+    }
+
+    /// The flags as a job file (JSON, which the job-file reader takes), so that one parser checks
+    /// flags and files alike; what is not given is left out. Written by hand: Foundation's encoder
+    /// cost a one-shot submission more than the rest of its work.
+    func spec() -> String {
+        var spec = JSONObjectText()
+        spec.add("kind", kind)
+        spec.add("chipsPerNode", chips)
+        spec.add("nodes", nodes)
+        spec.add("priority", priority)
+        spec.add("queue", queue)
+        spec.add("id", id)
+        spec.add("timeLimit", timeLimit)
+        spec.add("cpus", cpus)
+        spec.add("cpusPerChip", cpusPerChip)
+        spec.add("memory", memory)
+        spec.add("memoryPerChip", memoryPerChip)
+        spec.add("chipMemory", chipMemory)
+        spec.add("compute", compute)
+        spec.add("image", image)
+        spec.add("depends", depends)
+        spec.add("array", array)
+        if !tier.isEmpty {
+            spec.add(
+                "tiers",
+                raw: JSONObjectText.array(
+                    tier.map { text in
+                        var tier = JSONObjectText()
+                        if text.hasPrefix("vendor:") {
+                            tier.add("vendor", String(text.dropFirst(7)))
+                        } else if text.hasPrefix("family:") {
+                            tier.add("family", String(text.dropFirst(7)))
+                        } else {
+                            tier.add(
+                                "models",
+                                text.split(whereSeparator: { $0 == "|" || $0 == "," }).map(String.init))
+                        }
+                        return tier.text
+                    }))
+        }
+        if maxFailures != nil || maxWait != nil {
+            var fallback = JSONObjectText()
+            fallback.add("maxFailuresPerTier", maxFailures)
+            fallback.add("maxWaitPerTier", maxWait)
+            spec.add("fallback", raw: fallback.text)
+        }
+        if !command.isEmpty { spec.add("command", command) }
+        if !nodeSelector.isEmpty {
+            // Each KEY=VALUE once, the last value of a key winning, in key order.
+            var labels: [String: String] = [:]
+            for item in nodeSelector {
+                let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                if parts.count == 2 { labels[String(parts[0])] = String(parts[1]) }
+            }
+            var selector = JSONObjectText()
+            for key in labels.keys.sorted() { selector.add(key, labels[key]) }
+            spec.add("nodeSelector", raw: selector.text)
+        }
+        if !containerOption.isEmpty { spec.add("containerOptions", containerOption) }
+        if let simulate {
+            var simulation = JSONObjectText()
+            simulation.add("duration", simulate)
+            simulation.add("steps", steps)
+            simulation.add("checkpointEverySteps", checkpointEvery)
+            spec.add("simulate", raw: simulation.text)
+        }
+        return spec.text
+    }
+}
+
+/// A JSON object written field by field; a nil value leaves its field out.
+struct JSONObjectText {
+    private var body = ""
+
+    var text: String { "{" + body + "}" }
+
+    mutating func add(_ key: String, _ value: String?) {
+        if let value { add(key, raw: Self.quoted(value)) }
+    }
+
+    mutating func add(_ key: String, _ value: Int?) {
+        if let value { add(key, raw: String(value)) }
+    }
+
+    mutating func add(_ key: String, _ values: [String]) {
+        add(key, raw: Self.array(values.map(Self.quoted)))
+    }
+
+    mutating func add(_ key: String, raw: String) {
+        if !body.isEmpty { body += "," }
+        body += Self.quoted(key) + ":" + raw
+    }
+
+    static func array(_ raw: [String]) -> String { "[" + raw.joined(separator: ",") + "]" }
+
+    /// A JSON string: quotes, backslashes and control characters escaped (as YAML's double-quoted
+    /// strings read them too).
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
