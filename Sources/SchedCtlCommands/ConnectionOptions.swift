@@ -108,15 +108,17 @@ public struct ConnectionOptions: ParsableArguments {
     }
 
     /// `key: value` lines of the config file; missing file = empty.
-    func configFile() -> [String: String] { Self.configValues(path: config) }
+    func configFile() -> TextFields { Self.configValues(path: config) }
 
     /// `key: value` lines of the config file at `path` (nil: ~/.config/heterosched/schedctl.yaml),
     /// quotes around a value dropped; a missing file is empty. Without Foundation: `QuickSubmit`
     /// reads it too.
-    static func configValues(path: String?) -> [String: String] {
+    static func configValues(path: String?) -> TextFields {
         let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
-        guard let text = readSmallTextFile(path ?? home + "/.config/heterosched/schedctl.yaml") else { return [:] }
-        var values: [String: String] = [:]
+        guard let text = readSmallTextFile(path ?? home + "/.config/heterosched/schedctl.yaml") else {
+            return TextFields()
+        }
+        var values = TextFields()
         for line in text.split(whereSeparator: \.isNewline) {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let key = line[..<colon].trimmedBlanks
@@ -124,7 +126,7 @@ public struct ConnectionOptions: ParsableArguments {
             guard !key.isEmpty, !value.isEmpty, key.first != "#" else { continue }
             while let first = value.first, first == "\"" || first == "'" { value.removeFirst() }
             while let last = value.last, last == "\"" || last == "'" { value.removeLast() }
-            values[String(key)] = String(value)
+            values.set(String(key), String(value))
         }
         return values
     }

@@ -3,7 +3,7 @@
 /// same reason `SubmitFlags` writes its spec by hand: Foundation's decoder set up for one reply
 /// cost more than the submission's own work. Nil when the text is not a JSON object.
 enum FlatJSON {
-    static func strings(_ text: Substring) -> [String: String]? {
+    static func strings(_ text: Substring) -> TextFields? {
         var reader = Reader(bytes: Array(text.utf8))
         return reader.object()
     }
@@ -14,8 +14,8 @@ enum FlatJSON {
 
         init(bytes: [UInt8]) { self.bytes = bytes }
 
-        mutating func object() -> [String: String]? {
-            var fields: [String: String] = [:]
+        mutating func object() -> TextFields? {
+            var fields = TextFields()
             skipSpace()
             guard take(UInt8(ascii: "{")) else { return nil }
             skipSpace()
@@ -28,7 +28,7 @@ enum FlatJSON {
                 skipSpace()
                 if peek == UInt8(ascii: "\"") {
                     guard let value = string() else { return nil }
-                    fields[key] = value
+                    fields.set(key, value)
                 } else {
                     guard skipValue() else { return nil }
                 }
@@ -143,5 +143,29 @@ enum FlatJSON {
             }
             return depth == 0 && at > start
         }
+    }
+}
+
+/// Named text values in the order read (a config file's lines, a reply's fields); the last of a
+/// name counts. Two lists, not a Dictionary: setting up String hashing on first use cost a one-shot
+/// command more than a handful of lookups by name ever could.
+struct TextFields: Equatable {
+    private(set) var names: [String] = []
+    private(set) var values: [String] = []
+
+    var count: Int { names.count }
+
+    mutating func set(_ name: String, _ value: String) {
+        names.append(name)
+        values.append(value)
+    }
+
+    subscript(name: String) -> String? {
+        var index = names.count
+        while index > 0 {
+            index -= 1
+            if names[index] == name { return values[index] }
+        }
+        return nil
     }
 }

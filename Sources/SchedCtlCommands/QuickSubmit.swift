@@ -23,8 +23,9 @@ public enum QuickSubmit {
         let session = LineSocket(SocketByteStream(socket: socket))
         defer { session.close() }
         // A stopped coordinator accepts connections but answers nothing: with others to try, the
-        // full command's search does the waiting.
-        if endpoints.count > 1 { session.stream.setReadTimeout(.seconds(10)) }
+        // full command's search does the waiting, so this one waits little (a coordinator answers
+        // these lines in well under a millisecond).
+        if endpoints.count > 1 { session.stream.setReadTimeout(.seconds(2)) }
         var hello = JSONObjectText()
         hello.add("role", "client")
         hello.add("version", wireProtocolVersion)
@@ -182,13 +183,15 @@ final class LineSocket {
                 buffer.removeSubrange(...end)
                 return line
             }
-            guard buffer.count <= Self.lineLimit, let more = try? stream.read(), !more.isEmpty else { return nil }
+            guard buffer.count <= Self.lineLimit, let more = try? stream.read(upTo: 4096), !more.isEmpty else {
+                return nil
+            }
             buffer += more
         }
     }
 
     /// The string fields of the next line when it is `prefix` and a JSON object; nil otherwise.
-    func fields(after prefix: String) -> [String: String]? {
+    func fields(after prefix: String) -> TextFields? {
         guard let line = line(), line.hasPrefix(prefix) else { return nil }
         return FlatJSON.strings(line.dropFirst(prefix.count))
     }

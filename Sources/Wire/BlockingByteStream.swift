@@ -37,8 +37,12 @@ public final class SocketByteStream: BlockingByteStream {
         }
     }
 
-    public func read() throws -> [UInt8] {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    public func read() throws -> [UInt8] { try read(upTo: 64 * 1024) }
+
+    /// The next bytes that arrived, at most `maximum` of them (a one-shot client reading short
+    /// replies need not set up 64 KiB each time); empty once the peer has closed.
+    public func read(upTo maximum: Int) throws -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: max(1, maximum))
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
             if count >= 0 { return Array(chunk[..<count]) }
