@@ -44,6 +44,9 @@ ReturnToService=2
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
+# Each `sched-bench coordinator --parts bulk` leaves 5,000 held jobs; past MaxJobCount (10,000 by
+# default) sbatch would sleep and retry, and the benchmark wait.
+MaxJobCount=200000
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
