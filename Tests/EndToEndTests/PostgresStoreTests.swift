@@ -85,8 +85,10 @@ struct PostgresStoreTests {
         let url = try server.database()
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        // This agent sends no heartbeats: its node must not be lost on a slow machine meanwhile.
-        try await cluster.startCoordinator(extra: ["--store", url, "--heartbeat-timeout", "600"])
+        // This agent sends no heartbeats: its node must not be lost on a slow machine meanwhile. A
+        // commit held on a lock holds up the lease's renewal too: a long lease, so that the
+        // coordinator does not step down while the test holds it.
+        try await cluster.startCoordinator(extra: ["--store", url, "--heartbeat-timeout", "600", "--lease", "600"])
         let node = Node(
             id: "one", chips: [Chip(index: 0, model: "h100", memoryGiB: 80, numaNode: 0)],
             numaNodes: [NUMANode(id: 0, cpus: [0, 1], memoryGiB: 64)])
@@ -116,8 +118,10 @@ struct PostgresStoreTests {
             "submit", "--id", "preemptor", "--chips", "1", "--priority", "10", "--", "true",
         ])
         #expect(submitted.status == 0, "\(submitted.stderr)")
+        // Whatever waits on a lock waits on ours: the preemption's commit (and the lease's renewal
+        // behind it, on a slow machine).
         #expect(
-            try await eventually(seconds: 10) { try count("wait_event_type = 'Lock'") == "1\n" },
+            try await eventually(seconds: 30) { try count("wait_event_type = 'Lock'") != "0\n" },
             "the preemption's commit waits on the row lock")
         // The victim ends on its own, before any order to stop it: the agent says so.
         agent.send(line: WireCodec.encode(.exited(Exit(job: "victim", attempt: 1, outcome: .completed))))
