@@ -66,27 +66,46 @@ public struct ConnectionOptions: ParsableArguments {
         var tls: NIOSSLContext?
     }
 
+    /// What the flags, then the environment, then the config file choose (the default address last).
+    struct Choice {
+        var address: String
+        var tlsCA: String?
+        var auth: String
+        var tokenFile: String?
+        /// The config file's values, for what only it and flags give (MUNGE's).
+        var file: TextFields
+    }
+
+    /// The one place that orders the sources; `QuickSubmit` chooses through it too.
+    static func choose(address: String?, tokenFile: String?, auth: String?, tlsCA: String?, config: String?) -> Choice {
+        let file = configValues(path: config)
+        return Choice(
+            address: address ?? environmentValue("HETEROSCHED_ADDRESS") ?? file["address"] ?? Defaults.address,
+            tlsCA: tlsCA ?? environmentValue("HETEROSCHED_TLS_CA") ?? file["tlsCA"],
+            auth: auth ?? environmentValue("HETEROSCHED_AUTH") ?? file["auth"] ?? "token",
+            tokenFile: tokenFile ?? environmentValue("HETEROSCHED_TOKEN_FILE") ?? file["tokenFile"], file: file)
+    }
+
     func resolve() throws -> Resolved {
-        let environment = ProcessInfo.processInfo.environment
-        let file = configFile()
-        let address = address ?? environment["HETEROSCHED_ADDRESS"] ?? file["address"] ?? Defaults.address
+        let choice = Self.choose(address: address, tokenFile: tokenFile, auth: auth, tlsCA: tlsCA, config: config)
+        let file = choice.file
+        let address = choice.address
         guard let endpoint = CoordinatorAddresses(address) else {
             throw SetupError(
                 "the coordinator address is host:port, or several comma-separated, got '\(address)' (--address, HETEROSCHED_ADDRESS)"
             )
         }
         var tls: NIOSSLContext?
-        if let caFile = tlsCA ?? environment["HETEROSCHED_TLS_CA"] ?? file["tlsCA"] {
+        if let caFile = choice.tlsCA {
             do {
                 tls = try WireTLS.clientContext(caFile: caFile)
             } catch {
                 throw SetupError("--tls-ca: \(error.description)")
             }
         }
-        switch auth ?? environment["HETEROSCHED_AUTH"] ?? file["auth"] ?? "token" {
+        switch choice.auth {
         case "token":
-            let tokenPath = tokenFile ?? environment["HETEROSCHED_TOKEN_FILE"] ?? file["tokenFile"]
-            return Resolved(endpoint: endpoint, token: try Defaults.token(file: tokenPath), tls: tls)
+            return Resolved(endpoint: endpoint, token: try Defaults.token(file: choice.tokenFile), tls: tls)
         case "munge":
             let user = coordinatorUser ?? file["coordinatorUser"] ?? "root"
             guard let credentials = MungeCredentials(socket: mungeSocket ?? file["mungeSocket"], coordinatorUser: user)
@@ -107,14 +126,11 @@ public struct ConnectionOptions: ParsableArguments {
         return .milliseconds(Int64(leaderWait * 1000))
     }
 
-    /// `key: value` lines of the config file; missing file = empty.
-    func configFile() -> TextFields { Self.configValues(path: config) }
-
     /// `key: value` lines of the config file at `path` (nil: ~/.config/heterosched/schedctl.yaml),
     /// quotes around a value dropped; a missing file is empty. Without Foundation: `QuickSubmit`
     /// reads it too.
     static func configValues(path: String?) -> TextFields {
-        let home = getenv("HOME").map { String(cString: $0) } ?? "/root"
+        let home = environmentValue("HOME") ?? "/root"
         guard let text = readSmallTextFile(path ?? home + "/.config/heterosched/schedctl.yaml") else {
             return TextFields()
         }

@@ -18,36 +18,39 @@ public enum QuickSubmit {
         let endpoints = connection.addresses.endpoints
         // A standby in the list: the full command finds the leader.
         guard let endpoint = endpoints.first,
-            let socket = try? WireClient.connectedSocket(to: endpoint, timeout: .seconds(10))
+            let session = try? BlockingWireSession.connected(to: endpoint, timeout: .seconds(10))
         else { return false }
-        let session = LineSocket(SocketByteStream(socket: socket))
-        defer { session.close() }
         // A stopped coordinator accepts connections but answers nothing: with others to try, the
         // full command's search does the waiting, so this one waits little (a coordinator answers
         // these lines in well under a millisecond).
-        if endpoints.count > 1 { session.stream.setReadTimeout(.seconds(2)) }
+        if endpoints.count > 1 { session.setReadTimeout(.seconds(2)) }
+        /// Sends `line` and reads the string fields of the reply when it is `prefix` and a JSON object.
+        func exchange(_ line: String, expecting prefix: String) -> TextFields? {
+            guard (try? session.sendRaw(line)) != nil, let reply = try? session.receiveLine(), reply.hasPrefix(prefix)
+            else { return nil }
+            return FlatJSON.strings(reply.dropFirst(prefix.count))
+        }
         var hello = JSONObjectText()
         hello.add("role", "client")
         hello.add("version", wireProtocolVersion)
-        guard session.send("HELLO " + hello.text), let challenge = session.fields(after: "CHALLENGE "),
-            let theirs = challenge["nonce"]
+        guard let challenge = exchange("HELLO " + hello.text, expecting: "CHALLENGE "), let theirs = challenge["nonce"]
         else { return false }
         let ours = TokenProof.makeNonce()
         var auth = JSONObjectText()
         auth.add("hmac", TokenProof.hmac(token: connection.token, nonce: theirs))
         auth.add("nonce", ours)
-        guard session.send("AUTH " + auth.text), let opened = session.fields(after: "OK "), let proof = opened["proof"],
+        guard let opened = exchange("AUTH " + auth.text, expecting: "OK "), let proof = opened["proof"],
             TokenProof.verifyCoordinator(token: connection.token, nonce: ours, proof: proof)
         else { return false }
-        session.stream.setReadTimeout(nil)
+        session.setReadTimeout(nil)
         var submit = JSONObjectText()
         submit.add("file", "flags")
         submit.add("spec", request.flags.spec())
         submit.add("user", loginName())
-        guard session.send("SUBMIT " + submit.text) else { return false }
+        guard (try? session.sendRaw("SUBMIT " + submit.text)) != nil else { return false }
         // Sent: from here the job may be stored, so nothing is sent again but where the coordinator
         // said it was not (a standby).
-        guard let line = session.line() else { fail(WireClientError.closed.description) }
+        guard let line = try? session.receiveLine() else { fail(WireClientError.closed.description) }
         if line.hasPrefix("OK "), let reply = FlatJSON.strings(line.dropFirst(3)), let job = reply["job"],
             let state = reply["state"]
         {
@@ -148,53 +151,14 @@ struct QuickSubmitRequest {
         return true
     }
 
-    /// Where to and with which token, as `ConnectionOptions.resolve` finds them; nil where it would
-    /// use MUNGE or TLS, or fail.
+    /// Where to and with which token, chosen as the full command chooses; nil where it would use
+    /// MUNGE or TLS, or fail.
     func connection() -> (addresses: CoordinatorAddresses, token: String)? {
-        let file = ConnectionOptions.configValues(path: config)
-        let environment = environmentValue
-        let address = address ?? environment("HETEROSCHED_ADDRESS") ?? file["address"] ?? Defaults.address
-        guard let addresses = CoordinatorAddresses(address),
-            environment("HETEROSCHED_TLS_CA") == nil && file["tlsCA"] == nil,
-            (auth ?? environment("HETEROSCHED_AUTH") ?? file["auth"] ?? "token") == "token",
-            let token = try? Defaults.token(
-                file: tokenFile ?? environment("HETEROSCHED_TOKEN_FILE") ?? file["tokenFile"])
+        let choice = ConnectionOptions.choose(
+            address: address, tokenFile: tokenFile, auth: auth, tlsCA: nil, config: config)
+        guard choice.tlsCA == nil, choice.auth == "token", let addresses = CoordinatorAddresses(choice.address),
+            let token = try? Defaults.token(file: choice.tokenFile)
         else { return nil }
         return (addresses, token)
     }
-}
-
-/// Lines over a blocking socket: what `QuickSubmit` sends and reads.
-final class LineSocket {
-    let stream: SocketByteStream
-    private var buffer: [UInt8] = []
-    /// Replies to a submission are short; a longer line is not one.
-    static let lineLimit = 1 << 20
-
-    init(_ stream: SocketByteStream) { self.stream = stream }
-
-    func send(_ line: String) -> Bool { (try? stream.write(Array((line + "\n").utf8))) != nil }
-
-    /// The next line, without its newline; nil when the connection ended or failed first.
-    func line() -> String? {
-        while true {
-            if let end = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<end], as: UTF8.self)
-                buffer.removeSubrange(...end)
-                return line
-            }
-            guard buffer.count <= Self.lineLimit, let more = try? stream.read(upTo: 4096), !more.isEmpty else {
-                return nil
-            }
-            buffer += more
-        }
-    }
-
-    /// The string fields of the next line when it is `prefix` and a JSON object; nil otherwise.
-    func fields(after prefix: String) -> TextFields? {
-        guard let line = line(), line.hasPrefix(prefix) else { return nil }
-        return FlatJSON.strings(line.dropFirst(prefix.count))
-    }
-
-    func close() { stream.close() }
 }

@@ -8,21 +8,22 @@ import SchedCore
 /// The bytes under a `BlockingWireSession`: a plain socket, or TLS.
 protocol BlockingByteStream: AnyObject {
     func write(_ bytes: [UInt8]) throws
-    /// The next bytes that arrived; empty once the peer has closed.
-    func read() throws -> [UInt8]
+    /// The next bytes that arrived, at most `maximum` of them where the stream can say; empty once
+    /// the peer has closed.
+    func read(upTo maximum: Int) throws -> [UInt8]
     /// From now on a read that waits longer than `timeout` fails (nil: waits for ever).
     func setReadTimeout(_ timeout: Duration?)
     func close()
 }
 
 /// A connected TCP socket, read and written in the calling thread.
-public final class SocketByteStream: BlockingByteStream {
+final class SocketByteStream: BlockingByteStream {
     private let socket: Int32
     private var closed = false
 
-    public init(socket: Int32) { self.socket = socket }
+    init(socket: Int32) { self.socket = socket }
 
-    public func write(_ bytes: [UInt8]) throws {
+    func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             // MSG_NOSIGNAL: a coordinator that went away is an error here, not SIGPIPE.
@@ -37,11 +38,7 @@ public final class SocketByteStream: BlockingByteStream {
         }
     }
 
-    public func read() throws -> [UInt8] { try read(upTo: 64 * 1024) }
-
-    /// The next bytes that arrived, at most `maximum` of them (a one-shot client reading short
-    /// replies need not set up 64 KiB each time); empty once the peer has closed.
-    public func read(upTo maximum: Int) throws -> [UInt8] {
+    func read(upTo maximum: Int) throws -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: max(1, maximum))
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
@@ -55,14 +52,14 @@ public final class SocketByteStream: BlockingByteStream {
 
     private var readTimeout: Duration?
 
-    public func setReadTimeout(_ timeout: Duration?) {
+    func setReadTimeout(_ timeout: Duration?) {
         readTimeout = timeout
         let microseconds = timeout?.microseconds ?? 0
         var value = timeval(tv_sec: Int(microseconds / 1_000_000), tv_usec: Int(microseconds % 1_000_000))
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    public func close() {
+    func close() {
         guard !closed else { return }
         closed = true
         _ = Glibc.close(socket)
@@ -108,7 +105,8 @@ final class TLSByteStream: BlockingByteStream {
         }
     }
 
-    func read() throws -> [UInt8] {
+    /// What the event loop handed over, however much: it has read it already.
+    func read(upTo maximum: Int) throws -> [UInt8] {
         let (bytes, failure) = inbox.take(within: readTimeout)
         if let failure { throw WireClientError.broken(WireClient.describe(failure)) }
         return bytes

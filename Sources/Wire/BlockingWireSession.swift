@@ -9,17 +9,34 @@ import SchedCore
 public final class BlockingWireSession {
     private let stream: any BlockingByteStream
     private let maximumLineLength: Int
+    /// How much one read takes at most (and sets up).
+    private let readSize: Int
     /// Bytes read past the last line returned.
     private var pending: [UInt8] = []
     private var ended = false
     /// The coordinator this session reached (the leader, of several).
     public let endpoint: WireEndpoint
 
-    init(stream: any BlockingByteStream, maximumLineLength: Int, endpoint: WireEndpoint) {
+    init(stream: any BlockingByteStream, maximumLineLength: Int, endpoint: WireEndpoint, readSize: Int = 64 * 1024) {
         self.stream = stream
         self.maximumLineLength = maximumLineLength
         self.endpoint = endpoint
+        self.readSize = readSize
     }
+
+    /// A plain TCP connection to `endpoint`, not yet opened with `HELLO`: for a client that writes
+    /// and reads the opening lines itself (`schedctl submit`'s short way). Small reads: its replies
+    /// are short, and a 64 KiB buffer set up per read cost it more than the reading.
+    public static func connected(
+        to endpoint: WireEndpoint, timeout: Duration, maximumLineLength: Int = WireClient.replyLineLimit
+    ) throws -> BlockingWireSession {
+        BlockingWireSession(
+            stream: SocketByteStream(socket: try WireClient.connect(to: endpoint, timeout: timeout)),
+            maximumLineLength: maximumLineLength, endpoint: endpoint, readSize: 4096)
+    }
+
+    /// From now on a read that waits longer than `timeout` fails (nil: waits for ever).
+    public func setReadTimeout(_ timeout: Duration?) { stream.setReadTimeout(timeout) }
 
     deinit { stream.close() }
 
@@ -34,28 +51,49 @@ public final class BlockingWireSession {
 
     /// The next message; nil when the coordinator closed. A line that does not decode is an `ERR`.
     public func receive() throws -> WireMessage? {
+        switch try nextLine() {
+        case .line(let bytes): InboundLine(bytes: bytes).message
+        case .tooLong: InboundLine.tooLong(limit: maximumLineLength).message
+        case .closed: nil
+        }
+    }
+
+    /// The next line as text, not decoded; nil when the coordinator closed, or the line was over
+    /// the limit or not UTF-8.
+    public func receiveLine() throws -> String? {
+        guard case .line(let bytes) = try nextLine() else { return nil }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private enum Framed {
+        case line([UInt8])
+        case tooLong
+        case closed
+    }
+
+    private func nextLine() throws -> Framed {
         var scanned = 0
         while true {
             if let newline = pending[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
-                let line = InboundLine(bytes: pending[..<newline])
+                let line = Array(pending[..<newline])
                 pending.removeSubrange(...newline)
-                return line.message
+                return .line(line)
             }
             scanned = pending.count
             guard pending.count <= maximumLineLength else {
                 // The session ends here: what follows is the rest of that line, not a message.
                 ended = true
                 pending.removeAll()
-                return InboundLine.tooLong(limit: maximumLineLength).message
+                return .tooLong
             }
-            guard !ended else { return nil }
-            let chunk = try stream.read()
+            guard !ended else { return .closed }
+            let chunk = try stream.read(upTo: readSize)
             if chunk.isEmpty {
                 // A last line without its newline is still a line.
                 ended = true
-                guard !pending.isEmpty else { return nil }
+                guard !pending.isEmpty else { return .closed }
                 defer { pending.removeAll() }
-                return InboundLine(bytes: pending).message
+                return .line(pending)
             }
             pending += chunk
         }
@@ -121,12 +159,8 @@ extension WireClient {
         }
     }
 
-    /// A connected blocking TCP socket (`SocketByteStream` reads and writes it): each address the
-    /// name resolves to in turn, each given `timeout` to answer.
-    public static func connectedSocket(to endpoint: WireEndpoint, timeout: Duration) throws -> Int32 {
-        try connect(to: endpoint, timeout: timeout)
-    }
-
+    /// A connected blocking TCP socket: each address the name resolves to in turn, each given
+    /// `timeout` to answer.
     static func connect(to endpoint: WireEndpoint, timeout: Duration) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
