@@ -67,6 +67,14 @@ public actor AttemptRunner {
     /// Ended, not yet reported.
     private var ended: [AttemptRef: Exit] = [:]
     private var processes: [AttemptRef: Process] = [:]
+    /// How long attempts run on unseen, as the coordinator set at registration; nil: for ever.
+    private var unseenTerms: Registered?
+    /// Where the agent writes when it last heard from the coordinator; supervisors read it.
+    public nonisolated var leaseFile: String { directory + "/coordinator-lease" }
+
+    /// The coordinator's terms for attempts started from now on: each stops once the coordinator is
+    /// unheard from for `disconnectStop` seconds (or its own `maxDisconnect`).
+    public func keep(to terms: Registered) { unseenTerms = terms }
 
     /// - Parameters:
     ///   - helper: the `sched-attempt` executable.
@@ -168,6 +176,12 @@ public actor AttemptRunner {
             "--output", folder + "/output.log", "--exit-file", folder + "/exit.json", "--pid-file", folder + "/job.pid",
         ]
         if let numa = order.numaNodes.first { arguments += ["--numa-node", String(numa)] }
+        if let limit = order.maxDisconnect ?? unseenTerms?.disconnectStop, limit > 0 {
+            arguments += [
+                "--lease-file", leaseFile, "--lease-limit", String(limit), "--lease-grace",
+                String(unseenTerms?.disconnectGrace ?? killGrace),
+            ]
+        }
         if let cpus = order.host?.cpus, !cpus.isEmpty { arguments += ["--cpus", indexList(cpus)] }
         let cgroup = containment?.cgroup(for: key)
         if let containment, let cgroup {
@@ -457,6 +471,10 @@ public actor AttemptRunner {
             exit = Exit(
                 job: key.job, attempt: key.attempt, outcome: .killed, exitStatus: end.exitStatus, signal: end.signal,
                 message: "stopped on order (\(stopping.dropFirst("killed: ".count))); \(how)")
+        } else if let unseen = end.unseenFor {
+            exit = Exit(
+                job: key.job, attempt: key.attempt, outcome: .killed, exitStatus: end.exitStatus, signal: end.signal,
+                message: "stopped by its host: no word from the coordinator for \(Int(unseen)) s; \(how)")
         } else if end.exitStatus == 0 {
             exit = Exit(job: key.job, attempt: key.attempt, outcome: .completed, exitStatus: 0)
         } else if end.endedAtMemoryLimit {

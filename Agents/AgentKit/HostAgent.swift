@@ -1,3 +1,4 @@
+import AttemptContainment
 import Foundation
 import Logging
 import NIOSSL
@@ -30,6 +31,8 @@ public struct HostAgent: Sendable {
     public var chipAddresses: [ChipAddress]?
     /// Chip health and use as the vendor tools last reported them, and whether the session is up.
     let health: HealthBook
+    /// When the coordinator was last heard from, for the supervisors that stop jobs left unseen.
+    let lease: CoordinatorLease
 
     public init(
         node: Node, coordinators: CoordinatorAddresses, token: String, runner: AttemptRunner, scanner: InventoryScanner,
@@ -45,6 +48,7 @@ public struct HostAgent: Sendable {
         self.keepOutput = keepOutput
         self.logger = logger
         health = HealthBook(startingWith: node.chips)
+        lease = CoordinatorLease(file: runner.leaseFile)
     }
 
     /// What the vendor tools said of the chips' use at discovery, until the first re-scan.
@@ -81,12 +85,17 @@ public struct HostAgent: Sendable {
         ) { session in
             var current = node
             current.chips = await health.apply(to: node.chips)
-            _ = try await session.request(
+            let sentAt = BootClock.now()
+            let reply = try await session.request(
                 .register(
                     Register(
                         node: current, running: await runner.attempts(), address: address,
-                        chipAddresses: chipAddresses)))
-            logger.info("\(node.id): registered \(node.chips.count) chip(s) with \(session.endpoint)")
+                        chipAddresses: chipAddresses, stopsWhenUnseen: true)))
+            let terms = agreedTerms(reply, node: node.id, logger: logger)
+            await runner.keep(to: terms)
+            await lease.registered(sentAt: sentAt, terms: terms)
+            logger.info(
+                "\(node.id): registered \(node.chips.count) chip(s) with \(session.endpoint)\(terms.sentence)")
             await health.connected(true)
             let writer = session.writer
             let tails = TailBook()
@@ -108,7 +117,8 @@ public struct HostAgent: Sendable {
                         try await writer.send(
                             .heartbeat(
                                 Heartbeat(
-                                    unhealthyChips: unhealthy, interNodeBandwidthGBps: node.interNodeBandwidthGBps))
+                                    unhealthyChips: unhealthy, interNodeBandwidthGBps: node.interNodeBandwidthGBps,
+                                    seq: await lease.heartbeat()))
                         )
                     }
                 }
@@ -136,6 +146,8 @@ public struct HostAgent: Sendable {
                         // The coordinator stored an exit: the attempt's state may go.
                         if let ack = try? WireCodec.value(ExitAcknowledgement.self, from: body.text) {
                             await runner.delivered(ack.delivered)
+                        } else if let ack = try? WireCodec.value(HeartbeatAcknowledgement.self, from: body.text) {
+                            await lease.acknowledged(ack.heartbeat)
                         }
                     case .err(let error):
                         logger.warning("\(node.id): coordinator says \(error)")

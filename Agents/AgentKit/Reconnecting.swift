@@ -10,6 +10,8 @@ func reconnecting(
 ) async {
     var delay = 0.2
     var coordinators = coordinators
+    // What was last said at warning level, and when: a refusal that lasts is said once a minute.
+    var warned: (text: String, at: ContinuousClock.Instant)?
     while !Task.isCancelled {
         do {
             try await session(coordinators)
@@ -21,6 +23,14 @@ func reconnecting(
             coordinators = coordinators.demoting(endpoint)
             delay = 0.2
             continue
+        } catch let error as WireClientError where error.needsAPerson {
+            let text = "\(error)"
+            let now = ContinuousClock.now
+            if warned?.text != text || now - warned!.at > .seconds(60) {
+                logger.warning("\(what) refused: \(text); trying again every 5 s (said once a minute while it lasts)")
+                warned = (text, now)
+            }
+            delay = 5
         } catch {
             logger.log(level: level, "\(what) ended: \(error); reconnecting in \(delay) s")
         }

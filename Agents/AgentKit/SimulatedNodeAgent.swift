@@ -1,3 +1,4 @@
+import AttemptContainment
 import Logging
 import NIOSSL
 import SchedCore
@@ -22,6 +23,9 @@ public struct SimulatedNodeAgent: Sendable {
     public var seed: UInt64
     public var attemptLog: AttemptLog?
     public var logger: Logger
+    /// When the coordinator was last heard from: attempts stop when it has been too long, as a real
+    /// host's do.
+    let lease = CoordinatorLease(file: nil)
 
     public init(
         node: Node, coordinators: CoordinatorAddresses, token: String, catalog: ChipCatalog, faults: FaultProfile,
@@ -69,7 +73,10 @@ public struct SimulatedNodeAgent: Sendable {
             to: coordinators, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
             tls: tls, silenceLimit: coordinatorSilenceLimit(heartbeatInterval: heartbeatInterval)
         ) { session in
-            _ = try await session.request(.register(Register(node: node, running: await attempts.running())))
+            let sentAt = BootClock.now()
+            let reply = try await session.request(
+                .register(Register(node: node, running: await attempts.running(), stopsWhenUnseen: true)))
+            await lease.registered(sentAt: sentAt, terms: agreedTerms(reply, node: node.id, logger: logger))
             let writer = session.writer
             // Ends not yet acknowledged (they happened while disconnected, or their store failed).
             for exit in await attempts.undelivered() { try await writer.send(.exited(exit)) }
@@ -91,7 +98,9 @@ public struct SimulatedNodeAgent: Sendable {
                 while true {
                     try await Task.sleep(for: heartbeatInterval)
                     try await writer.send(
-                        .heartbeat(Heartbeat(interNodeBandwidthGBps: node.interNodeBandwidthGBps)))
+                        .heartbeat(
+                            Heartbeat(interNodeBandwidthGBps: node.interNodeBandwidthGBps, seq: await lease.heartbeat())
+                        ))
                 }
             }
             while let message = try await session.receive() {
@@ -99,13 +108,33 @@ public struct SimulatedNodeAgent: Sendable {
                 case .run(let order):
                     let key = AttemptRef(job: order.job, attempt: order.attempt)
                     guard await attempts.start(key) else { continue }
+                    // A command needs a host to run on; a simulated node would only pretend it ran.
+                    if order.simulation == nil && !order.command.isEmpty {
+                        let exit = Exit(
+                            job: order.job, attempt: order.attempt, outcome: .failed, exitStatus: 127,
+                            message: "\(node.id) is a simulated node (sched-agent --simulate): it plays jobs with a "
+                                + "simulate: section and runs no command; run this job on a host's agent")
+                        await attempts.finish(exit)
+                        try await writer.send(.exited(exit))
+                        continue
+                    }
                     play.yield(order)
                 case .kill(let order):
                     await attempts.kill(AttemptRef(job: order.job, attempt: order.attempt))
+                case .tail(let request):
+                    // Nothing runs here, so nothing was written: said at once, not left unanswered.
+                    try await writer.send(
+                        .chunk(
+                            OutputChunk(
+                                request: request.request, data: "", end: true,
+                                error: "\(node.id) is a simulated node (sched-agent --simulate): "
+                                    + "its attempts write no output")))
                 case .ok(let body):
                     // The coordinator stored an exit: it need not be sent again.
                     if let ack = try? WireCodec.value(ExitAcknowledgement.self, from: body.text) {
                         await attempts.delivered(ack.delivered)
+                    } else if let ack = try? WireCodec.value(HeartbeatAcknowledgement.self, from: body.text) {
+                        await lease.acknowledged(ack.heartbeat)
                     }
                 case .err(let error):
                     logger.warning("\(node.id): coordinator says \(error)")
@@ -136,21 +165,27 @@ public struct SimulatedNodeAgent: Sendable {
         if case .faults(_, let rank, _) = fate.ending, rank != order.rank { endStep = fate.lastStep }
         var step = fate.firstStep - 1
         while step < endStep {
-            // Sleep a step in slices, so that a KILL is answered within a tenth of a second.
+            // Sleep a step in slices (the lease is looked at between them); a KILL wakes it at once, so
+            // that its end is reported as soon as a real host's would be, not up to a slice later (in
+            // scaled time a slice is minutes, in which the coordinator waits on the stopped chips).
             var remaining = realStep
+            var stop: String?
             while remaining > .zero {
-                if await attempts.isKilled(key) { break }
+                stop = await stopReason(key, order, attempts)
+                if stop != nil { break }
                 let slice = min(remaining, .milliseconds(100))
-                try await Task.sleep(for: slice)
+                await attempts.nap(key, for: slice)
+                try Task.checkCancellation()
                 remaining -= slice
             }
             step += 1
-            if await attempts.isKilled(key) {
+            if stop == nil { stop = await stopReason(key, order, attempts) }
+            if let stop {
                 await attemptLog?.record(.end, node: node.id, order: order)
                 await end(
                     Exit(
-                        job: order.job, attempt: order.attempt, outcome: .killed, message: "stopped on order",
-                        step: step, checkpointStep: fate.checkpoint(before: step)), attempts: attempts, link: link)
+                        job: order.job, attempt: order.attempt, outcome: .killed, message: stop, step: step,
+                        checkpointStep: fate.checkpoint(before: step)), attempts: attempts, link: link)
                 return
             }
             // The first node reports each checkpoint the attempt saves before it ends.
@@ -177,6 +212,17 @@ public struct SimulatedNodeAgent: Sendable {
         }
         await attemptLog?.record(.end, node: node.id, order: order)
         await end(exit, attempts: attempts, link: link)
+    }
+
+    /// Why the attempt must stop now: an order, or a coordinator unheard from for longer than the
+    /// job may run unseen; nil: it goes on.
+    func stopReason(_ key: AttemptRef, _ order: RunOrder, _ attempts: AttemptBook) async -> String? {
+        if await attempts.isKilled(key) { return "stopped on order" }
+        let terms = await lease.terms
+        guard let limit = order.maxDisconnect ?? terms?.disconnectStop, limit > 0,
+            let unseen = await lease.unseenFor(), unseen > limit
+        else { return nil }
+        return "stopped by its host: no word from the coordinator for \(Int(unseen)) s"
     }
 
     /// An attempt ended: kept as undelivered until a session carries its exit.
@@ -227,7 +273,35 @@ actor AttemptBook {
         active.insert(key)
         return true
     }
-    func kill(_ key: AttemptRef) { if active.contains(key) { killed.insert(key) } }
+    /// Naps of attempts, woken at their end or by a KILL; each nap numbered, so that the timer of
+    /// an earlier one does not wake a later one.
+    private var naps: [AttemptRef: (number: Int, wake: CheckedContinuation<Void, Never>)] = [:]
+    private var napNumber = 0
+
+    func kill(_ key: AttemptRef) {
+        guard active.contains(key) else { return }
+        killed.insert(key)
+        naps.removeValue(forKey: key)?.wake.resume()
+    }
+
+    /// Sleeps `duration`, or less if the attempt is told to stop meanwhile.
+    func nap(_ key: AttemptRef, for duration: Duration) async {
+        guard !killed.contains(key) else { return }
+        napNumber += 1
+        let number = napNumber
+        await withCheckedContinuation { continuation in
+            naps[key] = (number, continuation)
+            Task {
+                try? await Task.sleep(for: duration)
+                self.wake(key, number)
+            }
+        }
+    }
+
+    private func wake(_ key: AttemptRef, _ number: Int) {
+        guard naps[key]?.number == number else { return }
+        naps.removeValue(forKey: key)?.wake.resume()
+    }
     func isKilled(_ key: AttemptRef) -> Bool { killed.contains(key) }
     func finish(_ exit: Exit) {
         let key = AttemptRef(job: exit.job, attempt: exit.attempt)

@@ -14,6 +14,9 @@ public struct AttemptEnd: Codable, Equatable, Sendable {
     public var memoryLimitMiB: Int?
     /// Processes the job left behind when its first process ended, which the supervisor killed.
     public var leftBehind: Int?
+    /// Set: the supervisor stopped the job itself because its agent had not heard from the
+    /// coordinator for the job's limit; says for how long.
+    public var unseenFor: Double?
 
     public init(
         exitStatus: Int? = nil, signal: Int? = nil, message: String? = nil, cpuSeconds: Double? = nil,

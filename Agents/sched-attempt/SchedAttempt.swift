@@ -11,6 +11,7 @@ import Foundation
 ///     sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] [--cpus LIST]
 ///                   [--note TEXT] [--user NAME]
 ///                   [--cgroup-version v1|v2 --cgroup PATH [--memory-limit-mib N] [--pids-limit N] [--mems LIST]]
+///                   [--lease-file FILE --lease-limit SECONDS [--lease-grace SECONDS]]
 ///                   -- COMMAND ARGS…
 ///     sched-attempt --probe      # libnuma's view of the host, as JSON
 ///
@@ -22,7 +23,10 @@ import Foundation
 /// stdout and stderr appended to FILE, writes the job's process group to the pid file, and waits.
 /// When the job's first process ends it kills what the job left in its cgroup, reads what the job
 /// used, removes the cgroup and writes how the job ended to the exit file. The agent signals the
-/// job to stop it; a restarted agent finds the pid and exit files again.
+/// job to stop it; a restarted agent finds the pid and exit files again. With `--lease-file`, it
+/// also stops the job itself (SIGTERM, SIGKILL `--lease-grace` seconds later) once the agent has
+/// not heard from the coordinator for `--lease-limit` seconds, whether or not the agent still runs:
+/// by then the coordinator may run the job elsewhere.
 @main
 enum SchedAttempt {
     static func main() {
@@ -125,6 +129,7 @@ enum SchedAttempt {
             exit(127)
         }
         write(pidFile, "\(child)\n")
+        let lease = leaseWatch(options, group: child, cgroup: cgroup, log: log)
         var status: Int32 = 0
         var resources = rusage()
         while wait4(child, &status, 0, &resources) < 0 && errno == EINTR {}
@@ -132,6 +137,10 @@ enum SchedAttempt {
         let signal = status & 0x7f
         var end = signal == 0 ? AttemptEnd(exitStatus: Int((status >> 8) & 0xff)) : AttemptEnd(signal: Int(signal))
         if let refusal, !refusal.isEmpty { end.message = refusal }
+        if let unseen = lease?.stoppedAfter {
+            end.unseenFor = unseen
+            end.message = "stopped by its host: no word from the coordinator for \(Int(unseen)) s"
+        }
         if let cgroup {
             // The job is over when its first process is: what it left running goes too.
             let left = cgroup.processes().count
@@ -158,6 +167,18 @@ enum SchedAttempt {
         }
         record(exitFile, end)
         exit(signal == 0 ? Int32(end.exitStatus ?? 0) : 128 + signal)
+    }
+
+    /// Starts watching the agent's lease file, when asked to (`--lease-file`, `--lease-limit`).
+    static func leaseWatch(_ options: [String: String], group: pid_t, cgroup: AttemptCgroup?, log: Int32) -> LeaseWatch?
+    {
+        guard let file = options["--lease-file"], let limit = options["--lease-limit"].flatMap(Double.init),
+            limit.isFinite, limit > 0
+        else { return nil }
+        let grace = options["--lease-grace"].flatMap(Double.init).flatMap { $0.isFinite ? $0 : nil } ?? 10
+        let watch = LeaseWatch(file: file, limit: min(limit, 100 * 365 * 86400), grace: min(max(grace, 0), 3600))
+        Thread.detachNewThread { watch.run(group: group, cgroup: cgroup, log: log) }
+        return watch
     }
 
     /// The attempt's cgroup on this host's hierarchy of `version`.
@@ -322,5 +343,45 @@ enum SchedAttempt {
     static func fail(_ message: String) -> Never {
         try? FileHandle.standardError.write(contentsOf: Data(("sched-attempt: " + message + "\n").utf8))
         exit(2)
+    }
+}
+
+/// Stops the job once the agent's lease file says the coordinator has not been heard from for
+/// `limit` seconds (a missing file counts from the watch's start): SIGTERM to the job's process
+/// group and cgroup, then SIGKILL after `grace`.
+final class LeaseWatch: @unchecked Sendable {
+    let file: String
+    let limit: Double
+    let grace: Double
+    private let lock = NSLock()
+    private var stopped: Double?
+
+    init(file: String, limit: Double, grace: Double) {
+        self.file = file
+        self.limit = limit
+        self.grace = grace
+    }
+
+    /// How long the coordinator had been unheard from when the job was stopped; nil: it was not.
+    var stoppedAfter: Double? { lock.withLock { stopped } }
+
+    func run(group: pid_t, cgroup: AttemptCgroup?, log: Int32) {
+        let started = BootClock.now()
+        while true {
+            usleep(250_000)
+            let unseen = BootClock.now() - (LeaseFile.read(file) ?? started)
+            guard unseen > limit else { continue }
+            lock.withLock { stopped = unseen }
+            SchedAttempt.note(
+                "[heterosched] no word from the coordinator for \(Int(unseen)) s (this job runs unseen for at most "
+                    + "\(Int(limit)) s): stopping it, so that it does not run twice when the coordinator runs it elsewhere",
+                log)
+            _ = kill(-group, SIGTERM)
+            cgroup?.signalAll(SIGTERM)
+            Thread.sleep(forTimeInterval: grace)
+            _ = kill(-group, SIGKILL)
+            _ = cgroup?.killAll()
+            return
+        }
     }
 }

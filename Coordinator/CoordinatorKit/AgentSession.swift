@@ -73,9 +73,14 @@ struct AgentSession {
         do throws(ErrorReply) {
             switch message {
             case .heartbeat(let beat):
-                await state.heartbeat(node: node, session: open, beat)
-                // Answered, so that an agent can tell a stopped coordinator from a quiet one.
-                outbox.send(.ok(JSONText("{}")))
+                let current = await state.heartbeat(node: node, session: open, beat)
+                // Answered, so that an agent can tell a stopped coordinator from a quiet one; by its
+                // number only while the session is the node's: the agent's lease runs from it.
+                if current, let seq = beat.seq {
+                    outbox.send(.ok(JSONText(WireCodec.json(HeartbeatAcknowledgement(heartbeat: seq)))))
+                } else {
+                    outbox.send(.ok(JSONText("{}")))
+                }
             case .started(let attempt): try await state.started(attempt, node: node)
             case .checkpoint(let report): try await state.checkpointed(report, node: node)
             case .chunk(let chunk): await state.deliver(chunk, from: node)

@@ -23,6 +23,9 @@ struct ChipFence {
     /// What each stopping attempt holds on a node (chips, a share of one, host CPUs and memory); nil
     /// when the agent did not say (the whole node is held).
     private(set) var stopping: [Key: NodeAssignment?] = [:]
+    /// How many stopping entries each job has: a job is not run again while an attempt of it still
+    /// runs anywhere (two writers on one checkpoint).
+    private var stoppingJobs: [String: Int] = [:]
 
     /// Ends agents confirmed, the latest `endsRemembered` of them: an attempt's end matters here only
     /// while an order to stop it may still be on its way (a commit's time).
@@ -36,9 +39,42 @@ struct ChipFence {
     mutating func hold(_ attempt: AttemptRef, on node: NodeID, holding: NodeAssignment?) -> Bool {
         let key = Key(attempt: attempt, node: node)
         guard !ended.contains(key) else { return false }
-        if stopping[key] == nil { stopping[key] = .some(holding) }
+        if stopping[key] == nil { add(key, holding) }
         return true
     }
+
+    /// Fences `attempt` on `node` if it is not fenced or over already; true when this call fenced it
+    /// (so that a decision whose commit fails can take back exactly what it fenced).
+    mutating func holdNew(_ attempt: AttemptRef, on node: NodeID, holding: NodeAssignment?) -> Bool {
+        let key = Key(attempt: attempt, node: node)
+        guard !ended.contains(key), stopping[key] == nil else { return false }
+        add(key, holding)
+        return true
+    }
+
+    /// Takes back a fence set for a decision that was not stored.
+    mutating func lift(_ attempt: AttemptRef, on node: NodeID) {
+        remove(Key(attempt: attempt, node: node))
+    }
+
+    private mutating func add(_ key: Key, _ holding: NodeAssignment?) {
+        stopping[key] = .some(holding)
+        stoppingJobs[key.attempt.job, default: 0] += 1
+    }
+
+    @discardableResult
+    private mutating func remove(_ key: Key) -> Bool {
+        guard stopping.removeValue(forKey: key) != nil else { return false }
+        if stoppingJobs[key.attempt.job, default: 1] <= 1 {
+            stoppingJobs[key.attempt.job] = nil
+        } else {
+            stoppingJobs[key.attempt.job]! -= 1
+        }
+        return true
+    }
+
+    /// Whether an attempt of `job` is still being stopped somewhere.
+    func isStopping(job: String) -> Bool { stoppingJobs[job] != nil }
 
     /// The agent confirmed the attempt ended on `node`, fenced or not. True if it was held.
     @discardableResult
@@ -48,14 +84,12 @@ struct ChipFence {
             endOrder.append(key)
             if endOrder.count > Self.endsRemembered, let oldest = endOrder.popFirst() { ended.remove(oldest) }
         }
-        return stopping.removeValue(forKey: key) != nil
+        return remove(key)
     }
 
     /// The node is lost, or registered again without these attempts: what it held is given up.
     mutating func releaseAll(on node: NodeID, except running: Set<AttemptRef> = []) {
-        for key in stopping.keys where key.node == node && !running.contains(key.attempt) {
-            stopping.removeValue(forKey: key)
-        }
+        for key in stopping.keys where key.node == node && !running.contains(key.attempt) { remove(key) }
     }
 
     func isStopping(_ attempt: AttemptRef) -> Bool { stopping.keys.contains { $0.attempt == attempt } }

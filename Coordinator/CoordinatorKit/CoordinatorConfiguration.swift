@@ -17,6 +17,12 @@ public struct CoordinatorConfiguration: Sendable {
     /// Seconds beyond the heartbeat timeout that the agents of the stored fleet have, after a start
     /// or a take-over, to register again before their nodes are lost and their jobs requeued.
     public var returnGrace: Double = 30
+    /// Agents stop attempts (SIGTERM) when they have heard nothing from the coordinator this long
+    /// (wall seconds; 0: they never do, and a silent node's attempts are requeued as soon as it is
+    /// lost), and SIGKILL them `disconnectGrace` seconds later. Told to each agent at registration;
+    /// a lost node's attempts are requeued only once that has surely happened.
+    public var disconnectStop: Double = 20
+    public var disconnectGrace: Double = 10
     /// How often the scheduling loop looks at the queue when nothing wakes it.
     public var scheduleInterval: Duration
     public var seed: UInt64

@@ -57,9 +57,12 @@ extension CoordinatorState {
                     + (registration.node.domain.map { ", \($0)" } ?? "")))
         let before = jobs.subset(changed.map(\.id))
         for record in changed { jobs[record.id] = record }
+        // A gang whose attempt this node lost stops on its other nodes: their chips are fenced now.
+        let fenced = lostHere.flatMap { fenceForStop($0, except: id) }
         do {
             try await persist(changed, events, nodes: [registration.node], before: before)
         } catch {
+            unfence(fenced)
             // The agent is there, and keeps trying: not a silent node to declare lost meanwhile.
             if var entry = nodes[id], !entry.connected {
                 entry.lastHeartbeat = clock()
@@ -73,8 +76,18 @@ extension CoordinatorState {
         }
         nodes[id] = NodeEntry(
             node: registration.node, address: registration.address ?? peerAddress,
-            chipAddresses: registration.chipAddresses, writer: outbox, session: session, lastHeartbeat: clock())
-        outbox.send(.ok(JSONText("{\"registered\":\"\(id)\"}")))
+            chipAddresses: registration.chipAddresses, writer: outbox, session: session, lastHeartbeat: clock(),
+            stopsWhenUnseen: registration.stopsWhenUnseen ?? false)
+        // What it still runs goes on; what it no longer runs was settled above.
+        unseen.forget(node: id)
+        let stop = configuration.disconnectStop
+        outbox.send(
+            .ok(
+                JSONText(
+                    WireCodec.json(
+                        Registered(
+                            registered: id.name, disconnectStop: stop > 0 ? stop : nil,
+                            disconnectGrace: stop > 0 ? configuration.disconnectGrace : nil)))))
         for attempt in strangers {
             outbox.send(
                 .kill(KillOrder(job: attempt.job, attempt: attempt.attempt, reason: "not known to the coordinator")))
@@ -85,8 +98,11 @@ extension CoordinatorState {
         return session
     }
 
-    func heartbeat(node id: NodeID, session: Int, _ beat: Heartbeat) async {
-        guard var entry = nodes[id], entry.session == session else { return }
+    /// Notes a heartbeat; false when `session` is no longer the node's (it was declared lost): then
+    /// the heartbeat renews nothing, and must not be acknowledged as if it did.
+    @discardableResult
+    func heartbeat(node id: NodeID, session: Int, _ beat: Heartbeat) async -> Bool {
+        guard var entry = nodes[id], entry.session == session else { return false }
         entry.lastHeartbeat = clock()
         let unhealthy = Set(beat.unhealthyChips)
         var changed = false
@@ -138,6 +154,7 @@ extension CoordinatorState {
                 logger.error("cannot store chip health events: \(error)")
             }
         }
+        return true
     }
 
     /// Checks that an agent speaks of an attempt placed on its own node.
@@ -206,9 +223,11 @@ extension CoordinatorState {
                     ]))
         }
         jobs[record.id] = record
+        let fenced = record.state == .queued ? fenceForStop(before) : []
         do {
             try await persist([record], events, before: [record.id: before])
         } catch {
+            unfence(fenced)
             throw ErrorReply(.unavailable, "cannot store the checkpoint: \(error)")
         }
         // Orders go out once the decision is durable.
@@ -217,7 +236,11 @@ extension CoordinatorState {
 
     func exited(_ exit: Exit, node: NodeID) async throws(ErrorReply) {
         // The agent confirms the attempt is over here: its chips are free again.
-        if fence.release(AttemptRef(job: exit.job, attempt: exit.attempt), on: node) { dirty = true }
+        if fence.release(AttemptRef(job: exit.job, attempt: exit.attempt), on: node) {
+            dirty = true
+            // It may have been the last of the job's attempts still running: it may run again.
+            if !fence.isStopping(job: exit.job) { jobs.searchAgain(exit.job) }
+        }
         if try await completedBeforeItsStop(exit, node: node) { return }
         guard var record = try attemptOnNode(AttemptRef(job: exit.job, attempt: exit.attempt), node: node) else {
             return
@@ -290,17 +313,24 @@ extension CoordinatorState {
                     makeEvent(
                         .cancelled, job: record.id, node: node.name, attempt: record.attempt, "cancelled \(record.id)"))
                 changed.append(record)
-            } else if measured {
-                // Preempted or moved: what the attempt used stays on the record.
-                changed.append(record)
             } else {
-                jobs[record.id] = record
+                // Its attempt is current, so no order stopped it (a preemption, a fallback or a
+                // partner's end requeue the job before the KILL goes out): its host did, having lost
+                // the coordinator for longer than the job runs unseen. It runs again elsewhere.
+                stopPartners = "another node of the gang was stopped by its host"
+                if let (updated, more) = attemptFailed(record, cause: .nodeLost(node), message: exit.message) {
+                    changed.append(updated)
+                    events += more
+                }
             }
         }
         for record in changed { jobs[record.id] = record }
+        // The other nodes' chips are fenced before the commit's await, in which a pass may run.
+        let fenced = stopPartners == nil ? [] : fenceForStop(original, except: node)
         do {
             try await persist(changed, events, before: before)
         } catch {
+            unfence(fenced)
             if exit.outcome == .completed { completedNodes[record.id]?.remove(node) }
             throw ErrorReply(.unavailable, "cannot store the exit: \(error)")
         }
@@ -436,8 +466,9 @@ extension CoordinatorState {
         dirty = true
     }
 
-    /// Nodes silent past the heartbeat timeout are lost: their attempts go back to the queue, and the
-    /// node stays known (down) until its agent registers again.
+    /// Nodes silent past the heartbeat timeout are lost: they take no work, and the node stays known
+    /// (down) until its agent registers again. Their attempts go back to the queue once their agents
+    /// have surely stopped them (`UnseenAttempts`), at once where the agent does not stop attempts.
     func expireSilentNodes() async {
         let now = clock()
         var changed: [JobRecord] = []
@@ -446,17 +477,32 @@ extension CoordinatorState {
         let timeout = configuration.heartbeatTimeout * configuration.timeScale
         var before: [String: JobRecord] = [:]
         var partners: [(JobRecord, NodeID)] = []
+        func requeue(_ record: JobRecord, lostOn id: NodeID) -> Bool {
+            guard let (updated, more) = attemptFailed(record, cause: .nodeLost(id), message: nil) else { return false }
+            before[record.id] = before[record.id] ?? record
+            partners.append((record, id))
+            jobs[updated.id] = updated
+            changed.append(updated)
+            events += more
+            return true
+        }
         for id in nodes.silent(at: now, timeout: timeout) {
             guard var entry = nodes[id] else { continue }
             var lostJobs = 0
+            var waiting = 0
             for record in jobs.activeRecords {
                 guard record.placement?.assignments.contains(where: { $0.node == id }) == true else { continue }
-                if let (updated, more) = attemptFailed(record, cause: .nodeLost(id), message: nil) {
-                    before[record.id] = before[record.id] ?? record
-                    partners.append((record, id))
-                    jobs[updated.id] = updated
-                    changed.append(updated)
-                    events += more
+                if let until = unseenUntil(record, on: entry), until > now {
+                    unseen.wait(AttemptRef(job: record.id, attempt: record.attempt), on: id, until: until)
+                    waiting += 1
+                    let seconds = formatNumber(((until - now) / configuration.timeScale).rounded(.up))
+                    events.append(
+                        makeEvent(
+                            .nodeLost, job: record.id, node: id.name, attempt: record.attempt,
+                            "node \(id) lost with \(record.id) attempt \(record.attempt) on it: requeued in "
+                                + "\(seconds) s, once its host has surely stopped it (it runs unseen for at most "
+                                + "\(formatNumber(record.run.maxDisconnect ?? configuration.disconnectStop)) s)"))
+                } else if requeue(record, lostOn: id) {
                     lostJobs += 1
                 }
             }
@@ -475,18 +521,39 @@ extension CoordinatorState {
                     .nodeLost, node: id.name,
                     "node \(id) lost: no heartbeat for \(Int((now - entry.lastHeartbeat) / configuration.timeScale)) s; "
                         + "\(lostJobs) job(s) requeued"
-                ))
+                        + (waiting == 0 ? "" : ", \(waiting) once its host has surely stopped them")))
+        }
+        // Attempts whose hosts have surely stopped them by now.
+        for (attempt, id) in unseen.due(at: now) {
+            guard nodes[id]?.connected != true, let record = jobs[attempt.job], record.attempt == attempt.attempt,
+                record.state == .placed || record.state == .running,
+                record.placement?.assignments.contains(where: { $0.node == id }) == true
+            else { continue }
+            _ = requeue(record, lostOn: id)
         }
         guard !events.isEmpty else { return }
+        // The other nodes of a gang that lost one stop too: fenced before the commit's await.
+        let fenced = partners.flatMap { fenceForStop($0.0, except: $0.1) }
         do {
             try await persist(changed, events, before: before)
         } catch {
+            unfence(fenced)
             logger.error("cannot store lost nodes: \(error)")
             return
         }
-        // The other nodes of a gang that lost one stop too.
         for (record, lost) in partners { sendKill(record, reason: "node \(lost) was lost", except: lost) }
         dirty = true
+    }
+
+    /// When `record`'s attempt on the lost node of `entry` has surely been stopped by its host (the
+    /// coordinator's clock); nil when its host does not stop attempts it is cut off with.
+    func unseenUntil(_ record: JobRecord, on entry: NodeEntry) -> Double? {
+        guard entry.stopsWhenUnseen else { return nil }
+        let limit = record.run.maxDisconnect ?? configuration.disconnectStop
+        guard limit > 0 else { return nil }
+        let wall = UnseenAttempts.wallSeconds(
+            limit: limit, grace: configuration.disconnectGrace, heartbeatTimeout: configuration.heartbeatTimeout)
+        return entry.lastHeartbeat + wall * configuration.timeScale
     }
 
     /// `schedctl fallback JOB`: move a job to its next tier now, keeping its checkpoint.
@@ -515,9 +582,11 @@ extension CoordinatorState {
                     "reasonCode": reason.code,
                 ])
             jobs[record.id] = record
+            let fenced = fenceForStop(running)
             do {
                 try await persist([record], [event], before: before)
             } catch {
+                unfence(fenced)
                 throw ErrorReply(.unavailable, "cannot store the fallback: \(error)")
             }
             sendKill(running, reason: "operator fallback")

@@ -44,7 +44,29 @@ extension CoordinatorState {
         let (chunks, continuation) = AsyncStream<OutputChunk>.makeStream(bufferingPolicy: .bufferingOldest(10_000))
         outputStreams[id] = (node, continuation)
         writer.send(.tail(TailRequest(request: id, job: record.id, attempt: attempt, follow: request.follow)))
+        // An agent that never answers (one that does not keep output) must not hold the client for ever.
+        Task { [weak self] in
+            try? await Task.sleep(for: .seconds(Self.outputAnswerLimit))
+            await self?.outputUnanswered(id)
+        }
         return OutputStream(id: id, node: node, attempt: attempt, chunks: chunks)
+    }
+
+    /// Seconds an agent has to send the first chunk of an attempt's output.
+    static let outputAnswerLimit = 30
+
+    /// The agent asked for output `id` has said nothing: the client is told so, and the stream ends.
+    func outputUnanswered(_ id: Int) {
+        guard !outputsAnswered.contains(id), let (node, continuation) = outputStreams.removeValue(forKey: id) else {
+            outputsAnswered.remove(id)
+            return
+        }
+        continuation.yield(
+            OutputChunk(
+                data: "", end: true,
+                error: "the agent on \(node) did not answer for the output within \(Self.outputAnswerLimit) s"))
+        continuation.finish()
+        nodes[node]?.writer?.send(.untail(TailStop(request: id)))
     }
 
     /// A chunk from an agent: to the client that asked for it, if it is still there and the agent is
@@ -52,6 +74,7 @@ extension CoordinatorState {
     func deliver(_ chunk: OutputChunk, from node: NodeID) {
         guard let id = chunk.request, let (asked, continuation) = outputStreams[id], asked == node else { return }
         continuation.yield(chunk)
+        outputsAnswered.insert(id)
         if chunk.end {
             continuation.finish()
             outputStreams[id] = nil

@@ -11,8 +11,10 @@ extension CoordinatorState {
         let keep = configuration.keepFinished
         let now = clock()
         // Retention is counted in days: looking once a minute is enough, and a deep queue of
-        // waiting jobs is not walked on every pass.
-        guard keep > 0, !loading, now - lastPrune >= 60 * configuration.timeScale else { return }
+        // waiting jobs is not walked on every pass; a retention of seconds is looked at four times
+        // within it, so that nothing outlives it by a minute.
+        let interval = min(60 * configuration.timeScale, max(keep / 4, 0.5))
+        guard keep > 0, !loading, now - lastPrune >= interval else { return }
         lastPrune = now
         let cutoff = now - keep
         let finished = [JobRecord.State.completed, .failed, .cancelled].reduce(0) { $0 + (jobs.countByState[$1] ?? 0) }

@@ -53,7 +53,8 @@ extension CoordinatorState {
             containerOptions: run.containerOptions.isEmpty ? nil : run.containerOptions,
             spec: spec, gang: gang,
             // Owners are proved only when clients are (MUNGE): then the job runs as its owner.
-            user: configuration.clientVerifier == nil ? nil : record.user)
+            user: configuration.clientVerifier == nil ? nil : record.user,
+            maxDisconnect: record.run.maxDisconnect)
     }
 
     /// A multi-node attempt's rendezvous: every node's address by rank (what its agent registered,

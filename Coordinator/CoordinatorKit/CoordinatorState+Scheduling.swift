@@ -47,8 +47,10 @@ extension CoordinatorState {
         }
         let records = jobs.records
         let queue = selected.compactMap { id -> PendingJob? in
+            // A job one of whose attempts is still being stopped somewhere waits for that end: never
+            // two attempts of one job at once (searched again when it comes).
             guard let record = records[id.name], record.state == .queued, nominated[id.name] == nil,
-                !admitting.contains(id.name)
+                !admitting.contains(id.name), !fence.isStopping(job: id.name)
             else { return nil }
             return PendingJob(record.job, ladder: record.ladder, progress: progress(of: record))
         }
@@ -312,9 +314,11 @@ extension CoordinatorState {
         let before = jobs.subset(Array(changed.keys))
         for record in changed.values { jobs[record.id] = record }
         guard !changed.isEmpty || !events.isEmpty else { return }
+        let fenced = victims.flatMap { fenceForStop($0.0) }
         do {
             try await persist(changed.values.sorted { $0.id < $1.id }, events, before: before)
         } catch {
+            unfence(fenced)
             logger.error("could not persist a scheduling cycle, so none of it happened: \(error)")
             return
         }

@@ -27,6 +27,9 @@ struct NodeEntry {
     var returnBy: Double?
     /// When the node was declared lost (heartbeat timeout); nil while connected or not yet timed out.
     var lostAt: Double?
+    /// Its agent stops its attempts when it hears nothing from the coordinator on the terms it was
+    /// given (`Register.stopsWhenUnseen`). A node read from the store is taken to (the safe side).
+    var stopsWhenUnseen = true
     var connected: Bool { writer != nil }
 }
 
@@ -93,6 +96,8 @@ actor CoordinatorState {
     var faultRates: FaultRates
     /// Attempts told to stop (or found where they should not be) and the chips they still hold.
     var fence = ChipFence()
+    /// Attempts on lost nodes that may still run there, until their agents have surely stopped them.
+    var unseen = UnseenAttempts()
     /// Chips resting after a fault, until their recovery time has passed.
     var drains = ChipDrains()
     /// Chips whose reported health flaps are held unhealthy until stable.
@@ -109,6 +114,8 @@ actor CoordinatorState {
     var lastHoldingsRepairs: [String] = []
     /// Output relays in progress: request number -> the node asked, and the client's stream.
     var outputStreams: [Int: (node: NodeID, continuation: AsyncStream<OutputChunk>.Continuation)] = [:]
+    /// Output requests their agent has answered at least once.
+    var outputsAnswered: Set<Int> = []
     var nextOutputRequest = 1
     /// Where the HTTP side serves the page (`--http`), once it listens.
     var webURL: String?
@@ -623,6 +630,25 @@ actor CoordinatorState {
         if record.array != nil { await cancelTasks(of: record) }
         dirty = true
         return jobs[id]!
+    }
+
+    /// Fences what `record`'s attempt holds on each of its nodes (but `except`) now, before the
+    /// decision that stops it is stored: a scheduling pass that runs while that commit is under way
+    /// must not place another attempt on those chips. Returns what this call fenced, for `unfence`
+    /// when the commit fails; `sendKill` tells the agents once it is stored.
+    func fenceForStop(_ record: JobRecord, except: NodeID? = nil) -> [(AttemptRef, NodeID)] {
+        let attempt = AttemptRef(job: record.id, attempt: record.attempt)
+        return (record.placement?.assignments ?? []).compactMap { assignment in
+            guard assignment.node != except, fence.holdNew(attempt, on: assignment.node, holding: assignment) else {
+                return nil
+            }
+            return (attempt, assignment.node)
+        }
+    }
+
+    /// Takes back what `fenceForStop` fenced for a decision that was not stored.
+    func unfence(_ fenced: [(AttemptRef, NodeID)]) {
+        for (attempt, node) in fenced { fence.lift(attempt, on: node) }
     }
 
     /// Sends KILL to every node of the job's current attempt; false when no agent could be told.

@@ -71,6 +71,25 @@ struct SchedCoordinator: AsyncParsableCommand {
     var returnGrace = 30.0
 
     @Option(
+        name: .customLong("disconnect-stop"),
+        help: ArgumentHelp(
+            "Seconds an agent runs attempts on without a word from the coordinator (0: for ever).",
+            discussion: """
+                Agents learn it at registration: an attempt whose host has not had a heartbeat acknowledged for \
+                this long gets SIGTERM, and SIGKILL --disconnect-grace seconds later, from its own supervisor \
+                (even when the agent is hung). A lost node's attempts are requeued only once that has surely \
+                happened: its last heartbeat plus this, the grace and 2 s (a job's --max-disconnect instead, if \
+                it chose to keep running). Longer than a take-over, so that a leader's restart stops nothing. \
+                With 0, a lost node's attempts are requeued at once and may run twice during a partition.
+                """))
+    var disconnectStop = 20.0
+
+    @Option(
+        name: .customLong("disconnect-grace"),
+        help: "Seconds between that SIGTERM and the SIGKILL.")
+    var disconnectGrace = 10.0
+
+    @Option(
         name: .customLong("chip-recovery"),
         help: "Seconds a chip whose fault ended an attempt takes no work (0: at once; on the coordinator's clock).")
     var chipRecovery = 300.0
@@ -248,6 +267,8 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(timeScale, "--time-scale", 0.001...1_000_000)
         try FlagRange.check(registrationGrace, "--registration-grace", 0...86_400, unit: " seconds")
         try FlagRange.check(returnGrace, "--return-grace", 0...86_400, unit: " seconds")
+        try FlagRange.check(disconnectStop, "--disconnect-stop", 0...86_400, unit: " seconds")
+        try FlagRange.check(disconnectGrace, "--disconnect-grace", 0...3600, unit: " seconds")
         try FlagRange.check(chipRecovery, "--chip-recovery", 0...SpecLimits.duration, unit: " seconds")
         _ = try Self.faultRates(faultRate)
         guard ["token", "munge"].contains(clientAuth) else {
@@ -312,6 +333,8 @@ struct SchedCoordinator: AsyncParsableCommand {
                 passLimit: passLimit, passHead: passHead, rendezvousPorts: Self.portRange(rendezvousPorts)!)
             configuration.faultRatePrior = rates
             configuration.returnGrace = returnGrace
+            configuration.disconnectStop = disconnectStop
+            configuration.disconnectGrace = disconnectGrace
             if let queues {
                 configuration.queues = try QueuesFile.load(path: queues, catalog: catalogRead)
                 configuration.queuesFile = queues

@@ -68,7 +68,11 @@ struct ForgetNodeCommand: ParsableCommand {
 
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "watch", abstract: "Follow the placement log live.")
+        commandName: "watch", abstract: "Follow the placement log live.",
+        discussion: """
+            When the coordinator stops or a standby takes over, it says so on stderr and follows the leader, \
+            going on after the last event it printed; if none answers within --leader-wait, it exits 1.
+            """)
 
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Only this job's events.") var job: String?
@@ -133,13 +137,47 @@ struct LogsCommand: ParsableCommand {
     }
 }
 
+/// Follows the placement log. When the stream ends (the coordinator stopped, or stepped down for a
+/// standby), it says so on stderr and follows the leader: the next session is found as any command's
+/// is (within `--leader-wait`) and goes on after the last event printed, so that none is lost or
+/// printed twice; when none answers, it exits 1 saying why, never 0 as if the log had ended.
 func follow(connection: ConnectionOptions, request: WatchRequest, json: Bool) throws {
-    try connection.withSession { session in
-        _ = try session.request(.watch(request))
-        while let message = try session.receive() {
-            guard case .event(let event) = message else { continue }
-            printLine(json ? WireCodec.json(event) : render(event))
+    var last: Int?
+    var following: ContinuousClock.Instant?
+    while true {
+        // The first session fails as any command's does; a later one is tried again until --leader-wait
+        // has passed (a single coordinator restarting refuses connections meanwhile).
+        let session: (BlockingWireSession) throws -> String = { session in
+            _ = try session.request(.watch(WatchRequest(after: last ?? request.after, job: request.job)))
+            do {
+                while let message = try session.receive() {
+                    guard case .event(let event) = message else { continue }
+                    last = event.seq
+                    printLine(json ? WireCodec.json(event) : render(event))
+                }
+                return "the coordinator ended the stream"
+            } catch let error as WireClientError {
+                return "the stream broke (\(error))"
+            }
         }
+        let ended: String
+        if let since = following {
+            let wait = try connection.leaderWaitDuration()
+            do {
+                ended = try connection.openSession(session)
+            } catch is WireClientError where ContinuousClock.now - since < wait {
+                Thread.sleep(forTimeInterval: 0.5)
+                continue
+            } catch let error as ErrorReply {
+                fail(error.message + " [\(error.code.rawValue)]")
+            } catch let error as WireClientError {
+                fail("\(error)")
+            }
+        } else {
+            ended = try connection.withSession(session)
+        }
+        printError("\(ended)" + (last.map { " after event #\($0)" } ?? "") + "; following the leader")
+        following = ContinuousClock.now
     }
 }
 

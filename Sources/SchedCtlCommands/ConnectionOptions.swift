@@ -151,10 +151,7 @@ public struct ConnectionOptions: ParsableArguments {
     /// A blocking one: a command asks and exits, and an event loop cost it more than the asking.
     func withSession<T>(_ body: (BlockingWireSession) throws -> T) throws -> T {
         do {
-            let resolved = try resolve()
-            return try WireClient.withBlockingSession(
-                to: resolved.endpoint, token: resolved.token, hello: Hello(role: .client),
-                credentials: resolved.credentials, tls: resolved.tls, leaderWait: try leaderWaitDuration(), body)
+            return try openSession(body)
         } catch let error as ErrorReply {
             fail(error.message + " [\(error.code.rawValue)]")
         } catch let error as WireClientError {
@@ -162,6 +159,16 @@ public struct ConnectionOptions: ParsableArguments {
         } catch let error as SetupError {
             fail(error.description)
         }
+    }
+}
+
+extension ConnectionOptions {
+    /// Opens a client session and runs `body`; failures are thrown as they come.
+    func openSession<T>(_ body: (BlockingWireSession) throws -> T) throws -> T {
+        let resolved = try resolve()
+        return try WireClient.withBlockingSession(
+            to: resolved.endpoint, token: resolved.token, hello: Hello(role: .client),
+            credentials: resolved.credentials, tls: resolved.tls, leaderWait: try leaderWaitDuration(), body)
     }
 }
 

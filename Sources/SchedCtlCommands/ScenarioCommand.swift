@@ -45,10 +45,17 @@ struct ScenarioRunCommand: AsyncParsableCommand {
             """)
     var http: String?
     @Flag(help: "Print the story as JSON lines (one per event), then the summary as one JSON line.") var json = false
+    @Option(
+        help: """
+            Keep the started coordinator, its page and /metrics up this many seconds after the summary, to \
+            look at the story's end there; an interrupt ends it sooner.
+            """)
+    var linger: Double = 0
 
     func validate() throws {
         try FlagRange.check(timeScale ?? 1, "--time-scale", 0.001...1_000_000)
         try FlagRange.check(timeout, "--timeout", 0.1...864_000, unit: " seconds")
+        try FlagRange.check(linger, "--linger", 0...864_000, unit: " seconds")
         if let http, WireEndpoint(http) == nil { throw ValidationError("--http is host:port, got '\(http)'") }
         if http != nil, address != nil {
             throw ValidationError("--http is for the coordinator scenario run starts; not with --address")
@@ -102,7 +109,6 @@ struct ScenarioRunCommand: AsyncParsableCommand {
             cluster?.stop()
             fail("the scenario stopped: \(error)")
         }
-        cluster?.stop()
         // The oracle is played in virtual time: what each tier alone would have done with these faults.
         let oracles = (try? ScenarioOracle.outcomes(spec, catalog: catalogModels)) ?? []
         let summary = ScenarioSummary(
@@ -114,6 +120,12 @@ struct ScenarioRunCommand: AsyncParsableCommand {
             printLine(summary.render())
             if let kept = cluster?.keptDirectory { printLine("coordinator data and placement log kept in \(kept)") }
         }
+        if let cluster, linger > 0 {
+            let page = cluster.page.map { " at \($0)" } ?? ""
+            printError("the coordinator stays up for \(formatNumber(linger)) s\(page)")
+            try? await Task.sleep(for: .seconds(linger))
+        }
+        cluster?.stop()
         if !outcome.finished {
             fail("not every job ended within --timeout \(Int(timeout)) s of wall time")
         }

@@ -46,6 +46,22 @@ struct SubmitCommand: ParsableCommand {
     @Option(name: .customLong("time-limit"), help: "Time limit: 90s, 30m, 2h.")
     var timeLimit: String?
 
+    @Option(
+        name: .customLong("on-disconnect"),
+        help: ArgumentHelp(
+            "stop (the default) or keep: what the job does when its node is cut off from the coordinator.",
+            discussion: """
+                stop: its host stops it after the coordinator's --disconnect-stop, and the coordinator runs it \
+                elsewhere only after that (never twice at once). keep: it runs on for --max-disconnect, and is \
+                not run elsewhere before that time has passed.
+                """))
+    var onDisconnect: String?
+
+    @Option(
+        name: .customLong("max-disconnect"),
+        help: "With --on-disconnect keep: how long it runs on while cut off (90s, 30m, 2h).")
+    var maxDisconnect: String?
+
     @Option(name: .customLong("max-failures"), help: "Failures on a tier before moving down.")
     var maxFailures: Int?
 
@@ -115,7 +131,8 @@ struct SubmitCommand: ParsableCommand {
     var flags: SubmitFlags {
         SubmitFlags(
             id: id, kind: kind, chips: chips, nodes: nodes, tier: tier, priority: priority, queue: queue,
-            timeLimit: timeLimit, maxFailures: maxFailures, maxWait: maxWait, cpus: cpus, cpusPerChip: cpusPerChip,
+            timeLimit: timeLimit, onDisconnect: onDisconnect, maxDisconnect: maxDisconnect, maxFailures: maxFailures,
+            maxWait: maxWait, cpus: cpus, cpusPerChip: cpusPerChip,
             memory: memory, memoryPerChip: memoryPerChip, chipMemory: chipMemory, compute: compute,
             nodeSelector: nodeSelector, array: array, depends: depends, image: image, containerOption: containerOption,
             simulate: simulate, steps: steps, checkpointEvery: checkpointEvery, command: command)

@@ -12,6 +12,8 @@ struct SubmitFlags: Equatable {
     var priority = 0
     var queue = "default"
     var timeLimit: String?
+    var onDisconnect: String?
+    var maxDisconnect: String?
     var maxFailures: Int?
     var maxWait: String?
     var cpus: Int?
@@ -69,6 +71,8 @@ struct SubmitFlags: Equatable {
         spec.add("queue", queue)
         spec.add("id", id)
         spec.add("timeLimit", timeLimit)
+        spec.add("onDisconnect", onDisconnect)
+        spec.add("maxDisconnect", maxDisconnect)
         spec.add("cpus", cpus)
         spec.add("cpusPerChip", cpusPerChip)
         spec.add("memory", memory)

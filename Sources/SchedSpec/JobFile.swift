@@ -15,12 +15,16 @@ public struct RunSpec: Codable, Equatable, Sendable {
     public var containerOptions: [String]
     /// What each tier runs differently, by tier index (shorter than the tiers: the rest inherit).
     public var tiers: [TierRun]
+    /// `onDisconnect: keep`: seconds the job runs on while its node is cut off from the coordinator
+    /// (and is not run elsewhere meanwhile); nil: it stops on the coordinator's terms.
+    public var maxDisconnect: Seconds?
 
     public init(
         command: [String] = [], env: [String: String] = [:], workingDirectory: String? = nil,
         checkpointDirectory: String? = nil, simulation: SimulatedRun? = nil, image: String? = nil,
-        containerOptions: [String] = [], tiers: [TierRun] = []
+        containerOptions: [String] = [], tiers: [TierRun] = [], maxDisconnect: Seconds? = nil
     ) {
+        self.maxDisconnect = maxDisconnect
         self.command = command
         self.env = env
         self.workingDirectory = workingDirectory
@@ -33,6 +37,7 @@ public struct RunSpec: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case command, env, workingDirectory, checkpointDirectory, simulation, image, containerOptions, tiers
+        case maxDisconnect
     }
 
     /// Records stored before images and tier specs existed have none.
@@ -46,6 +51,7 @@ public struct RunSpec: Codable, Equatable, Sendable {
         image = try container.decodeIfPresent(String.self, forKey: .image)
         containerOptions = try container.decodeIfPresent([String].self, forKey: .containerOptions) ?? []
         tiers = try container.decodeIfPresent([TierRun].self, forKey: .tiers) ?? []
+        maxDisconnect = try container.decodeIfPresent(Double.self, forKey: .maxDisconnect)
     }
 }
 
@@ -86,7 +92,7 @@ public enum JobFile {
         "id", "kind", "chipsPerNode", "nodes", "minChipMemoryGiB", "tiers", "fallback", "topology", "priority",
         "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate", "cpus",
         "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute", "image", "containerOptions", "depends",
-        "array", "nodeSelector",
+        "array", "nodeSelector", "onDisconnect", "maxDisconnect",
     ]
     /// What a tier may set of the run spec (the rest it inherits).
     static let tierRunFields = ["command", "env", "workingDirectory", "image", "containerOptions"]
@@ -156,7 +162,33 @@ public enum JobFile {
                 try fields["checkpointEverySteps"]?.positiveInt(atMost: SpecLimits.simulatedSteps) ?? max(steps / 10, 1)
             run.simulation = SimulatedRun(seconds: seconds, steps: steps, checkpointEverySteps: every)
         }
+        run.maxDisconnect = try disconnectRule(top)
         return run
+    }
+
+    /// `onDisconnect: stop` (the default) or `onDisconnect: keep` with `maxDisconnect: 10m`: the
+    /// seconds a job that keeps running while its node is cut off may run so; nil for one that stops.
+    static func disconnectRule(_ top: SpecMapping) throws(SpecError) -> Seconds? {
+        let choice = try top["onDisconnect"]?.string()
+        if let choice, choice != "stop" && choice != "keep" {
+            throw top["onDisconnect"]!.error("onDisconnect is stop or keep, got '\(choice)'")
+        }
+        guard let node = top["maxDisconnect"] else {
+            if choice == "keep" {
+                throw top["onDisconnect"]!.error(
+                    "onDisconnect: keep needs maxDisconnect: how long the job may run while its node is cut off "
+                        + "from the coordinator (such as 10m); it is not run elsewhere before that")
+            }
+            return nil
+        }
+        if choice == "stop" {
+            throw node.error("maxDisconnect goes with onDisconnect: keep; a job that stops needs none")
+        }
+        let seconds = try node.duration()
+        guard seconds >= 1, seconds <= SpecLimits.duration else {
+            throw node.error("maxDisconnect must be at least 1 s and at most 100 years")
+        }
+        return seconds
     }
 
     /// The run fields a job and each of its tiers may set: command (a string runs under `/bin/sh -c`,

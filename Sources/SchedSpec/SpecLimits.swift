@@ -165,6 +165,9 @@ public enum RunSpecLimits {
         if run.tiers.count > tiers {
             return "the run spec has \(run.tiers.count) tier entries for a job of \(tiers) tiers"
         }
+        if let keep = run.maxDisconnect, !(keep.isFinite && (1...SpecLimits.duration).contains(keep)) {
+            return "maxDisconnect must be at least 1 s and at most 100 years"
+        }
         let parts =
             [("", TierRun(env: run.env, image: run.image, containerOptions: run.containerOptions))]
             + run.tiers.enumerated().map { ("tiers[\($0)].", $1) }

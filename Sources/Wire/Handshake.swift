@@ -93,6 +93,9 @@ public struct ServerHandshake: Sendable {
         case established(Hello, proof: String?, identity: PeerIdentity? = nil)
     }
 
+    static let tokenMismatch =
+        "the token does not match: check the token file given to both sides (--token-file, HETEROSCHED_TOKEN_FILE)"
+
     public private(set) var state: State = .awaitingHello
     let token: String
     /// Set: clients prove who they are with a credential, not the token.
@@ -158,11 +161,7 @@ public struct ServerHandshake: Sendable {
         case (.awaitingAuth(let hello, let nonce), .auth(let auth)):
             guard let hmac = auth.hmac, TokenProof.verify(token: token, nonce: nonce, hmac: hmac) else {
                 state = .closed
-                return .refuse(
-                    ErrorReply(
-                        .authFailed,
-                        "the token does not match: check the token file given to both sides (--token-file, "
-                            + "HETEROSCHED_TOKEN_FILE)"))
+                return .refuse(ErrorReply(.authFailed, Self.tokenMismatch))
             }
             state = .established(hello)
             return .established(hello, proof: auth.nonce.map { TokenProof.coordinatorProof(token: token, nonce: $0) })

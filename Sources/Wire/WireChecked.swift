@@ -94,6 +94,7 @@ extension RunOrder: WireChecked {
         check.int(rank, "rank", 0...((1...SpecLimits.count).contains(nodes) ? nodes - 1 : 0))
         check.int(resumeStep, "resumeStep", WireLimits.step)
         if let timeLimitSeconds { check.number(timeLimitSeconds, "timeLimitSeconds", WireLimits.duration) }
+        if let maxDisconnect { check.number(maxDisconnect, "maxDisconnect", WireLimits.duration) }
         if let simulation {
             check.number(simulation.seconds, "simulation.seconds", WireLimits.duration)
             check.int(simulation.steps, "simulation.steps", 1...SpecLimits.simulatedSteps)
@@ -182,6 +183,17 @@ extension Heartbeat: WireChecked {
         if let interNodeBandwidthGBps {
             check.number(interNodeBandwidthGBps, "interNodeBandwidthGBps", WireLimits.quantity)
         }
+        if let seq { check.int(seq, "seq", WireLimits.sequence) }
+        return check.problem
+    }
+}
+
+extension Registered: WireChecked {
+    /// The agent reads these terms from its coordinator's reply and keeps to them.
+    public func problem() -> String? {
+        var check = FieldCheck()
+        if let disconnectStop { check.number(disconnectStop, "disconnectStop", WireLimits.duration) }
+        if let disconnectGrace { check.number(disconnectGrace, "disconnectGrace", WireLimits.duration) }
         return check.problem
     }
 }

@@ -104,22 +104,58 @@ public struct Register: Codable, Equatable, Sendable {
     public var address: String?
     /// Chips' own network addresses, where the host has them (Ascend's `/etc/hccn.conf`).
     public var chipAddresses: [ChipAddress]?
+    /// The agent stops its attempts when it has heard nothing from the coordinator for the terms
+    /// the registration's reply sets (`Registered`); nil or false: it does not, and the attempts of
+    /// a silent node are requeued as soon as the node is declared lost.
+    public var stopsWhenUnseen: Bool?
 
-    public init(node: Node, running: [AttemptRef] = [], address: String? = nil, chipAddresses: [ChipAddress]? = nil) {
+    public init(
+        node: Node, running: [AttemptRef] = [], address: String? = nil, chipAddresses: [ChipAddress]? = nil,
+        stopsWhenUnseen: Bool? = nil
+    ) {
         self.node = node
         self.running = running
         self.address = address
         self.chipAddresses = chipAddresses
+        self.stopsWhenUnseen = stopsWhenUnseen
     }
+}
+
+/// The reply to `REGISTER`: the node registered, and how long the agent may go without a word from
+/// the coordinator before it stops its attempts (SIGTERM, SIGKILL `disconnectGrace` seconds later):
+/// the coordinator requeues a silent node's attempts only once that has surely happened.
+public struct Registered: Codable, Equatable, Sendable {
+    public var registered: String
+    /// Seconds without an acknowledged heartbeat after which attempts that chose to stop are stopped;
+    /// nil or 0: they are not.
+    public var disconnectStop: Double?
+    /// Seconds between that SIGTERM and the SIGKILL.
+    public var disconnectGrace: Double?
+    public init(registered: String, disconnectStop: Double? = nil, disconnectGrace: Double? = nil) {
+        self.registered = registered
+        self.disconnectStop = disconnectStop
+        self.disconnectGrace = disconnectGrace
+    }
+}
+
+/// The coordinator's answer to a numbered `HEARTBEAT`: the agent's lease on its attempts runs from
+/// the moment it sent that heartbeat.
+public struct HeartbeatAcknowledgement: Codable, Equatable, Sendable {
+    public var heartbeat: Int
+    public init(heartbeat: Int) { self.heartbeat = heartbeat }
 }
 
 /// `HEARTBEAT`: liveness, chip health and link state.
 public struct Heartbeat: Codable, Equatable, Sendable {
     public var unhealthyChips: [Int]
     public var interNodeBandwidthGBps: Double?
-    public init(unhealthyChips: [Int] = [], interNodeBandwidthGBps: Double? = nil) {
+    /// Set: the coordinator answers `OK {"heartbeat":seq}` while the node's session is the current
+    /// one (the agent's lease runs from when it sent it), and `OK {}` otherwise.
+    public var seq: Int?
+    public init(unhealthyChips: [Int] = [], interNodeBandwidthGBps: Double? = nil, seq: Int? = nil) {
         self.unhealthyChips = unhealthyChips
         self.interNodeBandwidthGBps = interNodeBandwidthGBps
+        self.seq = seq
     }
 }
 
@@ -230,15 +266,20 @@ public struct RunOrder: Codable, Equatable, Sendable {
     /// The user the job runs as (its owner, when the coordinator knows its users by MUNGE); nil:
     /// as the agent runs.
     public var user: String?
+    /// Set: the job chose `onDisconnect: keep`: it runs on unseen for this many seconds (instead of
+    /// the registration's `disconnectStop`) before its agent stops it.
+    public var maxDisconnect: Double?
 
     public init(
         job: String, attempt: Int, kind: JobKind, tier: Int, tierName: String, chipModel: String, chips: [Int],
         numaNodes: [Int], command: [String], env: [String: String], checkpointDirectory: String?,
         timeLimitSeconds: Double?, simulation: SimulatedRun?, resumeStep: Int, rank: Int = 0, nodes: Int = 1,
         workingDirectory: String? = nil, host: HostBooking? = nil, share: ChipShare? = nil, image: String? = nil,
-        containerOptions: [String]? = nil, spec: String? = nil, gang: GangRendezvous? = nil, user: String? = nil
+        containerOptions: [String]? = nil, spec: String? = nil, gang: GangRendezvous? = nil, user: String? = nil,
+        maxDisconnect: Double? = nil
     ) {
         self.user = user
+        self.maxDisconnect = maxDisconnect
         self.image = image
         self.containerOptions = containerOptions
         self.spec = spec
@@ -268,7 +309,7 @@ public struct RunOrder: Codable, Equatable, Sendable {
         case job, attempt, kind, tier, tierName, chipModel, chips, numaNodes, command, env, workingDirectory
         case checkpointDirectory
         case timeLimitSeconds, simulation, resumeStep, rank, nodes, host, share, image, containerOptions, spec, gang
-        case user
+        case user, maxDisconnect
     }
 
     /// `rank`, `nodes`, `workingDirectory`, `host`, `share` and the container and gang fields may be absent.
@@ -298,6 +339,7 @@ public struct RunOrder: Codable, Equatable, Sendable {
         spec = try container.decodeIfPresent(String.self, forKey: .spec)
         gang = try container.decodeIfPresent(GangRendezvous.self, forKey: .gang)
         user = try container.decodeIfPresent(String.self, forKey: .user)
+        maxDisconnect = try container.decodeIfPresent(Double.self, forKey: .maxDisconnect)
     }
 }
 
@@ -452,6 +494,19 @@ public struct JobsQuery: Codable, Equatable, Sendable {
         self.queue = queue
         self.user = user
         self.after = after
+    }
+
+    enum CodingKeys: String, CodingKey { case states, offset, limit, queue, user, after }
+
+    /// Every field may be left out (`JOBS {}`, `JOBS {"limit":1000}`): no states means all.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        states = try container.decodeIfPresent([String].self, forKey: .states) ?? []
+        offset = try container.decodeIfPresent(Int.self, forKey: .offset)
+        limit = try container.decodeIfPresent(Int.self, forKey: .limit)
+        queue = try container.decodeIfPresent(String.self, forKey: .queue)
+        user = try container.decodeIfPresent(String.self, forKey: .user)
+        after = try container.decodeIfPresent(String.self, forKey: .after)
     }
 }
 

@@ -50,6 +50,20 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
     /// connections open).
     case silent(WireEndpoint, Duration)
 
+    /// The peer is not ours, or will not have us (an impostor, a wrong token, another protocol
+    /// version): retrying does not help until a person acts, so it is said at warning level.
+    public var needsAPerson: Bool {
+        switch self {
+        case .impostor: true
+        case .refused(let error): [.authFailed, .badVersion, .badRole].contains(error.code)
+        case .noLeader(let each, _):
+            each.contains(WireClientError.impostorSentence) || each.contains(ServerHandshake.tokenMismatch)
+        default: false
+        }
+    }
+
+    static let impostorSentence = "did not prove it knows the token"
+
     public var description: String {
         switch self {
         case .cannotConnect(let endpoint, let why):
@@ -64,7 +78,7 @@ public enum WireClientError: Error, CustomStringConvertible, Sendable {
         case .credential(let why): "cannot prove who you are: \(why)"
         case .unexpected(let what): "unexpected reply from the coordinator: \(what)"
         case .impostor(let endpoint):
-            "the peer at \(endpoint) did not prove it knows the token, so it is not our coordinator (or it is an "
+            "the peer at \(endpoint) \(Self.impostorSentence), so it is not our coordinator (or it is an "
                 + "older one): nothing was sent to it; check the address and the token file"
         case .noLeader(let each, let waited):
             "no coordinator would serve: \(each)"

@@ -2,10 +2,11 @@ import AgentKit
 import Foundation
 import Wire
 
-/// What simulated agents' `--attempt-log` says ran: the chips two attempts held at once, and how
-/// many times each job started.
+/// What simulated agents' `--attempt-log` says ran: the chips two attempts held at once, the jobs
+/// two of whose attempts ran at once, and how many times each job started.
 struct AttemptRecord {
     var doubleHeld: [String] = []
+    var jobRunTwice: [String] = []
     var starts: [String: Int] = [:]
     var entries = 0
 
@@ -14,8 +15,23 @@ struct AttemptRecord {
         let entries = try lines.map { try WireCodec.value(AttemptLog.Entry.self, from: String($0)) }
         self.entries = entries.count
         var holder: [String: String] = [:]
+        // Each job's attempts alive now, with the nodes each runs on.
+        var alive: [String: [Int: Set<String>]] = [:]
         for entry in entries {
             let attempt = "\(entry.job)#\(entry.attempt)"
+            switch entry.event {
+            case .start:
+                let others = (alive[entry.job] ?? [:]).filter { $0.key != entry.attempt }
+                if let (other, nodes) = others.min(by: { $0.key < $1.key }) {
+                    jobRunTwice.append(
+                        "\(attempt) started on \(entry.node) while attempt \(other) ran on \(nodes.sorted().joined(separator: ","))"
+                    )
+                }
+                alive[entry.job, default: [:]][entry.attempt, default: []].insert(entry.node)
+            case .end:
+                alive[entry.job]?[entry.attempt]?.remove(entry.node)
+                if alive[entry.job]?[entry.attempt]?.isEmpty == true { alive[entry.job]?[entry.attempt] = nil }
+            }
             for chip in entry.chips {
                 let key = "\(entry.node)/\(chip)"
                 switch entry.event {

@@ -21,6 +21,10 @@ final class Cluster: @unchecked Sendable {
     var coordinators: String?
     var coordinatorAddress: String { coordinators ?? endpoint!.description }
 
+    /// How long a program run to completion may take: a deadline for a hung one, generous enough for a
+    /// debug build on a machine loaded by the rest of the suite (30 s was not, for a simulation).
+    static let runLimit: Double = 180
+
     static let binaries: URL = {
         // The test runner sits beside the built executables.
         URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
@@ -127,12 +131,12 @@ final class Cluster: @unchecked Sendable {
     @discardableResult
     func startHostAgent(
         _ host: FakeHost, data: String, name: String = "asc-host", log: String = "host-agent.log", extra: [String] = [],
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], through relay: TCPRelay? = nil
     ) throws -> Process {
         try start(
             "sched-agent",
             [
-                "--coordinator", endpoint!.description, "--token-file", tokenFile, "--catalog",
+                "--coordinator", (relay?.endpoint ?? endpoint!).description, "--token-file", tokenFile, "--catalog",
                 Repository.path("deploy/catalog/chips.yaml"), "--sysfs-root", host.sysfs, "--tool-dir", host.tools,
                 "--only-tool-dirs", "--node-name", name, "--data-dir", data, "--heartbeat-interval", "0.5",
                 "--kill-grace", "2", "--health-interval", "0.5", "--cgroup-parent", cgroupParent,
@@ -152,7 +156,7 @@ final class Cluster: @unchecked Sendable {
         var stderr: String
     }
 
-    /// Runs schedctl against this cluster's coordinator, to completion (at most 30 s).
+    /// Runs schedctl against this cluster's coordinator, to completion (at most `Cluster.runLimit`).
     func schedctl(_ arguments: [String], token: String? = nil) async throws -> Output {
         let tokenPath: String
         if let token {
@@ -170,7 +174,7 @@ final class Cluster: @unchecked Sendable {
         return try await run("schedctl", full)
     }
 
-    /// Runs one of the built programs to completion (at most 30 s), capturing its output.
+    /// Runs one of the built programs to completion (at most `runLimit`), capturing its output.
     func run(
         _ name: String, _ arguments: [String], in workingDirectory: URL? = nil, environment: [String: String] = [:]
     ) async throws -> Output {
@@ -192,11 +196,12 @@ final class Cluster: @unchecked Sendable {
         try process.run()
         try? outHandle.close()
         try? errHandle.close()
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(Self.runLimit)
         while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            throw ClusterError("\(name) \(arguments.joined(separator: " ")) did not finish in 30 s")
+            throw ClusterError(
+                "\(name) \(arguments.joined(separator: " ")) did not finish in \(Int(Self.runLimit)) s")
         }
         return Output(
             status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),

@@ -46,6 +46,10 @@ struct MutualAuthTests {
         #expect(seen.contains { $0.hasPrefix("HELLO") }, "the agent came")
         #expect(!seen.contains { $0.hasPrefix("REGISTER") }, "it registered with an impostor: \(seen)")
         #expect(agent.isRunning, "it keeps trying (for the real coordinator)")
+        // Said at the default level, once, not at debug level on every try.
+        let log = cluster.log("agent.log")
+        let warnings = log.split(separator: "\n").filter { $0.contains("refused:") && $0.contains("did not prove") }
+        #expect(warnings.count == 1, "one warning that names the impostor: \(log.suffix(2000))")
     }
 
     @Test("a token that is short, or readable by every user, is refused before anything starts")

@@ -11,8 +11,11 @@ struct NodeOutageTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         // No registration grace: a job no node could hold would fail at once, so a job that survives
-        // the outage survives because the lost nodes still count.
-        try await cluster.startCoordinator(extra: ["--registration-grace", "0"])
+        // the outage survives because the lost nodes still count. Agents stop what they run after 3 s
+        // unseen, so that the lost nodes' jobs are requeued when the nodes are lost (5 s).
+        try await cluster.startCoordinator(extra: [
+            "--registration-grace", "0", "--disconnect-stop", "3", "--disconnect-grace", "0",
+        ])
         let agents = try cluster.startAgents(fleet: try cluster.fleet(smallFleet), timeScale: 600)
         #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 3 })
         for id in ["a", "b", "c"] {

@@ -11,6 +11,7 @@ struct WireCodecTests {
             .register(
                 Register(node: Node(id: "n1", chips: [Chip(index: 0, model: "h100", memoryGiB: 80, numaNode: 0)]))),
             .heartbeat(Heartbeat(unhealthyChips: [3], interNodeBandwidthGBps: 12.5)),
+            .heartbeat(Heartbeat(seq: 41)),
             .started(AttemptRef(job: "j", attempt: 2)), .checkpoint(CheckpointReport(job: "j", attempt: 2, step: 40)),
             .exited(
                 Exit(
@@ -53,6 +54,27 @@ struct WireCodecTests {
             return
         }
         #expect(error.code == code, "\(error.message)")
+    }
+
+    @Test("JOBS takes any of its fields, or none, as docs/protocol.md says")
+    func jobsFieldsAreOptional() {
+        #expect(WireCodec.decode("JOBS {\"limit\":1000}") == .success(.jobs(JobsQuery(limit: 1000))))
+        #expect(WireCodec.decode("JOBS {}") == .success(.jobs(JobsQuery())))
+        #expect(
+            WireCodec.decode("JOBS {\"user\":\"alice\",\"after\":\"job-4\"}")
+                == .success(.jobs(JobsQuery(user: "alice", after: "job-4"))))
+    }
+
+    @Test("the lease's terms and heartbeat numbers out of range are refused, naming the field")
+    func leaseNumbersChecked() throws {
+        guard case .failure(let error) = WireCodec.decode("HEARTBEAT {\"unhealthyChips\":[],\"seq\":-1}") else {
+            Issue.record("a negative heartbeat number decoded")
+            return
+        }
+        #expect(error.message.contains("seq"), "\(error.message)")
+        let terms = try WireCodec.value(Registered.self, from: "{\"registered\":\"n\",\"disconnectStop\":1e300}")
+        #expect(terms.problem()?.contains("disconnectStop") == true)
+        #expect(Registered(registered: "n", disconnectStop: 20, disconnectGrace: 10).problem() == nil)
     }
 
     @Test("a missing field is named in the error")
