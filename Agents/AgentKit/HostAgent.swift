@@ -16,7 +16,7 @@ public struct HostAgent: Sendable {
     /// Set: the agent proves it runs as the agents' user with a credential (MUNGE), not the token.
     public var credentials: (any ClientCredentials)?
     /// Set: the session is TLS, the coordinator's certificate checked with it (`--tls-ca`).
-    public var tls: NIOSSLContext?
+    public var tls: NIOSSLContext? = WireTLS.tokenBound
     public var runner: AttemptRunner
     public var scanner: InventoryScanner
     public var heartbeatInterval: Duration

@@ -11,7 +11,7 @@ public struct SimulatedFleet: Sendable {
     public var token: String
     /// Set: each node's session proves the agents' user with a credential (MUNGE), not the token.
     public var credentials: (any ClientCredentials)?
-    public var tls: NIOSSLContext?
+    public var tls: NIOSSLContext? = WireTLS.tokenBound
     public var catalog: ChipCatalog
     public var timeScale: Double
     public var heartbeatInterval: Duration

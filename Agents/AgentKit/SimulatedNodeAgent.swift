@@ -14,7 +14,7 @@ public struct SimulatedNodeAgent: Sendable {
     /// Set: a MUNGE credential instead of the token (`sched-agent --auth munge`).
     public var credentials: (any ClientCredentials)?
     /// Set: the session is TLS, the coordinator's certificate checked with it (`--tls-ca`).
-    public var tls: NIOSSLContext?
+    public var tls: NIOSSLContext? = WireTLS.tokenBound
     public var catalog: ChipCatalog
     public var faults: FaultProfile
     /// Simulated seconds per real second.

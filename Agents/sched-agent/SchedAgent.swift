@@ -94,14 +94,24 @@ struct RunAgent: AsyncParsableCommand {
     @Option(
         name: .customLong("tls-ca"),
         help: """
-            PEM certificate of the CA that signed the coordinator's TLS certificate (a coordinator started \
-            with --tls-cert): sessions are then TLS, refused unless the certificate chains to it.
+            PEM certificate of the CA that signed the coordinator's TLS certificate: sessions are refused \
+            unless the certificate chains to it and names the address. Without it sessions are TLS all the \
+            same, and the coordinator is trusted through the token (the proofs bind its certificate).
             """)
     var tlsCA: String?
 
-    /// The TLS context for `--tls-ca`; nil for plain TCP.
+    @Flag(
+        name: .customLong("plain-tcp"),
+        help: "Speak plain TCP, to a coordinator started with --plain-tcp (orders and job environments in clear text).")
+    var plainTCP = false
+
+    /// TLS with `--tls-ca`'s check, TLS bound by the token's proofs, or nil for plain TCP.
     func tlsContext() throws -> NIOSSLContext? {
-        guard let tlsCA else { return nil }
+        if plainTCP {
+            guard tlsCA == nil else { throw SetupError("--tls-ca and --plain-tcp contradict each other: give one") }
+            return nil
+        }
+        guard let tlsCA else { return WireTLS.tokenBound }
         do {
             return try WireTLS.clientContext(caFile: tlsCA)
         } catch {

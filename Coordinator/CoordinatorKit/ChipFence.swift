@@ -76,6 +76,12 @@ struct ChipFence {
     /// Whether an attempt of `job` is still being stopped somewhere.
     func isStopping(job: String) -> Bool { stoppingJobs[job] != nil }
 
+    /// The attempts of `job` still being stopped.
+    func stoppingAttempts(of job: String) -> Set<AttemptRef> {
+        guard isStopping(job: job) else { return [] }
+        return Set(stopping.keys.filter { $0.attempt.job == job }.map(\.attempt))
+    }
+
     /// The agent confirmed the attempt ended on `node`, fenced or not. True if it was held.
     @discardableResult
     mutating func release(_ attempt: AttemptRef, on node: NodeID) -> Bool {

@@ -52,6 +52,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var metricsFactory: (any MetricsFactory)?
     /// Set: every connection is TLS with this certificate (`--tls-cert`, `--tls-key`).
     public var tls: NIOSSLContext?
+    /// The channel the session proofs name (`ChannelBinding`): the certificate served, or plain.
+    public var channelBinding = ChannelBinding.plain
     /// The queue tree (`--queues FILE`) and its file, re-read on SIGHUP; nil: one flat queue.
     public var queues: QueueTree?
     public var queuesFile: String?

@@ -23,7 +23,15 @@ struct CoordinatorServer: Service {
         let tls = configuration.tls
         let port = server.channel.localAddress?.port ?? configuration.port
         onListening(WireEndpoint(host: configuration.host, port: port))
-        logger.info("listening on \(configuration.host):\(port)\(tls == nil ? "" : " (TLS)")")
+        if tls == nil {
+            logger.warning(
+                """
+                listening on \(configuration.host):\(port) in plain TCP (--plain-tcp): orders, job commands and \
+                environments cross in clear text, and a relay on the path can read or change them
+                """)
+        } else {
+            logger.info("listening on \(configuration.host):\(port) (TLS)")
+        }
         // Stop accepting on graceful shutdown; sessions end with the task group.
         try await withGracefulShutdownHandler {
             try await server.executeThenClose { connections in
@@ -95,7 +103,7 @@ struct CoordinatorServer: Service {
                 var lines = inbound.makeAsyncIterator()
                 var handshake = ServerHandshake(
                     token: configuration.token, verifier: configuration.clientVerifier,
-                    agentVerifier: configuration.agentVerifier)
+                    agentVerifier: configuration.agentVerifier, binding: configuration.channelBinding)
                 var hello: Hello?
                 var identity: PeerIdentity?
                 while hello == nil {

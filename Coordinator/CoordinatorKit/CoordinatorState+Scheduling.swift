@@ -47,10 +47,8 @@ extension CoordinatorState {
         }
         let records = jobs.records
         let queue = selected.compactMap { id -> PendingJob? in
-            // A job one of whose attempts is still being stopped somewhere waits for that end: never
-            // two attempts of one job at once (searched again when it comes).
             guard let record = records[id.name], record.state == .queued, nominated[id.name] == nil,
-                !admitting.contains(id.name), !fence.isStopping(job: id.name)
+                !admitting.contains(id.name)
             else { return nil }
             return PendingJob(record.job, ladder: record.ladder, progress: progress(of: record))
         }
@@ -107,8 +105,12 @@ extension CoordinatorState {
     }
 
     /// Everything that holds chips now, the one list both the engine's snapshot and the applier's
-    /// re-check read: current attempts; attempts being stopped (fenced), chips held for a preemptor
-    /// while its victims stop, and chips resting after a fault, each at a priority nothing preempts.
+    /// re-check read: current attempts; attempts an agent runs that are not ours (fenced whole-node),
+    /// chips held for a job while the attempts in its way stop, and chips resting after a fault, each
+    /// at a priority nothing preempts. Attempts told to stop are not in it: the engine plans as if
+    /// they had stopped, as SchedSim does, and the applier holds back a placement on what they still
+    /// hold until their agents confirm (`stopsInTheWay`), so that both drivers decide alike and no
+    /// chip is ever used by two attempts.
     func chipHolders(now: Double) -> [RunningJob] {
         let current = jobs.activeRecords
         var holders = current.compactMap { record -> RunningJob? in
@@ -119,9 +121,8 @@ extension CoordinatorState {
                 startedAt: started, expectedEndAt: record.job.timeLimit.map { started + $0 })
         }
         let currentAttempts = Set(current.map { AttemptRef(job: $0.id, attempt: $0.attempt) })
-        for (key, holding) in fence.holdings() where !currentAttempts.contains(key.attempt) {
-            let held =
-                holding ?? NodeAssignment(node: key.node, chips: nodes[key.node]?.node.chips.map(\.index) ?? [])
+        for (key, holding) in fence.holdings() where !currentAttempts.contains(key.attempt) && holding == nil {
+            let held = NodeAssignment(node: key.node, chips: nodes[key.node]?.node.chips.map(\.index) ?? [])
             holders.append(
                 RunningJob(
                     id: JobID("\(key.attempt.job) attempt \(key.attempt.attempt) (stopping)"), priority: Int.max,
@@ -231,6 +232,16 @@ extension CoordinatorState {
         // What held chips when this cycle started: its placements are re-checked against it.
         let holders = chipHolders(now: clock())
         for placement in plan.placements {
+            // Planned on what attempts told to stop still hold, or for a job one of whose attempts still
+            // stops somewhere (a gang partner, the attempt it left at a checkpoint: never two attempts of
+            // one job at once): it waits for those ends, with the chips it was planned on held for it
+            // (SchedSim, which stops attempts at once, places it on them now).
+            let inTheWay = stopsInTheWay(of: placement).union(fence.stoppingAttempts(of: placement.job.name))
+            if !inTheWay.isEmpty {
+                nominated[placement.job.name] = inTheWay
+                reservedFor[placement.job.name] = placement.assignments
+                continue
+            }
             guard var record = changed[placement.job.name] ?? jobs[placement.job.name], record.state == .queued,
                 record.ladder.tier == placement.tier, chipsAreFree(placement, holders: holders)
             else {
@@ -336,6 +347,23 @@ extension CoordinatorState {
     /// The applier's re-check: every chip of the placement is on a live node and healthy, and what it
     /// books (whole chips, a share, CPUs, memory) is free beside `holders` (`chipHolders`, taken once
     /// per cycle) but the chips kept for this very job.
+    /// The attempts told to stop whose chips, cores or shares `placement` would use.
+    func stopsInTheWay(of placement: JobPlacement) -> Set<AttemptRef> {
+        let nodes = Set(placement.assignments.map(\.node))
+        var inTheWay: Set<AttemptRef> = []
+        for (key, holding) in fence.holdings() where nodes.contains(key.node) {
+            guard let holding, let node = self.nodes[key.node]?.node else { continue }
+            var ledger = HoldingsLedger(nodes: [node])
+            _ = ledger.take(holding, for: JobID("\(key.attempt.job) attempt \(key.attempt.attempt) (stopping)"))
+            if placement.assignments.contains(where: {
+                $0.node == key.node && ledger.conflict(in: $0, for: placement.job) != nil
+            }) {
+                inTheWay.insert(key.attempt)
+            }
+        }
+        return inTheWay
+    }
+
     func chipsAreFree(_ placement: JobPlacement, holders: [RunningJob]) -> Bool {
         var live: [Node] = []
         for assignment in placement.assignments {

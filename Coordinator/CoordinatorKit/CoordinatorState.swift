@@ -550,12 +550,14 @@ actor CoordinatorState {
             uniqueKeysWithValues: JobRecord.State.allCases.map { ($0.rawValue, jobs.countByState[$0] ?? 0) })
         for state in unloaded.values { byState[state.rawValue, default: 0] += 1 }
         let counts = gate.snapshot
-        return HealthReport(
+        var report = HealthReport(
             uptimeSeconds: Date().timeIntervalSince1970 - startedAtWall, jobs: byState,
             nodesConnected: nodes.values.filter(\.connected).count,
             nodesDisconnected: nodes.values.filter { !$0.connected }.count, connections: counts.open,
             unauthenticatedConnections: counts.unauthenticated, authFailures: counts.authFailures,
             quarantined: quarantined, jobsToRead: loading ? unloaded.count : nil)
+        report.plainTCP = configuration.tls == nil ? true : nil
+        return report
     }
 
     /// What the jobs holding chips hold on one node: each chip's holders (a shared chip has several),

@@ -125,7 +125,16 @@ final class StandbyService: Service {
             leader.address.map { "this coordinator is a standby; \($0) leads" }
                 ?? "this coordinator is a standby and none leads at the moment (a take-over is under way); try again in a few seconds",
             leader: leader.address)
-        try? await connection.executeThenClose { _, outbound in
+        // The first line is waited for (at most 10 s): over TLS nothing can be answered before the
+        // handshake, and a reply written at once would be cut off by the close.
+        let channel = connection.channel
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(10))
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
+        try? await connection.executeThenClose { inbound, outbound in
+            for try await _ in inbound { break }
             try await outbound.write(WireCodec.encode(.err(reply)))
         }
     }

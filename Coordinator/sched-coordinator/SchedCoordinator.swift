@@ -138,10 +138,21 @@ struct SchedCoordinator: AsyncParsableCommand {
     @Option(
         name: .customLong("tls-cert"),
         help: """
-            PEM certificate (chain) to serve TLS with, with --tls-key: every connection, clients' and agents', \
-            is then TLS, and they check the certificate against their --tls-ca. Without it: plain TCP.
+            PEM certificate (chain) to serve TLS with, with --tls-key, instead of the coordinator's own \
+            (DATA-DIR/tls/coordinator.pem, made at the first start). Every connection is TLS either way; \
+            clients and agents trust the coordinator through the token (the session's proofs bind the \
+            certificate), and with --tls-ca also check the chain and the name.
             """)
     var tlsCert: String?
+
+    @Flag(
+        name: .customLong("plain-tcp"),
+        help: """
+            Speak plain TCP instead of TLS (clients and agents then need --plain-tcp too): orders, job \
+            commands and environments cross in clear text, and a relay on the path can read or change them. \
+            The log and schedctl health say so.
+            """)
+    var plainTCP = false
 
     @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert.")
     var tlsKey: String?
@@ -275,7 +286,11 @@ struct SchedCoordinator: AsyncParsableCommand {
             throw ValidationError("--client-auth is token or munge, got '\(clientAuth)'")
         }
         guard (tlsCert == nil) == (tlsKey == nil) else {
-            throw ValidationError("--tls-cert and --tls-key go together: give both, or neither for plain TCP")
+            throw ValidationError(
+                "--tls-cert and --tls-key go together: give both, or neither for the coordinator's own certificate")
+        }
+        if plainTCP && tlsCert != nil {
+            throw ValidationError("--plain-tcp and --tls-cert contradict each other: give one")
         }
         guard ["token", "munge"].contains(agentAuth) else {
             throw ValidationError("--agent-auth is token or munge, got '\(agentAuth)'")
@@ -344,9 +359,27 @@ struct SchedCoordinator: AsyncParsableCommand {
             configuration.leadership = LeadershipConfiguration(
                 lease: .milliseconds(Int64(lease * 1000)), advertise: advertise)
             configuration.reclaimMinimumRun = reclaimMinRun
-            if let tlsCert, let tlsKey {
+            if !plainTCP {
+                var certificate = tlsCert
+                var key = tlsKey
+                if certificate == nil {
+                    do {
+                        let own = try CoordinatorCertificate.loadOrMake(
+                            in: dataDirectory + "/tls",
+                            names: [endpoint.host, ProcessInfo.processInfo.hostName]
+                                + (advertise.flatMap { WireEndpoint($0)?.host }.map { [$0] } ?? []))
+                        if own.made { logger.notice("made this coordinator's TLS certificate: \(own.certificate)") }
+                        certificate = own.certificate
+                        key = own.key
+                    } catch {
+                        throw ValidationError(
+                            "cannot make the coordinator's TLS certificate in \(dataDirectory)/tls (\(error)): check "
+                                + "that directory, or give --tls-cert and --tls-key")
+                    }
+                }
                 do {
-                    configuration.tls = try WireTLS.serverContext(certificate: tlsCert, key: tlsKey)
+                    configuration.tls = try WireTLS.serverContext(certificate: certificate!, key: key!)
+                    configuration.channelBinding = try WireTLS.binding(certificateFile: certificate!)
                 } catch {
                     throw ValidationError("--tls-cert: \(error.description)")
                 }

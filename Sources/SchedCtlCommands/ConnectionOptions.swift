@@ -28,8 +28,8 @@ public struct ConnectionOptions: ParsableArguments {
 
     @Option(
         help: """
-            Config file with `address:`, `tokenFile:`, `auth:`, `mungeSocket:`, `coordinatorUser:` and `tlsCA:` \
-            lines (default ~/.config/heterosched/schedctl.yaml).
+            Config file with `address:`, `tokenFile:`, `auth:`, `mungeSocket:`, `coordinatorUser:`, `tlsCA:` and \
+            `plainTCP: true` lines (default ~/.config/heterosched/schedctl.yaml).
             """)
     var config: String?
 
@@ -51,11 +51,20 @@ public struct ConnectionOptions: ParsableArguments {
     @Option(
         name: .customLong("tls-ca"),
         help: """
-            PEM certificate of the CA that signed the coordinator's TLS certificate: the session is then TLS, \
-            and refused unless the coordinator's certificate chains to it and names the address. Also \
-            HETEROSCHED_TLS_CA. Without it: plain TCP.
+            PEM certificate of the CA that signed the coordinator's TLS certificate: the session is refused \
+            unless the coordinator's certificate chains to it and names the address. Also HETEROSCHED_TLS_CA. \
+            Without it the session is TLS all the same, and the coordinator is trusted through the token: \
+            both proofs bind the certificate it showed.
             """)
     var tlsCA: String?
+
+    @Flag(
+        name: .customLong("plain-tcp"),
+        help: """
+            Speak plain TCP, to a coordinator started with --plain-tcp: requests and replies cross in clear \
+            text, and a relay on the path could read or change them. Also HETEROSCHED_PLAIN_TCP=1.
+            """)
+    var plainTCP = false
 
     public init() {}
 
@@ -70,6 +79,8 @@ public struct ConnectionOptions: ParsableArguments {
     struct Choice {
         var address: String
         var tlsCA: String?
+        /// Plain TCP asked for (`--plain-tcp`, HETEROSCHED_PLAIN_TCP=1, `plainTCP: true`).
+        var plainTCP: Bool
         var auth: String
         var tokenFile: String?
         /// The config file's values, for what only it and flags give (MUNGE's).
@@ -77,17 +88,22 @@ public struct ConnectionOptions: ParsableArguments {
     }
 
     /// The one place that orders the sources; `QuickSubmit` chooses through it too.
-    static func choose(address: String?, tokenFile: String?, auth: String?, tlsCA: String?, config: String?) -> Choice {
+    static func choose(
+        address: String?, tokenFile: String?, auth: String?, tlsCA: String?, plainTCP: Bool, config: String?
+    ) -> Choice {
         let file = configValues(path: config)
+        let plain = environmentValue("HETEROSCHED_PLAIN_TCP") ?? file["plainTCP"]
         return Choice(
             address: address ?? environmentValue("HETEROSCHED_ADDRESS") ?? file["address"] ?? Defaults.address,
             tlsCA: tlsCA ?? environmentValue("HETEROSCHED_TLS_CA") ?? file["tlsCA"],
+            plainTCP: plainTCP || plain == "1" || plain == "true" || plain == "yes",
             auth: auth ?? environmentValue("HETEROSCHED_AUTH") ?? file["auth"] ?? "token",
             tokenFile: tokenFile ?? environmentValue("HETEROSCHED_TOKEN_FILE") ?? file["tokenFile"], file: file)
     }
 
     func resolve() throws -> Resolved {
-        let choice = Self.choose(address: address, tokenFile: tokenFile, auth: auth, tlsCA: tlsCA, config: config)
+        let choice = Self.choose(
+            address: address, tokenFile: tokenFile, auth: auth, tlsCA: tlsCA, plainTCP: plainTCP, config: config)
         let file = choice.file
         let address = choice.address
         guard let endpoint = CoordinatorAddresses(address) else {
@@ -95,13 +111,16 @@ public struct ConnectionOptions: ParsableArguments {
                 "the coordinator address is host:port, or several comma-separated, got '\(address)' (--address, HETEROSCHED_ADDRESS)"
             )
         }
-        var tls: NIOSSLContext?
+        var tls: NIOSSLContext? = WireTLS.tokenBound
         if let caFile = choice.tlsCA {
+            guard !choice.plainTCP else { throw SetupError("--tls-ca and --plain-tcp contradict each other: give one") }
             do {
                 tls = try WireTLS.clientContext(caFile: caFile)
             } catch {
                 throw SetupError("--tls-ca: \(error.description)")
             }
+        } else if choice.plainTCP {
+            tls = nil
         }
         switch choice.auth {
         case "token":

@@ -48,6 +48,7 @@ struct HealthCommand: ParsableCommand {
                 table.rows.append(["starting", "\(toRead) stored job records still to read; scheduling waits for them"])
             }
             printLine(table.render())
+            if let warning = report.transportWarning { printLine("warning: \(warning)") }
             for record in report.quarantined {
                 printLine("quarantined \(record.kind.rawValue) \(record.key): \(record.reason)")
             }

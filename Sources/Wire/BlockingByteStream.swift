@@ -14,6 +14,9 @@ protocol BlockingByteStream: AnyObject {
     /// From now on a read that waits longer than `timeout` fails (nil: waits for ever).
     func setReadTimeout(_ timeout: Duration?)
     func close()
+    /// The channel as the session's proofs name it (`ChannelBinding`); asked once the coordinator has
+    /// answered, so that TLS's handshake is over.
+    func channelBinding() throws -> String
 }
 
 /// A connected TCP socket, read and written in the calling thread.
@@ -64,6 +67,8 @@ final class SocketByteStream: BlockingByteStream {
         closed = true
         _ = Glibc.close(socket)
     }
+
+    func channelBinding() -> String { ChannelBinding.plain }
 }
 
 /// TLS through swift-nio-ssl on an event loop of its own (one thread, started only for a TLS
@@ -72,15 +77,18 @@ final class TLSByteStream: BlockingByteStream {
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
     private let inbox: Inbox
+    private let endpoint: WireEndpoint
 
     init(to endpoint: WireEndpoint, context: NIOSSLContext, timeout: Duration) throws {
+        self.endpoint = endpoint
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let inbox = Inbox()
         do {
             let handler = try WireTLS.clientHandler(context, for: endpoint)
             channel = try ClientBootstrap(group: group)
                 .connectTimeout(.milliseconds(timeout.milliseconds))
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                // TCP_NODELAY is NIO's default for a client. (`.socketOption(.tcp_nodelay)` would have set
+                // SO_DEBUG, the same number at the socket level: refused to anyone but root.)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(handler)
@@ -119,6 +127,10 @@ final class TLSByteStream: BlockingByteStream {
     func close() {
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
+    }
+
+    func channelBinding() throws -> String {
+        try WireTLS.binding(of: channel.nioSSL_peerCertificate().wait(), endpoint: endpoint)
     }
 
     /// What the loop received, for the waiting thread: bytes, the end, or the error that ended it.

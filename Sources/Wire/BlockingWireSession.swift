@@ -35,6 +35,17 @@ public final class BlockingWireSession {
             maximumLineLength: maximumLineLength, endpoint: endpoint, readSize: 4096)
     }
 
+    /// A connection that has said nothing yet, over TLS (`tls`) or plain TCP (nil): for what a
+    /// coordinator answers before any session (a standby's `not_leader`), in tests and diagnostics.
+    public static func connected(
+        to endpoint: WireEndpoint, tls: NIOSSLContext?, timeout: Duration = .seconds(10)
+    ) throws -> BlockingWireSession {
+        guard let tls else { return try connected(to: endpoint, timeout: timeout) }
+        return BlockingWireSession(
+            stream: try TLSByteStream(to: endpoint, context: tls, timeout: timeout),
+            maximumLineLength: WireClient.replyLineLimit, endpoint: endpoint)
+    }
+
     /// From now on a read that waits longer than `timeout` fails (nil: waits for ever).
     public func setReadTimeout(_ timeout: Duration?) { stream.setReadTimeout(timeout) }
 
@@ -121,7 +132,7 @@ extension WireClient {
     public static func withBlockingSession<Result>(
         to endpoint: WireEndpoint, token: String, hello: Hello, maximumLineLength: Int = replyLineLimit,
         connectTimeout: Duration = .seconds(10), credentials: (any ClientCredentials)? = nil,
-        tls: NIOSSLContext? = nil, _ body: (BlockingWireSession) throws -> Result
+        tls: NIOSSLContext? = WireTLS.tokenBound, _ body: (BlockingWireSession) throws -> Result
     ) throws -> Result {
         try withBlockingSession(
             to: CoordinatorAddresses(endpoint), token: token, hello: hello, maximumLineLength: maximumLineLength,
@@ -134,7 +145,7 @@ extension WireClient {
     public static func withBlockingSession<Result>(
         to coordinators: CoordinatorAddresses, token: String, hello: Hello, maximumLineLength: Int = replyLineLimit,
         connectTimeout: Duration = .seconds(10), credentials: (any ClientCredentials)? = nil,
-        tls: NIOSSLContext? = nil, leaderWait: Duration = defaultLeaderWait,
+        tls: NIOSSLContext? = WireTLS.tokenBound, leaderWait: Duration = defaultLeaderWait,
         _ body: (BlockingWireSession) throws -> Result
     ) throws -> Result {
         try searchingBlocking(coordinators, leaderWait: leaderWait) { endpoint in
@@ -148,8 +159,13 @@ extension WireClient {
             let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint, credentials: credentials)
             if coordinators.endpoints.count > 1 { stream.setReadTimeout(connectTimeout) }
             try session.send(.hello(hello))
-            try session.send(try handshake.answer(try session.receive()))
-            try handshake.confirm(try session.receive())
+            let challenge = try session.receive()
+            // Asked of TLS only once the coordinator has challenged: a standby's refusal closes the
+            // connection, and the refusal is what the search needs to see.
+            let binding = if case .challenge = challenge { try stream.channelBinding() } else { ChannelBinding.plain }
+            let (auth, transcript) = try handshake.answer(challenge, binding: binding)
+            try session.send(auth)
+            try handshake.confirm(try session.receive(), transcript: transcript)
             stream.setReadTimeout(nil)
             do {
                 return try body(session)

@@ -21,23 +21,31 @@ public struct ClientHandshake: Sendable {
         self.nonce = nonce
     }
 
-    /// The `AUTH` that answers the coordinator's reply to `HELLO` (nil: the connection closed).
-    public func answer(_ reply: WireMessage?) throws -> WireMessage {
+    /// The `AUTH` that answers the coordinator's reply to `HELLO` (nil: the connection closed), over
+    /// the channel `binding` (`ChannelBinding`: the coordinator's certificate as received, or plain),
+    /// and the transcript the coordinator's proof must answer.
+    public func answer(_ reply: WireMessage?, binding: String) throws -> (
+        auth: WireMessage, transcript: SessionTranscript
+    ) {
         switch reply {
         case .challenge(let challenge):
+            let transcript = SessionTranscript(
+                coordinatorNonce: challenge.nonce, peerNonce: nonce, hello: hello, binding: binding)
             if let credentials {
-                return .auth(
-                    Auth(hmac: nil, nonce: nonce, munge: try credentials.credential(challenge: challenge.nonce)))
+                return (
+                    .auth(Auth(hmac: nil, nonce: nonce, munge: try credentials.credential(challenge: transcript.text))),
+                    transcript
+                )
             }
-            return .auth(Auth(hmac: TokenProof.hmac(token: token, nonce: challenge.nonce), nonce: nonce))
+            return (.auth(Auth(hmac: TokenProof.peerProof(token: token, transcript), nonce: nonce)), transcript)
         case .err(let error): throw WireClientError.refused(error)
         case nil: throw WireClientError.closedAtHello
         case .some(let other): throw WireClientError.unexpected(WireCodec.encode(other))
         }
     }
 
-    /// Checks the reply to `AUTH`: an `OK` whose proof answers our nonce with the token.
-    public func confirm(_ reply: WireMessage?) throws {
+    /// Checks the reply to `AUTH`: an `OK` whose proof answers this session's transcript with the token.
+    public func confirm(_ reply: WireMessage?, transcript: SessionTranscript) throws {
         let opened: JSONText
         do {
             opened = try WireReply.body(of: reply)
@@ -45,8 +53,8 @@ public struct ClientHandshake: Sendable {
             throw WireClientError.refused(error)
         }
         guard let session = try? WireCodec.value(SessionOpened.self, from: opened.text), let proof = session.proof,
-            credentials?.isCoordinator(proof, nonce: nonce)
-                ?? TokenProof.verifyCoordinator(token: token, nonce: nonce, proof: proof)
+            credentials?.isCoordinator(proof, nonce: transcript.text)
+                ?? TokenProof.verifyCoordinator(token: token, transcript, proof: proof)
         else {
             throw WireClientError.impostor(endpoint)
         }

@@ -1,25 +1,63 @@
-/// The shared-token proof: HMAC-SHA256 over `heterosched-v1:<nonce>`, hex. No secret crosses the wire.
+import Crypto
+
+/// What both proofs of a session's opening are made over: the coordinator's nonce, the peer's, the
+/// peer's role and node, and the channel (RFC 5929's `tls-server-end-point`: the SHA-256 of the
+/// coordinator's certificate as the peer received it; `plain` on plain TCP). A proof relayed to
+/// another session, another coordinator or the other direction does not verify there: a relay that
+/// ends TLS itself shows the peer its own certificate, so the peer's proof names that one.
+public struct SessionTranscript: Sendable, Equatable {
+    public var coordinatorNonce: String
+    public var peerNonce: String
+    public var role: PeerRole
+    public var node: String
+    public var binding: String
+
+    public init(coordinatorNonce: String, peerNonce: String, hello: Hello, binding: String) {
+        self.coordinatorNonce = coordinatorNonce
+        self.peerNonce = peerNonce
+        role = hello.role
+        node = hello.node ?? ""
+        self.binding = binding
+    }
+
+    /// One field a line, so that no field can run into the next.
+    public var text: String { [coordinatorNonce, peerNonce, role.rawValue, node, binding].joined(separator: "\n") }
+}
+
+/// The channel a session runs on, as both proofs name it.
+public enum ChannelBinding {
+    public static let plain = "plain"
+
+    /// `tls-server-end-point:` and the SHA-256 of the coordinator's certificate (DER), hex.
+    public static func serverEndPoint(certificateDER: [UInt8]) -> String {
+        "tls-server-end-point:" + Hex.encode(SHA256.hash(data: certificateDER))
+    }
+}
+
+/// The shared-token proofs: HMAC-SHA256 keyed with the token over a label and the session's
+/// transcript, hex. No secret crosses the wire.
 ///
-/// By hand: `printf 'heterosched-v1:%s' "$NONCE" | openssl dgst -sha256 -hmac "$TOKEN"`.
+/// By hand: `printf 'heterosched-v2 client\n%s\n%s\n%s\n%s\n%s' "$COORDINATOR_NONCE" "$NONCE" client "" plain
+/// | openssl dgst -sha256 -hmac "$TOKEN"`.
 public enum TokenProof {
-    public static func hmac(token: String, nonce: String) -> String {
-        code(token: token, message: "heterosched-v1:\(nonce)")
+    /// The peer's proof (`AUTH`'s `hmac`).
+    public static func peerProof(token: String, _ transcript: SessionTranscript) -> String {
+        code(token: token, message: "heterosched-v2 client\n" + transcript.text)
     }
 
-    public static func verify(token: String, nonce: String, hmac: String) -> Bool {
-        check(hmac, token: token, message: "heterosched-v1:\(nonce)")
+    public static func verifyPeer(token: String, _ transcript: SessionTranscript, hmac: String) -> Bool {
+        check(hmac, token: token, message: "heterosched-v2 client\n" + transcript.text)
     }
 
-    /// The coordinator's proof, over the nonce its peer chose: the peer knows it speaks to a
-    /// coordinator that holds the token, not to anyone who accepts connections on the address. Its
-    /// own label, so that a peer's proof reflected back is not one.
-    /// By hand: `printf 'heterosched-v1-coordinator:%s' "$NONCE" | openssl dgst -sha256 -hmac "$TOKEN"`.
-    public static func coordinatorProof(token: String, nonce: String) -> String {
-        code(token: token, message: "heterosched-v1-coordinator:\(nonce)")
+    /// The coordinator's proof (the `OK`'s `proof`): the peer knows it speaks to a coordinator that
+    /// holds the token, over this channel. Its own label, so that a peer's proof reflected back is
+    /// not one.
+    public static func coordinatorProof(token: String, _ transcript: SessionTranscript) -> String {
+        code(token: token, message: "heterosched-v2 coordinator\n" + transcript.text)
     }
 
-    public static func verifyCoordinator(token: String, nonce: String, proof: String) -> Bool {
-        check(proof, token: token, message: "heterosched-v1-coordinator:\(nonce)")
+    public static func verifyCoordinator(token: String, _ transcript: SessionTranscript, proof: String) -> Bool {
+        check(proof, token: token, message: "heterosched-v2 coordinator\n" + transcript.text)
     }
 
     private static func code(token: String, message: String) -> String {
@@ -94,7 +132,8 @@ public struct ServerHandshake: Sendable {
     }
 
     static let tokenMismatch =
-        "the token does not match: check the token file given to both sides (--token-file, HETEROSCHED_TOKEN_FILE)"
+        "the token does not match for this session: check the token file given to both sides (--token-file, "
+        + "HETEROSCHED_TOKEN_FILE); a proof made for another coordinator or connection (one relayed) is refused too"
 
     public private(set) var state: State = .awaitingHello
     let token: String
@@ -103,11 +142,14 @@ public struct ServerHandshake: Sendable {
     /// Set: agents do too (as the agents' service user), not with the token.
     let agentVerifier: (any CredentialVerifier)?
     let makeNonce: @Sendable () -> String
+    /// The channel this session runs on (`ChannelBinding`), as the coordinator knows it.
+    let binding: String
 
     public init(
         token: String, verifier: (any CredentialVerifier)? = nil, agentVerifier: (any CredentialVerifier)? = nil,
-        makeNonce: @escaping @Sendable () -> String = TokenProof.makeNonce
+        binding: String = ChannelBinding.plain, makeNonce: @escaping @Sendable () -> String = TokenProof.makeNonce
     ) {
+        self.binding = binding
         self.token = token
         self.verifier = verifier
         self.agentVerifier = agentVerifier
@@ -117,6 +159,12 @@ public struct ServerHandshake: Sendable {
     /// The verifier a peer of `role` proves itself to with a credential; nil: it proves the token.
     func credentialVerifier(for role: PeerRole) -> (any CredentialVerifier)? {
         role == .client ? verifier : agentVerifier
+    }
+
+    /// A peer's nonce: hex, long enough not to repeat, short enough to be cheap.
+    static func isNonce(_ text: String?) -> Bool {
+        guard let text, (16...128).contains(text.utf8.count) else { return false }
+        return Hex.decode(text) != nil
     }
 
     public mutating func receive(_ message: WireMessage) -> Action {
@@ -138,6 +186,13 @@ public struct ServerHandshake: Sendable {
             let nonce = makeNonce()
             state = .awaitingAuth(hello, nonce: nonce)
             return .send(.challenge(Challenge(nonce: nonce)))
+        case (.awaitingAuth, .auth(let auth)) where !Self.isNonce(auth.nonce):
+            state = .closed
+            return .refuse(
+                ErrorReply(
+                    .authFailed,
+                    "AUTH carries the peer's own nonce (\"nonce\": 16 to 128 hex digits), which the coordinator's "
+                        + "proof answers: both sides prove the token"))
         case (.awaitingAuth(let hello, let nonce), .auth(let auth)) where credentialVerifier(for: hello.role) != nil:
             let checker = credentialVerifier(for: hello.role)!
             state = .closed
@@ -151,20 +206,24 @@ public struct ServerHandshake: Sendable {
                             + (hello.role == .client ? " (or auth: munge in its config file)" : "")
                             + " on a host whose munged shares the cluster's key"))
             }
-            switch checker.verify(credential, challenge: nonce) {
+            let transcript = SessionTranscript(
+                coordinatorNonce: nonce, peerNonce: auth.nonce!, hello: hello, binding: binding)
+            switch checker.verify(credential, challenge: transcript.text) {
             case .failure(let error):
                 return .refuse(error)
             case .success(let identity):
                 state = .established(hello)
-                return .established(hello, proof: auth.nonce.flatMap { checker.prove($0) }, identity: identity)
+                return .established(hello, proof: checker.prove(transcript.text), identity: identity)
             }
         case (.awaitingAuth(let hello, let nonce), .auth(let auth)):
-            guard let hmac = auth.hmac, TokenProof.verify(token: token, nonce: nonce, hmac: hmac) else {
+            let transcript = SessionTranscript(
+                coordinatorNonce: nonce, peerNonce: auth.nonce!, hello: hello, binding: binding)
+            guard let hmac = auth.hmac, TokenProof.verifyPeer(token: token, transcript, hmac: hmac) else {
                 state = .closed
                 return .refuse(ErrorReply(.authFailed, Self.tokenMismatch))
             }
             state = .established(hello)
-            return .established(hello, proof: auth.nonce.map { TokenProof.coordinatorProof(token: token, nonce: $0) })
+            return .established(hello, proof: TokenProof.coordinatorProof(token: token, transcript))
         case (.awaitingHello, _):
             state = .closed
             return .refuse(ErrorReply(.notAllowed, "a session starts with HELLO {\"version\":1,\"role\":…}"))

@@ -37,6 +37,8 @@ public struct HealthReport: Codable, Equatable, Sendable {
     /// Right after a start: stored job records not read yet (the coordinator answers meanwhile, and
     /// schedules once none is left). Absent when all are read.
     public var jobsToRead: Int?
+    /// Set: the coordinator speaks plain TCP (`--plain-tcp`), not TLS.
+    public var plainTCP: Bool?
 
     public init(
         uptimeSeconds: Double, jobs: [String: Int], nodesConnected: Int, nodesDisconnected: Int, connections: Int,
@@ -51,5 +53,13 @@ public struct HealthReport: Codable, Equatable, Sendable {
         self.authFailures = authFailures
         self.quarantined = quarantined
         self.jobsToRead = jobsToRead
+    }
+
+    /// What a person should know of the transport; nil when it is TLS.
+    public var transportWarning: String? {
+        plainTCP == true
+            ? "plain TCP (--plain-tcp): requests, orders, job commands and environments cross in clear text, and "
+                + "a relay on the path can read or change them; start the coordinator without --plain-tcp for TLS"
+            : nil
     }
 }

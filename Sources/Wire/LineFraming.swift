@@ -17,8 +17,8 @@ public enum InboundLine: Sendable {
             self = .invalid(
                 ErrorReply(
                     .malformed,
-                    "this is TLS, not a line: one side speaks TLS and the other does not (a coordinator with "
-                        + "--tls-cert needs --tls-ca on its clients and agents, and only then)"))
+                    "this is TLS, not a line: one side speaks TLS and the other does not (TLS is the default; "
+                        + "--plain-tcp goes on both sides or neither)"))
             return
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {

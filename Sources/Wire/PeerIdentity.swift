@@ -36,6 +36,6 @@ public protocol ClientCredentials: Sendable {
 
 /// What a credential carries, so that it is good for one session of one kind only.
 public enum CredentialPayload {
-    public static func client(_ nonce: String) -> String { "heterosched-v1:\(nonce)" }
-    public static func coordinator(_ nonce: String) -> String { "heterosched-v1-coordinator:\(nonce)" }
+    public static func client(_ transcript: String) -> String { "heterosched-v2 client\n" + transcript }
+    public static func coordinator(_ transcript: String) -> String { "heterosched-v2 coordinator\n" + transcript }
 }

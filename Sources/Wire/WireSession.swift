@@ -173,7 +173,7 @@ public enum WireClient {
     public static func withSession<Result: Sendable>(
         to endpoint: WireEndpoint, token: String, hello: Hello,
         maximumLineLength: Int = replyLineLimit, credentials: (any ClientCredentials)? = nil,
-        tls: NIOSSLContext? = nil, _ body: (WireSession) async throws -> Result
+        tls: NIOSSLContext? = WireTLS.tokenBound, _ body: (WireSession) async throws -> Result
     ) async throws -> Result {
         try await withSession(
             to: CoordinatorAddresses(endpoint), token: token, hello: hello, maximumLineLength: maximumLineLength,
@@ -186,7 +186,8 @@ public enum WireClient {
     public static func withSession<Result: Sendable>(
         to coordinators: CoordinatorAddresses, token: String, hello: Hello,
         maximumLineLength: Int = replyLineLimit, credentials: (any ClientCredentials)? = nil,
-        tls: NIOSSLContext? = nil, leaderWait: Duration = defaultLeaderWait, silenceLimit: Duration? = nil,
+        tls: NIOSSLContext? = WireTLS.tokenBound, leaderWait: Duration = defaultLeaderWait,
+        silenceLimit: Duration? = nil,
         _ body: (WireSession) async throws -> Result
     ) async throws -> Result {
         // With others to try, a coordinator that does not answer the opening is given up on.
@@ -242,8 +243,15 @@ public enum WireClient {
             defer { watchdog?.cancel() }
             do {
                 try await session.send(.hello(hello))
-                try await session.send(try handshake.answer(try await session.receive()))
-                try handshake.confirm(try await session.receive())
+                let challenge = try await session.receive()
+                var binding = ChannelBinding.plain
+                if tls != nil, case .challenge = challenge {
+                    binding = try WireTLS.binding(
+                        of: try await connection.nioSSL_peerCertificate().get(), endpoint: endpoint)
+                }
+                let (auth, transcript) = try handshake.answer(challenge, binding: binding)
+                try await session.send(auth)
+                try handshake.confirm(try await session.receive(), transcript: transcript)
             } catch let error where WireTLS.describe(error) != nil {
                 throw WireClientError.broken(describe(error))
             } catch  where silence.closedIt.load(ordering: .relaxed) {

@@ -1,9 +1,44 @@
 import NIOCore
 import NIOSSL
 
-/// The line protocol over TLS: the coordinator's certificate and key, and the CA its clients and
-/// agents check that certificate against. Plain TCP stays the default (on loopback, the demo).
+/// The line protocol over TLS, the default: the coordinator's certificate and key (its own, made at
+/// its first start, or `--tls-cert`), and how its clients and agents trust it. Without `--tls-ca`
+/// they check no certificate chain: the session's proofs bind the certificate they received
+/// (`ChannelBinding`), so only a coordinator that holds the token and serves that certificate opens a
+/// session, and a relay that ends TLS itself is refused by both sides. With `--tls-ca` the chain and
+/// the name are checked as well. Plain TCP is asked for (`--plain-tcp`), never fallen back to.
 public enum WireTLS {
+    /// TLS that trusts the coordinator through the token (the proofs bind its certificate): what
+    /// clients and agents speak unless given a CA or plain TCP. One context for the process.
+    public static let tokenBound: NIOSSLContext = {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .none
+        configuration.minimumTLSVersion = .tlsv12
+        // Made from constants: it cannot fail short of a broken TLS library.
+        return try! NIOSSLContext(configuration: configuration)
+    }()
+
+    /// The channel binding of a session whose peer showed `certificate`.
+    static func binding(of certificate: NIOSSLCertificate?, endpoint: WireEndpoint) throws -> String {
+        guard let certificate, let der = try? certificate.toDERBytes() else {
+            throw WireClientError.broken("the coordinator at \(endpoint) showed no TLS certificate")
+        }
+        return ChannelBinding.serverEndPoint(certificateDER: der)
+    }
+
+    /// The channel binding a coordinator serving `certificate` (PEM, its own first) is known by.
+    public static func binding(certificateFile: String) throws(WireTLSError) -> String {
+        do {
+            guard let leaf = try NIOSSLCertificate.fromPEMFile(certificateFile).first else {
+                throw WireTLSError("\(certificateFile) holds no PEM certificate")
+            }
+            return ChannelBinding.serverEndPoint(certificateDER: try leaf.toDERBytes())
+        } catch let error as WireTLSError {
+            throw error
+        } catch {
+            throw WireTLSError("cannot read the TLS certificate \(certificateFile): \(error)")
+        }
+    }
     /// What the coordinator serves with (`--tls-cert`, `--tls-key`).
     public static func serverContext(certificate: String, key: String) throws(WireTLSError) -> NIOSSLContext {
         let configuration = try serverConfiguration(certificate: certificate, key: key)
@@ -65,8 +100,8 @@ public enum WireTLS {
         }
         switch ssl {
         case .handshakeFailed(let inner):
-            return "the TLS handshake failed (\(inner)): is the coordinator's certificate signed by the CA given "
-                + "with --tls-ca, and does it name this address?"
+            return "the TLS handshake failed (\(inner)): does the coordinator speak TLS (not --plain-tcp), and "
+                + "with --tls-ca, is its certificate signed by that CA and does it name this address?"
         case .unableToValidateCertificate:
             return "the coordinator's certificate does not name the address dialled"
         default:

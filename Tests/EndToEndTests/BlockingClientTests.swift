@@ -16,9 +16,8 @@ struct BlockingClientTests {
         guard let peer = listener.accept(seconds: 5), let hello = peer.readLine() else { return [] }
         peer.send(line: WireCodec.encode(.challenge(Challenge(nonce: "abcd"))))
         guard let line = peer.readLine(), case .success(.auth(let auth)) = WireCodec.decode(line),
-            let nonce = auth.nonce
+            let proof = RawSocket.coordinatorProof(token: token, hello: hello, challenge: "abcd", auth: auth)
         else { return [hello] }
-        let proof = TokenProof.coordinatorProof(token: token, nonce: nonce)
         peer.send(line: "OK {\"role\":\"client\",\"proof\":\"\(proof)\"}")
         var seen = [hello, line]
         if let request = peer.readLine() { seen.append(request) }
@@ -40,8 +39,9 @@ struct BlockingClientTests {
         ]
         let fake = Task.detached { Self.coordinator(listener, chunks: chunks) }
         let endpoint = WireEndpoint(host: "127.0.0.1", port: listener.port)
-        let received = try WireClient.withBlockingSession(to: endpoint, token: Self.token, hello: Hello(role: .client))
-        {
+        let received = try WireClient.withBlockingSession(
+            to: endpoint, token: Self.token, hello: Hello(role: .client), tls: nil
+        ) {
             session -> [WireMessage?] in
             let first = try session.request(.nodes)
             #expect(first.text == "[{\"node\":1}]")
@@ -65,7 +65,7 @@ struct BlockingClientTests {
         }
         let endpoint = WireEndpoint(host: "127.0.0.1", port: listener.port)
         let received = try WireClient.withBlockingSession(
-            to: endpoint, token: Self.token, hello: Hello(role: .client), maximumLineLength: 4_096
+            to: endpoint, token: Self.token, hello: Hello(role: .client), maximumLineLength: 4_096, tls: nil
         ) { session -> [WireMessage?] in
             try session.send(.nodes)
             return [try session.receive(), try session.receive()]

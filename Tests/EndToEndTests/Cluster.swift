@@ -20,6 +20,10 @@ final class Cluster: @unchecked Sendable {
     /// Set: schedctl and agents are given this list (a leader and its standbys) instead of `endpoint`.
     var coordinators: String?
     var coordinatorAddress: String { coordinators ?? endpoint!.description }
+    /// Set before starting anything: every program speaks plain TCP (`--plain-tcp`), for tests that
+    /// speak the protocol by hand on a raw socket. TLS, the default, otherwise.
+    var plainTCP = false
+    var transportFlags: [String] { plainTCP ? ["--plain-tcp"] : [] }
 
     /// How long a program run to completion may take: a deadline for a hung one, generous enough for a
     /// debug build on a machine loaded by the rest of the suite (30 s was not, for a simulation).
@@ -82,7 +86,7 @@ final class Cluster: @unchecked Sendable {
                 // A loaded 2-core machine (a browser, a database and live stories beside) can take seconds
                 // to finish a handshake; tests of the deadline give their own (the last value counts).
                 "--handshake-timeout", "60",
-            ] + extra, log: "coordinator-\(processes.count).log")
+            ] + transportFlags + extra, log: "coordinator-\(processes.count).log")
         for _ in 0..<200 {
             if let text = try? String(contentsOfFile: dataDirectory + "/coordinator.addr", encoding: .utf8),
                 let endpoint = WireEndpoint(text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -104,10 +108,11 @@ final class Cluster: @unchecked Sendable {
                 "--simulate", fleet, "--coordinator", coordinatorAddress, "--token-file", tokenFile, "--catalog",
                 Repository.path("deploy/catalog/chips.yaml"), "--time-scale", String(timeScale),
                 "--heartbeat-interval", "0.5",
-            ] + extra, log: "agents.log")
+            ] + transportFlags + extra, log: "agents.log")
     }
 
     /// Simulated agents for a one-node H100 fleet against `port` on 127.0.0.1 (a fake coordinator).
+    /// (Plain TCP: the fake coordinators of the tests that use it speak it.)
     func startOneNodeAgent(coordinatorPort port: Int, log: String = "agent.log") throws -> Process {
         let fleet = try fleet(
             "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
@@ -115,7 +120,7 @@ final class Cluster: @unchecked Sendable {
             "sched-agent",
             [
                 "--simulate", fleet, "--coordinator", "127.0.0.1:\(port)", "--token-file", tokenFile, "--catalog",
-                Repository.path("deploy/catalog/chips.yaml"), "--heartbeat-interval", "0.2",
+                Repository.path("deploy/catalog/chips.yaml"), "--heartbeat-interval", "0.2", "--plain-tcp",
             ], log: log)
     }
 
@@ -140,7 +145,7 @@ final class Cluster: @unchecked Sendable {
                 Repository.path("deploy/catalog/chips.yaml"), "--sysfs-root", host.sysfs, "--tool-dir", host.tools,
                 "--only-tool-dirs", "--node-name", name, "--data-dir", data, "--heartbeat-interval", "0.5",
                 "--kill-grace", "2", "--health-interval", "0.5", "--cgroup-parent", cgroupParent,
-            ] + extra, log: log, environment: environment)
+            ] + transportFlags + extra, log: log, environment: environment)
     }
 
     /// Writes a fleet file into the cluster's directory.
@@ -166,7 +171,7 @@ final class Cluster: @unchecked Sendable {
             tokenPath = tokenFile
         }
         // Connection options go before a `--` that starts a job's command.
-        let connection = ["--address", coordinatorAddress, "--token-file", tokenPath]
+        let connection = ["--address", coordinatorAddress, "--token-file", tokenPath] + transportFlags
         var full = arguments + connection
         if let terminator = arguments.firstIndex(of: "--") {
             full = Array(arguments[..<terminator]) + connection + Array(arguments[terminator...])
@@ -232,7 +237,9 @@ final class Cluster: @unchecked Sendable {
     func session<T: Sendable>(
         role: PeerRole = .client, node: String? = nil, _ body: (WireSession) async throws -> T
     ) async throws -> T {
-        try await WireClient.withSession(to: endpoint!, token: token, hello: Hello(role: role, node: node), body)
+        try await WireClient.withSession(
+            to: endpoint!, token: token, hello: Hello(role: role, node: node),
+            tls: plainTCP ? nil : WireTLS.tokenBound, body)
     }
 
     func signal(_ process: Process, _ number: Int32) { kill(process.processIdentifier, number) }

@@ -43,6 +43,8 @@ struct HostileInputTests {
         var input = HostileInput(seed: seed)
         let cluster = try Cluster()
         defer { cluster.stopAll() }
+        // A raw socket speaks the protocol by hand: plain TCP.
+        cluster.plainTCP = true
         let coordinator = try await cluster.startCoordinator()
         try cluster.startAgents(fleet: try cluster.fleet(smallFleet))
         let endpoint = cluster.endpoint!
@@ -159,15 +161,15 @@ struct HostileInputTests {
         guard let hello = session.readLine(), hello.hasPrefix("HELLO") else { return recordFailure("no HELLO") }
         session.send(line: WireCodec.encode(.challenge(Challenge(nonce: "n1"))))
         guard let auth = session.readLine(), case .success(.auth(let proof)) = WireCodec.decode(auth),
-            let nonce = proof.nonce
+            let coordinatorProof = RawSocket.coordinatorProof(
+                token: cluster.token, hello: hello, challenge: "n1", auth: proof)
         else { return recordFailure("no AUTH with the agent's nonce") }
         session.send(
             line: WireCodec.encode(
                 .ok(
                     JSONText(
                         WireCodec.json(
-                            SessionOpened(
-                                role: .agent, proof: TokenProof.coordinatorProof(token: cluster.token, nonce: nonce)))
+                            SessionOpened(role: .agent, proof: coordinatorProof))
                     ))))
         guard let register = session.readLine(), register.hasPrefix("REGISTER") else {
             return recordFailure("no REGISTER")

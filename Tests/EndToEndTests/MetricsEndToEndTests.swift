@@ -225,6 +225,8 @@ struct MetricsEndToEndTests {
     func hostileHTTP() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
+        // A raw socket speaks the protocol by hand: plain TCP.
+        cluster.plainTCP = true
         let coordinator = try await cluster.startCoordinator(extra: ["--http", "127.0.0.1:0"])
         let base = try await servedURL(dataDirectory: cluster.dataDirectory)
         let endpoint = try #require(

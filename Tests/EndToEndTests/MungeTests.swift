@@ -100,9 +100,10 @@ struct MungeTests {
     func schedctl(_ cluster: Cluster, _ munge: MungeDaemon, _ arguments: [String], as user: String? = nil)
         async throws -> Cluster.Output
     {
-        let connection = [
-            "--address", cluster.endpoint!.description, "--auth", "munge", "--munge-socket", munge.socket,
-        ]
+        let connection =
+            [
+                "--address", cluster.endpoint!.description, "--auth", "munge", "--munge-socket", munge.socket,
+            ] + cluster.transportFlags
         // Before a `--` that starts a job's command.
         let split = arguments.firstIndex(of: "--") ?? arguments.endIndex
         let full = Array(arguments[..<split]) + connection + Array(arguments[split...])
@@ -282,6 +283,8 @@ struct MungeTests {
     func agents() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
+        // A raw socket speaks the protocol by hand: plain TCP.
+        cluster.plainTCP = true
         let munge = try await start(cluster, extra: ["--agent-auth", "munge"])
         defer { munge.stop() }
         let fleet = try cluster.fleet(
@@ -292,7 +295,7 @@ struct MungeTests {
                 "--simulate", fleet, "--coordinator", cluster.endpoint!.description, "--auth", "munge",
                 "--munge-socket", munge.socket, "--catalog", Repository.path("deploy/catalog/chips.yaml"),
                 "--heartbeat-interval", "0.2",
-            ], log: "munge-agent.log")
+            ] + cluster.transportFlags, log: "munge-agent.log")
         let registered = try await eventually(seconds: 10) {
             let nodes = try await schedctl(cluster, munge, ["nodes", "--json"])
             return (try? WireCodec.value([NodeStatus].self, from: nodes.stdout))?.filter(\.connected).count == 1
@@ -310,21 +313,28 @@ struct MungeTests {
 
         // A credential of another user (nobody's, minted by the munge command as nobody).
         let peer = try RawSocket(cluster.endpoint!)
-        peer.send(line: WireCodec.encode(.hello(Hello(role: .agent, node: "intruder"))))
+        let intruder = Hello(role: .agent, node: "intruder")
+        peer.send(line: WireCodec.encode(.hello(intruder)))
         guard let line = peer.readLine(), case .success(.challenge(let challenge)) = WireCodec.decode(line) else {
             Issue.record("no challenge")
             return
         }
+        let transcript = SessionTranscript(
+            coordinatorNonce: challenge.nonce, peerNonce: TokenProof.makeNonce(), hello: intruder,
+            binding: ChannelBinding.plain)
         let minted = try await cluster.run(
             "/usr/bin/setpriv",
             [
                 "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/munge", "-S", munge.socket, "-s",
-                CredentialPayload.client(challenge.nonce),
+                CredentialPayload.client(transcript.text),
             ])
         #expect(minted.status == 0, "\(minted.stderr)")
         peer.send(
             line: WireCodec.encode(
-                .auth(Auth(hmac: nil, munge: minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))))
+                .auth(
+                    Auth(
+                        hmac: nil, nonce: transcript.peerNonce,
+                        munge: minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))))
         let refused = peer.readLine() ?? "closed"
         #expect(refused.contains("auth_failed") && refused.contains("agents run as root"), "\(refused)")
     }
@@ -333,15 +343,23 @@ struct MungeTests {
     func forgedAndReplayed() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
+        // A raw socket speaks the protocol by hand: plain TCP.
+        cluster.plainTCP = true
         let munge = try await start(cluster)
         defer { munge.stop() }
+        /// Opens a session with the credential made for its transcript.
         func open(_ credential: (String) throws -> String) throws -> String {
             let peer = try RawSocket(cluster.endpoint!)
             peer.send(line: WireCodec.encode(.hello(Hello(role: .client))))
             guard let line = peer.readLine(), case .success(.challenge(let challenge)) = WireCodec.decode(line) else {
                 return "no challenge"
             }
-            peer.send(line: WireCodec.encode(.auth(Auth(hmac: nil, munge: try credential(challenge.nonce)))))
+            let transcript = SessionTranscript(
+                coordinatorNonce: challenge.nonce, peerNonce: TokenProof.makeNonce(), hello: Hello(role: .client),
+                binding: ChannelBinding.plain)
+            peer.send(
+                line: WireCodec.encode(
+                    .auth(Auth(hmac: nil, nonce: transcript.peerNonce, munge: try credential(transcript.text)))))
             return peer.readLine() ?? "closed"
         }
         let forged = try open { _ in "MUNGE:AwQFAAA=:" }

@@ -29,7 +29,11 @@ struct MutualAuthTests {
         let fake = Task.detached { Self.impostor(listener, until: Date().addingTimeInterval(8)) }
         let output = try await cluster.run(
             "schedctl",
-            ["submit", "--id", "secret", "--address", "127.0.0.1:\(listener.port)", "--token-file", cluster.tokenFile])
+            [
+                "submit", "--id", "secret", "--address", "127.0.0.1:\(listener.port)", "--token-file",
+                cluster.tokenFile,
+                "--plain-tcp",
+            ])
         #expect(output.status != 0)
         #expect(output.stderr.contains("did not prove it knows the token"), "\(output.stderr)")
         let seen = await fake.value
@@ -80,6 +84,8 @@ struct IdleConnectionTests {
     func deadlines() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
+        // A raw socket speaks the protocol by hand: plain TCP.
+        cluster.plainTCP = true
         try await cluster.startCoordinator(extra: ["--handshake-timeout", "1", "--client-idle-timeout", "2"])
         let silent = try RawSocket(cluster.endpoint!)
         let halfOpen = try RawSocket(cluster.endpoint!)

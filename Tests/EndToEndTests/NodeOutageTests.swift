@@ -66,6 +66,8 @@ struct ChipFlapTests {
     func flappingChipIsHeld() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
+        // A raw socket speaks the protocol by hand: plain TCP.
+        cluster.plainTCP = true
         try await cluster.startCoordinator()
         let agent = try RawSocket(cluster.endpoint!)
         #expect(agent.handshake(token: cluster.token, role: .agent, node: "flappy"))
@@ -107,6 +109,8 @@ struct UnacknowledgedEndTests {
     func completedAttemptIsNotAStranger() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
+        // A raw socket speaks the protocol by hand: plain TCP.
+        cluster.plainTCP = true
         // This agent sends no heartbeats: its node must not be lost on a slow machine meanwhile.
         try await cluster.startCoordinator(extra: ["--heartbeat-timeout", "600"])
         let node = Node(

@@ -85,6 +85,8 @@ struct PostgresStoreTests {
         let url = try server.database()
         let cluster = try Cluster()
         defer { cluster.stopAll() }
+        // A raw socket speaks the protocol by hand: plain TCP.
+        cluster.plainTCP = true
         // This agent sends no heartbeats: its node must not be lost on a slow machine meanwhile. A
         // commit held on a lock holds up the lease's renewal too: a long lease, so that the
         // coordinator does not step down while the test holds it.

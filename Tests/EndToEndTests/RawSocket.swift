@@ -88,15 +88,34 @@ final class RawSocket {
         return false
     }
 
-    /// Opens a session the way every peer does: HELLO, the CHALLENGE, AUTH; true once it is open.
+    /// Opens a session the way every peer does (on plain TCP: a coordinator started with
+    /// --plain-tcp): HELLO, the CHALLENGE, AUTH; true once it is open and the coordinator proved the token.
     func handshake(token: String, role: PeerRole, node: String? = nil) -> Bool {
-        send(line: WireCodec.encode(.hello(Hello(role: role, node: node))))
+        let hello = Hello(role: role, node: node)
+        send(line: WireCodec.encode(.hello(hello)))
         guard let line = readLine(), case .success(.challenge(let challenge)) = WireCodec.decode(line) else {
             return false
         }
-        send(line: WireCodec.encode(.auth(Auth(hmac: TokenProof.hmac(token: token, nonce: challenge.nonce)))))
-        guard let reply = readLine(), reply.hasPrefix("OK") else { return false }
-        return true
+        let transcript = SessionTranscript(
+            coordinatorNonce: challenge.nonce, peerNonce: TokenProof.makeNonce(), hello: hello,
+            binding: ChannelBinding.plain)
+        send(
+            line: WireCodec.encode(
+                .auth(Auth(hmac: TokenProof.peerProof(token: token, transcript), nonce: transcript.peerNonce))))
+        guard let reply = readLine(), case .success(.ok(let body)) = WireCodec.decode(reply),
+            let opened = try? WireCodec.value(SessionOpened.self, from: body.text), let proof = opened.proof
+        else { return false }
+        return TokenProof.verifyCoordinator(token: token, transcript, proof: proof)
+    }
+
+    /// A fake coordinator's answer to a peer's AUTH on plain TCP, made with `token`: its proof over
+    /// the session's transcript (`challenge` is the nonce it sent).
+    static func coordinatorProof(token: String, hello: String, challenge: String, auth: Auth) -> String? {
+        guard case .success(.hello(let greeting)) = WireCodec.decode(hello), let nonce = auth.nonce else { return nil }
+        return TokenProof.coordinatorProof(
+            token: token,
+            SessionTranscript(
+                coordinatorNonce: challenge, peerNonce: nonce, hello: greeting, binding: ChannelBinding.plain))
     }
 }
 

@@ -11,6 +11,8 @@ struct ShutdownStormTests {
         for round in 0..<4 {
             let cluster = try Cluster()
             defer { cluster.stopAll() }
+            // A raw socket speaks the protocol by hand: plain TCP.
+            cluster.plainTCP = true
             let coordinator = try await cluster.startCoordinator()
             let endpoint = cluster.endpoint!
             // Four connectors opening sockets as fast as they can, and keeping them open.

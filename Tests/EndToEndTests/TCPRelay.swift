@@ -17,6 +17,9 @@ final class TCPRelay: @unchecked Sendable {
     private var cut = false
     private var stopped = false
     private var descriptors: Set<Int32> = []
+    /// The peers' ends of the connections now carried, and every byte carried either way.
+    private var peers: [Int32] = []
+    private var carried: [UInt8] = []
 
     init(to target: WireEndpoint) throws {
         self.target = target
@@ -65,6 +68,19 @@ final class TCPRelay: @unchecked Sendable {
         }
     }
 
+    /// Every byte carried so far, either way, as an eavesdropper on the path saw it.
+    var seen: [UInt8] { condition.withLock { carried } }
+
+    /// Writes `bytes` to the peer of every connection carried now, as if the coordinator had sent
+    /// them: what an attacker on the path can add to the stream.
+    func inject(_ bytes: [UInt8]) {
+        condition.withLock {
+            for peer in peers {
+                _ = bytes.withUnsafeBytes { send(peer, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+        }
+    }
+
     /// Waits while the line is cut; false once the relay is stopped.
     private func waitForLine() -> Bool {
         condition.withLock {
@@ -97,6 +113,7 @@ final class TCPRelay: @unchecked Sendable {
                     close(upstream)
                     return
                 }
+                condition.withLock { peers.append(peer) }
                 let link = Link()
                 Thread.detachNewThread { [self] in pump(from: peer, to: upstream, link) }
                 pump(from: upstream, to: peer, link)
@@ -111,6 +128,7 @@ final class TCPRelay: @unchecked Sendable {
             let count = read(source, &buffer, buffer.count)
             // Not even the end of a connection crosses a cut line.
             guard waitForLine(), count > 0 else { break }
+            condition.withLock { carried += buffer[..<count] }
             var sent = 0
             while sent < count {
                 let written = buffer.withUnsafeBytes {
@@ -127,6 +145,7 @@ final class TCPRelay: @unchecked Sendable {
         guard link.end() else { return }
         condition.withLock {
             descriptors.subtract([source, destination])
+            peers.removeAll { $0 == source || $0 == destination }
             close(source)
             close(destination)
         }

@@ -80,8 +80,11 @@ struct TLSTests {
         }
         #expect(done)
 
+        // Without the CA: TLS all the same, the coordinator trusted through the token's proofs.
+        let bound = try await cluster.schedctl(["jobs"])
+        #expect(bound.status == 0 && bound.stdout.contains("sealed"), "\(bound.stderr)")
         // Plain TCP to a TLS coordinator: no line is read, and schedctl says what to give.
-        let plain = try await cluster.schedctl(["jobs"])
+        let plain = try await cluster.schedctl(["jobs", "--plain-tcp"])
         #expect(plain.status == 1)
         #expect(plain.stderr.contains("this is TLS, not a line"), "\(plain.stderr)")
         // A certificate another CA signed is not the coordinator's.

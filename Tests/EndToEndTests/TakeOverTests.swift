@@ -230,9 +230,11 @@ extension PostgresStoreTests {
         #expect(try pair.leader() == pair.addresses[1])
 
         // As a standby it answers with the leader's address; schedctl given only it gets there.
-        let socket = try RawSocket(WireEndpoint(pair.addresses[0])!)
-        _ = socket.send(line: WireCodec.encode(.hello(Hello(role: .client))))
-        let answer = socket.readLine().flatMap { try? WireCodec.decode($0).get() }
+        let standby = try BlockingWireSession.connected(
+            to: WireEndpoint(pair.addresses[0])!, tls: WireTLS.tokenBound)
+        standby.setReadTimeout(.seconds(10))
+        try standby.send(.hello(Hello(role: .client)))
+        let answer = try? standby.receive()
         guard case .err(let reply) = answer else {
             Issue.record("the old leader answered HELLO with \(String(describing: answer))")
             return

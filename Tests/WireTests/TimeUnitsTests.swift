@@ -22,11 +22,12 @@ struct TimeUnitsTests {
         let started = ContinuousClock.now
         await #expect(throws: TimeLimitExceeded.self) {
             try await withTimeLimit(.milliseconds(50)) {
-                try await Task.sleep(for: .seconds(30))
+                try await Task.sleep(for: .seconds(3600))
                 return 0
             }
         }
-        #expect(ContinuousClock.now - started < .seconds(10), "the body was cancelled, not waited for")
+        // Far under the body's hour however busy the machine: cancelled, not waited for.
+        #expect(ContinuousClock.now - started < .seconds(1800), "the body was cancelled, not waited for")
         #expect("\(TimeLimitExceeded(limit: .seconds(5)))" == "no answer within 5.0 seconds")
     }
 }

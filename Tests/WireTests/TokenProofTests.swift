@@ -38,25 +38,54 @@ struct TokenProofTests {
                 HMACSHA256.code(key: key, message: message) == Array(expected), "key \(key.count), message \(length)")
         }
         let token = "a-token-of-thirty-two-characters"
-        let nonce = TokenProof.makeNonce()
+        let transcript = Self.transcript()
         let expected = HMAC<SHA256>.authenticationCode(
-            for: Data("heterosched-v1:\(nonce)".utf8), using: SymmetricKey(data: Data(token.utf8)))
-        #expect(TokenProof.hmac(token: token, nonce: nonce) == Hex.encode(expected))
+            for: Data(("heterosched-v2 client\n" + transcript.text).utf8), using: SymmetricKey(data: Data(token.utf8)))
+        #expect(TokenProof.peerProof(token: token, transcript) == Hex.encode(expected))
+    }
+
+    static func transcript(
+        coordinatorNonce: String = "c0ffee", peerNonce: String = "beefbeefbeefbeef", role: PeerRole = .client,
+        node: String? = nil, binding: String = ChannelBinding.plain
+    ) -> SessionTranscript {
+        SessionTranscript(
+            coordinatorNonce: coordinatorNonce, peerNonce: peerNonce, hello: Hello(role: role, node: node),
+            binding: binding)
     }
 
     @Test("a proof is checked in either case of hex, and refused when it is another's, cut, or not hex")
     func checks() {
         let token = "a-token-of-thirty-two-characters"
-        let proof = TokenProof.coordinatorProof(token: token, nonce: "n1")
-        #expect(TokenProof.verifyCoordinator(token: token, nonce: "n1", proof: proof))
-        #expect(TokenProof.verifyCoordinator(token: token, nonce: "n1", proof: proof.uppercased()))
-        #expect(!TokenProof.verifyCoordinator(token: token, nonce: "n2", proof: proof))
-        #expect(!TokenProof.verifyCoordinator(token: token + "x", nonce: "n1", proof: proof))
-        #expect(!TokenProof.verifyCoordinator(token: token, nonce: "n1", proof: String(proof.dropLast(2))))
-        #expect(!TokenProof.verifyCoordinator(token: token, nonce: "n1", proof: "zz" + proof.dropFirst(2)))
-        // The client's proof is not the coordinator's: a proof reflected back does not pass.
+        let session = Self.transcript()
+        let proof = TokenProof.coordinatorProof(token: token, session)
+        #expect(TokenProof.verifyCoordinator(token: token, session, proof: proof))
+        #expect(TokenProof.verifyCoordinator(token: token, session, proof: proof.uppercased()))
+        #expect(!TokenProof.verifyCoordinator(token: token + "x", session, proof: proof))
+        #expect(!TokenProof.verifyCoordinator(token: token, session, proof: String(proof.dropLast(2))))
+        #expect(!TokenProof.verifyCoordinator(token: token, session, proof: "zz" + proof.dropFirst(2)))
+        // The peer's proof is not the coordinator's: a proof reflected back does not pass.
         #expect(
-            !TokenProof.verifyCoordinator(token: token, nonce: "n1", proof: TokenProof.hmac(token: token, nonce: "n1")))
-        #expect(TokenProof.verify(token: token, nonce: "n1", hmac: TokenProof.hmac(token: token, nonce: "n1")))
+            !TokenProof.verifyCoordinator(token: token, session, proof: TokenProof.peerProof(token: token, session)))
+        #expect(TokenProof.verifyPeer(token: token, session, hmac: TokenProof.peerProof(token: token, session)))
+    }
+
+    @Test(
+        "a proof names both nonces, the role, the node and the channel: made for any other session, it does not verify"
+    )
+    func boundToTheSession() {
+        let token = "a-token-of-thirty-two-characters"
+        let proof = TokenProof.peerProof(token: token, Self.transcript())
+        let others = [
+            Self.transcript(coordinatorNonce: "c0ffef"), Self.transcript(peerNonce: "beefbeefbeefbeee"),
+            Self.transcript(role: .agent), Self.transcript(node: "h100-0"),
+            // The same session seen through a relay that ends TLS itself: another certificate.
+            Self.transcript(binding: ChannelBinding.serverEndPoint(certificateDER: [1, 2, 3])),
+        ]
+        for other in others {
+            #expect(!TokenProof.verifyPeer(token: token, other, hmac: proof), "\(other)")
+        }
+        #expect(
+            ChannelBinding.serverEndPoint(certificateDER: Array("abc".utf8))
+                == "tls-server-end-point:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }

@@ -91,30 +91,54 @@ struct WireCodecTests {
 struct HandshakeTests {
     let token = "s3cret"
 
-    @Test("the right token opens the session; the HMAC matches what openssl computes")
+    let session = SessionTranscript(
+        coordinatorNonce: "00ff", peerNonce: "beefbeefbeefbeef", hello: Hello(role: .client),
+        binding: ChannelBinding.plain)
+
+    @Test("the right token opens the session; both proofs match what openssl computes (docs/protocol.md)")
     func opens() {
         var handshake = ServerHandshake(token: token, makeNonce: { "00ff" })
         #expect(handshake.receive(.hello(Hello(role: .client))) == .send(.challenge(Challenge(nonce: "00ff"))))
-        // printf 'heterosched-v1:00ff' | openssl dgst -sha256 -hmac s3cret
-        let proof = TokenProof.hmac(token: token, nonce: "00ff")
-        #expect(proof == "ca90d0f9e38cb795924ecf2095b64e95d025e9d61aed59fd1919e8b1a6a01c59")
-        #expect(handshake.receive(.auth(Auth(hmac: proof))) == .established(Hello(role: .client), proof: nil))
+        // printf 'heterosched-v2 client\n00ff\nbeefbeefbeefbeef\nclient\n\nplain' | openssl dgst -sha256 -hmac s3cret
+        let proof = TokenProof.peerProof(token: token, session)
+        #expect(proof == "cf84b653446d8cb45bc95eac78bc51a1adf5307f2fca29b3d899a5c50e5bc38f")
+        let answer = handshake.receive(.auth(Auth(hmac: proof, nonce: "beefbeefbeefbeef")))
+        guard case .established(_, let coordinator?, _) = answer else { return recordFailure("no proof: \(answer)") }
+        // The same with 'heterosched-v2 coordinator' first.
+        #expect(coordinator == "9049d82c3e21833687e784446c73b161267e4bfc2cc2d7cbc9cd1c923ad1c23f")
+        #expect(TokenProof.verifyCoordinator(token: token, session, proof: coordinator))
+        #expect(!TokenProof.verifyCoordinator(token: "guess", session, proof: coordinator))
     }
 
-    @Test("the coordinator answers the peer's nonce with its own proof, which only the token gives")
-    func coordinatorProves() {
-        var handshake = ServerHandshake(token: token, makeNonce: { "00ff" })
-        _ = handshake.receive(.hello(Hello(role: .client)))
-        let answer = handshake.receive(.auth(Auth(hmac: TokenProof.hmac(token: token, nonce: "00ff"), nonce: "beef")))
-        guard case .established(_, let proof?, _) = answer else { return recordFailure("no proof: \(answer)") }
-        // printf 'heterosched-v1-coordinator:beef' | openssl dgst -sha256 -hmac s3cret
-        #expect(proof == "3d57eeeb5866dfd9a24e34a29d8952d8ffe6399223f8beb0f0076c2b42685f00")
-        #expect(TokenProof.verifyCoordinator(token: token, nonce: "beef", proof: proof))
-        #expect(!TokenProof.verifyCoordinator(token: "guess", nonce: "beef", proof: proof))
-        #expect(
-            !TokenProof.verifyCoordinator(
-                token: token, nonce: "beef", proof: TokenProof.hmac(token: token, nonce: "beef")),
-            "the peer's own proof, reflected back, is not the coordinator's")
+    @Test("an AUTH without the peer's nonce, or a proof made for another channel or coordinator, is refused")
+    func boundProofs() {
+        var noNonce = ServerHandshake(token: token, makeNonce: { "00ff" })
+        _ = noNonce.receive(.hello(Hello(role: .client)))
+        guard
+            case .refuse(let missing) = noNonce.receive(.auth(Auth(hmac: TokenProof.peerProof(token: token, session))))
+        else { return recordFailure("an AUTH without a nonce opened a session") }
+        #expect(missing.code == .authFailed && missing.message.contains("nonce"))
+
+        // A relay that ends TLS itself: the peer's proof names the relay's certificate, not ours.
+        let ours = ChannelBinding.serverEndPoint(certificateDER: [1])
+        let relays = ChannelBinding.serverEndPoint(certificateDER: [2])
+        var tls = ServerHandshake(token: token, binding: ours, makeNonce: { "00ff" })
+        _ = tls.receive(.hello(Hello(role: .client)))
+        var relayed = session
+        relayed.binding = relays
+        guard
+            case .refuse(let refused) = tls.receive(
+                .auth(Auth(hmac: TokenProof.peerProof(token: token, relayed), nonce: session.peerNonce)))
+        else { return recordFailure("a proof bound to the relay's certificate opened a session") }
+        #expect(refused.code == .authFailed)
+
+        // A proof for another coordinator's challenge (relayed from one session to another).
+        var other = ServerHandshake(token: token, makeNonce: { "11ee" })
+        _ = other.receive(.hello(Hello(role: .client)))
+        guard
+            case .refuse = other.receive(
+                .auth(Auth(hmac: TokenProof.peerProof(token: token, session), nonce: session.peerNonce)))
+        else { return recordFailure("a proof made for another challenge opened a session") }
     }
 
     @Test("a wrong token, version or role is refused with its code")
@@ -123,7 +147,7 @@ struct HandshakeTests {
         _ = wrongToken.receive(.hello(Hello(role: .client)))
         guard
             case .refuse(let error) = wrongToken.receive(
-                .auth(Auth(hmac: TokenProof.hmac(token: "guess", nonce: "00ff"))))
+                .auth(Auth(hmac: TokenProof.peerProof(token: "guess", session), nonce: session.peerNonce)))
         else { return recordFailure("wrong token accepted") }
         #expect(error.code == .authFailed)
 
@@ -166,6 +190,10 @@ struct FakeVerifier: CredentialVerifier {
 
 @Suite("Handshake with credentials")
 struct CredentialHandshakeTests {
+    let session = SessionTranscript(
+        coordinatorNonce: "00ff", peerNonce: "beefbeefbeefbeef", hello: Hello(role: .client),
+        binding: ChannelBinding.plain)
+
     func opened(_ hello: Hello, _ auth: Auth) -> ServerHandshake.Action {
         var handshake = ServerHandshake(token: "s3cret", verifier: FakeVerifier(), makeNonce: { "00ff" })
         _ = handshake.receive(.hello(hello))
@@ -175,11 +203,12 @@ struct CredentialHandshakeTests {
     @Test("a client's credential over this session's challenge opens it as that user, with the coordinator's proof")
     func credentialOpens() {
         let answer = opened(
-            Hello(role: .client), Auth(hmac: nil, nonce: "beef", munge: "cred:1001:heterosched-v1:00ff"))
+            Hello(role: .client),
+            Auth(hmac: nil, nonce: session.peerNonce, munge: "cred:1001:" + CredentialPayload.client(session.text)))
         #expect(
             answer
                 == .established(
-                    Hello(role: .client), proof: "cred:0:heterosched-v1-coordinator:beef",
+                    Hello(role: .client), proof: "cred:0:" + CredentialPayload.coordinator(session.text),
                     identity: PeerIdentity(uid: 1001, gid: 1001, name: "user1001")))
     }
 
@@ -187,33 +216,46 @@ struct CredentialHandshakeTests {
         "a client with only the token, a forged credential, or one of another session is refused; agents keep the token"
     )
     func refusals() {
-        let tokenOnly = opened(Hello(role: .client), Auth(hmac: TokenProof.hmac(token: "s3cret", nonce: "00ff")))
+        let tokenOnly = opened(
+            Hello(role: .client), Auth(hmac: TokenProof.peerProof(token: "s3cret", session), nonce: session.peerNonce))
         guard case .refuse(let noCredential) = tokenOnly else {
             Issue.record("\(tokenOnly)")
             return
         }
         #expect(noCredential.code == .authFailed)
         #expect(noCredential.message.contains("--auth munge"))
-        let forged = opened(Hello(role: .client), Auth(hmac: nil, munge: "garbage"))
+        let forged = opened(Hello(role: .client), Auth(hmac: nil, nonce: session.peerNonce, munge: "garbage"))
         guard case .refuse(let forgedError) = forged else {
             Issue.record("\(forged)")
             return
         }
         #expect(forgedError.code == .authFailed)
-        let replayed = opened(Hello(role: .client), Auth(hmac: nil, munge: "cred:1001:heterosched-v1:aaaa"))
+        var another = session
+        another.coordinatorNonce = "aaaa"
+        let replayed = opened(
+            Hello(role: .client),
+            Auth(hmac: nil, nonce: session.peerNonce, munge: "cred:1001:" + CredentialPayload.client(another.text)))
         guard case .refuse(let replayError) = replayed else {
             Issue.record("\(replayed)")
             return
         }
         #expect(replayError.message.contains("another session"))
+        let agentSession = SessionTranscript(
+            coordinatorNonce: "00ff", peerNonce: session.peerNonce, hello: Hello(role: .agent, node: "n1"),
+            binding: ChannelBinding.plain)
         let agent = opened(
-            Hello(role: .agent, node: "n1"), Auth(hmac: TokenProof.hmac(token: "s3cret", nonce: "00ff")))
-        #expect(agent == .established(Hello(role: .agent, node: "n1"), proof: nil))
+            Hello(role: .agent, node: "n1"),
+            Auth(hmac: TokenProof.peerProof(token: "s3cret", agentSession), nonce: session.peerNonce))
+        #expect(
+            agent
+                == .established(
+                    Hello(role: .agent, node: "n1"), proof: TokenProof.coordinatorProof(token: "s3cret", agentSession)))
         // Agents too, when told: the token no longer opens an agent session.
         var strict = ServerHandshake(
             token: "s3cret", verifier: FakeVerifier(), agentVerifier: FakeVerifier(), makeNonce: { "00ff" })
         _ = strict.receive(.hello(Hello(role: .agent, node: "n1")))
-        let tokenAgent = strict.receive(.auth(Auth(hmac: TokenProof.hmac(token: "s3cret", nonce: "00ff"))))
+        let tokenAgent = strict.receive(
+            .auth(Auth(hmac: TokenProof.peerProof(token: "s3cret", agentSession), nonce: session.peerNonce)))
         guard case .refuse(let agentError) = tokenAgent else {
             Issue.record("\(tokenAgent)")
             return
