@@ -164,19 +164,22 @@ public struct SimulatedNodeAgent: Sendable {
         var endStep = fate.endStep
         if case .faults(_, let rank, _) = fate.ending, rank != order.rank { endStep = fate.lastStep }
         var step = fate.firstStep - 1
+        // Each step ends at a time counted from the start, so that the time a wake-up takes does
+        // not add up over the steps (at a scenario's time scale, milliseconds are minutes).
+        let playedFrom = ContinuousClock.now
+        var stepsPlayed = 0
         while step < endStep {
             // Sleep a step in slices (the lease is looked at between them); a KILL wakes it at once, so
             // that its end is reported as soon as a real host's would be, not up to a slice later (in
             // scaled time a slice is minutes, in which the coordinator waits on the stopped chips).
-            var remaining = realStep
+            stepsPlayed += 1
+            let stepEnds = playedFrom + realStep * stepsPlayed
             var stop: String?
-            while remaining > .zero {
+            while ContinuousClock.now < stepEnds {
                 stop = await stopReason(key, order, attempts)
                 if stop != nil { break }
-                let slice = min(remaining, .milliseconds(100))
-                await attempts.nap(key, for: slice)
+                await attempts.nap(key, until: min(stepEnds, ContinuousClock.now + .milliseconds(100)))
                 try Task.checkCancellation()
-                remaining -= slice
             }
             step += 1
             if stop == nil { stop = await stopReason(key, order, attempts) }
@@ -284,15 +287,15 @@ actor AttemptBook {
         naps.removeValue(forKey: key)?.wake.resume()
     }
 
-    /// Sleeps `duration`, or less if the attempt is told to stop meanwhile.
-    func nap(_ key: AttemptRef, for duration: Duration) async {
+    /// Sleeps until `deadline`, or less if the attempt is told to stop meanwhile.
+    func nap(_ key: AttemptRef, until deadline: ContinuousClock.Instant) async {
         guard !killed.contains(key) else { return }
         napNumber += 1
         let number = napNumber
         await withCheckedContinuation { continuation in
             naps[key] = (number, continuation)
             Task {
-                try? await Task.sleep(for: duration)
+                try? await Task.sleep(until: deadline, clock: .continuous)
                 self.wake(key, number)
             }
         }

@@ -1,58 +1,113 @@
 import Foundation
 import Synchronization
 
-/// Counts the coordinator's connections and decides who may open one: a bounded number of peers may
-/// be in their handshake at once (the rest are refused at once, so that idle sockets cannot use up
-/// the file descriptors that `schedctl` and agents need), and wrong tokens are counted, logged at a
-/// bounded rate and answered slowly.
+/// Counts the coordinator's connections and decides who may open one, so that peers that never
+/// finish a handshake cannot lock anyone out (as sshd's `MaxStartups` and a SYN queue that drops its
+/// oldest): at most `perSourceLimit` handshakes under way from one address and `maximumUnauthenticated`
+/// in all. A new connection is always let in; when a limit is reached, the oldest handshake of its
+/// own address (or, for the overall limit, of the address with the most under way) is closed instead.
+/// A real peer finishes its handshake in milliseconds, so only a flood's own sockets are old enough to
+/// go. Wrong tokens are counted, logged at a bounded rate and answered slowly.
 final class ConnectionGate: Sendable {
     struct Counts {
         var open = 0
         var unauthenticated = 0
         var authFailures = 0
+        /// Handshakes closed to make room for newer ones, since the start.
+        var evicted = 0
         /// Failures since the last one logged, and when that was (wall seconds).
         var unloggedFailures = 0
         var lastFailureLogged = -Double.infinity
     }
 
-    let maximumUnauthenticated: Int
-    private let counts = Mutex(Counts())
-
-    init(maximumUnauthenticated: Int) {
-        self.maximumUnauthenticated = maximumUnauthenticated
+    /// A handshake under way: where from, and how to end it.
+    struct Pending {
+        var source: String
+        var close: @Sendable () -> Void
     }
 
-    /// A new connection: true if it may start its handshake (it then counts as unauthenticated).
-    func admit() -> Bool {
-        counts.withLock { counts in
-            counts.open += 1
-            guard counts.unauthenticated < maximumUnauthenticated else { return false }
-            counts.unauthenticated += 1
-            return true
+    /// What admitting a connection did: its ticket, and the handshakes closed to make room (by
+    /// address, for the log).
+    struct Admission {
+        var ticket: Int
+        var evicted: [String]
+    }
+
+    private struct State {
+        var counts = Counts()
+        /// By ticket, which grows with each connection: the smallest is the oldest.
+        var pending: [Int: Pending] = [:]
+        var bySource: [String: Set<Int>] = [:]
+        var nextTicket = 0
+    }
+
+    let maximumUnauthenticated: Int
+    let perSourceLimit: Int
+    private let state = Mutex(State())
+
+    init(maximumUnauthenticated: Int, perSourceLimit: Int? = nil) {
+        self.maximumUnauthenticated = max(maximumUnauthenticated, 1)
+        self.perSourceLimit = max(perSourceLimit ?? maximumUnauthenticated / 8, 1)
+    }
+
+    /// A new connection from `source` starts its handshake; older ones may be closed for it.
+    func admit(source: String, close: @escaping @Sendable () -> Void) -> Admission {
+        var closing: [Pending] = []
+        let admission = state.withLock { state -> Admission in
+            state.counts.open += 1
+            let ticket = state.nextTicket
+            state.nextTicket += 1
+            if (state.bySource[source]?.count ?? 0) >= perSourceLimit, let oldest = state.bySource[source]?.min() {
+                closing.append(remove(oldest, from: &state))
+            }
+            if state.pending.count >= maximumUnauthenticated {
+                // The address with the most under way, its oldest; ties to the oldest overall.
+                let crowded = state.bySource.max { a, b in
+                    a.value.count != b.value.count ? a.value.count < b.value.count : a.value.min()! > b.value.min()!
+                }
+                if let oldest = crowded?.value.min() { closing.append(remove(oldest, from: &state)) }
+            }
+            state.pending[ticket] = Pending(source: source, close: close)
+            state.bySource[source, default: []].insert(ticket)
+            state.counts.unauthenticated = state.pending.count
+            state.counts.evicted += closing.count
+            return Admission(ticket: ticket, evicted: closing.map(\.source))
+        }
+        for pending in closing { pending.close() }
+        return admission
+    }
+
+    private func remove(_ ticket: Int, from state: inout State) -> Pending {
+        let pending = state.pending.removeValue(forKey: ticket)!
+        state.bySource[pending.source]?.remove(ticket)
+        if state.bySource[pending.source]?.isEmpty == true { state.bySource[pending.source] = nil }
+        state.counts.unauthenticated = state.pending.count
+        return pending
+    }
+
+    /// The handshake ended: authenticated, or not (refused, timed out, closed, evicted).
+    func handshakeEnded(_ ticket: Int) {
+        state.withLock { state in
+            if state.pending[ticket] != nil { _ = remove(ticket, from: &state) }
         }
     }
 
-    /// The handshake ended: authenticated, or not (refused, timed out, closed).
-    func handshakeEnded() {
-        counts.withLock { $0.unauthenticated -= 1 }
-    }
-
     func closed() {
-        counts.withLock { $0.open -= 1 }
+        state.withLock { $0.counts.open -= 1 }
     }
 
     /// A wrong token. Returns the number of failures to log now (with the ones held back since the
     /// last line), or nil to stay quiet: at most one log line every 10 seconds.
     func authFailed(now: Double = Date().timeIntervalSince1970) -> Int? {
-        counts.withLock { counts in
-            counts.authFailures += 1
-            counts.unloggedFailures += 1
-            guard now - counts.lastFailureLogged >= 10 else { return nil }
-            counts.lastFailureLogged = now
-            defer { counts.unloggedFailures = 0 }
-            return counts.unloggedFailures
+        state.withLock { state in
+            state.counts.authFailures += 1
+            state.counts.unloggedFailures += 1
+            guard now - state.counts.lastFailureLogged >= 10 else { return nil }
+            state.counts.lastFailureLogged = now
+            defer { state.counts.unloggedFailures = 0 }
+            return state.counts.unloggedFailures
         }
     }
 
-    var snapshot: Counts { counts.withLock { $0 } }
+    var snapshot: Counts { state.withLock { $0.counts } }
 }

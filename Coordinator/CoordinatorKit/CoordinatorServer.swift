@@ -59,7 +59,7 @@ struct CoordinatorServer: Service {
             return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .bind(host: configuration.host, port: configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         // TLS under the lines: a peer that does not open TLS gets no line read.
@@ -79,18 +79,15 @@ struct CoordinatorServer: Service {
         let channel = connection.channel
         let gate = state.gate
         defer { gate.closed() }
-        guard gate.admit() else {
-            // Too many handshakes under way: refuse at once, without reading.
-            logger.debug("refused a connection: \(gate.maximumUnauthenticated) handshakes already under way")
-            try? await connection.executeThenClose { _, outbound in
-                try await outbound.write(
-                    WireCodec.encode(
-                        .err(ErrorReply(.unavailable, "too many connections are opening at once; try again shortly"))))
-            }
-            return
+        let source = channel.remoteAddress?.ipAddress ?? "?"
+        let admission = gate.admit(source: source) { channel.close(promise: nil) }
+        if !admission.evicted.isEmpty {
+            logger.debug(
+                "closed \(admission.evicted.count) handshake(s) still under way (from \(admission.evicted.sorted().joined(separator: ", "))) to let \(source) in"
+            )
         }
         var inHandshake = true
-        defer { if inHandshake { gate.handshakeEnded() } }
+        defer { if inHandshake { gate.handshakeEnded(admission.ticket) } }
         let peer = channel.remoteAddress?.description ?? "?"
         let deadline = Task {
             try await Task.sleep(for: .seconds(configuration.handshakeTimeout))
@@ -142,7 +139,7 @@ struct CoordinatorServer: Service {
                 }
                 deadline.cancel()
                 inHandshake = false
-                gate.handshakeEnded()
+                gate.handshakeEnded(admission.ticket)
                 let (outbox, pending) = Outbox.make { why in
                     logger.warning("disconnected \(peer): \(why)")
                     channel.close(promise: nil)

@@ -12,10 +12,25 @@ final class RawSocket {
     let descriptor: Int32
     private var buffer: [UInt8] = []
 
-    /// Connects to `endpoint` (IPv4 loopback).
-    init(_ endpoint: WireEndpoint) throws {
+    /// Connects to `endpoint` (IPv4 loopback), from the loopback address `source` when given
+    /// (127.0.0.2, …: another host, as far as the coordinator can tell).
+    init(_ endpoint: WireEndpoint, from source: String? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw ClusterError("socket() failed") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                close(descriptor)
+                throw ClusterError("cannot bind to \(source)")
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(endpoint.port).bigEndian)
