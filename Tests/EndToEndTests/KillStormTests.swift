@@ -68,11 +68,12 @@ struct KillStormTests {
             "name: storm\nnodeGroups:\n  - {name: nv, count: 4, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
         try cluster.startAgents(fleet: fleet, timeScale: 600, extra: ["--attempt-log", attemptLog])
         #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 4 })
-        // The fleet full from the start (16 two-chip jobs of 12 s), so that the stream's first
-        // whole-node job preempts however slowly a busy machine submits the rest.
+        // The fleet full from the start and for the whole storm (16 two-chip jobs of 100 s, cancelled
+        // once it is over), so that the stream's whole-node jobs preempt however slowly a busy
+        // machine submits them.
         for index in 0..<16 {
             let filler = try await cluster.schedctl([
-                "submit", "--id", "fill-\(index)", "--chips", "2", "--simulate", "120m",
+                "submit", "--id", "fill-\(index)", "--chips", "2", "--simulate", "1000m",
             ])
             #expect(filler.status == 0, "\(filler.stderr)")
         }
@@ -89,6 +90,8 @@ struct KillStormTests {
         submitter.finish()
         await stream.value
         let acknowledged = submitter.ids
+        // The fillers make room for the stream's jobs now.
+        for index in 0..<16 { _ = try await cluster.schedctl(["cancel", "fill-\(index)"]) }
         #expect(acknowledged.count >= 30, "submissions went on between the kills")
 
         // Every acknowledged job is there, and each completes.
