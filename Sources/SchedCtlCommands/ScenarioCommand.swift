@@ -122,8 +122,9 @@ struct ScenarioRunCommand: AsyncParsableCommand {
         }
         if let cluster, linger > 0 {
             let page = cluster.page.map { " at \($0)" } ?? ""
-            printError("the coordinator stays up for \(formatNumber(linger)) s\(page)")
-            try? await Task.sleep(for: .seconds(linger))
+            printError(
+                "the coordinator stays up for \(formatNumber(linger)) s\(page); SIGINT or SIGTERM ends it sooner")
+            await Self.sleepUntilInterrupted(seconds: linger)
         }
         cluster?.stop()
         if !outcome.finished {
@@ -132,6 +133,21 @@ struct ScenarioRunCommand: AsyncParsableCommand {
     }
 
     func formatScale(_ value: Double) -> String { formatNumber(value) }
+
+    /// Sleeps `seconds`, or until SIGINT or SIGTERM: then what was started is stopped as at the end.
+    static func sleepUntilInterrupted(seconds: Double) async {
+        let sleeper = Task { try await Task.sleep(for: .seconds(seconds)) }
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { sleeper.cancel() }
+            source.resume()
+            sources.append(source)
+        }
+        _ = await sleeper.result
+        for source in sources { source.cancel() }
+    }
 }
 
 /// Submits a scenario's jobs at their times and follows the placement log until every job has ended.

@@ -354,5 +354,8 @@ struct ScenarioKilledTests {
         let stopped = try await eventually(seconds: 15) { !pids.contains(where: Self.alive) }
         #expect(stopped, "left running: \(pids.filter(Self.alive))")
         for pid in pids where Self.alive(pid) { kill(pid, SIGKILL) }
+        // What a SIGKILL left behind (the token and logs of its work directory): the test's to remove.
+        try? FileManager.default.removeItem(
+            atPath: NSTemporaryDirectory() + "heterosched-scenario-\(runner.processIdentifier)")
     }
 }
