@@ -89,10 +89,12 @@ extension ScenarioTests {
         var busySeen = 0.0
         // The tiers a scrape saw the training running on (it runs most of the story, on one or the other).
         var trainingTiers = Set<String>()
-        let deadline = Date().addingTimeInterval(120)
-        // Scraped while the story plays (as often as a loaded machine allows), then once more after its
-        // summary, while the coordinator lingers: that last scrape holds the whole story.
+        let deadline = Date().addingTimeInterval(300)
+        // Scraped while the story plays (as often as a loaded machine allows; once at least, right after
+        // the training is placed: it runs for most of the story), then once more after its summary,
+        // while the coordinator lingers: that last scrape holds the whole story.
         func storyEnded() -> Bool { cluster.log("story.jsonl").contains("{\"summary\"") }
+        _ = try await eventually(seconds: 120) { cluster.log("story.jsonl").contains("placed r2-pretrain") }
         var final: PrometheusText?
         while run.isRunning && Date() < deadline && final == nil {
             let ended = storyEnded()

@@ -25,11 +25,14 @@ struct ScenarioTests {
     }
 
     /// The placement log of a live run (real coordinator, simulated agents), in scenario time.
+    /// At x1000: the agents' and the coordinator's latency, which a loaded machine stretches, is
+    /// scaled by it into scenario time, where SchedSim has none; x3000 let a few milliseconds reorder
+    /// a batch job's start and another's end under two CPU-bound processes.
     func liveRun(_ scenario: String = scenario) async throws -> (events: [PlacementEvent], summary: String) {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         let output = try await cluster.run(
-            "schedctl", ["scenario", "run", scenario, "--catalog", Self.catalog, "--time-scale", "3000", "--json"])
+            "schedctl", ["scenario", "run", scenario, "--catalog", Self.catalog, "--time-scale", "1000", "--json"])
         #expect(output.status == 0, "\(output.stderr)")
         var events: [PlacementEvent] = []
         var summary = ""

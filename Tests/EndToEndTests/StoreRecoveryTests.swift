@@ -10,7 +10,9 @@ struct StoreRecoveryTests {
     func poisonedRows() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        let first = try await cluster.startCoordinator()
+        // No node holds its jobs: they stay queued however slow the machine (no registration grace ends).
+        let grace = ["--registration-grace", "3600"]
+        let first = try await cluster.startCoordinator(extra: grace)
         for id in ["good", "empty", "infinite", "bytes"] {
             let submitted = try await cluster.schedctl(["submit", "--id", id, "--time-limit", "1h"])
             #expect(submitted.status == 0, "\(submitted.stderr)")
@@ -34,7 +36,7 @@ struct StoreRecoveryTests {
         }
         try queue.close()
 
-        let second = try await cluster.startCoordinator()
+        let second = try await cluster.startCoordinator(extra: grace)
         let health = try await cluster.schedctl(["health", "--json"])
         #expect(health.status == 1, "health exits 1 while records are quarantined")
         let report = try WireCodec.value(HealthReport.self, from: health.stdout)
@@ -54,7 +56,7 @@ struct StoreRecoveryTests {
         // Set aside once: a further restart loads cleanly and still lists them.
         cluster.signal(second, SIGTERM)
         #expect(try await cluster.waitForExit(second) == 0)
-        try await cluster.startCoordinator()
+        try await cluster.startCoordinator(extra: grace)
         let again = try WireCodec.value(
             HealthReport.self, from: try await cluster.schedctl(["health", "--json"]).stdout)
         #expect(again.quarantined.count == 4)
