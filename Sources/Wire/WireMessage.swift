@@ -71,9 +71,9 @@ public struct Challenge: Codable, Equatable, Sendable {
     public init(nonce: String) { self.nonce = nonce }
 }
 
-/// `AUTH`: hex HMAC-SHA256 of `heterosched-v1:<nonce>` keyed with the shared token, or (a client
-/// of a coordinator that knows its users by MUNGE) a MUNGE credential whose payload is that text;
-/// and the peer's own nonce, which the coordinator answers with its proof in the `OK`.
+/// `AUTH`: the peer's proof over the session's transcript (`TokenProof.peerProof`), or (a client of a
+/// coordinator that knows its users by MUNGE) a MUNGE credential whose payload is the same; and the
+/// peer's own nonce, part of that transcript, which the coordinator's proof in the `OK` answers.
 public struct Auth: Codable, Equatable, Sendable {
     public var hmac: String?
     public var nonce: String?
