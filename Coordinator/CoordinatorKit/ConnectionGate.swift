@@ -4,10 +4,11 @@ import Synchronization
 /// Counts the coordinator's connections and decides who may open one, so that peers that never
 /// finish a handshake cannot lock anyone out (as sshd's `MaxStartups` and a SYN queue that drops its
 /// oldest): at most `perSourceLimit` handshakes under way from one address and `maximumUnauthenticated`
-/// in all. A new connection is always let in; when a limit is reached, the oldest handshake of its
-/// own address (or, for the overall limit, of the address with the most under way) is closed instead.
-/// A real peer finishes its handshake in milliseconds, so only a flood's own sockets are old enough to
-/// go. Wrong tokens are counted, logged at a bounded rate and answered slowly.
+/// in all. When a limit is reached, the oldest handshake of the new connection's own address (or, for
+/// the overall limit, of the address with the most under way) is closed to let it in, if that one has
+/// been under way for `evictableAfter`: a real peer finishes in milliseconds, so only a flood's own
+/// sockets are that old; otherwise (a burst of real peers) the new connection is refused, to try
+/// again. Wrong tokens are counted, logged at a bounded rate and answered slowly.
 final class ConnectionGate: Sendable {
     struct Counts {
         var open = 0
@@ -20,16 +21,17 @@ final class ConnectionGate: Sendable {
         var lastFailureLogged = -Double.infinity
     }
 
-    /// A handshake under way: where from, and how to end it.
+    /// A handshake under way: where from, since when, and how to end it.
     struct Pending {
         var source: String
+        var since: ContinuousClock.Instant
         var close: @Sendable () -> Void
     }
 
-    /// What admitting a connection did: its ticket, and the handshakes closed to make room (by
-    /// address, for the log).
+    /// What admitting a connection did: its ticket (nil: refused, every handshake in its way being
+    /// too young to close), and the handshakes closed to make room (by address, for the log).
     struct Admission {
-        var ticket: Int
+        var ticket: Int?
         var evicted: [String]
     }
 
@@ -43,31 +45,45 @@ final class ConnectionGate: Sendable {
 
     let maximumUnauthenticated: Int
     let perSourceLimit: Int
+    let evictableAfter: Duration
     private let state = Mutex(State())
 
-    init(maximumUnauthenticated: Int, perSourceLimit: Int? = nil) {
+    init(maximumUnauthenticated: Int, perSourceLimit: Int? = nil, evictableAfter: Duration = .seconds(1)) {
         self.maximumUnauthenticated = max(maximumUnauthenticated, 1)
         self.perSourceLimit = max(perSourceLimit ?? maximumUnauthenticated / 8, 1)
+        self.evictableAfter = evictableAfter
     }
 
     /// A new connection from `source` starts its handshake; older ones may be closed for it.
     func admit(source: String, close: @escaping @Sendable () -> Void) -> Admission {
         var closing: [Pending] = []
+        let now = ContinuousClock.now
         let admission = state.withLock { state -> Admission in
             state.counts.open += 1
-            let ticket = state.nextTicket
-            state.nextTicket += 1
-            if (state.bySource[source]?.count ?? 0) >= perSourceLimit, let oldest = state.bySource[source]?.min() {
+            /// The oldest handshake of `tickets`, if it has been under way long enough to close.
+            func evictable(_ tickets: Set<Int>?) -> Int? {
+                guard let oldest = tickets?.min(), let pending = state.pending[oldest],
+                    now - pending.since >= evictableAfter
+                else { return nil }
+                return oldest
+            }
+            if (state.bySource[source]?.count ?? 0) >= perSourceLimit {
+                guard let oldest = evictable(state.bySource[source]) else { return Admission(ticket: nil, evicted: []) }
                 closing.append(remove(oldest, from: &state))
             }
             if state.pending.count >= maximumUnauthenticated {
-                // The address with the most under way, its oldest; ties to the oldest overall.
+                // The address with the most under way; ties to the one whose oldest is oldest.
                 let crowded = state.bySource.max { a, b in
                     a.value.count != b.value.count ? a.value.count < b.value.count : a.value.min()! > b.value.min()!
                 }
-                if let oldest = crowded?.value.min() { closing.append(remove(oldest, from: &state)) }
+                guard let oldest = evictable(crowded?.value) else {
+                    return Admission(ticket: nil, evicted: closing.map(\.source))
+                }
+                closing.append(remove(oldest, from: &state))
             }
-            state.pending[ticket] = Pending(source: source, close: close)
+            let ticket = state.nextTicket
+            state.nextTicket += 1
+            state.pending[ticket] = Pending(source: source, since: now, close: close)
             state.bySource[source, default: []].insert(ticket)
             state.counts.unauthenticated = state.pending.count
             state.counts.evicted += closing.count

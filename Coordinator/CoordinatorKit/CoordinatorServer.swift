@@ -82,12 +82,22 @@ struct CoordinatorServer: Service {
         let source = channel.remoteAddress?.ipAddress ?? "?"
         let admission = gate.admit(source: source) { channel.close(promise: nil) }
         if !admission.evicted.isEmpty {
+            let from = admission.evicted.sorted().joined(separator: ", ")
             logger.debug(
-                "closed \(admission.evicted.count) handshake(s) still under way (from \(admission.evicted.sorted().joined(separator: ", "))) to let \(source) in"
-            )
+                "closed \(admission.evicted.count) handshake(s) still under way (from \(from)) to let \(source) in")
+        }
+        guard let ticket = admission.ticket else {
+            // Every opening in its way is a fresh one (a burst of real peers): refuse at once, unread.
+            logger.debug("refused a connection from \(source): too many handshakes under way, none old enough to close")
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(
+                    WireCodec.encode(
+                        .err(ErrorReply(.unavailable, "too many connections are opening at once; try again shortly"))))
+            }
+            return
         }
         var inHandshake = true
-        defer { if inHandshake { gate.handshakeEnded(admission.ticket) } }
+        defer { if inHandshake { gate.handshakeEnded(ticket) } }
         let peer = channel.remoteAddress?.description ?? "?"
         let deadline = Task {
             try await Task.sleep(for: .seconds(configuration.handshakeTimeout))
@@ -139,7 +149,7 @@ struct CoordinatorServer: Service {
                 }
                 deadline.cancel()
                 inHandshake = false
-                gate.handshakeEnded(admission.ticket)
+                gate.handshakeEnded(ticket)
                 let (outbox, pending) = Outbox.make { why in
                     logger.warning("disconnected \(peer): \(why)")
                     channel.close(promise: nil)
