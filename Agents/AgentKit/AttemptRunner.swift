@@ -220,9 +220,19 @@ public actor AttemptRunner {
         var workingDirectory = order.workingDirectory
         var containerStop: [String]?
         if let image = order.image {
+            var limits = ContainerLimits(
+                memoryMiB: order.host.map(\.memoryMiB), pids: (containment?.pidsLimit).flatMap { $0 > 0 ? $0 : nil })
+            // Under a cgroup of the supervisor's, with the job's limits: measured there too.
+            if let cgroup, containers.runtime?.managesCgroupsAsFiles == true,
+                [.podman, .docker].contains(containers.runtime?.kind)
+            {
+                let parent = cgroup.path + "-container"
+                arguments += ["--container-cgroup", parent]
+                limits = ContainerLimits(cgroupParent: "/" + parent)
+            }
             let launch = try containerCommand(
                 order, image: image, variables: variables, rankTable: rankTable, checkpoints: checkpoints, vnpu: vnpu,
-                owner: owner)
+                owner: owner, limits: limits)
             command = launch.arguments
             // The runtime gets the agent's environment (PATH, its own settings); the job only its own.
             processEnvironment = environment.merging(launch.environment) { $1 }
@@ -268,7 +278,7 @@ public actor AttemptRunner {
     /// The runtime command line for an attempt with an image; throws when this host cannot run one.
     func containerCommand(
         _ order: RunOrder, image: String, variables: [String: String], rankTable: String?, checkpoints: String?,
-        vnpu: AscendVNPU.Template?, owner: JobOwner? = nil
+        vnpu: AscendVNPU.Template?, owner: JobOwner? = nil, limits: ContainerLimits = ContainerLimits()
     ) throws -> ContainerCommand {
         guard let runtime = containers.runtime else {
             throw RunnerError(
@@ -294,7 +304,7 @@ public actor AttemptRunner {
             command: order.command, environment: variables,
             workingDirectory: order.workingDirectory, checkpointDirectory: checkpoints,
             passthrough: passthrough, chips: order.chips.count, visibleDevices: model?.visibleDevices ?? [],
-            cpus: order.host?.cpus ?? [], numaNodes: order.numaNodes.prefix(1).map { $0 })
+            cpus: order.host?.cpus ?? [], numaNodes: order.numaNodes.prefix(1).map { $0 }, limits: limits)
     }
 
     /// The vNPU template a share of an Ascend chip runs as, if the chip has one that holds it.

@@ -39,7 +39,8 @@ public enum ContainerLaunch {
     public static func command(
         runtime: ContainerRuntime, name: String, image: String, options: [String], command: [String],
         environment: [String: String], workingDirectory: String?, checkpointDirectory: String?,
-        passthrough: DevicePassthrough, chips: Int, visibleDevices: [String], cpus: [Int] = [], numaNodes: [Int] = []
+        passthrough: DevicePassthrough, chips: Int, visibleDevices: [String], cpus: [Int] = [], numaNodes: [Int] = [],
+        limits: ContainerLimits = ContainerLimits()
     ) -> ContainerCommand {
         var variables = environment
         if passthrough.renumbered {
@@ -59,6 +60,7 @@ public enum ContainerLaunch {
             if let workingDirectory { arguments += ["--workdir", workingDirectory] }
             if !cpus.isEmpty { arguments += ["--cpuset-cpus", indexList(cpus)] }
             if !numaNodes.isEmpty { arguments += ["--cpuset-mems", indexList(numaNodes)] }
+            arguments += limits.arguments
             arguments += passthrough.options
             // The vendor runtime's variables are read from the container's configuration.
             arguments += (names + passthrough.hookVariables.keys.sorted()).flatMap { ["--env", $0] }
@@ -103,5 +105,33 @@ public enum ContainerLaunch {
             return image
         }
         return "docker://" + image
+    }
+}
+
+/// What bounds a podman or docker container as the job's own cgroup bounds a process: put under the
+/// cgroup the supervisor made with the job's limits (`--cgroup-parent`, where the runtime manages
+/// cgroups as files), so that its memory, cores and processes are limited and measured there; or,
+/// where it cannot be, given the limits itself.
+public struct ContainerLimits: Equatable, Sendable {
+    /// The parent cgroup, as a path from the hierarchy's root (`/heterosched/job.1-container`).
+    public var cgroupParent: String?
+    public var memoryMiB: Int?
+    public var pids: Int?
+
+    public init(cgroupParent: String? = nil, memoryMiB: Int? = nil, pids: Int? = nil) {
+        self.cgroupParent = cgroupParent
+        self.memoryMiB = memoryMiB
+        self.pids = pids
+    }
+
+    /// The runtime's options: the parent holds the limits when there is one.
+    var arguments: [String] {
+        if let cgroupParent { return ["--cgroup-parent", cgroupParent] }
+        var arguments: [String] = []
+        if let memoryMiB, memoryMiB > 0 {
+            arguments += ["--memory", "\(memoryMiB)m", "--memory-swap", "\(memoryMiB)m"]
+        }
+        if let pids, pids > 0 { arguments += ["--pids-limit", String(pids)] }
+        return arguments
     }
 }

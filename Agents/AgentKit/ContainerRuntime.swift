@@ -14,10 +14,38 @@ public struct ContainerRuntime: Equatable, Sendable {
     public var kind: Kind
     /// The executable.
     public var path: String
+    /// podman and docker: whether they manage cgroups themselves (`cgroupfs`), so that a container
+    /// can be put under a cgroup the agent made (`--cgroup-parent` as a path); nil where not asked
+    /// or not known (systemd's manager takes a slice name instead).
+    public var managesCgroupsAsFiles: Bool?
 
-    public init(kind: Kind, path: String) {
+    public init(kind: Kind, path: String, managesCgroupsAsFiles: Bool? = nil) {
         self.kind = kind
         self.path = path
+        self.managesCgroupsAsFiles = managesCgroupsAsFiles
+    }
+
+    /// The same runtime, asked (`podman info`, `docker info`; at most 10 s) which cgroup manager it uses.
+    public func askingCgroupManager() -> ContainerRuntime {
+        guard kind == .podman || kind == .docker else { return self }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["info", "--format", kind == .podman ? "{{.Host.CgroupManager}}" : "{{.CgroupDriver}}"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return self }
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            process.terminate()
+            return self
+        }
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        var runtime = self
+        runtime.managesCgroupsAsFiles = said.trimmingCharacters(in: .whitespacesAndNewlines) == "cgroupfs"
+        return runtime
     }
 
     static let detectionOrder = ["podman", "docker", "apptainer", "singularity", "enroot"]

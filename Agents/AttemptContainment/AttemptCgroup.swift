@@ -43,6 +43,10 @@ public struct CgroupUsage: Equatable, Sendable {
     public var peakMemoryBytes: Int?
     /// Processes the kernel killed because the cgroup reached its memory limit.
     public var oomKills: Int
+    /// Whether its memory ever reached the limit (v2 `memory.events` max, v1 `memory.failcnt`), below
+    /// it included: v1 counts a kill only in the cgroup the process was in, and a container runtime's
+    /// own cgroup under this one is gone by the time it is read.
+    public var reachedMemoryLimit = false
 
     public init(cpuSeconds: Double? = nil, peakMemoryBytes: Int? = nil, oomKills: Int = 0) {
         self.cpuSeconds = cpuSeconds
@@ -235,6 +239,7 @@ public struct AttemptCgroup: Sendable {
             }
             usage.peakMemoryBytes = number(readText(directory + "/memory.peak"))
             usage.oomKills = keyed(readText(directory + "/memory.events"), "oom_kill") ?? 0
+            usage.reachedMemoryLimit = (keyed(readText(directory + "/memory.events"), "max") ?? 0) > 0
         case .v1:
             if let directory = hierarchy.directory(path, controller: "cpuacct"),
                 let nanos = number(readText(directory + "/cpuacct.usage"))
@@ -244,6 +249,7 @@ public struct AttemptCgroup: Sendable {
             if let directory = hierarchy.directory(path, controller: "memory") {
                 usage.peakMemoryBytes = number(readText(directory + "/memory.max_usage_in_bytes"))
                 usage.oomKills = keyed(readText(directory + "/memory.oom_control"), "oom_kill") ?? 0
+                usage.reachedMemoryLimit = (number(readText(directory + "/memory.failcnt")) ?? 0) > 0
             }
         }
         return usage

@@ -462,7 +462,17 @@ extension RunAgent {
         } else {
             runtime = ContainerRuntime.detect(searchPath: path)
         }
-        let how = runtime.map { "through \($0.kind.rawValue) (\($0.path))" } ?? "nowhere: no container runtime found"
+        // Whether a container can be put under the job's own cgroup (its limits and measures there).
+        runtime = runtime?.askingCgroupManager()
+        let cgroups =
+            switch runtime?.managesCgroupsAsFiles {
+            case true?: ", in the job's cgroup"
+            case false?: ", limited by the runtime (its cgroup manager is not cgroupfs: not measured)"
+            case nil: ""
+            }
+        let how =
+            runtime.map { "through \($0.kind.rawValue) (\($0.path))\(cgroups)" }
+            ?? "nowhere: no container runtime found"
         logger.info("jobs with an image run \(how)")
         var models: [String: ContainerSetup.ModelDevices] = [:]
         for model in catalog.models {

@@ -11,7 +11,7 @@ import Foundation
 ///     sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] [--cpus LIST]
 ///                   [--note TEXT] [--user NAME]
 ///                   [--cgroup-version v1|v2 --cgroup PATH [--memory-limit-mib N] [--pids-limit N] [--mems LIST]]
-///                   [--lease-file FILE --lease-limit SECONDS [--lease-grace SECONDS]]
+///                   [--container-cgroup PATH] [--lease-file FILE --lease-limit SECONDS [--lease-grace SECONDS]]
 ///                   -- COMMAND ARGS…
 ///     sched-attempt --probe      # libnuma's view of the host, as JSON
 ///
@@ -26,7 +26,10 @@ import Foundation
 /// job to stop it; a restarted agent finds the pid and exit files again. With `--lease-file`, it
 /// also stops the job itself (SIGTERM, SIGKILL `--lease-grace` seconds later) once the agent has
 /// not heard from the coordinator for `--lease-limit` seconds, whether or not the agent still runs:
-/// by then the coordinator may run the job elsewhere.
+/// by then the coordinator may run the job elsewhere. With `--container-cgroup`, it also makes a
+/// cgroup beside the attempt's with the same limits, for the container runtime to put the job's
+/// container under (`--cgroup-parent`): a container's processes are the runtime's, not this one's
+/// children, and are limited, measured and killed there.
 @main
 enum SchedAttempt {
     static func main() {
@@ -55,6 +58,7 @@ enum SchedAttempt {
         if let cpus = options["--cpus"] { note(pin(to: cpus), log) }
         if let text = options["--note"] { note(text, log) }
         var cgroup: AttemptCgroup?
+        var containerCgroup: AttemptCgroup?
         var memoryLimit: Int?
         if let version = options["--cgroup-version"], let path = options["--cgroup"] {
             memoryLimit = options["--memory-limit-mib"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
@@ -68,9 +72,16 @@ enum SchedAttempt {
                 let held = creation.applied.isEmpty ? "" : ": " + creation.applied.joined(separator: ", ")
                 note("[heterosched] contained in \(made.hierarchy.version.rawValue) cgroup \(path)\(held)", log)
                 cgroup = made
+                if let beside = options["--container-cgroup"] {
+                    let container = try containment(version: version, path: beside)
+                    _ = try container.create(limits)
+                    note("[heterosched] its container runs under cgroup \(beside), with the same limits", log)
+                    containerCgroup = container
+                }
             } catch {
                 // Asked to contain the job and cannot: it does not run uncontained.
                 note("[heterosched] cannot contain the job in a cgroup: \(error)", log)
+                cgroup?.remove()
                 record(exitFile, AttemptEnd(exitStatus: 1, message: "cannot contain the job in a cgroup: \(error)"))
                 exit(1)
             }
@@ -129,7 +140,7 @@ enum SchedAttempt {
             exit(127)
         }
         write(pidFile, "\(child)\n")
-        let lease = leaseWatch(options, group: child, cgroup: cgroup, log: log)
+        let lease = leaseWatch(options, group: child, cgroups: [cgroup, containerCgroup].compactMap { $0 }, log: log)
         var status: Int32 = 0
         var resources = rusage()
         while wait4(child, &status, 0, &resources) < 0 && errno == EINTR {}
@@ -149,7 +160,25 @@ enum SchedAttempt {
                 end.leftBehind = left
                 note("[heterosched] stopped \(left) process\(left == 1 ? "" : "es") the job left running", log)
             }
-            let usage = cgroup.usage()
+            var usage = cgroup.usage()
+            if let containerCgroup {
+                // The container's own processes: killed if any are left, and counted with the job.
+                if !containerCgroup.processes().isEmpty { _ = containerCgroup.killAll() }
+                let inside = containerCgroup.usage()
+                usage.cpuSeconds = (usage.cpuSeconds ?? 0) + (inside.cpuSeconds ?? 0)
+                usage.peakMemoryBytes = max(usage.peakMemoryBytes ?? 0, inside.peakMemoryBytes ?? 0)
+                usage.oomKills += inside.oomKills
+                // Killed (SIGKILL, which a runtime client passes on as 137) after its memory reached the
+                // limit: the kernel's kill, counted where v1 no longer can (the container's own cgroup,
+                // where it was counted, is gone).
+                let atLimit =
+                    inside.reachedMemoryLimit
+                    || memoryLimit.map { (inside.peakMemoryBytes ?? 0) >= $0 << 20 } == true
+                if inside.oomKills == 0 && atLimit && (end.exitStatus == 137 || end.signal == 9) {
+                    usage.oomKills += 1
+                }
+                containerCgroup.remove()
+            }
             end.cpuSeconds = usage.cpuSeconds
             end.peakMemoryBytes = usage.peakMemoryBytes
             end.oomKills = usage.oomKills
@@ -170,14 +199,15 @@ enum SchedAttempt {
     }
 
     /// Starts watching the agent's lease file, when asked to (`--lease-file`, `--lease-limit`).
-    static func leaseWatch(_ options: [String: String], group: pid_t, cgroup: AttemptCgroup?, log: Int32) -> LeaseWatch?
+    static func leaseWatch(_ options: [String: String], group: pid_t, cgroups: [AttemptCgroup], log: Int32)
+        -> LeaseWatch?
     {
         guard let file = options["--lease-file"], let limit = options["--lease-limit"].flatMap(Double.init),
             limit.isFinite, limit > 0
         else { return nil }
         let grace = options["--lease-grace"].flatMap(Double.init).flatMap { $0.isFinite ? $0 : nil } ?? 10
         let watch = LeaseWatch(file: file, limit: min(limit, 100 * 365 * 86400), grace: min(max(grace, 0), 3600))
-        Thread.detachNewThread { watch.run(group: group, cgroup: cgroup, log: log) }
+        Thread.detachNewThread { watch.run(group: group, cgroups: cgroups, log: log) }
         return watch
     }
 
@@ -365,7 +395,7 @@ final class LeaseWatch: @unchecked Sendable {
     /// How long the coordinator had been unheard from when the job was stopped; nil: it was not.
     var stoppedAfter: Double? { lock.withLock { stopped } }
 
-    func run(group: pid_t, cgroup: AttemptCgroup?, log: Int32) {
+    func run(group: pid_t, cgroups: [AttemptCgroup], log: Int32) {
         let started = BootClock.now()
         while true {
             usleep(250_000)
@@ -377,10 +407,10 @@ final class LeaseWatch: @unchecked Sendable {
                     + "\(Int(limit)) s): stopping it, so that it does not run twice when the coordinator runs it elsewhere",
                 log)
             _ = kill(-group, SIGTERM)
-            cgroup?.signalAll(SIGTERM)
+            for cgroup in cgroups { cgroup.signalAll(SIGTERM) }
             Thread.sleep(forTimeInterval: grace)
             _ = kill(-group, SIGKILL)
-            _ = cgroup?.killAll()
+            for cgroup in cgroups { _ = cgroup.killAll() }
             return
         }
     }

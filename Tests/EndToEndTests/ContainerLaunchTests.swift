@@ -33,6 +33,24 @@ struct ContainerLaunchTests {
         #expect(launch.stop == ["/usr/bin/podman", "rm", "--force", "--time", "0", "heterosched-j-1"])
     }
 
+    @Test("a container goes under the job's cgroup where the runtime manages cgroups as files; else it gets the limits")
+    func containerLimits() {
+        let passthrough = DevicePassthrough.plan(vendor: "nvidia", chips: [], runtime: .podman) { _ in false }
+        func arguments(_ limits: ContainerLimits) -> [String] {
+            ContainerLaunch.command(
+                runtime: ContainerRuntime(kind: .podman, path: "/usr/bin/podman"), name: "j", image: "img",
+                options: [], command: ["true"], environment: [:], workingDirectory: nil, checkpointDirectory: nil,
+                passthrough: passthrough, chips: 0, visibleDevices: [], limits: limits
+            ).arguments
+        }
+        let under = arguments(ContainerLimits(cgroupParent: "/heterosched/j.1-container", memoryMiB: 64, pids: 100))
+        #expect(under.contains("--cgroup-parent") && !under.contains("--memory"), "the parent holds the limits")
+        let own = arguments(ContainerLimits(memoryMiB: 64, pids: 100))
+        #expect(own.contains("--memory") && own[own.firstIndex(of: "--memory")! + 1] == "64m")
+        #expect(own.contains("--memory-swap") && own.contains("--pids-limit") && !own.contains("--cgroup-parent"))
+        #expect(!arguments(ContainerLimits()).contains("--memory"))
+    }
+
     @Test("docker takes --gpus; Ascend gets its chips' davinci nodes, the shared nodes and driver files it has")
     func dockerAndAscend() {
         let docker = command(.docker, vendor: "nvidia", chips: [2, 3])

@@ -346,6 +346,21 @@ struct JobSpecTests {
         #expect(cancelled.state == .cancelled, "\(cancelled.lastExit ?? "")")
         let gone = try await eventually(seconds: 15) { try !image.containers().contains("heterosched-sleeper-1") }
         #expect(gone, "still there: \((try? image.containers()) ?? [])")
+
+        // Past its memory: the container is under the job's cgroup, so it fails as a process does,
+        // with the reason, and its peak is the container's (not the runtime client's few MiB).
+        _ = try await cluster.schedctl([
+            "submit", "--id", "hog", "--chips", "0", "--cpus", "1", "--memory", "64MiB", "--image", image.name, "--",
+            "sh", "-c", "x=$(dd if=/dev/zero bs=1048576 count=300 2>/dev/null | tr '\\0' a); echo survived ${#x}",
+        ])
+        let hog = try await cluster.waitFor("hog", seconds: 60) { $0.state.isFinal }
+        let hogLogs = try await cluster.schedctl(["logs", "hog"])
+        #expect(hog.state == .failed, "\(hog.lastExit ?? "") \(hogLogs.stdout)")
+        #expect(hog.reason?.contains("memory limit of 64 MiB") == true, "\(hog.reason ?? "-") \(hogLogs.stdout)")
+        #expect(!hogLogs.stdout.contains("survived"))
+        #expect(hogLogs.stdout.contains("its container runs under cgroup"), "\(hogLogs.stdout)")
+        let peak = hog.attemptUsage?["1"]?.peakMemoryBytes ?? 0
+        #expect(peak > 40 << 20 && peak <= 80 << 20, "the container's peak, near its 64 MiB: \(peak) bytes")
     }
 }
 
@@ -378,7 +393,7 @@ struct PodmanImage {
         let rootfs = root.appendingPathComponent("rootfs/bin")
         try FileManager.default.createDirectory(at: rootfs, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs.appendingPathComponent("busybox").path)
-        for tool in ["sh", "echo", "test", "cat", "env", "grep", "sleep"] {
+        for tool in ["sh", "echo", "test", "cat", "env", "grep", "sleep", "dd", "tr"] {
             try FileManager.default.createSymbolicLink(
                 atPath: rootfs.appendingPathComponent(tool).path, withDestinationPath: "busybox")
         }
