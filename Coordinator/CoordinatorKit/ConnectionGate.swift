@@ -48,9 +48,12 @@ final class ConnectionGate: Sendable {
     let evictableAfter: Duration
     private let state = Mutex(State())
 
-    init(maximumUnauthenticated: Int, perSourceLimit: Int? = nil, evictableAfter: Duration = .seconds(1)) {
+    /// Half the openings may come from one address (a simulated fleet's agents, or hosts behind one
+    /// NAT, reconnect all at once), and an opening is closed for another only after 5 s: a loaded
+    /// machine can take seconds over a real TLS handshake, and closing those makes a burst thrash.
+    init(maximumUnauthenticated: Int, perSourceLimit: Int? = nil, evictableAfter: Duration = .seconds(5)) {
         self.maximumUnauthenticated = max(maximumUnauthenticated, 1)
-        self.perSourceLimit = max(perSourceLimit ?? maximumUnauthenticated / 8, 1)
+        self.perSourceLimit = max(perSourceLimit ?? maximumUnauthenticated / 2, 1)
         self.evictableAfter = evictableAfter
     }
 

@@ -62,7 +62,11 @@ struct KillStormTests {
         defer { cluster.stopAll() }
         let port = try RawListener().port
         let listen = "127.0.0.1:\(port)"
-        var coordinator = try await cluster.startCoordinator(listen: listen, extra: ["--registration-grace", "0"])
+        // 30 restarts in a row can keep an agent from a whole session for longer than the default 20 s
+        // on a loaded machine, and it would then stop its attempts, as it must when cut off: this
+        // test is about what the coordinator keeps across restarts, so its agents wait longer.
+        let options = ["--registration-grace", "0", "--disconnect-stop", "600"]
+        var coordinator = try await cluster.startCoordinator(listen: listen, extra: options)
         let attemptLog = cluster.directory.appendingPathComponent("attempts.jsonl").path
         let fleet = try cluster.fleet(
             "name: storm\nnodeGroups:\n  - {name: nv, count: 4, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
@@ -85,7 +89,7 @@ struct KillStormTests {
             try await Task.sleep(for: .milliseconds(Int.random(in: 150...700, using: &generator)))
             cluster.signal(coordinator, SIGKILL)
             _ = try await cluster.waitForExit(coordinator)
-            coordinator = try await cluster.startCoordinator(listen: listen, extra: ["--registration-grace", "0"])
+            coordinator = try await cluster.startCoordinator(listen: listen, extra: options)
         }
         submitter.finish()
         await stream.value

@@ -57,9 +57,9 @@ struct LockOutTests {
         defer { flood.stop() }
         // Once the flood has opened all its sockets, and holds more than the gate lets in at once.
         _ = try await eventually(seconds: 60) { flood.opened >= 1_000 }
-        // The gate closes openings under way for a second or more to let others in: the flood's are
-        // that old from now on, however fast it opened them.
-        try await Task.sleep(for: .seconds(1.5))
+        // The gate closes openings under way for 5 s or more to let others in: the flood's are that
+        // old from now on, however fast it opened them.
+        try await Task.sleep(for: .seconds(5.5))
         var failures: [String] = []
         for index in 0..<40 {
             let jobs = try await cluster.schedctl(["jobs", "--state", "queued"])
