@@ -484,7 +484,7 @@ public actor AttemptRunner {
         } else if let unseen = end.unseenFor {
             exit = Exit(
                 job: key.job, attempt: key.attempt, outcome: .killed, exitStatus: end.exitStatus, signal: end.signal,
-                message: "stopped by its host: no word from the coordinator for \(Int(unseen)) s; \(how)")
+                message: "\(stoppedUnseen(for: unseen)); \(how)")
         } else if end.exitStatus == 0 {
             exit = Exit(job: key.job, attempt: key.attempt, outcome: .completed, exitStatus: 0)
         } else if end.endedAtMemoryLimit {

@@ -1,4 +1,5 @@
 import Foundation
+import NodeDiscovery
 
 /// The container runtime an agent runs images with: configured (`sched-agent --container-runtime`)
 /// or the first of podman, docker, apptainer, singularity and enroot found on its PATH.
@@ -27,22 +28,11 @@ public struct ContainerRuntime: Equatable, Sendable {
 
     /// The same runtime, asked (`podman info`, `docker info`; at most 10 s) which cgroup manager it uses.
     public func askingCgroupManager() -> ContainerRuntime {
-        guard kind == .podman || kind == .docker else { return self }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["info", "--format", kind == .podman ? "{{.Host.CgroupManager}}" : "{{.CgroupDriver}}"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return self }
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            process.terminate()
-            return self
-        }
-        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard kind == .podman || kind == .docker,
+            let said = try? ToolProcess.run(
+                path, ["info", "--format", kind == .podman ? "{{.Host.CgroupManager}}" : "{{.CgroupDriver}}"],
+                timeout: .seconds(10))
+        else { return self }
         var runtime = self
         runtime.managesCgroupsAsFiles = said.trimmingCharacters(in: .whitespacesAndNewlines) == "cgroupfs"
         return runtime

@@ -46,8 +46,20 @@ public actor CoordinatorLease {
         renew(from: at)
     }
 
-    /// A registration sent at `sentAt` was accepted on `terms`.
-    public func registered(sentAt: Double, terms: Registered) {
+    /// Registers on `session` (saying that this agent stops its attempts when unseen) and keeps the
+    /// coordinator's terms from the reply; the lease runs from when the registration was sent.
+    public nonisolated func register(_ registration: Register, on session: WireSession, node: NodeID, logger: Logger)
+        async throws -> Registered
+    {
+        var registration = registration
+        registration.stopsWhenUnseen = true
+        let sentAt = BootClock.now()
+        let terms = agreedTerms(try await session.request(.register(registration)), node: node, logger: logger)
+        await registered(sentAt: sentAt, terms: terms)
+        return terms
+    }
+
+    private func registered(sentAt: Double, terms: Registered) {
         self.terms = terms
         sent = [:]
         renew(from: sentAt)
@@ -74,6 +86,11 @@ func agreedTerms(_ reply: JSONText, node: NodeID, logger: Logger) -> Registered 
         return Registered(registered: terms.registered)
     }
     return terms
+}
+
+/// Why a job was stopped by its own host: the coordinator unheard from for `seconds`.
+func stoppedUnseen(for seconds: Double) -> String {
+    "stopped by its host: no word from the coordinator for \(Int(seconds)) s"
 }
 
 extension Registered {

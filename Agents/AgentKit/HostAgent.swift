@@ -85,15 +85,11 @@ public struct HostAgent: Sendable {
         ) { session in
             var current = node
             current.chips = await health.apply(to: node.chips)
-            let sentAt = BootClock.now()
-            let reply = try await session.request(
-                .register(
-                    Register(
-                        node: current, running: await runner.attempts(), address: address,
-                        chipAddresses: chipAddresses, stopsWhenUnseen: true)))
-            let terms = agreedTerms(reply, node: node.id, logger: logger)
+            let terms = try await lease.register(
+                Register(
+                    node: current, running: await runner.attempts(), address: address, chipAddresses: chipAddresses),
+                on: session, node: node.id, logger: logger)
             await runner.keep(to: terms)
-            await lease.registered(sentAt: sentAt, terms: terms)
             logger.info(
                 "\(node.id): registered \(node.chips.count) chip(s) with \(session.endpoint)\(terms.sentence)")
             await health.connected(true)

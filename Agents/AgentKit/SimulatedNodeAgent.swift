@@ -73,10 +73,8 @@ public struct SimulatedNodeAgent: Sendable {
             to: coordinators, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
             tls: tls, silenceLimit: coordinatorSilenceLimit(heartbeatInterval: heartbeatInterval)
         ) { session in
-            let sentAt = BootClock.now()
-            let reply = try await session.request(
-                .register(Register(node: node, running: await attempts.running(), stopsWhenUnseen: true)))
-            await lease.registered(sentAt: sentAt, terms: agreedTerms(reply, node: node.id, logger: logger))
+            _ = try await lease.register(
+                Register(node: node, running: await attempts.running()), on: session, node: node.id, logger: logger)
             let writer = session.writer
             // Ends not yet acknowledged (they happened while disconnected, or their store failed).
             for exit in await attempts.undelivered() { try await writer.send(.exited(exit)) }
@@ -225,7 +223,7 @@ public struct SimulatedNodeAgent: Sendable {
         guard let limit = order.maxDisconnect ?? terms?.disconnectStop, limit > 0,
             let unseen = await lease.unseenFor(), unseen > limit
         else { return nil }
-        return "stopped by its host: no word from the coordinator for \(Int(unseen)) s"
+        return stoppedUnseen(for: unseen)
     }
 
     /// An attempt ended: kept as undelivered until a session carries its exit.

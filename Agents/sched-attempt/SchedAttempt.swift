@@ -148,10 +148,8 @@ enum SchedAttempt {
         let signal = status & 0x7f
         var end = signal == 0 ? AttemptEnd(exitStatus: Int((status >> 8) & 0xff)) : AttemptEnd(signal: Int(signal))
         if let refusal, !refusal.isEmpty { end.message = refusal }
-        if let unseen = lease?.stoppedAfter {
-            end.unseenFor = unseen
-            end.message = "stopped by its host: no word from the coordinator for \(Int(unseen)) s"
-        }
+        // The agent says why from this (`AttemptRunner.exit`).
+        end.unseenFor = lease?.stoppedAfter
         if let cgroup {
             // The job is over when its first process is: what it left running goes too.
             let left = cgroup.processes().count

@@ -14,8 +14,6 @@ final class ConnectionGate: Sendable {
         var open = 0
         var unauthenticated = 0
         var authFailures = 0
-        /// Handshakes closed to make room for newer ones, since the start.
-        var evicted = 0
         /// Failures since the last one logged, and when that was (wall seconds).
         var unloggedFailures = 0
         var lastFailureLogged = -Double.infinity
@@ -88,8 +86,6 @@ final class ConnectionGate: Sendable {
             state.nextTicket += 1
             state.pending[ticket] = Pending(source: source, since: now, close: close)
             state.bySource[source, default: []].insert(ticket)
-            state.counts.unauthenticated = state.pending.count
-            state.counts.evicted += closing.count
             return Admission(ticket: ticket, evicted: closing.map(\.source))
         }
         for pending in closing { pending.close() }
@@ -100,7 +96,6 @@ final class ConnectionGate: Sendable {
         let pending = state.pending.removeValue(forKey: ticket)!
         state.bySource[pending.source]?.remove(ticket)
         if state.bySource[pending.source]?.isEmpty == true { state.bySource[pending.source] = nil }
-        state.counts.unauthenticated = state.pending.count
         return pending
     }
 
@@ -128,5 +123,11 @@ final class ConnectionGate: Sendable {
         }
     }
 
-    var snapshot: Counts { state.withLock { $0.counts } }
+    var snapshot: Counts {
+        state.withLock { state in
+            var counts = state.counts
+            counts.unauthenticated = state.pending.count
+            return counts
+        }
+    }
 }

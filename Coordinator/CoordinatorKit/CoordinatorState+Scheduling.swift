@@ -351,7 +351,8 @@ extension CoordinatorState {
     func stopsInTheWay(of placement: JobPlacement) -> Set<AttemptRef> {
         let nodes = Set(placement.assignments.map(\.node))
         var inTheWay: Set<AttemptRef> = []
-        for (key, holding) in fence.holdings() where nodes.contains(key.node) {
+        // A set comes out: the fence's entries need no order here (this runs for every placement).
+        for (key, holding) in fence.stopping where nodes.contains(key.node) {
             guard let holding, let node = self.nodes[key.node]?.node else { continue }
             var ledger = HoldingsLedger(nodes: [node])
             _ = ledger.take(holding, for: JobID("\(key.attempt.job) attempt \(key.attempt.attempt) (stopping)"))

@@ -28,8 +28,6 @@ struct UnseenAttempts {
         waits[attempt] = Wait(node: node, until: until)
     }
 
-    func isWaiting(_ attempt: AttemptRef) -> Bool { waits[attempt] != nil }
-
     /// Attempts whose wait is over at `now`, taken out, in a stable order.
     mutating func due(at now: Double) -> [(attempt: AttemptRef, node: NodeID)] {
         let over = waits.filter { $0.value.until <= now }.map { (attempt: $0.key, node: $0.value.node) }
@@ -42,7 +40,4 @@ struct UnseenAttempts {
     mutating func forget(node: NodeID) {
         waits = waits.filter { $0.value.node != node }
     }
-
-    /// The attempt ended or was settled another way (a cancel, its end reported).
-    mutating func forget(_ attempt: AttemptRef) { waits[attempt] = nil }
 }

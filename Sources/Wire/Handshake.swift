@@ -42,22 +42,22 @@ public enum ChannelBinding {
 public enum TokenProof {
     /// The peer's proof (`AUTH`'s `hmac`).
     public static func peerProof(token: String, _ transcript: SessionTranscript) -> String {
-        code(token: token, message: "heterosched-v2 client\n" + transcript.text)
+        code(token: token, message: CredentialPayload.client(transcript.text))
     }
 
     public static func verifyPeer(token: String, _ transcript: SessionTranscript, hmac: String) -> Bool {
-        check(hmac, token: token, message: "heterosched-v2 client\n" + transcript.text)
+        check(hmac, token: token, message: CredentialPayload.client(transcript.text))
     }
 
     /// The coordinator's proof (the `OK`'s `proof`): the peer knows it speaks to a coordinator that
     /// holds the token, over this channel. Its own label, so that a peer's proof reflected back is
     /// not one.
     public static func coordinatorProof(token: String, _ transcript: SessionTranscript) -> String {
-        code(token: token, message: "heterosched-v2 coordinator\n" + transcript.text)
+        code(token: token, message: CredentialPayload.coordinator(transcript.text))
     }
 
     public static func verifyCoordinator(token: String, _ transcript: SessionTranscript, proof: String) -> Bool {
-        check(proof, token: token, message: "heterosched-v2 coordinator\n" + transcript.text)
+        check(proof, token: token, message: CredentialPayload.coordinator(transcript.text))
     }
 
     private static func code(token: String, message: String) -> String {
