@@ -160,13 +160,15 @@ struct QueuesEndToEndTests {
             ])
             #expect(submitted.status == 0, "\(submitted.stderr)")
         }
-        // a holds the node; its first job ends after 15 simulated minutes (15 s here).
-        try await submit("a-first", "a", "15m")
-        for index in 1..<4 { try await submit("a-run\(index)", "a", "10h") }
+        // a holds the node; its first job ends when cancelled, once everything waits (a fixed length
+        // could end before 21 submissions on a loaded machine, and a's next job would rightly take it).
+        for index in 0..<4 { try await submit("a-run\(index)", "a", "10h") }
         #expect(try await eventually(seconds: 15) { try await Self.running(cluster, prefix: "a-") == 4 })
         for index in 0..<20 { try await submit("a-wait\(index)", "a", "10h") }
         try await submit("b-0", "b", "10h")
-        // The chip a-first gives back goes to b, which holds nothing, not to a's next job.
+        let cancelled = try await cluster.schedctl(["cancel", "a-run0"])
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
+        // The chip a-run0 gives back goes to b, which holds nothing, not to a's next job.
         let served = try await cluster.waitFor("b-0", seconds: 40) { $0.state != .queued }
         #expect(served.state == .running || served.state == .placed, "\(served.reason ?? "")")
         let next = try await cluster.status("a-wait0")
