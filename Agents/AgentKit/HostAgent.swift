@@ -15,6 +15,8 @@ public struct HostAgent: Sendable {
     public var token: String
     /// Set: the agent proves it runs as the agents' user with a credential (MUNGE), not the token.
     public var credentials: (any ClientCredentials)?
+    /// What proves the node's name to the coordinator (`--node-key`); one made for this process when not set.
+    public var nodeKey = NodeKey()
     /// Set: the session is TLS, the coordinator's certificate checked with it (`--tls-ca`).
     public var tls: NIOSSLContext? = WireTLS.tokenBound
     public var runner: AttemptRunner
@@ -81,7 +83,7 @@ public struct HostAgent: Sendable {
     func session(to coordinators: CoordinatorAddresses, health: HealthBook) async throws {
         try await WireClient.withSession(
             to: coordinators, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
-            tls: tls, silenceLimit: coordinatorSilenceLimit(heartbeatInterval: heartbeatInterval)
+            nodeKey: nodeKey, tls: tls, silenceLimit: coordinatorSilenceLimit(heartbeatInterval: heartbeatInterval)
         ) { session in
             var current = node
             current.chips = await health.apply(to: node.chips)

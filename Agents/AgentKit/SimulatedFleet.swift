@@ -11,6 +11,8 @@ public struct SimulatedFleet: Sendable {
     public var token: String
     /// Set: each node's session proves the agents' user with a credential (MUNGE), not the token.
     public var credentials: (any ClientCredentials)?
+    /// The key every simulated node proves its name with (one fleet, one host).
+    public var nodeKey = NodeKey()
     public var tls: NIOSSLContext? = WireTLS.tokenBound
     public var catalog: ChipCatalog
     public var timeScale: Double
@@ -42,6 +44,7 @@ public struct SimulatedFleet: Sendable {
                     timeScale: timeScale, heartbeatInterval: heartbeatInterval, seed: seed, attemptLog: attemptLog,
                     logger: logger)
                 agent.credentials = credentials
+                agent.nodeKey = nodeKey
                 agent.tls = tls
                 group.addTask { [agent] in await agent.run() }
             }

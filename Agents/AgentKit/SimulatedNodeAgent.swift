@@ -13,6 +13,8 @@ public struct SimulatedNodeAgent: Sendable {
     public var token: String
     /// Set: a MUNGE credential instead of the token (`sched-agent --auth munge`).
     public var credentials: (any ClientCredentials)?
+    /// What proves the node's name to the coordinator (`--node-key`); one made for this process when not set.
+    public var nodeKey = NodeKey()
     /// Set: the session is TLS, the coordinator's certificate checked with it (`--tls-ca`).
     public var tls: NIOSSLContext? = WireTLS.tokenBound
     public var catalog: ChipCatalog
@@ -71,7 +73,7 @@ public struct SimulatedNodeAgent: Sendable {
     ) async throws {
         try await WireClient.withSession(
             to: coordinators, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
-            tls: tls, silenceLimit: coordinatorSilenceLimit(heartbeatInterval: heartbeatInterval)
+            nodeKey: nodeKey, tls: tls, silenceLimit: coordinatorSilenceLimit(heartbeatInterval: heartbeatInterval)
         ) { session in
             _ = try await lease.register(
                 Register(node: node, running: await attempts.running()), on: session, node: node.id, logger: logger)

@@ -16,7 +16,7 @@ struct SchedAgent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sched-agent",
         abstract: "The HeteroSched node agent: finds the host's chips, registers them and runs placed jobs.",
-        subcommands: [RunAgent.self, InventoryCommand.self],
+        subcommands: [RunAgent.self, InventoryCommand.self, NodeKeyCommand.self],
         defaultSubcommand: RunAgent.self)
 }
 
@@ -58,8 +58,12 @@ struct RunAgent: AsyncParsableCommand {
 
     @OptionGroup var discovery: DiscoveryOptions
 
-    @Option(name: .customLong("data-dir"), help: "Where attempts' state and output are kept (a host's agent only).")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Where attempts' state and output and the node's key are kept (a host's agent only).")
     var dataDirectory = "/var/lib/heterosched-agent"
+
+    @OptionGroup var nodeKeyOptions: NodeKeyOptions
 
     @Option(
         name: .customLong("checkpoint-base"),
@@ -319,6 +323,8 @@ struct RunAgent: AsyncParsableCommand {
             throw ValidationError(error.description)
         } catch let error as AttemptLogError {
             throw ValidationError(error.description)
+        } catch let error as KeyFileError {
+            throw ValidationError(error.description)
         }
     }
 
@@ -342,6 +348,7 @@ struct RunAgent: AsyncParsableCommand {
             heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)), seed: faultSeed,
             attemptLog: try attemptLog.map { try AttemptLog(path: $0) }, logger: logger)
         players.credentials = try credentials()
+        players.nodeKey = try fleetKey(token: token, logger: logger)
         players.tls = try tlsContext()
         return AgentService { [players] in await players.run() }
     }
@@ -360,7 +367,8 @@ struct RunAgent: AsyncParsableCommand {
             let parts = item.split(separator: "=", maxSplits: 1)
             labels[String(parts[0])] = String(parts[1])
         }
-        let name = nodeName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
+        let name = nodeName ?? Self.hostNodeName
+        let key = try nodeKey(path: nodeKeyOptions.path(dataDirectory: dataDirectory), node: name, logger: logger)
         var node = Node(
             id: NodeID(name), chips: inventory.chips, numaNodes: inventory.numaNodes, labels: labels,
             domain: domain.map {
@@ -425,6 +433,7 @@ struct RunAgent: AsyncParsableCommand {
             logger: logger)
         agent.address = advertiseAddress
         agent.credentials = try credentials()
+        agent.nodeKey = key
         agent.tls = try tlsContext()
         if let text = try? String(contentsOfFile: hccnConf, encoding: .utf8) {
             let known = Set(node.chips.map(\.index))
@@ -450,6 +459,39 @@ struct RunAgent: AsyncParsableCommand {
 }
 
 extension RunAgent {
+    /// A host's name without its domain: the name its node registers under by default.
+    static var hostNodeName: String {
+        ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
+    }
+
+    /// The key in `path`, made there first if there is none.
+    func nodeKey(path: String, node: String, logger: Logger) throws -> NodeKey {
+        let (key, made) = try NodeKey.loadOrMake(at: path)
+        if made {
+            logger.notice("made the node key \(path): the coordinator binds \(node) to \(key.fingerprint)")
+        } else {
+            logger.info("\(node) proves node key \(key.fingerprint) (\(path))")
+        }
+        return key
+    }
+
+    /// A simulated fleet's key: --node-key's, else one made from the token (the same at every start,
+    /// so that a coordinator that knows the fleet's nodes knows their key), else one for this process.
+    func fleetKey(token: String, logger: Logger) throws -> NodeKey {
+        if let path = nodeKeyOptions.path {
+            return try nodeKey(path: path, node: "every simulated node", logger: logger)
+        }
+        guard !token.isEmpty else {
+            logger.warning(
+                """
+                simulated nodes prove a key made for this process (--auth munge, no token): give --node-key FILE \
+                so that they are known again after a restart
+                """)
+            return NodeKey()
+        }
+        return NodeKey(derivedFrom: token, label: "heterosched simulated nodes")
+    }
+
     /// The runtime for jobs with an image (configured, else detected), and the catalog's vendors.
     func containerSetup(catalog: ChipCatalog, logger: Logger) throws -> ContainerSetup {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"

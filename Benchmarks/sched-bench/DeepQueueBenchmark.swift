@@ -44,7 +44,9 @@ struct DeepQueue {
                         details: ["kind": "batch", "tiers": waitingModel, "queue": "default"]))
                 seq += 1
             }
-            try await store.apply([StoreChanges(jobs: jobs, events: events, nodes: offset == 0 ? [node] : [])])
+            try await store.apply([
+                StoreChanges(jobs: jobs, events: events, nodes: offset == 0 ? [StoredNode(node)] : [])
+            ])
             offset += 10_000
         } while offset < depth
     }

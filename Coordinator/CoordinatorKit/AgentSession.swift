@@ -9,6 +9,8 @@ struct AgentSession {
     let outbox: Outbox
     let activity: Activity
     let node: NodeID
+    /// The fingerprint of the node key the agent proved in its handshake.
+    let nodeKey: String
     /// The address the agent's connection came from: its rendezvous address unless it names one.
     let peerAddress: String?
     let logger: Logger
@@ -64,7 +66,9 @@ struct AgentSession {
             }
             do throws(ErrorReply) {
                 // register() sends the OK itself, before any order for the node can be queued.
-                return .registered(try await state.register(registration, outbox: outbox, peerAddress: peerAddress))
+                return .registered(
+                    try await state.register(
+                        registration, nodeKey: nodeKey, outbox: outbox, peerAddress: peerAddress))
             } catch {
                 outbox.send(.err(error))
                 return .end

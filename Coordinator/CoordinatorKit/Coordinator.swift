@@ -102,7 +102,9 @@ public enum Coordinator {
                     .init(
                         service: StoredJobsLoader(state: state, store: store, logger: logger),
                         successTerminationBehavior: .ignore),
-                ] + (configuration.queuesFile == nil ? [] : [.init(service: QueueReloader(state: state))])
+                ]
+                    + (configuration.queuesFile == nil && configuration.nodeKeysFile == nil
+                        ? [] : [.init(service: ConfigurationReloader(state: state))])
                     + (keeper.map { [.init(service: $0)] } ?? []) + alongside
                     + (try reading(CoordinatorReader(state: state))),
                 gracefulShutdownSignals: [.sigterm, .sigint],

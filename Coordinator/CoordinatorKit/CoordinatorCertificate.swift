@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SwiftASN1
+import Wire
 import X509
 
 /// The coordinator's own TLS certificate, so that a fresh install speaks TLS with no file made by
@@ -52,20 +53,9 @@ public struct CoordinatorCertificate: Sendable {
             issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions,
             issuerPrivateKey: signing)
         // The key first, readable by the coordinator's user only; the certificate is public.
-        try write(privateKey.pemRepresentation, to: key, mode: 0o600)
-        try write(try made.serializeAsPEM().pemString, to: certificate, mode: 0o644)
+        try KeyFile.write(privateKey.pemRepresentation, to: key, mode: 0o600)
+        try KeyFile.write(try made.serializeAsPEM().pemString, to: certificate, mode: 0o644)
         return CoordinatorCertificate(certificate: certificate, key: key, made: true)
-    }
-
-    static func write(_ text: String, to path: String, mode: Int) throws {
-        let temporary = path + ".new"
-        guard
-            FileManager.default.createFile(
-                atPath: temporary, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: mode])
-        else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
-        guard rename(temporary, path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
     }
 
     /// The bytes of an IPv4 or IPv6 address written as text; nil for a host name.

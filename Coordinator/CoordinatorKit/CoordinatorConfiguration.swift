@@ -57,6 +57,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// The queue tree (`--queues FILE`) and its file, re-read on SIGHUP; nil: one flat queue.
     public var queues: QueueTree?
     public var queuesFile: String?
+    /// The operator's list of nodes and their keys (`--node-keys FILE`), re-read on SIGHUP; nil:
+    /// each node is bound to the key it first registers with.
+    public var nodeKeys: NodeKeyList?
+    public var nodeKeysFile: String?
     /// How fast a queue's past use is forgotten (coordinator-clock seconds; `--usage-half-life`).
     public var usageHalfLife: Double = 7 * 86_400
     /// A job younger than this (coordinator-clock seconds) is not stopped to give its chips back to

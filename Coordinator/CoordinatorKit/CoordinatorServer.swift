@@ -113,6 +113,7 @@ struct CoordinatorServer: Service {
                     agentVerifier: configuration.agentVerifier, binding: configuration.channelBinding)
                 var hello: Hello?
                 var identity: PeerIdentity?
+                var nodeKey: String?
                 while hello == nil {
                     guard let line = try await lines.next() else { return }
                     let message: WireMessage
@@ -139,12 +140,13 @@ struct CoordinatorServer: Service {
                         }
                         try await outbound.write(WireCodec.encode(.err(error)))
                         return
-                    case .established(let opened, let proof, let who):
+                    case .established(let opened, let proof, let who, let key):
                         try await outbound.write(
                             WireCodec.encode(
                                 .ok(JSONText(WireCodec.json(SessionOpened(role: opened.role, proof: proof))))))
                         hello = opened
                         identity = who
+                        nodeKey = key
                     }
                 }
                 deadline.cancel()
@@ -179,7 +181,7 @@ struct CoordinatorServer: Service {
                     case .agent:
                         try await AgentSession(
                             state: state, outbox: outbox, activity: activity, node: NodeID(hello!.node ?? ""),
-                            peerAddress: channel.remoteAddress?.ipAddress, logger: logger
+                            nodeKey: nodeKey ?? "", peerAddress: channel.remoteAddress?.ipAddress, logger: logger
                         ).run(&lines)
                     }
                     outbox.close()

@@ -1,14 +1,22 @@
 import SchedCore
+import SchedStore
 import Wire
 
 extension CoordinatorState {
-    /// An agent's session opened for `node`. Returns the session number, or an error to refuse it.
-    /// The registration is stored first; then, in one step, the node takes work, the agent is told
-    /// `OK registered`, and attempts it runs that are not ours are stopped: no `RUN` can reach the
-    /// agent before its `OK`.
-    func register(_ registration: Register, outbox: Outbox, peerAddress: String? = nil) async throws(ErrorReply) -> Int
+    /// An agent's session opened for `node`, proving the node key `nodeKey` (its fingerprint).
+    /// Returns the session number, or an error to refuse it. The registration (and the node's key,
+    /// bound at its first one) is stored first; then, in one step, the node takes work, the agent is
+    /// told `OK registered`, and attempts it runs that are not ours are stopped: no `RUN` can reach
+    /// the agent before its `OK`.
+    func register(_ registration: Register, nodeKey: String, outbox: Outbox, peerAddress: String? = nil)
+        async throws(ErrorReply) -> Int
     {
         let id = registration.node.id
+        let binding = NodeKeyBinding.check(node: id, key: nodeKey, bound: nodes[id]?.nodeKey, list: nodeKeyList)
+        if case .refused(let reason) = binding {
+            logger.warning("refused node \(id) from \(peerAddress ?? "?"): \(reason)")
+            throw ErrorReply(.forbidden, reason)
+        }
         if let existing = nodes[id], existing.connected {
             throw ErrorReply(
                 .conflict, "node \(id) is already registered by another live session; stop that agent first")
@@ -60,7 +68,8 @@ extension CoordinatorState {
         // A gang whose attempt this node lost stops on its other nodes: their chips are fenced now.
         let fenced = lostHere.flatMap { fenceForStop($0, except: id) }
         do {
-            try await persist(changed, events, nodes: [registration.node], before: before)
+            try await persist(
+                changed, events, nodes: [StoredNode(registration.node, nodeKey: nodeKey)], before: before)
         } catch {
             unfence(fenced)
             // The agent is there, and keeps trying: not a silent node to declare lost meanwhile.
@@ -77,7 +86,8 @@ extension CoordinatorState {
         nodes[id] = NodeEntry(
             node: registration.node, address: registration.address ?? peerAddress,
             chipAddresses: registration.chipAddresses, writer: outbox, session: session, lastHeartbeat: clock(),
-            stopsWhenUnseen: registration.stopsWhenUnseen ?? false)
+            stopsWhenUnseen: registration.stopsWhenUnseen ?? false, nodeKey: nodeKey)
+        if binding == .bindsNow { logger.notice("node \(id) is bound to node key \(nodeKey) from now on") }
         // What it still runs goes on; what it no longer runs was settled above.
         unseen.forget(node: id)
         let stop = configuration.disconnectStop

@@ -1,7 +1,5 @@
 import SchedCore
 import SchedSpec
-import ServiceLifecycle
-import UnixSignals
 import Wire
 
 extension CoordinatorState {
@@ -77,17 +75,6 @@ extension CoordinatorState {
             install(try QueuesFile.load(path: path, catalog: configuration.catalog), source: path)
         } catch {
             logger.error("SIGHUP: \(error.description); the queue tree in use stays")
-        }
-    }
-}
-
-/// Re-reads the `--queues` file on each SIGHUP, as daemons re-read their configuration.
-struct QueueReloader: Service {
-    let state: CoordinatorState
-
-    func run() async throws {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            await state.reloadQueues()
         }
     }
 }

@@ -30,6 +30,8 @@ struct NodeEntry {
     /// Its agent stops its attempts when it hears nothing from the coordinator on the terms it was
     /// given (`Register.stopsWhenUnseen`). A node read from the store is taken to (the safe side).
     var stopsWhenUnseen = true
+    /// The fingerprint of the node key its name is bound to (`NodeKeyBinding`); nil: none yet.
+    var nodeKey: String?
     var connected: Bool { writer != nil }
 }
 
@@ -58,6 +60,8 @@ actor CoordinatorState {
     var jobs: JobTable
     /// The queue tree and each queue's past use, when the coordinator has a tree.
     var queueBook: QueueBook?
+    /// The operator's node list (`--node-keys`), re-read on SIGHUP; nil: nodes bind at first use.
+    var nodeKeyList: NodeKeyList?
     var nodes = NodeTable()
     var nextSeq = 1
     /// Publishes committed events in sequence order.
@@ -151,6 +155,7 @@ actor CoordinatorState {
         queueBook = configuration.queues.map {
             QueueBook(tree: $0, source: configuration.queuesFile ?? "the configuration", configuration: configuration)
         }
+        nodeKeyList = configuration.nodeKeys
         startedAt = clock()
     }
 
@@ -176,7 +181,10 @@ actor CoordinatorState {
         // counted, so that jobs wait for it) if it does not come back within the heartbeat timeout and
         // the return grace (an agent finds a new leader only after noticing the old one is gone).
         let returnBy = now + (configuration.heartbeatTimeout + configuration.returnGrace) * configuration.timeScale
-        for node in stored.nodes { nodes[node.id] = NodeEntry(node: node, lastHeartbeat: now, returnBy: returnBy) }
+        for stored in stored.nodes {
+            nodes[stored.node.id] = NodeEntry(
+                node: stored.node, lastHeartbeat: now, returnBy: returnBy, nodeKey: stored.nodeKey)
+        }
         for record in stored.jobs where !record.state.isFinal {
             for assignment in record.placement?.assignments ?? [] where nodes[assignment.node] == nil {
                 nodes[assignment.node] = NodeEntry(
@@ -291,7 +299,7 @@ actor CoordinatorState {
     /// store refuses, what could not be stored did not happen: each record goes back to its value
     /// in `before` (unless something changed it since), and the events are not published.
     func persist(
-        _ records: [JobRecord], _ events: [PlacementEvent], nodes: [Node] = [], forgetting: [NodeID] = [],
+        _ records: [JobRecord], _ events: [PlacementEvent], nodes: [StoredNode] = [], forgetting: [NodeID] = [],
         before: [String: JobRecord] = [:]
     ) async throws {
         do {
@@ -592,7 +600,7 @@ actor CoordinatorState {
                 uniqueKeysWithValues: holding.chips.map { (String($0.key), $0.value.sorted().joined(separator: ",")) })
             return NodeStatus(
                 node: $0.node, connected: $0.connected, lastHeartbeat: $0.lastHeartbeat, usedBy: used,
-                lost: $0.lostAt != nil, cpusUsed: holding.cpus, memoryUsedMiB: holding.memoryMiB)
+                lost: $0.lostAt != nil, cpusUsed: holding.cpus, memoryUsedMiB: holding.memoryMiB, nodeKey: $0.nodeKey)
         }
     }
 

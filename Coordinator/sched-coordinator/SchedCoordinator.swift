@@ -123,6 +123,15 @@ struct SchedCoordinator: AsyncParsableCommand {
     var queues: String?
 
     @Option(
+        name: .customLong("node-keys"),
+        help: """
+            The nodes that may register, one 'NODE sha256:HEX' a line (the fingerprint sched-agent node-key \
+            prints on each host). Without it a node is bound to the key it first registers with, kept in the \
+            store, and another key for that name is refused. Re-read on SIGHUP.
+            """)
+    var nodeKeys: String?
+
+    @Option(
         name: .customLong("usage-half-life"),
         help: "Seconds after which a queue's past use counts half in the fair order (7 days).")
     var usageHalfLife: Double = 7 * 86_400
@@ -354,6 +363,10 @@ struct SchedCoordinator: AsyncParsableCommand {
                 configuration.queues = try QueuesFile.load(path: queues, catalog: catalogRead)
                 configuration.queuesFile = queues
             }
+            if let nodeKeys {
+                configuration.nodeKeys = try NodeKeyList.load(path: nodeKeys)
+                configuration.nodeKeysFile = nodeKeys
+            }
             configuration.usageHalfLife = usageHalfLife
             configuration.storeURL = store == "sqlite" ? nil : store
             configuration.leadership = LeadershipConfiguration(
@@ -421,6 +434,8 @@ struct SchedCoordinator: AsyncParsableCommand {
                 guard let web, let metrics else { return [] }
                 return [.init(service: try WebServer.service(web, reader: reader, metrics: metrics, logger: logger))]
             }
+        } catch let error as NodeKeyListError {
+            throw ValidationError(error.description)
         } catch let error as SetupError {
             throw ValidationError(error.description)
         } catch let error as PostgresStoreError {

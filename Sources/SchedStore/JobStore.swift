@@ -6,14 +6,14 @@ import Wire
 public struct StoreChanges: Sendable {
     public var jobs: [JobRecord]
     public var events: [PlacementEvent]
-    public var nodes: [Node]
+    public var nodes: [StoredNode]
     public var forgottenNodes: [NodeID]
     /// Finished jobs past their retention: their records and events are deleted.
     public var expiredJobs: [String]
     /// Events of no job (nodes, chips) older than this (the coordinator's clock) are deleted.
     public var eventsBefore: Double?
     public init(
-        jobs: [JobRecord] = [], events: [PlacementEvent] = [], nodes: [Node] = [], forgottenNodes: [NodeID] = [],
+        jobs: [JobRecord] = [], events: [PlacementEvent] = [], nodes: [StoredNode] = [], forgottenNodes: [NodeID] = [],
         expiredJobs: [String] = [], eventsBefore: Double? = nil
     ) {
         self.jobs = jobs
@@ -26,6 +26,34 @@ public struct StoreChanges: Sendable {
     public var isEmpty: Bool {
         jobs.isEmpty && events.isEmpty && nodes.isEmpty && forgottenNodes.isEmpty && expiredJobs.isEmpty
             && eventsBefore == nil
+    }
+}
+
+/// A node as the store keeps it: its inventory as it last registered, and the fingerprint of the
+/// node key its name is bound to (`NodeKey`; nil for a node stored before node keys).
+public struct StoredNode: Sendable, Equatable {
+    public var node: Node
+    public var nodeKey: String?
+    public init(_ node: Node, nodeKey: String? = nil) {
+        self.node = node
+        self.nodeKey = nodeKey
+    }
+}
+
+extension StoredNode: Codable {
+    // The node's own fields with "nodeKey" beside them: rows written before node keys read back as
+    // nodes bound to none.
+    enum CodingKeys: String, CodingKey { case nodeKey }
+
+    public init(from decoder: any Decoder) throws {
+        node = try Node(from: decoder)
+        nodeKey = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .nodeKey)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try node.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(nodeKey, forKey: .nodeKey)
     }
 }
 
@@ -52,7 +80,7 @@ public struct StoredState: Sendable {
     public var lastEventSeq: Int
     /// Every node registered and not forgotten, as it last registered: the configured fleet, which
     /// counts while its agents are away.
-    public var nodes: [Node] = []
+    public var nodes: [StoredNode] = []
     /// Stored rows that could not be read back, or held values no submission may have: set aside
     /// (kept, not deleted) rather than fatal. Oldest first; the ones set aside by this load included.
     public var quarantined: [QuarantinedRecord] = []
@@ -85,7 +113,7 @@ public actor MemoryStore: JobStore {
     private var jobs: [String: JobRecord] = [:]
     private var order: [String] = []
     private var events: [PlacementEvent] = []
-    private var nodes: [NodeID: Node] = [:]
+    private var nodes: [NodeID: StoredNode] = [:]
 
     public init() {}
 
@@ -93,7 +121,7 @@ public actor MemoryStore: JobStore {
         StoredState(
             jobStubs: ordered.map(Self.stub), jobs: ordered.filter { $0.state == .placed || $0.state == .running },
             recentEvents: Array(events.suffix(recentEvents)), lastEventSeq: events.last?.seq ?? 0,
-            nodes: nodes.values.sorted { $0.id < $1.id })
+            nodes: nodes.values.sorted { $0.node.id < $1.node.id })
     }
 
     public func jobs(after: StoredJobStub?, limit: Int) async throws -> StoredJobPage {
@@ -121,7 +149,7 @@ public actor MemoryStore: JobStore {
                 if jobs.updateValue(job, forKey: job.id) == nil { order.append(job.id) }
             }
             events += change.events
-            for node in change.nodes { nodes[node.id] = node }
+            for node in change.nodes { nodes[node.node.id] = node }
             for id in change.forgottenNodes { nodes[id] = nil }
             let expired = Set(change.expiredJobs)
             for id in expired { jobs[id] = nil }

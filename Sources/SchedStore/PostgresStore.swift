@@ -199,19 +199,19 @@ public final class PostgresStore: JobStore {
     /// last record, a node's last registration or its removal.
     public func apply(_ changes: [StoreChanges]) async throws {
         let jobs = StoredRows.lastRecords(changes)
-        var nodes: [String: Node?] = [:]
+        var nodes: [String: StoredNode?] = [:]
         var events: [PlacementEvent] = []
         var expired: [String] = []
         var eventsBefore: Double?
         for change in changes {
-            for node in change.nodes { nodes[node.id.name] = .some(node) }
+            for node in change.nodes { nodes[node.node.id.name] = .some(node) }
             for id in change.forgottenNodes { nodes[id.name] = .some(nil) }
             events += change.events
             expired += change.expiredJobs
             if let before = change.eventsBefore { eventsBefore = max(eventsBefore ?? before, before) }
         }
         let jobRecords = try jobs.map { try WireCodec.storedJSON($0) }
-        let registered = nodes.compactMap { $0.value }.sorted { $0.id < $1.id }
+        let registered = nodes.compactMap { $0.value }.sorted { $0.node.id < $1.node.id }
         let nodeRecords = try registered.map { try WireCodec.storedJSON($0) }
         let forgotten = nodes.filter { $0.value == nil }.map(\.key).sorted()
         let eventRecords = try events.map { try WireCodec.storedJSON($0) }
@@ -228,7 +228,7 @@ public final class PostgresStore: JobStore {
             if !registered.isEmpty {
                 try await connection.query(
                     """
-                    INSERT INTO node (id, record) SELECT * FROM unnest(\(registered.map(\.id.name))::text[], \(nodeRecords)::text[])
+                    INSERT INTO node (id, record) SELECT * FROM unnest(\(registered.map(\.node.id.name))::text[], \(nodeRecords)::text[])
                     ON CONFLICT (id) DO UPDATE SET record = excluded.record
                     """, logger: logger)
             }

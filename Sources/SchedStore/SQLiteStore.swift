@@ -199,7 +199,7 @@ public final class SQLiteStore: JobStore {
                     try db.execute(
                         sql:
                             "INSERT INTO node (id, record) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record",
-                        arguments: [node.id.name, try WireCodec.storedJSON(node)])
+                        arguments: [node.node.id.name, try WireCodec.storedJSON(node)])
                 }
                 for id in change.forgottenNodes {
                     try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [id.name])

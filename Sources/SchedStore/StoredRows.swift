@@ -87,16 +87,20 @@ enum StoredRows {
     /// Node rows decoded and checked as a `REGISTER` is; the unusable ones named.
     static func decodeNodes<Payload: Sendable>(
         _ rows: [(id: String, record: Payload)], text: (Payload) -> String?
-    ) -> (nodes: [Node], bad: [Bad<Payload>]) {
-        var nodes: [Node] = []
+    ) -> (nodes: [StoredNode], bad: [Bad<Payload>]) {
+        var nodes: [StoredNode] = []
         var bad: [Bad<Payload>] = []
         for (id, value) in rows {
             do {
-                let node = try SafeJSON.decode(Node.self, from: text(value) ?? "")
+                let stored = try SafeJSON.decode(StoredNode.self, from: text(value) ?? "")
+                let node = stored.node
                 guard node.id.name == id, Register(node: node).problem() == nil else {
                     throw StoredNodeError(reason: Register(node: node).problem() ?? "the record is of another node")
                 }
-                nodes.append(node)
+                guard stored.nodeKey.map(NodeKey.isFingerprint) ?? true else {
+                    throw StoredNodeError(reason: "its node key is not a sha256: fingerprint")
+                }
+                nodes.append(stored)
             } catch {
                 bad.append(Bad(kind: .node, key: id, record: value, reason: "unreadable: \(error)"))
             }

@@ -9,15 +9,18 @@ public struct ClientHandshake: Sendable {
     let credentials: (any ClientCredentials)?
     /// Ours: the coordinator must answer it with the token (mutual authentication).
     let nonce: String
+    /// An agent's: it proves the node's name.
+    let nodeKey: NodeKey?
 
     public init(
         hello: Hello, token: String, endpoint: WireEndpoint, credentials: (any ClientCredentials)? = nil,
-        nonce: String = TokenProof.makeNonce()
+        nodeKey: NodeKey? = nil, nonce: String = TokenProof.makeNonce()
     ) {
         self.hello = hello
         self.token = token
         self.endpoint = endpoint
         self.credentials = credentials
+        self.nodeKey = nodeKey
         self.nonce = nonce
     }
 
@@ -31,13 +34,17 @@ public struct ClientHandshake: Sendable {
         case .challenge(let challenge):
             let transcript = SessionTranscript(
                 coordinatorNonce: challenge.nonce, peerNonce: nonce, hello: hello, binding: binding)
-            if let credentials {
-                return (
-                    .auth(Auth(hmac: nil, nonce: nonce, munge: try credentials.credential(challenge: transcript.text))),
-                    transcript
-                )
+            var auth =
+                if let credentials {
+                    Auth(hmac: nil, nonce: nonce, munge: try credentials.credential(challenge: transcript.text))
+                } else {
+                    Auth(hmac: TokenProof.peerProof(token: token, transcript), nonce: nonce)
+                }
+            if let nodeKey {
+                auth.nodeKey = nodeKey.publicKeyText
+                auth.nodeProof = nodeKey.proof(transcript)
             }
-            return (.auth(Auth(hmac: TokenProof.peerProof(token: token, transcript), nonce: nonce)), transcript)
+            return (.auth(auth), transcript)
         case .err(let error): throw WireClientError.refused(error)
         case nil: throw WireClientError.closedAtHello
         case .some(let other): throw WireClientError.unexpected(WireCodec.encode(other))

@@ -127,8 +127,9 @@ public struct ServerHandshake: Sendable {
         case refuse(ErrorReply)
         /// Authenticated: say OK (with `proof`, the coordinator's answer to the peer's nonce, when
         /// the peer sent one) and hand the session to its role; `identity` is the user a client's
-        /// credential proved (nil under the shared token).
-        case established(Hello, proof: String?, identity: PeerIdentity? = nil)
+        /// credential proved (nil under the shared token); `nodeKey` the fingerprint of the key an
+        /// agent proved (`NodeKey`), which the coordinator checks against the node's binding.
+        case established(Hello, proof: String?, identity: PeerIdentity? = nil, nodeKey: String? = nil)
     }
 
     static let tokenMismatch =
@@ -165,6 +166,27 @@ public struct ServerHandshake: Sendable {
     static func isNonce(_ text: String?) -> Bool {
         guard let text, (16...128).contains(text.utf8.count) else { return false }
         return Hex.decode(text) != nil
+    }
+
+    /// The fingerprint of the node key an agent proved over this session (nil for a client, which
+    /// has none), or why the agent is refused.
+    static func nodeKey(of hello: Hello, _ auth: Auth, _ transcript: SessionTranscript) -> Result<String?, ErrorReply> {
+        guard hello.role == .agent else { return .success(nil) }
+        guard let key = auth.nodeKey, let proof = auth.nodeProof else {
+            return .failure(
+                ErrorReply(
+                    .authFailed,
+                    "an agent proves its node with its node key (AUTH's \"nodeKey\" and \"nodeProof\"), and this "
+                        + "one sent none: sched-agent makes its key at its first start (upgrade an older agent)"))
+        }
+        guard let fingerprint = NodeKey.verify(publicKey: key, proof: proof, transcript) else {
+            return .failure(
+                ErrorReply(
+                    .authFailed,
+                    "the node key's proof does not answer this session: a proof made for another session or "
+                        + "coordinator (one relayed) is refused"))
+        }
+        return .success(fingerprint)
     }
 
     public mutating func receive(_ message: WireMessage) -> Action {
@@ -212,8 +234,14 @@ public struct ServerHandshake: Sendable {
             case .failure(let error):
                 return .refuse(error)
             case .success(let identity):
+                let nodeKey: String?
+                switch Self.nodeKey(of: hello, auth, transcript) {
+                case .failure(let error): return .refuse(error)
+                case .success(let proved): nodeKey = proved
+                }
                 state = .established(hello)
-                return .established(hello, proof: checker.prove(transcript.text), identity: identity)
+                return .established(
+                    hello, proof: checker.prove(transcript.text), identity: identity, nodeKey: nodeKey)
             }
         case (.awaitingAuth(let hello, let nonce), .auth(let auth)):
             let transcript = SessionTranscript(
@@ -222,8 +250,15 @@ public struct ServerHandshake: Sendable {
                 state = .closed
                 return .refuse(ErrorReply(.authFailed, Self.tokenMismatch))
             }
-            state = .established(hello)
-            return .established(hello, proof: TokenProof.coordinatorProof(token: token, transcript))
+            switch Self.nodeKey(of: hello, auth, transcript) {
+            case .failure(let error):
+                state = .closed
+                return .refuse(error)
+            case .success(let nodeKey):
+                state = .established(hello)
+                return .established(
+                    hello, proof: TokenProof.coordinatorProof(token: token, transcript), nodeKey: nodeKey)
+            }
         case (.awaitingHello, _):
             state = .closed
             return .refuse(ErrorReply(.notAllowed, "a session starts with HELLO {\"version\":1,\"role\":…}"))

@@ -172,11 +172,14 @@ public struct NodeStatus: Codable, Equatable, Sendable {
     /// Silent past the heartbeat timeout: its attempts were requeued, and it stays known (down) until
     /// its agent registers again.
     public var lost: Bool?
+    /// The fingerprint of the node key its name is bound to (nil until it first registers with one).
+    public var nodeKey: String?
 
     public init(
         node: Node, connected: Bool, lastHeartbeat: Double?, usedBy: [String: String], lost: Bool = false,
-        cpusUsed: Int? = nil, memoryUsedMiB: Int? = nil
+        cpusUsed: Int? = nil, memoryUsedMiB: Int? = nil, nodeKey: String? = nil
     ) {
+        self.nodeKey = nodeKey
         self.cpusUsed = cpusUsed
         self.memoryUsedMiB = memoryUsedMiB
         self.node = node

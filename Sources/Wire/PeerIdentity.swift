@@ -38,4 +38,6 @@ public protocol ClientCredentials: Sendable {
 public enum CredentialPayload {
     public static func client(_ transcript: String) -> String { "heterosched-v2 client\n" + transcript }
     public static func coordinator(_ transcript: String) -> String { "heterosched-v2 coordinator\n" + transcript }
+    /// What an agent's node key signs (`NodeKey`).
+    public static func node(_ transcript: String) -> String { "heterosched-v2 node\n" + transcript }
 }

@@ -78,10 +78,17 @@ public struct Auth: Codable, Equatable, Sendable {
     public var hmac: String?
     public var nonce: String?
     public var munge: String?
-    public init(hmac: String?, nonce: String? = nil, munge: String? = nil) {
+    /// An agent's node key (base64 DER) and its signature over the session (`NodeKey`).
+    public var nodeKey: String?
+    public var nodeProof: String?
+    public init(
+        hmac: String?, nonce: String? = nil, munge: String? = nil, nodeKey: String? = nil, nodeProof: String? = nil
+    ) {
         self.hmac = hmac
         self.nonce = nonce
         self.munge = munge
+        self.nodeKey = nodeKey
+        self.nodeProof = nodeProof
     }
 }
 

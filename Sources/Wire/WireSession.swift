@@ -173,20 +173,21 @@ public enum WireClient {
     public static func withSession<Result: Sendable>(
         to endpoint: WireEndpoint, token: String, hello: Hello,
         maximumLineLength: Int = replyLineLimit, credentials: (any ClientCredentials)? = nil,
-        tls: NIOSSLContext? = WireTLS.tokenBound, _ body: (WireSession) async throws -> Result
+        nodeKey: NodeKey? = nil, tls: NIOSSLContext? = WireTLS.tokenBound,
+        _ body: (WireSession) async throws -> Result
     ) async throws -> Result {
         try await withSession(
             to: CoordinatorAddresses(endpoint), token: token, hello: hello, maximumLineLength: maximumLineLength,
-            credentials: credentials, tls: tls, body)
+            credentials: credentials, nodeKey: nodeKey, tls: tls, body)
     }
 
     /// The same with the coordinator that leads among `coordinators` (see `LeaderSearch`). With a
     /// `silenceLimit`, a session whose coordinator says nothing for that long is closed and throws
-    /// `silent` (agents: the coordinator answers each heartbeat).
+    /// `silent` (agents: the coordinator answers each heartbeat). An agent proves its node with `nodeKey`.
     public static func withSession<Result: Sendable>(
         to coordinators: CoordinatorAddresses, token: String, hello: Hello,
         maximumLineLength: Int = replyLineLimit, credentials: (any ClientCredentials)? = nil,
-        tls: NIOSSLContext? = WireTLS.tokenBound, leaderWait: Duration = defaultLeaderWait,
+        nodeKey: NodeKey? = nil, tls: NIOSSLContext? = WireTLS.tokenBound, leaderWait: Duration = defaultLeaderWait,
         silenceLimit: Duration? = nil,
         _ body: (WireSession) async throws -> Result
     ) async throws -> Result {
@@ -195,14 +196,14 @@ public enum WireClient {
         return try await searching(coordinators, leaderWait: leaderWait) { endpoint in
             try await open(
                 endpoint, token: token, hello: hello, maximumLineLength: maximumLineLength, credentials: credentials,
-                tls: tls, openingLimit: openingLimit, silenceLimit: silenceLimit, body)
+                nodeKey: nodeKey, tls: tls, openingLimit: openingLimit, silenceLimit: silenceLimit, body)
         }
     }
 
     private static func open<Result: Sendable>(
         _ endpoint: WireEndpoint, token: String, hello: Hello, maximumLineLength: Int,
-        credentials: (any ClientCredentials)?, tls: NIOSSLContext?, openingLimit: Duration?, silenceLimit: Duration?,
-        _ body: (WireSession) async throws -> Result
+        credentials: (any ClientCredentials)?, nodeKey: NodeKey?, tls: NIOSSLContext?, openingLimit: Duration?,
+        silenceLimit: Duration?, _ body: (WireSession) async throws -> Result
     ) async throws -> Result {
         let channel: NIOAsyncChannel<InboundLine, String>
         do {
@@ -221,7 +222,8 @@ public enum WireClient {
         }
         return try await channel.executeThenClose { inbound, outbound in
             let session = WireSession(inbound: inbound, outbound: outbound, endpoint: endpoint)
-            let handshake = ClientHandshake(hello: hello, token: token, endpoint: endpoint, credentials: credentials)
+            let handshake = ClientHandshake(
+                hello: hello, token: token, endpoint: endpoint, credentials: credentials, nodeKey: nodeKey)
             // The opening gets its limit (a stopped coordinator accepts connections and answers
             // nothing), the session its silence limit, if any.
             let silence = session.silence

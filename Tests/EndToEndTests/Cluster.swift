@@ -10,6 +10,8 @@ final class Cluster: @unchecked Sendable {
     let directory: URL
     // Always past the 16-character minimum (a random number alone was 5 digits once in a while).
     let token = "e2e-token-\(UUID().uuidString)"
+    /// The node key the test's own agent sessions (`session(role: .agent)`) prove.
+    let agentKey = NodeKey()
     var tokenFile: String { directory.appendingPathComponent("token").path }
     var dataDirectory: String { directory.appendingPathComponent("data").path }
     /// The cgroup this cluster's host agents put jobs under: one per cluster, so that clusters of
@@ -239,7 +241,7 @@ final class Cluster: @unchecked Sendable {
     ) async throws -> T {
         try await WireClient.withSession(
             to: endpoint!, token: token, hello: Hello(role: role, node: node),
-            tls: plainTCP ? nil : WireTLS.tokenBound, body)
+            nodeKey: role == .agent ? agentKey : nil, tls: plainTCP ? nil : WireTLS.tokenBound, body)
     }
 
     func signal(_ process: Process, _ number: Int32) { kill(process.processIdentifier, number) }

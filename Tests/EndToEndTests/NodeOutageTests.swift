@@ -117,10 +117,11 @@ struct UnacknowledgedEndTests {
             id: "back", chips: [Chip(index: 0, model: "h100", memoryGiB: 80, numaNode: 0)],
             numaNodes: [NUMANode(id: 0, cpus: [0, 1], memoryGiB: 64)])
         /// A session registered for the node, once the coordinator has seen the last one go.
+        let key = NodeKey()
         func register(running: [AttemptRef]) async throws -> RawSocket {
             for _ in 0..<50 {
                 let agent = try RawSocket(cluster.endpoint!)
-                #expect(agent.handshake(token: cluster.token, role: .agent, node: "back"))
+                #expect(agent.handshake(token: cluster.token, role: .agent, node: "back", nodeKey: key))
                 agent.send(line: WireCodec.encode(.register(Register(node: node, running: running))))
                 if agent.readLine()?.hasPrefix("OK") == true { return agent }
                 try await Task.sleep(for: .milliseconds(200))

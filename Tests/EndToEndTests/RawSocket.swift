@@ -105,7 +105,8 @@ final class RawSocket {
 
     /// Opens a session the way every peer does (on plain TCP: a coordinator started with
     /// --plain-tcp): HELLO, the CHALLENGE, AUTH; true once it is open and the coordinator proved the token.
-    func handshake(token: String, role: PeerRole, node: String? = nil) -> Bool {
+    /// An agent proves `nodeKey` (one made for this call when not given).
+    func handshake(token: String, role: PeerRole, node: String? = nil, nodeKey: NodeKey = NodeKey()) -> Bool {
         let hello = Hello(role: role, node: node)
         send(line: WireCodec.encode(.hello(hello)))
         guard let line = readLine(), case .success(.challenge(let challenge)) = WireCodec.decode(line) else {
@@ -114,9 +115,12 @@ final class RawSocket {
         let transcript = SessionTranscript(
             coordinatorNonce: challenge.nonce, peerNonce: TokenProof.makeNonce(), hello: hello,
             binding: ChannelBinding.plain)
-        send(
-            line: WireCodec.encode(
-                .auth(Auth(hmac: TokenProof.peerProof(token: token, transcript), nonce: transcript.peerNonce))))
+        var auth = Auth(hmac: TokenProof.peerProof(token: token, transcript), nonce: transcript.peerNonce)
+        if role == .agent {
+            auth.nodeKey = nodeKey.publicKeyText
+            auth.nodeProof = nodeKey.proof(transcript)
+        }
+        send(line: WireCodec.encode(.auth(auth)))
         guard let reply = readLine(), case .success(.ok(let body)) = WireCodec.decode(reply),
             let opened = try? WireCodec.value(SessionOpened.self, from: body.text), let proof = opened.proof
         else { return false }

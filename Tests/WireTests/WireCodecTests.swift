@@ -103,7 +103,7 @@ struct HandshakeTests {
         let proof = TokenProof.peerProof(token: token, session)
         #expect(proof == "cf84b653446d8cb45bc95eac78bc51a1adf5307f2fca29b3d899a5c50e5bc38f")
         let answer = handshake.receive(.auth(Auth(hmac: proof, nonce: "beefbeefbeefbeef")))
-        guard case .established(_, let coordinator?, _) = answer else { return recordFailure("no proof: \(answer)") }
+        guard case .established(_, let coordinator?, _, _) = answer else { return recordFailure("no proof: \(answer)") }
         // The same with 'heterosched-v2 coordinator' first.
         #expect(coordinator == "9049d82c3e21833687e784446c73b161267e4bfc2cc2d7cbc9cd1c923ad1c23f")
         #expect(TokenProof.verifyCoordinator(token: token, session, proof: coordinator))
@@ -243,13 +243,17 @@ struct CredentialHandshakeTests {
         let agentSession = SessionTranscript(
             coordinatorNonce: "00ff", peerNonce: session.peerNonce, hello: Hello(role: .agent, node: "n1"),
             binding: ChannelBinding.plain)
+        let key = NodeKey()
         let agent = opened(
             Hello(role: .agent, node: "n1"),
-            Auth(hmac: TokenProof.peerProof(token: "s3cret", agentSession), nonce: session.peerNonce))
+            Auth(
+                hmac: TokenProof.peerProof(token: "s3cret", agentSession), nonce: session.peerNonce,
+                nodeKey: key.publicKeyText, nodeProof: key.proof(agentSession)))
         #expect(
             agent
                 == .established(
-                    Hello(role: .agent, node: "n1"), proof: TokenProof.coordinatorProof(token: "s3cret", agentSession)))
+                    Hello(role: .agent, node: "n1"), proof: TokenProof.coordinatorProof(token: "s3cret", agentSession),
+                    nodeKey: key.fingerprint))
         // Agents too, when told: the token no longer opens an agent session.
         var strict = ServerHandshake(
             token: "s3cret", verifier: FakeVerifier(), agentVerifier: FakeVerifier(), makeNonce: { "00ff" })
