@@ -357,10 +357,10 @@ struct RunAgent: AsyncParsableCommand {
         let scanner = try discovery.scanner()
         let inventory = scanner.scan()
         for warning in inventory.warnings { logger.warning("\(warning)") }
-        guard !inventory.chips.isEmpty else {
+        guard !inventory.chips.isEmpty || !inventory.numaNodes.isEmpty else {
             throw SetupError(
-                "no accelerators found on this host (sysfs at \(discovery.sysfsRoot)): nothing to register; "
-                    + "`sched-agent inventory` shows what discovery sees")
+                "neither accelerators nor NUMA nodes found on this host (sysfs at \(discovery.sysfsRoot)): nothing "
+                    + "to register; `sched-agent inventory` shows what discovery sees")
         }
         var labels: [String: String] = [:]
         for item in label {
@@ -423,9 +423,20 @@ struct RunAgent: AsyncParsableCommand {
             checkpointBase: checkpointBase ?? dataDirectory + "/checkpoints", allowRootJobs: allowRootJobs,
             passEnvironment: passEnv, containment: containment, logger: logger)
         let models = Dictionary(grouping: inventory.chips, by: \.model).map { "\($0.value.count) x \($0.key)" }.sorted()
-        logger.info(
-            "\(name): \(models.joined(separator: ", ")) on \(inventory.numaNodes.count) NUMA node(s); serving \(coordinators)"
-        )
+        if models.isEmpty {
+            let cores = node.numaNodes.reduce(0) { $0 + $1.cpus.count }
+            let memory = node.numaNodes.map(\.memoryGiB).sorted().reduce(0, +)
+            logger.notice(
+                """
+                \(name): no accelerators found: a CPU-only node of \(cores) cores and \(formatNumber(memory)) GiB on \
+                \(node.numaNodes.count) NUMA node(s), for jobs of cores and memory only (sched-agent inventory shows \
+                what discovery sees); serving \(coordinators)
+                """)
+        } else {
+            logger.info(
+                "\(name): \(models.joined(separator: ", ")) on \(node.numaNodes.count) NUMA node(s); serving \(coordinators)"
+            )
+        }
         var agent = HostAgent(
             node: node, coordinators: coordinators, token: token, runner: runner, scanner: scanner,
             heartbeatInterval: .milliseconds(Int(heartbeatInterval * 1000)),

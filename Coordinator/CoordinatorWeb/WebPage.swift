@@ -33,6 +33,7 @@ enum WebPage {
         .node > .name { font-size: 11px; color: #486581; white-space: nowrap; }
         .chips { display: grid; grid-template-columns: repeat(8, 14px); gap: 2px; margin-top: 2px; }
         .chip { width: 14px; height: 14px; border-radius: 2px; background: var(--free); display: inline-block; }
+        .cores { font-size: 11px; color: var(--muted, #888); }
         .chip[data-health="unhealthy"] { outline: 2px solid #7f1d1d; }
         #legend { display: flex; gap: 12px; flex-wrap: wrap; margin-top: 6px; font-size: 12px; }
         #legend span.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; vertical-align: middle; margin-right: 4px; }
@@ -132,6 +133,9 @@ enum WebPage {
                 });
                 span.style.backgroundColor = chipColour(chip, by);
                 chips.append(span);
+              }
+              if (!node.chips.length) {
+                chips.append(el("span", { class: "cores", "data-node": node.id }, `cpu-only: ${node.cpusUsed}/${node.cpus} cores`));
               }
               card.append(chips);
               nodes.append(card);

@@ -18,7 +18,7 @@ public struct FleetChanges: Equatable, Sendable {
 /// which holdings ended and which began since the last pass. Pure: values in, the engine out.
 public struct IncrementalEngine: Sendable {
     public let catalog: ChipCatalog
-    /// The fleet as last set: the nodes with chips, in id order, and by id.
+    /// The fleet as last set: the nodes (CPU-only ones included), in id order, and by id.
     public private(set) var nodes: [Node] = []
     public private(set) var nodeByID: [NodeID: Node] = [:]
     private var generation: Int?
@@ -36,7 +36,8 @@ public struct IncrementalEngine: Sendable {
     /// only when it moved; the engine is then built again at the next `engine(holding:)`.
     public mutating func setFleet(generation: Int, nodes: () -> [Node]) {
         guard generation != self.generation else { return }
-        let sorted = nodes().filter { !$0.chips.isEmpty }.sorted { $0.id < $1.id }
+        // Nodes without chips too: jobs of cores and memory only are placed there.
+        let sorted = nodes().sorted { $0.id < $1.id }
         self.nodes = sorted
         nodeByID = Dictionary(sorted.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.generation = generation

@@ -29,7 +29,9 @@ struct NodesCommand: ParsableCommand {
             let shared = status.usedBy.values.filter { $0.contains(",") }.count
             let cores = node.numaNodes.reduce(0) { $0 + $1.cpus.count }
             let memory = node.numaNodes.reduce(0) { $0 + $1.memoryMiB }
-            let models = Set(node.chips.map(\.model.name)).sorted().joined(separator: ",")
+            let models =
+                node.chips.isEmpty
+                ? ChipModelID.hostOnly.name : Set(node.chips.map(\.model.name)).sorted().joined(separator: ",")
             let state = status.connected ? node.state.rawValue : status.lost == true ? "lost" : "disconnected"
             table.rows.append([
                 node.id.name, state, models, String(node.chips.count), String(used), String(shared),

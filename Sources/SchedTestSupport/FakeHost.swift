@@ -96,6 +96,15 @@ public struct FakeHost {
         return host
     }
 
+    /// A host without accelerators (a login or service node): 32 cores on 2 NUMA nodes and a NIC.
+    public static func cpuOnly(at root: String) throws -> FakeHost {
+        let host = try FakeHost(root: root)
+        try host.add(Device(address: "0000:3b:00.0", vendor: 0x8086, device: 0x1593, classCode: 0x020000, numaNode: 0))
+        try host.addNUMANode(0, cpus: "0-15", memoryGiB: 64, distances: [10, 21])
+        try host.addNUMANode(1, cpus: "16-31", memoryGiB: 64, distances: [21, 10])
+        return host
+    }
+
     static let ascendBuses = ["c1", "c2", "81", "82", "01", "02", "41", "42"]
 
     /// A host of `count` H100 GPUs on one NUMA node, with an `nvidia-smi` that lists them.
