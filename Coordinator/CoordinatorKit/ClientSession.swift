@@ -60,6 +60,10 @@ struct ClientSession {
                     throw refusal
                 }
                 return ok(try await state.forget(NodeID(ref.node)))
+            case .nodeState(let request):
+                let act = request.action == .resume ? "resume a node" : "\(request.action.rawValue) a node"
+                if let refusal = state.configuration.permissions.nodeRefusal(act, by: identity) { throw refusal }
+                return ok(try await state.administer(request, by: identity?.name ?? request.user ?? "a client"))
             case .logs(let ref): return ok(try await state.logs(job: ref.job))
             case .fallback(let request):
                 try await check("move down a tier", request.job)

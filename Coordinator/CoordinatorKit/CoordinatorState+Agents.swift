@@ -69,7 +69,9 @@ extension CoordinatorState {
         let fenced = lostHere.flatMap { fenceForStop($0, except: id) }
         do {
             try await persist(
-                changed, events, nodes: [StoredNode(registration.node, nodeKey: nodeKey)], before: before)
+                changed, events,
+                nodes: [StoredNode(registration.node, nodeKey: nodeKey, administration: nodes[id]?.administration)],
+                before: before)
         } catch {
             unfence(fenced)
             // The agent is there, and keeps trying: not a silent node to declare lost meanwhile.
@@ -86,7 +88,8 @@ extension CoordinatorState {
         nodes[id] = NodeEntry(
             node: registration.node, address: registration.address ?? peerAddress,
             chipAddresses: registration.chipAddresses, writer: outbox, session: session, lastHeartbeat: clock(),
-            stopsWhenUnseen: registration.stopsWhenUnseen ?? false, nodeKey: nodeKey)
+            stopsWhenUnseen: registration.stopsWhenUnseen ?? false, nodeKey: nodeKey,
+            administration: nodes[id]?.administration)
         if binding == .bindsNow { logger.notice("node \(id) is bound to node key \(nodeKey) from now on") }
         // What it still runs goes on; what it no longer runs was settled above.
         unseen.forget(node: id)
@@ -626,6 +629,7 @@ extension CoordinatorState {
         }
         let event = makeEvent(.nodeForgotten, node: id.name, "node \(id) forgotten: it no longer counts in the fleet")
         nodes[id] = nil
+        drainDeadlines[id] = nil
         fence.releaseAll(on: id)
         do {
             try await persist([], [event], forgetting: [id])

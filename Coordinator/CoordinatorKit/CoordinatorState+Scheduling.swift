@@ -147,6 +147,7 @@ extension CoordinatorState {
     /// One scheduling cycle: snapshot in the actor, plan outside it (sessions go on meanwhile), then
     /// apply here with every placement re-checked against what changed in between.
     func scheduleOnce() async {
+        await enforceDrainDeadlines(now: clock())
         await releaseHeld()
         await advanceArrays()
         let started = ContinuousClock.now

@@ -6,7 +6,8 @@ import Wire
 /// web tickets. Read-only: nothing here changes a job or a node.
 extension CoordinatorState {
     func gauges() -> FleetGauges {
-        let chips = chipViews(holdings())
+        let held = holdings()
+        let chips = chipViews(held)
         var chipCounts: [[String]: Int] = [:]
         var vendors: [String: String] = [:]
         for (_, entry) in chips {
@@ -20,8 +21,7 @@ extension CoordinatorState {
         var oldest = 0.0
         let now = clock()
         for entry in nodes.values {
-            let state = entry.lostAt != nil ? "lost" : entry.connected ? entry.node.state.rawValue : "disconnected"
-            nodeCounts[state, default: 0] += 1
+            nodeCounts[entry.displayState(holdsWork: held[entry.node.id] != nil), default: 0] += 1
             if entry.connected {
                 sessions += 1
                 oldest = max(oldest, (now - entry.lastHeartbeat) / configuration.timeScale)
@@ -80,9 +80,10 @@ extension CoordinatorState {
             let node = entry.node
             domains[node.domain?.name ?? "", default: []].append(
                 FleetView.NodeView(
-                    id: node.id.name, state: entry.lostAt != nil ? "lost" : node.state.rawValue,
+                    id: node.id.name, state: entry.displayState(holdsWork: held[node.id] != nil),
                     connected: entry.connected, lost: entry.lostAt != nil, cpusUsed: held[node.id]?.cpus ?? 0,
-                    cpus: node.numaNodes.reduce(0) { $0 + $1.cpus.count }, chips: chips))
+                    cpus: node.numaNodes.reduce(0) { $0 + $1.cpus.count }, chips: chips,
+                    note: entry.administration.map { "\($0.kind.rawValue) by \($0.by): \($0.reason)" }))
         }
         return FleetView(
             time: clock(),

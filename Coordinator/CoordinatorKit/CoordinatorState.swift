@@ -32,6 +32,8 @@ struct NodeEntry {
     var stopsWhenUnseen = true
     /// The fingerprint of the node key its name is bound to (`NodeKeyBinding`); nil: none yet.
     var nodeKey: String?
+    /// Cordoned or draining by an operator: it takes no new work.
+    var administration: NodeAdministration?
     var connected: Bool { writer != nil }
 }
 
@@ -62,6 +64,8 @@ actor CoordinatorState {
     var queueBook: QueueBook?
     /// The operator's node list (`--node-keys`), re-read on SIGHUP; nil: nodes bind at first use.
     var nodeKeyList: NodeKeyList?
+    /// Draining nodes with a deadline not yet enforced, and when (coordinator clock).
+    var drainDeadlines: [NodeID: Double] = [:]
     var nodes = NodeTable()
     var nextSeq = 1
     /// Publishes committed events in sequence order.
@@ -183,7 +187,9 @@ actor CoordinatorState {
         let returnBy = now + (configuration.heartbeatTimeout + configuration.returnGrace) * configuration.timeScale
         for stored in stored.nodes {
             nodes[stored.node.id] = NodeEntry(
-                node: stored.node, lastHeartbeat: now, returnBy: returnBy, nodeKey: stored.nodeKey)
+                node: stored.node, lastHeartbeat: now, returnBy: returnBy, nodeKey: stored.nodeKey,
+                administration: stored.administration)
+            if let deadline = stored.administration?.deadline { drainDeadlines[stored.node.id] = deadline }
         }
         for record in stored.jobs where !record.state.isFinal {
             for assignment in record.placement?.assignments ?? [] where nodes[assignment.node] == nil {
@@ -593,14 +599,22 @@ actor CoordinatorState {
 
     func nodeStatuses() -> [NodeStatus] {
         let held = holdings()
+        let now = clock()
+        // Attempts told to stop still run there until their ends are confirmed.
+        let stopping = Set(fence.holdings().map(\.key.node))
         return nodes.values.sorted { $0.node.id < $1.node.id }.map {
             let holding = held[$0.node.id] ?? NodeHoldings()
             // A shared chip is used by several jobs: their ids, sorted, comma-separated.
             let used = Dictionary(
                 uniqueKeysWithValues: holding.chips.map { (String($0.key), $0.value.sorted().joined(separator: ",")) })
-            return NodeStatus(
+            var status = NodeStatus(
                 node: $0.node, connected: $0.connected, lastHeartbeat: $0.lastHeartbeat, usedBy: used,
                 lost: $0.lostAt != nil, cpusUsed: holding.cpus, memoryUsedMiB: holding.memoryMiB, nodeKey: $0.nodeKey)
+            status.administration = $0.administration
+            status.deadlineIn = $0.administration?.deadline.map { max($0 - now, 0) }
+            status.displayState = $0.displayState(
+                holdsWork: held[$0.node.id] != nil || stopping.contains($0.node.id))
+            return status
         }
     }
 

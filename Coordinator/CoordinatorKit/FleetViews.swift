@@ -18,7 +18,8 @@ public struct FleetGauges: Sendable {
     }
     public var jobs: [JobCount]
     public var chips: [ChipCount]
-    /// Nodes by state: `ready`, `draining`, `down` (connected or not: `disconnected` and `lost` apart).
+    /// Nodes by state: `ready`, `cordoned`, `draining`, `drained` (draining, nothing left on it),
+    /// `disconnected`, `lost` (`NodeEntry.displayState`).
     public var nodes: [(state: String, count: Int)]
     public var agentSessions: Int
     /// The oldest heartbeat of a connected agent, in wall seconds (0 with none connected).
@@ -55,6 +56,8 @@ public struct FleetView: Codable, Sendable {
         public var cpusUsed: Int
         public var cpus: Int
         public var chips: [ChipView]
+        /// Who cordoned or drained it, and why.
+        public var note: String?
     }
     public struct ChipView: Codable, Sendable {
         public var index: Int

@@ -15,7 +15,11 @@ struct NodeTable {
         get { entries[id] }
         set {
             let old = newValue.map { entries.updateValue($0, forKey: id) } ?? entries.removeValue(forKey: id)
-            if old?.node != newValue?.node || old?.connected != newValue?.connected { generation &+= 1 }
+            if old?.node != newValue?.node || old?.connected != newValue?.connected
+                || old?.administration != newValue?.administration
+            {
+                generation &+= 1
+            }
             if let entry = newValue, entry.lostAt == nil {
                 hearing[id] = (entry.lastHeartbeat, entry.returnBy ?? -.infinity)
             } else {
@@ -37,10 +41,26 @@ struct NodeTable {
 }
 
 extension NodeEntry {
+    /// What an operator reads of the node: `lost`, `disconnected`, `cordoned`, `draining`, `drained`
+    /// (draining, and nothing of it held), or its own state.
+    func displayState(holdsWork: Bool) -> String {
+        if lostAt != nil { return "lost" }
+        if !connected { return "disconnected" }
+        switch administration?.kind {
+        case .cordoned: return "cordoned"
+        case .draining: return holdsWork ? "draining" : "drained"
+        case nil: return node.state.rawValue
+        }
+    }
+
     /// The node as the scheduler sees it: down while its agent is away.
     var planned: Node {
         var node = node
-        if !connected { node.state = .down }
+        if !connected {
+            node.state = .down
+        } else if administration != nil {
+            node.state = .draining
+        }
         return node
     }
 }

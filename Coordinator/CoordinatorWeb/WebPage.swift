@@ -120,7 +120,7 @@ enum WebPage {
             const nodes = el("div", { class: "nodes" });
             for (const node of domain.nodes) {
               const off = !node.connected || node.lost || node.state === "down";
-              const card = el("div", { class: "node" + (off ? " off" : ""), "data-node": node.id, "data-state": node.state });
+              const card = el("div", { class: "node" + (off ? " off" : ""), "data-node": node.id, "data-state": node.state, title: node.note || "" });
               const label = node.id + (node.lost ? " (lost)" : !node.connected ? " (away)" : node.state !== "ready" ? ` (${node.state})` : "");
               card.append(el("div", { class: "name" }, label));
               const chips = el("div", { class: "chips" });

@@ -20,7 +20,7 @@ struct NodesCommand: ParsableCommand {
         if json { return printLine(WireCodec.json(nodes)) }
         var table = Table(header: [
             "NODE", "STATE", "MODEL", "CHIPS", "USED", "SHARED", "FREE", "UNHEALTHY", "CORES", "MEMORY", "NUMA",
-            "DOMAIN",
+            "DOMAIN", "NOTE",
         ])
         for status in nodes {
             let node = status.node
@@ -32,13 +32,17 @@ struct NodesCommand: ParsableCommand {
             let models =
                 node.chips.isEmpty
                 ? ChipModelID.hostOnly.name : Set(node.chips.map(\.model.name)).sorted().joined(separator: ",")
-            let state = status.connected ? node.state.rawValue : status.lost == true ? "lost" : "disconnected"
+            let state =
+                status.displayState
+                ?? (status.connected ? node.state.rawValue : status.lost == true ? "lost" : "disconnected")
             table.rows.append([
                 node.id.name, state, models, String(node.chips.count), String(used), String(shared),
                 String(max(node.chips.count - used - unhealthy, 0)), String(unhealthy),
                 "\(status.cpusUsed ?? 0)/\(cores)",
                 "\(formatMebibytes(status.memoryUsedMiB ?? 0))/\(formatMebibytes(memory))",
                 String(node.numaNodes.count), node.domain?.description ?? "-",
+                nodeNote(status).isEmpty
+                    ? "-" : nodeNote(status).trimmingCharacters(in: CharacterSet(charactersIn: " ()")),
             ])
         }
         printLine(table.render())

@@ -13,7 +13,7 @@ public struct SchedCtl: AsyncParsableCommand {
         subcommands: [
             SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, NodesCommand.self,
             QueuesCommand.self, WatchCommand.self, LogsCommand.self, FallbackCommand.self, HealthCommand.self,
-            ForgetNodeCommand.self, WebCommand.self,
+            ForgetNodeCommand.self, CordonCommand.self, DrainCommand.self, ResumeCommand.self, WebCommand.self,
             SimulateCommand.self,
             ScenarioCommand.self, CheckpointCommand.self,
         ])

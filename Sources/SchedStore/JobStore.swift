@@ -34,26 +34,32 @@ public struct StoreChanges: Sendable {
 public struct StoredNode: Sendable, Equatable {
     public var node: Node
     public var nodeKey: String?
-    public init(_ node: Node, nodeKey: String? = nil) {
+    /// What an operator set on it (cordon, drain): kept across restarts and re-registrations.
+    public var administration: NodeAdministration?
+    public init(_ node: Node, nodeKey: String? = nil, administration: NodeAdministration? = nil) {
         self.node = node
         self.nodeKey = nodeKey
+        self.administration = administration
     }
 }
 
 extension StoredNode: Codable {
     // The node's own fields with "nodeKey" beside them: rows written before node keys read back as
     // nodes bound to none.
-    enum CodingKeys: String, CodingKey { case nodeKey }
+    enum CodingKeys: String, CodingKey { case nodeKey, administration }
 
     public init(from decoder: any Decoder) throws {
         node = try Node(from: decoder)
-        nodeKey = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(String.self, forKey: .nodeKey)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        nodeKey = try container.decodeIfPresent(String.self, forKey: .nodeKey)
+        administration = try container.decodeIfPresent(NodeAdministration.self, forKey: .administration)
     }
 
     public func encode(to encoder: any Encoder) throws {
         try node.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(nodeKey, forKey: .nodeKey)
+        try container.encodeIfPresent(administration, forKey: .administration)
     }
 }
 

@@ -174,6 +174,12 @@ public struct NodeStatus: Codable, Equatable, Sendable {
     public var lost: Bool?
     /// The fingerprint of the node key its name is bound to (nil until it first registers with one).
     public var nodeKey: String?
+    /// What an operator set (cordon, drain), and the seconds left to a drain's deadline.
+    public var administration: NodeAdministration?
+    public var deadlineIn: Double?
+    /// What an operator reads: `ready`, `cordoned`, `draining`, `drained` (draining, nothing left on
+    /// it), `disconnected` or `lost`.
+    public var displayState: String?
 
     public init(
         node: Node, connected: Bool, lastHeartbeat: Double?, usedBy: [String: String], lost: Bool = false,

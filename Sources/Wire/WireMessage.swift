@@ -37,6 +37,7 @@ public enum WireMessage: Equatable, Sendable {
     /// A ticket for the web page and `/metrics` (`schedctl web`).
     case webTicket(WebTicketRequest)
     case forget(NodeRef)
+    case nodeState(NodeStateRequest)
     case logs(JobRef)
     case watch(WatchRequest)
     case fallback(FallbackRequest)
@@ -560,6 +561,10 @@ public struct PlacementEvent: Codable, Equatable, Sendable {
         case nodeForgotten = "node-forgotten"
         /// A chip's health changed, as its agent reported (details: chip, health).
         case chipHealth = "chip-health"
+        /// An operator cordoned, drained or resumed a node (details: by, reason, deadline).
+        case nodeCordoned = "node-cordoned"
+        case nodeDraining = "node-draining"
+        case nodeResumed = "node-resumed"
     }
     public var seq: Int
     public var time: Double

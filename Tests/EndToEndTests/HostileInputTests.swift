@@ -15,6 +15,7 @@ struct HostileInputTests {
         .jobs(JobsQuery(states: ["queued"], offset: 0, limit: 10)), .logs(JobRef(job: "j")),
         .fallback(FallbackRequest(job: "j", reason: "r")), .output(OutputRequest(job: "j", attempt: 1, follow: false)),
         .watch(WatchRequest(after: 0, job: "j")),
+        .nodeState(NodeStateRequest(nodes: ["n"], action: .drain, reason: "r", deadlineSeconds: 60, user: "u")),
     ]
 
     static func agentTemplates(node: String) -> [WireMessage] {
