@@ -223,8 +223,8 @@ public actor AttemptRunner {
             var limits = ContainerLimits(
                 memoryMiB: order.host.map(\.memoryMiB), pids: (containment?.pidsLimit).flatMap { $0 > 0 ? $0 : nil })
             // Under a cgroup of the supervisor's, with the job's limits: measured there too.
-            if let cgroup, containers.runtime?.managesCgroupsAsFiles == true,
-                [.podman, .docker].contains(containers.runtime?.kind)
+            if let cgroup, [.podman, .docker].contains(containers.runtime?.kind),
+                containers.cgroupManager.managesCgroupsAsFiles == true
             {
                 let parent = cgroup.path + "-container"
                 arguments += ["--container-cgroup", parent]

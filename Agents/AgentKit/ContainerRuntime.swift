@@ -86,6 +86,36 @@ public struct ContainerRuntime: Equatable, Sendable {
 
 /// What an agent needs to run jobs in containers: its runtime (nil: none), and for each chip model
 /// of the catalog its vendor and the variables that number its chips.
+/// Whether the runtime manages cgroups as files (so that a container can go under its job's own
+/// cgroup), asked once on a thread of its own at the agent's start: `podman info` waits on podman's
+/// storage lock while other podman commands run, and registering must not wait on it. A container
+/// launch that comes before the answer waits for it (at most the question's 10 s).
+public final class CgroupManagerQuestion: @unchecked Sendable {
+    private let condition = NSCondition()
+    /// nil: not answered yet; .some(nil): the runtime did not say.
+    private var answer: Bool??
+
+    public init(known: Bool?) { answer = .some(known) }
+
+    public init(asking runtime: ContainerRuntime, then told: @escaping @Sendable (Bool?) -> Void) {
+        Thread.detachNewThread { [self] in
+            let said = runtime.askingCgroupManager().managesCgroupsAsFiles
+            condition.lock()
+            answer = .some(said)
+            condition.broadcast()
+            condition.unlock()
+            told(said)
+        }
+    }
+
+    public var managesCgroupsAsFiles: Bool? {
+        condition.lock()
+        defer { condition.unlock() }
+        while answer == nil { condition.wait() }
+        return answer!
+    }
+}
+
 public struct ContainerSetup: Sendable {
     public struct ModelDevices: Sendable, Equatable {
         public var vendor: String
@@ -97,6 +127,8 @@ public struct ContainerSetup: Sendable {
     }
 
     public var runtime: ContainerRuntime?
+    /// Whether `runtime` manages cgroups as files (asked in the background at start).
+    public var cgroupManager: CgroupManagerQuestion
     /// By chip model name.
     public var models: [String: ModelDevices]
     /// The Ascend Docker Runtime, where the host has it: shares of Ascend chips run as vNPUs.
@@ -109,6 +141,7 @@ public struct ContainerSetup: Sendable {
         exists: @escaping @Sendable (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
     ) {
         self.runtime = runtime
+        cgroupManager = CgroupManagerQuestion(known: runtime?.managesCgroupsAsFiles)
         self.models = models
         self.ascendRuntime = ascendRuntime
         self.exists = exists

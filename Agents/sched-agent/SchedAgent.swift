@@ -515,17 +515,7 @@ extension RunAgent {
         } else {
             runtime = ContainerRuntime.detect(searchPath: path)
         }
-        // Whether a container can be put under the job's own cgroup (its limits and measures there).
-        runtime = runtime?.askingCgroupManager()
-        let cgroups =
-            switch runtime?.managesCgroupsAsFiles {
-            case true?: ", in the job's cgroup"
-            case false?: ", limited by the runtime (its cgroup manager is not cgroupfs: not measured)"
-            case nil: ""
-            }
-        let how =
-            runtime.map { "through \($0.kind.rawValue) (\($0.path))\(cgroups)" }
-            ?? "nowhere: no container runtime found"
+        let how = runtime.map { "through \($0.kind.rawValue) (\($0.path))" } ?? "nowhere: no container runtime found"
         logger.info("jobs with an image run \(how)")
         var models: [String: ContainerSetup.ModelDevices] = [:]
         for model in catalog.models {
@@ -538,7 +528,23 @@ extension RunAgent {
             throw SetupError("--ascend-docker-runtime: \(ascendPath) is not an executable on this host")
         }
         if let ascend { logger.info("shares of Ascend chips in an image run as vNPUs through \(ascend)") }
-        return ContainerSetup(runtime: runtime, models: models, ascendRuntime: ascend)
+        var setup = ContainerSetup(runtime: runtime, models: models, ascendRuntime: ascend)
+        // Whether a container can be put under the job's own cgroup (its limits and measures there).
+        if let runtime, runtime.kind == .podman || runtime.kind == .docker {
+            let name = runtime.kind.rawValue
+            setup.cgroupManager = CgroupManagerQuestion(asking: runtime) { asFiles in
+                switch asFiles {
+                case true?: logger.info("\(name) manages cgroups as files: containers run in their job's cgroup")
+                case false?:
+                    logger.info(
+                        "\(name)'s cgroup manager is not cgroupfs: containers are limited by \(name) itself, not measured"
+                    )
+                case nil:
+                    logger.warning("\(name) did not say its cgroup manager: containers are limited by \(name) itself")
+                }
+            }
+        }
+        return setup
     }
 }
 

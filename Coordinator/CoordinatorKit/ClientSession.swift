@@ -42,7 +42,7 @@ struct ClientSession {
                 return ok(try await state.submit(request, identity: identity))
             case .cancel(let ref):
                 try await check("cancel", ref.job)
-                return ok(try await state.cancel(ref.job))
+                return ok(try await state.cancel(ref.job, by: identity?.name ?? ref.user ?? "a client"))
             case .status(let ref): return ok(try await state.record(ref.job))
             case .jobs(let query): return ok(try await state.list(query))
             case .nodes: return ok(await state.nodeStatuses())
@@ -60,6 +60,12 @@ struct ClientSession {
                     throw refusal
                 }
                 return ok(try await state.forget(NodeID(ref.node)))
+            case .jobAction(let request):
+                return ok(
+                    await state.act(request, identity: identity, by: identity?.name ?? request.user ?? "a client"))
+            case .update(let change):
+                return ok(
+                    try await state.update(change, identity: identity, by: identity?.name ?? change.user ?? "a client"))
             case .nodeState(let request):
                 let act = request.action == .resume ? "resume a node" : "\(request.action.rawValue) a node"
                 if let refusal = state.configuration.permissions.nodeRefusal(act, by: identity) { throw refusal }

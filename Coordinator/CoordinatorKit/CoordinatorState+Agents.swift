@@ -321,10 +321,12 @@ extension CoordinatorState {
             if record.reason?.hasPrefix("cancelling") == true {
                 record.state = .cancelled
                 record.endedAt = now
-                record.reason = "cancelled by a user"
+                let who = record.cancelledBy ?? "a user"
+                record.reason = "cancelled by \(who)"
                 events.append(
                     makeEvent(
-                        .cancelled, job: record.id, node: node.name, attempt: record.attempt, "cancelled \(record.id)"))
+                        .cancelled, job: record.id, node: node.name, attempt: record.attempt,
+                        "cancelled \(record.id) by \(who)", details: ["by": who]))
                 changed.append(record)
             } else {
                 // Its attempt is current, so no order stopped it (a preemption, a fallback or a

@@ -18,7 +18,7 @@ extension CoordinatorState {
         var events: [PlacementEvent] = []
         var budget = Self.tasksPerPass
         for id in jobs.arrays.sorted() {
-            guard var parent = jobs[id], var progress = parent.array, parent.state == .queued, parent.held != true
+            guard var parent = jobs[id], var progress = parent.array, parent.state == .queued, !parent.isHeld
             else { continue }
             let counts = jobs.taskStates[id] ?? [:]
             let live = (counts[.queued] ?? 0) + (counts[.placed] ?? 0) + (counts[.running] ?? 0)
@@ -99,12 +99,12 @@ extension CoordinatorState {
     }
 
     /// Cancels an array's tasks that have not ended (its record is cancelled by the caller).
-    func cancelTasks(of parent: JobRecord) async {
+    func cancelTasks(of parent: JobRecord, by who: String) async {
         guard let progress = parent.array else { return }
         for position in 0..<progress.released {
             guard let index = progress.spec.index(at: position) else { break }
             let id = JobArrayProgress.taskID(array: parent.id, index: index)
-            if let task = jobs[id], !task.state.isFinal { _ = try? await cancel(id) }
+            if let task = jobs[id], !task.state.isFinal { _ = try? await cancel(id, by: who) }
         }
     }
 }

@@ -31,6 +31,11 @@ extension CoordinatorState {
 
     /// Why a held job waits: each dependency not met yet, with its job's state.
     func heldReason(_ record: JobRecord) -> String {
+        if let hold = record.userHold {
+            return "held by \(hold.by)" + (hold.reason.map { " (\($0))" } ?? "")
+                + ": schedctl release \(record.id) lets it into the queue"
+                + (record.held == true ? "; then it waits on its dependencies" : "")
+        }
         let pending = (record.dependencies ?? []).filter { verdict($0) == .wait }.map { dependency in
             "\(dependency) (\(jobs[dependency.job]?.state.rawValue ?? "unknown"))"
         }
@@ -48,7 +53,8 @@ extension CoordinatorState {
         var changed: [JobRecord] = []
         var events: [PlacementEvent] = []
         for id in jobs.held.sorted() {
-            guard var record = jobs[id] else { continue }
+            // Held by a user only: that hold is theirs to release.
+            guard var record = jobs[id], record.held == true else { continue }
             let verdicts = (record.dependencies ?? []).map { verdict($0) }
             if let never = verdicts.lazy.compactMap({ if case .never(let why) = $0 { why } else { nil } }).first {
                 record.held = nil

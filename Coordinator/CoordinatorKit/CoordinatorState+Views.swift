@@ -102,7 +102,7 @@ extension CoordinatorState {
         var summaries = active.map(summary)
         summaries += waiting.map {
             var job = summary($0)
-            job.reason = $0.held == true ? heldReason($0) : waitReason(of: $0.id)
+            job.reason = $0.isHeld ? heldReason($0) : waitReason(of: $0.id)
             return job
         }
         summaries += ended.map(summary)

@@ -499,7 +499,7 @@ actor CoordinatorState {
         }
         if record.state == .queued {
             record.reason =
-                record.held == true
+                record.isHeld
                 ? heldReason(record) : record.array != nil ? arraySummary(record) : waitReason(of: id)
             record.queuePosition = queuePosition(of: record)
             if let victims = nominated[id], !victims.isEmpty { record.reason = preemptorReason(record, victims) }
@@ -627,7 +627,7 @@ actor CoordinatorState {
         }
     }
 
-    func cancel(_ id: String) async throws(ErrorReply) -> JobRecord {
+    func cancel(_ id: String, by who: String) async throws(ErrorReply) -> JobRecord {
         var record = try await record(id)
         guard !record.state.isFinal else { return record }
         let before = [id: jobs[id]!]
@@ -635,11 +635,14 @@ actor CoordinatorState {
         let running = record.state != .queued
         let reachable =
             running && (record.placement?.assignments.contains { nodes[$0.node]?.connected == true } ?? false)
+        record.cancelledBy = who
         if !reachable {
             record.state = .cancelled
             record.endedAt = clock()
-            record.reason = "cancelled by a user"
-            events.append(makeEvent(.cancelled, job: id, attempt: record.attempt, "cancelled \(id)"))
+            record.reason = "cancelled by \(who)"
+            events.append(
+                makeEvent(
+                    .cancelled, job: id, attempt: record.attempt, "cancelled \(id) by \(who)", details: ["by": who]))
         } else {
             record.reason = "cancelling: waiting for the agent to stop it"
         }
@@ -651,7 +654,7 @@ actor CoordinatorState {
         }
         // Once durable: the agents are told (and the chips fenced, on nodes away too).
         if running { sendKill(before[id]!, reason: "cancelled") }
-        if record.array != nil { await cancelTasks(of: record) }
+        if record.array != nil { await cancelTasks(of: record, by: who) }
         dirty = true
         return jobs[id]!
     }

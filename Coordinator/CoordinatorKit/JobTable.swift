@@ -70,7 +70,7 @@ struct JobTable {
         } else {
             active.remove(id)
         }
-        if let new, new.state == .queued, new.held == true {
+        if let new, new.state == .queued, new.isHeld {
             held.insert(id)
         } else {
             held.remove(id)
@@ -142,15 +142,15 @@ struct JobTable {
 
     /// A queued job to search again at the next pass (a preemptor whose victims have stopped).
     mutating func searchAgain(_ id: String) {
-        guard let record = records[id], record.state == .queued, record.held != true, record.array == nil else {
+        guard let record = records[id], record.state == .queued, !record.isHeld, record.array == nil else {
             return
         }
         enqueue(record)
     }
 
     private mutating func reindexWaiting(old: JobRecord?, new: JobRecord?) {
-        let wasWaiting = old?.state == .queued && old?.held != true && old?.array == nil
-        guard let new, new.state == .queued, new.held != true, new.array == nil else {
+        let wasWaiting = old?.state == .queued && !(old?.isHeld ?? false) && old?.array == nil
+        guard let new, new.state == .queued, !new.isHeld, new.array == nil else {
             if wasWaiting, let old { waiting.remove(old.job.id) }
             return
         }
@@ -169,9 +169,10 @@ struct JobTable {
     /// The first `count` waiting jobs of each queue (by name), in scheduling order.
     mutating func queueHeads(perQueue count: Int) -> [JobID] {
         let records = records
-        return queueHeads.take(perQueue: count) { key in
-            guard let record = records[key.id.name], record.state == .queued, record.held != true,
-                record.array == nil
+        return queueHeads.take(perQueue: count) { key, queue in
+            // A job moved to another queue (schedctl update) left its old heap's entry behind.
+            guard let record = records[key.id.name], record.state == .queued, !record.isHeld,
+                record.array == nil, record.job.queue == queue
             else { return false }
             return record.job.priority == key.priority && record.job.submittedAt == key.submittedAt
         }

@@ -14,8 +14,8 @@ struct QueueHeads {
         heaps[queue, default: Heap()].insert(key)
     }
 
-    /// The first `count` jobs of each queue that still wait (`waits` says), queues by name.
-    mutating func take(perQueue count: Int, waits: (WaitingQueue.Key) -> Bool) -> [JobID] {
+    /// The first `count` jobs of each queue that still wait there (`waits` says), queues by name.
+    mutating func take(perQueue count: Int, waits: (WaitingQueue.Key, String) -> Bool) -> [JobID] {
         takes += 1
         if takes % 256 == 0 { compact(waits) }
         var chosen: [JobID] = []
@@ -25,7 +25,7 @@ struct QueueHeads {
             var seen = Set<JobID>()
             while kept.count < count, let key = heap.popMin() {
                 // A job enqueued again sits twice; one is enough.
-                guard waits(key), seen.insert(key.id).inserted else { continue }
+                guard waits(key, queue), seen.insert(key.id).inserted else { continue }
                 kept.append(key)
             }
             for key in kept { heap.insert(key) }
@@ -36,9 +36,9 @@ struct QueueHeads {
     }
 
     /// Rebuilds every heap from the keys that still wait, once each.
-    private mutating func compact(_ waits: (WaitingQueue.Key) -> Bool) {
+    private mutating func compact(_ waits: (WaitingQueue.Key, String) -> Bool) {
         for (queue, heap) in heaps {
-            let live = Set(heap.unordered.filter(waits))
+            let live = Set(heap.unordered.filter { waits($0, queue) })
             heaps[queue] = live.isEmpty ? nil : Heap(live)
         }
     }

@@ -157,24 +157,6 @@ func describe(_ record: JobRecord) -> String {
     return lines.joined(separator: "\n")
 }
 
-struct CancelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job.")
-
-    @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "Job id.") var job: String
-    @Flag(help: "Print JSON.") var json = false
-
-    func run() throws {
-        let record = try connection.withSession { session in
-            try session.request(.cancel(JobRef(job: job)), as: JobRecord.self)
-        }
-        if json { return printLine(WireCodec.json(record)) }
-        printLine(
-            record.state == .cancelled
-                ? "cancelled \(record.id)" : "\(record.id): \(record.reason ?? record.state.rawValue)")
-    }
-}
-
 struct FallbackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fallback", abstract: "Move a job to its next tier now; it resumes from its checkpoint.")

@@ -11,7 +11,8 @@ public struct SchedCtl: AsyncParsableCommand {
             --json for machine-readable output.
             """,
         subcommands: [
-            SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, NodesCommand.self,
+            SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, HoldCommand.self,
+            ReleaseCommand.self, RequeueCommand.self, UpdateCommand.self, NodesCommand.self,
             QueuesCommand.self, WatchCommand.self, LogsCommand.self, FallbackCommand.self, HealthCommand.self,
             ForgetNodeCommand.self, CordonCommand.self, DrainCommand.self, ResumeCommand.self, WebCommand.self,
             SimulateCommand.self,

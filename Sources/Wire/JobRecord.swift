@@ -47,6 +47,10 @@ public struct JobRecord: Codable, Equatable, Sendable {
     /// Jobs that must end first, and how; while `held`, the job is not searched.
     public var dependencies: [JobDependency]?
     public var held: Bool?
+    /// Held by a user or an operator (`schedctl hold`) until released: not searched either.
+    public var userHold: JobHold?
+    /// Who cancelled it (set when the cancel is asked; it ends once its agents confirm).
+    public var cancelledBy: String?
     /// An array's own record: its indices and how many tasks it has let into the queue. It never
     /// runs itself; it ends when its last task has.
     public var array: JobArrayProgress?
@@ -68,6 +72,9 @@ public struct JobRecord: Codable, Equatable, Sendable {
     }
 
     public var id: String { job.id.name }
+
+    /// Kept out of the queue while it waits: on its dependencies, or by a hold.
+    public var isHeld: Bool { held == true || userHold != nil }
 }
 
 /// Where the current attempt runs.

@@ -38,6 +38,8 @@ public enum WireMessage: Equatable, Sendable {
     case webTicket(WebTicketRequest)
     case forget(NodeRef)
     case nodeState(NodeStateRequest)
+    case jobAction(JobActionRequest)
+    case update(JobUpdate)
     case logs(JobRef)
     case watch(WatchRequest)
     case fallback(FallbackRequest)
@@ -473,7 +475,12 @@ public struct NodeRef: Codable, Equatable, Sendable {
 
 public struct JobRef: Codable, Equatable, Sendable {
     public var job: String
-    public init(job: String) { self.job = job }
+    /// `CANCEL`: who asks, as the client names them (a MUNGE identity wins): the log says who.
+    public var user: String?
+    public init(job: String, user: String? = nil) {
+        self.job = job
+        self.user = user
+    }
 }
 
 /// `JOBS`: one page of the jobs, in submission order. A page holds at most `JobsQuery.maximumLimit`
@@ -565,6 +572,9 @@ public struct PlacementEvent: Codable, Equatable, Sendable {
         case nodeCordoned = "node-cordoned"
         case nodeDraining = "node-draining"
         case nodeResumed = "node-resumed"
+        /// A waiting job held, or one of its fields changed, by a user or an operator (details: by).
+        case held
+        case updated
     }
     public var seq: Int
     public var time: Double

@@ -37,7 +37,7 @@ struct ContainmentTests {
         try await cluster.startCoordinator()
         try cluster.startHostAgent(
             host, data: cluster.directory.appendingPathComponent("agent-data").path, extra: extra)
-        let registered = try await eventually(seconds: 10) {
+        let registered = try await eventually(seconds: 60) {
             let nodes = try await cluster.schedctl(["nodes", "--json"])
             return (try? WireCodec.value([NodeStatus].self, from: nodes.stdout))?.first?.connected == true
         }

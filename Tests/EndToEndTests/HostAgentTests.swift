@@ -23,7 +23,7 @@ struct HostAgentTests {
     }
 
     func waitForNode(_ cluster: Cluster) async throws {
-        let registered = try await eventually(seconds: 10) {
+        let registered = try await eventually(seconds: 60) {
             let nodes = try await cluster.schedctl(["nodes", "--json"])
             let statuses = try? WireCodec.value([NodeStatus].self, from: nodes.stdout)
             return statuses?.first(where: { $0.node.id == "asc-host" })?.connected == true

@@ -16,6 +16,8 @@ struct HostileInputTests {
         .fallback(FallbackRequest(job: "j", reason: "r")), .output(OutputRequest(job: "j", attempt: 1, follow: false)),
         .watch(WatchRequest(after: 0, job: "j")),
         .nodeState(NodeStateRequest(nodes: ["n"], action: .drain, reason: "r", deadlineSeconds: 60, user: "u")),
+        .jobAction(JobActionRequest(action: .requeue, jobs: ["j"], states: [.running], idPattern: "j*", hold: true)),
+        .update(JobUpdate(job: "j", priority: 3, timeLimitSeconds: 60, queue: "q")),
     ]
 
     static func agentTemplates(node: String) -> [WireMessage] {

@@ -201,6 +201,16 @@ struct MungeTests {
         }
         let forget = try await schedctl(cluster, munge, ["forget-node", "n1"], as: "nobody")
         #expect(forget.stderr.contains("only an operator may forget a node"), "\(forget.stderr)")
+        // Owners lower their priority, operators raise it; a hold on another's job is refused by name.
+        let raise = try await schedctl(cluster, munge, ["update", "theirs-2", "--priority", "9"], as: "nobody")
+        #expect(raise.status == 1 && raise.stderr.contains("only an operator may raise a priority"), "\(raise.stderr)")
+        let lower = try await schedctl(cluster, munge, ["update", "theirs-2", "--priority", "-1"], as: "nobody")
+        #expect(lower.status == 0, "\(lower.stderr)")
+        #expect(try await schedctl(cluster, munge, ["update", "theirs-2", "--priority", "9"]).status == 0)
+        let holdTheirs = try await schedctl(cluster, munge, ["hold", "root-1", "theirs-1"], as: "nobody")
+        #expect(holdTheirs.status == 1, "\(holdTheirs.stdout)")
+        #expect(holdTheirs.stderr.contains("root-1: refused: job root-1 belongs to root"), "\(holdTheirs.stderr)")
+        #expect(holdTheirs.stdout.contains("theirs-1: held"), "\(holdTheirs.stdout)")
         #expect(try await schedctl(cluster, munge, ["cancel", "theirs-1"], as: "nobody").status == 0, "their own")
         #expect(try await schedctl(cluster, munge, ["cancel", "theirs-2"]).status == 0, "root is an operator")
 
