@@ -66,12 +66,7 @@ extension JobActionRequest: WireChecked {
         for (value, field) in [(owner, "owner"), (queue, "queue"), (idPattern, "idPattern"), (user, "user")] {
             if let value { check.name(value, field) }
         }
-        if let reason {
-            check.require(reason.count <= 512, "'reason' holds at most 512 characters, got \(reason.count)")
-            check.require(
-                !reason.unicodeScalars.contains { $0.properties.generalCategory == .control },
-                "'reason' may not hold control characters")
-        }
+        if let reason { check.text(reason, "reason") }
         check.require(hold == nil || action == .requeue, "'hold' goes with requeue")
         return check.problem
     }

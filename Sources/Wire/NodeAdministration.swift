@@ -59,12 +59,7 @@ extension NodeStateRequest: WireChecked {
         check.require(!nodes.isEmpty, "'nodes' names at least one node")
         check.count(nodes.count, "nodes", atMost: WireLimits.listEntries)
         for node in nodes { check.name(node, "nodes") }
-        if let reason {
-            check.require(reason.count <= 512, "'reason' holds at most 512 characters, got \(reason.count)")
-            check.require(
-                !reason.unicodeScalars.contains { $0.properties.generalCategory == .control },
-                "'reason' may not hold control characters")
-        }
+        if let reason { check.text(reason, "reason") }
         if let user { check.name(user, "user") }
         if let deadlineSeconds { check.number(deadlineSeconds, "deadlineSeconds", WireLimits.duration) }
         check.require(

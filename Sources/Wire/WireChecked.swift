@@ -39,6 +39,16 @@ struct FieldCheck {
         }
     }
 
+    /// A sentence a person wrote (a reason): at most 512 characters, none of them control characters.
+    mutating func text(_ value: String, _ field: String) {
+        guard problem == nil else { return }
+        if value.count > 512 {
+            problem = "'\(field)' holds at most 512 characters, got \(value.count)"
+        } else if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            problem = "'\(field)' may not hold control characters"
+        }
+    }
+
     mutating func require(_ condition: Bool, _ message: @autoclosure () -> String) {
         guard problem == nil, !condition else { return }
         problem = message()
