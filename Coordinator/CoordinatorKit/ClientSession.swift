@@ -60,6 +60,8 @@ struct ClientSession {
                     throw refusal
                 }
                 return ok(try await state.forget(NodeID(ref.node)))
+            case .history(let query): return ok(try await state.history(query))
+            case .usage(let query): return ok(try await state.usage(query))
             case .jobAction(let request):
                 return ok(
                     await state.act(request, identity: identity, by: identity?.name ?? request.user ?? "a client"))

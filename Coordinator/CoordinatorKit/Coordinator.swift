@@ -84,6 +84,7 @@ public enum Coordinator {
         let state = CoordinatorState(
             configuration: configuration, store: store, committer: committer, logFile: logFile, logger: logger,
             clock: Self.clock(scale: configuration.timeScale), wake: wake)
+        await state.lead(in: keeper?.term)
         try await state.load()
         let addressFile = directory + "/coordinator.addr"
         let server = CoordinatorServer(state: state, configuration: configuration, logger: logger) { endpoint in

@@ -68,6 +68,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var reclaimMinimumRun: Double = 600
     /// How long (on the coordinator's clock) a finished job and its events are kept; 0 keeps all.
     public var keepFinished: Double
+    /// How long an ended attempt's accounting is kept (`--keep-accounting`); 0 keeps all.
+    public var keepAccounting: Double = 400 * 86_400
     /// Seconds a new connection has to finish its handshake.
     public var handshakeTimeout: Double
     /// Handshakes that may be under way at once; more connections are refused until some finish.

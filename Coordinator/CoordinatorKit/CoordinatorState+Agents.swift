@@ -266,6 +266,8 @@ extension CoordinatorState {
         var events: [PlacementEvent] = []
         let detail = exit.message.map { ": \($0)" } ?? ""
         record.lastExit = "\(exit.outcome.rawValue) on \(node)\(detail)"
+        record.lastExitStatus = exit.exitStatus
+        record.lastSignal = exit.signal
         let measured = exit.cpuSeconds != nil || exit.peakMemoryBytes != nil
         if measured {
             var usage = record.attemptUsage?[String(exit.attempt)] ?? AttemptUsage()
@@ -368,6 +370,8 @@ extension CoordinatorState {
         record.endedAt = clock()
         record.reason = nil
         record.lastExit = "\(exit.outcome.rawValue) on \(node)"
+        record.lastExitStatus = exit.exitStatus
+        record.lastSignal = exit.signal
         if let step = exit.checkpointStep { record.checkpointStep = max(record.checkpointStep, step) }
         let event = makeEvent(
             .completed, job: record.id, node: node.name, attempt: record.attempt,

@@ -53,8 +53,29 @@ extension CoordinatorState {
         } catch {
             throw ErrorReply(.invalidSpec, "\(error.description); the queue tree in use stays")
         }
+        if let orphans = orphanedQueues(under: tree) { throw ErrorReply(.conflict, orphans) }
         install(tree, source: "\(file), applied by \(who)")
         return queueStatuses()
+    }
+
+    /// Why `tree` would leave jobs behind: the queues that hold jobs not ended and are no leaf of it,
+    /// with their counts; nil when every such job keeps its queue.
+    func orphanedQueues(under tree: QueueTree) -> String? {
+        var held: [String: (waiting: Int, running: Int)] = [:]
+        for record in jobs.records.values where !record.state.isFinal {
+            let queue = record.job.queue
+            guard tree.index(of: queue).map({ !tree.isLeaf($0) }) ?? true else { continue }
+            var counts = held[queue] ?? (0, 0)
+            if record.state == .queued { counts.waiting += 1 } else { counts.running += 1 }
+            held[queue] = counts
+        }
+        guard !held.isEmpty else { return nil }
+        let named = held.sorted { $0.key < $1.key }.map {
+            "\($0.key) (\($0.value.waiting) waiting, \($0.value.running) running)"
+        }
+        return "the new tree has no leaf queue \(named.joined(separator: ", ")) that jobs still use: move them "
+            + "(schedctl update JOB --queue Q) or cancel them first (schedctl cancel --queue \(held.keys.sorted()[0])); "
+            + "the queue tree in use stays"
     }
 
     /// A new tree in use: each queue that keeps its name keeps its past use, and every waiting job
@@ -72,7 +93,12 @@ extension CoordinatorState {
     func reloadQueues() {
         guard let path = configuration.queuesFile else { return }
         do {
-            install(try QueuesFile.load(path: path, catalog: configuration.catalog), source: path)
+            let tree = try QueuesFile.load(path: path, catalog: configuration.catalog)
+            if let orphans = orphanedQueues(under: tree) {
+                logger.error("SIGHUP: \(path): \(orphans)")
+                return
+            }
+            install(tree, source: path)
         } catch {
             logger.error("SIGHUP: \(error.description); the queue tree in use stays")
         }

@@ -9,13 +9,20 @@ extension CoordinatorState {
     /// `status` and `watch` replays; `placement-log.jsonl` keeps every line.
     func pruneFinished() async {
         let keep = configuration.keepFinished
+        let keepAccounts = configuration.keepAccounting
         let now = clock()
         // Retention is counted in days: looking once a minute is enough, and a deep queue of
         // waiting jobs is not walked on every pass; a retention of seconds is looked at four times
         // within it, so that nothing outlives it by a minute.
-        let interval = min(60 * configuration.timeScale, max(keep / 4, 0.5))
-        guard keep > 0, !loading, now - lastPrune >= interval else { return }
+        let shortest = min(keep > 0 ? keep : .infinity, keepAccounts > 0 ? keepAccounts : .infinity)
+        let interval = min(60 * configuration.timeScale, max(shortest / 4, 0.5))
+        guard shortest.isFinite, !loading, now - lastPrune >= interval else { return }
         lastPrune = now
+        let accountsBefore = keepAccounts > 0 ? now - keepAccounts : nil
+        guard keep > 0 else {
+            try? await committer.commit(StoreChanges(accountsBefore: accountsBefore))
+            return
+        }
         let cutoff = now - keep
         let finished = [JobRecord.State.completed, .failed, .cancelled].reduce(0) { $0 + (jobs.countByState[$1] ?? 0) }
         let records = jobs.records
@@ -29,9 +36,11 @@ extension CoordinatorState {
                 return (record.endedAt ?? record.job.submittedAt) < cutoff
             }
         let oldEvents = recentEvents.contains { $0.job == nil && $0.time < cutoff }
-        guard !expired.isEmpty || oldEvents else { return }
+        guard !expired.isEmpty || oldEvents || accountsBefore != nil else { return }
         do {
-            try await committer.commit(StoreChanges(expiredJobs: expired, eventsBefore: cutoff))
+            var changes = StoreChanges(expiredJobs: expired, eventsBefore: cutoff)
+            changes.accountsBefore = accountsBefore
+            try await committer.commit(changes)
         } catch {
             logger.error("cannot forget \(expired.count) finished job(s) past their retention: \(error)")
             return

@@ -97,8 +97,9 @@ extension CoordinatorState {
         let active = jobs.activeRecords
         let waiting = jobs.order.lazy.compactMap { records[$0] }.filter { $0.state == .queued && $0.array == nil }
             .sorted { ($0.job.priority, -$0.job.submittedAt) > ($1.job.priority, -$1.job.submittedAt) }.prefix(limit)
-        let ended = jobs.order.reversed().lazy.compactMap { records[$0] }.filter { $0.state.isFinal && $0.array == nil }
-            .prefix(limit)
+        // An ended array is one row (its own record sums its tasks up), not a row a task.
+        let ended = jobs.order.reversed().lazy.compactMap { records[$0] }
+            .filter { $0.state.isFinal && $0.arrayParent == nil }.prefix(limit)
         var summaries = active.map(summary)
         summaries += waiting.map {
             var job = summary($0)
@@ -117,7 +118,11 @@ extension CoordinatorState {
             id: record.id, state: record.state.rawValue, kind: record.job.kind.rawValue, queue: record.job.queue,
             user: record.user, priority: record.job.priority, tier: record.ladder.tier + 1,
             tierName: record.job.tier(at: record.ladder.tier).name, tiers: record.job.effectiveTiers.count,
-            model: placement?.chipModel, chips: placement?.assignments.reduce(0) { $0 + $1.chips.count } ?? 0,
+            // What it holds, or while it waits what it asks on its tier.
+            model: placement?.chipModel,
+            chips: placement?.assignments.reduce(0) { $0 + $1.chips.count }
+                ?? record.job.shape(onTier: record.ladder.tier).chipsPerNode
+                * record.job.shape(onTier: record.ladder.tier).nodes,
             nodes: placement?.assignments.map(\.node.name) ?? [], attempt: record.attempt,
             submittedAt: record.job.submittedAt, startedAt: record.startedAt, endedAt: record.endedAt,
             reason: record.reason)

@@ -64,6 +64,9 @@ actor CoordinatorState {
     var queueBook: QueueBook?
     /// The operator's node list (`--node-keys`), re-read on SIGHUP; nil: nodes bind at first use.
     var nodeKeyList: NodeKeyList?
+    /// This coordinator's term as leader of a shared store; nil on SQLite.
+    var leaderTerm: LeaseTerm?
+    func lead(in term: LeaseTerm?) { leaderTerm = term }
     /// Draining nodes with a deadline not yet enforced, and when (coordinator clock).
     var drainDeadlines: [NodeID: Double] = [:]
     var nodes = NodeTable()
@@ -308,9 +311,10 @@ actor CoordinatorState {
         _ records: [JobRecord], _ events: [PlacementEvent], nodes: [StoredNode] = [], forgetting: [NodeID] = [],
         before: [String: JobRecord] = [:]
     ) async throws {
+        var changes = StoreChanges(jobs: records, events: events, nodes: nodes, forgottenNodes: forgetting)
+        changes.accounts = takeAccounts()
         do {
-            try await committer.commit(
-                StoreChanges(jobs: records, events: events, nodes: nodes, forgottenNodes: forgetting))
+            try await committer.commit(changes)
         } catch {
             for record in records where jobs[record.id] == record {
                 if let old = before[record.id] { jobs[record.id] = old }
@@ -511,7 +515,7 @@ actor CoordinatorState {
 
     /// Why a queued job waits: from the last pass that searched it, or that none has yet.
     func waitReason(of id: String) -> String {
-        waitReasons[id]?.description
+        waitReasons[id]?.describe(now: clock())
             ?? "not searched yet: each scheduling pass searches at most \(configuration.passLimit) of the "
             + "\(jobs.waiting.count) waiting jobs, the first \(configuration.passHead) and what changed first"
     }
@@ -571,6 +575,8 @@ actor CoordinatorState {
             unauthenticatedConnections: counts.unauthenticated, authFailures: counts.authFailures,
             quarantined: quarantined, jobsToRead: loading ? unloaded.count : nil)
         report.plainTCP = configuration.tls == nil ? true : nil
+        report.leader = leaderTerm?.holder ?? "this coordinator (SQLite: the only one)"
+        report.epoch = leaderTerm.map { Int($0.epoch) }
         return report
     }
 
@@ -601,7 +607,14 @@ actor CoordinatorState {
         let held = holdings()
         let now = clock()
         // Attempts told to stop still run there until their ends are confirmed.
-        let stopping = Set(fence.holdings().map(\.key.node))
+        var stoppingChips: [NodeID: Set<Int>] = [:]
+        for (key, holding) in fence.holdings() {
+            stoppingChips[key.node, default: []].formUnion(
+                holding?.chips ?? nodes[key.node]?.node.chips.map(\.index) ?? [])
+        }
+        let stopping = Set(stoppingChips.keys)
+        var resting: [NodeID: Set<Int>] = [:]
+        for drain in drains.active(at: now) { resting[drain.node, default: []].insert(drain.chip) }
         return nodes.values.sorted { $0.node.id < $1.node.id }.map {
             let holding = held[$0.node.id] ?? NodeHoldings()
             // A shared chip is used by several jobs: their ids, sorted, comma-separated.
@@ -611,6 +624,8 @@ actor CoordinatorState {
                 node: $0.node, connected: $0.connected, lastHeartbeat: $0.lastHeartbeat, usedBy: used,
                 lost: $0.lostAt != nil, cpusUsed: holding.cpus, memoryUsedMiB: holding.memoryMiB, nodeKey: $0.nodeKey)
             status.administration = $0.administration
+            status.restingChips = resting[$0.node.id].map { $0.sorted() }
+            status.stoppingChips = stoppingChips[$0.node.id].map { $0.sorted() }
             status.deadlineIn = $0.administration?.deadline.map { max($0 - now, 0) }
             status.displayState = $0.displayState(
                 holdsWork: held[$0.node.id] != nil || stopping.contains($0.node.id))

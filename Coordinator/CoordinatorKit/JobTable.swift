@@ -24,6 +24,9 @@ struct JobTable {
         (countByState[.completed] ?? 0) + (countByState[.failed] ?? 0) + (countByState[.cancelled] ?? 0)
     }
     private(set) var countByState: [JobRecord.State: Int] = [:]
+    /// Attempts that ended since the last `takeEndedAttempts()`: each record as it ran, and as it is
+    /// now (for accounting, stored with the next commit).
+    private var endedAttempts: [(ran: JobRecord, now: JobRecord)] = []
     /// Jobs (not arrays' own records: their tasks are the jobs) by state, kind, queue and tier family,
     /// for the `heterosched_jobs` gauge; kept in step like the others so that a scrape walks no jobs.
     private(set) var countByLabels: [JobLabels: Int] = [:]
@@ -55,8 +58,20 @@ struct JobTable {
         }
     }
 
+    /// The attempts that ended since the last call, in the order they ended.
+    mutating func takeEndedAttempts() -> [(ran: JobRecord, now: JobRecord)] {
+        defer { endedAttempts.removeAll() }
+        return endedAttempts
+    }
+
     /// Counts by state, what holds chips and the waiting queue, for a record that changed.
     private mutating func reindex(_ id: String, old: JobRecord?, new: JobRecord?) {
+        // An attempt ends when its job leaves placed or running, or moves to another attempt.
+        if let old, let new, old.state == .placed || old.state == .running,
+            !(new.state == .placed || new.state == .running) || new.attempt != old.attempt
+        {
+            endedAttempts.append((old, new))
+        }
         if let old { countByState[old.state, default: 0] -= 1 }
         if let new { countByState[new.state, default: 0] += 1 }
         if let old, old.array == nil {

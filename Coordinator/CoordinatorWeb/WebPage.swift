@@ -79,7 +79,7 @@ enum WebPage {
           </section>
           <section id="jobs-section">
             <h2>Jobs</h2>
-            <table id="jobs"><thead><tr><th>job</th><th>state</th><th>kind</th><th>queue</th><th>tier</th><th>chips</th><th>why / where</th></tr></thead><tbody></tbody></table>
+            <table id="jobs"><thead><tr><th>job</th><th>state</th><th>kind</th><th>user</th><th>queue</th><th>tier</th><th>chips</th><th>why / where</th></tr></thead><tbody></tbody></table>
           </section>
           <section id="log-section">
             <h2>Placement log</h2>
@@ -106,12 +106,23 @@ enum WebPage {
           if (chip.state !== "busy") return "var(--free)";
           if (by === "health") return "#3ebd93";
           const key = by === "queue" ? (chip.queue || "") : chip.jobs.join(",");
-          return `hsl(${140 + hue(key) % 190}, 62%, 48%)`;
+          // Hues a golden angle apart, by the key's place among those on the page: no two alike.
+          const place = palette.get(key) ?? hue(key);
+          return `hsl(${(place * 137.508) % 360}, 62%, 48%)`;
+        }
+        let palette = new Map();
+        function choosePalette(by) {
+          const keys = new Set();
+          for (const domain of fleet.domains) for (const node of domain.nodes) for (const chip of node.chips) {
+            if (chip.state === "busy") keys.add(by === "queue" ? (chip.queue || "") : chip.jobs.join(","));
+          }
+          palette = new Map([...keys].sort().map((key, index) => [key, index]));
         }
 
         function drawFleet() {
           if (!fleet) return;
           const by = $("colour").value;
+          choosePalette(by);
           const root = $("fleet");
           root.replaceChildren();
           for (const domain of fleet.domains) {
@@ -165,7 +176,7 @@ enum WebPage {
             const first = el("td"); first.append(link);
             const state = el("td"); state.append(el("span", { class: `state state-${job.state}` }, job.state));
             const where = job.nodes.length ? `${job.model} on ${job.nodes.join(", ")}` : "";
-            row.append(first, state, el("td", {}, job.kind), el("td", {}, job.queue),
+            row.append(first, state, el("td", {}, job.kind), el("td", { class: "user" }, job.user || "-"), el("td", {}, job.queue),
               el("td", { class: "tier" }, `${job.tier}/${job.tiers} ${job.tierName}`), el("td", {}, String(job.chips)),
               el("td", { class: "reason" }, job.state === "queued" ? (job.reason || "") : (where || job.reason || "")));
             body.append(row);

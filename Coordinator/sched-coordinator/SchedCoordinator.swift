@@ -193,6 +193,11 @@ struct SchedCoordinator: AsyncParsableCommand {
     var keepFinished = 30.0 * 86400
 
     @Option(
+        name: .customLong("keep-accounting"),
+        help: "Seconds an ended attempt's accounting (schedctl history, usage) is kept (default 400 days; 0: forever).")
+    var keepAccounting = 400.0 * 86400
+
+    @Option(
         name: .customLong("pass-limit"),
         help: """
             Most waiting jobs one scheduling pass searches (like Slurm's default_queue_depth); what is due \
@@ -305,6 +310,7 @@ struct SchedCoordinator: AsyncParsableCommand {
             throw ValidationError("--agent-auth is token or munge, got '\(agentAuth)'")
         }
         try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
+        try FlagRange.check(keepAccounting, "--keep-accounting", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(usageHalfLife, "--usage-half-life", 60...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(reclaimMinRun, "--reclaim-min-run", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(passLimit, "--pass-limit", 2...1_000_000)
@@ -368,6 +374,7 @@ struct SchedCoordinator: AsyncParsableCommand {
                 configuration.nodeKeysFile = nodeKeys
             }
             configuration.usageHalfLife = usageHalfLife
+            configuration.keepAccounting = keepAccounting
             configuration.storeURL = store == "sqlite" ? nil : store
             configuration.leadership = LeadershipConfiguration(
                 lease: .milliseconds(Int64(lease * 1000)), advertise: advertise)

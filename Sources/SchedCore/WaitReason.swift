@@ -89,7 +89,11 @@ public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
 
     public var isInfeasible: Bool { kind == .infeasible }
 
-    public var description: String {
+    public var description: String { describe(now: nil) }
+
+    /// The sentence, with a reserved start said as a time from `now` ("in 12.5m") where it is given,
+    /// else on the plan's clock ("at t=3600s", as simulations print it).
+    public func describe(now: Seconds?) -> String {
         var sentence = "\(kind.rawValue): "
         if let quota { return sentence + quota }
         let chips = "\(shape.chipsPerNode) free chip\(shape.chipsPerNode == 1 ? "" : "s")"
@@ -112,9 +116,10 @@ public struct WaitReason: Hashable, Sendable, CustomStringConvertible {
         if let detail { sentence += "; " + detail }
         if let reservedStart {
             sentence +=
-                reservedStart.isFinite
-                ? "; reserved to start at t=\(formatNumber(reservedStart))s"
-                : "; chips held for it until jobs without a time limit end"
+                !reservedStart.isFinite
+                ? "; chips held for it until jobs without a time limit end"
+                : now.map { "; reserved to start in \(formatSeconds(max(reservedStart - $0, 0)))" }
+                    ?? "; reserved to start at t=\(formatNumber(reservedStart))s"
         }
         return sentence
     }

@@ -19,13 +19,19 @@ struct NodesCommand: ParsableCommand {
         }
         if json { return printLine(WireCodec.json(nodes)) }
         var table = Table(header: [
-            "NODE", "STATE", "MODEL", "CHIPS", "USED", "SHARED", "FREE", "UNHEALTHY", "CORES", "MEMORY", "NUMA",
-            "DOMAIN", "NOTE",
+            "NODE", "STATE", "MODEL", "CHIPS", "USED", "SHARED", "FREE", "UNHEALTHY", "RESTING", "CORES", "MEMORY",
+            "NUMA", "DOMAIN", "NOTE",
         ])
         for status in nodes {
             let node = status.node
             let unhealthy = node.chips.filter { $0.health == .unhealthy }.count
             let used = status.usedBy.count
+            // Not free though no job holds them: resting after a fault, or still being stopped.
+            let held = Set(status.usedBy.keys.compactMap { Int($0) })
+            let unhealthyChips = Set(node.chips.filter { $0.health == .unhealthy }.map(\.index))
+            let resting = Set(status.restingChips ?? []).subtracting(held).subtracting(unhealthyChips)
+            let stopping = Set(status.stoppingChips ?? []).subtracting(held).subtracting(unhealthyChips)
+                .subtracting(resting)
             let shared = status.usedBy.values.filter { $0.contains(",") }.count
             let cores = node.numaNodes.reduce(0) { $0 + $1.cpus.count }
             let memory = node.numaNodes.reduce(0) { $0 + $1.memoryMiB }
@@ -37,7 +43,8 @@ struct NodesCommand: ParsableCommand {
                 ?? (status.connected ? node.state.rawValue : status.lost == true ? "lost" : "disconnected")
             table.rows.append([
                 node.id.name, state, models, String(node.chips.count), String(used), String(shared),
-                String(max(node.chips.count - used - unhealthy, 0)), String(unhealthy),
+                String(max(node.chips.count - used - unhealthy - resting.count - stopping.count, 0)), String(unhealthy),
+                String(resting.count),
                 "\(status.cpusUsed ?? 0)/\(cores)",
                 "\(formatMebibytes(status.memoryUsedMiB ?? 0))/\(formatMebibytes(memory))",
                 String(node.numaNodes.count), node.domain?.description ?? "-",

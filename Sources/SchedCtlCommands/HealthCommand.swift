@@ -34,6 +34,7 @@ struct HealthCommand: ParsableCommand {
             let jobs = JobRecord.State.allCases.map { "\(report.jobs[$0.rawValue] ?? 0) \($0.rawValue)" }
             var table = Table(header: ["", ""])
             table.rows = [
+                ["leader", (report.leader ?? "-") + (report.epoch.map { " (epoch \($0))" } ?? "")],
                 ["uptime", "\(formatNumber(report.uptimeSeconds.rounded())) s"],
                 ["jobs", jobs.joined(separator: ", ")],
                 ["nodes", "\(report.nodesConnected) connected, \(report.nodesDisconnected) disconnected"],

@@ -12,7 +12,8 @@ public struct SchedCtl: AsyncParsableCommand {
             """,
         subcommands: [
             SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, HoldCommand.self,
-            ReleaseCommand.self, RequeueCommand.self, UpdateCommand.self, NodesCommand.self,
+            ReleaseCommand.self, RequeueCommand.self, UpdateCommand.self, HistoryCommand.self, UsageCommand.self,
+            NodesCommand.self,
             QueuesCommand.self, WatchCommand.self, LogsCommand.self, FallbackCommand.self, HealthCommand.self,
             ForgetNodeCommand.self, CordonCommand.self, DrainCommand.self, ResumeCommand.self, WebCommand.self,
             SimulateCommand.self,

@@ -12,10 +12,15 @@ public struct StoreChanges: Sendable {
     public var expiredJobs: [String]
     /// Events of no job (nodes, chips) older than this (the coordinator's clock) are deleted.
     public var eventsBefore: Double?
+    /// Ended attempts for accounting (one per job and attempt: a later one replaces it), and the
+    /// time before which accounting's own retention deletes them.
+    public var accounts: [AttemptAccount] = []
+    public var accountsBefore: Double?
     public init(
         jobs: [JobRecord] = [], events: [PlacementEvent] = [], nodes: [StoredNode] = [], forgottenNodes: [NodeID] = [],
-        expiredJobs: [String] = [], eventsBefore: Double? = nil
+        expiredJobs: [String] = [], eventsBefore: Double? = nil, accountsBefore: Double? = nil
     ) {
+        self.accountsBefore = accountsBefore
         self.jobs = jobs
         self.events = events
         self.nodes = nodes
@@ -25,7 +30,7 @@ public struct StoreChanges: Sendable {
     }
     public var isEmpty: Bool {
         jobs.isEmpty && events.isEmpty && nodes.isEmpty && forgottenNodes.isEmpty && expiredJobs.isEmpty
-            && eventsBefore == nil
+            && eventsBefore == nil && accounts.isEmpty && accountsBefore == nil
     }
 }
 
@@ -112,6 +117,9 @@ public protocol JobStore: Sendable {
     func apply(_ changes: [StoreChanges]) async throws
     func events(after seq: Int, limit: Int) async throws -> [PlacementEvent]
     func events(job: String, limit: Int) async throws -> [PlacementEvent]
+    /// Ended attempts that overlap [since, until) and match the query's filters, the `limit` most
+    /// recently ended, oldest end first.
+    func accounts(_ query: HistoryQuery, since: Double?, until: Double?) async throws -> [AttemptAccount]
 }
 
 /// The in-memory twin.
@@ -120,8 +128,16 @@ public actor MemoryStore: JobStore {
     private var order: [String] = []
     private var events: [PlacementEvent] = []
     private var nodes: [NodeID: StoredNode] = [:]
+    private var accounts: [String: AttemptAccount] = [:]
 
     public init() {}
+
+    public func accounts(_ query: HistoryQuery, since: Double?, until: Double?) async throws -> [AttemptAccount] {
+        let all = accounts.values.filter { query.matches($0, since: since, until: until) }.sorted {
+            ($0.endedAt, $0.job, $0.attempt) < ($1.endedAt, $1.job, $1.attempt)
+        }
+        return Array(all.suffix(query.limit ?? HistoryQuery.maximumLimit))
+    }
 
     public func load(recentEvents: Int) async throws -> StoredState {
         StoredState(
@@ -157,6 +173,8 @@ public actor MemoryStore: JobStore {
             events += change.events
             for node in change.nodes { nodes[node.node.id] = node }
             for id in change.forgottenNodes { nodes[id] = nil }
+            for account in change.accounts { accounts["\(account.job)\u{0}\(account.attempt)"] = account }
+            if let before = change.accountsBefore { accounts = accounts.filter { $0.value.endedAt >= before } }
             let expired = Set(change.expiredJobs)
             for id in expired { jobs[id] = nil }
             order.removeAll { expired.contains($0) }

@@ -71,6 +71,17 @@ public final class PostgresStore: JobStore {
             ]
         ),
         leaseMigration,
+        (
+            "v3-accounts",
+            [
+                """
+                CREATE TABLE account (job text NOT NULL, attempt bigint NOT NULL, started_at double precision NOT NULL,
+                ended_at double precision NOT NULL, "user" text, queue text NOT NULL, model text NOT NULL,
+                record text NOT NULL, PRIMARY KEY (job, attempt))
+                """,
+                "CREATE INDEX account_end ON account (ended_at)",
+            ]
+        ),
     ]
 
     private func migrate() async throws {
@@ -215,6 +226,15 @@ public final class PostgresStore: JobStore {
         let nodeRecords = try registered.map { try WireCodec.storedJSON($0) }
         let forgotten = nodes.filter { $0.value == nil }.map(\.key).sorted()
         let eventRecords = try events.map { try WireCodec.storedJSON($0) }
+        var latest: [String: AttemptAccount] = [:]
+        var accountsBefore: Double?
+        for change in changes {
+            for account in change.accounts { latest["\(account.job)\u{0}\(account.attempt)"] = account }
+            if let before = change.accountsBefore { accountsBefore = max(accountsBefore ?? before, before) }
+        }
+        // One row a job and attempt, in a fixed order: the last end a batch says of it.
+        let accounts = latest.values.sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) }
+        let accountRecords = try accounts.map { try WireCodec.storedJSON($0) }
         try await writing { connection in
             if !jobs.isEmpty {
                 try await connection.query(
@@ -252,7 +272,42 @@ public final class PostgresStore: JobStore {
                 try await connection.query(
                     "DELETE FROM event WHERE job IS NULL AND time < \(eventsBefore)", logger: logger)
             }
+            if !accounts.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO account (job, attempt, started_at, ended_at, "user", queue, model, record)
+                    SELECT job, attempt, started_at, ended_at, NULLIF(owner, ''), queue, model, record FROM unnest(
+                    \(accounts.map(\.job))::text[], \(accounts.map { Int64($0.attempt) })::int8[],
+                    \(accounts.map(\.startedAt))::float8[], \(accounts.map(\.endedAt))::float8[],
+                    \(accounts.map { $0.user ?? "" })::text[], \(accounts.map(\.queue))::text[],
+                    \(accounts.map(\.model))::text[], \(accountRecords)::text[])
+                    AS a(job, attempt, started_at, ended_at, owner, queue, model, record)
+                    ON CONFLICT (job, attempt) DO UPDATE SET started_at = excluded.started_at,
+                    ended_at = excluded.ended_at, "user" = excluded."user", queue = excluded.queue,
+                    model = excluded.model, record = excluded.record
+                    """, logger: logger)
+            }
+            if let accountsBefore {
+                try await connection.query("DELETE FROM account WHERE ended_at < \(accountsBefore)", logger: logger)
+            }
         }
+    }
+
+    public func accounts(_ query: HistoryQuery, since: Double?, until: Double?) async throws -> [AttemptAccount] {
+        var records: [String] = []
+        let limit = query.limit ?? HistoryQuery.maximumLimit
+        for try await record in try await client.query(
+            """
+            SELECT record FROM account WHERE (\(since)::float8 IS NULL OR ended_at >= \(since))
+            AND (\(until)::float8 IS NULL OR started_at < \(until)) AND (\(query.user)::text IS NULL OR "user" = \(query.user))
+            AND (\(query.queue)::text IS NULL OR queue = \(query.queue)) AND (\(query.model)::text IS NULL OR model = \(query.model))
+            AND (\(query.job)::text IS NULL OR job = \(query.job))
+            ORDER BY ended_at DESC, job DESC, attempt DESC LIMIT \(limit)
+            """, logger: logger
+        ).decode(String.self) {
+            records.append(record)
+        }
+        return try records.reversed().map { try SafeJSON.decode(AttemptAccount.self, from: $0) }
     }
 
     public func events(after seq: Int, limit: Int) async throws -> [PlacementEvent] {

@@ -58,6 +58,21 @@ public final class SQLiteStore: JobStore {
             try db.create(index: "job_order", on: "job", columns: ["submittedAt", "id", "state"])
             try db.create(index: "job_state", on: "job", columns: ["state"])
         }
+        migrator.registerMigration("v5-accounts") { db in
+            // Ended attempts, for history and usage: kept beyond their jobs (--keep-accounting).
+            try db.create(table: "account") { table in
+                table.column("job", .text).notNull()
+                table.column("attempt", .integer).notNull()
+                table.column("startedAt", .double).notNull()
+                table.column("endedAt", .double).notNull()
+                table.column("user", .text)
+                table.column("queue", .text).notNull()
+                table.column("model", .text).notNull()
+                table.column("record", .text).notNull()
+                table.primaryKey(["job", "attempt"])
+            }
+            try db.create(index: "account_end", on: "account", columns: ["endedAt"])
+        }
         return migrator
     }
 
@@ -211,6 +226,23 @@ public final class SQLiteStore: JobStore {
                 if let before = change.eventsBefore {
                     try db.execute(sql: "DELETE FROM event WHERE job IS NULL AND time < ?", arguments: [before])
                 }
+                for account in change.accounts {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO account (job, attempt, startedAt, endedAt, user, queue, model, record)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            ON CONFLICT(job, attempt) DO UPDATE SET startedAt = excluded.startedAt,
+                            endedAt = excluded.endedAt, user = excluded.user, queue = excluded.queue,
+                            model = excluded.model, record = excluded.record
+                            """,
+                        arguments: [
+                            account.job, account.attempt, account.startedAt, account.endedAt, account.user,
+                            account.queue, account.model, try WireCodec.storedJSON(account),
+                        ])
+                }
+                if let before = change.accountsBefore {
+                    try db.execute(sql: "DELETE FROM account WHERE endedAt < ?", arguments: [before])
+                }
                 for event in change.events {
                     try db.execute(
                         sql: "INSERT INTO event (seq, time, kind, job, record) VALUES (?, ?, ?, ?, ?)",
@@ -219,6 +251,23 @@ public final class SQLiteStore: JobStore {
                         ])
                 }
             }
+        }
+    }
+
+    public func accounts(_ query: HistoryQuery, since: Double?, until: Double?) async throws -> [AttemptAccount] {
+        try await pool.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT record FROM account WHERE (?1 IS NULL OR endedAt >= ?1) AND (?2 IS NULL OR startedAt < ?2)
+                    AND (?3 IS NULL OR user = ?3) AND (?4 IS NULL OR queue = ?4) AND (?5 IS NULL OR model = ?5)
+                    AND (?6 IS NULL OR job = ?6) ORDER BY endedAt DESC, job DESC, attempt DESC LIMIT ?7
+                    """,
+                arguments: [
+                    since, until, query.user, query.queue, query.model, query.job,
+                    query.limit ?? HistoryQuery.maximumLimit,
+                ]
+            ).reversed().map { try SafeJSON.decode(AttemptAccount.self, from: $0) }
         }
     }
 

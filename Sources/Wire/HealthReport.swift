@@ -39,6 +39,10 @@ public struct HealthReport: Codable, Equatable, Sendable {
     public var jobsToRead: Int?
     /// Set: the coordinator speaks plain TCP (`--plain-tcp`), not TLS.
     public var plainTCP: Bool?
+    /// Who answers: this coordinator, as its lease names it (host, pid), and its term's epoch on a
+    /// shared PostgreSQL store (absent on SQLite, where it is the only one).
+    public var leader: String?
+    public var epoch: Int?
 
     public init(
         uptimeSeconds: Double, jobs: [String: Int], nodesConnected: Int, nodesDisconnected: Int, connections: Int,

@@ -51,6 +51,9 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var userHold: JobHold?
     /// Who cancelled it (set when the cancel is asked; it ends once its agents confirm).
     public var cancelledBy: String?
+    /// The last attempt's exit status and signal, as its agent reported them (with `lastExit`).
+    public var lastExitStatus: Int?
+    public var lastSignal: Int?
     /// An array's own record: its indices and how many tasks it has let into the queue. It never
     /// runs itself; it ends when its last task has.
     public var array: JobArrayProgress?
@@ -181,6 +184,10 @@ public struct NodeStatus: Codable, Equatable, Sendable {
     public var lost: Bool?
     /// The fingerprint of the node key its name is bound to (nil until it first registers with one).
     public var nodeKey: String?
+    /// Chips resting after a fault (no work until their rest ends) and chips whose attempt is being
+    /// stopped (fenced until its end is confirmed): neither is free, though no job holds them.
+    public var restingChips: [Int]?
+    public var stoppingChips: [Int]?
     /// What an operator set (cordon, drain), and the seconds left to a drain's deadline.
     public var administration: NodeAdministration?
     public var deadlineIn: Double?

@@ -40,6 +40,8 @@ public enum WireMessage: Equatable, Sendable {
     case nodeState(NodeStateRequest)
     case jobAction(JobActionRequest)
     case update(JobUpdate)
+    case history(HistoryQuery)
+    case usage(UsageQuery)
     case logs(JobRef)
     case watch(WatchRequest)
     case fallback(FallbackRequest)

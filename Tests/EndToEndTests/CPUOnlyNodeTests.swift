@@ -29,7 +29,7 @@ struct CPUOnlyNodeTests {
         let row = table.split(separator: "\n").first { $0.hasPrefix("login-0") }.map {
             $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         }
-        #expect(row?[1] == "ready" && row?[2] == "cpu-only" && row?[3] == "0" && row?[8] == "0/32", "\(table)")
+        #expect(row?[1] == "ready" && row?[2] == "cpu-only" && row?[3] == "0" && row?[9] == "0/32", "\(table)")
 
         let submitted = try await cluster.schedctl([
             "submit", "--id", "cores", "--chips", "0", "--cpus", "1", "--memory", "256MiB", "--", "sh", "-c",

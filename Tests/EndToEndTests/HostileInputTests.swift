@@ -18,6 +18,8 @@ struct HostileInputTests {
         .nodeState(NodeStateRequest(nodes: ["n"], action: .drain, reason: "r", deadlineSeconds: 60, user: "u")),
         .jobAction(JobActionRequest(action: .requeue, jobs: ["j"], states: [.running], idPattern: "j*", hold: true)),
         .update(JobUpdate(job: "j", priority: 3, timeLimitSeconds: 60, queue: "q")),
+        .history(HistoryQuery(user: "u", queue: "q", model: "h100", since: 1, untilAgo: 60, limit: 10)),
+        .usage(UsageQuery(by: .model, history: HistoryQuery(sinceAgo: 86400))),
     ]
 
     static func agentTemplates(node: String) -> [WireMessage] {

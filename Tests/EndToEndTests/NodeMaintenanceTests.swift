@@ -108,4 +108,36 @@ struct NodeMaintenanceTests {
         let second = try await cluster.waitFor("second") { $0.state != .queued }
         #expect(second.placement?.assignments.first?.node.name == idle)
     }
+
+    @Test("schedctl nodes counts a chip resting after a fault apart, not as free")
+    func restingIsNotFree() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator(extra: ["--chip-recovery", "3600"])
+        let fleet = try cluster.fleet(
+            """
+            name: flaky
+            nodeGroups:
+              - {name: nv, count: 1, model: h100, chipsPerNode: 2, numaNodes: 1}
+            faults:
+              chipFaultsPerHour: {h100: 20}
+            """)
+        try cluster.startAgents(fleet: fleet, timeScale: 600)
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 1 })
+        let submitted = try await cluster.schedctl([
+            "submit", "--id", "f", "--chips", "1", "--tier", "h100", "--max-failures", "1000", "--simulate", "10h",
+        ])
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let rested = try await eventually(seconds: 60) {
+            try await Self.node(cluster, "nv-0")?.restingChips?.isEmpty == false
+        }
+        #expect(rested, "\(cluster.log("data/placement-log.jsonl"))")
+        let table = try await cluster.schedctl(["nodes"]).stdout
+        let header = try #require(table.split(separator: "\n").first).split(separator: " ").map(String.init)
+        let row = try #require(table.split(separator: "\n").first { $0.hasPrefix("nv-0") })
+            .split(separator: " ").map(String.init)
+        func column(_ name: String) -> Int { header.firstIndex(of: name).flatMap { Int(row[$0]) } ?? -1 }
+        #expect(column("RESTING") >= 1, "\(table)")
+        #expect(column("FREE") + column("USED") + column("RESTING") == 2, "every chip counted once: \(table)")
+    }
 }

@@ -48,9 +48,16 @@ struct PostgresStoreTests {
         #expect(running.count == 8, "the long jobs still run across the restart: \(running)")
         let logs = try await cluster.schedctl(["logs", "pg-0", "--events", "--json"])
         #expect(logs.stdout.contains("\"kind\":\"completed\""))
+        // Accounting is in PostgreSQL too: the short jobs' attempts, found by job and by window.
+        let history = try await cluster.schedctl(["history", "--json", "--model", "h100", "--since", "1d"])
+        let accounts = try WireCodec.value([AttemptAccount].self, from: history.stdout)
+        #expect(
+            accounts.contains { $0.job == "pg-0" && $0.outcome == "completed" && $0.chips == 2 }, "\(history.stdout)")
+        let one = try await cluster.schedctl(["history", "--json", "--job", "pg-0"])
+        #expect(try WireCodec.value([AttemptAccount].self, from: one.stdout).map(\.job) == ["pg-0"])
         #expect(
             try server.psql(url, "SELECT name FROM schema_migration ORDER BY name")
-                == "v1-jobs-events-nodes-quarantine\nv2-leader-lease\n")
+                == "v1-jobs-events-nodes-quarantine\nv2-leader-lease\nv3-accounts\n")
     }
 
     @Test("a row that cannot be read back is set aside in the quarantine table and reported; the rest is served")
@@ -71,6 +78,8 @@ struct PostgresStoreTests {
         #expect(health.status == 1, "health exits 1 while records are quarantined")
         let report = try WireCodec.value(HealthReport.self, from: health.stdout)
         #expect(report.quarantined.map(\.key) == ["poisoned"])
+        // Who answers, and the second term of the lease (the first coordinator gave it back).
+        #expect(report.leader?.contains(" pid ") == true && report.epoch.map { $0 >= 2 } == true, "\(health.stdout)")
         #expect(report.quarantined.first?.reason.hasPrefix("unreadable") == true)
         let listed = try WireCodec.value([JobRecord].self, from: try await cluster.schedctl(["jobs", "--json"]).stdout)
         #expect(listed.map(\.id) == ["good"])

@@ -78,6 +78,14 @@ struct QueuesEndToEndTests {
         )
         #expect(refused.stderr.contains("the queue tree in use stays"))
 
+        // A tree without research, whose jobs still run and wait: refused, saying which and how many.
+        let without = cluster.directory.appendingPathComponent("without.yaml").path
+        try "queues:\n  - name: production\n  - name: default\n".write(
+            toFile: without, atomically: true, encoding: .utf8)
+        let orphaning = try await cluster.schedctl(["queues", "apply", without])
+        #expect(orphaning.status == 1)
+        #expect(orphaning.stderr.contains("no leaf queue research (2 waiting, 4 running)"), "\(orphaning.stderr)")
+
         // Applied: a limit of 6 lets the two waiting jobs start.
         let wider = cluster.directory.appendingPathComponent("wider.yaml").path
         try Self.tree(researchLimit: 6).write(toFile: wider, atomically: true, encoding: .utf8)

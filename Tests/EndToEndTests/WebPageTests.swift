@@ -68,6 +68,15 @@ struct WebPageTests {
                 "[...document.querySelectorAll(\".chip[data-job='web-train']\")].map(c => c.dataset.node).join(',')",
                 until: { $0.contains("h800") })
             #expect(onNvidia.contains("h800") && !onNvidia.contains("asc"), "\(onNvidia)")
+            // Two jobs, two colours; the table says whose each job is.
+            let twoColours = try await page.evaluate(
+                "new Set([...document.querySelectorAll(\".chip[data-state='busy']\")].map(c => getComputedStyle(c).backgroundColor)).size"
+            )
+            #expect(twoColours == "2", "\(twoColours)")
+            let owner = try await poll(
+                page, "document.querySelector(\"#jobs tr[data-job='web-batch'] td.user\")?.textContent ?? ''",
+                until: { !$0.isEmpty })
+            #expect(owner == "\"root\"", "\(owner)")
 
             // The job's own page: both tiers it entered, its attempts as bars.
             _ = try await page.evaluate("location.hash = '#job/web-train'")
