@@ -44,7 +44,10 @@ extension CoordinatorState {
             reason: sameAttempt ? (now.reason ?? now.lastExit) : now.lastExit)
     }
 
-    func history(_ query: HistoryQuery) async throws(ErrorReply) -> [AttemptAccount] {
+    /// `HISTORY`: at most `HistoryQuery.maximumLimit` accounts (one reply line); `USAGE` reads all.
+    func history(_ query: HistoryQuery, everyOne: Bool = false) async throws(ErrorReply) -> [AttemptAccount] {
+        var query = query
+        if !everyOne { query.limit = min(query.limit ?? HistoryQuery.maximumLimit, HistoryQuery.maximumLimit) }
         let (since, until) = query.window(now: clock())
         do {
             return try await store.accounts(query, since: since, until: until)
@@ -57,6 +60,7 @@ extension CoordinatorState {
         var all = query.history
         all.limit = nil
         let (since, until) = all.window(now: clock())
-        return UsageReport(by: query.by, accounts: try await history(all), since: since, until: until)
+        return UsageReport(
+            by: query.by, accounts: try await history(all, everyOne: true), since: since, until: until)
     }
 }

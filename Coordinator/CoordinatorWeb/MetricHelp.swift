@@ -3,11 +3,11 @@ public enum MetricHelp {
     public static let text: [String: String] = [
         "heterosched_jobs":
             "Jobs the coordinator holds, by state, kind, queue and tier (the vendor of the job's current tier: huawei, nvidia, mixed, any).",
-        "heterosched_jobs_waiting": "Jobs in the waiting queue (queued, not held by a dependency).",
+        "heterosched_jobs_waiting": "Jobs in the waiting queue (queued, not held on a dependency or by schedctl hold).",
         "heterosched_chips":
             "Chips of connected and known nodes by model, vendor, state (busy, free, stopping, resting after a fault) and health.",
         "heterosched_nodes":
-            "Nodes by state: ready, draining, down, disconnected (agent away), lost (heartbeat timeout).",
+            "Nodes by state: ready, cordoned, draining, drained (draining, nothing left on it), disconnected (agent away), lost (heartbeat timeout).",
         "heterosched_agent_sessions": "Agent sessions open now (one per connected node).",
         "heterosched_agent_heartbeat_age_max_seconds": "Seconds since the oldest last heartbeat of a connected agent.",
         "heterosched_client_connections": "Connections open on the line protocol (agents and clients).",

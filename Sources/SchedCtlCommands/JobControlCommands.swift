@@ -125,7 +125,8 @@ struct UpdateCommand: ParsableCommand {
         commandName: "update", abstract: "Change a job's priority, time limit or queue.",
         discussion: """
             Owners may lower a priority and shorten a time limit; operators may do anything. The time limit and \
-            the queue change only while the job waits. The log says who changed what.
+            the queue change only while the job waits. The log says who changed what. A waiting job raised above \
+            a running one may preempt it at its next pass, as any higher priority does.
             """)
 
     @OptionGroup var connection: ConnectionOptions

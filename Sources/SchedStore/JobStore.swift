@@ -136,7 +136,7 @@ public actor MemoryStore: JobStore {
         let all = accounts.values.filter { query.matches($0, since: since, until: until) }.sorted {
             ($0.endedAt, $0.job, $0.attempt) < ($1.endedAt, $1.job, $1.attempt)
         }
-        return Array(all.suffix(query.limit ?? HistoryQuery.maximumLimit))
+        return Array(all.suffix(query.limit ?? all.count))
     }
 
     public func load(recentEvents: Int) async throws -> StoredState {

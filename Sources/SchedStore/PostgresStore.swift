@@ -295,7 +295,7 @@ public final class PostgresStore: JobStore {
 
     public func accounts(_ query: HistoryQuery, since: Double?, until: Double?) async throws -> [AttemptAccount] {
         var records: [String] = []
-        let limit = query.limit ?? HistoryQuery.maximumLimit
+        let limit = Int64(query.limit ?? Int(Int64.max))
         for try await record in try await client.query(
             """
             SELECT record FROM account WHERE (\(since)::float8 IS NULL OR ended_at >= \(since))

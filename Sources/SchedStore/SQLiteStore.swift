@@ -265,7 +265,7 @@ public final class SQLiteStore: JobStore {
                     """,
                 arguments: [
                     since, until, query.user, query.queue, query.model, query.job,
-                    query.limit ?? HistoryQuery.maximumLimit,
+                    query.limit ?? -1,
                 ]
             ).reversed().map { try SafeJSON.decode(AttemptAccount.self, from: $0) }
         }

@@ -83,9 +83,10 @@ public struct HistoryQuery: Codable, Equatable, Sendable {
     public var until: Double?
     public var sinceAgo: Double?
     public var untilAgo: Double?
-    /// At most this many, the most recent; nil: `maximumLimit`.
+    /// At most this many, the most recent (a `HISTORY` reply is one line: at most `maximumLimit`);
+    /// nil: every one, as `USAGE` sums them.
     public var limit: Int?
-    public static let maximumLimit = 1_000_000
+    public static let maximumLimit = 100_000
 
     public init(
         user: String? = nil, queue: String? = nil, model: String? = nil, job: String? = nil, since: Double? = nil,
