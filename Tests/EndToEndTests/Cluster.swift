@@ -88,6 +88,9 @@ final class Cluster: @unchecked Sendable {
                 // A loaded 2-core machine (a browser, a database and live stories beside) can take seconds
                 // to finish a handshake; tests of the deadline give their own (the last value counts).
                 "--handshake-timeout", "60",
+                // Nor does a job fail as no node can hold it while agents are still slow to register
+                // (tests that want it sooner give their own).
+                "--registration-grace", "120",
             ] + transportFlags + extra, log: "coordinator-\(processes.count).log")
         for _ in 0..<200 {
             if let text = try? String(contentsOfFile: dataDirectory + "/coordinator.addr", encoding: .utf8),
