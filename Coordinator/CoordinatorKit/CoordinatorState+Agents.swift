@@ -65,15 +65,13 @@ extension CoordinatorState {
                     + (registration.node.domain.map { ", \($0)" } ?? "")))
         let before = jobs.subset(changed.map(\.id))
         for record in changed { jobs[record.id] = record }
-        // A gang whose attempt this node lost stops on its other nodes: their chips are fenced now.
-        let fenced = lostHere.flatMap { fenceForStop($0, except: id) }
+        // A gang whose attempt this node lost stops on its other nodes.
         do {
             try await persist(
                 changed, events,
                 nodes: [StoredNode(registration.node, nodeKey: nodeKey, administration: nodes[id]?.administration)],
-                before: before)
+                stopping: lostHere.map { ($0, except: id) }, before: before)
         } catch {
-            unfence(fenced)
             // The agent is there, and keeps trying: not a silent node to declare lost meanwhile.
             if var entry = nodes[id], !entry.connected {
                 entry.lastHeartbeat = clock()
@@ -236,11 +234,11 @@ extension CoordinatorState {
                     ]))
         }
         jobs[record.id] = record
-        let fenced = record.state == .queued ? fenceForStop(before) : []
         do {
-            try await persist([record], events, before: [record.id: before])
+            try await persist(
+                [record], events, stopping: record.state == .queued ? [(before, except: nil)] : [],
+                before: [record.id: before])
         } catch {
-            unfence(fenced)
             throw ErrorReply(.unavailable, "cannot store the checkpoint: \(error)")
         }
         // Orders go out once the decision is durable.
@@ -342,12 +340,10 @@ extension CoordinatorState {
             }
         }
         for record in changed { jobs[record.id] = record }
-        // The other nodes' chips are fenced before the commit's await, in which a pass may run.
-        let fenced = stopPartners == nil ? [] : fenceForStop(original, except: node)
         do {
-            try await persist(changed, events, before: before)
+            try await persist(
+                changed, events, stopping: stopPartners == nil ? [] : [(original, except: node)], before: before)
         } catch {
-            unfence(fenced)
             if exit.outcome == .completed { completedNodes[record.id]?.remove(node) }
             throw ErrorReply(.unavailable, "cannot store the exit: \(error)")
         }
@@ -551,12 +547,10 @@ extension CoordinatorState {
             _ = requeue(record, lostOn: id)
         }
         guard !events.isEmpty else { return }
-        // The other nodes of a gang that lost one stop too: fenced before the commit's await.
-        let fenced = partners.flatMap { fenceForStop($0.0, except: $0.1) }
+        // The other nodes of a gang that lost one stop too.
         do {
-            try await persist(changed, events, before: before)
+            try await persist(changed, events, stopping: partners.map { ($0.0, except: $0.1) }, before: before)
         } catch {
-            unfence(fenced)
             logger.error("cannot store lost nodes: \(error)")
             return
         }
@@ -601,11 +595,9 @@ extension CoordinatorState {
                     "reasonCode": reason.code,
                 ])
             jobs[record.id] = record
-            let fenced = fenceForStop(running)
             do {
-                try await persist([record], [event], before: before)
+                try await persist([record], [event], stopping: [(running, except: nil)], before: before)
             } catch {
-                unfence(fenced)
                 throw ErrorReply(.unavailable, "cannot store the fallback: \(error)")
             }
             sendKill(running, reason: "operator fallback")

@@ -15,7 +15,7 @@ extension CoordinatorState {
             (request.owner == nil || record.user == request.owner)
                 && (states.isEmpty || states.contains(record.state))
                 && (request.queue == nil || record.job.queue == request.queue)
-                && (pattern == nil || fnmatch(pattern!, record.id, 0) == 0)
+                && (pattern.map { fnmatch($0, record.id, 0) == 0 } ?? true)
         }
         if let named = request.jobs, !named.isEmpty {
             var found: [JobRecord] = []
@@ -130,11 +130,9 @@ extension CoordinatorState {
         requeue(&record)
         if hold { record.userHold = JobHold(by: who, reason: reason, since: Date().timeIntervalSince1970) }
         jobs[record.id] = record
-        let fenced = fenceForStop(running)
         do {
-            try await persist([record], [event], before: before)
+            try await persist([record], [event], stopping: [(running, except: nil)], before: before)
         } catch {
-            unfence(fenced)
             throw ErrorReply(.unavailable, "the requeue was not stored: \(error)")
         }
         sendKill(running, reason: "requeued by \(who)")

@@ -47,19 +47,20 @@ extension CoordinatorState {
             } catch {
                 throw ErrorReply(.unavailable, "cannot store the nodes' state: \(error)")
             }
-            for change in changes {
+            // One event a change, in the same order.
+            for (change, event) in zip(changes, events) {
                 guard var entry = nodes[change.id] else { continue }
                 entry.administration = change.to
                 nodes[change.id] = entry
                 drainDeadlines[change.id] = change.to?.deadline
-                logger.notice("\(events.first { $0.node == change.id.name }?.message ?? "")")
+                logger.notice("\(event.message)")
             }
             // Room came back (resume), or went (a cordon): every waiting job is searched again.
             jobs.everythingChanged()
             dirty = true
         }
-        let statuses = nodeStatuses()
-        return ids.compactMap { id in statuses.first { $0.node.id == id } }
+        let statuses = Dictionary(nodeStatuses().map { ($0.node.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return ids.compactMap { statuses[$0] }
     }
 
     /// The placement log's entry for a node's new state: who, why, and what it means.
@@ -109,11 +110,9 @@ extension CoordinatorState {
         }
         let before = jobs.subset(changed.map(\.id))
         for record in changed { jobs[record.id] = record }
-        let fenced = victims.flatMap { fenceForStop($0) }
         do {
-            try await persist(changed, events, before: before)
+            try await persist(changed, events, stopping: victims.map { ($0, except: nil) }, before: before)
         } catch {
-            unfence(fenced)
             logger.error("could not store the stops at a drain's deadline; tried again at the next pass: \(error)")
             return
         }

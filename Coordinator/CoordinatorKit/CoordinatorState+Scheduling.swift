@@ -326,11 +326,11 @@ extension CoordinatorState {
         let before = jobs.subset(Array(changed.keys))
         for record in changed.values { jobs[record.id] = record }
         guard !changed.isEmpty || !events.isEmpty else { return }
-        let fenced = victims.flatMap { fenceForStop($0.0) }
         do {
-            try await persist(changed.values.sorted { $0.id < $1.id }, events, before: before)
+            try await persist(
+                changed.values.sorted { $0.id < $1.id }, events, stopping: victims.map { ($0.0, except: nil) },
+                before: before)
         } catch {
-            unfence(fenced)
             logger.error("could not persist a scheduling cycle, so none of it happened: \(error)")
             return
         }

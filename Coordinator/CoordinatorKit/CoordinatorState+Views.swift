@@ -41,14 +41,21 @@ extension CoordinatorState {
             waitingJobs: jobs.waiting.count)
     }
 
-    /// Every chip of every node (nodes in id order), with what holds it now.
-    private func chipViews(_ held: [NodeID: NodeHoldings]) -> [(NodeEntry, [FleetView.ChipView])] {
+    /// Chips no job holds that are not free either, by node: those of attempts being stopped (fenced
+    /// until their ends are confirmed) and those resting after a fault. What `NODES` and the page show.
+    func unavailableChips() -> (stopping: [NodeID: Set<Int>], resting: [NodeID: Set<Int>]) {
         var stopping: [NodeID: Set<Int>] = [:]
         for (key, holding) in fence.holdings() {
             stopping[key.node, default: []].formUnion(holding?.chips ?? [])
         }
         var resting: [NodeID: Set<Int>] = [:]
         for drain in drains.active(at: clock()) { resting[drain.node, default: []].insert(drain.chip) }
+        return (stopping, resting)
+    }
+
+    /// Every chip of every node (nodes in id order), with what holds it now.
+    private func chipViews(_ held: [NodeID: NodeHoldings]) -> [(NodeEntry, [FleetView.ChipView])] {
+        let (stopping, resting) = unavailableChips()
         let catalog = configuration.catalog
         return nodes.values.sorted { $0.node.id < $1.node.id }.map { entry in
             let id = entry.node.id

@@ -307,15 +307,20 @@ actor CoordinatorState {
     /// Persists job records and events in one group commit, then publishes the events. When the
     /// store refuses, what could not be stored did not happen: each record goes back to its value
     /// in `before` (unless something changed it since), and the events are not published.
+    /// `stopping`: the attempts this commit decides to stop (on all their nodes but `except`): their
+    /// chips are fenced before its await, in which a pass may run (`fenceForStop`), and unfenced if
+    /// the store refuses; the caller tells their agents once it returns.
     func persist(
         _ records: [JobRecord], _ events: [PlacementEvent], nodes: [StoredNode] = [], forgetting: [NodeID] = [],
-        before: [String: JobRecord] = [:]
+        stopping: [(JobRecord, except: NodeID?)] = [], before: [String: JobRecord] = [:]
     ) async throws {
         var changes = StoreChanges(jobs: records, events: events, nodes: nodes, forgottenNodes: forgetting)
         changes.accounts = takeAccounts()
+        let fenced = stopping.flatMap { fenceForStop($0.0, except: $0.except) }
         do {
             try await committer.commit(changes)
         } catch {
+            unfence(fenced)
             for record in records where jobs[record.id] == record {
                 if let old = before[record.id] { jobs[record.id] = old }
             }
@@ -607,14 +612,8 @@ actor CoordinatorState {
         let held = holdings()
         let now = clock()
         // Attempts told to stop still run there until their ends are confirmed.
-        var stoppingChips: [NodeID: Set<Int>] = [:]
-        for (key, holding) in fence.holdings() {
-            stoppingChips[key.node, default: []].formUnion(
-                holding?.chips ?? nodes[key.node]?.node.chips.map(\.index) ?? [])
-        }
+        let (stoppingChips, resting) = unavailableChips()
         let stopping = Set(stoppingChips.keys)
-        var resting: [NodeID: Set<Int>] = [:]
-        for drain in drains.active(at: now) { resting[drain.node, default: []].insert(drain.chip) }
         return nodes.values.sorted { $0.node.id < $1.node.id }.map {
             let holding = held[$0.node.id] ?? NodeHoldings()
             // A shared chip is used by several jobs: their ids, sorted, comma-separated.
@@ -678,7 +677,7 @@ actor CoordinatorState {
     /// decision that stops it is stored: a scheduling pass that runs while that commit is under way
     /// must not place another attempt on those chips. Returns what this call fenced, for `unfence`
     /// when the commit fails; `sendKill` tells the agents once it is stored.
-    func fenceForStop(_ record: JobRecord, except: NodeID? = nil) -> [(AttemptRef, NodeID)] {
+    private func fenceForStop(_ record: JobRecord, except: NodeID? = nil) -> [(AttemptRef, NodeID)] {
         let attempt = AttemptRef(job: record.id, attempt: record.attempt)
         return (record.placement?.assignments ?? []).compactMap { assignment in
             guard assignment.node != except, fence.holdNew(attempt, on: assignment.node, holding: assignment) else {
@@ -689,7 +688,7 @@ actor CoordinatorState {
     }
 
     /// Takes back what `fenceForStop` fenced for a decision that was not stored.
-    func unfence(_ fenced: [(AttemptRef, NodeID)]) {
+    private func unfence(_ fenced: [(AttemptRef, NodeID)]) {
         for (attempt, node) in fenced { fence.lift(attempt, on: node) }
     }
 

@@ -67,11 +67,8 @@ enum AccountColumn: String, CaseIterable {
         }
     }
 
-    static func time(_ seconds: Double) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: seconds))
-    }
+    /// `2026-12-06T10:00:00Z`, UTC (a format style is a value: no formatter made per row).
+    static func time(_ seconds: Double) -> String { Date(timeIntervalSince1970: seconds).formatted(.iso8601) }
 
     func value(_ account: AttemptAccount) -> String {
         switch self {

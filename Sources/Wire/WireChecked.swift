@@ -30,20 +30,13 @@ struct FieldCheck {
     }
 
     /// A short name (a user, a queue, a job id): at most 128 characters, none of them control characters.
-    mutating func name(_ value: String, _ field: String) {
-        guard problem == nil else { return }
-        if value.count > 128 {
-            problem = "'\(field)' holds at most 128 characters, got \(value.count)"
-        } else if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            problem = "'\(field)' may not hold control characters"
-        }
-    }
+    mutating func name(_ value: String, _ field: String) { text(value, field, atMost: 128) }
 
     /// A sentence a person wrote (a reason): at most 512 characters, none of them control characters.
-    mutating func text(_ value: String, _ field: String) {
+    mutating func text(_ value: String, _ field: String, atMost maximum: Int = 512) {
         guard problem == nil else { return }
-        if value.count > 512 {
-            problem = "'\(field)' holds at most 512 characters, got \(value.count)"
+        if value.count > maximum {
+            problem = "'\(field)' holds at most \(maximum) characters, got \(value.count)"
         } else if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             problem = "'\(field)' may not hold control characters"
         }
