@@ -20,8 +20,9 @@ struct NodeOutageTests {
         #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 3 })
         for id in ["a", "b", "c"] {
             let submitted = try await cluster.schedctl([
-                // 3 h: 18 s of wall time, so that a busy machine's slow looks still find them running.
-                "submit", "--id", id, "--kind", "training", "--chips", "8", "--tier", "h100", "--simulate", "3h",
+                // 8 h: 48 s of wall time, so that a busy machine's slow looks still find them running
+                // (a CI run under load saw 3 h, 18 s, end before the outage took hold).
+                "submit", "--id", id, "--kind", "training", "--chips", "8", "--tier", "h100", "--simulate", "8h",
             ])
             #expect(submitted.status == 0, "\(submitted.stderr)")
         }
@@ -46,7 +47,7 @@ struct NodeOutageTests {
 
         cluster.signal(agents, SIGCONT)
         for id in ["a", "b", "c"] {
-            let done = try await cluster.waitFor(id, seconds: 60) { $0.state.isFinal }
+            let done = try await cluster.waitFor(id, seconds: 180) { $0.state.isFinal }
             #expect(done.state == .completed, "\(id) completes once its nodes are back: \(done.reason ?? "-")")
         }
         let events = try await cluster.schedctl(["logs", "a", "--events", "--json"])
