@@ -68,6 +68,10 @@ struct ClientSession {
             case .update(let change):
                 return ok(
                     try await state.update(change, identity: identity, by: identity?.name ?? change.user ?? "a client"))
+            case .reserve(let request):
+                return ok(
+                    try await state.reserve(
+                        request, identity: identity, by: identity?.name ?? request.user ?? "a client"))
             case .nodeState(let request):
                 let act = request.action == .resume ? "resume a node" : "\(request.action.rawValue) a node"
                 if let refusal = state.configuration.permissions.nodeRefusal(act, by: identity) { throw refusal }

@@ -80,6 +80,8 @@ extension CoordinatorState {
         run.env["HETEROSCHED_ARRAY_TASK_COUNT"] = String(count)
         var task = JobRecord(job: job, run: run)
         task.user = parent.user
+        task.groups = parent.groups
+        task.reservation = parent.reservation
         task.arrayParent = parent.id
         task.arrayTask = index
         return task

@@ -188,6 +188,19 @@ extension CoordinatorState {
             said.append("queue \(record.job.queue) → \(queue)")
             record.job.queue = queue
         }
+        if let tier = change.tier { try moveTier(&record, to: tier, said: &said) }
+        if let name = change.reservation, name != (record.reservation ?? "") {
+            guard record.state == .queued else {
+                throw ErrorReply(
+                    .conflict,
+                    "job \(record.id) is \(record.state.rawValue): its reservation changes only while it waits")
+            }
+            if !name.isEmpty, let refusal = reservationRefusal(name, job: record.job, identity: identity) {
+                throw refusal
+            }
+            said.append("reservation \(record.reservation ?? "none") → \(name.isEmpty ? "none" : name)")
+            record.reservation = name.isEmpty ? nil : name
+        }
         guard !said.isEmpty else { return record }
         let before = jobs.subset([record.id])
         let event = makeEvent(
@@ -202,5 +215,28 @@ extension CoordinatorState {
         jobs.everythingChanged()
         dirty = true
         return try await self.record(record.id)
+    }
+
+    /// Moves a waiting job to another tier of its list (by number from 1, or name): it waits there
+    /// from now, with that tier's failures forgotten, as if it had fallen back (or returned) to it.
+    private func moveTier(_ record: inout JobRecord, to text: String, said: inout [String]) throws(ErrorReply) {
+        let names = (0..<record.job.tierCount).map { record.job.tier(at: $0).name }
+        let index = Int(text).map { $0 - 1 } ?? names.firstIndex(of: text)
+        guard let index, names.indices.contains(index) else {
+            throw ErrorReply(
+                .invalidSpec,
+                "job \(record.id) has no tier '\(text)'; its tiers: "
+                    + names.enumerated().map { "\($0.offset + 1) \($0.element)" }.joined(separator: ", "))
+        }
+        guard index != record.ladder.tier else { return }
+        guard record.state == .queued else {
+            throw ErrorReply(
+                .conflict,
+                "job \(record.id) is \(record.state.rawValue): it changes tier only while it waits (requeue it first)")
+        }
+        let now = clock()
+        said.append("tier \(record.ladder.tier + 1) (\(names[record.ladder.tier])) → \(index + 1) (\(names[index]))")
+        record.ladder = FallbackLadder(tierCount: record.job.tierCount, tier: index, waitingSince: now)
+        record.tierHistory.append(TierVisit(tier: index, name: names[index], enteredAt: now, reason: "moved by update"))
     }
 }

@@ -12,6 +12,8 @@ extension CoordinatorState {
         var faultRates: FaultRates
         /// The queues' ledger, when the coordinator has a tree.
         var queues: QueueLedger?
+        /// The reservations, with the jobs each admits.
+        var windows: [ReservedWindow] = []
     }
 
     /// Every waiting job is searched again this often (within the pass limit), whatever changed: a
@@ -50,6 +52,16 @@ extension CoordinatorState {
             guard let record = records[id.name], record.state == .queued, nominated[id.name] == nil,
                 !admitting.contains(id.name)
             else { return nil }
+            if let name = record.reservation, reservations[name] == nil {
+                // Its reservation ended or was deleted: it waits (Slurm holds such jobs) until its owner
+                // drops the name or cancels it.
+                waitReasons[id.name] = WaitReason(
+                    kind: .waiting, tier: record.job.tier(at: record.ladder.tier).name,
+                    shape: record.job.shape(onTier: record.ladder.tier),
+                    detail: "its reservation \(name) has ended or was deleted: schedctl update \(id.name) "
+                        + "--reservation none to run outside it, or cancel it")
+                return nil
+            }
             return PendingJob(record.job, ladder: record.ladder, progress: progress(of: record))
         }
         guard !queue.isEmpty else { return nil }
@@ -57,7 +69,8 @@ extension CoordinatorState {
             holding: jobs.activeRecords, nodes: planning.nodes, catalog: configuration.catalog, now: now)
         return CycleInput(
             engine: engine, queue: queue, now: now, seed: configuration.seed &+ UInt64(nextSeq),
-            faultRates: faultRates, queues: ledger)
+            faultRates: faultRates, queues: ledger,
+            windows: reservations.isEmpty ? [] : reservations.windows(for: queue, records: records, now: now))
     }
 
     /// Tells the waiting queue what changed since the last pass: chip models that gained room, or the
@@ -148,6 +161,7 @@ extension CoordinatorState {
     /// apply here with every placement re-checked against what changed in between.
     func scheduleOnce() async {
         await enforceDrainDeadlines(now: clock())
+        await passReservationBoundaries(now: clock())
         await releaseHeld()
         await advanceArrays()
         let started = ContinuousClock.now
@@ -171,7 +185,7 @@ extension CoordinatorState {
     @concurrent nonisolated static func plan(_ input: CycleInput, policy: SchedulingPolicy) async -> SchedulingPlan {
         input.engine.plan(
             queue: input.queue, now: input.now, policy: policy, seed: input.seed, faultRates: input.faultRates,
-            queues: input.queues)
+            queues: input.queues, windows: input.windows)
     }
 
     /// The applier: re-checks, persists, then tells agents.

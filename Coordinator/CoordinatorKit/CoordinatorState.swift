@@ -67,6 +67,8 @@ actor CoordinatorState {
     /// This coordinator's term as leader of a shared store; nil on SQLite.
     var leaderTerm: LeaseTerm?
     func lead(in term: LeaseTerm?) { leaderTerm = term }
+    /// Nodes and chips set aside for windows (`schedctl reserve`).
+    var reservations = ReservationBook()
     /// Draining nodes with a deadline not yet enforced, and when (coordinator clock).
     var drainDeadlines: [NodeID: Double] = [:]
     var nodes = NodeTable()
@@ -194,6 +196,7 @@ actor CoordinatorState {
                 administration: stored.administration)
             if let deadline = stored.administration?.deadline { drainDeadlines[stored.node.id] = deadline }
         }
+        reservations = ReservationBook(stored.reservations)
         for record in stored.jobs where !record.state.isFinal {
             for assignment in record.placement?.assignments ?? [] where nodes[assignment.node] == nil {
                 nodes[assignment.node] = NodeEntry(
@@ -312,10 +315,13 @@ actor CoordinatorState {
     /// the store refuses; the caller tells their agents once it returns.
     func persist(
         _ records: [JobRecord], _ events: [PlacementEvent], nodes: [StoredNode] = [], forgetting: [NodeID] = [],
-        stopping: [(JobRecord, except: NodeID?)] = [], before: [String: JobRecord] = [:]
+        stopping: [(JobRecord, except: NodeID?)] = [], before: [String: JobRecord] = [:],
+        reservations: [AdvanceReservation] = [], deletedReservations: [String] = []
     ) async throws {
         var changes = StoreChanges(jobs: records, events: events, nodes: nodes, forgottenNodes: forgetting)
         changes.accounts = takeAccounts()
+        changes.reservations = reservations
+        changes.deletedReservations = deletedReservations
         let fenced = stopping.flatMap { fenceForStop($0.0, except: $0.except) }
         do {
             try await committer.commit(changes)
@@ -466,8 +472,13 @@ actor CoordinatorState {
             {
                 throw ErrorReply(.forbidden, refusal)
             }
+            if let name = definition.reservation, let refusal = reservationRefusal(name, job: job, identity: identity) {
+                throw refusal
+            }
             var record = JobRecord(job: job, run: definition.run)
             record.user = user
+            record.groups = identity?.groups
+            record.reservation = definition.reservation
             for dependency in definition.dependencies
             where jobs[dependency.job] == nil && unloaded[dependency.job] == nil && !taken.contains(dependency.job) {
                 throw ErrorReply(

@@ -129,6 +129,9 @@ struct PlanningSession: Sendable {
     var reclaimVictims: Set<Int>?
     /// Reclaim searches this plan made (bounded: each scans what holds chips).
     var reclaimSearches = 0
+    /// The driver's reservations for this plan, and what the current job's block took in the index.
+    var windowLayouts: [WindowLayout] = []
+    var appliedWindowBlock: AppliedWindowBlock?
 
     /// The cluster's shape and what holds its chips; no policy yet (see `prepared`).
     init(snapshot: ClusterSnapshot) throws(SnapshotError) {
@@ -351,6 +354,11 @@ struct PlanningSession: Sendable {
     // MARK: One job
 
     mutating func schedule(_ pending: PendingJob) {
+        // A fleet without reservations pays one check for them.
+        if windowLayouts.isEmpty { scheduleInFleet(pending) } else { scheduleWithinWindows(pending) }
+    }
+
+    mutating func scheduleInFleet(_ pending: PendingJob) {
         let job = pending.job
         if job.host != nil { ensureHost() }
         if job.share != nil { ensureShares() }

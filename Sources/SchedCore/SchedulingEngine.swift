@@ -55,14 +55,16 @@ public struct SchedulingEngine: Sendable {
     /// waits; see `Scheduler.plan`. The engine itself is unchanged: apply the plan with `hold` and
     /// `release` as the driver carries it out.
     /// With `queues`, jobs are taken in the fair order among queues (`PlanningSession.scheduleFairly`)
-    /// and none starts past its queue's limits; the ledger must count the jobs holding chips.
+    /// and none starts past its queue's limits; the ledger must count the jobs holding chips. With
+    /// `windows`, jobs keep off the reservations that do not admit them (`ReservedWindow`).
     public func plan(
         queue: [PendingJob], now: Seconds, policy: SchedulingPolicy, seed: UInt64 = 0,
-        faultRates: FaultRates = FaultRates(), queues: QueueLedger? = nil
+        faultRates: FaultRates = FaultRates(), queues: QueueLedger? = nil, windows: [ReservedWindow] = []
     ) -> SchedulingPlan {
         var session = base.prepared(now: now, policy: policy, seed: seed)
         session.faultRates = faultRates
         session.queues = queues
+        if !windows.isEmpty { session.setWindows(windows) }
         if policy.nodeScorer == .fragmentation { session.fragmentation = session.fragmentationModel(queue: queue) }
         // Sort compact keys, not the jobs themselves: a job is a large value.
         let keys = queue.indices.map {

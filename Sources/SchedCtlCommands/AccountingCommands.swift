@@ -19,18 +19,23 @@ struct AccountingWindow: ParsableArguments {
     /// A date (UTC) as Unix seconds, or a duration back from now.
     static func moment(_ text: String, _ flag: String) throws -> (at: Double?, ago: Double?) {
         if let ago = ResourceText.seconds(text), text.last?.isLetter == true { return (nil, ago) }
-        let formats = ["yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd"]
+        if let date = utcDate(text) { return (date, nil) }
+        throw ValidationError(
+            "\(flag) is a date (2026-11-01 or 2026-11-01T08:00, UTC) or a time ago (30d, 12h), got '\(text)'")
+    }
+
+    /// 2026-11-01, 2026-11-01T08:00 or 2026-11-01T08:00:00 (UTC, a trailing Z allowed) as Unix seconds.
+    static func utcDate(_ text: String) -> Double? {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
-        for format in formats {
+        for format in ["yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd"] {
             formatter.dateFormat = format
             if let date = formatter.date(from: text.hasSuffix("Z") ? String(text.dropLast()) : text) {
-                return (date.timeIntervalSince1970, nil)
+                return date.timeIntervalSince1970
             }
         }
-        throw ValidationError(
-            "\(flag) is a date (2026-11-01 or 2026-11-01T08:00, UTC) or a time ago (30d, 12h), got '\(text)'")
+        return nil
     }
 
     func validate() throws {

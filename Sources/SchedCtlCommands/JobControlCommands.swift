@@ -122,10 +122,11 @@ struct RequeueCommand: ParsableCommand {
 
 struct UpdateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "update", abstract: "Change a job's priority, time limit or queue.",
+        commandName: "update", abstract: "Change a job's priority, time limit, queue, tier or reservation.",
         discussion: """
-            Owners may lower a priority and shorten a time limit; operators may do anything. The time limit and \
-            the queue change only while the job waits. The log says who changed what. A waiting job raised above \
+            Owners may lower a priority and shorten a time limit; operators may do anything. The queue, the tier \
+            and the reservation change only while the job waits; a running job's time limit too, for now. The log \
+            says who changed what. A waiting job raised above \
             a running one may preempt it at its next pass, as any higher priority does.
             """)
 
@@ -134,11 +135,13 @@ struct UpdateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "The new priority (negative ones too).") var priority: Int?
     @Option(name: .customLong("time-limit"), help: "The new time limit (90, 30m, 12h, 2d).") var timeLimit: String?
     @Option(help: "The new queue (a leaf of the queue tree).") var queue: String?
+    @Option(help: "The tier of its list to wait on: its number (1 first) or its name.") var tier: String?
+    @Option(help: "The reservation to run in, or none.") var reservation: String?
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
-        guard priority != nil || timeLimit != nil || queue != nil else {
-            throw ValidationError("say what to change: --priority, --time-limit or --queue")
+        guard priority != nil || timeLimit != nil || queue != nil || tier != nil || reservation != nil else {
+            throw ValidationError("say what to change: --priority, --time-limit, --queue, --tier or --reservation")
         }
         if let timeLimit, (ResourceText.seconds(timeLimit) ?? 0) <= 0 {
             throw ValidationError(
@@ -149,13 +152,15 @@ struct UpdateCommand: ParsableCommand {
     func run() throws {
         let change = JobUpdate(
             job: job, priority: priority, timeLimitSeconds: timeLimit.flatMap(ResourceText.seconds), queue: queue,
-            user: loginName())
+            tier: tier, reservation: reservation.map { $0 == "none" ? "" : $0 }, user: loginName())
         let record = try connection.withSession { session in
             try session.request(.update(change), as: JobRecord.self)
         }
         if json { return printLine(WireCodec.json(record)) }
         printLine(
             "\(record.id): priority \(record.job.priority), time limit "
-                + "\(record.job.timeLimit.map(formatSeconds) ?? "none"), queue \(record.job.queue)")
+                + "\(record.job.timeLimit.map(formatSeconds) ?? "none"), queue \(record.job.queue), tier "
+                + "\(record.ladder.tier + 1) (\(record.job.tier(at: record.ladder.tier).name))"
+                + (record.reservation.map { ", reservation \($0)" } ?? ""))
     }
 }

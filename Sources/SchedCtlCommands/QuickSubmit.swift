@@ -130,6 +130,7 @@ struct QuickSubmitRequest {
         case "node-selector": flags.nodeSelector.append(value)
         case "array": flags.array = value
         case "depends": flags.depends = value
+        case "reservation": flags.reservation = value
         case "image": flags.image = value
         case "container-option": flags.containerOption.append(value)
         case "simulate": flags.simulate = value

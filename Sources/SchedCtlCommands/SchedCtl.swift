@@ -15,7 +15,8 @@ public struct SchedCtl: AsyncParsableCommand {
             ReleaseCommand.self, RequeueCommand.self, UpdateCommand.self, HistoryCommand.self, UsageCommand.self,
             NodesCommand.self,
             QueuesCommand.self, WatchCommand.self, LogsCommand.self, FallbackCommand.self, HealthCommand.self,
-            ForgetNodeCommand.self, CordonCommand.self, DrainCommand.self, ResumeCommand.self, WebCommand.self,
+            ForgetNodeCommand.self, CordonCommand.self, DrainCommand.self, ResumeCommand.self, ReserveCommand.self,
+            ReservationsCommand.self, WebCommand.self,
             SimulateCommand.self,
             ScenarioCommand.self, CheckpointCommand.self,
         ])

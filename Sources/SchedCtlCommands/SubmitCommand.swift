@@ -97,6 +97,9 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Start only after other jobs end: afterok:ID, afterany:ID, afternotok:ID, comma-separated.")
     var depends: String?
 
+    @Option(help: "Run in this reservation only, from its start (schedctl reservations lists them).")
+    var reservation: String?
+
     @Option(help: "Container image to run the command in (the agent's podman, docker, apptainer or enroot).")
     var image: String?
 
@@ -134,7 +137,8 @@ struct SubmitCommand: ParsableCommand {
             timeLimit: timeLimit, onDisconnect: onDisconnect, maxDisconnect: maxDisconnect, maxFailures: maxFailures,
             maxWait: maxWait, cpus: cpus, cpusPerChip: cpusPerChip,
             memory: memory, memoryPerChip: memoryPerChip, chipMemory: chipMemory, compute: compute,
-            nodeSelector: nodeSelector, array: array, depends: depends, image: image, containerOption: containerOption,
+            nodeSelector: nodeSelector, array: array, depends: depends, reservation: reservation, image: image,
+            containerOption: containerOption,
             simulate: simulate, steps: steps, checkpointEvery: checkpointEvery, command: command)
     }
 

@@ -25,6 +25,7 @@ struct SubmitFlags: Equatable {
     var nodeSelector: [String] = []
     var array: String?
     var depends: String?
+    var reservation: String?
     var image: String?
     var containerOption: [String] = []
     var simulate: String?
@@ -82,6 +83,7 @@ struct SubmitFlags: Equatable {
         spec.add("image", image)
         spec.add("depends", depends)
         spec.add("array", array)
+        spec.add("reservation", reservation)
         if !tier.isEmpty {
             spec.add(
                 "tiers",

@@ -84,6 +84,8 @@ public struct JobDefinition: Sendable, Equatable {
     public var dependencies: [JobDependency] = []
     /// A job array: this job once per index (`array: 0-999%50`).
     public var array: JobArraySpec?
+    /// The reservation it runs in (`reservation: maint-tue`).
+    public var reservation: String?
 }
 
 /// A job file (`schedctl submit -f job.yaml`) -> a SchedCore job, every chip name checked against the catalog.
@@ -92,7 +94,7 @@ public enum JobFile {
         "id", "kind", "chipsPerNode", "nodes", "minChipMemoryGiB", "tiers", "fallback", "topology", "priority",
         "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate", "cpus",
         "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute", "image", "containerOptions", "depends",
-        "array", "nodeSelector", "onDisconnect", "maxDisconnect",
+        "array", "nodeSelector", "onDisconnect", "maxDisconnect", "reservation",
     ]
     /// What a tier may set of the run spec (the rest it inherits).
     static let tierRunFields = ["command", "env", "workingDirectory", "image", "containerOptions"]
@@ -132,6 +134,13 @@ public enum JobFile {
             if definition.dependencies.contains(where: { $0.job == job.id.name && !job.id.name.isEmpty }) {
                 throw node.error("a job cannot depend on itself")
             }
+        }
+        if let node = top["reservation"] {
+            let name = try node.string()
+            guard !name.isEmpty, name.count <= 128,
+                name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+            else { throw node.error("a reservation's name is letters, digits, '-', '_' and '.'; got '\(name)'") }
+            definition.reservation = name
         }
         if let node = top["array"] {
             switch JobArraySpec.parse(try node.string()) {

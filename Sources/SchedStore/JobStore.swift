@@ -16,6 +16,9 @@ public struct StoreChanges: Sendable {
     /// time before which accounting's own retention deletes them.
     public var accounts: [AttemptAccount] = []
     public var accountsBefore: Double?
+    /// Reservations made or changed (by name), and names deleted or ended.
+    public var reservations: [AdvanceReservation] = []
+    public var deletedReservations: [String] = []
     public init(
         jobs: [JobRecord] = [], events: [PlacementEvent] = [], nodes: [StoredNode] = [], forgottenNodes: [NodeID] = [],
         expiredJobs: [String] = [], eventsBefore: Double? = nil, accountsBefore: Double? = nil
@@ -30,7 +33,19 @@ public struct StoreChanges: Sendable {
     }
     public var isEmpty: Bool {
         jobs.isEmpty && events.isEmpty && nodes.isEmpty && forgottenNodes.isEmpty && expiredJobs.isEmpty
-            && eventsBefore == nil && accounts.isEmpty && accountsBefore == nil
+            && eventsBefore == nil && accounts.isEmpty && accountsBefore == nil && reservations.isEmpty
+            && deletedReservations.isEmpty
+    }
+
+    /// What a batch leaves of reservations: each name's last record, or its deletion (in batch order).
+    static func lastReservations(_ changes: [StoreChanges]) -> (kept: [AdvanceReservation], deleted: [String]) {
+        var last: [String: AdvanceReservation?] = [:]
+        for change in changes {
+            for reservation in change.reservations { last[reservation.name] = .some(reservation) }
+            for name in change.deletedReservations { last[name] = .some(nil) }
+        }
+        let kept = last.values.compactMap { $0 }.sorted { $0.name < $1.name }
+        return (kept, last.filter { $0.value == nil }.map(\.key).sorted())
     }
 }
 
@@ -95,6 +110,8 @@ public struct StoredState: Sendable {
     /// Stored rows that could not be read back, or held values no submission may have: set aside
     /// (kept, not deleted) rather than fatal. Oldest first; the ones set aside by this load included.
     public var quarantined: [QuarantinedRecord] = []
+    /// Reservations not deleted, by name.
+    public var reservations: [AdvanceReservation] = []
 }
 
 /// A page of job records in submission order, and the stub of the last row read (the next page's
@@ -129,6 +146,7 @@ public actor MemoryStore: JobStore {
     private var events: [PlacementEvent] = []
     private var nodes: [NodeID: StoredNode] = [:]
     private var accounts: [String: AttemptAccount] = [:]
+    private var reservations: [String: AdvanceReservation] = [:]
 
     public init() {}
 
@@ -143,7 +161,8 @@ public actor MemoryStore: JobStore {
         StoredState(
             jobStubs: ordered.map(Self.stub), jobs: ordered.filter { $0.state == .placed || $0.state == .running },
             recentEvents: Array(events.suffix(recentEvents)), lastEventSeq: events.last?.seq ?? 0,
-            nodes: nodes.values.sorted { $0.node.id < $1.node.id })
+            nodes: nodes.values.sorted { $0.node.id < $1.node.id },
+            reservations: reservations.values.sorted { $0.name < $1.name })
     }
 
     public func jobs(after: StoredJobStub?, limit: Int) async throws -> StoredJobPage {
@@ -173,6 +192,8 @@ public actor MemoryStore: JobStore {
             events += change.events
             for node in change.nodes { nodes[node.node.id] = node }
             for id in change.forgottenNodes { nodes[id] = nil }
+            for reservation in change.reservations { reservations[reservation.name] = reservation }
+            for name in change.deletedReservations { reservations[name] = nil }
             for account in change.accounts { accounts["\(account.job)\u{0}\(account.attempt)"] = account }
             if let before = change.accountsBefore { accounts = accounts.filter { $0.value.endedAt >= before } }
             let expired = Set(change.expiredJobs)

@@ -82,6 +82,7 @@ public final class PostgresStore: JobStore {
                 "CREATE INDEX account_end ON account (ended_at)",
             ]
         ),
+        ("v4-reservations", ["CREATE TABLE reservation (name text PRIMARY KEY, record text NOT NULL)"]),
     ]
 
     private func migrate() async throws {
@@ -134,6 +135,12 @@ public final class PostgresStore: JobStore {
         {
             nodeRows.append((id, record))
         }
+        var reservationRows: [(id: String, record: String?)] = []
+        for try await (name, record) in try await client.query(
+            "SELECT name, record FROM reservation ORDER BY name", logger: logger
+        ).decode((String, String?).self) {
+            reservationRows.append((name, record))
+        }
         var last: Int64 = 0
         for try await value in try await client.query("SELECT COALESCE(MAX(seq), 0) FROM event", logger: logger)
             .decode(Int64.self)
@@ -143,7 +150,9 @@ public final class PostgresStore: JobStore {
         let (jobs, badJobs) = StoredRows.decodeJobs(active, text: { $0 })
         let (events, badEvents) = StoredRows.decodeEvents(eventRows, text: { $0 })
         let (nodes, badNodes) = StoredRows.decodeNodes(nodeRows, text: { $0 })
-        try await quarantine(badJobs + badEvents + badNodes, at: Date().timeIntervalSince1970)
+        let (reservations, badReservations) = StoredRows.decodeReservations(reservationRows, text: { $0 })
+        try await quarantine(
+            badJobs + badEvents + badNodes + badReservations, at: Date().timeIntervalSince1970)
         var quarantined: [QuarantinedRecord] = []
         for try await (kind, key, reason, time) in try await client.query(
             "SELECT kind, key, reason, quarantined_at FROM quarantine ORDER BY number", logger: logger
@@ -154,7 +163,7 @@ public final class PostgresStore: JobStore {
         let badJobIDs = Set(badJobs.map(\.key))
         return StoredState(
             jobStubs: stubs.filter { !badJobIDs.contains($0.id) }, jobs: jobs, recentEvents: events,
-            lastEventSeq: Int(last), nodes: nodes, quarantined: quarantined)
+            lastEventSeq: Int(last), nodes: nodes, quarantined: quarantined, reservations: reservations)
     }
 
     public func jobs(after: StoredJobStub?, limit: Int) async throws -> StoredJobPage {
@@ -200,6 +209,8 @@ public final class PostgresStore: JobStore {
                 case .event:
                     try await connection.query("DELETE FROM event WHERE seq = \(Int64(row.key) ?? -1)", logger: logger)
                 case .node: try await connection.query("DELETE FROM node WHERE id = \(row.key)", logger: logger)
+                case .reservation:
+                    try await connection.query("DELETE FROM reservation WHERE name = \(row.key)", logger: logger)
                 }
             }
         }
@@ -235,7 +246,20 @@ public final class PostgresStore: JobStore {
         // One row a job and attempt, in a fixed order: the last end a batch says of it.
         let accounts = latest.values.sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) }
         let accountRecords = try accounts.map { try WireCodec.storedJSON($0) }
+        let (reservations, deletedReservations) = StoreChanges.lastReservations(changes)
+        let reservationRecords = try reservations.map { try WireCodec.storedJSON($0) }
         try await writing { connection in
+            if !reservations.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO reservation (name, record) SELECT * FROM unnest(\(reservations.map(\.name))::text[],
+                    \(reservationRecords)::text[]) ON CONFLICT (name) DO UPDATE SET record = excluded.record
+                    """, logger: logger)
+            }
+            if !deletedReservations.isEmpty {
+                try await connection.query(
+                    "DELETE FROM reservation WHERE name = ANY(\(deletedReservations)::text[])", logger: logger)
+            }
             if !jobs.isEmpty {
                 try await connection.query(
                     """

@@ -73,6 +73,13 @@ public final class SQLiteStore: JobStore {
             }
             try db.create(index: "account_end", on: "account", columns: ["endedAt"])
         }
+        migrator.registerMigration("v6-reservations") { db in
+            // Nodes or chips set aside for a window (schedctl reserve), by name.
+            try db.create(table: "reservation") { table in
+                table.primaryKey("name", .text)
+                table.column("record", .text).notNull()
+            }
+        }
         return migrator
     }
 
@@ -83,7 +90,7 @@ public final class SQLiteStore: JobStore {
     /// hold, is moved to the `quarantine` table with its reason and reported; nothing stored can stop
     /// a start.
     public func load(recentEvents: Int) async throws -> StoredState {
-        let (stubs, activeRows, eventRows, nodeRows, last) = try await pool.read { db in
+        let (stubs, activeRows, eventRows, nodeRows, last, reservationRows) = try await pool.read { db in
             let stubs = try Row.fetchAll(db, sql: "SELECT id, state, submittedAt FROM job ORDER BY submittedAt, id")
                 .map(Self.stub)
             let active = try Row.fetchAll(
@@ -99,13 +106,17 @@ public final class SQLiteStore: JobStore {
                 (Self.text($0["id"]) ?? "?", $0["record"] as DatabaseValue)
             }
             let last = try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM event") ?? 0
-            return (stubs, active, events, nodes, last)
+            let reservations = try Row.fetchAll(db, sql: "SELECT name, record FROM reservation ORDER BY name").map {
+                (Self.text($0["name"]) ?? "?", $0["record"] as DatabaseValue)
+            }
+            return (stubs, active, events, nodes, last, reservations)
         }
         let now = Date().timeIntervalSince1970
         let (jobs, badJobs) = Self.decodeJobs(activeRows)
         let (events, badEvents) = StoredRows.decodeEvents(eventRows, text: Self.text)
         let (nodes, badNodes) = StoredRows.decodeNodes(nodeRows, text: Self.text)
-        try await quarantine(badJobs + badEvents + badNodes, at: now)
+        let (reservations, badReservations) = StoredRows.decodeReservations(reservationRows, text: Self.text)
+        try await quarantine(badJobs + badEvents + badNodes + badReservations, at: now)
         let quarantined = try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT kind, key, reason, quarantinedAt FROM quarantine ORDER BY rowid").map {
                 row in
@@ -118,7 +129,7 @@ public final class SQLiteStore: JobStore {
         let badJobIDs = Set(badJobs.map(\.key))
         return StoredState(
             jobStubs: stubs.filter { !badJobIDs.contains($0.id) }, jobs: jobs, recentEvents: events, lastEventSeq: last,
-            nodes: nodes, quarantined: quarantined)
+            nodes: nodes, quarantined: quarantined, reservations: reservations)
     }
 
     public func jobs(after: StoredJobStub?, limit: Int) async throws -> StoredJobPage {
@@ -173,6 +184,7 @@ public final class SQLiteStore: JobStore {
                 case .job: try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [row.key])
                 case .event: try db.execute(sql: "DELETE FROM event WHERE seq = ?", arguments: [Int64(row.key) ?? -1])
                 case .node: try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [row.key])
+                case .reservation: try db.execute(sql: "DELETE FROM reservation WHERE name = ?", arguments: [row.key])
                 }
             }
         }
@@ -218,6 +230,17 @@ public final class SQLiteStore: JobStore {
                 }
                 for id in change.forgottenNodes {
                     try db.execute(sql: "DELETE FROM node WHERE id = ?", arguments: [id.name])
+                }
+                for reservation in change.reservations {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO reservation (name, record) VALUES (?, ?)
+                            ON CONFLICT(name) DO UPDATE SET record = excluded.record
+                            """,
+                        arguments: [reservation.name, try WireCodec.storedJSON(reservation)])
+                }
+                for name in change.deletedReservations {
+                    try db.execute(sql: "DELETE FROM reservation WHERE name = ?", arguments: [name])
                 }
                 for id in change.expiredJobs {
                     try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])

@@ -108,6 +108,25 @@ enum StoredRows {
         return (nodes, bad)
     }
 
+    static func decodeReservations<Payload: Sendable>(
+        _ rows: [(id: String, record: Payload)], text: (Payload) -> String?
+    ) -> (reservations: [AdvanceReservation], bad: [Bad<Payload>]) {
+        var reservations: [AdvanceReservation] = []
+        var bad: [Bad<Payload>] = []
+        for (name, value) in rows {
+            do {
+                let reservation = try SafeJSON.decode(AdvanceReservation.self, from: text(value) ?? "")
+                guard reservation.name == name, reservation.start.isFinite, reservation.end.isFinite else {
+                    throw StoredNodeError(reason: "the record is of another reservation, or its times are not numbers")
+                }
+                reservations.append(reservation)
+            } catch {
+                bad.append(Bad(kind: .reservation, key: name, record: value, reason: "unreadable: \(error)"))
+            }
+        }
+        return (reservations, bad)
+    }
+
     /// Job records as one commit writes them: a job changed twice in one batch keeps its last
     /// record (in batch order).
     static func lastRecords(_ changes: [StoreChanges]) -> [JobRecord] {

@@ -4,6 +4,7 @@ public struct QuarantinedRecord: Codable, Equatable, Sendable {
         case job
         case event
         case node
+        case reservation
     }
     public var kind: Kind
     /// The job's id, the event's sequence number, or the node's name.

@@ -107,14 +107,21 @@ public struct JobUpdate: Codable, Equatable, Sendable {
     public var priority: Int?
     public var timeLimitSeconds: Double?
     public var queue: String?
+    /// The tier of its list a waiting job waits on: its number (1 first) or its name.
+    public var tier: String?
+    /// The reservation it runs in; empty: none.
+    public var reservation: String?
     public var user: String?
     public init(
-        job: String, priority: Int? = nil, timeLimitSeconds: Double? = nil, queue: String? = nil, user: String? = nil
+        job: String, priority: Int? = nil, timeLimitSeconds: Double? = nil, queue: String? = nil, tier: String? = nil,
+        reservation: String? = nil, user: String? = nil
     ) {
         self.job = job
         self.priority = priority
         self.timeLimitSeconds = timeLimitSeconds
         self.queue = queue
+        self.tier = tier
+        self.reservation = reservation
         self.user = user
     }
 }
@@ -124,8 +131,10 @@ extension JobUpdate: WireChecked {
         var check = FieldCheck()
         check.name(job, "job")
         check.require(
-            priority != nil || timeLimitSeconds != nil || queue != nil,
-            "an UPDATE changes 'priority', 'timeLimitSeconds' or 'queue'")
+            priority != nil || timeLimitSeconds != nil || queue != nil || tier != nil || reservation != nil,
+            "an UPDATE changes 'priority', 'timeLimitSeconds', 'queue', 'tier' or 'reservation'")
+        if let tier { check.name(tier, "tier") }
+        if let reservation { check.text(reservation, "reservation", atMost: 128) }
         if let priority { check.int(priority, "priority", SpecLimits.wholeNumber) }
         if let timeLimitSeconds {
             check.number(timeLimitSeconds, "timeLimitSeconds", 1...WireLimits.duration.upperBound)

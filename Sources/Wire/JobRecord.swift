@@ -42,6 +42,11 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var attemptUsage: [String: AttemptUsage]?
     /// Who submitted it, as their client said.
     public var user: String?
+    /// The groups a MUNGE credential proved for them when they submitted (a reservation for groups
+    /// admits the job by these).
+    public var groups: [String]?
+    /// The reservation it named (`--reservation`): it runs inside it only, from its start.
+    public var reservation: String?
     /// Where it waits in its queue: filled in by `STATUS` while it waits, never stored.
     public var queuePosition: QueuePosition?
     /// Jobs that must end first, and how; while `held`, the job is not searched.

@@ -32,6 +32,7 @@ public enum WireCodec {
         case .nodeState(let body): line("NODE_STATE", body)
         case .jobAction(let body): line("JOB_ACTION", body)
         case .update(let body): line("UPDATE", body)
+        case .reserve(let body): line("RESERVE", body)
         case .history(let body): line("HISTORY", body)
         case .usage(let body): line("USAGE", body)
         case .logs(let body): line("LOGS", body)
@@ -91,6 +92,7 @@ public enum WireCodec {
             case "NODE_STATE": return .success(.nodeState(try decode(body, verb)))
             case "JOB_ACTION": return .success(.jobAction(try decode(body, verb)))
             case "UPDATE": return .success(.update(try decode(body, verb)))
+            case "RESERVE": return .success(.reserve(try decode(body, verb)))
             case "HISTORY": return .success(.history(body.isEmpty ? HistoryQuery() : try decode(body, verb)))
             case "USAGE": return .success(.usage(try decode(body, verb)))
             case "LOGS": return .success(.logs(try decode(body, verb)))
@@ -116,7 +118,7 @@ public enum WireCodec {
     public static let knownVerbs = [
         "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "CHECKPOINT", "EXITED", "RUN", "KILL",
         "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "QUEUES", "QUEUES_APPLY", "HEALTH",
-        "WEB_TICKET", "FORGET", "NODE_STATE", "JOB_ACTION", "UPDATE", "HISTORY", "USAGE", "LOGS",
+        "WEB_TICKET", "FORGET", "NODE_STATE", "JOB_ACTION", "UPDATE", "RESERVE", "HISTORY", "USAGE", "LOGS",
         "OUTPUT",
         "WATCH",
         "FALLBACK", "OK", "ERR", "EVENT", "BYE",

@@ -40,6 +40,7 @@ public enum WireMessage: Equatable, Sendable {
     case nodeState(NodeStateRequest)
     case jobAction(JobActionRequest)
     case update(JobUpdate)
+    case reserve(ReservationRequest)
     case history(HistoryQuery)
     case usage(UsageQuery)
     case logs(JobRef)
@@ -577,6 +578,10 @@ public struct PlacementEvent: Codable, Equatable, Sendable {
         /// A waiting job held, or one of its fields changed, by a user or an operator (details: by).
         case held
         case updated
+        /// An operator made, changed or deleted a reservation, or it ended (details: by, reservation).
+        case reservationMade = "reservation-made"
+        case reservationChanged = "reservation-changed"
+        case reservationDeleted = "reservation-deleted"
     }
     public var seq: Int
     public var time: Double
