@@ -60,6 +60,8 @@ struct AppliedWindowBlock: Sendable {
     var block: WindowBlock
     var booked: [(slot: Int, mask: UInt64)] = []
     var drained: [(node: Int, was: NodeState)] = []
+    /// Every chip kept from the job by slot, free or held: a preemption must not free them for it.
+    var kept: [Int: UInt64] = [:]
 }
 
 extension PlanningSession {
@@ -124,6 +126,7 @@ extension PlanningSession {
             applied.drained.append((node, was))
         }
         func take(slot: Int, mask: UInt64) {
+            applied.kept[slot, default: 0] |= mask
             let bits = mask & index.slotFree[slot]
             guard bits != 0 else { return }
             index.book(slot: slot, chips: bits)
@@ -162,6 +165,9 @@ extension PlanningSession {
             + window.wholeNodes.flatMap { layout.slotStart[$0]..<layout.slotStart[$0 + 1] }
         return slots.contains { modelAccepted(layout.slotModel[$0], by: tier) }
     }
+
+    /// Chips of `slot` the current job must keep off for the windows, held or free.
+    func windowKept(slot: Int) -> UInt64 { appliedWindowBlock?.kept[slot] ?? 0 }
 
     /// Schedules one job under the windows: a job confined to a window that has not begun waits for
     /// it; the others are searched with the windows they must keep out of taken, and a job that

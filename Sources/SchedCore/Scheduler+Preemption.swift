@@ -89,7 +89,8 @@ extension PlanningSession {
             rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: false) == nil,
             !hostReserved(node: node, demand: job.hostDemand(shape), avoidReserved: avoidReserved)
         else { return nil }
-        let blocked = avoidReserved ? reservedChips[slot] ?? 0 : 0
+        // Chips an operator's reservation keeps from this job are not freed for it either.
+        let blocked = (avoidReserved ? reservedChips[slot] ?? 0 : 0) | windowKept(slot: slot)
         let free = index.slotFree[slot] & ~blocked
         let needed = shape.chipsPerNode
         if free.nonzeroBitCount >= needed { return (PreemptionCost(victims: 0, workLost: 0), []) }

@@ -44,6 +44,19 @@ struct JobControlTests {
         let tooLate = try await cluster.schedctl(["update", "runner", "--time-limit", "1h"])
         #expect(tooLate.status != 0 && tooLate.stderr.contains("while the job waits"), "\(tooLate.stderr)")
 
+        // A waiting job moved down its tier list waits there (no a100 in this fleet: it waits, named).
+        let tiered = try await cluster.schedctl([
+            "submit", "--id", "tiered", "--chips", "1", "--tier", "h100", "--tier", "a100", "--simulate", "1m",
+        ])
+        #expect(tiered.status == 0, "\(tiered.stderr)")
+        let noTier = try await cluster.schedctl(["update", "tiered", "--tier", "mi300"])
+        #expect(noTier.status != 0 && noTier.stderr.contains("its tiers: 1 h100, 2 a100"), "\(noTier.stderr)")
+        let moved = try await cluster.schedctl(["update", "tiered", "--tier", "2"])
+        #expect(moved.status == 0 && moved.stdout.contains("tier 2 (a100)"), "\(moved.stdout)\(moved.stderr)")
+        let onTwo = try await cluster.status("tiered")
+        #expect(onTwo.ladder.tier == 1 && onTwo.tierHistory.last?.reason == "moved by update")
+        _ = try await cluster.schedctl(["cancel", "tiered"])
+
         // The runner goes back to the queue, held; its two chips go to the two oldest jobs neither held
         // nor lowered.
         let requeued = try await cluster.schedctl(["requeue", "runner", "--hold", "--reason", "rebalance"])
@@ -76,7 +89,8 @@ struct JobControlTests {
         let log = cluster.log("data/placement-log.jsonl")
         for said in [
             "first held by ", "(waiting for data)", "first released by ", "sweep-a updated by ",
-            "priority 0 → -5", "runner attempt 1 requeued by ", "cancelled sweep-a by ", "cancelled runner by ",
+            "priority 0 → -5", "tier 1 (h100) → 2 (a100)", "runner attempt 1 requeued by ", "cancelled sweep-a by ",
+            "cancelled runner by ",
         ] {
             #expect(log.contains(said), "\(said)")
         }

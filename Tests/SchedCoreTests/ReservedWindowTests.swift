@@ -78,3 +78,23 @@ struct ReservedWindowTests {
         #expect(plain == windowed)
     }
 }
+
+extension ReservedWindowTests {
+    @Test("a higher priority job the window does not admit does not preempt the job running in it")
+    func noPreemptionIntoAWindow() throws {
+        let window = ReservedWindow(
+            name: "team", start: 0, end: 10_000, chips: [NodeAssignment(node: "a", chips: Array(0..<8))],
+            admitted: ["inside"])
+        let running = [
+            makeRunning("inside", on: "a", chips: Array(0..<8), priority: 0),
+            makeRunning("other", on: "b", chips: Array(0..<8), priority: 5),
+        ]
+        let urgent = makeJob("urgent", chips: 8, priority: 10)
+        let engine = try SchedulingEngine(snapshot: ClusterSnapshot(nodes: fleet, running: running, catalog: catalog))
+        let result = engine.plan(queue: [PendingJob(urgent)], now: 100, policy: .binPack, windows: [window])
+        // It preempts the job outside the window, not the one inside.
+        #expect(result.preemptions.map(\.victim) == ["other"])
+        let plain = engine.plan(queue: [PendingJob(urgent)], now: 100, policy: .binPack)
+        #expect(plain.preemptions.map(\.victim) == ["inside"], "without the window the cheaper victim is taken")
+    }
+}
