@@ -331,6 +331,15 @@ public actor AttemptRunner {
         stop(key, as: "killed: \(reason)")
     }
 
+    /// A new time limit for a running attempt, counted from its start (kept in its state file, so
+    /// that a restarted agent keeps it). One already passed stops it at the next look.
+    public func limit(_ key: AttemptRef, seconds: Double) {
+        guard var attempt = running[key], attempt.state.stopping == nil else { return }
+        attempt.state.deadline = attempt.state.startedAt.addingTimeInterval(seconds)
+        running[key] = attempt
+        save(attempt.state, key)
+    }
+
     private func stop(_ key: AttemptRef, as reason: String) {
         guard var attempt = running[key], attempt.state.stopping == nil else { return }
         attempt.state.stopping = reason

@@ -135,6 +135,9 @@ public struct HostAgent: Sendable {
                         group.addTask { try await start(order, writer) }
                     case .kill(let order):
                         await runner.kill(AttemptRef(job: order.job, attempt: order.attempt), reason: order.reason)
+                    case .limit(let order):
+                        await runner.limit(
+                            AttemptRef(job: order.job, attempt: order.attempt), seconds: order.timeLimitSeconds)
                     case .tail(let request):
                         let task = Task { await stream(request, writer) }
                         await tails.add(request.request, task)

@@ -121,6 +121,8 @@ public struct SimulatedNodeAgent: Sendable {
                     play.yield(order)
                 case .kill(let order):
                     await attempts.kill(AttemptRef(job: order.job, attempt: order.attempt))
+                case .limit(let order):
+                    await attempts.limit(AttemptRef(job: order.job, attempt: order.attempt), order.timeLimitSeconds)
                 case .tail(let request):
                     // Nothing runs here, so nothing was written: said at once, not left unanswered.
                     try await writer.send(
@@ -151,11 +153,15 @@ public struct SimulatedNodeAgent: Sendable {
         let key = AttemptRef(job: order.job, attempt: order.attempt)
         await attemptLog?.record(.start, node: node.id, order: order)
         let model = catalog[ChipModelID(order.chipModel)]
-        let fate = AttemptFate(
-            job: order.job, attempt: order.attempt, kind: order.kind, run: order.simulation, model: model,
-            resumeStep: order.resumeStep, nodes: order.nodes, chipsPerNode: order.chips.count,
-            timeLimit: order.timeLimitSeconds,
-            faultsPerChipHour: faults.chipFaultsPerHour[ChipModelID(order.chipModel)] ?? 0, seed: seed)
+        func playing(timeLimit: Double?) -> AttemptFate {
+            AttemptFate(
+                job: order.job, attempt: order.attempt, kind: order.kind, run: order.simulation, model: model,
+                resumeStep: order.resumeStep, nodes: order.nodes, chipsPerNode: order.chips.count,
+                timeLimit: timeLimit,
+                faultsPerChipHour: faults.chipFaultsPerHour[ChipModelID(order.chipModel)] ?? 0, seed: seed)
+        }
+        // The same seed plays the same faults: a new time limit changes only where the attempt ends.
+        var fate = playing(timeLimit: order.timeLimitSeconds)
         await link.send(.started(key))
         // Bounded: the order's numbers were checked on arrival, and a step never sleeps past a day.
         let realStep = Duration.microseconds(Int64(min(fate.secondsPerStep / timeScale, 86_400) * 1_000_000))
@@ -169,6 +175,12 @@ public struct SimulatedNodeAgent: Sendable {
         let playedFrom = ContinuousClock.now
         var stepsPlayed = 0
         while step < endStep {
+            if let limit = await attempts.takeLimit(key) {
+                fate = playing(timeLimit: limit)
+                endStep = fate.endStep
+                if case .faults(_, let rank, _) = fate.ending, rank != order.rank { endStep = fate.lastStep }
+                if step >= endStep { break }
+            }
             // Sleep a step in slices (the lease is looked at between them); a KILL wakes it at once, so
             // that its end is reported as soon as a real host's would be, not up to a slice later (in
             // scaled time a slice is minutes, in which the coordinator waits on the stopped chips).
@@ -280,6 +292,15 @@ actor AttemptBook {
     /// an earlier one does not wake a later one.
     private var naps: [AttemptRef: (number: Int, wake: CheckedContinuation<Void, Never>)] = [:]
     private var napNumber = 0
+
+    /// Time limits changed while attempts run (`LIMIT`).
+    private var limits: [AttemptRef: Double] = [:]
+    func limit(_ key: AttemptRef, _ seconds: Double) {
+        guard active.contains(key) else { return }
+        limits[key] = seconds
+    }
+    /// The time limit a running attempt was last given, once, if it changed.
+    func takeLimit(_ key: AttemptRef) -> Double? { limits.removeValue(forKey: key) }
 
     func kill(_ key: AttemptRef) {
         guard active.contains(key) else { return }

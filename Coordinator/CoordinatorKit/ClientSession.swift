@@ -82,7 +82,8 @@ struct ClientSession {
                 return ok(try await state.operatorFallback(request))
             case .hello, .challenge, .auth:
                 return .err(ErrorReply(.notAllowed, "the session is already open"))
-            case .register, .heartbeat, .started, .checkpoint, .exited, .run, .kill, .tail, .untail, .chunk, .ok, .err,
+            case .register, .heartbeat, .started, .checkpoint, .exited, .run, .kill, .limit, .tail, .untail, .chunk,
+                .ok, .err,
                 .event, .watch, .output, .bye:
                 return .err(ErrorReply(.notAllowed, "a client cannot send \(verb(of: message))"))
             }

@@ -159,18 +159,14 @@ extension CoordinatorState {
             said.append("priority \(record.job.priority) → \(priority)")
             record.job.priority = priority
         }
+        var newLimit: Double?
         if let limit = change.timeLimitSeconds, limit != record.job.timeLimit {
-            guard record.state == .queued else {
-                throw ErrorReply(
-                    .conflict,
-                    "job \(record.id) is \(record.state.rawValue): its time limit is its agents' to keep now; change "
-                        + "it while the job waits (or requeue it first)")
-            }
             guard limit < (record.job.timeLimit ?? .infinity) || mayRaise else {
                 throw ErrorReply(.forbidden, "only an operator may lengthen a time limit; owners may shorten it")
             }
             said.append("time limit \(record.job.timeLimit.map(formatSeconds) ?? "none") → \(formatSeconds(limit))")
             record.job.timeLimit = limit
+            newLimit = limit
         }
         if let queue = change.queue, queue != record.job.queue {
             guard record.state == .queued else {
@@ -211,6 +207,14 @@ extension CoordinatorState {
             try await persist([record], [event], before: before)
         } catch {
             throw ErrorReply(.unavailable, "the update was not stored: \(error)")
+        }
+        // A running attempt's agents keep its time limit: they are told the new one, counted from its
+        // start as the first was.
+        if let limit = newLimit, record.state == .placed || record.state == .running {
+            for assignment in record.placement?.assignments ?? [] {
+                nodes[assignment.node]?.writer?.send(
+                    .limit(LimitOrder(job: record.id, attempt: record.attempt, timeLimitSeconds: limit)))
+            }
         }
         jobs.everythingChanged()
         dirty = true

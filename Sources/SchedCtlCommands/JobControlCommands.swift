@@ -125,8 +125,8 @@ struct UpdateCommand: ParsableCommand {
         commandName: "update", abstract: "Change a job's priority, time limit, queue, tier or reservation.",
         discussion: """
             Owners may lower a priority and shorten a time limit; operators may do anything. The queue, the tier \
-            and the reservation change only while the job waits; a running job's time limit too, for now. The log \
-            says who changed what. A waiting job raised above \
+            and the reservation change only while the job waits; a time limit changes while it runs too (its \
+            agents are told; counted from the attempt's start). The log says who changed what. A waiting job raised above \
             a running one may preempt it at its next pass, as any higher priority does.
             """)
 

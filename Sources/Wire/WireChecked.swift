@@ -237,6 +237,15 @@ extension KillOrder: WireChecked {
     }
 }
 
+extension LimitOrder: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.int(attempt, "attempt", WireLimits.attempt)
+        check.number(timeLimitSeconds, "timeLimitSeconds", 1...WireLimits.duration.upperBound)
+        return check.problem
+    }
+}
+
 extension TailRequest: WireChecked {
     func problem() -> String? {
         var check = FieldCheck()

@@ -15,6 +15,7 @@ public enum WireCodec {
         case .exited(let body): line("EXITED", body)
         case .run(let body): line("RUN", body)
         case .kill(let body): line("KILL", body)
+        case .limit(let body): line("LIMIT", body)
         case .tail(let body): line("TAIL", body)
         case .untail(let body): line("UNTAIL", body)
         case .chunk(let body): line("CHUNK", body)
@@ -75,6 +76,7 @@ public enum WireCodec {
             case "EXITED": return .success(.exited(try decode(body, verb)))
             case "RUN": return .success(.run(try decode(body, verb)))
             case "KILL": return .success(.kill(try decode(body, verb)))
+            case "LIMIT": return .success(.limit(try decode(body, verb)))
             case "TAIL": return .success(.tail(try decode(body, verb)))
             case "UNTAIL": return .success(.untail(try decode(body, verb)))
             case "CHUNK": return .success(.chunk(try decode(body, verb)))
@@ -117,6 +119,7 @@ public enum WireCodec {
 
     public static let knownVerbs = [
         "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "CHECKPOINT", "EXITED", "RUN", "KILL",
+        "LIMIT",
         "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "QUEUES", "QUEUES_APPLY", "HEALTH",
         "WEB_TICKET", "FORGET", "NODE_STATE", "JOB_ACTION", "UPDATE", "RESERVE", "HISTORY", "USAGE", "LOGS",
         "OUTPUT",

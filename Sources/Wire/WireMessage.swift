@@ -19,6 +19,7 @@ public enum WireMessage: Equatable, Sendable {
     // Coordinator to agent.
     case run(RunOrder)
     case kill(KillOrder)
+    case limit(LimitOrder)
     case tail(TailRequest)
     case untail(TailStop)
     // An attempt's output: agent to coordinator, and coordinator to client.
@@ -365,6 +366,19 @@ public struct KillOrder: Codable, Equatable, Sendable {
         self.job = job
         self.attempt = attempt
         self.reason = reason
+    }
+}
+
+/// `LIMIT`: an attempt's time limit changed while it runs (`schedctl update --time-limit`): counted
+/// from the attempt's start, as the one its `RUN` carried.
+public struct LimitOrder: Codable, Equatable, Sendable {
+    public var job: String
+    public var attempt: Int
+    public var timeLimitSeconds: Double
+    public init(job: String, attempt: Int, timeLimitSeconds: Double) {
+        self.job = job
+        self.attempt = attempt
+        self.timeLimitSeconds = timeLimitSeconds
     }
 }
 

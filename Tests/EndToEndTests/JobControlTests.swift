@@ -1,5 +1,6 @@
 import Foundation
 import SchedCore
+import SchedTestSupport
 import Testing
 import Wire
 
@@ -41,8 +42,8 @@ struct JobControlTests {
         #expect(
             lowered.status == 0 && lowered.stdout.contains("sweep-a: priority -5"), "\(lowered.stdout)\(lowered.stderr)"
         )
-        let tooLate = try await cluster.schedctl(["update", "runner", "--time-limit", "1h"])
-        #expect(tooLate.status != 0 && tooLate.stderr.contains("while the job waits"), "\(tooLate.stderr)")
+        let tooLate = try await cluster.schedctl(["update", "runner", "--queue", "other"])
+        #expect(tooLate.status != 0 && tooLate.stderr.contains("only while it waits"), "\(tooLate.stderr)")
 
         // A waiting job moved down its tier list waits there (no a100 in this fleet: it waits, named).
         let tiered = try await cluster.schedctl([
@@ -94,5 +95,52 @@ struct JobControlTests {
         ] {
             #expect(log.contains(said), "\(said)")
         }
+    }
+
+    @Test(
+        "a running job's time limit shortened by update: its host's agent stops it at the new limit, and the log says who changed it"
+    )
+    func runningTimeLimit() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator()
+        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
+        try cluster.startHostAgent(host, data: cluster.directory.appendingPathComponent("agent-data").path)
+        let registered = try await eventually(seconds: 10) { try await cluster.connectedNodes() == 1 }
+        try #require(registered, "\(cluster.log("host-agent.log"))")
+        let submitted = try await cluster.schedctl([
+            "submit", "--id", "sleeper", "--chips", "1", "--tier", "ascend-910b", "--time-limit", "1h", "--",
+            "sleep", "600",
+        ])
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        _ = try await cluster.waitFor("sleeper") { $0.state == .running }
+        let shortened = try await cluster.schedctl(["update", "sleeper", "--time-limit", "3"])
+        #expect(shortened.status == 0 && shortened.stdout.contains("time limit 3s"), "\(shortened.stderr)")
+        let ended = try await cluster.waitFor("sleeper", seconds: 60) { $0.state.isFinal }
+        #expect(ended.state == .failed && (ended.reason ?? "").contains("time limit"), "\(ended.reason ?? "")")
+        let events = try await cluster.schedctl(["logs", "sleeper", "--events"]).stdout
+        #expect(events.contains("time limit 1h → 3s"), "\(events)")
+    }
+
+    @Test("a simulated attempt given a longer time limit while it runs completes instead of timing out")
+    func lengthenedTimeLimit() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator()
+        let fleet = try cluster.fleet(
+            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 2, numaNodes: 1}\n")
+        try cluster.startAgents(fleet: fleet, timeScale: 60)
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 1 })
+        // 20 simulated minutes of work under a 10-minute limit: 20 s, stopped at 10 s unless lengthened.
+        let submitted = try await cluster.schedctl([
+            "submit", "--id", "grower", "--chips", "1", "--time-limit", "10m", "--simulate", "20m",
+        ])
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        _ = try await cluster.waitFor("grower") { $0.state == .running }
+        let lengthened = try await cluster.schedctl(["update", "grower", "--time-limit", "1h"])
+        #expect(lengthened.status == 0, "\(lengthened.stderr)")
+        let ended = try await cluster.waitFor("grower", seconds: 90) { $0.state.isFinal }
+        #expect(ended.state == .completed, "\(ended.reason ?? "")")
+        #expect(ended.attempt == 1)
     }
 }
