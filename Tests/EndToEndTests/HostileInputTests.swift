@@ -17,7 +17,12 @@ struct HostileInputTests {
         .watch(WatchRequest(after: 0, job: "j")),
         .nodeState(NodeStateRequest(nodes: ["n"], action: .drain, reason: "r", deadlineSeconds: 60, user: "u")),
         .jobAction(JobActionRequest(action: .requeue, jobs: ["j"], states: [.running], idPattern: "j*", hold: true)),
-        .update(JobUpdate(job: "j", priority: 3, timeLimitSeconds: 60, queue: "q")),
+        .update(JobUpdate(job: "j", priority: 3, timeLimitSeconds: 60, queue: "q", tier: "2", reservation: "r")),
+        .reserve(
+            ReservationRequest(
+                action: .create, name: "r", nodes: ["n"], startIn: 60, duration: 3600, users: ["u"], groups: ["g"],
+                queue: "q", reason: "x")),
+        .reserve(ReservationRequest(action: .change, name: "r", chips: 4, model: "h100", duration: 60)),
         .history(HistoryQuery(user: "u", queue: "q", model: "h100", since: 1, untilAgo: 60, limit: 10)),
         .usage(UsageQuery(by: .model, history: HistoryQuery(sinceAgo: 86400))),
     ]
@@ -186,6 +191,7 @@ struct HostileInputTests {
             simulation: SimulatedRun(seconds: 60, steps: 10, checkpointEverySteps: 5), resumeStep: 0)
         let orders: [WireMessage] = [
             .run(run), .kill(KillOrder(job: "j", attempt: 1, reason: "r")),
+            .limit(LimitOrder(job: "j", attempt: 1, timeLimitSeconds: 60)),
             .tail(TailRequest(request: 1, job: "j", attempt: 1, follow: false)), .untail(TailStop(request: 1)),
         ]
         let start = Date()
