@@ -107,6 +107,12 @@ public actor AttemptRunner {
     public func outputPath(_ attempt: AttemptRef) -> String? {
         // A name that is not a job id could lead out of the attempts' directory.
         guard JobIDRule.problem(attempt.job) == nil else { return nil }
+        // A batch script's -o file, where the job writes; else what the supervisor captured.
+        if let chosen = try? String(contentsOfFile: folder(attempt) + "/output-path", encoding: .utf8),
+            FileManager.default.fileExists(atPath: chosen)
+        {
+            return chosen
+        }
         let path = folder(attempt) + "/output.log"
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
@@ -137,7 +143,9 @@ public actor AttemptRunner {
     /// Starts an attempt. Throws with a reason a person can act on (no command, helper missing).
     public func start(_ order: RunOrder) throws -> AttemptRef {
         let key = AttemptRef(job: order.job, attempt: order.attempt)
-        guard !order.command.isEmpty else { throw RunnerError("job \(order.job) has no command to run") }
+        guard !order.command.isEmpty || order.script != nil else {
+            throw RunnerError("job \(order.job) has no command to run")
+        }
         if let problem = JobIDRule.problem(order.job) { throw RunnerError("job '\(order.job)': \(problem)") }
         let owner = try order.user.map { try JobOwner.resolve($0, job: order.job, allowRoot: allowRootJobs) }
         let folder = folder(key)
@@ -211,6 +219,38 @@ public actor AttemptRunner {
             }
         }
         var command = order.command
+        var outputFiles: (stdout: String, stderr: String)?
+        if order.image == nil {
+            if let directory = order.workingDirectory {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+                else {
+                    throw RunnerError(
+                        "job \(order.job) runs in \(directory), which is not a directory on this host: submit from a "
+                            + "directory every node shares (a network file system), or give --chdir (#SBATCH -D)")
+                }
+            }
+            if let script = order.script {
+                command = [try BatchScriptFiles.write(script, in: folder, owner: owner)] + order.command
+            }
+            if order.env["SLURM_JOB_ID"] != nil {
+                let standIns = try BatchScriptFiles.writeStandIns(in: folder)
+                variables["PATH"] = standIns + ":" + (variables["PATH"] ?? environment["PATH"] ?? Self.standardPath)
+            }
+            if let pattern = order.output ?? order.error {
+                let user = owner?.name ?? order.user ?? ProcessInfo.processInfo.environment["USER"] ?? "root"
+                func path(_ pattern: String) -> String {
+                    let expanded = BatchScriptFiles.expand(
+                        pattern, order: order, node: order.env["SLURMD_NODENAME"] ?? BatchScriptFiles.hostName(), user: user)
+                    return expanded.hasPrefix("/")
+                        ? expanded
+                        : (order.workingDirectory ?? FileManager.default.currentDirectoryPath) + "/" + expanded
+                }
+                let out = path(order.output ?? pattern)
+                outputFiles = (out, order.error.map(path) ?? out)
+                try out.write(toFile: folder + "/output-path", atomically: true, encoding: .utf8)
+            }
+        }
         // As its owner, a job gets nothing of the agent's but what the agent is told to pass on.
         let base =
             owner == nil
@@ -247,6 +287,7 @@ public actor AttemptRunner {
             if !runtimeUser { arguments += ["--user", owner.name] }
             notes.append("runs as \(owner.name) (uid \(owner.uid))")
         }
+        if let outputFiles { arguments += ["--stdout", outputFiles.stdout, "--stderr", outputFiles.stderr] }
         if let spec = order.spec { notes.insert("runs \(spec)", at: 0) }
         if !notes.isEmpty { arguments += ["--note", notes.map { "[heterosched] " + $0 }.joined(separator: "\n")] }
         let process = Process()

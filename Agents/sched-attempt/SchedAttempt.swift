@@ -12,6 +12,7 @@ import Foundation
 ///                   [--note TEXT] [--user NAME]
 ///                   [--cgroup-version v1|v2 --cgroup PATH [--memory-limit-mib N] [--pids-limit N] [--mems LIST]]
 ///                   [--container-cgroup PATH] [--lease-file FILE --lease-limit SECONDS [--lease-grace SECONDS]]
+///                   [--stdout FILE] [--stderr FILE]
 ///                   -- COMMAND ARGS…
 ///     sched-attempt --probe      # libnuma's view of the host, as JSON
 ///
@@ -29,7 +30,9 @@ import Foundation
 /// by then the coordinator may run the job elsewhere. With `--container-cgroup`, it also makes a
 /// cgroup beside the attempt's with the same limits, for the container runtime to put the job's
 /// container under (`--cgroup-parent`): a container's processes are the runtime's, not this one's
-/// children, and are limited, measured and killed there.
+/// children, and are limited, measured and killed there. With `--stdout` and `--stderr` (a batch
+/// script's `-o` and `-e`), the job writes there instead, files opened as the job's owner; FILE
+/// keeps what the supervisor says.
 @main
 enum SchedAttempt {
     static func main() {
@@ -114,7 +117,7 @@ enum SchedAttempt {
         var launched = command
         // The trampoline says on this pipe why it could not become the job; exec closes it otherwise.
         var report: [Int32] = [-1, -1]
-        if cgroup != nil || options["--user"] != nil {
+        if cgroup != nil || options["--user"] != nil || options["--stdout"] != nil {
             guard pipe(&report) == 0 else { fail("cannot make a pipe: \(String(cString: strerror(errno)))") }
             _ = fcntl(report[0], F_SETFD, FD_CLOEXEC)
             var trampoline = [selfPath(), "--enter", "--report-fd", String(report[1])]
@@ -122,6 +125,7 @@ enum SchedAttempt {
                 trampoline += ["--cgroup-version", cgroup.hierarchy.version.rawValue, "--cgroup", cgroup.path]
             }
             if let user = options["--user"] { trampoline += ["--user", user] }
+            for flag in ["--stdout", "--stderr"] { if let path = options[flag] { trampoline += [flag, path] } }
             launched = trampoline + ["--"] + command
         }
         let argv = launched.map { strdup($0) } + [nil]
@@ -231,7 +235,9 @@ enum SchedAttempt {
     /// else 126, as shells do.
     static func enter(_ arguments: [String]) -> Never {
         guard let separator = arguments.firstIndex(of: "--"), separator + 1 < arguments.count else {
-            fail("usage: sched-attempt --enter [--cgroup-version V --cgroup PATH] [--user USER] -- COMMAND…")
+            fail(
+                "usage: sched-attempt --enter [--cgroup-version V --cgroup PATH] [--user USER] [--stdout FILE] "
+                    + "[--stderr FILE] -- COMMAND…")
         }
         let options = pairs(Array(arguments[..<separator]))
         let command = Array(arguments[(separator + 1)...])
@@ -265,6 +271,17 @@ enum SchedAttempt {
             setenv("HOME", home, 1)
             setenv("USER", user, 1)
             setenv("LOGNAME", user, 1)
+        }
+        // The job's own output files (a batch script's -o and -e), opened as the job's owner, so that
+        // they are the owner's and a path the owner may not write is refused as it would be for them.
+        for (flag, descriptor) in [("--stdout", Int32(1)), ("--stderr", Int32(2))] {
+            guard let path = options[flag] else { continue }
+            let file = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            guard file >= 0 else { refuse("cannot open the job's output file \(path): \(String(cString: strerror(errno)))") }
+            if file != descriptor {
+                _ = dup2(file, descriptor)
+                close(file)
+            }
         }
         let argv = command.map { strdup($0) } + [nil]
         execvp(command[0], argv)

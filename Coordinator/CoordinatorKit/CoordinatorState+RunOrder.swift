@@ -42,6 +42,12 @@ extension CoordinatorState {
         where env[name] == nil {
             env[name] = value
         }
+        if record.run.slurmEnvironment == true {
+            for (name, value) in SlurmVariables.values(record, placement: placement, assignment: assignment, rank: rank)
+            where env[name] == nil {
+                env[name] = value
+            }
+        }
         return RunOrder(
             job: record.id, attempt: record.attempt, kind: record.job.kind, tier: placement.tier,
             tierName: placement.tierName, chipModel: placement.chipModel.name, chips: assignment.chips,
@@ -54,7 +60,8 @@ extension CoordinatorState {
             spec: spec, gang: gang,
             // Owners are proved only when clients are (MUNGE): then the job runs as its owner.
             user: configuration.clientVerifier == nil ? nil : record.user,
-            maxDisconnect: record.run.maxDisconnect)
+            maxDisconnect: record.run.maxDisconnect, script: record.run.script, output: record.run.output,
+            error: record.run.error, name: record.run.name)
     }
 
     /// A multi-node attempt's rendezvous: every node's address by rank (what its agent registered,

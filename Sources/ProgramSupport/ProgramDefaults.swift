@@ -8,9 +8,16 @@ public enum Defaults {
     /// Where an operator's catalog is looked for when none is given; without one, the built-in.
     public static let catalogPaths = ["/etc/heterosched/chips.yaml"]
 
-    /// The token from a file (first line), or from `HETEROSCHED_TOKEN_FILE` / `HETEROSCHED_TOKEN`.
+    /// Where the Debian package puts the token: read when nothing else names one and it exists.
+    public static let tokenPath = "/etc/heterosched/token"
+
+    /// The token from a file (first line), or from `HETEROSCHED_TOKEN_FILE` / `HETEROSCHED_TOKEN`,
+    /// or from `/etc/heterosched/token` when that exists.
     public static func token(file: String?) throws -> String {
-        if let path = file ?? environmentValue("HETEROSCHED_TOKEN_FILE") {
+        let installed =
+            environmentValue("HETEROSCHED_TOKEN") == nil && FileManager.default.fileExists(atPath: tokenPath)
+            ? tokenPath : nil
+        if let path = file ?? environmentValue("HETEROSCHED_TOKEN_FILE") ?? installed {
             guard let text = readSmallTextFile(path) else {
                 throw SetupError("cannot read the token file \(path): check the path and its permissions")
             }
@@ -33,8 +40,8 @@ public enum Defaults {
             return token
         }
         throw SetupError(
-            "no token: pass --token-file FILE (a file whose first line is the shared secret), or set "
-                + "HETEROSCHED_TOKEN_FILE or HETEROSCHED_TOKEN")
+            "no token: pass --token-file FILE (a file whose first line is the shared secret), set "
+                + "HETEROSCHED_TOKEN_FILE or HETEROSCHED_TOKEN, or put it in \(tokenPath) (the package makes it)")
     }
 
     /// The shortest token accepted: a guessable token opens the whole fleet.

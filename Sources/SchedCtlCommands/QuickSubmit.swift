@@ -117,40 +117,11 @@ struct QuickSubmitRequest {
     /// Sets the option `name`; false for one it does not know, or a number it cannot read.
     private mutating func set(_ name: String, _ value: String) -> Bool {
         switch name {
-        case "id": flags.id = value
-        case "kind": flags.kind = value
-        case "tier": flags.tier.append(value)
-        case "queue": flags.queue = value
-        case "time-limit": flags.timeLimit = value
-        case "max-wait": flags.maxWait = value
-        case "memory": flags.memory = value
-        case "memory-per-chip": flags.memoryPerChip = value
-        case "chip-memory": flags.chipMemory = value
-        case "compute": flags.compute = value
-        case "node-selector": flags.nodeSelector.append(value)
-        case "array": flags.array = value
-        case "depends": flags.depends = value
-        case "reservation": flags.reservation = value
-        case "image": flags.image = value
-        case "container-option": flags.containerOption.append(value)
-        case "simulate": flags.simulate = value
         case "address": address = value
         case "token-file": tokenFile = value
         case "config": config = value
         case "auth": auth = value
-        default:
-            guard let number = Int(value) else { return false }
-            switch name {
-            case "chips": flags.chips = number
-            case "nodes": flags.nodes = number
-            case "priority": flags.priority = number
-            case "max-failures": flags.maxFailures = number
-            case "cpus": flags.cpus = number
-            case "cpus-per-chip": flags.cpusPerChip = number
-            case "steps": flags.steps = number
-            case "checkpoint-every": flags.checkpointEvery = number
-            default: return false
-            }
+        default: return flags.set(name, value)
         }
         return true
     }

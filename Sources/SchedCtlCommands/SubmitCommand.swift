@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import ProgramSupport
+import SchedCore
 import SchedSpec
 import Wire
 
@@ -19,8 +21,14 @@ struct SubmitCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(name: .shortAndLong, help: "Job file (YAML), or a directory of them; repeatable.")
+    @Option(name: .shortAndLong, help: "Job file (YAML), or a directory of them; repeatable. A batch script too.")
     var file: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "A batch script with #SBATCH lines (also: schedctl submit [options] SCRIPT [ARGS…]).",
+            discussion: "Its arguments follow --. Options given here win over its directives."))
+    var script: String?
 
     @Option(help: "Job id (default: the coordinator picks job-N).")
     var id: String?
@@ -143,7 +151,18 @@ struct SubmitCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let script { return try submitScript(script, arguments: command) }
         let texts = file.isEmpty ? [] : readJobFiles(file)
+        if texts.count == 1, BatchScript.looksLikeScript(Substring(texts[0].spec)), !texts[0].file.hasSuffix(".yaml"),
+            !texts[0].file.hasSuffix(".yml"), !texts[0].file.hasSuffix(".json")
+        {
+            return try submitScript(texts[0].file, arguments: command)
+        }
+        if texts.isEmpty, command.isEmpty, simulate == nil {
+            throw ValidationError(
+                "say what the job runs: a command after --, a batch script (schedctl submit job.sh), -f job.yaml, "
+                    + "or --simulate for simulated nodes")
+        }
         if texts.count > 1 {
             try submitBatches(texts)
             return
@@ -155,6 +174,78 @@ struct SubmitCommand: ParsableCommand {
             try session.request(.submit(submit), as: SubmitReply.self)
         }
         printLine(json ? WireCodec.json(reply) : "submitted \(reply.job) (\(reply.state.rawValue))")
+    }
+
+    /// A batch script: its directives, then the options given here over them, as `sbatch` does;
+    /// run where it was submitted from, with the submission's environment (`--export=ALL`).
+    func submitScript(_ path: String, arguments: [String]) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            fail("cannot read \(path): check the path and its permissions")
+        }
+        guard text.hasPrefix("#!") else {
+            throw ValidationError(
+                "\(path) does not start with #! and an interpreter (#!/bin/bash): a batch script needs one, as for sbatch")
+        }
+        let parsed = try BatchScript.parse(text, file: path) { _, name in SlurmDirectives.valued.contains(name) }
+        let environment = ProcessInfo.processInfo.environment
+        let directives = SlurmDirectives(
+            catalog: (try? Defaults.shippedCatalog()) ?? ChipCatalog(), aliases: GresTypeAliases.load(),
+            environment: environment)
+        var flags = SubmitFlags()
+        if !parsed.options.contains(where: { $0.name == "--export" }) {
+            flags.env = SlurmDirectives.exportable(environment).filter { RunSpecLimits.isVariableName($0.key) }
+        }
+        for note in try directives.apply(parsed, to: &flags, file: path) { printError("note: " + note) }
+        // What the command line says wins (given after the directives, as sbatch reads them).
+        let given = Self.givenOptions(CommandLine.arguments)
+        for name in Set(given.map(\.name)) where ["tier", "node-selector", "container-option"].contains(name) {
+            switch name {
+            case "tier": flags.tier = []
+            case "node-selector": flags.nodeSelector = []
+            default: flags.containerOption = []
+            }
+        }
+        for option in given where !flags.set(option.name, option.value) {
+            throw ValidationError("--\(option.name) \(option.value): not a value it takes")
+        }
+        let directory = FileManager.default.currentDirectoryPath
+        flags.script = text
+        flags.command = arguments
+        flags.slurmEnvironment = true
+        if flags.workingDirectory == nil { flags.workingDirectory = directory }
+        flags.name = flags.name ?? (path as NSString).lastPathComponent
+        flags.env["SLURM_SUBMIT_DIR"] = directory
+        flags.env["SLURM_SUBMIT_HOST"] = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init)
+        if let problem = flags.problem() { throw ValidationError(problem) }
+        let reply = try connection.withSession { session in
+            try session.request(.submit(Submit(spec: flags.spec(), file: path, user: loginName())), as: SubmitReply.self)
+        }
+        printLine(json ? WireCodec.json(reply) : "submitted \(reply.job) (\(reply.state.rawValue))")
+    }
+
+    /// The job options given on the command line before the script (`--name value`, `--name=value`),
+    /// in order; connection options and flags left out.
+    static func givenOptions(_ arguments: [String]) -> [(name: String, value: String)] {
+        var given: [(name: String, value: String)] = []
+        var rest = arguments.dropFirst().drop { $0 != "submit" }.dropFirst()
+        let connection: Set<String> = [
+            "address", "coordinator", "token-file", "config", "auth", "munge-socket", "coordinator-user", "tls-ca",
+            "script", "file", "f",
+        ]
+        while let argument = rest.popFirst(), argument != "--" {
+            guard argument.hasPrefix("--") else { continue }
+            var name = String(argument.dropFirst(2))
+            var value: String
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            } else {
+                guard !["json", "plain-tcp", "help"].contains(name), let next = rest.popFirst() else { continue }
+                value = next
+            }
+            if !connection.contains(name) { given.append((name, value)) }
+        }
+        return given
     }
 
     /// The job files named: files as they are, directories' `.yaml`, `.yml` and `.json` files by name.

@@ -32,6 +32,56 @@ struct SubmitFlags: Equatable {
     var steps: Int?
     var checkpointEvery: Int?
     var command: [String] = []
+    /// What a batch script adds (`#SBATCH`): a name, output files, where it runs, its environment,
+    /// the script itself (its arguments in `command`), and whether it gets Slurm's variables.
+    var name: String?
+    var output: String?
+    var error: String?
+    var workingDirectory: String?
+    var env: [String: String] = [:]
+    var script: String?
+    var slurmEnvironment = false
+
+    /// Sets the option `name` (as `--name` spells it) from `value`: what the quick path, `#HS` lines
+    /// and flags given over a script's directives share. False for an option it does not know, or a
+    /// number it cannot read.
+    mutating func set(_ name: String, _ value: String) -> Bool {
+        switch name {
+        case "id": id = value
+        case "kind": kind = value
+        case "tier": tier.append(value)
+        case "queue": queue = value
+        case "time-limit": timeLimit = value
+        case "on-disconnect": onDisconnect = value
+        case "max-disconnect": maxDisconnect = value
+        case "max-wait": maxWait = value
+        case "memory": memory = value
+        case "memory-per-chip": memoryPerChip = value
+        case "chip-memory": chipMemory = value
+        case "compute": compute = value
+        case "node-selector": nodeSelector.append(value)
+        case "array": array = value
+        case "depends": depends = value
+        case "reservation": reservation = value
+        case "image": image = value
+        case "container-option": containerOption.append(value)
+        case "simulate": simulate = value
+        default:
+            guard let number = Int(value) else { return false }
+            switch name {
+            case "chips": chips = number
+            case "nodes": nodes = number
+            case "priority": priority = number
+            case "max-failures": maxFailures = number
+            case "cpus": cpus = number
+            case "cpus-per-chip": cpusPerChip = number
+            case "steps": steps = number
+            case "checkpoint-every": checkpointEvery = number
+            default: return false
+            }
+        }
+        return true
+    }
 
     /// What is wrong with the flags, in one sentence that names the flag; nil when nothing.
     func problem() -> String? {
@@ -84,6 +134,17 @@ struct SubmitFlags: Equatable {
         spec.add("depends", depends)
         spec.add("array", array)
         spec.add("reservation", reservation)
+        spec.add("name", name)
+        spec.add("output", output)
+        spec.add("error", error)
+        spec.add("workingDirectory", workingDirectory)
+        spec.add("script", script)
+        if slurmEnvironment { spec.add("slurmEnvironment", raw: "true") }
+        if !env.isEmpty {
+            var variables = JSONObjectText()
+            for key in env.keys.sorted() { variables.add(key, env[key]) }
+            spec.add("env", raw: variables.text)
+        }
         if !tier.isEmpty {
             spec.add(
                 "tiers",

@@ -18,6 +18,14 @@ public struct RunSpec: Codable, Equatable, Sendable {
     /// `onDisconnect: keep`: seconds the job runs on while its node is cut off from the coordinator
     /// (and is not run elsewhere meanwhile); nil: it stops on the coordinator's terms.
     public var maxDisconnect: Seconds?
+    /// A batch script's (`schedctl submit job.sh`): its name (Slurm's `-J`), where its output and
+    /// errors go (patterns with %j %A %a %u %x %N %t), the script itself (the agent writes it and
+    /// runs it with `command` as its arguments), and whether it gets Slurm's variables.
+    public var name: String?
+    public var output: String?
+    public var error: String?
+    public var script: String?
+    public var slurmEnvironment: Bool?
 
     public init(
         command: [String] = [], env: [String: String] = [:], workingDirectory: String? = nil,
@@ -37,7 +45,7 @@ public struct RunSpec: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case command, env, workingDirectory, checkpointDirectory, simulation, image, containerOptions, tiers
-        case maxDisconnect
+        case maxDisconnect, name, output, error, script, slurmEnvironment
     }
 
     /// Records stored before images and tier specs existed have none.
@@ -52,6 +60,11 @@ public struct RunSpec: Codable, Equatable, Sendable {
         containerOptions = try container.decodeIfPresent([String].self, forKey: .containerOptions) ?? []
         tiers = try container.decodeIfPresent([TierRun].self, forKey: .tiers) ?? []
         maxDisconnect = try container.decodeIfPresent(Double.self, forKey: .maxDisconnect)
+        name = try container.decodeIfPresent(String.self, forKey: .name)
+        output = try container.decodeIfPresent(String.self, forKey: .output)
+        error = try container.decodeIfPresent(String.self, forKey: .error)
+        script = try container.decodeIfPresent(String.self, forKey: .script)
+        slurmEnvironment = try container.decodeIfPresent(Bool.self, forKey: .slurmEnvironment)
     }
 }
 
@@ -94,8 +107,13 @@ public enum JobFile {
         "id", "kind", "chipsPerNode", "nodes", "minChipMemoryGiB", "tiers", "fallback", "topology", "priority",
         "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate", "cpus",
         "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute", "image", "containerOptions", "depends",
-        "array", "nodeSelector", "onDisconnect", "maxDisconnect", "reservation",
+        "array", "nodeSelector", "onDisconnect", "maxDisconnect", "reservation", "name", "output", "error", "script",
+        "slurmEnvironment",
     ]
+    /// The largest batch script a job carries (Slurm's own default limit is 4 MiB; one protocol line
+    /// bounds it here).
+    static let scriptBytes = 48 * 1024
+
     /// What a tier may set of the run spec (the rest it inherits).
     static let tierRunFields = ["command", "env", "workingDirectory", "image", "containerOptions"]
     static let tierFields = ["name", "models", "vendor", "family", "chipsPerNode", "nodes"] + tierRunFields
@@ -163,6 +181,23 @@ public enum JobFile {
             }
             while run.tiers.last?.isEmpty == true { run.tiers.removeLast() }
         }
+        run.name = try top["name"]?.string()
+        for (field, pattern) in [("output", top["output"]), ("error", top["error"])] {
+            guard let pattern else { continue }
+            let text = try pattern.string()
+            guard !text.isEmpty, text.utf8.count <= 4096, !text.contains("\0"), !text.contains("\n") else {
+                throw pattern.error("\(field) is a file name pattern (slurm-%j.out), one line")
+            }
+            if field == "output" { run.output = text } else { run.error = text }
+        }
+        if let node = top["script"] {
+            let text = try node.string()
+            guard text.utf8.count <= Self.scriptBytes else {
+                throw node.error("a script is at most \(Self.scriptBytes / 1024) KiB; put the rest in files it runs")
+            }
+            run.script = text
+        }
+        run.slurmEnvironment = try top["slurmEnvironment"]?.bool()
         if let node = top["simulate"] {
             let fields = try node.mapping(allowing: ["duration", "steps", "checkpointEverySteps"])
             let seconds = try fields.require("duration").duration()

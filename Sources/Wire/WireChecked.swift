@@ -86,6 +86,13 @@ extension RunOrder: WireChecked {
     func problem() -> String? {
         var check = FieldCheck()
         check.int(attempt, "attempt", WireLimits.attempt)
+        if let script { check.text(script, "script", atMost: 64 * 1024) }
+        for (value, field) in [(output, "output"), (error, "error")] {
+            guard let value else { continue }
+            check.text(value, field, atMost: 4096)
+            check.require(!value.isEmpty && !value.contains("\0"), "'\(field)' is a file name pattern")
+        }
+        if let name { check.text(name, "name", atMost: 256) }
         check.int(tier, "tier", WireLimits.tier)
         check.count(chips.count, "chips", atMost: SpecLimits.chipsPerNode)
         for chip in chips { check.int(chip, "chips", WireLimits.index) }

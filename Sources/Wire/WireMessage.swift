@@ -283,6 +283,13 @@ public struct RunOrder: Codable, Equatable, Sendable {
     /// Set: the job chose `onDisconnect: keep`: it runs on unseen for this many seconds (instead of
     /// the registration's `disconnectStop`) before its agent stops it.
     public var maxDisconnect: Double?
+    /// A batch script: the agent writes it beside the attempt and runs it, `command` its arguments.
+    public var script: String?
+    /// Where the job's output and errors go besides `schedctl logs` (patterns: %j %A %a %u %x %N %t),
+    /// relative to its working directory; and its name (`%x`).
+    public var output: String?
+    public var error: String?
+    public var name: String?
 
     public init(
         job: String, attempt: Int, kind: JobKind, tier: Int, tierName: String, chipModel: String, chips: [Int],
@@ -290,8 +297,13 @@ public struct RunOrder: Codable, Equatable, Sendable {
         timeLimitSeconds: Double?, simulation: SimulatedRun?, resumeStep: Int, rank: Int = 0, nodes: Int = 1,
         workingDirectory: String? = nil, host: HostBooking? = nil, share: ChipShare? = nil, image: String? = nil,
         containerOptions: [String]? = nil, spec: String? = nil, gang: GangRendezvous? = nil, user: String? = nil,
-        maxDisconnect: Double? = nil
+        maxDisconnect: Double? = nil, script: String? = nil, output: String? = nil, error: String? = nil,
+        name: String? = nil
     ) {
+        self.script = script
+        self.output = output
+        self.error = error
+        self.name = name
         self.user = user
         self.maxDisconnect = maxDisconnect
         self.image = image
@@ -323,7 +335,7 @@ public struct RunOrder: Codable, Equatable, Sendable {
         case job, attempt, kind, tier, tierName, chipModel, chips, numaNodes, command, env, workingDirectory
         case checkpointDirectory
         case timeLimitSeconds, simulation, resumeStep, rank, nodes, host, share, image, containerOptions, spec, gang
-        case user, maxDisconnect
+        case user, maxDisconnect, script, output, error, name
     }
 
     /// `rank`, `nodes`, `workingDirectory`, `host`, `share` and the container and gang fields may be absent.
@@ -354,6 +366,10 @@ public struct RunOrder: Codable, Equatable, Sendable {
         gang = try container.decodeIfPresent(GangRendezvous.self, forKey: .gang)
         user = try container.decodeIfPresent(String.self, forKey: .user)
         maxDisconnect = try container.decodeIfPresent(Double.self, forKey: .maxDisconnect)
+        script = try container.decodeIfPresent(String.self, forKey: .script)
+        output = try container.decodeIfPresent(String.self, forKey: .output)
+        error = try container.decodeIfPresent(String.self, forKey: .error)
+        name = try container.decodeIfPresent(String.self, forKey: .name)
     }
 }
 

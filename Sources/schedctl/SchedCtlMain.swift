@@ -12,7 +12,7 @@ enum SchedCtlMain {
         // `schedctl submit` with flags, the one command run in loops, goes the short way when it can.
         if QuickSubmit.run(CommandLine.arguments.dropFirst()) { return }
         do {
-            var command = try SchedCtl.parseAsRoot()
+            var command = try SchedCtl.parseAsRoot(ScriptArguments.rewritten(Array(CommandLine.arguments.dropFirst())))
             if let asynchronous = command as? any AsyncParsableCommand {
                 try runAndWait(asynchronous)
             } else {
