@@ -54,11 +54,13 @@ for program in sched-coordinator sched-agent sched-attempt schedctl; do
 done
 # The units as deploy/systemd has them, with the package's paths and /etc/default/heterosched's options.
 for unit in sched-coordinator sched-agent; do
+    { echo "# Installed by the heterosched package; its settings are in /etc/default/heterosched."
+      sed -n '/^\[Unit\]/,$p' "deploy/systemd/$unit.service"; } |
     sed -e 's|/usr/local/bin/|/usr/bin/|g' \
         -e 's|/usr/local/share/doc/heterosched/|/usr/share/doc/heterosched/|g' \
         -e '/^Environment=HETEROSCHED_ADDRESS=/d' \
         -e 's|^\[Service\]$|[Service]\nEnvironmentFile=-/etc/default/heterosched|' \
-        "deploy/systemd/$unit.service" > "$root/lib/systemd/system/$unit.service"
+        > "$root/lib/systemd/system/$unit.service"
 done
 sed -i -e 's|--data-dir /var/lib/heterosched$|--data-dir /var/lib/heterosched $HETEROSCHED_COORDINATOR_OPTIONS|' \
     "$root/lib/systemd/system/sched-coordinator.service"
@@ -88,8 +90,19 @@ install -m 0644 docs/operations.md README.md "$root/usr/share/doc/heterosched/"
 install -m 0644 deploy/catalog/chips.yaml "$root/usr/share/heterosched/chips.yaml"
 echo "/etc/default/heterosched" > "$root/DEBIAN/conffiles"
 
-# What the programs load, as packages (the Swift runtime and Foundation are linked in).
-depends="libc6, libnuma1, libmunge2, libstdc++6, libgcc-s1, passwd"
+# What the programs load, as the packages that hold those libraries here (the Swift runtime and
+# Foundation are linked in; libc, libstdc++, ICU, libxml2, libnuma, libmunge, SQLite stay shared).
+libraries="$(for program in sched-coordinator sched-agent sched-attempt schedctl; do
+    { ldd "$bin/$program" 2>/dev/null || true; } | awk '/=>/ { print $3 }'
+done | sort -u)"
+packages="$(for library in $libraries; do
+    dpkg -S "$library" 2>/dev/null || dpkg -S "$(readlink -f "$library")" 2>/dev/null || true
+done | cut -d: -f1 | sort -u | paste -sd, - | sed 's/,/, /g')"
+if [ -z "$packages" ]; then
+    echo "error: cannot tell which packages hold the programs' libraries (ldd and dpkg -S found none)" >&2
+    exit 1
+fi
+depends="$packages, passwd"
 size="$(du -sk "$root" | cut -f1)"
 cat > "$root/DEBIAN/control" <<EOF
 Package: heterosched

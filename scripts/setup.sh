@@ -4,7 +4,8 @@
 # suite runs for real: podman, runc and busybox-static (a container runtime and the one-file image
 # the container tests build) and munge (the tests start their own munged); without them those tests
 # say they were skipped; chromium, the browser the web page's test drives headless; and postgresql,
-# whose server the PostgreSQL store's tests start and stop themselves. Debian and
+# whose server the PostgreSQL store's tests start and stop themselves; fakeroot and debootstrap for
+# the Debian package's test. Debian and
 # Ubuntu via apt-get; elsewhere it says what to install.
 set -euo pipefail
 
@@ -18,6 +19,9 @@ if [ "${1:-}" = "--tests" ]; then
     [ -x /bin/busybox ] || packages+=(busybox-static)
     command -v chromium >/dev/null 2>&1 || packages+=(chromium)
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
+    # The Debian package's test: building it, and a Debian 12 chroot to install it in.
+    command -v fakeroot >/dev/null 2>&1 || packages+=(fakeroot)
+    command -v debootstrap >/dev/null 2>&1 || packages+=(debootstrap)
 fi
 if [ ${#packages[@]} -eq 0 ]; then
     exit 0

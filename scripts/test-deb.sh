@@ -70,9 +70,10 @@ in_root getent passwd heterosched >/dev/null || fail "no heterosched user"
     fail "the token is $(in_root stat -c '%a %U:%G' /etc/heterosched/token), not 640 root:heterosched"
 [ "$(head -n1 "$root/etc/heterosched/token" | wc -c)" -ge 33 ] || fail "the token is shorter than 32 characters"
 [ "$(in_root stat -c '%U %a' /var/lib/heterosched)" = "heterosched 750" ] || fail "/var/lib/heterosched is not heterosched's"
-for program in sched-coordinator sched-agent sched-attempt schedctl; do
+for program in sched-coordinator sched-agent schedctl; do
     in_root "/usr/bin/$program" --help >/dev/null || fail "/usr/bin/$program --help failed in the chroot"
 done
+in_root /usr/bin/sched-attempt --probe >/dev/null || fail "/usr/bin/sched-attempt --probe failed in the chroot"
 for unit in sched-coordinator sched-agent; do
     [ -f "$root/lib/systemd/system/$unit.service" ] || fail "no $unit.service"
     grep -q '^ExecStart=/usr/bin/' "$root/lib/systemd/system/$unit.service" || fail "$unit.service runs no /usr/bin program"

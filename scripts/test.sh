@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: checks formatting, builds everything once (debug), runs the
-# test suite, then a short smoke run of the benchmark binary. Installs what a fresh machine lacks.
+# test suite, a short smoke run of the benchmark binary, then the Debian package's test (a release
+# build, packaged twice, installed, run, upgraded and removed in a Debian 12 chroot: as root).
+# Installs what a fresh machine lacks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +29,13 @@ grep -q "per-decision cost" <<<"$out" || grep -q "SchedCore vs naive" <<<"$out" 
     echo "error: sched-bench did not print its figures" >&2
     exit 1
 }
+
+echo "== the Debian package: built from release programs, installed, run, upgraded and removed in a Debian 12 chroot"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: scripts/test-deb.sh needs root (a chroot, mounts, a network namespace)"
+else
+    scripts/build-release.sh dist/bin >/dev/null
+    first=$(scripts/build-deb.sh --bin dist/bin --version 0.0.1 --out dist/test-deb)
+    second=$(scripts/build-deb.sh --bin dist/bin --version 0.0.2 --out dist/test-deb)
+    scripts/test-deb.sh "$first" "$second"
+fi

@@ -223,7 +223,8 @@ public actor AttemptRunner {
         if order.image == nil {
             if let directory = order.workingDirectory {
                 var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+                guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+                    isDirectory.boolValue
                 else {
                     throw RunnerError(
                         "job \(order.job) runs in \(directory), which is not a directory on this host: submit from a "
@@ -241,7 +242,8 @@ public actor AttemptRunner {
                 let user = owner?.name ?? order.user ?? ProcessInfo.processInfo.environment["USER"] ?? "root"
                 func path(_ pattern: String) -> String {
                     let expanded = BatchScriptFiles.expand(
-                        pattern, order: order, node: order.env["SLURMD_NODENAME"] ?? BatchScriptFiles.hostName(), user: user)
+                        pattern, order: order, node: order.env["SLURMD_NODENAME"] ?? BatchScriptFiles.hostName(),
+                        user: user)
                     return expanded.hasPrefix("/")
                         ? expanded
                         : (order.workingDirectory ?? FileManager.default.currentDirectoryPath) + "/" + expanded

@@ -90,13 +90,13 @@ enum BatchScriptFiles {
             items[++n] = current
             for (k = 1; k <= n; k++) {
                 item = items[k]
-                open = index(item, "[")
-                if (open == 0) { if (item != "") print item; continue }
-                prefix = substr(item, 1, open - 1)
-                rest = substr(item, open + 1)
-                close = index(rest, "]")
-                body = substr(rest, 1, close - 1)
-                suffix = substr(rest, close + 1)
+                left = index(item, "[")
+                if (left == 0) { if (item != "") print item; continue }
+                prefix = substr(item, 1, left - 1)
+                rest = substr(item, left + 1)
+                right = index(rest, "]")
+                body = substr(rest, 1, right - 1)
+                suffix = substr(rest, right + 1)
                 m = split(body, parts, ",")
                 for (j = 1; j <= m; j++) {
                     dash = index(parts[j], "-")

@@ -277,7 +277,9 @@ enum SchedAttempt {
         for (flag, descriptor) in [("--stdout", Int32(1)), ("--stderr", Int32(2))] {
             guard let path = options[flag] else { continue }
             let file = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-            guard file >= 0 else { refuse("cannot open the job's output file \(path): \(String(cString: strerror(errno)))") }
+            guard file >= 0 else {
+                refuse("cannot open the job's output file \(path): \(String(cString: strerror(errno)))")
+            }
             if file != descriptor {
                 _ = dup2(file, descriptor)
                 close(file)

@@ -28,11 +28,16 @@ struct SlurmDirectives {
         "--simulate", "--steps", "--checkpoint-every",
     ]
 
+    /// Whether a directive's option takes a value: sbatch's as getopt knows them; on `#HS` lines,
+    /// every schedctl submit option does.
+    static func takesValue(_ tag: String, _ name: String) -> Bool { tag == "HS" || valued.contains(name) }
+
     /// Options Slurm takes that mean nothing here and change nothing a job does: said, not refused.
     static let ignored: [String: String] = [
         "--mail-type": "no mail is sent; schedctl watch JOB follows a job",
         "--mail-user": "no mail is sent; schedctl watch JOB follows a job",
-        "-A": "there are no accounts; queues (-p) hold teams' shares", "--account": "there are no accounts; queues (-p) hold teams' shares",
+        "-A": "there are no accounts; queues (-p) hold teams' shares",
+        "--account": "there are no accounts; queues (-p) hold teams' shares",
         "-q": "there is no QOS; a queue's limits and the priority are what there is",
         "--qos": "there is no QOS; a queue's limits and the priority are what there is",
         "--comment": "comments are not kept", "--wckey": "there are no wckeys",
@@ -111,10 +116,13 @@ struct SlurmDirectives {
             case "--begin":
                 throw fail("a deferred start is not supported; submit it later, or hold and release it")
             case "-w", "--nodelist", "-x", "--exclude", "-C", "--constraint", "-L", "--licenses":
-                throw fail("not supported here; nodes are chosen by their chips, and --node-selector on an #HS line picks labels")
+                throw fail(
+                    "not supported here; nodes are chosen by their chips, and --node-selector on an #HS line picks labels"
+                )
             default:
                 if let why = Self.ignored[option.name] {
-                    notes.append("\(file):\(option.line): #SBATCH \(option.name) ignored" + (why.isEmpty ? "" : ": \(why)"))
+                    notes.append(
+                        "\(file):\(option.line): #SBATCH \(option.name) ignored" + (why.isEmpty ? "" : ": \(why)"))
                 } else {
                     throw fail("not an option sbatch takes, or not one known here (see docs/slurm.md)")
                 }
@@ -161,7 +169,8 @@ struct SlurmDirectives {
         }
         let closest = catalog.closestNames(to: type)
         throw fail(
-            "no chip model '\(type)' in the catalog" + (closest.isEmpty ? "" : " (closest: \(closest.joined(separator: ", ")))")
+            "no chip model '\(type)' in the catalog"
+                + (closest.isEmpty ? "" : " (closest: \(closest.joined(separator: ", ")))")
                 + "; a site names its own in /etc/heterosched/gres-types (TYPE MODEL lines)")
     }
 
@@ -214,7 +223,8 @@ struct SlurmDirectives {
         let seconds: Double
         if text.contains("-") {
             // D-H, D-H:M, D-H:M:S
-            seconds = numbers[0] * 3600 + (numbers.count > 1 ? numbers[1] * 60 : 0) + (numbers.count > 2 ? numbers[2] : 0)
+            seconds =
+                numbers[0] * 3600 + (numbers.count > 1 ? numbers[1] * 60 : 0) + (numbers.count > 2 ? numbers[2] : 0)
         } else {
             switch numbers.count {
             case 1: seconds = numbers[0] * 60

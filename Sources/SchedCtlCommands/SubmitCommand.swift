@@ -158,11 +158,6 @@ struct SubmitCommand: ParsableCommand {
         {
             return try submitScript(texts[0].file, arguments: command)
         }
-        if texts.isEmpty, command.isEmpty, simulate == nil {
-            throw ValidationError(
-                "say what the job runs: a command after --, a batch script (schedctl submit job.sh), -f job.yaml, "
-                    + "or --simulate for simulated nodes")
-        }
         if texts.count > 1 {
             try submitBatches(texts)
             return
@@ -184,9 +179,10 @@ struct SubmitCommand: ParsableCommand {
         }
         guard text.hasPrefix("#!") else {
             throw ValidationError(
-                "\(path) does not start with #! and an interpreter (#!/bin/bash): a batch script needs one, as for sbatch")
+                "\(path) does not start with #! and an interpreter (#!/bin/bash): a batch script needs one, as for sbatch"
+            )
         }
-        let parsed = try BatchScript.parse(text, file: path) { _, name in SlurmDirectives.valued.contains(name) }
+        let parsed = try BatchScript.parse(text, file: path) { SlurmDirectives.takesValue($0, $1) }
         let environment = ProcessInfo.processInfo.environment
         let directives = SlurmDirectives(
             catalog: (try? Defaults.shippedCatalog()) ?? ChipCatalog(), aliases: GresTypeAliases.load(),
@@ -218,7 +214,8 @@ struct SubmitCommand: ParsableCommand {
         flags.env["SLURM_SUBMIT_HOST"] = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init)
         if let problem = flags.problem() { throw ValidationError(problem) }
         let reply = try connection.withSession { session in
-            try session.request(.submit(Submit(spec: flags.spec(), file: path, user: loginName())), as: SubmitReply.self)
+            try session.request(
+                .submit(Submit(spec: flags.spec(), file: path, user: loginName())), as: SubmitReply.self)
         }
         printLine(json ? WireCodec.json(reply) : "submitted \(reply.job) (\(reply.state.rawValue))")
     }

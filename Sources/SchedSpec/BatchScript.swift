@@ -54,7 +54,8 @@ public struct BatchScript: Sendable, Equatable {
             var words: [String]
             switch Self.words(line.dropFirst(prefix.count)) {
             case .success(let split): words = split
-            case .failure(let problem): throw SpecError(file: file, line: number, field: "", message: problem.description)
+            case .failure(let problem):
+                throw SpecError(file: file, line: number, field: "", message: problem.description)
             }
             // A comment after the options ends them, as in the shell.
             if let comment = words.firstIndex(where: { $0.hasPrefix("#") }) { words.removeSubrange(comment...) }

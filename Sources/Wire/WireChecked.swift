@@ -86,7 +86,11 @@ extension RunOrder: WireChecked {
     func problem() -> String? {
         var check = FieldCheck()
         check.int(attempt, "attempt", WireLimits.attempt)
-        if let script { check.text(script, "script", atMost: 64 * 1024) }
+        if let script {
+            // A script is lines: newlines and tabs are its own; only its size and NUL are checked.
+            check.require(script.utf8.count <= 64 * 1024, "'script' is at most 64 KiB")
+            check.require(!script.contains("\0"), "'script' holds no NUL")
+        }
         for (value, field) in [(output, "output"), (error, "error")] {
             guard let value else { continue }
             check.text(value, field, atMost: 4096)

@@ -167,7 +167,7 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Runs schedctl against this cluster's coordinator, to completion (at most `Cluster.runLimit`).
-    func schedctl(_ arguments: [String], token: String? = nil) async throws -> Output {
+    func schedctl(_ arguments: [String], token: String? = nil, in workingDirectory: URL? = nil) async throws -> Output {
         let tokenPath: String
         if let token {
             tokenPath = directory.appendingPathComponent("other-token").path
@@ -178,10 +178,13 @@ final class Cluster: @unchecked Sendable {
         // Connection options go before a `--` that starts a job's command.
         let connection = ["--address", coordinatorAddress, "--token-file", tokenPath] + transportFlags
         var full = arguments + connection
-        if let terminator = arguments.firstIndex(of: "--") {
+        if arguments.first == "submit" {
+            // Right after `submit`: what follows a batch script is the script's.
+            full = ["submit"] + connection + arguments.dropFirst()
+        } else if let terminator = arguments.firstIndex(of: "--") {
             full = Array(arguments[..<terminator]) + connection + Array(arguments[terminator...])
         }
-        return try await run("schedctl", full)
+        return try await run("schedctl", full, in: workingDirectory)
     }
 
     /// Runs one of the built programs to completion (at most `runLimit`), capturing its output.

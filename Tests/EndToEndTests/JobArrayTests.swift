@@ -37,7 +37,7 @@ struct JobArrayTests {
         let status = try await cluster.schedctl(["status", "sweep"])
         #expect(status.stdout.contains("array 0-999%50: 1000 tasks"), "\(status.stdout)")
 
-        let done = try await cluster.waitFor("sweep", seconds: 90) { $0.state.isFinal }
+        let done = try await cluster.waitFor("sweep", seconds: 240) { $0.state.isFinal }
         #expect(done.state == .completed)
         #expect(done.reason?.contains("all 1000 tasks completed") == true, "\(done.reason ?? "")")
         let task = try await cluster.status("sweep_737")

@@ -28,7 +28,7 @@ struct ReservationTests {
         #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 2 })
 
         let made = try await cluster.schedctl([
-            "reserve", "team", "--nodes", "nv-0", "--start", "20m", "--duration", "1h", "--users", "alice",
+            "reserve", "team", "--nodes", "nv-0", "--start", "40m", "--duration", "10h", "--users", "alice",
             "--reason", "the team's demo",
         ])
         #expect(made.status == 0, "\(made.stderr)")
@@ -39,7 +39,7 @@ struct ReservationTests {
 
         // What an operator gets wrong is said.
         let overlap = try await cluster.schedctl([
-            "reserve", "other", "--nodes", "nv-0,nv-1", "--start", "30m", "--duration", "1h",
+            "reserve", "other", "--nodes", "nv-0,nv-1", "--start", "50m", "--duration", "1h",
         ])
         #expect(
             overlap.status != 0 && overlap.stderr.contains("team holds in an overlapping window"), "\(overlap.stderr)")
@@ -78,7 +78,7 @@ struct ReservationTests {
         }
 
         // The job that names it starts in it, at its start, on its node.
-        let mine = try await cluster.waitFor("mine", seconds: 90) { $0.state != .queued }
+        let mine = try await cluster.waitFor("mine", seconds: 120) { $0.state != .queued }
         #expect(mine.placement?.assignments.first?.node.name == "nv-0")
         #expect((mine.placement?.placedAt ?? 0) >= window.start, "placed before the window opened")
         #expect(try await cluster.status("backfill").state == .queued)
@@ -121,7 +121,7 @@ struct ReservationTests {
         ])
         #expect(tooMany.status != 0 && tooMany.stderr.contains("fewer than 9 h100 chips"), "\(tooMany.stderr)")
         let made = try await cluster.schedctl([
-            "reserve", "part", "--chips", "2", "--model", "h100", "--start", "now", "--duration", "30m", "--users",
+            "reserve", "part", "--chips", "2", "--model", "h100", "--start", "now", "--duration", "50m", "--users",
             "alice",
         ])
         #expect(made.status == 0, "\(made.stderr)")
@@ -138,8 +138,8 @@ struct ReservationTests {
             try await eventually(seconds: 20) {
                 (try await cluster.status("whole").reason ?? "").contains("reservation part holds 2 chips on 1 node")
             })
-        // It ends by itself at its end (30 simulated minutes), and the whole node's job starts.
-        #expect(try await eventually(seconds: 90) { try await Self.reservations(cluster).reservations.isEmpty })
+        // It ends by itself at its end (50 simulated minutes), and the whole node's job starts.
+        #expect(try await eventually(seconds: 120) { try await Self.reservations(cluster).reservations.isEmpty })
         #expect(cluster.log("data/placement-log.jsonl").contains("reservation part ended"))
         let started = try await cluster.waitFor("whole", seconds: 60) { $0.state != .queued }
         #expect(started.placement?.assignments.first?.chips.count == 4)
