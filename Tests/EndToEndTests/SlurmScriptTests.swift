@@ -234,4 +234,51 @@ struct SlurmScriptEndToEndTests {
         let bare = try await cluster.schedctl(["submit", "bare.sh"], in: scripts)
         #expect(bare.status != 0 && bare.stderr.contains("does not start with #!"), "\(bare.stderr)")
     }
+
+    @Test(
+        "a two-node script as Slurm launchers write it: the node list through scontrol, srun starting each node's tasks with their SLURM_PROCID, one -o file a node by %N"
+    )
+    func twoNodeLauncher() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator()
+        for name in ["gpu-1", "gpu-2"] {
+            let host = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("host-\(name)").path)
+            try cluster.startHostAgent(
+                host, data: cluster.directory.appendingPathComponent("data-\(name)").path, name: name,
+                log: "agent-\(name).log")
+        }
+        #expect(try await eventually(seconds: 15) { try await cluster.connectedNodes() == 2 })
+        let scripts = cluster.directory.appendingPathComponent("launch")
+        try FileManager.default.createDirectory(at: scripts, withIntermediateDirectories: true)
+        try Self.write(
+            """
+            #!/bin/bash
+            #SBATCH -J dist
+            #SBATCH -N 2
+            #SBATCH --ntasks-per-node=2
+            #SBATCH --gres=gpu:h100:2
+            #SBATCH -o %x-%j-%N.out
+            master=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+            export master
+            srun sh -c 'echo "rank $SLURM_PROCID local $SLURM_LOCALID of $SLURM_NTASKS on $SLURMD_NODENAME master $master list $SLURM_JOB_NODELIST"'
+            """, to: scripts.appendingPathComponent("dist.sh").path)
+        let submitted = try await cluster.schedctl(["submit", "--id", "dist", "dist.sh"], in: scripts)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let ended = try await cluster.waitFor("dist", seconds: 60) { $0.state.isFinal }
+        #expect(ended.state == .completed, "\(ended.reason ?? "")")
+        var lines: [String] = []
+        for name in ["gpu-1", "gpu-2"] {
+            let path = scripts.appendingPathComponent("dist-dist-\(name).out").path
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            #expect(!text.isEmpty, "\(path)")
+            lines += text.split(separator: "\n").map(String.init)
+        }
+        for rank in 0..<4 {
+            #expect(
+                lines.contains { $0.hasPrefix("rank \(rank) local \(rank % 2) of 4 on gpu-") },
+                "rank \(rank) in \(lines)")
+        }
+        #expect(lines.count == 4 && lines.allSatisfy { $0.hasSuffix("master gpu-1 list gpu-[1-2]") }, "\(lines)")
+    }
 }
