@@ -153,6 +153,38 @@ final class Cluster: @unchecked Sendable {
             ] + transportFlags + extra, log: log, environment: environment)
     }
 
+    /// A host's agent on a fake host made by `make` (the Ascend 910B host by default) under the
+    /// cluster's directory, once it has registered; fails with its log if it does not.
+    @discardableResult
+    func startOneHost(
+        name: String = "asc-host", _ make: (String) throws -> FakeHost = FakeHost.ascend910B
+    ) async throws -> FakeHost {
+        let host = try make(directory.appendingPathComponent("host").path)
+        try startHostAgent(host, data: directory.appendingPathComponent("agent-data").path, name: name)
+        let registered = try await eventually(seconds: 15) { try await self.connectedNodes() == 1 }
+        guard registered else { throw ClusterError("the host's agent did not register: \(log("host-agent.log"))") }
+        return host
+    }
+
+    /// The coordinator's options that make its clock run as fast as `startScaledFleet`'s agents.
+    static let scaledClock = ["--time-scale", "60"]
+
+    /// A coordinator on a port fixed for the test (to restart it there with `scaledClock`) and
+    /// simulated agents for `count` nodes of `chips` H100s, both at 60 times wall time: a simulated
+    /// minute is a second. Returns the port's address and the coordinator, once every node is in.
+    func startScaledFleet(nodes count: Int, chips: Int) async throws -> (listen: String, coordinator: Process) {
+        let listen = "127.0.0.1:\(try RawListener().port)"
+        let coordinator = try await startCoordinator(listen: listen, extra: Self.scaledClock)
+        let fleet = try fleet(
+            "name: scaled\nnodeGroups:\n  - {name: nv, count: \(count), model: h100, chipsPerNode: \(chips), numaNodes: 1}\n"
+        )
+        try startAgents(fleet: fleet, timeScale: 60)
+        guard try await eventually(seconds: 20, { try await self.connectedNodes() == count }) else {
+            throw ClusterError("the simulated nodes did not register: \(log("agents.log"))")
+        }
+        return (listen, coordinator)
+    }
+
     /// Writes a fleet file into the cluster's directory.
     func fleet(_ yaml: String) throws -> String {
         let path = directory.appendingPathComponent("fleet.yaml").path

@@ -12,10 +12,7 @@ struct DependencyTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         try await cluster.startCoordinator()
-        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
-        try cluster.startHostAgent(host, data: cluster.directory.appendingPathComponent("agent-data").path)
-        let registered = try await eventually(seconds: 10) { try await cluster.connectedNodes() == 1 }
-        try #require(registered, "\(cluster.log("host-agent.log"))")
+        try await cluster.startOneHost()
         func submit(_ id: String, _ command: String, depends: String? = nil) async throws -> Cluster.Output {
             try await cluster.schedctl(
                 ["submit", "--id", id, "--chips", "1", "--tier", "ascend-910b"]

@@ -104,10 +104,7 @@ struct JobControlTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         try await cluster.startCoordinator()
-        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
-        try cluster.startHostAgent(host, data: cluster.directory.appendingPathComponent("agent-data").path)
-        let registered = try await eventually(seconds: 10) { try await cluster.connectedNodes() == 1 }
-        try #require(registered, "\(cluster.log("host-agent.log"))")
+        try await cluster.startOneHost()
         let submitted = try await cluster.schedctl([
             "submit", "--id", "sleeper", "--chips", "1", "--tier", "ascend-910b", "--time-limit", "1h", "--",
             "sleep", "600",

@@ -17,14 +17,10 @@ struct NodeMaintenanceTests {
     func drainWithDeadline() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        let listen = "127.0.0.1:\(try RawListener().port)"
         // The coordinator's clock runs as fast as the agents' simulated time: a minute is a second.
-        let scaled = ["--time-scale", "60"]
-        var coordinator = try await cluster.startCoordinator(listen: listen, extra: scaled)
-        let fleet = try cluster.fleet(
-            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 4, numaNodes: 1}\n")
-        try cluster.startAgents(fleet: fleet, timeScale: 60)
-        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 1 })
+        let started = try await cluster.startScaledFleet(nodes: 1, chips: 4)
+        let listen = started.listen
+        var coordinator = started.coordinator
         func submit(_ arguments: [String]) async throws {
             let submitted = try await cluster.schedctl(["submit", "--tier", "h100"] + arguments)
             #expect(submitted.status == 0, "\(submitted.stderr)")
@@ -62,7 +58,7 @@ struct NodeMaintenanceTests {
         // The state is stored: a restart keeps it, and still places nothing there.
         cluster.signal(coordinator, SIGTERM)
         _ = try await cluster.waitForExit(coordinator)
-        coordinator = try await cluster.startCoordinator(listen: listen, extra: scaled)
+        coordinator = try await cluster.startCoordinator(listen: listen, extra: Cluster.scaledClock)
         #expect(try await eventually(seconds: 30) { try await cluster.connectedNodes() == 1 })
         let after = try await Self.node(cluster, "nv-0")
         #expect(after?.administration?.kind == .draining && after?.administration?.reason == "firmware update")

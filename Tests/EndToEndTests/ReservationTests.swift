@@ -13,22 +13,18 @@ struct ReservationTests {
     }
 
     @Test(
-        "a reservation keeps jobs without a time limit off its node, lets a short one finish there first, starts the job that names it at its start, survives a restart, and frees the node when deleted"
+        "a reservation keeps jobs without a time limit off its node, lets a short one finish there first, holds the job that names it until its start, starts it there when moved to now, survives a restart, and frees the node when deleted"
     )
     func reservationWindow() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        let listen = "127.0.0.1:\(try RawListener().port)"
         // A simulated minute is a second, for the coordinator's clock and the agents alike.
-        let scaled = ["--time-scale", "60"]
-        var coordinator = try await cluster.startCoordinator(listen: listen, extra: scaled)
-        let fleet = try cluster.fleet(
-            "name: two\nnodeGroups:\n  - {name: nv, count: 2, model: h100, chipsPerNode: 4, numaNodes: 1}\n")
-        try cluster.startAgents(fleet: fleet, timeScale: 60)
-        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 2 })
+        let started = try await cluster.startScaledFleet(nodes: 2, chips: 4)
+        let listen = started.listen
+        var coordinator = started.coordinator
 
         let made = try await cluster.schedctl([
-            "reserve", "team", "--nodes", "nv-0", "--start", "40m", "--duration", "10h", "--users", "alice",
+            "reserve", "team", "--nodes", "nv-0", "--start", "5h", "--duration", "10h", "--users", "alice",
             "--reason", "the team's demo",
         ])
         #expect(made.status == 0, "\(made.stderr)")
@@ -39,7 +35,7 @@ struct ReservationTests {
 
         // What an operator gets wrong is said.
         let overlap = try await cluster.schedctl([
-            "reserve", "other", "--nodes", "nv-0,nv-1", "--start", "50m", "--duration", "1h",
+            "reserve", "other", "--nodes", "nv-0,nv-1", "--start", "6h", "--duration", "1h",
         ])
         #expect(
             overlap.status != 0 && overlap.stderr.contains("team holds in an overlapping window"), "\(overlap.stderr)")
@@ -72,27 +68,33 @@ struct ReservationTests {
         }
         let said = try await cluster.status("backfill").reason ?? ""
         #expect(held, "\(said)")
-        let early = try await cluster.status("mine")
-        if early.state == .queued {
-            #expect((early.reason ?? "").contains("runs in reservation team, which starts in"), "\(early.reason ?? "")")
+        let early = try await eventually(seconds: 20) {
+            (try await cluster.status("mine").reason ?? "").contains("runs in reservation team, which starts in")
         }
+        let mineSaid = try await cluster.status("mine").reason ?? ""
+        #expect(early, "\(mineSaid)")
+        #expect(try await cluster.status("mine").state == .queued)
 
-        // The job that names it starts in it, at its start, on its node.
+        // Moved to start now: the job that names it starts in it, on its node, once the short job is done.
+        let moved = try await cluster.schedctl(["reserve", "change", "team", "--start", "now"])
+        #expect(moved.status == 0 && moved.stdout.contains("reservation team changed"), "\(moved.stderr)")
+        let opened = try #require(try await Self.reservations(cluster).reservations.first)
+        #expect(opened.start < window.start && opened.end - opened.start == window.end - window.start)
         let mine = try await cluster.waitFor("mine", seconds: 120) { $0.state != .queued }
         #expect(mine.placement?.assignments.first?.node.name == "nv-0")
-        #expect((mine.placement?.placedAt ?? 0) >= window.start, "placed before the window opened")
+        #expect((mine.placement?.placedAt ?? 0) >= opened.start, "placed before the window opened")
         #expect(try await cluster.status("backfill").state == .queued)
 
         // Stored: a restart keeps it.
         cluster.signal(coordinator, SIGTERM)
         _ = try await cluster.waitForExit(coordinator)
-        coordinator = try await cluster.startCoordinator(listen: listen, extra: scaled)
+        coordinator = try await cluster.startCoordinator(listen: listen, extra: Cluster.scaledClock)
         #expect(try await eventually(seconds: 30) { try await cluster.connectedNodes() == 2 })
         let listed = try await cluster.schedctl(["reservations"])
         #expect(listed.stdout.contains("team") && listed.stdout.contains("users alice"), "\(listed.stdout)")
 
-        // Changed, then deleted: the node is everyone's again.
-        let changed = try await cluster.schedctl(["reserve", "change", "team", "--duration", "2h"])
+        // Changed again, then deleted: the node is everyone's again.
+        let changed = try await cluster.schedctl(["reserve", "change", "team", "--duration", "20h"])
         #expect(changed.status == 0 && changed.stdout.contains("reservation team changed"), "\(changed.stderr)")
         let deleted = try await cluster.schedctl(["reserve", "delete", "team"])
         #expect(deleted.status == 0 && deleted.stdout.contains("reservation team deleted"), "\(deleted.stderr)")
@@ -111,11 +113,7 @@ struct ReservationTests {
     func chipsOfAModel() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        try await cluster.startCoordinator(extra: ["--time-scale", "60"])
-        let fleet = try cluster.fleet(
-            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 4, numaNodes: 1}\n")
-        try cluster.startAgents(fleet: fleet, timeScale: 60)
-        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 1 })
+        _ = try await cluster.startScaledFleet(nodes: 1, chips: 4)
         let tooMany = try await cluster.schedctl([
             "reserve", "big", "--chips", "9", "--model", "h100", "--duration", "1h",
         ])

@@ -128,11 +128,7 @@ struct SlurmScriptEndToEndTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         try await cluster.startCoordinator()
-        let host = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("host").path)
-        try cluster.startHostAgent(
-            host, data: cluster.directory.appendingPathComponent("agent-data").path, name: "gpu-07")
-        let registered = try await eventually(seconds: 10) { try await cluster.connectedNodes() == 1 }
-        try #require(registered, "\(cluster.log("host-agent.log"))")
+        try await cluster.startOneHost(name: "gpu-07") { try FakeHost.nvidiaH100(at: $0) }
         let submitDirectory = cluster.directory.appendingPathComponent("project")
         try FileManager.default.createDirectory(at: submitDirectory, withIntermediateDirectories: true)
         try Self.write(
@@ -163,7 +159,6 @@ struct SlurmScriptEndToEndTests {
             ended = try await cluster.waitFor("hello", seconds: 60) { $0.state.isFinal }
         } catch {
             print(cluster.log("host-agent.log"))
-            print(cluster.log("coordinator.log"))
             throw error
         }
         #expect(
@@ -190,9 +185,7 @@ struct SlurmScriptEndToEndTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         try await cluster.startCoordinator()
-        let host = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("host").path)
-        try cluster.startHostAgent(host, data: cluster.directory.appendingPathComponent("agent-data").path)
-        #expect(try await eventually(seconds: 10) { try await cluster.connectedNodes() == 1 })
+        try await cluster.startOneHost { try FakeHost.nvidiaH100(at: $0) }
         let runDirectory = cluster.directory.appendingPathComponent("run")
         try FileManager.default.createDirectory(
             at: runDirectory.appendingPathComponent("out"), withIntermediateDirectories: true)
