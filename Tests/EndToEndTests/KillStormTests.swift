@@ -22,6 +22,10 @@ struct KillStormTests {
         var ids: Set<String> { lock.withLock { acknowledged } }
         func finish() { lock.withLock { stop = true } }
         var stopped: Bool { lock.withLock { stop } }
+        private var reachedLimit = false
+        /// Every submission made (the limit reached): no more to wait for.
+        var done: Bool { lock.withLock { reachedLimit } }
+        private func markDone() { lock.withLock { reachedLimit = true } }
 
         func run(limit: Int) async {
             var next = 0
@@ -51,6 +55,7 @@ struct KillStormTests {
                     try? await Task.sleep(for: .milliseconds(50))
                 }
             }
+            markDone()
         }
     }
 
@@ -86,7 +91,11 @@ struct KillStormTests {
 
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<30 {
+            // Each life of the coordinator acknowledges at least one submission before it is killed,
+            // however long a loaded machine takes to start it: the storm always has a stream.
+            let before = submitter.ids.count
             try await Task.sleep(for: .milliseconds(Int.random(in: 150...700, using: &generator)))
+            _ = try await eventually(seconds: 60) { submitter.ids.count > before || submitter.done }
             cluster.signal(coordinator, SIGKILL)
             _ = try await cluster.waitForExit(coordinator)
             coordinator = try await cluster.startCoordinator(listen: listen, extra: options)
@@ -94,6 +103,16 @@ struct KillStormTests {
         submitter.finish()
         await stream.value
         let acknowledged = submitter.ids
+        // The whole-node jobs of the stream preempt fillers (the fleet is full of them); on a loaded
+        // machine that may come only after the storm, so wait for it before the fillers go.
+        let placementLog = cluster.dataDirectory + "/placement-log.jsonl"
+        func preemptedJobs() -> Set<String> {
+            let log = (try? String(contentsOfFile: placementLog, encoding: .utf8)) ?? ""
+            return Set(
+                log.split(separator: "\n").compactMap { try? WireCodec.value(PlacementEvent.self, from: String($0)) }
+                    .filter { $0.kind == .preempted }.compactMap(\.job))
+        }
+        #expect(try await eventually(seconds: 120) { !preemptedJobs().isEmpty }, "the storm includes preemptions")
         // The fillers make room for the stream's jobs now.
         for index in 0..<16 { _ = try await cluster.schedctl(["cancel", "fill-\(index)"]) }
         #expect(acknowledged.count >= 30, "submissions went on between the kills")
@@ -129,11 +148,7 @@ struct KillStormTests {
         let starts = record.starts
         // A preempted job starts again by design; any other second start is a restart the
         // coordinator's own restart caused.
-        let log = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
-        let preempted = Set(
-            try log.split(separator: "\n").map { try WireCodec.value(PlacementEvent.self, from: String($0)) }
-                .filter { $0.kind == .preempted }.compactMap(\.job))
-        #expect(!preempted.isEmpty, "the storm includes preemptions")
+        let preempted = preemptedJobs()
         let restarted = starts.filter { $0.value > 1 && !preempted.contains($0.key) }.keys.sorted()
         #expect(restarted.isEmpty, "restarted only because the coordinator restarted: \(restarted)")
         #expect(record.entries > 0)

@@ -151,10 +151,23 @@ struct ScenarioTests {
         let jobs = Set(simulated.map(\.job))
         #expect(jobs.count == 29, "1 training job, 4 services, 24 batch jobs")
         for job in jobs.sorted() {
-            let mine = simulated.filter { $0.job == job }.map(\.decision)
-            let theirs = live.filter { $0.job == job }.map(\.decision)
+            let mine = simulated.filter { $0.job == job }.map(Self.placeKind)
+            let theirs = live.filter { $0.job == job }.map(Self.placeKind)
             #expect(mine == theirs, "\(job)")
         }
+    }
+
+    /// A decision with each node named by its group (`h800-3` → `h800`): the nodes of a group are
+    /// one model in one domain, alike to the engine but for its tie-break by name. When two of them
+    /// free at the same scenario second, a loaded machine's milliseconds decide which the live run
+    /// sees first; the decision, a place of that kind, is the same.
+    static func placeKind(_ event: StoryEvent) -> String {
+        var event = event
+        event.nodes = event.nodes?.map { name in
+            guard let dash = name.lastIndex(of: "-"), Int(name[name.index(after: dash)...]) != nil else { return name }
+            return String(name[..<dash])
+        }
+        return event.decision
     }
 
     @Test(

@@ -46,7 +46,7 @@ struct WatchFollowTests {
             "schedctl",
             [
                 "watch", "--from-start", "--json", "--address", cluster.coordinatorAddress, "--token-file",
-                cluster.tokenFile, "--leader-wait", "5",
+                cluster.tokenFile, "--leader-wait", "45",
             ], log: "watch.log")
         func printed() -> [PlacementEvent] {
             cluster.log("watch.log").split(separator: "\n").compactMap {
@@ -59,7 +59,9 @@ struct WatchFollowTests {
         _ = try await cluster.waitForExit(coordinator)
         coordinator = try await cluster.startCoordinator(listen: listen)
         #expect(try await cluster.schedctl(["submit", "--id", "after"]).status == 0)
-        let followed = try await eventually(seconds: 30) { printed().contains { $0.job == "after" } }
+        // A loaded machine's debug coordinator can take many seconds to start again: the watch
+        // waits 45 s for a leader (`--leader-wait`), this test longer.
+        let followed = try await eventually(seconds: 90) { printed().contains { $0.job == "after" } }
         #expect(followed, "the event after the restart was printed: \(cluster.log("watch.log").suffix(1000))")
         #expect(watch.isRunning)
         #expect(cluster.log("watch.log").contains("following the leader"))
@@ -69,7 +71,7 @@ struct WatchFollowTests {
         // Gone for good: it says so and exits 1 (not 0, as if the log had ended).
         cluster.signal(coordinator, SIGKILL)
         _ = try await cluster.waitForExit(coordinator)
-        let status = try await cluster.waitForExit(watch, seconds: 60)
+        let status = try await cluster.waitForExit(watch, seconds: 120)
         #expect(status == 1)
         #expect(cluster.log("watch.log").contains("cannot reach the coordinator"), "\(cluster.log("watch.log"))")
     }
