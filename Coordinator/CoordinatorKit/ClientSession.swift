@@ -37,7 +37,9 @@ struct ClientSession {
                 // A proved user owns what it submits, whatever the request says.
                 if let identity { request.user = identity.name }
                 if let batch = request.batch {
-                    return ok(try await state.submit(batch, user: request.user, identity: identity))
+                    return ok(
+                        try await state.submit(
+                            batch, user: request.user, directory: request.directory, identity: identity))
                 }
                 return ok(try await state.submit(request, identity: identity))
             case .cancel(let ref):

@@ -401,10 +401,11 @@ actor CoordinatorState {
     /// scheduler), then admits it: an id, the record, its event, one group commit, the reply. No
     /// scheduling pass is waited for; the loop picks the job up after.
     nonisolated func submit(_ request: Submit, identity: PeerIdentity? = nil) async throws(ErrorReply) -> SubmitReply {
-        let definition: JobDefinition
+        var definition: JobDefinition
         do {
             definition = try JobFile.parseDefinition(
                 request.spec, file: request.file, catalog: configuration.catalog, submittedAt: clock())
+            if let directory = request.directory { definition.run.settle(submitDirectory: directory) }
         } catch {
             let code: ErrorReply.Code = error.message.contains("unknown chip model") ? .unknownChip : .invalidSpec
             throw ErrorReply(code, error.description)
@@ -413,17 +414,18 @@ actor CoordinatorState {
     }
 
     /// Several job files in one commit: all are admitted, or none (each bad file said with its name).
-    nonisolated func submit(_ batch: [JobText], user: String?, identity: PeerIdentity? = nil) async throws(ErrorReply)
-        -> SubmitBatchReply
-    {
+    nonisolated func submit(
+        _ batch: [JobText], user: String?, directory: String? = nil, identity: PeerIdentity? = nil
+    ) async throws(ErrorReply) -> SubmitBatchReply {
         var definitions: [JobDefinition] = []
         var problems: [String] = []
         let now = clock()
         for text in batch {
             do {
-                definitions.append(
-                    try JobFile.parseDefinition(
-                        text.spec, file: text.file, catalog: configuration.catalog, submittedAt: now))
+                var definition = try JobFile.parseDefinition(
+                    text.spec, file: text.file, catalog: configuration.catalog, submittedAt: now)
+                if let directory { definition.run.settle(submitDirectory: directory) }
+                definitions.append(definition)
             } catch {
                 problems.append(error.description)
             }
@@ -518,15 +520,25 @@ actor CoordinatorState {
             throw ErrorReply(.unknownJob, "no job '\(id)'\(hint)")
         }
         if record.state == .queued {
-            record.reason =
-                record.isHeld
-                ? heldReason(record) : record.array != nil ? arraySummary(record) : waitReason(of: id)
+            record.reason = queuedReason(record)
             record.queuePosition = queuePosition(of: record)
             if let victims = nominated[id], !victims.isEmpty { record.reason = preemptorReason(record, victims) }
         } else if record.array != nil, let summary = arraySummary(record) {
             record.reason = summary + (record.reason.map { "; \($0)" } ?? "")
         }
+        record.elapsed = elapsed(record)
         return record
+    }
+
+    /// Why a queued job waits: held, an array's progress, or the last search's reason.
+    func queuedReason(_ record: JobRecord) -> String? {
+        record.isHeld ? heldReason(record) : record.array != nil ? arraySummary(record) : waitReason(of: record.id)
+    }
+
+    /// How long a running job's attempt has run, on the coordinator's clock; nil otherwise.
+    func elapsed(_ record: JobRecord) -> Double? {
+        guard record.state == .running, let started = record.startedAt else { return nil }
+        return max(clock() - started, 0)
     }
 
     /// Why a queued job waits: from the last pass that searched it, or that none has yet.
@@ -574,7 +586,8 @@ actor CoordinatorState {
         }
         return page.map {
             var record = $0
-            if record.state == .queued { record.reason = waitReason(of: record.id) }
+            if record.state == .queued { record.reason = queuedReason(record) }
+            record.elapsed = elapsed(record)
             return record
         }
     }

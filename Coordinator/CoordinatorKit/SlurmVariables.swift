@@ -18,7 +18,7 @@ enum SlurmVariables {
             ("SLURM_NNODES", String(nodes)), ("SLURM_JOB_NUM_NODES", String(nodes)),
             ("SLURM_NODEID", String(rank)), ("SLURM_PROCID", String(rank * perNode)), ("SLURM_LOCALID", "0"),
             ("SLURM_NTASKS", String(nodes * perNode)), ("SLURM_NPROCS", String(nodes * perNode)),
-            ("SLURM_JOB_NODELIST", hostlist(names)), ("SLURM_NODELIST", hostlist(names)),
+            ("SLURM_JOB_NODELIST", Hostlist.folded(names)), ("SLURM_NODELIST", Hostlist.folded(names)),
             ("SLURMD_NODENAME", assignment.node.name), ("SLURM_TOPOLOGY_ADDR", assignment.node.name),
             ("SLURM_JOB_PARTITION", record.job.queue), ("SLURM_CLUSTER_NAME", "heterosched"),
             ("SLURM_GPUS_ON_NODE", String(assignment.chips.count)),
@@ -37,49 +37,5 @@ enum SlurmVariables {
             }
         }
         return values
-    }
-
-    /// Node names as Slurm writes a node list: runs of names that differ only in a trailing number
-    /// of one width folded into brackets (`nv-[0-3,7],login`), in the order given otherwise.
-    static func hostlist(_ names: [String]) -> String {
-        var groups: [(prefix: String, width: Int, numbers: [Int])] = []
-        var order: [String] = []
-        for name in names {
-            let digits = name.reversed().prefix { $0.isASCII && $0.isNumber }.count
-            guard digits > 0, digits <= 9, let number = Int(name.suffix(digits)) else {
-                order.append(name)
-                continue
-            }
-            let prefix = String(name.dropLast(digits))
-            if let index = groups.firstIndex(where: { $0.prefix == prefix && $0.width == digits }) {
-                groups[index].numbers.append(number)
-            } else {
-                groups.append((prefix, digits, [number]))
-                order.append("\u{0}\(groups.count - 1)")
-            }
-        }
-        return order.map { item -> String in
-            guard item.hasPrefix("\u{0}"), let index = Int(item.dropFirst()) else { return item }
-            let group = groups[index]
-            func padded(_ number: Int) -> String {
-                let text = String(number)
-                return String(repeating: "0", count: max(group.width - text.count, 0)) + text
-            }
-            if group.numbers.count == 1 { return group.prefix + padded(group.numbers[0]) }
-            var ranges: [String] = []
-            let sorted = Array(Set(group.numbers)).sorted()
-            var start = sorted[0]
-            var last = sorted[0]
-            for number in sorted.dropFirst() + [Int.min] {
-                if number == last + 1 {
-                    last = number
-                    continue
-                }
-                ranges.append(start == last ? padded(start) : "\(padded(start))-\(padded(last))")
-                start = number
-                last = number
-            }
-            return group.prefix + "[" + ranges.joined(separator: ",") + "]"
-        }.joined(separator: ",")
     }
 }

@@ -8,14 +8,32 @@ import Wire
 struct NodesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nodes",
-        abstract: "Nodes: chips by model, free, used and shared, health, cores and memory booked, NUMA, domain.")
+        abstract: "Nodes: chips by model, free, used and shared, health, cores and memory booked, NUMA, domain.",
+        discussion: """
+            --summary counts them as sinfo does: a line for each model and state, with the chips and the \
+            chips free, and the nodes as a Slurm node list. A ready node is idle (nothing booked), mixed or \
+            allocated (nothing free); the others are cordoned, draining, drained, disconnected or lost.
+            """)
 
     @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "A line for each model and state, as sinfo prints them.") var summary = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let nodes = try connection.withSession { session in
             try session.request(.nodes, as: [NodeStatus].self)
+        }
+        if summary {
+            let lines = NodeSummaryLine.lines(nodes.map(NodeCounts.init))
+            if json { return printLine(WireCodec.json(lines)) }
+            var table = Table(header: ["MODEL", "STATE", "NODES", "CHIPS", "FREE", "CORES FREE", "NODELIST"])
+            for line in lines {
+                table.rows.append([
+                    line.model, line.state, String(line.nodes), String(line.chips), String(line.free),
+                    "\(line.coresFree)/\(line.cores)", line.nodeList,
+                ])
+            }
+            return printLine(table.render())
         }
         if json { return printLine(WireCodec.json(nodes)) }
         var table = Table(header: [
@@ -23,36 +41,101 @@ struct NodesCommand: ParsableCommand {
             "NUMA", "DOMAIN", "NOTE",
         ])
         for status in nodes {
+            let counts = NodeCounts(status)
             let node = status.node
-            let unhealthy = node.chips.filter { $0.health == .unhealthy }.count
-            let used = status.usedBy.count
-            // Not free though no job holds them: resting after a fault, or still being stopped.
-            let held = Set(status.usedBy.keys.compactMap { Int($0) })
-            let unhealthyChips = Set(node.chips.filter { $0.health == .unhealthy }.map(\.index))
-            let resting = Set(status.restingChips ?? []).subtracting(held).subtracting(unhealthyChips)
-            let stopping = Set(status.stoppingChips ?? []).subtracting(held).subtracting(unhealthyChips)
-                .subtracting(resting)
-            let shared = status.usedBy.values.filter { $0.contains(",") }.count
-            let cores = node.numaNodes.reduce(0) { $0 + $1.cpus.count }
-            let memory = node.numaNodes.reduce(0) { $0 + $1.memoryMiB }
-            let models =
-                node.chips.isEmpty
-                ? ChipModelID.hostOnly.name : Set(node.chips.map(\.model.name)).sorted().joined(separator: ",")
-            let state =
-                status.displayState
-                ?? (status.connected ? node.state.rawValue : status.lost == true ? "lost" : "disconnected")
             table.rows.append([
-                node.id.name, state, models, String(node.chips.count), String(used), String(shared),
-                String(max(node.chips.count - used - unhealthy - resting.count - stopping.count, 0)), String(unhealthy),
-                String(resting.count),
-                "\(status.cpusUsed ?? 0)/\(cores)",
-                "\(formatMebibytes(status.memoryUsedMiB ?? 0))/\(formatMebibytes(memory))",
+                node.id.name, counts.state, counts.models, String(counts.chips), String(counts.used),
+                String(counts.shared), String(counts.free), String(counts.unhealthy), String(counts.resting),
+                "\(counts.coresUsed)/\(counts.cores)",
+                "\(formatMebibytes(status.memoryUsedMiB ?? 0))/\(formatMebibytes(counts.memoryMiB))",
                 String(node.numaNodes.count), node.domain?.description ?? "-",
                 nodeNote(status).isEmpty
                     ? "-" : nodeNote(status).trimmingCharacters(in: CharacterSet(charactersIn: " ()")),
             ])
         }
         printLine(table.render())
+    }
+}
+
+/// What one node holds, free and busy, as `nodes` and `nodes --summary` count it.
+struct NodeCounts {
+    let name: String
+    let models: String
+    /// What an operator reads: ready, cordoned, draining, drained, disconnected, lost.
+    let state: String
+    let chips: Int
+    let used: Int
+    let shared: Int
+    let free: Int
+    let unhealthy: Int
+    let resting: Int
+    let cores: Int
+    let coresUsed: Int
+    let memoryMiB: Int
+
+    init(_ status: NodeStatus) {
+        let node = status.node
+        name = node.id.name
+        let unhealthyChips = Set(node.chips.filter { $0.health == .unhealthy }.map(\.index))
+        // Not free though no job holds them: resting after a fault, or still being stopped.
+        let held = Set(status.usedBy.keys.compactMap { Int($0) })
+        let restingChips = Set(status.restingChips ?? []).subtracting(held).subtracting(unhealthyChips)
+        let stopping = Set(status.stoppingChips ?? []).subtracting(held).subtracting(unhealthyChips)
+            .subtracting(restingChips)
+        chips = node.chips.count
+        used = status.usedBy.count
+        shared = status.usedBy.values.filter { $0.contains(",") }.count
+        unhealthy = unhealthyChips.count
+        resting = restingChips.count
+        free = max(chips - used - unhealthy - resting - stopping.count, 0)
+        cores = node.numaNodes.reduce(0) { $0 + $1.cpus.count }
+        coresUsed = status.cpusUsed ?? 0
+        memoryMiB = node.numaNodes.reduce(0) { $0 + $1.memoryMiB }
+        models =
+            node.chips.isEmpty
+            ? ChipModelID.hostOnly.name : Set(node.chips.map(\.model.name)).sorted().joined(separator: ",")
+        state =
+            status.displayState
+            ?? (status.connected ? node.state.rawValue : status.lost == true ? "lost" : "disconnected")
+    }
+
+    /// sinfo's word for a ready node: idle (nothing booked), allocated (nothing free), or mixed.
+    var sinfoState: String {
+        guard state == "ready" else { return state }
+        if chips == 0 {
+            return coresUsed == 0 ? "idle" : coresUsed >= cores ? "allocated" : "mixed"
+        }
+        return free == chips && coresUsed == 0 ? "idle" : free == 0 ? "allocated" : "mixed"
+    }
+}
+
+/// One line of `nodes --summary`: the nodes of one model in one state.
+struct NodeSummaryLine: Codable, Equatable {
+    var model: String
+    var state: String
+    var nodes: Int
+    var chips: Int
+    var free: Int
+    var cores: Int
+    var coresFree: Int
+    var nodeList: String
+
+    static let stateOrder = ["idle", "mixed", "allocated", "cordoned", "draining", "drained", "disconnected", "lost"]
+
+    /// By model, then state in `stateOrder` (others after, by name); nodes by name in each.
+    static func lines(_ nodes: [NodeCounts]) -> [NodeSummaryLine] {
+        let groups = Dictionary(grouping: nodes) { [$0.models, $0.sinfoState] }
+        func rank(_ state: String) -> Int { stateOrder.firstIndex(of: state) ?? stateOrder.count }
+        return groups.keys.sorted {
+            ($0[0], rank($0[1]), $0[1]) < ($1[0], rank($1[1]), $1[1])
+        }.map { key in
+            let members = (groups[key] ?? []).sorted { $0.name < $1.name }
+            return NodeSummaryLine(
+                model: key[0], state: key[1], nodes: members.count, chips: members.reduce(0) { $0 + $1.chips },
+                free: members.reduce(0) { $0 + $1.free }, cores: members.reduce(0) { $0 + $1.cores },
+                coresFree: members.reduce(0) { $0 + max($1.cores - $1.coresUsed, 0) },
+                nodeList: Hostlist.folded(members.map(\.name)))
+        }
     }
 }
 
@@ -136,17 +219,61 @@ struct LogsCommand: ParsableCommand {
     }
 
     func output() throws {
-        let failure: String? = try connection.withSession { session in
+        let (failure, followed): (String?, Int?) = try connection.withSession { session in
+            // The attempt followed, to say how it ended once its output has.
+            let followed =
+                follow
+                ? try attempt ?? session.request(.status(JobRef(job: job)), as: JobRecord.self).attempt : nil
             _ = try session.request(
                 .output(OutputRequest(job: job, attempt: attempt, rank: rank, follow: follow)))
             while let message = try session.receive() {
                 guard case .chunk(let chunk) = message else { continue }
                 if !chunk.data.isEmpty { try? FileHandle.standardOutput.write(contentsOf: Data(chunk.data.utf8)) }
-                if chunk.end { return chunk.error }
+                if chunk.end { return (chunk.error, followed) }
             }
-            return "the coordinator closed the connection before the output ended"
+            return ("the coordinator closed the connection before the output ended", followed)
         }
         if let failure { fail(failure) }
+        if let followed { try exitAsTheAttempt(followed) }
+    }
+
+    /// `logs -f` ends as the attempt it followed did, as `srun` and a shell would: its exit status,
+    /// 128 + its signal, 1 when it ended otherwise (cancelled, its node lost), 0 when it completed.
+    func exitAsTheAttempt(_ followed: Int) throws {
+        let record = try connection.withSession { session in
+            // Its agent reports the end just after the output's; wait for the coordinator to know it.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while true {
+                let record = try session.request(.status(JobRef(job: job)), as: JobRecord.self)
+                let stillRuns = record.attempt == followed && [.placed, .running].contains(record.state)
+                if !stillRuns || ContinuousClock.now > deadline { return record }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
+        guard record.attempt == followed else {
+            // Requeued and started again: what this attempt ended with is the last exit recorded.
+            return Self.exit(record.lastExitStatus, record.lastSignal, job: job, attempt: followed)
+        }
+        switch record.state {
+        case .completed where record.lastExitStatus ?? 0 == 0 && record.lastSignal == nil: return
+        case .placed, .running:
+            fail("the output of \(job) attempt \(followed) ended, but its end has not reached the coordinator yet")
+        default: Self.exit(record.lastExitStatus, record.lastSignal, job: job, attempt: followed, state: record.state)
+        }
+    }
+
+    static func exit(_ status: Int?, _ signal: Int?, job: String, attempt: Int, state: JobRecord.State? = nil) {
+        if let signal, signal > 0, signal < 128 {
+            printError("\(job) attempt \(attempt) was killed by signal \(signal)")
+            Foundation.exit(Int32(128 + signal))
+        }
+        if let status, status > 0, status < 256 {
+            printError("\(job) attempt \(attempt) exited with status \(status)")
+            Foundation.exit(Int32(status))
+        }
+        if status == 0 && state != .cancelled && state != .failed { return }
+        fail(
+            "\(job) attempt \(attempt) ended\(state.map { " \($0.rawValue)" } ?? "") without an exit status of its own")
     }
 }
 

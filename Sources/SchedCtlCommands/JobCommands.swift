@@ -144,6 +144,15 @@ func describe(_ record: JobRecord) -> String {
         lines.append("  position    \(place.position) of \(place.waiting) waiting in queue \(place.queue)")
     }
     if let exit = record.lastExit { lines.append("  last exit   \(exit)") }
+    if record.lastExitStatus != nil || record.lastSignal != nil {
+        // As sacct's ExitCode: status:signal.
+        let status = record.lastExitStatus ?? 0
+        let signal = record.lastSignal ?? 0
+        lines.append(
+            "  exit code   \(status):\(signal) ("
+                + (signal > 0 ? "killed by signal \(signal)" : "exit status \(status)") + ")")
+    }
+    if let elapsed = record.elapsed { lines.append("  running for \(SqueueFormat.slurmDuration(elapsed))") }
     let used = (record.attemptUsage ?? [:]).compactMap { key, usage in Int(key).map { ($0, usage) } }.sorted {
         $0.0 < $1.0
     }

@@ -49,6 +49,7 @@ public enum QuickSubmit {
         submit.add("file", "flags")
         submit.add("spec", request.flags.spec())
         submit.add("user", loginName())
+        if let directory = currentDirectory() { submit.add("directory", directory) }
         guard (try? session.sendRaw("SUBMIT " + submit.text)) != nil else { return false }
         // Sent: from here the job may be stored, so nothing is sent again but where the coordinator
         // said it was not (a standby).
@@ -138,4 +139,11 @@ struct QuickSubmitRequest {
         else { return nil }
         return (addresses, token)
     }
+}
+
+/// The process's working directory (the job's, by default), without Foundation; nil if unreadable.
+private func currentDirectory() -> String? {
+    guard let path = getcwd(nil, 0) else { return nil }
+    defer { free(path) }
+    return String(cString: path)
 }

@@ -11,7 +11,8 @@ public struct SchedCtl: AsyncParsableCommand {
             --json for machine-readable output.
             """,
         subcommands: [
-            SubmitCommand.self, JobsCommand.self, StatusCommand.self, CancelCommand.self, HoldCommand.self,
+            SubmitCommand.self, JobsCommand.self, QueueCommand.self, StatusCommand.self, CancelCommand.self,
+            HoldCommand.self,
             ReleaseCommand.self, RequeueCommand.self, UpdateCommand.self, HistoryCommand.self, UsageCommand.self,
             NodesCommand.self,
             QueuesCommand.self, WatchCommand.self, LogsCommand.self, FallbackCommand.self, HealthCommand.self,

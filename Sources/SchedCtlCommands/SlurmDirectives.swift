@@ -110,11 +110,13 @@ struct SlurmDirectives {
             case "-a", "--array": flags.array = value
             case "-d", "--dependency": flags.depends = try Self.dependencies(value, fail)
             case "-D", "--chdir": flags.workingDirectory = value
-            case "--export": flags.env = try export(value, fail)
+            case "--export": flags.env = Self.exported(value, from: environment)
             case "--reservation": flags.reservation = value
             case "--priority": flags.priority = Int(value) ?? flags.priority
             case "--begin":
                 throw fail("a deferred start is not supported; submit it later, or hold and release it")
+            case "--gpus-per-task":
+                throw fail("not supported here; give GPUs a node (--gpus-per-node or --gres) and --ntasks-per-node")
             case "-w", "--nodelist", "-x", "--exclude", "-C", "--constraint", "-L", "--licenses":
                 throw fail(
                     "not supported here; nodes are chosen by their chips, and --node-selector on an #HS line picks labels"
@@ -176,11 +178,11 @@ struct SlurmDirectives {
 
     /// `--export`: ALL (the submission's environment), NONE, or a list of names and NAME=value,
     /// after ALL or alone (alone: only those, as Slurm's NONE plus them).
-    private func export(_ value: String, _ fail: (String) -> ValidationError) throws -> [String: String] {
+    static func exported(_ value: String, from environment: [String: String]) -> [String: String] {
         var env: [String: String] = [:]
         for item in value.split(separator: ",").map(String.init) {
             switch item {
-            case "ALL": env.merge(Self.exportable(environment)) { $1 }
+            case "ALL": env.merge(exportable(environment)) { $1 }
             case "NONE": continue
             default:
                 if let equals = item.firstIndex(of: "=") {

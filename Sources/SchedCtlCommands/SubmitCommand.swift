@@ -116,6 +116,26 @@ struct SubmitCommand: ParsableCommand {
         help: "An option for the container runtime's run: --container-option=--shm-size=16g; repeatable.")
     var containerOption: [String] = []
 
+    @Option(name: [.customShort("J"), .customLong("job-name")], help: "A name (squeue's NAME, %x in --output).")
+    var jobName: String?
+    @Option(
+        name: [.customShort("o"), .long],
+        help:
+            "Write stdout (and stderr, without --error) to this file on the node: %j id, %A array, %a task, %x name, %u user, %N node, %t rank, %% (relative to the working directory)."
+    )
+    var output: String?
+    @Option(name: [.customShort("e"), .long], help: "Write stderr to this file (patterns as --output).")
+    var error: String?
+    @Option(
+        name: [.customShort("D"), .long],
+        help: "Run in this directory on the node (default: the directory schedctl runs in; relative to it).")
+    var chdir: String?
+    @Option(help: "An environment variable for the job, KEY=VALUE; repeatable.") var env: [String] = []
+    @Option(
+        help:
+            "The environment as sbatch's --export: ALL (this shell's, never the token), NONE, or NAME and NAME=VALUE items after either, comma-separated."
+    )
+    var export: String?
     @Option(help: "Simulated length on an H100: 10m.")
     var simulate: String?
 
@@ -136,6 +156,13 @@ struct SubmitCommand: ParsableCommand {
             throw ValidationError("give either -f FILE or flags, not both")
         }
         if let problem = flags.problem() { throw ValidationError(problem) }
+        for item in env {
+            let name = item.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
+            guard item.contains("="), RunSpecLimits.isVariableName(name) else {
+                throw ValidationError(
+                    "--env \(item): write NAME=VALUE, NAME of letters, digits and _ not starting with a digit")
+            }
+        }
     }
 
     /// The flags as values, for the spec and its checks (which `QuickSubmit` shares).
@@ -147,7 +174,18 @@ struct SubmitCommand: ParsableCommand {
             memory: memory, memoryPerChip: memoryPerChip, chipMemory: chipMemory, compute: compute,
             nodeSelector: nodeSelector, array: array, depends: depends, reservation: reservation, image: image,
             containerOption: containerOption,
-            simulate: simulate, steps: steps, checkpointEvery: checkpointEvery, command: command)
+            simulate: simulate, steps: steps, checkpointEvery: checkpointEvery, command: command, name: jobName,
+            output: output, error: error, workingDirectory: chdir, env: environment)
+    }
+
+    /// `--export`'s variables, then each `--env`.
+    var environment: [String: String] {
+        var variables = export.map { SlurmDirectives.exported($0, from: ProcessInfo.processInfo.environment) } ?? [:]
+        for item in env {
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts.count == 2 { variables[String(parts[0])] = String(parts[1]) }
+        }
+        return variables
     }
 
     func run() throws {
@@ -162,9 +200,10 @@ struct SubmitCommand: ParsableCommand {
             try submitBatches(texts)
             return
         }
+        let directory = FileManager.default.currentDirectoryPath
         let submit =
-            texts.first.map { Submit(spec: $0.spec, file: $0.file, user: loginName()) }
-            ?? Submit(spec: flags.spec(), file: "flags", user: loginName())
+            texts.first.map { Submit(spec: $0.spec, file: $0.file, user: loginName(), directory: directory) }
+            ?? Submit(spec: flags.spec(), file: "flags", user: loginName(), directory: directory)
         let reply = try connection.withSession { session in
             try session.request(.submit(submit), as: SubmitReply.self)
         }
@@ -201,8 +240,12 @@ struct SubmitCommand: ParsableCommand {
             default: flags.containerOption = []
             }
         }
-        for option in given where !flags.set(option.name, option.value) {
-            throw ValidationError("--\(option.name) \(option.value): not a value it takes")
+        for option in given {
+            if option.name == "export" {
+                flags.env = SlurmDirectives.exported(option.value, from: environment)
+            } else if !flags.set(option.name, option.value) {
+                throw ValidationError("--\(option.name) \(option.value): not a value it takes")
+            }
         }
         let directory = FileManager.default.currentDirectoryPath
         flags.script = text
@@ -215,7 +258,8 @@ struct SubmitCommand: ParsableCommand {
         if let problem = flags.problem() { throw ValidationError(problem) }
         let reply = try connection.withSession { session in
             try session.request(
-                .submit(Submit(spec: flags.spec(), file: path, user: loginName())), as: SubmitReply.self)
+                .submit(Submit(spec: flags.spec(), file: path, user: loginName(), directory: directory)),
+                as: SubmitReply.self)
         }
         printLine(json ? WireCodec.json(reply) : "submitted \(reply.job) (\(reply.state.rawValue))")
     }
@@ -229,7 +273,12 @@ struct SubmitCommand: ParsableCommand {
             "address", "coordinator", "token-file", "config", "auth", "munge-socket", "coordinator-user", "tls-ca",
             "script", "file", "f",
         ]
+        let shortNames = ["-J": "job-name", "-o": "output", "-e": "error", "-D": "chdir", "-f": "file"]
         while let argument = rest.popFirst(), argument != "--" {
+            if let name = shortNames[argument], let value = rest.popFirst() {
+                if !connection.contains(name) { given.append((name, value)) }
+                continue
+            }
             guard argument.hasPrefix("--") else { continue }
             var name = String(argument.dropFirst(2))
             var value: String
@@ -286,12 +335,13 @@ struct SubmitCommand: ParsableCommand {
             size += cost
         }
         let user = loginName()
+        let directory = FileManager.default.currentDirectoryPath
         try connection.withSession { session in
             var replies: [SubmitReply] = []
             for (number, batch) in batches.enumerated() {
                 do {
                     let reply = try session.request(
-                        .submit(Submit(batch: batch, user: user)), as: SubmitBatchReply.self)
+                        .submit(Submit(batch: batch, user: user, directory: directory)), as: SubmitBatchReply.self)
                     replies += reply.jobs
                     if !json { for job in reply.jobs { printLine("submitted \(job.job) (\(job.state.rawValue))") } }
                 } catch {

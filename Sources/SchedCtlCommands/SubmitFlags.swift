@@ -66,6 +66,14 @@ struct SubmitFlags: Equatable {
         case "image": image = value
         case "container-option": containerOption.append(value)
         case "simulate": simulate = value
+        case "job-name": self.name = value
+        case "output": output = value
+        case "error": error = value
+        case "chdir": workingDirectory = value
+        case "env":
+            let parts = value.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, RunSpecLimits.isVariableName(String(parts[0])) else { return false }
+            env[String(parts[0])] = String(parts[1])
         default:
             guard let number = Int(value) else { return false }
             switch name {

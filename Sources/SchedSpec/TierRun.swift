@@ -64,3 +64,19 @@ extension RunSpec {
             containerOptions: own.containerOptions ?? containerOptions, fromTier: own.fieldsSet)
     }
 }
+
+extension RunSpec {
+    /// Where a job runs when its spec does not say: the directory it was submitted from, as every
+    /// batch system does; a relative working directory is taken from there too. Jobs in an image
+    /// keep the image's own unless they name one, and a job with nothing to run has no directory.
+    public mutating func settle(submitDirectory: String) {
+        let runsSomething = !command.isEmpty || script != nil || tiers.contains { $0.command?.isEmpty == false }
+        guard runsSomething, submitDirectory.hasPrefix("/") else { return }
+        func anchored(_ path: String) -> String {
+            path.hasPrefix("/") ? path : (submitDirectory == "/" ? "" : submitDirectory) + "/" + path
+        }
+        let inImage = image != nil || tiers.contains { $0.image != nil }
+        workingDirectory = workingDirectory.map(anchored) ?? (inImage ? nil : submitDirectory)
+        for index in tiers.indices { tiers[index].workingDirectory = tiers[index].workingDirectory.map(anchored) }
+    }
+}

@@ -106,7 +106,22 @@ final class TLSByteStream: BlockingByteStream {
 
     func write(_ bytes: [UInt8]) throws {
         do {
-            try channel.writeAndFlush(ByteBuffer(bytes: bytes)).wait()
+            let written = channel.writeAndFlush(ByteBuffer(bytes: bytes))
+            // A write completes only once the TLS handshake has: a stopped coordinator, which still
+            // accepts connections, would keep it waiting for ever where the search has others to try.
+            if let timeout = readTimeout {
+                let done = ConditionLock(value: 0)
+                written.whenComplete { _ in
+                    done.lock()
+                    done.unlock(withValue: 1)
+                }
+                guard done.lock(whenValue: 1, timeoutSeconds: timeout.seconds) else {
+                    channel.close(promise: nil)
+                    throw ReadTimedOut(timeout: timeout)
+                }
+                done.unlock()
+            }
+            try written.wait()
         } catch {
             // The handshake's failure is the better reason, if there was one.
             throw WireClientError.broken(WireClient.describe(inbox.failure ?? error))

@@ -49,6 +49,9 @@ public struct JobRecord: Codable, Equatable, Sendable {
     public var reservation: String?
     /// Where it waits in its queue: filled in by `STATUS` while it waits, never stored.
     public var queuePosition: QueuePosition?
+    /// Seconds its attempt has run, on the coordinator's clock: filled in by `JOBS` and `STATUS`
+    /// while it runs, never stored (`schedctl queue`'s TIME).
+    public var elapsed: Double?
     /// Jobs that must end first, and how; while `held`, the job is not searched.
     public var dependencies: [JobDependency]?
     public var held: Bool?

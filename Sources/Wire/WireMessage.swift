@@ -458,18 +458,23 @@ public struct Submit: Codable, Equatable, Sendable {
     public var user: String?
     /// The batch form: these jobs instead of `spec` (the reply is a `SubmitBatchReply`).
     public var batch: [JobText]?
+    /// Where the client was (an absolute path): the jobs' working directory where their files do
+    /// not name one, and what a relative one is taken from.
+    public var directory: String?
 
-    public init(spec: String, file: String = "submission", user: String? = nil) {
+    public init(spec: String, file: String = "submission", user: String? = nil, directory: String? = nil) {
         self.spec = spec
         self.file = file
         self.user = user
+        self.directory = directory
     }
 
-    public init(batch: [JobText], user: String? = nil) {
+    public init(batch: [JobText], user: String? = nil, directory: String? = nil) {
         self.spec = ""
         self.file = "batch"
         self.user = user
         self.batch = batch
+        self.directory = directory
     }
 
     public init(from decoder: any Decoder) throws {
@@ -478,6 +483,17 @@ public struct Submit: Codable, Equatable, Sendable {
         spec = try batch == nil ? container.decode(String.self, forKey: .spec) : ""
         file = try container.decodeIfPresent(String.self, forKey: .file) ?? "submission"
         user = try container.decodeIfPresent(String.self, forKey: .user)
+        directory = try container.decodeIfPresent(String.self, forKey: .directory)
+        if let directory, !Self.isDirectory(directory) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .directory, in: container,
+                debugDescription: "directory must be an absolute path of at most 4096 bytes without control characters")
+        }
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        path.hasPrefix("/") && path.utf8.count <= 4096
+            && !path.unicodeScalars.contains { $0.value < 0x20 || $0 == "\u{7f}" }
     }
 
     /// The most jobs one batch line carries (the line length bounds it first for most files).

@@ -11,7 +11,8 @@ import Wire
 struct HostileInputTests {
     /// Valid messages a client or an agent sends; the fuzzer replaces one value of each.
     static let clientTemplates: [WireMessage] = [
-        .submit(Submit(spec: "kind: batch\n", file: "f.yaml")), .cancel(JobRef(job: "j")), .status(JobRef(job: "j")),
+        .submit(Submit(spec: "kind: batch\ncommand: [pwd]\n", file: "f.yaml", directory: "/tmp")),
+        .cancel(JobRef(job: "j")), .status(JobRef(job: "j")),
         .jobs(JobsQuery(states: ["queued"], offset: 0, limit: 10)), .logs(JobRef(job: "j")),
         .fallback(FallbackRequest(job: "j", reason: "r")), .output(OutputRequest(job: "j", attempt: 1, follow: false)),
         .watch(WatchRequest(after: 0, job: "j")),

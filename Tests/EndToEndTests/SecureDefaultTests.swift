@@ -46,6 +46,25 @@ struct SecureDefaultTests {
         #expect(health.status == 0 && !health.stdout.contains("plain TCP"), "\(health.stdout)")
     }
 
+    @Test(
+        "a coordinator that accepts connections but never answers (a stopped one) is passed over: over TLS, schedctl given it first still reaches the leader"
+    )
+    func silentCoordinatorPassedOver() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator()
+        // The kernel accepts into its backlog; nobody reads: no TLS handshake ever answers.
+        let silent = try RawListener()
+        let output = try await cluster.run(
+            "schedctl",
+            [
+                "jobs", "--address", "127.0.0.1:\(silent.port),\(cluster.coordinatorAddress)", "--token-file",
+                cluster.tokenFile,
+            ])
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(output.stdout.hasPrefix("JOB"), "\(output.stdout)")
+    }
+
     @Test("plain TCP is asked for, and then the log and schedctl health say what it costs")
     func plainIsSaid() async throws {
         let (cluster, _) = try await cluster(plain: true)

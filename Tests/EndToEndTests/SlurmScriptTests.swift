@@ -102,6 +102,47 @@ struct SlurmDirectiveTests {
         }
     }
 
+    @Test("every option docs/slurm.md lists is one sbatch's table here reads, and every one it reads is listed")
+    func documentedTable() throws {
+        let page = try String(contentsOfFile: Repository.path("docs/slurm.md"), encoding: .utf8)
+        let section = page.components(separatedBy: "## Directives").last?.components(separatedBy: "## Commands")
+        let text = try #require(section?.first)
+        // The table's first column, and the refused and ignored ones named after it.
+        var named: Set<String> = []
+        for span in text.matches(of: /`([^`]+)`/) {
+            for option in span.output.1.matches(of: /(?:^|[ ,\/])(--?[A-Za-z][-A-Za-z]*)/) {
+                named.insert(String(option.output.1))
+            }
+        }
+        for option in named.sorted() {
+            let known =
+                SlurmDirectives.valued.contains(option) || SlurmDirectives.ignored[option] != nil
+                || ["--requeue", "--exclusive"].contains(option)
+            #expect(known, "docs/slurm.md names \(option), which the directive table does not read")
+        }
+        // Every sbatch option read here is on the page (schedctl's own #HS options excepted).
+        let own: Set<String> = [
+            "--id", "--kind", "--chips", "--tier", "--queue", "--time-limit", "--on-disconnect", "--max-disconnect",
+            "--max-failures", "--max-wait", "--cpus", "--cpus-per-chip", "--memory", "--memory-per-chip",
+            "--chip-memory", "--compute", "--node-selector", "--depends", "--image", "--container-option",
+            "--simulate", "--steps", "--checkpoint-every",
+        ]
+        for option in SlurmDirectives.valued.subtracting(own).sorted() {
+            #expect(named.contains(option), "\(option) is read from #SBATCH lines but docs/slurm.md does not say how")
+        }
+        // And each row's directive sets what its flag sets (the table test above), e.g. one row through both ways.
+        let (fromScript, _) = try flags("#!/bin/sh\n#SBATCH -J x -o o.txt -e e.txt -D /d --export=NONE,A=1\n")
+        var given = SubmitFlags()
+        for (name, value) in [
+            ("job-name", "x"), ("output", "o.txt"), ("error", "e.txt"), ("chdir", "/d"), ("env", "A=1"),
+        ] {
+            let taken = given.set(name, value)
+            #expect(taken, "\(name)")
+        }
+        #expect(fromScript.name == given.name && fromScript.output == given.output && fromScript.error == given.error)
+        #expect(fromScript.workingDirectory == given.workingDirectory && fromScript.env["A"] == given.env["A"])
+    }
+
     @Test("options on the command line go before the script; what follows it is the script's")
     func scriptArguments() {
         #expect(
