@@ -145,7 +145,7 @@ if [ "$1" = configure ]; then
         echo "heterosched: made the shared token /etc/heterosched/token (copy it to every host of the fleet)"
     fi
     install -d -o heterosched -g heterosched -m 0750 /var/lib/heterosched
-    install -d -m 0700 /var/lib/heterosched-agent
+    install -d -m 0711 /var/lib/heterosched-agent
     if [ -d /run/systemd/system ]; then
         systemctl daemon-reload || true
         if [ -n "$2" ]; then

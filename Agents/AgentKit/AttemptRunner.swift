@@ -94,6 +94,12 @@ public actor AttemptRunner {
         self.containers = containers
         self.checkpointBase = checkpointBase
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A job run as its owner executes its batch script and Slurm stand-ins from its attempt's
+        // folder: the data directory and this one let others pass through (not list them); what is
+        // private in an attempt's folder (its order, its state, its output) is readable by root only.
+        for path in [(directory as NSString).deletingLastPathComponent, directory] where !path.isEmpty {
+            _ = chmod(path, 0o711)
+        }
         self.directory = directory
         self.helper = helper
         self.killGrace = killGrace
@@ -150,7 +156,13 @@ public actor AttemptRunner {
         let owner = try order.user.map { try JobOwner.resolve($0, job: order.job, allowRoot: allowRootJobs) }
         let folder = folder(key)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try JSONEncoder().encode(order).write(to: URL(fileURLWithPath: folder + "/order.json"))
+        _ = chmod(folder, 0o711)
+        // The order holds the job's environment: its secrets too.
+        guard
+            FileManager.default.createFile(
+                atPath: folder + "/order.json", contents: try JSONEncoder().encode(order),
+                attributes: [.posixPermissions: 0o600])
+        else { throw RunnerError("cannot write \(folder)/order.json") }
         // The job's own variables: what the coordinator set, and what this host adds.
         var variables = order.env
         let checkpoints = order.checkpointDirectory ?? checkpointBase.map { "\($0)/\(order.job)" }
@@ -519,7 +531,9 @@ public actor AttemptRunner {
 
     private func save(_ state: State, _ key: AttemptRef) {
         guard let data = try? JSONEncoder().encode(state) else { return }
-        try? data.write(to: URL(fileURLWithPath: folder(key) + "/state.json"), options: .atomic)
+        let path = folder(key) + "/state.json"
+        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        _ = chmod(path, 0o600)
     }
 
     static func exit(_ key: AttemptRef, _ stopping: String?, _ end: AttemptEnd) -> Exit {

@@ -10,7 +10,8 @@ enum BatchScriptFiles {
     static func write(_ script: String, in folder: String, owner: JobOwner?) throws -> String {
         let path = folder + "/script"
         try Data(script.utf8).write(to: URL(fileURLWithPath: path))
-        _ = chmod(path, 0o755)
+        // The owner's alone (the folder lets others pass, not read it).
+        _ = chmod(path, 0o700)
         if let owner { _ = chown(path, owner.uid, owner.gid) }
         return path
     }

@@ -53,7 +53,8 @@ enum SchedAttempt {
         else { fail("--output, --exit-file and --pid-file are required") }
 
         _ = setsid()
-        let log = open(output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // The job's output, for the agent (root) to relay: nobody else's to read.
+        let log = open(output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         guard log >= 0 else { fail("cannot open \(output): \(String(cString: strerror(errno)))") }
         if let node = options["--numa-node"].flatMap({ Int32($0) }) {
             note(bind(to: node), log)

@@ -289,6 +289,62 @@ struct MungeTests {
     }
 
     @Test(
+        "a batch script submitted by another user runs as that user in its submit directory, and its -o and -e files are that user's, by their patterns"
+    )
+    func scriptOutputOwner() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let munge = try await start(cluster)
+        defer { munge.stop() }
+        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
+        try cluster.startHostAgent(host, data: cluster.directory.appendingPathComponent("agent-data").path)
+        let registered = try await eventually(seconds: 10) {
+            let nodes = try await schedctl(cluster, munge, ["nodes", "--json"])
+            return (try? WireCodec.value([NodeStatus].self, from: nodes.stdout))?.filter(\.connected).count == 1
+        }
+        try #require(registered, "\(cluster.log("host-agent.log"))")
+        // nobody's own project directory, as a user's home would be.
+        let project = cluster.directory.appendingPathComponent("nobodys-project")
+        try FileManager.default.createDirectory(at: project, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes(
+            [.ownerAccountID: 65534, .groupOwnerAccountID: 65534, .posixPermissions: 0o755], ofItemAtPath: project.path)
+        let script = project.appendingPathComponent("train.sh")
+        try """
+        #!/bin/sh
+        #SBATCH -J mnist --gres=gpu:ascend-910b:1
+        #SBATCH -o logs-%x-%j.out -e logs-%x-%j.err
+        echo "uid $(id -u) in $(pwd)"
+        echo "to stderr" >&2
+        """.write(to: script, atomically: true, encoding: .utf8)
+        let submitted = try await cluster.run(
+            "/usr/bin/setpriv",
+            [
+                "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                Cluster.binaries.appendingPathComponent("schedctl").path, "submit", "--address",
+                cluster.endpoint!.description, "--auth", "munge", "--munge-socket", munge.socket,
+            ] + cluster.transportFlags + ["--id", "owned", "train.sh"], in: project)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        var done: JobRecord?
+        for _ in 0..<300 {
+            done = try await record(cluster, munge, "owned")
+            if done?.state.isFinal == true { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(done?.state == .completed, "\(done?.reason ?? "") \(cluster.log("host-agent.log").suffix(2000))")
+        for (name, content) in [
+            ("logs-mnist-owned.out", "uid 65534 in \(project.path)"), ("logs-mnist-owned.err", "to stderr"),
+        ] {
+            let path = project.appendingPathComponent(name).path
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            #expect(
+                (attributes?[.ownerAccountID] as? NSNumber)?.intValue == 65534,
+                "\(name): \(String(describing: attributes))")
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            #expect(text.contains(content), "\(name): \(text)")
+        }
+    }
+
+    @Test(
         "with --agent-auth munge an agent proves it runs as the agents' user: no token needed; the token, or another user's credential, opens no agent session"
     )
     func agents() async throws {
