@@ -38,6 +38,7 @@ extension CoordinatorBenchmark {
         var perCall: [Double] = []
         var starts: [Double] = []
         var sbatchCalls: [Double] = []
+        var scriptCalls: [Double] = []
         for run in 0..<runs {
             let harness = try await Harness.start(binaries: binaries, catalog: catalog)
             defer { harness.stop() }
@@ -53,6 +54,10 @@ extension CoordinatorBenchmark {
                 "HETEROSCHED_ADDRESS": harness.endpoint.description,
                 "HETEROSCHED_TOKEN_FILE": harness.directory + "/token",
             ]
+            // The same job as a batch script, as a Slurm user submits it (`sbatch job.sh`).
+            let script = harness.directory + "/job.sh"
+            try "#!/bin/sh\n#SBATCH --job-name=loop --gres=gpu:h200:1\ntrue\n".write(
+                toFile: script, atomically: false, encoding: .utf8)
             let bulk = try Self.time(schedctl, ["submit", "-f", folder], environment: environment)
             bulkRates.append(Double(files) / bulk)
             for index in 0..<loop {
@@ -61,6 +66,9 @@ extension CoordinatorBenchmark {
                         schedctl,
                         ["submit", "--id", "loop-\(run)-\(index)", "--tier", "h200", "--", "true"],
                         environment: environment))
+                scriptCalls.append(
+                    try Self.time(
+                        schedctl, ["submit", "--id", "script-\(run)-\(index)", script], environment: environment))
                 // A command through the argument parser that stops before connecting: what a submission
                 // would cost without its short way (QuickSubmit), less the session.
                 starts.append(try Self.time(schedctl, ["checkpoint", "--step", "1"], environment: [:], failing: true))
@@ -79,6 +87,10 @@ extension CoordinatorBenchmark {
             "  schedctl submit in a loop          \(format(call * 1000, 2)) ms a call = \(format(1 / call, 0)) jobs/s  "
                 + "(medians of \(perCall.count) calls); a command through the argument parser, stopping before "
                 + "it connects: \(format(start * 1000, 2)) ms")
+        let scripted = Measurement(seconds: scriptCalls).median
+        print(
+            "  schedctl submit job.sh (#SBATCH)   \(format(scripted * 1000, 2)) ms a call, "
+                + "\(format(scripted / call, 2))x the flags' call in the same loop")
         if sbatchCalls.isEmpty {
             print(
                 "  sbatch in the same loop            not measured: no Slurm answers here (Benchmarks/scripts/slurm-local.sh)"
