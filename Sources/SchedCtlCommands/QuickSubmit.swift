@@ -112,7 +112,7 @@ struct QuickSubmitRequest {
             }
             guard let value, !value.isEmpty, set(name, value) else { return nil }
         }
-        guard flags.problem() == nil else { return nil }
+        guard flags.problem() == nil, flags.nothingToRun == nil else { return nil }
     }
 
     /// Sets the option `name`; false for one it does not know, or a number it cannot read.

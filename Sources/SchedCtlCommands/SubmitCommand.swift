@@ -156,6 +156,7 @@ struct SubmitCommand: ParsableCommand {
             throw ValidationError("give either -f FILE or flags, not both")
         }
         if let problem = flags.problem() { throw ValidationError(problem) }
+        if file.isEmpty, script == nil, let problem = flags.nothingToRun { throw ValidationError(problem) }
         for item in env {
             let name = item.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
             guard item.contains("="), RunSpecLimits.isVariableName(name) else {

@@ -91,6 +91,14 @@ struct SubmitFlags: Equatable {
         return true
     }
 
+    /// A submission with flags alone must run something: a command, an image's own, or a
+    /// simulated length (a batch script or job file says its own).
+    var nothingToRun: String? {
+        guard command.isEmpty && image == nil && simulate == nil && script == nil else { return nil }
+        return "nothing to run: give the command after -- (schedctl submit --chips 1 -- python train.py), "
+            + "a batch script (schedctl submit job.sh), --image, or --simulate 10m for a simulated node"
+    }
+
     /// What is wrong with the flags, in one sentence that names the flag; nil when nothing.
     func problem() -> String? {
         guard chips >= 0, nodes >= 1 else { return "--chips must be at least 0 and --nodes at least 1" }

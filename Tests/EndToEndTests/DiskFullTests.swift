@@ -94,7 +94,7 @@ struct DiskFullTests {
         _ = try await cluster.waitFor("before-0") { $0.state == .running || $0.state.isFinal }
 
         try disk.fill()
-        let refused = try await cluster.schedctl(["submit", "--id", "while-full"])
+        let refused = try await cluster.schedctl(["submit", "--id", "while-full", "--simulate", "1m"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("not stored"), "\(refused.stderr)")
         // The running jobs end while the disk is full: their ends cannot be stored yet.

@@ -84,7 +84,7 @@ struct EndToEndTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         let coordinator = try await cluster.startCoordinator()
-        _ = try await cluster.schedctl(["submit", "--id", "kept"])
+        _ = try await cluster.schedctl(["submit", "--id", "kept", "--simulate", "1m"])
         cluster.signal(coordinator, SIGTERM)
         #expect(try await cluster.waitForExit(coordinator) == 0)
         let log = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)

@@ -30,7 +30,8 @@ struct MutualAuthTests {
         let output = try await cluster.run(
             "schedctl",
             [
-                "submit", "--id", "secret", "--address", "127.0.0.1:\(listener.port)", "--token-file",
+                "submit", "--id", "secret", "--simulate", "1m", "--address", "127.0.0.1:\(listener.port)",
+                "--token-file",
                 cluster.tokenFile,
                 "--plain-tcp",
             ])
@@ -103,7 +104,7 @@ struct IdleConnectionTests {
         #expect(halfOpen.closedByPeer(within: 5), "a handshake left half done is closed at the deadline")
         #expect(idle.closedByPeer(within: 5), "an idle client session is closed")
         #expect(!watcher.closedByPeer(within: 1), "a watch is not idle")
-        let submitted = try await cluster.schedctl(["submit", "--id", "seen"])
+        let submitted = try await cluster.schedctl(["submit", "--id", "seen", "--simulate", "1m"])
         #expect(submitted.status == 0)
         #expect(watcher.readLine(seconds: 5)?.contains("submitted seen") == true, "the watch is still open")
         #expect(cluster.log("coordinator-0.log").contains("nothing received for 2 s"))

@@ -124,7 +124,8 @@ struct PostgresStoreTests {
         func count(_ condition: String) throws -> String {
             try server.psql(url, "SELECT count(*) FROM pg_stat_activity WHERE \(condition)")
         }
-        #expect(try await eventually(seconds: 10) { try count("wait_event = 'PgSleep'") == "1\n" })
+        // psql takes its time to start on a loaded machine.
+        #expect(try await eventually(seconds: 60) { try count("wait_event = 'PgSleep'") == "1\n" })
         let submitted = try await cluster.schedctl([
             "submit", "--id", "preemptor", "--chips", "1", "--priority", "10", "--", "true",
         ])
@@ -132,7 +133,7 @@ struct PostgresStoreTests {
         // Whatever waits on a lock waits on ours: the preemption's commit (and the lease's renewal
         // behind it, on a slow machine).
         #expect(
-            try await eventually(seconds: 30) { try count("wait_event_type = 'Lock'") != "0\n" },
+            try await eventually(seconds: 60) { try count("wait_event_type = 'Lock'") != "0\n" },
             "the preemption's commit waits on the row lock")
         // The victim ends on its own, before any order to stop it: the agent says so.
         agent.send(line: WireCodec.encode(.exited(Exit(job: "victim", attempt: 1, outcome: .completed))))

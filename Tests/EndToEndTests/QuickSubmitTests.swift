@@ -86,8 +86,10 @@ struct QuickSubmitTests {
         for (arguments, says) in [
             (["submit", "--chips", "many", "--", "true"], "The value 'many' is invalid for '--chips <chips>'"),
             (["submit", "--chips", "0", "--", "true"], "--chips 0 is a job of cores and memory only"),
-            (["submit", "--no-such-flag", "1"], "Unknown option '--no-such-flag'"),
+            (["submit", "--no-such-flag", "1", "--", "true"], "Unknown option '--no-such-flag'"),
             (["submit", "--node-selector", "zone", "--", "true"], "--node-selector is KEY=VALUE, got 'zone'"),
+            // Nothing to run is refused before anything is sent, not failed later on a host.
+            (["submit", "--chips", "2"], "nothing to run: give the command after --"),
         ] {
             let output = try await cluster.schedctl(arguments)
             #expect(output.status == 64 && output.stderr.contains(says), "\(arguments): \(output.stderr)")
@@ -137,6 +139,12 @@ struct QuickSubmitTests {
                     let name = names.randomElement(using: &random)!
                     arguments += [name, options[name]!.randomElement(using: &random)!]
                 }
+            }
+            // Something to run, as every submission with flags needs (unless one was drawn).
+            if let terminator = arguments.firstIndex(of: "--") {
+                if terminator == arguments.count - 1 { arguments.append("true") }
+            } else {
+                arguments += ["--", "true"]
             }
             guard let request = QuickSubmitRequest(arguments[...]) else { continue }
             taken += 1

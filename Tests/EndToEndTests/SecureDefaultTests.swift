@@ -162,7 +162,8 @@ struct SecureDefaultTests {
         let submitted = try await cluster.run(
             "schedctl",
             [
-                "submit", "--id", "relayed", "--address", "127.0.0.1:\(port)", "--token-file", cluster.tokenFile,
+                "submit", "--id", "relayed", "--simulate", "1m", "--address", "127.0.0.1:\(port)", "--token-file",
+                cluster.tokenFile,
                 "--leader-wait", "0",
             ])
         #expect(submitted.status != 0, "the relayed session was opened")

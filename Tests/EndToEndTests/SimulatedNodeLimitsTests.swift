@@ -41,7 +41,7 @@ struct WatchFollowTests {
         defer { cluster.stopAll() }
         let listen = "127.0.0.1:\(try RawListener().port)"
         var coordinator = try await cluster.startCoordinator(listen: listen)
-        #expect(try await cluster.schedctl(["submit", "--id", "before"]).status == 0)
+        #expect(try await cluster.schedctl(["submit", "--id", "before", "--simulate", "1m"]).status == 0)
         let watch = try cluster.start(
             "schedctl",
             [
@@ -58,7 +58,7 @@ struct WatchFollowTests {
         cluster.signal(coordinator, SIGKILL)
         _ = try await cluster.waitForExit(coordinator)
         coordinator = try await cluster.startCoordinator(listen: listen)
-        #expect(try await cluster.schedctl(["submit", "--id", "after"]).status == 0)
+        #expect(try await cluster.schedctl(["submit", "--id", "after", "--simulate", "1m"]).status == 0)
         // A loaded machine's debug coordinator can take many seconds to start again: the watch
         // waits 45 s for a leader (`--leader-wait`), this test longer.
         let followed = try await eventually(seconds: 90) { printed().contains { $0.job == "after" } }

@@ -14,7 +14,7 @@ struct StoreRecoveryTests {
         let grace = ["--registration-grace", "3600"]
         let first = try await cluster.startCoordinator(extra: grace)
         for id in ["good", "empty", "infinite", "bytes"] {
-            let submitted = try await cluster.schedctl(["submit", "--id", id, "--time-limit", "1h"])
+            let submitted = try await cluster.schedctl(["submit", "--id", id, "--time-limit", "1h", "--simulate", "1m"])
             #expect(submitted.status == 0, "\(submitted.stderr)")
         }
         cluster.signal(first, SIGTERM)
@@ -50,7 +50,7 @@ struct StoreRecoveryTests {
 
         let jobs = try await cluster.schedctl(["jobs", "--json"])
         #expect(try WireCodec.value([JobRecord].self, from: jobs.stdout).map(\.id) == ["good"])
-        let more = try await cluster.schedctl(["submit", "--id", "after"])
+        let more = try await cluster.schedctl(["submit", "--id", "after", "--simulate", "1m"])
         #expect(more.status == 0, "it takes submissions: \(more.stderr)")
 
         // Set aside once: a further restart loads cleanly and still lists them.
@@ -71,9 +71,9 @@ struct StoreRecoveryTests {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
         let first = try await cluster.startCoordinator(extra: ["--keep-finished", "2"])
-        _ = try await cluster.schedctl(["submit", "--id", "done"])
+        _ = try await cluster.schedctl(["submit", "--id", "done", "--simulate", "1m"])
         _ = try await cluster.schedctl(["cancel", "done"])
-        _ = try await cluster.schedctl(["submit", "--id", "waiting"])
+        _ = try await cluster.schedctl(["submit", "--id", "waiting", "--simulate", "1m"])
         let forgotten = try await eventually(seconds: 20) {
             let jobs = try WireCodec.value(
                 [JobRecord].self, from: try await cluster.schedctl(["jobs", "--json"]).stdout)
