@@ -96,6 +96,21 @@ struct MungeTests {
         return try? WireCodec.value(JobRecord.self, from: output.stdout)
     }
 
+    /// A host's agent on a fake Ascend host, once MUNGE's sessions see it registered.
+    func startHost(
+        _ cluster: Cluster, _ munge: MungeDaemon, extra: [String] = [], environment: [String: String] = [:]
+    ) async throws {
+        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
+        try cluster.startHostAgent(
+            host, data: cluster.directory.appendingPathComponent("agent-data").path, extra: extra,
+            environment: environment)
+        let registered = try await eventually(seconds: 10) {
+            let nodes = try await schedctl(cluster, munge, ["nodes", "--json"])
+            return (try? WireCodec.value([NodeStatus].self, from: nodes.stdout))?.filter(\.connected).count == 1
+        }
+        try #require(registered, "\(cluster.log("host-agent.log"))")
+    }
+
     /// schedctl with a MUNGE credential, as root or (`as: "nobody"`) as another user.
     func schedctl(_ cluster: Cluster, _ munge: MungeDaemon, _ arguments: [String], as user: String? = nil)
         async throws -> Cluster.Output
@@ -234,17 +249,9 @@ struct MungeTests {
         defer { cluster.stopAll() }
         let munge = try await start(cluster)
         defer { munge.stop() }
-        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
-        // Attempts' directories must let the job's user reach its output's folder: the agent's own.
-        let data = cluster.directory.appendingPathComponent("agent-data").path
-        try cluster.startHostAgent(
-            host, data: data, extra: ["--pass-env", "SITE_LIB"],
+        try await startHost(
+            cluster, munge, extra: ["--pass-env", "SITE_LIB"],
             environment: ["AGENT_SECRET": "agents-only", "SITE_LIB": "/opt/driver/lib"])
-        let registered = try await eventually(seconds: 10) {
-            let nodes = try await schedctl(cluster, munge, ["nodes", "--json"])
-            return (try? WireCodec.value([NodeStatus].self, from: nodes.stdout))?.filter(\.connected).count == 1
-        }
-        try #require(registered, "\(cluster.log("host-agent.log"))")
         func submit(_ id: String, as user: String?) async throws {
             let output = try await schedctl(
                 cluster, munge,
@@ -296,13 +303,7 @@ struct MungeTests {
         defer { cluster.stopAll() }
         let munge = try await start(cluster)
         defer { munge.stop() }
-        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
-        try cluster.startHostAgent(host, data: cluster.directory.appendingPathComponent("agent-data").path)
-        let registered = try await eventually(seconds: 10) {
-            let nodes = try await schedctl(cluster, munge, ["nodes", "--json"])
-            return (try? WireCodec.value([NodeStatus].self, from: nodes.stdout))?.filter(\.connected).count == 1
-        }
-        try #require(registered, "\(cluster.log("host-agent.log"))")
+        try await startHost(cluster, munge)
         // nobody's own project directory, as a user's home would be.
         let project = cluster.directory.appendingPathComponent("nobodys-project")
         try FileManager.default.createDirectory(at: project, withIntermediateDirectories: true)
