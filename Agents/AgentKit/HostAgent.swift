@@ -151,7 +151,14 @@ public struct HostAgent: Sendable {
                             await lease.acknowledged(ack.heartbeat)
                         }
                     case .err(let error):
-                        logger.warning("\(node.id): coordinator says \(error)")
+                        // Only for an attempt not running here: a running one's end is its own to say.
+                        if let order = error.unreadOrder, await !runner.isRunning(order) {
+                            // Said, not left placed for ever: the coordinator hears it did not start.
+                            logger.error("\(node.id): cannot read the order to run \(order.job): \(error.message)")
+                            try await writer.send(.exited(Self.unread(order, error)))
+                        } else {
+                            logger.warning("\(node.id): coordinator says \(error)")
+                        }
                     default:
                         break
                     }
@@ -160,6 +167,14 @@ public struct HostAgent: Sendable {
                 group.cancelAll()
             }
         }
+    }
+
+    /// The end of an attempt whose `RUN` this agent could not read: nothing ran.
+    static func unread(_ order: AttemptRef, _ error: ErrorReply) -> Exit {
+        Exit(
+            job: order.job, attempt: order.attempt, outcome: .failed, exitStatus: 127,
+            message: "the agent could not read the order to run it (\(error.message)); an agent older than its "
+                + "coordinator reads orders it does not know so: upgrade the agent")
     }
 
     /// Starts an attempt once no attempt being stopped here still holds its chips (a preemption's

@@ -139,7 +139,14 @@ public struct SimulatedNodeAgent: Sendable {
                         await lease.acknowledged(ack.heartbeat)
                     }
                 case .err(let error):
-                    logger.warning("\(node.id): coordinator says \(error)")
+                    if let order = error.unreadOrder, await attempts.start(order) {
+                        logger.error("\(node.id): cannot read the order to run \(order.job): \(error.message)")
+                        let exit = HostAgent.unread(order, error)
+                        await attempts.finish(exit)
+                        try await writer.send(.exited(exit))
+                    } else {
+                        logger.warning("\(node.id): coordinator says \(error)")
+                    }
                 default:
                     break
                 }

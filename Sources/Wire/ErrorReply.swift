@@ -1,9 +1,14 @@
 /// `ERR {"code":…,"message":…}`: a stable code for programs, a message for the person who will read it.
 public struct ErrorReply: Codable, Equatable, Error, Sendable, CustomStringConvertible {
+    enum CodingKeys: String, CodingKey { case code, message, leader }
+
     public var code: Code
     public var message: String
     /// With `not_leader`: the address of the coordinator that leads, when one does.
     public var leader: String?
+    /// Never sent: set where a `RUN` line could not be read, to the job and attempt it names when
+    /// those could be, so that the agent can say it will not run it rather than leave it placed.
+    public var unreadOrder: AttemptRef?
 
     public init(_ code: Code, _ message: String, leader: String? = nil) {
         self.code = code

@@ -27,7 +27,11 @@ public enum InboundLine: Sendable {
         }
         switch WireCodec.decode(text) {
         case .success(let message): self = .message(message)
-        case .failure(let error): self = .invalid(error)
+        case .failure(var error):
+            if text.hasPrefix("RUN ") {
+                error.unreadOrder = try? WireCodec.value(AttemptRef.self, from: String(text.dropFirst(4)))
+            }
+            self = .invalid(error)
         }
     }
 

@@ -157,6 +157,72 @@ struct HostileInputTests {
         #expect(try WireCodec.value([JobRecord].self, from: jobs.stdout).isEmpty, "nothing was stored")
     }
 
+    /// Plays the coordinator for the agent that dials `listener`: the handshake by hand, then its
+    /// registration answered. Nil, with the failure recorded, when the agent does not get that far.
+    static func coordinate(_ listener: RawListener, _ cluster: Cluster, log: String) -> RawSocket? {
+        guard let session = listener.accept(seconds: 20) else {
+            recordFailure("the agent did not connect: \(cluster.log(log))")
+            return nil
+        }
+        guard let hello = session.readLine(), hello.hasPrefix("HELLO") else {
+            recordFailure("no HELLO")
+            return nil
+        }
+        session.send(line: WireCodec.encode(.challenge(Challenge(nonce: "n1"))))
+        guard let auth = session.readLine(), case .success(.auth(let proof)) = WireCodec.decode(auth),
+            let coordinatorProof = RawSocket.coordinatorProof(
+                token: cluster.token, hello: hello, challenge: "n1", auth: proof)
+        else {
+            recordFailure("no AUTH with the agent's nonce")
+            return nil
+        }
+        session.send(
+            line: WireCodec.encode(.ok(JSONText(WireCodec.json(SessionOpened(role: .agent, proof: coordinatorProof))))))
+        guard let register = session.readLine(), case .success(.register(let registration)) = WireCodec.decode(register)
+        else {
+            recordFailure("no REGISTER")
+            return nil
+        }
+        session.send(line: "OK {\"registered\":\"\(registration.node.id)\"}")
+        return session
+    }
+
+    @Test(
+        "an order to run that an agent cannot read (a newer coordinator's) is answered with the attempt's failure, saying why, by a host's agent and a simulated one: the job is not left placed"
+    )
+    func unreadableRun() async throws {
+        let cluster = try Cluster()
+        cluster.plainTCP = true
+        defer { cluster.stopAll() }
+        // A coordinator of its own gives the host's agent its settings; the order comes from ours.
+        try await cluster.startCoordinator()
+        let hostListener = try RawListener()
+        let host = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("host").path)
+        try cluster.startHostAgent(
+            host, data: cluster.directory.appendingPathComponent("agent-data").path,
+            extra: ["--coordinator", "127.0.0.1:\(hostListener.port)"])
+        let simulatedListener = try RawListener()
+        _ = try cluster.startOneNodeAgent(coordinatorPort: simulatedListener.port)
+        for (listener, log) in [(hostListener, "host-agent.log"), (simulatedListener, "agent.log")] {
+            guard let session = Self.coordinate(listener, cluster, log: log) else { continue }
+            // A kind this agent does not know, as a newer coordinator might send.
+            session.send(
+                line: #"RUN {"job":"newer","attempt":3,"kind":"quantum","tier":0,"tierName":"t","chipModel":"h100","#
+                    + #""chips":[0],"numaNodes":[0],"command":["true"],"env":{},"timeLimitSeconds":60}"#)
+            var exited: Exit?
+            let until = Date().addingTimeInterval(20)
+            while exited == nil && Date() < until {
+                guard let line = session.readLine(seconds: 1) else { continue }
+                if case .success(.exited(let exit)) = WireCodec.decode(line) { exited = exit }
+            }
+            #expect(exited?.job == "newer" && exited?.attempt == 3 && exited?.outcome == .failed, "\(log)")
+            #expect(
+                exited?.message?.contains("could not read the order to run it") == true, "\(String(describing: exited))"
+            )
+            #expect(cluster.log(log).contains("cannot read the order to run newer"), "\(cluster.log(log).suffix(1000))")
+        }
+    }
+
     @Test("an agent given hostile orders by its coordinator lives, refuses them, and keeps its session")
     func agentSurvives() async throws {
         let seed = UInt64.random(in: 0...UInt64(UInt32.max))
@@ -165,27 +231,7 @@ struct HostileInputTests {
         defer { cluster.stopAll() }
         let listener = try RawListener()
         let agent = try cluster.startOneNodeAgent(coordinatorPort: listener.port)
-        guard let session = listener.accept(seconds: 20) else {
-            return recordFailure("the agent did not connect: \(cluster.log("agent.log"))")
-        }
-        // The coordinator's side of the handshake, by hand.
-        guard let hello = session.readLine(), hello.hasPrefix("HELLO") else { return recordFailure("no HELLO") }
-        session.send(line: WireCodec.encode(.challenge(Challenge(nonce: "n1"))))
-        guard let auth = session.readLine(), case .success(.auth(let proof)) = WireCodec.decode(auth),
-            let coordinatorProof = RawSocket.coordinatorProof(
-                token: cluster.token, hello: hello, challenge: "n1", auth: proof)
-        else { return recordFailure("no AUTH with the agent's nonce") }
-        session.send(
-            line: WireCodec.encode(
-                .ok(
-                    JSONText(
-                        WireCodec.json(
-                            SessionOpened(role: .agent, proof: coordinatorProof))
-                    ))))
-        guard let register = session.readLine(), register.hasPrefix("REGISTER") else {
-            return recordFailure("no REGISTER")
-        }
-        session.send(line: "OK {\"registered\":\"nv-0\"}")
+        guard let session = Self.coordinate(listener, cluster, log: "agent.log") else { return }
         let run = RunOrder(
             job: "j", attempt: 1, kind: .training, tier: 0, tierName: "h100", chipModel: "h100", chips: [0, 1],
             numaNodes: [0], command: [], env: [:], checkpointDirectory: nil, timeLimitSeconds: 3600,
