@@ -6,7 +6,9 @@ import SchedSpec
 /// What `#SBATCH` options set of a submission, as `sbatch` reads them, on `SubmitFlags`. The table
 /// in docs/slurm.md is this file's: each option there is one case here.
 struct SlurmDirectives {
-    var catalog: ChipCatalog
+    /// The catalog, read only when a GRES names a type: parsing it is most of what a script costs
+    /// beyond the flags' way.
+    var catalog: @Sendable () -> ChipCatalog
     /// GRES types a site names otherwise than the catalog (`a100_80g` → `a100`), lower-cased.
     var aliases: [String: String] = [:]
     /// The environment of the submission, for `--export=ALL` (Slurm's default).
@@ -165,6 +167,7 @@ struct SlurmDirectives {
     private func tier(_ type: String, _ fail: (String) -> ValidationError) throws -> String {
         let lower = type.lowercased()
         if let model = aliases[lower] { return model }
+        let catalog = catalog()
         if let model = catalog.models.first(where: { $0.id.name.lowercased() == lower }) { return model.id.name }
         if let vendor = catalog.models.first(where: { $0.vendor.lowercased() == lower })?.vendor {
             return "vendor:" + vendor

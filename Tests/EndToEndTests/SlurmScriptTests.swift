@@ -11,7 +11,7 @@ import Wire
 @Suite("Slurm batch scripts")
 struct SlurmDirectiveTests {
     let directives = SlurmDirectives(
-        catalog: (try? Repository.shippedCatalog()) ?? ChipCatalog(), aliases: ["a100_80g": "a100"],
+        catalog: { (try? Repository.shippedCatalog()) ?? ChipCatalog() }, aliases: ["a100_80g": "a100"],
         environment: ["HOME": "/h"])
 
     func flags(_ script: String) throws -> (SubmitFlags, [String]) {
