@@ -77,6 +77,11 @@ public enum Defaults {
     }
 
     /// The catalog this build ships (`deploy/catalog/chips.yaml` when it was built).
+    /// The shipped catalog's models and vendors without parsing it (a GRES type's lookup).
+    public static var shippedModels: [(model: String, vendor: String)] {
+        shippedCatalogModels.map { (model: $0.0, vendor: $0.1) }
+    }
+
     public static func shippedCatalog() throws -> ChipCatalog {
         let text = Data(base64Encoded: shippedCatalogBase64).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return try CatalogFile.parse(text, file: "the built-in catalog")

@@ -9,6 +9,9 @@ struct SlurmDirectives {
     /// The catalog, read only when a GRES names a type: parsing it is most of what a script costs
     /// beyond the flags' way.
     var catalog: @Sendable () -> ChipCatalog
+    /// The catalog's models and vendors when known without reading it (the shipped one's): a
+    /// GRES type found there needs no parse.
+    var knownModels: [(model: String, vendor: String)] = []
     /// GRES types a site names otherwise than the catalog (`a100_80g` → `a100`), lower-cased.
     var aliases: [String: String] = [:]
     /// The environment of the submission, for `--export=ALL` (Slurm's default).
@@ -167,6 +170,8 @@ struct SlurmDirectives {
     private func tier(_ type: String, _ fail: (String) -> ValidationError) throws -> String {
         let lower = type.lowercased()
         if let model = aliases[lower] { return model }
+        if let known = knownModels.first(where: { $0.model.lowercased() == lower }) { return known.model }
+        if let known = knownModels.first(where: { $0.vendor.lowercased() == lower }) { return "vendor:" + known.vendor }
         let catalog = catalog()
         if let model = catalog.models.first(where: { $0.id.name.lowercased() == lower }) { return model.id.name }
         if let vendor = catalog.models.first(where: { $0.vendor.lowercased() == lower })?.vendor {

@@ -225,8 +225,8 @@ struct SubmitCommand: ParsableCommand {
         let parsed = try BatchScript.parse(text, file: path) { SlurmDirectives.takesValue($0, $1) }
         let environment = ProcessInfo.processInfo.environment
         let directives = SlurmDirectives(
-            catalog: { (try? Defaults.shippedCatalog()) ?? ChipCatalog() }, aliases: GresTypeAliases.load(),
-            environment: environment)
+            catalog: { (try? Defaults.shippedCatalog()) ?? ChipCatalog() }, knownModels: Defaults.shippedModels,
+            aliases: GresTypeAliases.load(), environment: environment)
         var flags = SubmitFlags()
         if !parsed.options.contains(where: { $0.name == "--export" }) {
             flags.env = SlurmDirectives.exportable(environment).filter { RunSpecLimits.isVariableName($0.key) }

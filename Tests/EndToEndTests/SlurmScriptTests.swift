@@ -1,4 +1,5 @@
 import Foundation
+import ProgramSupport
 import SchedCore
 import SchedSpec
 import SchedTestSupport
@@ -79,6 +80,27 @@ struct SlurmDirectiveTests {
         #expect(SlurmDirectives.slurmTime("2-0") == .some(172_800))
         #expect(SlurmDirectives.slurmTime("UNLIMITED") == .some(nil))
         #expect(SlurmDirectives.slurmTime("soon") == nil)
+    }
+
+    @Test("the built-in list of models and vendors is the shipped catalog's, and types found there need no parse")
+    func knownModels() throws {
+        let catalog = try Repository.shippedCatalog()
+        #expect(Defaults.shippedModels.map(\.model) == catalog.models.map(\.id.name))
+        #expect(Defaults.shippedModels.map(\.vendor) == catalog.models.map(\.vendor))
+        var quick = directives
+        quick.knownModels = Defaults.shippedModels
+        quick.catalog = {
+            Issue.record("the catalog was parsed for a type the built-in list has")
+            return ChipCatalog()
+        }
+        for script in ["#!/bin/sh\n#SBATCH --gres=gpu:H200:2\n", "#!/bin/sh\n#SBATCH --gpus-per-node=huawei:8\n"] {
+            let parsed = try BatchScript.parse(script, file: "job.sh") { SlurmDirectives.takesValue($0, $1) }
+            var fast = SubmitFlags()
+            var slow = SubmitFlags()
+            _ = try quick.apply(parsed, to: &fast, file: "job.sh")
+            _ = try directives.apply(parsed, to: &slow, file: "job.sh")
+            #expect(fast == slow && !fast.tier.isEmpty, "\(fast.tier) \(slow.tier)")
+        }
     }
 
     @Test("a directive not understood is an error naming its line; a bad value says what it takes")
