@@ -92,7 +92,9 @@ final class Cluster: @unchecked Sendable {
                 // (tests that want it sooner give their own).
                 "--registration-grace", "120",
             ] + transportFlags + extra, log: "coordinator-\(processes.count).log")
-        for _ in 0..<200 {
+        // Two minutes: a debug coordinator making its certificate on a machine loaded beyond its
+        // cores (a load average of 58 was seen) took more than 20 s.
+        for _ in 0..<1200 {
             if let text = try? String(contentsOfFile: dataDirectory + "/coordinator.addr", encoding: .utf8),
                 let endpoint = WireEndpoint(text.trimmingCharacters(in: .whitespacesAndNewlines))
             {

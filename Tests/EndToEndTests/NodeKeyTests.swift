@@ -8,16 +8,29 @@ import Wire
 @Suite("End to end: one host, one node (node keys)", .serialized)
 struct NodeKeyTests {
     /// What the coordinator answers an agent that proves `key` and registers `node` (one H100).
+    /// The coordinator's answer to a registration; a connection that broke on the way (not an
+    /// `ERR`: a loaded machine's) is tried again, as an agent would, up to three times.
     static func register(_ cluster: Cluster, _ node: String, key: NodeKey) async throws -> String {
-        try await WireClient.withSession(
-            to: cluster.endpoint!, token: cluster.token, hello: Hello(role: .agent, node: node), nodeKey: key
-        ) { session in
-            let inventory = Node(
-                id: NodeID(node), chips: [Chip(index: 0, model: "h100", memoryGiB: 80, numaNode: 0)],
-                numaNodes: [NUMANode(id: 0, cpus: [0, 1], memoryGiB: 64)])
-            try await session.send(.register(Register(node: inventory)))
-            return (try await session.receive()).map(WireCodec.encode) ?? "closed"
+        var broken: (any Error)?
+        for _ in 0..<3 {
+            do {
+                return try await WireClient.withSession(
+                    to: cluster.endpoint!, token: cluster.token, hello: Hello(role: .agent, node: node), nodeKey: key
+                ) { session in
+                    let inventory = Node(
+                        id: NodeID(node), chips: [Chip(index: 0, model: "h100", memoryGiB: 80, numaNode: 0)],
+                        numaNodes: [NUMANode(id: 0, cpus: [0, 1], memoryGiB: 64)])
+                    try await session.send(.register(Register(node: inventory)))
+                    return (try await session.receive()).map(WireCodec.encode) ?? "closed"
+                }
+            } catch let refusal as ErrorReply {
+                throw refusal
+            } catch {
+                broken = error
+                try await Task.sleep(for: .milliseconds(500))
+            }
         }
+        throw broken ?? ClusterError("no answer")
     }
 
     static func status(_ cluster: Cluster, _ node: String) async throws -> NodeStatus? {
