@@ -128,16 +128,16 @@ struct JobControlTests {
             "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 2, numaNodes: 1}\n")
         try cluster.startAgents(fleet: fleet, timeScale: 60)
         #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 1 })
-        // 45 simulated minutes of work under a 30-minute limit: 45 s, stopped at 30 s unless lengthened
-        // (30 s for the update to come, on a loaded machine too).
+        // 2 simulated hours of work under a 90-minute limit: 120 s, stopped at 90 s unless lengthened
+        // (90 s for the update to come: a CI run at a load average of 20 and more took over 30 s).
         let submitted = try await cluster.schedctl([
-            "submit", "--id", "grower", "--chips", "1", "--time-limit", "30m", "--simulate", "45m",
+            "submit", "--id", "grower", "--chips", "1", "--time-limit", "90m", "--simulate", "2h",
         ])
         #expect(submitted.status == 0, "\(submitted.stderr)")
         _ = try await cluster.waitFor("grower") { $0.state == .running }
-        let lengthened = try await cluster.schedctl(["update", "grower", "--time-limit", "2h"])
+        let lengthened = try await cluster.schedctl(["update", "grower", "--time-limit", "4h"])
         #expect(lengthened.status == 0, "\(lengthened.stderr)")
-        let ended = try await cluster.waitFor("grower", seconds: 150) { $0.state.isFinal }
+        let ended = try await cluster.waitFor("grower", seconds: 300) { $0.state.isFinal }
         #expect(ended.state == .completed, "\(ended.reason ?? "")")
         #expect(ended.attempt == 1)
     }

@@ -255,7 +255,7 @@ struct JobSpecTests {
                 + "world=$WORLD_SIZE ranks=$RANK_SIZE nodes=$HETEROSCHED_NODE_LIST; cat \"$RANK_TABLE_FILE\"",
         ])
         #expect(submitted.status == 0, "\(submitted.stderr)")
-        let done = try await cluster.waitFor("gang", seconds: 30) { $0.state.isFinal }
+        let done = try await cluster.waitFor("gang", seconds: 120) { $0.state.isFinal }
         #expect(done.state == .completed, "\(done.reason ?? "") \(done.lastExit ?? "")")
         let placement = try #require(done.placement)
         let port = try #require(placement.rendezvousPort)
