@@ -180,7 +180,7 @@ let package = Package(
         .executableTarget(
             name: "schedctl", dependencies: ["SchedCtlCommands"], linkerSettings: [.unsafeFlags(schedctlLinkerFlags)]),
         // Seeded fleet and queue generators shared by tests and benchmarks.
-        .target(name: "SchedTestSupport", dependencies: ["SchedCore", "SchedSpec"]),
+        .target(name: "SchedTestSupport", dependencies: ["SchedCore", "SchedSpec", "AttemptContainment"]),
         .executableTarget(
             name: "sched-bench",
             dependencies: [

@@ -1,3 +1,4 @@
+import AttemptContainment
 import Foundation
 import Glibc
 import Wire
@@ -9,9 +10,8 @@ enum BatchScriptFiles {
     /// runs by its `#!` line, as `sbatch` requires.
     static func write(_ script: String, in folder: String, owner: JobOwner?) throws -> String {
         let path = folder + "/script"
-        try Data(script.utf8).write(to: URL(fileURLWithPath: path))
         // The owner's alone (the folder lets others pass, not read it).
-        _ = chmod(path, 0o700)
+        try ExecutableFile.write(script, to: path, mode: 0o700)
         if let owner { _ = chown(path, owner.uid, owner.gid) }
         return path
     }
@@ -23,8 +23,7 @@ enum BatchScriptFiles {
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         _ = chmod(bin, 0o755)
         for (name, text) in [("srun", srun), ("scontrol", scontrol)] {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: bin + "/" + name))
-            _ = chmod(bin + "/" + name, 0o755)
+            try ExecutableFile.write(text, to: bin + "/" + name)
         }
         return bin
     }

@@ -130,7 +130,10 @@ enum SchedAttempt {
             launched = trampoline + ["--"] + command
         }
         let argv = launched.map { strdup($0) } + [nil]
-        let spawned = posix_spawnp(&child, launched[0], &actions, &attributes, argv, environ)
+        // A script written just before (a batch script) may be busy a moment in another's child.
+        let spawned = ExecutableFile.whileBusy {
+            posix_spawnp(&child, launched[0], &actions, &attributes, argv, environ)
+        }
         var refusal: String?
         if report[1] >= 0 {
             close(report[1])
@@ -286,9 +289,7 @@ enum SchedAttempt {
                 close(file)
             }
         }
-        let argv = command.map { strdup($0) } + [nil]
-        execvp(command[0], argv)
-        let error = errno
+        let error = ExecutableFile.exec(command)
         refuse("cannot start '\(command[0])': \(String(cString: strerror(error)))", status: error == ENOENT ? 127 : 126)
     }
 

@@ -1,3 +1,4 @@
+import AttemptContainment
 import Foundation
 
 /// A fake sysfs tree and fake vendor tools in a directory, so that discovery, binding and running
@@ -67,9 +68,7 @@ public struct FakeHost {
             script += "  '\(arguments)') cat <<'HETEROSCHED_EOF'\n\(text)\nHETEROSCHED_EOF\n  ;;\n"
         }
         script += "  *) cat <<'HETEROSCHED_EOF'\n\(output)\nHETEROSCHED_EOF\n  ;;\nesac\n"
-        let path = tools + "/" + name
-        try write(path, script)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        try ExecutableFile.write(script, to: tools + "/" + name)
     }
 
     func write(_ path: String, _ text: String) throws {

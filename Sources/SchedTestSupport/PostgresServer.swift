@@ -74,6 +74,8 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// Runs a program to its end and returns its output; posix_spawn and waitpid rather than
     /// Foundation's Process, which here did not see pg_ctl's `runuser` end once it had started a server.
+    /// Only its standard files are passed on: a server it starts lives on, and would otherwise hold
+    /// open whatever the tests running beside it had open (a script being written, then busy).
     @discardableResult
     static func run(_ program: String, _ arguments: [String]) throws -> String {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("heterosched-pg-out-\(UUID())").path
@@ -84,6 +86,7 @@ public final class PostgresServer: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 1, file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
@@ -122,3 +125,10 @@ public struct PostgresServerError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
 }
+
+/// glibc's (2.34 and later), declared by its headers only under _GNU_SOURCE.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+@discardableResult
+private func posix_spawn_file_actions_addclosefrom_np(
+    _ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32
+) -> Int32

@@ -272,7 +272,13 @@ final class Cluster: @unchecked Sendable {
             last = record
             try await Task.sleep(for: .milliseconds(200))
         }
-        throw ClusterError("job \(job) did not get there in \(seconds) s; last: \(last.map { "\($0.state)" } ?? "-")")
+        // What the job last was, and what the log says of it, so a failure on a loaded machine explains itself.
+        let said = last.map {
+            "\($0.state), attempt \($0.attempt), reason \($0.reason ?? "-"), exit \($0.lastExit ?? "-")"
+        }
+        let events = ((try? String(contentsOfFile: dataDirectory + "/placement-log.jsonl", encoding: .utf8)) ?? "")
+            .split(separator: "\n").filter { $0.contains("\"\(job)\"") }.suffix(8).joined(separator: "\n")
+        throw ClusterError("job \(job) did not get there in \(seconds) s; last: \(said ?? "-")\n\(events)")
     }
 
     /// A raw client session (HELLO, CHALLENGE, AUTH done) for protocol-level checks.

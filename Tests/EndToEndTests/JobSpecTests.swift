@@ -1,4 +1,5 @@
 import AgentKit
+import AttemptContainment
 import Foundation
 import SchedTestSupport
 import Testing
@@ -26,8 +27,7 @@ struct JobSpecTests {
             done
             exit 99
             """
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        try ExecutableFile.write(script, to: path)
         return path
     }
 
@@ -128,8 +128,7 @@ struct JobSpecTests {
         let record = cluster.directory.appendingPathComponent("runtime.record").path
         let runtime = try Self.fakeRuntime(in: cluster.directory, record: record, images: ["cann:8"])
         let ascendRuntime = cluster.directory.appendingPathComponent("ascend-docker-runtime").path
-        try "#!/bin/sh\nexit 0\n".write(toFile: ascendRuntime, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: ascendRuntime)
+        try ExecutableFile.write("#!/bin/sh\nexit 0\n", to: ascendRuntime)
         try await cluster.startCoordinator()
         let ascend = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("asc").path)
         try cluster.startHostAgent(
@@ -403,12 +402,12 @@ struct PodmanImage {
         // podman refuses a run root path longer than 50 characters: the store sits in a short one.
         let store = "/tmp/hs-podman-" + UUID().uuidString.prefix(8).lowercased()
         let wrapper = root.appendingPathComponent("podman").path
-        try """
-        #!/bin/sh
-        export CONTAINERS_CONF='\(conf)'
-        exec '\(podman)' --root '\(store)/root' --runroot '\(store)/run' "$@"
-        """.write(toFile: wrapper, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        try ExecutableFile.write(
+            """
+            #!/bin/sh
+            export CONTAINERS_CONF='\(conf)'
+            exec '\(podman)' --root '\(store)/root' --runroot '\(store)/run' "$@"
+            """, to: wrapper)
         let tar = root.appendingPathComponent("rootfs.tar").path
         for (tool, arguments) in [
             ("/bin/tar", ["-C", root.appendingPathComponent("rootfs").path, "-cf", tar, "."]),

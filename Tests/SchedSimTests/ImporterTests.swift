@@ -5,14 +5,20 @@ import SchedTestSupport
 import Testing
 
 @Suite("Trace importers")
-struct ImporterTests {
+final class ImporterTests {
+    /// Each test's files, in a folder of its own that goes when the test does.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("importer-\(UUID())")
+
+    init() throws { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
     let mapping = ModelMapping(models: [
         "A10": "l20", "T4": "ascend-310p", "P100": "mtt-s4000", "V100M16": "metax-c500", "V100M32": "metax-c550",
         "G2": "ascend-910b", "G3": "ascend-910c",
     ])
 
     func write(_ text: String, _ name: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID())-\(name)").path
+        let path = directory.appendingPathComponent(name).path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
