@@ -34,6 +34,10 @@ public actor AttemptRunner {
         /// The file the job writes its last durable step to, and the last step reported from it.
         var checkpointFile: String?
         var reportedStep: Int?
+        /// The file the job writes the step it is at to, the last step reported from it, and when.
+        var progressFile: String?
+        var reportedProgress: Int?
+        var progressReportedAt: Date?
         /// The attempt's cgroup (relative to the hierarchy's root) and the hierarchy's version.
         var cgroup: String?
         var cgroupVersion: String?
@@ -176,9 +180,17 @@ public actor AttemptRunner {
                 logger.warning("cannot create the checkpoint directory \(checkpoints) for \(order.job): \(error)")
             }
             if variables["HETEROSCHED_CHECKPOINT_DIR"] == nil { variables["HETEROSCHED_CHECKPOINT_DIR"] = checkpoints }
-            checkpointFile = checkpoints + "/" + CheckpointFile.name
+            checkpointFile = checkpoints + "/" + StepFile.checkpointName
             variables["HETEROSCHED_CHECKPOINT_FILE"] = checkpointFile
         }
+        // Its progress file, in a folder of the attempt's that the job's owner may write (the file
+        // is replaced through a rename there); mounted into a container at the same path.
+        let progressFolder = folder + "/progress"
+        try FileManager.default.createDirectory(atPath: progressFolder, withIntermediateDirectories: true)
+        _ = chmod(progressFolder, 0o700)
+        if let owner { _ = chown(progressFolder, owner.uid, owner.gid) }
+        let progressFile = progressFolder + "/" + StepFile.progressName
+        variables["HETEROSCHED_PROGRESS_FILE"] = progressFile
         // nvidia-smi numbers GPUs in PCI order; CUDA counts fastest-first unless told otherwise.
         if variables["CUDA_VISIBLE_DEVICES"] != nil && variables["CUDA_DEVICE_ORDER"] == nil
             && environment["CUDA_DEVICE_ORDER"] == nil
@@ -285,8 +297,8 @@ public actor AttemptRunner {
                 limits = ContainerLimits(cgroupParent: "/" + parent)
             }
             let launch = try containerCommand(
-                order, image: image, variables: variables, rankTable: rankTable, checkpoints: checkpoints, vnpu: vnpu,
-                owner: owner, limits: limits)
+                order, image: image, variables: variables, rankTable: rankTable,
+                writable: (checkpoints.map { [$0] } ?? []) + [progressFolder], vnpu: vnpu, owner: owner, limits: limits)
             command = launch.arguments
             // The runtime gets the agent's environment (PATH, its own settings); the job only its own.
             processEnvironment = environment.merging(launch.environment) { $1 }
@@ -322,7 +334,8 @@ public actor AttemptRunner {
         let state = State(
             supervisor: process.processIdentifier, startedAt: Date(),
             deadline: order.timeLimitSeconds.map { Date().addingTimeInterval($0) }, containerStop: containerStop,
-            checkpointFile: checkpointFile, reportedStep: order.resumeStep, cgroup: cgroup?.path,
+            checkpointFile: checkpointFile, reportedStep: order.resumeStep, progressFile: progressFile,
+            cgroup: cgroup?.path,
             cgroupVersion: containment?.hierarchy.version.rawValue)
         running[key] = Running(order: order, state: state)
         processes[key] = process
@@ -332,7 +345,7 @@ public actor AttemptRunner {
 
     /// The runtime command line for an attempt with an image; throws when this host cannot run one.
     func containerCommand(
-        _ order: RunOrder, image: String, variables: [String: String], rankTable: String?, checkpoints: String?,
+        _ order: RunOrder, image: String, variables: [String: String], rankTable: String?, writable: [String],
         vnpu: AscendVNPU.Template?, owner: JobOwner? = nil, limits: ContainerLimits = ContainerLimits()
     ) throws -> ContainerCommand {
         guard let runtime = containers.runtime else {
@@ -357,7 +370,7 @@ public actor AttemptRunner {
             }
                 ?? []) + (order.containerOptions ?? []),
             command: order.command, environment: variables,
-            workingDirectory: order.workingDirectory, checkpointDirectory: checkpoints,
+            workingDirectory: order.workingDirectory, writableMounts: writable,
             passthrough: passthrough, chips: order.chips.count, visibleDevices: model?.visibleDevices ?? [],
             cpus: order.host?.cpus ?? [], numaNodes: order.numaNodes.prefix(1).map { $0 }, limits: limits)
     }
@@ -510,12 +523,29 @@ public actor AttemptRunner {
     public func checkpoints() -> [CheckpointReport] {
         var reports: [CheckpointReport] = []
         for (key, attempt) in running {
-            guard let file = attempt.state.checkpointFile, let step = CheckpointFile.read(file),
+            guard let file = attempt.state.checkpointFile, let step = StepFile.read(file),
                 step > (attempt.state.reportedStep ?? 0)
             else { continue }
             running[key]?.state.reportedStep = step
             save(running[key]!.state, key)
             reports.append(CheckpointReport(job: key.job, attempt: key.attempt, step: step))
+        }
+        return reports.sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) }
+    }
+
+    /// Steps running jobs wrote to their progress file, to report as `PROGRESS`: a step larger than
+    /// the last reported, at most once each `interval` an attempt (the file's time says when the
+    /// job wrote it, so reporting less often loses nothing of the pace).
+    public func progress(every interval: TimeInterval, now: Date = Date()) -> [ProgressReport] {
+        var reports: [ProgressReport] = []
+        for (key, attempt) in running {
+            if let last = attempt.state.progressReportedAt, now.timeIntervalSince(last) < interval { continue }
+            guard let file = attempt.state.progressFile, let (step, writtenAt) = StepFile.readWithTime(file),
+                step > (attempt.state.reportedProgress ?? -1)
+            else { continue }
+            running[key]?.state.reportedProgress = step
+            running[key]?.state.progressReportedAt = now
+            reports.append(ProgressReport(job: key.job, attempt: key.attempt, step: step, writtenAt: writtenAt))
         }
         return reports.sorted { ($0.job, $0.attempt) < ($1.job, $1.attempt) }
     }

@@ -2,7 +2,8 @@ import Wire
 
 /// The command line that runs an attempt's command in its image, for each kind of runtime: host
 /// network and IPC (what NCCL, HCCL and torchrun across nodes need), the chips passed as their
-/// vendor needs (`DevicePassthrough`), the checkpoint directory mounted at the same path, the
+/// vendor needs (`DevicePassthrough`), the checkpoint directory and the attempt's progress folder
+/// mounted at the same path, the
 /// cores and NUMA node it was given as the container's cpuset (podman, docker: the container's
 /// processes are not the supervisor's children), and the job's variables passed by name only, their values in the runtime's environment (nothing secret
 /// on a command line, and values may hold newlines).
@@ -34,11 +35,13 @@ public enum ContainerLaunch {
 
     /// - Parameters:
     ///   - environment: the job's variables as it would get them as a plain process.
+    ///   - writableMounts: host paths the job writes, mounted at the same path inside (its checkpoint
+    ///     directory, the attempt's progress folder).
     ///   - visibleDevices: the variables that number the chips (`CUDA_VISIBLE_DEVICES`): counted from
     ///     0 inside a container that sees only its chips.
     public static func command(
         runtime: ContainerRuntime, name: String, image: String, options: [String], command: [String],
-        environment: [String: String], workingDirectory: String?, checkpointDirectory: String?,
+        environment: [String: String], workingDirectory: String?, writableMounts: [String],
         passthrough: DevicePassthrough, chips: Int, visibleDevices: [String], cpus: [Int] = [], numaNodes: [Int] = [],
         limits: ContainerLimits = ContainerLimits()
     ) -> ContainerCommand {
@@ -56,7 +59,7 @@ public enum ContainerLaunch {
             arguments += ["run", "--rm", "--name", name, "--network", "host", "--ipc", "host"]
             arguments += passthrough.devices.flatMap { ["--device", $0] }
             arguments += passthrough.readOnlyMounts.flatMap { ["--volume", "\($0):\($0):ro"] }
-            if let checkpointDirectory { arguments += ["--volume", "\(checkpointDirectory):\(checkpointDirectory)"] }
+            arguments += writableMounts.flatMap { ["--volume", "\($0):\($0)"] }
             if let workingDirectory { arguments += ["--workdir", workingDirectory] }
             if !cpus.isEmpty { arguments += ["--cpuset-cpus", indexList(cpus)] }
             if !numaNodes.isEmpty { arguments += ["--cpuset-mems", indexList(numaNodes)] }
@@ -71,7 +74,7 @@ public enum ContainerLaunch {
         case .apptainer:
             arguments += ["exec", "--cleanenv"] + passthrough.options
             arguments += passthrough.readOnlyMounts.flatMap { ["--bind", "\($0):\($0):ro"] }
-            if let checkpointDirectory { arguments += ["--bind", "\(checkpointDirectory):\(checkpointDirectory)"] }
+            arguments += writableMounts.flatMap { ["--bind", "\($0):\($0)"] }
             if let workingDirectory { arguments += ["--pwd", workingDirectory] }
             arguments += options + [apptainerImage(image)] + command
             // --cleanenv keeps the host's environment out; these come in by apptainer's own prefix.
@@ -82,7 +85,7 @@ public enum ContainerLaunch {
         case .enroot:
             arguments += ["start"]
             arguments += passthrough.readOnlyMounts.flatMap { ["--mount", "\($0):\($0):ro"] }
-            if let checkpointDirectory { arguments += ["--mount", "\(checkpointDirectory):\(checkpointDirectory)"] }
+            arguments += writableMounts.flatMap { ["--mount", "\($0):\($0)"] }
             arguments += (names + passthrough.hookVariables.keys.sorted()).flatMap { ["--env", $0] }
             arguments += options + [image]
             // enroot has no working-directory option: the command starts there itself.

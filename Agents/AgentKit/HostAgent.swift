@@ -97,6 +97,9 @@ public struct HostAgent: Sendable {
             await health.connected(true)
             let writer = session.writer
             let tails = TailBook()
+            let progressInterval =
+                Double(heartbeatInterval.components.seconds)
+                + Double(heartbeatInterval.components.attoseconds) / 1e18
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     // Ends that happened while disconnected, then every new one as it comes.
@@ -104,6 +107,10 @@ public struct HostAgent: Sendable {
                     while true {
                         // Checkpoints first: an attempt's last step is known before its end is.
                         for saved in await runner.checkpoints() { try await writer.send(.checkpoint(saved)) }
+                        // Where jobs are, at most once a heartbeat interval each.
+                        for step in await runner.progress(every: progressInterval) {
+                            try await writer.send(.progress(step))
+                        }
                         for exit in await runner.poll() { try await report(exit, writer) }
                         try await Task.sleep(for: .milliseconds(200))
                     }

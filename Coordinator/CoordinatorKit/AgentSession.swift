@@ -87,6 +87,7 @@ struct AgentSession {
                 }
             case .started(let attempt): try await state.started(attempt, node: node)
             case .checkpoint(let report): try await state.checkpointed(report, node: node)
+            case .progress(let report): try await state.progressed(report, node: node)
             case .chunk(let chunk): await state.deliver(chunk, from: node)
             case .exited(let exit):
                 do throws(ErrorReply) {

@@ -84,7 +84,8 @@ struct ClientSession {
                 return ok(try await state.operatorFallback(request))
             case .hello, .challenge, .auth:
                 return .err(ErrorReply(.notAllowed, "the session is already open"))
-            case .register, .heartbeat, .started, .checkpoint, .exited, .run, .kill, .limit, .tail, .untail, .chunk,
+            case .register, .heartbeat, .started, .checkpoint, .progress, .exited, .run, .kill, .limit, .tail, .untail,
+                .chunk,
                 .ok, .err,
                 .event, .watch, .output, .bye:
                 return .err(ErrorReply(.notAllowed, "a client cannot send \(verb(of: message))"))

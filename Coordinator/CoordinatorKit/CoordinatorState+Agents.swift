@@ -201,6 +201,27 @@ extension CoordinatorState {
         }
     }
 
+    /// Where an attempt's job is: its measured pace, timed on the clock of the first node of the
+    /// attempt that reported. Kept in memory and stored with the record's next change (a coordinator
+    /// that takes over measures again from the next reports).
+    func progressed(_ report: ProgressReport, node: NodeID) throws(ErrorReply) {
+        guard var record = try attemptOnNode(AttemptRef(job: report.job, attempt: report.attempt), node: node),
+            let model = record.placement?.chipModel
+        else { return }
+        var paces = record.paces ?? []
+        if var pace = record.currentPace {
+            guard pace.node == node.name, pace.record(step: report.step, at: report.writtenAt) else { return }
+            paces[paces.count - 1] = pace
+        } else {
+            paces.append(
+                MeasuredPace(
+                    attempt: report.attempt, model: model, node: node.name, step: report.step, at: report.writtenAt))
+            paces = Array(paces.suffix(JobRecord.pacesKept))
+        }
+        record.paces = paces
+        jobs[record.id] = record
+    }
+
     /// An attempt saved a checkpoint: a restart resumes from it, and a job below its first tier may
     /// go back there now, if the job asks to, the tier has been healthy for its window and has room.
     func checkpointed(_ report: CheckpointReport, node: NodeID) async throws(ErrorReply) {

@@ -527,7 +527,17 @@ actor CoordinatorState {
             record.reason = summary + (record.reason.map { "; \($0)" } ?? "")
         }
         record.elapsed = elapsed(record)
+        record.paceExpectation = paceExpectation(record)
         return record
+    }
+
+    /// What the current attempt's pace should be, from the job's earlier attempts' and the catalog.
+    func paceExpectation(_ record: JobRecord) -> PaceExpectation? {
+        guard let pace = record.currentPace, let model = configuration.catalog[ChipModelID(pace.model)] else {
+            return nil
+        }
+        let earlier = (record.paces ?? []).filter { $0.attempt != pace.attempt }
+        return PaceExpectation.on(model, kind: record.job.kind, from: earlier, catalog: configuration.catalog)
     }
 
     /// Why a queued job waits: held, an array's progress, or the last search's reason.

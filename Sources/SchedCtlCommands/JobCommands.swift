@@ -153,6 +153,9 @@ func describe(_ record: JobRecord) -> String {
                 + (signal > 0 ? "killed by signal \(signal)" : "exit status \(status)") + ")")
     }
     if let elapsed = record.elapsed { lines.append("  running for \(SqueueFormat.slurmDuration(elapsed))") }
+    if let pace = record.currentPace {
+        lines.append("  pace        " + describePace(pace, expected: record.paceExpectation))
+    }
     let used = (record.attemptUsage ?? [:]).compactMap { key, usage in Int(key).map { ($0, usage) } }.sorted {
         $0.0 < $1.0
     }
@@ -164,6 +167,21 @@ func describe(_ record: JobRecord) -> String {
         lines.append("    tier \(visit.tier + 1) (\(visit.name)): \(visit.reason); \(visit.failures) failure(s)")
     }
     return lines.joined(separator: "\n")
+}
+
+/// The current attempt's measured pace, against what the catalog predicts from an earlier one's.
+func describePace(_ pace: MeasuredPace, expected: PaceExpectation?) -> String {
+    guard let seconds = pace.secondsPerStep else {
+        return "step \(pace.lastStep) on \(pace.model); a pace once the job reports a later step"
+    }
+    var text = "\(formatStepSeconds(seconds)) a step on \(pace.model) (steps \(pace.firstStep) to \(pace.lastStep))"
+    if let expected {
+        text +=
+            ", \(formatNumber(seconds / expected.secondsPerStep))x what its catalog speed predicts ("
+            + "\(formatStepSeconds(expected.secondsPerStep)) from attempt \(expected.baseline.attempt)'s "
+            + "\(formatStepSeconds(expected.baselineSecondsPerStep)) on \(expected.baseline.model))"
+    }
+    return text
 }
 
 struct FallbackCommand: ParsableCommand {

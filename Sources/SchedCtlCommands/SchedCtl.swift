@@ -19,7 +19,7 @@ public struct SchedCtl: AsyncParsableCommand {
             ForgetNodeCommand.self, CordonCommand.self, DrainCommand.self, ResumeCommand.self, ReserveCommand.self,
             ReservationsCommand.self, WebCommand.self,
             SimulateCommand.self,
-            ScenarioCommand.self, CheckpointCommand.self,
+            ScenarioCommand.self, CheckpointCommand.self, ProgressCommand.self,
         ])
 
     public init() {}

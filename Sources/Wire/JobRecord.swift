@@ -68,6 +68,18 @@ public struct JobRecord: Codable, Equatable, Sendable {
     /// A task of an array: the array's id and this task's index.
     public var arrayParent: String?
     public var arrayTask: Int?
+    /// Each attempt's measured pace, from the steps its job reported (`schedctl progress`): the
+    /// last attempts', oldest first, at most `JobRecord.pacesKept`.
+    public var paces: [MeasuredPace]?
+
+    /// What the current attempt's pace should be by the catalog, from an earlier attempt's: filled
+    /// in by `STATUS` while it runs, never stored.
+    public var paceExpectation: PaceExpectation?
+
+    public static let pacesKept = 16
+
+    /// The current attempt's measured pace, if its job has reported its steps.
+    public var currentPace: MeasuredPace? { paces?.last.flatMap { $0.attempt == attempt ? $0 : nil } }
 
     public init(job: Job, run: RunSpec) {
         self.job = job

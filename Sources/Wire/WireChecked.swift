@@ -58,6 +58,8 @@ enum WireLimits {
     static let quantity = 0...SpecLimits.quantity
     static let duration = 0...SpecLimits.duration
     static let sequence = 0...1_000_000_000_000_000
+    /// A time on a peer's clock, in seconds since 1970 (to about the year 5000).
+    static let clock = 0.0...1e11
     static let listEntries = 100_000
     static let cpu = 0...(SpecLimits.cpusPerNode - 1)
     static let mebibytes = 0...SpecLimits.memoryMiB
@@ -225,6 +227,16 @@ extension CheckpointReport: WireChecked {
         var check = FieldCheck()
         check.int(attempt, "attempt", WireLimits.attempt)
         check.int(step, "step", WireLimits.step)
+        return check.problem
+    }
+}
+
+extension ProgressReport: WireChecked {
+    func problem() -> String? {
+        var check = FieldCheck()
+        check.int(attempt, "attempt", WireLimits.attempt)
+        check.int(step, "step", WireLimits.step)
+        check.number(writtenAt, "writtenAt", WireLimits.clock)
         return check.problem
     }
 }

@@ -12,6 +12,7 @@ public enum WireCodec {
         case .heartbeat(let body): line("HEARTBEAT", body)
         case .started(let body): line("STARTED", body)
         case .checkpoint(let body): line("CHECKPOINT", body)
+        case .progress(let body): line("PROGRESS", body)
         case .exited(let body): line("EXITED", body)
         case .run(let body): line("RUN", body)
         case .kill(let body): line("KILL", body)
@@ -73,6 +74,7 @@ public enum WireCodec {
             case "HEARTBEAT": return .success(.heartbeat(body.isEmpty ? Heartbeat() : try decode(body, verb)))
             case "STARTED": return .success(.started(try decode(body, verb)))
             case "CHECKPOINT": return .success(.checkpoint(try decode(body, verb)))
+            case "PROGRESS": return .success(.progress(try decode(body, verb)))
             case "EXITED": return .success(.exited(try decode(body, verb)))
             case "RUN": return .success(.run(try decode(body, verb)))
             case "KILL": return .success(.kill(try decode(body, verb)))
@@ -118,7 +120,8 @@ public enum WireCodec {
     }
 
     public static let knownVerbs = [
-        "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "CHECKPOINT", "EXITED", "RUN", "KILL",
+        "HELLO", "CHALLENGE", "AUTH", "REGISTER", "HEARTBEAT", "STARTED", "CHECKPOINT", "PROGRESS", "EXITED", "RUN",
+        "KILL",
         "LIMIT",
         "TAIL", "UNTAIL", "CHUNK", "SUBMIT", "CANCEL", "JOBS", "STATUS", "NODES", "QUEUES", "QUEUES_APPLY", "HEALTH",
         "WEB_TICKET", "FORGET", "NODE_STATE", "JOB_ACTION", "UPDATE", "RESERVE", "HISTORY", "USAGE", "LOGS",

@@ -15,6 +15,7 @@ public enum WireMessage: Equatable, Sendable {
     case heartbeat(Heartbeat)
     case started(AttemptRef)
     case checkpoint(CheckpointReport)
+    case progress(ProgressReport)
     case exited(Exit)
     // Coordinator to agent.
     case run(RunOrder)
@@ -192,6 +193,22 @@ public struct CheckpointReport: Codable, Equatable, Sendable {
         self.job = job
         self.attempt = attempt
         self.step = step
+    }
+}
+
+/// `PROGRESS`: the step an attempt's job last wrote to its progress file, and when the file was
+/// written (this agent's clock, seconds since 1970), so that the pace measured is the job's own and
+/// not that of the reports, which an agent sends at most once a heartbeat interval.
+public struct ProgressReport: Codable, Equatable, Sendable {
+    public var job: String
+    public var attempt: Int
+    public var step: Int
+    public var writtenAt: Double
+    public init(job: String, attempt: Int, step: Int, writtenAt: Double) {
+        self.job = job
+        self.attempt = attempt
+        self.step = step
+        self.writtenAt = writtenAt
     }
 }
 

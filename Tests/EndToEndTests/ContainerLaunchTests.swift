@@ -14,7 +14,7 @@ struct ContainerLaunchTests {
             runtime: ContainerRuntime(kind: kind, path: "/usr/bin/\(kind.rawValue)"), name: "heterosched-j-1",
             image: "registry.example/img:1", options: ["--shm-size=8g"], command: ["python", "train.py"],
             environment: ["CUDA_VISIBLE_DEVICES": "2,3", "ASCEND_RT_VISIBLE_DEVICES": "2,3", "TOKEN": "s3cret\nx"],
-            workingDirectory: "/work", checkpointDirectory: "/ckpt/j", passthrough: passthrough, chips: chips.count,
+            workingDirectory: "/work", writableMounts: ["/ckpt/j"], passthrough: passthrough, chips: chips.count,
             visibleDevices: vendor == "nvidia" ? ["CUDA_VISIBLE_DEVICES"] : ["ASCEND_RT_VISIBLE_DEVICES"])
     }
 
@@ -39,7 +39,7 @@ struct ContainerLaunchTests {
         func arguments(_ limits: ContainerLimits) -> [String] {
             ContainerLaunch.command(
                 runtime: ContainerRuntime(kind: .podman, path: "/usr/bin/podman"), name: "j", image: "img",
-                options: [], command: ["true"], environment: [:], workingDirectory: nil, checkpointDirectory: nil,
+                options: [], command: ["true"], environment: [:], workingDirectory: nil, writableMounts: [],
                 passthrough: passthrough, chips: 0, visibleDevices: [], limits: limits
             ).arguments
         }
@@ -134,7 +134,7 @@ struct AscendVNPUTests {
         let launch = ContainerLaunch.command(
             runtime: ContainerRuntime(kind: .podman, path: "/usr/bin/podman"), name: "heterosched-s-1",
             image: "cann:8", options: [], command: ["python", "serve.py"],
-            environment: ["ASCEND_RT_VISIBLE_DEVICES": "3"], workingDirectory: nil, checkpointDirectory: nil,
+            environment: ["ASCEND_RT_VISIBLE_DEVICES": "3"], workingDirectory: nil, writableMounts: [],
             passthrough: passthrough, chips: 1, visibleDevices: ["ASCEND_RT_VISIBLE_DEVICES"])
         #expect(!launch.arguments.contains("--device"))
         let runtime = launch.arguments.firstIndex(of: "--runtime")

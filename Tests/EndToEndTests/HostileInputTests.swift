@@ -37,6 +37,7 @@ struct HostileInputTests {
             .register(Register(node: registered, running: [AttemptRef(job: "j", attempt: 1)])),
             .heartbeat(Heartbeat(unhealthyChips: [1], interNodeBandwidthGBps: 50)),
             .started(AttemptRef(job: "j", attempt: 1)), .checkpoint(CheckpointReport(job: "j", attempt: 1, step: 10)),
+            .progress(ProgressReport(job: "j", attempt: 1, step: 11, writtenAt: 1_796_560_000)),
             .exited(Exit(job: "j", attempt: 1, outcome: .fault, step: 12, checkpointStep: 10, faultChip: 1)),
             .chunk(OutputChunk(request: 1, data: "x", end: false)),
         ]

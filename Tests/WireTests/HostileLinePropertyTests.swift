@@ -13,6 +13,7 @@ struct HostileLinePropertyTests {
         .hello(Hello(role: .agent, node: "n")), .auth(Auth(hmac: "00", nonce: "11")),
         .heartbeat(Heartbeat(unhealthyChips: [1], interNodeBandwidthGBps: 1)),
         .checkpoint(CheckpointReport(job: "j", attempt: 1, step: 1)),
+        .progress(ProgressReport(job: "j", attempt: 1, step: 1, writtenAt: 1_800_000_000)),
         .exited(Exit(job: "j", attempt: 1, outcome: .fault, step: 2, checkpointStep: 1, faultChip: 0)),
         .kill(KillOrder(job: "j", attempt: 1, reason: "r")),
         .tail(TailRequest(request: 1, job: "j", attempt: 1, follow: true)),
@@ -83,6 +84,7 @@ struct HostileLinePropertyTests {
         switch message {
         case .heartbeat(let body): body
         case .checkpoint(let body): body
+        case .progress(let body): body
         case .exited(let body): body
         case .kill(let body): body
         case .tail(let body): body

@@ -13,6 +13,7 @@ struct WireCodecTests {
             .heartbeat(Heartbeat(unhealthyChips: [3], interNodeBandwidthGBps: 12.5)),
             .heartbeat(Heartbeat(seq: 41)),
             .started(AttemptRef(job: "j", attempt: 2)), .checkpoint(CheckpointReport(job: "j", attempt: 2, step: 40)),
+            .progress(ProgressReport(job: "j", attempt: 2, step: 45, writtenAt: 1_796_560_000.25)),
             .exited(
                 Exit(
                     job: "j", attempt: 2, outcome: .fault, message: "chip 3", step: 40, checkpointStep: 30, faultChip: 3

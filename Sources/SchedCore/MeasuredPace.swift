@@ -1,0 +1,79 @@
+import Glibc
+
+/// An attempt's pace as its job reported it: the steps it wrote to its progress file and when
+/// (`schedctl progress`). Times are on one node's clock, the first of the attempt's nodes to report,
+/// so that a gang's clocks never mix; the pace is the mean since that first report, which leaves
+/// out the start (loading, compiling) before it.
+public struct MeasuredPace: Codable, Hashable, Sendable {
+    public var attempt: Int
+    /// The chip model the attempt runs on.
+    public var model: String
+    public var node: String
+    public var firstStep: Int
+    public var firstAt: Double
+    public var lastStep: Int
+    public var lastAt: Double
+
+    public init(attempt: Int, model: String, node: String, step: Int, at time: Double) {
+        self.attempt = attempt
+        self.model = model
+        self.node = node
+        self.firstStep = step
+        self.firstAt = time
+        self.lastStep = step
+        self.lastAt = time
+    }
+
+    /// A later report from the attempt's timing node; false (and nothing changed) when it is not
+    /// later in both step and time.
+    public mutating func record(step: Int, at time: Double) -> Bool {
+        guard step > lastStep, time >= lastAt else { return false }
+        lastStep = step
+        lastAt = time
+        return true
+    }
+
+    /// Steps between the first report and the last.
+    public var stepsMeasured: Int { lastStep - firstStep }
+
+    /// Seconds a step, once two reports are apart in step and time.
+    public var secondsPerStep: Double? {
+        guard stepsMeasured > 0, lastAt > firstAt else { return nil }
+        return (lastAt - firstAt) / Double(stepsMeasured)
+    }
+}
+
+/// What a job's pace should be on a chip model by the catalog: a pace measured elsewhere (an
+/// earlier attempt of the job) scaled by the two models' relative throughput for the job's kind.
+/// What a measured pace is set against to say that a tier runs the job slower than its chips
+/// should (a degraded fabric, kernels slow on that stack, a straggler).
+public struct PaceExpectation: Codable, Hashable, Sendable {
+    public var model: String
+    public var secondsPerStep: Double
+    /// The measurement it is scaled from.
+    public var baseline: MeasuredPace
+    public var baselineSecondsPerStep: Double
+
+    /// The expectation on `model` from the latest of `baselines` that has a pace (nil: none has).
+    public static func on(_ model: ChipModel, kind: JobKind, from baselines: [MeasuredPace], catalog: ChipCatalog)
+        -> PaceExpectation?
+    {
+        for pace in baselines.reversed() {
+            guard let seconds = pace.secondsPerStep, let source = catalog[ChipModelID(pace.model)] else { continue }
+            let ratio =
+                max(source.relativeThroughput(for: kind), 0.01) / max(model.relativeThroughput(for: kind), 0.01)
+            return PaceExpectation(
+                model: model.id.name, secondsPerStep: seconds * ratio, baseline: pace, baselineSecondsPerStep: seconds)
+        }
+        return nil
+    }
+}
+
+/// Seconds a step to three significant digits: `14.2 s`, `0.105 s`, `312 s`.
+public func formatStepSeconds(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds > 0, seconds < 1e12 else { return formatNumber(seconds) + " s" }
+    let decimals = min(max(2 - Int(Glibc.floor(Glibc.log10(seconds))), 0), 6)
+    let scale = Glibc.pow(10, Double(decimals))
+    let rounded = (seconds * scale).rounded() / scale
+    return (decimals == 0 ? String(Int(rounded)) : String(rounded)) + " s"
+}

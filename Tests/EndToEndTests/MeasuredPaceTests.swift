@@ -1,0 +1,110 @@
+import Foundation
+import SchedCore
+import SchedSpec
+import SchedTestSupport
+import Testing
+import Wire
+
+/// Real jobs say which step they are at (`schedctl progress`, or the file written by hand); the
+/// coordinator measures each attempt's seconds per step and sets it against what the catalog
+/// predicts from an earlier attempt on another chip.
+@Suite("End to end: the pace real jobs report")
+struct MeasuredPaceTests {
+    @Test(
+        "a job's steps through schedctl progress give its pace on H100; on Ascend, written by hand, status sets it against the catalog's prediction from the H100 attempt"
+    )
+    func paceMeasuredAndCompared() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator()
+        let nvidia = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("nv").path)
+        let ascend = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("asc").path)
+        try cluster.startHostAgent(
+            nvidia, data: cluster.directory.appendingPathComponent("nv-data").path, name: "nv-host", log: "nv.log")
+        try cluster.startHostAgent(
+            ascend, data: cluster.directory.appendingPathComponent("asc-data").path, name: "asc-host", log: "asc.log")
+        let registered = try await eventually(seconds: 60) { try await cluster.connectedNodes() == 2 }
+        try #require(registered, "agents did not register: \(cluster.log("nv.log")) \(cluster.log("asc.log"))")
+
+        let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
+        let job = cluster.directory.appendingPathComponent("paced.yaml").path
+        try """
+        id: paced
+        kind: training
+        chipsPerNode: 1
+        tiers:
+          - name: nvidia
+            models: [h100]
+            command: for s in $(seq 1 2000); do '\(schedctl)' progress --step $s || exit 3; sleep 0.2; done
+          - name: ascend
+            models: [ascend-910b]
+            command: >-
+              for s in $(seq 1 2000); do echo $s > "$HETEROSCHED_PROGRESS_FILE.new" &&
+              mv "$HETEROSCHED_PROGRESS_FILE.new" "$HETEROSCHED_PROGRESS_FILE"; sleep 1; done
+        """.write(toFile: job, atomically: true, encoding: .utf8)
+        let submitted = try await cluster.schedctl(["submit", "-f", job])
+        try #require(submitted.status == 0, "\(submitted.stderr)")
+
+        // On H100: a step every 0.2 s at least (the sleep, and schedctl's own start).
+        let onNvidia = try await cluster.waitFor("paced", seconds: 120) {
+            ($0.currentPace?.stepsMeasured ?? 0) >= 5 && $0.currentPace?.attempt == 1
+        }
+        let first = try #require(onNvidia.currentPace)
+        #expect(first.model == "h100" && first.node == "nv-host")
+        let firstPace = try #require(first.secondsPerStep)
+        #expect(firstPace >= 0.2, "\(first)")
+        #expect(onNvidia.paceExpectation == nil, "nothing to compare with yet")
+        let shown = try await cluster.schedctl(["status", "paced"])
+        #expect(shown.stdout.contains("  pace        "), "\(shown.stdout)")
+        #expect(shown.stdout.contains(" a step on h100 (steps \(first.firstStep) to "), "\(shown.stdout)")
+
+        // Moved to Ascend: a step a second, written by the job itself.
+        let moved = try await cluster.schedctl(["fallback", "paced", "--reason", "test"])
+        try #require(moved.status == 0, "\(moved.stderr)")
+        let onAscend = try await cluster.waitFor("paced", seconds: 120) {
+            $0.currentPace?.attempt == 2 && ($0.currentPace?.stepsMeasured ?? 0) >= 2
+        }
+        let second = try #require(onAscend.currentPace)
+        #expect(second.model == "ascend-910b" && second.node == "asc-host")
+        let secondPace = try #require(second.secondsPerStep)
+        #expect(secondPace >= 1.0, "\(second)")
+        // The expectation: the H100 attempt's pace, scaled by the catalog's relative training speeds.
+        let expected = try #require(onAscend.paceExpectation)
+        let catalog = try CatalogFile.load(path: Repository.path("deploy/catalog/chips.yaml"))
+        let ratio =
+            try #require(catalog["h100"]).relativeTraining / (try #require(catalog["ascend-910b"]).relativeTraining)
+        #expect(expected.baseline.attempt == 1 && expected.baseline.model == "h100")
+        let baseline = try #require(expected.baseline.secondsPerStep)
+        #expect(expected.baselineSecondsPerStep == baseline)
+        #expect(abs(expected.secondsPerStep - baseline * ratio) < 1e-9)
+        #expect(baseline >= firstPace * 0.5, "the H100 attempt's pace is kept: \(baseline) vs \(firstPace)")
+        let status = try await cluster.schedctl(["status", "paced"])
+        #expect(status.stdout.contains(" a step on ascend-910b (steps \(second.firstStep) to "), "\(status.stdout)")
+        #expect(
+            status.stdout.contains("x what its catalog speed predicts (")
+                && status.stdout.contains(" from attempt 1's ") && status.stdout.contains(" on h100)"),
+            "\(status.stdout)")
+        _ = try await cluster.schedctl(["cancel", "paced"])
+    }
+
+    @Test(
+        "schedctl progress writes the step where the job's variable says; outside a job, or out of range, it says what to fix"
+    )
+    func progressCommand() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let file = cluster.directory.appendingPathComponent(StepFile.progressName).path
+        let written = try await cluster.run(
+            "schedctl", ["progress", "--step", "1200"], environment: ["HETEROSCHED_PROGRESS_FILE": file])
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(StepFile.read(file) == 1200)
+        let outside = try await cluster.run("schedctl", ["progress", "--step", "5"])
+        #expect(outside.status != 0)
+        #expect(outside.stderr.contains("HETEROSCHED_PROGRESS_FILE is not set: run schedctl progress inside a job"))
+        let negative = try await cluster.run(
+            "schedctl", ["progress", "--step=-1"], environment: ["HETEROSCHED_PROGRESS_FILE": file])
+        #expect(negative.status != 0)
+        #expect(negative.stderr.contains("--step is 0 to "), "\(negative.stderr)")
+        #expect(StepFile.read(file) == 1200, "a refused step leaves the file as it was")
+    }
+}
