@@ -165,8 +165,11 @@ public struct SimulatedNodeAgent: Sendable {
                 job: order.job, attempt: order.attempt, kind: order.kind, run: order.simulation, model: model,
                 resumeStep: order.resumeStep, nodes: order.nodes, chipsPerNode: order.chips.count,
                 timeLimit: timeLimit,
-                faultsPerChipHour: faults.chipFaultsPerHour[ChipModelID(order.chipModel)] ?? 0, seed: seed)
+                faultsPerChipHour: faults.chipFaultsPerHour[ChipModelID(order.chipModel)] ?? 0, seed: seed,
+                slowdown: slowdown)
         }
+        // A gang's steps wait on the fabric between its nodes, as the fleet file says it is.
+        let slowdown = faults.slowdown(on: order.gang?.members.map { NodeID($0.node) } ?? [node.id])
         // The same seed plays the same faults: a new time limit changes only where the attempt ends.
         var fate = playing(timeLimit: order.timeLimitSeconds)
         await link.send(.started(key))
@@ -210,7 +213,15 @@ public struct SimulatedNodeAgent: Sendable {
                         checkpointStep: fate.checkpoint(before: step)), attempts: attempts, link: link)
                 return
             }
-            // The first node reports each checkpoint the attempt saves before it ends.
+            // The first node reports the steps both drivers measure the pace from (on the attempt's
+            // own clock), then each checkpoint the attempt saves before it ends.
+            if order.rank == 0 && fate.reportsProgress(at: step) {
+                await link.send(
+                    .progress(
+                        ProgressReport(
+                            job: order.job, attempt: order.attempt, step: step, writtenAt: fate.progressTime(of: step)))
+                )
+            }
             if order.rank == 0 && step % fate.checkpointEvery == 0 && step < fate.endStep {
                 await link.send(.checkpoint(CheckpointReport(job: order.job, attempt: order.attempt, step: step)))
             }

@@ -204,11 +204,16 @@ extension CoordinatorState {
     /// Where an attempt's job is: its measured pace, timed on the clock of the first node of the
     /// attempt that reported. Kept in memory and stored with the record's next change (a coordinator
     /// that takes over measures again from the next reports).
-    func progressed(_ report: ProgressReport, node: NodeID) throws(ErrorReply) {
+    ///
+    /// When the pace is first measured, the expected-finish rule weighs it at once: a job it moves
+    /// goes now, if the next checkpoint is further away at this pace than a checkpoint interval
+    /// takes on the tier chosen (else at that checkpoint, `checkpointed`).
+    func progressed(_ report: ProgressReport, node: NodeID) async throws(ErrorReply) {
         guard var record = try attemptOnNode(AttemptRef(job: report.job, attempt: report.attempt), node: node),
             let model = record.placement?.chipModel
         else { return }
         var paces = record.paces ?? []
+        let measuredBefore = record.currentPace?.secondsPerStep != nil
         if var pace = record.currentPace {
             guard pace.node == node.name, pace.record(step: report.step, at: report.writtenAt) else { return }
             paces[paces.count - 1] = pace
@@ -220,6 +225,32 @@ extension CoordinatorState {
         }
         record.paces = paces
         jobs[record.id] = record
+        guard !measuredBefore, let pace = record.currentPace?.secondsPerStep,
+            record.job.fallback.policy == .expectedFinish, let progress = progress(of: record)
+        else { return }
+        let now = clock()
+        guard
+            let move = plannedEngine(now: now)?.expectedFinishMove(
+                for: record.job, ladder: record.ladder, now: now, policy: configuration.policy, progress: progress,
+                faultRates: faultRates),
+            case .finishesSooner(_, let chosen) = move.reason,
+            ExpectedFinish.movesBeforeCheckpoint(
+                chosen: chosen, progress: progress,
+                stepsToCheckpoint: (report.step / progress.checkpointEverySteps + 1) * progress.checkpointEverySteps
+                    - report.step, secondsPerStepHere: pace)
+        else { return }
+        let before = record
+        requeue(&record)
+        let event = fallBack(
+            &record, move, now: now,
+            at: " at step \(report.step), resuming from its checkpoint of step \(record.checkpointStep)")
+        jobs[record.id] = record
+        do {
+            try await persist([record], [event], stopping: [(before, except: nil)], before: [record.id: before])
+        } catch {
+            throw ErrorReply(.unavailable, "cannot store the move: \(error)")
+        }
+        sendKill(before, reason: "moving down a tier: its measured pace")
     }
 
     /// An attempt saved a checkpoint: a restart resumes from it, and a job below its first tier may
@@ -253,6 +284,15 @@ extension CoordinatorState {
                         "from": String(reason.from), "to": "0", "reason": reason.description,
                         "checkpointStep": String(report.step),
                     ]))
+        } else if let progress = progress(of: record), record.job.fallback.policy == .expectedFinish,
+            let move = plannedEngine(now: now)?.expectedFinishMove(
+                for: job, ladder: record.ladder, now: now, policy: configuration.policy, progress: progress,
+                faultRates: faultRates)
+        {
+            // Down a tier at the checkpoint, losing nothing: the pace measured here, or the faults
+            // seen, make another tier expected to finish sooner.
+            requeue(&record)
+            events.append(fallBack(&record, move, now: now, at: " at its checkpoint of step \(report.step)"))
         }
         jobs[record.id] = record
         do {
@@ -263,7 +303,10 @@ extension CoordinatorState {
             throw ErrorReply(.unavailable, "cannot store the checkpoint: \(error)")
         }
         // Orders go out once the decision is durable.
-        if record.state == .queued { sendKill(before, reason: "returning to its first tier at its checkpoint") }
+        if record.state == .queued {
+            let moved = record.ladder.tier < before.ladder.tier ? "returning to its first tier" : "moving down a tier"
+            sendKill(before, reason: "\(moved) at its checkpoint")
+        }
     }
 
     func exited(_ exit: Exit, node: NodeID) async throws(ErrorReply) {

@@ -213,19 +213,7 @@ extension CoordinatorState {
             guard var record = changed[fallback.job.name] ?? jobs[fallback.job.name], record.state == .queued else {
                 continue
             }
-            record.ladder = fallback.ladder
-            let name = record.job.tier(at: fallback.toTier).name
-            record.tierHistory.append(
-                TierVisit(tier: fallback.toTier, name: name, enteredAt: now, reason: fallback.reason.description))
-            events.append(
-                makeEvent(
-                    .fellBack, job: record.id,
-                    "\(record.id) falls back from tier \(fallback.fromTier + 1) (\(record.job.tier(at: fallback.fromTier).name)) "
-                        + "to tier \(fallback.toTier + 1) (\(name)): \(fallback.reason)",
-                    details: [
-                        "from": String(fallback.fromTier), "to": String(fallback.toTier),
-                        "reason": fallback.reason.description, "reasonCode": fallback.reason.code,
-                    ]))
+            events.append(fallBack(&record, fallback, now: now))
             changed[record.id] = record
         }
         // Jobs with no tier left fail, and so does a job no tier of the fleet could ever hold (rather
@@ -400,7 +388,25 @@ extension CoordinatorState {
     /// their steps are known), as SchedSim builds it.
     func progress(of record: JobRecord) -> JobProgress? {
         record.run.simulation?.progress(
-            checkpointStep: record.checkpointStep, restartSeconds: configuration.chipRecovery)
+            checkpointStep: record.checkpointStep, restartSeconds: configuration.chipRecovery
+        ).measured(record.paces ?? [], kind: record.job.kind, catalog: configuration.catalog)
+    }
+
+    /// Moves `record` down its tiers as `fallback` says: its ladder, its tier history, and the event
+    /// for the log (`at` says where, for a running job moved at a checkpoint).
+    func fallBack(_ record: inout JobRecord, _ fallback: TierFallback, now: Double, at: String = "") -> PlacementEvent {
+        record.ladder = fallback.ladder
+        let name = record.job.tier(at: fallback.toTier).name
+        record.tierHistory.append(
+            TierVisit(tier: fallback.toTier, name: name, enteredAt: now, reason: fallback.reason.description))
+        return makeEvent(
+            .fellBack, job: record.id,
+            "\(record.id) falls back from tier \(fallback.fromTier + 1) (\(record.job.tier(at: fallback.fromTier).name)) "
+                + "to tier \(fallback.toTier + 1) (\(name))\(at): \(fallback.reason)",
+            details: [
+                "from": String(fallback.fromTier), "to": String(fallback.toTier),
+                "reason": fallback.reason.description, "reasonCode": fallback.reason.code,
+            ])
     }
 
     /// Back to the queue on the same tier (the ladder decides about tiers elsewhere).

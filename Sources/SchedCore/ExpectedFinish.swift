@@ -16,12 +16,36 @@ public struct JobProgress: Hashable, Sendable {
     /// From a fault to the next attempt's first step: the faulted chip's recovery, for a gang that
     /// needs it back.
     public var restartSeconds: Seconds
+    /// How much slower than the catalog's speed the job's steps were measured on each chip model
+    /// (its reported pace over the reference step scaled by the catalog): 1.8 for a fabric that
+    /// makes a gang's steps take 1.8 times as long. A model not measured runs at its catalog pace.
+    public var measuredSlowdown: [ChipModelID: Double]
 
-    public init(stepsLeft: Int, secondsPerReferenceStep: Seconds, checkpointEverySteps: Int, restartSeconds: Seconds) {
+    public init(
+        stepsLeft: Int, secondsPerReferenceStep: Seconds, checkpointEverySteps: Int, restartSeconds: Seconds,
+        measuredSlowdown: [ChipModelID: Double] = [:]
+    ) {
         self.stepsLeft = max(stepsLeft, 0)
         self.secondsPerReferenceStep = max(secondsPerReferenceStep, 0)
         self.checkpointEverySteps = max(checkpointEverySteps, 1)
         self.restartSeconds = max(restartSeconds, 0)
+        self.measuredSlowdown = measuredSlowdown.filter { $0.value.isFinite && $0.value > 0 }
+    }
+
+    /// This progress with the slowdowns `paces` measured: for each chip model, the latest attempt's
+    /// pace there over the catalog's, in hundredths (so that drivers whose measurements differ in
+    /// the last bits weigh alike), within 0.01 to 100.
+    public func measured(_ paces: [MeasuredPace], kind: JobKind, catalog: ChipCatalog) -> JobProgress {
+        guard secondsPerReferenceStep > 0 else { return self }
+        var measured = self
+        for pace in paces {
+            let model = ChipModelID(pace.model)
+            guard let seconds = pace.secondsPerStep, let entry = catalog[model] else { continue }
+            let catalogSeconds = secondsPerReferenceStep / max(entry.relativeThroughput(for: kind), 0.01)
+            let ratio = min(max((seconds / catalogSeconds * 100).rounded() / 100, 0.01), 100)
+            measured.measuredSlowdown[model] = ratio
+        }
+        return measured
     }
 }
 
@@ -66,14 +90,17 @@ public struct TierEstimate: Hashable, Sendable, CustomStringConvertible {
     public var model: ChipModelID
     /// The whole gang's faults per hour.
     public var faultsPerHour: Double
+    /// Without faults, at the pace measured there (the catalog's where none was).
     public var faultFreeSeconds: Seconds
     public var expectedSeconds: Seconds
     /// Whether the job could start there now on free chips.
     public var roomNow: Bool
+    /// The measured pace over the catalog's (1: as the catalog says, or not measured).
+    public var slowdown: Double
 
     public init(
         tier: Int, model: ChipModelID, faultsPerHour: Double, faultFreeSeconds: Seconds, expectedSeconds: Seconds,
-        roomNow: Bool
+        roomNow: Bool, slowdown: Double = 1
     ) {
         self.tier = tier
         self.model = model
@@ -81,13 +108,25 @@ public struct TierEstimate: Hashable, Sendable, CustomStringConvertible {
         self.faultFreeSeconds = faultFreeSeconds
         self.expectedSeconds = expectedSeconds
         self.roomNow = roomNow
+        self.slowdown = slowdown
     }
+
+    /// Without faults at the catalog's pace: what the tier should take, which faults and a slow
+    /// measured pace both stretch.
+    public var catalogSeconds: Seconds { faultFreeSeconds / slowdown }
 
     public var description: String {
         var text = "\(model): \(formatSeconds(expectedSeconds)) left"
+        var baselines: [String] = []
         if faultsPerHour > 0 {
-            text += " at \(formatNumber(faultsPerHour)) faults/h (\(formatSeconds(faultFreeSeconds)) without faults)"
+            text += " at \(formatNumber(faultsPerHour)) faults/h"
+            baselines.append("\(formatSeconds(faultFreeSeconds)) without faults")
         }
+        if slowdown != 1 {
+            text += ", steps measured at \(formatNumber(slowdown))x the catalog's time"
+            baselines.append("\(formatSeconds(catalogSeconds)) at the catalog's pace")
+        }
+        if !baselines.isEmpty { text += " (" + baselines.joined(separator: ", ") + ")" }
         if !roomNow { text += ", no room now" }
         return text
     }
@@ -123,7 +162,8 @@ public enum ExpectedFinish {
         roomNow: Bool
     ) -> TierEstimate {
         let speed = max(model.relativeThroughput(for: kind), 0.01)
-        let perStep = progress.secondsPerReferenceStep / speed
+        let slowdown = progress.measuredSlowdown[model.id] ?? 1
+        let perStep = progress.secondsPerReferenceStep / speed * slowdown
         let work = Double(progress.stepsLeft) * perStep
         let gangRate = rates.perChipHour(model.id) * Double(max(chips, 1))
         let expected = seconds(
@@ -131,17 +171,30 @@ public enum ExpectedFinish {
             restart: progress.restartSeconds)
         return TierEstimate(
             tier: tier, model: model.id, faultsPerHour: gangRate, faultFreeSeconds: work, expectedSeconds: expected,
-            roomNow: roomNow)
+            roomNow: roomNow, slowdown: slowdown)
     }
 
-    /// The tier to move to, or nil. A job leaves its tier only when faults are expected to stretch
-    /// its remaining time there by more than the tolerance, and then for the first tier below (in
-    /// its order of preference) that has room now and is expected to finish sooner by more than the
-    /// tolerance. Speed alone never moves it: the order of preference says the user takes the
-    /// preferred tier at its own pace, and ties go to it.
+    /// Whether a running job the rule moves should go now, losing the steps since its checkpoint,
+    /// rather than at its next checkpoint: when the time to that checkpoint at the pace measured
+    /// here is longer than a whole checkpoint interval takes on the tier chosen (what going now
+    /// costs: that interval's steps, done again there).
+    public static func movesBeforeCheckpoint(
+        chosen: TierEstimate, progress: JobProgress, stepsToCheckpoint: Int, secondsPerStepHere: Seconds
+    ) -> Bool {
+        guard progress.stepsLeft > 0, stepsToCheckpoint > 0, secondsPerStepHere.isFinite else { return false }
+        let thereSeconds = chosen.faultFreeSeconds / Double(progress.stepsLeft)
+        return Double(progress.checkpointEverySteps) * thereSeconds < Double(stepsToCheckpoint) * secondsPerStepHere
+    }
+
+    /// The tier to move to, or nil. A job leaves its tier only when faults, or steps measured slower
+    /// than the catalog says, are expected to stretch its remaining time there by more than the
+    /// tolerance over the catalog's pace, and then for the first tier below (in its order of
+    /// preference) that has room now and is expected to finish sooner by more than the tolerance.
+    /// The catalog's speed alone never moves it: the order of preference says the user takes the
+    /// preferred tier at its catalog pace, and ties go to it.
     public static func choose(current: TierEstimate, below: [TierEstimate], tolerance: Double) -> TierEstimate? {
         let margin = 1 + max(tolerance, 0)
-        guard current.expectedSeconds > current.faultFreeSeconds * margin else { return nil }
+        guard current.expectedSeconds > current.catalogSeconds * margin else { return nil }
         return below.first { $0.roomNow && $0.expectedSeconds * margin < current.expectedSeconds }
     }
 }

@@ -86,6 +86,26 @@ public struct SchedulingEngine: Sendable {
         return session.plan
     }
 
+    /// The expected-finish rule for a running job (at a checkpoint, where a move loses no work, or
+    /// when its pace is first measured): the move it picks now (on its ladder), or nil when it
+    /// stays. Weighed as for a job about to be placed: its tier against the tiers below with room
+    /// now, with the pace measured so far.
+    public func expectedFinishMove(
+        for job: Job, ladder: FallbackLadder, now: Seconds, policy: SchedulingPolicy, progress: JobProgress,
+        faultRates: FaultRates
+    ) -> TierFallback? {
+        guard job.fallback.policy == .expectedFinish else { return nil }
+        var probe = job
+        probe.priority = Int.min
+        let plan = plan(
+            queue: [PendingJob(probe, ladder: ladder, progress: progress)], now: now, policy: policy,
+            faultRates: faultRates)
+        return plan.fallbacks.first {
+            guard $0.job == job.id, case .finishesSooner = $0.reason else { return false }
+            return true
+        }
+    }
+
     /// Whether `job` could start on tier `tier` now on chips nobody holds, preempting no one, and
     /// stay there: a job that returns to its first tier must not displace work there, nor leave
     /// its tier to wait, nor go back where the expected-finish rule would move it from at once.

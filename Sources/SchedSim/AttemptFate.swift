@@ -26,16 +26,19 @@ public struct AttemptFate: Sendable, Equatable {
     ///   - resumeStep: the last checkpointed step of earlier attempts.
     ///   - nodes, chipsPerNode: the attempt's shape; faults strike any of its chips alike.
     ///   - seed: the scenario's seed; the job and the attempt number are mixed in here.
+    ///   - slowdown: how many times longer each step takes than the catalog's speed says (the
+    ///     fleet's `fabricSlowdown` on the attempt's nodes).
     public init(
         job: String, attempt: Int, kind: JobKind, run: SimulatedRun?, model: ChipModel?, resumeStep: Int,
-        nodes: Int, chipsPerNode: Int, timeLimit: Seconds?, faultsPerChipHour: Double, seed: UInt64
+        nodes: Int, chipsPerNode: Int, timeLimit: Seconds?, faultsPerChipHour: Double, seed: UInt64,
+        slowdown: Double = 1
     ) {
         let simulation = run ?? SimulatedRun(seconds: 60, steps: 1, checkpointEverySteps: 1)
         let speed = max(model?.relativeThroughput(for: kind) ?? 1, 0.01)
         let steps = max(simulation.steps, 1)
         firstStep = min(max(resumeStep, 0), steps) + 1
         lastStep = steps
-        secondsPerStep = simulation.seconds / speed / Double(steps)
+        secondsPerStep = simulation.seconds / speed / Double(steps) * min(max(slowdown, 1), 100)
         checkpointEvery = max(simulation.checkpointEverySteps, 1)
         var random = SeededGenerator(
             seed: seed ^ stableHash(job) ^ (UInt64(truncatingIfNeeded: attempt) &* 0x9E37_79B9_7F4A_7C15))
@@ -70,6 +73,26 @@ public struct AttemptFate: Sendable, Equatable {
 
     /// Simulated seconds from the attempt's start to its end.
     public var duration: Seconds { Double(endStep - firstStep + 1) * secondsPerStep }
+
+    /// Whether the attempt's first node reports `step` as `PROGRESS` once it is done: its first two
+    /// steps (a pace from then on) and each checkpoint's; never the step it ends in. Both drivers
+    /// measure the pace from these steps.
+    public func reportsProgress(at step: Int) -> Bool {
+        step >= firstStep && step < endStep && (step <= firstStep + 1 || step % checkpointEvery == 0)
+    }
+
+    /// When `step` is done, on the attempt's own clock (`PROGRESS`'s time for a simulated job).
+    public func progressTime(of step: Int) -> Double { Double(step) * secondsPerStep }
+
+    /// The pace both drivers measure for this attempt once `step` is done (on `model`, timed on
+    /// `node`): from the first reported step to the last reported at or before `step`.
+    public func pace(through step: Int, attempt: Int, model: String, node: String) -> MeasuredPace? {
+        let reported = (firstStep...max(min(step, endStep - 1), firstStep)).filter(reportsProgress)
+        guard let first = reported.first, let last = reported.last else { return nil }
+        var pace = MeasuredPace(attempt: attempt, model: model, node: node, step: first, at: progressTime(of: first))
+        _ = pace.record(step: last, at: progressTime(of: last))
+        return pace
+    }
 
     /// The last checkpointed step at or before `step`.
     public func checkpoint(before step: Int) -> Int { (step / checkpointEvery) * checkpointEvery }

@@ -162,7 +162,13 @@ public struct ScenarioSummary: Sendable {
                 attempts[attempts.count - 1].end = event.time
                 attempts[attempts.count - 1].lost = event.stepsLost ?? 0
                 attempts[attempts.count - 1].ending = event.kind.rawValue
-            case .fellBack, .gaveUp:
+            case .fellBack:
+                // Moved down at a checkpoint while it ran (a fallback decided while it waits finds
+                // its last attempt over already).
+                guard !attempts.isEmpty, attempts[attempts.count - 1].end == nil else { continue }
+                attempts[attempts.count - 1].end = event.time
+                attempts[attempts.count - 1].ending = "moved"
+            case .gaveUp:
                 break
             }
         }

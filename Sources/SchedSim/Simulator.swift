@@ -58,6 +58,9 @@ struct SimulationEvent: Comparable {
         case checkpoint(attempt: Int, step: Int)
         /// A chip drained after a fault takes work again.
         case chipRecovered(node: NodeID, chip: Int)
+        /// A step-played attempt reports its second step: its pace is measured, and the
+        /// expected-finish rule weighs it.
+        case paceMeasured(attempt: Int, step: Int)
     }
     var time: Double
     var sequence: Int
@@ -86,6 +89,8 @@ struct SimulatedAttemptState {
     var milliChips: Int
     /// Step-played jobs (scenarios): the fate the agents would play.
     var fate: AttemptFate?
+    /// The job's attempt number (1 for its first).
+    var number: Int
     var active = true
 }
 
@@ -98,6 +103,8 @@ struct SimulatedJobState {
     var progress = 0.0
     /// Step-played jobs: the last checkpointed step.
     var checkpointStep = 0
+    /// Step-played jobs: each attempt's pace, as the coordinator measures it from the agents' reports.
+    var paces: [MeasuredPace] = []
     var outcome: JobOutcome
 }
 
@@ -182,7 +189,7 @@ struct SimulationRun {
         sequence += 1
         switch kind {
         case .submit, .end, .wake: pendingJobEvents += 1
-        case .nodeDown, .nodeUp, .checkpoint, .chipRecovered: break
+        case .nodeDown, .nodeUp, .checkpoint, .chipRecovered, .paceMeasured: break
         }
     }
 
@@ -205,7 +212,7 @@ struct SimulationRun {
         processed += 1
         switch event.kind {
         case .submit, .end, .wake: pendingJobEvents -= 1
-        case .nodeDown, .nodeUp, .checkpoint, .chipRecovered: break
+        case .nodeDown, .nodeUp, .checkpoint, .chipRecovered, .paceMeasured: break
         }
         switch event.kind {
         case .submit(let job):
@@ -232,22 +239,30 @@ struct SimulationRun {
             if somethingCanChange || !queued.isEmpty { scheduleNodeFailure(node) }
         case .checkpoint(let attempt, let step):
             guard attempts[attempt].active else { return }
-            if !returnToPreferred(attempt, checkpointed: step) { scheduleCheckpoint(attempt, after: step) }
+            notePace(attempt, through: step)
+            if !returnToPreferred(attempt, checkpointed: step) && !moveForExpectedFinish(attempt, checkpointed: step) {
+                scheduleCheckpoint(attempt, after: step)
+            }
         case .chipRecovered(let node, let chip):
             engine.release(ChipDrain.holder(node: node, chip: chip))
+        case .paceMeasured(let attempt, let step):
+            guard attempts[attempt].active else { return }
+            notePace(attempt, through: step)
+            _ = moveOnMeasuredPace(attempt, at: step)
         }
     }
 
     // MARK: Returning to the first tier
 
     /// The attempt's next checkpoint after `step` that comes before its end, if its job may return
-    /// to its first tier: the agents report the same checkpoints, and the coordinator decides there.
+    /// to its first tier there, or the expected-finish rule may move it down: the agents report the
+    /// same checkpoints, and the coordinator decides there.
     mutating func scheduleCheckpoint(_ attempt: Int, after step: Int) {
         let state = attempts[attempt]
         let job = jobs[state.job].trace.job
-        guard let fate = state.fate, job.fallback.returnToPreferredHealthyFor != nil, state.placement.tier > 0 else {
-            return
-        }
+        let mayReturn = job.fallback.returnToPreferredHealthyFor != nil && state.placement.tier > 0
+        let mayMoveDown = job.fallback.policy == .expectedFinish && state.placement.tier < job.tierCount - 1
+        guard let fate = state.fate, mayReturn || mayMoveDown else { return }
         let next = (step / fate.checkpointEvery + 1) * fate.checkpointEvery
         guard next < fate.endStep else { return }
         schedule(
@@ -258,7 +273,67 @@ struct SimulationRun {
     /// What job `index` has left after its checkpoint at `checkpointStep`, for the expected-finish rule.
     func progress(of index: Int, checkpointStep: Int) -> JobProgress? {
         jobs[index].trace.steps?.progress(
-            checkpointStep: checkpointStep, restartSeconds: input.faults.chipRecoverySeconds)
+            checkpointStep: checkpointStep, restartSeconds: input.faults.chipRecoverySeconds
+        ).measured(jobs[index].paces, kind: jobs[index].trace.job.kind, catalog: input.catalog)
+    }
+
+    /// The pace the coordinator has measured for `attempt` once `step` is done, kept with its job.
+    mutating func notePace(_ attempt: Int, through step: Int) {
+        let state = attempts[attempt]
+        guard let fate = state.fate,
+            let pace = fate.pace(
+                through: step, attempt: state.number, model: state.placement.chipModel.name,
+                node: state.placement.assignments[0].node.name)
+        else { return }
+        let index = state.job
+        if let last = jobs[index].paces.last, last.attempt == pace.attempt {
+            jobs[index].paces[jobs[index].paces.count - 1] = pace
+        } else {
+            jobs[index].paces.append(pace)
+        }
+    }
+
+    /// At a checkpoint: the expected-finish rule, with the pace measured so far, may move the job
+    /// down now, losing nothing since the checkpoint.
+    mutating func moveForExpectedFinish(_ attempt: Int, checkpointed step: Int) -> Bool {
+        let index = attempts[attempt].job
+        let job = jobs[index].trace.job
+        guard let progress = progress(of: index, checkpointStep: step),
+            let move = engine.expectedFinishMove(
+                for: job, ladder: jobs[index].ladder, now: now, policy: input.policy, progress: progress,
+                faultRates: faultRates)
+        else { return false }
+        let (_, lost) = stop(attempt, checkpointed: step)
+        jobs[index].outcome.workLost += lost
+        jobs[index].ladder = move.ladder
+        noteFallback(index, from: move.fromTier, to: move.toTier, reason: move.reason)
+        requeue(index)
+        return true
+    }
+
+    /// When the attempt's pace is first measured: the expected-finish rule may move the job now,
+    /// losing the steps since its checkpoint, where waiting for the next checkpoint at this pace
+    /// would cost more (as the coordinator decides on the same report).
+    mutating func moveOnMeasuredPace(_ attempt: Int, at step: Int) -> Bool {
+        let index = attempts[attempt].job
+        let job = jobs[index].trace.job
+        guard let fate = attempts[attempt].fate,
+            let progress = progress(of: index, checkpointStep: jobs[index].checkpointStep),
+            let move = engine.expectedFinishMove(
+                for: job, ladder: jobs[index].ladder, now: now, policy: input.policy, progress: progress,
+                faultRates: faultRates),
+            case .finishesSooner(_, let chosen) = move.reason,
+            ExpectedFinish.movesBeforeCheckpoint(
+                chosen: chosen, progress: progress,
+                stepsToCheckpoint: (step / progress.checkpointEverySteps + 1) * progress.checkpointEverySteps - step,
+                secondsPerStepHere: fate.secondsPerStep)
+        else { return false }
+        let (_, lost) = stop(attempt)
+        jobs[index].outcome.workLost += lost
+        jobs[index].ladder = move.ladder
+        noteFallback(index, from: move.fromTier, to: move.toTier, reason: move.reason)
+        requeue(index)
+        return true
     }
 
     /// At a checkpoint: back to the first tier if the ladder says it is due and the tier has room.
@@ -286,7 +361,9 @@ struct SimulationRun {
         let trace = job.trace
         let model = placement.chipModel
         let speed = max(input.catalog[model]?.relativeThroughput(for: trace.job.kind) ?? 1, 0.001)
-        let fullSeconds = trace.secondsByModel[model] ?? trace.referenceSeconds / speed
+        // A gang's steps wait on the fabric between its nodes: a degraded one slows them.
+        let slowdown = input.faults.slowdown(on: placement.assignments.map(\.node))
+        let fullSeconds = (trace.secondsByModel[model] ?? trace.referenceSeconds / speed) * slowdown
         let remaining = (1 - job.progress) * fullSeconds
         let chips = placement.assignments.reduce(0) { $0 + $1.chips.count }
         let chipMemory = mebibytes(fromGiB: input.catalog[model]?.memoryGiB ?? 0)
@@ -307,7 +384,7 @@ struct SimulationRun {
                 job: trace.job.id.name, attempt: job.outcome.attempts + 1, kind: trace.job.kind, run: steps,
                 model: input.catalog[model], resumeStep: job.checkpointStep, nodes: placement.assignments.count,
                 chipsPerNode: placement.assignments[0].chips.count, timeLimit: trace.job.timeLimit,
-                faultsPerChipHour: input.faults.chipFaultsPerHour[model] ?? 0, seed: input.seed)
+                faultsPerChipHour: input.faults.chipFaultsPerHour[model] ?? 0, seed: input.seed, slowdown: slowdown)
             duration = played.duration
             switch played.ending {
             case .completes: ending = .completes
@@ -348,7 +425,8 @@ struct SimulationRun {
         attempts.append(
             SimulatedAttemptState(
                 job: index, placement: placement, start: now, end: now + duration, ending: ending,
-                fullSeconds: fullSeconds, chips: chips, milliChips: milliChips, fate: fate))
+                fullSeconds: fullSeconds, chips: chips, milliChips: milliChips, fate: fate,
+                number: job.outcome.attempts + 1))
         job.state = .running(attempt)
         job.outcome.attempts += 1
         job.outcome.firstStart = job.outcome.firstStart ?? now
@@ -362,7 +440,15 @@ struct SimulationRun {
             chipModel: model.name,
             nodes: placement.assignments.map(\.node.name))
         schedule(.end(attempt: attempt), at: now + duration)
-        if let fate { scheduleCheckpoint(attempt, after: fate.firstStep - 1) }
+        if let fate {
+            scheduleCheckpoint(attempt, after: fate.firstStep - 1)
+            let second = fate.firstStep + 1
+            if trace.job.fallback.policy == .expectedFinish, placement.tier < trace.job.tierCount - 1,
+                fate.reportsProgress(at: second)
+            {
+                schedule(.paceMeasured(attempt: attempt, step: second), at: now + 2 * fate.secondsPerStep)
+            }
+        }
     }
 
     /// Ends an attempt early (preemption, a return at the checkpoint after `step`) or as planned,
@@ -389,6 +475,7 @@ struct SimulationRun {
                     ? fate.checkpointAtEnd : max(fate.checkpoint(before: min(done, fate.lastStep)), fate.firstStep - 1))
             kept = Double(banked - (fate.firstStep - 1)) * fate.secondsPerStep
             jobs[index].checkpointStep = max(jobs[index].checkpointStep, banked)
+            notePace(attempt, through: state.end <= now ? fate.endStep : done)
         }
         jobs[index].progress = min(1, jobs[index].progress + kept / state.fullSeconds)
         unbusy(state.placement.chipModel, state.milliChips, queue: jobs[index].trace.job.queue)

@@ -20,12 +20,22 @@ public struct FaultProfile: Sendable, Equatable {
     /// How long a chip whose fault ended an attempt takes no work (0: it takes work at once), as
     /// MindCluster isolates a faulted NPU until it recovers.
     public var chipRecoverySeconds: Double
+    /// How many times longer a multi-node job's steps take than the catalog's speed says on these
+    /// nodes (a node group's `fabricSlowdown`: a super-node whose fabric is degraded); absent: 1.
+    public var fabricSlowdown: [NodeID: Double] = [:]
     /// Whether the scheduler knows `chipFaultsPerHour` from the fleet's history (the expected-finish
     /// rule starts from them), or learns the rates from the faults it sees (the default).
     public var ratesKnown = false
 
     /// The rates the scheduler starts from: `chipFaultsPerHour` when they are known, else none.
     public var knownRates: [ChipModelID: Double] { ratesKnown ? chipFaultsPerHour : [:] }
+
+    /// The slowdown of an attempt on `nodes`: its slowest node's, for a job of several nodes (whose
+    /// steps wait on the fabric between them); 1 for a job on one node.
+    public func slowdown(on nodes: [NodeID]) -> Double {
+        guard nodes.count > 1 else { return 1 }
+        return nodes.map { fabricSlowdown[$0] ?? 1 }.max() ?? 1
+    }
 
     public init(
         chipFaultsPerHour: [ChipModelID: Double] = [:], degradedBandwidthGBps: [ChipModelID: Double] = [:],
@@ -43,7 +53,7 @@ public struct FaultProfile: Sendable, Equatable {
 public enum FleetFile {
     static let groupFields = [
         "name", "count", "model", "chipsPerNode", "chipMemoryGiB", "numaNodes", "cpusPerNUMANode",
-        "memoryGiBPerNUMANode", "domain", "interNodeBandwidthGBps", "labels",
+        "memoryGiBPerNUMANode", "domain", "interNodeBandwidthGBps", "labels", "fabricSlowdown",
     ]
 
     public static func load(path: String, catalog: ChipCatalog) throws(SpecError) -> FleetSpec {
@@ -58,6 +68,7 @@ public enum FleetFile {
         let top = try root.mapping(allowing: ["name", "nodeGroups", "faults"])
         let name = try top["name"]?.string() ?? "fleet"
         var nodes: [Node] = []
+        var slowdown: [NodeID: Double] = [:]
         var groupNames: Set<String> = []
         for group in try top.require("nodeGroups").sequence() {
             let fields = try group.mapping(allowing: groupFields)
@@ -81,6 +92,13 @@ public enum FleetFile {
             let cpusPerNUMA = try fields["cpusPerNUMANode"]?.positiveInt() ?? 32
             let memoryPerNUMA = try fields["memoryGiBPerNUMANode"]?.positiveDouble() ?? 256
             let bandwidth = try fields["interNodeBandwidthGBps"]?.positiveDouble()
+            let slowdownNode = fields["fabricSlowdown"]
+            let groupSlowdown = try slowdownNode?.positiveDouble() ?? 1
+            guard (1...100).contains(groupSlowdown) else {
+                throw slowdownNode!.error(
+                    "fabricSlowdown is how many times longer a multi-node job's steps take here: 1 to 100, got "
+                        + formatNumber(groupSlowdown))
+            }
             var labels: [String: String] = [:]
             if let labelNode = fields["labels"] {
                 let pairs = try labelNode.textPairs(
@@ -114,6 +132,7 @@ public enum FleetFile {
                             TopologyDomain(kind: $0, name: "\(domainPrefix)-\(ordinal / domainSize)")
                         },
                         interNodeBandwidthGBps: bandwidth))
+                if groupSlowdown != 1 { slowdown[nodes[nodes.count - 1].id] = groupSlowdown }
             }
         }
         var faults = FaultProfile()
@@ -135,6 +154,7 @@ public enum FleetFile {
                 }
             }
         }
+        faults.fabricSlowdown = slowdown
         return FleetSpec(name: name, nodes: nodes, faults: faults)
     }
 

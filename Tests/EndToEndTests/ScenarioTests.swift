@@ -138,6 +138,32 @@ struct ScenarioTests {
         try await expectSimulationAgrees(with: events, scenario: Self.scenario)
     }
 
+    @Test(
+        "live, slow fabric: the training starts on Ascend, the pace it reports moves it to NVIDIA with the measured figures in the reason, resuming from its checkpoint; inference stays on Ascend; SchedSim decides the same, job by job"
+    )
+    func slowFabric() async throws {
+        let path = Repository.path("deploy/scenarios/r2-slow-fabric.yaml")
+        let (events, summary) = try await liveRun(path)
+        let training = events.filter { $0.job == "r2-pretrain" }
+        let placed = try #require(training.firstIndex { $0.kind == .placed }, "\(training.map(\.message))")
+        #expect(training[placed].details["chipModel"] == "ascend-910c")
+        let moved = try #require(training.firstIndex { $0.kind == .fellBack }, "\(training.map(\.message))")
+        #expect(moved > placed)
+        let reason = training[moved].details["reason"] ?? ""
+        #expect(
+            reason.contains("ascend-910c: ") && reason.contains("steps measured at 1.8x the catalog's time"),
+            "\(reason)")
+        #expect(
+            training[moved].message.contains("resuming from its checkpoint of step 0"), "\(training[moved].message)")
+        #expect(training[(moved + 1)...].contains { $0.kind == .placed && $0.details["chipModel"] != "ascend-910c" })
+        #expect(training.last?.kind == .completed)
+        for event in events where event.kind == .placed && event.job?.hasPrefix("chat-") == true {
+            #expect(event.details["chipModel"]?.hasPrefix("ascend-") == true, "inference left Ascend: \(event.message)")
+        }
+        #expect(summary.contains("% of nvidia's pace"), "\(summary)")
+        try await expectSimulationAgrees(with: events, scenario: path)
+    }
+
     /// `schedctl simulate --scenario` decides as the live log did, job by job.
     func expectSimulationAgrees(with events: [PlacementEvent], scenario: String) async throws {
         // Read as `schedctl scenario run` reads the log.

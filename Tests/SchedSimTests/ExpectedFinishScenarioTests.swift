@@ -86,6 +86,58 @@ struct ExpectedFinishScenarioTests {
         #expect(mine < theirs)
     }
 
+    @Test(
+        "slow fabric: the training starts on Ascend, its measured pace (1.8x the catalog's time a step) moves it to NVIDIA once measured, it finishes within 85% of NVIDIA alone; inference stays on Ascend"
+    )
+    func slowFabric() throws {
+        let slow = try scenario(
+            try String(contentsOfFile: Repository.path("deploy/scenarios/r2-slow-fabric.yaml"), encoding: .utf8))
+        #expect(!slow.fleet.faults.ratesKnown, "the honest case: a new fleet")
+        let report = try Simulator.run(slow.simulationInput(catalog: catalog))
+        let story = training(report)
+        #expect(story.first { $0.kind == .placed }?.chipModel == "ascend-910c")
+        let fallback = try #require(story.first { $0.kind == .fellBack })
+        #expect(
+            fallback.detail.contains("ascend-910c: ")
+                && fallback.detail.contains(
+                    "steps measured at 1.8x the catalog's time"),
+            "\(fallback.detail)")
+        #expect(!story.contains { $0.kind == .faulted }, "the pace moved it, before any fault: \(story.map(\.kind))")
+        let oracle = try #require(try ScenarioOracle.outcomes(slow, catalog: catalog).first?.best?.completedAt)
+        let finished = try #require(story.last { $0.kind == .completed }?.time)
+        #expect(oracle / finished >= 0.85, "\(finished) s against the oracle's \(oracle) s")
+        for placed in report.decisions where placed.kind == .placed && placed.job.hasPrefix("chat-") {
+            #expect(placed.chipModel == "ascend-910c", "one node a service: the fabric does not slow it")
+        }
+        // Without the slow fabric the same fleet keeps the training on Ascend until it faults.
+        var healthy = slow
+        healthy.fleet.faults.fabricSlowdown = [:]
+        let calm = training(try Simulator.run(healthy.simulationInput(catalog: catalog)))
+        let firstMove = try #require(calm.firstIndex { $0.kind == .fellBack })
+        #expect(calm[..<firstMove].contains { $0.kind == .faulted }, "\(calm.map(\.kind))")
+    }
+
+    @Test("a fleet's fabricSlowdown is read per node group, and a figure out of range is refused with its line")
+    func fabricSlowdownField() throws {
+        let fleet = """
+            nodeGroups:
+              - {name: sn, count: 2, model: ascend-910c, chipsPerNode: 16, fabricSlowdown: 1.5}
+              - {name: nv, count: 2, model: h100, chipsPerNode: 8}
+            """
+        let spec = try FleetFile.parse(fleet, file: "f.yaml", catalog: catalog)
+        #expect(spec.faults.fabricSlowdown == ["sn-0": 1.5, "sn-1": 1.5])
+        #expect(spec.faults.slowdown(on: ["sn-0", "sn-1"]) == 1.5)
+        #expect(spec.faults.slowdown(on: ["sn-0"]) == 1, "one node: no fabric between")
+        #expect(spec.faults.slowdown(on: ["nv-0", "nv-1"]) == 1)
+        #expect {
+            try FleetFile.parse(
+                fleet.replacingOccurrences(of: "fabricSlowdown: 1.5", with: "fabricSlowdown: 0.5"), file: "f.yaml",
+                catalog: catalog)
+        } throws: { error in
+            "\(error)".contains("f.yaml:2") && "\(error)".contains("fabricSlowdown is how many times longer")
+        }
+    }
+
     @Test("with returnToPreferred, it does not go back to a tier the rule would leave again at once")
     func noSeesaw() throws {
         let rule = "minInterNodeBandwidthGBps: 100"
