@@ -384,12 +384,27 @@ extension CoordinatorState {
         return placement.assignments.allSatisfy { ledger.conflict(in: $0, for: placement.job) == nil }
     }
 
-    /// What `record` has left after its checkpoint, for the expected-finish rule (simulated runs:
-    /// their steps are known), as SchedSim builds it.
+    /// What `record` has left after its checkpoint, for the expected-finish rule, with the paces it
+    /// reported: a simulated run's steps as SchedSim builds them; a real job's `steps`, once a pace
+    /// of it is measured (nil before).
     func progress(of record: JobRecord) -> JobProgress? {
-        record.run.simulation?.progress(
-            checkpointStep: record.checkpointStep, restartSeconds: configuration.chipRecovery
-        ).measured(record.paces ?? [], kind: record.job.kind, catalog: configuration.catalog)
+        let paces = record.paces ?? []
+        let catalog = configuration.catalog
+        if let simulation = record.run.simulation {
+            return simulation.progress(
+                checkpointStep: record.checkpointStep, restartSeconds: configuration.chipRecovery
+            )
+            .measured(paces, kind: record.job.kind, catalog: catalog)
+        }
+        // A real job: the steps it declared, at the pace it reported.
+        guard let steps = record.run.steps,
+            let reference = JobProgress.referenceStepSeconds(from: paces, kind: record.job.kind, catalog: catalog)
+        else { return nil }
+        return JobProgress(
+            stepsLeft: steps - record.checkpointStep, secondsPerReferenceStep: reference,
+            checkpointEverySteps: record.run.checkpointEverySteps ?? max(steps / 10, 1),
+            restartSeconds: configuration.chipRecovery
+        ).measured(paces, kind: record.job.kind, catalog: catalog)
     }
 
     /// Moves `record` down its tiers as `fallback` says: its ladder, its tier history, and the event

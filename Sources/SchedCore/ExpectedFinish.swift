@@ -32,6 +32,18 @@ public struct JobProgress: Hashable, Sendable {
         self.measuredSlowdown = measuredSlowdown.filter { $0.value.isFinite && $0.value > 0 }
     }
 
+    /// A real job's step on the reference chip, from the paces it reported: the fastest of them
+    /// scaled by its chip's catalog speed (a slow fabric or a straggler only slows, so the fastest
+    /// is the nearest to what the catalog predicts); nil before any pace is measured.
+    public static func referenceStepSeconds(from paces: [MeasuredPace], kind: JobKind, catalog: ChipCatalog)
+        -> Seconds?
+    {
+        paces.compactMap { pace -> Seconds? in
+            guard let seconds = pace.secondsPerStep, let model = catalog[ChipModelID(pace.model)] else { return nil }
+            return seconds * max(model.relativeThroughput(for: kind), 0.01)
+        }.min()
+    }
+
     /// This progress with the slowdowns `paces` measured: for each chip model, the latest attempt's
     /// pace there over the catalog's, in hundredths (so that drivers whose measurements differ in
     /// the last bits weigh alike), within 0.01 to 100.

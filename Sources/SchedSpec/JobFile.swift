@@ -26,6 +26,10 @@ public struct RunSpec: Codable, Equatable, Sendable {
     public var error: String?
     public var script: String?
     public var slurmEnvironment: Bool?
+    /// A real training job's steps in all, and how often it saves a checkpoint, in steps: with the
+    /// pace it reports (`schedctl progress`), what the expected-finish rule weighs it by.
+    public var steps: Int?
+    public var checkpointEverySteps: Int?
 
     public init(
         command: [String] = [], env: [String: String] = [:], workingDirectory: String? = nil,
@@ -45,7 +49,7 @@ public struct RunSpec: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case command, env, workingDirectory, checkpointDirectory, simulation, image, containerOptions, tiers
-        case maxDisconnect, name, output, error, script, slurmEnvironment
+        case maxDisconnect, name, output, error, script, slurmEnvironment, steps, checkpointEverySteps
     }
 
     /// Records stored before images and tier specs existed have none.
@@ -65,6 +69,8 @@ public struct RunSpec: Codable, Equatable, Sendable {
         error = try container.decodeIfPresent(String.self, forKey: .error)
         script = try container.decodeIfPresent(String.self, forKey: .script)
         slurmEnvironment = try container.decodeIfPresent(Bool.self, forKey: .slurmEnvironment)
+        steps = try container.decodeIfPresent(Int.self, forKey: .steps)
+        checkpointEverySteps = try container.decodeIfPresent(Int.self, forKey: .checkpointEverySteps)
     }
 }
 
@@ -108,7 +114,7 @@ public enum JobFile {
         "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate", "cpus",
         "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute", "image", "containerOptions", "depends",
         "array", "nodeSelector", "onDisconnect", "maxDisconnect", "reservation", "name", "output", "error", "script",
-        "slurmEnvironment",
+        "slurmEnvironment", "steps", "checkpointEverySteps",
     ]
     /// The largest batch script a job carries (Slurm's own default limit is 4 MiB; one protocol line
     /// bounds it here).
@@ -198,6 +204,17 @@ public enum JobFile {
             run.script = text
         }
         run.slurmEnvironment = try top["slurmEnvironment"]?.bool()
+        run.steps = try top["steps"]?.positiveInt(atMost: SpecLimits.simulatedSteps)
+        if let node = top["checkpointEverySteps"] {
+            guard let steps = run.steps else {
+                throw node.error("checkpointEverySteps goes with steps, the job's steps in all")
+            }
+            let every = try node.positiveInt(atMost: SpecLimits.simulatedSteps)
+            guard every <= steps else {
+                throw node.error("checkpointEverySteps is at most steps (\(steps)), got \(every)")
+            }
+            run.checkpointEverySteps = every
+        }
         if let node = top["simulate"] {
             let fields = try node.mapping(allowing: ["duration", "steps", "checkpointEverySteps"])
             let seconds = try fields.require("duration").duration()

@@ -92,6 +92,10 @@ extension SpecLimits {
         }
         if let run, let problem = RunSpecLimits.problem(in: run, tiers: max(job.tiers.count, 1)) { return problem }
         if let selector = job.nodeSelector, let problem = selectorProblem(selector) { return problem }
+        if let steps = run?.steps, !(1...simulatedSteps).contains(steps) { return "steps is out of range" }
+        if let every = run?.checkpointEverySteps, !(1...max(run?.steps ?? 1, 1)).contains(every) {
+            return "checkpointEverySteps is out of range (1 to steps)"
+        }
         if let simulation = run?.simulation {
             if outside(simulation.seconds, 0...duration) { return "simulate.duration is out of range" }
             if !(1...simulatedSteps).contains(simulation.steps) { return "simulate.steps is out of range" }

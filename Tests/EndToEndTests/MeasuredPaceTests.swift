@@ -88,6 +88,71 @@ struct MeasuredPaceTests {
     }
 
     @Test(
+        "a real job whose reported steps on Ascend take far longer than the catalog predicts from its H100 pace is moved on by the expected-finish rule, with the measured figures in the reason"
+    )
+    func slowTierMoved() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator()
+        let nvidia = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("nv").path)
+        let ascend = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("asc").path)
+        try cluster.startHostAgent(
+            nvidia, data: cluster.directory.appendingPathComponent("nv-data").path, name: "nv-host", log: "nv.log")
+        try cluster.startHostAgent(
+            ascend, data: cluster.directory.appendingPathComponent("asc-data").path, name: "asc-host", log: "asc.log")
+        let registered = try await eventually(seconds: 60) { try await cluster.connectedNodes() == 2 }
+        try #require(registered, "agents did not register: \(cluster.log("nv.log")) \(cluster.log("asc.log"))")
+
+        let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
+        let fast = "for s in $(seq 1 2000); do '\(schedctl)' progress --step $s || exit 3; sleep 0.2; done"
+        let job = cluster.directory.appendingPathComponent("slowed.yaml").path
+        try """
+        id: slowed
+        kind: training
+        chipsPerNode: 1
+        steps: 2000
+        checkpointEverySteps: 100
+        fallback: {policy: expected-finish}
+        tiers:
+          - name: nvidia
+            models: [h100]
+            command: \(fast)
+          - name: ascend
+            models: [ascend-910b]
+            command: >-
+              for s in $(seq 1 2000); do echo $s > "$HETEROSCHED_PROGRESS_FILE.new" &&
+              mv "$HETEROSCHED_PROGRESS_FILE.new" "$HETEROSCHED_PROGRESS_FILE"; sleep 3; done
+          - name: nvidia-again
+            models: [h100]
+            command: \(fast)
+        """.write(toFile: job, atomically: true, encoding: .utf8)
+        let submitted = try await cluster.schedctl(["submit", "-f", job])
+        try #require(submitted.status == 0, "\(submitted.stderr)")
+        // Its pace on H100 first: the baseline the catalog scales to Ascend's.
+        _ = try await cluster.waitFor("slowed", seconds: 120) {
+            $0.currentPace?.attempt == 1 && ($0.currentPace?.stepsMeasured ?? 0) >= 5
+        }
+        let moved = try await cluster.schedctl(["fallback", "slowed", "--reason", "try Ascend"])
+        try #require(moved.status == 0, "\(moved.stderr)")
+        // On Ascend a step takes 3 s, where the catalog predicts well under 1 s from the H100 pace:
+        // once that is measured, the rule moves it to its third tier at once.
+        let onward = try await cluster.waitFor("slowed", seconds: 120) { $0.ladder.tier == 2 && $0.attempt == 3 }
+        #expect(onward.tierHistory.map(\.name) == ["nvidia", "ascend", "nvidia-again"])
+        let events = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
+            .split(separator: "\n").compactMap { try? WireCodec.value(PlacementEvent.self, from: String($0)) }
+        let fellBack = try #require(events.last { $0.job == "slowed" && $0.kind == .fellBack })
+        let reason = fellBack.details["reason"] ?? ""
+        #expect(reason.hasPrefix("expected to finish sooner on tier 3: ascend-910b: "), "\(reason)")
+        #expect(reason.contains("h100: "), "\(reason)")
+        let measured = try #require(
+            reason.range(of: "steps measured at ").map { reason[$0.upperBound...].prefix { $0 != "x" } }, "\(reason)")
+        #expect((Double(measured) ?? 0) >= 2, "\(reason)")
+        #expect(fellBack.message.contains("to tier 3 (nvidia-again) at step "), "\(fellBack.message)")
+        #expect(fellBack.message.contains(", resuming from its checkpoint of step 0"), "\(fellBack.message)")
+        _ = try await cluster.schedctl(["cancel", "slowed"])
+    }
+
+    @Test(
         "schedctl progress writes the step where the job's variable says; outside a job, or out of range, it says what to fix"
     )
     func progressCommand() async throws {
