@@ -49,8 +49,7 @@ struct NodesCommand: ParsableCommand {
                 "\(counts.coresUsed)/\(counts.cores)",
                 "\(formatMebibytes(status.memoryUsedMiB ?? 0))/\(formatMebibytes(counts.memoryMiB))",
                 String(node.numaNodes.count), node.domain?.description ?? "-",
-                nodeNote(status).isEmpty
-                    ? "-" : nodeNote(status).trimmingCharacters(in: CharacterSet(charactersIn: " ()")),
+                operatorNote(status) ?? "-",
             ])
         }
         printLine(table.render())

@@ -27,11 +27,14 @@ func changeNodeState(_ request: NodeStateRequest, _ connection: ConnectionOption
     }
 }
 
-/// `(by alice: firmware update, deadline in 2h)`, or nothing for a node no operator set.
-func nodeNote(_ status: NodeStatus) -> String {
-    guard let set = status.administration else { return "" }
+/// ` (by alice: firmware update, deadline in 2h)`, or nothing for a node no operator set.
+func nodeNote(_ status: NodeStatus) -> String { operatorNote(status).map { " (\($0))" } ?? "" }
+
+/// `by alice: firmware update, deadline in 2h`: who set the node's state and why; nil if no one did.
+func operatorNote(_ status: NodeStatus) -> String? {
+    guard let set = status.administration else { return nil }
     let deadline = status.deadlineIn.map { $0 > 0 ? ", deadline in \(formatSeconds($0))" : ", deadline passed" } ?? ""
-    return " (by \(set.by): \(set.reason)\(deadline))"
+    return "by \(set.by): \(set.reason)\(deadline)"
 }
 
 struct CordonCommand: ParsableCommand {

@@ -157,13 +157,7 @@ struct SubmitCommand: ParsableCommand {
         }
         if let problem = flags.problem() { throw ValidationError(problem) }
         if file.isEmpty, script == nil, let problem = flags.nothingToRun { throw ValidationError(problem) }
-        for item in env {
-            let name = item.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
-            guard item.contains("="), RunSpecLimits.isVariableName(name) else {
-                throw ValidationError(
-                    "--env \(item): write NAME=VALUE, NAME of letters, digits and _ not starting with a digit")
-            }
-        }
+        for item in env where SubmitFlags.variable(item) == nil { throw ValidationError(SubmitFlags.badVariable(item)) }
     }
 
     /// The flags as values, for the spec and its checks (which `QuickSubmit` shares).
@@ -182,10 +176,7 @@ struct SubmitCommand: ParsableCommand {
     /// `--export`'s variables, then each `--env`.
     var environment: [String: String] {
         var variables = export.map { SlurmDirectives.exported($0, from: ProcessInfo.processInfo.environment) } ?? [:]
-        for item in env {
-            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if parts.count == 2 { variables[String(parts[0])] = String(parts[1]) }
-        }
+        for (name, value) in env.compactMap(SubmitFlags.variable) { variables[name] = value }
         return variables
     }
 

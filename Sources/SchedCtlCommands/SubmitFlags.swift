@@ -45,6 +45,18 @@ struct SubmitFlags: Equatable {
     /// Sets the option `name` (as `--name` spells it) from `value`: what the quick path, `#HS` lines
     /// and flags given over a script's directives share. False for an option it does not know, or a
     /// number it cannot read.
+    /// `--env NAME=VALUE`'s name and value; nil for an item that is not one.
+    static func variable(_ item: String) -> (name: String, value: String)? {
+        let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, RunSpecLimits.isVariableName(String(parts[0])) else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+
+    /// What `--env` says of an item that is not NAME=VALUE.
+    static func badVariable(_ item: String) -> String {
+        "--env \(item): write NAME=VALUE, NAME of letters, digits and _ not starting with a digit"
+    }
+
     mutating func set(_ name: String, _ value: String) -> Bool {
         switch name {
         case "id": id = value
@@ -71,9 +83,8 @@ struct SubmitFlags: Equatable {
         case "error": error = value
         case "chdir": workingDirectory = value
         case "env":
-            let parts = value.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, RunSpecLimits.isVariableName(String(parts[0])) else { return false }
-            env[String(parts[0])] = String(parts[1])
+            guard let (name, value) = Self.variable(value) else { return false }
+            env[name] = value
         default:
             guard let number = Int(value) else { return false }
             switch name {
