@@ -303,11 +303,7 @@ struct SimulationRun {
                 for: job, ladder: jobs[index].ladder, now: now, policy: input.policy, progress: progress,
                 faultRates: faultRates)
         else { return false }
-        let (_, lost) = stop(attempt, checkpointed: step)
-        jobs[index].outcome.workLost += lost
-        jobs[index].ladder = move.ladder
-        noteFallback(index, from: move.fromTier, to: move.toTier, reason: move.reason)
-        requeue(index)
+        moveDown(attempt, move, checkpointed: step)
         return true
     }
 
@@ -328,12 +324,19 @@ struct SimulationRun {
                 stepsToCheckpoint: (step / progress.checkpointEverySteps + 1) * progress.checkpointEverySteps - step,
                 secondsPerStepHere: fate.secondsPerStep)
         else { return false }
-        let (_, lost) = stop(attempt)
+        moveDown(attempt, move)
+        return true
+    }
+
+    /// Stops `attempt` (banking its checkpoint, `step` if it stops at one) and moves its job down
+    /// as `move` says.
+    mutating func moveDown(_ attempt: Int, _ move: TierFallback, checkpointed step: Int? = nil) {
+        let index = attempts[attempt].job
+        let (_, lost) = stop(attempt, checkpointed: step)
         jobs[index].outcome.workLost += lost
         jobs[index].ladder = move.ladder
         noteFallback(index, from: move.fromTier, to: move.toTier, reason: move.reason)
         requeue(index)
-        return true
     }
 
     /// At a checkpoint: back to the first tier if the ladder says it is due and the tier has room.

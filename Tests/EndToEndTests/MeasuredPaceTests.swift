@@ -10,12 +10,8 @@ import Wire
 /// predicts from an earlier attempt on another chip.
 @Suite("End to end: the pace real jobs report")
 struct MeasuredPaceTests {
-    @Test(
-        "a job's steps through schedctl progress give its pace on H100; on Ascend, written by hand, status sets it against the catalog's prediction from the H100 attempt"
-    )
-    func paceMeasuredAndCompared() async throws {
-        let cluster = try Cluster()
-        defer { cluster.stopAll() }
+    /// A coordinator with an H100 host (`nv-host`) and an Ascend 910B host (`asc-host`), registered.
+    static func startHosts(_ cluster: Cluster) async throws {
         try await cluster.startCoordinator()
         let nvidia = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("nv").path)
         let ascend = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("asc").path)
@@ -24,7 +20,18 @@ struct MeasuredPaceTests {
         try cluster.startHostAgent(
             ascend, data: cluster.directory.appendingPathComponent("asc-data").path, name: "asc-host", log: "asc.log")
         let registered = try await eventually(seconds: 60) { try await cluster.connectedNodes() == 2 }
-        try #require(registered, "agents did not register: \(cluster.log("nv.log")) \(cluster.log("asc.log"))")
+        guard registered else {
+            throw ClusterError("agents did not register: \(cluster.log("nv.log")) \(cluster.log("asc.log"))")
+        }
+    }
+
+    @Test(
+        "a job's steps through schedctl progress give its pace on H100; on Ascend, written by hand, status sets it against the catalog's prediction from the H100 attempt"
+    )
+    func paceMeasuredAndCompared() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await Self.startHosts(cluster)
 
         let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
         let job = cluster.directory.appendingPathComponent("paced.yaml").path
@@ -93,25 +100,22 @@ struct MeasuredPaceTests {
     func slowTierMoved() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        try await cluster.startCoordinator()
-        let nvidia = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("nv").path)
-        let ascend = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("asc").path)
-        try cluster.startHostAgent(
-            nvidia, data: cluster.directory.appendingPathComponent("nv-data").path, name: "nv-host", log: "nv.log")
-        try cluster.startHostAgent(
-            ascend, data: cluster.directory.appendingPathComponent("asc-data").path, name: "asc-host", log: "asc.log")
-        let registered = try await eventually(seconds: 60) { try await cluster.connectedNodes() == 2 }
-        try #require(registered, "agents did not register: \(cluster.log("nv.log")) \(cluster.log("asc.log"))")
+        try await Self.startHosts(cluster)
 
         let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
-        let fast = "for s in $(seq 1 2000); do '\(schedctl)' progress --step $s || exit 3; sleep 0.2; done"
+        // The steps written by hand, as the recipe does (no schedctl started for each), so that a
+        // loaded machine slows the H100 pace it is weighed by as little as it can.
+        let fast = """
+            for s in $(seq 1 2000); do echo $s > "$HETEROSCHED_PROGRESS_FILE.new" && \
+            mv "$HETEROSCHED_PROGRESS_FILE.new" "$HETEROSCHED_PROGRESS_FILE"; sleep 0.2; done
+            """
         let job = cluster.directory.appendingPathComponent("slowed.yaml").path
         try """
         id: slowed
         kind: training
         chipsPerNode: 1
         steps: 2000
-        checkpointEverySteps: 100
+        checkpointEverySteps: 2
         fallback: {policy: expected-finish}
         tiers:
           - name: nvidia
@@ -121,7 +125,8 @@ struct MeasuredPaceTests {
             models: [ascend-910b]
             command: >-
               for s in $(seq 1 2000); do echo $s > "$HETEROSCHED_PROGRESS_FILE.new" &&
-              mv "$HETEROSCHED_PROGRESS_FILE.new" "$HETEROSCHED_PROGRESS_FILE"; sleep 3; done
+              mv "$HETEROSCHED_PROGRESS_FILE.new" "$HETEROSCHED_PROGRESS_FILE";
+              if [ $((s % 2)) -eq 0 ]; then '\(schedctl)' checkpoint --step $s || exit 4; fi; sleep 5; done
           - name: nvidia-again
             models: [h100]
             command: \(fast)
@@ -134,8 +139,9 @@ struct MeasuredPaceTests {
         }
         let moved = try await cluster.schedctl(["fallback", "slowed", "--reason", "try Ascend"])
         try #require(moved.status == 0, "\(moved.stderr)")
-        // On Ascend a step takes 3 s, where the catalog predicts well under 1 s from the H100 pace:
-        // once that is measured, the rule moves it to its third tier at once.
+        // On Ascend a step takes 5 s, where the catalog predicts under 1.5 s from the H100 pace:
+        // once that is measured, the rule moves it to its third tier, at once or (when the H100's
+        // chips are not free yet on a loaded machine) at a checkpoint it saves every 2 steps.
         let onward = try await cluster.waitFor("slowed", seconds: 120) { $0.ladder.tier == 2 && $0.attempt == 3 }
         #expect(onward.tierHistory.map(\.name) == ["nvidia", "ascend", "nvidia-again"])
         let events = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
@@ -146,9 +152,9 @@ struct MeasuredPaceTests {
         #expect(reason.contains("h100: "), "\(reason)")
         let measured = try #require(
             reason.range(of: "steps measured at ").map { reason[$0.upperBound...].prefix { $0 != "x" } }, "\(reason)")
-        #expect((Double(measured) ?? 0) >= 2, "\(reason)")
-        #expect(fellBack.message.contains("to tier 3 (nvidia-again) at step "), "\(fellBack.message)")
-        #expect(fellBack.message.contains(", resuming from its checkpoint of step 0"), "\(fellBack.message)")
+        #expect((Double(measured) ?? 0) >= 1.5, "\(reason)")
+        #expect(fellBack.message.contains("to tier 3 (nvidia-again) at "), "\(fellBack.message)")
+        #expect(fellBack.message.contains("checkpoint of step "), "\(fellBack.message)")
         _ = try await cluster.schedctl(["cancel", "slowed"])
     }
 
