@@ -124,10 +124,11 @@ extension PostgresStoreTests {
         defer { cluster.stopAll() }
         let pair = try await Pair(cluster: cluster)
         let attemptLog = try await pair.startAgents()
-        // Jobs running across the take-over (10 h at 600x: a minute).
+        // Jobs running across the take-over (100 h at 600x: ten minutes, longer than the test on a
+        // loaded machine, where 10 h had ended before the take-over was checked).
         let long = (0..<4).map { "long-\($0)" }
         for id in long {
-            let reply = try await cluster.schedctl(["submit", "--id", id, "--chips", "2", "--simulate", "10h"])
+            let reply = try await cluster.schedctl(["submit", "--id", id, "--chips", "2", "--simulate", "100h"])
             #expect(reply.status == 0, "\(reply.stderr)")
         }
         for id in long { _ = try await cluster.waitFor(id) { $0.state == .running } }
@@ -184,7 +185,7 @@ extension PostgresStoreTests {
         let long = (0..<2).map { "long-\($0)" }
         for id in long {
             #expect(
-                try await cluster.schedctl(["submit", "--id", id, "--chips", "4", "--simulate", "10h"]).status == 0)
+                try await cluster.schedctl(["submit", "--id", id, "--chips", "4", "--simulate", "100h"]).status == 0)
         }
         for id in long { _ = try await cluster.waitFor(id) { $0.state == .running } }
 
