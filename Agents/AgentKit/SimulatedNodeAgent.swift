@@ -214,7 +214,7 @@ public struct SimulatedNodeAgent: Sendable {
                 return
             }
             // The first node reports the steps both drivers measure the pace from (on the attempt's
-            // own clock), then each checkpoint the attempt saves before it ends.
+            // own clock), and each checkpoint the attempt saves before it ends.
             if order.rank == 0 && fate.reportsProgress(at: step) {
                 await link.send(
                     .progress(

@@ -75,11 +75,10 @@ public struct AttemptFate: Sendable, Equatable {
     public var duration: Seconds { Double(endStep - firstStep + 1) * secondsPerStep }
 
     /// Whether the attempt's first node reports `step` as `PROGRESS` once it is done: its first two
-    /// steps (a pace from then on) and each checkpoint's; never the step it ends in. Both drivers
+    /// steps, which give its pace (a simulated step's time never changes, so later reports would
+    /// tell the coordinator nothing and cost it messages); never the step it ends in. Both drivers
     /// measure the pace from these steps.
-    public func reportsProgress(at step: Int) -> Bool {
-        step >= firstStep && step < endStep && (step <= firstStep + 1 || step % checkpointEvery == 0)
-    }
+    public func reportsProgress(at step: Int) -> Bool { step >= firstStep && step < endStep && step <= firstStep + 1 }
 
     /// When `step` is done, on the attempt's own clock (`PROGRESS`'s time for a simulated job).
     public func progressTime(of step: Int) -> Double { Double(step) * secondsPerStep }
