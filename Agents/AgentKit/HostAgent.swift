@@ -97,9 +97,6 @@ public struct HostAgent: Sendable {
             await health.connected(true)
             let writer = session.writer
             let tails = TailBook()
-            let progressInterval =
-                Double(heartbeatInterval.components.seconds)
-                + Double(heartbeatInterval.components.attoseconds) / 1e18
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     // Ends that happened while disconnected, then every new one as it comes.
@@ -108,7 +105,7 @@ public struct HostAgent: Sendable {
                         // Checkpoints first: an attempt's last step is known before its end is.
                         for saved in await runner.checkpoints() { try await writer.send(.checkpoint(saved)) }
                         // Where jobs are, at most once a heartbeat interval each.
-                        for step in await runner.progress(every: progressInterval) {
+                        for step in await runner.progress(every: heartbeatInterval.seconds) {
                             try await writer.send(.progress(step))
                         }
                         for exit in await runner.poll() { try await report(exit, writer) }

@@ -160,6 +160,8 @@ public struct SimulatedNodeAgent: Sendable {
         let key = AttemptRef(job: order.job, attempt: order.attempt)
         await attemptLog?.record(.start, node: node.id, order: order)
         let model = catalog[ChipModelID(order.chipModel)]
+        // A gang's steps wait on the fabric between its nodes, as the fleet file says it is.
+        let slowdown = faults.slowdown(on: order.gang?.members.map { NodeID($0.node) } ?? [node.id])
         func playing(timeLimit: Double?) -> AttemptFate {
             AttemptFate(
                 job: order.job, attempt: order.attempt, kind: order.kind, run: order.simulation, model: model,
@@ -168,8 +170,6 @@ public struct SimulatedNodeAgent: Sendable {
                 faultsPerChipHour: faults.chipFaultsPerHour[ChipModelID(order.chipModel)] ?? 0, seed: seed,
                 slowdown: slowdown)
         }
-        // A gang's steps wait on the fabric between its nodes, as the fleet file says it is.
-        let slowdown = faults.slowdown(on: order.gang?.members.map { NodeID($0.node) } ?? [node.id])
         // The same seed plays the same faults: a new time limit changes only where the attempt ends.
         var fate = playing(timeLimit: order.timeLimitSeconds)
         await link.send(.started(key))

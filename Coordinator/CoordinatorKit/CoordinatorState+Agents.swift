@@ -230,14 +230,9 @@ extension CoordinatorState {
         else { return }
         let now = clock()
         guard
-            let move = plannedEngine(now: now)?.expectedFinishMove(
+            let move = plannedEngine(now: now)?.expectedFinishMoveNow(
                 for: record.job, ladder: record.ladder, now: now, policy: configuration.policy, progress: progress,
-                faultRates: faultRates),
-            case .finishesSooner(_, let chosen) = move.reason,
-            ExpectedFinish.movesBeforeCheckpoint(
-                chosen: chosen, progress: progress,
-                stepsToCheckpoint: (report.step / progress.checkpointEverySteps + 1) * progress.checkpointEverySteps
-                    - report.step, secondsPerStepHere: pace)
+                faultRates: faultRates, step: report.step, secondsPerStep: pace)
         else { return }
         let before = record
         requeue(&record)

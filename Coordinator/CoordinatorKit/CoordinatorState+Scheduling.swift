@@ -397,13 +397,12 @@ extension CoordinatorState {
             .measured(paces, kind: record.job.kind, catalog: catalog)
         }
         // A real job: the steps it declared, at the pace it reported.
-        guard let steps = record.run.steps,
+        guard let steps = record.run.steps, let every = record.run.checkpointInterval,
             let reference = JobProgress.referenceStepSeconds(from: paces, kind: record.job.kind, catalog: catalog)
         else { return nil }
         return JobProgress(
             stepsLeft: steps - record.checkpointStep, secondsPerReferenceStep: reference,
-            checkpointEverySteps: record.run.checkpointEverySteps ?? max(steps / 10, 1),
-            restartSeconds: configuration.chipRecovery
+            checkpointEverySteps: every, restartSeconds: configuration.chipRecovery
         ).measured(paces, kind: record.job.kind, catalog: catalog)
     }
 

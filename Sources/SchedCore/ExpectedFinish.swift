@@ -38,10 +38,7 @@ public struct JobProgress: Hashable, Sendable {
     public static func referenceStepSeconds(from paces: [MeasuredPace], kind: JobKind, catalog: ChipCatalog)
         -> Seconds?
     {
-        paces.compactMap { pace -> Seconds? in
-            guard let seconds = pace.secondsPerStep, let model = catalog[ChipModelID(pace.model)] else { return nil }
-            return seconds * max(model.relativeThroughput(for: kind), 0.01)
-        }.min()
+        paces.compactMap { $0.secondsPerReferenceStep(kind: kind, catalog: catalog) }.min()
     }
 
     /// This progress with the slowdowns `paces` measured: for each chip model, the latest attempt's

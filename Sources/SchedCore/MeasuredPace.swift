@@ -41,6 +41,13 @@ public struct MeasuredPace: Codable, Hashable, Sendable {
         guard stepsMeasured > 0, lastAt > firstAt else { return nil }
         return (lastAt - firstAt) / Double(stepsMeasured)
     }
+
+    /// The pace scaled by its chip's catalog speed for `kind`: what a step would take on the
+    /// reference chip (H100) at this pace; nil without a pace or a model the catalog knows.
+    public func secondsPerReferenceStep(kind: JobKind, catalog: ChipCatalog) -> Double? {
+        guard let seconds = secondsPerStep, let model = catalog[ChipModelID(model)] else { return nil }
+        return seconds * max(model.relativeThroughput(for: kind), 0.01)
+    }
 }
 
 /// What a job's pace should be on a chip model by the catalog: a pace measured elsewhere (an
@@ -59,11 +66,12 @@ public struct PaceExpectation: Codable, Hashable, Sendable {
         -> PaceExpectation?
     {
         for pace in baselines.reversed() {
-            guard let seconds = pace.secondsPerStep, let source = catalog[ChipModelID(pace.model)] else { continue }
-            let ratio =
-                max(source.relativeThroughput(for: kind), 0.01) / max(model.relativeThroughput(for: kind), 0.01)
+            guard let seconds = pace.secondsPerStep,
+                let reference = pace.secondsPerReferenceStep(kind: kind, catalog: catalog)
+            else { continue }
             return PaceExpectation(
-                model: model.id.name, secondsPerStep: seconds * ratio, baseline: pace, baselineSecondsPerStep: seconds)
+                model: model.id.name, secondsPerStep: reference / max(model.relativeThroughput(for: kind), 0.01),
+                baseline: pace, baselineSecondsPerStep: seconds)
         }
         return nil
     }

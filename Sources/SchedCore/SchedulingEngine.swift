@@ -106,6 +106,26 @@ public struct SchedulingEngine: Sendable {
         }
     }
 
+    /// When a running job's pace is first measured, at `step`, `secondsPerStep` a step: the rule's
+    /// move if going at once (losing the steps since its checkpoint) beats waiting for its next
+    /// checkpoint at that pace (`ExpectedFinish.movesBeforeCheckpoint`); nil: it stays, and is
+    /// weighed again at that checkpoint. Both drivers decide here.
+    public func expectedFinishMoveNow(
+        for job: Job, ladder: FallbackLadder, now: Seconds, policy: SchedulingPolicy, progress: JobProgress,
+        faultRates: FaultRates, step: Int, secondsPerStep: Seconds
+    ) -> TierFallback? {
+        guard
+            let move = expectedFinishMove(
+                for: job, ladder: ladder, now: now, policy: policy, progress: progress, faultRates: faultRates),
+            case .finishesSooner(_, let chosen) = move.reason
+        else { return nil }
+        let every = progress.checkpointEverySteps
+        let toCheckpoint = (step / every + 1) * every - step
+        let goesNow = ExpectedFinish.movesBeforeCheckpoint(
+            chosen: chosen, progress: progress, stepsToCheckpoint: toCheckpoint, secondsPerStepHere: secondsPerStep)
+        return goesNow ? move : nil
+    }
+
     /// Whether `job` could start on tier `tier` now on chips nobody holds, preempting no one, and
     /// stay there: a job that returns to its first tier must not displace work there, nor leave
     /// its tier to wait, nor go back where the expected-finish rule would move it from at once.

@@ -315,14 +315,9 @@ struct SimulationRun {
         let job = jobs[index].trace.job
         guard let fate = attempts[attempt].fate,
             let progress = progress(of: index, checkpointStep: jobs[index].checkpointStep),
-            let move = engine.expectedFinishMove(
+            let move = engine.expectedFinishMoveNow(
                 for: job, ladder: jobs[index].ladder, now: now, policy: input.policy, progress: progress,
-                faultRates: faultRates),
-            case .finishesSooner(_, let chosen) = move.reason,
-            ExpectedFinish.movesBeforeCheckpoint(
-                chosen: chosen, progress: progress,
-                stepsToCheckpoint: (step / progress.checkpointEverySteps + 1) * progress.checkpointEverySteps - step,
-                secondsPerStepHere: fate.secondsPerStep)
+                faultRates: faultRates, step: step, secondsPerStep: fate.secondsPerStep)
         else { return false }
         moveDown(attempt, move)
         return true

@@ -31,6 +31,14 @@ public struct RunSpec: Codable, Equatable, Sendable {
     public var steps: Int?
     public var checkpointEverySteps: Int?
 
+    /// A checkpoint every tenth of the steps: the interval a job that declares none is taken at.
+    public static func defaultCheckpointEverySteps(of steps: Int) -> Int { max(steps / 10, 1) }
+
+    /// How often a real job with `steps` saves a checkpoint, said or by default; nil without steps.
+    public var checkpointInterval: Int? {
+        steps.map { checkpointEverySteps ?? Self.defaultCheckpointEverySteps(of: $0) }
+    }
+
     public init(
         command: [String] = [], env: [String: String] = [:], workingDirectory: String? = nil,
         checkpointDirectory: String? = nil, simulation: SimulatedRun? = nil, image: String? = nil,
@@ -220,7 +228,8 @@ public enum JobFile {
             let seconds = try fields.require("duration").duration()
             let steps = try fields["steps"]?.positiveInt(atMost: SpecLimits.simulatedSteps) ?? 100
             let every =
-                try fields["checkpointEverySteps"]?.positiveInt(atMost: SpecLimits.simulatedSteps) ?? max(steps / 10, 1)
+                try fields["checkpointEverySteps"]?.positiveInt(atMost: SpecLimits.simulatedSteps)
+                ?? RunSpec.defaultCheckpointEverySteps(of: steps)
             run.simulation = SimulatedRun(seconds: seconds, steps: steps, checkpointEverySteps: every)
         }
         run.maxDisconnect = try disconnectRule(top)

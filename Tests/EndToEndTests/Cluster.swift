@@ -168,6 +168,23 @@ final class Cluster: @unchecked Sendable {
         return host
     }
 
+    /// An Ascend 910B host (`asc-host`, its agent's log `asc.log`) and an H100 host (`nv-host`,
+    /// `nv.log`), each with its agent (`extra` given to both), once both have registered; fails
+    /// with their logs if they do not.
+    func startAscendAndNvidiaHosts(extra: [String] = []) async throws {
+        let ascend = try FakeHost.ascend910B(at: directory.appendingPathComponent("asc").path)
+        let nvidia = try FakeHost.nvidiaH100(at: directory.appendingPathComponent("nv").path)
+        for (host, name, short) in [(ascend, "asc-host", "asc"), (nvidia, "nv-host", "nv")] {
+            try startHostAgent(
+                host, data: directory.appendingPathComponent("\(short)-data").path, name: name, log: "\(short).log",
+                extra: extra)
+        }
+        let registered = try await eventually(seconds: 60) { try await self.connectedNodes() == 2 }
+        guard registered else {
+            throw ClusterError("the hosts' agents did not register: \(log("asc.log")) \(log("nv.log"))")
+        }
+    }
+
     /// The coordinator's options that make its clock run as fast as `startScaledFleet`'s agents.
     static let scaledClock = ["--time-scale", "60"]
 

@@ -53,15 +53,7 @@ struct JobSpecTests {
             in: cluster.directory, record: record,
             images: ["registry.example/cann-torch:8.0", "registry.example/cuda-torch:24.05"])
         try await cluster.startCoordinator()
-        let ascend = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("asc").path)
-        let nvidia = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("nv").path)
-        try cluster.startHostAgent(
-            ascend, data: cluster.directory.appendingPathComponent("asc-data").path, name: "asc-host", log: "asc.log",
-            extra: ["--container-runtime", runtime])
-        try cluster.startHostAgent(
-            nvidia, data: cluster.directory.appendingPathComponent("nv-data").path, name: "nv-host", log: "nv.log",
-            extra: ["--container-runtime", runtime])
-        try await waitForNodes(cluster, ["asc-host", "nv-host"])
+        try await cluster.startAscendAndNvidiaHosts(extra: ["--container-runtime", runtime])
         let job = cluster.directory.appendingPathComponent("r2-real.yaml").path
         try """
         id: r2-real
@@ -162,14 +154,7 @@ struct JobSpecTests {
         defer { cluster.stopAll() }
         try await cluster.startCoordinator()
         let shared = cluster.directory.appendingPathComponent("shared-checkpoints").path
-        let ascend = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("asc").path)
-        let nvidia = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("nv").path)
-        for (host, name) in [(ascend, "asc-host"), (nvidia, "nv-host")] {
-            try cluster.startHostAgent(
-                host, data: cluster.directory.appendingPathComponent("\(name)-data").path, name: name,
-                log: "\(name).log", extra: ["--checkpoint-base", shared])
-        }
-        try await waitForNodes(cluster, ["asc-host", "nv-host"])
+        try await cluster.startAscendAndNvidiaHosts(extra: ["--checkpoint-base", shared])
         let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
         let submitted = try await cluster.schedctl([
             "submit", "--id", "trainer", "--chips", "1", "--tier", "ascend-910b", "--tier", "h100", "--", "sh", "-c",

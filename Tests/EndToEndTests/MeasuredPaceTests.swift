@@ -10,28 +10,14 @@ import Wire
 /// predicts from an earlier attempt on another chip.
 @Suite("End to end: the pace real jobs report")
 struct MeasuredPaceTests {
-    /// A coordinator with an H100 host (`nv-host`) and an Ascend 910B host (`asc-host`), registered.
-    static func startHosts(_ cluster: Cluster) async throws {
-        try await cluster.startCoordinator()
-        let nvidia = try FakeHost.nvidiaH100(at: cluster.directory.appendingPathComponent("nv").path)
-        let ascend = try FakeHost.ascend910B(at: cluster.directory.appendingPathComponent("asc").path)
-        try cluster.startHostAgent(
-            nvidia, data: cluster.directory.appendingPathComponent("nv-data").path, name: "nv-host", log: "nv.log")
-        try cluster.startHostAgent(
-            ascend, data: cluster.directory.appendingPathComponent("asc-data").path, name: "asc-host", log: "asc.log")
-        let registered = try await eventually(seconds: 60) { try await cluster.connectedNodes() == 2 }
-        guard registered else {
-            throw ClusterError("agents did not register: \(cluster.log("nv.log")) \(cluster.log("asc.log"))")
-        }
-    }
-
     @Test(
         "a job's steps through schedctl progress give its pace on H100; on Ascend, written by hand, status sets it against the catalog's prediction from the H100 attempt"
     )
     func paceMeasuredAndCompared() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        try await Self.startHosts(cluster)
+        try await cluster.startCoordinator()
+        try await cluster.startAscendAndNvidiaHosts()
 
         let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
         let job = cluster.directory.appendingPathComponent("paced.yaml").path
@@ -100,7 +86,8 @@ struct MeasuredPaceTests {
     func slowTierMoved() async throws {
         let cluster = try Cluster()
         defer { cluster.stopAll() }
-        try await Self.startHosts(cluster)
+        try await cluster.startCoordinator()
+        try await cluster.startAscendAndNvidiaHosts()
 
         let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
         // The steps written by hand, as the recipe does (no schedctl started for each), so that a
