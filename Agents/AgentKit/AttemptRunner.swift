@@ -38,6 +38,11 @@ public actor AttemptRunner {
         var progressFile: String?
         var reportedProgress: Int?
         var progressReportedAt: Date?
+        /// Asked to save a checkpoint before it stops: the signal it was sent, the step its checkpoint
+        /// file held then, and when it is stopped anyway (SIGTERM and the kill grace follow).
+        var checkpointSignal: String?
+        var checkpointAskedAt: Int?
+        var checkpointDeadline: Date?
         /// The attempt's cgroup (relative to the hierarchy's root) and the hierarchy's version.
         var cgroup: String?
         var cgroupVersion: String?
@@ -395,8 +400,48 @@ public actor AttemptRunner {
     }
 
     /// Asks the attempt to stop: SIGTERM to its process group now, SIGKILL after the grace period.
-    public func kill(_ key: AttemptRef, reason: String) {
-        stop(key, as: "killed: \(reason)")
+    /// With `checkpoint`, its signal first: SIGTERM follows once the job's checkpoint file holds a
+    /// newer step, or at the request's grace (or at once where the job's processes are not known yet).
+    public func kill(_ key: AttemptRef, reason: String, checkpoint: CheckpointRequest? = nil) {
+        guard var attempt = running[key] else { return }
+        // Asked again while it saves (a gang partner's order): the wait under way goes on.
+        if checkpoint != nil && attempt.state.checkpointDeadline != nil { return }
+        guard let checkpoint, let signal = Self.signalNumber(checkpoint.signal), attempt.state.stopping == nil,
+            signalGroup(key, signal)
+        else { return stop(key, as: "killed: \(reason)") }
+        attempt.state.checkpointSignal = checkpoint.signal
+        attempt.state.checkpointAskedAt = attempt.state.checkpointFile.flatMap(StepFile.read) ?? 0
+        attempt.state.checkpointDeadline = Date().addingTimeInterval(checkpoint.graceSeconds)
+        attempt.state.stopping = "killed: \(reason)"
+        running[key] = attempt
+        save(attempt.state, key)
+        logger.info(
+            "\(key.job) attempt \(key.attempt): \(checkpoint.signal) sent; stopped once it saves a checkpoint, by \(formatSeconds(checkpoint.graceSeconds)) at most"
+        )
+    }
+
+    /// The signals `CheckpointRequest.signals` names, as this system numbers them.
+    static func signalNumber(_ name: String) -> Int32? {
+        let numbers: [String: Int32] = [
+            "SIGHUP": SIGHUP, "SIGINT": SIGINT, "SIGQUIT": SIGQUIT, "SIGUSR1": SIGUSR1, "SIGUSR2": SIGUSR2,
+            "SIGALRM": SIGALRM, "SIGTERM": SIGTERM, "SIGCONT": SIGCONT, "SIGURG": SIGURG, "SIGWINCH": SIGWINCH,
+        ]
+        return numbers[name]
+    }
+
+    /// An attempt asked to save a checkpoint that did, or whose grace ran out: stopped now as any
+    /// other, its reason saying which.
+    private func endCheckpointWait(_ key: AttemptRef, saved: Int?, now: Date) {
+        guard var attempt = running[key], let signal = attempt.state.checkpointSignal else { return }
+        let said =
+            saved.map { "saved a checkpoint at step \($0) on \(signal)" }
+            ?? "no checkpoint within its grace after \(signal)"
+        attempt.state.checkpointDeadline = nil
+        attempt.state.stopping = (attempt.state.stopping ?? "killed: on order") + "; \(said)"
+        attempt.state.killAt = now.addingTimeInterval(killGrace)
+        attempt.state.terminated = signalGroup(key, SIGTERM)
+        running[key] = attempt
+        save(attempt.state, key)
     }
 
     /// A new time limit for a running attempt, counted from its start (kept in its state file, so
@@ -409,7 +454,9 @@ public actor AttemptRunner {
     }
 
     private func stop(_ key: AttemptRef, as reason: String) {
-        guard var attempt = running[key], attempt.state.stopping == nil else { return }
+        guard var attempt = running[key], attempt.state.stopping == nil || attempt.state.checkpointDeadline != nil
+        else { return }
+        attempt.state.checkpointDeadline = nil
         attempt.state.stopping = reason
         attempt.state.killAt = Date().addingTimeInterval(killGrace)
         attempt.state.terminated = signalGroup(key, SIGTERM)
@@ -480,7 +527,10 @@ public actor AttemptRunner {
                 let end =
                     (try? SafeJSON.decode(AttemptEnd.self, from: data))
                     ?? AttemptEnd(message: "unreadable exit file")
-                let exit = Self.exit(key, attempt.state.stopping, end)
+                var exit = Self.exit(key, attempt.state.stopping, end)
+                // The last step it saved, read now: a checkpoint written just before the end is not
+                // lost between two looks at the file.
+                exit.checkpointStep = attempt.state.checkpointFile.flatMap(StepFile.read).flatMap { $0 > 0 ? $0 : nil }
                 // Stopped before its grace ran out (its cgroup's processes, the runtime's client among
                 // them, went at SIGTERM): the container still goes with it.
                 if attempt.state.stopping != nil, let stop = attempt.state.containerStop {
@@ -502,7 +552,18 @@ public actor AttemptRunner {
                 fresh.append(exit)
                 continue
             }
-            if attempt.state.stopping == nil, let deadline = attempt.state.deadline, now >= deadline {
+            if let wait = attempt.state.checkpointDeadline {
+                // Asked to save a checkpoint: stopped once it has, or at its grace; its time limit
+                // (if it comes first) stops it as any other.
+                let step = attempt.state.checkpointFile.flatMap(StepFile.read)
+                if let step, step > (attempt.state.checkpointAskedAt ?? 0) {
+                    endCheckpointWait(key, saved: step, now: now)
+                } else if now >= wait {
+                    endCheckpointWait(key, saved: nil, now: now)
+                } else if let deadline = attempt.state.deadline, now >= deadline {
+                    stop(key, as: "timed-out")
+                }
+            } else if attempt.state.stopping == nil, let deadline = attempt.state.deadline, now >= deadline {
                 stop(key, as: "timed-out")
             } else if let killAt = attempt.state.killAt, now >= killAt {
                 signalGroup(key, SIGKILL)

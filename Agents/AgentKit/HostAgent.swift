@@ -138,7 +138,9 @@ public struct HostAgent: Sendable {
                     case .run(let order):
                         group.addTask { try await start(order, writer) }
                     case .kill(let order):
-                        await runner.kill(AttemptRef(job: order.job, attempt: order.attempt), reason: order.reason)
+                        await runner.kill(
+                            AttemptRef(job: order.job, attempt: order.attempt), reason: order.reason,
+                            checkpoint: order.checkpoint)
                     case .limit(let order):
                         await runner.limit(
                             AttemptRef(job: order.job, attempt: order.attempt), seconds: order.timeLimitSeconds)

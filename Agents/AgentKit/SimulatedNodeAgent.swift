@@ -120,7 +120,8 @@ public struct SimulatedNodeAgent: Sendable {
                     }
                     play.yield(order)
                 case .kill(let order):
-                    await attempts.kill(AttemptRef(job: order.job, attempt: order.attempt))
+                    await attempts.kill(
+                        AttemptRef(job: order.job, attempt: order.attempt), checkpointing: order.checkpoint != nil)
                 case .limit(let order):
                     await attempts.limit(AttemptRef(job: order.job, attempt: order.attempt), order.timeLimitSeconds)
                 case .tail(let request):
@@ -207,10 +208,14 @@ public struct SimulatedNodeAgent: Sendable {
             if stop == nil { stop = await stopReason(key, order, attempts) }
             if let stop {
                 await attemptLog?.record(.end, node: node.id, order: order)
+                // Asked to save a checkpoint first: the steps it finished are kept.
+                let saves = await attempts.savesCheckpointOnStop(key) && fate.checkpointEvery > 0
+                let saved = saves ? max(step - 1, fate.checkpoint(before: step)) : fate.checkpoint(before: step)
                 await end(
                     Exit(
-                        job: order.job, attempt: order.attempt, outcome: .killed, message: stop, step: step,
-                        checkpointStep: fate.checkpoint(before: step)), attempts: attempts, link: link)
+                        job: order.job, attempt: order.attempt, outcome: .killed,
+                        message: saves ? "\(stop); saved a checkpoint at step \(saved)" : stop, step: step,
+                        checkpointStep: saved), attempts: attempts, link: link)
                 return
             }
             // The first node reports the steps both drivers measure the pace from (on the attempt's
@@ -320,11 +325,16 @@ actor AttemptBook {
     /// The time limit a running attempt was last given, once, if it changed.
     func takeLimit(_ key: AttemptRef) -> Double? { limits.removeValue(forKey: key) }
 
-    func kill(_ key: AttemptRef) {
+    /// `checkpointing`: it was asked to save a checkpoint first, which a simulated job does at once,
+    /// at the last step it finished (SchedSim stops such a victim losing nothing alike).
+    func kill(_ key: AttemptRef, checkpointing: Bool = false) {
         guard active.contains(key) else { return }
+        if checkpointing && !killed.contains(key) { savesOnStop.insert(key) }
         killed.insert(key)
         naps.removeValue(forKey: key)?.wake.resume()
     }
+    private var savesOnStop: Set<AttemptRef> = []
+    func savesCheckpointOnStop(_ key: AttemptRef) -> Bool { savesOnStop.contains(key) }
 
     /// Sleeps until `deadline`, or less if the attempt is told to stop meanwhile.
     func nap(_ key: AttemptRef, until deadline: ContinuousClock.Instant) async {
@@ -349,6 +359,7 @@ actor AttemptBook {
         let key = AttemptRef(job: exit.job, attempt: exit.attempt)
         active.remove(key)
         killed.remove(key)
+        savesOnStop.remove(key)
         ended[key] = exit
     }
     func delivered(_ key: AttemptRef) { ended[key] = nil }

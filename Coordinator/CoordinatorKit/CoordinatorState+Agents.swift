@@ -312,6 +312,7 @@ extension CoordinatorState {
             if !fence.isStopping(job: exit.job) { jobs.searchAgain(exit.job) }
         }
         if try await completedBeforeItsStop(exit, node: node) { return }
+        if try await checkpointedAsItStopped(exit, node: node) { return }
         guard var record = try attemptOnNode(AttemptRef(job: exit.job, attempt: exit.attempt), node: node) else {
             return
         }
@@ -439,6 +440,32 @@ extension CoordinatorState {
             throw ErrorReply(.unavailable, "cannot store the exit: \(error)")
         }
         dirty = true
+        return true
+    }
+
+    /// An attempt told to stop (a reclaim or a preemption asks a job that says how to save a
+    /// checkpoint first) whose end reports a checkpoint newer than the job's: the next attempt resumes
+    /// from it. Kept in memory before anything waits, so that no pass places the job from the older
+    /// step meanwhile. True when that was so and is stored.
+    func checkpointedAsItStopped(_ exit: Exit, node: NodeID) async throws(ErrorReply) -> Bool {
+        let attempt = String(exit.attempt)
+        guard let step = exit.checkpointStep, let before = jobs[exit.job], before.attempt == exit.attempt,
+            before.state == .queued, step > before.checkpointStep,
+            before.attemptNodes?[attempt] == node.name || before.attemptRanks?[attempt]?.contains(node.name) == true
+        else { return false }
+        var record = before
+        record.checkpointStep = step
+        jobs[record.id] = record
+        let event = makeEvent(
+            .checkpointed, job: record.id, node: node.name, attempt: record.attempt,
+            "\(record.id) attempt \(record.attempt) saved a checkpoint at step \(step) as it stopped on \(node); "
+                + "its next attempt resumes from it",
+            details: ["checkpointStep": String(step)])
+        do {
+            try await persist([record], [event], before: [record.id: before])
+        } catch {
+            throw ErrorReply(.unavailable, "cannot store the checkpoint: \(error)")
+        }
         return true
     }
 

@@ -131,7 +131,8 @@ extension CoordinatorState {
             let started = record.startedAt ?? placement.placedAt
             return RunningJob(
                 id: record.job.id, priority: record.job.priority, assignments: placement.assignments,
-                startedAt: started, expectedEndAt: record.job.timeLimit.map { started + $0 })
+                startedAt: started, expectedEndAt: record.job.timeLimit.map { started + $0 },
+                savesCheckpointWhenAsked: record.run.checkpointRequest != nil)
         }
         let currentAttempts = Set(current.map { AttemptRef(job: $0.id, attempt: $0.attempt) })
         for (key, holding) in fence.holdings() where !currentAttempts.contains(key.attempt) && holding == nil {
@@ -201,11 +202,14 @@ extension CoordinatorState {
             nominated[preemption.preemptor.name, default: []].insert(
                 AttemptRef(job: victim.id, attempt: victim.attempt))
             victims.append((victim, "preempted by \(preemption.preemptor)"))
+            // A job that said how is asked to save a checkpoint first, and resumes from it.
+            let asked = victim.run.checkpointRequest.map { "; asked to save a checkpoint first (\($0.summary))" }
             events.append(
                 makeEvent(
                     .preempted, job: victim.id, attempt: victim.attempt,
-                    "preempted \(victim.id) attempt \(victim.attempt) for \(preemption.preemptor): \(preemption.reason)"
-                ))
+                    "preempted \(victim.id) attempt \(victim.attempt) for \(preemption.preemptor): "
+                        + "\(preemption.reason)\(asked ?? "")",
+                    details: victim.run.checkpointRequest.map { ["checkpointSignal": $0.signal] } ?? [:]))
             requeue(&victim)
             changed[victim.id] = victim
         }
@@ -337,7 +341,7 @@ extension CoordinatorState {
             return
         }
         // Durable: now the agents are told, victims first, on the same ordered sessions.
-        for (victim, reason) in victims { sendKill(victim, reason: reason) }
+        for (victim, reason) in victims { sendKill(victim, reason: reason, checkpoint: victim.run.checkpointRequest) }
         for (job, attempt, node, order) in orders {
             // Re-check after the write: a cancel or a lost node may have come in meanwhile.
             guard let record = jobs[job], record.attempt == attempt, record.state == .placed,

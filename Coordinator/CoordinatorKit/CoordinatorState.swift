@@ -730,14 +730,20 @@ actor CoordinatorState {
     /// The attempt's chips stay fenced on each node until its agent confirms the end (or the node is
     /// lost); on a node that cannot be told now, they stay fenced until it registers again.
     @discardableResult
-    func sendKill(_ record: JobRecord, reason: String, except: NodeID? = nil) -> Bool {
+    func sendKill(
+        _ record: JobRecord, reason: String, except: NodeID? = nil, checkpoint: CheckpointRequest? = nil
+    ) -> Bool {
         var sent = false
         let attempt = AttemptRef(job: record.id, attempt: record.attempt)
         for assignment in record.placement?.assignments ?? [] where assignment.node != except {
             // Ended there already (while this decision was being stored): nothing to stop.
             guard fence.hold(attempt, on: assignment.node, holding: assignment) else { continue }
             guard let writer = nodes[assignment.node]?.writer else { continue }
-            if writer.send(.kill(KillOrder(job: record.id, attempt: record.attempt, reason: reason))) { sent = true }
+            if writer.send(
+                .kill(KillOrder(job: record.id, attempt: record.attempt, reason: reason, checkpoint: checkpoint)))
+            {
+                sent = true
+            }
         }
         return sent
     }

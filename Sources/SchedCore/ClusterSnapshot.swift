@@ -38,11 +38,16 @@ public struct RunningJob: Hashable, Sendable {
     public var lastCheckpointAt: Seconds?
     /// It checkpoints this often from its start, so its last checkpoint moves on with time.
     public var checkpointInterval: Seconds?
+    /// It saves a checkpoint when asked before it is stopped (its job's `checkpointSignal`): a
+    /// preemption or a reclaim loses none of its work.
+    public var savesCheckpointWhenAsked = false
 
     public init(
         id: JobID, priority: Int = 0, assignments: [NodeAssignment], startedAt: Seconds = 0,
-        expectedEndAt: Seconds? = nil, lastCheckpointAt: Seconds? = nil, checkpointInterval: Seconds? = nil
+        expectedEndAt: Seconds? = nil, lastCheckpointAt: Seconds? = nil, checkpointInterval: Seconds? = nil,
+        savesCheckpointWhenAsked: Bool = false
     ) {
+        self.savesCheckpointWhenAsked = savesCheckpointWhenAsked
         self.checkpointInterval = checkpointInterval
         self.id = id
         self.priority = priority
@@ -56,7 +61,7 @@ public struct RunningJob: Hashable, Sendable {
 
     /// Chip-seconds of work since the last checkpoint (or since start), lost if it is stopped now.
     public func workAtRisk(at now: Seconds) -> Double {
-        max(0, now - (lastCheckpointAt ?? startedAt)) * Double(chipCount)
+        savesCheckpointWhenAsked ? 0 : max(0, now - (lastCheckpointAt ?? startedAt)) * Double(chipCount)
     }
 }
 

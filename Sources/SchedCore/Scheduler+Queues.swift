@@ -129,9 +129,12 @@ extension PlanningSession {
         let tree = queues?.tree
         let mine = quotaQueue(of: job).map { tree!.queues[$0].name } ?? job.queue
         let theirs = queues?.queue(of: victim.job).map { tree!.queues[$0].name } ?? "?"
+        let lost =
+            victim.savesCheckpointWhenAsked
+            ? "none: it saves a checkpoint when asked"
+            : "\(formatNumber(victim.workAtRisk(at: now) / 3600)) chip-hours since its checkpoint"
         return "reclaimed for queue \(mine) (under its guarantee) from queue \(theirs) (borrowing beyond its "
-            + "guarantee): job \(job.id) needs its chips; this set loses the least work, here "
-            + "\(formatNumber(victim.workAtRisk(at: now) / 3600)) chip-hours since its checkpoint"
+            + "guarantee): job \(job.id) needs its chips; this set loses the least work, here \(lost)"
     }
 
     /// The priority a job this plan starts holds its chips at. In the fair order a later job may

@@ -39,6 +39,8 @@ struct HeldChips: Sendable {
     var startedAt: Seconds
     var lastCheckpointAt: Seconds?
     var checkpointInterval: Seconds?
+    /// It saves a checkpoint when asked before it stops: stopping it loses nothing.
+    var savesCheckpointWhenAsked = false
     var chipCount: Int
     /// Set when it holds a share of its chips rather than the whole chips.
     var share: ChipShare?
@@ -51,6 +53,7 @@ struct HeldChips: Sendable {
 
     /// Chip-seconds since the last checkpoint: what stopping it at `now` loses.
     func workAtRisk(at now: Seconds) -> Double {
+        if savesCheckpointWhenAsked { return 0 }
         var checkpoint = lastCheckpointAt ?? startedAt
         if let interval = checkpointInterval, interval > 0, now > startedAt {
             checkpoint = max(checkpoint, startedAt + ((now - startedAt) / interval).rounded(.down) * interval)
@@ -216,8 +219,9 @@ struct PlanningSession: Sendable {
             HeldChips(
                 job: job.id, priority: job.priority, slotRange: start..<heldSlots.count, expectedEnd: job.expectedEndAt,
                 startedAt: job.startedAt, lastCheckpointAt: job.lastCheckpointAt,
-                checkpointInterval: job.checkpointInterval, chipCount: job.chipCount,
-                share: job.assignments.first?.share, host: hostHolds, shape: Self.shape(of: job)))
+                checkpointInterval: job.checkpointInterval, savesCheckpointWhenAsked: job.savesCheckpointWhenAsked,
+                chipCount: job.chipCount, share: job.assignments.first?.share, host: hostHolds,
+                shape: Self.shape(of: job)))
     }
 
     /// A running job's shape for the fragmentation mix; nil for the driver's placeholders (stopping

@@ -139,6 +139,10 @@ func describe(_ record: JobRecord) -> String {
     if record.checkpointStep > 0 || record.stepsLost > 0 {
         lines.append("  checkpoint  step \(record.checkpointStep); steps lost to restarts \(record.stepsLost)")
     }
+    if let request = record.run.checkpointRequest {
+        lines.append(
+            "  on stop     asked to save a checkpoint first (\(request.summary)) before a reclaim or preemption")
+    }
     if let reason = record.reason { lines.append("  reason      \(reason)") }
     if let place = record.queuePosition {
         lines.append("  position    \(place.position) of \(place.waiting) waiting in queue \(place.queue)")

@@ -30,7 +30,7 @@ struct SlurmDirectives {
         "--id", "--kind", "--chips", "--tier", "--queue", "--time-limit", "--on-disconnect", "--max-disconnect",
         "--max-failures", "--max-wait", "--cpus", "--cpus-per-chip", "--memory", "--memory-per-chip",
         "--chip-memory", "--compute", "--node-selector", "--depends", "--image", "--container-option",
-        "--simulate", "--steps", "--checkpoint-every",
+        "--simulate", "--steps", "--checkpoint-every", "--checkpoint-signal", "--checkpoint-grace",
     ]
 
     /// Whether a directive's option takes a value: sbatch's as getopt knows them; on `#HS` lines,
@@ -48,7 +48,7 @@ struct SlurmDirectives {
         "--comment": "comments are not kept", "--wckey": "there are no wckeys",
         "--requeue": "jobs are requeued after preemptions and faults already", "--no-requeue": "",
         "--hint": "cores are placed next to the job's chips already", "--distribution": "", "-m": "",
-        "--open-mode": "output files are appended to", "--signal": "", "--nice": "use --priority",
+        "--open-mode": "output files are appended to", "--nice": "use --priority",
         "--exclusive": "a job holds the chips, cores and memory it asks for, no more",
         "--gpu-bind": "", "--cpu-bind": "", "--mem-bind": "", "--parsable": "", "--wait": "", "-W": "",
         "--time-min": "", "--tmp": "", "--get-user-env": "", "--propagate": "", "--kill-on-invalid-dep": "",
@@ -118,6 +118,13 @@ struct SlurmDirectives {
             case "--export": flags.env = Self.exported(value, from: environment)
             case "--reservation": flags.reservation = value
             case "--priority": flags.priority = Int(value) ?? flags.priority
+            case "--signal":
+                let (signal, grace) = try Self.signal(value, fail)
+                flags.checkpointSignal = signal
+                flags.checkpointGrace = String(grace)
+                notes.append(
+                    "\(file):\(option.line): #SBATCH --signal: \(signal) asks the job to save a checkpoint, up to "
+                        + "\(grace) s, before a reclaim or a preemption stops it (not before its time limit)")
             case "--begin":
                 throw fail("a deferred start is not supported; submit it later, or hold and release it")
             case "--gpus-per-task":
@@ -245,6 +252,31 @@ struct SlurmDirectives {
         let total = days * 86_400 + seconds
         guard total.isFinite, total > 0, total <= SpecLimits.duration else { return nil }
         return .some(total)
+    }
+
+    /// Slurm's `--signal=[{R|B}:]SIG[@TIME]` (a name or Linux's number; TIME in seconds, 60 by
+    /// default) as the checkpoint signal and its grace. `B:` (the batch shell only) and `R:` are
+    /// taken alike: the job's whole process group gets it.
+    static func signal(_ text: String, _ fail: (String) -> ValidationError) throws -> (String, Int) {
+        var rest = Substring(text)
+        if let colon = rest.firstIndex(of: ":"), ["B", "R", "RB", "BR"].contains(rest[..<colon].uppercased()) {
+            rest = rest[rest.index(after: colon)...]
+        }
+        let parts = rest.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+        let numbered = [1: "HUP", 2: "INT", 3: "QUIT", 10: "USR1", 12: "USR2", 14: "ALRM", 15: "TERM", 18: "CONT"]
+        let given = String(parts[0])
+        guard
+            let name = Int(given).flatMap({ numbered[$0] }).flatMap(CheckpointRequest.signalName)
+                ?? CheckpointRequest.signalName(given)
+        else { throw fail(CheckpointRequest.badSignal(given)) }
+        var grace = 60
+        if parts.count == 2 {
+            guard let seconds = Int(parts[1]), CheckpointRequest.badGrace(Double(seconds)) == nil else {
+                throw fail("the time after @ is whole seconds, 1 to 86400, got '\(parts[1])'")
+            }
+            grace = seconds
+        }
+        return (name, grace)
     }
 
     /// Slurm's `afterok:1:2,afterany:3` as ours (`afterok:1,afterok:2,afterany:3`); `?` (any of) and

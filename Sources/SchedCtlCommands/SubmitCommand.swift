@@ -145,6 +145,22 @@ struct SubmitCommand: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), help: "Simulated steps between checkpoints.")
     var checkpointEvery: Int?
 
+    @Option(
+        name: .customLong("checkpoint-signal"),
+        help: ArgumentHelp(
+            "A signal that makes the job save a checkpoint (USR1, the default with --checkpoint-grace).",
+            discussion: """
+                Before a reclaim or a preemption stops it, the job's processes get this signal; the agent stops \
+                it once it reports a newer checkpoint (schedctl checkpoint --step N) or after --checkpoint-grace, \
+                and its next attempt resumes from that step.
+                """))
+    var checkpointSignal: String?
+
+    @Option(
+        name: .customLong("checkpoint-grace"),
+        help: "How long the job has to save that checkpoint before it is stopped: 2m (the default), 10m.")
+    var checkpointGrace: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -169,7 +185,8 @@ struct SubmitCommand: ParsableCommand {
             memory: memory, memoryPerChip: memoryPerChip, chipMemory: chipMemory, compute: compute,
             nodeSelector: nodeSelector, array: array, depends: depends, reservation: reservation, image: image,
             containerOption: containerOption,
-            simulate: simulate, steps: steps, checkpointEvery: checkpointEvery, command: command, name: jobName,
+            simulate: simulate, steps: steps, checkpointEvery: checkpointEvery, checkpointSignal: checkpointSignal,
+            checkpointGrace: checkpointGrace, command: command, name: jobName,
             output: output, error: error, workingDirectory: chdir, env: environment)
     }
 

@@ -31,6 +31,9 @@ struct SubmitFlags: Equatable {
     var simulate: String?
     var steps: Int?
     var checkpointEvery: Int?
+    /// How the job is asked to save a checkpoint before a reclaim or a preemption stops it.
+    var checkpointSignal: String?
+    var checkpointGrace: String?
     var command: [String] = []
     /// What a batch script adds (`#SBATCH`): a name, output files, where it runs, its environment,
     /// the script itself (its arguments in `command`), and whether it gets Slurm's variables.
@@ -78,6 +81,8 @@ struct SubmitFlags: Equatable {
         case "image": image = value
         case "container-option": containerOption.append(value)
         case "simulate": simulate = value
+        case "checkpoint-signal": checkpointSignal = value
+        case "checkpoint-grace": checkpointGrace = value
         case "job-name": self.name = value
         case "output": output = value
         case "error": error = value
@@ -151,6 +156,8 @@ struct SubmitFlags: Equatable {
         spec.add("timeLimit", timeLimit)
         spec.add("onDisconnect", onDisconnect)
         spec.add("maxDisconnect", maxDisconnect)
+        spec.add("checkpointSignal", checkpointSignal)
+        spec.add("checkpointGrace", checkpointGrace)
         spec.add("cpus", cpus)
         spec.add("cpusPerChip", cpusPerChip)
         spec.add("memory", memory)

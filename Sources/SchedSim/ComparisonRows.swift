@@ -27,7 +27,7 @@ public enum ComparisonRows {
         }
         row("fallbacks") { "\($0.fallbacks)" }
         row("preemptions") { "\($0.preemptions)" }
-        row("work lost to faults") { String(format: "%.1f chip-h", $0.workLost / 3600) }
+        row("work lost to faults and preemptions") { String(format: "%.1f chip-h", $0.workLost / 3600) }
         for queue in Set(reports.flatMap { $0.queueShare.keys }).sorted() {
             row("share of queue \(queue)") { percent($0.queueShare[queue]) }
         }
@@ -39,6 +39,10 @@ public enum ComparisonRows {
                 row("  \(queue): queueing mean") { hours(Summary(of($0).compactMap(\.queueingDelay).sorted()).mean) }
             }
             row("reclaims") { "\($0.reclaims)" }
+            row("work lost per reclaim") { report in
+                report.reclaims == 0
+                    ? "-" : String(format: "%.2f chip-h", report.workLostToReclaims / 3600 / Double(report.reclaims))
+            }
             row("fairness (Jain, share / weight)") { $0.queueFairness.map { String(format: "%.3f", $0) } ?? "-" }
         }
         return rows

@@ -24,6 +24,8 @@ public struct JobOutcome: Codable, Equatable, Sendable {
     public var reclaimed = 0
     /// Chip-seconds of work lost to faults and preemptions (work since the last checkpoint).
     public var workLost: Double
+    /// Of it, what reclaims lost (none for a job that saves a checkpoint when asked).
+    public var workLostToReclaims = 0.0
     public var finalTier: Int
     public var chipModel: String?
 
@@ -95,6 +97,8 @@ public struct SimulationReport: Codable, Equatable, Sendable {
     public var preemptions: Int { jobs.reduce(0) { $0 + $1.preemptions } }
     public var workLost: Double { jobs.reduce(0) { $0 + $1.workLost } }
     public var reclaims: Int { jobs.reduce(0) { $0 + $1.reclaimed } }
+    /// Chip-seconds reclaims lost, summed in job order.
+    public var workLostToReclaims: Double { jobs.reduce(0) { $0 + $1.workLostToReclaims } }
 
     /// Jain's fairness index over the queues' shares of chip time, each over its weight: 1 when
     /// every queue got the same share per unit of weight, 1/n when one took everything. Nil

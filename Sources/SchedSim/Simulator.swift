@@ -415,7 +415,8 @@ struct SimulationRun {
         try engine.hold(
             RunningJob(
                 id: trace.job.id, priority: trace.job.priority, assignments: placement.assignments, startedAt: now,
-                expectedEndAt: trace.job.timeLimit.map { now + $0 }, checkpointInterval: trace.checkpointEverySeconds))
+                expectedEndAt: trace.job.timeLimit.map { now + $0 }, checkpointInterval: trace.checkpointEverySeconds,
+                savesCheckpointWhenAsked: trace.savesCheckpointWhenAsked))
         ledger?.hold(
             trace.job.id, queue: trace.job.queue, kind: trace.job.kind, model: input.catalog[placement.chipModel],
             assignments: placement.assignments)
@@ -451,7 +452,11 @@ struct SimulationRun {
 
     /// Ends an attempt early (preemption, a return at the checkpoint after `step`) or as planned,
     /// banking checkpointed progress.
-    mutating func stop(_ attempt: Int, checkpointed step: Int? = nil) -> (ranFor: Double, lost: Double) {
+    /// `savingNow`: a victim that saves a checkpoint when asked keeps all it did (the checkpoint is
+    /// taken as instant; the coordinator waits for it, up to the job's grace).
+    mutating func stop(_ attempt: Int, checkpointed step: Int? = nil, savingNow: Bool = false) -> (
+        ranFor: Double, lost: Double
+    ) {
         attempts[attempt].active = false
         let state = attempts[attempt]
         engine.release(jobs[state.job].trace.job.id)
@@ -464,11 +469,12 @@ struct SimulationRun {
         case .training: kept = every.map { (ran / $0).rounded(.down) * $0 } ?? 0
         case .inference, .batch: kept = 0
         }
+        if savingNow { kept = ran }
         if let fate = state.fate {
             // The step this attempt is in, and the last checkpoint before it.
             let done = fate.firstStep - 1 + Int((ran / fate.secondsPerStep).rounded(.down))
             let banked =
-                step
+                step ?? (savingNow ? min(done, fate.lastStep) : nil)
                 ?? (state.end <= now
                     ? fate.checkpointAtEnd : max(fate.checkpoint(before: min(done, fate.lastStep)), fate.firstStep - 1))
             kept = Double(banked - (fate.firstStep - 1)) * fate.secondsPerStep
@@ -591,10 +597,13 @@ struct SimulationRun {
 
         for preemption in plan.preemptions {
             guard let index = byID[preemption.victim], case .running(let attempt) = jobs[index].state else { continue }
-            let (_, lost) = stop(attempt)
+            let (_, lost) = stop(attempt, savingNow: jobs[index].trace.savesCheckpointWhenAsked)
             jobs[index].outcome.preemptions += 1
             jobs[index].outcome.workLost += lost
-            if preemption.reason.hasPrefix("reclaimed") { jobs[index].outcome.reclaimed += 1 }
+            if preemption.reason.hasPrefix("reclaimed") {
+                jobs[index].outcome.reclaimed += 1
+                jobs[index].outcome.workLostToReclaims += lost
+            }
             record(.preempted, index, "for \(preemption.preemptor): \(preemption.reason)")
             requeue(index)
         }

@@ -30,6 +30,9 @@ public struct RunSpec: Codable, Equatable, Sendable {
     /// pace it reports (`schedctl progress`), what the expected-finish rule weighs it by.
     public var steps: Int?
     public var checkpointEverySteps: Int?
+    /// Asked to save a checkpoint before a reclaim or a preemption stops it (`checkpointSignal`,
+    /// `checkpointGrace`); nil: stopped as any job.
+    public var checkpointRequest: CheckpointRequest?
 
     /// A checkpoint every tenth of the steps: the interval a job that declares none is taken at.
     public static func defaultCheckpointEverySteps(of steps: Int) -> Int { max(steps / 10, 1) }
@@ -58,6 +61,7 @@ public struct RunSpec: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case command, env, workingDirectory, checkpointDirectory, simulation, image, containerOptions, tiers
         case maxDisconnect, name, output, error, script, slurmEnvironment, steps, checkpointEverySteps
+        case checkpointRequest
     }
 
     /// Records stored before images and tier specs existed have none.
@@ -79,6 +83,7 @@ public struct RunSpec: Codable, Equatable, Sendable {
         slurmEnvironment = try container.decodeIfPresent(Bool.self, forKey: .slurmEnvironment)
         steps = try container.decodeIfPresent(Int.self, forKey: .steps)
         checkpointEverySteps = try container.decodeIfPresent(Int.self, forKey: .checkpointEverySteps)
+        checkpointRequest = try container.decodeIfPresent(CheckpointRequest.self, forKey: .checkpointRequest)
     }
 }
 
@@ -122,7 +127,7 @@ public enum JobFile {
         "queue", "timeLimit", "command", "env", "workingDirectory", "checkpointDirectory", "simulate", "cpus",
         "cpusPerChip", "memory", "memoryPerChip", "chipMemory", "compute", "image", "containerOptions", "depends",
         "array", "nodeSelector", "onDisconnect", "maxDisconnect", "reservation", "name", "output", "error", "script",
-        "slurmEnvironment", "steps", "checkpointEverySteps",
+        "slurmEnvironment", "steps", "checkpointEverySteps", "checkpointSignal", "checkpointGrace",
     ]
     /// The largest batch script a job carries (Slurm's own default limit is 4 MiB; one protocol line
     /// bounds it here).
@@ -233,7 +238,28 @@ public enum JobFile {
             run.simulation = SimulatedRun(seconds: seconds, steps: steps, checkpointEverySteps: every)
         }
         run.maxDisconnect = try disconnectRule(top)
+        run.checkpointRequest = try checkpointRequest(top)
         return run
+    }
+
+    /// `checkpointSignal: USR1` and `checkpointGrace: 5m`, either alone (the other by default): how a
+    /// job that saves a checkpoint on demand is asked to before a reclaim or a preemption stops it.
+    static func checkpointRequest(_ top: SpecMapping) throws(SpecError) -> CheckpointRequest? {
+        guard top["checkpointSignal"] != nil || top["checkpointGrace"] != nil else { return nil }
+        var request = CheckpointRequest()
+        if let node = top["checkpointSignal"] {
+            let text = try node.string()
+            guard let name = CheckpointRequest.signalName(text) else {
+                throw node.error(CheckpointRequest.badSignal(text))
+            }
+            request.signal = name
+        }
+        if let node = top["checkpointGrace"] {
+            let seconds = try node.duration()
+            if let problem = CheckpointRequest.badGrace(seconds) { throw node.error(problem) }
+            request.graceSeconds = seconds
+        }
+        return request
     }
 
     /// `onDisconnect: stop` (the default) or `onDisconnect: keep` with `maxDisconnect: 10m`: the

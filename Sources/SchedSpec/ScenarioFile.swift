@@ -29,7 +29,9 @@ extension ScenarioSpec {
         submissions.map { submission in
             let run =
                 submission.definition.run.simulation ?? SimulatedRun(seconds: 60, steps: 1, checkpointEverySteps: 1)
-            return TraceJob(job: submission.definition.job, referenceSeconds: run.seconds, steps: run)
+            return TraceJob(
+                job: submission.definition.job, referenceSeconds: run.seconds, steps: run,
+                savesCheckpointWhenAsked: submission.definition.run.checkpointRequest != nil)
         }
     }
 

@@ -13,11 +13,15 @@ public struct TraceJob: Sendable, Equatable {
     /// A scenario job: its steps and checkpoints, played step by step as `AttemptFate` decides, as
     /// simulated agents play it.
     public var steps: SimulatedRun?
+    /// It saves a checkpoint when asked before a preemption or a reclaim stops it (its job's
+    /// `checkpointSignal`), so such a stop loses none of its work.
+    public var savesCheckpointWhenAsked = false
 
     public init(
         job: Job, referenceSeconds: Double, secondsByModel: [ChipModelID: Double] = [:],
-        checkpointEverySeconds: Double? = nil, steps: SimulatedRun? = nil
+        checkpointEverySeconds: Double? = nil, steps: SimulatedRun? = nil, savesCheckpointWhenAsked: Bool = false
     ) {
+        self.savesCheckpointWhenAsked = savesCheckpointWhenAsked
         self.job = job
         self.referenceSeconds = referenceSeconds
         self.secondsByModel = secondsByModel
@@ -38,12 +42,14 @@ public struct TraceError: Error, Equatable, CustomStringConvertible {
 /// `id,submit,duration,kind,chips,nodes,priority,queue,tiers,timeLimit,checkpointEvery,maxFailures,maxWait`
 /// - `submit` and `duration` in seconds (`duration` on an H100), or per model: `h100=3600|ascend-910c=9000`;
 /// - `tiers`: tiers separated by `;`, models in a tier by `|` (`ascend-910c;h800|h100`), empty = any chip;
-/// - optional `cpus` and `memory` (`64GiB`) per node, `chipMemory` and `compute` (`30%`) for a share of one chip.
+/// - optional `cpus` and `memory` (`64GiB`) per node, `chipMemory` and `compute` (`30%`) for a share of one chip;
+/// - optional `checkpointSignal` (`USR1`): the job saves a checkpoint when asked, so a preemption or a
+///   reclaim loses none of its work.
 /// JSON lines carry the same names as keys. Every row is checked; a bad one is an error with its line.
 public enum TraceFile {
     public static let columns = [
         "id", "submit", "duration", "kind", "chips", "nodes", "priority", "queue", "tiers", "timeLimit",
-        "checkpointEvery", "maxFailures", "maxWait", "cpus", "memory", "chipMemory", "compute",
+        "checkpointEvery", "maxFailures", "maxWait", "cpus", "memory", "chipMemory", "compute", "checkpointSignal",
     ]
 
     public static func load(path: String, catalog: ChipCatalog) throws -> [TraceJob] {
@@ -204,7 +210,11 @@ public enum TraceFile {
             priority: priority, queue: fields["queue"].flatMap { $0.isEmpty ? nil : $0 } ?? "default",
             timeLimit: limit, submittedAt: try number("submit"), host: host.isEmpty ? nil : host, share: share)
         if let problem = SpecLimits.problem(in: job) { throw fail(problem) }
+        if let signal = text("checkpointSignal"), CheckpointRequest.signalName(signal) == nil {
+            throw fail("'checkpointSignal': \(CheckpointRequest.badSignal(signal))")
+        }
         return TraceJob(
-            job: job, referenceSeconds: reference, secondsByModel: byModel, checkpointEverySeconds: checkpoint)
+            job: job, referenceSeconds: reference, secondsByModel: byModel, checkpointEverySeconds: checkpoint,
+            savesCheckpointWhenAsked: text("checkpointSignal") != nil)
     }
 }

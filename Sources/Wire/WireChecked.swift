@@ -256,6 +256,12 @@ extension KillOrder: WireChecked {
     func problem() -> String? {
         var check = FieldCheck()
         check.int(attempt, "attempt", WireLimits.attempt)
+        if let checkpoint {
+            check.require(
+                CheckpointRequest.signals.contains(checkpoint.signal), CheckpointRequest.badSignal(checkpoint.signal))
+            check.number(
+                checkpoint.graceSeconds, "checkpoint.graceSeconds", 1...CheckpointRequest.maximumGraceSeconds)
+        }
         return check.problem
     }
 }

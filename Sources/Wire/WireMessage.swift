@@ -395,10 +395,14 @@ public struct KillOrder: Codable, Equatable, Sendable {
     public var job: String
     public var attempt: Int
     public var reason: String
-    public init(job: String, attempt: Int, reason: String) {
+    /// Before it is stopped, the job is asked to save a checkpoint this way (a reclaim or a
+    /// preemption of a job that said how); nil: it is stopped at once.
+    public var checkpoint: CheckpointRequest?
+    public init(job: String, attempt: Int, reason: String, checkpoint: CheckpointRequest? = nil) {
         self.job = job
         self.attempt = attempt
         self.reason = reason
+        self.checkpoint = checkpoint
     }
 }
 
@@ -628,6 +632,9 @@ public struct PlacementEvent: Codable, Equatable, Sendable {
         case released
         case gaveUp = "gave-up"
         case faulted
+        /// An attempt stopped by a reclaim or a preemption saved the checkpoint it was asked for
+        /// (details: checkpointStep): the job's next attempt resumes from it.
+        case checkpointed
         case nodeRegistered = "node-registered"
         case nodeLost = "node-lost"
         /// An operator removed a node from the fleet (`schedctl forget-node`).

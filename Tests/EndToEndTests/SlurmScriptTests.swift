@@ -65,6 +65,31 @@ struct SlurmDirectiveTests {
         #expect(notes.contains("job.sh:16: a directive after the first command is ignored (as sbatch does)"))
     }
 
+    @Test(
+        "--signal becomes the signal that asks the job to save a checkpoint before a stop, its time the grace, saying so"
+    )
+    func signal() throws {
+        let (batch, notes) = try flags("#!/bin/sh\n#SBATCH --signal=B:USR1@90\n")
+        var expected = SubmitFlags()
+        #expect(expected.set("checkpoint-signal", "SIGUSR1") && expected.set("checkpoint-grace", "90"))
+        #expect(
+            batch.checkpointSignal == expected.checkpointSignal && batch.checkpointGrace == expected.checkpointGrace)
+        #expect(batch.spec().contains("\"checkpointSignal\":\"SIGUSR1\",\"checkpointGrace\":\"90\""), "\(batch.spec())")
+        #expect(
+            notes == [
+                "job.sh:2: #SBATCH --signal: SIGUSR1 asks the job to save a checkpoint, up to 90 s, before a reclaim "
+                    + "or a preemption stops it (not before its time limit)"
+            ])
+        let (numbered, _) = try flags("#!/bin/sh\n#SBATCH --signal=12\n")
+        #expect(numbered.checkpointSignal == "SIGUSR2" && numbered.checkpointGrace == "60")
+        for (script, said) in [
+            ("#!/bin/sh\n#SBATCH --signal=KILL\n", "job.sh:2: #SBATCH --signal: 'KILL' is not a signal"),
+            ("#!/bin/sh\n#SBATCH --signal=USR1@soon\n", "the time after @ is whole seconds, 1 to 86400, got 'soon'"),
+        ] {
+            #expect { try flags(script) } throws: { "\($0)".contains(said) }
+        }
+    }
+
     @Test("GPU counts, types and memory as Slurm writes them")
     func gpusAndMemory() throws {
         let (total, _) = try flags("#!/bin/sh\n#SBATCH -N 2 --gpus=8 --mem-per-cpu=2G -c 3\n")
@@ -147,7 +172,7 @@ struct SlurmDirectiveTests {
             "--id", "--kind", "--chips", "--tier", "--queue", "--time-limit", "--on-disconnect", "--max-disconnect",
             "--max-failures", "--max-wait", "--cpus", "--cpus-per-chip", "--memory", "--memory-per-chip",
             "--chip-memory", "--compute", "--node-selector", "--depends", "--image", "--container-option",
-            "--simulate", "--steps", "--checkpoint-every",
+            "--simulate", "--steps", "--checkpoint-every", "--checkpoint-signal", "--checkpoint-grace",
         ]
         for option in SlurmDirectives.valued.subtracting(own).sorted() {
             #expect(named.contains(option), "\(option) is read from #SBATCH lines but docs/slurm.md does not say how")

@@ -39,6 +39,19 @@ struct PreemptionTests {
         #expect(result.placement(for: "urgent")?.assignments[0].node == "b")
     }
 
+    @Test(
+        "a victim that saves a checkpoint when asked loses nothing, so it goes before one that checkpointed a moment ago"
+    )
+    func savesWhenAsked() throws {
+        let fleet = [makeNode("a", model: "h100"), makeNode("b", model: "h100")]
+        var saver = makeRunning("saver", on: "a", chips: Array(0..<8), startedAt: 0, checkpointAt: 10)
+        saver.savesCheckpointWhenAsked = true
+        let running = [saver, makeRunning("fresh", on: "b", chips: Array(0..<8), startedAt: 0, checkpointAt: 99)]
+        let result = try plan(fleet, [makeJob("urgent", chips: 8, priority: 1)], running: running, now: 100)
+        #expect(result.preemptions.map(\.victim) == ["saver"])
+        #expect(result.preemptions.first?.workLost == 0)
+    }
+
     @Test("a gang preempts inside one domain")
     func gangPreempts() throws {
         let fleet = (0..<2).map { makeNode("n\($0)", model: "h100", domain: "s0") }

@@ -67,6 +67,31 @@ struct QueueSimulationTests {
         #expect(rows.contains { $0.metric == "  pretraining: queueing mean" && $0.values == ["0.00 h"] })
     }
 
+    @Test(
+        "reclaimed jobs that save a checkpoint when asked lose none of their work and end sooner; the table says what a reclaim lost"
+    )
+    func reclaimAtCheckpoint() throws {
+        let (tree, jobs) = try teams()
+        let plain = try run(tree, jobs)
+        let saving = try run(
+            tree,
+            jobs.map { trace in
+                var saver = trace
+                saver.savesCheckpointWhenAsked = trace.job.queue == "research"
+                return saver
+            })
+        #expect(plain.reclaims == 16 && saving.reclaims == 16)
+        // Each burst job had run 2 h on one chip when pre-training and inference came back.
+        #expect(abs(plain.workLostToReclaims / 3600 - 32) < 0.01, "\(plain.workLostToReclaims / 3600)")
+        #expect(saving.workLostToReclaims == 0)
+        let rows = ComparisonRows.make([plain, saving])
+        #expect(rows.contains { $0.metric == "work lost per reclaim" && $0.values == ["2.00 chip-h", "0.00 chip-h"] })
+        // It resumes with 4 h left rather than 6 h.
+        let before = try #require(try outcome(plain, "burst-0").end)
+        let after = try #require(try outcome(saving, "burst-0").end)
+        #expect(abs(before - after - 2 * 3600) < 1, "\(before) \(after)")
+    }
+
     @Test("the same inputs give the same report")
     func deterministic() throws {
         let (tree, jobs) = try teams()

@@ -1,5 +1,6 @@
 import Foundation
 import PropertyBased
+import SchedSpec
 import SchedTestSupport
 import Testing
 
@@ -15,7 +16,7 @@ struct HostileLinePropertyTests {
         .checkpoint(CheckpointReport(job: "j", attempt: 1, step: 1)),
         .progress(ProgressReport(job: "j", attempt: 1, step: 1, writtenAt: 1_800_000_000)),
         .exited(Exit(job: "j", attempt: 1, outcome: .fault, step: 2, checkpointStep: 1, faultChip: 0)),
-        .kill(KillOrder(job: "j", attempt: 1, reason: "r")),
+        .kill(KillOrder(job: "j", attempt: 1, reason: "r", checkpoint: CheckpointRequest())),
         .tail(TailRequest(request: 1, job: "j", attempt: 1, follow: true)),
         .jobs(JobsQuery(states: [], offset: 0, limit: 5)), .watch(WatchRequest(after: 1, job: nil)),
         .output(OutputRequest(job: "j", attempt: 1)),

@@ -1,4 +1,5 @@
 import SchedCore
+import SchedSpec
 import Testing
 import Wire
 
@@ -19,6 +20,10 @@ struct WireCodecTests {
                     job: "j", attempt: 2, outcome: .fault, message: "chip 3", step: 40, checkpointStep: 30, faultChip: 3
                 )),
             .kill(KillOrder(job: "j", attempt: 2, reason: "cancel")),
+            .kill(
+                KillOrder(
+                    job: "j", attempt: 2, reason: "preempted by p",
+                    checkpoint: CheckpointRequest(signal: "SIGUSR2", graceSeconds: 30))),
             .tail(TailRequest(request: 4, job: "j", attempt: 2, follow: true)), .untail(TailStop(request: 4)),
             .chunk(OutputChunk(request: 4, data: "step 1\n", end: false)),
             .output(OutputRequest(job: "j", attempt: nil, follow: true)),
@@ -64,6 +69,30 @@ struct WireCodecTests {
         #expect(
             WireCodec.decode("JOBS {\"user\":\"alice\",\"after\":\"job-4\"}")
                 == .success(.jobs(JobsQuery(user: "alice", after: "job-4"))))
+    }
+
+    @Test("a KILL asking for a checkpoint with a signal a job cannot trap, or a grace out of range, is refused")
+    func checkpointRequestChecked() {
+        for (body, field) in [
+            (
+                "{\"job\":\"j\",\"attempt\":1,\"reason\":\"r\",\"checkpoint\":{\"signal\":\"SIGKILL\",\"graceSeconds\":5}}",
+                "SIGKILL"
+            ),
+            (
+                "{\"job\":\"j\",\"attempt\":1,\"reason\":\"r\",\"checkpoint\":{\"signal\":\"SIGUSR1\",\"graceSeconds\":1e300}}",
+                "graceSeconds"
+            ),
+            (
+                "{\"job\":\"j\",\"attempt\":1,\"reason\":\"r\",\"checkpoint\":{\"signal\":\"SIGUSR1\",\"graceSeconds\":0}}",
+                "graceSeconds"
+            ),
+        ] {
+            guard case .failure(let error) = WireCodec.decode("KILL " + body) else {
+                Issue.record("decoded: \(body)")
+                continue
+            }
+            #expect(error.message.contains(field), "\(error.message)")
+        }
     }
 
     @Test("the lease's terms and heartbeat numbers out of range are refused, naming the field")
