@@ -36,6 +36,10 @@ public struct CoordinatorConfiguration: Sendable {
     /// Faults per chip-hour the fleet is known for, by chip model (`--fault-rate`): where the
     /// expected-finish rule's estimates start before this coordinator has seen any.
     public var faultRatePrior: [ChipModelID: Double] = [:]
+    /// How fast what earlier attempts taught of fault rates is forgotten (coordinator-clock seconds;
+    /// `--fault-rate-half-life`): the rates learned from the accounting at a start weigh each attempt
+    /// half for every half-life since it ended.
+    public var faultRateHalfLife: Double = 7 * 86_400
     /// Set: clients prove who they are with a credential (MUNGE) instead of the token, and their
     /// jobs belong to that user; agents keep the token.
     public var clientVerifier: (any CredentialVerifier)?

@@ -31,7 +31,7 @@ extension CoordinatorState {
             catalog.models.filter { tier.accepts($0) }.map(\.id.name).sorted().joined(separator: "|")
         }.joined(separator: ";")
         let sameAttempt = now.attempt == ran.attempt
-        return AttemptAccount(
+        var account = AttemptAccount(
             job: ran.id, attempt: ran.attempt, user: ran.user, queue: ran.job.queue, kind: ran.job.kind.rawValue,
             tiers: tiers, tierName: placement.tierName,
             model: placement.assignments.allSatisfy(\.chips.isEmpty) ? ChipModelID.hostOnly.name : placement.chipModel,
@@ -42,6 +42,11 @@ extension CoordinatorState {
             outcome: now.state.isFinal && sameAttempt ? now.state.rawValue : "requeued",
             exitStatus: sameAttempt ? now.lastExitStatus : nil, signal: sameAttempt ? now.lastSignal : nil,
             reason: sameAttempt ? (now.reason ?? now.lastExit) : now.lastExit)
+        if faultedAttempts.remove(AttemptRef(job: ran.id, attempt: ran.attempt)) != nil { account.faulted = true }
+        account.name = ran.run.name
+        account.pace = now.paces?.last { $0.attempt == ran.attempt && $0.secondsPerStep != nil }
+        pastRunPaces.note(account, catalog: catalog)
+        return account
     }
 
     /// `HISTORY`: at most `HistoryQuery.maximumLimit` accounts (one reply line); `USAGE` reads all.

@@ -500,6 +500,7 @@ extension CoordinatorState {
         if let model = record.placement?.chipModel {
             faultHistory.record(ChipModelID(model), at: now)
             faultRates.faulted(ChipModelID(model))
+            faultedAttempts.insert(AttemptRef(job: record.id, attempt: record.attempt))
             noteExposure(of: record, until: now)
         }
         let lost = max((step ?? record.checkpointStep) - record.checkpointStep, 0)

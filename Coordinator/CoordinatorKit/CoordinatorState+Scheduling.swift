@@ -400,9 +400,12 @@ extension CoordinatorState {
             )
             .measured(paces, kind: record.job.kind, catalog: catalog)
         }
-        // A real job: the steps it declared, at the pace it reported.
+        // A real job: the steps it declared, at the pace it reported, or a past run of its name did
+        // (the fastest of them: what the catalog's speeds are nearest to).
+        let past = pastRunPaces.baseline(name: record.run.name, kind: record.job.kind, excluding: record.id)
+        let own = JobProgress.referenceStepSeconds(from: paces, kind: record.job.kind, catalog: catalog)
         guard let steps = record.run.steps, let every = record.run.checkpointInterval,
-            let reference = JobProgress.referenceStepSeconds(from: paces, kind: record.job.kind, catalog: catalog)
+            let reference = [own, past?.reference].compactMap({ $0 }).min()
         else { return nil }
         return JobProgress(
             stepsLeft: steps - record.checkpointStep, secondsPerReferenceStep: reference,

@@ -104,6 +104,11 @@ actor CoordinatorState {
     /// When each chip model last failed an attempt, since this coordinator started: a job returns
     /// to its first tier only once that tier has been healthy for the job's window.
     var faultHistory = FaultHistory()
+    /// Attempts a fault ended whose account is not written yet: it says so, for the rates learned
+    /// from the accounting at the next start.
+    var faultedAttempts: Set<AttemptRef> = []
+    /// The fastest pace past runs of each job name were measured at (`PastRunPaces`).
+    var pastRunPaces = PastRunPaces()
     /// Faults per chip-hour for the expected-finish rule: the configured prior, then what attempts
     /// saw (in memory: a restarted coordinator starts again from the prior).
     var faultRates: FaultRates
@@ -203,6 +208,7 @@ actor CoordinatorState {
                     node: Node(id: assignment.node, chips: []), lastHeartbeat: now, returnBy: returnBy)
             }
         }
+        await learnFromAccounting(now: now)
         recentEvents = stored.recentEvents
         nextSeq = stored.lastEventSeq + 1
         sequencer = EventSequencer(next: nextSeq)
@@ -537,7 +543,16 @@ actor CoordinatorState {
             return nil
         }
         let earlier = (record.paces ?? []).filter { $0.attempt != pace.attempt }
-        return PaceExpectation.on(model, kind: record.job.kind, from: earlier, catalog: configuration.catalog)
+        let own = PaceExpectation.on(model, kind: record.job.kind, from: earlier, catalog: configuration.catalog)
+        // A past run of the same name, where it is faster than anything this job ran at (the
+        // baseline the expected-finish rule takes too).
+        guard let past = pastRunPaces.baseline(name: record.run.name, kind: record.job.kind, excluding: record.id),
+            var fromPast = PaceExpectation.on(
+                model, kind: record.job.kind, from: [past.pace], catalog: configuration.catalog),
+            own.map({ fromPast.secondsPerStep < $0.secondsPerStep }) ?? true
+        else { return own }
+        fromPast.baselineJob = past.job
+        return fromPast
     }
 
     /// Why a queued job waits: held, an array's progress, or the last search's reason.
@@ -616,6 +631,8 @@ actor CoordinatorState {
         report.plainTCP = configuration.tls == nil ? true : nil
         report.leader = leaderTerm?.holder ?? "this coordinator (SQLite: the only one)"
         report.epoch = leaderTerm.map { Int($0.epoch) }
+        let rates = faultRateReport()
+        report.faultRates = rates.isEmpty ? nil : rates
         return report
     }
 

@@ -103,6 +103,14 @@ struct SchedCoordinator: AsyncParsableCommand {
     var faultRate: [String] = []
 
     @Option(
+        name: .customLong("fault-rate-half-life"),
+        help: """
+            Seconds after which an attempt counts half in the fault rates learned from the accounting at each \
+            start (7 days): schedctl health shows them.
+            """)
+    var faultRateHalfLife: Double = 7 * 86_400
+
+    @Option(
         name: .customLong("client-auth"),
         help: """
             How clients prove themselves: token (the shared token; what they say they are is taken) or munge \
@@ -312,6 +320,7 @@ struct SchedCoordinator: AsyncParsableCommand {
         try FlagRange.check(keepFinished, "--keep-finished", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(keepAccounting, "--keep-accounting", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(usageHalfLife, "--usage-half-life", 60...SpecLimits.duration, unit: " seconds")
+        try FlagRange.check(faultRateHalfLife, "--fault-rate-half-life", 60...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(reclaimMinRun, "--reclaim-min-run", 0...SpecLimits.duration, unit: " seconds")
         try FlagRange.check(passLimit, "--pass-limit", 2...1_000_000)
         // Below the limit: a pass must have room for what changed behind the head.
@@ -374,6 +383,7 @@ struct SchedCoordinator: AsyncParsableCommand {
                 configuration.nodeKeysFile = nodeKeys
             }
             configuration.usageHalfLife = usageHalfLife
+            configuration.faultRateHalfLife = faultRateHalfLife
             configuration.keepAccounting = keepAccounting
             configuration.storeURL = store == "sqlite" ? nil : store
             configuration.leadership = LeadershipConfiguration(

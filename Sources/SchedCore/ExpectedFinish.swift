@@ -67,6 +67,9 @@ public struct FaultRates: Hashable, Sendable {
     public var priorChipHours: Double
     public private(set) var faults: [ChipModelID: Int] = [:]
     public private(set) var chipMinutes: [ChipModelID: Int] = [:]
+    /// What earlier runs of the coordinator saw (its accounting, older attempts weighing less),
+    /// counted beside what attempts saw since its start.
+    public var learned: [ChipModelID: FaultExposure] = [:]
 
     public init(prior: [ChipModelID: Double] = [:], priorChipHours: Double = 1_000) {
         self.prior = prior.filter { $0.value.isFinite && $0.value >= 0 }
@@ -86,9 +89,33 @@ public struct FaultRates: Hashable, Sendable {
     /// The estimate for one chip of `model`: (prior × its weight + faults) / (weight + chip-hours).
     public func perChipHour(_ model: ChipModelID) -> Double {
         let weight = prior[model] == nil ? 0 : priorChipHours
-        let hours = weight + Double(chipMinutes[model] ?? 0) / 60
+        let seen = observed(model)
+        let hours = weight + seen.chipHours
         guard hours > 0 else { return 0 }
-        return ((prior[model] ?? 0) * weight + Double(faults[model] ?? 0)) / hours
+        return ((prior[model] ?? 0) * weight + seen.faults) / hours
+    }
+
+    /// Faults and chip-hours seen on `model`: learned from earlier runs, and since.
+    public func observed(_ model: ChipModelID) -> FaultExposure {
+        let earlier = learned[model] ?? FaultExposure()
+        return FaultExposure(
+            faults: earlier.faults + Double(faults[model] ?? 0),
+            chipHours: earlier.chipHours + Double(chipMinutes[model] ?? 0) / 60)
+    }
+
+    /// Every model with a prior or anything seen, by name.
+    public var models: [ChipModelID] {
+        Set(prior.keys).union(faults.keys).union(chipMinutes.keys).union(learned.keys).sorted()
+    }
+}
+
+/// Faults and the chip-hours they were seen in (weighed: an old attempt counts less).
+public struct FaultExposure: Hashable, Sendable, Codable {
+    public var faults: Double
+    public var chipHours: Double
+    public init(faults: Double = 0, chipHours: Double = 0) {
+        self.faults = faults
+        self.chipHours = chipHours
     }
 }
 

@@ -60,28 +60,41 @@ public struct PaceExpectation: Codable, Hashable, Sendable {
     /// The measurement it is scaled from.
     public var baseline: MeasuredPace
     public var baselineSecondsPerStep: Double
+    /// Set when the baseline is another job's: a past run of the same name (`name:`, `-J`).
+    public var baselineJob: String?
 
-    /// The expectation on `model` from the latest of `baselines` that has a pace (nil: none has).
+    /// The expectation on `model` from the fastest of `baselines` once scaled to the reference chip
+    /// (the latest of equals), as the expected-finish rule takes its reference step
+    /// (`JobProgress.referenceStepSeconds`): a slow fabric or a straggler only slows, so the fastest
+    /// is the nearest to what the catalog says. Nil when none has a pace.
     public static func on(_ model: ChipModel, kind: JobKind, from baselines: [MeasuredPace], catalog: ChipCatalog)
         -> PaceExpectation?
     {
-        for pace in baselines.reversed() {
+        var best: (pace: MeasuredPace, seconds: Double, reference: Double)?
+        for pace in baselines {
             guard let seconds = pace.secondsPerStep,
                 let reference = pace.secondsPerReferenceStep(kind: kind, catalog: catalog)
             else { continue }
-            return PaceExpectation(
-                model: model.id.name, secondsPerStep: reference / max(model.relativeThroughput(for: kind), 0.01),
-                baseline: pace, baselineSecondsPerStep: seconds)
+            if best == nil || reference <= best!.reference { best = (pace, seconds, reference) }
         }
-        return nil
+        return best.map { best in
+            PaceExpectation(
+                model: model.id.name, secondsPerStep: best.reference / max(model.relativeThroughput(for: kind), 0.01),
+                baseline: best.pace, baselineSecondsPerStep: best.seconds)
+        }
     }
 }
 
 /// Seconds a step to three significant digits: `14.2 s`, `0.105 s`, `312 s`.
-public func formatStepSeconds(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds > 0, seconds < 1e12 else { return formatNumber(seconds) + " s" }
-    let decimals = min(max(2 - Int(Glibc.floor(Glibc.log10(seconds))), 0), 6)
+public func formatStepSeconds(_ seconds: Double) -> String { formatSignificant(seconds, keepZeros: true) + " s" }
+
+/// A positive number to three significant digits (`14.2`, `0.105`, `312`, `0.0081`, `2`, or `2.0`
+/// keeping zeros); others as `formatNumber` writes them.
+public func formatSignificant(_ value: Double, keepZeros: Bool = false) -> String {
+    guard value.isFinite, value > 0, value < 1e12 else { return formatNumber(value) }
+    let decimals = min(max(2 - Int(Glibc.floor(Glibc.log10(value))), 0), 6)
     let scale = Glibc.pow(10, Double(decimals))
-    let rounded = (seconds * scale).rounded() / scale
-    return (decimals == 0 ? String(Int(rounded)) : String(rounded)) + " s"
+    let rounded = (value * scale).rounded() / scale
+    let whole = decimals == 0 || (!keepZeros && rounded == rounded.rounded() && rounded < 1e15)
+    return whole ? String(Int(rounded)) : String(rounded)
 }

@@ -8,7 +8,7 @@ struct HealthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
         abstract:
-            "The coordinator's health: uptime, jobs by state, nodes, connections, refused tokens, quarantined records.",
+            "The coordinator's health: uptime, jobs by state, nodes, connections, refused tokens, fault rates, quarantined records.",
         discussion: """
             Exits 0 when the coordinator answers and holds no quarantined record, 1 when it holds one or more \
             (stored rows it could not read back at start, set aside in coordinator.sqlite's quarantine table), \
@@ -50,6 +50,7 @@ struct HealthCommand: ParsableCommand {
             }
             printLine(table.render())
             if let warning = report.transportWarning { printLine("warning: \(warning)") }
+            for rate in report.faultRates ?? [] { printLine("fault rate \(rate.model): \(rate.summary)") }
             for record in report.quarantined {
                 printLine("quarantined \(record.kind.rawValue) \(record.key): \(record.reason)")
             }

@@ -182,8 +182,10 @@ func describePace(_ pace: MeasuredPace, expected: PaceExpectation?) -> String {
     if let expected {
         text +=
             ", \(formatNumber(seconds / expected.secondsPerStep))x what its catalog speed predicts ("
-            + "\(formatStepSeconds(expected.secondsPerStep)) from attempt \(expected.baseline.attempt)'s "
-            + "\(formatStepSeconds(expected.baselineSecondsPerStep)) on \(expected.baseline.model))"
+            + "\(formatStepSeconds(expected.secondsPerStep)) from "
+            + (expected.baselineJob.map { "\($0)'s " } ?? "attempt \(expected.baseline.attempt)'s ")
+            + "\(formatStepSeconds(expected.baselineSecondsPerStep)) on \(expected.baseline.model)"
+            + (expected.baselineJob == nil ? ")" : ", a past run of the same name)")
     }
     return text
 }

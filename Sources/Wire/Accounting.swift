@@ -32,6 +32,12 @@ public struct AttemptAccount: Codable, Equatable, Sendable {
     public var exitStatus: Int?
     public var signal: Int?
     public var reason: String?
+    /// Set when a fault ended it (a chip, a lost node, a link): what the fault rates learn from.
+    public var faulted: Bool?
+    /// The job's name (`name:`, Slurm's `-J`) and the pace its steps were measured at there: the
+    /// baseline a later run of the same name is weighed by before it has run elsewhere.
+    public var name: String?
+    public var pace: MeasuredPace?
 
     public init(
         job: String, attempt: Int, user: String?, queue: String, kind: String, tiers: String, tierName: String,

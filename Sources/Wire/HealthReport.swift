@@ -1,3 +1,5 @@
+import SchedCore
+
 /// A stored row set aside at load: what it was, why, and when.
 public struct QuarantinedRecord: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
@@ -16,6 +18,30 @@ public struct QuarantinedRecord: Codable, Equatable, Sendable {
         self.key = key
         self.reason = reason
         self.quarantinedAt = quarantinedAt
+    }
+}
+
+/// One chip model's fault rate, and what it comes from.
+public struct ModelFaultRate: Codable, Equatable, Sendable {
+    public var model: String
+    public var perChipHour: Double
+    /// Faults and chip-hours seen (older attempts weighing less), and the prior where one is set.
+    public var faults: Double
+    public var chipHours: Double
+    public var prior: Double?
+    public init(model: String, perChipHour: Double, faults: Double, chipHours: Double, prior: Double?) {
+        self.model = model
+        self.perChipHour = perChipHour
+        self.faults = faults
+        self.chipHours = chipHours
+        self.prior = prior
+    }
+
+    /// "0.008 faults a chip-hour: 3 in 375 chip-hours seen, prior 0.008"
+    public var summary: String {
+        "\(formatSignificant(perChipHour)) faults a chip-hour: \(formatSignificant(faults)) in "
+            + "\(formatSignificant(chipHours)) chip-hours seen"
+            + (prior.map { ", prior \(formatSignificant($0))" } ?? "")
     }
 }
 
@@ -44,6 +70,9 @@ public struct HealthReport: Codable, Equatable, Sendable {
     /// shared PostgreSQL store (absent on SQLite, where it is the only one).
     public var leader: String?
     public var epoch: Int?
+    /// Each chip model's faults per chip-hour as the expected-finish rule weighs them: the prior
+    /// (`--fault-rate`) and what attempts saw, learned again from the accounting at each start.
+    public var faultRates: [ModelFaultRate]?
 
     public init(
         uptimeSeconds: Double, jobs: [String: Int], nodesConnected: Int, nodesDisconnected: Int, connections: Int,

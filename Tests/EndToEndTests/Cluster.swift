@@ -317,6 +317,12 @@ final class Cluster: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// The placement log's events, in order.
+    func placementEvents() throws -> [PlacementEvent] {
+        try String(contentsOfFile: dataDirectory + "/placement-log.jsonl", encoding: .utf8)
+            .split(separator: "\n").compactMap { try? WireCodec.value(PlacementEvent.self, from: String($0)) }
+    }
+
     func log(_ name: String) -> String {
         (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? ""
     }

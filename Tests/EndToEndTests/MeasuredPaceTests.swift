@@ -10,6 +10,18 @@ import Wire
 /// predicts from an earlier attempt on another chip.
 @Suite("End to end: the pace real jobs report")
 struct MeasuredPaceTests {
+    /// A job's command that counts 2,000 steps of `sleep` seconds, writing each to its progress file
+    /// by hand as the recipe does (no schedctl started for each, so that a loaded machine slows the
+    /// pace as little as it can), and with `checkpointEvery` saving a checkpoint through schedctl.
+    static func stepping(sleep: String, checkpointEvery: Int? = nil) -> String {
+        let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
+        let save = checkpointEvery.map {
+            " if [ $((s % \($0))) -eq 0 ]; then '\(schedctl)' checkpoint --step $s || exit 4; fi;"
+        }
+        return "for s in $(seq 1 2000); do echo $s > \"$HETEROSCHED_PROGRESS_FILE.new\" && "
+            + "mv \"$HETEROSCHED_PROGRESS_FILE.new\" \"$HETEROSCHED_PROGRESS_FILE\";\(save ?? "") sleep \(sleep); done"
+    }
+
     @Test(
         "a job's steps through schedctl progress give its pace on H100; on Ascend, written by hand, status sets it against the catalog's prediction from the H100 attempt"
     )
@@ -31,9 +43,7 @@ struct MeasuredPaceTests {
             command: for s in $(seq 1 2000); do '\(schedctl)' progress --step $s || exit 3; sleep 0.2; done
           - name: ascend
             models: [ascend-910b]
-            command: >-
-              for s in $(seq 1 2000); do echo $s > "$HETEROSCHED_PROGRESS_FILE.new" &&
-              mv "$HETEROSCHED_PROGRESS_FILE.new" "$HETEROSCHED_PROGRESS_FILE"; sleep 1; done
+            command: \(Self.stepping(sleep: "1"))
         """.write(toFile: job, atomically: true, encoding: .utf8)
         let submitted = try await cluster.schedctl(["submit", "-f", job])
         try #require(submitted.status == 0, "\(submitted.stderr)")
@@ -89,13 +99,6 @@ struct MeasuredPaceTests {
         try await cluster.startCoordinator()
         try await cluster.startAscendAndNvidiaHosts()
 
-        let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
-        // The steps written by hand, as the recipe does (no schedctl started for each), so that a
-        // loaded machine slows the H100 pace it is weighed by as little as it can.
-        let fast = """
-            for s in $(seq 1 2000); do echo $s > "$HETEROSCHED_PROGRESS_FILE.new" && \
-            mv "$HETEROSCHED_PROGRESS_FILE.new" "$HETEROSCHED_PROGRESS_FILE"; sleep 0.2; done
-            """
         let job = cluster.directory.appendingPathComponent("slowed.yaml").path
         try """
         id: slowed
@@ -107,16 +110,13 @@ struct MeasuredPaceTests {
         tiers:
           - name: nvidia
             models: [h100]
-            command: \(fast)
+            command: \(Self.stepping(sleep: "0.2"))
           - name: ascend
             models: [ascend-910b]
-            command: >-
-              for s in $(seq 1 2000); do echo $s > "$HETEROSCHED_PROGRESS_FILE.new" &&
-              mv "$HETEROSCHED_PROGRESS_FILE.new" "$HETEROSCHED_PROGRESS_FILE";
-              if [ $((s % 2)) -eq 0 ]; then '\(schedctl)' checkpoint --step $s || exit 4; fi; sleep 5; done
+            command: \(Self.stepping(sleep: "5", checkpointEvery: 2))
           - name: nvidia-again
             models: [h100]
-            command: \(fast)
+            command: \(Self.stepping(sleep: "0.2"))
         """.write(toFile: job, atomically: true, encoding: .utf8)
         let submitted = try await cluster.schedctl(["submit", "-f", job])
         try #require(submitted.status == 0, "\(submitted.stderr)")
@@ -131,8 +131,7 @@ struct MeasuredPaceTests {
         // chips are not free yet on a loaded machine) at a checkpoint it saves every 2 steps.
         let onward = try await cluster.waitFor("slowed", seconds: 120) { $0.ladder.tier == 2 && $0.attempt == 3 }
         #expect(onward.tierHistory.map(\.name) == ["nvidia", "ascend", "nvidia-again"])
-        let events = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
-            .split(separator: "\n").compactMap { try? WireCodec.value(PlacementEvent.self, from: String($0)) }
+        let events = try cluster.placementEvents()
         let fellBack = try #require(events.last { $0.job == "slowed" && $0.kind == .fellBack })
         let reason = fellBack.details["reason"] ?? ""
         #expect(reason.hasPrefix("expected to finish sooner on tier 3: ascend-910b: "), "\(reason)")
@@ -143,6 +142,67 @@ struct MeasuredPaceTests {
         #expect(fellBack.message.contains("to tier 3 (nvidia-again) at "), "\(fellBack.message)")
         #expect(fellBack.message.contains("checkpoint of step "), "\(fellBack.message)")
         _ = try await cluster.schedctl(["cancel", "slowed"])
+    }
+
+    @Test(
+        "a job that has run only on a slow tier is weighed by a past run of its name: moved on at once, and status names that run as the baseline"
+    )
+    func pastRunBaseline() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator()
+        try await cluster.startAscendAndNvidiaHosts()
+        // Last night's run, on H100: its pace goes into its account when it ends.
+        let first = cluster.directory.appendingPathComponent("nightly-1.yaml").path
+        try """
+        id: nightly-1
+        name: nightly
+        kind: training
+        chipsPerNode: 1
+        tiers: [{models: [h100]}]
+        command: \(Self.stepping(sleep: "0.2"))
+        """.write(toFile: first, atomically: true, encoding: .utf8)
+        try #require(try await cluster.schedctl(["submit", "-f", first]).status == 0)
+        _ = try await cluster.waitFor("nightly-1", seconds: 120) { ($0.currentPace?.stepsMeasured ?? 0) >= 5 }
+        _ = try await cluster.schedctl(["cancel", "nightly-1"])
+        _ = try await cluster.waitFor("nightly-1") { $0.state == .cancelled }
+
+        // Tonight's starts on Ascend, where a step takes 5 s: nothing of its own to compare with, but
+        // last night's 0.2 s on H100 says the catalog expects well under 1.5 s here.
+        let second = cluster.directory.appendingPathComponent("nightly-2.yaml").path
+        try """
+        id: nightly-2
+        name: nightly
+        kind: training
+        chipsPerNode: 1
+        steps: 2000
+        checkpointEverySteps: 2
+        fallback: {policy: expected-finish}
+        tiers:
+          - name: ascend
+            models: [ascend-910b]
+            command: \(Self.stepping(sleep: "5", checkpointEvery: 2))
+          - name: nvidia
+            models: [h100]
+            command: \(Self.stepping(sleep: "0.2"))
+        """.write(toFile: second, atomically: true, encoding: .utf8)
+        try #require(try await cluster.schedctl(["submit", "-f", second]).status == 0)
+        let moved = try await cluster.waitFor("nightly-2", seconds: 120) { $0.ladder.tier == 1 && $0.attempt == 2 }
+        #expect(moved.tierHistory.map(\.name) == ["ascend", "nvidia"])
+        let events = try cluster.placementEvents()
+        let fellBack = try #require(events.last { $0.job == "nightly-2" && $0.kind == .fellBack })
+        let reason = fellBack.details["reason"] ?? ""
+        #expect(reason.hasPrefix("expected to finish sooner on tier 2: ascend-910b: "), "\(reason)")
+        #expect(reason.contains("steps measured at "), "\(reason)")
+        // On H100 now, its pace is set against last night's, the faster baseline.
+        let onNvidia = try await cluster.waitFor("nightly-2", seconds: 120) {
+            $0.currentPace?.attempt == 2 && ($0.currentPace?.stepsMeasured ?? 0) >= 2 && $0.paceExpectation != nil
+        }
+        #expect(onNvidia.paceExpectation?.baselineJob == "nightly-1", "\(String(describing: onNvidia.paceExpectation))")
+        let shown = try await cluster.schedctl(["status", "nightly-2"])
+        #expect(shown.stdout.contains(" from nightly-1's "), "\(shown.stdout)")
+        #expect(shown.stdout.contains("on h100, a past run of the same name)"), "\(shown.stdout)")
+        _ = try await cluster.schedctl(["cancel", "nightly-2"])
     }
 
     @Test(

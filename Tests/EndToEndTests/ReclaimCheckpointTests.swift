@@ -79,8 +79,7 @@ struct ReclaimCheckpointTests {
         // The saver resumes from the step it saved; the ignorer, which saved none, from the start.
         let resumed = try await cluster.waitFor("saver", seconds: 60) { $0.attempt == 2 && $0.state == .running }
         #expect(resumed.checkpointStep >= 5, "\(resumed.checkpointStep)")
-        let events = try String(contentsOfFile: cluster.dataDirectory + "/placement-log.jsonl", encoding: .utf8)
-            .split(separator: "\n").compactMap { try? WireCodec.value(PlacementEvent.self, from: String($0)) }
+        let events = try cluster.placementEvents()
         let saved = try #require(events.first { $0.job == "saver" && $0.kind == .checkpointed })
         #expect(saved.details["checkpointStep"] == String(resumed.checkpointStep))
         #expect(saved.message.contains("saver attempt 1 saved a checkpoint at step \(resumed.checkpointStep)"))

@@ -19,7 +19,7 @@ struct MeasuredPaceUnitTests {
         #expect(pace.secondsPerStep == 0.5)
     }
 
-    @Test("the expectation on a chip scales the latest measured pace by the catalog's speeds for the job's kind")
+    @Test("the expectation on a chip scales the fastest measured pace by the catalog's speeds for the job's kind")
     func expectationFromCatalog() throws {
         var onH100 = MeasuredPace(attempt: 1, model: "h100", node: "n0", step: 0, at: 0)
         _ = onH100.record(step: 100, at: 50)
@@ -33,6 +33,15 @@ struct MeasuredPaceUnitTests {
         let serving = try #require(PaceExpectation.on(ascend, kind: .inference, from: [onH100], catalog: catalog))
         #expect(serving.secondsPerStep == 0.5 * h100.relativeInference / ascend.relativeInference)
         #expect(PaceExpectation.on(ascend, kind: .training, from: [unmeasured], catalog: catalog) == nil)
+        // A later attempt slowed by its fabric is not the baseline: the rule weighs by the fastest too.
+        var slowed = MeasuredPace(attempt: 3, model: "h100", node: "n1", step: 0, at: 100)
+        _ = slowed.record(step: 100, at: 190)
+        let fastest = try #require(
+            PaceExpectation.on(ascend, kind: .training, from: [onH100, slowed], catalog: catalog))
+        #expect(fastest.baseline == onH100 && fastest.baselineSecondsPerStep == 0.5)
+        let reference = try #require(
+            JobProgress.referenceStepSeconds(from: [onH100, slowed], kind: .training, catalog: catalog))
+        #expect(fastest.secondsPerStep == reference / ascend.relativeTraining)
     }
 
     @Test("seconds a step print to three significant digits")

@@ -207,7 +207,7 @@ struct TraceFileTests {
             ("submit,duration\n0,10,7\n", "t.csv:2: 3 cells, but the header has 2"),
             (
                 "submit,durations\n",
-                "t.csv:1: unknown column 'durations'; columns are id,submit,duration,kind,chips,nodes,priority,queue,tiers,timeLimit,checkpointEvery,maxFailures,maxWait,cpus,memory,chipMemory,compute"
+                "t.csv:1: unknown column 'durations'; columns are id,submit,duration,kind,chips,nodes,priority,queue,tiers,timeLimit,checkpointEvery,maxFailures,maxWait,cpus,memory,chipMemory,compute,checkpointSignal"
             ),
             ("id,submit,duration\nx,0,1\nx,1,1\n", "t.csv:3: job id 'x' appears twice"),
         ])

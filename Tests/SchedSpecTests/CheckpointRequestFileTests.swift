@@ -9,12 +9,7 @@ struct CheckpointRequestFileTests {
     let catalog: ChipCatalog
     init() throws { catalog = try Repository.shippedCatalog() }
 
-    func run(_ body: String) throws(SpecError) -> RunSpec {
-        try JobFile.parseDefinition(
-            "id: j\nkind: training\ncommand: python train.py\ntiers: [{models: [h100]}]\n" + body, file: "job.yaml",
-            catalog: catalog
-        ).run
-    }
+    func run(_ body: String) throws(SpecError) -> RunSpec { try trainingRunSpec(body, catalog: catalog) }
 
     @Test("either field asks for it, the other by default (SIGUSR1, 2 minutes); a signal is named with or without SIG")
     func read() throws {

@@ -3,6 +3,14 @@ import SchedSpec
 import SchedTestSupport
 import Testing
 
+/// What a training job's file runs, `body` added to a job of one H100 tier (line 5 on).
+func trainingRunSpec(_ body: String, catalog: ChipCatalog) throws(SpecError) -> RunSpec {
+    try JobFile.parseDefinition(
+        "id: j\nkind: training\ncommand: python train.py\ntiers: [{models: [h100]}]\n" + body, file: "job.yaml",
+        catalog: catalog
+    ).run
+}
+
 /// A real training job's steps and checkpoint interval, which the expected-finish rule weighs with
 /// the pace the job reports.
 @Suite("Job files: a real job's steps")
@@ -10,12 +18,7 @@ struct TrainingStepsFileTests {
     let catalog: ChipCatalog
     init() throws { catalog = try Repository.shippedCatalog() }
 
-    func run(_ body: String) throws(SpecError) -> RunSpec {
-        try JobFile.parseDefinition(
-            "id: j\nkind: training\ncommand: python train.py\ntiers: [{models: [h100]}]\n" + body, file: "job.yaml",
-            catalog: catalog
-        ).run
-    }
+    func run(_ body: String) throws(SpecError) -> RunSpec { try trainingRunSpec(body, catalog: catalog) }
 
     @Test("steps and checkpointEverySteps are read; the interval defaults to a tenth of the steps")
     func read() throws {
