@@ -105,4 +105,46 @@ struct ReclaimCheckpointTests {
         #expect(cluster.log("nv.log").contains("ignorer attempt 1: SIGUSR1 sent"), "\(cluster.log("nv.log"))")
         for job in ["saver", "ignorer"] { _ = try await cluster.schedctl(["cancel", job]) }
     }
+
+    @Test(
+        "simulated agents save a reclaimed job's checkpoint at the step it reached, as SchedSim keeps its work; one that does not say how loses its steps since its last checkpoint"
+    )
+    func simulatedReclaim() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let queues = cluster.directory.appendingPathComponent("queues.yaml").path
+        try "queues:\n  - name: prod\n    guarantee: {h100: 8}\n  - name: batch\n".write(
+            toFile: queues, atomically: true, encoding: .utf8)
+        try await cluster.startCoordinator(
+            extra: Cluster.scaledClock + ["--queues", queues, "--reclaim-min-run", "0"])
+        let fleet = try cluster.fleet(
+            "name: one\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 8, numaNodes: 2}\n")
+        try cluster.startAgents(fleet: fleet, timeScale: 60)
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 1 })
+        // A step a simulated minute (a second here), a checkpoint every 100 steps.
+        for (id, asks) in [("saves", ["--checkpoint-signal", "USR1"]), ("loses", [])] {
+            let submitted = try await cluster.schedctl(
+                [
+                    "submit", "--id", id, "--queue", "batch", "--kind", "training", "--chips", "4", "--tier", "h100",
+                    "--simulate", "100h", "--steps", "6000", "--checkpoint-every", "100",
+                ] + asks)
+            try #require(submitted.status == 0, "\(submitted.stderr)")
+        }
+        for id in ["saves", "loses"] { _ = try await cluster.waitFor(id) { $0.state == .running } }
+        // Some steps in, prod takes the node back.
+        try await Task.sleep(for: .seconds(5))
+        let owner = try await cluster.schedctl([
+            "submit", "--id", "owner", "--queue", "prod", "--chips", "8", "--tier", "h100", "--simulate", "1m",
+        ])
+        try #require(owner.status == 0, "\(owner.stderr)")
+        let saved = try await cluster.waitFor("saves", seconds: 60) { $0.attempt == 2 }
+        let lost = try await cluster.waitFor("loses", seconds: 60) { $0.attempt == 2 }
+        #expect(saved.checkpointStep >= 3, "it saved the steps it had done: \(saved.checkpointStep)")
+        #expect(lost.checkpointStep == 0, "no checkpoint before step 100: \(lost.checkpointStep)")
+        let events = try cluster.placementEvents()
+        #expect(events.contains { $0.job == "saves" && $0.kind == .checkpointed })
+        #expect(!events.contains { $0.job == "loses" && $0.kind == .checkpointed })
+        let started = try #require(events.last { $0.job == "saves" && $0.kind == .started })
+        #expect(started.message.hasSuffix("resuming from step \(saved.checkpointStep)"), "\(started.message)")
+    }
 }
