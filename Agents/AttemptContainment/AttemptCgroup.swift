@@ -150,10 +150,14 @@ public struct AttemptCgroup: Sendable {
             for level in path.split(separator: "/") {
                 let parent = current
                 current += "/" + level
-                let made = try makeDirectory(current)
-                // A new v1 cpuset has no CPUs and no memory nodes until given its parent's.
-                if made && controller == "cpuset" {
-                    for file in ["cpuset.cpus", "cpuset.mems"] {
+                try makeDirectory(current)
+                // A new v1 cpuset has no CPUs and no memory nodes until given its parent's, and no
+                // process may enter it before (ENOSPC). Filled whoever made it: another agent, or
+                // another attempt starting beside this one, may have made it a moment ago and not
+                // filled it yet.
+                if controller == "cpuset" {
+                    for file in ["cpuset.cpus", "cpuset.mems"]
+                    where (readText(current + "/" + file) ?? "").trimmingCharacters().isEmpty {
                         let inherited = (readText(parent + "/" + file) ?? "").trimmingCharacters()
                         if !inherited.isEmpty { try? writeControl(current + "/" + file, inherited) }
                     }

@@ -2,6 +2,7 @@ import AgentKit
 import AttemptContainment
 import Foundation
 import SchedTestSupport
+import Synchronization
 import Testing
 import Wire
 
@@ -169,6 +170,49 @@ struct CgroupHierarchyTests {
         32 25 0:30 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,pids
         33 25 0:31 / /sys/fs/cgroup/my\\040cpuset rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,cpuset
         """
+
+    @Test(
+        "cgroups made at once under one new parent all take a process: no v1 cpuset is left without CPUs or memory nodes"
+    )
+    func madeAtOnce() throws {
+        for version in ContainmentTests.versions {
+            let hierarchy = try #require(CgroupHierarchy.detect(version: version))
+            let parent = "heterosched-test/at-once-\(getpid())-\(version.rawValue)"
+            let cgroups = (0..<16).map { AttemptCgroup(hierarchy: hierarchy, path: "\(parent)/a\($0)/attempt") }
+            defer {
+                for cgroup in cgroups { cgroup.remove() }
+                for index in 0..<16 { AttemptCgroup(hierarchy: hierarchy, path: "\(parent)/a\(index)").remove() }
+                AttemptCgroup(hierarchy: hierarchy, path: parent).remove()
+            }
+            // Two levels made by all of them at once: what two agents, or two attempts starting
+            // together, do under a parent none of them has seen.
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: cgroups.count) { index in
+                do {
+                    _ = try cgroups[index].create(CgroupLimits())
+                } catch {
+                    failures.withLock { $0.append("\(index): \(error)") }
+                }
+            }
+            #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+            for cgroup in cgroups {
+                let sleeper = Process()
+                sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+                sleeper.arguments = ["30"]
+                try sleeper.run()
+                // SIGKILL: a process the test runner starts may inherit SIGTERM blocked.
+                defer {
+                    kill(sleeper.processIdentifier, SIGKILL)
+                    sleeper.waitUntilExit()
+                }
+                do {
+                    try cgroup.enter(sleeper.processIdentifier)
+                } catch {
+                    Issue.record("\(cgroup.path) on \(version): \(error)")
+                }
+            }
+        }
+    }
 
     @Test("a unified host is v2 with the controllers its root offers; asked for v1 it has none")
     func unifiedHost() {

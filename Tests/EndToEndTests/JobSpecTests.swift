@@ -250,7 +250,7 @@ struct JobSpecTests {
         #expect(third.stderr.contains("ranks 0 to 1, not 2"), "\(third.stderr)")
         var outputs: [String] = []
         for (rank, assignment) in placement.assignments.enumerated() {
-            let path = data[assignment.node.name]! + "/attempts/gang.1/output.log"
+            let path = try #require(data[assignment.node.name]) + "/attempts/gang.1/output.log"
             let output = try String(contentsOfFile: path, encoding: .utf8)
             #expect(
                 output.contains(
@@ -259,7 +259,8 @@ struct JobSpecTests {
             outputs.append(output)
         }
         // One table, the same on both nodes: rank 0's chips first, each with its own address.
-        let tables = outputs.map { String($0[$0.firstIndex(of: "{")!...]) }
+        let tables = outputs.map { output in output.firstIndex(of: "{").map { String(output[$0...]) } ?? "" }
+        try #require(tables.count == 2 && !tables[0].isEmpty, "\(outputs)")
         #expect(tables[0] == tables[1])
         struct Table: Decodable {
             struct Server: Decodable {
@@ -280,8 +281,9 @@ struct JobSpecTests {
         #expect(table.server_list.flatMap(\.device).map(\.rank_id) == ["0", "1", "2", "3"])
         let first = placement.assignments[0]
         let subnet = first.node.name == "asc-a" ? 100 : 101
-        #expect(table.server_list[0].device.map(\.device_id) == first.chips.map(String.init))
-        #expect(table.server_list[0].device.map(\.device_ip) == first.chips.map { "192.168.\(subnet).\(10 + $0)" })
+        let rankZero = try #require(table.server_list.first)
+        #expect(rankZero.device.map(\.device_id) == first.chips.map(String.init))
+        #expect(rankZero.device.map(\.device_ip) == first.chips.map { "192.168.\(subnet).\(10 + $0)" })
     }
 
     @Test("a real podman runs a job's command in an image built here, with the job's variables by name")
