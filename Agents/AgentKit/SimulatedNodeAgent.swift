@@ -209,7 +209,7 @@ public struct SimulatedNodeAgent: Sendable {
             if let stop {
                 await attemptLog?.record(.end, node: node.id, order: order)
                 // Asked to save a checkpoint first: the steps it finished are kept.
-                let saves = await attempts.savesCheckpointOnStop(key) && fate.checkpointEvery > 0
+                let saves = await attempts.savesCheckpointOnStop(key)
                 let saved = saves ? max(step - 1, fate.checkpoint(before: step)) : fate.checkpoint(before: step)
                 await end(
                     Exit(

@@ -543,16 +543,14 @@ actor CoordinatorState {
             return nil
         }
         let earlier = (record.paces ?? []).filter { $0.attempt != pace.attempt }
-        let own = PaceExpectation.on(model, kind: record.job.kind, from: earlier, catalog: configuration.catalog)
-        // A past run of the same name, where it is faster than anything this job ran at (the
-        // baseline the expected-finish rule takes too).
-        guard let past = pastRunPaces.baseline(name: record.run.name, kind: record.job.kind, excluding: record.id),
-            var fromPast = PaceExpectation.on(
-                model, kind: record.job.kind, from: [past.pace], catalog: configuration.catalog),
-            own.map({ fromPast.secondsPerStep < $0.secondsPerStep }) ?? true
-        else { return own }
-        fromPast.baselineJob = past.job
-        return fromPast
+        // A past run of the same name is a baseline too, first so that this job's own wins a tie; the
+        // fastest is taken, as the expected-finish rule takes it.
+        let past = pastRunPaces.baseline(name: record.run.name, kind: record.job.kind, excluding: record.id)
+        var expected = PaceExpectation.on(
+            model, kind: record.job.kind, from: (past.map { [$0.pace] } ?? []) + earlier,
+            catalog: configuration.catalog)
+        if let past, expected?.baseline == past.pace { expected?.baselineJob = past.job }
+        return expected
     }
 
     /// Why a queued job waits: held, an array's progress, or the last search's reason.
