@@ -185,7 +185,7 @@ let package = Package(
             name: "sched-bench",
             dependencies: [
                 "SchedCore", "SchedSpec", "SchedSim", "SchedStore", "SchedTestSupport", "Wire", "ProgramSupport",
-                argumentParser,
+                "AttemptContainment", argumentParser,
             ],
             path: "Benchmarks/sched-bench"
         ),

@@ -80,6 +80,8 @@ public actor AttemptRunner {
     private var unseenTerms: Registered?
     /// Where the agent writes when it last heard from the coordinator; supervisors read it.
     public nonisolated var leaseFile: String { directory + "/coordinator-lease" }
+    /// Rung when a supervisor this runner started ends: its exit file is there to read.
+    public nonisolated let ends = AttemptEndSignal()
 
     /// The coordinator's terms for attempts started from now on: each stops once the coordinator is
     /// unheard from for `disconnectStop` seconds (or its own `maxDisconnect`).
@@ -331,6 +333,8 @@ public actor AttemptRunner {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        let ends = ends
+        process.terminationHandler = { _ in ends.wake() }
         do {
             try process.run()
         } catch {
@@ -523,6 +527,11 @@ public actor AttemptRunner {
         var fresh: [Exit] = []
         for (key, attempt) in running {
             let folder = folder(key)
+            // Whether the supervisor is gone, asked before its exit file is read: it writes that file
+            // before it ends, so a supervisor found gone with no file ended without writing one
+            // (asked after, a supervisor that wrote and ended between the two looks would be taken
+            // for one that ended without a word).
+            let supervisorGone = !Self.isAlive(attempt.state.supervisor)
             if let data = FileManager.default.contents(atPath: folder + "/exit.json") {
                 let end =
                     (try? SafeJSON.decode(AttemptEnd.self, from: data))
@@ -542,7 +551,7 @@ public actor AttemptRunner {
                 fresh.append(exit)
                 continue
             }
-            if !Self.isAlive(attempt.state.supervisor) {
+            if supervisorGone {
                 let exit = Exit(
                     job: key.job, attempt: key.attempt, outcome: .failed,
                     message: "its supervisor (pid \(attempt.state.supervisor)) ended without recording an exit")

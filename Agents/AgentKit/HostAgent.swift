@@ -97,11 +97,20 @@ public struct HostAgent: Sendable {
             await health.connected(true)
             let writer = session.writer
             let tails = TailBook()
+            let wakes = runner.ends.wakes()
             try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // A look every 200 ms besides the supervisors' own ends: what only a look finds.
+                    while true {
+                        try await Task.sleep(for: .milliseconds(200))
+                        runner.ends.wake()
+                    }
+                }
                 group.addTask {
                     // Ends that happened while disconnected, then every new one as it comes.
                     for exit in await runner.undelivered() { try await report(exit, writer) }
-                    while true {
+                    runner.ends.wake()
+                    for await _ in wakes {
                         // Checkpoints first: an attempt's last step is known before its end is.
                         for saved in await runner.checkpoints() { try await writer.send(.checkpoint(saved)) }
                         // Where jobs are, at most once a heartbeat interval each.
@@ -109,7 +118,6 @@ public struct HostAgent: Sendable {
                             try await writer.send(.progress(step))
                         }
                         for exit in await runner.poll() { try await report(exit, writer) }
-                        try await Task.sleep(for: .milliseconds(200))
                     }
                 }
                 group.addTask {

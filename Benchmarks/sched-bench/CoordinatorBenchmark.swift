@@ -21,7 +21,9 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             (jobs/s), beside schedctl submit run once per job (ms a call) and the schedctl process's own start \
             (a command that stops before connecting). Metrics: with 1,000 simulated nodes connected and the \
             coordinator serving --http, 8 clients submit while nothing scrapes /metrics, while it is scraped \
-            every second, and every 100 ms (the order turned each run); the scrape's own time and size. Fill: 16 clients \
+            every second, and every 100 ms (the order turned each run); the scrape's own time and size. Agent: a 1,000-task array of \
+            `true` on one chip each through one sched-agent on a fake host of 8 H100s (cgroups on when run as root), \
+            from SUBMIT until the last task completed. Fill: 16 clients \
             submit --memory-jobs waiting jobs into an empty queue, the rate printed per tenth. With \
             SCHED_BENCH_COORDINATOR_LOG=FILE the coordinators log there (at SCHED_BENCH_COORDINATOR_LOG_LEVEL, \
             info by default).
@@ -35,9 +37,9 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
 
     @Option(
         help:
-            "Parts to run, comma-separated: submit, latency, memory, deep, array, bulk, metrics; fill (not by default)."
+            "Parts to run, comma-separated: submit, latency, memory, deep, array, bulk, metrics, agent; fill (not by default)."
     )
-    var parts = "submit,latency,memory,deep,array,bulk,metrics"
+    var parts = "submit,latency,memory,deep,array,bulk,metrics,agent"
 
     @Option(help: "Queue depths for the deep part: waiting jobs stored before the coordinator starts.")
     var depths = "0,10000,100000"
@@ -97,6 +99,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
         if parts.contains("fill") { try await fillQueue(binaries: binaries, total: memoryJobs) }
         if parts.contains("array") { try await arrayAcknowledgement(binaries: binaries) }
         if parts.contains("bulk") { try await bulkSubmission(binaries: binaries) }
+        if parts.contains("agent") { try await agentThroughput(binaries: binaries) }
         if parts.contains("metrics") { try await metricsCost(binaries: binaries) }
         if parts.contains("memory") {
             for (name, nodes) in [("bench-1k", 1_000), ("bench-10k", 10_000)] {

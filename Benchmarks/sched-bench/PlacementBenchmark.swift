@@ -6,13 +6,16 @@ import SchedTestSupport
 struct PlacementBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "placement",
-        abstract: "Placement decisions per second on the 1,000- and 10,000-node benchmark fleets.",
+        abstract: "Placement decisions per second on the 1,000-, 10,000- and 100,000-node benchmark fleets.",
         discussion: """
-            Fleets come from deploy/fleets/bench-1k.yaml and bench-10k.yaml (8 chips a node, half NVIDIA and \
-            half domestic, 4 NUMA nodes a host, switch domains of 32). Each figure is the median of --runs runs. \
-            A decision's cost is, per run, the plan's time minus the time of planning an empty queue on the \
-            same fleet just before it (indexing the snapshot), as a median over runs, divided by the placements \
-            made. The naive baseline scans every node for every job, in the same run.
+            Fleets come from deploy/fleets/bench-1k.yaml, bench-10k.yaml and bench-100k.yaml (8 chips a node, \
+            half NVIDIA and half domestic, 4 NUMA nodes a host, switch domains of 32). Each figure is the \
+            median of --runs runs. A decision's cost is, per run, the plan's time minus the time of planning an \
+            empty queue on the same fleet just before it (indexing the snapshot), as a median over runs, \
+            divided by the placements made. The naive baseline scans every node for every job, in the same run. \
+            The features part places the same one-chip jobs with one feature on at a time (a node selector, a \
+            reservation elsewhere in the fleet, queues), beside the plain figure: what each costs a decision \
+            that uses it. Benchmarks/scripts/compare-placement.sh alternates this benchmark between two builds.
             """)
 
     @Option(help: "Runs per figure; the median is printed.")
@@ -30,17 +33,20 @@ struct PlacementBenchmark: ParsableCommand {
     @Option(help: "Catalog file.")
     var catalog = "deploy/catalog/chips.yaml"
 
-    @Option(help: "Directory with bench-1k.yaml and bench-10k.yaml.")
+    @Option(help: "Directory with bench-1k.yaml, bench-10k.yaml and bench-100k.yaml.")
     var fleets = "deploy/fleets"
 
     @Option(help: "Jobs the naive baseline places per run (it is slow on purpose).")
     var naiveJobs = 2_000
 
-    @Option(help: "Fleets to run, comma-separated: 1k, 10k.")
-    var sizes = "1k,10k"
+    @Option(help: "Fleets to run, comma-separated: 1k, 10k, 100k.")
+    var sizes = "1k,10k,100k"
 
-    @Option(help: "Parts to run, comma-separated: one-chip, cores, share, gang, mixed, queues, naive.")
-    var parts = "one-chip,cores,share,gang,mixed,queues,naive"
+    @Option(help: "Parts to run, comma-separated: \(Self.allParts.joined(separator: ", ")).")
+    var parts = Self.allParts.joined(separator: ",")
+
+    static let allParts = ["one-chip", "features", "cores", "share", "gang", "mixed", "queues", "naive"]
+    static let allSizes = ["1k", "10k", "100k"]
 
     func validate() throws {
         guard PolicyName(rawValue: policy) != nil else {
@@ -49,12 +55,11 @@ struct PlacementBenchmark: ParsableCommand {
             )
         }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
-        for part in parts.split(separator: ",")
-        where !["one-chip", "cores", "share", "gang", "mixed", "queues", "naive"].contains(String(part)) {
-            throw ValidationError("unknown part '\(part)'; use one-chip, cores, share, gang, mixed, queues or naive")
+        for part in parts.split(separator: ",") where !Self.allParts.contains(String(part)) {
+            throw ValidationError("unknown part '\(part)'; use any of \(Self.allParts.joined(separator: ", "))")
         }
-        for size in sizes.split(separator: ",") where !["1k", "10k"].contains(String(size)) {
-            throw ValidationError("unknown fleet size '\(size)'; use 1k or 10k")
+        for size in sizes.split(separator: ",") where !Self.allSizes.contains(String(size)) {
+            throw ValidationError("unknown fleet size '\(size)'; use any of \(Self.allSizes.joined(separator: ", "))")
         }
     }
 
@@ -83,10 +88,17 @@ struct PlacementBenchmark: ParsableCommand {
             let indexOnly = { _ = try Scheduler.plan(snapshot: snapshot, queue: [], now: 0, policy: policy) }
             /// Plans `queue` (indexing the snapshot taken off), prints a line of decisions, and says a
             /// decision's cost.
-            func decisions(_ label: String, _ queue: [PendingJob]) throws -> Double {
-                let (run, plan) = try Measurement.paired(runs, baseline: indexOnly) {
+            func decisions(_ label: String, _ queue: [PendingJob], on snapshot: ClusterSnapshot = snapshot) throws
+                -> Double
+            {
+                try decisions(label, baseline: indexOnly) {
                     try Scheduler.plan(snapshot: snapshot, queue: queue, now: 0, policy: policy)
                 }
+            }
+            func decisions(_ label: String, baseline: () throws -> Void, _ body: () throws -> SchedulingPlan) throws
+                -> Double
+            {
+                let (run, plan) = try Measurement.paired(runs, baseline: baseline, body)
                 let padded = label + String(repeating: " ", count: max(36 - label.count, 1))
                 print("  " + padded + decisionFigures(run.median, placed: plan.placements.count, unit: "decision"))
                 return run.median / Double(plan.placements.count)
@@ -98,6 +110,12 @@ struct PlacementBenchmark: ParsableCommand {
             }
             if parts.contains("one-chip") {
                 singleCost = try decisions("one-chip placements", oneChip)
+            }
+
+            if parts.contains("features") {
+                try featureFigures(
+                    snapshot: snapshot, nodes: fleet.nodes, catalog: catalog, policy: policy, oneChip: oneChip,
+                    decisions: decisions)
             }
 
             if parts.contains("cores") {
@@ -174,15 +192,64 @@ struct PlacementBenchmark: ParsableCommand {
             print("  SchedCore vs naive, per decision    \(format(naiveCost / singleCost, 1))x faster")
             perDecision[name] = (singleCost, naiveCost)
         }
-        if let small = perDecision["1k"], let large = perDecision["10k"] {
-            print("\nper-decision cost at 10k over 1k nodes:")
-            print("  SchedCore  \(format(large.ours / small.ours, 2))x   (target <= 2x)")
-            print("  naive scan \(format(large.naive / small.naive, 2))x")
+        if let small = perDecision["1k"], perDecision.count > 1 {
+            print("\nper-decision cost of one-chip placements over 1k nodes:")
+            for name in Self.allSizes.dropFirst() {
+                guard let large = perDecision[name] else { continue }
+                print(
+                    "  \(name) nodes: SchedCore \(format(large.ours / small.ours, 2))x (target <= 2x), "
+                        + "naive scan \(format(large.naive / small.naive, 2))x")
+            }
         }
     }
 }
 
 extension PlacementBenchmark {
+    /// The one-chip jobs with one feature on at a time, each in its own line beside the plain
+    /// figure: a node selector that every node matches, a reservation on the last 1% of the fleet
+    /// (for later; the jobs have no time limit, so they keep off it), and 100 queues without limits
+    /// reached (the fair order and the ledger).
+    func featureFigures(
+        snapshot: ClusterSnapshot, nodes: [Node], catalog: ChipCatalog, policy: SchedulingPolicy,
+        oneChip: [PendingJob],
+        decisions: (String, () throws -> Void, () throws -> SchedulingPlan) throws -> Double
+    ) throws {
+        let labelled = nodes.map { node in
+            var node = node
+            node.labels["pool"] = "bench"
+            return node
+        }
+        let labelledSnapshot = ClusterSnapshot(nodes: labelled, catalog: catalog)
+        let selecting = oneChip.map { pending in
+            var job = pending.job
+            job.nodeSelector = ["pool": "bench"]
+            return PendingJob(job)
+        }
+        let labelledEngine = try SchedulingEngine(snapshot: labelledSnapshot)
+        _ = try decisions("  with a node selector", { _ = labelledEngine.plan(queue: [], now: 0, policy: policy) }) {
+            labelledEngine.plan(queue: selecting, now: 0, policy: policy)
+        }
+
+        let engine = try SchedulingEngine(snapshot: snapshot)
+        let reserved = ReservedWindow(
+            name: "bench", start: 3600, end: 7200, nodes: nodes.suffix(max(nodes.count / 100, 1)).map(\.id))
+        _ = try decisions("  with a reservation elsewhere", { _ = engine.plan(queue: [], now: 0, policy: policy) }) {
+            engine.plan(queue: oneChip, now: 0, policy: policy, windows: [reserved])
+        }
+
+        let capacity = QueueLedger.capacity(of: nodes, catalog: catalog)
+        let tree = try QueueTree((0..<100).map { QueueSpec(name: "team\($0)") })
+        let ledger = QueueLedger(tree: tree, capacity: capacity)
+        let queued = oneChip.enumerated().map { position, pending in
+            var job = pending.job
+            job.queue = "team\(position % 100)"
+            return PendingJob(job)
+        }
+        _ = try decisions("  in 100 queues", { _ = engine.plan(queue: [], now: 0, policy: policy) }) {
+            engine.plan(queue: queued, now: 0, policy: policy, queues: ledger)
+        }
+    }
+
     /// The mixed queue spread over 100 queues (a guarantee and a limit in compute each, a few
     /// weights), planned with the tree and without it in the same run: what quotas and the fair
     /// order cost a plan.

@@ -44,6 +44,9 @@ final class FleetLayout: Sendable {
     // Topology domains.
     let domains: [TopologyDomain?]
     let domainMembers: [[Int]]
+    /// The domains holding nodes with chips of each model, ascending: a gang of one model weighs
+    /// only these, not every domain of the fleet.
+    let modelDomains: [[Int]]
 
     init(snapshot: ClusterSnapshot) throws(SnapshotError) {
         var nodeIDs: [NodeID] = []
@@ -213,6 +216,11 @@ final class FleetLayout: Sendable {
         self.modelMaxChips = modelMaxChips
         self.domains = domains
         self.domainMembers = domainMembers
+        var modelDomains = [[Int]](repeating: [], count: modelIDs.count)
+        for model in modelIDs.indices {
+            modelDomains[model] = Array(Set(modelNodes[model].map { nodeDomains[$0] })).sorted()
+        }
+        self.modelDomains = modelDomains
         var stats = modelMaxChips.map { ModelStats(maxChips: $0) }
         for slot in 0..<slotNode.count {
             let node = slotNode[slot]
@@ -313,6 +321,9 @@ struct FreeCapacityIndex: Sendable {
     private(set) var slotFree: [UInt64]
     /// `buckets[model][k]`: ready nodes with exactly k free chips of that model (k >= 1).
     private var buckets: [[NodeBitset]]
+    /// Per model, bit k - 1 set when `buckets[model][k]` has a node: the first bucket that can hold
+    /// a job is one bit scan away, however many buckets sit empty below it.
+    private var filledBuckets: [UInt64]
     /// `domainCounts[model][domain * (maxChips + 1) + k]`: the same counts per topology domain.
     private var domainCounts: [[Int32]]
 
@@ -328,6 +339,7 @@ struct FreeCapacityIndex: Sendable {
         domainCounts = layout.modelMaxChips.map { maxChips in
             [Int32](repeating: 0, count: layout.domainCount * (maxChips + 1))
         }
+        filledBuckets = [UInt64](repeating: 0, count: layout.modelCount)
         for slot in 0..<layout.slotNode.count where nodeStates[layout.slotNode[slot]] == .ready {
             enter(slot: slot, freeCount: layout.slotUsable[slot].nonzeroBitCount)
         }
@@ -384,6 +396,7 @@ struct FreeCapacityIndex: Sendable {
         let model = layout.slotModel[slot]
         let node = layout.slotNode[slot]
         buckets[model][freeCount].insert(node)
+        if freeCount > 0 { filledBuckets[model] |= 1 << UInt64(freeCount - 1) }
         domainCounts[model][layout.nodeDomains[node] * (layout.modelMaxChips[model] + 1) + freeCount] += 1
     }
 
@@ -391,6 +404,9 @@ struct FreeCapacityIndex: Sendable {
         let model = layout.slotModel[slot]
         let node = layout.slotNode[slot]
         buckets[model][freeCount].remove(node)
+        if freeCount > 0 && buckets[model][freeCount].count == 0 {
+            filledBuckets[model] &= ~(1 << UInt64(freeCount - 1))
+        }
         domainCounts[model][layout.nodeDomains[node] * (layout.modelMaxChips[model] + 1) + freeCount] -= 1
     }
 
@@ -420,13 +436,12 @@ struct FreeCapacityIndex: Sendable {
     func rank(model: Int, atLeast chips: Int, order: NodeOrder) -> Int? {
         let maxChips = layout.modelMaxChips[model]
         guard chips <= maxChips else { return nil }
+        let filled = bucketsWithRoom(model: model, atLeast: chips)
         switch order {
         case .fewestFreeFirst:
-            for k in max(chips, 1)...maxChips where buckets[model][k].count > 0 { return k }
+            if filled != 0 { return filled.trailingZeroBitCount + 1 }
         case .mostFreeFirst:
-            for k in stride(from: maxChips, through: max(chips, 1), by: -1) where buckets[model][k].count > 0 {
-                return 64 - k
-            }
+            if filled != 0 { return filled.leadingZeroBitCount }  // 64 - the fullest bucket
         case .lowestPositionFirst:
             var first: Int?
             for k in max(chips, 1)...maxChips {
@@ -435,6 +450,11 @@ struct FreeCapacityIndex: Sendable {
             return first
         }
         return nil
+    }
+
+    /// The bits of `filledBuckets[model]` for buckets of at least `chips` free chips.
+    private func bucketsWithRoom(model: Int, atLeast chips: Int) -> UInt64 {
+        filledBuckets[model] & (UInt64.max << UInt64(max(chips, 1) - 1))
     }
 
     // MARK: Candidates
@@ -453,7 +473,8 @@ struct FreeCapacityIndex: Sendable {
         }
         switch order {
         case .fewestFreeFirst:
-            cursor.bucket = lowest
+            let filled = bucketsWithRoom(model: model, atLeast: lowest)
+            cursor.bucket = filled == 0 ? maxChips + 1 : filled.trailingZeroBitCount + 1
         case .mostFreeFirst:
             cursor.bucket = maxChips
             cursor.position = cursor.start
@@ -474,7 +495,9 @@ struct FreeCapacityIndex: Sendable {
                     cursor.position = node + 1
                     return node
                 }
-                cursor.bucket += 1
+                // On to the next bucket with a node in it.
+                let above = bucketsWithRoom(model: model, atLeast: cursor.bucket + 1)
+                cursor.bucket = above == 0 ? cursor.maxChips + 1 : above.trailingZeroBitCount + 1
                 cursor.position = 0
             }
         case .mostFreeFirst:

@@ -15,6 +15,17 @@ public enum JobKind: String, Hashable, Sendable, CaseIterable {
     case batch
 }
 
+extension JobKind {
+    /// Its position in `allCases`, for arrays indexed by kind.
+    var ordinal: Int {
+        switch self {
+        case .training: 0
+        case .inference: 1
+        case .batch: 2
+        }
+    }
+}
+
 /// What a tier accepts: named models, every model of a vendor, or a whole family.
 public enum ChipSelector: Hashable, Sendable, CustomStringConvertible {
     case model(ChipModelID)

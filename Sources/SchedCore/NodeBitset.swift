@@ -30,7 +30,10 @@ struct NodeBitset: Hashable, Sendable {
         if words[word] & bit != 0 {
             words[word] &= ~bit
             count -= 1
-            if word == lowestWord {
+            if count == 0 {
+                // Empty: nothing to scan for (a bucket a node passes through empties at every move).
+                lowestWord = words.count
+            } else if word == lowestWord {
                 var next = word
                 while next < words.count && words[next] == 0 { next += 1 }
                 lowestWord = next

@@ -205,7 +205,7 @@ extension PlanningSession {
             let kind = layout.domains.compactMap { $0?.kind }.first ?? "topology"
             let most =
                 models.map { model in
-                    (0..<layout.domainCount).map {
+                    layout.modelDomains[model].map {
                         index.readyNodeCount(model: model, domain: $0, atLeast: needed)
                     }.max() ?? 0
                 }.max() ?? 0

@@ -23,17 +23,18 @@ extension PlanningSession {
 
     /// Chooses domains from the index's per-domain counts, then checks only those domains' nodes;
     /// a domain whose nodes fail a filter has its count corrected and the choice is made again.
+    /// Only the domains holding the model's nodes are weighed (`FleetLayout.modelDomains`).
     func findGang(model: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> (
         candidates: [Candidate], domains: Int
     )? {
         let wanted = shape.nodes
         guard index.readyNodeCount(model: model, atLeast: shape.chipsPerNode) >= wanted else { return nil }
-        // Nodes with room per domain (uncapped, to rank domains) and the usable estimate (capped).
-        let room = (0..<layout.domainCount).map {
-            index.readyNodeCount(model: model, domain: $0, atLeast: shape.chipsPerNode)
-        }
+        // Positions below are into the model's domains. Nodes with room per domain (uncapped, to
+        // rank domains) and the usable estimate (capped).
+        let domains = layout.modelDomains[model]
+        let room = domains.map { index.readyNodeCount(model: model, domain: $0, atLeast: shape.chipsPerNode) }
         var estimate = room.map { min($0, wanted) }
-        var verified: [Int: [Candidate]] = [:]
+        var verified = [[Candidate]?](repeating: nil, count: domains.count)
         let limit = domainLimit(for: job)
         while true {
             var chosen: [Int] = []
@@ -54,7 +55,7 @@ extension PlanningSession {
             var corrected = false
             for domain in chosen where verified[domain] == nil {
                 let nodes = acceptableNodes(
-                    domain: domain, model: model, job: job, shape: shape, avoidReserved: avoidReserved)
+                    domain: domains[domain], model: model, job: job, shape: shape, avoidReserved: avoidReserved)
                 verified[domain] = nodes
                 if nodes.count != estimate[domain] {
                     estimate[domain] = nodes.count
@@ -64,7 +65,7 @@ extension PlanningSession {
             if corrected { continue }
             var result: [Candidate] = []
             for domain in chosen {
-                result += verified[domain]!.prefix(wanted - result.count)
+                result += (verified[domain] ?? []).prefix(wanted - result.count)
             }
             return (result, chosen.count)
         }
@@ -91,32 +92,46 @@ extension PlanningSession {
     /// Up to `shape.nodes` nodes of a domain that pass every filter, in the policy's node order.
     func acceptableNodes(domain: Int, model: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> [Candidate] {
         var found: [Candidate] = []
-        func consider(_ node: Int) {
-            guard index.nodeStates[node] == .ready, let slot = layout.slot(ofNode: node, model: model),
-                index.freeCount(slot: slot) >= shape.chipsPerNode,
-                rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved) == nil,
-                let pick = pick(slot: slot, shape: shape, demand: job.hostDemand(shape), avoidReserved: avoidReserved)
-            else { return }
-            found.append(
-                Candidate(node: node, slot: slot, model: model, pick: pick, freeChips: index.freeCount(slot: slot)))
-        }
         let members = layout.domainMembers[domain]
         if members.count <= 256 {
-            members.forEach(consider)
-            found.sort { a, b in
-                switch policy.nodeOrder {
-                case .lowestPositionFirst: return a.node < b.node
-                case .fewestFreeFirst: return (a.freeChips, a.node) < (b.freeChips, b.node)
-                case .mostFreeFirst: return (a.freeChips, b.node) > (b.freeChips, a.node)
+            for node in members {
+                if let candidate = acceptable(
+                    node: node, model: model, job: job, shape: shape, avoidReserved: avoidReserved)
+                {
+                    found.append(candidate)
                 }
             }
-            return Array(found.prefix(shape.nodes))
+            // Sort small keys, not the candidates: a candidate is a large value.
+            let keys = found.indices.map { (free: found[$0].freeChips, node: found[$0].node, position: $0) }
+            let nodeOrder = policy.nodeOrder  // not `self` in the closure: that would copy the session
+            let order = keys.sorted { x, y in
+                switch nodeOrder {
+                case .lowestPositionFirst: return x.node < y.node
+                case .fewestFreeFirst: return (x.free, x.node) < (y.free, y.node)
+                case .mostFreeFirst: return (x.free, y.node) > (y.free, x.node)
+                }
+            }
+            return order.prefix(shape.nodes).map { found[$0.position] }
         }
         // A large domain (a flat fleet is one): walk the index in node order instead of the members.
         var cursor = index.cursor(model: model, atLeast: shape.chipsPerNode, order: policy.nodeOrder)
         while found.count < shape.nodes, let node = index.next(&cursor) {
-            if layout.nodeDomains[node] == domain { consider(node) }
+            guard layout.nodeDomains[node] == domain,
+                let candidate = acceptable(
+                    node: node, model: model, job: job, shape: shape, avoidReserved: avoidReserved)
+            else { continue }
+            found.append(candidate)
         }
         return found
+    }
+
+    /// `node` as a gang member on `model`'s chips, if it passes every filter.
+    private func acceptable(node: Int, model: Int, job: Job, shape: JobShape, avoidReserved: Bool) -> Candidate? {
+        guard index.nodeStates[node] == .ready, let slot = layout.slot(ofNode: node, model: model),
+            index.freeCount(slot: slot) >= shape.chipsPerNode,
+            rejection(node: node, slot: slot, job: job, shape: shape, avoidReserved: avoidReserved) == nil,
+            let pick = pick(slot: slot, shape: shape, demand: job.hostDemand(shape), avoidReserved: avoidReserved)
+        else { return nil }
+        return Candidate(node: node, slot: slot, model: model, pick: pick, freeChips: index.freeCount(slot: slot))
     }
 }

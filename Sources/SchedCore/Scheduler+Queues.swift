@@ -192,8 +192,9 @@ extension PlanningSession {
             let position = perLeaf[current][next[current]]
             next[current] += 1
             for ancestor in tree.lineage(of: current) { left[ancestor] -= 1 }
-            servingQueue = (queue[position].job.id, current)
-            schedule(queue[position])
+            let pending = queue[position]  // one copy of the job, not one per use
+            servingQueue = (pending.job.id, current)
+            schedule(pending)
             servingQueue = nil
             tops.removeFirst()
             if left[first.queue] > 0 {

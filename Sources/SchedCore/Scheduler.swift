@@ -120,9 +120,14 @@ struct PlanningSession: Sendable {
     var reservedStart: Seconds?
     /// Eligible chip models per (tier, kind, memory), grouped by score, best group first.
     var modelGroupsCache: [ModelGroupsKey: [[Int]]] = [:]
-    var lastModelGroups: (key: ModelGroupsKey, groups: [[Int]])?
-    /// The policy's score of each chip model, per job kind.
-    var modelScores: [JobKind: [Double]] = [:]
+    /// The last answer of `modelGroups`, compared in place (copying the key out costs more than the
+    /// comparison); valid while `lastModelGroupsValid`.
+    var lastModelGroupsKey = ModelGroupsKey(tier: .anyChip, kind: .training, minMemory: nil)
+    var lastModelGroups: [[Int]] = []
+    var lastModelGroupsValid = false
+    /// The policy's score of each chip model, per job kind (`modelScores[kind.ordinal][model]`): an
+    /// array, not a table keyed by kind, since a kind hashes as its name and every decision asks.
+    var modelScores: [[Double]] = []
     /// The queue tree's ledger for this plan, when the driver gives one: limits and fair order.
     var queues: QueueLedger?
     var maxRelativeCache: Double?
@@ -151,6 +156,13 @@ struct PlanningSession: Sendable {
         for job in snapshot.running { try holdRunning(job) }
     }
 
+    /// Room for `count` more holdings in the records, at once rather than by doubling as they come.
+    mutating func reserveHoldings(_ count: Int) {
+        held.reserveCapacity(held.count + count)
+        heldSlots.reserveCapacity(heldSlots.count + count)
+        heldLinks.reserveCapacity(heldLinks.count + count)
+    }
+
     mutating func ensureHost() {
         if hostState == nil { hostState = HostCapacity(layout: hostLayouts.layout()) }
     }
@@ -170,12 +182,10 @@ struct PlanningSession: Sendable {
         session.reservedHost = [:]
         session.reservedStart = nil
         session.modelGroupsCache = [:]
-        session.lastModelGroups = nil
-        var scores: [JobKind: [Double]] = [:]
-        for kind in JobKind.allCases {
-            scores[kind] = layout.modelCatalogEntry.map { policy.modelScorer.score($0, kind: kind) }
+        session.lastModelGroupsValid = false
+        session.modelScores = JobKind.allCases.map { kind in
+            layout.modelCatalogEntry.map { policy.modelScorer.score($0, kind: kind) }
         }
-        session.modelScores = scores
         return session
     }
 
@@ -395,9 +405,12 @@ struct PlanningSession: Sendable {
                     WaitingJob(job: job.id, reason: quotaWait(job: job, tier: tier, shape: shape, refusal: refusal)))
                 return
             }
-            let ask = askKey(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved, models: quota.groups)
+            // The ask's key is built only where a refusal was remembered since the last change.
+            func ask() -> AskKey {
+                askKey(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved, models: quota.groups)
+            }
             var reason: Diagnosis
-            if let refused = knownRefusal(of: ask, priority: job.priority) {
+            if refusalVersion == stateVersion, let refused = knownRefusal(of: ask(), priority: job.priority) {
                 // An equal ask found no room since anything changed: this one finds none either.
                 reason = refused
             } else if hostOnly, let demand = job.hostDemand(shape) {
@@ -406,7 +419,7 @@ struct PlanningSession: Sendable {
                     return
                 }
                 reason = diagnose(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
-                remember(refusal: reason, of: ask)
+                remember(refusal: reason, of: ask())
             } else {
                 let groups = quota.groups ?? modelGroups(tier: tier, kind: job.kind, minMemory: job.minChipMemoryGiB)
                 if let found = findPlacement(job: job, shape: shape, groups: groups, avoidReserved: avoidReserved) {
@@ -430,7 +443,7 @@ struct PlanningSession: Sendable {
                     return
                 }
                 reason = diagnose(job: job, tier: tier, shape: shape, avoidReserved: avoidReserved)
-                remember(refusal: reason, of: ask)
+                remember(refusal: reason, of: ask())
             }
             if reason.blocksTier && !ladder.isOnLastTier {
                 let from = ladder.tier
@@ -535,11 +548,15 @@ struct PlanningSession: Sendable {
     /// Filter stage over chip models (the tier accepts it, some chip has the memory), then the score
     /// stage: models grouped by the policy's score, best group first, catalog order inside a group.
     mutating func modelGroups(tier: ChipTier, kind: JobKind, minMemory: Double?) -> [[Int]] {
+        // Consecutive jobs usually ask alike: compare with the last key before building one to hash.
+        if lastModelGroupsValid && lastModelGroupsKey.kind == kind && lastModelGroupsKey.minMemory == minMemory
+            && lastModelGroupsKey.tier == tier
+        {
+            return lastModelGroups
+        }
         let key = ModelGroupsKey(tier: tier, kind: kind, minMemory: minMemory)
-        // Consecutive jobs usually ask alike: compare with the last key before hashing.
-        if let last = lastModelGroups, last.key == key { return last.groups }
         if let cached = modelGroupsCache[key] {
-            lastModelGroups = (key, cached)
+            remember(groups: cached, for: key)
             return cached
         }
         var scored: [(model: Int, score: Double, order: Int)] = []
@@ -547,7 +564,7 @@ struct PlanningSession: Sendable {
             guard modelAccepted(model, by: tier) else { continue }
             if let minMemory, layout.modelMaxMemory(model) < minMemory { continue }
             let order = layout.modelCatalogEntry[model].flatMap { catalog.ids.firstIndex(of: $0.id) } ?? Int.max
-            scored.append((model, modelScores[kind]![model], order))
+            scored.append((model, modelScores[kind.ordinal][model], order))
         }
         scored.sort { ($0.score, -$0.order, -$0.model) > ($1.score, -$1.order, -$1.model) }
         var groups: [[Int]] = []
@@ -562,8 +579,14 @@ struct PlanningSession: Sendable {
             }
         }
         modelGroupsCache[key] = groups
-        lastModelGroups = (key, groups)
+        remember(groups: groups, for: key)
         return groups
+    }
+
+    private mutating func remember(groups: [[Int]], for key: ModelGroupsKey) {
+        lastModelGroupsKey = key
+        lastModelGroups = groups
+        lastModelGroupsValid = true
     }
 
     func modelAccepted(_ model: Int, by tier: ChipTier) -> Bool {
@@ -699,7 +722,7 @@ struct PlanningSession: Sendable {
         }
         return PlacementReason(
             policy: policy.name, scorer: policy.modelScorer, nodeOrder: policy.nodeOrder, kind: job.kind,
-            chipModel: layout.modelIDs[model], score: modelScores[job.kind]![model],
+            chipModel: layout.modelIDs[model], score: modelScores[job.kind.ordinal][model],
             isDomestic: layout.modelFamilies[model] == .domestic, nodes: candidates.count, domains: domains,
             numaNodes: candidates.count == 1 ? candidates[0].pick.numaNodes : [],
             chipsPerNode: candidates[0].pick.mask.nonzeroBitCount,

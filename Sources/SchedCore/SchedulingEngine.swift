@@ -75,7 +75,9 @@ public struct SchedulingEngine: Sendable {
             if a.submitted != b.submitted { return a.submitted < b.submitted }
             return queue[a.position].job.id < queue[b.position].job.id
         }.map(\.position)
+        // Room for every job to start, so that the records do not grow (and copy) as they do.
         session.plan.placements.reserveCapacity(queue.count)
+        session.reserveHoldings(queue.count)
         if queues != nil {
             session.scheduleFairly(queue, order: order)
         } else {

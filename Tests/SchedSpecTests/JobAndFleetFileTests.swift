@@ -116,6 +116,10 @@ struct JobAndFleetFileTests {
         let domestic = large.nodes.filter { catalog[$0.chips[0].model]?.family == .domestic }.count
         #expect(domestic == 5_000, "about half NVIDIA, half domestic")
         #expect(Set(large.nodes.compactMap(\.domain)).count == 10_000 / 32 + 8, "switch domains of 32 per group")
+        let largest = try FleetFile.load(path: Repository.path("deploy/fleets/bench-100k.yaml"), catalog: catalog)
+        #expect(largest.nodes.count == 100_000)
+        #expect(Set(largest.nodes.map { $0.chips[0].model }).count == 8, "the same eight models")
+        #expect(Set(largest.nodes.compactMap(\.domain)).count == 8 * ((12_500 + 31) / 32), "switch domains of 32")
     }
 
     @Test(

@@ -1,0 +1,111 @@
+import ArgumentParser
+import AttemptContainment
+import Foundation
+import SchedTestSupport
+import Wire
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What one host agent gets through: short jobs from submission to their end, every cost on the
+/// way (placement, `RUN`, the attempt's supervisor and cgroup, the job's fork and exec, its end
+/// read and `EXITED`, the exit stored), on a fake host of 8 H100s.
+extension CoordinatorBenchmark {
+    /// `jobs` tasks of one array, each running `true` on one chip, from `SUBMIT` until the last has
+    /// completed, with cgroups on where this machine lets the agent make them (root).
+    func agentThroughput(binaries: String, jobs: Int = 1_000) async throws {
+        var seconds: [Double] = []
+        var contained = false
+        for run in 0..<runs {
+            let harness = try await Harness.start(binaries: binaries, catalog: catalog)
+            let cgroupParent = "heterosched-bench/\(UUID().uuidString)"
+            defer {
+                harness.stop()
+                Self.removeCgroups(under: cgroupParent)
+            }
+            let host = try FakeHost.nvidiaH100(at: harness.directory + "/host", count: 8)
+            try harness.launch(
+                "sched-agent",
+                [
+                    "--coordinator", harness.endpoint.description, "--token-file", harness.directory + "/token",
+                    "--catalog", catalog, "--sysfs-root", host.sysfs, "--tool-dir", host.tools, "--only-tool-dirs",
+                    "--node-name", "bench-host", "--data-dir", harness.directory + "/agent", "--cgroup-parent",
+                    cgroupParent, "--log-level", "error",
+                ])
+            try await harness.waitForConnectedNodes(1)
+            let array = "burst-\(run)"
+            let spec =
+                "id: \(array)\nkind: batch\ntiers: [{models: [h100]}]\narray: 0-\(jobs - 1)\ncommand: [\"true\"]\n"
+            let elapsed = try await WireClient.withSession(
+                to: harness.endpoint, token: harness.token, hello: Hello(role: .client)
+            ) { watcher in
+                _ = try await watcher.request(.watch(WatchRequest()))
+                let started = ContinuousClock.now
+                _ = try await harness.session {
+                    try await $0.request(.submit(Submit(spec: spec)), as: SubmitReply.self)
+                }
+                var completed = 0
+                while completed < jobs, let message = try await watcher.receive() {
+                    guard case .event(let event) = message, event.job?.hasPrefix(array) == true else { continue }
+                    switch event.kind {
+                    case .completed: completed += 1
+                    case .failed:
+                        throw ValidationError("\(event.job ?? array) failed: \(event.message)")
+                    default: break
+                    }
+                }
+                return (ContinuousClock.now - started).seconds
+            }
+            seconds.append(elapsed)
+            contained = contained || Self.madeCgroups(under: cgroupParent)
+        }
+        let median = Measurement(seconds: seconds).median
+        print(
+            "  \(jobs) `true` jobs, one host agent   \(format(median, 2)) s from SUBMIT to the last end: "
+                + "\(format(Double(jobs) / median, 0)) jobs/s (8 chips; cgroups \(contained ? "on" : "off: not root"))")
+    }
+
+    /// Whether the agent made its level under `parent` in some hierarchy (it removes none of it).
+    static func madeCgroups(under parent: String) -> Bool {
+        CgroupHierarchy.Version.allCases.contains { version in
+            CgroupHierarchy.detect(version: version)?.directories(parent).contains {
+                FileManager.default.fileExists(atPath: $0)
+            } ?? false
+        }
+    }
+
+    /// Removes what the run left under `parent` (the supervisors remove each attempt's own), and
+    /// the benchmark's level above it when empty.
+    static func removeCgroups(under parent: String) {
+        for version in CgroupHierarchy.Version.allCases {
+            guard let hierarchy = CgroupHierarchy.detect(version: version) else { continue }
+            for directory in hierarchy.directories(parent) where FileManager.default.fileExists(atPath: directory) {
+                // Deepest first: a cgroup directory goes with rmdir only once its children have.
+                let children = (FileManager.default.subpaths(atPath: directory) ?? []).map { directory + "/" + $0 }
+                    .filter { path in
+                        var isDirectory: ObjCBool = false
+                        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+                            && isDirectory.boolValue
+                    }
+                    .sorted { $0.count > $1.count }
+                for child in children { rmdir(child) }
+                rmdir(directory)
+                rmdir((directory as NSString).deletingLastPathComponent)
+            }
+        }
+    }
+}
+
+extension Harness {
+    /// Waits (at most 60 s) until `count` nodes are connected.
+    func waitForConnectedNodes(_ count: Int) async throws {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let nodes = (try? await session { try await $0.request(.nodes, as: [NodeStatus].self) }) ?? []
+            if nodes.filter(\.connected).count >= count { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ValidationError("only some of the \(count) nodes registered in 60 s")
+    }
+}
