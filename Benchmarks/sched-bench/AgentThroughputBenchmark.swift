@@ -96,16 +96,3 @@ extension CoordinatorBenchmark {
         }
     }
 }
-
-extension Harness {
-    /// Waits (at most 60 s) until `count` nodes are connected.
-    func waitForConnectedNodes(_ count: Int) async throws {
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let nodes = (try? await session { try await $0.request(.nodes, as: [NodeStatus].self) }) ?? []
-            if nodes.filter(\.connected).count >= count { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw ValidationError("only some of the \(count) nodes registered in 60 s")
-    }
-}

@@ -201,14 +201,19 @@ final class Harness: @unchecked Sendable {
                 "--simulate", fleet, "--coordinator", endpoint.description, "--token-file", directory + "/token",
                 "--catalog", catalog, "--time-scale", "3600", "--heartbeat-interval", "5", "--log-level", "error",
             ])
-        let deadline = Date().addingTimeInterval(120)
+        try await waitForConnectedNodes(expectNodes, within: 120)
+    }
+
+    /// Waits (at most `seconds`) until `count` nodes are connected.
+    func waitForConnectedNodes(_ count: Int, within seconds: Double = 60) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             // While a thousand agents open their sessions, a client may be asked to try again shortly.
             let nodes = (try? await session { try await $0.request(.nodes, as: [NodeStatus].self) }) ?? []
-            if nodes.filter(\.connected).count >= expectNodes { return }
-            try await Task.sleep(for: .milliseconds(500))
+            if nodes.filter(\.connected).count >= count { return }
+            try await Task.sleep(for: .milliseconds(200))
         }
-        throw ValidationError("only some of the \(expectNodes) simulated nodes registered in 120 s")
+        throw ValidationError("only some of the \(count) nodes registered in \(Int(seconds)) s")
     }
 
     func session<T: Sendable>(_ body: (WireSession) async throws -> T) async throws -> T {
