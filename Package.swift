@@ -185,7 +185,7 @@ let package = Package(
             name: "sched-bench",
             dependencies: [
                 "SchedCore", "SchedSpec", "SchedSim", "SchedStore", "SchedTestSupport", "Wire", "ProgramSupport",
-                "AttemptContainment", argumentParser,
+                argumentParser,
             ],
             path: "Benchmarks/sched-bench"
         ),

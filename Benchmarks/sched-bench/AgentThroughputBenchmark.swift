@@ -1,12 +1,7 @@
 import ArgumentParser
-import AttemptContainment
 import Foundation
 import SchedTestSupport
 import Wire
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// What one host agent gets through: short jobs from submission to their end, every cost on the
 /// way (placement, `RUN`, the attempt's supervisor and cgroup, the job's fork and exec, its end
@@ -19,10 +14,10 @@ extension CoordinatorBenchmark {
         var contained = false
         for run in 0..<runs {
             let harness = try await Harness.start(binaries: binaries, catalog: catalog)
-            let cgroupParent = "heterosched-bench/\(UUID().uuidString)"
+            let cgroupParent = "heterosched-bench-\(UUID().uuidString)"
             defer {
                 harness.stop()
-                Self.removeCgroups(under: cgroupParent)
+                CgroupCleanup.remove(cgroupParent)
             }
             let host = try FakeHost.nvidiaH100(at: harness.directory + "/host", count: 8)
             try harness.launch(
@@ -58,41 +53,11 @@ extension CoordinatorBenchmark {
                 return (ContinuousClock.now - started).seconds
             }
             seconds.append(elapsed)
-            contained = contained || Self.madeCgroups(under: cgroupParent)
+            contained = contained || CgroupCleanup.exists(cgroupParent)
         }
         let median = Measurement(seconds: seconds).median
         print(
             "  \(jobs) `true` jobs, one host agent   \(format(median, 2)) s from SUBMIT to the last end: "
                 + "\(format(Double(jobs) / median, 0)) jobs/s (8 chips; cgroups \(contained ? "on" : "off: not root"))")
-    }
-
-    /// Whether the agent made its level under `parent` in some hierarchy (it removes none of it).
-    static func madeCgroups(under parent: String) -> Bool {
-        CgroupHierarchy.Version.allCases.contains { version in
-            CgroupHierarchy.detect(version: version)?.directories(parent).contains {
-                FileManager.default.fileExists(atPath: $0)
-            } ?? false
-        }
-    }
-
-    /// Removes what the run left under `parent` (the supervisors remove each attempt's own), and
-    /// the benchmark's level above it when empty.
-    static func removeCgroups(under parent: String) {
-        for version in CgroupHierarchy.Version.allCases {
-            guard let hierarchy = CgroupHierarchy.detect(version: version) else { continue }
-            for directory in hierarchy.directories(parent) where FileManager.default.fileExists(atPath: directory) {
-                // Deepest first: a cgroup directory goes with rmdir only once its children have.
-                let children = (FileManager.default.subpaths(atPath: directory) ?? []).map { directory + "/" + $0 }
-                    .filter { path in
-                        var isDirectory: ObjCBool = false
-                        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-                            && isDirectory.boolValue
-                    }
-                    .sorted { $0.count > $1.count }
-                for child in children { rmdir(child) }
-                rmdir(directory)
-                rmdir((directory as NSString).deletingLastPathComponent)
-            }
-        }
     }
 }

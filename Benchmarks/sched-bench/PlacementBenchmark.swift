@@ -88,9 +88,7 @@ struct PlacementBenchmark: ParsableCommand {
             let indexOnly = { _ = try Scheduler.plan(snapshot: snapshot, queue: [], now: 0, policy: policy) }
             /// Plans `queue` (indexing the snapshot taken off), prints a line of decisions, and says a
             /// decision's cost.
-            func decisions(_ label: String, _ queue: [PendingJob], on snapshot: ClusterSnapshot = snapshot) throws
-                -> Double
-            {
+            func decisions(_ label: String, _ queue: [PendingJob]) throws -> Double {
                 try decisions(label, baseline: indexOnly) {
                     try Scheduler.plan(snapshot: snapshot, queue: queue, now: 0, policy: policy)
                 }

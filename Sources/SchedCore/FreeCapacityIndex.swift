@@ -216,9 +216,14 @@ final class FleetLayout: Sendable {
         self.modelMaxChips = modelMaxChips
         self.domains = domains
         self.domainMembers = domainMembers
+        // Domains in order, so each model's list comes out ascending and without repeats.
         var modelDomains = [[Int]](repeating: [], count: modelIDs.count)
-        for model in modelIDs.indices {
-            modelDomains[model] = Array(Set(modelNodes[model].map { nodeDomains[$0] })).sorted()
+        for (domain, members) in domainMembers.enumerated() {
+            for node in members {
+                for slot in slotStart[node]..<slotStart[node + 1] where modelDomains[slotModel[slot]].last != domain {
+                    modelDomains[slotModel[slot]].append(domain)
+                }
+            }
         }
         self.modelDomains = modelDomains
         var stats = modelMaxChips.map { ModelStats(maxChips: $0) }

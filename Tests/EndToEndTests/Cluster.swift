@@ -338,30 +338,8 @@ final class Cluster: @unchecked Sendable {
         }
         processes = []
         stopJobs()
-        removeCgroups()
-    }
-
-    /// Removes a cgroup and those below it, deepest first (cgroupfs removes a cgroup's control
-    /// files with it; rmdir leaves them alone as they are not directories). True when it is gone.
-    static func removeTree(_ path: String) -> Bool {
-        let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        for child in children { _ = removeTree(path + "/" + child) }
-        return rmdir(path) == 0 || errno == ENOENT
-    }
-
-    /// Removes this cluster's cgroups (the supervisors remove each attempt's as it ends; the
-    /// parent stays until here), waiting a little for supervisors still ending.
-    private func removeCgroups() {
-        for version in CgroupHierarchy.Version.allCases {
-            guard let hierarchy = CgroupHierarchy.detect(version: version) else { continue }
-            for parent in hierarchy.directories(cgroupParent) where FileManager.default.fileExists(atPath: parent) {
-                let deadline = Date().addingTimeInterval(3)
-                while Date() < deadline {
-                    if Self.removeTree(parent) { break }
-                    usleep(50_000)
-                }
-            }
-        }
+        // The supervisors remove each attempt's cgroup as it ends; the parent stays until here.
+        CgroupCleanup.remove(cgroupParent)
     }
 
     /// Jobs outlive their agent by design: end every job process group a host agent of this cluster
