@@ -18,7 +18,9 @@ import Wire
 ///     <directory>/<job>.<attempt>/job.pid      the job's process group (written by the supervisor)
 ///     <directory>/<job>.<attempt>/exit.json    how it ended (written by the supervisor)
 ///
-/// `state.json` stays until the attempt's end has been reported to the coordinator.
+/// `state.json` stays until the attempt's end has been reported to the coordinator; then it becomes
+/// `reported.json` (a rename: nothing is deleted while jobs stream through, which on ext4 without a
+/// journal slows every file made for minutes after) until the folder is pruned.
 public actor AttemptRunner {
     struct State: Codable {
         var supervisor: Int32
@@ -626,7 +628,7 @@ public actor AttemptRunner {
     /// The coordinator has this exit: forget the attempt's state (its output stays).
     public func delivered(_ key: AttemptRef) {
         ended[key] = nil
-        try? FileManager.default.removeItem(atPath: folder(key) + "/state.json")
+        _ = rename(folder(key) + "/state.json", folder(key) + "/reported.json")
     }
 
     private func save(_ state: State, _ key: AttemptRef) {

@@ -303,7 +303,14 @@ func monotonicSeconds() -> Double {
 
 extension StringProtocol {
     /// Without leading and trailing spaces and newlines (no Foundation here).
-    func trimmingCharacters() -> String {
-        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    /// (Over the bytes: what it trims is ASCII, and it runs on every control file the supervisor reads.)
+    public func trimmingCharacters() -> String {
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+        let text = String(self)
+        let bytes = text.utf8
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }),
+            let last = bytes.lastIndex(where: { !isSpace($0) })
+        else { return "" }
+        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 }

@@ -1,6 +1,9 @@
 import AttemptContainment
 import CNuma
-import Foundation
+// Essentials only (JSON, files): the supervisor starts once per attempt, and the rest of
+// Foundation (ICU among it) costs milliseconds at each start.
+import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -63,6 +66,7 @@ enum SchedAttempt {
         if let text = options["--note"] { note(text, log) }
         var cgroup: AttemptCgroup?
         var containerCgroup: AttemptCgroup?
+        var refusal: String?
         var memoryLimit: Int?
         if let version = options["--cgroup-version"], let path = options["--cgroup"] {
             memoryLimit = options["--memory-limit-mib"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
@@ -91,54 +95,65 @@ enum SchedAttempt {
             }
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, log, 1)
-        posix_spawn_file_actions_adddup2(&actions, log, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        // Its own process group (the child's pid): the agent signals the whole job with it.
-        posix_spawnattr_setpgroup(&attributes, 0)
-        // Default dispositions and no blocked signals: the agent ignores SIGTERM (its service group
-        // handles it) and ignored signals survive exec, so a job would never see the SIGTERM that
-        // asks it to checkpoint and would only end at the SIGKILL after the grace.
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var unblocked = sigset_t()
-        sigemptyset(&unblocked)
-        posix_spawnattr_setsigmask(&attributes, &unblocked)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var child: pid_t = 0
-        // Into its cgroup and as its owner: through this program again (`--enter`), which moves
-        // itself into the cgroup, takes the owner's ids and then becomes the job, so that nothing
-        // the job starts is outside the cgroup and this supervisor stays who and where it was.
-        var launched = command
-        // The trampoline says on this pipe why it could not become the job; exec closes it otherwise.
+        var spawned: Int32 = 0
+        // Why the job's own process could not become the job, said on this pipe (closed by its exec).
         var report: [Int32] = [-1, -1]
         if cgroup != nil || options["--user"] != nil || options["--stdout"] != nil {
+            // Into its cgroup and as its owner: a child of this process moves itself into the cgroup,
+            // takes the owner's ids and then becomes the job, so that nothing the job starts is
+            // outside the cgroup and this supervisor stays who and where it was. A fork, not this
+            // program run again: it is single-threaded here (the lease watch starts after).
             guard pipe(&report) == 0 else { fail("cannot make a pipe: \(String(cString: strerror(errno)))") }
             _ = fcntl(report[0], F_SETFD, FD_CLOEXEC)
-            var trampoline = [selfPath(), "--enter", "--report-fd", String(report[1])]
-            if let cgroup {
-                trampoline += ["--cgroup-version", cgroup.hierarchy.version.rawValue, "--cgroup", cgroup.path]
+            let entry = JobEntry(
+                cgroup: cgroup, user: options["--user"], stdout: options["--stdout"], stderr: options["--stderr"],
+                command: command)
+            let null = open("/dev/null", O_RDONLY)
+            child = fork()
+            if child == 0 {
+                // Its own process group (its pid): the agent signals the whole job with it.
+                _ = setpgid(0, 0)
+                JobEntry.defaultSignals()
+                _ = dup2(null, 0)
+                _ = dup2(log, 1)
+                _ = dup2(log, 2)
+                entry.become(reportFD: report[1])
             }
-            if let user = options["--user"] { trampoline += ["--user", user] }
-            for flag in ["--stdout", "--stderr"] { if let path = options[flag] { trampoline += [flag, path] } }
-            launched = trampoline + ["--"] + command
-        }
-        let argv = launched.map { strdup($0) } + [nil]
-        // A script written just before (a batch script) may be busy a moment in another's child.
-        let spawned = ExecutableFile.whileBusy {
-            posix_spawnp(&child, launched[0], &actions, &attributes, argv, environ)
-        }
-        var refusal: String?
-        if report[1] >= 0 {
+            if child < 0 {
+                spawned = errno
+            } else {
+                // Set here too, so that the group exists before the pid file names it.
+                _ = setpgid(child, child)
+            }
+            close(null)
             close(report[1])
-            refusal = readAll(report[0], atMost: 4096)
+            if child > 0 { refusal = readAll(report[0], atMost: 4096) }
             close(report[0])
+        } else {
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_adddup2(&actions, log, 1)
+            posix_spawn_file_actions_adddup2(&actions, log, 2)
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            // Its own process group (the child's pid): the agent signals the whole job with it.
+            posix_spawnattr_setpgroup(&attributes, 0)
+            // Default dispositions and no blocked signals (`JobEntry.defaultSignals` says why).
+            var defaults = sigset_t()
+            sigfillset(&defaults)
+            posix_spawnattr_setsigdefault(&attributes, &defaults)
+            var unblocked = sigset_t()
+            sigemptyset(&unblocked)
+            posix_spawnattr_setsigmask(&attributes, &unblocked)
+            posix_spawnattr_setflags(
+                &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+            let argv = command.map { strdup($0) } + [nil]
+            // A script written just before (a batch script) may be busy a moment in another's child.
+            spawned = ExecutableFile.whileBusy {
+                posix_spawnp(&child, command[0], &actions, &attributes, argv, environ)
+            }
         }
         guard spawned == 0 else {
             let why = "cannot start '\(command[0])': \(String(cString: strerror(spawned)))"
@@ -213,7 +228,7 @@ enum SchedAttempt {
         else { return nil }
         let grace = options["--lease-grace"].flatMap(Double.init).flatMap { $0.isFinite ? $0 : nil } ?? 10
         let watch = LeaseWatch(file: file, limit: min(limit, 100 * 365 * 86400), grace: min(max(grace, 0), 3600))
-        Thread.detachNewThread { watch.run(group: group, cgroups: cgroups, log: log) }
+        detachThread { watch.run(group: group, cgroups: cgroups, log: log) }
         return watch
     }
 
@@ -232,11 +247,8 @@ enum SchedAttempt {
         return AttemptCgroup(hierarchy: hierarchy, path: path)
     }
 
-    /// `--enter --report-fd N [--cgroup-version V --cgroup PATH] [--user USER] -- COMMAND…`: move
-    /// into the attempt's cgroup; take USER's uid, gid and groups, and HOME, USER and LOGNAME; then
-    /// exec the command. If any of it fails it says why in the job's output and on file descriptor
-    /// N (the supervisor's, closed by a successful exec), and exits 127 for a command not found,
-    /// else 126, as shells do.
+    /// `--enter --report-fd N [--cgroup-version V --cgroup PATH] [--user USER] -- COMMAND…`: what the
+    /// supervisor's child does before it becomes the job (`JobEntry`), as a program of its own.
     static func enter(_ arguments: [String]) -> Never {
         guard let separator = arguments.firstIndex(of: "--"), separator + 1 < arguments.count else {
             fail(
@@ -246,51 +258,18 @@ enum SchedAttempt {
         let options = pairs(Array(arguments[..<separator]))
         let command = Array(arguments[(separator + 1)...])
         let reportFD = options["--report-fd"].flatMap { Int32($0) }
-        if let reportFD { _ = fcntl(reportFD, F_SETFD, FD_CLOEXEC) }
-        func refuse(_ why: String, status: Int32 = 126) -> Never {
-            let line = "[heterosched] \(why)\n"
-            _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
-            if let reportFD { _ = why.withCString { Glibc.write(reportFD, $0, strlen($0)) } }
-            exit(status)
-        }
+        var cgroup: AttemptCgroup?
         if let version = options["--cgroup-version"], let path = options["--cgroup"] {
             do {
-                try containment(version: version, path: path).enter(getpid())
+                cgroup = try containment(version: version, path: path)
             } catch {
-                refuse("cannot enter the job's cgroup: \(error)")
+                JobEntry.refuse("cannot enter the job's cgroup: \(error)", reportFD: reportFD)
             }
         }
-        if let user = options["--user"] {
-            guard let entry = getpwnam(user) else { refuse("cannot run as \(user): no such user on this host") }
-            let uid = entry.pointee.pw_uid
-            let gid = entry.pointee.pw_gid
-            let home = String(cString: entry.pointee.pw_dir)
-            guard initgroups(user, gid) == 0 else {
-                refuse("cannot run as \(user): initgroups: \(String(cString: strerror(errno)))")
-            }
-            guard setgid(gid) == 0 else { refuse("cannot run as \(user): setgid: \(String(cString: strerror(errno)))") }
-            guard setuid(uid) == 0 else { refuse("cannot run as \(user): setuid: \(String(cString: strerror(errno)))") }
-            // Dropped for good: root could not be taken back.
-            guard uid == 0 || setuid(0) != 0 else { refuse("cannot run as \(user): the user's ids did not hold") }
-            setenv("HOME", home, 1)
-            setenv("USER", user, 1)
-            setenv("LOGNAME", user, 1)
-        }
-        // The job's own output files (a batch script's -o and -e), opened as the job's owner, so that
-        // they are the owner's and a path the owner may not write is refused as it would be for them.
-        for (flag, descriptor) in [("--stdout", Int32(1)), ("--stderr", Int32(2))] {
-            guard let path = options[flag] else { continue }
-            let file = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-            guard file >= 0 else {
-                refuse("cannot open the job's output file \(path): \(String(cString: strerror(errno)))")
-            }
-            if file != descriptor {
-                _ = dup2(file, descriptor)
-                close(file)
-            }
-        }
-        let error = ExecutableFile.exec(command)
-        refuse("cannot start '\(command[0])': \(String(cString: strerror(error)))", status: error == ENOENT ? 127 : 126)
+        JobEntry(
+            cgroup: cgroup, user: options["--user"], stdout: options["--stdout"], stderr: options["--stderr"],
+            command: command
+        ).become(reportFD: reportFD)
     }
 
     /// `--flag value` pairs.
@@ -302,11 +281,6 @@ enum SchedAttempt {
             index += 2
         }
         return options
-    }
-
-    /// This program's own path, to run it again as the trampoline.
-    static func selfPath() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     /// Binds this process to `node`, or says why it runs unbound.
@@ -359,10 +333,11 @@ enum SchedAttempt {
             if numa_node_to_cpus(node, mask) == 0 {
                 cpus = (0..<possibleCPUs).filter { numa_bitmask_isbitset(mask, UInt32($0)) != 0 }
             }
-            let memory = Double(numa_node_size64(node, nil)) / 1_073_741_824
+            // GiB to one decimal, rounded, in tenths (a node's size is far below Int64's range).
+            let tenths = (numa_node_size64(node, nil) * 10 + 536_870_912) / 1_073_741_824
             nodes.append(
                 "{\"id\":\(node),\"cpus\":[\(cpus.map(String.init).joined(separator: ","))],\"memoryGiB\":"
-                    + String(format: "%.1f", memory) + "}")
+                    + "\(tenths / 10).\(tenths % 10)}")
             distances.append(
                 "\"\(node)\":[\(present.map { String(numa_distance(node, $0)) }.joined(separator: ","))]")
         }
@@ -373,7 +348,7 @@ enum SchedAttempt {
     static func allowedCPUs() -> String {
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         let line = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
-        return line.map { $0.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces) } ?? "?"
+        return line.map { $0.dropFirst("Cpus_allowed_list:".count).trimmingCharacters() } ?? "?"
     }
 
     static func note(_ text: String, _ fd: Int32) {
@@ -381,29 +356,63 @@ enum SchedAttempt {
         _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
     }
 
-    static func write(_ path: String, _ text: String) {
-        try? text.write(toFile: path, atomically: true, encoding: .utf8)
-    }
+    static func write(_ path: String, _ text: String) { replace(path, Array(text.utf8)) }
 
     static func record(_ path: String, _ end: AttemptEnd) {
-        try? JSONEncoder().encode(end).write(to: URL(fileURLWithPath: path), options: .atomic)
+        guard let data = try? JSONEncoder().encode(end) else { return }
+        replace(path, Array(data))
+    }
+
+    /// Writes `bytes` beside `path` and renames the file there: a reader sees the whole file or none.
+    /// Plain calls (no URL, no temporary name search): this runs twice per attempt.
+    static func replace(_ path: String, _ bytes: [UInt8]) {
+        let temporary = path + ".new"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { return }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            written += count
+        }
+        close(descriptor)
+        if written == bytes.count { _ = rename(temporary, path) } else { _ = unlink(temporary) }
     }
 
     static func fail(_ message: String) -> Never {
-        try? FileHandle.standardError.write(contentsOf: Data(("sched-attempt: " + message + "\n").utf8))
+        note("sched-attempt: " + message, 2)
         exit(2)
     }
+
+    /// Runs `body` on a thread of its own, never joined (the lease watch lives as long as the job).
+    static func detachThread(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+        var thread = pthread_t()
+        let made = pthread_create(
+            &thread, nil,
+            { argument in
+                let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()
+                body.run()
+                return nil
+            }, box)
+        if made == 0 { pthread_detach(thread) } else { Unmanaged<ThreadBody>.fromOpaque(box).release() }
+    }
+}
+
+final class ThreadBody: Sendable {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
 
 /// Stops the job once the agent's lease file says the coordinator has not been heard from for
 /// `limit` seconds (a missing file counts from the watch's start): SIGTERM to the job's process
 /// group and cgroup, then SIGKILL after `grace`.
-final class LeaseWatch: @unchecked Sendable {
+final class LeaseWatch: Sendable {
     let file: String
     let limit: Double
     let grace: Double
-    private let lock = NSLock()
-    private var stopped: Double?
+    private let stopped = Mutex<Double?>(nil)
 
     init(file: String, limit: Double, grace: Double) {
         self.file = file
@@ -412,7 +421,7 @@ final class LeaseWatch: @unchecked Sendable {
     }
 
     /// How long the coordinator had been unheard from when the job was stopped; nil: it was not.
-    var stoppedAfter: Double? { lock.withLock { stopped } }
+    var stoppedAfter: Double? { stopped.withLock { $0 } }
 
     func run(group: pid_t, cgroups: [AttemptCgroup], log: Int32) {
         let started = BootClock.now()
@@ -420,14 +429,16 @@ final class LeaseWatch: @unchecked Sendable {
             usleep(250_000)
             let unseen = BootClock.now() - (LeaseFile.read(file) ?? started)
             guard unseen > limit else { continue }
-            lock.withLock { stopped = unseen }
+            stopped.withLock { $0 = unseen }
             SchedAttempt.note(
                 "[heterosched] no word from the coordinator for \(Int(unseen)) s (this job runs unseen for at most "
                     + "\(Int(limit)) s): stopping it, so that it does not run twice when the coordinator runs it elsewhere",
                 log)
             _ = kill(-group, SIGTERM)
             for cgroup in cgroups { cgroup.signalAll(SIGTERM) }
-            Thread.sleep(forTimeInterval: grace)
+            var wait = timespec(tv_sec: Int(grace), tv_nsec: Int((grace - grace.rounded(.down)) * 1e9))
+            var left = timespec()
+            while nanosleep(&wait, &left) != 0 && errno == EINTR { wait = left }
             _ = kill(-group, SIGKILL)
             for cgroup in cgroups { _ = cgroup.killAll() }
             return

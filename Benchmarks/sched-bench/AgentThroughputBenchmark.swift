@@ -11,6 +11,7 @@ extension CoordinatorBenchmark {
     /// completed, with cgroups on where this machine lets the agent make them (root).
     func agentThroughput(binaries: String, jobs: Int = 1_000) async throws {
         var seconds: [Double] = []
+        var stages = AttemptStages()
         var contained = false
         for run in 0..<runs {
             let harness = try await Harness.start(binaries: binaries, catalog: catalog)
@@ -30,6 +31,7 @@ extension CoordinatorBenchmark {
                 ])
             try await harness.waitForConnectedNodes(1)
             let array = "burst-\(run)"
+            stages.newRun()
             let spec =
                 "id: \(array)\nkind: batch\ntiers: [{models: [h100]}]\narray: 0-\(jobs - 1)\ncommand: [\"true\"]\n"
             let elapsed = try await WireClient.withSession(
@@ -42,7 +44,8 @@ extension CoordinatorBenchmark {
                 }
                 var completed = 0
                 while completed < jobs, let message = try await watcher.receive() {
-                    guard case .event(let event) = message, event.job?.hasPrefix(array) == true else { continue }
+                    guard case .event(let event) = message, let job = event.job, job.hasPrefix(array) else { continue }
+                    stages.note(event, job: job)
                     switch event.kind {
                     case .completed: completed += 1
                     case .failed:
@@ -59,5 +62,48 @@ extension CoordinatorBenchmark {
         print(
             "  \(jobs) `true` jobs, one host agent   \(format(median, 2)) s from SUBMIT to the last end: "
                 + "\(format(Double(jobs) / median, 0)) jobs/s (8 chips; cgroups \(contained ? "on" : "off: not root"))")
+        print("    per attempt (median over every run's jobs, by the coordinator's event times): \(stages.summary)")
+    }
+}
+
+/// Where an attempt's time goes, from the coordinator's events: `placed` to `started` (the RUN's way
+/// to the agent, the supervisor's start, STARTED back), `started` to `completed` (the job, its end
+/// noticed, EXITED stored) and a chip's `completed` to its next `placed` (the next decision).
+struct AttemptStages {
+    private var placed: [String: (time: Double, chip: String)] = [:]
+    private var started: [String: Double] = [:]
+    private var toStart: [Double] = []
+    private var toEnd: [Double] = []
+    /// Per chip (node=chips), the time its last attempt completed.
+    private var freed: [String: Double] = [:]
+    private var toNext: [Double] = []
+
+    /// A fresh fleet: the last run's chips are not this run's.
+    mutating func newRun() { freed = [:] }
+
+    mutating func note(_ event: PlacementEvent, job: String) {
+        switch event.kind {
+        case .placed:
+            let chip = event.details["chips"] ?? ""
+            placed[job] = (event.time, chip)
+            if let free = freed.removeValue(forKey: chip) { toNext.append(event.time - free) }
+        case .started:
+            guard let placement = placed[job] else { return }
+            started[job] = event.time
+            toStart.append(event.time - placement.time)
+        case .completed:
+            guard let placement = placed[job], let start = started[job] else { return }
+            toEnd.append(event.time - start)
+            freed[placement.chip] = event.time
+        default: break
+        }
+    }
+
+    var summary: String {
+        func median(_ values: [Double]) -> String {
+            values.isEmpty ? "-" : format(Measurement(seconds: values).median * 1000, 1) + " ms"
+        }
+        return "placed to started \(median(toStart)), started to completed \(median(toEnd)), "
+            + "completed to the chip's next placed \(median(toNext))"
     }
 }

@@ -23,7 +23,9 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
             coordinator serving --http, 8 clients submit while nothing scrapes /metrics, while it is scraped \
             every second, and every 100 ms (the order turned each run); the scrape's own time and size. Agent: a 1,000-task array of \
             `true` on one chip each through one sched-agent on a fake host of 8 H100s (cgroups on when run as root), \
-            from SUBMIT until the last task completed. Fill: 16 clients \
+            from SUBMIT until the last task completed, and where an attempt's time goes by the coordinator's \
+            event times (placed to started, started to completed, completed to the chip's next placement). \
+            Fill: 16 clients \
             submit --memory-jobs waiting jobs into an empty queue, the rate printed per tenth. With \
             SCHED_BENCH_COORDINATOR_LOG=FILE the coordinators log there (at SCHED_BENCH_COORDINATOR_LOG_LEVEL, \
             info by default).
