@@ -57,7 +57,8 @@ enum SchedAttempt {
 
         _ = setsid()
         // The job's output, for the agent (root) to relay: nobody else's to read.
-        let log = open(output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        // Close-on-exec: the job has it as its stdout and stderr only, not as one more descriptor.
+        let log = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard log >= 0 else { fail("cannot open \(output): \(String(cString: strerror(errno)))") }
         if let node = options["--numa-node"].flatMap({ Int32($0) }) {
             note(bind(to: node), log)
@@ -109,7 +110,7 @@ enum SchedAttempt {
             let entry = JobEntry(
                 cgroup: cgroup, user: options["--user"], stdout: options["--stdout"], stderr: options["--stderr"],
                 command: command)
-            let null = open("/dev/null", O_RDONLY)
+            let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
             child = fork()
             if child == 0 {
                 // Its own process group (its pid): the agent signals the whole job with it.

@@ -123,7 +123,8 @@ struct ContainmentTests {
         ])
         _ = try await cluster.schedctl([
             "submit", "--id", "busy", "--chips", "1", "--cpus", "1", "--memory", "256MiB", "--tier", "ascend-910b",
-            "--", "sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; cat /proc/self/cgroup",
+            "--", "sh", "-c",
+            "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; cat /proc/self/cgroup; ls -l /proc/self/fd",
         ])
         let greedy = try await cluster.waitFor("greedy") { $0.state.isFinal }
         #expect(greedy.state == .failed)
@@ -145,6 +146,11 @@ struct ContainmentTests {
         #expect(logs.stdout.contains("\(cluster.cgroupParent)/asc-host/busy.1"), "\(logs.stdout)")
         #expect(logs.stdout.contains("contained in \(Self.memoryVersion!.rawValue) cgroup"))
         #expect(logs.stdout.contains("256 MiB of memory"), "\(logs.stdout)")
+        // The job holds its output as stdout and stderr only, and /dev/null as stdin: nothing of its
+        // supervisor's is left open in it.
+        let descriptors = logs.stdout.split(separator: "\n").filter { $0.contains(" -> ") }
+        #expect(descriptors.filter { $0.hasSuffix("/output.log") }.count == 2, "\(descriptors)")
+        #expect(descriptors.filter { $0.hasSuffix("/dev/null") }.count == 1, "\(descriptors)")
 
         let human = try await cluster.schedctl(["status", "busy"])
         #expect(human.stdout.contains("  used        attempt 1: "), "\(human.stdout)")
