@@ -33,6 +33,9 @@ if [ ! -f "$base" ]; then
     fresh="$(mktemp -d "$cache/base.XXXXXX")"
     debootstrap --variant=minbase bookworm "$fresh" http://deb.debian.org/debian >"$cache/debootstrap.log" 2>&1 ||
         fail "debootstrap failed: see $cache/debootstrap.log"
+    # mktemp made it 0700, and the archive keeps the mode of its "/": the system's users could not
+    # reach /bin/sh (munge's postinst runs su to its user), nor apt's _apt its lists.
+    chmod 755 "$fresh"
     tar -C "$fresh" -cf "$base.new" .
     mv "$base.new" "$base"
     rm -rf "$fresh"
@@ -46,6 +49,8 @@ cleanup() {
 }
 trap cleanup EXIT
 tar -C "$root" -xf "$base"
+# "/" of the system is 0755 whatever its archive says (one made before the line above kept 0700).
+chmod 755 "$root"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 for dir in proc sys dev; do
     mount --rbind "/$dir" "$root/$dir"
