@@ -149,8 +149,8 @@ let package = Package(
         .systemLibrary(name: "CNuma", path: "Agents/CNuma", providers: [.apt(["libnuma-dev"])]),
         // The supervisor of one job attempt: binds to a NUMA node, starts the job in its own process
         // group and cgroup with its output in a file, and records how it ended and what it used. It
-        // starts twice per attempt (itself, then as the job's trampoline): linked with the Swift
-        // libraries inside, it starts in a few milliseconds rather than ten (no dynamic loading).
+        // starts once per attempt: linked with the Swift libraries inside, it starts in a few
+        // milliseconds rather than ten (no dynamic loading).
         .executableTarget(
             name: "sched-attempt", dependencies: ["CNuma", "AttemptContainment"], path: "Agents/sched-attempt",
             swiftSettings: [.unsafeFlags(["-static-stdlib"])], linkerSettings: [.unsafeFlags(["-static-stdlib"])]),

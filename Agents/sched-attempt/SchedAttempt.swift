@@ -163,7 +163,7 @@ enum SchedAttempt {
             record(exitFile, AttemptEnd(exitStatus: 127, message: why))
             exit(127)
         }
-        write(pidFile, "\(child)\n")
+        replace(pidFile, "\(child)\n")
         let lease = leaseWatch(options, group: child, cgroups: [cgroup, containerCgroup].compactMap { $0 }, log: log)
         var status: Int32 = 0
         var resources = rusage()
@@ -357,28 +357,21 @@ enum SchedAttempt {
         _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
     }
 
-    static func write(_ path: String, _ text: String) { replace(path, Array(text.utf8)) }
-
     static func record(_ path: String, _ end: AttemptEnd) {
         guard let data = try? JSONEncoder().encode(end) else { return }
-        replace(path, Array(data))
+        replace(path, String(decoding: data, as: UTF8.self))
     }
 
-    /// Writes `bytes` beside `path` and renames the file there: a reader sees the whole file or none.
+    /// Writes `text` beside `path` and renames the file there: a reader sees the whole file or none.
     /// Plain calls (no URL, no temporary name search): this runs twice per attempt.
-    static func replace(_ path: String, _ bytes: [UInt8]) {
+    static func replace(_ path: String, _ text: String) {
         let temporary = path + ".new"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { return }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            written += count
+        do {
+            try ExecutableFile.write(text, to: temporary, mode: 0o644)
+            _ = rename(temporary, path)
+        } catch {
+            _ = unlink(temporary)
         }
-        close(descriptor)
-        if written == bytes.count { _ = rename(temporary, path) } else { _ = unlink(temporary) }
     }
 
     static func fail(_ message: String) -> Never {
