@@ -294,6 +294,9 @@ struct RunAgent: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel)!
         LogSetup.bootstrap(level: level)
         let logger = Logger(label: "sched-agent")
+        // A simulated fleet holds a session per node: thousands of descriptors. (A host agent holds
+        // one, and its jobs inherit its limits as they are.)
+        if simulate != nil { DescriptorLimit.raise() }
         let address = coordinator ?? ProcessInfo.processInfo.environment["HETEROSCHED_ADDRESS"] ?? Defaults.address
         guard let coordinators = CoordinatorAddresses(address) else {
             throw ValidationError(

@@ -59,7 +59,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
     var catalog = "deploy/catalog/chips.yaml"
 
     func run() async throws {
-        raiseFileLimit()
+        DescriptorLimit.raise()
         let binaries =
             bin ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
         let parts = Set(parts.split(separator: ",").map(String.init))
@@ -287,16 +287,4 @@ final class Harness: @unchecked Sendable {
         processes = []
         try? FileManager.default.removeItem(atPath: directory)
     }
-}
-
-/// 10,000 simulated nodes are 10,000 sockets on each side: lift the descriptor limit for us and our
-/// children. Returns the limit now in force.
-@discardableResult
-func raiseFileLimit() -> UInt64 {
-    var limit = rlimit()
-    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    limit.rlim_cur = limit.rlim_max
-    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    return UInt64(limit.rlim_cur)
 }

@@ -74,7 +74,7 @@ struct SessionsBenchmark: AsyncParsableCommand {
     func run() async throws {
         let catalogRead = try CatalogFile.load(path: catalog)
         let nodes = try FleetFile.load(path: fleet, catalog: catalogRead).nodes.count
-        let descriptors = raiseFileLimit()
+        let descriptors = DescriptorLimit.raise()
         guard descriptors >= UInt64(nodes) + 1_024 else {
             throw ValidationError(
                 "\(nodes) sessions need \(nodes + 1_024) descriptors a process; the hard limit here is \(descriptors): "

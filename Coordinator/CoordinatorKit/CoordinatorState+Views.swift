@@ -6,22 +6,21 @@ import Wire
 /// web tickets. Read-only: nothing here changes a job or a node.
 extension CoordinatorState {
     func gauges() -> FleetGauges {
-        let held = holdings()
-        let chips = chipViews(held)
+        let activity = chipActivity()
+        let catalog = configuration.catalog
         var chipCounts: [[String]: Int] = [:]
         var vendors: [String: String] = [:]
-        for (_, entry) in chips {
-            for chip in entry {
-                chipCounts[[chip.model, chip.state, chip.health], default: 0] += 1
-                vendors[chip.model] = chip.vendor
-            }
-        }
         var nodeCounts: [String: Int] = [:]
         var sessions = 0
         var oldest = 0.0
         let now = clock()
         for entry in nodes.values {
-            nodeCounts[entry.displayState(holdsWork: held[entry.node.id] != nil), default: 0] += 1
+            for chip in entry.node.chips {
+                let state = activity.state(node: entry.node.id, chip: chip.index)
+                chipCounts[[chip.model.name, state, chip.health.rawValue], default: 0] += 1
+                vendors[chip.model.name] = catalog[chip.model]?.vendor ?? "unknown"
+            }
+            nodeCounts[entry.displayState(holdsWork: activity.holdsWork(entry.node.id)), default: 0] += 1
             if entry.connected {
                 sessions += 1
                 oldest = max(oldest, (now - entry.lastHeartbeat) / configuration.timeScale)
@@ -53,55 +52,71 @@ extension CoordinatorState {
         return (stopping, resting)
     }
 
-    /// Every chip of every node (nodes in id order), with what holds it now.
-    private func chipViews(_ held: [NodeID: NodeHoldings]) -> [(NodeEntry, [FleetView.ChipView])] {
+    /// What every chip is doing now, from one walk over the jobs holding chips, the fence and the drains.
+    func chipActivity() -> ChipActivity {
         let (stopping, resting) = unavailableChips()
+        return ChipActivity(held: holdings(), stopping: stopping, resting: resting)
+    }
+
+    /// Every domain's nodes counted by state and its chips by model and state.
+    func fleetSummary() -> FleetSummary {
+        let activity = chipActivity()
         let catalog = configuration.catalog
-        return nodes.values.sorted { $0.node.id < $1.node.id }.map { entry in
+        var tally = FleetSummary.Tally()
+        for entry in nodes.values {
             let id = entry.node.id
-            return (
-                entry,
-                entry.node.chips.map { chip in
-                    let holders = held[id]?.chips[chip.index] ?? []
-                    let state =
-                        stopping[id]?.contains(chip.index) == true
-                        ? "stopping"
-                        : !holders.isEmpty ? "busy" : resting[id]?.contains(chip.index) == true ? "resting" : "free"
-                    return FleetView.ChipView(
+            let state = entry.displayState(holdsWork: activity.holdsWork(id))
+            tally.add(
+                domain: entry.node.domain?.name ?? "", kind: entry.node.domain?.kind, state: state,
+                available: state == "ready",
+                chips: entry.node.chips.map {
+                    (
+                        $0.model.name, catalog[$0.model]?.vendor ?? "unknown",
+                        activity.state(node: id, chip: $0.index), $0.health == .healthy
+                    )
+                })
+        }
+        return tally.summary
+    }
+
+    /// The nodes of `domain` (every domain's when nil) whose ids contain `match` (when given), in id
+    /// order, `limit` of them from `offset`, each with its chips and who holds them.
+    func fleetPart(domain: String?, match: String?, offset: Int, limit: Int) -> FleetPart {
+        let needle = match?.lowercased()
+        let chosen = nodes.values.filter { entry in
+            (domain == nil || (entry.node.domain?.name ?? "") == domain)
+                && (needle.map { entry.node.id.name.lowercased().contains($0) } ?? true)
+        }
+        .sorted { $0.node.id < $1.node.id }
+        let start = min(max(offset, 0), chosen.count)
+        let page = chosen[start..<min(start + max(limit, 0), chosen.count)]
+        let activity = chipActivity()
+        let catalog = configuration.catalog
+        let views = page.map { entry in
+            let id = entry.node.id
+            return FleetPart.NodeView(
+                id: id.name, domain: entry.node.domain?.name ?? "",
+                state: entry.displayState(holdsWork: activity.holdsWork(id)), connected: entry.connected,
+                lost: entry.lostAt != nil, cpusUsed: activity.held[id]?.cpus ?? 0,
+                cpus: entry.node.numaNodes.reduce(0) { $0 + $1.cpus.count },
+                chips: entry.node.chips.map { chip in
+                    let holders = activity.holders(node: id, chip: chip.index)
+                    return FleetPart.ChipView(
                         index: chip.index, model: chip.model.name, vendor: catalog[chip.model]?.vendor ?? "unknown",
-                        health: chip.health.rawValue, state: state, jobs: holders.sorted(),
-                        queue: holders.first.flatMap { jobs[$0]?.job.queue })
-                }
-            )
+                        health: chip.health.rawValue, state: activity.state(node: id, chip: chip.index),
+                        jobs: holders, queue: holders.first.flatMap { jobs[$0]?.job.queue })
+                },
+                note: entry.administration.map { "\($0.kind.rawValue) by \($0.by): \($0.reason)" })
         }
+        return FleetPart(domain: domain, match: match, offset: start, total: chosen.count, nodes: views)
     }
 
-    func fleetView() -> FleetView {
-        var domains: [String: [FleetView.NodeView]] = [:]
-        var busy = 0
-        var total = 0
-        let held = holdings()
-        for (entry, chips) in chipViews(held) {
-            busy += chips.filter { $0.state == "busy" }.count
-            total += chips.count
-            let node = entry.node
-            domains[node.domain?.name ?? "", default: []].append(
-                FleetView.NodeView(
-                    id: node.id.name, state: entry.displayState(holdsWork: held[node.id] != nil),
-                    connected: entry.connected, lost: entry.lostAt != nil, cpusUsed: held[node.id]?.cpus ?? 0,
-                    cpus: node.numaNodes.reduce(0) { $0 + $1.cpus.count }, chips: chips,
-                    note: entry.administration.map { "\($0.kind.rawValue) by \($0.by): \($0.reason)" }))
-        }
-        return FleetView(
-            time: clock(),
-            domains: domains.sorted { $0.key < $1.key }.map { FleetView.Domain(name: $0.key, nodes: $0.value) },
-            chipsBusy: busy, chipsTotal: total)
-    }
-
-    /// What holds chips, then up to `limit` waiting jobs in scheduling order, then the last `limit` ended.
+    /// Up to `limit` jobs holding chips (the last started first), then up to `limit` waiting jobs in
+    /// scheduling order, then the last `limit` ended; `counts` says how many there are of each state.
     func jobsView(limit: Int) -> JobsView {
         let records = jobs.records
-        let active = jobs.activeRecords
+        let active = jobs.activeRecords.sorted { ($0.startedAt ?? .infinity) > ($1.startedAt ?? .infinity) }
+            .prefix(limit)
         let waiting = jobs.order.lazy.compactMap { records[$0] }.filter { $0.state == .queued && $0.array == nil }
             .sorted { ($0.job.priority, -$0.job.submittedAt) > ($1.job.priority, -$1.job.submittedAt) }.prefix(limit)
         // An ended array is one row (its own record sums its tasks up), not a row a task.
@@ -115,7 +130,7 @@ extension CoordinatorState {
         }
         summaries += ended.map(summary)
         return JobsView(
-            time: clock(), jobs: summaries,
+            jobs: summaries,
             counts: Dictionary(uniqueKeysWithValues: jobs.countByState.map { ($0.key.rawValue, $0.value) }))
     }
 
@@ -164,7 +179,12 @@ public struct CoordinatorReader: Sendable {
 
     public var configuration: CoordinatorConfiguration { state.configuration }
     public func gauges() async -> FleetGauges { await state.gauges() }
-    public func fleet() async -> FleetView { await state.fleetView() }
+    public func fleetSummary() async -> FleetSummary { await state.fleetSummary() }
+    /// Clamps `limit` to `FleetPart.maximumLimit`.
+    public func fleetPart(domain: String?, match: String?, offset: Int, limit: Int) async -> FleetPart {
+        await state.fleetPart(
+            domain: domain, match: match, offset: offset, limit: min(limit, FleetPart.maximumLimit))
+    }
     public func jobs(limit: Int) async -> JobsView { await state.jobsView(limit: limit) }
     public func job(_ id: String) async throws(ErrorReply) -> JobView { try await state.jobView(id) }
     /// The last `count` events and the live ones after them; call `stopWatching` with the id when done.
@@ -176,4 +196,23 @@ public struct CoordinatorReader: Sendable {
     public func stopWatching(_ id: Int) async { await state.removeWatcher(id) }
     /// Where the page is served, for the links `WEB_TICKET` answers with.
     public func served(at url: String) async { await state.setWebURL(url) }
+}
+
+/// What each chip is doing: held by jobs (`busy`), being stopped (`stopping`), resting after a fault
+/// (`resting`) or `free`.
+struct ChipActivity {
+    let held: [NodeID: CoordinatorState.NodeHoldings]
+    let stopping: [NodeID: Set<Int>]
+    let resting: [NodeID: Set<Int>]
+
+    func state(node: NodeID, chip: Int) -> String {
+        if stopping[node]?.contains(chip) == true { return "stopping" }
+        if held[node]?.chips[chip]?.isEmpty == false { return "busy" }
+        return resting[node]?.contains(chip) == true ? "resting" : "free"
+    }
+
+    /// The jobs holding the chip, sorted.
+    func holders(node: NodeID, chip: Int) -> [String] { (held[node]?.chips[chip] ?? []).sorted() }
+
+    func holdsWork(_ node: NodeID) -> Bool { held[node] != nil }
 }

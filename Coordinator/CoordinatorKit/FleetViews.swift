@@ -41,40 +41,6 @@ public struct JobLabels: Hashable, Sendable, Comparable {
     }
 }
 
-/// The fleet as the web page draws it: topology domains, their nodes, each node's chips with who
-/// holds them.
-public struct FleetView: Codable, Sendable {
-    public struct Domain: Codable, Sendable {
-        public var name: String
-        public var nodes: [NodeView]
-    }
-    public struct NodeView: Codable, Sendable {
-        public var id: String
-        public var state: String
-        public var connected: Bool
-        public var lost: Bool
-        public var cpusUsed: Int
-        public var cpus: Int
-        public var chips: [ChipView]
-        /// Who cordoned or drained it, and why.
-        public var note: String?
-    }
-    public struct ChipView: Codable, Sendable {
-        public var index: Int
-        public var model: String
-        public var vendor: String
-        public var health: String
-        /// `busy`, `free`, `stopping`, `resting`.
-        public var state: String
-        public var jobs: [String]
-        public var queue: String?
-    }
-    public var time: Double
-    public var domains: [Domain]
-    public var chipsBusy: Int
-    public var chipsTotal: Int
-}
-
 /// A job as the page's table lists it.
 public struct JobSummary: Codable, Sendable {
     public var id: String
@@ -98,9 +64,9 @@ public struct JobSummary: Codable, Sendable {
     public var reason: String?
 }
 
-/// The jobs page: what holds chips, then the first waiting ones, then the last ended ones.
+/// The jobs page: the last started of those holding chips, then the first waiting ones, then the
+/// last ended ones, at most the limit asked of each; `counts` has them all, by state.
 public struct JobsView: Codable, Sendable {
-    public var time: Double
     public var jobs: [JobSummary]
     public var counts: [String: Int]
 }

@@ -1,7 +1,11 @@
 /// The read-only page: one self-contained document (no CDN, nothing fetched but this coordinator's
 /// own JSON and event stream), so that it works through an SSH tunnel from a laptop.
-/// The fleet is a grid of domains, nodes and chips coloured by job, queue or health; the jobs table
-/// says why each waits; `#job/ID` shows a job's tiers and attempts on a timeline; the placement log
+/// The fleet is drawn from its summary (`/api/fleet`: each topology domain's nodes and chips counted
+/// by model and state, tens of kilobytes at 10,000 nodes); a domain opened shows its nodes and chips,
+/// coloured by job, queue or health, fetched in parts (`/api/fleet/nodes`), as does a search by node
+/// name; a fleet of at most 400 nodes shows every node at once. Each part is asked again with its
+/// ETag, so what did not change comes back as 304 with no body; the page refreshes when the live log
+/// brings an event (at most once a second) and every 5 s. The jobs table says why each waits; `#job/ID` shows a job's tiers and attempts on a timeline; the placement log
 /// is live (server-sent events from the stream `WATCH` uses). Element ids and `data-` attributes
 /// are what the browser test reads.
 enum WebPage {
@@ -25,14 +29,26 @@ enum WebPage {
         section { background: #fff; border: 1px solid #d9e2ec; border-radius: 6px; padding: 8px 12px; min-width: 0; }
         h2 { font-size: 14px; margin: 4px 0 8px; }
         #fleet-section { grid-column: 1 / 3; }
-        .domain { border: 1px solid #bcccdc; border-radius: 4px; margin: 0 0 8px; padding: 4px 6px; }
-        .domain > .name { font-weight: 600; margin-bottom: 4px; }
-        .nodes { display: flex; flex-wrap: wrap; gap: 6px; }
+        #fleet { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 6px; }
+        .domain { border: 1px solid #bcccdc; border-radius: 4px; padding: 4px 6px; min-width: 0; }
+        .domain[data-open="true"] { grid-column: 1 / -1; }
+        .domain > .head { display: flex; gap: 6px; align-items: baseline; flex-wrap: wrap; }
+        .domain > .head button { font: inherit; font-weight: 600; border: 0; background: none; padding: 0; cursor: pointer; color: var(--ink); }
+        .domain > .head button:disabled { cursor: default; }
+        .model { display: flex; gap: 6px; align-items: center; font-size: 11px; margin-top: 2px; }
+        .bar { flex: 0 0 110px; height: 8px; background: var(--free); border-radius: 2px; display: flex; overflow: hidden; }
+        .bar > span { display: block; height: 100%; }
+        .bar .busy { background: #3b82f6; } .bar .stopping { background: var(--stopping); } .bar .resting { background: var(--resting); }
+        .warn { color: var(--unhealthy); }
+        .nodes { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 4px; }
         .node { border: 1px solid #9fb3c8; border-radius: 4px; padding: 3px 4px; background: #fdfdfd; }
         .node.off { opacity: .55; border: 1px dashed var(--unhealthy); }
         .node > .name { font-size: 11px; color: #486581; white-space: nowrap; }
         .chips { display: grid; grid-template-columns: repeat(8, 14px); gap: 2px; margin-top: 2px; }
         .chip { width: 14px; height: 14px; border-radius: 2px; background: var(--free); display: inline-block; }
+        #models td, #models th { font-size: 12px; }
+        #find { margin: 6px 0; }
+        #found .nodes { margin-bottom: 8px; }
         .cores { font-size: 11px; color: var(--muted, #888); }
         .chip[data-health="unhealthy"] { outline: 2px solid #7f1d1d; }
         #legend { display: flex; gap: 12px; flex-wrap: wrap; margin-top: 6px; font-size: 12px; }
@@ -60,6 +76,7 @@ enum WebPage {
           <h1>HeteroSched</h1>
           <span id="summary">loading…</span>
           <span id="live" class="off">live log: connecting</span>
+          <span id="refresh-stats" class="muted"></span>
           <label>colour by
             <select id="colour"><option value="job">job</option><option value="queue">queue</option><option value="health">health</option></select>
           </label>
@@ -74,6 +91,9 @@ enum WebPage {
           </section>
           <section id="fleet-section">
             <h2>Fleet <span id="fleet-count" class="muted"></span></h2>
+            <table id="models"><thead><tr><th>model</th><th>vendor</th><th>chips</th><th>busy</th><th>free</th><th>stopping</th><th>resting</th><th>unhealthy</th><th>on nodes away</th></tr></thead><tbody></tbody></table>
+            <form id="find"><input id="find-text" type="search" placeholder="find nodes by name" size="28"> <span id="found-count" class="muted"></span></form>
+            <div id="found"></div>
             <div id="fleet"></div>
             <div id="legend"></div>
           </section>
@@ -89,7 +109,18 @@ enum WebPage {
         <script>
         "use strict";
         const $ = (id) => document.getElementById(id);
-        let fleet = null, jobs = null, refreshTimer = null;
+        // A fleet this small shows every node at once; a larger one its domains, each opened on demand.
+        const SMALL_FLEET = 400, PART = 200, FOUND = 50;
+        let summary = null, jobs = null, allNodes = null, found = null, findText = "";
+        const parts = new Map();  // an open domain → its last part
+        const opened = new Map(JSON.parse(sessionStorage.getItem("open-domains") || "[]"));  // domain → nodes asked
+        const known = new Map();  // URL → { tag, value } last fetched
+        let refreshing = false, again = false, refreshTimer = null, lastRefresh = 0, firstPaint = null;
+        // Each refresh: when, whether anything drawn changed, its requests and the bytes they took on
+        // the wire (headers too) as the browser's Resource Timing reports them. Entries arrive after
+        // their requests end, so a refresh's figure may grow for a moment after it ends. The last 100.
+        const refreshLog = [];
+        window.refreshLog = refreshLog;
         const hue = (text) => { let h = 0; for (const c of text) h = (h * 31 + c.charCodeAt(0)) >>> 0; return h % 360; };
         const el = (tag, attrs = {}, text) => {
           const e = document.createElement(tag);
@@ -111,50 +142,114 @@ enum WebPage {
           return `hsl(${(place * 137.508) % 360}, 62%, 48%)`;
         }
         let palette = new Map();
+        function shownNodes() {
+          const nodes = allNodes ? [...allNodes.nodes] : [...parts.values()].flatMap((p) => p.nodes);
+          return found ? nodes.concat(found.nodes) : nodes;
+        }
         function choosePalette(by) {
           const keys = new Set();
-          for (const domain of fleet.domains) for (const node of domain.nodes) for (const chip of node.chips) {
+          for (const node of shownNodes()) for (const chip of node.chips) {
             if (chip.state === "busy") keys.add(by === "queue" ? (chip.queue || "") : chip.jobs.join(","));
           }
           palette = new Map([...keys].sort().map((key, index) => [key, index]));
         }
 
+        function nodeCard(node, by) {
+          const off = !node.connected || node.lost || node.state === "down";
+          const card = el("div", { class: "node" + (off ? " off" : ""), "data-node": node.id, "data-state": node.state, title: node.note || "" });
+          const label = node.id + (node.lost ? " (lost)" : !node.connected ? " (away)" : node.state !== "ready" ? ` (${node.state})` : "");
+          card.append(el("div", { class: "name" }, label));
+          const chips = el("div", { class: "chips" });
+          for (const chip of node.chips) {
+            const span = el("span", {
+              class: "chip", "data-node": node.id, "data-chip": String(chip.index), "data-state": chip.state,
+              "data-health": chip.health, "data-job": chip.jobs.join(","), "data-queue": chip.queue || "",
+              title: `${node.id} chip ${chip.index}: ${chip.model}, ${chip.health}, ${chip.state}` +
+                (chip.jobs.length ? ` — ${chip.jobs.join(", ")}` + (chip.queue ? ` (queue ${chip.queue})` : "") : ""),
+            });
+            span.style.backgroundColor = chipColour(chip, by);
+            chips.append(span);
+          }
+          if (!node.chips.length) {
+            chips.append(el("span", { class: "cores", "data-node": node.id }, `cpu-only: ${node.cpusUsed}/${node.cpus} cores`));
+          }
+          card.append(chips);
+          return card;
+        }
+
+        // A model's chips in a domain as a bar: busy, stopping, resting over free.
+        function modelLine(count) {
+          const line = el("div", { class: "model", "data-model": count.model, "data-busy": String(count.busy), "data-total": String(count.total) });
+          const bar = el("div", { class: "bar", title: `${count.model}: ${count.busy} busy, ${count.free} free, ${count.stopping} stopping, ${count.resting} resting, ${count.unhealthy} unhealthy` });
+          for (const kind of ["busy", "stopping", "resting"]) {
+            if (!count[kind]) continue;
+            const part = el("span", { class: kind });
+            part.style.width = `${(100 * count[kind]) / count.total}%`;
+            bar.append(part);
+          }
+          line.append(bar, el("span", {}, `${count.model} ${count.busy}/${count.total} busy`));
+          if (count.unhealthy) line.append(el("span", { class: "warn" }, `${count.unhealthy} unhealthy`));
+          if (count.unavailable) line.append(el("span", { class: "muted" }, `${count.unavailable} on nodes away`));
+          return line;
+        }
+
         function drawFleet() {
-          if (!fleet) return;
+          if (!summary) return;
           const by = $("colour").value;
           choosePalette(by);
+          const small = allNodes !== null;
+          const byDomain = new Map();
+          for (const node of small ? allNodes.nodes : []) {
+            if (!byDomain.has(node.domain)) byDomain.set(node.domain, []);
+            byDomain.get(node.domain).push(node);
+          }
           const root = $("fleet");
           root.replaceChildren();
-          for (const domain of fleet.domains) {
-            const box = el("div", { class: "domain", "data-domain": domain.name });
-            box.append(el("div", { class: "name" }, domain.name || "(no topology domain)"));
-            const nodes = el("div", { class: "nodes" });
-            for (const node of domain.nodes) {
-              const off = !node.connected || node.lost || node.state === "down";
-              const card = el("div", { class: "node" + (off ? " off" : ""), "data-node": node.id, "data-state": node.state, title: node.note || "" });
-              const label = node.id + (node.lost ? " (lost)" : !node.connected ? " (away)" : node.state !== "ready" ? ` (${node.state})` : "");
-              card.append(el("div", { class: "name" }, label));
-              const chips = el("div", { class: "chips" });
-              for (const chip of node.chips) {
-                const span = el("span", {
-                  class: "chip", "data-node": node.id, "data-chip": String(chip.index), "data-state": chip.state,
-                  "data-health": chip.health, "data-job": chip.jobs.join(","), "data-queue": chip.queue || "",
-                  title: `${node.id} chip ${chip.index}: ${chip.model}, ${chip.health}, ${chip.state}` +
-                    (chip.jobs.length ? ` — ${chip.jobs.join(", ")}` + (chip.queue ? ` (queue ${chip.queue})` : "") : ""),
-                });
-                span.style.backgroundColor = chipColour(chip, by);
-                chips.append(span);
+          for (const domain of summary.domains) {
+            const open = small || opened.has(domain.name);
+            const box = el("div", { class: "domain", "data-domain": domain.name, "data-open": String(open), "data-nodes": String(domain.nodes) });
+            const head = el("div", { class: "head" });
+            const toggle = el("button", { type: "button", "aria-expanded": String(open) }, (small ? "" : open ? "▾ " : "▸ ") + (domain.name || "(no topology domain)"));
+            toggle.disabled = small;
+            toggle.addEventListener("click", () => toggleDomain(domain.name));
+            const off = domain.nodeStates.filter((s) => s.state !== "ready").map((s) => `${s.count} ${s.state}`);
+            head.append(toggle, el("span", { class: "muted" }, [domain.kind, `${domain.nodes} node${domain.nodes === 1 ? "" : "s"}`].filter(Boolean).join(" · ")));
+            if (off.length) head.append(el("span", { class: "warn" }, off.join(", ")));
+            box.append(head);
+            for (const count of domain.models) box.append(modelLine(count));
+            if (domain.cpuOnlyNodes) box.append(el("div", { class: "model muted" }, `${domain.cpuOnlyNodes} cpu-only`));
+            const nodes = small ? byDomain.get(domain.name) || [] : parts.get(domain.name)?.nodes;
+            if (open && nodes) {
+              const list = el("div", { class: "nodes" });
+              for (const node of nodes) list.append(nodeCard(node, by));
+              box.append(list);
+              const part = parts.get(domain.name);
+              if (!small && part && part.nodes.length < part.total) {
+                const more = el("button", { type: "button", class: "more" }, `show ${Math.min(PART, part.total - part.nodes.length)} more of ${part.total}`);
+                more.addEventListener("click", () => { opened.set(domain.name, part.nodes.length + PART); remember(); refresh(); });
+                box.append(more);
               }
-              if (!node.chips.length) {
-                chips.append(el("span", { class: "cores", "data-node": node.id }, `cpu-only: ${node.cpusUsed}/${node.cpus} cores`));
-              }
-              card.append(chips);
-              nodes.append(card);
             }
-            box.append(nodes);
             root.append(box);
           }
-          $("fleet-count").textContent = `${fleet.chipsBusy} of ${fleet.chipsTotal} chips busy`;
+          const foundList = $("found");
+          foundList.replaceChildren();
+          if (found) {
+            const list = el("div", { class: "nodes" });
+            for (const node of found.nodes) list.append(nodeCard(node, by));
+            foundList.append(list);
+            $("found-count").textContent = `${found.total} node${found.total === 1 ? "" : "s"} match` + (found.total > found.nodes.length ? `, the first ${found.nodes.length} shown` : "");
+          } else {
+            $("found-count").textContent = "";
+          }
+          $("fleet-count").textContent = `${summary.chipsBusy} of ${summary.chipsTotal} chips busy on ${summary.nodes} nodes in ${summary.domains.length} domains`;
+          const models = $("models").tBodies[0];
+          models.replaceChildren();
+          for (const m of summary.models) {
+            const row = el("tr", { "data-model": m.model });
+            for (const v of [m.model, m.vendor, m.total, m.busy, m.free, m.stopping, m.resting, m.unhealthy, m.unavailable]) row.append(el("td", {}, String(v)));
+            models.append(row);
+          }
           const legend = $("legend");
           legend.replaceChildren();
           for (const [name, colour] of [["free", "var(--free)"], ["unhealthy", "var(--unhealthy)"], ["stopping", "var(--stopping)"], ["resting after a fault", "var(--resting)"], [by === "health" ? "busy" : `busy (one colour per ${by})`, "hsl(210, 62%, 48%)"]]) {
@@ -164,6 +259,14 @@ enum WebPage {
             item.append(swatch, name);
             legend.append(item);
           }
+        }
+
+        function remember() { sessionStorage.setItem("open-domains", JSON.stringify([...opened])); }
+        function toggleDomain(name) {
+          if (opened.has(name)) { opened.delete(name); parts.delete(name); } else opened.set(name, PART);
+          remember();
+          drawFleet();
+          refresh();
         }
 
         function drawJobs() {
@@ -185,19 +288,94 @@ enum WebPage {
           $("summary").textContent = counts ? `jobs: ${counts}` : "no jobs";
         }
 
+        // A part of the page's JSON, asked again with its ETag (the browser's cache answers a 304):
+        // `changed` is false when it is what was drawn last.
+        async function part(url) {
+          const reply = await fetch(url, { cache: "no-cache" });
+          if (!reply.ok) throw new Error(`${url}: ${reply.status} ${await reply.text()}`);
+          const tag = reply.headers.get("ETag"), last = known.get(url);
+          if (tag && last && last.tag === tag) return { changed: false, value: last.value };
+          const value = await reply.json();
+          known.set(url, { tag, value });
+          return { changed: true, value };
+        }
+        const partURL = (domain, count) => `/api/fleet/nodes?domain=${encodeURIComponent(domain)}&limit=${count}`;
+
+        new PerformanceObserver((list) => {
+          for (const entry of list.getEntries()) {
+            if (entry.initiatorType !== "fetch") continue;
+            const during = refreshLog.findLast((r) => entry.startTime >= r.start);
+            if (during && (during.end === null || entry.startTime <= during.end)) {
+              during.bytes += entry.transferSize;
+              during.requests += 1;
+            }
+          }
+          performance.clearResourceTimings();
+          showStats();
+        }).observe({ type: "resource" });
+        function showStats() {
+          const done = refreshLog.filter((r) => r.end !== null);
+          if (!done.length || firstPaint === null) return;
+          const last = done[done.length - 1];
+          const line = $("refresh-stats");
+          Object.assign(line.dataset, { firstPaintMs: String(Math.round(firstPaint)), refreshes: String(done.length) });
+          line.textContent = `first drawn in ${Math.round(firstPaint)} ms; refreshed ${new Date(performance.timeOrigin + last.end).toISOString().slice(11, 19)}, ${(last.bytes / 1000).toFixed(1)} kB`;
+        }
+
         async function refresh() {
+          if (refreshing) { again = true; return; }
+          refreshing = true;
+          const round = { start: performance.now(), end: null, bytes: 0, requests: 0, changed: false };
+          refreshLog.push(round);
+          if (refreshLog.length > 100) refreshLog.shift();
           try {
-            const [f, j] = await Promise.all([fetch("/api/fleet"), fetch("/api/jobs?limit=200")]);
-            if (f.ok) fleet = await f.json();
-            if (j.ok) jobs = await j.json();
-            drawFleet();
-            drawJobs();
+            const fleetPart = await part("/api/fleet");
+            summary = fleetPart.value;
+            let changed = fleetPart.changed;
+            if (firstPaint === null) {
+              // The first paint: the summary alone, before nodes and jobs.
+              drawFleet();
+              firstPaint = performance.now();
+            }
+            const small = summary.nodes <= SMALL_FLEET;
+            const names = new Set(summary.domains.map((d) => d.name));
+            const open = small ? [] : [...opened].filter(([name]) => names.has(name));
+            const [jobsPart, everyNode, foundPart, ...domainParts] = await Promise.all([
+              part("/api/jobs?limit=200"),
+              small ? part(`/api/fleet/nodes?limit=${SMALL_FLEET}`) : null,
+              findText ? part(`/api/fleet/nodes?match=${encodeURIComponent(findText)}&limit=${FOUND}`) : null,
+              ...open.map(([name, count]) => part(partURL(name, count))),
+            ]);
+            if (small !== (allNodes !== null) || (everyNode && everyNode.changed)) changed = true;
+            allNodes = everyNode ? everyNode.value : null;
+            if ((foundPart?.changed ?? false) || (foundPart === null) !== (found === null)) changed = true;
+            found = foundPart ? foundPart.value : null;
+            const drawn = new Set(parts.keys());
+            parts.clear();
+            open.forEach(([name], i) => {
+              parts.set(name, domainParts[i].value);
+              if (domainParts[i].changed || !drawn.has(name)) changed = true;
+            });
+            if (changed || drawn.size !== parts.size) drawFleet();
+            jobs = jobsPart.value;
+            if (jobsPart.changed) drawJobs();
+            round.changed = changed || drawn.size !== parts.size || jobsPart.changed;
             if (location.hash.startsWith("#job/")) await showJob(decodeURIComponent(location.hash.slice(5)));
           } catch (e) {
             $("summary").textContent = "cannot reach the coordinator: " + e;
+          } finally {
+            refreshing = false;
+            lastRefresh = round.end = performance.now();
+            showStats();
+            if (again) { again = false; refreshSoon(); }
           }
         }
-        function refreshSoon() { if (!refreshTimer) refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 250); }
+        // Events come in bursts: one refresh a second at most follows them.
+        function refreshSoon() {
+          if (refreshTimer) return;
+          const wait = Math.max(250, 1000 - (performance.now() - lastRefresh));
+          refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, wait);
+        }
 
         async function showJob(id) {
           const section = $("job-section");
@@ -278,6 +456,12 @@ enum WebPage {
         }
 
         $("colour").addEventListener("change", drawFleet);
+        $("find").addEventListener("submit", (event) => {
+          event.preventDefault();
+          findText = $("find-text").value.trim();
+          if (!findText) found = null;
+          refresh();
+        });
         window.addEventListener("hashchange", () => {
           if (location.hash.startsWith("#job/")) showJob(decodeURIComponent(location.hash.slice(5)));
           else $("job-section").hidden = true;

@@ -1,4 +1,5 @@
 import CoordinatorKit
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -74,10 +75,21 @@ public enum WebServer {
                     secure: secure, httpOnly: true, sameSite: .strict))
             return response
         }
-        router.get("/api/fleet") { _, _ in json(await reader.fleet()) }
+        // The page's parts carry an ETag: a browser asking again with If-None-Match gets 304 and no
+        // body while nothing in the part changed.
+        router.get("/api/fleet") { request, _ in revalidated(await reader.fleetSummary(), request) }
+        router.get("/api/fleet/nodes") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            let part = await reader.fleetPart(
+                domain: query["domain"].map(String.init),
+                match: query["match"].map(String.init).flatMap { $0.isEmpty ? nil : $0 },
+                offset: number(query["offset"], in: 0...Int(Int32.max), otherwise: 0),
+                limit: number(query["limit"], in: 1...FleetPart.maximumLimit, otherwise: 200))
+            return revalidated(part, request)
+        }
         router.get("/api/jobs") { request, _ -> Response in
-            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) }.map { min(max($0, 1), 5_000) } ?? 200
-            return json(await reader.jobs(limit: limit))
+            let limit = number(request.uri.queryParameters["limit"], in: 1...5_000, otherwise: 200)
+            return revalidated(await reader.jobs(limit: limit), request)
         }
         router.get("/api/jobs/{id}") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
@@ -174,6 +186,28 @@ public enum WebServer {
         Response(
             status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: WireCodec.json(value))))
+    }
+
+    /// `value` as JSON with an ETag (a digest of the body), or 304 and no body when the request's
+    /// If-None-Match already names it. Kept by the browser (`private`), asked again each time (`no-cache`).
+    static func revalidated<T: Encodable>(_ value: T, _ request: Request) -> Response {
+        let body = WireCodec.json(value)
+        let tag =
+            "\"" + SHA256.hash(data: Array(body.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
+        var headers: HTTPFields = [.cacheControl: "private, no-cache", .eTag: tag]
+        let asked = request.headers[.ifNoneMatch]?.split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "W/", with: "")
+        }
+        if asked?.contains(where: { $0 == tag || $0 == "*" }) == true {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// A query's number, clamped to `range`; `otherwise` when absent or not a number.
+    static func number(_ text: Substring?, in range: ClosedRange<Int>, otherwise: Int) -> Int {
+        text.flatMap { Int($0) }.map { min(max($0, range.lowerBound), range.upperBound) } ?? otherwise
     }
 
     static func sse(_ event: PlacementEvent) -> ByteBuffer {

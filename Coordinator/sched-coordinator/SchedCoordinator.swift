@@ -355,6 +355,8 @@ struct SchedCoordinator: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel)!
         LogSetup.bootstrap(level: level)
         let logger = Logger(label: "sched-coordinator")
+        // A session per node: thousands of descriptors.
+        DescriptorLimit.raise()
         let endpoint = WireEndpoint(listen)!
         do {
             let catalogRead = try Defaults.catalog(path: catalog, overrides: catalogOverrides)

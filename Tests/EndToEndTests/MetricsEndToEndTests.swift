@@ -21,7 +21,7 @@ func httpGet(_ url: String, headers: [String: String] = [:], method: String = "G
     var bodyBytes: Int?
     var length: Int?
     // Until the peer closes, or the body's Content-Length is in (some servers keep the connection).
-    while length == nil || bodyBytes! < length!, let line = socket.readLine(seconds: 10) {
+    while length == nil || bodyBytes! < length!, let line = socket.readLine(seconds: 10, partialAtEnd: true) {
         lines.append(line)
         if let counted = bodyBytes {
             bodyBytes = counted + line.utf8.count + 1

@@ -69,7 +69,9 @@ final class RawSocket {
     func send(line: String) -> Bool { send(Array((line + "\n").utf8)) }
 
     /// The next line, or nil when the peer closed or nothing came within `seconds`.
-    func readLine(seconds: Double = 5) -> String? {
+    /// With `partialAtEnd`, what the peer sent after its last newline before it closed is a line too
+    /// (an HTTP body without a final newline).
+    func readLine(seconds: Double = 5, partialAtEnd: Bool = false) -> String? {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
@@ -84,7 +86,11 @@ final class RawSocket {
             guard poller.revents != 0 else { continue }
             var chunk = [UInt8](repeating: 0, count: 65536)
             let count = recv(descriptor, &chunk, chunk.count, 0)
-            guard count > 0 else { return nil }
+            guard count > 0 else {
+                guard partialAtEnd, !buffer.isEmpty else { return nil }
+                defer { buffer.removeAll() }
+                return String(decoding: buffer, as: UTF8.self)
+            }
             buffer += chunk[..<count]
         }
     }
