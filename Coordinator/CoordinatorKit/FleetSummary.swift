@@ -1,3 +1,5 @@
+import Foundation
+
 /// The fleet as the page first draws it: each topology domain with its nodes counted by state and
 /// its chips by model and state. A few hundred bytes a domain, whatever the domain's size, so that
 /// a fleet of 10,000 nodes is drawn from tens of kilobytes; the nodes themselves come in parts
@@ -43,7 +45,7 @@ public struct FleetSummary: Codable, Sendable, Equatable {
     public var chipsTotal: Int
     /// The whole fleet by model, sorted by model.
     public var models: [ModelCount]
-    /// Sorted by name.
+    /// Sorted by name, numbers in names by their value (`sw-2` before `sw-10`).
     public var domains: [Domain]
 }
 
@@ -97,6 +99,18 @@ extension FleetSummary {
             var cpuOnly = 0
             var states: [String: Int] = [:]
             var models: [String: ModelCount] = [:]
+
+            mutating func add(
+                state: String, available: Bool, chips: [(model: String, vendor: String, state: String, healthy: Bool)]
+            ) {
+                nodes += 1
+                states[state, default: 0] += 1
+                if chips.isEmpty { cpuOnly += 1 }
+                for chip in chips {
+                    models[chip.model, default: ModelCount(model: chip.model, vendor: chip.vendor)].add(
+                        state: chip.state, healthy: chip.healthy, available: available)
+                }
+            }
         }
 
         public init() {}
@@ -107,22 +121,23 @@ extension FleetSummary {
             domain: String, kind: String?, state: String, available: Bool,
             chips: [(model: String, vendor: String, state: String, healthy: Bool)]
         ) {
-            var tally = domains[domain] ?? DomainTally(kind: kind)
-            tally.nodes += 1
-            tally.states[state, default: 0] += 1
-            if chips.isEmpty { tally.cpuOnly += 1 }
-            for chip in chips {
-                var count = tally.models[chip.model] ?? ModelCount(model: chip.model, vendor: chip.vendor)
-                count.add(state: chip.state, healthy: chip.healthy, available: available)
-                tally.models[chip.model] = count
+            // Changed in place: a copy taken out and put back would copy its dictionaries each node.
+            domains[domain, default: DomainTally(kind: kind)].add(state: state, available: available, chips: chips)
+        }
+
+        /// Numbers in names by their value, as people number switches and racks; ties by code point.
+        static func naturalOrder(_ a: String, _ b: String) -> Bool {
+            switch a.compare(b, options: .numeric) {
+            case .orderedAscending: true
+            case .orderedDescending: false
+            case .orderedSame: a < b
             }
-            domains[domain] = tally
         }
 
         public var summary: FleetSummary {
             var fleet: [String: ModelCount] = [:]
             var nodes = 0
-            let domains = domains.sorted { $0.key < $1.key }.map { name, tally in
+            let domains = domains.sorted { Self.naturalOrder($0.key, $1.key) }.map { name, tally in
                 nodes += tally.nodes
                 for count in tally.models.values {
                     var whole = fleet[count.model] ?? ModelCount(model: count.model, vendor: count.vendor)

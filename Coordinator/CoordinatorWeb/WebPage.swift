@@ -137,9 +137,10 @@ enum WebPage {
           if (chip.state !== "busy") return "var(--free)";
           if (by === "health") return "#3ebd93";
           const key = by === "queue" ? (chip.queue || "") : chip.jobs.join(",");
-          // Hues a golden angle apart, by the key's place among those on the page: no two alike.
+          // Hues a golden angle apart, by the key's place among those on the page: no two alike. The
+          // first is the legend's blue, not the red of an unhealthy chip.
           const place = palette.get(key) ?? hue(key);
-          return `hsl(${(place * 137.508) % 360}, 62%, 48%)`;
+          return `hsl(${(210 + place * 137.508) % 360}, 62%, 48%)`;
         }
         let palette = new Map();
         function shownNodes() {

@@ -40,6 +40,10 @@ struct WebPageTests {
             let busy = try await poll(
                 page, "[...document.querySelectorAll(\"\(h100)[data-state='busy']\")].length", until: { $0 == "8" })
             #expect(busy == "8", "the job's 8 chips are busy on the page")
+            let h100Row = try await poll(
+                page, "[...document.querySelectorAll(\"#models tr[data-model='h100'] td\")].map(td => td.textContent)",
+                until: { $0.contains("\"8\"") })
+            #expect(h100Row == #"["h100","nvidia","16","8","8","0","0","0","0"]"#, "the model table: \(h100Row)")
             let after = try await page.evaluate(
                 "[...document.querySelectorAll(\"\(h100)\")].map(c => [c.dataset.job, getComputedStyle(c).backgroundColor])"
             )
@@ -156,6 +160,9 @@ struct WebPageTests {
             let counted = try await page.evaluate("document.getElementById('fleet-count').textContent")
             #expect(counted.contains("8 of 80000 chips busy on 10000 nodes"), "\(counted)")
             #expect(try await page.evaluate("document.querySelectorAll('.chip').length") == "0")
+            let order = try await page.evaluate(
+                "[...document.querySelectorAll('#fleet .domain')].slice(0, 3).map(d => d.dataset.domain)")
+            #expect(order == #"["a800-sw-0","a800-sw-1","a800-sw-2"]"#, "switches by number: \(order)")
 
             // A click opens the job's domain: its nodes' chips, the job's 8 busy.
             _ = try await page.evaluate(
