@@ -58,25 +58,16 @@ extension CoordinatorState {
         return ChipActivity(held: holdings(), stopping: stopping, resting: resting)
     }
 
-    /// Every domain's nodes counted by state and its chips by model and state.
-    func fleetSummary() -> FleetSummary {
+    /// What the fleet's summary is counted from: taken in the actor (a few values a node, the chips'
+    /// arrays shared, not copied), counted outside it, where a browser's refresh holds up nothing.
+    func fleetCensus() -> FleetCensus {
         let activity = chipActivity()
-        let catalog = configuration.catalog
-        var tally = FleetSummary.Tally()
-        for entry in nodes.values {
-            let id = entry.node.id
-            let state = entry.displayState(holdsWork: activity.holdsWork(id))
-            tally.add(
-                domain: entry.node.domain?.name ?? "", kind: entry.node.domain?.kind, state: state,
-                available: state == "ready",
-                chips: entry.node.chips.map {
-                    (
-                        $0.model.name, catalog[$0.model]?.vendor ?? "unknown",
-                        activity.state(node: id, chip: $0.index), $0.health == .healthy
-                    )
-                })
-        }
-        return tally.summary
+        return FleetCensus(
+            nodes: nodes.values.map {
+                FleetCensus.NodeFacts(
+                    id: $0.node.id, domain: $0.node.domain,
+                    state: $0.displayState(holdsWork: activity.holdsWork($0.node.id)), chips: $0.node.chips)
+            }, activity: activity, catalog: configuration.catalog)
     }
 
     /// The nodes of `domain` (every domain's when nil) whose ids contain `match` (when given), in id
@@ -179,7 +170,8 @@ public struct CoordinatorReader: Sendable {
 
     public var configuration: CoordinatorConfiguration { state.configuration }
     public func gauges() async -> FleetGauges { await state.gauges() }
-    public func fleetSummary() async -> FleetSummary { await state.fleetSummary() }
+    /// Counted here, outside the state actor, from what `fleetCensus` took in it.
+    public func fleetSummary() async -> FleetSummary { await state.fleetCensus().summary }
     /// Clamps `limit` to `FleetPart.maximumLimit`.
     public func fleetPart(domain: String?, match: String?, offset: Int, limit: Int) async -> FleetPart {
         await state.fleetPart(
@@ -198,9 +190,48 @@ public struct CoordinatorReader: Sendable {
     public func served(at url: String) async { await state.setWebURL(url) }
 }
 
+/// Each node's domain, display state and chips, with what every chip is doing: the fleet's summary
+/// counted from values, away from the state they were taken from.
+struct FleetCensus: Sendable {
+    struct NodeFacts: Sendable {
+        var id: NodeID
+        var domain: TopologyDomain?
+        var state: String
+        var chips: [Chip]
+    }
+    var nodes: [NodeFacts]
+    var activity: ChipActivity
+    var catalog: ChipCatalog
+
+    var summary: FleetSummary {
+        var tally = FleetSummary.Tally()
+        // Nodes of one model are the rule: one catalog look-up a model, not one a chip.
+        var vendors: [ChipModelID: String] = [:]
+        for node in nodes {
+            tally.add(
+                domain: node.domain?.name ?? "", kind: node.domain?.kind, state: node.state,
+                available: node.state == "ready",
+                chips: node.chips.map { chip in
+                    let vendor =
+                        vendors[chip.model]
+                        ?? {
+                            let found = catalog[chip.model]?.vendor ?? "unknown"
+                            vendors[chip.model] = found
+                            return found
+                        }()
+                    return (
+                        chip.model.name, vendor, activity.state(node: node.id, chip: chip.index),
+                        chip.health == .healthy
+                    )
+                })
+        }
+        return tally.summary
+    }
+}
+
 /// What each chip is doing: held by jobs (`busy`), being stopped (`stopping`), resting after a fault
 /// (`resting`) or `free`.
-struct ChipActivity {
+struct ChipActivity: Sendable {
     let held: [NodeID: CoordinatorState.NodeHoldings]
     let stopping: [NodeID: Set<Int>]
     let resting: [NodeID: Set<Int>]
