@@ -84,7 +84,7 @@ public struct FleetPart: Codable, Sendable {
         public var queue: String?
     }
 
-    /// The most nodes one part holds (a few hundred kilobytes of JSON).
+    /// The most nodes one part holds (a few hundred kilobytes of JSON; the page's `MOST_NODES`).
     public static let maximumLimit = 1_000
 }
 

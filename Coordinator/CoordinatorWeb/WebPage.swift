@@ -110,7 +110,8 @@ enum WebPage {
         "use strict";
         const $ = (id) => document.getElementById(id);
         // A fleet this small shows every node at once; a larger one its domains, each opened on demand.
-        const SMALL_FLEET = 400, PART = 200, FOUND = 50;
+        // MOST_NODES: the most one part holds (FleetPart.maximumLimit).
+        const SMALL_FLEET = 400, PART = 200, FOUND = 50, MOST_NODES = 1000;
         let summary = null, jobs = null, allNodes = null, found = null, findText = "";
         const parts = new Map();  // an open domain → its last part
         const opened = new Map(JSON.parse(sessionStorage.getItem("open-domains") || "[]"));  // domain → nodes asked
@@ -225,9 +226,11 @@ enum WebPage {
               for (const node of nodes) list.append(nodeCard(node, by));
               box.append(list);
               const part = parts.get(domain.name);
-              if (!small && part && part.nodes.length < part.total) {
-                const more = el("button", { type: "button", class: "more" }, `show ${Math.min(PART, part.total - part.nodes.length)} more of ${part.total}`);
-                more.addEventListener("click", () => { opened.set(domain.name, part.nodes.length + PART); remember(); refresh(); });
+              if (!small && part && part.nodes.length < part.total && part.nodes.length >= MOST_NODES) {
+                box.append(el("div", { class: "muted" }, `the first ${part.nodes.length} of ${part.total} nodes: find the others by name`));
+              } else if (!small && part && part.nodes.length < part.total) {
+                const more = el("button", { type: "button", class: "more" }, `show ${Math.min(PART, part.total - part.nodes.length, MOST_NODES - part.nodes.length)} more of ${part.total}`);
+                more.addEventListener("click", () => { opened.set(domain.name, Math.min(part.nodes.length + PART, MOST_NODES)); remember(); refresh(); });
                 box.append(more);
               }
             }
