@@ -462,8 +462,8 @@ enum WebPage {
         $("colour").addEventListener("change", drawFleet);
         $("find").addEventListener("submit", (event) => {
           event.preventDefault();
+          // The refresh sees the search gone (or new) and draws again.
           findText = $("find-text").value.trim();
-          if (!findText) found = null;
           refresh();
         });
         window.addEventListener("hashchange", () => {

@@ -188,6 +188,12 @@ struct WebPageTests {
             let screenshot = try await page.screenshot()
             try FileManager.default.createDirectory(at: Self.artifacts, withIntermediateDirectories: true)
             try screenshot.write(to: Self.artifacts.appendingPathComponent("web-page-10k.png"))
+            // An empty search puts the found nodes away.
+            _ = try await page.evaluate(
+                "(() => { document.getElementById('find-text').value = ''; document.getElementById('find').requestSubmit(); })()"
+            )
+            let gone = try await poll(page, "document.querySelectorAll('#found .node').length", until: { $0 == "0" })
+            #expect(gone == "0", "the search cleared")
 
             // The job ends: the live log brings the event, and the open domain is asked again.
             let cancelled = try await cluster.schedctl(["cancel", "page-one"])
