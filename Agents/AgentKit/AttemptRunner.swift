@@ -77,13 +77,14 @@ public actor AttemptRunner {
     private var running: [AttemptRef: Running] = [:]
     /// Ended, not yet reported.
     private var ended: [AttemptRef: Exit] = [:]
-    private var processes: [AttemptRef: Process] = [:]
     /// How long attempts run on unseen, as the coordinator set at registration; nil: for ever.
     private var unseenTerms: Registered?
     /// Where the agent writes when it last heard from the coordinator; supervisors read it.
     public nonisolated var leaseFile: String { directory + "/coordinator-lease" }
     /// Rung when a supervisor this runner started ends: its exit file is there to read.
-    public nonisolated let ends = AttemptEndSignal()
+    public nonisolated let ends: AttemptEndSignal
+    /// Starts the supervisors (`sched-attempt --launcher`).
+    public nonisolated let launcher: AttemptLauncher
 
     /// The coordinator's terms for attempts started from now on: each stops once the coordinator is
     /// unheard from for `disconnectStop` seconds (or its own `maxDisconnect`).
@@ -115,6 +116,9 @@ public actor AttemptRunner {
         }
         self.directory = directory
         self.helper = helper
+        let ends = AttemptEndSignal()
+        self.ends = ends
+        launcher = AttemptLauncher(helper: helper, ends: ends)
         self.killGrace = killGrace
         self.environment = environment.filter { !$0.key.hasPrefix("HETEROSCHED_TOKEN") }
         self.logger = logger
@@ -325,31 +329,15 @@ public actor AttemptRunner {
         if let outputFiles { arguments += ["--stdout", outputFiles.stdout, "--stderr", outputFiles.stderr] }
         if let spec = order.spec { notes.insert("runs \(spec)", at: 0) }
         if !notes.isEmpty { arguments += ["--note", notes.map { "[heterosched] " + $0 }.joined(separator: "\n")] }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: helper)
-        process.arguments = arguments + ["--"] + command
-        process.environment = processEnvironment
-        if let workingDirectory {
-            process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
-        }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        let ends = ends
-        process.terminationHandler = { _ in ends.wake() }
-        do {
-            try process.run()
-        } catch {
-            throw RunnerError("cannot start the attempt supervisor \(helper): \(error.localizedDescription)")
-        }
+        if let workingDirectory { arguments += ["--chdir", workingDirectory] }
+        let supervisor = try launcher.launch(arguments + ["--"] + command, environment: processEnvironment)
         let state = State(
-            supervisor: process.processIdentifier, startedAt: Date(),
+            supervisor: supervisor, startedAt: Date(),
             deadline: order.timeLimitSeconds.map { Date().addingTimeInterval($0) }, containerStop: containerStop,
             checkpointFile: checkpointFile, reportedStep: order.resumeStep, progressFile: progressFile,
             cgroup: cgroup?.path,
             cgroupVersion: containment?.hierarchy.version.rawValue)
         running[key] = Running(order: order, state: state)
-        processes[key] = process
         save(state, key)
         return key
     }
@@ -548,7 +536,6 @@ public actor AttemptRunner {
                     Self.spawn(stop, environment: environment)
                 }
                 running[key] = nil
-                processes[key] = nil
                 ended[key] = exit
                 fresh.append(exit)
                 continue
@@ -558,7 +545,6 @@ public actor AttemptRunner {
                     job: key.job, attempt: key.attempt, outcome: .failed,
                     message: "its supervisor (pid \(attempt.state.supervisor)) ended without recording an exit")
                 running[key] = nil
-                processes[key] = nil
                 ended[key] = exit
                 fresh.append(exit)
                 continue
@@ -671,18 +657,25 @@ public actor AttemptRunner {
         return exit
     }
 
-    /// Alive and still a `sched-attempt` (not a reused pid).
+    /// Alive and still a `sched-attempt` (not a reused pid), from one read of `/proc/PID/stat`: its
+    /// name, and whether it has ended unreaped (a zombie, where no process reaps orphans).
     static func isAlive(_ pid: Int32) -> Bool {
         guard pid > 1, Glibc.kill(pid, 0) == 0 || errno == EPERM else { return false }
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-        // A zombie has ended; Foundation reaps the supervisors it started.
-        if let close = status.lastIndex(of: ")"),
-            status[status.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
-        {
-            return false
-        }
-        let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-        return command.isEmpty || command.contains("sched-attempt")
+        let descriptor = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        // Alive, but hidden from this agent (another /proc): as before, taken as alive.
+        guard descriptor >= 0 else { return true }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let got = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard got > 0 else { return true }
+        // "PID (NAME) STATE …": the name is the program's file name, cut at 15 characters.
+        let stat = buffer[..<got]
+        guard let open = stat.firstIndex(of: UInt8(ascii: "(")), let close = stat.lastIndex(of: UInt8(ascii: ")")),
+            open < close
+        else { return true }
+        let name = String(decoding: stat[(open + 1)..<close], as: UTF8.self)
+        let state = stat[(close + 1)...].first { $0 != UInt8(ascii: " ") }
+        return state != UInt8(ascii: "Z") && name.contains("sched-attempt")
     }
 }
 

@@ -15,9 +15,10 @@ import Synchronization
 ///                   [--note TEXT] [--user NAME]
 ///                   [--cgroup-version v1|v2 --cgroup PATH [--memory-limit-mib N] [--pids-limit N] [--mems LIST]]
 ///                   [--container-cgroup PATH] [--lease-file FILE --lease-limit SECONDS [--lease-grace SECONDS]]
-///                   [--stdout FILE] [--stderr FILE]
+///                   [--stdout FILE] [--stderr FILE] [--chdir DIR]
 ///                   -- COMMAND ARGS…
 ///     sched-attempt --probe      # libnuma's view of the host, as JSON
+///     sched-attempt --launcher   # the agent's: forks a supervisor per request (`Launcher`)
 ///
 /// It leaves the agent's session (so that the job outlives an agent restart), binds itself to the
 /// NUMA node's CPUs with memory preferred there (both survive fork and exec, so the job inherits
@@ -39,23 +40,38 @@ import Synchronization
 @main
 enum SchedAttempt {
     static func main() {
-        var arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments == ["--probe"] {
             print(probe())
             exit(0)
         }
         if arguments.first == "--enter" { enter(Array(arguments.dropFirst())) }
+        if arguments == ["--launcher"] { Launcher.run() }
+        supervise(arguments)
+    }
+
+    /// One attempt, from its arguments: what `main` does when run by itself, and what a child of
+    /// the launcher does.
+    static func supervise(_ given: [String]) -> Never {
+        var arguments = given
         guard let separator = arguments.firstIndex(of: "--"), separator + 1 < arguments.count else {
             fail("usage: sched-attempt --output FILE --exit-file FILE --pid-file FILE [--numa-node N] -- COMMAND…")
         }
         let command = Array(arguments[(separator + 1)...])
         arguments = Array(arguments[..<separator])
         let options = pairs(arguments)
+        endDescriptor = options["--end-fd"].flatMap { Int32($0) }
         guard let output = options["--output"], let exitFile = options["--exit-file"],
             let pidFile = options["--pid-file"]
         else { fail("--output, --exit-file and --pid-file are required") }
 
         _ = setsid()
+        // The job's directory (its own, or the one it was submitted from): the agent checked it is one.
+        if let directory = options["--chdir"], chdir(directory) != 0 {
+            let why = "cannot enter the job's directory \(directory): \(String(cString: strerror(errno)))"
+            record(exitFile, AttemptEnd(exitStatus: 1, message: why))
+            end(1)
+        }
         // The job's output, for the agent (root) to relay: nobody else's to read.
         // Close-on-exec: the job has it as its stdout and stderr only, not as one more descriptor.
         let log = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -92,7 +108,7 @@ enum SchedAttempt {
                 note("[heterosched] cannot contain the job in a cgroup: \(error)", log)
                 cgroup?.remove()
                 record(exitFile, AttemptEnd(exitStatus: 1, message: "cannot contain the job in a cgroup: \(error)"))
-                exit(1)
+                end(1)
             }
         }
 
@@ -161,7 +177,7 @@ enum SchedAttempt {
             note("[heterosched] " + why, log)
             cgroup?.remove()
             record(exitFile, AttemptEnd(exitStatus: 127, message: why))
-            exit(127)
+            end(127)
         }
         replace(pidFile, "\(child)\n")
         let lease = leaseWatch(options, group: child, cgroups: [cgroup, containerCgroup].compactMap { $0 }, log: log)
@@ -217,7 +233,21 @@ enum SchedAttempt {
             end.peakMemoryBytes = resources.ru_maxrss * 1024
         }
         record(exitFile, end)
-        exit(signal == 0 ? Int32(end.exitStatus ?? 0) : 128 + signal)
+        Self.end(signal == 0 ? Int32(end.exitStatus ?? 0) : 128 + signal)
+    }
+
+    /// Where a launcher's child says its end (`--end-fd`); nil when run by itself.
+    nonisolated(unsafe) static var endDescriptor: Int32?
+
+    /// Ends the supervisor, its exit file written: says so to the launcher's agent first, if any.
+    static func end(_ status: Int32) -> Never {
+        if let descriptor = endDescriptor {
+            // The agent may be gone (restarted): its pipe's end is closed, and that is no reason to die.
+            _ = signal(SIGPIPE, SIG_IGN)
+            let line = Array("\(getpid())\n".utf8)
+            _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        }
+        exit(status)
     }
 
     /// Starts watching the agent's lease file, when asked to (`--lease-file`, `--lease-limit`).
@@ -238,7 +268,7 @@ enum SchedAttempt {
         guard let wanted = CgroupHierarchy.Version(rawValue: version) else {
             throw CgroupError("--cgroup-version is v1 or v2, not '\(version)'")
         }
-        guard let hierarchy = CgroupHierarchy.detect(version: wanted) else {
+        guard let hierarchy = Launcher.hierarchies[wanted] ?? CgroupHierarchy.detect(version: wanted) else {
             throw CgroupError("this host has no cgroup \(version) hierarchy mounted")
         }
         // A path is relative and stays inside the hierarchy.
@@ -376,7 +406,7 @@ enum SchedAttempt {
 
     static func fail(_ message: String) -> Never {
         note("sched-attempt: " + message, 2)
-        exit(2)
+        end(2)
     }
 
     /// Runs `body` on a thread of its own, never joined (the lease watch lives as long as the job).

@@ -13,11 +13,17 @@ extension CoordinatorBenchmark {
         var seconds: [Double] = []
         var stages = AttemptStages()
         var contained = false
+        var directories: [String] = []
+        var fileSystem = "?"
+        // Every run's folders stay until the last run has ended (`Harness.stop(removing:)` says why).
+        defer { for directory in directories { try? FileManager.default.removeItem(atPath: directory) } }
         for run in 0..<runs {
             let harness = try await Harness.start(binaries: binaries, catalog: catalog)
+            directories.append(harness.directory)
+            fileSystem = Self.fileSystem(of: harness.directory)
             let cgroupParent = "heterosched-bench-\(UUID().uuidString)"
             defer {
-                harness.stop()
+                harness.stop(removing: false)
                 CgroupCleanup.remove(cgroupParent)
             }
             let host = try FakeHost.nvidiaH100(at: harness.directory + "/host", count: 8)
@@ -61,8 +67,26 @@ extension CoordinatorBenchmark {
         let median = Measurement(seconds: seconds).median
         print(
             "  \(jobs) `true` jobs, one host agent   \(format(median, 2)) s from SUBMIT to the last end: "
-                + "\(format(Double(jobs) / median, 0)) jobs/s (8 chips; cgroups \(contained ? "on" : "off: not root"))")
+                + "\(format(Double(jobs) / median, 0)) jobs/s (8 chips; cgroups \(contained ? "on" : "off: not root"); "
+                + "files on \(fileSystem))")
         print("    per attempt (median over every run's jobs, by the coordinator's event times): \(stages.summary)")
+    }
+}
+
+extension CoordinatorBenchmark {
+    /// The type of file system `path` is on (`ext4`, `tmpfs`), from the longest mount point above it
+    /// in `/proc/self/mounts`.
+    static func fileSystem(of path: String) -> String {
+        let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        var best: (point: String, type: String)?
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3 else { continue }
+            let point = String(fields[1])
+            let inside = point == "/" || path == point || path.hasPrefix(point + "/")
+            if inside && point.count >= (best?.point.count ?? -1) { best = (point, String(fields[2])) }
+        }
+        return best?.type ?? "?"
     }
 }
 

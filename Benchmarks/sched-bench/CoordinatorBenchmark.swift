@@ -277,7 +277,10 @@ final class Harness: @unchecked Sendable {
         return kilobytes * 1024
     }
 
-    func stop() {
+    /// Stops the programs; `removing`: and removes the data directory (a benchmark comparing runs
+    /// may keep them all to the end: on ext4 without a journal, files made soon after many were
+    /// deleted cost more, and the next run would pay for this one's).
+    func stop(removing: Bool = true) {
         for process in processes.reversed() where process.isRunning { kill(process.processIdentifier, SIGTERM) }
         for process in processes.reversed() {
             let deadline = Date().addingTimeInterval(15)
@@ -285,6 +288,6 @@ final class Harness: @unchecked Sendable {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         processes = []
-        try? FileManager.default.removeItem(atPath: directory)
+        if removing { try? FileManager.default.removeItem(atPath: directory) }
     }
 }

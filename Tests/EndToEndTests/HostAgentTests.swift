@@ -227,6 +227,54 @@ struct HostAgentTests {
         #expect(follow.stdout.contains("tick 1\ntick 2\ntick 3\n"))
     }
 
+    @Test("a killed attempt launcher: its job runs on and its end is reported; the next job gets a new launcher")
+    func launcherKilled() async throws {
+        let (cluster, _, _) = try await cluster()
+        defer { cluster.stopAll() }
+        let agent = try #require(cluster.processes.last { $0.name == "sched-agent" }?.process)
+        let marker = cluster.directory.appendingPathComponent("go").path
+        _ = try await cluster.schedctl([
+            "submit", "--id", "steady", "--chips", "2", "--tier", "ascend-910b", "--", "sh", "-c",
+            "echo started; while [ ! -e \(marker) ]; do sleep 0.1; done; echo finished",
+        ])
+        _ = try await cluster.waitFor("steady") { $0.state == .running }
+        let first = Self.launchers(of: agent.processIdentifier)
+        #expect(first.count == 1, "one launcher, the agent's child: \(first)")
+        let launcher = try #require(first.first)
+        kill(launcher, SIGKILL)
+        try "".write(toFile: marker, atomically: true, encoding: .utf8)
+        let done = try await cluster.waitFor("steady") { $0.state.isFinal }
+        #expect(done.state == .completed, "\(done.reason ?? "") \(done.lastExit ?? "")")
+        #expect(done.attempt == 1, "the supervisor outlived its launcher: the same process finished")
+        let logs = try await cluster.schedctl(["logs", "steady"])
+        #expect(logs.stdout.contains("started") && logs.stdout.contains("finished"), "\(logs.stdout)")
+
+        _ = try await cluster.schedctl([
+            "submit", "--id", "after", "--chips", "1", "--tier", "ascend-910b", "--", "sh", "-c", "echo after it",
+        ])
+        let after = try await cluster.waitFor("after") { $0.state.isFinal }
+        #expect(after.state == .completed, "\(after.reason ?? "") \(after.lastExit ?? "")")
+        #expect(try await cluster.schedctl(["logs", "after"]).stdout.contains("after it"))
+        let second = Self.launchers(of: agent.processIdentifier)
+        #expect(second.count == 1 && second.first != launcher, "a new launcher: \(second), the killed one \(launcher)")
+    }
+
+    /// The agent's attempt launchers: its children running `sched-attempt --launcher` (the
+    /// supervisors they fork are theirs, not the agent's; a dead one's command line is empty).
+    static func launchers(of agent: pid_t) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
+            // After the name: the state, then the parent's pid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, Int32(fields[1]) == agent else { return false }
+            let command = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+            return command.hasSuffix("--launcher\u{0}")
+        }.sorted()
+    }
+
     @Test(
         "an agent killed while a job runs is restarted, re-adopts the job, and the job completes on its first attempt")
     func readoption() async throws {
