@@ -18,7 +18,7 @@ extension CoordinatorState {
             for chip in entry.node.chips {
                 let state = activity.state(node: entry.node.id, chip: chip.index)
                 chipCounts[[chip.model.name, state, chip.health.rawValue], default: 0] += 1
-                vendors[chip.model.name] = catalog[chip.model]?.vendor ?? "unknown"
+                vendors[chip.model.name] = catalog.vendor(of: chip.model)
             }
             nodeCounts[entry.displayState(holdsWork: activity.holdsWork(entry.node.id)), default: 0] += 1
             if entry.connected {
@@ -93,7 +93,7 @@ extension CoordinatorState {
                 chips: entry.node.chips.map { chip in
                     let holders = activity.holders(node: id, chip: chip.index)
                     return FleetPart.ChipView(
-                        index: chip.index, model: chip.model.name, vendor: catalog[chip.model]?.vendor ?? "unknown",
+                        index: chip.index, model: chip.model.name, vendor: catalog.vendor(of: chip.model),
                         health: chip.health.rawValue, state: activity.state(node: id, chip: chip.index),
                         jobs: holders, queue: holders.first.flatMap { jobs[$0]?.job.queue })
                 },
@@ -215,7 +215,7 @@ struct FleetCensus: Sendable {
                     let vendor =
                         vendors[chip.model]
                         ?? {
-                            let found = catalog[chip.model]?.vendor ?? "unknown"
+                            let found = catalog.vendor(of: chip.model)
                             vendors[chip.model] = found
                             return found
                         }()

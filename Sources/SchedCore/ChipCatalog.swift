@@ -26,6 +26,10 @@ public struct ChipCatalog: Sendable, Hashable {
 
     public func contains(_ id: ChipModelID) -> Bool { positions[id] != nil }
 
+    /// The vendor of a model, `unknown` for one the catalog does not know (what the page and the
+    /// metrics say).
+    public func vendor(of id: ChipModelID) -> String { self[id]?.vendor ?? "unknown" }
+
     public var ids: [ChipModelID] { models.map(\.id) }
 
     /// The model called `name`, or an error that lists the known names closest to it.
