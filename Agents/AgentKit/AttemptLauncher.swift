@@ -1,3 +1,4 @@
+import AttemptContainment
 import Foundation
 import Synchronization
 
@@ -111,14 +112,8 @@ public final class AttemptLauncher: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // The agent ignores SIGTERM (its service stops it); ignored signals would pass to every job.
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var unblocked = sigset_t()
-        sigemptyset(&unblocked)
-        posix_spawnattr_setsigmask(&attributes, &unblocked)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        // Not the agent's ignored SIGTERM: its supervisors and jobs would inherit it.
+        ExecutableFile.defaultSignals(&attributes)
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(helper), strdup("--launcher"), nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0

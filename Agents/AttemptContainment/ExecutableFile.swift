@@ -60,6 +60,19 @@ public enum ExecutableFile {
         }
     }
 
+    /// Sets `attributes` to start a program with every signal's default disposition and none
+    /// blocked, besides what `flags` (`POSIX_SPAWN_*`) asks: ignored signals survive exec, and the
+    /// agent ignores SIGTERM (its service stops it), which a job would then never see.
+    public static func defaultSignals(_ attributes: inout posix_spawnattr_t, flags: Int32 = 0) {
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        posix_spawnattr_setflags(&attributes, Int16(flags | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+    }
+
     private static func failure(_ what: String, _ path: String) -> WriteError {
         WriteError(description: "\(what) \(path): \(String(cString: strerror(errno)))")
     }

@@ -158,14 +158,7 @@ enum SchedAttempt {
             // Its own process group (the child's pid): the agent signals the whole job with it.
             posix_spawnattr_setpgroup(&attributes, 0)
             // Default dispositions and no blocked signals (`JobEntry.defaultSignals` says why).
-            var defaults = sigset_t()
-            sigfillset(&defaults)
-            posix_spawnattr_setsigdefault(&attributes, &defaults)
-            var unblocked = sigset_t()
-            sigemptyset(&unblocked)
-            posix_spawnattr_setsigmask(&attributes, &unblocked)
-            posix_spawnattr_setflags(
-                &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+            ExecutableFile.defaultSignals(&attributes, flags: POSIX_SPAWN_SETPGROUP)
             let argv = command.map { strdup($0) } + [nil]
             // A script written just before (a batch script) may be busy a moment in another's child.
             spawned = ExecutableFile.whileBusy {
