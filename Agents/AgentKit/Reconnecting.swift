@@ -1,41 +1,43 @@
 import Logging
 import Wire
 
-/// Runs `session` again and again until cancelled, waiting 0.2 s after an ended session and twice
-/// as long after each failed one (at most 5 s): an agent's connection to a coordinator that is away.
-/// Each session is given the coordinators to try, one that went silent last.
+/// Runs `session` again and again until cancelled, waiting about 0.2 s after an ended session and
+/// twice as long after each failed one (at most about 5 s), each wait drawn within half of it either
+/// way (`RetryPause`: a fleet cut off at once does not come back at once): an agent's connection to
+/// a coordinator that is away. Each session is given the coordinators to try, one that went silent
+/// last.
 func reconnecting(
     logger: Logger, level: Logger.Level, _ what: String, to coordinators: CoordinatorAddresses,
     _ session: (CoordinatorAddresses) async throws -> Void
 ) async {
-    var delay = 0.2
+    var pause = RetryPause(first: 0.2, longest: 5)
     var coordinators = coordinators
     // What was last said at warning level, and when: a refusal that lasts is said once a minute.
     var warned: (text: String, at: ContinuousClock.Instant)?
     while !Task.isCancelled {
         do {
             try await session(coordinators)
-            delay = 0.2
+            pause.reset()
         } catch is CancellationError {
             return
         } catch WireClientError.silent(let endpoint, let limit) {
             logger.log(level: level, "\(what) ended: \(endpoint) said nothing for \(limit); trying the others first")
             coordinators = coordinators.demoting(endpoint)
-            delay = 0.2
+            pause.reset()
             continue
         } catch let error as WireClientError where error.needsAPerson {
             let text = "\(error)"
             let now = ContinuousClock.now
             if warned?.text != text || now - warned!.at > .seconds(60) {
-                logger.warning("\(what) refused: \(text); trying again every 5 s (said once a minute while it lasts)")
+                logger.warning(
+                    "\(what) refused: \(text); trying again about every 5 s (said once a minute while it lasts)")
                 warned = (text, now)
             }
-            delay = 5
+            pause.lengthen()
         } catch {
-            logger.log(level: level, "\(what) ended: \(error); reconnecting in \(delay) s")
+            logger.log(level: level, "\(what) ended: \(error); reconnecting in about \(pause.current) s")
         }
-        try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
-        delay = min(delay * 2, 5)
+        try? await Task.sleep(for: pause.next())
     }
 }
 

@@ -34,8 +34,9 @@ public struct CoordinatorAddresses: Sendable, Equatable, CustomStringConvertible
 }
 
 /// Which coordinator to try next while looking for the leader: the addresses in order, with a
-/// standby's pointer to the leader tried next; rounds again after a pause while a standby says none
-/// leads (a take-over under way), for up to `leaderWait`; and, when none would serve, why each did not.
+/// standby's pointer to the leader tried next; rounds again after a pause (0.5 s, doubled up to 4 s,
+/// each drawn within half of it either way: `RetryPause`) while a standby says none leads (a
+/// take-over under way), for up to `leaderWait`; and, when none would serve, why each did not.
 struct LeaderSearch {
     enum Step {
         case attempt(WireEndpoint)
@@ -53,6 +54,9 @@ struct LeaderSearch {
     private var lastError: (any Error)?
     /// A standby answered: a coordinator leads or is about to, so trying again later helps.
     private var standbyAnswered = false
+    /// Between rounds while a take-over is under way: every agent of a fleet asks at once, and each
+    /// question costs the standby a TLS handshake.
+    private var pause = RetryPause(first: 0.5, longest: 4)
 
     init(_ addresses: CoordinatorAddresses, leaderWait: Duration) {
         given = addresses
@@ -76,7 +80,7 @@ struct LeaderSearch {
         queue = given.endpoints
         tried = []
         failures = []
-        return .pause(.milliseconds(500))
+        return .pause(pause.next())
     }
 
     /// Notes why `endpoint` did not serve; throws when the error ends the search (the coordinator

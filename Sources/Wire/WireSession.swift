@@ -207,16 +207,24 @@ public enum WireClient {
     ) async throws -> Result {
         let channel: NIOAsyncChannel<InboundLine, String>
         do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .connect(host: endpoint.host, port: endpoint.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        if let tls {
-                            try channel.pipeline.syncOperations.addHandler(WireTLS.clientHandler(tls, for: endpoint))
-                        }
-                        return try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
+            @Sendable func configure(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<InboundLine, String>> {
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(WireTLS.clientHandler(tls, for: endpoint))
                     }
+                    return try LineFraming.configure(channel, maximumLineLength: maximumLineLength)
                 }
+            }
+            // An address needs no resolver: a name goes through getaddrinfo on a thread and the
+            // happy-eyeballs connector, a sixth of a simulated fleet's CPU while 10,000 reconnect.
+            if let address = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) {
+                channel = try await bootstrap.connect(to: address, channelInitializer: configure)
+            } else {
+                channel = try await bootstrap.connect(
+                    host: endpoint.host, port: endpoint.port, channelInitializer: configure)
+            }
         } catch {
             throw WireClientError.cannotConnect(endpoint, describe(error))
         }
