@@ -77,6 +77,8 @@ public struct CoordinatorConfiguration: Sendable {
     /// Seconds a new connection has to finish its handshake.
     public var handshakeTimeout: Double
     /// Handshakes that may be under way at once; more connections are refused until some finish.
+    /// 1,024 by default: with 256, 10,000 agents coming back over TLS after a take-over were mostly
+    /// refused and took twice as long (`sched-bench sessions`).
     public var maximumUnauthenticated: Int
     /// Seconds a client session may send nothing before it is closed (not while it watches or
     /// follows output). An agent's session is closed after twice the heartbeat timeout.
@@ -94,7 +96,7 @@ public struct CoordinatorConfiguration: Sendable {
         policy: SchedulingPolicy = .binPack, catalog: ChipCatalog,
         maximumLineLength: Int = LineFraming.defaultMaximumLineLength, heartbeatTimeout: Double = 15,
         scheduleInterval: Duration = .milliseconds(200), seed: UInt64 = 0, timeScale: Double = 1,
-        registrationGrace: Double = 30, handshakeTimeout: Double = 10, maximumUnauthenticated: Int = 256,
+        registrationGrace: Double = 30, handshakeTimeout: Double = 10, maximumUnauthenticated: Int = 1_024,
         clientIdleTimeout: Double = 300, chipRecovery: Double = 300, keepFinished: Double = 30 * 86400,
         passLimit: Int = 1_000, passHead: Int = 100, rendezvousPorts: ClosedRange<Int> = 29500...29999
     ) {

@@ -224,6 +224,15 @@ struct SchedCoordinator: AsyncParsableCommand {
     var handshakeTimeout = 10.0
 
     @Option(
+        name: .customLong("max-openings"),
+        help: """
+            Sessions being opened at once (half of them from one address); past that, the oldest opening \
+            of the busiest address is closed once it is 5 s old, else the new connection is refused, to try \
+            again. A fleet reconnecting over TLS after a restart or a take-over needs room.
+            """)
+    var maxOpenings = 1_024
+
+    @Option(
         name: .customLong("client-idle-timeout"),
         help: "Seconds a client session may send nothing before it is closed (not while it watches or follows output).")
     var clientIdleTimeout = 300.0
@@ -326,6 +335,7 @@ struct SchedCoordinator: AsyncParsableCommand {
         // Below the limit: a pass must have room for what changed behind the head.
         try FlagRange.check(passHead, "--pass-head", 1...(passLimit - 1))
         try FlagRange.check(handshakeTimeout, "--handshake-timeout", 0.1...3600, unit: " seconds")
+        try FlagRange.check(maxOpenings, "--max-openings", 2...1_000_000)
         try FlagRange.check(clientIdleTimeout, "--client-idle-timeout", 1...86_400 * 7, unit: " seconds")
         guard Self.portRange(rendezvousPorts) != nil else {
             throw ValidationError(
@@ -370,7 +380,8 @@ struct SchedCoordinator: AsyncParsableCommand {
                 catalog: catalogRead,
                 maximumLineLength: maximumLineLength, heartbeatTimeout: heartbeatTimeout, timeScale: timeScale,
                 registrationGrace: registrationGrace, handshakeTimeout: handshakeTimeout,
-                clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery, keepFinished: keepFinished,
+                maximumUnauthenticated: maxOpenings, clientIdleTimeout: clientIdleTimeout, chipRecovery: chipRecovery,
+                keepFinished: keepFinished,
                 passLimit: passLimit, passHead: passHead, rendezvousPorts: Self.portRange(rendezvousPorts)!)
             configuration.faultRatePrior = rates
             configuration.returnGrace = returnGrace
