@@ -1,20 +1,9 @@
+import SchedCore
 import Testing
 import Wire
 
 @Suite("RetryPause: waits that grow and spread a fleet's reconnections")
 struct RetryPauseTests {
-    /// SplitMix64: the same draws every run.
-    struct Draws: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
@@ -22,7 +11,7 @@ struct RetryPauseTests {
     @Test("each wait is within half of 0.2, 0.4, 0.8 … s either way, at most about 5 s; reset starts over")
     func grows() {
         var pause = RetryPause(first: 0.2, longest: 5)
-        var draws = Draws(state: 7)
+        var draws = SeededGenerator(seed: 7)
         var around = 0.2
         for _ in 0..<10 {
             let wait = Self.seconds(pause.next(using: &draws))
@@ -38,7 +27,7 @@ struct RetryPauseTests {
 
     @Test("a thousand agents cut off at once come back spread over seconds, not at one instant")
     func spreads() {
-        var draws = Draws(state: 42)
+        var draws = SeededGenerator(seed: 42)
         let waits = (0..<1_000).map { _ in
             var pause = RetryPause(first: 0.2, longest: 5)
             pause.lengthen()
