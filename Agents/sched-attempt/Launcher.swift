@@ -29,10 +29,34 @@ enum Launcher {
         _ = signal(SIGPIPE, SIG_IGN)
         warmUp()
         while let request = readRequest() {
+            // The child starts only once the agent has its pid: a launcher killed between the fork
+            // and its answer leaves no supervisor the agent does not know of (the agent fails that
+            // attempt, and the coordinator may run it elsewhere: it must not run here too).
+            var go: [Int32] = [-1, -1]
+            guard pipe(&go) == 0 else {
+                guard writeAll(requests, Array("error cannot make a pipe: \(String(cString: strerror(errno)))\n".utf8))
+                else { break }
+                continue
+            }
             let child = fork()
-            if child == 0 { supervise(request) }
+            if child == 0 {
+                close(go[1])
+                var byte: UInt8 = 0
+                while true {
+                    let got = read(go[0], &byte, 1)
+                    if got < 0 && errno == EINTR { continue }
+                    guard got == 1 else { _exit(0) }
+                    break
+                }
+                close(go[0])
+                supervise(request)
+            }
+            close(go[0])
             let reply = child > 0 ? "\(child)\n" : "error cannot fork: \(String(cString: strerror(errno)))\n"
-            guard writeAll(requests, Array(reply.utf8)) else { break }
+            let answered = writeAll(requests, Array(reply.utf8))
+            if answered && child > 0 { _ = writeAll(go[1], [1]) }
+            close(go[1])
+            guard answered else { break }
         }
         exit(0)
     }
