@@ -27,9 +27,6 @@ public final class AttemptLauncher: Sendable {
         self.ends = ends
     }
 
-    /// The launcher's pid, if one runs.
-    public var pid: pid_t? { connection.withLock { $0?.pid } }
-
     /// Starts a supervisor with `arguments` in `environment`; returns its pid. A launcher found dead
     /// before it took the request is started again once; one that dies after it took it is not
     /// asked again (a supervisor may have started): the attempt fails, saying so.

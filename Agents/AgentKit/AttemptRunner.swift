@@ -56,7 +56,6 @@ public actor AttemptRunner {
     }
 
     public let directory: String
-    let helper: String
     public let killGrace: TimeInterval
     let environment: [String: String]
     let containers: ContainerSetup
@@ -84,7 +83,7 @@ public actor AttemptRunner {
     /// Rung when a supervisor this runner started ends: its exit file is there to read.
     public nonisolated let ends: AttemptEndSignal
     /// Starts the supervisors (`sched-attempt --launcher`).
-    public nonisolated let launcher: AttemptLauncher
+    let launcher: AttemptLauncher
 
     /// The coordinator's terms for attempts started from now on: each stops once the coordinator is
     /// unheard from for `disconnectStop` seconds (or its own `maxDisconnect`).
@@ -115,7 +114,6 @@ public actor AttemptRunner {
             _ = chmod(path, 0o711)
         }
         self.directory = directory
-        self.helper = helper
         let ends = AttemptEndSignal()
         self.ends = ends
         launcher = AttemptLauncher(helper: helper, ends: ends)
