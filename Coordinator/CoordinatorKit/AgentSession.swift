@@ -81,7 +81,7 @@ struct AgentSession {
                 // Answered, so that an agent can tell a stopped coordinator from a quiet one; by its
                 // number only while the session is the node's: the agent's lease runs from it.
                 if current, let seq = beat.seq {
-                    outbox.send(.ok(JSONText(WireCodec.json(HeartbeatAcknowledgement(heartbeat: seq)))))
+                    outbox.send(.ok(JSONText(HeartbeatAcknowledgement(heartbeat: seq).json)))
                 } else {
                     outbox.send(.ok(JSONText("{}")))
                 }

@@ -26,6 +26,10 @@ struct ChipHealthDamper {
         self.window = window
     }
 
+    /// No chip is held for flapping: then a chip reported as it is needs no `report` (its verdict
+    /// is its health, unchanged), and a heartbeat that changes nothing builds no keys.
+    var holdsNone: Bool { flapping.isEmpty }
+
     /// The chip (`key`: node and index) is reported `reported` at `now`; `current` is the health in force.
     mutating func report(_ key: String, reported: ChipHealth, current: ChipHealth, at now: Double) -> Verdict {
         if let since = flapping[key] {

@@ -62,6 +62,15 @@ struct WireCodecTests {
         #expect(error.code == code, "\(error.message)")
     }
 
+    @Test("a heartbeat's acknowledgement, written without an encoder, is what the encoder writes and reads back")
+    func heartbeatAcknowledgement() throws {
+        for number in [0, 1, 41, -3, 1 << 40, Int.max, Int.min] {
+            let acknowledgement = HeartbeatAcknowledgement(heartbeat: number)
+            #expect(acknowledgement.json == WireCodec.json(acknowledgement))
+            #expect(try WireCodec.value(HeartbeatAcknowledgement.self, from: acknowledgement.json) == acknowledgement)
+        }
+    }
+
     @Test("JOBS takes any of its fields, or none, as docs/protocol.md says")
     func jobsFieldsAreOptional() {
         #expect(WireCodec.decode("JOBS {\"limit\":1000}") == .success(.jobs(JobsQuery(limit: 1000))))
