@@ -83,6 +83,7 @@ public final class PostgresStore: JobStore {
             ]
         ),
         ("v4-reservations", ["CREATE TABLE reservation (name text PRIMARY KEY, record text NOT NULL)"]),
+        applyMigration,
     ]
 
     private func migrate() async throws {
@@ -216,9 +217,10 @@ public final class PostgresStore: JobStore {
         }
     }
 
-    /// One transaction for the whole batch, a statement per kind of change (arrays, not a round trip
-    /// per row). What the batch leaves is what applying its changes in order would leave: a job's
-    /// last record, a node's last registration or its removal.
+    /// One transaction for the whole batch, in one round trip: `heterosched_apply` checks the term
+    /// and makes every kind of change with one statement each (arrays, not a statement per row).
+    /// What the batch leaves is what applying its changes in order would leave: a job's last record,
+    /// a node's last registration or its removal.
     public func apply(_ changes: [StoreChanges]) async throws {
         let jobs = StoredRows.lastRecords(changes)
         var nodes: [String: StoredNode?] = [:]
@@ -248,72 +250,26 @@ public final class PostgresStore: JobStore {
         let accountRecords = try accounts.map { try WireCodec.storedJSON($0) }
         let (reservations, deletedReservations) = StoreChanges.lastReservations(changes)
         let reservationRecords = try reservations.map { try WireCodec.storedJSON($0) }
-        try await writing { connection in
-            if !reservations.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO reservation (name, record) SELECT * FROM unnest(\(reservations.map(\.name))::text[],
-                    \(reservationRecords)::text[]) ON CONFLICT (name) DO UPDATE SET record = excluded.record
-                    """, logger: logger)
-            }
-            if !deletedReservations.isEmpty {
-                try await connection.query(
-                    "DELETE FROM reservation WHERE name = ANY(\(deletedReservations)::text[])", logger: logger)
-            }
-            if !jobs.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO job (id, state, submitted_at, record)
-                    SELECT * FROM unnest(\(jobs.map(\.id))::text[], \(jobs.map(\.state.rawValue))::text[],
-                    \(jobs.map(\.job.submittedAt))::float8[], \(jobRecords)::text[])
-                    ON CONFLICT (id) DO UPDATE SET state = excluded.state, record = excluded.record
-                    """, logger: logger)
-            }
-            if !registered.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO node (id, record) SELECT * FROM unnest(\(registered.map(\.node.id.name))::text[], \(nodeRecords)::text[])
-                    ON CONFLICT (id) DO UPDATE SET record = excluded.record
-                    """, logger: logger)
-            }
-            if !forgotten.isEmpty {
-                try await connection.query("DELETE FROM node WHERE id = ANY(\(forgotten)::text[])", logger: logger)
-            }
-            if !events.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO event (seq, time, kind, job, record)
-                    SELECT seq, time, kind, NULLIF(job, ''), record FROM unnest(\(events.map { Int64($0.seq) })::int8[],
-                    \(events.map(\.time))::float8[], \(events.map(\.kind.rawValue))::text[],
-                    \(events.map { $0.job ?? "" })::text[], \(eventRecords)::text[]) AS e(seq, time, kind, job, record)
-                    """, logger: logger)
-            }
-            if !expired.isEmpty {
-                try await connection.query("DELETE FROM job WHERE id = ANY(\(expired)::text[])", logger: logger)
-                try await connection.query("DELETE FROM event WHERE job = ANY(\(expired)::text[])", logger: logger)
-            }
-            if let eventsBefore {
-                try await connection.query(
-                    "DELETE FROM event WHERE job IS NULL AND time < \(eventsBefore)", logger: logger)
-            }
-            if !accounts.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO account (job, attempt, started_at, ended_at, "user", queue, model, record)
-                    SELECT job, attempt, started_at, ended_at, NULLIF(owner, ''), queue, model, record FROM unnest(
-                    \(accounts.map(\.job))::text[], \(accounts.map { Int64($0.attempt) })::int8[],
-                    \(accounts.map(\.startedAt))::float8[], \(accounts.map(\.endedAt))::float8[],
-                    \(accounts.map { $0.user ?? "" })::text[], \(accounts.map(\.queue))::text[],
-                    \(accounts.map(\.model))::text[], \(accountRecords)::text[])
-                    AS a(job, attempt, started_at, ended_at, owner, queue, model, record)
-                    ON CONFLICT (job, attempt) DO UPDATE SET started_at = excluded.started_at,
-                    ended_at = excluded.ended_at, "user" = excluded."user", queue = excluded.queue,
-                    model = excluded.model, record = excluded.record
-                    """, logger: logger)
-            }
-            if let accountsBefore {
-                try await connection.query("DELETE FROM account WHERE ended_at < \(accountsBefore)", logger: logger)
-            }
+        let term = fenceTerm.withLock { $0 }
+        // A statement's own transaction: every write in it, or none (a fenced term writes nothing).
+        let rows = try await client.query(
+            """
+            SELECT heterosched_apply(\(term?.epoch)::int8, \(term?.holder)::text,
+            \(reservations.map(\.name))::text[], \(reservationRecords)::text[], \(deletedReservations)::text[],
+            \(jobs.map(\.id))::text[], \(jobs.map(\.state.rawValue))::text[], \(jobs.map(\.job.submittedAt))::float8[],
+            \(jobRecords)::text[], \(registered.map(\.node.id.name))::text[], \(nodeRecords)::text[],
+            \(forgotten)::text[], \(events.map { Int64($0.seq) })::int8[], \(events.map(\.time))::float8[],
+            \(events.map(\.kind.rawValue))::text[], \(events.map { $0.job ?? "" })::text[], \(eventRecords)::text[],
+            \(expired)::text[], \(eventsBefore)::float8, \(accounts.map(\.job))::text[],
+            \(accounts.map { Int64($0.attempt) })::int8[], \(accounts.map(\.startedAt))::float8[],
+            \(accounts.map(\.endedAt))::float8[], \(accounts.map { $0.user ?? "" })::text[],
+            \(accounts.map(\.queue))::text[], \(accounts.map(\.model))::text[], \(accountRecords)::text[],
+            \(accountsBefore)::float8)
+            """, logger: logger)
+        for try await applied in rows.decode(Bool.self) where !applied {
+            guard let term else { break }
+            fenced.store(true, ordering: .relaxed)
+            throw StoreFenced(term: term)
         }
     }
 

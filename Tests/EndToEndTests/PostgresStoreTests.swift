@@ -57,7 +57,8 @@ struct PostgresStoreTests {
         #expect(try WireCodec.value([AttemptAccount].self, from: one.stdout).map(\.job) == ["pg-0"])
         #expect(
             try server.psql(url, "SELECT name FROM schema_migration ORDER BY name")
-                == "v1-jobs-events-nodes-quarantine\nv2-leader-lease\nv3-accounts\nv4-reservations\n")
+                == "v1-jobs-events-nodes-quarantine\nv2-leader-lease\nv3-accounts\nv4-reservations\nv5-apply-function\n"
+        )
     }
 
     @Test("a row that cannot be read back is set aside in the quarantine table and reported; the rest is served")
