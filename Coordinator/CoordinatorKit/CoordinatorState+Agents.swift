@@ -41,10 +41,8 @@ extension CoordinatorState {
             // session) and sends it again right after. Over, then: not an attempt to fence and stop.
             if record.state.isFinal && record.state != .completed { strangers.append(attempt) }
         }
-        for record in jobs.activeRecords.sorted(by: { $0.id < $1.id }) {
-            guard record.placement?.assignments.contains(where: { $0.node == id }) == true,
-                !reported.contains(AttemptRef(job: record.id, attempt: record.attempt))
-            else { continue }
+        for record in jobs.activeRecords(on: id).sorted(by: { $0.id < $1.id }) {
+            guard !reported.contains(AttemptRef(job: record.id, attempt: record.attempt)) else { continue }
             // Placed here before the agent went away, and it no longer runs: the attempt was lost.
             if let (updated, more) = attemptFailed(record, cause: .nodeLost(id), message: "the agent no longer runs it")
             {
@@ -596,8 +594,7 @@ extension CoordinatorState {
             guard var entry = nodes[id] else { continue }
             var lostJobs = 0
             var waiting = 0
-            for record in jobs.activeRecords {
-                guard record.placement?.assignments.contains(where: { $0.node == id }) == true else { continue }
+            for record in jobs.activeRecords(on: id) {
                 if let until = unseenUntil(record, on: entry), until > now {
                     unseen.wait(AttemptRef(job: record.id, attempt: record.attempt), on: id, until: until)
                     waiting += 1
@@ -708,9 +705,7 @@ extension CoordinatorState {
         guard !entry.connected else {
             throw ErrorReply(.conflict, "node \(id) is connected: stop its agent first, then forget it")
         }
-        let holders = jobs.activeRecords.filter { record in
-            record.placement?.assignments.contains { $0.node == id } == true
-        }.map(\.id).sorted()
+        let holders = jobs.activeRecords(on: id).map(\.id).sorted()
         guard holders.isEmpty else {
             throw ErrorReply(
                 .conflict,

@@ -13,6 +13,9 @@ struct JobTable {
     private var nextSequence = 0
     /// Placed or running: what holds chips.
     private(set) var active: Set<String> = []
+    /// The same, by each node their attempts hold: what a node's registration, loss or removal reads
+    /// (a fleet of 10,000 registering after a take-over each read their own, not every attempt).
+    private var activeByNode: [NodeID: Set<String>] = [:]
     /// Queued but held until their dependencies are met: not in the waiting queue.
     private(set) var held: Set<String> = []
     /// Arrays not ended yet (their own records: never in the waiting queue), and their tasks counted
@@ -85,6 +88,15 @@ struct JobTable {
         } else {
             active.remove(id)
         }
+        let nodesBefore = Self.activeNodes(old)
+        let nodesAfter = Self.activeNodes(new)
+        if nodesBefore != nodesAfter {
+            for node in nodesBefore.subtracting(nodesAfter) {
+                activeByNode[node]?.remove(id)
+                if activeByNode[node]?.isEmpty == true { activeByNode[node] = nil }
+            }
+            for node in nodesAfter.subtracting(nodesBefore) { activeByNode[node, default: []].insert(id) }
+        }
         if let new, new.state == .queued, new.isHeld {
             held.insert(id)
         } else {
@@ -138,8 +150,21 @@ struct JobTable {
     }
 
     /// The jobs holding chips, in submission order (the snapshot gives a chip claimed twice to the first).
-    var activeRecords: [JobRecord] {
-        active.compactMap { id in records[id].map { (sequence[id] ?? Int.max, $0) } }.sorted { $0.0 < $1.0 }.map(\.1)
+    var activeRecords: [JobRecord] { inSubmissionOrder(active) }
+
+    /// The jobs holding chips on `node`, in submission order.
+    func activeRecords(on node: NodeID) -> [JobRecord] { inSubmissionOrder(activeByNode[node] ?? []) }
+
+    private func inSubmissionOrder(_ ids: Set<String>) -> [JobRecord] {
+        ids.compactMap { id in records[id].map { (sequence[id] ?? Int.max, $0) } }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// The nodes a record's attempt holds chips on, if it holds any.
+    private static func activeNodes(_ record: JobRecord?) -> Set<NodeID> {
+        guard let record, record.state == .placed || record.state == .running, let placement = record.placement else {
+            return []
+        }
+        return Set(placement.assignments.map(\.node))
     }
 
     /// Where `id` is in submission order, for listing after it.
