@@ -245,5 +245,7 @@ struct ChipActivity: Sendable {
     /// The jobs holding the chip, sorted.
     func holders(node: NodeID, chip: Int) -> [String] { (held[node]?.chips[chip] ?? []).sorted() }
 
-    func holdsWork(_ node: NodeID) -> Bool { held[node] != nil }
+    /// Jobs hold chips there, or attempts told to stop still run there: a draining node is not
+    /// drained yet (`schedctl nodes`, the page and `/metrics` alike).
+    func holdsWork(_ node: NodeID) -> Bool { held[node] != nil || stopping[node] != nil }
 }

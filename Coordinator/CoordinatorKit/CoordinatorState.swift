@@ -658,11 +658,10 @@ actor CoordinatorState {
     }
 
     func nodeStatuses() -> [NodeStatus] {
-        let held = holdings()
         let now = clock()
         // Attempts told to stop still run there until their ends are confirmed.
-        let (stoppingChips, resting) = unavailableChips()
-        let stopping = Set(stoppingChips.keys)
+        let activity = chipActivity()
+        let (held, stoppingChips, resting) = (activity.held, activity.stopping, activity.resting)
         return nodes.values.sorted { $0.node.id < $1.node.id }.map {
             let holding = held[$0.node.id] ?? NodeHoldings()
             // A shared chip is used by several jobs: their ids, sorted, comma-separated.
@@ -675,8 +674,7 @@ actor CoordinatorState {
             status.restingChips = resting[$0.node.id].map { $0.sorted() }
             status.stoppingChips = stoppingChips[$0.node.id].map { $0.sorted() }
             status.deadlineIn = $0.administration?.deadline.map { max($0 - now, 0) }
-            status.displayState = $0.displayState(
-                holdsWork: held[$0.node.id] != nil || stopping.contains($0.node.id))
+            status.displayState = $0.displayState(holdsWork: activity.holdsWork($0.node.id))
             return status
         }
     }
