@@ -22,7 +22,9 @@ struct SessionsBenchmark: AsyncParsableCommand {
             seconds. Printed: time for every node to connect; the coordinator's CPU (share of one core) and \
             resident memory at steady state; submit-to-placement p50/p99 for a stream of --stream-rate \
             jobs a second for --stream-seconds (each from its SUBMIT to its `placed` event on a WATCH \
-            session), and the placement log's write rate meanwhile (events a second); the time for every \
+            session), and the placement log's write rate meanwhile (events a second), with what the \
+            coordinator's store commits and scheduling passes took meanwhile by its own /metrics (p50 and \
+            p99 as the bounds of its histogram buckets); the time for every \
             node to connect again after the coordinator restarts (SIGTERM, started again on its port); on \
             PostgreSQL also after a take-over: a standby is started, the leader killed with SIGKILL, and the \
             time is counted until every node is connected to the standby. PostgreSQL: --postgres URL, or a \
@@ -127,7 +129,8 @@ struct SessionsBenchmark: AsyncParsableCommand {
         say("  \(store): \(jobs) waiting jobs stored in \(format((ContinuousClock.now - seeding).seconds, 1)) s")
         let ports = try (0..<2).map { _ in try PostgresServer.freePort() }
         let addresses = ports.map { "127.0.0.1:\($0)" }
-        let coordinatorFlags = storeFlags + ["--heartbeat-timeout", "15"]
+        // Its /metrics too: what its commits and passes took while the stream ran, by its own count.
+        let coordinatorFlags = storeFlags + ["--heartbeat-timeout", "15", "--http", "127.0.0.1:0"]
         try harness.launchCoordinator(extra: coordinatorFlags, listen: addresses[0])
         var leader = harness.processes.last!
         harness.endpoint = try await harness.listening(data: "data")
@@ -153,7 +156,17 @@ struct SessionsBenchmark: AsyncParsableCommand {
         figures.cpu = (after.cpuSeconds - before.cpuSeconds) / (after.time - before.time)
         figures.rss = after.residentBytes
 
+        let metricsBefore = await HistogramDelta.scrape(data: harness.directory + "/data")
         let stream = try await harness.stream(rate: streamRate, seconds: streamSeconds)
+        let metricsAfter = await HistogramDelta.scrape(data: harness.directory + "/data")
+        figures.commits =
+            HistogramDelta(
+                name: "heterosched_store_commit_duration_seconds", before: metricsBefore, after: metricsAfter
+            ).sentence
+        figures.passes =
+            HistogramDelta(
+                name: "heterosched_scheduling_pass_duration_seconds", before: metricsBefore, after: metricsAfter
+            ).sentence
         figures.p50 = percentile(stream.latencies, 50)
         figures.p99 = percentile(stream.latencies, 99)
         figures.placed = stream.latencies.count
@@ -162,7 +175,8 @@ struct SessionsBenchmark: AsyncParsableCommand {
         figures.peakRSS = ProcessFigures(pid: leader.processIdentifier).peakResidentBytes
         say(
             "  \(store): stream of \(stream.submitted): p50 \(format(figures.p50 * 1000, 2)) ms, "
-                + "p99 \(format(figures.p99 * 1000, 2)) ms; restarting the coordinator")
+                + "p99 \(format(figures.p99 * 1000, 2)) ms; meanwhile the coordinator's store commits "
+                + "\(figures.commits), its passes \(figures.passes); restarting the coordinator")
 
         kill(leader.processIdentifier, SIGTERM)
         leader.waitUntilExit()
@@ -199,6 +213,9 @@ struct SessionFigures {
     var placed = 0
     var submitted = 0
     var eventsPerSecond = Double.nan
+    /// The coordinator's own histograms over the stream: `n, p50 ≤ x ms, p99 ≤ y ms` (bucket bounds).
+    var commits = "-"
+    var passes = "-"
     var reconnect = Double.nan
     var takeOver = Double.nan
     var takeOverRSS = Double.nan
@@ -212,6 +229,8 @@ struct SessionFigures {
             ("submit-to-placement p50", { format($0.p50 * 1000, 2) + " ms" }),
             ("submit-to-placement p99", { format($0.p99 * 1000, 2) + " ms" }),
             ("jobs placed / submitted", { "\($0.placed) / \($0.submitted)" }),
+            ("store commits meanwhile", { $0.commits }),
+            ("scheduling passes meanwhile", { $0.passes }),
             ("placement log writes", { format($0.eventsPerSecond, 0) + " events/s" }),
             ("every node back after a restart", { format($0.reconnect, 1) + " s" }),
             ("every node back after a take-over", { $0.takeOver.isNaN ? "-" : format($0.takeOver, 1) + " s" }),
@@ -221,10 +240,10 @@ struct SessionFigures {
             ),
         ]
         var text = "\n  \("".padding(toLength: 36, withPad: " ", startingAt: 0))"
-        text += rows.map { $0.store.padding(toLength: 22, withPad: " ", startingAt: 0) }.joined()
+        text += rows.map { $0.store.padding(toLength: 40, withPad: " ", startingAt: 0) }.joined()
         for (name, value) in lines {
             text += "\n  " + name.padding(toLength: 36, withPad: " ", startingAt: 0)
-            text += rows.map { value($0.figures).padding(toLength: 22, withPad: " ", startingAt: 0) }.joined()
+            text += rows.map { value($0.figures).padding(toLength: 40, withPad: " ", startingAt: 0) }.joined()
         }
         return text + "\n  (\(nodes) sessions, \(jobs) jobs waiting in the store)"
     }
