@@ -33,7 +33,8 @@ public enum ModelSet: Hashable, Sendable {
 /// the first `headDepth` in scheduling order always (the head of the queue is never starved, and the
 /// job backfill reserves for is among them), then due jobs: new ones in scheduling order, woken ones,
 /// then stale ones found by a sweep that goes round the queue from where the last pass stopped, so
-/// that every stale job gets its turn however often capacity changes. What a pass cannot take is
+/// that every stale job gets its turn however often capacity changes; the stale jobs are counted by
+/// model set, and a sweep ends once it has found them all. What a pass cannot take is
 /// carried to the next (`hasDueWork`). Pure: the driver says what changed.
 public struct WaitingQueue: Sendable {
     /// Scheduling order: priority (higher first), submission time, id.
@@ -95,6 +96,11 @@ public struct WaitingQueue: Sendable {
     private var modelSetChangedAt: [Int] = []
     /// Waiting jobs per model set.
     private var modelSetLive: [Int] = []
+    /// Of those, the stale ones (`isStale`): a sweep stops once it has found them all, rather than
+    /// walk a deep queue of jobs whose chips did not change to reach its end.
+    private var modelSetStale: [Int] = []
+    /// Entries the sweeps have looked at, all told (for the tests: what a pass costs).
+    public private(set) var sweptEntries = 0
     private var stamp = 0
     /// The sweep for stale jobs: where it stands, where it stops, whether it is on its last lap
     /// (past the queue's end, back from the start); nil stop and not active: no sweep under way.
@@ -131,6 +137,7 @@ public struct WaitingQueue: Sendable {
             let old = buckets[bucket].entries[index]
             if old.live {
                 modelSetLive[old.modelSet] -= 1
+                if isStale(old) { modelSetStale[old.modelSet] -= 1 }
             } else {
                 buckets[bucket].dead -= 1
             }
@@ -142,6 +149,7 @@ public struct WaitingQueue: Sendable {
         }
         location[key.id] = key
         modelSetLive[set] += 1
+        modelSetStale[set] += 1
         fresh.insert(key)
         if let wakeAt { wakes.insert(Wake(at: wakeAt, id: key.id)) }
     }
@@ -149,7 +157,9 @@ public struct WaitingQueue: Sendable {
     /// A job leaves the queue (placed, ended, given up).
     public mutating func remove(_ id: JobID) {
         guard let key = location.removeValue(forKey: id), let (bucket, index) = place(of: key) else { return }
-        modelSetLive[buckets[bucket].entries[index].modelSet] -= 1
+        let entry = buckets[bucket].entries[index]
+        modelSetLive[entry.modelSet] -= 1
+        if isStale(entry) { modelSetStale[entry.modelSet] -= 1 }
         buckets[bucket].entries[index].live = false
         buckets[bucket].dead += 1
         fresh.remove(key)
@@ -171,6 +181,7 @@ public struct WaitingQueue: Sendable {
         var waitingJobsConcerned = false
         for (set, modelSet) in modelSets.enumerated() where modelSet.intersects(models) {
             modelSetChangedAt[set] = stamp
+            modelSetStale[set] = modelSetLive[set]
             if modelSetLive[set] > 0 { waitingJobsConcerned = true }
         }
         // No waiting job can use these chips: nothing to look for (a sweep would walk the whole queue).
@@ -181,7 +192,10 @@ public struct WaitingQueue: Sendable {
     /// the registration grace ended): every waiting job is due again.
     public mutating func everythingChanged() {
         stamp += 1
-        for set in modelSetChangedAt.indices { modelSetChangedAt[set] = stamp }
+        for set in modelSetChangedAt.indices {
+            modelSetChangedAt[set] = stamp
+            modelSetStale[set] = modelSetLive[set]
+        }
         startSweep()
     }
 
@@ -221,7 +235,13 @@ public struct WaitingQueue: Sendable {
         }
         // Stale jobs, round the queue from where the sweep stands.
         if sweepActive && chosen.count < passLimit {
-            let scan = sweep(room: passLimit - chosen.count, skipping: taken)
+            // The stale jobs not taken above: what the sweep has left to find.
+            let staleTaken = chosen.count { key in
+                place(of: key).map { isStale(buckets[$0.bucket].entries[$0.index]) } ?? false
+            }
+            let scan = sweep(
+                room: passLimit - chosen.count, skipping: taken,
+                left: modelSetStale.reduce(0, +) - staleTaken)
             for key in scan.stale { take(key, isDue: true) }
             sweepCursor = scan.cursor
             sweepOnLastLap = scan.onLastLap
@@ -234,34 +254,52 @@ public struct WaitingQueue: Sendable {
         guard due > 0 else { return nil }
         for key in chosen {
             fresh.remove(key)
-            if let (bucket, index) = place(of: key) { buckets[bucket].entries[index].searchedAt = stamp }
+            guard let (bucket, index) = place(of: key) else { continue }
+            let entry = buckets[bucket].entries[index]
+            if entry.live && isStale(entry) { modelSetStale[entry.modelSet] -= 1 }
+            buckets[bucket].entries[index].searchedAt = stamp
         }
         return chosen.sorted().map(\.id)
     }
 
-    /// Stale jobs from the sweep's cursor on, up to `room` of them; where it then stands.
-    private func sweep(room: Int, skipping taken: Set<JobID>) -> (
+    /// Stale jobs from the sweep's cursor on, up to `room` of them; where it then stands. `left`: the
+    /// stale jobs not yet taken, wherever they are; once all are found the sweep is over.
+    private mutating func sweep(room: Int, skipping taken: Set<JobID>, left: Int) -> (
         stale: [Key], cursor: Key?, onLastLap: Bool, finished: Bool
     ) {
         var stale: [Key] = []
         var cursor = sweepCursor
         var onLastLap = sweepOnLastLap
-        var finished = false
+        var finished = left <= 0
+        var visited = 0
+        defer { sweptEntries += visited }
         while !finished && stale.count < room {
             var reachedStop = false
             var reachedLimit = false
+            var foundAll = false
             forEachLive(after: cursor) { entry in
                 if onLastLap, let stop = sweepStop, entry.key > stop {
                     reachedStop = true
                     return false
                 }
+                visited += 1
                 cursor = entry.key
-                if isStale(entry) && !taken.contains(entry.key.id) { stale.append(entry.key) }
+                if isStale(entry) && !taken.contains(entry.key.id) {
+                    stale.append(entry.key)
+                    if stale.count >= left {
+                        foundAll = true
+                        return false
+                    }
+                }
                 if stale.count >= room {
                     reachedLimit = true
                     return false
                 }
                 return true
+            }
+            if foundAll {
+                finished = true
+                break
             }
             if reachedLimit { break }
             // The end of the queue, or the stop on the last lap.
@@ -336,6 +374,7 @@ public struct WaitingQueue: Sendable {
         modelSets.append(models)
         modelSetChangedAt.append(stamp)
         modelSetLive.append(0)
+        modelSetStale.append(0)
         modelSetPosition[models] = modelSets.count - 1
         return modelSets.count - 1
     }

@@ -85,6 +85,32 @@ struct WaitingQueueTests {
         #expect(queue.selectPass(now: 0)?.count == 200)
     }
 
+    @Test(
+        "a sweep ends once it has found every stale job: freed chips that no job deep in the queue can use do not walk it"
+    )
+    func sweepStopsWhenAllFound() {
+        // 5,000 jobs wait for h100s, searched; one job that takes any chip is new.
+        var queue = filled(5_000, head: 10, limit: 100)
+        _ = drain(&queue)
+        queue.insert(key(9_000), models: .any, wakeAt: nil)
+        queue.capacityChanged(models: [ChipModelID("ascend-910b")])
+        let before = queue.sweptEntries
+        let pass = queue.selectPass(now: 0) ?? []
+        #expect(pass.count == 11 && pass.last == JobID("job-9000"), "the head and the new job")
+        #expect(queue.sweptEntries == before, "the new job was the only one due: nothing to sweep for")
+        #expect(queue.selectPass(now: 0) == nil)
+
+        // One ascend job among them: the sweep stops where it finds it, not at the queue's end.
+        var mixed = filled(5_000, head: 10, limit: 100) { $0 == 300 ? Self.ascend : Self.h100 }
+        _ = drain(&mixed)
+        mixed.capacityChanged(models: [ChipModelID("ascend-910b")])
+        let swept = mixed.sweptEntries
+        let found = mixed.selectPass(now: 0) ?? []
+        #expect(found.contains(JobID("job-300")) && found.count == 11)
+        #expect(mixed.sweptEntries - swept < 400, "it looked at \(mixed.sweptEntries - swept) entries")
+        #expect(mixed.selectPass(now: 0) == nil)
+    }
+
     @Test("under frequent changes the sweep goes on round the queue: every job is reached")
     func sweepReachesTheTail() {
         var queue = filled(1_000, head: 10, limit: 100)
