@@ -69,10 +69,9 @@ public struct HostAgent: Sendable {
         await runner.prune(olderThan: keepOutput)
         let adopted = await runner.adopt()
         if !adopted.isEmpty { logger.info("\(node.id): \(adopted.count) attempt(s) left by a previous agent") }
-        await reconnecting(logger: logger, level: .warning, "\(node.id): session", to: coordinators) {
-            coordinators, opened in
+        await reconnecting(logger: logger, level: .warning, "\(node.id): session", to: coordinators) { coordinators in
             do {
-                try await session(to: coordinators, opened: opened, health: health)
+                try await session(to: coordinators, health: health)
             } catch {
                 await health.connected(false)
                 throw error
@@ -81,7 +80,7 @@ public struct HostAgent: Sendable {
         }
     }
 
-    func session(to coordinators: CoordinatorAddresses, opened: SessionOpened, health: HealthBook) async throws {
+    func session(to coordinators: CoordinatorAddresses, health: HealthBook) async throws {
         try await WireClient.withSession(
             to: coordinators, token: token, hello: Hello(role: .agent, node: node.id.name), credentials: credentials,
             nodeKey: nodeKey, tls: tls, silenceLimit: coordinatorSilenceLimit(heartbeatInterval: heartbeatInterval)
@@ -92,7 +91,6 @@ public struct HostAgent: Sendable {
                 Register(
                     node: current, running: await runner.attempts(), address: address, chipAddresses: chipAddresses),
                 on: session, node: node.id, logger: logger)
-            opened.mark()
             await runner.keep(to: terms)
             logger.info(
                 "\(node.id): registered \(node.chips.count) chip(s) with \(session.endpoint)\(terms.sentence)")

@@ -1,36 +1,22 @@
 import Logging
-import Synchronization
 import Wire
 
-/// Set by a session once its coordinator accepted it (the agent registered): a session that worked
-/// and then broke (its coordinator died) is an ended session, not a failed attempt, and the next
-/// wait starts again from the first.
-final class SessionOpened: Sendable {
-    private let opened = Atomic<Bool>(false)
-    func mark() { opened.store(true, ordering: .relaxed) }
-    /// Whether it was marked since the last call.
-    func take() -> Bool { opened.exchange(false, ordering: .relaxed) }
-}
-
-/// Runs `session` again and again until cancelled, waiting about 0.2 s after an ended session (one
-/// its coordinator accepted, however it ended: the session marks `SessionOpened`) and
+/// Runs `session` again and again until cancelled, waiting about 0.2 s after an ended session and
 /// twice as long after each failed one (at most about 5 s), each wait drawn within half of it either
 /// way (`RetryPause`: a fleet cut off at once does not come back at once): an agent's connection to
 /// a coordinator that is away. Each session is given the coordinators to try, one that went silent
 /// last.
 func reconnecting(
     logger: Logger, level: Logger.Level, _ what: String, to coordinators: CoordinatorAddresses,
-    _ session: (CoordinatorAddresses, SessionOpened) async throws -> Void
+    _ session: (CoordinatorAddresses) async throws -> Void
 ) async {
     var pause = RetryPause(first: 0.2, longest: 5)
     var coordinators = coordinators
     // What was last said at warning level, and when: a refusal that lasts is said once a minute.
     var warned: (text: String, at: ContinuousClock.Instant)?
-    let opened = SessionOpened()
     while !Task.isCancelled {
         do {
-            try await session(coordinators, opened)
-            _ = opened.take()
+            try await session(coordinators)
             pause.reset()
         } catch is CancellationError {
             return
@@ -49,7 +35,6 @@ func reconnecting(
             }
             pause.lengthen()
         } catch {
-            if opened.take() { pause.reset() }
             logger.log(level: level, "\(what) ended: \(error); reconnecting in about \(pause.current) s")
         }
         try? await Task.sleep(for: pause.next())

@@ -56,7 +56,7 @@ public struct SimulatedNodeAgent: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await reconnecting(logger: logger, level: .debug, "\(node.id): session", to: coordinators) {
-                    try await session(to: $0, opened: $1, attempts: attempts, link: link, play: submit)
+                    try await session(to: $0, attempts: attempts, link: link, play: submit)
                 }
                 submit.finish()
             }
@@ -68,7 +68,7 @@ public struct SimulatedNodeAgent: Sendable {
     }
 
     func session(
-        to coordinators: CoordinatorAddresses, opened: SessionOpened, attempts: AttemptBook, link: SessionLink,
+        to coordinators: CoordinatorAddresses, attempts: AttemptBook, link: SessionLink,
         play: AsyncStream<RunOrder>.Continuation
     ) async throws {
         try await WireClient.withSession(
@@ -77,7 +77,6 @@ public struct SimulatedNodeAgent: Sendable {
         ) { session in
             _ = try await lease.register(
                 Register(node: node, running: await attempts.running()), on: session, node: node.id, logger: logger)
-            opened.mark()
             let writer = session.writer
             // Ends not yet acknowledged (they happened while disconnected, or their store failed).
             for exit in await attempts.undelivered() { try await writer.send(.exited(exit)) }
