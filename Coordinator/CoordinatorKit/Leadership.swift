@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import SchedCore
 import SchedStore
 import ServiceLifecycle
 import Synchronization
@@ -48,7 +47,7 @@ final class StandbyService: Service {
     let holder: String
     let logger: Logger
     let onListening: @Sendable (WireEndpoint) -> Void
-    let leader = NIOLockedValueBox(LeaseSeen(status: LeaderStatus(epoch: 0, address: nil), at: .now))
+    let leader = NIOLockedValueBox(LeaderStatus(epoch: 0, address: nil))
     let outcome = NIOLockedValueBox<(term: LeaseTerm, port: Int)?>(nil)
 
     init(
@@ -69,7 +68,6 @@ final class StandbyService: Service {
         let address = leadership.advertised(host: configuration.host, port: port)
         onListening(WireEndpoint(host: configuration.host, port: port))
         let leader = leader
-        let lookEvery = leadership.lookEvery
         let stopping = Atomic<Bool>(false)
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -77,10 +75,7 @@ final class StandbyService: Service {
                     try await server.executeThenClose { connections in
                         try await withThrowingDiscardingTaskGroup { sessions in
                             for try await connection in connections {
-                                sessions.addTask {
-                                    await Self.redirect(
-                                        connection, to: leader.withLockedValue { $0 }, lookEvery: lookEvery)
-                                }
+                                sessions.addTask { await Self.redirect(connection, to: leader.withLockedValue { $0 }) }
                             }
                         }
                     }
@@ -97,8 +92,8 @@ final class StandbyService: Service {
                         }
                         let status = try await store.leaderStatus()
                         failing = nil
-                        leader.withLockedValue { $0 = LeaseSeen(status: status, at: .now) }
-                        if status.epoch != said?.epoch || status.address != said?.address {
+                        leader.withLockedValue { $0 = status }
+                        if status != said {
                             logger.notice(
                                 "standby at \(address): \(status.address.map { "\($0) leads" } ?? "no coordinator leads") (epoch \(status.epoch)); taking over when its lease lapses"
                             )
@@ -123,18 +118,13 @@ final class StandbyService: Service {
         }
     }
 
-    /// One connection to a standby: the answer any first line gets, then the end. It says when this
-    /// standby could lead at the earliest (the lease's time left, and a look): a fleet whose leader
-    /// died waits that long rather than asking every second, each question a TLS handshake here.
-    static func redirect(
-        _ connection: NIOAsyncChannel<InboundLine, String>, to seen: LeaseSeen, lookEvery: Duration
-    ) async {
-        let leader = seen.status
+    /// One connection to a standby: the answer any first line gets, then the end.
+    static func redirect(_ connection: NIOAsyncChannel<InboundLine, String>, to leader: LeaderStatus) async {
         let reply = ErrorReply(
             .notLeader,
             leader.address.map { "this coordinator is a standby; \($0) leads" }
                 ?? "this coordinator is a standby and none leads at the moment (a take-over is under way); try again in a few seconds",
-            leader: leader.address, retryAfter: seen.leaseEndsIn.map { $0 + lookEvery.seconds })
+            leader: leader.address)
         // The first line is waited for (at most 10 s): over TLS nothing can be answered before the
         // handshake, and a reply written at once would be cut off by the close.
         let channel = connection.channel
@@ -150,28 +140,16 @@ final class StandbyService: Service {
     }
 }
 
-/// The lease as a standby last read it, and when.
-struct LeaseSeen: Sendable {
-    var status: LeaderStatus
-    var at: ContinuousClock.Instant
-
-    /// Seconds from now until the lease ends, if one runs; rounded to tenths.
-    var leaseEndsIn: Double? {
-        guard let remaining = status.leaseRemaining else { return nil }
-        return (max(0, remaining - (ContinuousClock.now - at).seconds) * 10).rounded() / 10
-    }
-}
-
 /// What a standby's HTTP side reads: who leads, as the standby last read the lease (no coordinator
 /// before its first look).
 public struct StandbyReader: Sendable {
-    let leader: NIOLockedValueBox<LeaseSeen>
+    let leader: NIOLockedValueBox<LeaderStatus>
 
     init(_ standby: StandbyService) {
         leader = standby.leader
     }
 
-    public var status: LeaderStatus { leader.withLockedValue { $0.status } }
+    public var status: LeaderStatus { leader.withLockedValue { $0 } }
 
     /// One line for a person or a health check: who leads.
     public var sentence: String {

@@ -14,12 +14,9 @@ public struct LeaseTerm: Sendable, Equatable, CustomStringConvertible {
 public struct LeaderStatus: Sendable, Equatable {
     public var epoch: Int64
     public var address: String?
-    /// Seconds the lease runs on (on the database's clock) when it was read; nil when none leads.
-    public var leaseRemaining: Double?
-    public init(epoch: Int64, address: String?, leaseRemaining: Double? = nil) {
+    public init(epoch: Int64, address: String?) {
         self.epoch = epoch
         self.address = address
-        self.leaseRemaining = leaseRemaining
     }
 }
 
@@ -81,17 +78,10 @@ extension PostgresStore {
     }
 
     public func leaderStatus() async throws -> LeaderStatus {
-        // expires_at may be -infinity (given back), which PostgreSQL 15 cannot subtract from.
         let rows = try await client.query(
-            """
-            SELECT epoch, address, expires_at > now(),
-            CASE WHEN expires_at > now() THEN EXTRACT(EPOCH FROM expires_at - now())::float8 ELSE 0 END
-            FROM leader_lease WHERE id = 1
-            """, logger: logger)
-        for try await (epoch, address, running, remaining) in rows.decode((Int64, String, Bool, Double).self) {
-            let leads = running && !address.isEmpty
-            return LeaderStatus(
-                epoch: epoch, address: leads ? address : nil, leaseRemaining: leads ? remaining : nil)
+            "SELECT epoch, address, expires_at > now() FROM leader_lease WHERE id = 1", logger: logger)
+        for try await (epoch, address, running) in rows.decode((Int64, String, Bool).self) {
+            return LeaderStatus(epoch: epoch, address: running && !address.isEmpty ? address : nil)
         }
         return LeaderStatus(epoch: 0, address: nil)
     }

@@ -37,9 +37,6 @@ public struct CoordinatorAddresses: Sendable, Equatable, CustomStringConvertible
 /// standby's pointer to the leader tried next; rounds again after a pause (0.5 s, doubled up to 4 s,
 /// each drawn within half of it either way: `RetryPause`) while a standby says none leads (a
 /// take-over under way), for up to `leaderWait`; and, when none would serve, why each did not.
-/// A standby that says when it could lead (`retryAfter`: the lease of a leader that did not answer
-/// runs that much longer) is not asked again before then: the next round starts that long after,
-/// plus up to a quarter more, so that a fleet comes back spread out.
 struct LeaderSearch {
     enum Step {
         case attempt(WireEndpoint)
@@ -60,10 +57,6 @@ struct LeaderSearch {
     /// Between rounds while a take-over is under way: every agent of a fleet asks at once, and each
     /// question costs the standby a TLS handshake.
     private var pause = RetryPause(first: 0.5, longest: 4)
-    /// The longest `retryAfter` a standby said this round.
-    private var standbyLeadsIn: Double?
-    /// A standby's word, not a setting: a wait longer than this is not believed.
-    static let longestRetryAfter = 120.0
 
     init(_ addresses: CoordinatorAddresses, leaderWait: Duration) {
         given = addresses
@@ -87,15 +80,7 @@ struct LeaderSearch {
         queue = given.endpoints
         tried = []
         failures = []
-        var wait = pause.next()
-        if let leadsIn = standbyLeadsIn {
-            let drawn = leadsIn * Double.random(in: 1...1.25)
-            wait = max(wait, .milliseconds(Int64((drawn * 1000).rounded())))
-            // The search's own limit still holds: one more round at its end.
-            wait = min(wait, max(leaderWait - waited, .zero))
-        }
-        standbyLeadsIn = nil
-        return .pause(wait)
+        return .pause(pause.next())
     }
 
     /// Notes why `endpoint` did not serve; throws when the error ends the search (the coordinator
@@ -109,9 +94,6 @@ struct LeaderSearch {
             return
         }
         standbyAnswered = true
-        if let after = reply.retryAfter, after.isFinite, after > 0 {
-            standbyLeadsIn = max(standbyLeadsIn ?? 0, min(after, Self.longestRetryAfter))
-        }
         failures.append(
             (endpoint, reply.leader.map { "a standby; \($0) leads" } ?? "a standby; no coordinator leads now"))
         if let hint = reply.leader.flatMap(WireEndpoint.init), !tried.contains(hint) {

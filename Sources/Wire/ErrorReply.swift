@@ -1,23 +1,19 @@
 /// `ERR {"code":…,"message":…}`: a stable code for programs, a message for the person who will read it.
 public struct ErrorReply: Codable, Equatable, Error, Sendable, CustomStringConvertible {
-    enum CodingKeys: String, CodingKey { case code, message, leader, retryAfter }
+    enum CodingKeys: String, CodingKey { case code, message, leader }
 
     public var code: Code
     public var message: String
     /// With `not_leader`: the address of the coordinator that leads, when one does.
     public var leader: String?
-    /// With `not_leader`: seconds until the standby could lead (the leader's lease runs that much
-    /// longer): a client whose leader does not answer need not ask again before then.
-    public var retryAfter: Double?
     /// Never sent: set where a `RUN` line could not be read, to the job and attempt it names when
     /// those could be, so that the agent can say it will not run it rather than leave it placed.
     public var unreadOrder: AttemptRef?
 
-    public init(_ code: Code, _ message: String, leader: String? = nil, retryAfter: Double? = nil) {
+    public init(_ code: Code, _ message: String, leader: String? = nil) {
         self.code = code
         self.message = message
         self.leader = leader
-        self.retryAfter = retryAfter
     }
 
     public enum Code: String, Codable, Sendable {

@@ -242,8 +242,6 @@ extension PostgresStoreTests {
         }
         #expect(reply.code == .notLeader)
         #expect(reply.leader == pair.addresses[1])
-        // And when it could lead at the earliest: the leader's lease (2 s) left, and a look (0.5 s).
-        #expect((0.5...2.5).contains(reply.retryAfter ?? -1), "\(reply)")
         // Its HTTP port passed from its leader's server to its standby's.
         #expect(
             try await eventually(seconds: 10) {
@@ -334,18 +332,14 @@ extension PostgresStoreTests {
         let term = try #require(
             try await first.acquireLease(holder: "a", address: "10.0.0.1:7070", duration: .milliseconds(1500)))
         #expect(try await second.acquireLease(holder: "b", address: "10.0.0.2:7070", duration: .seconds(5)) == nil)
-        let status = try await second.leaderStatus()
-        #expect(status.epoch == term.epoch && status.address == "10.0.0.1:7070")
-        // What a standby tells clients to wait for: the lease's time left, on the database's clock.
-        #expect((0...1.5).contains(status.leaseRemaining ?? -1), "\(status)")
+        #expect(try await second.leaderStatus() == LeaderStatus(epoch: term.epoch, address: "10.0.0.1:7070"))
         first.fence(with: term)
         try await first.apply([StoreChanges(events: [Self.event(1)])])
         #expect(try await first.renewLease(term, duration: .milliseconds(500)))
 
         // Not renewed: it lapses, and the other takes it.
         try await Task.sleep(for: .milliseconds(700))
-        let lapsed = try await second.leaderStatus()
-        #expect(lapsed.address == nil && lapsed.leaseRemaining == nil, "a lapsed lease names no leader: \(lapsed)")
+        #expect(try await second.leaderStatus().address == nil, "a lapsed lease names no leader")
         let next = try #require(
             try await second.acquireLease(holder: "b", address: "10.0.0.2:7070", duration: .seconds(5)))
         #expect(next.epoch == term.epoch + 1)

@@ -12,10 +12,6 @@ struct LeaderSearchTests {
         .refused(ErrorReply(.notLeader, "standby", leader: leader))
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
     static func attempted(_ step: LeaderSearch.Step) -> WireEndpoint? {
         if case .attempt(let endpoint) = step { return endpoint }
         return nil
@@ -92,50 +88,5 @@ struct LeaderSearchTests {
         #expect(text.contains("a:7070 (connection refused)"), "\(text)")
         #expect(text.contains("b:7070 (a standby; no coordinator leads now)"), "\(text)")
         #expect(text.contains("waited"), "\(text)")
-    }
-
-    @Test(
-        "a standby that says when it could lead is not asked again before then (up to a quarter more), nor past the search's wait"
-    )
-    func waitsAsTheStandbySays() throws {
-        var pauses: [Double] = []
-        for _ in 0..<50 {
-            var search = LeaderSearch(CoordinatorAddresses("a:7070,b:7070")!, leaderWait: .seconds(60))
-            _ = search.step()
-            try search.failed(Self.a, WireClientError.cannotConnect(Self.a, "connection refused"))
-            _ = search.step()
-            try search.failed(
-                Self.b, WireClientError.refused(ErrorReply(.notLeader, "standby", leader: "a:7070", retryAfter: 8)))
-            guard case .pause(let wait) = search.step() else {
-                Issue.record("the lease's end is waited for")
-                return
-            }
-            pauses.append(Self.seconds(wait))
-            // The next round, with no word of when, pauses as before (at most 1.5 x 1 s).
-            _ = search.step()
-            try search.failed(Self.a, WireClientError.cannotConnect(Self.a, "connection refused"))
-            _ = search.step()
-            try search.failed(Self.b, Self.notLeader("a:7070"))
-            guard case .pause(let next) = search.step() else {
-                Issue.record("a second round")
-                return
-            }
-            #expect(Self.seconds(next) <= 1.5)
-        }
-        #expect(pauses.allSatisfy { (8...10).contains($0) }, "\(pauses)")
-        #expect(Set(pauses).count > 10, "spread, not one instant: \(pauses)")
-
-        // Near the end of its wait, the search pauses only to its end; a hostile or absurd figure
-        // is capped or ignored.
-        var short = LeaderSearch(CoordinatorAddresses("a:7070,b:7070")!, leaderWait: .seconds(3))
-        _ = short.step()
-        try short.failed(Self.a, WireClientError.refused(ErrorReply(.notLeader, "standby", retryAfter: 1e300)))
-        _ = short.step()
-        try short.failed(Self.b, WireClientError.refused(ErrorReply(.notLeader, "standby", retryAfter: .nan)))
-        guard case .pause(let capped) = short.step() else {
-            Issue.record("paused")
-            return
-        }
-        #expect(capped <= .seconds(3))
     }
 }
