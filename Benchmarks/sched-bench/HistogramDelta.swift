@@ -9,7 +9,7 @@ import Foundation
 /// is the coordinator's own view: what its store commits and passes took while a stream ran.
 struct HistogramDelta {
     /// Upper bounds (seconds) and the observations at or under each, cumulative, as exposed.
-    private(set) var buckets: [(bound: Double, count: Double)] = []
+    let buckets: [(bound: Double, count: Double)]
 
     init(name: String, before: String, after: String) {
         let earlier = Self.buckets(name, in: before)

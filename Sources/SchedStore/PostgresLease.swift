@@ -116,7 +116,12 @@ extension PostgresStore {
             AND expires_at > now() FOR SHARE
             """, logger: logger)
         for try await _ in rows.decode(Int64.self) { return }
+        throw fencedOut(term)
+    }
+
+    /// A write found `term` no longer holding the lease: noted (`isFenced`), and the error to throw.
+    func fencedOut(_ term: LeaseTerm) -> StoreFenced {
         fenced.store(true, ordering: .relaxed)
-        throw StoreFenced(term: term)
+        return StoreFenced(term: term)
     }
 }

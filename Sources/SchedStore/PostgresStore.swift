@@ -268,8 +268,7 @@ public final class PostgresStore: JobStore {
             """, logger: logger)
         for try await applied in rows.decode(Bool.self) where !applied {
             guard let term else { break }
-            fenced.store(true, ordering: .relaxed)
-            throw StoreFenced(term: term)
+            throw fencedOut(term)
         }
     }
 

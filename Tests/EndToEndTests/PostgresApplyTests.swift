@@ -9,18 +9,24 @@ import Wire
 
 /// The group commit as one call of `heterosched_apply`, against the SQLite store as the reference.
 extension PostgresStoreTests {
+    /// A store on `url`, as a coordinator opens it (its errors logged only). A start gives the server
+    /// 10 s to answer; beside the whole suite on two cores it may need another go.
+    static func openStore(_ url: String) async throws -> PostgresStore {
+        var logger = Logger(label: "store-test")
+        logger.logLevel = .error
+        for _ in 0..<2 {
+            if let store = try? await PostgresStore(url: url, logger: logger) { return store }
+        }
+        return try await PostgresStore(url: url, logger: logger)
+    }
+
     @Test(
         "a group commit in one statement keeps what SQLite keeps of every kind of change (jobs, events, nodes and their removal, reservations and their deletion, accounts, retention), and a term no longer current keeps nothing"
     )
     func applyAsSQLiteDoes() async throws {
         let server = try PostgresServer()
         let url = try server.database()
-        var logger = Logger(label: "apply-test")
-        logger.logLevel = .error
-        // A start gives the server 10 s to answer; beside the whole suite on two cores it may need another go.
-        var opened: PostgresStore?
-        for _ in 0..<3 where opened == nil { opened = try? await PostgresStore(url: url, logger: logger) }
-        let postgres = try #require(opened, "the store opens within three tries of 10 s")
+        let postgres = try await Self.openStore(url)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("heterosched-apply-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,6 +1,5 @@
 import AgentKit
 import Foundation
-import Logging
 import SchedStore
 import SchedTestSupport
 import Testing
@@ -325,10 +324,8 @@ extension PostgresStoreTests {
     func fencing() async throws {
         let server = try PostgresServer()
         let url = try server.database()
-        var logger = Logger(label: "lease-test")
-        logger.logLevel = .error
-        let first = try await PostgresStore(url: url, logger: logger)
-        let second = try await PostgresStore(url: url, logger: logger)
+        let first = try await Self.openStore(url)
+        let second = try await Self.openStore(url)
         let term = try #require(
             try await first.acquireLease(holder: "a", address: "10.0.0.1:7070", duration: .milliseconds(1500)))
         #expect(try await second.acquireLease(holder: "b", address: "10.0.0.2:7070", duration: .seconds(5)) == nil)
