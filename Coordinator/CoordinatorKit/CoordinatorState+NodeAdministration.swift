@@ -55,8 +55,8 @@ extension CoordinatorState {
                 drainDeadlines[change.id] = change.to?.deadline
                 logger.notice("\(event.message)")
             }
-            // Room came back (resume), or went (a cordon): every waiting job is searched again.
-            jobs.everythingChanged()
+            // Room came back (resume), or went (a cordon): the next pass's engine sees the nodes' new
+            // states, and the jobs waiting for their models are searched again.
             dirty = true
         }
         let statuses = Dictionary(nodeStatuses().map { ($0.node.id, $0) }, uniquingKeysWith: { first, _ in first })

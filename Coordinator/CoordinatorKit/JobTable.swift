@@ -38,7 +38,7 @@ struct JobTable {
     /// The waiting jobs of each queue, for passes under a queue tree.
     private var queueHeads = QueueHeads()
     let catalog: ChipCatalog
-    private var modelSets: [ChipTier: ModelSet] = [:]
+    private var modelSets: [[ChipTier]: ModelSet] = [:]
 
     init(catalog: ChipCatalog, headDepth: Int, passLimit: Int) {
         self.catalog = catalog
@@ -218,11 +218,16 @@ struct JobTable {
         }
     }
 
+    /// The chip models whose room concerns a waiting job: its tier's, and for a job the expected-finish
+    /// rule may move, the tiers' below it too (the rule weighs them by their room now).
     private mutating func models(_ record: JobRecord) -> ModelSet {
-        let tier = record.job.tier(at: record.ladder.tier)
-        if let known = modelSets[tier] { return known }
-        let set = ModelSet(tier: tier, catalog: catalog)
-        modelSets[tier] = set
+        let ladder = record.ladder
+        let tiers =
+            record.job.fallback.policy == .expectedFinish && !ladder.isOnLastTier
+            ? (ladder.tier..<ladder.tierCount).map { record.job.tier(at: $0) } : [record.job.tier(at: ladder.tier)]
+        if let known = modelSets[tiers] { return known }
+        let set = ModelSet(tiers: tiers, catalog: catalog)
+        modelSets[tiers] = set
         return set
     }
 

@@ -1,7 +1,8 @@
 /// What changed for the waiting queue since a driver last asked: whether the fleet itself did
-/// (nodes came, went, or changed state, chips or health), and which chip models gained room (a
-/// chip freed, or cores, memory or a share given back beside chips in use). Only jobs that could
-/// use those models can fit where they did not.
+/// (nodes came or went, or changed chips, health, labels or links), and which chip models may have
+/// gained room (a chip freed, or cores, memory or a share given back beside chips in use, or a node
+/// of the model came back, left or changed state). Only jobs that could use those models can fit
+/// where they did not, or find their tier changed.
 public struct FleetChanges: Equatable, Sendable {
     public var fleetChanged = false
     public var models: Set<ChipModelID> = []
@@ -33,16 +34,43 @@ public struct IncrementalEngine: Sendable {
 
     /// The fleet as of `generation`, a number the driver moves with every change the engine would see
     /// (a node joins or leaves, or its state, chips, health, labels or links change). `nodes` is read
-    /// only when it moved; the engine is then built again at the next `engine(holding:)`.
+    /// only when it moved. When only nodes' states moved (agents leaving and coming back, a drain), the
+    /// kept engine is told so, and the waiting queue hears of those nodes' models alone: a fleet of
+    /// 10,000 reconnecting would otherwise rebuild the engine (about 20 ms) and make every waiting job
+    /// due again at each pass. Any other change builds the engine again at the next `engine(holding:)`.
     public mutating func setFleet(generation: Int, nodes: () -> [Node]) {
         guard generation != self.generation else { return }
         // Nodes without chips too: jobs of cores and memory only are placed there.
         let sorted = nodes().sorted { $0.id < $1.id }
+        if var kept = engine, let moved = Self.statesMoved(from: self.nodes, to: sorted) {
+            for node in moved {
+                kept.setState(of: node.id, to: node.state)
+                // A node of cores alone concerns jobs of any model set: none to name.
+                if node.chips.isEmpty { changes.fleetChanged = true }
+                for chip in node.chips { changes.models.insert(chip.model) }
+            }
+            engine = kept
+        } else {
+            engine = nil
+            changes.fleetChanged = true
+        }
         self.nodes = sorted
         nodeByID = Dictionary(sorted.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         self.generation = generation
-        engine = nil
-        changes.fleetChanged = true
+    }
+
+    /// The nodes of `new` whose state alone differs from `old`'s (both in id order), or nil when
+    /// anything else differs: a node came or went, or its chips, health, labels or links changed.
+    static func statesMoved(from old: [Node], to new: [Node]) -> [Node]? {
+        guard old.count == new.count else { return nil }
+        var moved: [Node] = []
+        for (before, after) in zip(old, new) where before != after {
+            var restated = before
+            restated.state = after.state
+            guard restated == after else { return nil }
+            moved.append(after)
+        }
+        return moved
     }
 
     /// The engine holding `running`, everything that holds chips now (no chip held twice; see

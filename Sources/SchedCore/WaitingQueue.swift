@@ -18,6 +18,21 @@ public enum ModelSet: Hashable, Sendable {
         self = .models(models)
     }
 
+    /// The models any of `tiers` can use: a job the expected-finish rule may move down its ladder in a
+    /// pass weighs the tiers below by the room they have now, so their chips concern it too.
+    public init(tiers: [ChipTier], catalog: ChipCatalog) {
+        var models: Set<ChipModelID> = []
+        for tier in tiers {
+            switch ModelSet(tier: tier, catalog: catalog) {
+            case .any:
+                self = .any
+                return
+            case .models(let some): models.formUnion(some)
+            }
+        }
+        self = .models(models)
+    }
+
     func intersects(_ changed: Set<ChipModelID>) -> Bool {
         switch self {
         case .any: true

@@ -108,14 +108,16 @@ final class Cluster: @unchecked Sendable {
     }
 
     @discardableResult
-    func startAgents(fleet: String, timeScale: Double = 600, extra: [String] = []) throws -> Process {
+    func startAgents(fleet: String, timeScale: Double = 600, extra: [String] = [], log: String = "agents.log") throws
+        -> Process
+    {
         try start(
             "sched-agent",
             [
                 "--simulate", fleet, "--coordinator", coordinatorAddress, "--token-file", tokenFile, "--catalog",
                 Repository.path("deploy/catalog/chips.yaml"), "--time-scale", String(timeScale),
                 "--heartbeat-interval", "0.5",
-            ] + transportFlags + extra, log: "agents.log")
+            ] + transportFlags + extra, log: log)
     }
 
     /// Simulated agents for a one-node H100 fleet against `port` on 127.0.0.1 (a fake coordinator).
@@ -205,8 +207,8 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Writes a fleet file into the cluster's directory.
-    func fleet(_ yaml: String) throws -> String {
-        let path = directory.appendingPathComponent("fleet.yaml").path
+    func fleet(_ yaml: String, file: String = "fleet.yaml") throws -> String {
+        let path = directory.appendingPathComponent(file).path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }

@@ -137,6 +137,77 @@ struct DeepQueueTests {
         _ = try await cluster.waitFor("fits") { $0.state == .running }
     }
 
+    @Test(
+        """
+        a node of another model that is cordoned and resumed, or whose agent leaves and comes back, sends none \
+        of a thousand waiting jobs to be searched again; chips of their own model freed do
+        """)
+    func otherModelsNodes() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        let depth = 1_000
+        try await cluster.startCoordinator(extra: ["--pass-limit", "200", "--pass-head", "20", "--http", "127.0.0.1:0"])
+        let metrics = try await servedURL(dataDirectory: cluster.dataDirectory) + "metrics"
+        // What the passes have searched, all told (the coordinator's own histogram of jobs per pass).
+        func searched() throws -> Double {
+            try PrometheusText.parse(try httpGet(metrics).body).value("heterosched_scheduling_pass_jobs_sum") ?? 0
+        }
+        let nvidia = try cluster.fleet(
+            "name: nv\nnodeGroups:\n  - {name: nv, count: 1, model: h100, chipsPerNode: 8}\n", file: "nv.yaml")
+        let ascend = try cluster.fleet(
+            "name: asc\nnodeGroups:\n  - {name: asc, count: 1, model: ascend-910b, chipsPerNode: 8}\n", file: "asc.yaml"
+        )
+        try cluster.startAgents(fleet: nvidia, log: "nv-agent.log")
+        var ascendAgent = try cluster.startAgents(fleet: ascend, log: "asc-agent-0.log")
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 2 })
+        _ = try await cluster.schedctl([
+            "submit", "--id", "holder", "--chips", "8", "--tier", "h100", "--simulate", "1000h",
+        ])
+        _ = try await cluster.waitFor("holder") { $0.state == .running }
+        try await cluster.session { session in
+            for number in 0..<depth {
+                let spec = "{\"id\":\"wait-\(number)\",\"kind\":\"batch\",\"tiers\":[{\"models\":[\"h100\"]}]}"
+                _ = try await session.request(.submit(Submit(spec: spec)), as: SubmitReply.self)
+            }
+        }
+        // Every waiting job searched once, and the passes at rest.
+        _ = try await cluster.waitFor("wait-\(depth - 1)") { $0.reason?.hasPrefix("waiting") == true }
+        var atRest = try searched()
+        _ = try await eventually(seconds: 30) {
+            try await Task.sleep(for: .seconds(1))
+            let now = try searched()
+            defer { atRest = now }
+            return now == atRest
+        }
+
+        // The Ascend node is cordoned and resumed, then its agent is killed and started again; a job
+        // placed on it afterwards says a pass has run since.
+        for verb in [["cordon", "asc-0", "--reason", "test"], ["resume", "asc-0"]] {
+            let answer = try await cluster.schedctl(verb)
+            #expect(answer.status == 0, "\(answer.stderr)")
+        }
+        cluster.signal(ascendAgent, SIGKILL)
+        _ = try await cluster.waitForExit(ascendAgent)
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 1 })
+        ascendAgent = try cluster.startAgents(fleet: ascend, log: "asc-agent-1.log")
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 2 })
+        _ = try await cluster.schedctl(["submit", "--id", "fits", "--tier", "ascend-910b", "--simulate", "1000h"])
+        _ = try await cluster.waitFor("fits") { $0.state == .running }
+        try await Task.sleep(for: .seconds(2))
+        let afterAscend = try searched() - atRest
+        #expect(afterAscend < Double(depth / 2), "\(afterAscend) jobs searched: the H100 queue was swept again")
+
+        // The holder ends: H100 chips are free, and every job waiting for them is searched again.
+        let before = try searched()
+        _ = try await cluster.schedctl(["cancel", "holder"])
+        var sinceFreed = 0.0
+        _ = try await eventually(seconds: 30) {
+            sinceFreed = try searched() - before
+            return sinceFreed >= Double(depth - 8)
+        }
+        #expect(sinceFreed >= Double(depth - 8), "\(sinceFreed) jobs searched after H100 chips were freed")
+    }
+
     func queuedCount(_ cluster: Cluster) async throws -> Int {
         let health = try await cluster.schedctl(["health", "--json"])
         return try WireCodec.value(HealthReport.self, from: health.stdout).jobs["queued"] ?? -1

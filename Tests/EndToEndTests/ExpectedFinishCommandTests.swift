@@ -43,6 +43,51 @@ struct ExpectedFinishCommandTests {
         #expect(output.stderr.contains(message), "\(output.stderr)")
     }
 
+    @Test(
+        "a training job waiting on a full Ascend tier under the expected-finish rule moves to NVIDIA as soon as H100 chips free, not at the next full refresh"
+    )
+    func waitingJobSeesTiersBelow() async throws {
+        let cluster = try Cluster()
+        defer { cluster.stopAll() }
+        try await cluster.startCoordinator(extra: ["--fault-rate", "ascend-910b=5"])
+        let fleet = try cluster.fleet(
+            """
+            name: two
+            nodeGroups:
+              - {name: asc, count: 1, model: ascend-910b, chipsPerNode: 8}
+              - {name: nv, count: 1, model: h100, chipsPerNode: 8}
+            """)
+        try cluster.startAgents(fleet: fleet, timeScale: 1)
+        #expect(try await eventually(seconds: 20) { try await cluster.connectedNodes() == 2 })
+        for (holder, model) in [("asc-holder", "ascend-910b"), ("nv-holder", "h100")] {
+            _ = try await cluster.schedctl([
+                "submit", "--id", holder, "--chips", "8", "--tier", model, "--simulate", "1000h",
+            ])
+            _ = try await cluster.waitFor(holder) { $0.state == .running }
+        }
+        let job = cluster.directory.appendingPathComponent("train.yaml").path
+        try """
+        id: train
+        kind: training
+        chipsPerNode: 4
+        fallback: {policy: expected-finish}
+        simulate: {duration: 200h, steps: 20000, checkpointEverySteps: 100}
+        tiers:
+          - {name: ascend, models: [ascend-910b]}
+          - {name: nvidia, models: [h100]}
+        """.write(toFile: job, atomically: true, encoding: .utf8)
+        let submitted = try await cluster.schedctl(["submit", "-f", job])
+        try #require(submitted.status == 0, "\(submitted.stderr)")
+        // Both tiers full: it waits where it is.
+        let waiting = try await cluster.waitFor("train") { $0.reason?.hasPrefix("waiting") == true }
+        #expect(waiting.ladder.tier == 0 && waiting.state == .queued)
+        // H100 chips free: only chips of the tier below changed, and the rule weighs that tier's room.
+        _ = try await cluster.schedctl(["cancel", "nv-holder"])
+        let moved = try await cluster.waitFor("train", seconds: 30) { $0.state == .running }
+        #expect(moved.ladder.tier == 1, "\(moved.tierHistory.map(\.name))")
+        #expect(moved.placement?.assignments.first?.node.name == "nv-0")
+    }
+
     @Test("sched-coordinator --fault-rate takes MODEL=RATE for catalog models only")
     func coordinatorFlag() async throws {
         let cluster = try Cluster()

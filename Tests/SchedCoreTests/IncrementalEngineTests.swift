@@ -71,7 +71,7 @@ struct IncrementalEngineTests {
         #expect(engine.takeChanges() == FleetChanges(models: [ChipModelID("h20")]))
     }
 
-    @Test("a new generation builds the fleet again and says so; the same generation does not read the nodes")
+    @Test("a new generation reads the nodes, the same generation does not; a node's state alone concerns its models")
     func generations() throws {
         var engine = try kept()
         var read = 0
@@ -88,8 +88,69 @@ struct IncrementalEngineTests {
         }
         _ = try engine.engine(holding: [makeRunning("s", on: "b", chips: [0])])
         #expect(read == 1)
-        #expect(engine.takeChanges().fleetChanged)
+        #expect(engine.takeChanges() == FleetChanges(models: [ChipModelID("ascend-910b")]))
         #expect(engine.nodes.map(\.state) == [.ready, .down])
+        engine.setFleet(generation: 3) { fleet() }
+        _ = try engine.engine(holding: [])
+        #expect(engine.takeChanges() == FleetChanges(models: [ChipModelID("ascend-910b")]), "and back")
+    }
+
+    @Test("a node that came, went, or changed beyond its state, or a node of cores alone, changes the whole fleet")
+    func fleetChanges() throws {
+        var labelled = fleet()
+        labelled[0].labels["rack"] = "r1"
+        var coresOnly = makeNode("c", model: "h100", chips: 0)
+        var withCores = fleet() + [coresOnly]
+        coresOnly.state = .down
+        let shapes: [(String, [Node])] = [
+            ("a node joins", fleet() + [makeNode("z", model: "h20")]),
+            ("a node leaves", Array(fleet().prefix(1))),
+            ("a label changes", labelled),
+        ]
+        for (change, nodes) in shapes {
+            var engine = try kept()
+            engine.setFleet(generation: 2) { nodes }
+            _ = try engine.engine(holding: [])
+            #expect(engine.takeChanges().fleetChanged, "\(change)")
+        }
+        var engine = IncrementalEngine(catalog: catalog)
+        engine.setFleet(generation: 1) { withCores }
+        _ = try engine.engine(holding: [])
+        _ = engine.takeChanges()
+        withCores[2] = coresOnly
+        engine.setFleet(generation: 2) { withCores }
+        _ = try engine.engine(holding: [])
+        #expect(engine.takeChanges().fleetChanged, "a node of cores alone went down")
+    }
+
+    @Test("an engine told of nodes' states plans as one built afresh for the fleet in those states")
+    func statesAsFresh() async {
+        await propertyCheck(count: 200, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
+            nodes, jobs, seed, policyIndex in
+            let scenario = RandomScenario(nodeCount: nodes, jobCount: jobs, seed: UInt64(seed), catalog: catalog)
+            let running = scenario.snapshot.running
+            let states: [NodeState] = [.ready, .down, .draining]
+            var engine = IncrementalEngine(catalog: catalog)
+            engine.setFleet(generation: 0) { scenario.snapshot.nodes }
+            _ = try engine.engine(holding: running)
+            for round in 1...3 {
+                // Each node's state drawn from the seed and the round: some move, some stay.
+                let fleet = scenario.snapshot.nodes.enumerated().map { position, node in
+                    var moved = node
+                    moved.state = states[(seed / (position + 1) + round * position) % states.count]
+                    return moved
+                }
+                engine.setFleet(generation: round) { fleet }
+                let kept = try engine.engine(holding: running)
+                let fresh = try SchedulingEngine(
+                    snapshot: ClusterSnapshot(nodes: fleet, running: running, catalog: catalog))
+                let policy = SchedulingPolicy.named(PolicyName.allCases[policyIndex])
+                #expect(
+                    kept.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed))
+                        == fresh.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed)),
+                    "\(scenario), round \(round)")
+            }
+        }
     }
 
     @Test("holdings the engine refuses are refused as a fresh engine would, and a later valid set is held")

@@ -174,5 +174,10 @@ struct WaitingQueueTests {
         #expect(
             ModelSet(tier: ChipTier(selectors: [.family(.domestic), .model("private-x")]), catalog: catalog)
                 == .models([ChipModelID("ascend-910b"), ChipModelID("private-x")]))
+        let ascend = ChipTier(selectors: [.model("ascend-910b")])
+        #expect(
+            ModelSet(tiers: [ascend, ChipTier(selectors: [.family(.nvidia)])], catalog: catalog)
+                == .models([ChipModelID("ascend-910b"), ChipModelID("h100")]), "a ladder's tiers: their models")
+        #expect(ModelSet(tiers: [ascend, .anyChip], catalog: catalog) == .any, "a tier of any chip: any")
     }
 }
