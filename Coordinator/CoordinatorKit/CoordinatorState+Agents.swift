@@ -179,7 +179,7 @@ extension CoordinatorState {
             throw ErrorReply(.unknownJob, "no job '\(attempt.job)'")
         }
         // An attempt that is over (requeued, preempted, ended) may still report: ignore it.
-        guard record.attempt == attempt.attempt, record.state == .placed || record.state == .running else { return nil }
+        guard record.attempt == attempt.attempt, record.holdsChips else { return nil }
         guard record.placement?.assignments.contains(where: { $0.node == node }) == true else {
             throw ErrorReply(.wrongNode, "job \(attempt.job) attempt \(attempt.attempt) is not placed on \(node)")
         }
@@ -629,7 +629,7 @@ extension CoordinatorState {
         // Attempts whose hosts have surely stopped them by now.
         for (attempt, id) in unseen.due(at: now) {
             guard nodes[id]?.connected != true, let record = jobs[attempt.job], record.attempt == attempt.attempt,
-                record.state == .placed || record.state == .running,
+                record.holdsChips,
                 record.placement?.assignments.contains(where: { $0.node == id }) == true
             else { continue }
             _ = requeue(record, lostOn: id)

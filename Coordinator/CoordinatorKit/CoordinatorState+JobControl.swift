@@ -79,7 +79,7 @@ extension CoordinatorState {
             }
             return try await store(hold: false, id, reason: nil, by: who)
         case .requeue:
-            guard record.state == .placed || record.state == .running else {
+            guard record.holdsChips else {
                 guard request.hold == true, record.userHold == nil else {
                     return unchanged("it waits already; requeue stops a running job and puts it back in the queue")
                 }
@@ -210,7 +210,7 @@ extension CoordinatorState {
         }
         // A running attempt's agents keep its time limit: they are told the new one, counted from its
         // start as the first was.
-        if let limit = newLimit, record.state == .placed || record.state == .running {
+        if let limit = newLimit, record.holdsChips {
             for assignment in record.placement?.assignments ?? [] {
                 nodes[assignment.node]?.writer?.send(
                     .limit(LimitOrder(job: record.id, attempt: record.attempt, timeLimitSeconds: limit)))

@@ -91,7 +91,7 @@ extension CoordinatorState {
         let due = Set(drainDeadlines.filter { $0.value <= now }.keys)
         guard !due.isEmpty else { return }
         let victims = jobs.activeRecords.filter { record in
-            (record.state == .placed || record.state == .running)
+            record.holdsChips
                 && record.placement?.assignments.contains { due.contains($0.node) } == true
         }.sorted { $0.id < $1.id }
         var changed: [JobRecord] = []

@@ -196,7 +196,7 @@ extension CoordinatorState {
         var victims: [(JobRecord, String)] = []
 
         for preemption in plan.preemptions {
-            guard var victim = jobs[preemption.victim.name], victim.state == .placed || victim.state == .running else {
+            guard var victim = jobs[preemption.victim.name], victim.holdsChips else {
                 continue
             }
             nominated[preemption.preemptor.name, default: []].insert(

@@ -70,8 +70,8 @@ struct JobTable {
     /// Counts by state, what holds chips and the waiting queue, for a record that changed.
     private mutating func reindex(_ id: String, old: JobRecord?, new: JobRecord?) {
         // An attempt ends when its job leaves placed or running, or moves to another attempt.
-        if let old, let new, old.state == .placed || old.state == .running,
-            !(new.state == .placed || new.state == .running) || new.attempt != old.attempt
+        if let old, let new, old.holdsChips,
+            !new.holdsChips || new.attempt != old.attempt
         {
             endedAttempts.append((old, new))
         }
@@ -83,7 +83,7 @@ struct JobTable {
             if countByLabels[key] == 0 { countByLabels[key] = nil }
         }
         if let new, new.array == nil { countByLabels[labels(new), default: 0] += 1 }
-        if let new, new.state == .placed || new.state == .running {
+        if let new, new.holdsChips {
             active.insert(id)
         } else {
             active.remove(id)
@@ -161,7 +161,7 @@ struct JobTable {
 
     /// The nodes a record's attempt holds chips on, if it holds any.
     private static func activeNodes(_ record: JobRecord?) -> Set<NodeID> {
-        guard let record, record.state == .placed || record.state == .running, let placement = record.placement else {
+        guard let record, record.holdsChips, let placement = record.placement else {
             return []
         }
         return Set(placement.assignments.map(\.node))

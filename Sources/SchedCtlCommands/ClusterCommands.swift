@@ -244,7 +244,7 @@ struct LogsCommand: ParsableCommand {
             let deadline = ContinuousClock.now + .seconds(60)
             while true {
                 let record = try session.request(.status(JobRef(job: job)), as: JobRecord.self)
-                let stillRuns = record.attempt == followed && [.placed, .running].contains(record.state)
+                let stillRuns = record.attempt == followed && record.holdsChips
                 if !stillRuns || ContinuousClock.now > deadline { return record }
                 Thread.sleep(forTimeInterval: 0.2)
             }

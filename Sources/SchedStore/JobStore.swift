@@ -159,7 +159,7 @@ public actor MemoryStore: JobStore {
 
     public func load(recentEvents: Int) async throws -> StoredState {
         StoredState(
-            jobStubs: ordered.map(Self.stub), jobs: ordered.filter { $0.state == .placed || $0.state == .running },
+            jobStubs: ordered.map(Self.stub), jobs: ordered.filter(\.holdsChips),
             recentEvents: Array(events.suffix(recentEvents)), lastEventSeq: events.last?.seq ?? 0,
             nodes: nodes.values.sorted { $0.node.id < $1.node.id },
             reservations: reservations.values.sorted { $0.name < $1.name })

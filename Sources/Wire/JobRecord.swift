@@ -98,6 +98,9 @@ public struct JobRecord: Codable, Equatable, Sendable {
 
     /// Kept out of the queue while it waits: on its dependencies, or by a hold.
     public var isHeld: Bool { held == true || userHold != nil }
+
+    /// Its current attempt holds chips: placed (its agent told to start it) or running.
+    public var holdsChips: Bool { state == .placed || state == .running }
 }
 
 /// Where the current attempt runs.
