@@ -7,5 +7,6 @@ struct SchedBench: AsyncParsableCommand {
         abstract: "Benchmarks of the HeteroSched engine. Build with -c release; figures are medians of several runs.",
         subcommands: [
             PlacementBenchmark.self, CoordinatorBenchmark.self, SimulationBenchmark.self, SessionsBenchmark.self,
+            CodecBenchmark.self,
         ])
 }

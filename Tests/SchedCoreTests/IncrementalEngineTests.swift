@@ -141,14 +141,9 @@ struct IncrementalEngineTests {
                     return moved
                 }
                 engine.setFleet(generation: round) { fleet }
-                let kept = try engine.engine(holding: running)
-                let fresh = try SchedulingEngine(
-                    snapshot: ClusterSnapshot(nodes: fleet, running: running, catalog: catalog))
-                let policy = SchedulingPolicy.named(PolicyName.allCases[policyIndex])
-                #expect(
-                    kept.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed))
-                        == fresh.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed)),
-                    "\(scenario), round \(round)")
+                try expectPlansAlike(
+                    try engine.engine(holding: running), fleet: fleet, running: running, scenario: scenario,
+                    policyIndex: policyIndex, seed: seed, "round \(round)")
             }
         }
     }
@@ -177,15 +172,23 @@ struct IncrementalEngineTests {
             var engine = IncrementalEngine(catalog: catalog)
             engine.setFleet(generation: 1) { scenario.snapshot.nodes }
             for running in [all, half, all.reversed(), half] {
-                let kept = try engine.engine(holding: running)
-                let fresh = try SchedulingEngine(
-                    snapshot: ClusterSnapshot(nodes: scenario.snapshot.nodes, running: running, catalog: catalog))
-                let policy = SchedulingPolicy.named(PolicyName.allCases[policyIndex])
-                #expect(
-                    kept.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed))
-                        == fresh.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed)),
-                    "\(scenario)")
+                try expectPlansAlike(
+                    try engine.engine(holding: running), fleet: scenario.snapshot.nodes, running: running,
+                    scenario: scenario, policyIndex: policyIndex, seed: seed, "\(running.count) held")
             }
         }
+    }
+
+    /// The kept engine plans the scenario's queue as one built afresh for `fleet` holding `running`.
+    func expectPlansAlike(
+        _ kept: SchedulingEngine, fleet: [Node], running: [RunningJob], scenario: RandomScenario, policyIndex: Int,
+        seed: Int, _ context: String
+    ) throws {
+        let fresh = try SchedulingEngine(snapshot: ClusterSnapshot(nodes: fleet, running: running, catalog: catalog))
+        let policy = SchedulingPolicy.named(PolicyName.allCases[policyIndex])
+        #expect(
+            kept.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed))
+                == fresh.plan(queue: scenario.queue, now: scenario.now, policy: policy, seed: UInt64(seed)),
+            "\(scenario), \(context)")
     }
 }

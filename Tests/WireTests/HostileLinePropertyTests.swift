@@ -81,6 +81,22 @@ struct HostileLinePropertyTests {
         }
     }
 
+    @Test("bytes in one piece or not (a string, a substring, an array, a lazy view) decode alike and are refused alike")
+    func contiguousOrNot() throws {
+        let json = #"{"unhealthyChips":[1,3],"seq":7,"interNodeBandwidthGBps":400}"#
+        let expected = Heartbeat(unhealthyChips: [1, 3], interNodeBandwidthGBps: 400, seq: 7)
+        let padded = "xx" + json + "yy"
+        let inner = padded.dropFirst(2).dropLast(2)
+        #expect(try SafeJSON.decode(Heartbeat.self, from: json) == expected)
+        #expect(try SafeJSON.decode(Heartbeat.self, from: inner) == expected)
+        #expect(try SafeJSON.decode(Heartbeat.self, from: Array(json.utf8)) == expected)
+        #expect(try SafeJSON.decode(Heartbeat.self, from: json.utf8.lazy.map { $0 }) == expected)
+        let deep = String(repeating: "[", count: SafeJSON.maximumDepth + 1)
+        #expect(throws: SafeJSON.TooDeep.self) { try SafeJSON.decode([Int].self, from: deep) }
+        #expect(throws: SafeJSON.TooDeep.self) { try SafeJSON.decode([Int].self, from: deep.utf8.lazy.map { $0 }) }
+        #expect(throws: DecodingError.self) { try SafeJSON.decode(Heartbeat.self, from: json.dropLast()) }
+    }
+
     static func body(of message: WireMessage) -> Any? {
         switch message {
         case .heartbeat(let body): body
