@@ -69,14 +69,10 @@ struct CodecBenchmark: ParsableCommand {
         // The rows take turns within each run, after one run untimed, so that a noisy machine weighs
         // on each alike.
         for (_, body) in rows { try body() }
-        var seconds = Array(repeating: [Double](), count: rows.count)
-        let clock = ContinuousClock()
-        for _ in 0..<runs {
-            for (index, row) in rows.enumerated() { seconds[index].append(try clock.measure(row.1).seconds) }
-        }
+        let measured = try Measurement.inTurn(runs, rows.map(\.1))
         var rates: [Double] = []
         for (index, row) in rows.enumerated() {
-            let rate = Double(records) / Measurement(seconds: seconds[index]).median
+            let rate = Double(records) / measured[index].median
             rates.append(rate)
             let against = index % 2 == 1 ? "  (\(format(rate / rates[index - 1] * 100, 0))% of the decoder alone)" : ""
             print("  \(row.0.padding(toLength: 54, withPad: " ", startingAt: 0)) \(format(rate, 0))/s" + against)

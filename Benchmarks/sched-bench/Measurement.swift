@@ -42,6 +42,18 @@ extension Measurement {
     }
 }
 
+extension Measurement {
+    /// Runs each of `bodies` once, in turn, `runs` times: each one's times, the machine's drift
+    /// weighing on all alike rather than on whichever ran when it drifted.
+    static func inTurn(_ runs: Int, _ bodies: [() throws -> Void]) throws -> [Measurement] {
+        var measured = Array(repeating: Measurement(seconds: []), count: bodies.count)
+        for _ in 0..<runs {
+            for (index, body) in bodies.enumerated() { measured[index].seconds += try run(1, body).0.seconds }
+        }
+        return measured
+    }
+}
+
 /// The sample below which `percent` of them lie (nearest rank, as the latency rows have always read).
 func percentile(_ samples: [Double], _ percent: Int) -> Double {
     let sorted = samples.sorted()
