@@ -28,7 +28,9 @@ struct ReclaimCheckpointTests {
         let schedctl = Cluster.binaries.appendingPathComponent("schedctl").path
         let marker = cluster.directory.appendingPathComponent("ignorer-signals").path
         // The saver counts steps; on SIGUSR1 it saves the step it is at and ends. The ignorer traps
-        // SIGUSR1 to nothing and notes the SIGTERM that follows its grace.
+        // SIGUSR1 to nothing and notes the SIGTERM that follows its grace. It waits on one child forked
+        // at its start: a shell that forks a `sleep` every 0.1 s can take the group's SIGTERM in a child
+        // not yet exec'd, which runs the trap too and writes the line twice.
         let saver = cluster.directory.appendingPathComponent("saver.yaml").path
         try """
         id: saver
@@ -56,7 +58,7 @@ struct ReclaimCheckpointTests {
         command: >-
           echo "resumed from ${HETEROSCHED_RESUME_STEP:-0}"; trap '' USR1;
           trap 'echo "TERM on attempt $HETEROSCHED_ATTEMPT" >> "\(marker)"; exit 1' TERM;
-          while :; do sleep 0.1; done
+          sleep 100000 & wait
         """.write(toFile: ignorer, atomically: true, encoding: .utf8)
         for file in [saver, ignorer] {
             let submitted = try await cluster.schedctl(["submit", "-f", file])
