@@ -284,20 +284,20 @@ final class Cluster: @unchecked Sendable {
     /// Polls a job until `condition` holds (at most `seconds`).
     func waitFor(_ job: String, seconds: Double = 30, _ condition: (JobRecord) -> Bool) async throws -> JobRecord {
         let deadline = Date().addingTimeInterval(seconds)
-        var last: JobRecord?
-        while Date() < deadline {
-            let record = try await status(job)
-            if condition(record) { return record }
-            last = record
+        var last: JobRecord
+        // Asked once more after the deadline, as `eventually` does: on a loaded machine the test's own task
+        // can wait tens of seconds to run again, and the job's state when it does is what counts.
+        while true {
+            last = try await status(job)
+            if condition(last) { return last }
+            if Date() >= deadline { break }
             try await Task.sleep(for: .milliseconds(200))
         }
         // What the job last was, and what the log says of it, so a failure on a loaded machine explains itself.
-        let said = last.map {
-            "\($0.state), attempt \($0.attempt), reason \($0.reason ?? "-"), exit \($0.lastExit ?? "-")"
-        }
+        let said = "\(last.state), attempt \(last.attempt), reason \(last.reason ?? "-"), exit \(last.lastExit ?? "-")"
         let events = ((try? String(contentsOfFile: dataDirectory + "/placement-log.jsonl", encoding: .utf8)) ?? "")
             .split(separator: "\n").filter { $0.contains("\"\(job)\"") }.suffix(8).joined(separator: "\n")
-        throw ClusterError("job \(job) did not get there in \(seconds) s; last: \(said ?? "-")\n\(events)")
+        throw ClusterError("job \(job) did not get there in \(seconds) s; last: \(said)\n\(events)")
     }
 
     /// A raw client session (HELLO, CHALLENGE, AUTH done) for protocol-level checks.

@@ -119,7 +119,7 @@ struct ReservationTests {
         ])
         #expect(tooMany.status != 0 && tooMany.stderr.contains("fewer than 9 h100 chips"), "\(tooMany.stderr)")
         let made = try await cluster.schedctl([
-            "reserve", "part", "--chips", "2", "--model", "h100", "--start", "now", "--duration", "50m", "--users",
+            "reserve", "part", "--chips", "2", "--model", "h100", "--start", "now", "--duration", "10h", "--users",
             "alice",
         ])
         #expect(made.status == 0, "\(made.stderr)")
@@ -136,7 +136,10 @@ struct ReservationTests {
             try await eventually(seconds: 20) {
                 (try await cluster.status("whole").reason ?? "").contains("reservation part holds 2 chips on 1 node")
             })
-        // It ends by itself at its end (50 simulated minutes), and the whole node's job starts.
+        // Brought to end 2 simulated minutes from now, it ends by itself then, and the whole node's job starts.
+        // (10 hours are 10 minutes here at 60x: what comes before never races its end on a loaded machine.)
+        let ending = try await cluster.schedctl(["reserve", "change", "part", "--end", "2m"])
+        #expect(ending.status == 0 && ending.stdout.contains("reservation part changed"), "\(ending.stderr)")
         #expect(try await eventually(seconds: 120) { try await Self.reservations(cluster).reservations.isEmpty })
         #expect(cluster.log("data/placement-log.jsonl").contains("reservation part ended"))
         let started = try await cluster.waitFor("whole", seconds: 60) { $0.state != .queued }
