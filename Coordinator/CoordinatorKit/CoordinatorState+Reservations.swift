@@ -74,6 +74,11 @@ extension CoordinatorState {
             reservation.end = reservation.start + length
         }
         if let duration = request.duration { reservation.end = reservation.start + duration }
+        if let endIn = request.endIn { reservation.end = now + endIn }
+        guard reservation.end > reservation.start else {
+            throw ErrorReply(
+                .invalidSpec, "the window would end before it starts: give an earlier start or a later end")
+        }
         guard reservation.end > now else {
             throw ErrorReply(.invalidSpec, "the window would end before now: give a later start or a longer duration")
         }

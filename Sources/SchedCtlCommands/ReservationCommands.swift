@@ -54,16 +54,17 @@ struct ReservationShape: ParsableArguments {
 
     func request(_ action: ReservationRequest.Action, name: String) throws -> ReservationRequest {
         let startIn = try start.map { try Self.secondsFromNow($0, "--start") }
-        var length = duration.flatMap(ResourceText.seconds)
-        if let end {
-            let endIn = try Self.secondsFromNow(end, "--end")
-            guard endIn > (startIn ?? 0) else { throw ValidationError("--end comes before --start") }
-            length = endIn - (startIn ?? 0)
+        let endIn = try end.map { try Self.secondsFromNow($0, "--end") }
+        if let endIn, endIn <= startIn ?? 0 {
+            throw ValidationError(
+                start == nil
+                    ? "--end \(end ?? "") is now or past: give a later end (to end it now: schedctl reserve delete)"
+                    : "--end comes before --start")
         }
         return ReservationRequest(
             action: action, name: name, nodes: Self.list(nodes), chips: chips, model: model, startIn: startIn,
-            duration: length, users: Self.list(users), groups: Self.list(groups), queue: queue, reason: reason,
-            user: loginName())
+            duration: duration.flatMap(ResourceText.seconds), endIn: endIn, users: Self.list(users),
+            groups: Self.list(groups), queue: queue, reason: reason, user: loginName())
     }
 }
 

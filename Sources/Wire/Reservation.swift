@@ -83,6 +83,9 @@ public struct ReservationRequest: Codable, Equatable, Sendable {
     public var model: String?
     public var startIn: Double?
     public var duration: Double?
+    /// Seconds from now to the end, instead of `duration`: `--end` says when it ends whatever its start
+    /// (a window under way told to end in an hour ends an hour from now, not an hour after it began).
+    public var endIn: Double?
     public var users: [String]?
     public var groups: [String]?
     public var queue: String?
@@ -94,8 +97,9 @@ public struct ReservationRequest: Codable, Equatable, Sendable {
 
     public init(
         action: Action, name: String? = nil, nodes: [String]? = nil, chips: Int? = nil, model: String? = nil,
-        startIn: Double? = nil, duration: Double? = nil, users: [String]? = nil, groups: [String]? = nil,
-        queue: String? = nil, forNobody: Bool? = nil, reason: String? = nil, user: String? = nil
+        startIn: Double? = nil, duration: Double? = nil, endIn: Double? = nil, users: [String]? = nil,
+        groups: [String]? = nil, queue: String? = nil, forNobody: Bool? = nil, reason: String? = nil,
+        user: String? = nil
     ) {
         self.action = action
         self.name = name
@@ -104,6 +108,7 @@ public struct ReservationRequest: Codable, Equatable, Sendable {
         self.model = model
         self.startIn = startIn
         self.duration = duration
+        self.endIn = endIn
         self.users = users
         self.groups = groups
         self.queue = queue
@@ -136,13 +141,16 @@ extension ReservationRequest: WireChecked {
         if let chips { check.int(chips, "chips", 1...1_000_000) }
         if let startIn { check.number(startIn, "startIn", 0...WireLimits.duration.upperBound) }
         if let duration { check.number(duration, "duration", 1...WireLimits.duration.upperBound) }
+        if let endIn { check.number(endIn, "endIn", 0...WireLimits.duration.upperBound) }
+        check.require(duration == nil || endIn == nil, "give 'duration' or 'endIn', not both")
+        check.require(endIn ?? .infinity > startIn ?? 0, "'endIn' comes after 'startIn'")
         check.require((chips == nil) == (model == nil), "'chips' and 'model' go together (N chips of a model)")
         check.require(
             nodes == nil || chips == nil, "a reservation holds whole nodes or chips of a model, not both")
         if action == .create {
             check.require(
                 !(nodes ?? []).isEmpty || chips != nil, "a reservation holds 'nodes', or 'chips' of a 'model'")
-            check.require(duration != nil, "a reservation has a 'duration'")
+            check.require(duration != nil || endIn != nil, "a reservation has a 'duration' or an 'endIn'")
         }
         return check.problem
     }

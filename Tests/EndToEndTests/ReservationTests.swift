@@ -140,6 +140,11 @@ struct ReservationTests {
         // (10 hours are 10 minutes here at 60x: what comes before never races its end on a loaded machine.)
         let ending = try await cluster.schedctl(["reserve", "change", "part", "--end", "2m"])
         #expect(ending.status == 0 && ending.stdout.contains("reservation part changed"), "\(ending.stderr)")
+        // --end counts from now, not from the start that is minutes (simulated) behind.
+        let reply = try await Self.reservations(cluster)
+        let window = try #require(reply.reservations.first)
+        #expect(window.end > reply.now && window.end <= reply.now + 120, "ends \(window.end - reply.now) s from now")
+        #expect(window.end - window.start > 120, "it began \(reply.now - window.start) s before")
         #expect(try await eventually(seconds: 120) { try await Self.reservations(cluster).reservations.isEmpty })
         #expect(cluster.log("data/placement-log.jsonl").contains("reservation part ended"))
         let started = try await cluster.waitFor("whole", seconds: 60) { $0.state != .queued }
