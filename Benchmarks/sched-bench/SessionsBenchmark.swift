@@ -183,7 +183,7 @@ struct SessionsBenchmark: AsyncParsableCommand {
         let restarting = ContinuousClock.now
         try harness.launchCoordinator(extra: coordinatorFlags, listen: addresses[0])
         leader = harness.processes.last!
-        try await harness.waitForNodes(nodes, at: everyAddress, within: .seconds(600))
+        figures.reconnectBack = try await harness.waitForNodes(nodes, at: everyAddress, within: .seconds(600))
         figures.reconnect = (ContinuousClock.now - restarting).seconds
 
         if store == "postgres" {
@@ -194,12 +194,21 @@ struct SessionsBenchmark: AsyncParsableCommand {
             kill(leader.processIdentifier, SIGKILL)
             leader.waitUntilExit()
             let takingOver = ContinuousClock.now
-            try await harness.waitForNodes(nodes, at: CoordinatorAddresses(addresses[1])!, within: .seconds(600))
+            figures.takeOverBack = try await harness.waitForNodes(
+                nodes, at: CoordinatorAddresses(addresses[1])!, within: .seconds(600))
             figures.takeOver = (ContinuousClock.now - takingOver).seconds
             figures.takeOverRSS = ProcessFigures(pid: standby.processIdentifier).residentBytes
         }
         return figures
     }
+}
+
+/// When the first node and half of them were back, in seconds.
+struct NodesBack {
+    var first = Double.nan
+    var half = Double.nan
+
+    var sentence: String { first.isNaN ? "" : " (first \(format(first, 1)) s, half \(format(half, 1)) s)" }
 }
 
 /// What one store's run measured.
@@ -217,7 +226,9 @@ struct SessionFigures {
     var commits = "-"
     var passes = "-"
     var reconnect = Double.nan
+    var reconnectBack = NodesBack()
     var takeOver = Double.nan
+    var takeOverBack = NodesBack()
     var takeOverRSS = Double.nan
 
     static func table(_ rows: [(store: String, figures: SessionFigures)], nodes: Int, jobs: Int) -> String {
@@ -232,8 +243,11 @@ struct SessionFigures {
             ("store commits meanwhile", { $0.commits }),
             ("scheduling passes meanwhile", { $0.passes }),
             ("placement log writes", { format($0.eventsPerSecond, 0) + " events/s" }),
-            ("every node back after a restart", { format($0.reconnect, 1) + " s" }),
-            ("every node back after a take-over", { $0.takeOver.isNaN ? "-" : format($0.takeOver, 1) + " s" }),
+            ("every node back after a restart", { format($0.reconnect, 1) + " s" + $0.reconnectBack.sentence }),
+            (
+                "every node back after a take-over",
+                { $0.takeOver.isNaN ? "-" : format($0.takeOver, 1) + " s" + $0.takeOverBack.sentence }
+            ),
             (
                 "new leader's RSS after it",
                 { $0.takeOverRSS.isNaN ? "-" : format($0.takeOverRSS / 1_048_576, 0) + " MiB" }
@@ -279,8 +293,16 @@ struct ProcessFigures {
 
 extension Harness {
     /// Waits until the coordinator that leads among `addresses` has `count` nodes connected.
-    func waitForNodes(_ count: Int, at addresses: CoordinatorAddresses, within limit: Duration) async throws {
-        let deadline = ContinuousClock.now + limit
+    /// Waits until the coordinator that leads among `addresses` has `count` nodes connected; says when
+    /// the first and half of them were (seconds from the call, as the polls saw them), which tells a
+    /// slow start from a slow stream.
+    @discardableResult
+    func waitForNodes(_ count: Int, at addresses: CoordinatorAddresses, within limit: Duration) async throws
+        -> NodesBack
+    {
+        let started = ContinuousClock.now
+        let deadline = started + limit
+        var back = NodesBack()
         var last = 0
         while ContinuousClock.now < deadline {
             // While thousands of agents open their sessions, a client may be asked to try again shortly.
@@ -289,7 +311,10 @@ extension Harness {
                 { try await $0.request(.health, as: HealthReport.self) })
             {
                 last = report.nodesConnected
-                if last >= count { return }
+                let now = (ContinuousClock.now - started).seconds
+                if last > 0 && back.first.isNaN { back.first = now }
+                if last * 2 >= count && back.half.isNaN { back.half = now }
+                if last >= count { return back }
             }
             try await Task.sleep(for: .milliseconds(250))
         }

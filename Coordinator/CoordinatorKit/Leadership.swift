@@ -110,7 +110,15 @@ final class StandbyService: Service {
                     try await Task.sleep(for: leadership.lookEvery)
                 }
                 server.channel.close(promise: nil)
-                try await group.waitForAll()
+                if outcome.withLockedValue({ $0 }) != nil {
+                    // Taken: the connections still opening here are cut rather than waited for (each up
+                    // to 10 s, thousands when a fleet looks for its leader), so that this coordinator
+                    // leads at once; their agents try again and find it leading.
+                    group.cancelAll()
+                    while let _ = try? await group.next() {}
+                } else {
+                    try await group.waitForAll()
+                }
             }
         } onGracefulShutdown: {
             stopping.store(true, ordering: .relaxed)
@@ -135,6 +143,8 @@ final class StandbyService: Service {
         defer { deadline.cancel() }
         try? await connection.executeThenClose { inbound, outbound in
             for try await _ in inbound { break }
+            // Cut when this standby takes over: the connection only closes.
+            guard !Task.isCancelled else { return }
             try await outbound.write(WireCodec.encode(.err(reply)))
         }
     }
