@@ -101,7 +101,10 @@ extension CoordinatorState {
     /// what holds chips now (`chipHolders`, repaired by `HoldingsRepair`). Kept between passes and told
     /// what changed (`IncrementalEngine`). Nil, and logged, when the engine refuses the fleet.
     func plannedEngine(now: Double) -> SchedulingEngine? {
-        planning.setFleet(generation: nodes.generation) { nodes.values.map(\.planned) }
+        planning.setFleet(generation: nodes.generation, statesMoved: nodes.stateMoves(since: planning.generation)) {
+            nodes.values.map(\.planned)
+        }
+        nodes.markStateMovesSeen()
         let (running, repairs) = HoldingsRepair(nodes: planning.nodeByID, holdings: chipHolders(now: now)).repaired()
         if repairs != lastHoldingsRepairs {
             for repair in repairs where !lastHoldingsRepairs.contains(repair) {

@@ -10,6 +10,11 @@ struct NodeTable {
     /// When each node not yet lost was last heard from, and the end of its grace to return: what the
     /// silence check reads, without copying 10,000 entries to read two numbers of each.
     private var hearing: [NodeID: (lastHeartbeat: Double, returnBy: Double)] = [:]
+    /// The nodes whose state alone moved, as the scheduler sees them (`planned`), since generation
+    /// `stateMovesSince`; nil when anything else changed since. The scheduler's kept engine is told
+    /// of those rather than comparing the whole fleet at each pass while thousands of agents return.
+    private var stateMoves: Set<NodeID>? = []
+    private var stateMovesSince = 0
 
     subscript(id: NodeID) -> NodeEntry? {
         get { entries[id] }
@@ -19,6 +24,11 @@ struct NodeTable {
                 || old?.administration != newValue?.administration
             {
                 generation &+= 1
+                if let old, let new = newValue, Self.sameButForState(old.planned, new.planned) {
+                    stateMoves?.insert(id)
+                } else {
+                    stateMoves = nil
+                }
             }
             if let entry = newValue, entry.lostAt == nil {
                 hearing[id] = (entry.lastHeartbeat, entry.returnBy ?? -.infinity)
@@ -34,6 +44,25 @@ struct NodeTable {
         hearing.compactMap { id, heard in
             now - heard.lastHeartbeat > timeout && now > heard.returnBy ? id : nil
         }.sorted()
+    }
+
+    /// The nodes as planned whose state alone moved since `generation` (in id order), or nil when that
+    /// is not known: another kind of change, or a generation other than the one last marked seen.
+    func stateMoves(since generation: Int?) -> [Node]? {
+        guard generation == stateMovesSince, let stateMoves else { return nil }
+        return stateMoves.sorted().compactMap { entries[$0]?.planned }
+    }
+
+    /// The scheduler has seen the fleet as it is now.
+    mutating func markStateMovesSeen() {
+        stateMoves = []
+        stateMovesSince = generation
+    }
+
+    private static func sameButForState(_ old: Node, _ new: Node) -> Bool {
+        var restated = old
+        restated.state = new.state
+        return restated == new
     }
 
     var values: Dictionary<NodeID, NodeEntry>.Values { entries.values }

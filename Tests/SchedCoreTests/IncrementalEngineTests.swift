@@ -123,6 +123,27 @@ struct IncrementalEngineTests {
         #expect(engine.takeChanges().fleetChanged, "a node of cores alone went down")
     }
 
+    @Test("a node named as moved that is not in the fleet, or changed more than its state, makes it read the fleet")
+    func toldWrong() throws {
+        var labelled = fleet()
+        labelled[0].labels["rack"] = "r1"
+        let stranger = makeNode("z", model: "h20")
+        for (change, moved, nodes) in [
+            ("a node not in the fleet", [stranger], fleet() + [stranger]), ("a label changed", [labelled[0]], labelled),
+        ] {
+            var engine = try kept()
+            _ = engine.takeChanges()
+            var read = false
+            engine.setFleet(generation: 2, statesMoved: moved) {
+                read = true
+                return nodes
+            }
+            _ = try engine.engine(holding: [])
+            #expect(read && engine.takeChanges().fleetChanged, "\(change)")
+            #expect(engine.nodes == nodes.sorted { $0.id < $1.id }, "\(change)")
+        }
+    }
+
     @Test("an engine told of nodes' states plans as one built afresh for the fleet in those states")
     func statesAsFresh() async {
         await propertyCheck(count: 200, input: Self.nodeCounts, Self.jobCounts, Self.seeds, Self.policies) {
@@ -133,6 +154,9 @@ struct IncrementalEngineTests {
             var engine = IncrementalEngine(catalog: catalog)
             engine.setFleet(generation: 0) { scenario.snapshot.nodes }
             _ = try engine.engine(holding: running)
+            // Another told which nodes moved, as the coordinator does, never reading the whole fleet.
+            var told = engine
+            var previous = scenario.snapshot.nodes
             for round in 1...3 {
                 // Each node's state drawn from the seed and the round: some move, some stay.
                 let fleet = scenario.snapshot.nodes.enumerated().map { position, node in
@@ -144,6 +168,21 @@ struct IncrementalEngineTests {
                 try expectPlansAlike(
                     try engine.engine(holding: running), fleet: fleet, running: running, scenario: scenario,
                     policyIndex: policyIndex, seed: seed, "round \(round)")
+                // Those that moved, and some that did not (a node that went and came back is named too).
+                let moved = fleet.indices.filter { fleet[$0].state != previous[$0].state || $0 % 3 == 0 }.map {
+                    fleet[$0]
+                }
+                var read = false
+                told.setFleet(generation: round, statesMoved: moved) {
+                    read = true
+                    return fleet
+                }
+                #expect(!read, "told which nodes moved, it reads no fleet")
+                try expectPlansAlike(
+                    try told.engine(holding: running), fleet: fleet, running: running, scenario: scenario,
+                    policyIndex: policyIndex, seed: seed, "told, round \(round)")
+                #expect(told.takeChanges() == engine.takeChanges(), "the waiting queue hears the same")
+                previous = fleet
             }
         }
     }
