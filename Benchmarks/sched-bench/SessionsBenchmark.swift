@@ -292,7 +292,6 @@ struct ProcessFigures {
 }
 
 extension Harness {
-    /// Waits until the coordinator that leads among `addresses` has `count` nodes connected.
     /// Waits until the coordinator that leads among `addresses` has `count` nodes connected; says when
     /// the first and half of them were (seconds from the call, as the polls saw them), which tells a
     /// slow start from a slow stream.

@@ -24,7 +24,7 @@ struct NodeTable {
                 || old?.administration != newValue?.administration
             {
                 generation &+= 1
-                if let old, let new = newValue, Self.sameButForState(old.planned, new.planned) {
+                if let old, let new = newValue, old.planned.sameExceptState(as: new.planned) {
                     stateMoves?.insert(id)
                 } else {
                     stateMoves = nil
@@ -57,12 +57,6 @@ struct NodeTable {
     mutating func markStateMovesSeen() {
         stateMoves = []
         stateMovesSince = generation
-    }
-
-    private static func sameButForState(_ old: Node, _ new: Node) -> Bool {
-        var restated = old
-        restated.state = new.state
-        return restated == new
     }
 
     var values: Dictionary<NodeID, NodeEntry>.Values { entries.values }

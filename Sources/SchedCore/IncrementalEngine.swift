@@ -87,10 +87,7 @@ public struct IncrementalEngine: Sendable {
         var indices: [Int] = []
         indices.reserveCapacity(moved.count)
         for node in moved {
-            guard let index = indexByID[node.id] else { return false }
-            var restated = nodes[index]
-            restated.state = node.state
-            guard restated == node else { return false }
+            guard let index = indexByID[node.id], nodes[index].sameExceptState(as: node) else { return false }
             indices.append(index)
         }
         for (node, index) in zip(moved, indices) where nodes[index].state != node.state {
@@ -112,9 +109,7 @@ public struct IncrementalEngine: Sendable {
         guard old.count == new.count else { return nil }
         var moved: [Node] = []
         for (before, after) in zip(old, new) where before != after {
-            var restated = before
-            restated.state = after.state
-            guard restated == after else { return nil }
+            guard before.sameExceptState(as: after) else { return nil }
             moved.append(after)
         }
         return moved
@@ -173,5 +168,14 @@ public struct IncrementalEngine: Sendable {
         engine = built
         changes.fleetChanged = true
         return built
+    }
+}
+
+extension Node {
+    /// Whether `other` is this node with at most its state changed.
+    public func sameExceptState(as other: Node) -> Bool {
+        var restated = self
+        restated.state = other.state
+        return restated == other
     }
 }
